@@ -1,0 +1,16 @@
+//! The Ferrite kernel.
+//!
+//! Boot order (DESIGN.md §1): console and log, CPU tables, memory, interrupt
+//! controllers and clocks, other CPUs, then — in self-test mode — the
+//! self-tests. Everything hardware-specific lives under `arch::x86_64`;
+//! `memory` owns physical frames, page tables, the heap and kernel stacks.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod arch;
+pub mod boot;
+pub mod console;
+pub mod qemu;
+
+pub use boot::{BOOTLOADER_CONFIG, Mode, kernel_main};
