@@ -3,14 +3,22 @@
 
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::info::MemoryRegionKind;
 
-use crate::{console, kprintln, qemu};
+use crate::arch::x86_64::{self as arch, percpu, tsc};
+use crate::{console, kprintln, logger, memory, qemu, selftest};
 
 /// What the kernel does once it has booted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Normal,
     SelfTest,
+}
+
+static MODE: spin::Once<Mode> = spin::Once::new();
+
+pub fn mode() -> Mode {
+    MODE.get().copied().unwrap_or(Mode::Normal)
 }
 
 /// How the bootloader must lay out memory for us: all of physical memory
@@ -25,20 +33,106 @@ pub static BOOTLOADER_CONFIG: BootloaderConfig = {
     config
 };
 
-pub fn kernel_main(_boot_info: &'static mut BootInfo, mode: Mode) -> ! {
+/// Where the kernel's own ELF file sits in physical memory (the self-tests
+/// check the page permissions of its segments against it).
+#[derive(Clone, Copy, Debug)]
+pub struct KernelImage {
+    pub phys: u64,
+    pub len: u64,
+}
+
+pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
+
+pub fn kernel_main(boot_info: &'static mut BootInfo, mode: Mode) -> ! {
+    MODE.call_once(|| mode);
     console::init();
-    kprintln!("Ferrite {} booted", env!("CARGO_PKG_VERSION"));
+    logger::init(log::LevelFilter::Info);
+    let tsc_hz = tsc::calibrate();
+    log::info!(
+        "Ferrite {} starting ({mode:?} mode)",
+        env!("CARGO_PKG_VERSION")
+    );
+    log::info!(
+        "TSC: {}.{:03} MHz",
+        tsc_hz / 1_000_000,
+        tsc_hz / 1000 % 1000
+    );
+    KERNEL_IMAGE.call_once(|| KernelImage {
+        phys: boot_info.kernel_addr,
+        len: boot_info.kernel_len,
+    });
+
+    memory::init(boot_info);
+    log_boot_info(boot_info);
+    arch::init_bsp(boot_info.rsdp_addr.into_option());
+
+    let frames = memory::frame::stats();
+    let usable_mib = frames.managed * 4096 >> 20;
+    let free_mib = frames.free * 4096 >> 20;
+    kprintln!(
+        "Ferrite {} booted: {} CPUs, {} MiB usable, {} MiB free, protections: {}",
+        env!("CARGO_PKG_VERSION"),
+        percpu::online_count(),
+        usable_mib,
+        free_mib,
+        arch::protections()
+    );
+    log::info!("boot took {} ms", tsc::now_ns() / 1_000_000);
+
     if mode == Mode::SelfTest {
-        kprintln!("[selftest] plan 0");
-        kprintln!("[selftest] done 0 passed, 0 failed");
-        qemu::exit(qemu::ExitCode::Success);
+        let passed = selftest::run_all();
+        qemu::exit(if passed {
+            qemu::ExitCode::Success
+        } else {
+            qemu::ExitCode::Failure
+        });
     }
-    crate::arch::x86_64::halt_forever()
+    arch::idle_loop()
+}
+
+fn log_boot_info(boot_info: &BootInfo) {
+    let mut usable = 0;
+    for region in boot_info.memory_regions.iter() {
+        if region.kind == MemoryRegionKind::Usable {
+            usable += region.end - region.start;
+        }
+    }
+    log::info!(
+        "memory map: {} regions, {} MiB usable",
+        boot_info.memory_regions.len(),
+        usable >> 20
+    );
+    let frames = memory::frame::stats();
+    log::info!(
+        "frames: {} managed, {} free; heap: {} KiB mapped",
+        frames.managed,
+        frames.free,
+        memory::heap::mapped_bytes() / 1024
+    );
+    if let Some(fb) = boot_info.framebuffer.as_ref() {
+        let info = fb.info();
+        log::info!(
+            "framebuffer: {}x{} {:?}, {} bytes per pixel, stride {}",
+            info.width,
+            info.height,
+            info.pixel_format,
+            info.bytes_per_pixel,
+            info.stride
+        );
+    }
+    match boot_info.ramdisk_addr.into_option() {
+        Some(addr) => log::info!("ramdisk: {} bytes at {addr:#x}", boot_info.ramdisk_len),
+        None => log::info!("ramdisk: none"),
+    }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
     console::force_unlock();
-    kprintln!("KERNEL PANIC: {info}");
-    qemu::exit(qemu::ExitCode::Panic)
+    kprintln!("KERNEL PANIC on CPU {}: {info}", percpu::current_index());
+    if mode() == Mode::SelfTest {
+        qemu::exit(qemu::ExitCode::Panic);
+    }
+    arch::halt_forever()
 }

@@ -8,9 +8,14 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod logger;
+pub mod memory;
 pub mod qemu;
+pub mod selftest;
 
 pub use boot::{BOOTLOADER_CONFIG, Mode, kernel_main};

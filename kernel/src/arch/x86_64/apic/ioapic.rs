@@ -1,0 +1,128 @@
+//! IOAPICs: route a global system interrupt (GSI) to a vector on one CPU.
+//! All redirection entries start masked; drivers unmask what they use.
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use x86_64::{PhysAddr, VirtAddr};
+
+use crate::memory::mmio;
+
+const REG_VERSION: u32 = 0x01;
+const REG_REDIRECTION: u32 = 0x10;
+const MASKED: u32 = 1 << 16;
+const LEVEL_TRIGGERED: u32 = 1 << 15;
+const ACTIVE_LOW: u32 = 1 << 13;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Edge,
+    Level,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polarity {
+    ActiveHigh,
+    ActiveLow,
+}
+
+struct IoApic {
+    id: u8,
+    base: VirtAddr,
+    gsi_base: u32,
+    entries: u32,
+}
+
+impl IoApic {
+    fn read(&self, reg: u32) -> u32 {
+        // SAFETY: `base` maps this IOAPIC's register window (uncached);
+        // IOREGSEL is at 0x00 and IOWIN at 0x10. Callers hold the lock, so
+        // the select/access pair is not interleaved.
+        unsafe {
+            core::ptr::write_volatile(self.base.as_mut_ptr::<u32>(), reg);
+            core::ptr::read_volatile((self.base + 0x10u64).as_ptr::<u32>())
+        }
+    }
+
+    fn write(&self, reg: u32, value: u32) {
+        // SAFETY: as in `read`.
+        unsafe {
+            core::ptr::write_volatile(self.base.as_mut_ptr::<u32>(), reg);
+            core::ptr::write_volatile((self.base + 0x10u64).as_mut_ptr::<u32>(), value);
+        }
+    }
+
+    fn contains(&self, gsi: u32) -> bool {
+        gsi >= self.gsi_base && gsi < self.gsi_base + self.entries
+    }
+}
+
+static IOAPICS: Mutex<Vec<IoApic>> = Mutex::new(Vec::new());
+
+/// Map an IOAPIC and mask all its inputs. Returns its number of inputs.
+pub fn add(id: u8, phys: PhysAddr, gsi_base: u32) -> u32 {
+    let base = mmio::map(phys, 0x20);
+    let mut ioapic = IoApic {
+        id,
+        base,
+        gsi_base,
+        entries: 0,
+    };
+    ioapic.entries = ((ioapic.read(REG_VERSION) >> 16) & 0xff) + 1;
+    for entry in 0..ioapic.entries {
+        ioapic.write(REG_REDIRECTION + 2 * entry, MASKED);
+        ioapic.write(REG_REDIRECTION + 2 * entry + 1, 0);
+    }
+    let entries = ioapic.entries;
+    log::info!(
+        "IOAPIC {id} at {:#x}: GSIs {gsi_base}..{}",
+        phys.as_u64(),
+        gsi_base + entries
+    );
+    x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().push(ioapic));
+    entries
+}
+
+/// Deliver `gsi` as `vector` to the CPU with `apic_id` (fixed delivery,
+/// physical destination) and unmask it. False if no IOAPIC has that GSI.
+pub fn route(gsi: u32, vector: u8, apic_id: u32, trigger: Trigger, polarity: Polarity) -> bool {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let ioapics = IOAPICS.lock();
+        let Some(ioapic) = ioapics.iter().find(|io| io.contains(gsi)) else {
+            return false;
+        };
+        let entry = gsi - ioapic.gsi_base;
+        let mut low = u32::from(vector);
+        if trigger == Trigger::Level {
+            low |= LEVEL_TRIGGERED;
+        }
+        if polarity == Polarity::ActiveLow {
+            low |= ACTIVE_LOW;
+        }
+        ioapic.write(REG_REDIRECTION + 2 * entry + 1, apic_id << 24);
+        ioapic.write(REG_REDIRECTION + 2 * entry, low);
+        true
+    })
+}
+
+/// Mask `gsi` again.
+pub fn mask(gsi: u32) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let ioapics = IOAPICS.lock();
+        if let Some(ioapic) = ioapics.iter().find(|io| io.contains(gsi)) {
+            let reg = REG_REDIRECTION + 2 * (gsi - ioapic.gsi_base);
+            ioapic.write(reg, ioapic.read(reg) | MASKED);
+        }
+    });
+}
+
+pub fn count() -> usize {
+    x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().len())
+}
+
+/// IDs of the IOAPICs found, for the boot log.
+pub fn ids() -> Vec<u8> {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        IOAPICS.lock().iter().map(|io| io.id).collect()
+    })
+}

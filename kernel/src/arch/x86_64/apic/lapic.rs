@@ -1,0 +1,199 @@
+//! The local APIC: x2APIC (MSRs) when the CPU has it, xAPIC (MMIO)
+//! otherwise. Provides the periodic timer that drives each CPU's tick,
+//! end-of-interrupt, and inter-processor interrupts (INIT/SIPI for start-up,
+//! fixed vectors otherwise).
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use spin::Once;
+use x86_64::registers::model_specific::Msr;
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::super::{idt, percpu, tsc};
+use crate::memory::mmio;
+
+const IA32_APIC_BASE: u32 = 0x1b;
+const APIC_BASE_ENABLE: u64 = 1 << 11;
+const APIC_BASE_X2APIC: u64 = 1 << 10;
+
+// Register offsets (xAPIC MMIO offsets; x2APIC MSR = 0x800 + offset / 16).
+const REG_ID: u32 = 0x20;
+const REG_TPR: u32 = 0x80;
+const REG_EOI: u32 = 0xb0;
+const REG_SVR: u32 = 0xf0;
+const REG_ESR: u32 = 0x280;
+const REG_ICR_LOW: u32 = 0x300;
+const REG_ICR_HIGH: u32 = 0x310;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_LVT_LINT0: u32 = 0x350;
+const REG_LVT_LINT1: u32 = 0x360;
+const REG_LVT_ERROR: u32 = 0x370;
+const REG_TIMER_INITIAL: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
+const REG_TIMER_DIVIDE: u32 = 0x3e0;
+
+const SVR_ENABLE: u32 = 1 << 8;
+const LVT_MASKED: u32 = 1 << 16;
+const LVT_TIMER_PERIODIC: u32 = 1 << 17;
+const ICR_DELIVERY_PENDING: u32 = 1 << 12;
+const ICR_LEVEL_ASSERT: u32 = 1 << 14;
+const ICR_INIT: u32 = 0b101 << 8;
+const ICR_STARTUP: u32 = 0b110 << 8;
+const ICR_ALL_EXCLUDING_SELF: u32 = 0b11 << 18;
+const DIVIDE_BY_16: u32 = 0b0011;
+
+/// Timer interrupts per second on every CPU.
+pub const TIMER_HZ: u64 = 100;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    X2Apic,
+    XApic(VirtAddr),
+}
+
+static MODE: Once<Mode> = Once::new();
+/// Timer counts (at divide-by-16) per timer period, measured on the BSP.
+static TICKS_PER_PERIOD: AtomicU32 = AtomicU32::new(0);
+static BUS_HZ: AtomicU64 = AtomicU64::new(0);
+
+fn mode() -> Mode {
+    *MODE.get().expect("LAPIC used before init")
+}
+
+fn read(reg: u32) -> u32 {
+    match mode() {
+        // SAFETY: x2APIC is enabled on this CPU and `reg` is an architectural
+        // register; reading it has no side effects.
+        Mode::X2Apic => unsafe { Msr::new(0x800 + (reg >> 4)).read() as u32 },
+        // SAFETY: `base` maps this CPU's APIC page (uncached) and `reg` is a
+        // 16-byte aligned register inside it.
+        Mode::XApic(base) => unsafe {
+            core::ptr::read_volatile((base + u64::from(reg)).as_ptr::<u32>())
+        },
+    }
+}
+
+fn write(reg: u32, value: u32) {
+    match mode() {
+        // SAFETY: as in `read`; the callers write architecturally valid values.
+        Mode::X2Apic => unsafe { Msr::new(0x800 + (reg >> 4)).write(u64::from(value)) },
+        // SAFETY: as in `read`.
+        Mode::XApic(base) => unsafe {
+            core::ptr::write_volatile((base + u64::from(reg)).as_mut_ptr::<u32>(), value)
+        },
+    }
+}
+
+/// Choose the mode (once, on the BSP) and map the xAPIC page if needed.
+pub fn init_bsp(x2apic: bool, mmio_base: PhysAddr) -> Mode {
+    *MODE.call_once(|| {
+        if x2apic {
+            Mode::X2Apic
+        } else {
+            Mode::XApic(mmio::map(mmio_base, 4096))
+        }
+    })
+}
+
+/// Enable this CPU's LAPIC in the chosen mode with every local interrupt
+/// masked, then start its periodic timer.
+pub fn init_this_cpu() {
+    let mut base = Msr::new(IA32_APIC_BASE);
+    // SAFETY: enabling the APIC (and x2APIC mode when the CPU has it, which
+    // `init_bsp` checked) is how the architecture expects it to be set up.
+    unsafe {
+        let mut value = base.read() | APIC_BASE_ENABLE;
+        if matches!(mode(), Mode::X2Apic) {
+            value |= APIC_BASE_X2APIC;
+        }
+        base.write(value);
+    }
+    write(REG_TPR, 0);
+    write(REG_LVT_LINT0, LVT_MASKED);
+    write(REG_LVT_LINT1, LVT_MASKED);
+    write(REG_LVT_ERROR, LVT_MASKED);
+    write(REG_SVR, SVR_ENABLE | u32::from(idt::SPURIOUS_VECTOR));
+    write(REG_ESR, 0);
+    end_of_interrupt();
+    if TICKS_PER_PERIOD.load(Ordering::Relaxed) == 0 {
+        calibrate_timer();
+    }
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
+    write(
+        REG_LVT_TIMER,
+        LVT_TIMER_PERIODIC | u32::from(idt::TIMER_VECTOR),
+    );
+    write(REG_TIMER_INITIAL, TICKS_PER_PERIOD.load(Ordering::Relaxed));
+}
+
+/// Count the timer down for 10 ms of TSC time to learn its frequency.
+fn calibrate_timer() {
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
+    write(REG_LVT_TIMER, LVT_MASKED);
+    write(REG_TIMER_INITIAL, u32::MAX);
+    let start = tsc::read();
+    tsc::delay_ns(10_000_000);
+    let counted = u32::MAX - read(REG_TIMER_CURRENT);
+    let elapsed_ns = (u128::from(tsc::read() - start) * 1_000_000_000
+        / u128::from(tsc::frequency_hz().max(1))) as u64;
+    write(REG_TIMER_INITIAL, 0);
+    let per_second = u64::from(counted) * 1_000_000_000 / elapsed_ns.max(1);
+    BUS_HZ.store(per_second * 16, Ordering::Relaxed);
+    let per_period = (per_second / TIMER_HZ).clamp(1, u64::from(u32::MAX)) as u32;
+    TICKS_PER_PERIOD.store(per_period, Ordering::Relaxed);
+}
+
+/// The APIC timer's input clock, as measured.
+pub fn timer_input_hz() -> u64 {
+    BUS_HZ.load(Ordering::Relaxed)
+}
+
+pub fn id() -> u32 {
+    match mode() {
+        Mode::X2Apic => read(REG_ID),
+        Mode::XApic(_) => read(REG_ID) >> 24,
+    }
+}
+
+pub fn end_of_interrupt() {
+    write(REG_EOI, 0);
+}
+
+pub fn timer_tick() {
+    percpu::current()
+        .timer_ticks
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+fn send_icr(dest: u32, low: u32) {
+    match mode() {
+        // SAFETY: writing the x2APIC ICR sends one IPI, which is the intent.
+        Mode::X2Apic => unsafe { Msr::new(0x830).write((u64::from(dest) << 32) | u64::from(low)) },
+        Mode::XApic(_) => {
+            write(REG_ICR_HIGH, dest << 24);
+            write(REG_ICR_LOW, low);
+            while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// INIT, then two STARTUPs to vector `page` (the trampoline's physical page
+/// number), with the delays the MP specification asks for.
+pub fn start_ap(apic_id: u32, page: u8) {
+    send_icr(apic_id, ICR_INIT | ICR_LEVEL_ASSERT);
+    tsc::delay_ns(10_000_000);
+    for _ in 0..2 {
+        send_icr(apic_id, ICR_STARTUP | ICR_LEVEL_ASSERT | u32::from(page));
+        tsc::delay_ns(200_000);
+    }
+}
+
+/// Send `vector` to every other CPU.
+pub fn broadcast(vector: u8) {
+    send_icr(
+        0,
+        ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | u32::from(vector),
+    );
+}

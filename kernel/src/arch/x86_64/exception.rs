@@ -1,0 +1,168 @@
+//! CPU exceptions (vectors 0-31). A breakpoint is logged and execution
+//! resumes; a fault inside `trap::try_call` resumes at its recovery point;
+//! anything else in the kernel prints the full register state (and, for a
+//! page fault, the faulting address and decoded error code) and panics.
+
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+use x86_64::registers::control::{Cr0, Cr2, Cr3, Cr4};
+
+use super::percpu;
+use super::trap::{TrapFrame, resume_at_recovery};
+use crate::memory::kstack;
+
+pub const DIVIDE_ERROR: u8 = 0;
+pub const NMI: u8 = 2;
+pub const BREAKPOINT: u8 = 3;
+pub const INVALID_OPCODE: u8 = 6;
+pub const DOUBLE_FAULT: u8 = 8;
+pub const STACK_SEGMENT: u8 = 12;
+pub const GENERAL_PROTECTION: u8 = 13;
+pub const PAGE_FAULT: u8 = 14;
+pub const ALIGNMENT_CHECK: u8 = 17;
+pub const MACHINE_CHECK: u8 = 18;
+
+pub fn name(vector: u8) -> &'static str {
+    match vector {
+        0 => "divide error (#DE)",
+        1 => "debug (#DB)",
+        2 => "non-maskable interrupt",
+        3 => "breakpoint (#BP)",
+        4 => "overflow (#OF)",
+        5 => "bound range exceeded (#BR)",
+        6 => "invalid opcode (#UD)",
+        7 => "device not available (#NM)",
+        8 => "double fault (#DF)",
+        10 => "invalid TSS (#TS)",
+        11 => "segment not present (#NP)",
+        12 => "stack-segment fault (#SS)",
+        13 => "general protection fault (#GP)",
+        14 => "page fault (#PF)",
+        16 => "x87 floating-point error (#MF)",
+        17 => "alignment check (#AC)",
+        18 => "machine check (#MC)",
+        19 => "SIMD floating-point error (#XM)",
+        20 => "virtualization exception (#VE)",
+        21 => "control protection exception (#CP)",
+        28 => "hypervisor injection exception (#HV)",
+        29 => "VMM communication exception (#VC)",
+        30 => "security exception (#SX)",
+        _ => "reserved exception",
+    }
+}
+
+/// The page-fault error code, decoded.
+pub struct PageFaultCode(pub u64);
+
+impl fmt::Display for PageFaultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.0;
+        let bit = |n: u32| code & (1 << n) != 0;
+        f.write_str(if bit(0) {
+            "protection violation"
+        } else {
+            "page not present"
+        })?;
+        f.write_str(if bit(4) {
+            ", instruction fetch"
+        } else if bit(1) {
+            ", write"
+        } else {
+            ", read"
+        })?;
+        f.write_str(if bit(2) {
+            ", user mode"
+        } else {
+            ", kernel mode"
+        })?;
+        for (n, what) in [
+            (3, "reserved bit set"),
+            (5, "protection key"),
+            (6, "shadow stack"),
+            (15, "SGX"),
+        ] {
+            if bit(n) {
+                write!(f, ", {what}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
+    match vector {
+        BREAKPOINT => {
+            percpu::current()
+                .breakpoints
+                .fetch_add(1, Ordering::Relaxed);
+            log::info!("breakpoint at {:#x}, resuming", frame.rip - 1);
+        }
+        NMI => {
+            log::warn!("non-maskable interrupt at {:#x}", frame.rip);
+        }
+        PAGE_FAULT | DOUBLE_FAULT => {
+            let address = Cr2::read_raw();
+            if resume_at_recovery(vector, frame, address) {
+                return;
+            }
+            fatal(vector, frame, Some(address));
+        }
+        DIVIDE_ERROR | INVALID_OPCODE | GENERAL_PROTECTION | STACK_SEGMENT | ALIGNMENT_CHECK => {
+            if resume_at_recovery(vector, frame, 0) {
+                return;
+            }
+            fatal(vector, frame, None);
+        }
+        _ => fatal(vector, frame, None),
+    }
+}
+
+fn fatal(vector: u8, frame: &TrapFrame, address: Option<u64>) -> ! {
+    crate::kprintln!(
+        "\nCPU {} EXCEPTION: {}{}\n{}\n  CR0 {:#x}  CR2 {:#x}  CR3 {:#x}  CR4 {:#x}",
+        percpu::current_index(),
+        name(vector),
+        FaultDetail {
+            vector,
+            error_code: frame.error_code,
+            address
+        },
+        frame,
+        Cr0::read_raw(),
+        Cr2::read_raw(),
+        Cr3::read().0.start_address().as_u64(),
+        Cr4::read_raw(),
+    );
+    panic!(
+        "unhandled {} in the kernel at {:#x}",
+        name(vector),
+        frame.rip
+    );
+}
+
+/// The address and cause of a fault, for the fatal report.
+struct FaultDetail {
+    vector: u8,
+    error_code: u64,
+    address: Option<u64>,
+}
+
+impl fmt::Display for FaultDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(address) = self.address else {
+            return Ok(());
+        };
+        if self.vector == PAGE_FAULT {
+            write!(f, " at {address:#x}: {}", PageFaultCode(self.error_code))?;
+        }
+        if let Some(stack) = kstack::guard_page_owner(address) {
+            write!(
+                f,
+                " (kernel stack overflow: {address:#x} is the guard page below the stack {:#x}..{:#x})",
+                stack.start, stack.end
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! The physical frame allocator: the bookkeeping of `frame_alloc` over the
+//! bootloader's memory map, behind one lock. Frames are 4 KiB; freed frames
+//! go back to the pool at once.
+
+use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
+use core::sync::atomic::{AtomicU64, Ordering};
+use frame_alloc::{FRAME_SIZE, FrameBitmap, FreeError};
+
+use spin::Mutex;
+use x86_64::PhysAddr;
+use x86_64::instructions::interrupts::without_interrupts;
+use x86_64::structures::paging::{FrameAllocator, PhysFrame, Size4KiB};
+
+pub use frame_alloc::Stats;
+
+static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
+
+/// The first MiB: the bitmap is kept out of it, and the AP trampoline
+/// (which must start in real mode) needs one frame from it.
+const LOW_MEMORY_FRAMES: u64 = 0x100;
+
+/// The frame set aside at boot for the AP start-up trampoline.
+static TRAMPOLINE_FRAME: AtomicU64 = AtomicU64::new(0);
+
+fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
+    without_interrupts(|| {
+        f(FRAMES
+            .lock()
+            .as_mut()
+            .expect("frame allocator used before init"))
+    })
+}
+
+pub(super) fn init(regions: &MemoryRegions) {
+    let usable = || {
+        regions
+            .iter()
+            .filter(|r| r.kind == MemoryRegionKind::Usable)
+    };
+    let frame_count = usable().map(|r| r.end / FRAME_SIZE).max().unwrap_or(0);
+    let words = FrameBitmap::words_needed(frame_count);
+    let bytes = (words * 8) as u64;
+
+    // The bitmap lives in the first usable region above 1 MiB that holds it.
+    let home = usable()
+        .find(|r| r.start >= LOW_MEMORY_FRAMES * FRAME_SIZE && r.end - r.start >= bytes)
+        .expect("no usable region can hold the frame bitmap");
+    let storage_virt = super::phys_to_virt(PhysAddr::new(home.start));
+    // SAFETY: the region is usable RAM that nothing else owns yet, mapped at
+    // `storage_virt` by the bootloader's physical-memory mapping, and it is
+    // reserved in the bitmap below so it is never handed out.
+    let storage =
+        unsafe { core::slice::from_raw_parts_mut(storage_virt.as_mut_ptr::<u64>(), words) };
+    let mut bitmap = FrameBitmap::new(storage, frame_count);
+    for region in usable() {
+        let start = region.start.div_ceil(FRAME_SIZE);
+        let end = region.end / FRAME_SIZE;
+        if end > start {
+            bitmap.add_free_range(start, end - start);
+        }
+    }
+    bitmap.reserve_range(home.start / FRAME_SIZE, bytes.div_ceil(FRAME_SIZE));
+    bitmap.reserve_range(0, 1); // physical page 0: never a valid frame
+    // Set aside a real-mode-reachable frame for the AP trampoline before
+    // anything else can take the low ones.
+    if let Some(frame) = bitmap.allocate_below(LOW_MEMORY_FRAMES) {
+        TRAMPOLINE_FRAME.store(frame * FRAME_SIZE, Ordering::Relaxed);
+    }
+    *FRAMES.lock() = Some(bitmap);
+}
+
+/// A free frame, or `None` when memory is exhausted. Its contents are
+/// whatever the last owner left.
+pub fn allocate() -> Option<PhysFrame> {
+    with(|b| b.allocate()).map(to_frame)
+}
+
+/// The frame below 1 MiB reserved at boot for starting the other CPUs, if
+/// the memory map had one.
+pub fn trampoline_frame() -> Option<PhysFrame> {
+    match TRAMPOLINE_FRAME.load(Ordering::Relaxed) {
+        0 => None,
+        addr => Some(PhysFrame::containing_address(PhysAddr::new(addr))),
+    }
+}
+
+/// A free frame below physical address `limit`.
+pub fn allocate_below(limit: u64) -> Option<PhysFrame> {
+    with(|b| b.allocate_below(limit / FRAME_SIZE)).map(to_frame)
+}
+
+/// Give a frame back. Freeing a frame that is not allocated is a kernel
+/// bug, reported as an error rather than corrupting the pool.
+pub fn free(frame: PhysFrame) -> Result<(), FreeError> {
+    with(|b| b.free(frame.start_address().as_u64() / FRAME_SIZE))
+}
+
+pub fn stats() -> Stats {
+    with(|b| b.stats())
+}
+
+fn to_frame(number: u64) -> PhysFrame {
+    PhysFrame::containing_address(PhysAddr::new(number * FRAME_SIZE))
+}
+
+/// Feeds page-table frames to the `x86_64` crate's mapper.
+pub struct FrameSource;
+
+// SAFETY: `allocate` returns frames that are free and now owned by the
+// caller, never the same frame twice.
+unsafe impl FrameAllocator<Size4KiB> for FrameSource {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        allocate()
+    }
+}
