@@ -29,7 +29,8 @@ pub static BOOTLOADER_CONFIG: BootloaderConfig = {
     config.mappings.physical_memory = Some(Mapping::Dynamic);
     config.mappings.dynamic_range_start = Some(0xffff_8000_0000_0000);
     config.mappings.dynamic_range_end = Some(0xffff_8fff_ffff_ffff);
-    config.kernel_stack_size = 128 * 1024;
+    // Only used until `kernel_main` moves to a guarded stack of its own.
+    config.kernel_stack_size = 64 * 1024;
     config
 };
 
@@ -63,12 +64,28 @@ pub fn kernel_main(boot_info: &'static mut BootInfo, mode: Mode) -> ! {
     });
 
     memory::init(boot_info);
+    // The bootloader's stack has no guard page; continue on one of ours.
+    let stack = memory::kstack::allocate(arch::smp::CPU_STACK_SIZE)
+        .expect("no memory for the boot CPU's stack");
+    let top = stack.top();
+    stack.keep_forever();
+    // SAFETY: `top` is the top of a fresh, mapped, guarded kernel stack that
+    // only this CPU will use; the boot info stays valid (it is 'static).
+    unsafe { arch::switch_stack(top, continue_boot, core::ptr::from_mut(boot_info) as usize) }
+}
+
+/// The rest of the boot sequence, on the boot CPU's own guarded stack.
+extern "C" fn continue_boot(boot_info: usize) -> ! {
+    // SAFETY: `kernel_main` passed the address of the `&'static mut
+    // BootInfo` it owned and never uses it again.
+    let boot_info: &'static mut BootInfo = unsafe { &mut *(boot_info as *mut BootInfo) };
+    let mode = self::mode();
     log_boot_info(boot_info);
     arch::init_bsp(boot_info.rsdp_addr.into_option());
 
     let frames = memory::frame::stats();
-    let usable_mib = frames.managed * 4096 >> 20;
-    let free_mib = frames.free * 4096 >> 20;
+    let usable_mib = (frames.managed * 4096) >> 20;
+    let free_mib = (frames.free * 4096) >> 20;
     kprintln!(
         "Ferrite {} booted: {} CPUs, {} MiB usable, {} MiB free, protections: {}",
         env!("CARGO_PKG_VERSION"),

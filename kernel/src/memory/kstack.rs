@@ -25,6 +25,7 @@ static SIZES: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 /// A mapped kernel stack. Not freed on drop: call [`free`] when no CPU can
 /// be running on it any more.
 #[derive(Debug)]
+#[must_use = "a stack is freed with kstack::free or kept with keep_forever"]
 pub struct KernelStack {
     slot: usize,
     size: u64,
@@ -40,6 +41,10 @@ impl KernelStack {
     pub fn bottom(&self) -> u64 {
         self.top() - self.size
     }
+
+    /// Keep the stack mapped for the kernel's lifetime (a CPU's own stacks).
+    /// Says in code what dropping the handle would do silently.
+    pub fn keep_forever(self) {}
 
     /// The guard page just below the stack.
     pub fn guard_page(&self) -> u64 {
@@ -134,6 +139,17 @@ pub fn guard_page_owner(addr: u64) -> Option<core::ops::Range<u64>> {
     let size = u64::from(SIZES[slot].load(Ordering::Acquire));
     let top = slot_base(slot) + SLOT_SIZE;
     (size != 0 && addr < top - size).then_some(top - size..top)
+}
+
+/// The `bottom..top` range of the live stack containing `addr`, if any.
+pub fn stack_containing(addr: u64) -> Option<core::ops::Range<u64>> {
+    let offset = addr.checked_sub(KSTACK_REGION_START)?;
+    let slot = usize::try_from(offset / SLOT_SIZE)
+        .ok()
+        .filter(|&s| s < SLOTS)?;
+    let size = u64::from(SIZES[slot].load(Ordering::Acquire));
+    let top = slot_base(slot) + SLOT_SIZE;
+    (size != 0 && addr >= top - size).then_some(top - size..top)
 }
 
 /// How many stacks are live.

@@ -5,7 +5,10 @@ use alloc::format;
 use alloc::string::String;
 
 use super::{Outcome, ensure};
+use x86_64::VirtAddr;
+
 use crate::arch::x86_64::{self as arch, percpu, tsc};
+use crate::memory::{kstack, paging};
 
 pub fn all_online() -> Outcome {
     let platform = arch::PLATFORM.get().ok_or("no ACPI platform information")?;
@@ -43,6 +46,27 @@ pub fn protections() -> Outcome {
         );
     }
     Ok(format!("{boot} on {} CPUs", percpu::all().count()))
+}
+
+/// The boot CPU runs on a kernel stack with an unmapped guard page below.
+pub fn boot_stack_guarded() -> Outcome {
+    let local = 0u8;
+    let rsp = core::ptr::addr_of!(local) as u64;
+    let stack = kstack::stack_containing(rsp)
+        .ok_or_else(|| format!("RSP {rsp:#x} is not on a kernel stack"))?;
+    let guard = stack.start - 4096;
+    ensure!(
+        paging::translate(VirtAddr::new(guard)).is_none(),
+        "guard page {guard:#x} is mapped"
+    );
+    ensure!(
+        kstack::guard_page_owner(guard) == Some(stack.clone()),
+        "guard page {guard:#x} not attributed to the stack"
+    );
+    Ok(format!(
+        "stack {:#x}..{:#x}, guard page {guard:#x} unmapped",
+        stack.start, stack.end
+    ))
 }
 
 pub fn monotonic_clock() -> Outcome {

@@ -78,7 +78,7 @@ pub fn frame_exhaustion() -> Outcome {
     );
     Ok(format!(
         "{taken} frames = {} MiB taken and returned",
-        taken * PAGE_SIZE >> 20
+        (taken * PAGE_SIZE) >> 20
     ))
 }
 
@@ -109,7 +109,7 @@ pub fn heap() -> Outcome {
             let ptr = unsafe { alloc::alloc::alloc(layout) };
             ensure!(!ptr.is_null(), "aligned allocation of {align} failed");
             ensure!(
-                ptr as usize % align == 0,
+                (ptr as usize).is_multiple_of(align),
                 "allocation not aligned to {align}"
             );
             // SAFETY: as above.

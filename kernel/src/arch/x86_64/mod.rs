@@ -23,6 +23,7 @@ use spin::Once;
 use x86_64::PhysAddr;
 
 use self::cpu::{Features, Protections};
+use crate::memory::kstack::KernelStack;
 
 static FEATURES: Once<Features> = Once::new();
 static PROTECTIONS: Once<Protections> = Once::new();
@@ -46,7 +47,10 @@ pub fn init_this_cpu(index: usize) -> Protections {
     let cpu = percpu::install(index);
     let tables = gdt::init_this_cpu();
     cpu.tss.set(tables.tss);
-    core::mem::forget(tables.ist_stacks);
+    tables
+        .ist_stacks
+        .into_iter()
+        .for_each(KernelStack::keep_forever);
     idt::load();
     let protections = cpu::harden(features());
     cpu.protections.call_once(|| protections);
@@ -92,6 +96,16 @@ pub fn init_bsp(rsdp: Option<u64>) {
         platform.cpu_apic_ids.len()
     );
     PLATFORM.call_once(|| platform);
+}
+
+/// Continue on another stack: load `top` into RSP and call `f(arg)`.
+///
+/// # Safety
+/// `top` must be the 16-byte aligned top of a mapped kernel stack that
+/// nothing else uses; the current stack is abandoned for good.
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch_stack(top: u64, f: extern "C" fn(usize) -> !, arg: usize) -> ! {
+    core::arch::naked_asm!("mov rsp, rdi", "mov rdi, rdx", "call rsi", "ud2")
 }
 
 /// What a CPU does when it has nothing to do: sleep until the next

@@ -210,7 +210,7 @@ pub fn start_aps(apic_ids: &[u32], bsp_apic_id: u32) -> usize {
         }
         // The stack now belongs to that CPU for good (or to a CPU that never
         // came up, in which case it stays reserved: the AP may still start).
-        core::mem::forget(stack);
+        stack.keep_forever();
     }
     paging::drop_boot_identity_mappings();
     started
