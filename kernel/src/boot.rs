@@ -1,6 +1,8 @@
 //! `kernel_main`: the boot sequence from the bootloader's hand-off to a
 //! running system, and the bootloader configuration it relies on.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::MemoryRegionKind;
@@ -143,9 +145,21 @@ fn log_boot_info(boot_info: &BootInfo) {
     }
 }
 
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+/// Whether some CPU has panicked (the others then stop on the NMI it sends).
+pub fn panicking() -> bool {
+    PANICKING.load(Ordering::Acquire)
+}
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    if PANICKING.swap(true, Ordering::AcqRel) {
+        // A second panic (on this or another CPU): the first one reports.
+        arch::halt_forever();
+    }
+    arch::apic::lapic::nmi_others();
     console::force_unlock();
     kprintln!("KERNEL PANIC on CPU {}: {info}", percpu::current_index());
     if mode() == Mode::SelfTest {

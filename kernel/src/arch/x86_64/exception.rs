@@ -99,6 +99,10 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
             log::info!("breakpoint at {:#x}, resuming", frame.rip - 1);
         }
         NMI => {
+            if crate::boot::panicking() {
+                // Another CPU panicked and asked everyone to stop.
+                super::halt_forever();
+            }
             log::warn!("non-maskable interrupt at {:#x}", frame.rip);
         }
         PAGE_FAULT | DOUBLE_FAULT => {

@@ -15,8 +15,6 @@ pub const TIMER_VECTOR: u8 = 0x20;
 /// Device IRQs routed through the IOAPIC: GSI n arrives as `IRQ_BASE + n`.
 pub const IRQ_BASE: u8 = 0x30;
 pub const IRQ_END: u8 = 0x50;
-/// Sent to the other CPUs when one panics, so they stop.
-pub const STOP_VECTOR: u8 = 0xf0;
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {

@@ -206,7 +206,6 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             apic::end_of_interrupt();
         }
         idt::SPURIOUS_VECTOR => {} // no EOI for spurious interrupts
-        idt::STOP_VECTOR => super::halt_forever(),
         vector => {
             log::warn!("unexpected interrupt vector {vector:#x}");
             apic::end_of_interrupt();

@@ -39,6 +39,7 @@ const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_INIT: u32 = 0b101 << 8;
 const ICR_STARTUP: u32 = 0b110 << 8;
+const ICR_NMI: u32 = 0b100 << 8;
 const ICR_ALL_EXCLUDING_SELF: u32 = 0b11 << 18;
 const DIVIDE_BY_16: u32 = 0b0011;
 
@@ -190,10 +191,11 @@ pub fn start_ap(apic_id: u32, page: u8) {
     }
 }
 
-/// Send `vector` to every other CPU.
-pub fn broadcast(vector: u8) {
-    send_icr(
-        0,
-        ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | u32::from(vector),
-    );
+/// Send a non-maskable interrupt to every other CPU (used to stop them
+/// when this one panics: it gets through even with interrupts off). Does
+/// nothing before the LAPIC is set up.
+pub fn nmi_others() {
+    if MODE.get().is_some() {
+        send_icr(0, ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | ICR_NMI);
+    }
 }
