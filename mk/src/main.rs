@@ -1,1 +1,77 @@
-fn main() {}
+//! `cargo mk`: Ferrite's host build tool (DESIGN.md §5, §6).
+//!
+//! It exists because building Ferrite takes more than one `cargo` call: the
+//! kernel builds on the pinned stable toolchain for `x86_64-unknown-none`, the
+//! disk images come from a small tool that needs its own nightly, and QEMU
+//! needs firmware and a particular command line. `mk` installs what is
+//! missing, runs those steps in order and reads the self-test verdict back.
+//!
+//! Run it as `cargo mk <command>` (an alias in `.cargo/config.toml`).
+
+mod check;
+mod cli;
+mod images;
+mod process;
+mod qemu;
+mod selftest;
+mod setup;
+mod workspace;
+
+use std::process::ExitCode;
+
+use cli::Command;
+use workspace::Workspace;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("mk: {err}");
+            eprintln!("mk: run `cargo mk help` for the commands and flags");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mk: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Setup => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::ALL)?;
+            println!("mk: setup complete");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build(opts) => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::BUILD)?;
+            let images = images::build(&ws, opts.profile)?;
+            for image in &images {
+                println!("mk: {}", ws.show(&image.bios));
+                println!("mk: {}", ws.show(&image.uefi));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Qemu(opts) => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::QEMU)?;
+            qemu::run(&ws, &opts)
+        }
+        Command::Test => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::ALL)?;
+            check::run(&ws)
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! `cargo mk test`: every check the project has, in one run.
+//!
+//! Host unit tests, rustfmt, clippy (host crates and kernel), the image
+//! build, then the self-test kernel booted from its BIOS and its UEFI image.
+//! Each check prints one PASS/FAIL line and the run goes on after a failure,
+//! so one run shows everything that is wrong; the last line is the summary
+//! `N passed, N failed`, and the exit status is 0 only if nothing failed.
+//! Every self-test result line of every boot is a check of its own.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::images::{self, KernelImage};
+use crate::process;
+use crate::qemu::{self, Firmware, Machine, Serial};
+use crate::selftest::{Ending, Transcript};
+use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
+
+/// Self-tests the host insists on: a boot fails if any of these did not
+/// report, so a test cannot silently drop out of the kernel's list
+/// (`kernel/src/selftest/mod.rs`, `CHECKS`).
+const REQUIRED_SELFTESTS: &[&str] = &[
+    "frame_alloc_exhaustion",
+    "heap_alloc_free",
+    "heap_growth",
+    "paging_map_unmap_remap",
+    "kernel_image_wx",
+    "nx_outside_image",
+    "lower_half_empty",
+    "boot_stack_guarded",
+    "cpus_online",
+    "cpu_protections",
+    "monotonic_clock",
+    "breakpoint_resumes",
+    "exception_recovery",
+    "guard_page_overflow",
+    "timer_every_cpu",
+    "ioapic_pit_irq",
+];
+
+/// How long a boot may take before QEMU is killed.
+const BIOS_TIMEOUT: Duration = Duration::from_secs(180);
+const UEFI_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// How long QEMU may linger after the done line (or a panic) before it is
+/// killed: the kernel exits QEMU right after printing it.
+const EXIT_GRACE: Duration = Duration::from_secs(15);
+
+/// Lines of the log shown when a boot fails, and when it timed out.
+const LOG_TAIL_FAILED: usize = 200;
+const LOG_TAIL_TIMEOUT: usize = 40;
+
+/// Counts checks and prints one line per check.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, passed: bool, note: Option<&str>) {
+        let note = match note {
+            None => String::new(),
+            Some(detail) if passed => format!(" ({detail})"),
+            Some(reason) => format!(": {reason}"),
+        };
+        if passed {
+            self.passed += 1;
+            println!("mk: PASS {name}{note}");
+        } else {
+            self.failed += 1;
+            println!("mk: FAIL {name}{note}");
+        }
+    }
+
+    /// Runs a command as one check.
+    fn command(&mut self, name: &str, mut cmd: std::process::Command) {
+        println!("mk: running {name} ({})", process::describe(&cmd));
+        match process::run(&mut cmd) {
+            Ok(ok) => self.record(name, ok, None),
+            Err(err) => self.record(name, false, Some(&err)),
+        }
+    }
+}
+
+pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
+    let stable = ws.stable_channel()?;
+    let mut tally = Tally::default();
+
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.arg("test");
+    tally.command("host tests", cmd);
+
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.args(["fmt", "--all", "--", "--check"]);
+    tally.command("rustfmt", cmd);
+
+    let mut cmd = process::clean(ws, "rustup");
+    cmd.args(["run", &stable, "cargo", "fmt", "--manifest-path"]);
+    cmd.arg(ws.image_tool_manifest());
+    cmd.args(["--", "--check"]);
+    tally.command("rustfmt mk/image", cmd);
+
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.args(["clippy", "--all-targets", "--", "-D", "warnings"]);
+    tally.command("clippy host crates", cmd);
+
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.args(["clippy", "-p", "kernel", "--target", KERNEL_TARGET]);
+    cmd.args(["--", "-D", "warnings"]);
+    tally.command("clippy kernel", cmd);
+
+    println!("mk: running build images");
+    let images = match images::build(ws, Profile::Debug) {
+        Ok(images) => {
+            tally.record("build images", true, None);
+            Some(images)
+        }
+        Err(err) => {
+            tally.record("build images", false, Some(&err));
+            None
+        }
+    };
+
+    for boot in ["bios", "uefi"] {
+        match &images {
+            Some(images) => boot_check(ws, &mut tally, boot, images::selftest(images)),
+            None => tally.record(&format!("{boot} boot"), false, Some("no image to boot")),
+        }
+    }
+
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Boots the self-test kernel from one image and records its checks.
+fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
+    let (image, timeout) = match boot {
+        "uefi" => (&kernel.uefi, UEFI_TIMEOUT),
+        _ => (&kernel.bios, BIOS_TIMEOUT),
+    };
+    let verdict_name = format!("{boot} boot");
+    let firmware = if boot == "uefi" {
+        match qemu::firmware(&ws.mk_dir().join("test-OVMF_VARS.fd")) {
+            Ok(firmware) => Some(firmware),
+            Err(err) => return tally.record(&verdict_name, false, Some(&err)),
+        }
+    } else {
+        None
+    };
+    let log = ws.log_dir().join(format!("{boot}.log"));
+    println!(
+        "mk: booting {} under QEMU (timeout {} s, serial log in {})",
+        ws.show(image),
+        timeout.as_secs(),
+        ws.show(&log)
+    );
+    let boot_run = match boot_qemu(ws, image, firmware.as_ref(), timeout, &log) {
+        Ok(boot_run) => boot_run,
+        Err(err) => return tally.record(&verdict_name, false, Some(&err)),
+    };
+    let t = &boot_run.transcript;
+
+    let at = |time: Option<Duration>, what: &str| match time {
+        Some(time) => format!("{what} after {:.1} s", time.as_secs_f64()),
+        None => format!("no {what}"),
+    };
+    println!(
+        "mk: {boot}: {}, {}",
+        at(t.banner_at, "banner"),
+        at(t.done_at, "self-tests done")
+    );
+
+    for result in &t.results {
+        tally.record(
+            &format!("{boot}: {}", result.name),
+            result.passed,
+            result.note.as_deref(),
+        );
+    }
+    let verdict = t.verdict(&boot_run.ending, REQUIRED_SELFTESTS);
+    for name in &verdict.missing {
+        tally.record(
+            &format!("{boot}: {name}"),
+            false,
+            Some("required self-test did not report"),
+        );
+    }
+    let note = verdict.reasons.join("; ");
+    tally.record(
+        &verdict_name,
+        verdict.passed(),
+        (!note.is_empty()).then_some(&note),
+    );
+    if !verdict.passed() {
+        let tail = match boot_run.ending {
+            Ending::Killed(_) => LOG_TAIL_TIMEOUT,
+            Ending::Exited(_) => LOG_TAIL_FAILED,
+        };
+        show_log_tail(ws, &log, tail);
+    }
+}
+
+struct BootRun {
+    transcript: Transcript,
+    ending: Ending,
+}
+
+/// Runs QEMU on `image`, feeding its serial output to a transcript and a
+/// log file, and kills it on timeout (or if it lingers after the verdict).
+fn boot_qemu(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    timeout: Duration,
+    log_path: &Path,
+) -> Result<BootRun, String> {
+    if let Some(dir) = log_path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let mut log =
+        File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let machine = Machine {
+        image,
+        firmware,
+        smp: 2,
+        mem: "256M",
+        serial: Serial::Pipe,
+        display: false,
+        gdb: false,
+        icount: false,
+    };
+    let mut cmd = process::clean(ws, qemu::QEMU);
+    cmd.args(qemu::args(&machine))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    println!("mk: {}", process::describe(&cmd));
+
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| process::spawn_error(&cmd, e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+
+    let (lines_tx, lines) = mpsc::channel::<(Duration, Vec<u8>)>();
+    let reader = thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        loop {
+            let mut line = Vec::new();
+            match stdout.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if lines_tx.send((start.elapsed(), line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let stderr_reader = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+
+    let mut transcript = Transcript::default();
+    let mut take = |at: Duration, line: &[u8], transcript: &mut Transcript| {
+        let _ = log.write_all(line);
+        let text = String::from_utf8_lossy(line);
+        transcript.feed(text.trim_end_matches(['\r', '\n']), at);
+    };
+
+    let mut deadline = start + timeout;
+    let mut killed = None;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(wait) {
+            Ok((at, line)) => {
+                let was_finished = transcript.finished();
+                take(at, &line, &mut transcript);
+                if !was_finished && transcript.finished() {
+                    deadline = deadline.min(Instant::now() + EXIT_GRACE);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                killed = Some(if transcript.finished() {
+                    format!(
+                        "still running {} s after the kernel's last word",
+                        EXIT_GRACE.as_secs()
+                    )
+                } else {
+                    format!("no verdict within {} s", timeout.as_secs())
+                });
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("waiting for QEMU: {e}"))?;
+    let _ = reader.join();
+    for (at, line) in lines.try_iter() {
+        take(at, &line, &mut transcript);
+    }
+    let stderr_text = stderr_reader.join().unwrap_or_default();
+    if !stderr_text.is_empty() {
+        let _ = writeln!(log, "\n--- QEMU stderr ---");
+        let _ = log.write_all(&stderr_text);
+    }
+    let ending = match killed {
+        Some(why) => Ending::Killed(why),
+        None => Ending::Exited(status.code()),
+    };
+    Ok(BootRun { transcript, ending })
+}
+
+fn show_log_tail(ws: &Workspace, log: &Path, lines: usize) {
+    let Ok(bytes) = fs::read(log) else {
+        return;
+    };
+    let text = strip_escapes(&String::from_utf8_lossy(&bytes));
+    let all: Vec<&str> = text.lines().collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    println!(
+        "mk: ---- last {} lines of {} ----",
+        tail.len(),
+        ws.show(log)
+    );
+    for line in tail {
+        println!("{line}");
+    }
+    println!("mk: ---- end of {} ----", ws.show(log));
+}
+
+/// `text` without terminal escape sequences and control characters (OVMF
+/// clears the screen and moves the cursor), for showing a log.
+pub fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // CSI (ESC [) runs to a final byte; any other escape is ESC
+            // plus one character.
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_escapes() {
+        assert_eq!(
+            strip_escapes("\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01HBdsDxe: loading\r\nok\n"),
+            "BdsDxe: loading\nok\n"
+        );
+        assert_eq!(strip_escapes("a\x1bcb\tc"), "ab\tc");
+        assert_eq!(strip_escapes("plain"), "plain");
+    }
+
+    #[test]
+    fn tally_counts() {
+        let mut tally = Tally::default();
+        tally.record("a", true, None);
+        tally.record("b", false, Some("why"));
+        tally.record("c", true, Some("detail"));
+        assert_eq!((tally.passed, tally.failed), (2, 1));
+    }
+}

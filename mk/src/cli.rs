@@ -1,0 +1,328 @@
+//! Command-line parsing for `cargo mk`, by hand: a handful of commands and
+//! flags do not justify an argument-parsing dependency, and keeping it a pure
+//! function lets the host tests pin down every accepted and rejected form.
+
+use crate::workspace::Profile;
+
+pub const HELP: &str = "\
+cargo mk - Ferrite's build tool
+
+usage: cargo mk <command> [flags]
+
+commands:
+  build [--release]   build the kernel and write its disk images to
+                      target/ferrite/<debug|release>/ (ferrite-{bios,uefi}.img
+                      and ferrite-selftest-{bios,uefi}.img)
+  qemu [flags]        build, then boot an image in QEMU (TCG) with the serial
+                      console on this terminal; Ctrl-A X quits QEMU
+      --release       boot the release build
+      --uefi          boot through UEFI firmware (OVMF) instead of BIOS
+      --selftest      boot the self-test kernel (exit 33 = passed,
+                      35 = failed, 37 = kernel panic)
+      --smp N         number of CPUs (default 2)
+      --mem SIZE      memory size, e.g. 256M or 1G (default 256M)
+      --display       open a display window (default: serial console only)
+      --gdb           start paused and wait for gdb on localhost:1234
+      --icount        deterministic guest clock (-icount shift=0)
+  test                host tests, rustfmt and clippy, then the self-test
+                      kernel under QEMU from the BIOS and the UEFI image;
+                      ends with `N passed, N failed`
+  setup               install what the commands need (rust target and
+                      components, the image nightly, QEMU and OVMF); the
+                      other commands do this on their own
+  help                show this text
+
+Flags take their value as `--flag VALUE` or `--flag=VALUE`.
+";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Setup,
+    Build(BuildOpts),
+    Qemu(QemuOpts),
+    Test,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct BuildOpts {
+    pub profile: Profile,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct QemuOpts {
+    pub profile: Profile,
+    pub uefi: bool,
+    pub selftest: bool,
+    pub smp: u32,
+    pub mem: String,
+    pub display: bool,
+    pub gdb: bool,
+    pub icount: bool,
+}
+
+impl Default for QemuOpts {
+    fn default() -> Self {
+        QemuOpts {
+            profile: Profile::Debug,
+            uefi: false,
+            selftest: false,
+            smp: 2,
+            mem: "256M".to_string(),
+            display: false,
+            gdb: false,
+            icount: false,
+        }
+    }
+}
+
+/// One flag as typed: its name and the value given with `=`, if any.
+struct Flag<'a> {
+    name: &'a str,
+    inline: Option<&'a str>,
+}
+
+/// Walks the flags after the command, handing out values for the flags
+/// that take one.
+struct Flags<'a> {
+    rest: std::slice::Iter<'a, String>,
+    command: &'a str,
+}
+
+impl<'a> Flags<'a> {
+    fn next(&mut self) -> Result<Option<Flag<'a>>, String> {
+        let Some(arg) = self.rest.next() else {
+            return Ok(None);
+        };
+        if !arg.starts_with("--") {
+            return Err(format!(
+                "`cargo mk {}` takes no argument `{arg}`",
+                self.command
+            ));
+        }
+        Ok(Some(match arg.split_once('=') {
+            Some((name, value)) => Flag {
+                name,
+                inline: Some(value),
+            },
+            None => Flag {
+                name: arg,
+                inline: None,
+            },
+        }))
+    }
+
+    /// The value of a flag that needs one.
+    fn value(&mut self, flag: &Flag<'a>) -> Result<&'a str, String> {
+        match flag.inline {
+            Some(value) => Ok(value),
+            None => match self.rest.next() {
+                Some(value) if !value.starts_with("--") => Ok(value),
+                _ => Err(format!("{} needs a value", flag.name)),
+            },
+        }
+    }
+
+    /// Checks that a switch was not given a value.
+    fn switch(&self, flag: &Flag<'a>) -> Result<bool, String> {
+        match flag.inline {
+            None => Ok(true),
+            Some(_) => Err(format!("{} takes no value", flag.name)),
+        }
+    }
+
+    fn unknown(&self, flag: &Flag<'a>) -> String {
+        format!("unknown flag {} for `cargo mk {}`", flag.name, self.command)
+    }
+}
+
+/// Parses the arguments after `cargo mk`.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
+        return Ok(Command::Help);
+    }
+    let mut flags = Flags {
+        rest: rest.iter(),
+        command,
+    };
+    match command.as_str() {
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "setup" => no_flags(flags).map(|()| Command::Setup),
+        "test" => no_flags(flags).map(|()| Command::Test),
+        "build" => {
+            let mut opts = BuildOpts {
+                profile: Profile::Debug,
+            };
+            while let Some(flag) = flags.next()? {
+                match flag.name {
+                    "--release" => {
+                        flags.switch(&flag)?;
+                        opts.profile = Profile::Release;
+                    }
+                    _ => return Err(flags.unknown(&flag)),
+                }
+            }
+            Ok(Command::Build(opts))
+        }
+        "qemu" => {
+            let mut opts = QemuOpts::default();
+            while let Some(flag) = flags.next()? {
+                match flag.name {
+                    "--release" => {
+                        flags.switch(&flag)?;
+                        opts.profile = Profile::Release;
+                    }
+                    "--uefi" => opts.uefi = flags.switch(&flag)?,
+                    "--selftest" => opts.selftest = flags.switch(&flag)?,
+                    "--display" => opts.display = flags.switch(&flag)?,
+                    "--gdb" => opts.gdb = flags.switch(&flag)?,
+                    "--icount" => opts.icount = flags.switch(&flag)?,
+                    "--smp" => opts.smp = parse_smp(flags.value(&flag)?)?,
+                    "--mem" => opts.mem = parse_mem(flags.value(&flag)?)?,
+                    _ => return Err(flags.unknown(&flag)),
+                }
+            }
+            Ok(Command::Qemu(opts))
+        }
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+fn no_flags(mut flags: Flags<'_>) -> Result<(), String> {
+    match flags.next()? {
+        None => Ok(()),
+        Some(flag) => Err(flags.unknown(&flag)),
+    }
+}
+
+/// A CPU count QEMU's q35 machine accepts.
+fn parse_smp(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=255).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--smp wants a CPU count from 1 to 255, not `{value}`"
+        )),
+    }
+}
+
+/// A memory size in QEMU's `-m` syntax: a number with an optional K, M, G or
+/// T suffix (no suffix means MiB).
+fn parse_mem(value: &str) -> Result<String, String> {
+    let digits = value.trim_end_matches(['K', 'k', 'M', 'm', 'G', 'g', 'T', 't']);
+    let suffix_len = value.len() - digits.len();
+    let ok = suffix_len <= 1
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.bytes().any(|b| b != b'0');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "--mem wants a size such as 256M or 1G, not `{value}`"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Command, String> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse(&args)
+    }
+
+    #[test]
+    fn no_arguments_or_help_show_help() {
+        assert_eq!(parse_str(""), Ok(Command::Help));
+        assert_eq!(parse_str("help"), Ok(Command::Help));
+        assert_eq!(parse_str("--help"), Ok(Command::Help));
+        assert_eq!(parse_str("-h"), Ok(Command::Help));
+        assert_eq!(parse_str("qemu --uefi --help"), Ok(Command::Help));
+    }
+
+    #[test]
+    fn build_flags() {
+        assert_eq!(
+            parse_str("build"),
+            Ok(Command::Build(BuildOpts {
+                profile: Profile::Debug
+            }))
+        );
+        assert_eq!(
+            parse_str("build --release"),
+            Ok(Command::Build(BuildOpts {
+                profile: Profile::Release
+            }))
+        );
+        let err = parse_str("build --relase").unwrap_err();
+        assert!(err.contains("unknown flag --relase"), "{err}");
+        assert!(parse_str("build --release=yes").is_err());
+        assert!(parse_str("build kernel").is_err());
+    }
+
+    #[test]
+    fn qemu_defaults() {
+        assert_eq!(parse_str("qemu"), Ok(Command::Qemu(QemuOpts::default())));
+    }
+
+    #[test]
+    fn qemu_all_flags() {
+        let parsed =
+            parse_str("qemu --release --uefi --selftest --smp 4 --mem=1G --display --gdb --icount");
+        assert_eq!(
+            parsed,
+            Ok(Command::Qemu(QemuOpts {
+                profile: Profile::Release,
+                uefi: true,
+                selftest: true,
+                smp: 4,
+                mem: "1G".to_string(),
+                display: true,
+                gdb: true,
+                icount: true,
+            }))
+        );
+        let Ok(Command::Qemu(opts)) = parse_str("qemu --smp=3 --mem 512") else {
+            panic!("qemu flags did not parse");
+        };
+        assert_eq!((opts.smp, opts.mem.as_str()), (3, "512"));
+    }
+
+    #[test]
+    fn qemu_rejects_bad_values() {
+        assert!(
+            parse_str("qemu --smp")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse_str("qemu --smp --uefi")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(parse_str("qemu --smp 0").is_err());
+        assert!(parse_str("qemu --smp two").is_err());
+        assert!(parse_str("qemu --mem 256X").is_err());
+        assert!(parse_str("qemu --mem 0M").is_err());
+        assert!(parse_str("qemu --mem M").is_err());
+        assert!(parse_str("qemu --mem 1MM").is_err());
+        assert!(parse_str("qemu --uefi=1").is_err());
+        assert!(
+            parse_str("qemu --kvm")
+                .unwrap_err()
+                .contains("unknown flag --kvm")
+        );
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(parse_str("test"), Ok(Command::Test));
+        assert_eq!(parse_str("setup"), Ok(Command::Setup));
+        assert!(parse_str("test --release").is_err());
+        assert!(parse_str("bench").unwrap_err().contains("unknown command"));
+    }
+}

@@ -1,0 +1,243 @@
+//! `cargo mk build`: the kernel, the image tool, and the disk images.
+//!
+//! The kernel builds on the workspace's stable toolchain; the images come
+//! from `mk/image` (`ferrite-image`), which must build on its own nightly
+//! (DESIGN.md §6), so it is a separate cargo call under `rustup run`. Each
+//! kernel binary gets a BIOS and a UEFI image; an image is rewritten only
+//! when one of its inputs is newer than it.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::process;
+use crate::workspace::{KERNEL_TARGET, Profile, Workspace, is_fresh};
+
+/// One bootable kernel and the two images made from it.
+pub struct KernelImage {
+    pub kernel: PathBuf,
+    pub ramdisk: Option<PathBuf>,
+    pub bios: PathBuf,
+    pub uefi: PathBuf,
+}
+
+/// The kernel binaries that get images (both named after their binary).
+const KERNEL_BINS: &[&str] = &["ferrite", "ferrite-selftest"];
+
+/// The images of one profile. This is the one place that says what goes
+/// into an image: to add the initfs, set `ramdisk` here.
+pub fn specs(ws: &Workspace, profile: Profile) -> Vec<KernelImage> {
+    let dir = ws.image_dir(profile);
+    KERNEL_BINS
+        .iter()
+        .map(|bin| KernelImage {
+            kernel: ws.kernel_elf(profile, bin),
+            ramdisk: None,
+            bios: dir.join(format!("{bin}-bios.img")),
+            uefi: dir.join(format!("{bin}-uefi.img")),
+        })
+        .collect()
+}
+
+/// The self-test kernel's images.
+pub fn selftest(images: &[KernelImage]) -> &KernelImage {
+    images
+        .iter()
+        .find(|image| image.kernel.ends_with("ferrite-selftest"))
+        .expect("the self-test kernel is one of KERNEL_BINS")
+}
+
+/// The normal kernel's images.
+pub fn normal(images: &[KernelImage]) -> &KernelImage {
+    images
+        .iter()
+        .find(|image| image.kernel.ends_with("ferrite"))
+        .expect("the normal kernel is one of KERNEL_BINS")
+}
+
+/// Builds the kernel and writes every image that is out of date.
+pub fn build(ws: &Workspace, profile: Profile) -> Result<Vec<KernelImage>, String> {
+    build_kernel(ws, profile)?;
+    let tool = build_image_tool(ws)?;
+    let images = specs(ws, profile);
+    fs::create_dir_all(ws.image_dir(profile))
+        .map_err(|e| format!("creating {}: {e}", ws.image_dir(profile).display()))?;
+    for image in &images {
+        write_images(ws, &tool, image)?;
+    }
+    Ok(images)
+}
+
+fn build_kernel(ws: &Workspace, profile: Profile) -> Result<(), String> {
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.args(["build", "-p", "kernel", "--target", KERNEL_TARGET]);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    println!("mk: building the kernel ({})", process::describe(&cmd));
+    if process::run(&mut cmd)? {
+        Ok(())
+    } else {
+        Err("the kernel did not build".to_string())
+    }
+}
+
+/// Builds `ferrite-image` on the image nightly (cargo decides whether
+/// anything changed) and returns its path.
+fn build_image_tool(ws: &Workspace) -> Result<PathBuf, String> {
+    let channel = ws.image_channel()?;
+    let binary = ws.image_tool_binary();
+    let mut cmd = process::clean(ws, "rustup");
+    cmd.args([
+        "run",
+        &channel,
+        "cargo",
+        "build",
+        "--release",
+        "--manifest-path",
+    ]);
+    cmd.arg(ws.image_tool_manifest());
+    if !binary.exists() {
+        println!(
+            "mk: building the image tool on {channel}; the first build takes a few minutes (3 to 6 on 2 cores) ({})",
+            process::describe(&cmd)
+        );
+    }
+    if !process::run(&mut cmd)? {
+        return Err(format!(
+            "the image tool (mk/image) did not build on {channel}"
+        ));
+    }
+    if !binary.is_file() {
+        return Err(format!("{} was not built", ws.show(&binary)));
+    }
+    Ok(binary)
+}
+
+/// The arguments `ferrite-image` needs to write `image` to `bios`/`uefi`.
+pub fn image_tool_args(image: &KernelImage, bios: &Path, uefi: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--kernel".into(), image.kernel.clone().into()];
+    if let Some(ramdisk) = &image.ramdisk {
+        args.extend(["--ramdisk".into(), ramdisk.clone().into()]);
+    }
+    args.extend(["--bios".into(), bios.into(), "--uefi".into(), uefi.into()]);
+    args
+}
+
+/// Writes both images of one kernel unless they are newer than its inputs.
+/// They are written under temporary names and renamed, so a failed write
+/// never leaves an image that looks up to date.
+fn write_images(ws: &Workspace, tool: &Path, image: &KernelImage) -> Result<(), String> {
+    if !image.kernel.is_file() {
+        return Err(format!(
+            "{} is missing after the build",
+            ws.show(&image.kernel)
+        ));
+    }
+    let mut inputs: Vec<&Path> = vec![&image.kernel, tool];
+    if let Some(ramdisk) = &image.ramdisk {
+        inputs.push(ramdisk);
+    }
+    if is_fresh(&image.bios, &inputs) && is_fresh(&image.uefi, &inputs) {
+        return Ok(());
+    }
+    let bios_tmp = tmp_name(&image.bios);
+    let uefi_tmp = tmp_name(&image.uefi);
+    let mut cmd = process::clean(ws, &tool.to_string_lossy());
+    cmd.args(image_tool_args(image, &bios_tmp, &uefi_tmp));
+    println!(
+        "mk: writing {} and {}",
+        ws.show(&image.bios),
+        ws.show(&image.uefi)
+    );
+    let ok = process::run(&mut cmd)?;
+    let renamed = ok
+        && fs::rename(&bios_tmp, &image.bios).is_ok()
+        && fs::rename(&uefi_tmp, &image.uefi).is_ok();
+    let _ = fs::remove_file(&bios_tmp);
+    let _ = fs::remove_file(&uefi_tmp);
+    if renamed {
+        Ok(())
+    } else {
+        Err(format!(
+            "could not write the images of {} (`{}`)",
+            ws.show(&image.kernel),
+            process::describe(&cmd)
+        ))
+    }
+}
+
+fn tmp_name(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_images_per_profile() {
+        let ws = Workspace {
+            root: PathBuf::from("/w"),
+        };
+        let images = specs(&ws, Profile::Debug);
+        let names: Vec<String> = images
+            .iter()
+            .flat_map(|i| [ws.show(&i.bios), ws.show(&i.uefi)])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "target/ferrite/debug/ferrite-bios.img",
+                "target/ferrite/debug/ferrite-uefi.img",
+                "target/ferrite/debug/ferrite-selftest-bios.img",
+                "target/ferrite/debug/ferrite-selftest-uefi.img",
+            ]
+        );
+        assert_eq!(
+            ws.show(&selftest(&images).kernel),
+            "target/x86_64-unknown-none/debug/ferrite-selftest"
+        );
+        assert_eq!(
+            ws.show(&normal(&images).kernel),
+            "target/x86_64-unknown-none/debug/ferrite"
+        );
+        let release = specs(&ws, Profile::Release);
+        assert_eq!(
+            ws.show(&release[0].uefi),
+            "target/ferrite/release/ferrite-uefi.img"
+        );
+    }
+
+    #[test]
+    fn image_tool_arguments() {
+        let mut image = KernelImage {
+            kernel: "/k".into(),
+            ramdisk: None,
+            bios: "/b".into(),
+            uefi: "/u".into(),
+        };
+        let args = image_tool_args(&image, Path::new("/b.tmp"), Path::new("/u.tmp"));
+        assert_eq!(
+            args,
+            ["--kernel", "/k", "--bios", "/b.tmp", "--uefi", "/u.tmp"]
+        );
+        image.ramdisk = Some("/r".into());
+        let args = image_tool_args(&image, Path::new("/b"), Path::new("/u"));
+        assert_eq!(
+            args,
+            [
+                "--kernel",
+                "/k",
+                "--ramdisk",
+                "/r",
+                "--bios",
+                "/b",
+                "--uefi",
+                "/u"
+            ]
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! QEMU: the machine Ferrite boots on, and `cargo mk qemu`.
+//!
+//! One function builds the QEMU command line for both the interactive
+//! command and the self-test boots, so they run the same machine: q35, TCG
+//! (KVM here is a software layer that breaks OVMF, DESIGN.md §6), the serial
+//! port on stdio and the `isa-debug-exit` device the kernel ends QEMU with.
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::QemuOpts;
+use crate::images;
+use crate::process;
+use crate::workspace::Workspace;
+
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// Where Debian's `ovmf` package puts the firmware.
+pub const OVMF_DIR: &str = "/usr/share/OVMF";
+
+/// QEMU's status when the kernel wrote `v` to the debug-exit port is
+/// `(v << 1) | 1`; these are the kernel's three verdicts (kernel/src/qemu.rs).
+pub const EXIT_PASSED: i32 = 33;
+pub const EXIT_FAILED: i32 = 35;
+pub const EXIT_PANIC: i32 = 37;
+
+/// The OVMF firmware code and the template of its variable store.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: PathBuf,
+    pub vars: PathBuf,
+}
+
+/// The OVMF pair in `dir`, preferring the 4 MiB build.
+pub fn find_ovmf(dir: &Path) -> Option<Ovmf> {
+    [
+        ("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"),
+        ("OVMF_CODE.fd", "OVMF_VARS.fd"),
+    ]
+    .iter()
+    .map(|(code, vars)| Ovmf {
+        code: dir.join(code),
+        vars: dir.join(vars),
+    })
+    .find(|ovmf| ovmf.code.is_file() && ovmf.vars.is_file())
+}
+
+/// UEFI firmware for one boot: the read-only code and a writable copy of
+/// the variable store.
+pub struct Firmware {
+    pub code: PathBuf,
+    pub vars: PathBuf,
+}
+
+/// Makes a fresh writable copy of OVMF's variable store at `dest`, so every
+/// boot starts from the same firmware state.
+pub fn firmware(dest: &Path) -> Result<Firmware, String> {
+    let ovmf = find_ovmf(Path::new(OVMF_DIR))
+        .ok_or_else(|| format!("no OVMF firmware in {OVMF_DIR} (apt-get install ovmf)"))?;
+    if let Some(dir) = dest.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let _ = fs::remove_file(dest);
+    fs::copy(&ovmf.vars, dest)
+        .and_then(|_| fs::set_permissions(dest, fs::Permissions::from_mode(0o644)))
+        .map_err(|e| format!("copying {} to {}: {e}", ovmf.vars.display(), dest.display()))?;
+    Ok(Firmware {
+        code: ovmf.code,
+        vars: dest.to_path_buf(),
+    })
+}
+
+/// Where the serial console goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    /// Serial and the QEMU monitor multiplexed on the terminal: Ctrl-A X
+    /// quits, Ctrl-A C switches to the monitor, Ctrl-C reaches the guest.
+    Terminal,
+    /// Plain serial on stdio, for a pipe (the self-test boots).
+    Pipe,
+}
+
+/// Everything that varies between boots.
+pub struct Machine<'a> {
+    pub image: &'a Path,
+    pub firmware: Option<&'a Firmware>,
+    pub smp: u32,
+    pub mem: &'a str,
+    pub serial: Serial,
+    pub display: bool,
+    pub gdb: bool,
+    pub icount: bool,
+}
+
+/// QEMU option values separate fields with commas; a comma in a file name
+/// is written twice.
+fn file_value(path: &Path) -> String {
+    path.to_string_lossy().replace(',', ",,")
+}
+
+/// QEMU's arguments for `machine`.
+pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
+    let mut args: Vec<String> = vec![
+        "-machine".into(),
+        "q35".into(),
+        "-cpu".into(),
+        "max".into(),
+        "-smp".into(),
+        machine.smp.to_string(),
+        "-m".into(),
+        machine.mem.into(),
+        "-serial".into(),
+        match machine.serial {
+            Serial::Terminal => "mon:stdio".into(),
+            Serial::Pipe => "stdio".into(),
+        },
+        "-no-reboot".into(),
+        "-device".into(),
+        "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+    ];
+    if machine.display {
+        args.extend(["-vga".into(), "std".into()]);
+    } else {
+        args.extend(["-display".into(), "none".into()]);
+    }
+    if let Some(firmware) = machine.firmware {
+        args.extend([
+            "-drive".into(),
+            format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                file_value(&firmware.code)
+            ),
+            "-drive".into(),
+            format!("if=pflash,format=raw,file={}", file_value(&firmware.vars)),
+        ]);
+    }
+    args.extend([
+        "-drive".into(),
+        format!("format=raw,file={}", file_value(machine.image)),
+    ]);
+    if machine.icount {
+        args.extend(["-icount".into(), "shift=0".into()]);
+    }
+    if machine.gdb {
+        args.extend(["-s".into(), "-S".into()]);
+    }
+    args.into_iter().map(OsString::from).collect()
+}
+
+/// What QEMU's exit status means for a Ferrite kernel.
+pub fn exit_meaning(code: Option<i32>) -> String {
+    match code {
+        Some(0) => "QEMU quit (0)".to_string(),
+        Some(EXIT_PASSED) => "self-tests passed (33)".to_string(),
+        Some(EXIT_FAILED) => "self-tests failed (35)".to_string(),
+        Some(EXIT_PANIC) => "kernel panic (37)".to_string(),
+        Some(1) => "QEMU failed, or the guest wrote 0 to the debug-exit port (1)".to_string(),
+        Some(code) if code & 1 == 1 && code < 256 => format!(
+            "the guest wrote {:#x} to the debug-exit port ({code})",
+            code >> 1
+        ),
+        Some(code) => format!("QEMU exited with status {code}"),
+        None => "QEMU was killed by a signal".to_string(),
+    }
+}
+
+/// `cargo mk qemu`: build, boot, and hand back QEMU's exit status.
+pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
+    let images = images::build(ws, opts.profile)?;
+    let kernel = if opts.selftest {
+        images::selftest(&images)
+    } else {
+        images::normal(&images)
+    };
+    let firmware = if opts.uefi {
+        Some(firmware(&ws.mk_dir().join("OVMF_VARS.fd"))?)
+    } else {
+        None
+    };
+    let image = if opts.uefi {
+        &kernel.uefi
+    } else {
+        &kernel.bios
+    };
+    let machine = Machine {
+        image,
+        firmware: firmware.as_ref(),
+        smp: opts.smp,
+        mem: &opts.mem,
+        serial: Serial::Terminal,
+        display: opts.display,
+        gdb: opts.gdb,
+        icount: opts.icount,
+    };
+    let mut cmd = process::clean(ws, QEMU);
+    cmd.args(args(&machine));
+    println!(
+        "mk: booting {} ({}, {} CPUs, {}); Ctrl-A X quits QEMU",
+        ws.show(image),
+        if opts.uefi { "UEFI" } else { "BIOS" },
+        opts.smp,
+        opts.mem
+    );
+    println!("mk: {}", process::describe(&cmd));
+    if opts.gdb {
+        println!(
+            "mk: QEMU waits for gdb; attach with: gdb {} -ex 'target remote :1234'",
+            ws.show(&kernel.kernel)
+        );
+    }
+    let status = cmd.status().map_err(|e| process::spawn_error(&cmd, e))?;
+    println!("mk: {}", exit_meaning(status.code()));
+    let code = match status.code() {
+        Some(code) => code,
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            128 + status.signal().unwrap_or(0)
+        }
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(args: &[OsString]) -> String {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn bios_command_line() {
+        let machine = Machine {
+            image: Path::new("/t/ferrite-bios.img"),
+            firmware: None,
+            smp: 2,
+            mem: "256M",
+            serial: Serial::Pipe,
+            display: false,
+            gdb: false,
+            icount: false,
+        };
+        assert_eq!(
+            words(&args(&machine)),
+            "-machine q35 -cpu max -smp 2 -m 256M -serial stdio -no-reboot \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -display none \
+             -drive format=raw,file=/t/ferrite-bios.img"
+        );
+    }
+
+    #[test]
+    fn uefi_and_options() {
+        let firmware = Firmware {
+            code: "/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
+            vars: "/t/OVMF_VARS.fd".into(),
+        };
+        let machine = Machine {
+            image: Path::new("/t/a,b.img"),
+            firmware: Some(&firmware),
+            smp: 4,
+            mem: "1G",
+            serial: Serial::Terminal,
+            display: true,
+            gdb: true,
+            icount: true,
+        };
+        let line = words(&args(&machine));
+        assert!(line.contains("-smp 4 -m 1G -serial mon:stdio"), "{line}");
+        assert!(line.contains("-vga std"), "{line}");
+        assert!(!line.contains("-display"), "{line}");
+        assert!(line.contains(
+            "-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+             -drive if=pflash,format=raw,file=/t/OVMF_VARS.fd"
+        ));
+        assert!(
+            line.contains("-drive format=raw,file=/t/a,,b.img"),
+            "{line}"
+        );
+        assert!(line.ends_with("-icount shift=0 -s -S"), "{line}");
+        assert!(!line.contains("kvm"), "{line}");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert!(exit_meaning(Some(33)).contains("passed"));
+        assert!(exit_meaning(Some(35)).contains("failed"));
+        assert!(exit_meaning(Some(37)).contains("panic"));
+        assert!(exit_meaning(Some(7)).contains("0x3"));
+        assert!(exit_meaning(None).contains("signal"));
+    }
+
+    #[test]
+    fn finds_ovmf() {
+        let dir = std::env::temp_dir().join(format!("mk-ovmf-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        assert_eq!(find_ovmf(&dir), None);
+        fs::write(dir.join("OVMF_CODE.fd"), "").unwrap();
+        fs::write(dir.join("OVMF_VARS.fd"), "").unwrap();
+        assert_eq!(find_ovmf(&dir).unwrap().code, dir.join("OVMF_CODE.fd"));
+        fs::write(dir.join("OVMF_CODE_4M.fd"), "").unwrap();
+        assert_eq!(find_ovmf(&dir).unwrap().code, dir.join("OVMF_CODE.fd"));
+        fs::write(dir.join("OVMF_VARS_4M.fd"), "").unwrap();
+        assert_eq!(
+            find_ovmf(&dir),
+            Some(Ovmf {
+                code: dir.join("OVMF_CODE_4M.fd"),
+                vars: dir.join("OVMF_VARS_4M.fd"),
+            })
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
