@@ -1,0 +1,122 @@
+//! Ferrite's system-call ABI, defined once for the kernel and userspace.
+//!
+//! Numbers, flags, errno values and the shared structures (`TimeSpec`,
+//! `Stat`, `Packet`, ...) come from `redox_syscall` 0.5.18, re-exported as
+//! [`syscall`]. What that version lacks — process control and the memory
+//! calls a system without schemes needs — is defined here, in the range
+//! `0x1000..0x1100`, which `redox_syscall` leaves unused and which carries no
+//! class bits (these calls name neither a path nor a file descriptor).
+//!
+//! Calling convention (x86_64, `syscall` instruction): RAX = number; RDI,
+//! RSI, RDX, R10, R8, R9 = arguments 1-6; RAX = result, a negative errno on
+//! error (`syscall::Error::demux`). RCX and R11 are clobbered.
+
+#![no_std]
+
+pub use syscall;
+pub use syscall::number::*;
+
+/// End the calling process. `a` = exit status (0-255).
+pub const SYS_EXIT: usize = 0x1000;
+/// Duplicate the calling process (copy-on-write). Returns the child's pid in
+/// the parent and 0 in the child.
+pub const SYS_FORK: usize = 0x1001;
+/// Replace the calling process's program with the ELF file open on fd `a`.
+/// `b`/`c` = pointer/count of the argument strings, `d`/`e` = the same for
+/// the environment; each is an array of [`UserStr`]. Does not return on
+/// success.
+pub const SYS_EXEC: usize = 0x1002;
+/// Wait for a child to end. `a` = pid, or [`WAIT_ANY`]; `b` = pointer to a
+/// `usize` for the status (may be 0); `c` = [`WNOHANG`] or 0. Returns the
+/// pid that ended, or 0 with `WNOHANG` when none has yet.
+pub const SYS_WAITPID: usize = 0x1003;
+pub const SYS_GETPID: usize = 0x1004;
+pub const SYS_GETPPID: usize = 0x1005;
+/// Send signal `b` to process `a`.
+pub const SYS_KILL: usize = 0x1006;
+/// Map anonymous zeroed memory. `a` = address hint (or the exact address
+/// with `MAP_FIXED`), `b` = length, `c` = `syscall::MapFlags` bits
+/// (`PROT_*`, `MAP_PRIVATE`, `MAP_FIXED`, `MAP_FIXED_NOREPLACE`). Returns
+/// the address. Unmap with `SYS_FUNMAP(addr, len)`, change protection with
+/// `SYS_MPROTECT(addr, len, flags)`.
+pub const SYS_MMAP: usize = 0x1007;
+/// Let process `a` use I/O ports `b..b + c` (privileged).
+pub const SYS_PORT_GRANT: usize = 0x1008;
+
+/// `SYS_WAITPID`: wait for any child.
+pub const WAIT_ANY: usize = usize::MAX;
+/// `SYS_WAITPID`: return 0 instead of blocking.
+pub const WNOHANG: usize = 1;
+
+/// Signals understood by `SYS_KILL`.
+pub const SIGINT: usize = 2;
+pub const SIGKILL: usize = 9;
+pub const SIGTERM: usize = 15;
+
+/// How a wait status encodes the end of a process: an exit status in bits
+/// 8-15 (low bits 0), or the signal that ended it in bits 0-6.
+pub mod status {
+    pub const fn exited(code: u8) -> usize {
+        (code as usize) << 8
+    }
+    pub const fn signaled(signal: usize) -> usize {
+        signal & 0x7f
+    }
+    pub const fn exit_code(status: usize) -> Option<u8> {
+        if status & 0x7f == 0 { Some((status >> 8) as u8) } else { None }
+    }
+    pub const fn signal(status: usize) -> Option<usize> {
+        if status & 0x7f != 0 { Some(status & 0x7f) } else { None }
+    }
+}
+
+/// A string passed to the kernel: pointer and length, no terminator.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct UserStr {
+    pub ptr: usize,
+    pub len: usize,
+}
+
+/// Auxiliary vector keys on a new program's stack (System V values).
+pub mod auxv {
+    pub const AT_NULL: usize = 0;
+    pub const AT_PHDR: usize = 3;
+    pub const AT_PHENT: usize = 4;
+    pub const AT_PHNUM: usize = 5;
+    pub const AT_PAGESZ: usize = 6;
+    pub const AT_ENTRY: usize = 9;
+}
+
+/// The base every userspace program is linked at (non-PIE, DESIGN.md §6).
+pub const USER_IMAGE_BASE: usize = 0x40_0000;
+/// The top of user address space (exclusive): the lower canonical half.
+pub const USER_END: usize = 0x0000_8000_0000_0000;
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn own_numbers_do_not_collide_with_redox() {
+        let ours = [SYS_EXIT, SYS_FORK, SYS_EXEC, SYS_WAITPID, SYS_GETPID, SYS_GETPPID, SYS_KILL, SYS_MMAP, SYS_PORT_GRANT];
+        let redox = [
+            SYS_OPEN, SYS_OPENAT, SYS_RMDIR, SYS_UNLINK, SYS_CLOSE, SYS_DUP, SYS_DUP2, SYS_READ, SYS_WRITE, SYS_LSEEK,
+            SYS_FCHMOD, SYS_FCHOWN, SYS_FCNTL, SYS_FEVENT, SYS_SENDFD, SYS_FMAP, SYS_FUNMAP, SYS_FPATH, SYS_FSTAT,
+            SYS_FSYNC, SYS_FTRUNCATE, SYS_CLOCK_GETTIME, SYS_FUTEX, SYS_MPROTECT, SYS_MKNS, SYS_NANOSLEEP, SYS_YIELD,
+        ];
+        for n in ours {
+            assert!(!redox.contains(&n), "{n:#x} collides");
+            assert_eq!(n & SYS_CLASS, 0, "{n:#x} has class bits");
+        }
+    }
+
+    #[test]
+    fn status_round_trips() {
+        assert_eq!(status::exit_code(status::exited(3)), Some(3));
+        assert_eq!(status::signal(status::exited(3)), None);
+        assert_eq!(status::signal(status::signaled(SIGKILL)), Some(SIGKILL));
+        assert_eq!(status::exit_code(status::signaled(SIGTERM)), None);
+    }
+}
