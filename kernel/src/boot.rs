@@ -8,7 +8,7 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::MemoryRegionKind;
 
 use crate::arch::x86_64::{self as arch, percpu, tsc};
-use crate::{console, kprintln, logger, memory, qemu, selftest};
+use crate::{console, context, kprintln, logger, memory, qemu, scheme, selftest};
 
 /// What the kernel does once it has booted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,34 @@ pub struct KernelImage {
 }
 
 pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
+
+/// The first program of a normal boot, and of a self-test boot.
+const FIRST_PROGRAM: &str = "initfs:bin/init";
+const USER_TESTS: &str = "initfs:bin/usertests";
+
+/// The kernel's own schemes; `initfs:` only if the bootloader brought a
+/// ramdisk and it is a valid image.
+fn register_schemes(boot_info: &BootInfo) {
+    scheme::register("debug", alloc::sync::Arc::new(scheme::debug::DebugScheme));
+    let Some(addr) = boot_info.ramdisk_addr.into_option() else {
+        return;
+    };
+    // SAFETY: the bootloader mapped the ramdisk at this address with this
+    // length, and nothing writes to it.
+    let bytes =
+        unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
+    match scheme::initfs::InitfsScheme::new(bytes) {
+        Ok(initfs) => {
+            log::info!(
+                "initfs: {} inodes, {} KiB",
+                initfs.image().inode_count(),
+                bytes.len() / 1024
+            );
+            scheme::register("initfs", alloc::sync::Arc::new(initfs));
+        }
+        Err(err) => log::error!("initfs: the ramdisk is not a valid image: {err}"),
+    }
+}
 
 pub fn kernel_main(boot_info: &'static mut BootInfo, mode: Mode) -> ! {
     MODE.call_once(|| mode);
@@ -98,15 +126,21 @@ extern "C" fn continue_boot(boot_info: usize) -> ! {
     );
     log::info!("boot took {} ms", tsc::now_ns() / 1_000_000);
 
+    register_schemes(boot_info);
     if mode == Mode::SelfTest {
-        let passed = selftest::run_all();
-        qemu::exit(if passed {
-            qemu::ExitCode::Success
-        } else {
-            qemu::ExitCode::Failure
-        });
+        if !selftest::run_all() {
+            qemu::exit(qemu::ExitCode::Failure);
+        }
+        // Then the user-mode tests, when the ramdisk carries them; their
+        // runner is the first process and its exit status is the verdict.
+        if let Err(err) = context::exec::spawn_first(USER_TESTS) {
+            log::info!("no user-mode tests ({USER_TESTS}: {err}); kernel self-tests only");
+            qemu::exit(qemu::ExitCode::Success);
+        }
+    } else if let Err(err) = context::exec::spawn_first(FIRST_PROGRAM) {
+        log::error!("cannot start {FIRST_PROGRAM}: {err}; nothing to run");
     }
-    arch::idle_loop()
+    context::scheduler::run_idle()
 }
 
 fn log_boot_info(boot_info: &BootInfo) {

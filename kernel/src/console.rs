@@ -22,6 +22,20 @@ pub fn write_fmt(args: fmt::Arguments) {
     });
 }
 
+/// Write raw bytes (user output through `debug:`) as one piece; newlines
+/// become CR LF like the kernel's own lines.
+pub fn write_bytes(bytes: &[u8]) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut serial = SERIAL.lock();
+        for &byte in bytes {
+            if byte == b'\n' {
+                serial.write_byte(b'\r');
+            }
+            serial.write_byte(byte);
+        }
+    });
+}
+
 /// Used only by the panic handler: if the panicking CPU held the console
 /// lock, waiting for it would hang forever, so take it over.
 pub fn force_unlock() {

@@ -13,9 +13,13 @@ extern crate alloc;
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod context;
 pub mod logger;
 pub mod memory;
 pub mod qemu;
+pub mod scheme;
 pub mod selftest;
+pub mod syscall;
+pub mod time;
 
 pub use boot::{BOOTLOADER_CONFIG, Mode, kernel_main};

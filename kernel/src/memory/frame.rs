@@ -3,10 +3,10 @@
 //! go back to the pool at once.
 
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use frame_alloc::{FRAME_SIZE, FrameBitmap, FreeError};
 
-use spin::Mutex;
+use spin::{Mutex, Once};
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::{FrameAllocator, PhysFrame, Size4KiB};
@@ -18,6 +18,9 @@ static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
 /// The first MiB: the bitmap is kept out of it, and the AP trampoline
 /// (which must start in real mode) needs one frame from it.
 const LOW_MEMORY_FRAMES: u64 = 0x100;
+
+/// Reference counts of user frames, indexed by frame number.
+static REFS: Once<&'static [AtomicU16]> = Once::new();
 
 /// The frame set aside at boot for the AP start-up trampoline.
 static TRAMPOLINE_FRAME: AtomicU64 = AtomicU64::new(0);
@@ -39,9 +42,12 @@ pub(super) fn init(regions: &MemoryRegions) {
     };
     let frame_count = usable().map(|r| r.end / FRAME_SIZE).max().unwrap_or(0);
     let words = FrameBitmap::words_needed(frame_count);
-    let bytes = (words * 8) as u64;
+    let bitmap_bytes = (words * 8) as u64;
+    // Behind the bitmap: one reference count per frame, for frames that
+    // several address spaces map (copy-on-write, shared memory).
+    let bytes = bitmap_bytes + frame_count * 2;
 
-    // The bitmap lives in the first usable region above 1 MiB that holds it.
+    // Both live in the first usable region above 1 MiB that holds them.
     let home = usable()
         .find(|r| r.start >= LOW_MEMORY_FRAMES * FRAME_SIZE && r.end - r.start >= bytes)
         .expect("no usable region can hold the frame bitmap");
@@ -52,6 +58,14 @@ pub(super) fn init(regions: &MemoryRegions) {
     let storage =
         unsafe { core::slice::from_raw_parts_mut(storage_virt.as_mut_ptr::<u64>(), words) };
     let mut bitmap = FrameBitmap::new(storage, frame_count);
+    let refs_virt = storage_virt + bitmap_bytes;
+    // SAFETY: the bytes right after the bitmap in the same reserved region;
+    // zeroed before they are viewed as counters (0 = not shared-counted).
+    let refs = unsafe {
+        core::ptr::write_bytes(refs_virt.as_mut_ptr::<u8>(), 0, (frame_count * 2) as usize);
+        core::slice::from_raw_parts(refs_virt.as_ptr::<AtomicU16>(), frame_count as usize)
+    };
+    REFS.call_once(|| refs);
     for region in usable() {
         let start = region.start.div_ceil(FRAME_SIZE);
         let end = region.end / FRAME_SIZE;
@@ -111,5 +125,51 @@ pub struct FrameSource;
 unsafe impl FrameAllocator<Size4KiB> for FrameSource {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
         allocate()
+    }
+}
+
+fn refcount(frame: PhysFrame) -> &'static AtomicU16 {
+    let refs = REFS.get().expect("frame allocator used before init");
+    &refs[(frame.start_address().as_u64() / FRAME_SIZE) as usize]
+}
+
+/// A zeroed frame for user memory, with a reference count of 1.
+pub fn allocate_user() -> Option<PhysFrame> {
+    let frame = allocate()?;
+    // SAFETY: the frame is free RAM now owned by the caller, visible through
+    // the physical-memory mapping.
+    unsafe {
+        core::ptr::write_bytes(
+            super::phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(),
+            0,
+            FRAME_SIZE as usize,
+        )
+    };
+    refcount(frame).store(1, Ordering::Release);
+    Some(frame)
+}
+
+/// One more address space maps `frame` (from `allocate_user`).
+pub fn share(frame: PhysFrame) {
+    let previous = refcount(frame).fetch_add(1, Ordering::AcqRel);
+    assert!(
+        previous != 0 && previous != u16::MAX,
+        "sharing frame {frame:?} with count {previous}"
+    );
+}
+
+/// How many address spaces map `frame`.
+pub fn share_count(frame: PhysFrame) -> u16 {
+    refcount(frame).load(Ordering::Acquire)
+}
+
+/// One mapping of a user frame went away; the last one frees it.
+pub fn release(frame: PhysFrame) {
+    let previous = refcount(frame).fetch_sub(1, Ordering::AcqRel);
+    assert!(previous != 0, "releasing unreferenced frame {frame:?}");
+    if previous == 1
+        && let Err(err) = free(frame)
+    {
+        log::error!("freeing user frame {frame:?}: {err:?}");
     }
 }

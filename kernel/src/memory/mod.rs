@@ -16,11 +16,13 @@
 //! Lock order: heap → kernel page table → frames. Each lock is taken with
 //! interrupts off.
 
+pub mod address_space;
 pub mod frame;
 pub mod heap;
 pub mod kstack;
 pub mod mmio;
 pub mod paging;
+pub mod usercopy;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

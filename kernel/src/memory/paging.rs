@@ -27,6 +27,22 @@ const KERNEL_IMAGE_PML4_INDEX: usize = 511;
 
 static KERNEL_TABLE: Mutex<Option<OffsetPageTable<'static>>> = Mutex::new(None);
 
+/// The kernel's own PML4, also what CPUs run on when no process is loaded.
+static KERNEL_PML4: spin::Once<PhysFrame> = spin::Once::new();
+
+pub fn kernel_pml4() -> PhysFrame {
+    *KERNEL_PML4.get().expect("paging used before init")
+}
+
+/// Copy the kernel half (PML4 entries 256..512) into a new top-level table.
+/// The entries never change after boot, so the copy stays current.
+pub fn copy_kernel_half(into: &mut PageTable) {
+    let kernel = table_at(kernel_pml4());
+    for index in 256..512 {
+        into[index] = kernel[index].clone();
+    }
+}
+
 fn with<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R {
     without_interrupts(|| {
         f(KERNEL_TABLE
@@ -36,7 +52,7 @@ fn with<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R {
     })
 }
 
-fn table_at(frame: PhysFrame) -> &'static mut PageTable {
+pub(super) fn table_at(frame: PhysFrame) -> &'static mut PageTable {
     // SAFETY: `frame` holds a page table (the caller got it from CR3 or a
     // table entry), visible through the physical-memory mapping; all access
     // goes through the KERNEL_TABLE lock or happens before it exists.
@@ -45,6 +61,7 @@ fn table_at(frame: PhysFrame) -> &'static mut PageTable {
 
 pub(super) fn init() {
     let (pml4_frame, _) = Cr3::read();
+    KERNEL_PML4.call_once(|| pml4_frame);
     let pml4 = table_at(pml4_frame);
     for index in 256..512 {
         let entry = &mut pml4[index];

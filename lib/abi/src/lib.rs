@@ -53,6 +53,11 @@ pub const SIGINT: usize = 2;
 pub const SIGKILL: usize = 9;
 pub const SIGTERM: usize = 15;
 
+/// Signals the kernel ends a faulting process with (reported by `waitpid`).
+pub const SIGILL: usize = 4;
+pub const SIGFPE: usize = 8;
+pub const SIGSEGV: usize = 11;
+
 /// How a wait status encodes the end of a process: an exit status in bits
 /// 8-15 (low bits 0), or the signal that ended it in bits 0-6.
 pub mod status {
@@ -63,10 +68,18 @@ pub mod status {
         signal & 0x7f
     }
     pub const fn exit_code(status: usize) -> Option<u8> {
-        if status & 0x7f == 0 { Some((status >> 8) as u8) } else { None }
+        if status & 0x7f == 0 {
+            Some((status >> 8) as u8)
+        } else {
+            None
+        }
     }
     pub const fn signal(status: usize) -> Option<usize> {
-        if status & 0x7f != 0 { Some(status & 0x7f) } else { None }
+        if status & 0x7f != 0 {
+            Some(status & 0x7f)
+        } else {
+            None
+        }
     }
 }
 
@@ -100,11 +113,45 @@ mod tests {
 
     #[test]
     fn own_numbers_do_not_collide_with_redox() {
-        let ours = [SYS_EXIT, SYS_FORK, SYS_EXEC, SYS_WAITPID, SYS_GETPID, SYS_GETPPID, SYS_KILL, SYS_MMAP, SYS_PORT_GRANT];
+        let ours = [
+            SYS_EXIT,
+            SYS_FORK,
+            SYS_EXEC,
+            SYS_WAITPID,
+            SYS_GETPID,
+            SYS_GETPPID,
+            SYS_KILL,
+            SYS_MMAP,
+            SYS_PORT_GRANT,
+        ];
         let redox = [
-            SYS_OPEN, SYS_OPENAT, SYS_RMDIR, SYS_UNLINK, SYS_CLOSE, SYS_DUP, SYS_DUP2, SYS_READ, SYS_WRITE, SYS_LSEEK,
-            SYS_FCHMOD, SYS_FCHOWN, SYS_FCNTL, SYS_FEVENT, SYS_SENDFD, SYS_FMAP, SYS_FUNMAP, SYS_FPATH, SYS_FSTAT,
-            SYS_FSYNC, SYS_FTRUNCATE, SYS_CLOCK_GETTIME, SYS_FUTEX, SYS_MPROTECT, SYS_MKNS, SYS_NANOSLEEP, SYS_YIELD,
+            SYS_OPEN,
+            SYS_OPENAT,
+            SYS_RMDIR,
+            SYS_UNLINK,
+            SYS_CLOSE,
+            SYS_DUP,
+            SYS_DUP2,
+            SYS_READ,
+            SYS_WRITE,
+            SYS_LSEEK,
+            SYS_FCHMOD,
+            SYS_FCHOWN,
+            SYS_FCNTL,
+            SYS_FEVENT,
+            SYS_SENDFD,
+            SYS_FMAP,
+            SYS_FUNMAP,
+            SYS_FPATH,
+            SYS_FSTAT,
+            SYS_FSYNC,
+            SYS_FTRUNCATE,
+            SYS_CLOCK_GETTIME,
+            SYS_FUTEX,
+            SYS_MPROTECT,
+            SYS_MKNS,
+            SYS_NANOSLEEP,
+            SYS_YIELD,
         ];
         for n in ours {
             assert!(!redox.contains(&n), "{n:#x} collides");

@@ -10,7 +10,8 @@ use x86_64::registers::control::{Cr0, Cr2, Cr3, Cr4};
 
 use super::percpu;
 use super::trap::{TrapFrame, resume_at_recovery};
-use crate::memory::kstack;
+use crate::memory::address_space::Access;
+use crate::memory::{kstack, usercopy};
 
 pub const DIVIDE_ERROR: u8 = 0;
 pub const NMI: u8 = 2;
@@ -91,6 +92,9 @@ impl fmt::Display for PageFaultCode {
 }
 
 pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
+    if frame.from_user() {
+        return user_exception(vector, frame);
+    }
     match vector {
         BREAKPOINT => {
             percpu::current()
@@ -107,6 +111,12 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
         }
         PAGE_FAULT | DOUBLE_FAULT => {
             let address = Cr2::read_raw();
+            // A user copy touching a page the process has not faulted in yet.
+            if vector == PAGE_FAULT
+                && usercopy::resolve_fault(address, frame.error_code & PF_WRITE != 0)
+            {
+                return;
+            }
             if resume_at_recovery(vector, frame, address) {
                 return;
             }
@@ -119,6 +129,76 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
             fatal(vector, frame, None);
         }
         _ => fatal(vector, frame, None),
+    }
+}
+
+const PF_WRITE: u64 = 1 << 1;
+const PF_FETCH: u64 = 1 << 4;
+
+/// An exception in ring 3: resolve it if it is a page the process may have
+/// (demand-zero, copy-on-write); otherwise end the process, say why in the
+/// log, and let its parent see the signal.
+fn user_exception(vector: u8, frame: &mut TrapFrame) {
+    let (signal, address) = match vector {
+        PAGE_FAULT => {
+            let address = Cr2::read_raw();
+            let access = if frame.error_code & PF_FETCH != 0 {
+                Access::Execute
+            } else if frame.error_code & PF_WRITE != 0 {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            if crate::context::with_current_space(|space| space.handle_fault(address, access))
+                .unwrap_or(false)
+            {
+                return;
+            }
+            (abi::SIGSEGV, Some(address))
+        }
+        DIVIDE_ERROR | 16 | 19 => (abi::SIGFPE, None),
+        INVALID_OPCODE => (abi::SIGILL, None),
+        _ => (abi::SIGSEGV, None),
+    };
+    let process = crate::context::current_process();
+    let (pid, name) = process
+        .as_ref()
+        .map_or((0, alloc::string::String::new()), |p| {
+            (p.pid, p.name.lock().clone())
+        });
+    log::warn!(
+        "pid {pid} ({name}): {} at RIP {:#x}{} - killed",
+        self::name(vector),
+        frame.rip,
+        UserFaultDetail {
+            vector,
+            error_code: frame.error_code,
+            address
+        }
+    );
+    drop(process);
+    crate::context::process::exit_current(abi::status::signaled(signal));
+}
+
+struct UserFaultDetail {
+    vector: u8,
+    error_code: u64,
+    address: Option<u64>,
+}
+
+impl fmt::Display for UserFaultDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.address {
+            Some(address) if self.vector == PAGE_FAULT => {
+                write!(
+                    f,
+                    ", address {address:#x} ({})",
+                    PageFaultCode(self.error_code)
+                )
+            }
+            _ if self.error_code != 0 => write!(f, ", error code {:#x}", self.error_code),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -33,12 +33,24 @@ pub const USER_DATA: SegmentSelector = SegmentSelector(0x1b);
 pub const USER_CODE: SegmentSelector = SegmentSelector(0x23);
 pub const TSS: SegmentSelector = SegmentSelector(0x28);
 
+/// Size of the I/O permission bitmap: one bit per port, plus the 0xff
+/// byte the CPU requires after it.
+pub const IOMAP_LEN: usize = 8192 + 1;
+
+/// A TSS followed directly by its I/O permission bitmap (a set bit denies
+/// the port to ring 3).
+#[repr(C)]
+pub struct TssBlock {
+    pub tss: TaskStateSegment,
+    pub iomap: [u8; IOMAP_LEN],
+}
+
 /// The descriptor tables of one CPU; leaked, so they live forever.
 pub struct CpuTables {
     pub gdt: &'static GlobalDescriptorTable<8>,
-    /// Raw because the ring-0 stack pointer in it changes with every
-    /// context switch while the CPU keeps referring to it.
-    pub tss: *mut TaskStateSegment,
+    /// Raw because the ring-0 stack pointer and the I/O bitmap in it change
+    /// with context switches while the CPU keeps referring to it.
+    pub tss: *mut TssBlock,
     pub ist_stacks: [KernelStack; 3],
 }
 
@@ -54,7 +66,15 @@ pub fn init_this_cpu() -> CpuTables {
     for (slot, stack) in ist_stacks.iter().enumerate() {
         tss.interrupt_stack_table[slot] = VirtAddr::new(stack.top());
     }
-    let tss: *mut TaskStateSegment = Box::leak(Box::new(tss));
+    tss.iomap_base = core::mem::offset_of!(TssBlock, iomap) as u16;
+    let block: *mut TssBlock = Box::leak(Box::new(TssBlock {
+        tss,
+        iomap: [0xff; IOMAP_LEN],
+    }));
+    // SAFETY: the block is leaked (lives forever); the references only
+    // serve to build the descriptor, later writes go through `block`.
+    let descriptor = unsafe { Descriptor::tss_segment_with_iomap(&(*block).tss, &(*block).iomap) }
+        .expect("TSS and I/O bitmap laid out as the CPU needs");
 
     let mut gdt = GlobalDescriptorTable::<8>::empty();
     let selectors = [
@@ -62,8 +82,7 @@ pub fn init_this_cpu() -> CpuTables {
         gdt.append(Descriptor::kernel_data_segment()),
         gdt.append(Descriptor::user_data_segment()),
         gdt.append(Descriptor::user_code_segment()),
-        // SAFETY: the TSS is leaked, so it outlives the descriptor.
-        gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) }),
+        gdt.append(descriptor),
     ];
     debug_assert_eq!(
         selectors,
@@ -86,7 +105,7 @@ pub fn init_this_cpu() -> CpuTables {
     // pointer, and in long mode only its base matters.
     CpuTables {
         gdt,
-        tss,
+        tss: block,
         ist_stacks,
     }
 }

@@ -15,6 +15,8 @@ pub const TIMER_VECTOR: u8 = 0x20;
 /// Device IRQs routed through the IOAPIC: GSI n arrives as `IRQ_BASE + n`.
 pub const IRQ_BASE: u8 = 0x30;
 pub const IRQ_END: u8 = 0x50;
+/// Sent to a CPU that has new work in its run queue (it may be halted).
+pub const RESCHEDULE_VECTOR: u8 = 0xf1;
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {

@@ -7,6 +7,7 @@ pub mod acpi;
 pub mod apic;
 pub mod cpu;
 pub mod exception;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod irq;
@@ -14,6 +15,8 @@ pub mod percpu;
 pub mod pit;
 pub mod serial;
 pub mod smp;
+pub mod switch;
+pub mod syscall;
 pub mod trap;
 pub mod tsc;
 
@@ -54,6 +57,9 @@ pub fn init_this_cpu(index: usize) -> Protections {
     idt::load();
     let protections = cpu::harden(features());
     cpu.protections.call_once(|| protections);
+    crate::memory::usercopy::set_smap(protections.smap);
+    fpu::enable();
+    syscall::init_this_cpu();
     apic::lapic::init_this_cpu();
     cpu.apic_id.store(apic::lapic::id(), Ordering::Relaxed);
     protections
@@ -79,7 +85,7 @@ pub fn init_bsp(rsdp: Option<u64>) {
     // on its own, the lower half can be emptied for userspace.
     crate::memory::paging::drop_boot_identity_mappings();
     log::info!(
-        "LAPIC: {mode:?}, timer {} Hz from a {} MHz input",
+        "LAPIC: {mode}, timer {} Hz from a {} MHz input",
         apic::lapic::TIMER_HZ,
         apic::lapic::timer_input_hz() / 1_000_000
     );

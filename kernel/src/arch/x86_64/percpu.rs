@@ -6,8 +6,6 @@
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use x86_64::structures::tss::TaskStateSegment;
-
 use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{GsBase, KernelGsBase};
@@ -35,11 +33,18 @@ pub struct FaultRecord {
 pub struct PerCpu {
     /// Must stay first: `gs:[0]`.
     self_ptr: *const PerCpu,
+    /// Top of the running thread's kernel stack: where the SYSCALL entry
+    /// switches to (read by assembly at `KERNEL_RSP_OFFSET`).
+    pub kernel_rsp: Cell<u64>,
+    /// The user RSP, parked by the SYSCALL entry while it switches stacks.
+    pub user_rsp: Cell<u64>,
     pub index: usize,
     /// Set once the LAPIC is up.
     pub apic_id: AtomicU32,
-    /// This CPU's TSS (its ring-0 stack changes with every context switch).
-    pub tss: Cell<*mut TaskStateSegment>,
+    /// This CPU's TSS and I/O bitmap (they change with context switches).
+    pub tss: Cell<*mut super::gdt::TssBlock>,
+    /// The port ranges currently open in this CPU's I/O bitmap.
+    pub open_ports: spin::Mutex<alloc::vec::Vec<core::ops::Range<u32>>>,
     pub online: AtomicBool,
     pub protections: Once<super::cpu::Protections>,
     pub timer_ticks: AtomicU64,
@@ -48,11 +53,17 @@ pub struct PerCpu {
     /// expecting code left them; the fault handler runs on the same CPU.
     pub recovery: Cell<Recovery>,
     pub last_fault: Cell<FaultRecord>,
+    /// Set while the kernel copies to or from user memory.
+    pub in_usercopy: AtomicBool,
 }
 
 // SAFETY: the `Cell` fields are only accessed by the owning CPU (through
 // `current()`), the other fields are atomics or immutable after init.
 unsafe impl Sync for PerCpu {}
+
+/// Offsets of the fields the SYSCALL entry stub reaches through GS.
+pub const KERNEL_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, kernel_rsp);
+pub const USER_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, user_rsp);
 
 static CPUS: [Once<&'static PerCpu>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 
@@ -60,15 +71,19 @@ static CPUS: [Once<&'static PerCpu>; MAX_CPUS] = [const { Once::new() }; MAX_CPU
 pub fn install(index: usize) -> &'static PerCpu {
     let block = alloc::boxed::Box::leak(alloc::boxed::Box::new(PerCpu {
         self_ptr: core::ptr::null(),
+        kernel_rsp: Cell::new(0),
+        user_rsp: Cell::new(0),
         index,
         apic_id: AtomicU32::new(0),
         tss: Cell::new(core::ptr::null_mut()),
+        open_ports: spin::Mutex::new(alloc::vec::Vec::new()),
         online: AtomicBool::new(false),
         protections: Once::new(),
         timer_ticks: AtomicU64::new(0),
         breakpoints: AtomicU64::new(0),
         recovery: Cell::new(Recovery::default()),
         last_fault: Cell::new(FaultRecord::default()),
+        in_usercopy: AtomicBool::new(false),
     }));
     block.self_ptr = block;
     let block: &'static PerCpu = block;
@@ -92,6 +107,55 @@ pub fn current() -> &'static PerCpu {
     };
     // SAFETY: `install` stored a pointer to a leaked, never-freed block.
     unsafe { &*ptr }
+}
+
+/// Set the stack that traps and system calls from ring 3 enter on: the
+/// TSS's RSP0 (interrupts, exceptions) and `kernel_rsp` (SYSCALL).
+pub fn set_kernel_stack(top: u64) {
+    let cpu = current();
+    cpu.kernel_rsp.set(top);
+    let tss = cpu.tss.get();
+    if !tss.is_null() {
+        // SAFETY: the TSS belongs to this CPU and lives forever; the CPU
+        // only reads RSP0 on the next ring 3 -> 0 transition, which cannot
+        // happen while this (kernel) code runs with the write half done.
+        unsafe { (*tss).tss.privilege_stack_table[0] = VirtAddr::new(top) };
+    }
+}
+
+/// Open exactly `ranges` of I/O ports to ring 3 on this CPU (the running
+/// process's grants), closing whatever was open before.
+pub fn set_io_ports(ranges: &[core::ops::Range<u32>]) {
+    let cpu = current();
+    let block = cpu.tss.get();
+    if block.is_null() {
+        return;
+    }
+    let mut open = cpu.open_ports.lock();
+    if open.as_slice() == ranges {
+        return;
+    }
+    let set = |port: u32, deny: bool| {
+        let (byte, bit) = ((port / 8) as usize, port % 8);
+        // SAFETY: this CPU's own bitmap; `port < 0x10000` keeps `byte`
+        // inside its 8192 bytes. The CPU reads it only on port access from
+        // ring 3, which cannot run while this kernel code does.
+        unsafe {
+            let cell = &mut (*block).iomap[byte];
+            if deny {
+                *cell |= 1 << bit
+            } else {
+                *cell &= !(1 << bit)
+            }
+        }
+    };
+    for range in open.iter() {
+        range.clone().for_each(|port| set(port, true));
+    }
+    for range in ranges {
+        range.clone().for_each(|port| set(port, false));
+    }
+    *open = ranges.to_vec();
 }
 
 /// This CPU's index, or 0 before per-CPU data exists (early boot log lines).

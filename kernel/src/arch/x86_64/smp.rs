@@ -222,5 +222,5 @@ extern "C" fn ap_main(index: usize) -> ! {
     super::init_this_cpu(index);
     percpu::current().online.store(true, Ordering::Release);
     log::info!("CPU {index} online (APIC {})", super::apic::lapic::id());
-    super::idle_loop()
+    crate::context::scheduler::run_idle()
 }

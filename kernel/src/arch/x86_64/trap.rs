@@ -122,6 +122,10 @@ trap_common:
     mov rdi, rsp
     cld
     call {dispatch}
+    // Also where a new thread enters user mode for the first time, with RSP
+    // at the trap frame its creator built.
+    .global trap_exit
+trap_exit:
     pop r15
     pop r14
     pop r13
@@ -195,6 +199,13 @@ pub fn stub_address(vector: u8) -> u64 {
 }
 
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    dispatch_vector(frame);
+    if frame.from_user() {
+        crate::context::scheduler::before_return_to_user();
+    }
+}
+
+fn dispatch_vector(frame: &mut TrapFrame) {
     match frame.vector as u8 {
         vector @ 0..=31 => exception::handle(vector, frame),
         idt::TIMER_VECTOR => {
@@ -203,6 +214,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         vector @ idt::IRQ_BASE..idt::IRQ_END => {
             irq::dispatch(vector - idt::IRQ_BASE);
+            apic::end_of_interrupt();
+        }
+        idt::RESCHEDULE_VECTOR => {
+            crate::context::scheduler::request_reschedule();
             apic::end_of_interrupt();
         }
         idt::SPURIOUS_VECTOR => {} // no EOI for spurious interrupts
@@ -248,5 +263,7 @@ pub fn resume_at_recovery(vector: u8, frame: &mut TrapFrame, address: u64) -> bo
     });
     frame.rip = recovery.rip;
     frame.rsp = recovery.rsp;
+    // A user copy may have faulted with SMAP opened (STAC): close it.
+    frame.rflags &= !(1 << 18);
     true
 }

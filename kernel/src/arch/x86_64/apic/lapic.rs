@@ -52,6 +52,15 @@ pub enum Mode {
     XApic(VirtAddr),
 }
 
+impl core::fmt::Display for Mode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Mode::X2Apic => f.write_str("x2APIC"),
+            Mode::XApic(_) => f.write_str("xAPIC"),
+        }
+    }
+}
+
 static MODE: Once<Mode> = Once::new();
 /// Timer counts (at divide-by-16) per timer period, measured on the BSP.
 static TICKS_PER_PERIOD: AtomicU32 = AtomicU32::new(0);
@@ -164,6 +173,7 @@ pub fn timer_tick() {
     percpu::current()
         .timer_ticks
         .fetch_add(1, Ordering::Relaxed);
+    crate::context::scheduler::tick();
 }
 
 fn send_icr(dest: u32, low: u32) {
@@ -189,6 +199,11 @@ pub fn start_ap(apic_id: u32, page: u8) {
         send_icr(apic_id, ICR_STARTUP | ICR_LEVEL_ASSERT | u32::from(page));
         tsc::delay_ns(200_000);
     }
+}
+
+/// Send `vector` to the CPU with `apic_id`.
+pub fn send_ipi(apic_id: u32, vector: u8) {
+    send_icr(apic_id, ICR_LEVEL_ASSERT | u32::from(vector));
 }
 
 /// Send a non-maskable interrupt to every other CPU (used to stop them

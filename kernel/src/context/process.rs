@@ -1,0 +1,273 @@
+//! Processes: an address space, a file table, a parent and children, and
+//! an exit status for the parent to collect. One user thread each for now.
+//! The process table maps pids to processes until they are reaped.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use abi::syscall::error::{ECHILD, Error};
+use spin::Mutex;
+use x86_64::PhysAddr;
+use x86_64::instructions::interrupts::without_interrupts;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::PhysFrame;
+
+use super::file::FileTable;
+use super::scheduler;
+use super::thread::Thread;
+use super::wait_queue::WaitQueue;
+use crate::memory::address_space::AddressSpace;
+use crate::memory::paging;
+
+pub type Pid = usize;
+
+/// The process orphans are given to.
+pub const INIT_PID: Pid = 1;
+
+pub struct Process {
+    pub pid: Pid,
+    ppid: AtomicUsize,
+    pub name: Mutex<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// None once the process has exited.
+    space: Mutex<Option<AddressSpace>>,
+    /// Its PML4, readable without the lock (0 once gone).
+    pml4: AtomicUsize,
+    pub files: Mutex<FileTable>,
+    /// Some(status) once it has exited (a zombie until reaped).
+    status: Mutex<Option<usize>>,
+    /// Where this process waits for its children.
+    pub child_exited: WaitQueue,
+    /// Signal that will end the process at its next return to user mode.
+    signal: AtomicUsize,
+    pub threads: Mutex<Vec<Arc<Thread>>>,
+    /// I/O ports this process may use (see `SYS_PORT_GRANT`).
+    io_ports: Mutex<Vec<core::ops::Range<u32>>>,
+    has_io_ports: core::sync::atomic::AtomicBool,
+}
+
+static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
+static NEXT_PID: AtomicUsize = AtomicUsize::new(INIT_PID);
+
+impl Process {
+    pub fn new(
+        ppid: Pid,
+        name: String,
+        space: AddressSpace,
+        files: FileTable,
+        uid: u32,
+        gid: u32,
+    ) -> Arc<Process> {
+        let pml4 = space.pml4().start_address().as_u64() as usize;
+        let process = Arc::new(Process {
+            pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
+            ppid: AtomicUsize::new(ppid),
+            name: Mutex::new(name),
+            uid,
+            gid,
+            space: Mutex::new(Some(space)),
+            pml4: AtomicUsize::new(pml4),
+            files: Mutex::new(files),
+            status: Mutex::new(None),
+            child_exited: WaitQueue::new(),
+            signal: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            io_ports: Mutex::new(Vec::new()),
+            has_io_ports: core::sync::atomic::AtomicBool::new(false),
+        });
+        without_interrupts(|| TABLE.lock().insert(process.pid, process.clone()));
+        process
+    }
+
+    pub fn ppid(&self) -> Pid {
+        self.ppid.load(Ordering::Relaxed)
+    }
+
+    pub fn pml4(&self) -> Option<PhysFrame> {
+        match self.pml4.load(Ordering::Acquire) {
+            0 => None,
+            addr => Some(PhysFrame::containing_address(PhysAddr::new(addr as u64))),
+        }
+    }
+
+    pub fn pending_signal(&self) -> usize {
+        self.signal.load(Ordering::Acquire)
+    }
+
+    pub fn exit_status(&self) -> Option<usize> {
+        without_interrupts(|| *self.status.lock())
+    }
+
+    /// Run `f` on the address space (None after exit).
+    pub fn with_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R> {
+        without_interrupts(|| self.space.lock().as_mut().map(f))
+    }
+
+    /// Put a new address space in place (exec), load it if this process is
+    /// running here, and return the old one.
+    pub fn replace_space(&self, space: AddressSpace) -> Option<AddressSpace> {
+        without_interrupts(|| {
+            let pml4 = space.pml4();
+            let old = self.space.lock().replace(space);
+            self.pml4
+                .store(pml4.start_address().as_u64() as usize, Ordering::Release);
+            // SAFETY: the new table's kernel half is the kernel's own.
+            unsafe { Cr3::write(pml4, Cr3Flags::empty()) };
+            old
+        })
+    }
+
+    /// Ask the process to end with `signal`; wake its threads if blocked.
+    pub fn kill(&self, signal: usize) {
+        let _ = self
+            .signal
+            .compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
+        let threads: Vec<Arc<Thread>> = without_interrupts(|| self.threads.lock().clone());
+        for thread in threads {
+            scheduler::wake(&thread);
+        }
+    }
+}
+
+impl Process {
+    /// Let this process use `ports` from now on (its next time on a CPU).
+    pub fn grant_ports(&self, ports: core::ops::Range<u32>) {
+        without_interrupts(|| self.io_ports.lock().push(ports));
+        self.has_io_ports.store(true, Ordering::Release);
+    }
+
+    /// The ports granted, if any (checked without a lock first: most
+    /// processes have none).
+    pub fn io_ports(&self) -> Option<Vec<core::ops::Range<u32>>> {
+        if !self.has_io_ports.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(without_interrupts(|| self.io_ports.lock().clone()))
+    }
+}
+
+/// Remove a process that never ran (a fork that failed half way).
+pub fn discard(process: &Arc<Process>) {
+    without_interrupts(|| TABLE.lock().remove(&process.pid));
+}
+
+pub fn get(pid: Pid) -> Option<Arc<Process>> {
+    without_interrupts(|| TABLE.lock().get(&pid).cloned())
+}
+
+/// Every live or zombie process, in pid order.
+pub fn all() -> Vec<Arc<Process>> {
+    without_interrupts(|| TABLE.lock().values().cloned().collect())
+}
+
+pub fn count() -> usize {
+    without_interrupts(|| TABLE.lock().len())
+}
+
+/// End the current process with `status` (an `abi::status` encoding):
+/// release its memory and files, hand its children to init, leave the
+/// status for the parent and wake it. Never returns.
+pub fn exit_current(status: usize) -> ! {
+    let thread = scheduler::current();
+    let process = thread.process.clone().expect("idle thread cannot exit");
+    drop(thread);
+    // Files first: closing may talk to other processes.
+    let files = without_interrupts(|| core::mem::take(&mut *process.files.lock()));
+    drop(files);
+    let space = without_interrupts(|| {
+        process.pml4.store(0, Ordering::Release);
+        // SAFETY: the kernel's PML4 maps everything the kernel is using.
+        unsafe { Cr3::write(paging::kernel_pml4(), Cr3Flags::empty()) };
+        process.space.lock().take()
+    });
+    drop(space);
+
+    let parent = without_interrupts(|| {
+        let table = TABLE.lock();
+        for child in table.values().filter(|p| p.ppid() == process.pid) {
+            child.ppid.store(INIT_PID, Ordering::Relaxed);
+        }
+        *process.status.lock() = Some(status);
+        table.get(&process.ppid()).cloned()
+    });
+    without_interrupts(|| process.threads.lock().clear());
+    match parent {
+        Some(parent) => {
+            parent.child_exited.wake_all();
+        }
+        None => {
+            reap(process.pid);
+        }
+    }
+    if let Some(init) = get(INIT_PID) {
+        init.child_exited.wake_all();
+    }
+    if process.pid == INIT_PID {
+        super::first_process_exited(status);
+    }
+    drop(process);
+    scheduler::exit_thread()
+}
+
+fn reap(pid: Pid) -> Option<usize> {
+    without_interrupts(|| TABLE.lock().remove(&pid)).and_then(|p| p.exit_status())
+}
+
+/// `waitpid`: collect a child that has ended. `pid` is a child's pid or
+/// `abi::WAIT_ANY`. With `nohang`, returns `Ok(None)` instead of waiting.
+pub fn wait_child(
+    parent: &Arc<Process>,
+    pid: Pid,
+    nohang: bool,
+) -> Result<Option<(Pid, usize)>, Error> {
+    let mut found = None;
+    let find = |found: &mut Option<(Pid, usize)>| -> Result<bool, Error> {
+        let table = TABLE.lock();
+        let mut has_child = false;
+        for child in table
+            .values()
+            .filter(|p| p.ppid() == parent.pid && p.pid != parent.pid)
+        {
+            if pid != abi::WAIT_ANY && child.pid != pid {
+                continue;
+            }
+            has_child = true;
+            if let Some(status) = *child.status.lock() {
+                *found = Some((child.pid, status));
+                return Ok(true);
+            }
+        }
+        if has_child {
+            Ok(false)
+        } else {
+            Err(Error::new(ECHILD))
+        }
+    };
+    if nohang {
+        if !without_interrupts(|| find(&mut found))? {
+            return Ok(None);
+        }
+    } else {
+        let mut error = None;
+        parent.child_exited.wait_until(
+            || match find(&mut found) {
+                Ok(ready) => ready,
+                Err(err) => {
+                    error = Some(err);
+                    true
+                }
+            },
+            0,
+        )?;
+        if let Some(err) = error {
+            return Err(err);
+        }
+    }
+    let (child, status) = found.expect("a child was found");
+    reap(child);
+    Ok(Some((child, status)))
+}

@@ -1,0 +1,361 @@
+//! The scheduler: preemptive round robin with one run queue per CPU.
+//!
+//! Policy: a thread runs for up to [`SLICE_TICKS`] timer ticks (10 ms
+//! each), then goes to the back of its CPU's queue. New threads go to the
+//! CPU with the shortest queue; woken threads go back to the CPU they last
+//! ran on; a CPU with an empty queue steals from the longest other queue
+//! before it idles, and idle CPUs halt until an interrupt (a thread queued
+//! for an idle CPU comes with a wake-up IPI). The kernel is not preempted:
+//! a thread switches only when it blocks, yields, exits, or is about to
+//! return to user mode with its slice used up.
+//!
+//! Lock order: a wait queue's lock, then a run queue's lock (never two run
+//! queues at once). All scheduler locks are taken with interrupts off.
+//! `Thread::on_cpu` keeps a thread from being resumed on one CPU while
+//! another is still switching off its stack.
+
+use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::sync::Arc;
+use core::cmp::Reverse;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+use spin::{Mutex, Once};
+use x86_64::instructions::interrupts;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+
+use super::thread::{State, Thread};
+use crate::arch::x86_64::{apic, idt, percpu, switch};
+use crate::memory::paging;
+
+/// Timer ticks in a time slice.
+pub const SLICE_TICKS: u32 = 2;
+
+struct CpuScheduler {
+    queue: Mutex<VecDeque<Arc<Thread>>>,
+    current: Mutex<Option<Arc<Thread>>>,
+    /// The thread this CPU just switched away from, released by the next
+    /// thread once it runs (see `finish_switch`).
+    switched_from: Mutex<Option<Arc<Thread>>>,
+    idle: Once<Arc<Thread>>,
+    need_resched: AtomicBool,
+    slice_left: AtomicU32,
+    /// Number of queued threads, read without the lock by other CPUs.
+    queued: AtomicUsize,
+}
+
+impl CpuScheduler {
+    const fn new() -> Self {
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            current: Mutex::new(None),
+            switched_from: Mutex::new(None),
+            idle: Once::new(),
+            need_resched: AtomicBool::new(false),
+            slice_left: AtomicU32::new(SLICE_TICKS),
+            queued: AtomicUsize::new(0),
+        }
+    }
+}
+
+static CPUS: [CpuScheduler; percpu::MAX_CPUS] = [const { CpuScheduler::new() }; percpu::MAX_CPUS];
+
+/// Threads in timed waits, by deadline.
+static SLEEPERS: Mutex<BinaryHeap<Reverse<(u64, usize, SleepEntry)>>> =
+    Mutex::new(BinaryHeap::new());
+
+struct SleepEntry(Arc<Thread>);
+
+impl PartialEq for SleepEntry {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for SleepEntry {}
+impl PartialOrd for SleepEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for SleepEntry {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        Arc::as_ptr(&self.0).cmp(&Arc::as_ptr(&other.0))
+    }
+}
+
+fn this_cpu() -> &'static CpuScheduler {
+    &CPUS[percpu::current().index]
+}
+
+/// The thread running on this CPU.
+pub fn current() -> Arc<Thread> {
+    interrupts::without_interrupts(|| {
+        this_cpu()
+            .current
+            .lock()
+            .clone()
+            .expect("no current thread")
+    })
+}
+
+/// Whether the current thread's process has been told to die.
+pub fn current_killed() -> bool {
+    current()
+        .process
+        .as_ref()
+        .is_some_and(|p| p.pending_signal() != 0)
+}
+
+/// Make the code running on this CPU its idle thread, then idle forever:
+/// run whatever is queued, halt when nothing is.
+pub fn run_idle() -> ! {
+    let cpu = this_cpu();
+    let index = percpu::current().index;
+    let idle = cpu.idle.call_once(|| Thread::new_idle(index)).clone();
+    interrupts::without_interrupts(|| *cpu.current.lock() = Some(idle));
+    loop {
+        interrupts::disable();
+        if cpu.queued.load(Ordering::Acquire) > 0 || steal_candidate(index).is_some() {
+            schedule();
+            interrupts::enable();
+        } else {
+            interrupts::enable_and_hlt();
+        }
+    }
+}
+
+fn steal_candidate(me: usize) -> Option<usize> {
+    (0..percpu::MAX_CPUS)
+        .filter(|&i| i != me && percpu::get(i).is_some())
+        .max_by_key(|&i| CPUS[i].queued.load(Ordering::Relaxed))
+        .filter(|&i| CPUS[i].queued.load(Ordering::Relaxed) > 0)
+}
+
+fn enqueue(cpu_index: usize, thread: Arc<Thread>) {
+    thread.cpu.store(cpu_index, Ordering::Relaxed);
+    let cpu = &CPUS[cpu_index];
+    interrupts::without_interrupts(|| {
+        cpu.queue.lock().push_back(thread);
+        cpu.queued.fetch_add(1, Ordering::Release);
+    });
+    if cpu_index != percpu::current().index {
+        // It may be halted in its idle loop.
+        if let Some(target) = percpu::get(cpu_index) {
+            apic::lapic::send_ipi(
+                target.apic_id.load(Ordering::Relaxed),
+                idt::RESCHEDULE_VECTOR,
+            );
+        }
+    }
+}
+
+fn pop(cpu: &CpuScheduler) -> Option<Arc<Thread>> {
+    let thread = cpu.queue.lock().pop_front()?;
+    cpu.queued.fetch_sub(1, Ordering::Release);
+    Some(thread)
+}
+
+/// Start a new thread on the least busy CPU.
+pub fn spawn(thread: Arc<Thread>) {
+    let target = (0..percpu::MAX_CPUS)
+        .filter(|&i| percpu::get(i).is_some_and(|c| c.online.load(Ordering::Acquire)))
+        .min_by_key(|&i| CPUS[i].queued.load(Ordering::Relaxed) + usize::from(!is_idle(i)))
+        .unwrap_or(0);
+    thread.set_state(State::Runnable);
+    enqueue(target, thread);
+}
+
+fn is_idle(cpu: usize) -> bool {
+    interrupts::without_interrupts(|| {
+        CPUS[cpu]
+            .current
+            .lock()
+            .as_ref()
+            .is_none_or(|t| t.is_idle())
+    })
+}
+
+/// Make a blocked thread runnable again. False if it was not blocked.
+pub fn wake(thread: &Arc<Thread>) -> bool {
+    if !thread.unblock() {
+        return false;
+    }
+    let cpu = thread.cpu.load(Ordering::Relaxed);
+    enqueue(cpu, thread.clone());
+    true
+}
+
+/// Switch at the next opportunity (a wake-up IPI arrived).
+pub fn request_reschedule() {
+    this_cpu().need_resched.store(true, Ordering::Relaxed);
+}
+
+/// Give up the CPU to another runnable thread, if there is one.
+pub fn yield_now() {
+    schedule();
+}
+
+/// Block the current thread (already marked `Blocked` and registered with
+/// whoever will wake it) until `deadline` at the latest.
+pub fn sleep_until(thread: &Arc<Thread>, deadline: u64) {
+    thread.wake_at.store(deadline, Ordering::Release);
+    interrupts::without_interrupts(|| {
+        SLEEPERS.lock().push(Reverse((
+            deadline,
+            Arc::as_ptr(thread) as usize,
+            SleepEntry(thread.clone()),
+        )));
+    });
+    schedule();
+    thread.wake_at.store(0, Ordering::Release);
+}
+
+/// Timer tick on this CPU: wake expired sleepers, account the slice.
+pub fn tick() {
+    let now = crate::time::now_ns();
+    if let Some(mut sleepers) = SLEEPERS.try_lock() {
+        while let Some(Reverse((deadline, _, _))) = sleepers.peek() {
+            if *deadline > now {
+                break;
+            }
+            let Some(Reverse((_, _, SleepEntry(thread)))) = sleepers.pop() else {
+                break;
+            };
+            wake(&thread);
+        }
+    }
+    let cpu = this_cpu();
+    if cpu.slice_left.fetch_sub(1, Ordering::Relaxed) <= 1 {
+        cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
+        cpu.need_resched.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Pick the next thread and switch to it. The current thread goes back to
+/// the run queue if it is still running (a yield or preemption); a
+/// blocked or dead one does not.
+pub fn schedule() {
+    let enabled = interrupts::are_enabled();
+    interrupts::disable();
+    let cpu = this_cpu();
+    let me = percpu::current().index;
+    cpu.need_resched.store(false, Ordering::Relaxed);
+    cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
+    let prev = cpu
+        .current
+        .lock()
+        .clone()
+        .expect("schedule before run_idle");
+
+    if prev.state() == State::Running && !prev.is_idle() {
+        prev.set_state(State::Runnable);
+        cpu.queue.lock().push_back(prev.clone());
+        cpu.queued.fetch_add(1, Ordering::Release);
+        prev.cpu.store(me, Ordering::Relaxed);
+    }
+    let next = pop(cpu)
+        .or_else(|| steal_candidate(me).and_then(|victim| pop(&CPUS[victim])))
+        .unwrap_or_else(|| cpu.idle.get().expect("idle thread").clone());
+
+    if Arc::ptr_eq(&prev, &next) {
+        prev.set_state(State::Running);
+        if enabled {
+            interrupts::enable();
+        }
+        return;
+    }
+    // Another CPU may still be switching off this thread's stack.
+    while next.on_cpu.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    next.on_cpu.store(true, Ordering::Release);
+    next.set_state(State::Running);
+    next.cpu.store(me, Ordering::Relaxed);
+
+    // Address space and the stack ring 3 enters on.
+    let next_pml4 = match &next.process {
+        Some(process) => process.pml4().unwrap_or_else(paging::kernel_pml4),
+        None => paging::kernel_pml4(),
+    };
+    if Cr3::read().0 != next_pml4 {
+        // SAFETY: the PML4 is a live address space whose kernel half is the
+        // kernel's; the code and stack in use are kernel mappings.
+        unsafe { Cr3::write(next_pml4, Cr3Flags::empty()) };
+    }
+    if !next.is_idle() {
+        percpu::set_kernel_stack(next.stack_top());
+    }
+    // I/O ports: open the next process's grants, close the previous ones.
+    let ports = next.process.as_ref().and_then(|p| p.io_ports());
+    percpu::set_io_ports(ports.as_deref().unwrap_or(&[]));
+    // SAFETY: this CPU owns both threads' FPU areas during the switch
+    // (`on_cpu`); user FPU state is only live in the registers of the CPU
+    // running the thread.
+    unsafe {
+        if !prev.is_idle() {
+            (*prev.fpu_ptr()).save();
+        }
+        if !next.is_idle() {
+            (*next.fpu_ptr()).restore();
+        }
+    }
+
+    let save = prev.saved_rsp_ptr();
+    // SAFETY: reading the next thread's saved RSP, which no one else
+    // touches while `on_cpu` is ours.
+    let next_rsp = unsafe { *next.saved_rsp_ptr() };
+    *cpu.current.lock() = Some(next);
+    *cpu.switched_from.lock() = Some(prev);
+    // SAFETY: `next_rsp` is a context saved by `switch` or built for a new
+    // thread on its own stack; `save` lives in `prev`, which
+    // `switched_from` keeps alive until the switch is finished.
+    unsafe { switch::switch(save, next_rsp) };
+    // Back on this thread, possibly on another CPU.
+    finish_switch();
+    if enabled {
+        interrupts::enable();
+    }
+}
+
+/// Run by the thread that was just switched to: the previous thread may
+/// now run elsewhere (or, if dead, be freed).
+pub fn finish_switch() {
+    let previous = this_cpu().switched_from.lock().take();
+    if let Some(previous) = previous {
+        previous.on_cpu.store(false, Ordering::Release);
+    }
+}
+
+/// Before returning to ring 3: die if killed, switch if the slice is up.
+pub fn before_return_to_user() {
+    loop {
+        interrupts::disable();
+        let thread = current();
+        if let Some(process) = &thread.process {
+            let signal = process.pending_signal();
+            if signal != 0 {
+                interrupts::enable();
+                super::process::exit_current(abi::status::signaled(signal));
+            }
+        }
+        if !this_cpu().need_resched.load(Ordering::Relaxed) {
+            return;
+        }
+        schedule();
+    }
+}
+
+/// Mark the current thread dead and switch away for good.
+pub fn exit_thread() -> ! {
+    let thread = current();
+    thread.set_state(State::Dead);
+    drop(thread);
+    schedule();
+    unreachable!("a dead thread was scheduled again");
+}
+
+/// Number of threads queued on each CPU, for `sys:` and tests.
+pub fn queue_lengths() -> impl Iterator<Item = (usize, usize)> {
+    (0..percpu::MAX_CPUS)
+        .filter(|&i| percpu::get(i).is_some())
+        .map(|i| (i, CPUS[i].queued.load(Ordering::Relaxed)))
+}

@@ -1,0 +1,141 @@
+//! Wait queues: a thread blocks on one until another thread (or an
+//! interrupt, or another CPU) wakes it. Waits are interruptible: a thread
+//! whose process is being killed is woken and the wait returns `EINTR`.
+//!
+//! The condition is checked with the queue locked, and wakers change the
+//! condition before taking the lock, so a wake-up cannot fall between the
+//! check and the sleep.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
+use abi::syscall::error::{EINTR, ETIMEDOUT, Error};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+use super::scheduler;
+use super::thread::{State, Thread};
+
+pub struct WaitQueue {
+    waiters: Mutex<VecDeque<Arc<Thread>>>,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitQueue {
+    pub const fn new() -> Self {
+        Self {
+            waiters: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Sleep until `ready()` holds. `deadline` (monotonic ns, 0 = none)
+    /// bounds the wait with `ETIMEDOUT`.
+    pub fn wait_until(&self, mut ready: impl FnMut() -> bool, deadline: u64) -> Result<(), Error> {
+        let me = scheduler::current();
+        loop {
+            let blocked = without_interrupts(|| {
+                let mut waiters = self.waiters.lock();
+                if ready() {
+                    return false;
+                }
+                me.set_state(State::Blocked);
+                waiters.push_back(me.clone());
+                true
+            });
+            if !blocked {
+                return Ok(());
+            }
+            if deadline != 0 {
+                scheduler::sleep_until(&me, deadline);
+            } else {
+                scheduler::schedule();
+            }
+            self.remove(&me);
+            if scheduler::current_killed() {
+                return Err(Error::new(EINTR));
+            }
+            if deadline != 0 && crate::time::now_ns() >= deadline && !without_interrupts(&mut ready)
+            {
+                return Err(Error::new(ETIMEDOUT));
+            }
+        }
+    }
+
+    /// Futex-style wait: if `still_valid()` holds (checked with the queue
+    /// locked), sleep until a waker takes this thread off the queue.
+    /// `Ok(false)` if it did not hold; `ETIMEDOUT` after `deadline`
+    /// (monotonic ns, 0 = none); `EINTR` if the process is killed.
+    pub fn wait_for_wake(
+        &self,
+        still_valid: impl FnOnce() -> bool,
+        deadline: u64,
+    ) -> Result<bool, Error> {
+        let me = scheduler::current();
+        let queued = without_interrupts(|| {
+            let mut waiters = self.waiters.lock();
+            if !still_valid() {
+                return false;
+            }
+            me.set_state(State::Blocked);
+            waiters.push_back(me.clone());
+            true
+        });
+        if !queued {
+            return Ok(false);
+        }
+        loop {
+            if deadline != 0 {
+                scheduler::sleep_until(&me, deadline);
+            } else {
+                scheduler::schedule();
+            }
+            let outcome = without_interrupts(|| {
+                let mut waiters = self.waiters.lock();
+                let Some(position) = waiters.iter().position(|t| Arc::ptr_eq(t, &me)) else {
+                    return Some(Ok(true));
+                };
+                if scheduler::current_killed() {
+                    waiters.remove(position);
+                    return Some(Err(Error::new(EINTR)));
+                }
+                if deadline != 0 && crate::time::now_ns() >= deadline {
+                    waiters.remove(position);
+                    return Some(Err(Error::new(ETIMEDOUT)));
+                }
+                // Woken for another reason: wait again.
+                me.set_state(State::Blocked);
+                None
+            });
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
+    }
+
+    fn remove(&self, thread: &Arc<Thread>) {
+        without_interrupts(|| self.waiters.lock().retain(|t| !Arc::ptr_eq(t, thread)));
+    }
+
+    /// Wake up to `count` waiters; returns how many were woken.
+    pub fn wake(&self, count: usize) -> usize {
+        let mut woken = 0;
+        while woken < count {
+            let Some(thread) = without_interrupts(|| self.waiters.lock().pop_front()) else {
+                break;
+            };
+            if scheduler::wake(&thread) {
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    pub fn wake_all(&self) -> usize {
+        self.wake(usize::MAX)
+    }
+}

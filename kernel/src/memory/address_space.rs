@@ -1,0 +1,512 @@
+//! User address spaces: one PML4 per process whose lower half is the
+//! process's own and whose upper half is the kernel's (copied entries that
+//! never change). The lower half is described by regions (start, end,
+//! protection, shared or private) and filled lazily: a page gets a frame
+//! on its first touch (zeroed), and a fork shares every present page,
+//! marking private writable ones copy-on-write in both processes.
+//!
+//! Page tables are walked directly through the physical-memory mapping;
+//! only 4 KiB pages are used below the kernel half. Callers hold the
+//! owning process's address-space lock; nothing here touches user memory
+//! through user addresses.
+
+use alloc::collections::BTreeMap;
+
+use abi::syscall::error::{EEXIST, EFAULT, EINVAL, ENOMEM, Error};
+use x86_64::instructions::tlb;
+use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::page_table::PageTableEntry;
+use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::paging::{copy_kernel_half, table_at};
+use super::{PAGE_SIZE, frame, phys_to_virt};
+
+/// Nothing is ever mapped below this: a null-pointer guard of 64 KiB.
+pub const USER_START: u64 = 0x1_0000;
+/// End (exclusive) of user space: the lower canonical half.
+pub const USER_END: u64 = abi::USER_END as u64;
+/// Where `mmap` without a hint starts looking.
+pub const MMAP_BASE: u64 = 0x0000_1000_0000_0000;
+/// The initial stack: its top, and how far it may grow (lazily).
+pub const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
+pub const STACK_SIZE: u64 = 8 << 20;
+
+/// Page-table marker bits (ignored by the CPU).
+const COPY_ON_WRITE: Flags = Flags::BIT_9;
+const SHARED: Flags = Flags::BIT_10;
+/// Flags of intermediate tables: permissions are decided at the leaf.
+const TABLE_FLAGS: Flags = Flags::PRESENT
+    .union(Flags::WRITABLE)
+    .union(Flags::USER_ACCESSIBLE);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prot {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Prot {
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const RX: Prot = Prot {
+        read: true,
+        write: false,
+        exec: true,
+    };
+    pub const R: Prot = Prot {
+        read: true,
+        write: false,
+        exec: false,
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub end: u64,
+    pub prot: Prot,
+    /// Shared regions stay shared with children after fork; private ones
+    /// become copy-on-write.
+    pub shared: bool,
+}
+
+/// What a faulting access tried to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// How `mmap` treats the address it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A hint: use it if free, else anywhere.
+    Hint,
+    /// Exactly there, replacing what was mapped.
+    Fixed,
+    /// Exactly there, failing with `EEXIST` if anything is mapped.
+    FixedNoReplace,
+}
+
+pub struct AddressSpace {
+    pml4: PhysFrame,
+    regions: BTreeMap<u64, Region>,
+}
+
+fn leaf_flags(prot: Prot, shared: bool) -> Flags {
+    let mut flags = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+    if prot.write {
+        flags |= Flags::WRITABLE;
+    }
+    if !prot.exec {
+        flags |= Flags::NO_EXECUTE;
+    }
+    if shared {
+        flags |= SHARED;
+    }
+    flags
+}
+
+fn page_down(addr: u64) -> u64 {
+    addr & !(PAGE_SIZE - 1)
+}
+
+/// `[start, start + len)` as a page-aligned range inside user space.
+fn user_range(start: u64, len: u64) -> Result<(u64, u64), Error> {
+    if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
+        return Err(Error::new(EINVAL));
+    }
+    let end = start
+        .checked_add(len)
+        .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE))
+        .ok_or(Error::new(EINVAL))?;
+    if start < USER_START || end > USER_END {
+        return Err(Error::new(EINVAL));
+    }
+    Ok((start, end))
+}
+
+impl AddressSpace {
+    pub fn new() -> Result<Self, Error> {
+        let pml4 = frame::allocate().ok_or(Error::new(ENOMEM))?;
+        let table = table_at(pml4);
+        table.zero();
+        copy_kernel_half(table);
+        Ok(Self {
+            pml4,
+            regions: BTreeMap::new(),
+        })
+    }
+
+    pub fn pml4(&self) -> PhysFrame {
+        self.pml4
+    }
+
+    pub fn is_active(&self) -> bool {
+        Cr3::read().0 == self.pml4
+    }
+
+    fn flush(&self, addr: u64) {
+        if self.is_active() {
+            tlb::flush(VirtAddr::new(addr));
+        }
+    }
+
+    /// The leaf entry for `addr`, creating intermediate tables if asked.
+    fn leaf(&self, addr: u64, create: bool) -> Result<Option<&'static mut PageTableEntry>, Error> {
+        let virt = VirtAddr::new(addr);
+        let indices = [virt.p4_index(), virt.p3_index(), virt.p2_index()];
+        let mut table: &'static mut PageTable = table_at(self.pml4);
+        for index in indices {
+            let entry = &mut table[index];
+            if entry.is_unused() {
+                if !create {
+                    return Ok(None);
+                }
+                let new = frame::allocate().ok_or(Error::new(ENOMEM))?;
+                table_at(new).zero();
+                entry.set_frame(new, TABLE_FLAGS);
+            }
+            let next = entry.frame().map_err(|_| Error::new(EFAULT))?;
+            table = table_at(next);
+        }
+        Ok(Some(&mut table[virt.p1_index()]))
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = (u64, &Region)> {
+        self.regions.iter().map(|(&start, region)| (start, region))
+    }
+
+    /// The region containing `addr`.
+    pub fn region_at(&self, addr: u64) -> Option<(u64, Region)> {
+        let (&start, region) = self.regions.range(..=addr).next_back()?;
+        (addr < region.end).then_some((start, *region))
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        if let Some((_, region)) = self.regions.range(..start).next_back()
+            && region.end > start
+        {
+            return true;
+        }
+        self.regions.range(start..end).next().is_some()
+    }
+
+    /// A free, page-aligned range of `len` bytes at or after `from`.
+    fn find_free(&self, len: u64, from: u64) -> Option<u64> {
+        let mut candidate = from.max(USER_START);
+        for (&start, region) in self.regions.range(..) {
+            if region.end <= candidate {
+                continue;
+            }
+            if start >= candidate && start - candidate >= len {
+                break;
+            }
+            candidate = candidate.max(region.end);
+        }
+        (candidate.checked_add(len)? <= USER_END).then_some(candidate)
+    }
+
+    /// Split the region containing `addr` (if any) so that a region starts there.
+    fn split_at(&mut self, addr: u64) {
+        if let Some((start, region)) = self.region_at(addr)
+            && start < addr
+        {
+            self.regions.insert(
+                start,
+                Region {
+                    end: addr,
+                    ..region
+                },
+            );
+            self.regions.insert(addr, region);
+        }
+    }
+
+    /// Reserve `[start, start + len)` as a region; pages come on first touch.
+    pub fn map(
+        &mut self,
+        start: u64,
+        len: u64,
+        prot: Prot,
+        shared: bool,
+        placement: Placement,
+    ) -> Result<u64, Error> {
+        let len = len
+            .checked_next_multiple_of(PAGE_SIZE)
+            .filter(|&l| l > 0)
+            .ok_or(Error::new(EINVAL))?;
+        let start = match placement {
+            Placement::Fixed => {
+                let (start, end) = user_range(start, len)?;
+                self.unmap(start, end - start)?;
+                start
+            }
+            Placement::FixedNoReplace => {
+                let (start, end) = user_range(start, len)?;
+                if self.overlaps(start, end) {
+                    return Err(Error::new(EEXIST));
+                }
+                start
+            }
+            Placement::Hint => {
+                let hint = page_down(start);
+                match user_range(hint, len) {
+                    Ok((s, e)) if hint != 0 && !self.overlaps(s, e) => s,
+                    _ => self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?,
+                }
+            }
+        };
+        self.regions.insert(
+            start,
+            Region {
+                end: start + len,
+                prot,
+                shared,
+            },
+        );
+        Ok(start)
+    }
+
+    /// Unmap `[start, start + len)`: regions are cut, present pages released.
+    pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Error> {
+        let (start, end) = user_range(start, len)?;
+        self.split_at(start);
+        self.split_at(end);
+        let doomed: alloc::vec::Vec<u64> =
+            self.regions.range(start..end).map(|(&s, _)| s).collect();
+        for region_start in doomed {
+            if let Some(region) = self.regions.remove(&region_start) {
+                for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
+                    self.release_page(page);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn release_page(&mut self, addr: u64) {
+        if let Ok(Some(entry)) = self.leaf(addr, false)
+            && let Ok(frame) = entry.frame()
+        {
+            entry.set_unused();
+            self.flush(addr);
+            frame::release(frame);
+        }
+    }
+
+    /// Change the protection of `[start, start + len)`, which must be
+    /// entirely mapped (else `ENOMEM`, as POSIX says).
+    pub fn protect(&mut self, start: u64, len: u64, prot: Prot) -> Result<(), Error> {
+        let (start, end) = user_range(start, len)?;
+        let mut cursor = start;
+        while cursor < end {
+            let (_, region) = self.region_at(cursor).ok_or(Error::new(ENOMEM))?;
+            cursor = region.end;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let starts: alloc::vec::Vec<u64> =
+            self.regions.range(start..end).map(|(&s, _)| s).collect();
+        for region_start in starts {
+            let Some(region) = self.regions.get_mut(&region_start) else {
+                continue;
+            };
+            region.prot = prot;
+            let region = *region;
+            for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
+                if let Ok(Some(entry)) = self.leaf(page, false)
+                    && let Ok(frame) = entry.frame()
+                {
+                    let cow = entry.flags().contains(COPY_ON_WRITE);
+                    let mut flags = leaf_flags(prot, region.shared);
+                    if cow && prot.write {
+                        // Still shared with another process: stay read-only
+                        // until the next write fault copies it.
+                        flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
+                    }
+                    entry.set_frame(frame, flags);
+                    self.flush(page);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a fault at `addr`: demand-zero a missing page, or copy a
+    /// copy-on-write one. False if the access is not allowed.
+    pub fn handle_fault(&mut self, addr: u64, access: Access) -> bool {
+        let Some((_, region)) = self.region_at(addr) else {
+            return false;
+        };
+        let allowed = match access {
+            Access::Read => region.prot.read || region.prot.write || region.prot.exec,
+            Access::Write => region.prot.write,
+            Access::Execute => region.prot.exec,
+        };
+        if !allowed {
+            return false;
+        }
+        let page = page_down(addr);
+        let Ok(Some(entry)) = self.leaf(page, true) else {
+            return false;
+        };
+        let flags = leaf_flags(region.prot, region.shared);
+        if entry.is_unused() {
+            let Some(new) = frame::allocate_user() else {
+                return false;
+            };
+            entry.set_frame(new, flags);
+            self.flush(page);
+            return true;
+        }
+        let Ok(old) = entry.frame() else { return false };
+        let present = entry.flags();
+        if !(access == Access::Write && present.contains(COPY_ON_WRITE)) {
+            // Allowed by the page itself: a stale TLB entry. Not allowed:
+            // a real violation (the region and the page agree on that).
+            let permitted = match access {
+                Access::Read => true,
+                Access::Write => present.contains(Flags::WRITABLE),
+                Access::Execute => !present.contains(Flags::NO_EXECUTE),
+            };
+            if permitted {
+                self.flush(page);
+            }
+            return permitted;
+        }
+        {
+            if frame::share_count(old) == 1 {
+                entry.set_frame(old, flags);
+            } else {
+                let Some(new) = frame::allocate_user() else {
+                    return false;
+                };
+                // SAFETY: both frames are RAM visible through the physical
+                // map; `new` is ours alone, `old` is only read.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        phys_to_virt(old.start_address()).as_ptr::<u8>(),
+                        phys_to_virt(new.start_address()).as_mut_ptr::<u8>(),
+                        PAGE_SIZE as usize,
+                    );
+                }
+                entry.set_frame(new, flags);
+                frame::release(old);
+            }
+        }
+        // Present and allowed: fixed above, or a stale TLB entry.
+        self.flush(page);
+        true
+    }
+
+    /// Make sure every page of `[addr, addr + len)` has a frame (for
+    /// writing a new program's image before it runs).
+    pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), Error> {
+        let mut offset = 0usize;
+        while offset < data.len() {
+            let at = addr + offset as u64;
+            let page = page_down(at);
+            let (_, region) = self.region_at(at).ok_or(Error::new(EFAULT))?;
+            let entry = self.leaf(page, true)?.ok_or(Error::new(EFAULT))?;
+            if entry.is_unused() {
+                let new = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
+                entry.set_frame(new, leaf_flags(region.prot, region.shared));
+            }
+            let frame = entry.frame().map_err(|_| Error::new(EFAULT))?;
+            let in_page = (at - page) as usize;
+            let chunk = (PAGE_SIZE as usize - in_page).min(data.len() - offset);
+            // SAFETY: the frame belongs to this (not yet running) address
+            // space; the copy stays inside the page.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    data[offset..].as_ptr(),
+                    phys_to_virt(frame.start_address())
+                        .as_mut_ptr::<u8>()
+                        .add(in_page),
+                    chunk,
+                );
+            }
+            offset += chunk;
+        }
+        Ok(())
+    }
+
+    /// The physical address behind a present user page.
+    pub fn translate(&self, addr: u64) -> Option<PhysAddr> {
+        let entry = self.leaf(page_down(addr), false).ok()??;
+        let frame = entry.frame().ok()?;
+        Some(frame.start_address() + (addr - page_down(addr)))
+    }
+
+    /// A copy of this address space for a child process: shared regions
+    /// map the same frames, private ones become copy-on-write in both.
+    pub fn fork(&mut self) -> Result<AddressSpace, Error> {
+        let mut child = AddressSpace::new()?;
+        child.regions = self.regions.clone();
+        let parent_root = table_at(self.pml4);
+        for i4 in 0..256 {
+            let Ok(pdpt) = parent_root[i4].frame() else {
+                continue;
+            };
+            for (i3, pd_entry) in table_at(pdpt).iter().enumerate() {
+                let Ok(pd) = pd_entry.frame() else { continue };
+                for (i2, pt_entry) in table_at(pd).iter().enumerate() {
+                    let Ok(pt) = pt_entry.frame() else { continue };
+                    for (i1, entry) in table_at(pt).iter_mut().enumerate() {
+                        let Ok(frame) = entry.frame() else { continue };
+                        let addr = ((i4 as u64) << 39)
+                            | ((i3 as u64) << 30)
+                            | ((i2 as u64) << 21)
+                            | ((i1 as u64) << 12);
+                        let mut flags = entry.flags();
+                        // Every private page is copy-on-write from now on, even
+                        // a read-only one, so that a later mprotect cannot make
+                        // a frame the other process still maps writable.
+                        if !flags.contains(SHARED) {
+                            flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
+                            entry.set_flags(flags);
+                        }
+                        let child_entry = child.leaf(addr, true)?.ok_or(Error::new(ENOMEM))?;
+                        child_entry.set_frame(frame, flags);
+                        frame::share(frame);
+                    }
+                }
+            }
+        }
+        if self.is_active() {
+            tlb::flush_all();
+        }
+        Ok(child)
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        debug_assert!(!self.is_active(), "dropping the active address space");
+        let root = table_at(self.pml4);
+        for i4 in 0..256 {
+            let Ok(pdpt) = root[i4].frame() else { continue };
+            for pd_entry in table_at(pdpt).iter() {
+                let Ok(pd) = pd_entry.frame() else { continue };
+                for pt_entry in table_at(pd).iter() {
+                    let Ok(pt) = pt_entry.frame() else { continue };
+                    for entry in table_at(pt).iter() {
+                        if let Ok(frame) = entry.frame() {
+                            frame::release(frame);
+                        }
+                    }
+                    let _ = frame::free(pt);
+                }
+                let _ = frame::free(pd);
+            }
+            let _ = frame::free(pdpt);
+        }
+        let _ = frame::free(self.pml4);
+    }
+}

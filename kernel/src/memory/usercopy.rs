@@ -1,0 +1,247 @@
+//! The one way the kernel touches user memory (DESIGN.md §2).
+//!
+//! A [`UserSlice`] can only be made by a checking constructor: non-null,
+//! no wrap-around, entirely below the end of user space. Its bytes are only
+//! read or written by [`UserSlice::copy_to_kernel`] and
+//! [`UserSlice::copy_from_kernel`], which open SMAP (STAC/CLAC) for exactly
+//! the copy and run it under the trap fixup: a page the process has not
+//! touched yet is faulted in (demand-zero, copy-on-write) and the copy goes
+//! on; a page that is not there or not allowed ends the copy with
+//! `EFAULT`. The kernel never faults on a bad user pointer.
+
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use abi::syscall::error::{EFAULT, Error};
+
+use super::address_space::{Access, USER_END};
+use crate::arch::x86_64::{percpu, trap};
+
+/// Whether the CPUs have SMAP on (then STAC/CLAC bracket every copy).
+static SMAP: AtomicBool = AtomicBool::new(false);
+
+pub fn set_smap(enabled: bool) {
+    SMAP.store(enabled, Ordering::Relaxed);
+}
+
+/// A range of the current process's memory, checked to lie in user space.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice {
+    addr: u64,
+    len: usize,
+}
+
+impl UserSlice {
+    /// `EFAULT` for a null pointer (with a non-zero length), a range that
+    /// wraps, or one that reaches into the kernel half or past canonical
+    /// addresses.
+    pub fn new(addr: usize, len: usize) -> Result<Self, Error> {
+        if len == 0 {
+            return Ok(Self { addr: 0, len: 0 });
+        }
+        let end = (addr as u64)
+            .checked_add(len as u64)
+            .ok_or(Error::new(EFAULT))?;
+        if addr == 0 || end > USER_END {
+            return Err(Error::new(EFAULT));
+        }
+        Ok(Self {
+            addr: addr as u64,
+            len,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// The first `len` bytes (or fewer if the slice is shorter).
+    pub fn prefix(&self, len: usize) -> Self {
+        Self {
+            addr: self.addr,
+            len: self.len.min(len),
+        }
+    }
+
+    /// The part after the first `offset` bytes.
+    pub fn skip(&self, offset: usize) -> Self {
+        let offset = offset.min(self.len);
+        Self {
+            addr: if self.len == offset {
+                0
+            } else {
+                self.addr + offset as u64
+            },
+            len: self.len - offset,
+        }
+    }
+
+    /// Copy the user bytes into `dst`, which must be as long as the slice.
+    pub fn copy_to_kernel(&self, dst: &mut [u8]) -> Result<(), Error> {
+        assert_eq!(dst.len(), self.len, "copy_to_kernel length mismatch");
+        copy(dst.as_mut_ptr(), self.addr as *const u8, self.len)
+    }
+
+    /// Copy `src`, which must be as long as the slice, into user memory.
+    pub fn copy_from_kernel(&self, src: &[u8]) -> Result<(), Error> {
+        assert_eq!(src.len(), self.len, "copy_from_kernel length mismatch");
+        copy(self.addr as *mut u8, src.as_ptr(), self.len)
+    }
+
+    pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
+        let mut buf = alloc::vec![0; self.len];
+        self.copy_to_kernel(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Plain data that may be copied to and from user memory as bytes: every
+/// bit pattern (all zeroes included) is a valid value.
+///
+/// Some of these types have padding (`Stat`, `TimeSpec`): values written to
+/// user memory must start from [`zeroed`] and be filled in field by field,
+/// so no stale kernel bytes travel in the padding.
+///
+/// # Safety
+/// Implement only for `repr(C)` types whose every bit pattern is valid.
+pub unsafe trait Pod: Copy {}
+
+/// An all-zero `T`, padding included.
+pub fn zeroed<T: Pod>() -> T {
+    // SAFETY: `T: Pod`, so all zeroes is a valid value.
+    unsafe { core::mem::zeroed() }
+}
+
+// SAFETY: integers have no padding and no invalid bit patterns.
+unsafe impl Pod for usize {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
+// SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: `repr(C)` integers (and padding).
+unsafe impl Pod for abi::syscall::TimeSpec {}
+// SAFETY: two `usize` fields, `repr(C)`.
+unsafe impl Pod for abi::UserStr {}
+// SAFETY: `repr(C)` integers (and padding).
+unsafe impl Pod for abi::syscall::Stat {}
+
+/// A pointer to one `T` in user memory.
+#[derive(Clone, Copy, Debug)]
+pub struct UserPtr<T: Pod> {
+    slice: UserSlice,
+    _type: PhantomData<T>,
+}
+
+impl<T: Pod> UserPtr<T> {
+    pub fn new(addr: usize) -> Result<Self, Error> {
+        if addr == 0 {
+            return Err(Error::new(EFAULT));
+        }
+        Ok(Self {
+            slice: UserSlice::new(addr, size_of::<T>())?,
+            _type: PhantomData,
+        })
+    }
+
+    pub fn read(&self) -> Result<T, Error> {
+        let mut value = zeroed::<T>();
+        // SAFETY: `T: Pod`, so its bytes may be overwritten with any data.
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut((&raw mut value).cast::<u8>(), size_of::<T>())
+        };
+        self.slice.copy_to_kernel(bytes)?;
+        Ok(value)
+    }
+
+    /// Write `value`, which must have been built from [`zeroed`].
+    pub fn write(&self, value: &T) -> Result<(), Error> {
+        // SAFETY: `T: Pod`; its padding bytes, if any, are zero because the
+        // value was built from `zeroed` (see the trait's documentation).
+        let bytes = unsafe {
+            core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>())
+        };
+        self.slice.copy_from_kernel(bytes)
+    }
+}
+
+/// An array of `count` `T`s in user memory.
+pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
+    let bytes = count
+        .checked_mul(size_of::<T>())
+        .ok_or(Error::new(EFAULT))?;
+    let slice = UserSlice::new(addr, bytes)?;
+    let mut values = alloc::vec![zeroed::<T>(); count];
+    // SAFETY: `T: Pod`; the vector holds exactly `bytes` bytes.
+    let raw = unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), bytes) };
+    slice.copy_to_kernel(raw)?;
+    Ok(values)
+}
+
+#[repr(C)]
+struct CopyArgs {
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    smap: bool,
+}
+
+extern "C" fn copy_bytes(args: usize) {
+    // SAFETY: `copy` passes a pointer to a live `CopyArgs`.
+    let args = unsafe { &*(args as *const CopyArgs) };
+    if args.smap {
+        // SAFETY: the kernel side of the copy is a kernel buffer the caller
+        // owns; the user side was range-checked, and any fault on it is
+        // resolved or turned into an error by the fixup around this call.
+        // STAC/CLAC allow user access for exactly this copy.
+        unsafe {
+            core::arch::asm!("stac", "rep movsb", "clac",
+                inout("rdi") args.dst => _, inout("rsi") args.src => _, inout("rcx") args.len => _, options(nostack));
+        }
+    } else {
+        // SAFETY: as above, on a CPU without SMAP.
+        unsafe {
+            core::arch::asm!("rep movsb",
+                inout("rdi") args.dst => _, inout("rsi") args.src => _, inout("rcx") args.len => _, options(nostack));
+        }
+    }
+}
+
+fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Error> {
+    if len == 0 {
+        return Ok(());
+    }
+    let args = CopyArgs {
+        dst,
+        src,
+        len,
+        smap: SMAP.load(Ordering::Relaxed),
+    };
+    let cpu = percpu::current();
+    cpu.in_usercopy.store(true, Ordering::Relaxed);
+    let result = trap::try_call(copy_bytes, &raw const args as usize);
+    cpu.in_usercopy.store(false, Ordering::Relaxed);
+    result.map_err(|fault| {
+        log::debug!("user copy faulted at {:#x}", fault.address);
+        Error::new(EFAULT)
+    })
+}
+
+/// Called by the page-fault handler for a kernel-mode fault on a user
+/// address: inside a user copy, try to resolve it in the current process's
+/// address space (true = retry the access).
+pub fn resolve_fault(addr: u64, write: bool) -> bool {
+    if !percpu::current().in_usercopy.load(Ordering::Relaxed) || addr >= USER_END {
+        return false;
+    }
+    let access = if write { Access::Write } else { Access::Read };
+    crate::context::with_current_space(|space| space.handle_fault(addr, access)).unwrap_or(false)
+}

@@ -1,0 +1,66 @@
+//! System calls: one dispatcher from the number in RAX to a handler that
+//! returns `Result<usize, Error>`, turned into the register value
+//! (`Error::mux`) in one place. Handlers live by topic: `fs` (file
+//! descriptors and scheme paths), `process`, `memory`, `time`, `futex`.
+
+mod fs;
+mod futex;
+mod memory;
+mod process;
+mod time;
+
+use abi::syscall::error::{ENOSYS, Error};
+use abi::*;
+use x86_64::instructions::interrupts;
+
+use crate::arch::x86_64::trap::TrapFrame;
+use crate::context::scheduler;
+
+/// Entry from the SYSCALL stub: RAX number, RDI/RSI/RDX/R10/R8/R9 arguments.
+pub fn handle(frame: &mut TrapFrame) {
+    interrupts::enable();
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ]
+    .map(|a| a as usize);
+    let result = dispatch(frame.rax as usize, args, frame);
+    frame.rax = Error::mux(result) as u64;
+    scheduler::before_return_to_user();
+}
+
+fn dispatch(
+    number: usize,
+    [a, b, c, d, e, _f]: [usize; 6],
+    frame: &mut TrapFrame,
+) -> Result<usize, Error> {
+    match number {
+        SYS_OPEN => fs::open(a, b, c),
+        SYS_CLOSE => fs::close(a),
+        SYS_READ => fs::read(a, b, c),
+        SYS_WRITE => fs::write(a, b, c),
+        SYS_LSEEK => fs::lseek(a, b as isize, c),
+        SYS_FSTAT => fs::fstat(a, b, c),
+        SYS_FPATH => fs::fpath(a, b, c),
+        SYS_DUP => fs::dup(a, b, c),
+
+        SYS_EXIT => process::exit(a),
+        SYS_FORK => process::fork(frame),
+        SYS_EXEC => process::exec(a, b, c, d, e, frame),
+        SYS_WAITPID => process::waitpid(a, b, c),
+        SYS_GETPID => process::getpid(),
+        SYS_GETPPID => process::getppid(),
+        SYS_KILL => process::kill(a, b),
+        SYS_YIELD => process::yield_now(),
+        SYS_PORT_GRANT => process::port_grant(a, b, c),
+
+        SYS_MMAP => memory::mmap(a, b, c),
+        SYS_FUNMAP => memory::munmap(a, b),
+        SYS_MPROTECT => memory::mprotect(a, b, c),
+
+        SYS_CLOCK_GETTIME => time::clock_gettime(a, b),
+        SYS_NANOSLEEP => time::nanosleep(a, b),
+        SYS_FUTEX => futex::futex(a, b, c, d),
+
+        _ => Err(Error::new(ENOSYS)),
+    }
+}

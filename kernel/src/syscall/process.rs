@@ -1,0 +1,173 @@
+//! Process control: exit, fork, exec, wait, identity, signals, yielding,
+//! and granting I/O ports to drivers.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use abi::syscall::error::{E2BIG, EINVAL, EPERM, ESRCH, Error};
+use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
+
+use crate::arch::x86_64::fpu::FpuState;
+use crate::arch::x86_64::trap::TrapFrame;
+use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS, MAX_EXECUTABLE};
+use crate::context::process::{self, Process};
+use crate::context::thread::Thread;
+use crate::context::{current_process, scheduler};
+use crate::memory::usercopy::{self, UserPtr, UserSlice};
+use crate::scheme;
+
+fn me() -> Arc<Process> {
+    current_process().expect("system call from an idle thread")
+}
+
+pub fn exit(status: usize) -> Result<usize, Error> {
+    process::exit_current(abi::status::exited(status as u8))
+}
+
+pub fn getpid() -> Result<usize, Error> {
+    Ok(me().pid)
+}
+
+pub fn getppid() -> Result<usize, Error> {
+    Ok(me().ppid())
+}
+
+pub fn yield_now() -> Result<usize, Error> {
+    scheduler::yield_now();
+    Ok(0)
+}
+
+pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
+    let parent = me();
+    let space = parent
+        .with_space(|space| space.fork())
+        .ok_or(Error::new(ESRCH))??;
+    let files = parent.files.lock().clone();
+    let name = parent.name.lock().clone();
+    let child = Process::new(parent.pid, name, space, files, parent.uid, parent.gid);
+    let mut child_frame = *frame;
+    child_frame.rax = 0;
+    // The parent's FPU registers are live on this CPU: the child starts
+    // with a copy.
+    let mut fpu = FpuState::initial();
+    fpu.save();
+    let thread = match Thread::new_user(Arc::clone(&child), &child_frame, fpu) {
+        Ok(thread) => thread,
+        Err(err) => {
+            process::discard(&child);
+            return Err(err);
+        }
+    };
+    child.threads.lock().push(thread.clone());
+    scheduler::spawn(thread);
+    Ok(child.pid)
+}
+
+/// Copy an array of `UserStr` and the strings it points to.
+fn user_strings(array: usize, count: usize) -> Result<Vec<Vec<u8>>, Error> {
+    if count > MAX_ARGS {
+        return Err(Error::new(E2BIG));
+    }
+    let entries = if count == 0 {
+        Vec::new()
+    } else {
+        usercopy::read_array::<UserStr>(array, count)?
+    };
+    let mut total = 0usize;
+    let mut strings = Vec::with_capacity(count);
+    for entry in entries {
+        total = total.saturating_add(entry.len);
+        if total > MAX_ARG_BYTES {
+            return Err(Error::new(E2BIG));
+        }
+        strings.push(UserSlice::new(entry.ptr, entry.len)?.to_vec()?);
+    }
+    Ok(strings)
+}
+
+pub fn exec(
+    fd: usize,
+    argv: usize,
+    argc: usize,
+    envp: usize,
+    envc: usize,
+    frame: &mut TrapFrame,
+) -> Result<usize, Error> {
+    let process = me();
+    let args = user_strings(argv, argc)?;
+    let env = user_strings(envp, envc)?;
+    let file = process.files.lock().get(fd)?;
+    // Read from the start whatever the descriptor's offset; schemes that
+    // cannot seek are read from where they are.
+    let _ = file
+        .scheme
+        .scheme()
+        .seek(file.handle, 0, abi::syscall::SEEK_SET);
+    let data = scheme::read_all(&file, MAX_EXECUTABLE)?;
+    let program = exec::load(&data, &args, &env)?;
+    let name = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a.rsplit(|&b| b == b'/').next().unwrap_or(a)).into_owned())
+        .unwrap_or_default();
+    *frame = program.initial_frame();
+    let old = process.replace_space(program.space);
+    drop(old);
+    *process.name.lock() = name;
+    FpuState::initial().restore();
+    Ok(0)
+}
+
+pub fn waitpid(pid: usize, status: usize, flags: usize) -> Result<usize, Error> {
+    if flags & !WNOHANG != 0 {
+        return Err(Error::new(EINVAL));
+    }
+    // Check the status pointer before reaping, so a bad one loses nothing.
+    let out = if status != 0 {
+        let ptr = UserPtr::<usize>::new(status)?;
+        ptr.write(&0)?;
+        Some(ptr)
+    } else {
+        None
+    };
+    match process::wait_child(&me(), pid, flags & WNOHANG != 0)? {
+        None => Ok(0),
+        Some((child, code)) => {
+            if let Some(out) = out {
+                out.write(&code)?;
+            }
+            Ok(child)
+        }
+    }
+}
+
+pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
+    if ![SIGKILL, SIGTERM, SIGINT].contains(&signal) {
+        return Err(Error::new(EINVAL));
+    }
+    let sender = me();
+    let target = process::get(pid)
+        .filter(|p| p.exit_status().is_none())
+        .ok_or(Error::new(ESRCH))?;
+    if sender.uid != 0 && sender.uid != target.uid {
+        return Err(Error::new(EPERM));
+    }
+    target.kill(signal);
+    Ok(0)
+}
+
+/// Let process `pid` use ports `first..first + count` (root only).
+pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error> {
+    if me().uid != 0 {
+        return Err(Error::new(EPERM));
+    }
+    let end = first
+        .checked_add(count)
+        .filter(|&end| end <= 0x1_0000 && count > 0)
+        .ok_or(Error::new(EINVAL))?;
+    let target = process::get(pid)
+        .filter(|p| p.exit_status().is_none())
+        .ok_or(Error::new(ESRCH))?;
+    target.grant_ports(first as u32..end as u32);
+    Ok(0)
+}

@@ -1,0 +1,184 @@
+//! Files: anything named by a `scheme:path` URL (`initfs:/bin/init`,
+//! `debug:`, ...), opened into an fd that [`File`] owns and closes on drop.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use abi::syscall::{self as sc, Stat};
+
+use crate::{Error, Result, io, sys};
+
+/// An open file descriptor, closed when dropped.
+#[derive(Debug)]
+pub struct File {
+    fd: usize,
+}
+
+/// Where [`File::seek`] counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeekFrom {
+    Start(u64),
+    Current(i64),
+    End(i64),
+}
+
+impl File {
+    /// Opens `path` for reading.
+    pub fn open(path: &str) -> Result<File> {
+        File::open_with(path, sc::O_RDONLY)
+    }
+
+    /// Opens `path` for writing, creating it if needed and truncating it.
+    pub fn create(path: &str) -> Result<File> {
+        File::open_with(path, sc::O_WRONLY | sc::O_CREAT | sc::O_TRUNC)
+    }
+
+    /// Opens `path` with `O_*` `flags` (`abi::syscall::O_RDWR`, ...).
+    pub fn open_with(path: &str, flags: usize) -> Result<File> {
+        sys::open(path, flags).map(|fd| File { fd })
+    }
+
+    /// The file descriptor (still owned by this `File`).
+    pub fn fd(&self) -> usize {
+        self.fd
+    }
+
+    /// Gives up ownership: returns the fd without closing it.
+    pub fn into_fd(self) -> usize {
+        let fd = self.fd;
+        core::mem::forget(self);
+        fd
+    }
+
+    /// Takes ownership of `fd`: the `File` closes it when dropped.
+    pub fn from_fd(fd: usize) -> File {
+        File { fd }
+    }
+
+    /// Reads up to `buf.len()` bytes; returns how many (0 at the end).
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        io::read(self.fd, buf)
+    }
+
+    /// Fills all of `buf`; `EIO` if the file ends first.
+    pub fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf)? {
+                0 => return Err(Error::new(sc::EIO)),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads to the end of the file, appending to `buf`; returns how many
+    /// bytes were read.
+    pub fn read_to_end(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        let start = buf.len();
+        // The size is only a hint (the file may not know it, or change):
+        // read that much, then probe with a small read for the end.
+        let hint = self
+            .stat()
+            .map_or(0, |stat| usize::try_from(stat.st_size).unwrap_or(0));
+        const MAX_CHUNK: usize = 1 << 20;
+        let mut chunk = if hint > 0 { hint.min(MAX_CHUNK) } else { 4096 };
+        loop {
+            let len = buf.len();
+            buf.resize(len + chunk, 0);
+            match self.read(&mut buf[len..]) {
+                Ok(0) => {
+                    buf.truncate(len);
+                    return Ok(len - start);
+                }
+                Ok(n) => buf.truncate(len + n),
+                Err(err) => {
+                    buf.truncate(len);
+                    return Err(err);
+                }
+            }
+            let total = buf.len() - start;
+            chunk = if total == hint {
+                64
+            } else if total < hint {
+                (hint - total).min(MAX_CHUNK)
+            } else {
+                (chunk * 2).clamp(4096, MAX_CHUNK)
+            };
+        }
+    }
+
+    /// Reads to the end of the file as UTF-8, appending to `buf`; `EILSEQ`
+    /// if the bytes are not UTF-8 (and `buf` is left as it was).
+    pub fn read_to_string(&mut self, buf: &mut String) -> Result<usize> {
+        let mut bytes = Vec::new();
+        let n = self.read_to_end(&mut bytes)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::new(sc::EILSEQ))?;
+        buf.push_str(&text);
+        Ok(n)
+    }
+
+    /// Writes up to `buf.len()` bytes; returns how many.
+    pub fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        sys::write(self.fd, buf)
+    }
+
+    /// Writes all of `buf`.
+    pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        io::write_all(self.fd, buf)
+    }
+
+    /// Moves the file offset; returns the new offset from the start.
+    pub fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let (offset, whence) = match pos {
+            SeekFrom::Start(offset) => (
+                isize::try_from(offset).map_err(|_| Error::new(sc::EINVAL))?,
+                sc::SEEK_SET,
+            ),
+            SeekFrom::Current(offset) => (offset as isize, sc::SEEK_CUR),
+            SeekFrom::End(offset) => (offset as isize, sc::SEEK_END),
+        };
+        sys::lseek(self.fd, offset, whence).map(|offset| offset as u64)
+    }
+
+    /// The file's metadata (`SYS_FSTAT`).
+    pub fn stat(&self) -> Result<Stat> {
+        sys::fstat(self.fd)
+    }
+
+    /// Closes the file, reporting an error that dropping it would ignore.
+    pub fn close(self) -> Result<()> {
+        sys::close(self.into_fd())
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        let _ = sys::close(self.fd);
+    }
+}
+
+impl fmt::Write for File {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.write_all(s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+/// The whole contents of the file at `path`.
+pub fn read(path: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The whole contents of the file at `path`, as UTF-8 (`EILSEQ` if not).
+pub fn read_to_string(path: &str) -> Result<String> {
+    let mut text = String::new();
+    File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Writes `bytes` to `path`, creating or truncating it.
+pub fn write(path: &str, bytes: &[u8]) -> Result<()> {
+    File::create(path)?.write_all(bytes)
+}
