@@ -19,7 +19,7 @@ use crate::memory::address_space::AddressSpace;
 
 /// The process of the thread running on this CPU (None on idle threads).
 pub fn current_process() -> Option<Arc<Process>> {
-    scheduler::current().process.clone()
+    scheduler::try_current()?.process.clone()
 }
 
 /// Run `f` on the current process's address space.

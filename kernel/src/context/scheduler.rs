@@ -88,13 +88,12 @@ fn this_cpu() -> &'static CpuScheduler {
 
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
-    interrupts::without_interrupts(|| {
-        this_cpu()
-            .current
-            .lock()
-            .clone()
-            .expect("no current thread")
-    })
+    try_current().expect("no current thread")
+}
+
+/// The thread running on this CPU, or None before the scheduler runs here.
+pub fn try_current() -> Option<Arc<Thread>> {
+    interrupts::without_interrupts(|| this_cpu().current.lock().clone())
 }
 
 /// Whether the current thread's process has been told to die.

@@ -8,6 +8,7 @@
 mod cpu;
 mod interrupts;
 mod memory;
+mod usermode;
 
 use alloc::string::String;
 
@@ -38,6 +39,9 @@ const CHECKS: &[Check] = &[
     ("guard_page_overflow", interrupts::guard_page_overflow),
     ("timer_every_cpu", interrupts::timer_every_cpu),
     ("ioapic_pit_irq", interrupts::ioapic_pit_irq),
+    ("smep_blocks_user_code", usermode::smep),
+    ("smap_blocks_user_data", usermode::smap),
+    ("user_copy_checks", usermode::user_copy),
 ];
 
 /// Run every check; true if all passed.
