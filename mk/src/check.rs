@@ -1,6 +1,6 @@
 //! `cargo mk test`: every check the project has, in one run.
 //!
-//! Host unit tests, rustfmt, clippy (host crates and kernel), the image
+//! Host unit tests, rustfmt, clippy (host crates, kernel, userspace), the image
 //! build, then the self-test kernel booted from its BIOS and its UEFI image.
 //! Each check prints one PASS/FAIL line and the run goes on after a failure,
 //! so one run shows everything that is wrong; the last line is the summary
@@ -19,6 +19,7 @@ use crate::images::{self, KernelImage};
 use crate::process;
 use crate::qemu::{self, Firmware, Machine, Serial};
 use crate::selftest::{Ending, Transcript};
+use crate::userspace;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// Self-tests the host insists on: a boot fails if any of these did not
@@ -41,6 +42,9 @@ const REQUIRED_SELFTESTS: &[&str] = &[
     "guard_page_overflow",
     "timer_every_cpu",
     "ioapic_pit_irq",
+    "smep_blocks_user_code",
+    "smap_blocks_user_data",
+    "user_copy_checks",
 ];
 
 /// How long a boot may take before QEMU is killed.
@@ -114,6 +118,12 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
     cmd.args(["clippy", "-p", "kernel", "--target", KERNEL_TARGET]);
     cmd.args(["--", "-D", "warnings"]);
     tally.command("clippy kernel", cmd);
+
+    let mut cmd = process::clean(ws, "cargo");
+    cmd.args(["clippy", "--target", KERNEL_TARGET]);
+    cmd.args(userspace::package_args());
+    cmd.args(["--", "-D", "warnings"]);
+    tally.command("clippy userspace", cmd);
 
     println!("mk: running build images");
     let images = match images::build(ws, Profile::Debug) {

@@ -10,9 +10,11 @@ cargo mk - Ferrite's build tool
 usage: cargo mk <command> [flags]
 
 commands:
-  build [--release]   build the kernel and write its disk images to
-                      target/ferrite/<debug|release>/ (ferrite-{bios,uefi}.img
-                      and ferrite-selftest-{bios,uefi}.img)
+  build [--release]   build the kernel and the userspace programs, pack the
+                      programs into the initfs (the images' ramdisk) and
+                      write the disk images to target/ferrite/<debug|release>/
+                      (ferrite-{bios,uefi}.img, ferrite-selftest-{bios,uefi}.img
+                      and initfs.img)
   qemu [flags]        build, then boot an image in QEMU (TCG) with the serial
                       console on this terminal; Ctrl-A X quits QEMU
       --release       boot the release build

@@ -1,16 +1,20 @@
-//! `cargo mk build`: the kernel, the image tool, and the disk images.
+//! `cargo mk build`: the kernel, the userspace initfs, the image tool, and
+//! the disk images.
 //!
-//! The kernel builds on the workspace's stable toolchain; the images come
+//! The kernel builds on the workspace's stable toolchain, and so do the
+//! userspace programs, which [`userspace`] packs into the initfs image every
+//! disk image carries as its ramdisk; the images come
 //! from `mk/image` (`ferrite-image`), which must build on its own nightly
 //! (DESIGN.md §6), so it is a separate cargo call under `rustup run`. Each
 //! kernel binary gets a BIOS and a UEFI image; an image is rewritten only
-//! when one of its inputs is newer than it.
+//! when one of its inputs (kernel, initfs, image tool) is newer than it.
 
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::process;
+use crate::userspace;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace, is_fresh};
 
 /// One bootable kernel and the two images made from it.
@@ -25,14 +29,14 @@ pub struct KernelImage {
 const KERNEL_BINS: &[&str] = &["ferrite", "ferrite-selftest"];
 
 /// The images of one profile. This is the one place that says what goes
-/// into an image: to add the initfs, set `ramdisk` here.
+/// into an image: a kernel and the initfs as its ramdisk.
 pub fn specs(ws: &Workspace, profile: Profile) -> Vec<KernelImage> {
     let dir = ws.image_dir(profile);
     KERNEL_BINS
         .iter()
         .map(|bin| KernelImage {
             kernel: ws.kernel_elf(profile, bin),
-            ramdisk: None,
+            ramdisk: Some(ws.initfs_image(profile)),
             bios: dir.join(format!("{bin}-bios.img")),
             uefi: dir.join(format!("{bin}-uefi.img")),
         })
@@ -55,13 +59,15 @@ pub fn normal(images: &[KernelImage]) -> &KernelImage {
         .expect("the normal kernel is one of KERNEL_BINS")
 }
 
-/// Builds the kernel and writes every image that is out of date.
+/// Builds the kernel and the initfs and writes every image that is out of
+/// date.
 pub fn build(ws: &Workspace, profile: Profile) -> Result<Vec<KernelImage>, String> {
     build_kernel(ws, profile)?;
-    let tool = build_image_tool(ws)?;
-    let images = specs(ws, profile);
     fs::create_dir_all(ws.image_dir(profile))
         .map_err(|e| format!("creating {}: {e}", ws.image_dir(profile).display()))?;
+    userspace::build(ws, profile)?;
+    let tool = build_image_tool(ws)?;
+    let images = specs(ws, profile);
     for image in &images {
         write_images(ws, &tool, image)?;
     }
@@ -196,6 +202,12 @@ mod tests {
                 "target/ferrite/debug/ferrite-selftest-uefi.img",
             ]
         );
+        for image in &images {
+            assert_eq!(
+                image.ramdisk.as_deref().map(|r| ws.show(r)).as_deref(),
+                Some("target/ferrite/debug/initfs.img")
+            );
+        }
         assert_eq!(
             ws.show(&selftest(&images).kernel),
             "target/x86_64-unknown-none/debug/ferrite-selftest"

@@ -1,8 +1,10 @@
 //! `cargo mk`: Ferrite's host build tool (DESIGN.md §5, §6).
 //!
 //! It exists because building Ferrite takes more than one `cargo` call: the
-//! kernel builds on the pinned stable toolchain for `x86_64-unknown-none`, the
-//! disk images come from a small tool that needs its own nightly, and QEMU
+//! kernel and the userspace programs build on the pinned stable toolchain for
+//! `x86_64-unknown-none`, the programs are packed into the initfs image the
+//! kernel gets as its ramdisk, the disk images come from a small tool that
+//! needs its own nightly, and QEMU
 //! needs firmware and a particular command line. `mk` installs what is
 //! missing, runs those steps in order and reads the self-test verdict back.
 //!
@@ -15,6 +17,7 @@ mod process;
 mod qemu;
 mod selftest;
 mod setup;
+mod userspace;
 mod workspace;
 
 use std::process::ExitCode;
@@ -61,6 +64,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 println!("mk: {}", ws.show(&image.bios));
                 println!("mk: {}", ws.show(&image.uefi));
             }
+            println!("mk: {}", ws.show(&ws.initfs_image(opts.profile)));
             Ok(ExitCode::SUCCESS)
         }
         Command::Qemu(opts) => {

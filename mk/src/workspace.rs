@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// The rustc target the kernel (and later userspace) builds for.
+/// The rustc target the kernel and userspace build for.
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 
 /// A cargo build profile.
@@ -83,6 +83,23 @@ impl Workspace {
 
     pub fn image_dir(&self, profile: Profile) -> PathBuf {
         self.mk_dir().join(profile.dir())
+    }
+
+    /// Where the initfs tree is assembled before it is packed:
+    /// `target/ferrite/<profile>/initfs/` (`bin/` holds the programs).
+    pub fn initfs_staging(&self, profile: Profile) -> PathBuf {
+        self.image_dir(profile).join("initfs")
+    }
+
+    /// The packed initfs, every image's ramdisk.
+    pub fn initfs_image(&self, profile: Profile) -> PathBuf {
+        self.image_dir(profile).join("initfs.img")
+    }
+
+    /// The repository's configuration files for the initfs (`etc/` in the
+    /// image), if the tree has any.
+    pub fn initfs_etc(&self) -> PathBuf {
+        self.root.join("initfs").join("etc")
     }
 
     pub fn log_dir(&self) -> PathBuf {
