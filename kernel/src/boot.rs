@@ -59,15 +59,10 @@ fn register_schemes(boot_info: &BootInfo) {
     };
     // SAFETY: the bootloader mapped the ramdisk at this address with this
     // length, and nothing writes to it.
-    let bytes =
-        unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
+    let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
     match scheme::initfs::InitfsScheme::new(bytes) {
         Ok(initfs) => {
-            log::info!(
-                "initfs: {} inodes, {} KiB",
-                initfs.image().inode_count(),
-                bytes.len() / 1024
-            );
+            log::info!("initfs: {} inodes, {} KiB", initfs.image().inode_count(), bytes.len() / 1024);
             scheme::register("initfs", alloc::sync::Arc::new(initfs));
         }
         Err(err) => log::error!("initfs: the ramdisk is not a valid image: {err}"),
@@ -79,24 +74,13 @@ pub fn kernel_main(boot_info: &'static mut BootInfo, mode: Mode) -> ! {
     console::init();
     logger::init(log::LevelFilter::Info);
     let tsc_hz = tsc::calibrate();
-    log::info!(
-        "Ferrite {} starting ({mode:?} mode)",
-        env!("CARGO_PKG_VERSION")
-    );
-    log::info!(
-        "TSC: {}.{:03} MHz",
-        tsc_hz / 1_000_000,
-        tsc_hz / 1000 % 1000
-    );
-    KERNEL_IMAGE.call_once(|| KernelImage {
-        phys: boot_info.kernel_addr,
-        len: boot_info.kernel_len,
-    });
+    log::info!("Ferrite {} starting ({mode:?} mode)", env!("CARGO_PKG_VERSION"));
+    log::info!("TSC: {}.{:03} MHz", tsc_hz / 1_000_000, tsc_hz / 1000 % 1000);
+    KERNEL_IMAGE.call_once(|| KernelImage { phys: boot_info.kernel_addr, len: boot_info.kernel_len });
 
     memory::init(boot_info);
     // The bootloader's stack has no guard page; continue on one of ours.
-    let stack = memory::kstack::allocate(arch::smp::CPU_STACK_SIZE)
-        .expect("no memory for the boot CPU's stack");
+    let stack = memory::kstack::allocate(arch::smp::CPU_STACK_SIZE).expect("no memory for the boot CPU's stack");
     let top = stack.top();
     stack.keep_forever();
     // SAFETY: `top` is the top of a fresh, mapped, guarded kernel stack that
@@ -150,11 +134,7 @@ fn log_boot_info(boot_info: &BootInfo) {
             usable += region.end - region.start;
         }
     }
-    log::info!(
-        "memory map: {} regions, {} MiB usable",
-        boot_info.memory_regions.len(),
-        usable >> 20
-    );
+    log::info!("memory map: {} regions, {} MiB usable", boot_info.memory_regions.len(), usable >> 20);
     let frames = memory::frame::stats();
     log::info!(
         "frames: {} managed, {} free; heap: {} KiB mapped",

@@ -145,11 +145,7 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
     }
 
     println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Boots the self-test kernel from one image and records its checks.
@@ -184,33 +180,17 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
         Some(time) => format!("{what} after {:.1} s", time.as_secs_f64()),
         None => format!("no {what}"),
     };
-    println!(
-        "mk: {boot}: {}, {}",
-        at(t.banner_at, "banner"),
-        at(t.done_at, "self-tests done")
-    );
+    println!("mk: {boot}: {}, {}", at(t.banner_at, "banner"), at(t.done_at, "self-tests done"));
 
     for result in &t.results {
-        tally.record(
-            &format!("{boot}: {}", result.name),
-            result.passed,
-            result.note.as_deref(),
-        );
+        tally.record(&format!("{boot}: {}", result.name), result.passed, result.note.as_deref());
     }
     let verdict = t.verdict(&boot_run.ending, REQUIRED_SELFTESTS);
     for name in &verdict.missing {
-        tally.record(
-            &format!("{boot}: {name}"),
-            false,
-            Some("required self-test did not report"),
-        );
+        tally.record(&format!("{boot}: {name}"), false, Some("required self-test did not report"));
     }
     let note = verdict.reasons.join("; ");
-    tally.record(
-        &verdict_name,
-        verdict.passed(),
-        (!note.is_empty()).then_some(&note),
-    );
+    tally.record(&verdict_name, verdict.passed(), (!note.is_empty()).then_some(&note));
     if !verdict.passed() {
         let tail = match boot_run.ending {
             Ending::Killed(_) => LOG_TAIL_TIMEOUT,
@@ -237,8 +217,7 @@ fn boot_qemu(
     if let Some(dir) = log_path.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
-    let mut log =
-        File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let mut log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
     let machine = Machine {
         image,
         firmware,
@@ -250,10 +229,7 @@ fn boot_qemu(
         icount: false,
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     println!("mk: {}", process::describe(&cmd));
 
     let start = Instant::now();
@@ -304,10 +280,7 @@ fn boot_qemu(
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 killed = Some(if transcript.finished() {
-                    format!(
-                        "still running {} s after the kernel's last word",
-                        EXIT_GRACE.as_secs()
-                    )
+                    format!("still running {} s after the kernel's last word", EXIT_GRACE.as_secs())
                 } else {
                     format!("no verdict within {} s", timeout.as_secs())
                 });
@@ -340,11 +313,7 @@ fn show_log_tail(ws: &Workspace, log: &Path, lines: usize) {
     let text = strip_escapes(&String::from_utf8_lossy(&bytes));
     let all: Vec<&str> = text.lines().collect();
     let tail = &all[all.len().saturating_sub(lines)..];
-    println!(
-        "mk: ---- last {} lines of {} ----",
-        tail.len(),
-        ws.show(log)
-    );
+    println!("mk: ---- last {} lines of {} ----", tail.len(), ws.show(log));
     for line in tail {
         println!("{line}");
     }

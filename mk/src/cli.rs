@@ -97,20 +97,11 @@ impl<'a> Flags<'a> {
             return Ok(None);
         };
         if !arg.starts_with("--") {
-            return Err(format!(
-                "`cargo mk {}` takes no argument `{arg}`",
-                self.command
-            ));
+            return Err(format!("`cargo mk {}` takes no argument `{arg}`", self.command));
         }
         Ok(Some(match arg.split_once('=') {
-            Some((name, value)) => Flag {
-                name,
-                inline: Some(value),
-            },
-            None => Flag {
-                name: arg,
-                inline: None,
-            },
+            Some((name, value)) => Flag { name, inline: Some(value) },
+            None => Flag { name: arg, inline: None },
         }))
     }
 
@@ -146,18 +137,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
         return Ok(Command::Help);
     }
-    let mut flags = Flags {
-        rest: rest.iter(),
-        command,
-    };
+    let mut flags = Flags { rest: rest.iter(), command };
     match command.as_str() {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "setup" => no_flags(flags).map(|()| Command::Setup),
         "test" => no_flags(flags).map(|()| Command::Test),
         "build" => {
-            let mut opts = BuildOpts {
-                profile: Profile::Debug,
-            };
+            let mut opts = BuildOpts { profile: Profile::Debug };
             while let Some(flag) = flags.next()? {
                 match flag.name {
                     "--release" => {
@@ -204,9 +190,7 @@ fn no_flags(mut flags: Flags<'_>) -> Result<(), String> {
 fn parse_smp(value: &str) -> Result<u32, String> {
     match value.parse::<u32>() {
         Ok(n) if (1..=255).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "--smp wants a CPU count from 1 to 255, not `{value}`"
-        )),
+        _ => Err(format!("--smp wants a CPU count from 1 to 255, not `{value}`")),
     }
 }
 
@@ -219,13 +203,7 @@ fn parse_mem(value: &str) -> Result<String, String> {
         && !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && digits.bytes().any(|b| b != b'0');
-    if ok {
-        Ok(value.to_string())
-    } else {
-        Err(format!(
-            "--mem wants a size such as 256M or 1G, not `{value}`"
-        ))
-    }
+    if ok { Ok(value.to_string()) } else { Err(format!("--mem wants a size such as 256M or 1G, not `{value}`")) }
 }
 
 #[cfg(test)]
@@ -248,18 +226,8 @@ mod tests {
 
     #[test]
     fn build_flags() {
-        assert_eq!(
-            parse_str("build"),
-            Ok(Command::Build(BuildOpts {
-                profile: Profile::Debug
-            }))
-        );
-        assert_eq!(
-            parse_str("build --release"),
-            Ok(Command::Build(BuildOpts {
-                profile: Profile::Release
-            }))
-        );
+        assert_eq!(parse_str("build"), Ok(Command::Build(BuildOpts { profile: Profile::Debug })));
+        assert_eq!(parse_str("build --release"), Ok(Command::Build(BuildOpts { profile: Profile::Release })));
         let err = parse_str("build --relase").unwrap_err();
         assert!(err.contains("unknown flag --relase"), "{err}");
         assert!(parse_str("build --release=yes").is_err());
@@ -273,8 +241,7 @@ mod tests {
 
     #[test]
     fn qemu_all_flags() {
-        let parsed =
-            parse_str("qemu --release --uefi --selftest --smp 4 --mem=1G --display --gdb --icount");
+        let parsed = parse_str("qemu --release --uefi --selftest --smp 4 --mem=1G --display --gdb --icount");
         assert_eq!(
             parsed,
             Ok(Command::Qemu(QemuOpts {
@@ -296,16 +263,8 @@ mod tests {
 
     #[test]
     fn qemu_rejects_bad_values() {
-        assert!(
-            parse_str("qemu --smp")
-                .unwrap_err()
-                .contains("needs a value")
-        );
-        assert!(
-            parse_str("qemu --smp --uefi")
-                .unwrap_err()
-                .contains("needs a value")
-        );
+        assert!(parse_str("qemu --smp").unwrap_err().contains("needs a value"));
+        assert!(parse_str("qemu --smp --uefi").unwrap_err().contains("needs a value"));
         assert!(parse_str("qemu --smp 0").is_err());
         assert!(parse_str("qemu --smp two").is_err());
         assert!(parse_str("qemu --mem 256X").is_err());
@@ -313,11 +272,7 @@ mod tests {
         assert!(parse_str("qemu --mem M").is_err());
         assert!(parse_str("qemu --mem 1MM").is_err());
         assert!(parse_str("qemu --uefi=1").is_err());
-        assert!(
-            parse_str("qemu --kvm")
-                .unwrap_err()
-                .contains("unknown flag --kvm")
-        );
+        assert!(parse_str("qemu --kvm").unwrap_err().contains("unknown flag --kvm"));
     }
 
     #[test]

@@ -53,10 +53,7 @@ pub fn selftest(images: &[KernelImage]) -> &KernelImage {
 
 /// The normal kernel's images.
 pub fn normal(images: &[KernelImage]) -> &KernelImage {
-    images
-        .iter()
-        .find(|image| image.kernel.ends_with("ferrite"))
-        .expect("the normal kernel is one of KERNEL_BINS")
+    images.iter().find(|image| image.kernel.ends_with("ferrite")).expect("the normal kernel is one of KERNEL_BINS")
 }
 
 /// Builds the kernel and the initfs and writes every image that is out of
@@ -81,11 +78,7 @@ fn build_kernel(ws: &Workspace, profile: Profile) -> Result<(), String> {
         cmd.arg("--release");
     }
     println!("mk: building the kernel ({})", process::describe(&cmd));
-    if process::run(&mut cmd)? {
-        Ok(())
-    } else {
-        Err("the kernel did not build".to_string())
-    }
+    if process::run(&mut cmd)? { Ok(()) } else { Err("the kernel did not build".to_string()) }
 }
 
 /// Builds `ferrite-image` on the image nightly (cargo decides whether
@@ -94,14 +87,7 @@ fn build_image_tool(ws: &Workspace) -> Result<PathBuf, String> {
     let channel = ws.image_channel()?;
     let binary = ws.image_tool_binary();
     let mut cmd = process::clean(ws, "rustup");
-    cmd.args([
-        "run",
-        &channel,
-        "cargo",
-        "build",
-        "--release",
-        "--manifest-path",
-    ]);
+    cmd.args(["run", &channel, "cargo", "build", "--release", "--manifest-path"]);
     cmd.arg(ws.image_tool_manifest());
     if !binary.exists() {
         println!(
@@ -110,9 +96,7 @@ fn build_image_tool(ws: &Workspace) -> Result<PathBuf, String> {
         );
     }
     if !process::run(&mut cmd)? {
-        return Err(format!(
-            "the image tool (mk/image) did not build on {channel}"
-        ));
+        return Err(format!("the image tool (mk/image) did not build on {channel}"));
     }
     if !binary.is_file() {
         return Err(format!("{} was not built", ws.show(&binary)));
@@ -135,10 +119,7 @@ pub fn image_tool_args(image: &KernelImage, bios: &Path, uefi: &Path) -> Vec<OsS
 /// never leaves an image that looks up to date.
 fn write_images(ws: &Workspace, tool: &Path, image: &KernelImage) -> Result<(), String> {
     if !image.kernel.is_file() {
-        return Err(format!(
-            "{} is missing after the build",
-            ws.show(&image.kernel)
-        ));
+        return Err(format!("{} is missing after the build", ws.show(&image.kernel)));
     }
     let mut inputs: Vec<&Path> = vec![&image.kernel, tool];
     if let Some(ramdisk) = &image.ramdisk {
@@ -151,25 +132,15 @@ fn write_images(ws: &Workspace, tool: &Path, image: &KernelImage) -> Result<(), 
     let uefi_tmp = tmp_name(&image.uefi);
     let mut cmd = process::clean(ws, &tool.to_string_lossy());
     cmd.args(image_tool_args(image, &bios_tmp, &uefi_tmp));
-    println!(
-        "mk: writing {} and {}",
-        ws.show(&image.bios),
-        ws.show(&image.uefi)
-    );
+    println!("mk: writing {} and {}", ws.show(&image.bios), ws.show(&image.uefi));
     let ok = process::run(&mut cmd)?;
-    let renamed = ok
-        && fs::rename(&bios_tmp, &image.bios).is_ok()
-        && fs::rename(&uefi_tmp, &image.uefi).is_ok();
+    let renamed = ok && fs::rename(&bios_tmp, &image.bios).is_ok() && fs::rename(&uefi_tmp, &image.uefi).is_ok();
     let _ = fs::remove_file(&bios_tmp);
     let _ = fs::remove_file(&uefi_tmp);
     if renamed {
         Ok(())
     } else {
-        Err(format!(
-            "could not write the images of {} (`{}`)",
-            ws.show(&image.kernel),
-            process::describe(&cmd)
-        ))
+        Err(format!("could not write the images of {} (`{}`)", ws.show(&image.kernel), process::describe(&cmd)))
     }
 }
 
@@ -185,14 +156,9 @@ mod tests {
 
     #[test]
     fn four_images_per_profile() {
-        let ws = Workspace {
-            root: PathBuf::from("/w"),
-        };
+        let ws = Workspace { root: PathBuf::from("/w") };
         let images = specs(&ws, Profile::Debug);
-        let names: Vec<String> = images
-            .iter()
-            .flat_map(|i| [ws.show(&i.bios), ws.show(&i.uefi)])
-            .collect();
+        let names: Vec<String> = images.iter().flat_map(|i| [ws.show(&i.bios), ws.show(&i.uefi)]).collect();
         assert_eq!(
             names,
             [
@@ -208,48 +174,19 @@ mod tests {
                 Some("target/ferrite/debug/initfs.img")
             );
         }
-        assert_eq!(
-            ws.show(&selftest(&images).kernel),
-            "target/x86_64-unknown-none/debug/ferrite-selftest"
-        );
-        assert_eq!(
-            ws.show(&normal(&images).kernel),
-            "target/x86_64-unknown-none/debug/ferrite"
-        );
+        assert_eq!(ws.show(&selftest(&images).kernel), "target/x86_64-unknown-none/debug/ferrite-selftest");
+        assert_eq!(ws.show(&normal(&images).kernel), "target/x86_64-unknown-none/debug/ferrite");
         let release = specs(&ws, Profile::Release);
-        assert_eq!(
-            ws.show(&release[0].uefi),
-            "target/ferrite/release/ferrite-uefi.img"
-        );
+        assert_eq!(ws.show(&release[0].uefi), "target/ferrite/release/ferrite-uefi.img");
     }
 
     #[test]
     fn image_tool_arguments() {
-        let mut image = KernelImage {
-            kernel: "/k".into(),
-            ramdisk: None,
-            bios: "/b".into(),
-            uefi: "/u".into(),
-        };
+        let mut image = KernelImage { kernel: "/k".into(), ramdisk: None, bios: "/b".into(), uefi: "/u".into() };
         let args = image_tool_args(&image, Path::new("/b.tmp"), Path::new("/u.tmp"));
-        assert_eq!(
-            args,
-            ["--kernel", "/k", "--bios", "/b.tmp", "--uefi", "/u.tmp"]
-        );
+        assert_eq!(args, ["--kernel", "/k", "--bios", "/b.tmp", "--uefi", "/u.tmp"]);
         image.ramdisk = Some("/r".into());
         let args = image_tool_args(&image, Path::new("/b"), Path::new("/u"));
-        assert_eq!(
-            args,
-            [
-                "--kernel",
-                "/k",
-                "--ramdisk",
-                "/r",
-                "--bios",
-                "/b",
-                "--uefi",
-                "/u"
-            ]
-        );
+        assert_eq!(args, ["--kernel", "/k", "--ramdisk", "/r", "--bios", "/b", "--uefi", "/u"]);
     }
 }

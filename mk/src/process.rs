@@ -54,11 +54,7 @@ pub fn clean_library_path(value: &OsStr, drop_under: &[PathBuf]) -> Option<OsStr
         .filter(|dir| !dir.as_os_str().is_empty())
         .filter(|dir| !drop_under.iter().any(|prefix| dir.starts_with(prefix)))
         .collect();
-    if kept.is_empty() {
-        None
-    } else {
-        std::env::join_paths(kept).ok()
-    }
+    if kept.is_empty() { None } else { std::env::join_paths(kept).ok() }
 }
 
 fn rustup_home() -> Option<PathBuf> {
@@ -107,18 +103,12 @@ pub fn describe(cmd: &Command) -> String {
 /// Runs `cmd` with the terminal's stdout and stderr; `Ok(true)` if it
 /// succeeded, `Ok(false)` if it ran and failed.
 pub fn run(cmd: &mut Command) -> Result<bool, String> {
-    cmd.status()
-        .map(|status| status.success())
-        .map_err(|e| spawn_error(cmd, e))
+    cmd.status().map(|status| status.success()).map_err(|e| spawn_error(cmd, e))
 }
 
 /// Runs `cmd` and returns its stdout; an error if it cannot start or fails.
 pub fn output(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| spawn_error(cmd, e))?;
     if !out.status.success() {
         return Err(format!(
             "`{}` failed ({}): {}",
@@ -131,10 +121,7 @@ pub fn output(cmd: &mut Command) -> Result<String, String> {
 }
 
 pub fn spawn_error(cmd: &Command, err: std::io::Error) -> String {
-    format!(
-        "could not run `{}`: {err}",
-        cmd.get_program().to_string_lossy()
-    )
+    format!("could not run `{}`: {err}", cmd.get_program().to_string_lossy())
 }
 
 #[cfg(test)]
@@ -159,28 +146,16 @@ mod tests {
         ] {
             assert!(is_stripped(name), "{name} should be stripped");
         }
-        for name in [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_AUTO_INSTALL",
-            "CI",
-        ] {
+        for name in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_AUTO_INSTALL", "CI"] {
             assert!(!is_stripped(name), "{name} should be kept");
         }
     }
 
     #[test]
     fn library_path_loses_toolchain_and_target_dirs() {
-        let value = OsStr::new(
-            "/w/target/debug:/w/target/debug/deps:/r/toolchains/stable/lib/rustlib/x/lib:/opt/lib",
-        );
+        let value = OsStr::new("/w/target/debug:/w/target/debug/deps:/r/toolchains/stable/lib/rustlib/x/lib:/opt/lib");
         let drop = [PathBuf::from("/w/target"), PathBuf::from("/r/toolchains")];
-        assert_eq!(
-            clean_library_path(value, &drop),
-            Some(OsString::from("/opt/lib"))
-        );
+        assert_eq!(clean_library_path(value, &drop), Some(OsString::from("/opt/lib")));
         let value = OsStr::new("/w/target/debug:/r/toolchains/x/lib");
         assert_eq!(clean_library_path(value, &drop), None);
     }
@@ -189,10 +164,7 @@ mod tests {
     fn describes_commands() {
         let mut cmd = Command::new("rustup");
         cmd.args(["target", "add", "x86_64-unknown-none", "a b"]);
-        assert_eq!(
-            describe(&cmd),
-            "rustup target add x86_64-unknown-none 'a b'"
-        );
+        assert_eq!(describe(&cmd), "rustup target add x86_64-unknown-none 'a b'");
     }
 
     #[test]
@@ -203,11 +175,7 @@ mod tests {
         // Under `cargo test` these are set, so the command must remove them.
         for name in ["CARGO", "CARGO_PKG_NAME", "CARGO_MANIFEST_DIR"] {
             if std::env::var_os(name).is_some() {
-                assert!(
-                    cmd.get_envs()
-                        .any(|(key, value)| key == name && value.is_none()),
-                    "{name} not removed"
-                );
+                assert!(cmd.get_envs().any(|(key, value)| key == name && value.is_none()), "{name} not removed");
             }
         }
     }

@@ -36,16 +36,10 @@ pub struct Ovmf {
 
 /// The OVMF pair in `dir`, preferring the 4 MiB build.
 pub fn find_ovmf(dir: &Path) -> Option<Ovmf> {
-    [
-        ("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"),
-        ("OVMF_CODE.fd", "OVMF_VARS.fd"),
-    ]
-    .iter()
-    .map(|(code, vars)| Ovmf {
-        code: dir.join(code),
-        vars: dir.join(vars),
-    })
-    .find(|ovmf| ovmf.code.is_file() && ovmf.vars.is_file())
+    [("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"), ("OVMF_CODE.fd", "OVMF_VARS.fd")]
+        .iter()
+        .map(|(code, vars)| Ovmf { code: dir.join(code), vars: dir.join(vars) })
+        .find(|ovmf| ovmf.code.is_file() && ovmf.vars.is_file())
 }
 
 /// UEFI firmware for one boot: the read-only code and a writable copy of
@@ -67,10 +61,7 @@ pub fn firmware(dest: &Path) -> Result<Firmware, String> {
     fs::copy(&ovmf.vars, dest)
         .and_then(|_| fs::set_permissions(dest, fs::Permissions::from_mode(0o644)))
         .map_err(|e| format!("copying {} to {}: {e}", ovmf.vars.display(), dest.display()))?;
-    Ok(Firmware {
-        code: ovmf.code,
-        vars: dest.to_path_buf(),
-    })
+    Ok(Firmware { code: ovmf.code, vars: dest.to_path_buf() })
 }
 
 /// Where the serial console goes.
@@ -129,18 +120,12 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
     if let Some(firmware) = machine.firmware {
         args.extend([
             "-drive".into(),
-            format!(
-                "if=pflash,format=raw,readonly=on,file={}",
-                file_value(&firmware.code)
-            ),
+            format!("if=pflash,format=raw,readonly=on,file={}", file_value(&firmware.code)),
             "-drive".into(),
             format!("if=pflash,format=raw,file={}", file_value(&firmware.vars)),
         ]);
     }
-    args.extend([
-        "-drive".into(),
-        format!("format=raw,file={}", file_value(machine.image)),
-    ]);
+    args.extend(["-drive".into(), format!("format=raw,file={}", file_value(machine.image))]);
     if machine.icount {
         args.extend(["-icount".into(), "shift=0".into()]);
     }
@@ -158,10 +143,9 @@ pub fn exit_meaning(code: Option<i32>) -> String {
         Some(EXIT_FAILED) => "self-tests failed (35)".to_string(),
         Some(EXIT_PANIC) => "kernel panic (37)".to_string(),
         Some(1) => "QEMU failed, or the guest wrote 0 to the debug-exit port (1)".to_string(),
-        Some(code) if code & 1 == 1 && code < 256 => format!(
-            "the guest wrote {:#x} to the debug-exit port ({code})",
-            code >> 1
-        ),
+        Some(code) if code & 1 == 1 && code < 256 => {
+            format!("the guest wrote {:#x} to the debug-exit port ({code})", code >> 1)
+        }
         Some(code) => format!("QEMU exited with status {code}"),
         None => "QEMU was killed by a signal".to_string(),
     }
@@ -170,21 +154,9 @@ pub fn exit_meaning(code: Option<i32>) -> String {
 /// `cargo mk qemu`: build, boot, and hand back QEMU's exit status.
 pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
     let images = images::build(ws, opts.profile)?;
-    let kernel = if opts.selftest {
-        images::selftest(&images)
-    } else {
-        images::normal(&images)
-    };
-    let firmware = if opts.uefi {
-        Some(firmware(&ws.mk_dir().join("OVMF_VARS.fd"))?)
-    } else {
-        None
-    };
-    let image = if opts.uefi {
-        &kernel.uefi
-    } else {
-        &kernel.bios
-    };
+    let kernel = if opts.selftest { images::selftest(&images) } else { images::normal(&images) };
+    let firmware = if opts.uefi { Some(firmware(&ws.mk_dir().join("OVMF_VARS.fd"))?) } else { None };
+    let image = if opts.uefi { &kernel.uefi } else { &kernel.bios };
     let machine = Machine {
         image,
         firmware: firmware.as_ref(),
@@ -206,10 +178,7 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
     );
     println!("mk: {}", process::describe(&cmd));
     if opts.gdb {
-        println!(
-            "mk: QEMU waits for gdb; attach with: gdb {} -ex 'target remote :1234'",
-            ws.show(&kernel.kernel)
-        );
+        println!("mk: QEMU waits for gdb; attach with: gdb {} -ex 'target remote :1234'", ws.show(&kernel.kernel));
     }
     let status = cmd.status().map_err(|e| process::spawn_error(&cmd, e))?;
     println!("mk: {}", exit_meaning(status.code()));
@@ -228,10 +197,7 @@ mod tests {
     use super::*;
 
     fn words(args: &[OsString]) -> String {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+        args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
     }
 
     #[test]
@@ -256,10 +222,7 @@ mod tests {
 
     #[test]
     fn uefi_and_options() {
-        let firmware = Firmware {
-            code: "/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
-            vars: "/t/OVMF_VARS.fd".into(),
-        };
+        let firmware = Firmware { code: "/usr/share/OVMF/OVMF_CODE_4M.fd".into(), vars: "/t/OVMF_VARS.fd".into() };
         let machine = Machine {
             image: Path::new("/t/a,b.img"),
             firmware: Some(&firmware),
@@ -278,10 +241,7 @@ mod tests {
             "-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
              -drive if=pflash,format=raw,file=/t/OVMF_VARS.fd"
         ));
-        assert!(
-            line.contains("-drive format=raw,file=/t/a,,b.img"),
-            "{line}"
-        );
+        assert!(line.contains("-drive format=raw,file=/t/a,,b.img"), "{line}");
         assert!(line.ends_with("-icount shift=0 -s -S"), "{line}");
         assert!(!line.contains("kvm"), "{line}");
     }
@@ -308,10 +268,7 @@ mod tests {
         fs::write(dir.join("OVMF_VARS_4M.fd"), "").unwrap();
         assert_eq!(
             find_ovmf(&dir),
-            Some(Ovmf {
-                code: dir.join("OVMF_CODE_4M.fd"),
-                vars: dir.join("OVMF_VARS_4M.fd"),
-            })
+            Some(Ovmf { code: dir.join("OVMF_CODE_4M.fd"), vars: dir.join("OVMF_VARS_4M.fd") })
         );
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -70,10 +70,7 @@ fn parse_body(body: &str) -> Option<Line<'_>> {
         "FAIL" => {
             let (name, reason) = rest.split_once(':').unwrap_or((rest, ""));
             let name = name.trim();
-            (!name.is_empty()).then_some(Line::Fail {
-                name,
-                reason: reason.trim(),
-            })
+            (!name.is_empty()).then_some(Line::Fail { name, reason: reason.trim() })
         }
         "done" => {
             let (passed, failed) = rest.split_once(" passed, ")?;
@@ -160,22 +157,17 @@ impl Transcript {
                     self.panic = Some(panic.to_string());
                 }
             }
-            Line::Malformed(body) => self
-                .problems
-                .push(format!("unrecognised line `[selftest] {body}`")),
+            Line::Malformed(body) => self.problems.push(format!("unrecognised line `[selftest] {body}`")),
             Line::Plan(n) => {
                 if self.plan.is_some() {
                     self.problems.push("a second plan line".to_string());
                 } else if !self.results.is_empty() {
-                    self.problems
-                        .push("the plan line came after results".to_string());
+                    self.problems.push("the plan line came after results".to_string());
                 }
                 self.plan.get_or_insert(n);
             }
             Line::Ok { name, detail } => self.result(name, true, detail),
-            Line::Fail { name, reason } => {
-                self.result(name, false, (!reason.is_empty()).then_some(reason))
-            }
+            Line::Fail { name, reason } => self.result(name, false, (!reason.is_empty()).then_some(reason)),
             Line::Done { passed, failed } => {
                 if self.done.is_some() {
                     self.problems.push("a second done line".to_string());
@@ -189,21 +181,15 @@ impl Transcript {
 
     fn result(&mut self, name: &str, passed: bool, note: Option<&str>) {
         if self.plan.is_none() {
-            self.problems
-                .push(format!("result `{name}` came before the plan line"));
+            self.problems.push(format!("result `{name}` came before the plan line"));
         }
         if self.done.is_some() {
-            self.problems
-                .push(format!("result `{name}` came after the done line"));
+            self.problems.push(format!("result `{name}` came after the done line"));
         }
         if self.results.iter().any(|r| r.name == name) {
             self.problems.push(format!("`{name}` reported twice"));
         }
-        self.results.push(TestResult {
-            name: name.to_string(),
-            passed,
-            note: note.map(str::to_string),
-        });
+        self.results.push(TestResult { name: name.to_string(), passed, note: note.map(str::to_string) });
     }
 
     /// Whether the kernel has said all it will (done line or panic), so
@@ -216,9 +202,7 @@ impl Transcript {
         let mut reasons = Vec::new();
         match ending {
             Ending::Exited(Some(qemu::EXIT_PASSED)) => {}
-            Ending::Exited(code) => {
-                reasons.push(format!("QEMU ended with {}", qemu::exit_meaning(*code)))
-            }
+            Ending::Exited(code) => reasons.push(format!("QEMU ended with {}", qemu::exit_meaning(*code))),
             Ending::Killed(why) => reasons.push(format!("QEMU was killed: {why}")),
         }
         if let Some(line) = &self.panic {
@@ -228,19 +212,13 @@ impl Transcript {
         let failed = self.results.len() - passed;
         match self.plan {
             None => reasons.push("no `[selftest] plan N` line".to_string()),
-            Some(n) if n != self.results.len() => reasons.push(format!(
-                "the plan announced {n} self-tests but {} reported",
-                self.results.len()
-            )),
+            Some(n) if n != self.results.len() => {
+                reasons.push(format!("the plan announced {n} self-tests but {} reported", self.results.len()))
+            }
             Some(_) => {}
         }
         if failed > 0 {
-            let names: Vec<&str> = self
-                .results
-                .iter()
-                .filter(|r| !r.passed)
-                .map(|r| r.name.as_str())
-                .collect();
+            let names: Vec<&str> = self.results.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
             reasons.push(format!("{failed} failed: {}", names.join(", ")));
         }
         match self.done {
@@ -257,10 +235,7 @@ impl Transcript {
             .map(|name| name.to_string())
             .collect();
         if !missing.is_empty() {
-            reasons.push(format!(
-                "required self-tests did not report: {}",
-                missing.join(", ")
-            ));
+            reasons.push(format!("required self-tests did not report: {}", missing.join(", ")));
         }
         Verdict { reasons, missing }
     }
@@ -294,54 +269,24 @@ mod tests {
     #[test]
     fn classifies_lines() {
         assert_eq!(classify("Ferrite 0.1.0 booted"), Line::Banner);
-        assert_eq!(
-            classify("\x1b[01;01HFerrite 0.1.0 booted: 2 CPUs"),
-            Line::Banner
-        );
+        assert_eq!(classify("\x1b[01;01HFerrite 0.1.0 booted: 2 CPUs"), Line::Banner);
         assert_eq!(classify("[selftest] plan 12"), Line::Plan(12));
         assert_eq!(classify("\x1b[0m[selftest] plan 3\r"), Line::Plan(3));
-        assert_eq!(
-            classify("[selftest] ok heap"),
-            Line::Ok {
-                name: "heap",
-                detail: None
-            }
-        );
+        assert_eq!(classify("[selftest] ok heap"), Line::Ok { name: "heap", detail: None });
         assert_eq!(
             classify("[selftest] ok smp (2 CPUs (BSP + 1))"),
-            Line::Ok {
-                name: "smp",
-                detail: Some("2 CPUs (BSP + 1)")
-            }
+            Line::Ok { name: "smp", detail: Some("2 CPUs (BSP + 1)") }
         );
         assert_eq!(
             classify("[selftest] FAIL paging: expected 0x1000, got 0x2000"),
-            Line::Fail {
-                name: "paging",
-                reason: "expected 0x1000, got 0x2000"
-            }
+            Line::Fail { name: "paging", reason: "expected 0x1000, got 0x2000" }
         );
-        assert_eq!(
-            classify("[selftest] FAIL paging"),
-            Line::Fail {
-                name: "paging",
-                reason: ""
-            }
-        );
-        assert_eq!(
-            classify("[selftest] done 3 passed, 1 failed"),
-            Line::Done {
-                passed: 3,
-                failed: 1
-            }
-        );
+        assert_eq!(classify("[selftest] FAIL paging"), Line::Fail { name: "paging", reason: "" });
+        assert_eq!(classify("[selftest] done 3 passed, 1 failed"), Line::Done { passed: 3, failed: 1 });
         assert_eq!(classify("KERNEL PANIC: at src/x.rs:1"), Line::Panic);
         assert_eq!(classify("[selftest] plan two"), Line::Malformed("plan two"));
         assert_eq!(classify("[selftest] ok"), Line::Malformed("ok"));
-        assert_eq!(
-            classify("[selftest] done 3 passed"),
-            Line::Malformed("done 3 passed")
-        );
+        assert_eq!(classify("[selftest] done 3 passed"), Line::Malformed("done 3 passed"));
         assert_eq!(classify("BdsDxe: loading Boot0001"), Line::Other);
         assert_eq!(classify("Ferrite booting"), Line::Other);
     }
@@ -356,21 +301,13 @@ mod tests {
         assert!(t.finished());
         assert_eq!(
             t.results[0],
-            TestResult {
-                name: "heap".into(),
-                passed: true,
-                note: Some("1024 allocations".into())
-            }
+            TestResult { name: "heap".into(), passed: true, note: Some("1024 allocations".into()) }
         );
     }
 
     #[test]
     fn the_empty_plan_passes() {
-        let t = run(&[
-            "Ferrite 0.1.0 booted",
-            "[selftest] plan 0",
-            "[selftest] done 0 passed, 0 failed",
-        ]);
+        let t = run(&["Ferrite 0.1.0 booted", "[selftest] plan 0", "[selftest] done 0 passed, 0 failed"]);
         assert!(t.verdict(&PASSED, &[]).passed());
     }
 
@@ -379,11 +316,7 @@ mod tests {
         let t = run(GOOD);
         let v = t.verdict(&Ending::Exited(Some(35)), &[]);
         assert!(!v.passed());
-        assert!(
-            v.reasons[0].contains("self-tests failed"),
-            "{:?}",
-            v.reasons
-        );
+        assert!(v.reasons[0].contains("self-tests failed"), "{:?}", v.reasons);
         assert!(!t.verdict(&Ending::Exited(None), &[]).passed());
         let v = t.verdict(&Ending::Killed("no verdict within 180 s".into()), &[]);
         assert!(v.reasons[0].contains("180 s"));
@@ -400,19 +333,10 @@ mod tests {
         let v = t.verdict(&PASSED, &[]);
         assert_eq!(v.reasons, ["1 failed: b"]);
 
-        let t = run(&[
-            "[selftest] plan 3",
-            "[selftest] ok a",
-            "[selftest] ok b",
-            "[selftest] done 2 passed, 0 failed",
-        ]);
+        let t = run(&["[selftest] plan 3", "[selftest] ok a", "[selftest] ok b", "[selftest] done 2 passed, 0 failed"]);
         assert!(t.verdict(&PASSED, &[]).reasons[0].contains("announced 3"));
 
-        let t = run(&[
-            "[selftest] plan 1",
-            "[selftest] ok a",
-            "[selftest] done 2 passed, 0 failed",
-        ]);
+        let t = run(&["[selftest] plan 1", "[selftest] ok a", "[selftest] done 2 passed, 0 failed"]);
         assert!(t.verdict(&PASSED, &[]).reasons[0].contains("done line says"));
     }
 
@@ -446,10 +370,7 @@ mod tests {
         ]);
         let v = t.verdict(&Ending::Exited(Some(37)), &[]);
         assert_eq!(v.reasons[0], "QEMU ended with kernel panic (37)");
-        assert_eq!(
-            v.reasons[1],
-            "KERNEL PANIC: panicked at kernel/src/x.rs:1:1: boom"
-        );
+        assert_eq!(v.reasons[1], "KERNEL PANIC: panicked at kernel/src/x.rs:1:1: boom");
     }
 
     #[test]
@@ -463,14 +384,7 @@ mod tests {
             "[selftest] done 2 passed, 0 failed",
         ]);
         let v = t.verdict(&PASSED, &[]);
-        assert_eq!(
-            v.reasons,
-            [
-                "a second plan line",
-                "`a` reported twice",
-                "unrecognised line `[selftest] bogus`"
-            ]
-        );
+        assert_eq!(v.reasons, ["a second plan line", "`a` reported twice", "unrecognised line `[selftest] bogus`"]);
     }
 
     #[test]

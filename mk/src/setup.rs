@@ -25,20 +25,11 @@ pub struct Needs {
 
 impl Needs {
     /// `cargo mk build`: the kernel target and the image nightly.
-    pub const BUILD: Needs = Needs {
-        lint_components: false,
-        qemu: false,
-    };
+    pub const BUILD: Needs = Needs { lint_components: false, qemu: false };
     /// `cargo mk qemu`: also QEMU and OVMF.
-    pub const QEMU: Needs = Needs {
-        lint_components: false,
-        qemu: true,
-    };
+    pub const QEMU: Needs = Needs { lint_components: false, qemu: true };
     /// `cargo mk test` and `cargo mk setup`: everything.
-    pub const ALL: Needs = Needs {
-        lint_components: true,
-        qemu: true,
-    };
+    pub const ALL: Needs = Needs { lint_components: true, qemu: true };
 }
 
 const LINT_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
@@ -61,16 +52,10 @@ fn stable_toolchain(ws: &Workspace, needs: Needs) -> Result<(), String> {
         let mut cmd = process::clean(ws, "rustup");
         cmd.args(["toolchain", "install", &channel, "--profile", "minimal"]);
         cmd.args(["-c", "rustfmt", "-c", "clippy", "-t", KERNEL_TARGET]);
-        act(
-            &format!("installing the Rust toolchain {channel}"),
-            &mut cmd,
-        )?;
+        act(&format!("installing the Rust toolchain {channel}"), &mut cmd)?;
     }
 
-    let targets = rustup_out(
-        ws,
-        &["target", "list", "--installed", "--toolchain", &channel],
-    )?;
+    let targets = rustup_out(ws, &["target", "list", "--installed", "--toolchain", &channel])?;
     if !targets.lines().any(|line| line.trim() == KERNEL_TARGET) {
         let mut cmd = process::clean(ws, "rustup");
         cmd.args(["target", "add", KERNEL_TARGET, "--toolchain", &channel]);
@@ -94,22 +79,12 @@ fn image_toolchain(ws: &Workspace) -> Result<(), String> {
     for component in IMAGE_COMPONENTS {
         cmd.args(["-c", component]);
     }
-    act(
-        &format!("installing the image toolchain {channel} (only mk/image uses it)"),
-        &mut cmd,
-    )
+    act(&format!("installing the image toolchain {channel} (only mk/image uses it)"), &mut cmd)
 }
 
 fn add_missing_components(ws: &Workspace, channel: &str, wanted: &[&str]) -> Result<(), String> {
-    let installed = rustup_out(
-        ws,
-        &["component", "list", "--installed", "--toolchain", channel],
-    )?;
-    let missing: Vec<&str> = wanted
-        .iter()
-        .copied()
-        .filter(|c| !component_listed(&installed, c))
-        .collect();
+    let installed = rustup_out(ws, &["component", "list", "--installed", "--toolchain", channel])?;
+    let missing: Vec<&str> = wanted.iter().copied().filter(|c| !component_listed(&installed, c)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -117,10 +92,7 @@ fn add_missing_components(ws: &Workspace, channel: &str, wanted: &[&str]) -> Res
     cmd.args(["component", "add"]);
     cmd.args(&missing);
     cmd.args(["--toolchain", channel]);
-    act(
-        &format!("installing {} for {channel}", missing.join(" and ")),
-        &mut cmd,
-    )
+    act(&format!("installing {} for {channel}", missing.join(" and ")), &mut cmd)
 }
 
 /// Step 3: QEMU and the OVMF firmware, through apt-get when we are root.
@@ -129,16 +101,13 @@ fn system_packages(ws: &Workspace) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let is_root =
-        process::output(process::clean(ws, "id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    let is_root = process::output(process::clean(ws, "id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
     let path = std::env::var_os("PATH");
     let has_apt = find_program("apt-get", path.as_deref()).is_some();
     match apt_plan(&missing, is_root, has_apt) {
         AptPlan::Install(packages) => {
             let mut update = process::clean(ws, "apt-get");
-            update
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .arg("update");
+            update.env("DEBIAN_FRONTEND", "noninteractive").arg("update");
             act("updating the apt package lists", &mut update)?;
             let mut install = process::clean(ws, "apt-get");
             install.env("DEBIAN_FRONTEND", "noninteractive");
@@ -146,10 +115,7 @@ fn system_packages(ws: &Workspace) -> Result<(), String> {
             act(&format!("installing {}", packages.join(" ")), &mut install)?;
             let still = missing_packages();
             if !still.is_empty() {
-                return Err(format!(
-                    "apt-get finished but {} still missing",
-                    still.join(" and ")
-                ));
+                return Err(format!("apt-get finished but {} still missing", still.join(" and ")));
             }
             Ok(())
         }
@@ -163,11 +129,7 @@ fn system_packages(ws: &Workspace) -> Result<(), String> {
 
 /// The Debian packages that provide what is missing on this machine.
 fn missing_packages() -> Vec<&'static str> {
-    missing_packages_in(
-        QEMU,
-        std::env::var_os("PATH").as_deref(),
-        Path::new(qemu::OVMF_DIR),
-    )
+    missing_packages_in(QEMU, std::env::var_os("PATH").as_deref(), Path::new(qemu::OVMF_DIR))
 }
 
 /// The Debian packages needed when `qemu` is not on `path` or OVMF is not
@@ -197,24 +159,16 @@ pub fn apt_plan(packages: &[&str], is_root: bool, has_apt: bool) -> AptPlan {
     if is_root && has_apt {
         AptPlan::Install(packages.iter().map(|p| p.to_string()).collect())
     } else if has_apt {
-        AptPlan::Manual(format!(
-            "sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y {list}"
-        ))
+        AptPlan::Manual(format!("sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y {list}"))
     } else {
-        AptPlan::Manual(format!(
-            "your package manager (on Debian or Ubuntu: apt-get install -y {list})"
-        ))
+        AptPlan::Manual(format!("your package manager (on Debian or Ubuntu: apt-get install -y {list})"))
     }
 }
 
 /// Runs one setup action, saying what it does first.
 fn act(what: &str, cmd: &mut Command) -> Result<(), String> {
     println!("mk: {what} ({})", process::describe(cmd));
-    if process::run(cmd)? {
-        Ok(())
-    } else {
-        Err(format!("{what} failed (`{}`)", process::describe(cmd)))
-    }
+    if process::run(cmd)? { Ok(()) } else { Err(format!("{what} failed (`{}`)", process::describe(cmd))) }
 }
 
 fn rustup_out(ws: &Workspace, args: &[&str]) -> Result<String, String> {
@@ -234,11 +188,9 @@ pub fn toolchain_listed(list: &str, channel: &str) -> bool {
 /// `llvm-tools-preview` as `llvm-tools`.
 pub fn component_listed(list: &str, component: &str) -> bool {
     let base = component.strip_suffix("-preview").unwrap_or(component);
-    list.lines().map(str::trim).any(|name| {
-        [component, base]
-            .iter()
-            .any(|want| name == *want || is_with_host_triple(name, want))
-    })
+    list.lines()
+        .map(str::trim)
+        .any(|name| [component, base].iter().any(|want| name == *want || is_with_host_triple(name, want)))
 }
 
 /// `name` is `base-<triple>` where the triple starts with this host's
@@ -254,10 +206,7 @@ pub fn find_program(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path?)
         .map(|dir| dir.join(name))
-        .find(|file| {
-            file.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|file| file.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 #[cfg(test)]
@@ -329,14 +278,8 @@ mod tests {
             missing_packages_in("qemu-system-does-not-exist", path.as_deref(), nowhere),
             ["qemu-system-x86", "ovmf"]
         );
-        assert_eq!(
-            missing_packages_in("sh", path.as_deref(), nowhere),
-            ["ovmf"]
-        );
-        assert_eq!(
-            missing_packages_in("qemu-system-does-not-exist", None, nowhere),
-            ["qemu-system-x86", "ovmf"]
-        );
+        assert_eq!(missing_packages_in("sh", path.as_deref(), nowhere), ["ovmf"]);
+        assert_eq!(missing_packages_in("qemu-system-does-not-exist", None, nowhere), ["qemu-system-x86", "ovmf"]);
     }
 
     #[test]
@@ -350,9 +293,6 @@ mod tests {
         };
         assert!(cmd.contains("sudo apt-get update"), "{cmd}");
         assert!(cmd.contains("apt-get install -y ovmf"), "{cmd}");
-        assert!(matches!(
-            apt_plan(&["ovmf"], true, false),
-            AptPlan::Manual(_)
-        ));
+        assert!(matches!(apt_plan(&["ovmf"], true, false), AptPlan::Manual(_)));
     }
 }

@@ -38,8 +38,7 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     let staging = ws.initfs_staging(profile);
     stage(ws, &staging, &binaries)?;
     let image = ws.initfs_image(profile);
-    let bytes = initfs::pack_dir(&staging)
-        .map_err(|e| format!("packing {} into an initfs: {e}", ws.show(&staging)))?;
+    let bytes = initfs::pack_dir(&staging).map_err(|e| format!("packing {} into an initfs: {e}", ws.show(&staging)))?;
     if fs::read(&image).is_ok_and(|old| old == bytes) {
         return Ok(image);
     }
@@ -63,11 +62,7 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
 /// `-p NAME` for every userspace package, libraries included: what clippy
 /// lints with `--target x86_64-unknown-none`.
 pub fn package_args() -> Vec<&'static str> {
-    LIBRARIES
-        .iter()
-        .chain(PROGRAMS)
-        .flat_map(|name| ["-p", name])
-        .collect()
+    LIBRARIES.iter().chain(PROGRAMS).flat_map(|name| ["-p", name]).collect()
 }
 
 /// One `cargo build` for all programs; returns the binaries it produced.
@@ -90,24 +85,15 @@ fn build_programs(ws: &Workspace, profile: Profile) -> Result<Vec<PathBuf>, Stri
         .spawn()
         .map_err(|e| process::spawn_error(&cmd, e))?;
     let mut messages = String::new();
-    let read = child
-        .stdout
-        .take()
-        .expect("stdout is piped")
-        .read_to_string(&mut messages);
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for cargo: {e}"))?;
+    let read = child.stdout.take().expect("stdout is piped").read_to_string(&mut messages);
+    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
     read.map_err(|e| format!("reading cargo's messages: {e}"))?;
     if !status.success() {
         return Err("the userspace programs did not build".to_string());
     }
     let binaries: Vec<PathBuf> = messages.lines().filter_map(executable).collect();
     if binaries.is_empty() {
-        return Err(format!(
-            "`{}` reported no binaries",
-            process::describe(&cmd)
-        ));
+        return Err(format!("`{}` reported no binaries", process::describe(&cmd)));
     }
     Ok(binaries)
 }
@@ -156,24 +142,17 @@ fn stage(ws: &Workspace, staging: &Path, binaries: &[PathBuf]) -> Result<(), Str
     let bin = staging.join("bin");
     fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
     for binary in binaries {
-        let name = binary
-            .file_name()
-            .ok_or_else(|| format!("{}: no file name", binary.display()))?;
+        let name = binary.file_name().ok_or_else(|| format!("{}: no file name", binary.display()))?;
         let dest = bin.join(name);
         if dest.exists() {
-            return Err(format!(
-                "two userspace packages build a binary called {}",
-                name.to_string_lossy()
-            ));
+            return Err(format!("two userspace packages build a binary called {}", name.to_string_lossy()));
         }
         let elf = fs::read(binary).map_err(|e| format!("reading {}: {e}", ws.show(binary)))?;
         check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
         let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
-        write_executable(&dest, &stripped)
-            .map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+        write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
     }
-    stage_etc(&ws.initfs_etc(), &staging.join("etc"))
-        .map_err(|e| format!("staging {}: {e}", ws.show(&ws.initfs_etc())))
+    stage_etc(&ws.initfs_etc(), &staging.join("etc")).map_err(|e| format!("staging {}: {e}", ws.show(&ws.initfs_etc())))
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -297,22 +276,13 @@ pub fn check_program(elf: &[u8]) -> Result<(), String> {
             PT_LOAD => {
                 loads += 1;
                 if phdr.vaddr < USER_IMAGE_BASE {
-                    return Err(format!(
-                        "segment at {:#x}, below the image base {USER_IMAGE_BASE:#x}",
-                        phdr.vaddr
-                    ));
+                    return Err(format!("segment at {:#x}, below the image base {USER_IMAGE_BASE:#x}", phdr.vaddr));
                 }
                 if phdr.flags & (PF_W | PF_X) == PF_W | PF_X {
-                    return Err(format!(
-                        "segment at {:#x} is writable and executable",
-                        phdr.vaddr
-                    ));
+                    return Err(format!("segment at {:#x} is writable and executable", phdr.vaddr));
                 }
                 if phdr.filesz > phdr.memsz {
-                    return Err(format!(
-                        "segment at {:#x} has more file bytes than memory",
-                        phdr.vaddr
-                    ));
+                    return Err(format!("segment at {:#x} has more file bytes than memory", phdr.vaddr));
                 }
             }
             _ => {}
@@ -353,16 +323,12 @@ mod tests {
     #[test]
     fn finds_executables_in_cargo_messages() {
         let bin = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/programs/hello#0.1.0","target":{"kind":["bin"],"name":"hello"},"filenames":["/w/target/x86_64-unknown-none/debug/hello"],"executable":"/w/target/x86_64-unknown-none/debug/hello","fresh":true}"#;
-        assert_eq!(
-            executable(bin),
-            Some(PathBuf::from("/w/target/x86_64-unknown-none/debug/hello"))
-        );
+        assert_eq!(executable(bin), Some(PathBuf::from("/w/target/x86_64-unknown-none/debug/hello")));
         let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"]},"executable":null,"fresh":true}"#;
         assert_eq!(executable(lib), None);
         let finished = r#"{"reason":"build-finished","success":true}"#;
         assert_eq!(executable(finished), None);
-        let escaped =
-            r#"{"reason":"compiler-artifact","executable":"/a \"b\"\\c\u00e9","fresh":true}"#;
+        let escaped = r#"{"reason":"compiler-artifact","executable":"/a \"b\"\\c\u00e9","fresh":true}"#;
         assert_eq!(executable(escaped), Some(PathBuf::from("/a \"b\"\\cé")));
         let unterminated = r#"{"reason":"compiler-artifact","executable":"/a"#;
         assert_eq!(executable(unterminated), None);
@@ -376,11 +342,7 @@ mod tests {
             let member = format!("\"programs/{name}\"");
             assert!(manifest.contains(&member), "{name} is not a member");
             assert!(
-                ws.root
-                    .join("programs")
-                    .join(name)
-                    .join("build.rs")
-                    .is_file(),
+                ws.root.join("programs").join(name).join("build.rs").is_file(),
                 "{name} has no build.rs to link it at the image base"
             );
         }
@@ -413,11 +375,7 @@ mod tests {
             ph[40..48].copy_from_slice(&memsz.to_le_bytes());
             out.extend(ph);
         }
-        let segments_end = phdrs
-            .iter()
-            .map(|p| (p.2 + p.4) as usize)
-            .max()
-            .unwrap_or(0);
+        let segments_end = phdrs.iter().map(|p| (p.2 + p.4) as usize).max().unwrap_or(0);
         out.resize(out.len().max(segments_end), 0xcc);
         let shoff = out.len() as u64;
         out.resize(out.len() + tail, 0xdd);
@@ -495,10 +453,7 @@ mod tests {
         fs::write(source.join("init.rc"), "hello\n").unwrap();
         fs::write(source.join("sub/x"), "x").unwrap();
         stage_etc(&source, &dir.join("out/etc")).unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.join("out/etc/init.rc")).unwrap(),
-            "hello\n"
-        );
+        assert_eq!(fs::read_to_string(dir.join("out/etc/init.rc")).unwrap(), "hello\n");
         assert_eq!(fs::read_to_string(dir.join("out/etc/sub/x")).unwrap(), "x");
         stage_etc(&dir.join("missing"), &dir.join("none")).unwrap();
         assert!(!dir.join("none").exists());

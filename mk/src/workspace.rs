@@ -43,15 +43,9 @@ impl Workspace {
             return Ok(Workspace { root });
         }
         let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
-        cwd.ancestors()
-            .find(|dir| is_root(dir))
-            .map(|dir| Workspace {
-                root: dir.to_path_buf(),
-            })
-            .ok_or_else(|| {
-                "cannot find the Ferrite workspace (a Cargo.toml with [workspace] and an mk/ crate)"
-                    .to_string()
-            })
+        cwd.ancestors().find(|dir| is_root(dir)).map(|dir| Workspace { root: dir.to_path_buf() }).ok_or_else(|| {
+            "cannot find the Ferrite workspace (a Cargo.toml with [workspace] and an mk/ crate)".to_string()
+        })
     }
 
     /// The stable channel the workspace builds with.
@@ -70,10 +64,7 @@ impl Workspace {
 
     /// A kernel binary built by `cargo build -p kernel --target ...`.
     pub fn kernel_elf(&self, profile: Profile, bin: &str) -> PathBuf {
-        self.target_dir()
-            .join(KERNEL_TARGET)
-            .join(profile.dir())
-            .join(bin)
+        self.target_dir().join(KERNEL_TARGET).join(profile.dir()).join(bin)
     }
 
     /// Where mk writes its own output (images, firmware variables, logs).
@@ -115,18 +106,12 @@ impl Workspace {
     }
 
     pub fn image_tool_binary(&self) -> PathBuf {
-        self.image_tool_dir()
-            .join("target")
-            .join("release")
-            .join("ferrite-image")
+        self.image_tool_dir().join("target").join("release").join("ferrite-image")
     }
 
     /// A path for messages: relative to the workspace root when inside it.
     pub fn show(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
     }
 }
 
@@ -139,12 +124,7 @@ fn is_root(dir: &Path) -> bool {
 
 fn read_channel(file: &Path) -> Result<String, String> {
     let text = fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-    toolchain_channel(&text).ok_or_else(|| {
-        format!(
-            "{} has no `channel = \"...\"` under [toolchain]",
-            file.display()
-        )
-    })
+    toolchain_channel(&text).ok_or_else(|| format!("{} has no `channel = \"...\"` under [toolchain]", file.display()))
 }
 
 /// The `channel` of a `rust-toolchain.toml`'s `[toolchain]` table.
@@ -180,9 +160,7 @@ pub fn is_fresh(output: &Path, inputs: &[&Path]) -> bool {
     let Some(built) = modified(output) else {
         return false;
     };
-    inputs
-        .iter()
-        .all(|input| modified(input).is_some_and(|changed| changed <= built))
+    inputs.iter().all(|input| modified(input).is_some_and(|changed| changed <= built))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -198,10 +176,7 @@ mod tests {
         let text = "# comment\n[toolchain]\nchannel = \"1.95.0\"\ncomponents = [\"rustfmt\"]\n";
         assert_eq!(toolchain_channel(text).as_deref(), Some("1.95.0"));
         let text = "[toolchain]\n  channel='nightly-2026-10-30'  # pinned\n";
-        assert_eq!(
-            toolchain_channel(text).as_deref(),
-            Some("nightly-2026-10-30")
-        );
+        assert_eq!(toolchain_channel(text).as_deref(), Some("nightly-2026-10-30"));
     }
 
     #[test]
@@ -216,11 +191,7 @@ mod tests {
     fn the_real_toolchain_files_parse() {
         let ws = Workspace::locate().expect("workspace");
         assert!(ws.stable_channel().is_ok());
-        assert!(
-            ws.image_channel()
-                .expect("image channel")
-                .starts_with("nightly")
-        );
+        assert!(ws.image_channel().expect("image channel").starts_with("nightly"));
     }
 
     #[test]
@@ -232,12 +203,7 @@ mod tests {
         fs::write(&old, "a").unwrap();
         fs::write(&new, "b").unwrap();
         let earlier = SystemTime::now() - std::time::Duration::from_secs(60);
-        fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(earlier)
-            .unwrap();
+        fs::File::options().write(true).open(&old).unwrap().set_modified(earlier).unwrap();
         assert!(is_fresh(&new, &[&old]));
         assert!(!is_fresh(&old, &[&new]));
         assert!(!is_fresh(&dir.join("missing"), &[&old]));

@@ -112,8 +112,8 @@ mod tests;
 
 pub use error::Error;
 pub use format::{
-    DIR_ENTRY_HEADER_LEN, FORMAT_VERSION, HEADER_LEN, INODE_LEN, MAGIC, MAX_MODE, MAX_NAME_LEN,
-    PAGE_SIZE, ROOT, is_valid_name,
+    DIR_ENTRY_HEADER_LEN, FORMAT_VERSION, HEADER_LEN, INODE_LEN, MAGIC, MAX_MODE, MAX_NAME_LEN, PAGE_SIZE, ROOT,
+    is_valid_name,
 };
 pub use reader::{DirEntry, DirIter, Image, Inode, InodeNum, Kind};
 #[cfg(any(test, feature = "std"))]

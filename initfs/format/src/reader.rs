@@ -100,17 +100,11 @@ impl<'a> Image<'a> {
         if table_offset < HEADER_LEN as u64 {
             return Err(Error::Corrupt("inode table overlaps the header"));
         }
-        let table_len = u64::from(count)
-            .checked_mul(INODE_LEN as u64)
-            .ok_or(Error::Corrupt("inode table is too large"))?;
-        let table = range(image, table_offset, table_len)
-            .ok_or(Error::Corrupt("inode table runs past the image"))?;
+        let table_len =
+            u64::from(count).checked_mul(INODE_LEN as u64).ok_or(Error::Corrupt("inode table is too large"))?;
+        let table = range(image, table_offset, table_len).ok_or(Error::Corrupt("inode table runs past the image"))?;
 
-        let parsed = Image {
-            image,
-            table,
-            count,
-        };
+        let parsed = Image { image, table, count };
         parsed.validate()?;
         Ok(parsed)
     }
@@ -123,8 +117,8 @@ impl<'a> Image<'a> {
         let mut next: u32 = 1;
         for n in 0..self.count {
             let raw = self.raw(n)?;
-            let data = range(self.image, raw.offset, raw.size)
-                .ok_or(Error::Corrupt("inode data runs past the image"))?;
+            let data =
+                range(self.image, raw.offset, raw.size).ok_or(Error::Corrupt("inode data runs past the image"))?;
             match raw.kind {
                 Kind::File => {
                     if n == ROOT {
@@ -140,9 +134,7 @@ impl<'a> Image<'a> {
                     for _ in 0..raw.entries {
                         let entry = next_entry(&mut rest)?;
                         if entry.inode >= self.count {
-                            return Err(Error::Corrupt(
-                                "directory entry names an inode past the table",
-                            ));
+                            return Err(Error::Corrupt("directory entry names an inode past the table"));
                         }
                         if entry.inode <= n {
                             return Err(Error::Corrupt(
@@ -153,19 +145,13 @@ impl<'a> Image<'a> {
                             return Err(Error::Corrupt("inode is named by two directory entries"));
                         }
                         if entry.inode != next {
-                            return Err(Error::Corrupt(
-                                "directory entries are not in breadth-first inode order",
-                            ));
+                            return Err(Error::Corrupt("directory entries are not in breadth-first inode order"));
                         }
                         if previous.is_some_and(|p| p >= entry.name) {
-                            return Err(Error::Corrupt(
-                                "directory names are not unique and ascending",
-                            ));
+                            return Err(Error::Corrupt("directory names are not unique and ascending"));
                         }
                         previous = Some(entry.name);
-                        next = next
-                            .checked_add(1)
-                            .ok_or(Error::Corrupt("too many directory entries"))?;
+                        next = next.checked_add(1).ok_or(Error::Corrupt("too many directory entries"))?;
                     }
                     if !rest.is_empty() {
                         return Err(Error::Corrupt("directory data is longer than its entries"));
@@ -212,11 +198,7 @@ impl<'a> Image<'a> {
             Kind::File => raw.size,
             Kind::Dir => u64::from(raw.entries),
         };
-        Ok(Inode {
-            kind: raw.kind,
-            mode: raw.mode,
-            size,
-        })
+        Ok(Inode { kind: raw.kind, mode: raw.mode, size })
     }
 
     /// The inode a path names. Components are separated by `/`; leading,
@@ -257,12 +239,8 @@ impl<'a> Image<'a> {
         if raw.kind != Kind::Dir {
             return Err(Error::NotADirectory);
         }
-        let data = range(self.image, raw.offset, raw.size)
-            .ok_or(Error::Corrupt("inode data runs past the image"))?;
-        Ok(DirIter {
-            rest: data,
-            remaining: raw.entries,
-        })
+        let data = range(self.image, raw.offset, raw.size).ok_or(Error::Corrupt("inode data runs past the image"))?;
+        Ok(DirIter { rest: data, remaining: raw.entries })
     }
 
     /// The contents of file `n`, borrowed from the image.
@@ -271,8 +249,7 @@ impl<'a> Image<'a> {
         if raw.kind != Kind::File {
             return Err(Error::NotAFile);
         }
-        range(self.image, raw.offset, raw.size)
-            .ok_or(Error::Corrupt("inode data runs past the image"))
+        range(self.image, raw.offset, raw.size).ok_or(Error::Corrupt("inode data runs past the image"))
     }
 
     /// Where file `n`'s data starts in the image: a multiple of
@@ -292,10 +269,7 @@ impl<'a> Image<'a> {
         if n >= self.count {
             return Err(Error::BadInode(n));
         }
-        let at = usize::try_from(n)
-            .ok()
-            .and_then(|n| n.checked_mul(INODE_LEN))
-            .ok_or(Error::BadInode(n))?;
+        let at = usize::try_from(n).ok().and_then(|n| n.checked_mul(INODE_LEN)).ok_or(Error::BadInode(n))?;
         let field = |offset: usize| at.checked_add(offset).ok_or(Error::BadInode(n));
         let truncated = Error::Corrupt("inode table runs past the image");
         let kind = match u8_at(self.table, field(I_KIND)?).ok_or(truncated)? {
@@ -316,13 +290,7 @@ impl<'a> Image<'a> {
         }
         let size = u64_at(self.table, field(I_SIZE)?).ok_or(truncated)?;
         let offset = u64_at(self.table, field(I_OFFSET)?).ok_or(truncated)?;
-        Ok(RawInode {
-            kind,
-            mode,
-            entries,
-            size,
-            offset,
-        })
+        Ok(RawInode { kind, mode, entries, size, offset })
     }
 }
 
@@ -334,12 +302,9 @@ fn next_entry<'a>(rest: &mut &'a [u8]) -> Result<DirEntry<'a>, Error> {
     let after = rest.get(DIR_ENTRY_HEADER_LEN..).ok_or(SHORT)?;
     let (name, tail) = after.split_at_checked(name_len).ok_or(SHORT)?;
     if !is_valid_name_bytes(name) {
-        return Err(Error::Corrupt(
-            "directory entry name is empty, `.`, `..`, or has `/` or NUL",
-        ));
+        return Err(Error::Corrupt("directory entry name is empty, `.`, `..`, or has `/` or NUL"));
     }
-    let name = core::str::from_utf8(name)
-        .map_err(|_| Error::Corrupt("directory entry name is not UTF-8"))?;
+    let name = core::str::from_utf8(name).map_err(|_| Error::Corrupt("directory entry name is not UTF-8"))?;
     *rest = tail;
     Ok(DirEntry { name, inode })
 }

@@ -90,9 +90,7 @@ impl Default for Builder {
 impl Builder {
     /// An image holding only an empty root directory.
     pub fn new() -> Self {
-        Builder {
-            nodes: vec![Node::Dir(BTreeMap::new())],
-        }
+        Builder { nodes: vec![Node::Dir(BTreeMap::new())] }
     }
 
     /// Adds an empty directory (mode `0o755`) at `path`, creating missing
@@ -214,10 +212,8 @@ impl Builder {
         let mut image = vec![0u8; image_len];
         image[H_MAGIC..H_MAGIC + 8].copy_from_slice(&MAGIC);
         image[H_VERSION..H_VERSION + 4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        image[H_INODE_COUNT..H_INODE_COUNT + 4]
-            .copy_from_slice(&(order.len() as u32).to_le_bytes());
-        image[H_TABLE_OFFSET..H_TABLE_OFFSET + 8]
-            .copy_from_slice(&(table_offset as u64).to_le_bytes());
+        image[H_INODE_COUNT..H_INODE_COUNT + 4].copy_from_slice(&(order.len() as u32).to_le_bytes());
+        image[H_TABLE_OFFSET..H_TABLE_OFFSET + 8].copy_from_slice(&(table_offset as u64).to_le_bytes());
         image[H_IMAGE_LEN..H_IMAGE_LEN + 8].copy_from_slice(&(image_len as u64).to_le_bytes());
         image[dir_data_offset..dir_data_offset + dir_data.len()].copy_from_slice(&dir_data);
 
@@ -251,10 +247,7 @@ impl Builder {
 /// error.
 pub fn pack_dir(host_dir: &Path) -> io::Result<Vec<u8>> {
     if !fs::metadata(host_dir)?.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: not a directory", host_dir.display()),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a directory", host_dir.display())));
     }
     let mut builder = Builder::new();
     pack_into(&mut builder, host_dir, "", 0)?;
@@ -273,27 +266,15 @@ fn pack_into(builder: &mut Builder, dir: &Path, prefix: &str, depth: usize) -> i
         let entry = entry?;
         let path = entry.path();
         let name = entry.file_name().into_string().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: name is not UTF-8", path.display()),
-            )
+            io::Error::new(io::ErrorKind::InvalidData, format!("{}: name is not UTF-8", path.display()))
         })?;
         entries.push((name, path));
     }
     entries.sort();
 
     for (name, path) in entries {
-        let inner = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let refused = |e: BuildError| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{}: {e}", path.display()),
-            )
-        };
+        let inner = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let refused = |e: BuildError| io::Error::new(io::ErrorKind::InvalidInput, format!("{}: {e}", path.display()));
         let meta = fs::symlink_metadata(&path)?;
         let kind = meta.file_type();
         if kind.is_dir() {

@@ -19,9 +19,7 @@ use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::gdt;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::memory::PAGE_SIZE;
-use crate::memory::address_space::{
-    AddressSpace, Placement, Prot, STACK_SIZE, STACK_TOP, USER_END, USER_START,
-};
+use crate::memory::address_space::{AddressSpace, Placement, Prot, STACK_SIZE, STACK_TOP, USER_END, USER_START};
 use crate::scheme;
 
 /// Largest executable the kernel will load.
@@ -66,43 +64,17 @@ pub fn load(file: &[u8], args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, E
     let mut space = AddressSpace::new()?;
     for segment in &plan.segments {
         let pages = segment.page_range();
-        let prot = Prot {
-            read: segment.readable,
-            write: segment.writable,
-            exec: segment.executable,
-        };
-        space.map(
-            pages.start,
-            pages.end - pages.start,
-            prot,
-            false,
-            Placement::FixedNoReplace,
-        )?;
-        let data =
-            &file[segment.file_offset as usize..(segment.file_offset + segment.file_size) as usize];
+        let prot = Prot { read: segment.readable, write: segment.writable, exec: segment.executable };
+        space.map(pages.start, pages.end - pages.start, prot, false, Placement::FixedNoReplace)?;
+        let data = &file[segment.file_offset as usize..(segment.file_offset + segment.file_size) as usize];
         space.write_bytes(segment.vaddr, data)?;
     }
     // The stack, and an inaccessible guard page under it.
     let stack_bottom = STACK_TOP - STACK_SIZE;
-    space.map(
-        stack_bottom,
-        STACK_SIZE,
-        Prot::RW,
-        false,
-        Placement::FixedNoReplace,
-    )?;
-    space.map(
-        stack_bottom - PAGE_SIZE,
-        PAGE_SIZE,
-        Prot::default(),
-        false,
-        Placement::FixedNoReplace,
-    )?;
+    space.map(stack_bottom, STACK_SIZE, Prot::RW, false, Placement::FixedNoReplace)?;
+    space.map(stack_bottom - PAGE_SIZE, PAGE_SIZE, Prot::default(), false, Placement::FixedNoReplace)?;
 
-    let mut auxv = alloc::vec![
-        (AT_PAGESZ, PAGE_SIZE as usize),
-        (AT_ENTRY, plan.entry as usize)
-    ];
+    let mut auxv = alloc::vec![(AT_PAGESZ, PAGE_SIZE as usize), (AT_ENTRY, plan.entry as usize)];
     if let Some(phdr) = plan.phdr_vaddr {
         auxv.extend([
             (AT_PHDR, phdr as usize),
@@ -111,11 +83,7 @@ pub fn load(file: &[u8], args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, E
         ]);
     }
     let stack_pointer = build_stack(&mut space, args, env, &auxv)?;
-    Ok(Program {
-        space,
-        entry: plan.entry,
-        stack_pointer,
-    })
+    Ok(Program { space, entry: plan.entry, stack_pointer })
 }
 
 /// Lay out strings at the top of the stack and the pointer block below
@@ -145,8 +113,7 @@ fn build_stack(
     let argv = pointers(args, &mut strings);
     let envp = pointers(env, &mut strings);
 
-    let mut words: Vec<usize> =
-        Vec::with_capacity(3 + argv.len() + envp.len() + 2 * auxv.len() + 2);
+    let mut words: Vec<usize> = Vec::with_capacity(3 + argv.len() + envp.len() + 2 * auxv.len() + 2);
     words.push(args.len());
     words.extend(&argv);
     words.push(0);
@@ -172,14 +139,7 @@ pub fn spawn_first(url: &str) -> Result<usize, Error> {
     let name = url.rsplit(['/', ':']).next().unwrap_or(url);
     let program = load(&data, &[Vec::from(name.as_bytes())], &[])?;
     let frame = program.initial_frame();
-    let process = Process::new(
-        0,
-        alloc::string::String::from(name),
-        program.space,
-        FileTable::with_console()?,
-        0,
-        0,
-    );
+    let process = Process::new(0, alloc::string::String::from(name), program.space, FileTable::with_console()?, 0, 0);
     let thread = Thread::new_user(Arc::clone(&process), &frame, FpuState::initial())?;
     process.threads.lock().push(thread.clone());
     scheduler::spawn(thread);

@@ -48,17 +48,11 @@ impl FileTable {
     }
 
     pub fn get(&self, fd: usize) -> Result<Arc<FileDescription>, Error> {
-        self.slots
-            .get(fd)
-            .and_then(Clone::clone)
-            .ok_or(Error::new(EBADF))
+        self.slots.get(fd).and_then(Clone::clone).ok_or(Error::new(EBADF))
     }
 
     pub fn remove(&mut self, fd: usize) -> Result<Arc<FileDescription>, Error> {
-        self.slots
-            .get_mut(fd)
-            .and_then(Option::take)
-            .ok_or(Error::new(EBADF))
+        self.slots.get_mut(fd).and_then(Option::take).ok_or(Error::new(EBADF))
     }
 
     pub fn open_count(&self) -> usize {

@@ -54,14 +54,7 @@ static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicUsize = AtomicUsize::new(INIT_PID);
 
 impl Process {
-    pub fn new(
-        ppid: Pid,
-        name: String,
-        space: AddressSpace,
-        files: FileTable,
-        uid: u32,
-        gid: u32,
-    ) -> Arc<Process> {
+    pub fn new(ppid: Pid, name: String, space: AddressSpace, files: FileTable, uid: u32, gid: u32) -> Arc<Process> {
         let pml4 = space.pml4().start_address().as_u64() as usize;
         let process = Arc::new(Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
@@ -113,8 +106,7 @@ impl Process {
         without_interrupts(|| {
             let pml4 = space.pml4();
             let old = self.space.lock().replace(space);
-            self.pml4
-                .store(pml4.start_address().as_u64() as usize, Ordering::Release);
+            self.pml4.store(pml4.start_address().as_u64() as usize, Ordering::Release);
             // SAFETY: the new table's kernel half is the kernel's own.
             unsafe { Cr3::write(pml4, Cr3Flags::empty()) };
             old
@@ -123,9 +115,7 @@ impl Process {
 
     /// Ask the process to end with `signal`; wake its threads if blocked.
     pub fn kill(&self, signal: usize) {
-        let _ = self
-            .signal
-            .compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.signal.compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
         let threads: Vec<Arc<Thread>> = without_interrupts(|| self.threads.lock().clone());
         for thread in threads {
             scheduler::wake(&thread);
@@ -219,19 +209,12 @@ fn reap(pid: Pid) -> Option<usize> {
 
 /// `waitpid`: collect a child that has ended. `pid` is a child's pid or
 /// `abi::WAIT_ANY`. With `nohang`, returns `Ok(None)` instead of waiting.
-pub fn wait_child(
-    parent: &Arc<Process>,
-    pid: Pid,
-    nohang: bool,
-) -> Result<Option<(Pid, usize)>, Error> {
+pub fn wait_child(parent: &Arc<Process>, pid: Pid, nohang: bool) -> Result<Option<(Pid, usize)>, Error> {
     let mut found = None;
     let find = |found: &mut Option<(Pid, usize)>| -> Result<bool, Error> {
         let table = TABLE.lock();
         let mut has_child = false;
-        for child in table
-            .values()
-            .filter(|p| p.ppid() == parent.pid && p.pid != parent.pid)
-        {
+        for child in table.values().filter(|p| p.ppid() == parent.pid && p.pid != parent.pid) {
             if pid != abi::WAIT_ANY && child.pid != pid {
                 continue;
             }
@@ -241,11 +224,7 @@ pub fn wait_child(
                 return Ok(true);
             }
         }
-        if has_child {
-            Ok(false)
-        } else {
-            Err(Error::new(ECHILD))
-        }
+        if has_child { Ok(false) } else { Err(Error::new(ECHILD)) }
     };
     if nohang {
         if !without_interrupts(|| find(&mut found))? {

@@ -60,8 +60,7 @@ impl CpuScheduler {
 static CPUS: [CpuScheduler; percpu::MAX_CPUS] = [const { CpuScheduler::new() }; percpu::MAX_CPUS];
 
 /// Threads in timed waits, by deadline.
-static SLEEPERS: Mutex<BinaryHeap<Reverse<(u64, usize, SleepEntry)>>> =
-    Mutex::new(BinaryHeap::new());
+static SLEEPERS: Mutex<BinaryHeap<Reverse<(u64, usize, SleepEntry)>>> = Mutex::new(BinaryHeap::new());
 
 struct SleepEntry(Arc<Thread>);
 
@@ -98,10 +97,7 @@ pub fn try_current() -> Option<Arc<Thread>> {
 
 /// Whether the current thread's process has been told to die.
 pub fn current_killed() -> bool {
-    current()
-        .process
-        .as_ref()
-        .is_some_and(|p| p.pending_signal() != 0)
+    current().process.as_ref().is_some_and(|p| p.pending_signal() != 0)
 }
 
 /// Make the code running on this CPU its idle thread, then idle forever:
@@ -139,10 +135,7 @@ fn enqueue(cpu_index: usize, thread: Arc<Thread>) {
     if cpu_index != percpu::current().index {
         // It may be halted in its idle loop.
         if let Some(target) = percpu::get(cpu_index) {
-            apic::lapic::send_ipi(
-                target.apic_id.load(Ordering::Relaxed),
-                idt::RESCHEDULE_VECTOR,
-            );
+            apic::lapic::send_ipi(target.apic_id.load(Ordering::Relaxed), idt::RESCHEDULE_VECTOR);
         }
     }
 }
@@ -164,13 +157,7 @@ pub fn spawn(thread: Arc<Thread>) {
 }
 
 fn is_idle(cpu: usize) -> bool {
-    interrupts::without_interrupts(|| {
-        CPUS[cpu]
-            .current
-            .lock()
-            .as_ref()
-            .is_none_or(|t| t.is_idle())
-    })
+    interrupts::without_interrupts(|| CPUS[cpu].current.lock().as_ref().is_none_or(|t| t.is_idle()))
 }
 
 /// Make a blocked thread runnable again. False if it was not blocked.
@@ -198,11 +185,7 @@ pub fn yield_now() {
 pub fn sleep_until(thread: &Arc<Thread>, deadline: u64) {
     thread.wake_at.store(deadline, Ordering::Release);
     interrupts::without_interrupts(|| {
-        SLEEPERS.lock().push(Reverse((
-            deadline,
-            Arc::as_ptr(thread) as usize,
-            SleepEntry(thread.clone()),
-        )));
+        SLEEPERS.lock().push(Reverse((deadline, Arc::as_ptr(thread) as usize, SleepEntry(thread.clone()))));
     });
     schedule();
     thread.wake_at.store(0, Ordering::Release);
@@ -239,11 +222,7 @@ pub fn schedule() {
     let me = percpu::current().index;
     cpu.need_resched.store(false, Ordering::Relaxed);
     cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
-    let prev = cpu
-        .current
-        .lock()
-        .clone()
-        .expect("schedule before run_idle");
+    let prev = cpu.current.lock().clone().expect("schedule before run_idle");
 
     if prev.state() == State::Running && !prev.is_idle() {
         prev.set_state(State::Runnable);
@@ -354,7 +333,5 @@ pub fn exit_thread() -> ! {
 
 /// Number of threads queued on each CPU, for `sys:` and tests.
 pub fn queue_lengths() -> impl Iterator<Item = (usize, usize)> {
-    (0..percpu::MAX_CPUS)
-        .filter(|&i| percpu::get(i).is_some())
-        .map(|i| (i, CPUS[i].queued.load(Ordering::Relaxed)))
+    (0..percpu::MAX_CPUS).filter(|&i| percpu::get(i).is_some()).map(|i| (i, CPUS[i].queued.load(Ordering::Relaxed)))
 }

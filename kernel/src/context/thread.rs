@@ -62,11 +62,7 @@ static NEXT_TID: AtomicUsize = AtomicUsize::new(1);
 
 impl Thread {
     /// A thread of `process` that will enter user mode with `frame`.
-    pub fn new_user(
-        process: Arc<Process>,
-        frame: &TrapFrame,
-        fpu: FpuState,
-    ) -> Result<Arc<Thread>, Error> {
+    pub fn new_user(process: Arc<Process>, frame: &TrapFrame, fpu: FpuState) -> Result<Arc<Thread>, Error> {
         let stack = kstack::allocate(KERNEL_STACK_SIZE).ok_or(Error::new(ENOMEM))?;
         let top = stack.top();
         // SAFETY: the stack is fresh, mapped, and only this thread will use it.
@@ -122,12 +118,7 @@ impl Thread {
     /// Blocked -> Runnable; false if it was not blocked (already woken).
     pub fn unblock(&self) -> bool {
         self.state
-            .compare_exchange(
-                State::Blocked as u8,
-                State::Runnable as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(State::Blocked as u8, State::Runnable as u8, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 

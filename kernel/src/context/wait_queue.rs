@@ -28,9 +28,7 @@ impl Default for WaitQueue {
 
 impl WaitQueue {
     pub const fn new() -> Self {
-        Self {
-            waiters: Mutex::new(VecDeque::new()),
-        }
+        Self { waiters: Mutex::new(VecDeque::new()) }
     }
 
     /// Sleep until `ready()` holds. `deadline` (monotonic ns, 0 = none)
@@ -59,8 +57,7 @@ impl WaitQueue {
             if scheduler::current_killed() {
                 return Err(Error::new(EINTR));
             }
-            if deadline != 0 && crate::time::now_ns() >= deadline && !without_interrupts(&mut ready)
-            {
+            if deadline != 0 && crate::time::now_ns() >= deadline && !without_interrupts(&mut ready) {
                 return Err(Error::new(ETIMEDOUT));
             }
         }
@@ -70,11 +67,7 @@ impl WaitQueue {
     /// locked), sleep until a waker takes this thread off the queue.
     /// `Ok(false)` if it did not hold; `ETIMEDOUT` after `deadline`
     /// (monotonic ns, 0 = none); `EINTR` if the process is killed.
-    pub fn wait_for_wake(
-        &self,
-        still_valid: impl FnOnce() -> bool,
-        deadline: u64,
-    ) -> Result<bool, Error> {
+    pub fn wait_for_wake(&self, still_valid: impl FnOnce() -> bool, deadline: u64) -> Result<bool, Error> {
         let me = scheduler::current();
         let queued = without_interrupts(|| {
             let mut waiters = self.waiters.lock();

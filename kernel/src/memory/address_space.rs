@@ -36,9 +36,7 @@ pub const STACK_SIZE: u64 = 8 << 20;
 const COPY_ON_WRITE: Flags = Flags::BIT_9;
 const SHARED: Flags = Flags::BIT_10;
 /// Flags of intermediate tables: permissions are decided at the leaf.
-const TABLE_FLAGS: Flags = Flags::PRESENT
-    .union(Flags::WRITABLE)
-    .union(Flags::USER_ACCESSIBLE);
+const TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prot {
@@ -48,21 +46,9 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const RW: Prot = Prot {
-        read: true,
-        write: true,
-        exec: false,
-    };
-    pub const RX: Prot = Prot {
-        read: true,
-        write: false,
-        exec: true,
-    };
-    pub const R: Prot = Prot {
-        read: true,
-        write: false,
-        exec: false,
-    };
+    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+    pub const RX: Prot = Prot { read: true, write: false, exec: true };
+    pub const R: Prot = Prot { read: true, write: false, exec: false };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,10 +107,7 @@ fn user_range(start: u64, len: u64) -> Result<(u64, u64), Error> {
     if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(Error::new(EINVAL));
     }
-    let end = start
-        .checked_add(len)
-        .and_then(|e| e.checked_next_multiple_of(PAGE_SIZE))
-        .ok_or(Error::new(EINVAL))?;
+    let end = start.checked_add(len).and_then(|e| e.checked_next_multiple_of(PAGE_SIZE)).ok_or(Error::new(EINVAL))?;
     if start < USER_START || end > USER_END {
         return Err(Error::new(EINVAL));
     }
@@ -137,10 +120,7 @@ impl AddressSpace {
         let table = table_at(pml4);
         table.zero();
         copy_kernel_half(table);
-        Ok(Self {
-            pml4,
-            regions: BTreeMap::new(),
-        })
+        Ok(Self { pml4, regions: BTreeMap::new() })
     }
 
     pub fn pml4(&self) -> PhysFrame {
@@ -217,30 +197,14 @@ impl AddressSpace {
         if let Some((start, region)) = self.region_at(addr)
             && start < addr
         {
-            self.regions.insert(
-                start,
-                Region {
-                    end: addr,
-                    ..region
-                },
-            );
+            self.regions.insert(start, Region { end: addr, ..region });
             self.regions.insert(addr, region);
         }
     }
 
     /// Reserve `[start, start + len)` as a region; pages come on first touch.
-    pub fn map(
-        &mut self,
-        start: u64,
-        len: u64,
-        prot: Prot,
-        shared: bool,
-        placement: Placement,
-    ) -> Result<u64, Error> {
-        let len = len
-            .checked_next_multiple_of(PAGE_SIZE)
-            .filter(|&l| l > 0)
-            .ok_or(Error::new(EINVAL))?;
+    pub fn map(&mut self, start: u64, len: u64, prot: Prot, shared: bool, placement: Placement) -> Result<u64, Error> {
+        let len = len.checked_next_multiple_of(PAGE_SIZE).filter(|&l| l > 0).ok_or(Error::new(EINVAL))?;
         let start = match placement {
             Placement::Fixed => {
                 let (start, end) = user_range(start, len)?;
@@ -262,14 +226,7 @@ impl AddressSpace {
                 }
             }
         };
-        self.regions.insert(
-            start,
-            Region {
-                end: start + len,
-                prot,
-                shared,
-            },
-        );
+        self.regions.insert(start, Region { end: start + len, prot, shared });
         Ok(start)
     }
 
@@ -278,8 +235,7 @@ impl AddressSpace {
         let (start, end) = user_range(start, len)?;
         self.split_at(start);
         self.split_at(end);
-        let doomed: alloc::vec::Vec<u64> =
-            self.regions.range(start..end).map(|(&s, _)| s).collect();
+        let doomed: alloc::vec::Vec<u64> = self.regions.range(start..end).map(|(&s, _)| s).collect();
         for region_start in doomed {
             if let Some(region) = self.regions.remove(&region_start) {
                 for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
@@ -311,8 +267,7 @@ impl AddressSpace {
         }
         self.split_at(start);
         self.split_at(end);
-        let starts: alloc::vec::Vec<u64> =
-            self.regions.range(start..end).map(|(&s, _)| s).collect();
+        let starts: alloc::vec::Vec<u64> = self.regions.range(start..end).map(|(&s, _)| s).collect();
         for region_start in starts {
             let Some(region) = self.regions.get_mut(&region_start) else {
                 continue;
@@ -426,9 +381,7 @@ impl AddressSpace {
             unsafe {
                 core::ptr::copy_nonoverlapping(
                     data[offset..].as_ptr(),
-                    phys_to_virt(frame.start_address())
-                        .as_mut_ptr::<u8>()
-                        .add(in_page),
+                    phys_to_virt(frame.start_address()).as_mut_ptr::<u8>().add(in_page),
                     chunk,
                 );
             }
@@ -460,10 +413,8 @@ impl AddressSpace {
                     let Ok(pt) = pt_entry.frame() else { continue };
                     for (i1, entry) in table_at(pt).iter_mut().enumerate() {
                         let Ok(frame) = entry.frame() else { continue };
-                        let addr = ((i4 as u64) << 39)
-                            | ((i3 as u64) << 30)
-                            | ((i2 as u64) << 21)
-                            | ((i1 as u64) << 12);
+                        let addr =
+                            ((i4 as u64) << 39) | ((i3 as u64) << 30) | ((i2 as u64) << 21) | ((i1 as u64) << 12);
                         let mut flags = entry.flags();
                         // Every private page is copy-on-write from now on, even
                         // a read-only one, so that a later mprotect cannot make

@@ -26,20 +26,11 @@ static REFS: Once<&'static [AtomicU16]> = Once::new();
 static TRAMPOLINE_FRAME: AtomicU64 = AtomicU64::new(0);
 
 fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
-    without_interrupts(|| {
-        f(FRAMES
-            .lock()
-            .as_mut()
-            .expect("frame allocator used before init"))
-    })
+    without_interrupts(|| f(FRAMES.lock().as_mut().expect("frame allocator used before init")))
 }
 
 pub(super) fn init(regions: &MemoryRegions) {
-    let usable = || {
-        regions
-            .iter()
-            .filter(|r| r.kind == MemoryRegionKind::Usable)
-    };
+    let usable = || regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable);
     let frame_count = usable().map(|r| r.end / FRAME_SIZE).max().unwrap_or(0);
     let words = FrameBitmap::words_needed(frame_count);
     let bitmap_bytes = (words * 8) as u64;
@@ -55,8 +46,7 @@ pub(super) fn init(regions: &MemoryRegions) {
     // SAFETY: the region is usable RAM that nothing else owns yet, mapped at
     // `storage_virt` by the bootloader's physical-memory mapping, and it is
     // reserved in the bitmap below so it is never handed out.
-    let storage =
-        unsafe { core::slice::from_raw_parts_mut(storage_virt.as_mut_ptr::<u64>(), words) };
+    let storage = unsafe { core::slice::from_raw_parts_mut(storage_virt.as_mut_ptr::<u64>(), words) };
     let mut bitmap = FrameBitmap::new(storage, frame_count);
     let refs_virt = storage_virt + bitmap_bytes;
     // SAFETY: the bytes right after the bitmap in the same reserved region;
@@ -139,11 +129,7 @@ pub fn allocate_user() -> Option<PhysFrame> {
     // SAFETY: the frame is free RAM now owned by the caller, visible through
     // the physical-memory mapping.
     unsafe {
-        core::ptr::write_bytes(
-            super::phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(),
-            0,
-            FRAME_SIZE as usize,
-        )
+        core::ptr::write_bytes(super::phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(), 0, FRAME_SIZE as usize)
     };
     refcount(frame).store(1, Ordering::Release);
     Some(frame)
@@ -152,10 +138,7 @@ pub fn allocate_user() -> Option<PhysFrame> {
 /// One more address space maps `frame` (from `allocate_user`).
 pub fn share(frame: PhysFrame) {
     let previous = refcount(frame).fetch_add(1, Ordering::AcqRel);
-    assert!(
-        previous != 0 && previous != u16::MAX,
-        "sharing frame {frame:?} with count {previous}"
-    );
+    assert!(previous != 0 && previous != u16::MAX, "sharing frame {frame:?} with count {previous}");
 }
 
 /// How many address spaces map `frame`.

@@ -28,10 +28,7 @@ struct Heap {
 struct KernelHeap(Mutex<Heap>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap {
-    free_list: FreeListHeap::new(),
-    end: HEAP_START,
-}));
+static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap { free_list: FreeListHeap::new(), end: HEAP_START }));
 
 impl Heap {
     /// Map at least `bytes` more at the end of the heap and give them to the
@@ -48,8 +45,7 @@ impl Heap {
                 break;
             };
             let page = Page::containing_address(VirtAddr::new(start + mapped));
-            let flags =
-                PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL;
+            let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL;
             if paging::map(page, frame, flags).is_err() {
                 let _ = frame::free(frame);
                 break;

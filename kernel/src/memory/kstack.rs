@@ -61,12 +61,7 @@ fn claim_slot() -> Option<usize> {
         let mut current = word.load(Ordering::Relaxed);
         while current != u64::MAX {
             let bit = current.trailing_ones() as usize;
-            match word.compare_exchange_weak(
-                current,
-                current | (1 << bit),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match word.compare_exchange_weak(current, current | (1 << bit), Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Some(word_index * 64 + bit),
                 Err(now) => current = now,
             }
@@ -84,10 +79,7 @@ fn release_slot(slot: usize) {
 /// guard page below it. `None` if memory or slots run out.
 pub fn allocate(size: usize) -> Option<KernelStack> {
     let size = (size as u64).next_multiple_of(PAGE_SIZE);
-    assert!(
-        size > 0 && size <= MAX_STACK_SIZE,
-        "kernel stack size {size} out of range"
-    );
+    assert!(size > 0 && size <= MAX_STACK_SIZE, "kernel stack size {size} out of range");
     let slot = claim_slot()?;
     let stack = KernelStack { slot, size };
     let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL;
@@ -133,9 +125,7 @@ fn unmap_range(start: u64, len: u64) {
 /// fault path.
 pub fn guard_page_owner(addr: u64) -> Option<core::ops::Range<u64>> {
     let offset = addr.checked_sub(KSTACK_REGION_START)?;
-    let slot = usize::try_from(offset / SLOT_SIZE)
-        .ok()
-        .filter(|&s| s < SLOTS)?;
+    let slot = usize::try_from(offset / SLOT_SIZE).ok().filter(|&s| s < SLOTS)?;
     let size = u64::from(SIZES[slot].load(Ordering::Acquire));
     let top = slot_base(slot) + SLOT_SIZE;
     (size != 0 && addr < top - size).then_some(top - size..top)
@@ -144,9 +134,7 @@ pub fn guard_page_owner(addr: u64) -> Option<core::ops::Range<u64>> {
 /// The `bottom..top` range of the live stack containing `addr`, if any.
 pub fn stack_containing(addr: u64) -> Option<core::ops::Range<u64>> {
     let offset = addr.checked_sub(KSTACK_REGION_START)?;
-    let slot = usize::try_from(offset / SLOT_SIZE)
-        .ok()
-        .filter(|&s| s < SLOTS)?;
+    let slot = usize::try_from(offset / SLOT_SIZE).ok().filter(|&s| s < SLOTS)?;
     let size = u64::from(SIZES[slot].load(Ordering::Acquire));
     let top = slot_base(slot) + SLOT_SIZE;
     (size != 0 && addr >= top - size).then_some(top - size..top)
@@ -154,8 +142,5 @@ pub fn stack_containing(addr: u64) -> Option<core::ops::Range<u64>> {
 
 /// How many stacks are live.
 pub fn live_count() -> usize {
-    SIZES
-        .iter()
-        .filter(|s| s.load(Ordering::Relaxed) != 0)
-        .count()
+    SIZES.iter().filter(|s| s.load(Ordering::Relaxed) != 0).count()
 }

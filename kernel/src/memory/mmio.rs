@@ -16,10 +16,7 @@ pub fn map(phys: PhysAddr, len: u64) -> VirtAddr {
     let first = phys.align_down(PAGE_SIZE);
     let pages = (phys.as_u64() - first.as_u64() + len).div_ceil(PAGE_SIZE);
     let base = NEXT.fetch_add(pages * PAGE_SIZE, Ordering::Relaxed);
-    assert!(
-        base + pages * PAGE_SIZE <= MMIO_REGION_START + MMIO_REGION_SIZE,
-        "MMIO region exhausted"
-    );
+    assert!(base + pages * PAGE_SIZE <= MMIO_REGION_START + MMIO_REGION_SIZE, "MMIO region exhausted");
     let flags = PageTableFlags::WRITABLE
         | PageTableFlags::NO_CACHE
         | PageTableFlags::WRITE_THROUGH

@@ -44,12 +44,7 @@ pub fn copy_kernel_half(into: &mut PageTable) {
 }
 
 fn with<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R {
-    without_interrupts(|| {
-        f(KERNEL_TABLE
-            .lock()
-            .as_mut()
-            .expect("paging used before init"))
-    })
+    without_interrupts(|| f(KERNEL_TABLE.lock().as_mut().expect("paging used before init")))
 }
 
 pub(super) fn table_at(frame: PhysFrame) -> &'static mut PageTable {
@@ -95,24 +90,13 @@ pub fn drop_boot_identity_mappings() {
 }
 
 /// Map `page` to `frame` in the kernel page table.
-pub fn map(
-    page: Page,
-    frame: PhysFrame,
-    flags: PageTableFlags,
-) -> Result<(), MapToError<Size4KiB>> {
+pub fn map(page: Page, frame: PhysFrame, flags: PageTableFlags) -> Result<(), MapToError<Size4KiB>> {
     with(|table| {
         // SAFETY: kernel pages are only mapped by their owning subsystem
         // (heap, stacks, MMIO, tests) to frames it owns, so no existing
         // reference is aliased or invalidated.
-        unsafe {
-            table.map_to(
-                page,
-                frame,
-                flags | PageTableFlags::PRESENT,
-                &mut FrameSource,
-            )
-        }
-        .map(|flush| flush.flush())
+        unsafe { table.map_to(page, frame, flags | PageTableFlags::PRESENT, &mut FrameSource) }
+            .map(|flush| flush.flush())
     })
 }
 
@@ -135,19 +119,14 @@ pub fn update_flags(
 ) -> Result<(), x86_64::structures::paging::mapper::FlagUpdateError> {
     with(|table| {
         // SAFETY: as for `map`: the caller owns the page.
-        unsafe { table.update_flags(page, flags | PageTableFlags::PRESENT) }
-            .map(|flush| flush.flush())
+        unsafe { table.update_flags(page, flags | PageTableFlags::PRESENT) }.map(|flush| flush.flush())
     })
 }
 
 /// The frame and flags behind `addr`, if mapped (any page size).
 pub fn translate(addr: VirtAddr) -> Option<(x86_64::PhysAddr, PageTableFlags)> {
     with(|table| match table.translate(addr) {
-        TranslateResult::Mapped {
-            frame,
-            offset,
-            flags,
-        } => Some((frame.start_address() + offset, flags)),
+        TranslateResult::Mapped { frame, offset, flags } => Some((frame.start_address() + offset, flags)),
         _ => None,
     })
 }

@@ -40,16 +40,11 @@ impl UserSlice {
         if len == 0 {
             return Ok(Self { addr: 0, len: 0 });
         }
-        let end = (addr as u64)
-            .checked_add(len as u64)
-            .ok_or(Error::new(EFAULT))?;
+        let end = (addr as u64).checked_add(len as u64).ok_or(Error::new(EFAULT))?;
         if addr == 0 || end > USER_END {
             return Err(Error::new(EFAULT));
         }
-        Ok(Self {
-            addr: addr as u64,
-            len,
-        })
+        Ok(Self { addr: addr as u64, len })
     }
 
     pub fn len(&self) -> usize {
@@ -66,23 +61,13 @@ impl UserSlice {
 
     /// The first `len` bytes (or fewer if the slice is shorter).
     pub fn prefix(&self, len: usize) -> Self {
-        Self {
-            addr: self.addr,
-            len: self.len.min(len),
-        }
+        Self { addr: self.addr, len: self.len.min(len) }
     }
 
     /// The part after the first `offset` bytes.
     pub fn skip(&self, offset: usize) -> Self {
         let offset = offset.min(self.len);
-        Self {
-            addr: if self.len == offset {
-                0
-            } else {
-                self.addr + offset as u64
-            },
-            len: self.len - offset,
-        }
+        Self { addr: if self.len == offset { 0 } else { self.addr + offset as u64 }, len: self.len - offset }
     }
 
     /// Copy the user bytes into `dst`, which must be as long as the slice.
@@ -146,18 +131,13 @@ impl<T: Pod> UserPtr<T> {
         if addr == 0 {
             return Err(Error::new(EFAULT));
         }
-        Ok(Self {
-            slice: UserSlice::new(addr, size_of::<T>())?,
-            _type: PhantomData,
-        })
+        Ok(Self { slice: UserSlice::new(addr, size_of::<T>())?, _type: PhantomData })
     }
 
     pub fn read(&self) -> Result<T, Error> {
         let mut value = zeroed::<T>();
         // SAFETY: `T: Pod`, so its bytes may be overwritten with any data.
-        let bytes = unsafe {
-            core::slice::from_raw_parts_mut((&raw mut value).cast::<u8>(), size_of::<T>())
-        };
+        let bytes = unsafe { core::slice::from_raw_parts_mut((&raw mut value).cast::<u8>(), size_of::<T>()) };
         self.slice.copy_to_kernel(bytes)?;
         Ok(value)
     }
@@ -166,18 +146,14 @@ impl<T: Pod> UserPtr<T> {
     pub fn write(&self, value: &T) -> Result<(), Error> {
         // SAFETY: `T: Pod`; its padding bytes, if any, are zero because the
         // value was built from `zeroed` (see the trait's documentation).
-        let bytes = unsafe {
-            core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>())
-        };
+        let bytes = unsafe { core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>()) };
         self.slice.copy_from_kernel(bytes)
     }
 }
 
 /// An array of `count` `T`s in user memory.
 pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
-    let bytes = count
-        .checked_mul(size_of::<T>())
-        .ok_or(Error::new(EFAULT))?;
+    let bytes = count.checked_mul(size_of::<T>()).ok_or(Error::new(EFAULT))?;
     let slice = UserSlice::new(addr, bytes)?;
     let mut values = alloc::vec![zeroed::<T>(); count];
     // SAFETY: `T: Pod`; the vector holds exactly `bytes` bytes.
@@ -219,12 +195,7 @@ fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Error> {
     if len == 0 {
         return Ok(());
     }
-    let args = CopyArgs {
-        dst,
-        src,
-        len,
-        smap: SMAP.load(Ordering::Relaxed),
-    };
+    let args = CopyArgs { dst, src, len, smap: SMAP.load(Ordering::Relaxed) };
     let cpu = percpu::current();
     cpu.in_usercopy.store(true, Ordering::Relaxed);
     let result = trap::try_call(copy_bytes, &raw const args as usize);

@@ -31,47 +31,25 @@ pub struct InitfsScheme {
 impl InitfsScheme {
     /// Validate the whole image once; every later access is in bounds.
     pub fn new(bytes: &'static [u8]) -> Result<Self, initfs::Error> {
-        Ok(Self {
-            image: Image::parse(bytes)?,
-            handles: Mutex::new(BTreeMap::new()),
-            next: AtomicUsize::new(1),
-        })
+        Ok(Self { image: Image::parse(bytes)?, handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) })
     }
 
     pub fn image(&self) -> &Image<'static> {
         &self.image
     }
 
-    fn with<R>(
-        &self,
-        handle: usize,
-        f: impl FnOnce(&mut Handle) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        without_interrupts(|| {
-            f(self
-                .handles
-                .lock()
-                .get_mut(&handle)
-                .ok_or(Error::new(EBADF))?)
-        })
+    fn with<R>(&self, handle: usize, f: impl FnOnce(&mut Handle) -> Result<R, Error>) -> Result<R, Error> {
+        without_interrupts(|| f(self.handles.lock().get_mut(&handle).ok_or(Error::new(EBADF))?))
     }
 
     /// The bytes a handle reads: file data, or a directory's names.
     fn contents(&self, inode: InodeNum) -> Result<ContentRef, Error> {
         let meta = self.image.inode(inode).map_err(|_| Error::new(ENOENT))?;
         match meta.kind {
-            Kind::File => Ok(ContentRef::Data(
-                self.image
-                    .file_data(inode)
-                    .map_err(|_| Error::new(ENOENT))?,
-            )),
+            Kind::File => Ok(ContentRef::Data(self.image.file_data(inode).map_err(|_| Error::new(ENOENT))?)),
             Kind::Dir => {
                 let mut listing = Vec::new();
-                for entry in self
-                    .image
-                    .read_dir(inode)
-                    .map_err(|_| Error::new(ENOTDIR))?
-                {
+                for entry in self.image.read_dir(inode).map_err(|_| Error::new(ENOTDIR))? {
                     listing.extend_from_slice(entry.name.as_bytes());
                     listing.push(b'\n');
                 }
@@ -97,9 +75,7 @@ impl ContentRef {
 
 impl KernelScheme for InitfsScheme {
     fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<usize, Error> {
-        if flags & O_ACCMODE != O_RDONLY && flags & O_ACCMODE != 0
-            || flags & (O_CREAT | O_TRUNC) != 0
-        {
+        if flags & O_ACCMODE != O_RDONLY && flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
             return Err(Error::new(EROFS));
         }
         let inode = self.image.lookup(path).map_err(|_| Error::new(ENOENT))?;
@@ -109,16 +85,7 @@ impl KernelScheme for InitfsScheme {
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let path = String::from(path.trim_start_matches('/'));
-        without_interrupts(|| {
-            self.handles.lock().insert(
-                id,
-                Handle {
-                    inode,
-                    offset: 0,
-                    path,
-                },
-            )
-        });
+        without_interrupts(|| self.handles.lock().insert(id, Handle { inode, offset: 0, path }));
         Ok(id)
     }
 
@@ -149,10 +116,7 @@ impl KernelScheme for InitfsScheme {
                 abi::syscall::SEEK_END => len,
                 _ => return Err(Error::new(EINVAL)),
             };
-            let target = base
-                .checked_add(offset)
-                .filter(|&t| t >= 0)
-                .ok_or(Error::new(EINVAL))?;
+            let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
             h.offset = target as usize;
             Ok(h.offset)
         })
@@ -161,11 +125,7 @@ impl KernelScheme for InitfsScheme {
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         let inode = self.with(handle, |h| Ok(h.inode))?;
         let meta = self.image.inode(inode).map_err(|_| Error::new(ENOENT))?;
-        let kind = if meta.kind == Kind::Dir {
-            MODE_DIR
-        } else {
-            MODE_FILE
-        };
+        let kind = if meta.kind == Kind::Dir { MODE_DIR } else { MODE_FILE };
         stat.st_mode = kind | meta.mode;
         stat.st_size = self.contents(inode)?.bytes().len() as u64;
         stat.st_ino = u64::from(inode);
@@ -179,8 +139,6 @@ impl KernelScheme for InitfsScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        without_interrupts(|| self.handles.lock().remove(&handle))
-            .map(|_| ())
-            .ok_or(Error::new(EBADF))
+        without_interrupts(|| self.handles.lock().remove(&handle)).map(|_| ()).ok_or(Error::new(EBADF))
     }
 }

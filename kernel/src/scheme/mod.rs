@@ -30,11 +30,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub const KERNEL: Caller = Caller {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
+    pub const KERNEL: Caller = Caller { pid: 0, uid: 0, gid: 0 };
 }
 
 /// A scheme served by the kernel.
@@ -91,10 +87,7 @@ impl SchemeRef {
 static SCHEMES: RwLock<BTreeMap<String, SchemeRef>> = RwLock::new(BTreeMap::new());
 
 pub fn register(name: &str, scheme: Arc<dyn KernelScheme>) {
-    let entry = SchemeRef {
-        name: Arc::from(name),
-        scheme,
-    };
+    let entry = SchemeRef { name: Arc::from(name), scheme };
     without_interrupts(|| SCHEMES.write().insert(String::from(name), entry));
     log::info!("scheme {name}: registered");
 }
@@ -107,14 +100,9 @@ pub fn split_url(url: &str) -> Option<(&str, &str)> {
 /// Open a URL for `caller`: route by the scheme prefix.
 pub fn open(url: &str, flags: usize, caller: &Caller) -> Result<FileDescription, Error> {
     let (name, path) = split_url(url).ok_or(Error::new(ENOENT))?;
-    let scheme =
-        without_interrupts(|| SCHEMES.read().get(name).cloned()).ok_or(Error::new(ENODEV))?;
+    let scheme = without_interrupts(|| SCHEMES.read().get(name).cloned()).ok_or(Error::new(ENODEV))?;
     let handle = scheme.scheme().open(path, flags, caller)?;
-    Ok(FileDescription {
-        scheme,
-        handle,
-        flags: flags & !O_ACCMODE | (flags & O_ACCMODE),
-    })
+    Ok(FileDescription { scheme, handle, flags: flags & !O_ACCMODE | (flags & O_ACCMODE) })
 }
 
 /// Open a URL on behalf of the kernel itself.

@@ -14,16 +14,10 @@ pub fn all_online() -> Outcome {
     let platform = arch::PLATFORM.get().ok_or("no ACPI platform information")?;
     let expected = platform.cpu_apic_ids.len().min(percpu::MAX_CPUS);
     let online = percpu::online_count();
-    ensure!(
-        online == expected,
-        "{online} CPUs online, ACPI lists {expected}"
-    );
+    ensure!(online == expected, "{online} CPUs online, ACPI lists {expected}");
     let mut ids = String::new();
     for cpu in percpu::all() {
-        ids += &format!(
-            " {}",
-            cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed)
-        );
+        ids += &format!(" {}", cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed));
     }
     Ok(format!("{online} CPUs, APIC IDs{ids}"))
 }
@@ -39,11 +33,7 @@ pub fn protections() -> Outcome {
     );
     for cpu in percpu::all() {
         let theirs = cpu.protections.get().copied().unwrap_or_default();
-        ensure!(
-            theirs == boot,
-            "CPU {} has {theirs}, boot CPU has {boot}",
-            cpu.index
-        );
+        ensure!(theirs == boot, "CPU {} has {theirs}, boot CPU has {boot}", cpu.index);
     }
     Ok(format!("{boot} on {} CPUs", percpu::all().count()))
 }
@@ -52,21 +42,14 @@ pub fn protections() -> Outcome {
 pub fn boot_stack_guarded() -> Outcome {
     let local = 0u8;
     let rsp = core::ptr::addr_of!(local) as u64;
-    let stack = kstack::stack_containing(rsp)
-        .ok_or_else(|| format!("RSP {rsp:#x} is not on a kernel stack"))?;
+    let stack = kstack::stack_containing(rsp).ok_or_else(|| format!("RSP {rsp:#x} is not on a kernel stack"))?;
     let guard = stack.start - 4096;
-    ensure!(
-        paging::translate(VirtAddr::new(guard)).is_none(),
-        "guard page {guard:#x} is mapped"
-    );
+    ensure!(paging::translate(VirtAddr::new(guard)).is_none(), "guard page {guard:#x} is mapped");
     ensure!(
         kstack::guard_page_owner(guard) == Some(stack.clone()),
         "guard page {guard:#x} not attributed to the stack"
     );
-    Ok(format!(
-        "stack {:#x}..{:#x}, guard page {guard:#x} unmapped",
-        stack.start, stack.end
-    ))
+    Ok(format!("stack {:#x}..{:#x}, guard page {guard:#x} unmapped", stack.start, stack.end))
 }
 
 pub fn monotonic_clock() -> Outcome {

@@ -13,9 +13,7 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::{Outcome, ensure};
 use crate::arch::x86_64::{exception, trap};
-use crate::memory::{
-    self, PAGE_SIZE, SCRATCH_REGION_START, frame, heap, kstack, paging, phys_to_virt,
-};
+use crate::memory::{self, PAGE_SIZE, SCRATCH_REGION_START, frame, heap, kstack, paging, phys_to_virt};
 
 /// Take every free frame, check each is distinct and really usable, give
 /// them all back, and check the allocator is exactly where it started.
@@ -55,31 +53,17 @@ pub fn frame_exhaustion() -> Outcome {
         head = next;
     }
     let after = frame::stats();
-    ensure!(
-        taken == before.free,
-        "took {taken} frames but {} were free",
-        before.free
-    );
-    ensure!(
-        exhausted.free == 0,
-        "{} frames still free after exhaustion",
-        exhausted.free
-    );
+    ensure!(taken == before.free, "took {taken} frames but {} were free", before.free);
+    ensure!(exhausted.free == 0, "{} frames still free after exhaustion", exhausted.free);
     ensure!(corrupt == 0, "{corrupt} frames were handed out twice");
-    ensure!(
-        freed == taken,
-        "only {freed} of {taken} frames could be freed"
-    );
+    ensure!(freed == taken, "only {freed} of {taken} frames could be freed");
     ensure!(
         after.free == before.free && after.used == before.used,
         "leak: {} free before, {} after",
         before.free,
         after.free
     );
-    Ok(format!(
-        "{taken} frames = {} MiB taken and returned",
-        (taken * PAGE_SIZE) >> 20
-    ))
+    Ok(format!("{taken} frames = {} MiB taken and returned", (taken * PAGE_SIZE) >> 20))
 }
 
 pub fn heap() -> Outcome {
@@ -91,10 +75,7 @@ pub fn heap() -> Outcome {
             boxes.push(alloc::vec![(i % 251) as u8; size].into_boxed_slice());
         }
         for (i, b) in boxes.iter().enumerate() {
-            ensure!(
-                b.iter().all(|&x| x == (i % 251) as u8),
-                "allocation {i} was overwritten"
-            );
+            ensure!(b.iter().all(|&x| x == (i % 251) as u8), "allocation {i} was overwritten");
         }
         // Odd-indexed frees, then reuse the holes with aligned allocations.
         let mut kept = Vec::new();
@@ -108,31 +89,16 @@ pub fn heap() -> Outcome {
             // SAFETY: non-zero size; freed right away with the same layout.
             let ptr = unsafe { alloc::alloc::alloc(layout) };
             ensure!(!ptr.is_null(), "aligned allocation of {align} failed");
-            ensure!(
-                (ptr as usize).is_multiple_of(align),
-                "allocation not aligned to {align}"
-            );
+            ensure!((ptr as usize).is_multiple_of(align), "allocation not aligned to {align}");
             // SAFETY: as above.
             unsafe { alloc::alloc::dealloc(ptr, layout) };
         }
         drop(kept);
     }
     let after = heap::stats();
-    ensure!(
-        after.allocations == before.allocations,
-        "{} allocations leaked",
-        after.allocations - before.allocations
-    );
-    ensure!(
-        after.used == before.used,
-        "{} bytes leaked",
-        after.used - before.used
-    );
-    Ok(format!(
-        "{} KiB in use, {} KiB free",
-        after.used / 1024,
-        after.free / 1024
-    ))
+    ensure!(after.allocations == before.allocations, "{} allocations leaked", after.allocations - before.allocations);
+    ensure!(after.used == before.used, "{} bytes leaked", after.used - before.used);
+    Ok(format!("{} KiB in use, {} KiB free", after.used / 1024, after.free / 1024))
 }
 
 /// An allocation larger than the whole heap forces it to grow.
@@ -140,23 +106,13 @@ pub fn heap_growth() -> Outcome {
     let mapped_before = heap::mapped_bytes();
     let size = (mapped_before as usize) + 1024 * 1024;
     let mut big: Vec<u8> = Vec::new();
-    ensure!(
-        big.try_reserve_exact(size).is_ok(),
-        "could not allocate {size} bytes"
-    );
+    ensure!(big.try_reserve_exact(size).is_ok(), "could not allocate {size} bytes");
     big.resize(size, 0x5a);
-    ensure!(
-        big.iter().step_by(4096).all(|&b| b == 0x5a),
-        "grown heap memory does not hold data"
-    );
+    ensure!(big.iter().step_by(4096).all(|&b| b == 0x5a), "grown heap memory does not hold data");
     let mapped_after = heap::mapped_bytes();
     drop(big);
     ensure!(mapped_after > mapped_before, "heap did not grow");
-    Ok(format!(
-        "grew from {} KiB to {} KiB",
-        mapped_before / 1024,
-        mapped_after / 1024
-    ))
+    Ok(format!("grew from {} KiB to {} KiB", mapped_before / 1024, mapped_after / 1024))
 }
 
 extern "C" fn write_byte(addr: usize) {
@@ -182,55 +138,31 @@ pub fn map_unmap_remap() -> Outcome {
     // SAFETY: the scratch page is mapped writable to `first`, owned here.
     unsafe { core::ptr::write_volatile(addr as *mut u64, 0x1111) };
     // SAFETY: `first` is owned here and visible through the physical map.
-    let seen = unsafe {
-        phys_to_virt(first.start_address())
-            .as_ptr::<u64>()
-            .read_volatile()
-    };
-    ensure!(
-        seen == 0x1111,
-        "write through the mapping not visible in the frame"
-    );
+    let seen = unsafe { phys_to_virt(first.start_address()).as_ptr::<u64>().read_volatile() };
+    ensure!(seen == 0x1111, "write through the mapping not visible in the frame");
 
     // Remap the same page to another frame.
     let old = paging::unmap(page).map_err(|e| format!("unmap: {e:?}"))?;
     ensure!(old == first, "unmap returned the wrong frame");
     // SAFETY: `second` is owned here.
-    unsafe {
-        phys_to_virt(second.start_address())
-            .as_mut_ptr::<u64>()
-            .write_volatile(0x2222)
-    };
+    unsafe { phys_to_virt(second.start_address()).as_mut_ptr::<u64>().write_volatile(0x2222) };
     paging::map(page, second, rw).map_err(|e| format!("remap: {e:?}"))?;
     // SAFETY: the page now maps `second`.
     let seen = unsafe { core::ptr::read_volatile(addr as *const u64) };
-    ensure!(
-        seen == 0x2222,
-        "remapped page shows {seen:#x}, not the new frame's contents"
-    );
+    ensure!(seen == 0x2222, "remapped page shows {seen:#x}, not the new frame's contents");
 
     // Read-only: a write must fault with a protection violation.
-    paging::update_flags(page, PageTableFlags::NO_EXECUTE)
-        .map_err(|e| format!("update_flags: {e:?}"))?;
-    let fault = trap::try_call(write_byte, addr)
-        .err()
-        .ok_or("write to a read-only page did not fault")?;
+    paging::update_flags(page, PageTableFlags::NO_EXECUTE).map_err(|e| format!("update_flags: {e:?}"))?;
+    let fault = trap::try_call(write_byte, addr).err().ok_or("write to a read-only page did not fault")?;
     ensure!(
-        fault.vector == exception::PAGE_FAULT
-            && fault.address == addr as u64
-            && fault.error_code & 0b11 == 0b11,
+        fault.vector == exception::PAGE_FAULT && fault.address == addr as u64 && fault.error_code & 0b11 == 0b11,
         "unexpected fault on read-only write: {fault:?}"
     );
 
     // Unmapped: a read must fault with page-not-present.
     let last = paging::unmap(page).map_err(|e| format!("unmap: {e:?}"))?;
-    ensure!(
-        paging::translate(VirtAddr::new(addr as u64)).is_none(),
-        "page still translates after unmap"
-    );
-    let fault = trap::try_call(read_byte, addr)
-        .err()
-        .ok_or("read of an unmapped page did not fault")?;
+    ensure!(paging::translate(VirtAddr::new(addr as u64)).is_none(), "page still translates after unmap");
+    let fault = trap::try_call(read_byte, addr).err().ok_or("read of an unmapped page did not fault")?;
     ensure!(
         fault.vector == exception::PAGE_FAULT && fault.error_code & 1 == 0,
         "unexpected fault on unmapped read: {fault:?}"
@@ -240,15 +172,8 @@ pub fn map_unmap_remap() -> Outcome {
     frame::free(last).map_err(|e| format!("free: {e:?}"))?;
     let after = frame::stats();
     // The page tables created for the scratch region stay (one-time cost).
-    ensure!(
-        after.used <= before.used + 3,
-        "frames leaked: {} used before, {} after",
-        before.used,
-        after.used
-    );
-    Ok(String::from(
-        "write, remap, read-only and unmapped faults as expected",
-    ))
+    ensure!(after.used <= before.used + 3, "frames leaked: {} used before, {} after", before.used, after.used);
+    Ok(String::from("write, remap, read-only and unmapped faults as expected"))
 }
 
 /// Every page of every loadable segment of our own ELF file is mapped with
@@ -256,21 +181,14 @@ pub fn map_unmap_remap() -> Outcome {
 /// Pages of the RELRO segment (GOT, `.data.rel.ro`) are read-only: the
 /// bootloader write-protects them after relocation.
 pub fn kernel_image_permissions() -> Outcome {
-    let image = crate::boot::KERNEL_IMAGE
-        .get()
-        .ok_or("kernel image location unknown")?;
+    let image = crate::boot::KERNEL_IMAGE.get().ok_or("kernel image location unknown")?;
     // SAFETY: the bootloader left the kernel's ELF file at this physical
     // range and never reuses it; it is read-only here.
     let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(PhysAddr::new(image.phys)).as_ptr::<u8>(),
-            image.len as usize,
-        )
+        core::slice::from_raw_parts(phys_to_virt(PhysAddr::new(image.phys)).as_ptr::<u8>(), image.len as usize)
     };
     let elf = Elf::parse(bytes).map_err(|e| format!("parsing our own ELF: {e}"))?;
-    let page_range = |vaddr: u64, memsz: u64| {
-        (vaddr & !(PAGE_SIZE - 1))..(vaddr + memsz).next_multiple_of(PAGE_SIZE)
-    };
+    let page_range = |vaddr: u64, memsz: u64| (vaddr & !(PAGE_SIZE - 1))..(vaddr + memsz).next_multiple_of(PAGE_SIZE);
     let relro: Vec<_> = elf
         .program_headers
         .iter()
@@ -280,36 +198,22 @@ pub fn kernel_image_permissions() -> Outcome {
     let mut pages = 0;
     for ph in elf.program_headers.iter().filter(|ph| ph.p_type == PT_LOAD) {
         for addr in page_range(ph.p_vaddr, ph.p_memsz).step_by(PAGE_SIZE as usize) {
-            let flags = paging::effective_flags(VirtAddr::new(addr))
-                .ok_or_else(|| format!("{addr:#x} not mapped"))?;
+            let flags = paging::effective_flags(VirtAddr::new(addr)).ok_or_else(|| format!("{addr:#x} not mapped"))?;
             let writable = flags.contains(PageTableFlags::WRITABLE);
             let executable = !flags.contains(PageTableFlags::NO_EXECUTE);
-            ensure!(
-                !(writable && executable),
-                "{addr:#x} is writable and executable"
-            );
-            let expect_writable =
-                ph.p_flags & PF_W != 0 && !relro.iter().any(|r| r.contains(&addr));
-            ensure!(
-                writable == expect_writable,
-                "{addr:#x}: writable={writable}, segment flags {:#x}",
-                ph.p_flags
-            );
+            ensure!(!(writable && executable), "{addr:#x} is writable and executable");
+            let expect_writable = ph.p_flags & PF_W != 0 && !relro.iter().any(|r| r.contains(&addr));
+            ensure!(writable == expect_writable, "{addr:#x}: writable={writable}, segment flags {:#x}", ph.p_flags);
             ensure!(
                 executable == (ph.p_flags & PF_X != 0),
                 "{addr:#x}: executable={executable}, segment flags {:#x}",
                 ph.p_flags
             );
-            ensure!(
-                !flags.contains(PageTableFlags::USER_ACCESSIBLE),
-                "{addr:#x} is user-accessible"
-            );
+            ensure!(!flags.contains(PageTableFlags::USER_ACCESSIBLE), "{addr:#x} is user-accessible");
             pages += 1;
         }
     }
-    Ok(format!(
-        "{pages} pages: text R-X, rodata and RELRO R, data RW+NX"
-    ))
+    Ok(format!("{pages} pages: text R-X, rodata and RELRO R, data RW+NX"))
 }
 
 /// Heap, stacks, device memory and the physical-memory map are never
@@ -319,10 +223,7 @@ pub fn nx_outside_image() -> Outcome {
     let probes = [
         ("heap", memory::HEAP_START),
         ("kernel stack", stack.bottom()),
-        (
-            "physical memory map",
-            phys_to_virt(PhysAddr::new(0x10_0000)).as_u64(),
-        ),
+        ("physical memory map", phys_to_virt(PhysAddr::new(0x10_0000)).as_u64()),
         ("LAPIC/IOAPIC registers", memory::MMIO_REGION_START),
     ];
     let mut result = Ok(String::from("heap, stacks, MMIO, physical map"));
@@ -340,10 +241,7 @@ pub fn nx_outside_image() -> Outcome {
 /// After boot nothing is mapped in the lower half: it belongs to userspace.
 pub fn lower_half_empty() -> Outcome {
     for addr in [0u64, 0x1000, 0x8000, 0x10_0000, 0x4000_0000] {
-        ensure!(
-            paging::translate(VirtAddr::new(addr)).is_none(),
-            "{addr:#x} is still mapped"
-        );
+        ensure!(paging::translate(VirtAddr::new(addr)).is_none(), "{addr:#x} is still mapped");
     }
     Ok(String::new())
 }

@@ -58,10 +58,7 @@ pub fn run_all() -> bool {
             }
         }
     }
-    kprintln!(
-        "[selftest] done {} passed, {failed} failed",
-        CHECKS.len() - failed
-    );
+    kprintln!("[selftest] done {} passed, {failed} failed", CHECKS.len() - failed);
     failed == 0
 }
 

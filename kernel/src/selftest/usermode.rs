@@ -22,18 +22,10 @@ const DATA_PAGE: u64 = 0x50_0000;
 /// `ret` (R-X) and one data page (RW) holding a known pattern.
 fn with_user_pages(f: impl FnOnce() -> Outcome) -> Outcome {
     let mut space = AddressSpace::new().map_err(|e| format!("address space: {e}"))?;
-    space
-        .map(CODE_PAGE, 4096, Prot::RX, false, Placement::FixedNoReplace)
-        .map_err(|e| format!("map: {e}"))?;
-    space
-        .map(DATA_PAGE, 4096, Prot::RW, false, Placement::FixedNoReplace)
-        .map_err(|e| format!("map: {e}"))?;
-    space
-        .write_bytes(CODE_PAGE, &[0xc3])
-        .map_err(|e| format!("write: {e}"))?;
-    space
-        .write_bytes(DATA_PAGE, b"ferrite!")
-        .map_err(|e| format!("write: {e}"))?;
+    space.map(CODE_PAGE, 4096, Prot::RX, false, Placement::FixedNoReplace).map_err(|e| format!("map: {e}"))?;
+    space.map(DATA_PAGE, 4096, Prot::RW, false, Placement::FixedNoReplace).map_err(|e| format!("map: {e}"))?;
+    space.write_bytes(CODE_PAGE, &[0xc3]).map_err(|e| format!("write: {e}"))?;
+    space.write_bytes(DATA_PAGE, b"ferrite!").map_err(|e| format!("write: {e}"))?;
     let previous = Cr3::read().0;
     // SAFETY: the scratch space's kernel half is the kernel's own, so the
     // running code and stack stay mapped; the previous table is restored
@@ -64,9 +56,7 @@ pub fn smep() -> Outcome {
         return Err(String::from("SMEP is not enabled"));
     }
     with_user_pages(|| {
-        let fault = trap::try_call(call_address, CODE_PAGE as usize)
-            .err()
-            .ok_or("ring 0 executed a user page")?;
+        let fault = trap::try_call(call_address, CODE_PAGE as usize).err().ok_or("ring 0 executed a user page")?;
         ensure!(
             fault.vector == exception::PAGE_FAULT && fault.error_code & 0x11 == 0x11,
             "expected an instruction-fetch protection fault, got {fault:?}"
@@ -80,9 +70,7 @@ pub fn smap() -> Outcome {
         return Err(String::from("SMAP is not enabled"));
     }
     with_user_pages(|| {
-        let fault = trap::try_call(read_address, DATA_PAGE as usize)
-            .err()
-            .ok_or("ring 0 read a user page freely")?;
+        let fault = trap::try_call(read_address, DATA_PAGE as usize).err().ok_or("ring 0 read a user page freely")?;
         ensure!(
             fault.vector == exception::PAGE_FAULT && fault.error_code & 0x5 == 0x1,
             "expected a supervisor protection fault, got {fault:?}"
@@ -110,20 +98,11 @@ pub fn user_copy() -> Outcome {
             ("past the page", DATA_PAGE as usize + 4090, 16),
         ];
         for (what, addr, len) in bad {
-            let result = UserSlice::new(addr, len)
-                .and_then(|s| s.copy_to_kernel(&mut alloc::vec![0u8; len]));
-            ensure!(
-                result.is_err_and(|e| e.errno == EFAULT),
-                "{what} ({addr:#x}+{len}) gave {result:?}, not EFAULT"
-            );
+            let result = UserSlice::new(addr, len).and_then(|s| s.copy_to_kernel(&mut alloc::vec![0u8; len]));
+            ensure!(result.is_err_and(|e| e.errno == EFAULT), "{what} ({addr:#x}+{len}) gave {result:?}, not EFAULT");
         }
         // The kernel stays usable after the refused copies.
-        ensure!(
-            paging::translate(x86_64::VirtAddr::new(DATA_PAGE)).is_none(),
-            "user page visible in the kernel table"
-        );
-        Ok(String::from(
-            "copies work; null, kernel, non-canonical, wrapping, unmapped ranges give EFAULT",
-        ))
+        ensure!(paging::translate(x86_64::VirtAddr::new(DATA_PAGE)).is_none(), "user page visible in the kernel table");
+        Ok(String::from("copies work; null, kernel, non-canonical, wrapping, unmapped ranges give EFAULT"))
     })
 }

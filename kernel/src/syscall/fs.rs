@@ -22,11 +22,7 @@ fn me() -> Arc<Process> {
 }
 
 fn caller(process: &Process) -> Caller {
-    Caller {
-        pid: process.pid,
-        uid: process.uid,
-        gid: process.gid,
-    }
+    Caller { pid: process.pid, uid: process.uid, gid: process.gid }
 }
 
 /// Copy a path argument in and check it is UTF-8.
@@ -58,10 +54,7 @@ pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let n = file
-            .scheme
-            .scheme()
-            .read(file.handle, &mut bounce[..want])?;
+        let n = file.scheme.scheme().read(file.handle, &mut bounce[..want])?;
         user.skip(done).prefix(n).copy_from_kernel(&bounce[..n])?;
         done += n;
         if n < want {
@@ -78,9 +71,7 @@ pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        user.skip(done)
-            .prefix(want)
-            .copy_to_kernel(&mut bounce[..want])?;
+        user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want])?;
         let n = file.scheme.scheme().write(file.handle, &bounce[..want])?;
         done += n;
         if n < want {

@@ -19,13 +19,7 @@ use crate::memory::usercopy::UserPtr;
 static QUEUES: Mutex<BTreeMap<u64, Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
 
 fn queue(key: u64) -> Arc<WaitQueue> {
-    without_interrupts(|| {
-        QUEUES
-            .lock()
-            .entry(key)
-            .or_insert_with(|| Arc::new(WaitQueue::new()))
-            .clone()
-    })
+    without_interrupts(|| QUEUES.lock().entry(key).or_insert_with(|| Arc::new(WaitQueue::new())).clone())
 }
 
 /// The physical address of the user word at `addr`, faulting it in first.
@@ -34,9 +28,7 @@ fn key(addr: usize) -> Result<(u64, u32), Error> {
         return Err(Error::new(EINVAL));
     }
     let value = UserPtr::<u32>::new(addr)?.read()?;
-    let phys = with_current_space(|space| space.translate(addr as u64))
-        .flatten()
-        .ok_or(Error::new(EFAULT))?;
+    let phys = with_current_space(|space| space.translate(addr as u64)).flatten().ok_or(Error::new(EFAULT))?;
     Ok((phys.as_u64(), value))
 }
 
@@ -47,9 +39,7 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
                 0
             } else {
                 let ts = UserPtr::<TimeSpec>::new(timeout)?.read()?;
-                crate::time::now_ns()
-                    .saturating_add(super::time::from_timespec(&ts)?)
-                    .max(1)
+                crate::time::now_ns().saturating_add(super::time::from_timespec(&ts)?).max(1)
             };
             let (phys, _) = key(addr)?;
             let expected = value as u32;
@@ -59,11 +49,7 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
             // physical map; the page stays mapped (and the frame alive)
             // while this process, which is the one waiting, maps it.
             let still_equal = || unsafe { core::ptr::read_volatile(word) } == expected;
-            if queue.wait_for_wake(still_equal, deadline)? {
-                Ok(0)
-            } else {
-                Err(Error::new(EAGAIN))
-            }
+            if queue.wait_for_wake(still_equal, deadline)? { Ok(0) } else { Err(Error::new(EAGAIN)) }
         }
         FUTEX_WAKE => {
             let (phys, _) = key(addr)?;

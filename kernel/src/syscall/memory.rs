@@ -42,15 +42,13 @@ pub fn mmap(hint: usize, len: usize, flags: usize) -> Result<usize, Error> {
 }
 
 pub fn munmap(addr: usize, len: usize) -> Result<usize, Error> {
-    with_current_space(|space| space.unmap(addr as u64, len as u64))
-        .ok_or(Error::new(ENOMEM))??;
+    with_current_space(|space| space.unmap(addr as u64, len as u64)).ok_or(Error::new(ENOMEM))??;
     Ok(0)
 }
 
 pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize, Error> {
     let flags = MapFlags::from_bits(flags).ok_or(Error::new(EINVAL))?;
     let prot = prot(flags)?;
-    with_current_space(|space| space.protect(addr as u64, len as u64, prot))
-        .ok_or(Error::new(ENOMEM))??;
+    with_current_space(|space| space.protect(addr as u64, len as u64, prot)).ok_or(Error::new(ENOMEM))??;
     Ok(0)
 }

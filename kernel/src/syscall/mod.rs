@@ -19,20 +19,13 @@ use crate::context::scheduler;
 /// Entry from the SYSCALL stub: RAX number, RDI/RSI/RDX/R10/R8/R9 arguments.
 pub fn handle(frame: &mut TrapFrame) {
     interrupts::enable();
-    let args = [
-        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
-    ]
-    .map(|a| a as usize);
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9].map(|a| a as usize);
     let result = dispatch(frame.rax as usize, args, frame);
     frame.rax = Error::mux(result) as u64;
     scheduler::before_return_to_user();
 }
 
-fn dispatch(
-    number: usize,
-    [a, b, c, d, e, _f]: [usize; 6],
-    frame: &mut TrapFrame,
-) -> Result<usize, Error> {
+fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
     match number {
         SYS_OPEN => fs::open(a, b, c),
         SYS_CLOSE => fs::close(a),

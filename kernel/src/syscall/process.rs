@@ -40,9 +40,7 @@ pub fn yield_now() -> Result<usize, Error> {
 
 pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
     let parent = me();
-    let space = parent
-        .with_space(|space| space.fork())
-        .ok_or(Error::new(ESRCH))??;
+    let space = parent.with_space(|space| space.fork()).ok_or(Error::new(ESRCH))??;
     let files = parent.files.lock().clone();
     let name = parent.name.lock().clone();
     let child = Process::new(parent.pid, name, space, files, parent.uid, parent.gid);
@@ -69,11 +67,7 @@ fn user_strings(array: usize, count: usize) -> Result<Vec<Vec<u8>>, Error> {
     if count > MAX_ARGS {
         return Err(Error::new(E2BIG));
     }
-    let entries = if count == 0 {
-        Vec::new()
-    } else {
-        usercopy::read_array::<UserStr>(array, count)?
-    };
+    let entries = if count == 0 { Vec::new() } else { usercopy::read_array::<UserStr>(array, count)? };
     let mut total = 0usize;
     let mut strings = Vec::with_capacity(count);
     for entry in entries {
@@ -100,10 +94,7 @@ pub fn exec(
     let file = process.files.lock().get(fd)?;
     // Read from the start whatever the descriptor's offset; schemes that
     // cannot seek are read from where they are.
-    let _ = file
-        .scheme
-        .scheme()
-        .seek(file.handle, 0, abi::syscall::SEEK_SET);
+    let _ = file.scheme.scheme().seek(file.handle, 0, abi::syscall::SEEK_SET);
     let data = scheme::read_all(&file, MAX_EXECUTABLE)?;
     let program = exec::load(&data, &args, &env)?;
     let name = args
@@ -146,9 +137,7 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
         return Err(Error::new(EINVAL));
     }
     let sender = me();
-    let target = process::get(pid)
-        .filter(|p| p.exit_status().is_none())
-        .ok_or(Error::new(ESRCH))?;
+    let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
     if sender.uid != 0 && sender.uid != target.uid {
         return Err(Error::new(EPERM));
     }
@@ -161,13 +150,8 @@ pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error
     if me().uid != 0 {
         return Err(Error::new(EPERM));
     }
-    let end = first
-        .checked_add(count)
-        .filter(|&end| end <= 0x1_0000 && count > 0)
-        .ok_or(Error::new(EINVAL))?;
-    let target = process::get(pid)
-        .filter(|p| p.exit_status().is_none())
-        .ok_or(Error::new(ESRCH))?;
+    let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;
+    let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
     target.grant_ports(first as u32..end as u32);
     Ok(0)
 }

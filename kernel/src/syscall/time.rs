@@ -21,9 +21,7 @@ pub(super) fn from_timespec(ts: &TimeSpec) -> Result<u64, Error> {
     if ts.tv_sec < 0 || !(0..NANOS as i32).contains(&ts.tv_nsec) {
         return Err(Error::new(EINVAL));
     }
-    Ok((ts.tv_sec as u64)
-        .saturating_mul(NANOS)
-        .saturating_add(ts.tv_nsec as u64))
+    Ok((ts.tv_sec as u64).saturating_mul(NANOS).saturating_add(ts.tv_nsec as u64))
 }
 
 /// Both clocks count from boot: there is no wall clock yet.
@@ -50,9 +48,7 @@ pub fn nanosleep(request: usize, remaining: usize) -> Result<usize, Error> {
             }
             return Err(Error::new(abi::syscall::error::EINTR));
         }
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            me.set_state(crate::context::thread::State::Blocked)
-        });
+        x86_64::instructions::interrupts::without_interrupts(|| me.set_state(crate::context::thread::State::Blocked));
         scheduler::sleep_until(&me, deadline);
     }
 }

@@ -68,18 +68,10 @@ pub mod status {
         signal & 0x7f
     }
     pub const fn exit_code(status: usize) -> Option<u8> {
-        if status & 0x7f == 0 {
-            Some((status >> 8) as u8)
-        } else {
-            None
-        }
+        if status & 0x7f == 0 { Some((status >> 8) as u8) } else { None }
     }
     pub const fn signal(status: usize) -> Option<usize> {
-        if status & 0x7f != 0 {
-            Some(status & 0x7f)
-        } else {
-            None
-        }
+        if status & 0x7f != 0 { Some(status & 0x7f) } else { None }
     }
 }
 
@@ -113,17 +105,8 @@ mod tests {
 
     #[test]
     fn own_numbers_do_not_collide_with_redox() {
-        let ours = [
-            SYS_EXIT,
-            SYS_FORK,
-            SYS_EXEC,
-            SYS_WAITPID,
-            SYS_GETPID,
-            SYS_GETPPID,
-            SYS_KILL,
-            SYS_MMAP,
-            SYS_PORT_GRANT,
-        ];
+        let ours =
+            [SYS_EXIT, SYS_FORK, SYS_EXEC, SYS_WAITPID, SYS_GETPID, SYS_GETPPID, SYS_KILL, SYS_MMAP, SYS_PORT_GRANT];
         let redox = [
             SYS_OPEN,
             SYS_OPENAT,

@@ -156,10 +156,7 @@ fn mutated_madt() {
 #[test]
 fn mutated_root_tables_and_rsdp() {
     let mut rng = Rng::new(0x1234_5678_9abc_0004);
-    let bases = [
-        rsdt(&[0x1000, 0x2000, 0x3000]),
-        xsdt(&[0x1000, 0x2000, 0x3000]),
-    ];
+    let bases = [rsdt(&[0x1000, 0x2000, 0x3000]), xsdt(&[0x1000, 0x2000, 0x3000])];
     for _ in 0..20_000 {
         for base in &bases {
             let mut b = base.clone();

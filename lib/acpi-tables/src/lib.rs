@@ -49,13 +49,11 @@ mod fuzz;
 #[cfg(test)]
 mod testutil;
 
-pub use madt::{
-    IsaRoute, MADT_SIGNATURE, Madt, MadtEntries, MadtEntry, Polarity, Trigger, parse_madt,
-};
+pub use madt::{IsaRoute, MADT_SIGNATURE, Madt, MadtEntries, MadtEntry, Polarity, Trigger, parse_madt};
 pub use rsdp::{RSDP_SIGNATURE, RSDP_V1_LEN, RSDP_V2_LEN, Rsdp, parse_rsdp};
 pub use sdt::{
-    RSDT_SIGNATURE, RootTableEntries, RootTableKind, SDT_HEADER_LEN, SdtHeader, XSDT_SIGNATURE,
-    parse_sdt_header, root_table_entries, validate_sdt,
+    RSDT_SIGNATURE, RootTableEntries, RootTableKind, SDT_HEADER_LEN, SdtHeader, XSDT_SIGNATURE, parse_sdt_header,
+    root_table_entries, validate_sdt,
 };
 
 /// Why a table was rejected.

@@ -39,12 +39,7 @@ pub fn parse_madt(table: &[u8]) -> Result<Madt<'_>, Error> {
     let local_apic_address = u32_at(body, 0).ok_or(Error::BadLength)?;
     let flags = u32_at(body, 4).ok_or(Error::BadLength)?;
     let entries = body.get(8..).ok_or(Error::BadLength)?;
-    let mut madt = Madt {
-        header,
-        local_apic_address: u64::from(local_apic_address),
-        flags,
-        entries,
-    };
+    let mut madt = Madt { header, local_apic_address: u64::from(local_apic_address), flags, entries };
     let override_address = madt.entries().map_while(Result::ok).find_map(|e| match e {
         MadtEntry::LocalApicAddressOverride { address } => Some(address),
         _ => None,
@@ -82,21 +77,13 @@ impl<'a> Madt<'a> {
     /// with QEMU's IRQ0 → GSI2, ISA IRQ2 has no GSI of its own.
     pub fn isa_irq_to_gsi(&self, irq: u8) -> IsaRoute {
         let found = self.entries().map_while(Result::ok).find_map(|e| match e {
-            MadtEntry::InterruptSourceOverride {
-                source_irq,
-                gsi,
-                polarity,
-                trigger,
-                ..
-            } if source_irq == irq => Some((gsi, polarity, trigger)),
+            MadtEntry::InterruptSourceOverride { source_irq, gsi, polarity, trigger, .. } if source_irq == irq => {
+                Some((gsi, polarity, trigger))
+            }
             _ => None,
         });
         match found {
-            None => IsaRoute {
-                gsi: u32::from(irq),
-                active_low: false,
-                level_triggered: false,
-            },
+            None => IsaRoute { gsi: u32::from(irq), active_low: false, level_triggered: false },
             Some((gsi, polarity, trigger)) => IsaRoute {
                 gsi,
                 active_low: matches!(polarity, Polarity::ActiveLow | Polarity::Reserved),
@@ -296,9 +283,7 @@ fn split_entry(bytes: &[u8]) -> Result<(MadtEntry, &[u8]), Error> {
     if length < 2 {
         return Err(Error::BadLength);
     }
-    let (entry, rest) = bytes
-        .split_at_checked(usize::from(length))
-        .ok_or(Error::BadLength)?;
+    let (entry, rest) = bytes.split_at_checked(usize::from(length)).ok_or(Error::BadLength)?;
     let entry = decode_entry(entry_type, length, entry).ok_or(Error::BadLength)?;
     Ok((entry, rest))
 }
@@ -315,11 +300,7 @@ fn decode_entry(entry_type: u8, length: u8, e: &[u8]) -> Option<MadtEntry> {
                 online_capable: flags & 2 != 0,
             }
         }
-        1 => MadtEntry::IoApic {
-            id: u8_at(e, 2)?,
-            address: u32_at(e, 4)?,
-            gsi_base: u32_at(e, 8)?,
-        },
+        1 => MadtEntry::IoApic { id: u8_at(e, 2)?, address: u32_at(e, 4)?, gsi_base: u32_at(e, 8)? },
         2 => {
             let flags = u16_at(e, 8)?;
             MadtEntry::InterruptSourceOverride {
@@ -347,9 +328,7 @@ fn decode_entry(entry_type: u8, length: u8, e: &[u8]) -> Option<MadtEntry> {
                 trigger: Trigger::from_inti_flags(flags),
             }
         }
-        5 => MadtEntry::LocalApicAddressOverride {
-            address: u64_at(e, 4)?,
-        },
+        5 => MadtEntry::LocalApicAddressOverride { address: u64_at(e, 4)? },
         9 => {
             let flags = u32_at(e, 8)?;
             MadtEntry::LocalX2Apic {
@@ -401,22 +380,10 @@ mod tests {
             let i = i as u8;
             assert_eq!(
                 *entry,
-                MadtEntry::LocalApic {
-                    processor_uid: i,
-                    apic_id: i,
-                    enabled: true,
-                    online_capable: false
-                }
+                MadtEntry::LocalApic { processor_uid: i, apic_id: i, enabled: true, online_capable: false }
             );
         }
-        assert_eq!(
-            e[4],
-            MadtEntry::IoApic {
-                id: 0,
-                address: 0xfec0_0000,
-                gsi_base: 0
-            }
-        );
+        assert_eq!(e[4], MadtEntry::IoApic { id: 0, address: 0xfec0_0000, gsi_base: 0 });
         assert_eq!(
             e[5],
             MadtEntry::InterruptSourceOverride {
@@ -442,22 +409,14 @@ mod tests {
     fn qemu_isa_routes() {
         let t = qemu_madt(1);
         let m = parse_madt(&t).unwrap();
-        let edge_high = |gsi| IsaRoute {
-            gsi,
-            active_low: false,
-            level_triggered: false,
-        };
+        let edge_high = |gsi| IsaRoute { gsi, active_low: false, level_triggered: false };
         assert_eq!(m.isa_irq_to_gsi(0), edge_high(2));
         assert_eq!(m.isa_irq_to_gsi(1), edge_high(1));
         assert_eq!(m.isa_irq_to_gsi(4), edge_high(4));
         for irq in [5u8, 9, 10, 11] {
             assert_eq!(
                 m.isa_irq_to_gsi(irq),
-                IsaRoute {
-                    gsi: u32::from(irq),
-                    active_low: false,
-                    level_triggered: true
-                }
+                IsaRoute { gsi: u32::from(irq), active_low: false, level_triggered: true }
             );
         }
     }
@@ -476,65 +435,28 @@ mod tests {
                 trigger: Trigger::Level
             }))
         );
-        assert_eq!(
-            m.isa_irq_to_gsi(9),
-            IsaRoute {
-                gsi: 9,
-                active_low: true,
-                level_triggered: true
-            }
-        );
+        assert_eq!(m.isa_irq_to_gsi(9), IsaRoute { gsi: 9, active_low: true, level_triggered: true });
         assert_eq!(m.isa_irq_to_gsi(0).gsi, 2);
     }
 
     #[test]
     fn inti_flags() {
-        let pol = [
-            Polarity::BusDefault,
-            Polarity::ActiveHigh,
-            Polarity::Reserved,
-            Polarity::ActiveLow,
-        ];
-        let trig = [
-            Trigger::BusDefault,
-            Trigger::Edge,
-            Trigger::Reserved,
-            Trigger::Level,
-        ];
+        let pol = [Polarity::BusDefault, Polarity::ActiveHigh, Polarity::Reserved, Polarity::ActiveLow];
+        let trig = [Trigger::BusDefault, Trigger::Edge, Trigger::Reserved, Trigger::Level];
         for flags in 0u16..16 {
             // Upper bits are reserved and must not matter.
             let flags_with_junk = flags | 0xfff0;
-            assert_eq!(
-                Polarity::from_inti_flags(flags_with_junk),
-                pol[usize::from(flags & 3)]
-            );
-            assert_eq!(
-                Trigger::from_inti_flags(flags_with_junk),
-                trig[usize::from(flags >> 2)]
-            );
+            assert_eq!(Polarity::from_inti_flags(flags_with_junk), pol[usize::from(flags & 3)]);
+            assert_eq!(Trigger::from_inti_flags(flags_with_junk), trig[usize::from(flags >> 2)]);
         }
         // Reserved encodings route as Linux does: active low, level.
         let t = madt(0, 0, &[iso(0, 3, 20, 0b1010)]);
         let m = parse_madt(&t).unwrap();
-        assert_eq!(
-            m.isa_irq_to_gsi(3),
-            IsaRoute {
-                gsi: 20,
-                active_low: true,
-                level_triggered: true
-            }
-        );
+        assert_eq!(m.isa_irq_to_gsi(3), IsaRoute { gsi: 20, active_low: true, level_triggered: true });
         // Explicit active high / edge.
         let t = madt(0, 0, &[iso(0, 3, 20, 0b0101)]);
         let m = parse_madt(&t).unwrap();
-        assert_eq!(
-            m.isa_irq_to_gsi(3),
-            IsaRoute {
-                gsi: 20,
-                active_low: false,
-                level_triggered: false
-            }
-        );
+        assert_eq!(m.isa_irq_to_gsi(3), IsaRoute { gsi: 20, active_low: false, level_triggered: false });
     }
 
     #[test]
@@ -548,36 +470,20 @@ mod tests {
         let t = madt(
             0xfee0_0000,
             0,
-            &[
-                local_apic(0, 0, 1),
-                local_apic(1, 2, 0),
-                local_apic(2, 4, 2),
-                local_apic(3, 6, 1 | 0xffff_fff0),
-            ],
+            &[local_apic(0, 0, 1), local_apic(1, 2, 0), local_apic(2, 4, 2), local_apic(3, 6, 1 | 0xffff_fff0)],
         );
         let m = parse_madt(&t).unwrap();
         assert!(!m.has_8259_pics());
         let flags: Vec<(u8, u8, bool, bool)> = m
             .entries()
             .map(|e| match e.unwrap() {
-                MadtEntry::LocalApic {
-                    processor_uid,
-                    apic_id,
-                    enabled,
-                    online_capable,
-                } => (processor_uid, apic_id, enabled, online_capable),
+                MadtEntry::LocalApic { processor_uid, apic_id, enabled, online_capable } => {
+                    (processor_uid, apic_id, enabled, online_capable)
+                }
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(
-            flags,
-            [
-                (0, 0, true, false),
-                (1, 2, false, false),
-                (2, 4, false, true),
-                (3, 6, true, false),
-            ]
-        );
+        assert_eq!(flags, [(0, 0, true, false), (1, 2, false, false), (2, 4, false, true), (3, 6, true, false),]);
     }
 
     #[test]
@@ -585,11 +491,7 @@ mod tests {
         let t = madt(
             0xfee0_0000,
             0,
-            &[
-                local_x2apic(0x1_0000, 1, 300),
-                local_x2apic(0xffff_fffe, 2, 301),
-                local_x2apic_nmi(0xd, 0xffff_ffff, 1),
-            ],
+            &[local_x2apic(0x1_0000, 1, 300), local_x2apic(0xffff_fffe, 2, 301), local_x2apic_nmi(0xd, 0xffff_ffff, 1)],
         );
         let m = parse_madt(&t).unwrap();
         assert_eq!(
@@ -619,53 +521,24 @@ mod tests {
 
     #[test]
     fn io_apics_and_nmi_source() {
-        let t = madt(
-            0xfee0_0000,
-            0,
-            &[
-                io_apic(8, 0xfec0_0000, 0),
-                io_apic(9, 0xfec0_1000, 24),
-                nmi_source(0xf, 23),
-            ],
-        );
+        let t = madt(0xfee0_0000, 0, &[io_apic(8, 0xfec0_0000, 0), io_apic(9, 0xfec0_1000, 24), nmi_source(0xf, 23)]);
         let m = parse_madt(&t).unwrap();
         assert_eq!(
             all(&m),
             [
-                Ok(MadtEntry::IoApic {
-                    id: 8,
-                    address: 0xfec0_0000,
-                    gsi_base: 0
-                }),
-                Ok(MadtEntry::IoApic {
-                    id: 9,
-                    address: 0xfec0_1000,
-                    gsi_base: 24
-                }),
-                Ok(MadtEntry::NmiSource {
-                    gsi: 23,
-                    polarity: Polarity::ActiveLow,
-                    trigger: Trigger::Level
-                }),
+                Ok(MadtEntry::IoApic { id: 8, address: 0xfec0_0000, gsi_base: 0 }),
+                Ok(MadtEntry::IoApic { id: 9, address: 0xfec0_1000, gsi_base: 24 }),
+                Ok(MadtEntry::NmiSource { gsi: 23, polarity: Polarity::ActiveLow, trigger: Trigger::Level }),
             ]
         );
     }
 
     #[test]
     fn address_override_applies() {
-        let t = madt(
-            0xfee0_0000,
-            0,
-            &[local_apic(0, 0, 1), address_override(0x1_fee0_0000)],
-        );
+        let t = madt(0xfee0_0000, 0, &[local_apic(0, 0, 1), address_override(0x1_fee0_0000)]);
         let m = parse_madt(&t).unwrap();
         assert_eq!(m.local_apic_address, 0x1_fee0_0000);
-        assert_eq!(
-            all(&m)[1],
-            Ok(MadtEntry::LocalApicAddressOverride {
-                address: 0x1_fee0_0000
-            })
-        );
+        assert_eq!(all(&m)[1], Ok(MadtEntry::LocalApicAddressOverride { address: 0x1_fee0_0000 }));
     }
 
     #[test]
@@ -679,24 +552,14 @@ mod tests {
 
     #[test]
     fn unknown_entry_types_are_skipped() {
-        let t = madt(
-            0,
-            0,
-            &[vec![0x7f, 3, 0xaa], vec![0x10, 2], local_apic(0, 0, 1)],
-        );
+        let t = madt(0, 0, &[vec![0x7f, 3, 0xaa], vec![0x10, 2], local_apic(0, 0, 1)]);
         let m = parse_madt(&t).unwrap();
         let e = all(&m);
         assert_eq!(
             e[..2],
             [
-                Ok(MadtEntry::Other {
-                    entry_type: 0x7f,
-                    length: 3
-                }),
-                Ok(MadtEntry::Other {
-                    entry_type: 0x10,
-                    length: 2
-                }),
+                Ok(MadtEntry::Other { entry_type: 0x7f, length: 3 }),
+                Ok(MadtEntry::Other { entry_type: 0x10, length: 2 }),
             ]
         );
         assert!(matches!(e[2], Ok(MadtEntry::LocalApic { .. })));
@@ -751,16 +614,7 @@ mod tests {
 
     #[test]
     fn entry_too_short_for_its_type() {
-        for (ty, needed) in [
-            (0u8, 8u8),
-            (1, 12),
-            (2, 10),
-            (3, 8),
-            (4, 6),
-            (5, 12),
-            (9, 16),
-            (10, 9),
-        ] {
+        for (ty, needed) in [(0u8, 8u8), (1, 12), (2, 10), (3, 8), (4, 6), (5, 12), (9, 16), (10, 9)] {
             for len in 2..needed {
                 let mut raw = vec![ty, len];
                 raw.resize(usize::from(len), 0);
@@ -781,14 +635,7 @@ mod tests {
         let t = madt(0xfee0_0000, 1, &[]);
         let m = parse_madt(&t).unwrap();
         assert_eq!(m.entries().count(), 0);
-        assert_eq!(
-            m.isa_irq_to_gsi(7),
-            IsaRoute {
-                gsi: 7,
-                active_low: false,
-                level_triggered: false
-            }
-        );
+        assert_eq!(m.isa_irq_to_gsi(7), IsaRoute { gsi: 7, active_low: false, level_triggered: false });
     }
 
     #[test]

@@ -55,12 +55,7 @@ pub fn parse_rsdp(bytes: &[u8]) -> Result<Rsdp, Error> {
         return Err(Error::BadChecksum);
     }
     let (revision, oem_id, rsdt_address) = decode_v1(v1).ok_or(Error::Truncated)?;
-    let mut rsdp = Rsdp {
-        revision,
-        oem_id,
-        rsdt_address,
-        xsdt_address: None,
-    };
+    let mut rsdp = Rsdp { revision, oem_id, rsdt_address, xsdt_address: None };
     if revision < 2 {
         return Ok(rsdp);
     }
@@ -93,15 +88,7 @@ mod tests {
     fn v1() {
         let b = rsdp_v1(0x7fe1_4d2a);
         let r = parse_rsdp(&b).unwrap();
-        assert_eq!(
-            r,
-            Rsdp {
-                revision: 0,
-                oem_id: *b"BOCHS ",
-                rsdt_address: 0x7fe1_4d2a,
-                xsdt_address: None
-            }
-        );
+        assert_eq!(r, Rsdp { revision: 0, oem_id: *b"BOCHS ", rsdt_address: 0x7fe1_4d2a, xsdt_address: None });
         assert_eq!(r.root_table(), (RootTableKind::Rsdt, 0x7fe1_4d2a));
     }
 

@@ -62,10 +62,7 @@ pub fn validate_sdt(bytes: &[u8], signature: &[u8; 4]) -> Result<SdtHeader, Erro
 
 /// [`validate_sdt`], also returning the table's body: the bytes after the
 /// header, up to `length`.
-pub(crate) fn validated<'a>(
-    bytes: &'a [u8],
-    signature: &[u8; 4],
-) -> Result<(SdtHeader, &'a [u8]), Error> {
+pub(crate) fn validated<'a>(bytes: &'a [u8], signature: &[u8; 4]) -> Result<(SdtHeader, &'a [u8]), Error> {
     let header = parse_sdt_header(bytes)?;
     if header.signature != *signature {
         return Err(Error::BadSignature);
@@ -125,10 +122,7 @@ impl RootTableKind {
 /// entries: the physical addresses of the other tables. A body that is not a
 /// whole number of entries is [`Error::BadLength`]. Entries are yielded as
 /// found; the kernel should skip a zero address.
-pub fn root_table_entries(
-    table: &[u8],
-    kind: RootTableKind,
-) -> Result<RootTableEntries<'_>, Error> {
+pub fn root_table_entries(table: &[u8], kind: RootTableKind) -> Result<RootTableEntries<'_>, Error> {
     let (_, body) = validated(table, kind.signature())?;
     if !body.len().is_multiple_of(kind.entry_size()) {
         return Err(Error::BadLength);
@@ -163,11 +157,7 @@ impl Iterator for RootTableEntries<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self
-            .rest
-            .len()
-            .checked_div(self.kind.entry_size())
-            .unwrap_or(0);
+        let n = self.rest.len().checked_div(self.kind.entry_size()).unwrap_or(0);
         (n, Some(n))
     }
 }
@@ -240,11 +230,7 @@ mod tests {
     fn truncated_at_every_length() {
         let t = sdt(b"FACP", &[9; 20]);
         for n in 0..t.len() {
-            let expect = if n < SDT_HEADER_LEN {
-                Err(Error::Truncated)
-            } else {
-                Ok(*b"FACP")
-            };
+            let expect = if n < SDT_HEADER_LEN { Err(Error::Truncated) } else { Ok(*b"FACP") };
             assert_eq!(parse_sdt_header(&t[..n]).map(|h| h.signature), expect);
             assert_eq!(validate_sdt(&t[..n], b"FACP"), Err(Error::Truncated));
         }
@@ -256,10 +242,7 @@ mod tests {
         let t = rsdt(&[0x7fe1_4000, 0x7fe1_5000, 0xffff_ffff]);
         let e = root_table_entries(&t, RootTableKind::Rsdt).unwrap();
         assert_eq!(e.len(), 3);
-        assert_eq!(
-            e.collect::<Vec<_>>(),
-            [0x7fe1_4000, 0x7fe1_5000, 0xffff_ffff]
-        );
+        assert_eq!(e.collect::<Vec<_>>(), [0x7fe1_4000, 0x7fe1_5000, 0xffff_ffff]);
     }
 
     #[test]
@@ -276,39 +259,24 @@ mod tests {
     #[test]
     fn empty_root_table() {
         let t = xsdt(&[]);
-        assert_eq!(
-            root_table_entries(&t, RootTableKind::Xsdt).unwrap().count(),
-            0
-        );
+        assert_eq!(root_table_entries(&t, RootTableKind::Xsdt).unwrap().count(), 0);
     }
 
     #[test]
     fn root_table_kind_must_match_signature() {
         let t = rsdt(&[1, 2]);
-        assert_eq!(
-            root_table_entries(&t, RootTableKind::Xsdt).err(),
-            Some(Error::BadSignature)
-        );
+        assert_eq!(root_table_entries(&t, RootTableKind::Xsdt).err(), Some(Error::BadSignature));
     }
 
     #[test]
     fn root_table_partial_entry() {
         let t = sdt(b"RSDT", &[0; 6]);
-        assert_eq!(
-            root_table_entries(&t, RootTableKind::Rsdt).err(),
-            Some(Error::BadLength)
-        );
+        assert_eq!(root_table_entries(&t, RootTableKind::Rsdt).err(), Some(Error::BadLength));
         let t = sdt(b"XSDT", &[0; 12]);
-        assert_eq!(
-            root_table_entries(&t, RootTableKind::Xsdt).err(),
-            Some(Error::BadLength)
-        );
+        assert_eq!(root_table_entries(&t, RootTableKind::Xsdt).err(), Some(Error::BadLength));
         // 12 bytes is three whole RSDT entries, though.
         let t = sdt(b"RSDT", &[0; 12]);
-        assert_eq!(
-            root_table_entries(&t, RootTableKind::Rsdt).unwrap().len(),
-            3
-        );
+        assert_eq!(root_table_entries(&t, RootTableKind::Rsdt).unwrap().len(), 3);
     }
 
     #[test]

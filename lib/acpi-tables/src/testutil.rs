@@ -99,17 +99,11 @@ pub fn local_apic(uid: u8, apic_id: u8, flags: u32) -> Vec<u8> {
 }
 
 pub fn io_apic(id: u8, address: u32, gsi_base: u32) -> Vec<u8> {
-    entry(
-        1,
-        &[&[id, 0], &address.to_le_bytes(), &gsi_base.to_le_bytes()],
-    )
+    entry(1, &[&[id, 0], &address.to_le_bytes(), &gsi_base.to_le_bytes()])
 }
 
 pub fn iso(bus: u8, source: u8, gsi: u32, flags: u16) -> Vec<u8> {
-    entry(
-        2,
-        &[&[bus, source], &gsi.to_le_bytes(), &flags.to_le_bytes()],
-    )
+    entry(2, &[&[bus, source], &gsi.to_le_bytes(), &flags.to_le_bytes()])
 }
 
 pub fn nmi_source(flags: u16, gsi: u32) -> Vec<u8> {
@@ -125,22 +119,11 @@ pub fn address_override(address: u64) -> Vec<u8> {
 }
 
 pub fn local_x2apic(x2apic_id: u32, flags: u32, uid: u32) -> Vec<u8> {
-    entry(
-        9,
-        &[
-            &[0, 0],
-            &x2apic_id.to_le_bytes(),
-            &flags.to_le_bytes(),
-            &uid.to_le_bytes(),
-        ],
-    )
+    entry(9, &[&[0, 0], &x2apic_id.to_le_bytes(), &flags.to_le_bytes(), &uid.to_le_bytes()])
 }
 
 pub fn local_x2apic_nmi(flags: u16, uid: u32, lint: u8) -> Vec<u8> {
-    entry(
-        10,
-        &[&flags.to_le_bytes(), &uid.to_le_bytes(), &[lint, 0, 0, 0]],
-    )
+    entry(10, &[&flags.to_le_bytes(), &uid.to_le_bytes(), &[lint, 0, 0, 0]])
 }
 
 /// The MADT QEMU (q35/pc) builds for `ncpus` CPUs: one local APIC per CPU,

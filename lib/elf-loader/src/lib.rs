@@ -32,12 +32,9 @@ use core::fmt;
 use core::ops::Range;
 
 use goblin::elf::header::{
-    EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_X86_64, ET_EXEC, EV_CURRENT,
-    SELFMAG,
+    EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_X86_64, ET_EXEC, EV_CURRENT, SELFMAG,
 };
-use goblin::elf::program_header::{
-    PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR,
-};
+use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR};
 use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
 
@@ -68,12 +65,8 @@ impl Limits {
     /// Reasonable limits for an x86_64 user process: everything from 64 KiB
     /// to the end of the lower canonical half, at most 16 loadable segments,
     /// at most 1 GiB of segment memory.
-    pub const DEFAULT: Limits = Limits {
-        user_start: 0x1_0000,
-        user_end: 0x0000_8000_0000_0000,
-        max_segments: 16,
-        max_memory: 1 << 30,
-    };
+    pub const DEFAULT: Limits =
+        Limits { user_start: 0x1_0000, user_end: 0x0000_8000_0000_0000, max_segments: 16, max_memory: 1 << 30 };
 }
 
 impl Default for Limits {
@@ -102,8 +95,7 @@ impl Segment {
     /// would wrap, the end saturates at the last page boundary.
     pub fn page_range(&self) -> Range<u64> {
         let start = align_down(self.vaddr);
-        let end =
-            align_up(self.vaddr.saturating_add(self.mem_size)).unwrap_or(align_down(u64::MAX));
+        let end = align_up(self.vaddr.saturating_add(self.mem_size)).unwrap_or(align_down(u64::MAX));
         start..end
     }
 
@@ -207,9 +199,7 @@ impl fmt::Display for ElfError {
             ElfError::TooManyProgramHeaders => "too many program headers",
             ElfError::ProgramHeadersOutOfFile => "program header table lies outside the file",
             ElfError::Interpreter => "needs an interpreter (dynamic linking is not supported)",
-            ElfError::DynamicExecutable => {
-                "has a dynamic section (dynamic linking is not supported)"
-            }
+            ElfError::DynamicExecutable => "has a dynamic section (dynamic linking is not supported)",
             ElfError::ExecutableStack => "asks for an executable stack",
             ElfError::TooManySegments => "too many loadable segments",
             ElfError::FileSizeExceedsMemSize => "segment file size exceeds its memory size",
@@ -250,9 +240,7 @@ pub fn plan(file: &[u8], limits: &Limits) -> Result<LoadPlan, ElfError> {
     if phnum > MAX_PROGRAM_HEADERS {
         return Err(ElfError::TooManyProgramHeaders);
     }
-    let table_size = u64::from(phnum)
-        .checked_mul(SIZEOF_PHDR as u64)
-        .ok_or(ElfError::ProgramHeadersOutOfFile)?;
+    let table_size = u64::from(phnum).checked_mul(SIZEOF_PHDR as u64).ok_or(ElfError::ProgramHeadersOutOfFile)?;
     let table_end = header
         .e_phoff
         .checked_add(table_size)
@@ -309,20 +297,14 @@ pub fn plan(file: &[u8], limits: &Limits) -> Result<LoadPlan, ElfError> {
     }
 
     let entry = header.e_entry;
-    if !segments
-        .iter()
-        .any(|s| s.executable && s.mem_range().contains(&entry))
-    {
+    if !segments.iter().any(|s| s.executable && s.mem_range().contains(&entry)) {
         return Err(ElfError::EntryNotExecutable);
     }
 
     let phdr_vaddr = phdr_segment
         .and_then(|ph| {
             let end = ph.p_vaddr.checked_add(table_size)?;
-            segments
-                .iter()
-                .any(|s| s.vaddr <= ph.p_vaddr && end <= s.mem_range().end)
-                .then_some(ph.p_vaddr)
+            segments.iter().any(|s| s.vaddr <= ph.p_vaddr && end <= s.mem_range().end).then_some(ph.p_vaddr)
         })
         .or_else(|| {
             segments.iter().find_map(|s| {
@@ -334,13 +316,7 @@ pub fn plan(file: &[u8], limits: &Limits) -> Result<LoadPlan, ElfError> {
             })
         });
 
-    Ok(LoadPlan {
-        entry,
-        segments,
-        phdr_vaddr,
-        phent: SIZEOF_PHDR as u16,
-        phnum,
-    })
+    Ok(LoadPlan { entry, segments, phdr_vaddr, phent: SIZEOF_PHDR as u16, phnum })
 }
 
 /// Check the identification bytes, then let goblin read the fixed fields and
@@ -370,8 +346,7 @@ fn parse_header(file: &[u8]) -> Result<Header, ElfError> {
     if header.e_type != ET_EXEC {
         return Err(ElfError::NotExecutable);
     }
-    if usize::from(header.e_ehsize) != SIZEOF_EHDR || usize::from(header.e_phentsize) != SIZEOF_PHDR
-    {
+    if usize::from(header.e_ehsize) != SIZEOF_EHDR || usize::from(header.e_phentsize) != SIZEOF_PHDR {
         return Err(ElfError::BadHeaderSize);
     }
     Ok(header)
@@ -409,10 +384,7 @@ fn check_load(ph: &ProgramHeader, file_len: u64, limits: &Limits) -> Result<Segm
     if ph.p_vaddr % PAGE_SIZE != ph.p_offset % PAGE_SIZE {
         return Err(ElfError::BadAlignment);
     }
-    let end = ph
-        .p_vaddr
-        .checked_add(ph.p_memsz)
-        .ok_or(ElfError::SegmentOutOfRange)?;
+    let end = ph.p_vaddr.checked_add(ph.p_memsz).ok_or(ElfError::SegmentOutOfRange)?;
     let page_end = align_up(end).ok_or(ElfError::SegmentOutOfRange)?;
     if align_down(ph.p_vaddr) < limits.user_start || page_end > limits.user_end {
         return Err(ElfError::SegmentOutOfRange);
@@ -446,10 +418,7 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], ElfError> {
-        let (head, tail) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or(ElfError::ProgramHeadersOutOfFile)?;
+        let (head, tail) = self.0.split_first_chunk::<N>().ok_or(ElfError::ProgramHeadersOutOfFile)?;
         self.0 = tail;
         Ok(*head)
     }

@@ -37,27 +37,11 @@ struct Ph {
 
 impl Ph {
     fn load(flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Ph {
-        Ph {
-            p_type: PT_LOAD,
-            flags,
-            offset,
-            vaddr,
-            filesz,
-            memsz,
-            align: 0x1000,
-        }
+        Ph { p_type: PT_LOAD, flags, offset, vaddr, filesz, memsz, align: 0x1000 }
     }
 
     fn other(p_type: u32, flags: u32) -> Ph {
-        Ph {
-            p_type,
-            flags,
-            offset: 0,
-            vaddr: 0,
-            filesz: 0,
-            memsz: 0,
-            align: 0,
-        }
+        Ph { p_type, flags, offset: 0, vaddr: 0, filesz: 0, memsz: 0, align: 0 }
     }
 }
 
@@ -102,15 +86,7 @@ impl Elf {
             phentsize: 56,
             phnum: None,
             phdrs: vec![
-                Ph {
-                    p_type: PT_PHDR,
-                    flags: R,
-                    offset: 64,
-                    vaddr: 0x40_0040,
-                    filesz: 4 * 56,
-                    memsz: 4 * 56,
-                    align: 8,
-                },
+                Ph { p_type: PT_PHDR, flags: R, offset: 64, vaddr: 0x40_0040, filesz: 4 * 56, memsz: 4 * 56, align: 8 },
                 Ph::load(RX, 0, 0x40_0000, 0x1800, 0x1800),
                 Ph::load(RW, 0x1800, 0x40_2800, 0x400, 0x2000),
                 Ph::other(PT_GNU_STACK, RW),
@@ -204,10 +180,7 @@ fn assert_plan_sound(p: &LoadPlan, file: &[u8], limits: &Limits) {
         assert!(pages.start <= mem.start && mem.end <= pages.end);
         assert!(pages.start >= limits.user_start && pages.end <= limits.user_end);
         assert!(s.file_range().end <= file.len() as u64);
-        assert_eq!(
-            s.file_offset.checked_add(s.file_size),
-            Some(s.file_range().end)
-        );
+        assert_eq!(s.file_offset.checked_add(s.file_size), Some(s.file_range().end));
         assert_eq!(s.vaddr % PAGE_SIZE, s.file_offset % PAGE_SIZE);
         assert!(!(s.writable && s.executable));
         total += pages.end - pages.start;
@@ -217,18 +190,10 @@ fn assert_plan_sound(p: &LoadPlan, file: &[u8], limits: &Limits) {
         assert!(pair[0].vaddr < pair[1].vaddr);
         assert!(pair[0].page_range().end <= pair[1].page_range().start);
     }
-    assert!(
-        p.segments
-            .iter()
-            .any(|s| s.executable && s.mem_range().contains(&p.entry))
-    );
+    assert!(p.segments.iter().any(|s| s.executable && s.mem_range().contains(&p.entry)));
     if let Some(at) = p.phdr_vaddr {
         let end = at + u64::from(p.phnum) * 56;
-        assert!(
-            p.segments
-                .iter()
-                .any(|s| s.vaddr <= at && end <= s.mem_range().end)
-        );
+        assert!(p.segments.iter().any(|s| s.vaddr <= at && end <= s.mem_range().end));
     }
 }
 
@@ -351,24 +316,15 @@ fn alignment_zero_one_and_large_powers_are_fine() {
 
 #[test]
 fn memory_limit_is_inclusive() {
-    let limits = Limits {
-        max_memory: 0x5000,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { max_memory: 0x5000, ..Limits::DEFAULT };
     assert!(check(&Elf::valid().bytes(), &limits).is_ok());
 }
 
 #[test]
 fn segment_may_end_exactly_at_user_end() {
-    let limits = Limits {
-        user_end: 0x40_5000,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { user_end: 0x40_5000, ..Limits::DEFAULT };
     assert!(check(&Elf::valid().bytes(), &limits).is_ok());
-    let limits = Limits {
-        user_start: 0x40_0000,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { user_start: 0x40_0000, ..Limits::DEFAULT };
     assert!(check(&Elf::valid().bytes(), &limits).is_ok());
 }
 
@@ -391,10 +347,7 @@ fn entry_at_last_byte_of_text() {
 
 #[test]
 fn max_segments_is_inclusive() {
-    let limits = Limits {
-        max_segments: 2,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { max_segments: 2, ..Limits::DEFAULT };
     assert!(check(&Elf::valid().bytes(), &limits).is_ok());
 }
 
@@ -402,18 +355,9 @@ fn max_segments_is_inclusive() {
 
 #[test]
 fn refuses_bad_magic() {
-    assert_eq!(
-        err(&Elf::valid().with(|e| e.ident[0] = 0x7e)),
-        ElfError::BadMagic
-    );
-    assert_eq!(
-        err(&Elf::valid().with(|e| e.ident[3] = b'f')),
-        ElfError::BadMagic
-    );
-    assert_eq!(
-        plan(b"#!/bin/sh\n", &Limits::DEFAULT),
-        Err(ElfError::BadMagic)
-    );
+    assert_eq!(err(&Elf::valid().with(|e| e.ident[0] = 0x7e)), ElfError::BadMagic);
+    assert_eq!(err(&Elf::valid().with(|e| e.ident[3] = b'f')), ElfError::BadMagic);
+    assert_eq!(plan(b"#!/bin/sh\n", &Limits::DEFAULT), Err(ElfError::BadMagic));
     assert_eq!(plan(b"ab", &Limits::DEFAULT), Err(ElfError::BadMagic));
 }
 
@@ -532,20 +476,12 @@ fn refuses_executable_stack() {
 
 #[test]
 fn refuses_too_many_segments() {
-    let limits = Limits {
-        max_segments: 1,
-        ..Limits::DEFAULT
-    };
-    assert_eq!(
-        plan(&Elf::valid().bytes(), &limits),
-        Err(ElfError::TooManySegments)
-    );
+    let limits = Limits { max_segments: 1, ..Limits::DEFAULT };
+    assert_eq!(plan(&Elf::valid().bytes(), &limits), Err(ElfError::TooManySegments));
     // 256 PT_LOAD headers: refused once the limit is passed, without
     // building 256 segments.
     let elf = Elf::valid().with(|e| {
-        e.phdrs = (0..256u64)
-            .map(|i| Ph::load(R, 0, 0x40_0000 + i * 0x1000, 0, 0x1000))
-            .collect();
+        e.phdrs = (0..256u64).map(|i| Ph::load(R, 0, 0x40_0000 + i * 0x1000, 0, 0x1000)).collect();
         e.len = 64 + 256 * 56;
     });
     assert_eq!(err(&elf), ElfError::TooManySegments);
@@ -582,33 +518,21 @@ fn refuses_segment_below_user_start() {
     });
     assert_eq!(err(&elf), ElfError::SegmentOutOfRange);
     // Starts above user_start, but its first page does not.
-    let limits = Limits {
-        user_start: 0x40_0800,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { user_start: 0x40_0800, ..Limits::DEFAULT };
     let elf = Elf::valid().with(|e| {
         e.phdrs[TEXT].vaddr = 0x40_0800;
         e.phdrs[TEXT].offset = 0x800;
         e.phdrs[TEXT].filesz = 0x800;
         e.phdrs[TEXT].memsz = 0x800;
     });
-    assert_eq!(
-        plan(&elf.bytes(), &limits),
-        Err(ElfError::SegmentOutOfRange)
-    );
+    assert_eq!(plan(&elf.bytes(), &limits), Err(ElfError::SegmentOutOfRange));
 }
 
 #[test]
 fn refuses_segment_above_user_end() {
-    let limits = Limits {
-        user_end: 0x40_4000,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits { user_end: 0x40_4000, ..Limits::DEFAULT };
     // The data ends at 0x404800: its last page crosses user_end.
-    assert_eq!(
-        plan(&Elf::valid().bytes(), &limits),
-        Err(ElfError::SegmentOutOfRange)
-    );
+    assert_eq!(plan(&Elf::valid().bytes(), &limits), Err(ElfError::SegmentOutOfRange));
     // Kernel half.
     let elf = Elf::valid().with(|e| e.phdrs[DATA].vaddr = 0xffff_8000_0000_0800);
     assert_eq!(err(&elf), ElfError::SegmentOutOfRange);
@@ -666,14 +590,8 @@ fn refuses_write_and_execute() {
 
 #[test]
 fn refuses_too_much_memory() {
-    let limits = Limits {
-        max_memory: 0x4fff,
-        ..Limits::DEFAULT
-    };
-    assert_eq!(
-        plan(&Elf::valid().bytes(), &limits),
-        Err(ElfError::TooLarge)
-    );
+    let limits = Limits { max_memory: 0x4fff, ..Limits::DEFAULT };
+    assert_eq!(plan(&Elf::valid().bytes(), &limits), Err(ElfError::TooLarge));
     // Default limit (1 GiB): a 1 GiB bss plus the text is too much.
     let elf = Elf::valid().with(|e| e.phdrs[DATA].memsz = 1 << 30);
     assert_eq!(err(&elf), ElfError::TooLarge);
@@ -782,11 +700,7 @@ fn page_range_never_panics() {
     assert_eq!(s.page_range(), 0xffff_ffff_ffff_f000..0xffff_ffff_ffff_f000);
     assert_eq!(s.file_range().end, u64::MAX);
     assert_eq!(s.mem_range().end, u64::MAX);
-    let s = Segment {
-        vaddr: 0x1234,
-        mem_size: 0,
-        ..s
-    };
+    let s = Segment { vaddr: 0x1234, mem_size: 0, ..s };
     assert_eq!(s.page_range(), 0x1000..0x2000);
 }
 
@@ -794,10 +708,7 @@ fn page_range_never_panics() {
 fn every_truncation_is_refused() {
     let file = Elf::valid().bytes();
     for len in 0..file.len() {
-        assert!(
-            check(&file[..len], &Limits::DEFAULT).is_err(),
-            "length {len} accepted"
-        );
+        assert!(check(&file[..len], &Limits::DEFAULT).is_err(), "length {len} accepted");
     }
     assert!(check(&file, &Limits::DEFAULT).is_ok());
 }
@@ -869,9 +780,7 @@ fn seeds() -> Vec<Vec<u8>> {
     let base = Elf::valid();
     vec![
         base.bytes(),
-        base.clone()
-            .with(|e| e.phdrs[0] = Ph::other(PT_NOTE, R))
-            .bytes(),
+        base.clone().with(|e| e.phdrs[0] = Ph::other(PT_NOTE, R)).bytes(),
         base.clone()
             .with(|e| {
                 e.phdrs.push(Ph::load(R, 0x1000, 0x60_1000, 0x800, 0x800));
@@ -891,16 +800,8 @@ fn seeds() -> Vec<Vec<u8>> {
 
 fn mutate(rng: &mut Rng, file: &mut Vec<u8>) {
     // Where the interesting fields are: the header and the table at e_phoff.
-    let phoff = file
-        .get(32..40)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-        .unwrap_or(64)
-        .min(0x1c00) as usize;
-    let phnum = file
-        .get(56..58)
-        .map(|b| u16::from_le_bytes(b.try_into().unwrap()))
-        .unwrap_or(4)
-        .min(8) as usize;
+    let phoff = file.get(32..40).map(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap_or(64).min(0x1c00) as usize;
+    let phnum = file.get(56..58).map(|b| u16::from_le_bytes(b.try_into().unwrap())).unwrap_or(4).min(8) as usize;
     let field = |rng: &mut Rng, fields: &[usize]| -> usize {
         if rng.chance(3) {
             [24usize, 32][rng.below(2)]
@@ -916,11 +817,7 @@ fn mutate(rng: &mut Rng, file: &mut Vec<u8>) {
     match rng.below(8) {
         0 => {
             // Flip a bit in the header or the program headers.
-            let at = if rng.chance(2) {
-                rng.below(64)
-            } else {
-                phoff + rng.below(phnum.max(1) * 56)
-            };
+            let at = if rng.chance(2) { rng.below(64) } else { phoff + rng.below(phnum.max(1) * 56) };
             let bit = 1u8 << rng.below(8);
             if let Some(b) = file.get_mut(at) {
                 *b ^= bit;

@@ -91,11 +91,7 @@ pub struct FrameBitmap<'a> {
 /// Mask with bits `lo..hi` set (`lo < hi <= 64`).
 const fn bit_mask(lo: u64, hi: u64) -> u64 {
     let width = hi - lo;
-    if width >= BITS_PER_WORD {
-        u64::MAX
-    } else {
-        ((1u64 << width) - 1) << lo
-    }
+    if width >= BITS_PER_WORD { u64::MAX } else { ((1u64 << width) - 1) << lo }
 }
 
 /// Calls `f(word_index, mask)` for every storage word touched by the frame
@@ -118,10 +114,7 @@ fn for_each_word(start: u64, end: u64, mut f: impl FnMut(usize, u64)) {
 /// Words in one of the two bitmaps.
 const fn words_per_map(frame_count: u64) -> usize {
     let words = frame_count.div_ceil(BITS_PER_WORD);
-    assert!(
-        words <= (usize::MAX / 2) as u64,
-        "frame count too large for this address space"
-    );
+    assert!(words <= (usize::MAX / 2) as u64, "frame count too large for this address space");
     words as usize
 }
 
@@ -156,14 +149,7 @@ impl<'a> FrameBitmap<'a> {
         let usable = &mut rest[..words];
         free.fill(0);
         usable.fill(0);
-        Self {
-            free,
-            usable,
-            frame_count,
-            managed: 0,
-            free_count: 0,
-            hint: 0,
-        }
+        Self { free, usable, frame_count, managed: 0, free_count: 0, hint: 0 }
     }
 
     /// Number of frames the bitmap covers (frames `0..frame_count`).
@@ -246,11 +232,7 @@ impl<'a> FrameBitmap<'a> {
         let last_mask = bit_mask(0, limit - (words as u64 - 1) * BITS_PER_WORD);
         let start = if self.hint < words { self.hint } else { 0 };
         for i in 0..words {
-            let word = if start + i < words {
-                start + i
-            } else {
-                start + i - words
-            };
+            let word = if start + i < words { start + i } else { start + i - words };
             let mut bits = self.free[word];
             if word == words - 1 {
                 bits &= last_mask;
@@ -281,12 +263,7 @@ impl<'a> FrameBitmap<'a> {
 
     /// Like [`allocate_contiguous`](Self::allocate_contiguous), but the whole
     /// run must lie below `limit_frame` (e.g. DMA buffers below 4 GiB).
-    pub fn allocate_contiguous_below(
-        &mut self,
-        count: u64,
-        align_frames: u64,
-        limit_frame: u64,
-    ) -> Option<u64> {
+    pub fn allocate_contiguous_below(&mut self, count: u64, align_frames: u64, limit_frame: u64) -> Option<u64> {
         if count == 0 || count > self.free_count {
             return None;
         }
@@ -400,11 +377,7 @@ impl<'a> FrameBitmap<'a> {
 
     /// Current counters; O(1).
     pub fn stats(&self) -> Stats {
-        Stats {
-            managed: self.managed,
-            free: self.free_count,
-            used: self.managed - self.free_count,
-        }
+        Stats { managed: self.managed, free: self.free_count, used: self.managed - self.free_count }
     }
 }
 
@@ -467,14 +440,7 @@ mod tests {
     fn starts_reserved() {
         let mut s = storage(200);
         let mut b = FrameBitmap::new(&mut s, 200);
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: 0,
-                free: 0,
-                used: 0
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: 0, free: 0, used: 0 });
         assert_eq!(b.allocate(), None);
         assert_eq!(b.allocate_below(200), None);
         assert_eq!(b.allocate_contiguous(1, 1), None);
@@ -506,14 +472,7 @@ mod tests {
             assert!(got.insert(f), "frame {f} handed out twice");
         }
         assert_eq!(got.len() as u64, start.free);
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: start.managed,
-                free: 0,
-                used: start.managed
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: start.managed, free: 0, used: start.managed });
         assert_eq!(b.allocate_below(frames), None);
         assert_eq!(b.allocate_contiguous(1, 1), None);
 
@@ -559,14 +518,7 @@ mod tests {
             assert!(!b.is_usable(f));
             assert_eq!(b.free(f), Err(FreeError::NotAllocated));
         }
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: 45,
-                free: 45,
-                used: 0
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: 45, free: 45, used: 0 });
         // Reserved frames are never handed out.
         while let Some(f) = b.allocate() {
             assert!((10..20).contains(&f) || (25..60).contains(&f));
@@ -583,14 +535,7 @@ mod tests {
         // Range covers 4 allocated + 4 free frames.
         assert_eq!(b.reserve_range(0, 8), 4);
         assert_eq!(b.reserve_range(0, 8), 0);
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: 60,
-                free: 56,
-                used: 4
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: 60, free: 56, used: 4 });
         for f in 0..4 {
             assert!(b.is_allocated(f));
             b.free(f).unwrap();
@@ -609,14 +554,7 @@ mod tests {
         let f = b.allocate().unwrap();
         assert_eq!(b.add_free_range(0, 10), 0);
         assert!(b.is_allocated(f));
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: 10,
-                free: 9,
-                used: 1
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: 10, free: 9, used: 1 });
         assert_eq!(b.add_free_range(5, u64::MAX), 0);
         assert_eq!(b.add_free_range(u64::MAX, u64::MAX), 0);
         assert_eq!(b.reserve_range(u64::MAX, 10), 0);
@@ -700,12 +638,7 @@ mod tests {
         assert_eq!(b.allocate_contiguous(1, u64::MAX), None);
         // Alignment that lands exactly at the end.
         assert_eq!(b.allocate_contiguous(1, 999), Some(999));
-        assert_eq!(
-            b.stats().used,
-            8 + 3 + 100 + 2 + 2 + 300 + 1,
-            "{:?}",
-            b.stats()
-        );
+        assert_eq!(b.stats().used, 8 + 3 + 100 + 2 + 2 + 300 + 1, "{:?}", b.stats());
         // Free a run at once; all-or-nothing on errors.
         assert_eq!(b.free_range(250, 310), Err(FreeError::NotAllocated));
         assert!(b.is_allocated(256));
@@ -740,21 +673,13 @@ mod tests {
         assert_eq!(b.add_free_range(60, 10), 10);
         assert_eq!(b.add_free_range(127, 130), 130);
         assert_eq!(b.add_free_range(320, 100), 13);
-        let expect: BTreeSet<u64> = (5..12)
-            .chain(60..70)
-            .chain(127..257)
-            .chain(320..333)
-            .collect();
+        let expect: BTreeSet<u64> = (5..12).chain(60..70).chain(127..257).chain(320..333).collect();
         for f in 0..frames {
             assert_eq!(b.is_free(f), expect.contains(&f), "frame {f}");
         }
         assert_eq!(b.reserve_range(62, 70), 8 + 5);
         let got: BTreeSet<u64> = core::iter::from_fn(|| b.allocate()).collect();
-        let expect: BTreeSet<u64> = (5..12)
-            .chain(60..62)
-            .chain(132..257)
-            .chain(320..333)
-            .collect();
+        let expect: BTreeSet<u64> = (5..12).chain(60..62).chain(132..257).chain(320..333).collect();
         assert_eq!(got, expect);
     }
 
@@ -769,14 +694,7 @@ mod tests {
         assert_eq!(b.allocate_contiguous(1, 1), None);
         assert_eq!(b.free(0), Err(FreeError::OutOfRange));
         assert!(!b.is_free(0));
-        assert_eq!(
-            b.stats(),
-            Stats {
-                managed: 0,
-                free: 0,
-                used: 0
-            }
-        );
+        assert_eq!(b.stats(), Stats { managed: 0, free: 0, used: 0 });
     }
 
     #[test]
@@ -888,11 +806,7 @@ mod tests {
                 50..=59 => {
                     let count = 1 + rng.below(8);
                     let align = [0, 1, 2, 4, 8, 16, 3][rng.below(7) as usize];
-                    let limit = if rng.below(2) == 0 {
-                        frames
-                    } else {
-                        rng.below(span)
-                    };
+                    let limit = if rng.below(2) == 0 { frames } else { rng.below(span) };
                     match b.allocate_contiguous_below(count, align, limit) {
                         Some(f) => {
                             assert_eq!(f % align.max(1), 0);

@@ -109,12 +109,7 @@ fn ptr_at<T>(addr: usize) -> *mut T {
 impl FreeListHeap {
     /// An empty heap: every allocation fails until a region is added.
     pub const fn new() -> Self {
-        Self {
-            head: ptr::null_mut(),
-            total: 0,
-            used: 0,
-            allocations: 0,
-        }
+        Self { head: ptr::null_mut(), total: 0, used: 0, allocations: 0 }
     }
 
     /// Hands the memory `[start, start + size)` to the heap. The ends are
@@ -179,10 +174,7 @@ impl FreeListHeap {
             }
             // SAFETY: `node` is on the free list: it points to a live,
             // aligned `Node` at the start of a free block the heap owns.
-            let Node {
-                size: block_size,
-                next,
-            } = unsafe { node.read() };
+            let Node { size: block_size, next } = unsafe { node.read() };
             let block = node.addr();
             let block_end = block + block_size;
             if let Some(start) = block.checked_next_multiple_of(align)
@@ -197,10 +189,7 @@ impl FreeListHeap {
                     // block, owned by the heap and unused; `end` is aligned
                     // for a `Node` and the tail is at least `MIN_BLOCK` long.
                     unsafe {
-                        ptr_at::<Node>(end).write(Node {
-                            size: block_end - end,
-                            next,
-                        });
+                        ptr_at::<Node>(end).write(Node { size: block_end - end, next });
                     }
                     rest = ptr_at(end);
                 }
@@ -262,12 +251,7 @@ impl FreeListHeap {
     /// freed. On success the old pointer must no longer be used (unless it is
     /// the one returned) and the block is freed later with
     /// `layout.align()` and `new_size`.
-    pub unsafe fn reallocate(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
+    pub unsafe fn reallocate(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
         let new_layout = Layout::from_size_align(new_size, layout.align()).ok()?;
         let (old, _) = block_of(layout)?;
         let (new, _) = block_of(new_layout)?;
@@ -320,10 +304,7 @@ impl FreeListHeap {
                     // of the free block, owned by the heap, aligned and at
                     // least MIN_BLOCK long (sizes are granule multiples).
                     unsafe {
-                        ptr_at::<Node>(addr + need).write(Node {
-                            size: size - need,
-                            next,
-                        });
+                        ptr_at::<Node>(addr + need).write(Node { size: size - need, next });
                     }
                     ptr_at(addr + need)
                 } else {
@@ -403,12 +384,7 @@ impl FreeListHeap {
 
     /// Current counters; O(1).
     pub fn stats(&self) -> HeapStats {
-        HeapStats {
-            total: self.total,
-            used: self.used,
-            free: self.total - self.used,
-            allocations: self.allocations,
-        }
+        HeapStats { total: self.total, used: self.used, free: self.total - self.used, allocations: self.allocations }
     }
 
     /// Size of the largest free block in bytes (0 if none); walks the list.

@@ -116,8 +116,7 @@ struct Locked(std::sync::Mutex<FreeListHeap>);
 unsafe impl core::alloc::GlobalAlloc for Locked {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut heap = self.0.lock().unwrap();
-        heap.allocate(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
+        heap.allocate(layout).map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -154,15 +153,7 @@ fn empty_heap() {
     let mut heap = FreeListHeap::default();
     assert_eq!(heap.allocate(layout(1, 1)), None);
     assert_eq!(heap.allocate(layout(0, 1)), None);
-    assert_eq!(
-        heap.stats(),
-        HeapStats {
-            total: 0,
-            used: 0,
-            free: 0,
-            allocations: 0
-        }
-    );
+    assert_eq!(heap.stats(), HeapStats { total: 0, used: 0, free: 0, allocations: 0 });
     assert_eq!(heap.largest_free_block(), 0);
     assert_eq!(heap.free_block_count(), 0);
 }
@@ -177,15 +168,7 @@ fn basic_allocate_and_free() {
     let b = heap.allocate(layout(100, 8)).unwrap();
     assert_eq!(a.as_ptr().addr(), region.start());
     assert_eq!(b.as_ptr().addr(), region.start() + 16);
-    assert_eq!(
-        heap.stats(),
-        HeapStats {
-            total: 4096,
-            used: 16 + 112,
-            free: 4096 - 128,
-            allocations: 2
-        }
-    );
+    assert_eq!(heap.stats(), HeapStats { total: 4096, used: 16 + 112, free: 4096 - 128, allocations: 2 });
     // SAFETY: `a` and `b` come from this heap with these layouts.
     unsafe {
         heap.deallocate(a, layout(10, 1));
@@ -259,10 +242,8 @@ fn alignment_honoured() {
 }
 
 fn check_no_overlap(live: &[(NonNull<u8>, Layout)]) {
-    let mut spans: Vec<(usize, usize)> = live
-        .iter()
-        .map(|(p, l)| (p.as_ptr().addr(), p.as_ptr().addr() + rounded(l.size())))
-        .collect();
+    let mut spans: Vec<(usize, usize)> =
+        live.iter().map(|(p, l)| (p.as_ptr().addr(), p.as_ptr().addr() + rounded(l.size()))).collect();
     spans.sort();
     for w in spans.windows(2) {
         assert!(w[0].1 <= w[1].0, "{:x?} overlaps {:x?}", w[0], w[1]);
@@ -337,10 +318,7 @@ fn first_fit_reuses_lowest_hole() {
     }
     assert_eq!(heap.allocate(l), Some(ptrs[2]));
     assert_eq!(heap.allocate(l), Some(ptrs[5]));
-    assert_eq!(
-        heap.allocate(l).unwrap().as_ptr().addr(),
-        region.start() + 8 * 64
-    );
+    assert_eq!(heap.allocate(l).unwrap().as_ptr().addr(), region.start() + 8 * 64);
 }
 
 #[test]
@@ -348,14 +326,7 @@ fn coalescing_in_every_order() {
     let region = Region::new(4096);
     let l = layout(48, 16);
     // Free three neighbours in all six orders: always one block at the end.
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
+    let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
     for order in orders {
         let mut heap = heap_over(&region);
         let p: Vec<_> = (0..3).map(|_| heap.allocate(l).unwrap()).collect();
@@ -366,17 +337,10 @@ fn coalescing_in_every_order() {
             unsafe { heap.deallocate(p[i], l) };
         }
         let blocks: Vec<_> = heap.free_blocks().collect();
-        assert_eq!(
-            blocks,
-            [(region.start(), 144), (region.start() + 192, 4096 - 192)],
-            "order {order:?}"
-        );
+        assert_eq!(blocks, [(region.start(), 144), (region.start() + 192, 4096 - 192)], "order {order:?}");
         // SAFETY: from this heap with this layout.
         unsafe { heap.deallocate(guard, l) };
-        assert_eq!(
-            heap.free_blocks().collect::<Vec<_>>(),
-            [(region.start(), 4096)]
-        );
+        assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.start(), 4096)]);
     }
 }
 
@@ -389,11 +353,7 @@ fn add_region_adjacent_to_end_merges() {
     let a = heap.allocate(layout(1000, 8)).unwrap();
     // SAFETY: the second half, adjacent to the first.
     unsafe { heap.add_region(region.start() + 4096, 4096) };
-    assert_eq!(
-        heap.free_block_count(),
-        1,
-        "growing the end extends the last block"
-    );
+    assert_eq!(heap.free_block_count(), 1, "growing the end extends the last block");
     assert_eq!(heap.largest_free_block(), 8192 - 1008);
     assert_eq!(heap.stats().total, 8192);
     // A request bigger than either half now fits.
@@ -403,10 +363,7 @@ fn add_region_adjacent_to_end_merges() {
         heap.deallocate(a, layout(1000, 8));
         heap.deallocate(b, layout(6000, 8));
     }
-    assert_eq!(
-        heap.free_blocks().collect::<Vec<_>>(),
-        [(region.start(), 8192)]
-    );
+    assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.start(), 8192)]);
 }
 
 #[test]
@@ -422,10 +379,7 @@ fn add_region_after_full_block_coalesces_on_free() {
     assert_eq!(heap.free_block_count(), 1);
     // SAFETY: from this heap with this layout.
     unsafe { heap.deallocate(a, layout(4096, 4096)) };
-    assert_eq!(
-        heap.free_blocks().collect::<Vec<_>>(),
-        [(region.start(), 8192)]
-    );
+    assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.start(), 8192)]);
 }
 
 #[test]
@@ -441,10 +395,7 @@ fn add_region_before_and_between() {
     assert_eq!(heap.largest_free_block(), 4096);
     // SAFETY: the middle part, touching both.
     unsafe { heap.add_region(region.start() + 4096, 4096) };
-    assert_eq!(
-        heap.free_blocks().collect::<Vec<_>>(),
-        [(region.start(), 3 * 4096)]
-    );
+    assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.start(), 3 * 4096)]);
 }
 
 #[test]
@@ -457,10 +408,7 @@ fn add_region_trims_and_ignores_tiny() {
         heap.add_region(region.addr(100), 0);
         heap.add_region(region.addr(3), 40); // trims to [16, 32)
     }
-    assert_eq!(
-        heap.free_blocks().collect::<Vec<_>>(),
-        [(region.addr(16), 16)]
-    );
+    assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.addr(16), 16)]);
     // SAFETY: as above, disjoint from what was added.
     unsafe { heap.add_region(region.addr(33), 4096 - 33 - 5) }; // [48, 4080)
     assert_eq!(heap.stats().total, 16 + 4032);
@@ -543,10 +491,7 @@ fn reallocate_in_place_and_moving() {
         verify(a5, 40, 7);
         heap.deallocate(a5, layout(4096 - 48 - 16 - 8, 8));
     }
-    assert_eq!(
-        heap.free_blocks().collect::<Vec<_>>(),
-        [(region.start(), 4096)]
-    );
+    assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(region.start(), 4096)]);
     assert_eq!(heap.stats().allocations, 0);
 }
 
@@ -563,18 +508,12 @@ fn region_size_for_is_enough() {
                 let mut heap = FreeListHeap::new();
                 // SAFETY: part of a live buffer that outlives the heap.
                 unsafe { heap.add_region(region.addr(offset), need) };
-                assert!(
-                    heap.allocate(l).is_some(),
-                    "size {size} align {align} offset {offset} need {need}"
-                );
+                assert!(heap.allocate(l).is_some(), "size {size} align {align} offset {offset} need {need}");
             }
         }
     }
     assert_eq!(FreeListHeap::region_size_for(layout(1, 1)), Some(16));
-    assert_eq!(
-        FreeListHeap::region_size_for(layout(4096, 4096)),
-        Some(8192 - 16)
-    );
+    assert_eq!(FreeListHeap::region_size_for(layout(4096, 4096)), Some(8192 - 16));
 }
 
 /// Checks every invariant the heap keeps, against the live allocations.
@@ -587,10 +526,7 @@ fn check_heap(heap: &FreeListHeap, live: &BTreeMap<usize, (Layout, u8)>, regions
     let blocks: Vec<_> = heap.free_blocks().collect();
     assert_eq!(blocks.iter().map(|b| b.1).sum::<usize>(), stats.free);
     for w in blocks.windows(2) {
-        assert!(
-            w[0].0 + w[0].1 < w[1].0,
-            "free blocks {w:x?} unsorted, overlapping or not coalesced"
-        );
+        assert!(w[0].0 + w[0].1 < w[1].0, "free blocks {w:x?} unsorted, overlapping or not coalesced");
     }
     // Free blocks and live allocations tile the regions without overlap.
     let mut spans: Vec<(usize, usize)> = blocks.iter().map(|&(a, s)| (a, a + s)).collect();
@@ -600,10 +536,7 @@ fn check_heap(heap: &FreeListHeap, live: &BTreeMap<usize, (Layout, u8)>, regions
         assert!(w[0].1 <= w[1].0, "{:x?} overlaps {:x?}", w[0], w[1]);
     }
     for &(a, e) in &spans {
-        assert!(
-            regions.iter().any(|r| a >= r.start() && e <= r.end()),
-            "{a:#x}..{e:#x} outside every region"
-        );
+        assert!(regions.iter().any(|r| a >= r.start() && e <= r.end()), "{a:#x}..{e:#x} outside every region");
         assert_eq!(a % BLOCK_ALIGN, 0);
     }
     for (&a, &(l, seed)) in live {
@@ -691,23 +624,12 @@ fn stress(seed: u64, ops: usize) {
         unsafe { heap.deallocate(NonNull::new(ptr_at(addr)).unwrap(), l) };
     }
     check_heap(&heap, &live, &regions);
-    assert_eq!(
-        heap.stats(),
-        HeapStats {
-            total,
-            used: 0,
-            free: total,
-            allocations: 0
-        }
-    );
+    assert_eq!(heap.stats(), HeapStats { total, used: 0, free: total, allocations: 0 });
     // One block per region, unless the host happened to place them adjacent.
     let mut expect = [(r1.start(), 64 * 1024), (r2.start(), 32 * 1024)];
     expect.sort();
     if expect[0].0 + expect[0].1 == expect[1].0 {
-        assert_eq!(
-            heap.free_blocks().collect::<Vec<_>>(),
-            [(expect[0].0, total)]
-        );
+        assert_eq!(heap.free_blocks().collect::<Vec<_>>(), [(expect[0].0, total)]);
     } else {
         assert_eq!(heap.free_blocks().collect::<Vec<_>>(), expect);
     }

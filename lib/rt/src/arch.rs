@@ -118,15 +118,7 @@ pub unsafe fn syscall5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
 ///
 /// As for [`syscall1`].
 #[inline(always)]
-pub unsafe fn syscall6(
-    n: usize,
-    a: usize,
-    b: usize,
-    c: usize,
-    d: usize,
-    e: usize,
-    f: usize,
-) -> usize {
+pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> usize {
     let ret;
     // SAFETY: as in `syscall0`.
     unsafe {

@@ -27,11 +27,7 @@ pub(crate) fn init(info: StartInfo) {
 }
 
 fn info() -> &'static StartInfo {
-    static EMPTY: StartInfo = StartInfo {
-        argv: &[],
-        envp: &[],
-        auxv: &[],
-    };
+    static EMPTY: StartInfo = StartInfo { argv: &[], envp: &[], auxv: &[] };
     START.get().unwrap_or(&EMPTY)
 }
 
@@ -51,9 +47,7 @@ fn c_bytes(addr: usize) -> &'static [u8] {
 /// When an argument is not UTF-8, like `std::env::args` (use [`args_bytes`]
 /// to see such arguments).
 pub fn args() -> Args {
-    Args {
-        inner: info().argv.iter(),
-    }
+    Args { inner: info().argv.iter() }
 }
 
 /// The program's arguments as bytes, `argv[0]` first.
@@ -116,9 +110,5 @@ pub fn var(key: &str) -> Option<&'static str> {
 /// The value of auxiliary-vector entry `key` (`abi::auxv::AT_*`), if the
 /// kernel supplied it.
 pub fn auxv(key: usize) -> Option<usize> {
-    info()
-        .auxv
-        .chunks_exact(2)
-        .find(|pair| pair[0] == key)
-        .map(|pair| pair[1])
+    info().auxv.chunks_exact(2).find(|pair| pair[0] == key).map(|pair| pair[1])
 }

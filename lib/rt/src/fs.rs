@@ -78,9 +78,7 @@ impl File {
         let start = buf.len();
         // The size is only a hint (the file may not know it, or change):
         // read that much, then probe with a small read for the end.
-        let hint = self
-            .stat()
-            .map_or(0, |stat| usize::try_from(stat.st_size).unwrap_or(0));
+        let hint = self.stat().map_or(0, |stat| usize::try_from(stat.st_size).unwrap_or(0));
         const MAX_CHUNK: usize = 1 << 20;
         let mut chunk = if hint > 0 { hint.min(MAX_CHUNK) } else { 4096 };
         loop {
@@ -131,10 +129,7 @@ impl File {
     /// Moves the file offset; returns the new offset from the start.
     pub fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
         let (offset, whence) = match pos {
-            SeekFrom::Start(offset) => (
-                isize::try_from(offset).map_err(|_| Error::new(sc::EINVAL))?,
-                sc::SEEK_SET,
-            ),
+            SeekFrom::Start(offset) => (isize::try_from(offset).map_err(|_| Error::new(sc::EINVAL))?, sc::SEEK_SET),
             SeekFrom::Current(offset) => (offset as isize, sc::SEEK_CUR),
             SeekFrom::End(offset) => (offset as isize, sc::SEEK_END),
         };

@@ -51,10 +51,7 @@ impl Heap {
 struct Allocator(Mutex<Heap>);
 
 #[global_allocator]
-static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap {
-    heap: FreeListHeap::new(),
-    end: 0,
-}));
+static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap { heap: FreeListHeap::new(), end: 0 }));
 
 // SAFETY: every block comes from `FreeListHeap`, which hands out disjoint,
 // suitably aligned blocks of at least the requested size from memory it

@@ -141,19 +141,10 @@ impl fmt::Write for Buffered {
 }
 
 fn write_fmt_buffered(fd: usize, args: fmt::Arguments<'_>) -> fmt::Result {
-    let mut out = Buffered {
-        fd,
-        len: 0,
-        buf: [0; 512],
-        failed: false,
-    };
+    let mut out = Buffered { fd, len: 0, buf: [0; 512], failed: false };
     let formatted = fmt::write(&mut out, args);
     out.flush();
-    if out.failed {
-        Err(fmt::Error)
-    } else {
-        formatted
-    }
+    if out.failed { Err(fmt::Error) } else { formatted }
 }
 
 #[doc(hidden)]

@@ -33,10 +33,7 @@ struct Range {
 
 impl Range {
     fn map(len: usize, flags: MapFlags) -> Result<Range> {
-        let size = len
-            .checked_next_multiple_of(PAGE_SIZE)
-            .filter(|&size| size > 0)
-            .ok_or(Error::new(sc::EINVAL))?;
+        let size = len.checked_next_multiple_of(PAGE_SIZE).filter(|&size| size > 0).ok_or(Error::new(sc::EINVAL))?;
         // SAFETY: no MAP_FIXED: the kernel picks addresses nothing uses.
         let addr = unsafe { sys::mmap(0, size, flags)? };
         Ok(Range { addr, len, size })

@@ -79,10 +79,7 @@ pub fn exec(path: &str, args: &[&str], env: &[&str]) -> Error {
 
 /// `SYS_EXEC` of the program open on `file`, `argv` = `path` then `args`.
 fn exec_file(file: &File, path: &str, args: &[&str], env: &[&[u8]]) -> Error {
-    let argv: Vec<&[u8]> = core::iter::once(path)
-        .chain(args.iter().copied())
-        .map(str::as_bytes)
-        .collect();
+    let argv: Vec<&[u8]> = core::iter::once(path).chain(args.iter().copied()).map(str::as_bytes).collect();
     sys::exec(file.fd(), &argv, env)
 }
 

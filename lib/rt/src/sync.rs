@@ -47,10 +47,7 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 
 impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            state: AtomicU32::new(UNLOCKED),
-            data: UnsafeCell::new(value),
-        }
+        Mutex { state: AtomicU32::new(UNLOCKED), data: UnsafeCell::new(value) }
     }
 
     pub fn into_inner(self) -> T {
@@ -61,11 +58,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Takes the lock, sleeping while another holder has it.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        if self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_contended();
         }
         MutexGuard { mutex: self }
@@ -83,11 +76,7 @@ impl<T: ?Sized> Mutex<T> {
     fn lock_contended(&self) {
         // A short spin catches holders that are about to release.
         for _ in 0..100 {
-            if self
-                .state
-                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
+            if self.state.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                 return;
             }
             core::hint::spin_loop();

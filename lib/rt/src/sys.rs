@@ -25,14 +25,7 @@ fn demux(ret: usize) -> Result<usize> {
 /// returns the new fd.
 pub fn open(path: &str, flags: usize) -> Result<usize> {
     // SAFETY: the kernel only reads `path.len()` bytes at `path`.
-    demux(unsafe {
-        syscall3(
-            sc::SYS_OPEN,
-            path.as_ptr().expose_provenance(),
-            path.len(),
-            flags,
-        )
-    })
+    demux(unsafe { syscall3(sc::SYS_OPEN, path.as_ptr().expose_provenance(), path.len(), flags) })
 }
 
 /// `SYS_CLOSE`.
@@ -46,27 +39,13 @@ pub fn close(fd: usize) -> Result<()> {
 pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
     // we hold exclusively.
-    demux(unsafe {
-        syscall3(
-            sc::SYS_READ,
-            fd,
-            buf.as_mut_ptr().expose_provenance(),
-            buf.len(),
-        )
-    })
+    demux(unsafe { syscall3(sc::SYS_READ, fd, buf.as_mut_ptr().expose_provenance(), buf.len()) })
 }
 
 /// `SYS_WRITE`: writes up to `buf.len()` bytes; returns how many.
 pub fn write(fd: usize, buf: &[u8]) -> Result<usize> {
     // SAFETY: the kernel only reads `buf`.
-    demux(unsafe {
-        syscall3(
-            sc::SYS_WRITE,
-            fd,
-            buf.as_ptr().expose_provenance(),
-            buf.len(),
-        )
-    })
+    demux(unsafe { syscall3(sc::SYS_WRITE, fd, buf.as_ptr().expose_provenance(), buf.len()) })
 }
 
 /// `SYS_LSEEK`: `whence` is `SEEK_SET`/`SEEK_CUR`/`SEEK_END` (0/1/2);
@@ -81,14 +60,7 @@ pub fn fstat(fd: usize) -> Result<Stat> {
     let mut stat = Stat::default();
     // SAFETY: the kernel writes at most `size_of::<Stat>()` bytes into
     // `stat`, a plain-data struct any bytes are valid for.
-    demux(unsafe {
-        syscall3(
-            sc::SYS_FSTAT,
-            fd,
-            (&raw mut stat).expose_provenance(),
-            size_of::<Stat>(),
-        )
-    })?;
+    demux(unsafe { syscall3(sc::SYS_FSTAT, fd, (&raw mut stat).expose_provenance(), size_of::<Stat>()) })?;
     Ok(stat)
 }
 
@@ -108,12 +80,7 @@ pub fn fork() -> Result<usize> {
 /// passing `argv` and `envp`. Returns only on failure.
 pub fn exec(fd: usize, argv: &[&[u8]], envp: &[&[u8]]) -> sc::Error {
     fn user_strs(strs: &[&[u8]]) -> alloc::vec::Vec<UserStr> {
-        strs.iter()
-            .map(|s| UserStr {
-                ptr: s.as_ptr().expose_provenance(),
-                len: s.len(),
-            })
-            .collect()
+        strs.iter().map(|s| UserStr { ptr: s.as_ptr().expose_provenance(), len: s.len() }).collect()
     }
     let argv = user_strs(argv);
     let envp = user_strs(envp);
@@ -144,14 +111,7 @@ pub fn exec(fd: usize, argv: &[&[u8]], envp: &[&[u8]]) -> sc::Error {
 pub fn waitpid(pid: usize, flags: usize) -> Result<(usize, usize)> {
     let mut status = 0usize;
     // SAFETY: the kernel writes one `usize` into `status`.
-    let pid = demux(unsafe {
-        syscall3(
-            abi::SYS_WAITPID,
-            pid,
-            (&raw mut status).expose_provenance(),
-            flags,
-        )
-    })?;
+    let pid = demux(unsafe { syscall3(abi::SYS_WAITPID, pid, (&raw mut status).expose_provenance(), flags) })?;
     Ok((pid, status))
 }
 
@@ -183,13 +143,7 @@ pub fn sched_yield() -> Result<()> {
 pub fn clock_gettime(clock: usize) -> Result<TimeSpec> {
     let mut time = TimeSpec::default();
     // SAFETY: the kernel writes one `TimeSpec` (plain data) into `time`.
-    demux(unsafe {
-        syscall2(
-            sc::SYS_CLOCK_GETTIME,
-            clock,
-            (&raw mut time).expose_provenance(),
-        )
-    })?;
+    demux(unsafe { syscall2(sc::SYS_CLOCK_GETTIME, clock, (&raw mut time).expose_provenance()) })?;
     Ok(time)
 }
 
@@ -199,14 +153,8 @@ pub fn nanosleep(duration: &TimeSpec, remaining: Option<&mut TimeSpec>) -> Resul
     let remaining = remaining.map_or(0, |rem| (rem as *mut TimeSpec).expose_provenance());
     // SAFETY: the kernel reads one `TimeSpec` from `duration` and writes at
     // most one into `remaining`, which we hold exclusively (or is 0).
-    demux(unsafe {
-        syscall2(
-            sc::SYS_NANOSLEEP,
-            (duration as *const TimeSpec).expose_provenance(),
-            remaining,
-        )
-    })
-    .map(drop)
+    demux(unsafe { syscall2(sc::SYS_NANOSLEEP, (duration as *const TimeSpec).expose_provenance(), remaining) })
+        .map(drop)
 }
 
 /// `SYS_MMAP`: maps `len` bytes of zeroed anonymous memory with `flags`
@@ -255,14 +203,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<&TimeSpec>) -
     let timeout = timeout.map_or(0, |t| (t as *const TimeSpec).expose_provenance());
     // SAFETY: the kernel only reads the word (atomically) and the timeout.
     demux(unsafe {
-        syscall5(
-            sc::SYS_FUTEX,
-            word.as_ptr().expose_provenance(),
-            sc::FUTEX_WAIT,
-            expected as usize,
-            timeout,
-            0,
-        )
+        syscall5(sc::SYS_FUTEX, word.as_ptr().expose_provenance(), sc::FUTEX_WAIT, expected as usize, timeout, 0)
     })
     .map(drop)
 }
@@ -271,16 +212,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<&TimeSpec>) -
 /// returns how many were woken.
 pub fn futex_wake(word: &AtomicU32, count: usize) -> Result<usize> {
     // SAFETY: the kernel does not touch the word's memory for a wake.
-    demux(unsafe {
-        syscall5(
-            sc::SYS_FUTEX,
-            word.as_ptr().expose_provenance(),
-            sc::FUTEX_WAKE,
-            count,
-            0,
-            0,
-        )
-    })
+    demux(unsafe { syscall5(sc::SYS_FUTEX, word.as_ptr().expose_provenance(), sc::FUTEX_WAKE, count, 0, 0) })
 }
 
 /// `SYS_PORT_GRANT`: lets process `pid` use I/O ports `base..base + count`

@@ -28,9 +28,7 @@ fn parse_args() -> Result<Args, String> {
             Some("--uefi") => &mut uefi,
             _ => return Err(format!("unknown argument {}", flag.to_string_lossy())),
         };
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{} needs a value", flag.to_string_lossy()))?;
+        let value = args.next().ok_or_else(|| format!("{} needs a value", flag.to_string_lossy()))?;
         *slot = Some(PathBuf::from(value));
     }
     Ok(Args {

@@ -18,10 +18,7 @@ fn main() -> Result<(), rt::Error> {
     for (key, value) in rt::env::vars() {
         println!("env {key}={value}");
     }
-    let greeting = format!(
-        "{} bytes on the heap",
-        String::from("hello").repeat(100).len()
-    );
+    let greeting = format!("{} bytes on the heap", String::from("hello").repeat(100).len());
     println!("{greeting}");
     println!("monotonic clock: {:?} since boot", start);
     rt::thread::yield_now();

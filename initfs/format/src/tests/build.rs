@@ -14,15 +14,11 @@ use crate::*;
 fn expected_sample() -> BTreeMap<String, Found> {
     let mut want = BTreeMap::new();
     let mut children: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    let note_parents = |children: &mut BTreeMap<String, std::collections::BTreeSet<String>>,
-                        path: &str| {
+    let note_parents = |children: &mut BTreeMap<String, std::collections::BTreeSet<String>>, path: &str| {
         let parts: Vec<&str> = path.split('/').collect();
         for i in 0..parts.len() {
             let parent = parts[..i].join("/");
-            children
-                .entry(parent)
-                .or_default()
-                .insert(parts[i].to_string());
+            children.entry(parent).or_default().insert(parts[i].to_string());
         }
     };
     for (path, data, mode) in sample_files() {
@@ -34,13 +30,7 @@ fn expected_sample() -> BTreeMap<String, Found> {
         children.entry(dir.to_string()).or_default();
     }
     for (dir, names) in children {
-        want.insert(
-            dir,
-            Found::Dir {
-                mode: 0o755,
-                entries: names.len() as u64,
-            },
-        );
+        want.insert(dir, Found::Dir { mode: 0o755, entries: names.len() as u64 });
     }
     want
 }
@@ -57,14 +47,7 @@ fn round_trip() {
     assert_eq!(image.inode_count() as usize, found.len());
 
     let init = image.lookup("/bin/init").unwrap();
-    assert_eq!(
-        image.inode(init).unwrap(),
-        Inode {
-            kind: Kind::File,
-            mode: 0o755,
-            size: 5000
-        }
-    );
+    assert_eq!(image.inode(init).unwrap(), Inode { kind: Kind::File, mode: 0o755, size: 5000 });
     assert_eq!(image.file_data(init).unwrap(), &sample_files()[0].1[..]);
     let names: Vec<&str> = image.read_dir(ROOT).unwrap().map(|e| e.name).collect();
     assert_eq!(names, ["a", "bin", "empty-dir", "etc", "zeta"]);
@@ -118,8 +101,7 @@ fn deeply_nested_dirs() {
     let path: Vec<String> = (0..200).map(|i| format!("d{i}")).collect();
     let path = path.join("/");
     let mut b = Builder::new();
-    b.add_file(&format!("{path}/leaf"), b"leaf".to_vec(), 0o644)
-        .unwrap();
+    b.add_file(&format!("{path}/leaf"), b"leaf".to_vec(), 0o644).unwrap();
     let bytes = b.build();
     let image = Image::parse(&bytes).unwrap();
     let leaf = image.lookup(&format!("/{path}/leaf")).unwrap();
@@ -131,8 +113,7 @@ fn deeply_nested_dirs() {
 fn wide_dir() {
     let mut b = Builder::new();
     for i in 0..1000 {
-        b.add_file(&format!("f{i:04}"), vec![i as u8; i % 7], 0o644)
-            .unwrap();
+        b.add_file(&format!("f{i:04}"), vec![i as u8; i % 7], 0o644).unwrap();
     }
     let bytes = b.build();
     let image = Image::parse(&bytes).unwrap();
@@ -171,36 +152,16 @@ fn lookup_edge_cases() {
     for path in ["", "/", "//", "///"] {
         assert_eq!(image.lookup(path), Ok(ROOT), "{path:?}");
     }
-    for path in [
-        "bin/init",
-        "/bin/init",
-        "//bin//init",
-        "bin/init/",
-        "/bin///init//",
-    ] {
+    for path in ["bin/init", "/bin/init", "//bin//init", "bin/init/", "/bin///init//"] {
         assert_eq!(image.lookup(path), Ok(init), "{path:?}");
     }
     assert_eq!(image.lookup("bin/"), Ok(bin));
-    for path in [
-        "bin/nope",
-        "nope",
-        "bi",
-        "bin/ini",
-        "bin/init2",
-        "BIN/init",
-        "bin/init\0",
-        "\0",
-        "a/b/c/d/e",
-    ] {
+    for path in ["bin/nope", "nope", "bi", "bin/ini", "bin/init2", "BIN/init", "bin/init\0", "\0", "a/b/c/d/e"] {
         assert_eq!(image.lookup(path), Err(Error::NotFound), "{path:?}");
     }
     assert_eq!(image.lookup(&"x".repeat(300)), Err(Error::NotFound));
     for path in ["bin/init/x", "zeta/", "zeta/a", "etc/empty/x/y"] {
-        let want = if path == "zeta/" {
-            image.lookup("zeta")
-        } else {
-            Err(Error::NotADirectory)
-        };
+        let want = if path == "zeta/" { image.lookup("zeta") } else { Err(Error::NotADirectory) };
         assert_eq!(image.lookup(path), want, "{path:?}");
     }
     for path in ["..", ".", "./bin", "bin/../bin", "bin/.", "/../etc"] {
@@ -267,70 +228,32 @@ fn builder_refusals() {
     let mut b = Builder::new();
     b.add_file("bin/init", vec![1], 0o755).unwrap();
     b.add_dir("etc").unwrap();
-    assert_eq!(
-        b.add_file("bin/init", vec![2], 0o755),
-        Err(BuildError::AlreadyExists("bin/init".into()))
-    );
-    assert_eq!(
-        b.add_file("/bin//init", vec![2], 0o755),
-        Err(BuildError::AlreadyExists("bin/init".into()))
-    );
-    assert_eq!(
-        b.add_dir("bin/init"),
-        Err(BuildError::AlreadyExists("bin/init".into()))
-    );
-    assert_eq!(
-        b.add_dir("etc"),
-        Err(BuildError::AlreadyExists("etc".into()))
-    );
-    assert_eq!(
-        b.add_dir("bin"),
-        Err(BuildError::AlreadyExists("bin".into()))
-    );
-    assert_eq!(
-        b.add_file("etc", vec![], 0o644),
-        Err(BuildError::AlreadyExists("etc".into()))
-    );
-    assert_eq!(
-        b.add_file("bin/init/x", vec![], 0o644),
-        Err(BuildError::NotADirectory("bin/init".into()))
-    );
-    assert_eq!(
-        b.add_dir("bin/init/x/y"),
-        Err(BuildError::NotADirectory("bin/init".into()))
-    );
+    assert_eq!(b.add_file("bin/init", vec![2], 0o755), Err(BuildError::AlreadyExists("bin/init".into())));
+    assert_eq!(b.add_file("/bin//init", vec![2], 0o755), Err(BuildError::AlreadyExists("bin/init".into())));
+    assert_eq!(b.add_dir("bin/init"), Err(BuildError::AlreadyExists("bin/init".into())));
+    assert_eq!(b.add_dir("etc"), Err(BuildError::AlreadyExists("etc".into())));
+    assert_eq!(b.add_dir("bin"), Err(BuildError::AlreadyExists("bin".into())));
+    assert_eq!(b.add_file("etc", vec![], 0o644), Err(BuildError::AlreadyExists("etc".into())));
+    assert_eq!(b.add_file("bin/init/x", vec![], 0o644), Err(BuildError::NotADirectory("bin/init".into())));
+    assert_eq!(b.add_dir("bin/init/x/y"), Err(BuildError::NotADirectory("bin/init".into())));
     for path in ["", "/", "//"] {
         assert_eq!(b.add_dir(path), Err(BuildError::EmptyPath));
         assert_eq!(b.add_file(path, vec![], 0o644), Err(BuildError::EmptyPath));
     }
     let long = "n".repeat(256);
-    for (path, bad) in [
-        ("a/./b", "."),
-        ("a/../b", ".."),
-        ("..", ".."),
-        ("x\0y", "x\0y"),
-        (long.as_str(), long.as_str()),
-    ] {
+    for (path, bad) in
+        [("a/./b", "."), ("a/../b", ".."), ("..", ".."), ("x\0y", "x\0y"), (long.as_str(), long.as_str())]
+    {
         assert_eq!(b.add_dir(path), Err(BuildError::InvalidName(bad.into())));
-        assert_eq!(
-            b.add_file(path, vec![], 0o644),
-            Err(BuildError::InvalidName(bad.into()))
-        );
+        assert_eq!(b.add_file(path, vec![], 0o644), Err(BuildError::InvalidName(bad.into())));
     }
-    assert_eq!(
-        b.add_file("m", vec![], 0o10000),
-        Err(BuildError::BadMode(0o10000))
-    );
+    assert_eq!(b.add_file("m", vec![], 0o10000), Err(BuildError::BadMode(0o10000)));
     // Refusals left nothing behind: no `a` from "a/./b".
     let bytes = b.build();
     let image = Image::parse(&bytes).unwrap();
     let names: Vec<&str> = image.read_dir(ROOT).unwrap().map(|e| e.name).collect();
     assert_eq!(names, ["bin", "etc"]);
-    for e in [
-        BuildError::EmptyPath,
-        BuildError::InvalidName("x".into()),
-        BuildError::TooManyInodes,
-    ] {
+    for e in [BuildError::EmptyPath, BuildError::InvalidName("x".into()), BuildError::TooManyInodes] {
         assert!(!e.to_string().is_empty());
     }
 }

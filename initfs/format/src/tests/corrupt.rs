@@ -86,10 +86,7 @@ fn bad_inode_count() {
     for count in [8, 9, 100, 1 << 20, u32::MAX] {
         rejected(&patched(|b| set_u32(b, 12, count)));
     }
-    corrupt(
-        &patched(|b| set_u32(b, 12, u32::MAX)),
-        "inode table runs past",
-    );
+    corrupt(&patched(|b| set_u32(b, 12, u32::MAX)), "inode table runs past");
 }
 
 #[test]
@@ -98,18 +95,8 @@ fn bad_table_offset() {
     for offset in [0, 1, 31] {
         corrupt(&patched(|b| set_u64(b, 16, offset)), "overlaps the header");
     }
-    for offset in [
-        len,
-        len - 1,
-        len - 24 * 7 + 1,
-        u64::MAX,
-        u64::MAX - 7,
-        1 << 63,
-    ] {
-        corrupt(
-            &patched(|b| set_u64(b, 16, offset)),
-            "inode table runs past",
-        );
+    for offset in [len, len - 1, len - 24 * 7 + 1, u64::MAX, u64::MAX - 7, 1 << 63] {
+        corrupt(&patched(|b| set_u64(b, 16, offset)), "inode table runs past");
     }
     for delta in 1..24 {
         rejected(&patched(|b| set_u64(b, 16, 32 + delta)));
@@ -124,10 +111,7 @@ fn bad_image_length() {
         corrupt(&patched(|b| set_u64(b, 24, bad)), "shorter than the header");
     }
     for bad in [len + 1, len + 4096, u64::MAX, 1 << 63] {
-        assert_eq!(
-            rejected(&patched(|b| set_u64(b, 24, bad))),
-            Error::Truncated
-        );
+        assert_eq!(rejected(&patched(|b| set_u64(b, 24, bad))), Error::Truncated);
     }
     // Cutting the declared length leaves the inode table or file data out.
     for bad in [32, 33, 100, 4096, 8192, len - 4096] {
@@ -169,24 +153,15 @@ fn file_inode_rules() {
     let len = img.len() as u64;
     for at in [f1, f2, f3] {
         corrupt(&patched(|b| set_u32(b, at + 4, 1)), "entry count");
-        corrupt(
-            &patched(|b| set_u64(b, at + 16, len + PAGE_SIZE as u64)),
-            "past the image",
-        );
+        corrupt(&patched(|b| set_u64(b, at + 16, len + PAGE_SIZE as u64)), "past the image");
         let offset = get_u64(&img, at + 16);
         for delta in [1, 8, 2048, 4095] {
-            corrupt(
-                &patched(|b| set_u64(b, at + 16, offset + delta)),
-                "not page-aligned",
-            );
+            corrupt(&patched(|b| set_u64(b, at + 16, offset + delta)), "not page-aligned");
         }
     }
     // f1's data runs to the end of the image if it claims the whole rest.
     let f1_offset = get_u64(&img, f1 + 16);
-    corrupt(
-        &patched(|b| set_u64(b, f1 + 8, len - f1_offset + 1)),
-        "past the image",
-    );
+    corrupt(&patched(|b| set_u64(b, f1 + 8, len - f1_offset + 1)), "past the image");
     assert!(Image::parse(&patched(|b| set_u64(b, f1 + 8, len - f1_offset))).is_ok());
     // The root must be a directory.
     rejected(&patched(|b| {
@@ -215,18 +190,9 @@ fn dir_inode_rules() {
         for bad in [0, size - 1, size + 1, size + 1000] {
             rejected(&patched(|b| set_u64(b, at + 8, bad)));
         }
-        corrupt(
-            &patched(|b| set_u64(b, at + 8, size + 1)),
-            "longer than its entries",
-        );
-        corrupt(
-            &patched(|b| set_u64(b, at + 8, size - 1)),
-            "shorter than its entries",
-        );
-        corrupt(
-            &patched(|b| set_u32(b, at + 4, entries + 1)),
-            "shorter than its entries",
-        );
+        corrupt(&patched(|b| set_u64(b, at + 8, size + 1)), "longer than its entries");
+        corrupt(&patched(|b| set_u64(b, at + 8, size - 1)), "shorter than its entries");
+        corrupt(&patched(|b| set_u32(b, at + 4, entries + 1)), "shorter than its entries");
     }
 }
 
@@ -236,19 +202,10 @@ fn bad_entry_names() {
     let f1 = entry_at(&img, "f1");
     let name = f1 + 5;
     for bad in [*b"f/", *b"/f", *b"f\0", *b"\0\0", *b"..", *b"//"] {
-        corrupt(
-            &patched(|b| b[name..name + 2].copy_from_slice(&bad)),
-            "name",
-        );
+        corrupt(&patched(|b| b[name..name + 2].copy_from_slice(&bad)), "name");
     }
-    corrupt(
-        &patched(|b| b[name..name + 2].copy_from_slice(&[0xFF, 0xFE])),
-        "not UTF-8",
-    );
-    corrupt(
-        &patched(|b| b[name..name + 2].copy_from_slice(&[0xC3, b'a'])),
-        "not UTF-8",
-    );
+    corrupt(&patched(|b| b[name..name + 2].copy_from_slice(&[0xFF, 0xFE])), "not UTF-8");
+    corrupt(&patched(|b| b[name..name + 2].copy_from_slice(&[0xC3, b'a'])), "not UTF-8");
     // A one-byte "." and an empty name (the rest of the entry then misparses,
     // but the name is caught first).
     corrupt(
@@ -262,10 +219,7 @@ fn bad_entry_names() {
     // A name length running past the directory data.
     corrupt(&patched(|b| b[f1 + 4] = 255), "shorter than its entries");
     // Out of order: "da" sorts before "dir_a".
-    corrupt(
-        &patched(|b| b[name..name + 2].copy_from_slice(b"da")),
-        "ascending",
-    );
+    corrupt(&patched(|b| b[name..name + 2].copy_from_slice(b"da")), "ascending");
 }
 
 #[test]
@@ -289,10 +243,7 @@ fn bad_entry_inode_numbers() {
     }
     // Naming the root.
     corrupt(&patched(|b| set_u32(b, f3, 0)), "not after its directory");
-    corrupt(
-        &patched(|b| set_u32(b, entry_at(&img, "dir_a"), 0)),
-        "not after its directory",
-    );
+    corrupt(&patched(|b| set_u32(b, entry_at(&img, "dir_a"), 0)), "not after its directory");
 }
 
 #[test]
@@ -301,36 +252,21 @@ fn cycles() {
     let f3 = entry_at(&img, "f3");
     // dir_c (5) names its ancestors dir_a (1), dir_b (3), or itself.
     for ancestor in [1, 3, 5] {
-        corrupt(
-            &patched(|b| set_u32(b, f3, ancestor)),
-            "not after its directory",
-        );
+        corrupt(&patched(|b| set_u32(b, f3, ancestor)), "not after its directory");
     }
     // dir_b (3) names its parent dir_a (1) instead of dir_c.
-    corrupt(
-        &patched(|b| set_u32(b, entry_at(&img, "dir_c"), 1)),
-        "not after its directory",
-    );
+    corrupt(&patched(|b| set_u32(b, entry_at(&img, "dir_c"), 1)), "not after its directory");
 }
 
 #[test]
 fn inode_named_twice_or_never() {
     let img = small_image();
     // The root names dir_a (1) twice, and f1 (2) never.
-    corrupt(
-        &patched(|b| set_u32(b, entry_at(&img, "f1"), 1)),
-        "named by two",
-    );
+    corrupt(&patched(|b| set_u32(b, entry_at(&img, "f1"), 1)), "named by two");
     // dir_b names f2 (4), which dir_a already names.
-    corrupt(
-        &patched(|b| set_u32(b, entry_at(&img, "dir_c"), 4)),
-        "named by two",
-    );
+    corrupt(&patched(|b| set_u32(b, entry_at(&img, "dir_c"), 4)), "named by two");
     // The root skips 2 and names 3 (dir_b, which dir_a names too).
-    corrupt(
-        &patched(|b| set_u32(b, entry_at(&img, "f1"), 3)),
-        "breadth-first",
-    );
+    corrupt(&patched(|b| set_u32(b, entry_at(&img, "f1"), 3)), "breadth-first");
     // A valid tree in a non-canonical numbering is refused too.
     corrupt(
         &patched(|b| {

@@ -66,10 +66,7 @@ fn packs_a_host_tree() {
     let names: std::vec::Vec<&str> = image.read_dir(ROOT).unwrap().map(|e| e.name).collect();
     assert_eq!(names, ["bin", "empty", "etc"]);
     let init = image.lookup("bin/init").unwrap();
-    assert_eq!(
-        image.file_data(init).unwrap(),
-        [0x7F, b'E', b'L', b'F', 1, 2, 3]
-    );
+    assert_eq!(image.file_data(init).unwrap(), [0x7F, b'E', b'L', b'F', 1, 2, 3]);
     let sh = image.lookup("bin/sh").unwrap();
     assert_eq!(image.file_data(sh).unwrap().len(), 10_000);
     let rc = image.lookup("etc/init.rc").unwrap();

@@ -52,8 +52,7 @@ pub fn small_image() -> Vec<u8> {
     let mut b = Builder::new();
     b.add_file("f1", b"hello".to_vec(), 0o644).unwrap();
     b.add_file("dir_a/f2", Vec::new(), 0o644).unwrap();
-    b.add_file("dir_a/dir_b/dir_c/f3", b"x".to_vec(), 0o755)
-        .unwrap();
+    b.add_file("dir_a/dir_b/dir_c/f3", b"x".to_vec(), 0o755).unwrap();
     b.build()
 }
 
@@ -66,10 +65,7 @@ pub fn walk(image: &Image<'_>) -> BTreeMap<String, Found> {
     let mut visited = 0u64;
     while let Some((path, n)) = stack.pop() {
         visited += 1;
-        assert!(
-            visited <= u64::from(image.inode_count()),
-            "walk does not end"
-        );
+        assert!(visited <= u64::from(image.inode_count()), "walk does not end");
         let inode = image.inode(n).unwrap();
         match inode.kind {
             Kind::Dir => {
@@ -82,24 +78,14 @@ pub fn walk(image: &Image<'_>) -> BTreeMap<String, Found> {
                     assert!(is_valid_name(entry.name));
                     assert!(previous.is_none_or(|p| p < entry.name));
                     previous = Some(entry.name);
-                    let child = if path.is_empty() {
-                        entry.name.to_string()
-                    } else {
-                        format!("{path}/{}", entry.name)
-                    };
+                    let child = if path.is_empty() { entry.name.to_string() } else { format!("{path}/{}", entry.name) };
                     assert_eq!(image.lookup(&child), Ok(entry.inode));
                     stack.push((child, entry.inode));
                 }
                 assert_eq!(count, inode.size);
                 assert_eq!(image.file_data(n), Err(Error::NotAFile));
                 assert_eq!(image.data_offset(n), Err(Error::NotAFile));
-                found.insert(
-                    path,
-                    Found::Dir {
-                        mode: inode.mode,
-                        entries: inode.size,
-                    },
-                );
+                found.insert(path, Found::Dir { mode: inode.mode, entries: inode.size });
             }
             Kind::File => {
                 let data = image.file_data(n).unwrap();
@@ -108,21 +94,11 @@ pub fn walk(image: &Image<'_>) -> BTreeMap<String, Found> {
                 assert_eq!(offset % PAGE_SIZE, 0);
                 assert_eq!(&image.as_bytes()[offset..offset + data.len()], data);
                 assert!(matches!(image.read_dir(n), Err(Error::NotADirectory)));
-                found.insert(
-                    path,
-                    Found::File {
-                        mode: inode.mode,
-                        data: data.to_vec(),
-                    },
-                );
+                found.insert(path, Found::File { mode: inode.mode, data: data.to_vec() });
             }
         }
     }
-    assert_eq!(
-        visited,
-        u64::from(image.inode_count()),
-        "unreachable inodes"
-    );
+    assert_eq!(visited, u64::from(image.inode_count()), "unreachable inodes");
     found
 }
 
@@ -157,9 +133,7 @@ pub fn entry_at(img: &[u8], name: &str) -> usize {
     let mut pattern = vec![name.len() as u8];
     pattern.extend_from_slice(name.as_bytes());
     let start = inode_at(img, get_u32(img, 12));
-    let hit = img[start..]
-        .windows(pattern.len())
-        .position(|w| w == pattern)
-        .unwrap_or_else(|| panic!("no entry {name:?}"));
+    let hit =
+        img[start..].windows(pattern.len()).position(|w| w == pattern).unwrap_or_else(|| panic!("no entry {name:?}"));
     start + hit - 4
 }

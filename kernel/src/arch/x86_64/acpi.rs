@@ -62,11 +62,7 @@ pub fn discover(rsdp_phys: u64) -> Result<Platform, acpi_tables::Error> {
     log::info!(
         "ACPI {}: {} at {root_phys:#x}, MADT at {madt_phys:#x}",
         if rsdp.revision >= 2 { "2.0+" } else { "1.0" },
-        if kind == RootTableKind::Xsdt {
-            "XSDT"
-        } else {
-            "RSDT"
-        },
+        if kind == RootTableKind::Xsdt { "XSDT" } else { "RSDT" },
     );
 
     let mut platform = Platform {
@@ -77,28 +73,12 @@ pub fn discover(rsdp_phys: u64) -> Result<Platform, acpi_tables::Error> {
     };
     for entry in madt.entries() {
         match entry? {
-            MadtEntry::LocalApic {
-                apic_id,
-                enabled: true,
-                ..
-            } => platform.cpu_apic_ids.push(u32::from(apic_id)),
-            MadtEntry::LocalX2Apic {
-                x2apic_id,
-                enabled: true,
-                ..
-            } => platform.cpu_apic_ids.push(x2apic_id),
-            MadtEntry::IoApic {
-                id,
-                address,
-                gsi_base,
-            } => platform.ioapics.push(IoApicInfo {
-                id,
-                address: u64::from(address),
-                gsi_base,
-            }),
-            MadtEntry::LocalApicAddressOverride { address } => {
-                platform.local_apic_address = address
+            MadtEntry::LocalApic { apic_id, enabled: true, .. } => platform.cpu_apic_ids.push(u32::from(apic_id)),
+            MadtEntry::LocalX2Apic { x2apic_id, enabled: true, .. } => platform.cpu_apic_ids.push(x2apic_id),
+            MadtEntry::IoApic { id, address, gsi_base } => {
+                platform.ioapics.push(IoApicInfo { id, address: u64::from(address), gsi_base })
             }
+            MadtEntry::LocalApicAddressOverride { address } => platform.local_apic_address = address,
             _ => {}
         }
     }

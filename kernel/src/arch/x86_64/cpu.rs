@@ -43,11 +43,7 @@ impl Features {
         vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
         vendor[8..12].copy_from_slice(&leaf0.ecx.to_le_bytes());
         let base_family = (leaf1.eax >> 8) & 0xf;
-        let family = if base_family == 0xf {
-            base_family + ((leaf1.eax >> 20) & 0xff)
-        } else {
-            base_family
-        };
+        let family = if base_family == 0xf { base_family + ((leaf1.eax >> 20) & 0xff) } else { base_family };
         let model = ((leaf1.eax >> 4) & 0xf) | (((leaf1.eax >> 16) & 0xf) << 4);
         let bit = |reg: u32, n: u32| reg & (1 << n) != 0;
         let (ebx7, ecx7) = leaf7.map_or((0, 0), |l| (l.ebx, l.ecx));
@@ -78,13 +74,7 @@ impl Features {
 
 impl fmt::Display for Features {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} family {:#x} model {:#x}:",
-            self.vendor_str(),
-            self.family,
-            self.model
-        )?;
+        write!(f, "{} family {:#x} model {:#x}:", self.vendor_str(), self.family, self.model)?;
         let flags = [
             ("x2apic", self.x2apic),
             ("tsc-deadline", self.tsc_deadline),
@@ -122,13 +112,9 @@ pub struct Protections {
 impl fmt::Display for Protections {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for (name, on) in [
-            ("SMEP", self.smep),
-            ("SMAP", self.smap),
-            ("UMIP", self.umip),
-            ("NXE", self.nxe),
-            ("WP", self.wp),
-        ] {
+        for (name, on) in
+            [("SMEP", self.smep), ("SMAP", self.smap), ("UMIP", self.umip), ("NXE", self.nxe), ("WP", self.wp)]
+        {
             if on {
                 if !first {
                     f.write_str(" ")?;
@@ -153,9 +139,7 @@ pub fn harden(features: &Features) -> Protections {
     // pages, which the kernel never writes; NXE is required by the page
     // tables the bootloader built (they already use the NX bit).
     unsafe {
-        Efer::update(|efer| {
-            efer.insert(EferFlags::NO_EXECUTE_ENABLE | EferFlags::SYSTEM_CALL_EXTENSIONS)
-        });
+        Efer::update(|efer| efer.insert(EferFlags::NO_EXECUTE_ENABLE | EferFlags::SYSTEM_CALL_EXTENSIONS));
         Cr0::update(|cr0| cr0.insert(Cr0Flags::WRITE_PROTECT));
         Cr4::update(|cr4| {
             cr4.insert(Cr4Flags::PAGE_GLOBAL);

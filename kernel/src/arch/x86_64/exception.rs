@@ -60,11 +60,7 @@ impl fmt::Display for PageFaultCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.0;
         let bit = |n: u32| code & (1 << n) != 0;
-        f.write_str(if bit(0) {
-            "protection violation"
-        } else {
-            "page not present"
-        })?;
+        f.write_str(if bit(0) { "protection violation" } else { "page not present" })?;
         f.write_str(if bit(4) {
             ", instruction fetch"
         } else if bit(1) {
@@ -72,17 +68,8 @@ impl fmt::Display for PageFaultCode {
         } else {
             ", read"
         })?;
-        f.write_str(if bit(2) {
-            ", user mode"
-        } else {
-            ", kernel mode"
-        })?;
-        for (n, what) in [
-            (3, "reserved bit set"),
-            (5, "protection key"),
-            (6, "shadow stack"),
-            (15, "SGX"),
-        ] {
+        f.write_str(if bit(2) { ", user mode" } else { ", kernel mode" })?;
+        for (n, what) in [(3, "reserved bit set"), (5, "protection key"), (6, "shadow stack"), (15, "SGX")] {
             if bit(n) {
                 write!(f, ", {what}")?;
             }
@@ -97,9 +84,7 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
     }
     match vector {
         BREAKPOINT => {
-            percpu::current()
-                .breakpoints
-                .fetch_add(1, Ordering::Relaxed);
+            percpu::current().breakpoints.fetch_add(1, Ordering::Relaxed);
             log::info!("breakpoint at {:#x}, resuming", frame.rip - 1);
         }
         NMI => {
@@ -112,9 +97,7 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
         PAGE_FAULT | DOUBLE_FAULT => {
             let address = Cr2::read_raw();
             // A user copy touching a page the process has not faulted in yet.
-            if vector == PAGE_FAULT
-                && usercopy::resolve_fault(address, frame.error_code & PF_WRITE != 0)
-            {
+            if vector == PAGE_FAULT && usercopy::resolve_fault(address, frame.error_code & PF_WRITE != 0) {
                 return;
             }
             if resume_at_recovery(vector, frame, address) {
@@ -149,9 +132,7 @@ fn user_exception(vector: u8, frame: &mut TrapFrame) {
             } else {
                 Access::Read
             };
-            if crate::context::with_current_space(|space| space.handle_fault(address, access))
-                .unwrap_or(false)
-            {
+            if crate::context::with_current_space(|space| space.handle_fault(address, access)).unwrap_or(false) {
                 return;
             }
             (abi::SIGSEGV, Some(address))
@@ -161,20 +142,12 @@ fn user_exception(vector: u8, frame: &mut TrapFrame) {
         _ => (abi::SIGSEGV, None),
     };
     let process = crate::context::current_process();
-    let (pid, name) = process
-        .as_ref()
-        .map_or((0, alloc::string::String::new()), |p| {
-            (p.pid, p.name.lock().clone())
-        });
+    let (pid, name) = process.as_ref().map_or((0, alloc::string::String::new()), |p| (p.pid, p.name.lock().clone()));
     log::warn!(
         "pid {pid} ({name}): {} at RIP {:#x}{} - killed",
         self::name(vector),
         frame.rip,
-        UserFaultDetail {
-            vector,
-            error_code: frame.error_code,
-            address
-        }
+        UserFaultDetail { vector, error_code: frame.error_code, address }
     );
     drop(process);
     crate::context::process::exit_current(abi::status::signaled(signal));
@@ -190,11 +163,7 @@ impl fmt::Display for UserFaultDetail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.address {
             Some(address) if self.vector == PAGE_FAULT => {
-                write!(
-                    f,
-                    ", address {address:#x} ({})",
-                    PageFaultCode(self.error_code)
-                )
+                write!(f, ", address {address:#x} ({})", PageFaultCode(self.error_code))
             }
             _ if self.error_code != 0 => write!(f, ", error code {:#x}", self.error_code),
             _ => Ok(()),
@@ -207,22 +176,14 @@ fn fatal(vector: u8, frame: &TrapFrame, address: Option<u64>) -> ! {
         "\nCPU {} EXCEPTION: {}{}\n{}\n  CR0 {:#x}  CR2 {:#x}  CR3 {:#x}  CR4 {:#x}",
         percpu::current_index(),
         name(vector),
-        FaultDetail {
-            vector,
-            error_code: frame.error_code,
-            address
-        },
+        FaultDetail { vector, error_code: frame.error_code, address },
         frame,
         Cr0::read_raw(),
         Cr2::read_raw(),
         Cr3::read().0.start_address().as_u64(),
         Cr4::read_raw(),
     );
-    panic!(
-        "unhandled {} in the kernel at {:#x}",
-        name(vector),
-        frame.rip
-    );
+    panic!("unhandled {} in the kernel at {:#x}", name(vector), frame.rip);
 }
 
 /// The address and cause of a fault, for the fatal report.

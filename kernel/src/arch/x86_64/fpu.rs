@@ -25,17 +25,13 @@ impl FpuState {
     pub fn save(&mut self) {
         // SAFETY: the area is 512 bytes, 16-byte aligned, owned by `self`;
         // OSFXSR is set on every CPU by `enable`.
-        unsafe {
-            core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack, preserves_flags)) };
     }
 
     pub fn restore(&self) {
         // SAFETY: as for `save`; the image came from `initial` or `save`, so
         // its reserved bits and MXCSR are valid.
-        unsafe {
-            core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack, preserves_flags)) };
     }
 }
 

@@ -67,10 +67,7 @@ pub fn init_this_cpu() -> CpuTables {
         tss.interrupt_stack_table[slot] = VirtAddr::new(stack.top());
     }
     tss.iomap_base = core::mem::offset_of!(TssBlock, iomap) as u16;
-    let block: *mut TssBlock = Box::leak(Box::new(TssBlock {
-        tss,
-        iomap: [0xff; IOMAP_LEN],
-    }));
+    let block: *mut TssBlock = Box::leak(Box::new(TssBlock { tss, iomap: [0xff; IOMAP_LEN] }));
     // SAFETY: the block is leaked (lives forever); the references only
     // serve to build the descriptor, later writes go through `block`.
     let descriptor = unsafe { Descriptor::tss_segment_with_iomap(&(*block).tss, &(*block).iomap) }
@@ -84,10 +81,7 @@ pub fn init_this_cpu() -> CpuTables {
         gdt.append(Descriptor::user_code_segment()),
         gdt.append(descriptor),
     ];
-    debug_assert_eq!(
-        selectors,
-        [KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, TSS]
-    );
+    debug_assert_eq!(selectors, [KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, TSS]);
     let gdt: &'static GlobalDescriptorTable<8> = Box::leak(Box::new(gdt));
     gdt.load();
 
@@ -103,9 +97,5 @@ pub fn init_this_cpu() -> CpuTables {
     }
     // GS is not reloaded: that would clear the GS base holding the per-CPU
     // pointer, and in long mode only its base matters.
-    CpuTables {
-        gdt,
-        tss: block,
-        ist_stacks,
-    }
+    CpuTables { gdt, tss: block, ist_stacks }
 }

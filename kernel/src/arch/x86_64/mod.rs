@@ -50,10 +50,7 @@ pub fn init_this_cpu(index: usize) -> Protections {
     let cpu = percpu::install(index);
     let tables = gdt::init_this_cpu();
     cpu.tss.set(tables.tss);
-    tables
-        .ist_stacks
-        .into_iter()
-        .for_each(KernelStack::keep_forever);
+    tables.ist_stacks.into_iter().for_each(KernelStack::keep_forever);
     idt::load();
     let protections = cpu::harden(features());
     cpu.protections.call_once(|| protections);
@@ -96,11 +93,7 @@ pub fn init_bsp(rsdp: Option<u64>) {
     x86_64::instructions::interrupts::enable();
     let bsp_apic_id = apic::lapic::id();
     let started = smp::start_aps(&platform.cpu_apic_ids, bsp_apic_id);
-    log::info!(
-        "{} of {} CPUs online ({started} started)",
-        percpu::online_count(),
-        platform.cpu_apic_ids.len()
-    );
+    log::info!("{} of {} CPUs online ({started} started)", percpu::online_count(), platform.cpu_apic_ids.len());
     PLATFORM.call_once(|| platform);
 }
 

@@ -96,15 +96,10 @@ pub fn install(index: usize) -> &'static PerCpu {
 /// This CPU's block. Must not be called before `install` on this CPU
 /// (checked in debug builds).
 pub fn current() -> &'static PerCpu {
-    debug_assert!(
-        GsBase::read().as_u64() != 0,
-        "per-CPU data used before install"
-    );
+    debug_assert!(GsBase::read().as_u64() != 0, "per-CPU data used before install");
     let ptr: *const PerCpu;
     // SAFETY: after `install`, gs:[0] holds the block's own address.
-    unsafe {
-        core::arch::asm!("mov {}, gs:[0]", out(reg) ptr, options(nostack, readonly, preserves_flags))
-    };
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) ptr, options(nostack, readonly, preserves_flags)) };
     // SAFETY: `install` stored a pointer to a leaked, never-freed block.
     unsafe { &*ptr }
 }
@@ -142,11 +137,7 @@ pub fn set_io_ports(ranges: &[core::ops::Range<u32>]) {
         // ring 3, which cannot run while this kernel code does.
         unsafe {
             let cell = &mut (*block).iomap[byte];
-            if deny {
-                *cell |= 1 << bit
-            } else {
-                *cell &= !(1 << bit)
-            }
+            if deny { *cell |= 1 << bit } else { *cell &= !(1 << bit) }
         }
     };
     for range in open.iter() {
@@ -160,11 +151,7 @@ pub fn set_io_ports(ranges: &[core::ops::Range<u32>]) {
 
 /// This CPU's index, or 0 before per-CPU data exists (early boot log lines).
 pub fn current_index() -> usize {
-    if GsBase::read().as_u64() == 0 {
-        0
-    } else {
-        current().index
-    }
+    if GsBase::read().as_u64() == 0 { 0 } else { current().index }
 }
 
 /// CPU `index`'s block, if that CPU was brought up.
@@ -178,7 +165,5 @@ pub fn all() -> impl Iterator<Item = &'static PerCpu> {
 }
 
 pub fn online_count() -> usize {
-    all()
-        .filter(|cpu| cpu.online.load(Ordering::Acquire))
-        .count()
+    all().filter(|cpu| cpu.online.load(Ordering::Acquire)).count()
 }

@@ -123,11 +123,7 @@ fn offset_of(symbol: *const u8) -> usize {
 
 /// Start every CPU in `apic_ids` except this one. Returns how many came up.
 pub fn start_aps(apic_ids: &[u32], bsp_apic_id: u32) -> usize {
-    let others: alloc::vec::Vec<u32> = apic_ids
-        .iter()
-        .copied()
-        .filter(|&id| id != bsp_apic_id)
-        .collect();
+    let others: alloc::vec::Vec<u32> = apic_ids.iter().copied().filter(|&id| id != bsp_apic_id).collect();
     if others.is_empty() {
         return 0;
     }
@@ -142,10 +138,7 @@ pub fn start_aps(apic_ids: &[u32], bsp_apic_id: u32) -> usize {
         return 0;
     }
 
-    let (start, end) = (
-        core::ptr::addr_of!(ap_trampoline_start),
-        core::ptr::addr_of!(ap_trampoline_end),
-    );
+    let (start, end) = (core::ptr::addr_of!(ap_trampoline_start), core::ptr::addr_of!(ap_trampoline_end));
     let len = end as usize - start as usize;
     assert!(len <= 4096, "AP trampoline larger than a page");
     let page_virt = phys_to_virt(page_frame.start_address()).as_mut_ptr::<u8>();
@@ -159,30 +152,19 @@ pub fn start_aps(apic_ids: &[u32], bsp_apic_id: u32) -> usize {
         let at = offset_of(symbol);
         // SAFETY: `at` lies inside the copied trampoline (checked by the
         // length assertion above) and the field is `bytes` wide.
-        unsafe {
-            core::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), page_virt.add(at), bytes)
-        };
+        unsafe { core::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), page_virt.add(at), bytes) };
     };
     let gdt_linear = phys + offset_of(core::ptr::addr_of!(ap_gdt)) as u64;
     // The GDTR's base field follows its 2-byte limit.
     patch(core::ptr::addr_of!(ap_gdtr).wrapping_add(2), gdt_linear, 4);
     let long_mode_linear = phys + offset_of(core::ptr::addr_of!(ap_long_mode)) as u64;
     patch(core::ptr::addr_of!(ap_far_jump), long_mode_linear, 4);
-    patch(
-        core::ptr::addr_of!(ap_cr3),
-        pml4.start_address().as_u64(),
-        8,
-    );
-    patch(
-        core::ptr::addr_of!(ap_entry),
-        ap_main as *const () as u64,
-        8,
-    );
+    patch(core::ptr::addr_of!(ap_cr3), pml4.start_address().as_u64(), 8);
+    patch(core::ptr::addr_of!(ap_entry), ap_main as *const () as u64, 8);
 
     // The AP turns paging on while executing at the physical address.
     let identity = Page::containing_address(VirtAddr::new(phys));
-    paging::map(identity, page_frame, PageTableFlags::empty())
-        .expect("identity-mapping the AP trampoline");
+    paging::map(identity, page_frame, PageTableFlags::empty()).expect("identity-mapping the AP trampoline");
 
     let mut started = 0;
     for (index, &apic_id) in (1..).zip(others.iter()) {

@@ -113,18 +113,8 @@ extern "C" fn syscall_entry_rust(frame: &mut TrapFrame) {
 
 /// Program this CPU's SYSCALL MSRs (EFER.SCE is set by `cpu::harden`).
 pub fn init_this_cpu() {
-    Star::write(
-        gdt::USER_CODE,
-        gdt::USER_DATA,
-        gdt::KERNEL_CODE,
-        gdt::KERNEL_DATA,
-    )
-    .expect("GDT layout does not fit SYSCALL/SYSRET");
+    Star::write(gdt::USER_CODE, gdt::USER_DATA, gdt::KERNEL_CODE, gdt::KERNEL_DATA)
+        .expect("GDT layout does not fit SYSCALL/SYSRET");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-    SFMask::write(
-        RFlags::INTERRUPT_FLAG
-            | RFlags::DIRECTION_FLAG
-            | RFlags::TRAP_FLAG
-            | RFlags::ALIGNMENT_CHECK,
-    );
+    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
 }

@@ -54,41 +54,13 @@ impl TrapFrame {
 
 impl fmt::Display for TrapFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "  RIP {:#018x}  CS  {:#06x}  RFLAGS {:#010x}",
-            self.rip, self.cs, self.rflags
-        )?;
-        writeln!(
-            f,
-            "  RSP {:#018x}  SS  {:#06x}  ERROR  {:#x}",
-            self.rsp, self.ss, self.error_code
-        )?;
-        writeln!(
-            f,
-            "  RAX {:#018x}  RBX {:#018x}  RCX {:#018x}",
-            self.rax, self.rbx, self.rcx
-        )?;
-        writeln!(
-            f,
-            "  RDX {:#018x}  RSI {:#018x}  RDI {:#018x}",
-            self.rdx, self.rsi, self.rdi
-        )?;
-        writeln!(
-            f,
-            "  RBP {:#018x}  R8  {:#018x}  R9  {:#018x}",
-            self.rbp, self.r8, self.r9
-        )?;
-        writeln!(
-            f,
-            "  R10 {:#018x}  R11 {:#018x}  R12 {:#018x}",
-            self.r10, self.r11, self.r12
-        )?;
-        write!(
-            f,
-            "  R13 {:#018x}  R14 {:#018x}  R15 {:#018x}",
-            self.r13, self.r14, self.r15
-        )
+        writeln!(f, "  RIP {:#018x}  CS  {:#06x}  RFLAGS {:#010x}", self.rip, self.cs, self.rflags)?;
+        writeln!(f, "  RSP {:#018x}  SS  {:#06x}  ERROR  {:#x}", self.rsp, self.ss, self.error_code)?;
+        writeln!(f, "  RAX {:#018x}  RBX {:#018x}  RCX {:#018x}", self.rax, self.rbx, self.rcx)?;
+        writeln!(f, "  RDX {:#018x}  RSI {:#018x}  RDI {:#018x}", self.rdx, self.rsi, self.rdi)?;
+        writeln!(f, "  RBP {:#018x}  R8  {:#018x}  R9  {:#018x}", self.rbp, self.r8, self.r9)?;
+        writeln!(f, "  R10 {:#018x}  R11 {:#018x}  R12 {:#018x}", self.r10, self.r11, self.r12)?;
+        write!(f, "  R13 {:#018x}  R14 {:#018x}  R15 {:#018x}", self.r13, self.r14, self.r15)
     }
 }
 
@@ -237,11 +209,7 @@ pub fn try_call(f: extern "C" fn(usize), arg: usize) -> Result<(), FaultRecord> 
     // path resumes inside it with exactly that stack, so the Rust caller
     // sees an ordinary return.
     let faulted = unsafe { try_call_raw(f, arg, cpu.recovery.as_ptr()) };
-    if faulted == 0 {
-        Ok(())
-    } else {
-        Err(cpu.last_fault.get())
-    }
+    if faulted == 0 { Ok(()) } else { Err(cpu.last_fault.get()) }
 }
 
 /// Called by exception handlers: if this CPU is inside [`try_call`], record
@@ -256,11 +224,7 @@ pub fn resume_at_recovery(vector: u8, frame: &mut TrapFrame, address: u64) -> bo
         return false;
     }
     cpu.recovery.set(Recovery::default());
-    cpu.last_fault.set(FaultRecord {
-        vector,
-        error_code: frame.error_code,
-        address,
-    });
+    cpu.last_fault.set(FaultRecord { vector, error_code: frame.error_code, address });
     frame.rip = recovery.rip;
     frame.rsp = recovery.rsp;
     // A user copy may have faulted with SMAP opened (STAC): close it.

@@ -62,23 +62,14 @@ static IOAPICS: Mutex<Vec<IoApic>> = Mutex::new(Vec::new());
 /// Map an IOAPIC and mask all its inputs. Returns its number of inputs.
 pub fn add(id: u8, phys: PhysAddr, gsi_base: u32) -> u32 {
     let base = mmio::map(phys, 0x20);
-    let mut ioapic = IoApic {
-        id,
-        base,
-        gsi_base,
-        entries: 0,
-    };
+    let mut ioapic = IoApic { id, base, gsi_base, entries: 0 };
     ioapic.entries = ((ioapic.read(REG_VERSION) >> 16) & 0xff) + 1;
     for entry in 0..ioapic.entries {
         ioapic.write(REG_REDIRECTION + 2 * entry, MASKED);
         ioapic.write(REG_REDIRECTION + 2 * entry + 1, 0);
     }
     let entries = ioapic.entries;
-    log::info!(
-        "IOAPIC {id} at {:#x}: GSIs {gsi_base}..{}",
-        phys.as_u64(),
-        gsi_base + entries
-    );
+    log::info!("IOAPIC {id} at {:#x}: GSIs {gsi_base}..{}", phys.as_u64(), gsi_base + entries);
     x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().push(ioapic));
     entries
 }
@@ -122,7 +113,5 @@ pub fn count() -> usize {
 
 /// IDs of the IOAPICs found, for the boot log.
 pub fn ids() -> Vec<u8> {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        IOAPICS.lock().iter().map(|io| io.id).collect()
-    })
+    x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().iter().map(|io| io.id).collect())
 }

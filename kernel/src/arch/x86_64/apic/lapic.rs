@@ -77,9 +77,7 @@ fn read(reg: u32) -> u32 {
         Mode::X2Apic => unsafe { Msr::new(0x800 + (reg >> 4)).read() as u32 },
         // SAFETY: `base` maps this CPU's APIC page (uncached) and `reg` is a
         // 16-byte aligned register inside it.
-        Mode::XApic(base) => unsafe {
-            core::ptr::read_volatile((base + u64::from(reg)).as_ptr::<u32>())
-        },
+        Mode::XApic(base) => unsafe { core::ptr::read_volatile((base + u64::from(reg)).as_ptr::<u32>()) },
     }
 }
 
@@ -88,21 +86,13 @@ fn write(reg: u32, value: u32) {
         // SAFETY: as in `read`; the callers write architecturally valid values.
         Mode::X2Apic => unsafe { Msr::new(0x800 + (reg >> 4)).write(u64::from(value)) },
         // SAFETY: as in `read`.
-        Mode::XApic(base) => unsafe {
-            core::ptr::write_volatile((base + u64::from(reg)).as_mut_ptr::<u32>(), value)
-        },
+        Mode::XApic(base) => unsafe { core::ptr::write_volatile((base + u64::from(reg)).as_mut_ptr::<u32>(), value) },
     }
 }
 
 /// Choose the mode (once, on the BSP) and map the xAPIC page if needed.
 pub fn init_bsp(x2apic: bool, mmio_base: PhysAddr) -> Mode {
-    *MODE.call_once(|| {
-        if x2apic {
-            Mode::X2Apic
-        } else {
-            Mode::XApic(mmio::map(mmio_base, 4096))
-        }
-    })
+    *MODE.call_once(|| if x2apic { Mode::X2Apic } else { Mode::XApic(mmio::map(mmio_base, 4096)) })
 }
 
 /// Enable this CPU's LAPIC in the chosen mode with every local interrupt
@@ -129,10 +119,7 @@ pub fn init_this_cpu() {
         calibrate_timer();
     }
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
-    write(
-        REG_LVT_TIMER,
-        LVT_TIMER_PERIODIC | u32::from(idt::TIMER_VECTOR),
-    );
+    write(REG_LVT_TIMER, LVT_TIMER_PERIODIC | u32::from(idt::TIMER_VECTOR));
     write(REG_TIMER_INITIAL, TICKS_PER_PERIOD.load(Ordering::Relaxed));
 }
 
@@ -144,8 +131,7 @@ fn calibrate_timer() {
     let start = tsc::read();
     tsc::delay_ns(10_000_000);
     let counted = u32::MAX - read(REG_TIMER_CURRENT);
-    let elapsed_ns = (u128::from(tsc::read() - start) * 1_000_000_000
-        / u128::from(tsc::frequency_hz().max(1))) as u64;
+    let elapsed_ns = (u128::from(tsc::read() - start) * 1_000_000_000 / u128::from(tsc::frequency_hz().max(1))) as u64;
     write(REG_TIMER_INITIAL, 0);
     let per_second = u64::from(counted) * 1_000_000_000 / elapsed_ns.max(1);
     BUS_HZ.store(per_second * 16, Ordering::Relaxed);
@@ -170,9 +156,7 @@ pub fn end_of_interrupt() {
 }
 
 pub fn timer_tick() {
-    percpu::current()
-        .timer_ticks
-        .fetch_add(1, Ordering::Relaxed);
+    percpu::current().timer_ticks.fetch_add(1, Ordering::Relaxed);
     crate::context::scheduler::tick();
 }
 
