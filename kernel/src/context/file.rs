@@ -27,32 +27,49 @@ impl Drop for FileDescription {
     }
 }
 
+/// One descriptor: the open file, and whether exec closes it.
+#[derive(Clone)]
+struct Slot {
+    file: Arc<FileDescription>,
+    close_on_exec: bool,
+}
+
 /// A process's descriptors: index = fd.
 #[derive(Clone, Default)]
 pub struct FileTable {
-    slots: Vec<Option<Arc<FileDescription>>>,
+    slots: Vec<Option<Slot>>,
 }
 
 impl FileTable {
     /// The lowest free descriptor gets `file`.
-    pub fn insert(&mut self, file: Arc<FileDescription>) -> Result<usize, Error> {
+    pub fn insert(&mut self, file: Arc<FileDescription>, close_on_exec: bool) -> Result<usize, Error> {
+        let slot = Some(Slot { file, close_on_exec });
         if let Some(fd) = self.slots.iter().position(Option::is_none) {
-            self.slots[fd] = Some(file);
+            self.slots[fd] = slot;
             return Ok(fd);
         }
         if self.slots.len() >= MAX_FILES {
             return Err(Error::new(EMFILE));
         }
-        self.slots.push(Some(file));
+        self.slots.push(slot);
         Ok(self.slots.len() - 1)
     }
 
+    /// Close every descriptor opened with `O_CLOEXEC` (on exec).
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|s| s.close_on_exec) {
+                *slot = None;
+            }
+        }
+    }
+
     pub fn get(&self, fd: usize) -> Result<Arc<FileDescription>, Error> {
-        self.slots.get(fd).and_then(Clone::clone).ok_or(Error::new(EBADF))
+        self.slots.get(fd).and_then(Option::as_ref).map(|s| s.file.clone()).ok_or(Error::new(EBADF))
     }
 
     pub fn remove(&mut self, fd: usize) -> Result<Arc<FileDescription>, Error> {
-        self.slots.get_mut(fd).and_then(Option::take).ok_or(Error::new(EBADF))
+        self.slots.get_mut(fd).and_then(Option::take).map(|s| s.file).ok_or(Error::new(EBADF))
     }
 
     pub fn open_count(&self) -> usize {
@@ -64,7 +81,7 @@ impl FileTable {
         let mut table = Self::default();
         for _ in 0..3 {
             let file = scheme::open_kernel("debug:", abi::syscall::O_RDWR)?;
-            table.insert(Arc::new(file))?;
+            table.insert(Arc::new(file), false)?;
         }
         Ok(table)
     }

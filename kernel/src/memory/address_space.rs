@@ -227,6 +227,14 @@ impl AddressSpace {
             }
         };
         self.regions.insert(start, Region { end: start + len, prot, shared });
+        if shared {
+            // Shared memory is backed at once: a fork hands the child the
+            // frames present at that moment, so every page must exist.
+            if let Err(err) = self.populate(start, start + len) {
+                let _ = self.unmap(start, len);
+                return Err(err);
+            }
+        }
         Ok(start)
     }
 
@@ -358,6 +366,19 @@ impl AddressSpace {
         // Present and allowed: fixed above, or a stale TLB entry.
         self.flush(page);
         true
+    }
+
+    /// Give every page of `[start, end)` a frame (zeroed).
+    fn populate(&mut self, start: u64, end: u64) -> Result<(), Error> {
+        let (_, region) = self.region_at(start).ok_or(Error::new(EFAULT))?;
+        for page in (start..end).step_by(PAGE_SIZE as usize) {
+            let entry = self.leaf(page, true)?.ok_or(Error::new(ENOMEM))?;
+            if entry.is_unused() {
+                let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
+                entry.set_frame(frame, leaf_flags(region.prot, region.shared));
+            }
+        }
+        Ok(())
     }
 
     /// Make sure every page of `[addr, addr + len)` has a frame (for

@@ -38,7 +38,7 @@ pub fn open(path: usize, len: usize, flags: usize) -> Result<usize, Error> {
     let process = me();
     let url = user_path(path, len)?;
     let file = scheme::open(&url, flags, &caller(&process))?;
-    process.files.lock().insert(Arc::new(file))
+    process.files.lock().insert(Arc::new(file), flags & abi::syscall::O_CLOEXEC != 0)
 }
 
 pub fn close(fd: usize) -> Result<usize, Error> {
@@ -121,5 +121,5 @@ pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let process = me();
     let mut files = process.files.lock();
     let file = files.get(fd)?;
-    files.insert(file)
+    files.insert(file, false)
 }

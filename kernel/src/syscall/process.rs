@@ -105,6 +105,7 @@ pub fn exec(
     let old = process.replace_space(program.space);
     drop(old);
     *process.name.lock() = name;
+    process.files.lock().close_on_exec();
     FpuState::initial().restore();
     Ok(0)
 }

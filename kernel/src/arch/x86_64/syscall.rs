@@ -23,7 +23,7 @@ use x86_64::registers::rflags::RFlags;
 
 use super::gdt;
 use super::percpu::{KERNEL_RSP_OFFSET, USER_RSP_OFFSET};
-use super::trap::TrapFrame;
+use super::trap::{TrapFrame, pop_registers, push_registers};
 
 /// The `vector` field of a frame built by the SYSCALL entry.
 pub const SYSCALL_FRAME: u64 = 0x100;
@@ -43,40 +43,16 @@ syscall_entry:
     push rcx
     push 0
     push {marker}
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    push_registers!(),
+    r#"
     mov rdi, rsp
     cld
     call {dispatch}
     cli
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    pop_registers!(),
+    r#"
     add rsp, 16
     // [rsp] RIP, [rsp+8] CS, [rsp+16] RFLAGS, [rsp+24] RSP, [rsp+32] SS
     mov rcx, [rsp]

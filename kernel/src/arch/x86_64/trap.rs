@@ -64,7 +64,24 @@ impl fmt::Display for TrapFrame {
     }
 }
 
-// Offsets into the frame while only the vector and error code are pushed.
+/// Push the 15 general registers so that they form the start of a
+/// [`TrapFrame`] (RAX pushed first, R15 last, lowest). Shared by every path
+/// into the kernel (`trap_common`, `syscall_entry`).
+macro_rules! push_registers {
+    () => {
+        "push rax\npush rbx\npush rcx\npush rdx\npush rsi\npush rdi\npush rbp\npush r8\npush r9\npush r10\npush r11\npush r12\npush r13\npush r14\npush r15\n"
+    };
+}
+
+/// Undo [`push_registers!`].
+macro_rules! pop_registers {
+    () => {
+        "pop r15\npop r14\npop r13\npop r12\npop r11\npop r10\npop r9\npop r8\npop rbp\npop rdi\npop rsi\npop rdx\npop rcx\npop rbx\npop rax\n"
+    };
+}
+
+pub(crate) use {pop_registers, push_registers};
+
 global_asm!(
     include_str!(concat!(env!("OUT_DIR"), "/trap_stubs.s")),
     r#"
@@ -76,21 +93,9 @@ trap_common:
     jz 1f
     swapgs
 1:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    push_registers!(),
+    r#"
     mov rdi, rsp
     cld
     call {dispatch}
@@ -98,21 +103,9 @@ trap_common:
     // at the trap frame its creator built.
     .global trap_exit
 trap_exit:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    pop_registers!(),
+    r#"
     test qword ptr [rsp + 24], 3
     jz 2f
     swapgs
