@@ -19,7 +19,10 @@ use crate::memory::address_space::AddressSpace;
 
 /// The process of the thread running on this CPU (None on idle threads).
 pub fn current_process() -> Option<Arc<Process>> {
-    scheduler::try_current()?.process.clone()
+    if !scheduler::has_current() {
+        return None;
+    }
+    scheduler::with_current(|thread| thread.process.clone())
 }
 
 /// Run `f` on the current process's address space.

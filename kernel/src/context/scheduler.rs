@@ -85,6 +85,23 @@ fn this_cpu() -> &'static CpuScheduler {
     &CPUS[percpu::current().index]
 }
 
+/// Run `f` on the thread running on this CPU without touching its
+/// reference count (the fast path of every system call).
+pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
+    let ptr = percpu::current().current_thread.get().cast::<Thread>();
+    assert!(!ptr.is_null(), "no current thread");
+    // SAFETY: the pointer is set from the Arc in `current` whenever that
+    // changes, and that Arc keeps the thread alive while it runs here;
+    // code running on this CPU runs on behalf of that very thread, which
+    // cannot be freed before it has switched away for good.
+    f(unsafe { &*ptr })
+}
+
+/// Whether the scheduler runs on this CPU yet.
+pub fn has_current() -> bool {
+    !percpu::current().current_thread.get().is_null()
+}
+
 /// The thread running on this CPU.
 pub fn current() -> Arc<Thread> {
     try_current().expect("no current thread")
@@ -97,7 +114,12 @@ pub fn try_current() -> Option<Arc<Thread>> {
 
 /// Whether the current thread's process has been told to die.
 pub fn current_killed() -> bool {
-    current().process.as_ref().is_some_and(|p| p.pending_signal() != 0)
+    with_current(|t| t.process.as_ref().is_some_and(|p| p.pending_signal() != 0))
+}
+
+fn set_current(cpu: &CpuScheduler, thread: Arc<Thread>) {
+    percpu::current().current_thread.set(Arc::as_ptr(&thread).cast());
+    *cpu.current.lock() = Some(thread);
 }
 
 /// Make the code running on this CPU its idle thread, then idle forever:
@@ -106,7 +128,7 @@ pub fn run_idle() -> ! {
     let cpu = this_cpu();
     let index = percpu::current().index;
     let idle = cpu.idle.call_once(|| Thread::new_idle(index)).clone();
-    interrupts::without_interrupts(|| *cpu.current.lock() = Some(idle));
+    interrupts::without_interrupts(|| set_current(cpu, idle));
     loop {
         interrupts::disable();
         if cpu.queued.load(Ordering::Acquire) > 0 || steal_candidate(index).is_some() {
@@ -281,7 +303,7 @@ pub fn schedule() {
     // SAFETY: reading the next thread's saved RSP, which no one else
     // touches while `on_cpu` is ours.
     let next_rsp = unsafe { *next.saved_rsp_ptr() };
-    *cpu.current.lock() = Some(next);
+    set_current(cpu, next);
     *cpu.switched_from.lock() = Some(prev);
     // SAFETY: `next_rsp` is a context saved by `switch` or built for a new
     // thread on its own stack; `save` lives in `prev`, which
@@ -307,13 +329,10 @@ pub fn finish_switch() {
 pub fn before_return_to_user() {
     loop {
         interrupts::disable();
-        let thread = current();
-        if let Some(process) = &thread.process {
-            let signal = process.pending_signal();
-            if signal != 0 {
-                interrupts::enable();
-                super::process::exit_current(abi::status::signaled(signal));
-            }
+        let signal = with_current(|t| t.process.as_ref().map_or(0, |p| p.pending_signal()));
+        if signal != 0 {
+            interrupts::enable();
+            super::process::exit_current(abi::status::signaled(signal));
         }
         if !this_cpu().need_resched.load(Ordering::Relaxed) {
             return;

@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 use abi::syscall::Stat;
 use abi::syscall::error::{EINVAL, ENAMETOOLONG, Error};
 
-use crate::context::{current_process, process::Process};
+use crate::context::process::Process;
 use crate::memory::usercopy::{self, UserPtr, UserSlice};
 use crate::scheme::{self, Caller};
 
@@ -16,10 +16,6 @@ use crate::scheme::{self, Caller};
 const MAX_PATH: usize = 4096;
 /// Bytes moved per round through the bounce buffer.
 const CHUNK: usize = 64 * 1024;
-
-fn me() -> Arc<Process> {
-    current_process().expect("system call from an idle thread")
-}
 
 fn caller(process: &Process) -> Caller {
     Caller { pid: process.pid, uid: process.uid, gid: process.gid }
@@ -35,21 +31,21 @@ pub(super) fn user_path(addr: usize, len: usize) -> Result<String, Error> {
 }
 
 pub fn open(path: usize, len: usize, flags: usize) -> Result<usize, Error> {
-    let process = me();
+    let process = super::me();
     let url = user_path(path, len)?;
     let file = scheme::open(&url, flags, &caller(&process))?;
     process.files.lock().insert(Arc::new(file), flags & abi::syscall::O_CLOEXEC != 0)
 }
 
 pub fn close(fd: usize) -> Result<usize, Error> {
-    let file = me().files.lock().remove(fd)?;
+    let file = super::me().files.lock().remove(fd)?;
     drop(file);
     Ok(0)
 }
 
 pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = me().files.lock().get(fd)?;
+    let file = super::me().files.lock().get(fd)?;
     let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -66,7 +62,7 @@ pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
 
 pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = me().files.lock().get(fd)?;
+    let file = super::me().files.lock().get(fd)?;
     let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -82,7 +78,7 @@ pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
 }
 
 pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-    let file = me().files.lock().get(fd)?;
+    let file = super::me().files.lock().get(fd)?;
     file.scheme.scheme().seek(file.handle, offset, whence)
 }
 
@@ -91,7 +87,7 @@ pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
         return Err(Error::new(EINVAL));
     }
     let out = UserPtr::<Stat>::new(stat)?;
-    let file = me().files.lock().get(fd)?;
+    let file = super::me().files.lock().get(fd)?;
     let mut value = usercopy::zeroed::<Stat>();
     file.scheme.scheme().fstat(file.handle, &mut value)?;
     out.write(&value)?;
@@ -101,7 +97,7 @@ pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
 /// The full URL of an open file, `scheme:path`, truncated to the buffer.
 pub fn fpath(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = me().files.lock().get(fd)?;
+    let file = super::me().files.lock().get(fd)?;
     let path = file.scheme.scheme().fpath(file.handle)?;
     let mut url = String::from(file.scheme.name());
     url.push(':');
@@ -118,7 +114,7 @@ pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
         let _ = UserSlice::new(buf, len)?;
         return Err(Error::new(EINVAL));
     }
-    let process = me();
+    let process = super::me();
     let mut files = process.files.lock();
     let file = files.get(fd)?;
     files.insert(file, false)

@@ -9,12 +9,25 @@ mod memory;
 mod process;
 mod time;
 
+use alloc::sync::Arc;
+
 use abi::syscall::error::{ENOSYS, Error};
 use abi::*;
 use x86_64::instructions::interrupts;
 
 use crate::arch::x86_64::trap::TrapFrame;
+use crate::context::process::Process;
 use crate::context::scheduler;
+
+/// The calling process (system calls only come from user threads).
+fn me() -> Arc<Process> {
+    with_me(Arc::clone)
+}
+
+/// Run `f` on the calling process without taking a reference.
+fn with_me<R>(f: impl FnOnce(&Arc<Process>) -> R) -> R {
+    scheduler::with_current(|thread| f(thread.process.as_ref().expect("system call from an idle thread")))
+}
 
 /// Entry from the SYSCALL stub: RAX number, RDI/RSI/RDX/R10/R8/R9 arguments.
 pub fn handle(frame: &mut TrapFrame) {

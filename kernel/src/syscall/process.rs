@@ -12,25 +12,21 @@ use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS, MAX_EXECUTABLE};
 use crate::context::process::{self, Process};
+use crate::context::scheduler;
 use crate::context::thread::Thread;
-use crate::context::{current_process, scheduler};
 use crate::memory::usercopy::{self, UserPtr, UserSlice};
 use crate::scheme;
-
-fn me() -> Arc<Process> {
-    current_process().expect("system call from an idle thread")
-}
 
 pub fn exit(status: usize) -> Result<usize, Error> {
     process::exit_current(abi::status::exited(status as u8))
 }
 
 pub fn getpid() -> Result<usize, Error> {
-    Ok(me().pid)
+    Ok(super::with_me(|me| me.pid))
 }
 
 pub fn getppid() -> Result<usize, Error> {
-    Ok(me().ppid())
+    Ok(super::with_me(|me| me.ppid()))
 }
 
 pub fn yield_now() -> Result<usize, Error> {
@@ -39,7 +35,7 @@ pub fn yield_now() -> Result<usize, Error> {
 }
 
 pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
-    let parent = me();
+    let parent = super::me();
     let space = parent.with_space(|space| space.fork()).ok_or(Error::new(ESRCH))??;
     let files = parent.files.lock().clone();
     let name = parent.name.lock().clone();
@@ -88,7 +84,7 @@ pub fn exec(
     envc: usize,
     frame: &mut TrapFrame,
 ) -> Result<usize, Error> {
-    let process = me();
+    let process = super::me();
     let args = user_strings(argv, argc)?;
     let env = user_strings(envp, envc)?;
     let file = process.files.lock().get(fd)?;
@@ -122,7 +118,7 @@ pub fn waitpid(pid: usize, status: usize, flags: usize) -> Result<usize, Error> 
     } else {
         None
     };
-    match process::wait_child(&me(), pid, flags & WNOHANG != 0)? {
+    match process::wait_child(&super::me(), pid, flags & WNOHANG != 0)? {
         None => Ok(0),
         Some((child, code)) => {
             if let Some(out) = out {
@@ -137,7 +133,7 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
     if ![SIGKILL, SIGTERM, SIGINT].contains(&signal) {
         return Err(Error::new(EINVAL));
     }
-    let sender = me();
+    let sender = super::me();
     let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
     if sender.uid != 0 && sender.uid != target.uid {
         return Err(Error::new(EPERM));
@@ -148,7 +144,7 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
 
 /// Let process `pid` use ports `first..first + count` (root only).
 pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error> {
-    if me().uid != 0 {
+    if super::me().uid != 0 {
         return Err(Error::new(EPERM));
     }
     let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;

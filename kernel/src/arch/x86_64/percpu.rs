@@ -55,6 +55,8 @@ pub struct PerCpu {
     pub last_fault: Cell<FaultRecord>,
     /// Set while the kernel copies to or from user memory.
     pub in_usercopy: AtomicBool,
+    /// The thread running on this CPU (owned by the scheduler; opaque here).
+    pub current_thread: Cell<*const ()>,
 }
 
 // SAFETY: the `Cell` fields are only accessed by the owning CPU (through
@@ -84,6 +86,7 @@ pub fn install(index: usize) -> &'static PerCpu {
         recovery: Cell::new(Recovery::default()),
         last_fault: Cell::new(FaultRecord::default()),
         in_usercopy: AtomicBool::new(false),
+        current_thread: Cell::new(core::ptr::null()),
     }));
     block.self_ptr = block;
     let block: &'static PerCpu = block;
