@@ -11,16 +11,18 @@ use abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
 use abi::syscall::error::{E2BIG, ENOEXEC, Error};
 use elf_loader::Limits;
 
-use super::file::FileTable;
+use super::file::{FileDescription, FileTable};
 use super::process::Process;
 use super::scheduler;
 use super::thread::Thread;
 use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::gdt;
 use crate::arch::x86_64::trap::TrapFrame;
-use crate::memory::PAGE_SIZE;
 use crate::memory::address_space::{AddressSpace, Placement, Prot, STACK_SIZE, STACK_TOP, USER_END, USER_START};
+use crate::memory::{PAGE_SIZE, paging};
 use crate::scheme;
+use x86_64::VirtAddr;
+use x86_64::structures::paging::PhysFrame;
 
 /// Largest executable the kernel will load.
 pub const MAX_EXECUTABLE: usize = 64 << 20;
@@ -56,7 +58,43 @@ impl Program {
     }
 }
 
-pub fn load(file: &[u8], args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, Error> {
+/// An executable's bytes: read into the kernel heap, or resident in kernel
+/// memory for good (a file of the boot ramdisk), whose read-only pages can
+/// then be mapped instead of copied.
+pub enum Executable {
+    Read(Vec<u8>),
+    Resident(&'static [u8]),
+}
+
+impl Executable {
+    /// The bytes of the file open as `file`, without copying when possible.
+    pub fn of(file: &FileDescription) -> Result<Self, Error> {
+        if let Some(bytes) = file.scheme.scheme().resident(file.handle) {
+            return Ok(Executable::Resident(bytes));
+        }
+        // Read from the start whatever the descriptor's offset; schemes
+        // that cannot seek are read from where they are.
+        let _ = file.scheme.scheme().seek(file.handle, 0, abi::syscall::SEEK_SET);
+        Ok(Executable::Read(scheme::read_all(file, MAX_EXECUTABLE)?))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Executable::Read(bytes) => bytes,
+            Executable::Resident(bytes) => bytes,
+        }
+    }
+}
+
+/// The frame holding `addr` of a resident file, if its page can be mapped
+/// as is.
+fn resident_frame(addr: *const u8) -> Option<PhysFrame> {
+    let (phys, _) = paging::translate(VirtAddr::new(addr as u64))?;
+    Some(PhysFrame::containing_address(phys))
+}
+
+pub fn load(executable: &Executable, args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, Error> {
+    let file = executable.bytes();
     let plan = elf_loader::plan(file, &LIMITS).map_err(|err| {
         log::warn!("exec: refusing ELF file: {err}");
         Error::new(ENOEXEC)
@@ -67,7 +105,30 @@ pub fn load(file: &[u8], args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, E
         let prot = Prot { read: segment.readable, write: segment.writable, exec: segment.executable };
         space.map(pages.start, pages.end - pages.start, prot, false, Placement::FixedNoReplace)?;
         let data = &file[segment.file_offset as usize..(segment.file_offset + segment.file_size) as usize];
-        space.write_bytes(segment.vaddr, data)?;
+        // Read-only pages of a resident file are shared, not copied: file
+        // page n is segment page n when the file offset is page-aligned too
+        // (vaddr and offset agree modulo the page size, checked by the plan).
+        let shareable = matches!(executable, Executable::Resident(_))
+            && !segment.writable
+            && segment.mem_size == segment.file_size
+            && (file.as_ptr() as u64).is_multiple_of(PAGE_SIZE);
+        if shareable {
+            let first_file_page = segment.file_offset & !(PAGE_SIZE - 1);
+            for (index, page) in pages.clone().step_by(PAGE_SIZE as usize).enumerate() {
+                let offset = first_file_page as usize + index * PAGE_SIZE as usize;
+                match file.get(offset..).and_then(|rest| resident_frame(rest.as_ptr())) {
+                    Some(frame) => space.map_borrowed(page, frame)?,
+                    None => {
+                        let start = page.max(segment.vaddr);
+                        let end = (page + PAGE_SIZE).min(segment.vaddr + segment.file_size);
+                        let from = (start - segment.vaddr) as usize;
+                        space.write_bytes(start, &data[from..from + (end - start) as usize])?;
+                    }
+                }
+            }
+        } else {
+            space.write_bytes(segment.vaddr, data)?;
+        }
     }
     // The stack, and an inaccessible guard page under it.
     let stack_bottom = STACK_TOP - STACK_SIZE;
@@ -135,9 +196,9 @@ fn build_stack(
 /// the kernel console. Returns its pid.
 pub fn spawn_first(url: &str) -> Result<usize, Error> {
     let file = scheme::open_kernel(url, abi::syscall::O_RDONLY)?;
-    let data = scheme::read_all(&file, MAX_EXECUTABLE)?;
+    let executable = Executable::of(&file)?;
     let name = url.rsplit(['/', ':']).next().unwrap_or(url);
-    let program = load(&data, &[Vec::from(name.as_bytes())], &[])?;
+    let program = load(&executable, &[Vec::from(name.as_bytes())], &[])?;
     let frame = program.initial_frame();
     let process = Process::new(0, alloc::string::String::from(name), program.space, FileTable::with_console()?, 0, 0);
     let thread = Thread::new_user(Arc::clone(&process), &frame, FpuState::initial())?;

@@ -35,6 +35,24 @@ pub const STACK_SIZE: u64 = 8 << 20;
 /// Page-table marker bits (ignored by the CPU).
 const COPY_ON_WRITE: Flags = Flags::BIT_9;
 const SHARED: Flags = Flags::BIT_10;
+/// A frame the address space maps but does not own: a page of a program
+/// file in the boot ramdisk, mapped read-only instead of copied. Never
+/// freed, never written (a write copies it, as copy-on-write does).
+const BORROWED: Flags = Flags::BIT_11;
+
+/// One mapping of `frame` went away.
+fn drop_reference(flags: Flags, frame: PhysFrame) {
+    if !flags.contains(BORROWED) {
+        frame::release(frame);
+    }
+}
+
+/// One more mapping of `frame` exists.
+fn add_reference(flags: Flags, frame: PhysFrame) {
+    if !flags.contains(BORROWED) {
+        frame::share(frame);
+    }
+}
 /// Flags of intermediate tables: permissions are decided at the leaf.
 const TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
 
@@ -258,9 +276,10 @@ impl AddressSpace {
         if let Ok(Some(entry)) = self.leaf(addr, false)
             && let Ok(frame) = entry.frame()
         {
+            let flags = entry.flags();
             entry.set_unused();
             self.flush(addr);
-            frame::release(frame);
+            drop_reference(flags, frame);
         }
     }
 
@@ -286,8 +305,9 @@ impl AddressSpace {
                 if let Ok(Some(entry)) = self.leaf(page, false)
                     && let Ok(frame) = entry.frame()
                 {
-                    let cow = entry.flags().contains(COPY_ON_WRITE);
-                    let mut flags = leaf_flags(prot, region.shared);
+                    let old_flags = entry.flags();
+                    let cow = old_flags.intersects(COPY_ON_WRITE | BORROWED);
+                    let mut flags = leaf_flags(prot, region.shared) | (old_flags & BORROWED);
                     if cow && prot.write {
                         // Still shared with another process: stay read-only
                         // until the next write fault copies it.
@@ -344,7 +364,8 @@ impl AddressSpace {
             return permitted;
         }
         {
-            if frame::share_count(old) == 1 {
+            let borrowed = present.contains(BORROWED);
+            if !borrowed && frame::share_count(old) == 1 {
                 entry.set_frame(old, flags);
             } else {
                 let Some(new) = frame::allocate_user() else {
@@ -360,12 +381,28 @@ impl AddressSpace {
                     );
                 }
                 entry.set_frame(new, flags);
-                frame::release(old);
+                drop_reference(present, old);
             }
         }
         // Present and allowed: fixed above, or a stale TLB entry.
         self.flush(page);
         true
+    }
+
+    /// Map the page at `addr` (inside a region) read-only to `frame`, which
+    /// this address space does not own and will never free or write.
+    pub fn map_borrowed(&mut self, addr: u64, frame: PhysFrame) -> Result<(), Error> {
+        let (_, region) = self.region_at(addr).ok_or(Error::new(EFAULT))?;
+        if region.prot.write || region.shared {
+            return Err(Error::new(EINVAL));
+        }
+        let entry = self.leaf(addr, true)?.ok_or(Error::new(ENOMEM))?;
+        if let Ok(old) = entry.frame() {
+            drop_reference(entry.flags(), old);
+        }
+        entry.set_frame(frame, leaf_flags(region.prot, false) | BORROWED);
+        self.flush(addr);
+        Ok(())
     }
 
     /// Give every page of `[start, end)` a frame (zeroed).
@@ -446,7 +483,7 @@ impl AddressSpace {
                         }
                         let child_entry = child.leaf(addr, true)?.ok_or(Error::new(ENOMEM))?;
                         child_entry.set_frame(frame, flags);
-                        frame::share(frame);
+                        add_reference(flags, frame);
                     }
                 }
             }
@@ -470,7 +507,7 @@ impl Drop for AddressSpace {
                     let Ok(pt) = pt_entry.frame() else { continue };
                     for entry in table_at(pt).iter() {
                         if let Ok(frame) = entry.frame() {
-                            frame::release(frame);
+                            drop_reference(entry.flags(), frame);
                         }
                     }
                     let _ = frame::free(pt);

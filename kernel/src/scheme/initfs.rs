@@ -134,6 +134,11 @@ impl KernelScheme for InitfsScheme {
         Ok(())
     }
 
+    fn resident(&self, handle: usize) -> Option<&'static [u8]> {
+        let inode = self.with(handle, |h| Ok(h.inode)).ok()?;
+        self.image.file_data(inode).ok()
+    }
+
     fn fpath(&self, handle: usize) -> Result<String, Error> {
         self.with(handle, |h| Ok(h.path.clone()))
     }

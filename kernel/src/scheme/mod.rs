@@ -61,6 +61,14 @@ pub trait KernelScheme: Send + Sync {
         let _ = handle;
         Err(Error::new(EBADF))
     }
+    /// The whole contents of an open file, if they sit in kernel memory that
+    /// lives as long as the kernel, page-aligned (the boot ramdisk): exec
+    /// then reads them in place and maps read-only pages without copying.
+    fn resident(&self, handle: usize) -> Option<&'static [u8]> {
+        let _ = handle;
+        None
+    }
+
     fn close(&self, handle: usize) -> Result<(), Error> {
         let _ = handle;
         Ok(())

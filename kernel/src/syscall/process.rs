@@ -10,12 +10,11 @@ use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
 
 use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::trap::TrapFrame;
-use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS, MAX_EXECUTABLE};
+use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS};
 use crate::context::process::{self, Process};
 use crate::context::scheduler;
 use crate::context::thread::Thread;
 use crate::memory::usercopy::{self, UserPtr, UserSlice};
-use crate::scheme;
 
 pub fn exit(status: usize) -> Result<usize, Error> {
     process::exit_current(abi::status::exited(status as u8))
@@ -88,11 +87,7 @@ pub fn exec(
     let args = user_strings(argv, argc)?;
     let env = user_strings(envp, envc)?;
     let file = process.files.lock().get(fd)?;
-    // Read from the start whatever the descriptor's offset; schemes that
-    // cannot seek are read from where they are.
-    let _ = file.scheme.scheme().seek(file.handle, 0, abi::syscall::SEEK_SET);
-    let data = scheme::read_all(&file, MAX_EXECUTABLE)?;
-    let program = exec::load(&data, &args, &env)?;
+    let program = exec::load(&exec::Executable::of(&file)?, &args, &env)?;
     let name = args
         .first()
         .map(|a| String::from_utf8_lossy(a.rsplit(|&b| b == b'/').next().unwrap_or(a)).into_owned())
