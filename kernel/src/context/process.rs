@@ -47,7 +47,8 @@ pub struct Process {
     pub threads: Mutex<Vec<Arc<Thread>>>,
     /// I/O ports this process may use (see `SYS_PORT_GRANT`).
     io_ports: Mutex<Vec<core::ops::Range<u32>>>,
-    has_io_ports: core::sync::atomic::AtomicBool,
+    /// Bumped by every grant; 0 while the process has none.
+    io_generation: core::sync::atomic::AtomicU32,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -70,7 +71,7 @@ impl Process {
             signal: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             io_ports: Mutex::new(Vec::new()),
-            has_io_ports: core::sync::atomic::AtomicBool::new(false),
+            io_generation: core::sync::atomic::AtomicU32::new(0),
         });
         without_interrupts(|| TABLE.lock().insert(process.pid, process.clone()));
         process
@@ -125,18 +126,21 @@ impl Process {
 
 impl Process {
     /// Let this process use `ports` from now on (its next time on a CPU).
+    /// Let this process use `ports`. A CPU running it picks the grant up on
+    /// its next return to user mode (the caller nudges that CPU).
     pub fn grant_ports(&self, ports: core::ops::Range<u32>) {
         without_interrupts(|| self.io_ports.lock().push(ports));
-        self.has_io_ports.store(true, Ordering::Release);
+        self.io_generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The ports granted, if any (checked without a lock first: most
-    /// processes have none).
-    pub fn io_ports(&self) -> Option<Vec<core::ops::Range<u32>>> {
-        if !self.has_io_ports.load(Ordering::Acquire) {
-            return None;
-        }
-        Some(without_interrupts(|| self.io_ports.lock().clone()))
+    /// Which version of the grants is current (0 = none).
+    pub fn io_generation(&self) -> u32 {
+        self.io_generation.load(Ordering::Acquire)
+    }
+
+    /// The ports granted.
+    pub fn io_ports(&self) -> Vec<core::ops::Range<u32>> {
+        without_interrupts(|| self.io_ports.lock().clone())
     }
 }
 

@@ -197,6 +197,22 @@ pub fn request_reschedule() {
     this_cpu().need_resched.store(true, Ordering::Relaxed);
 }
 
+/// Make the CPUs running `process`'s threads go through the kernel soon
+/// (they pick up changes, like new I/O grants, on the way back).
+pub fn nudge(process: &super::process::Process) {
+    let me = percpu::current().index;
+    let threads: alloc::vec::Vec<Arc<Thread>> = interrupts::without_interrupts(|| process.threads.lock().clone());
+    for thread in threads {
+        let cpu = thread.cpu.load(Ordering::Relaxed);
+        if thread.state() == State::Running
+            && cpu != me
+            && let Some(target) = percpu::get(cpu)
+        {
+            apic::lapic::send_ipi(target.apic_id.load(Ordering::Relaxed), idt::RESCHEDULE_VECTOR);
+        }
+    }
+}
+
 /// Give up the CPU to another runnable thread, if there is one.
 pub fn yield_now() {
     schedule();
@@ -284,9 +300,7 @@ pub fn schedule() {
     if !next.is_idle() {
         percpu::set_kernel_stack(next.stack_top());
     }
-    // I/O ports: open the next process's grants, close the previous ones.
-    let ports = next.process.as_ref().and_then(|p| p.io_ports());
-    percpu::set_io_ports(ports.as_deref().unwrap_or(&[]));
+    load_io_ports(next.process.as_ref());
     // SAFETY: this CPU owns both threads' FPU areas during the switch
     // (`on_cpu`); user FPU state is only live in the registers of the CPU
     // running the thread.
@@ -325,6 +339,23 @@ pub fn finish_switch() {
     }
 }
 
+/// Make this CPU's I/O bitmap match `process`'s grants (none for idle or
+/// ungranted processes). Costs two loads when nobody has ports.
+fn load_io_ports(process: Option<&Arc<super::process::Process>>) {
+    let cpu = percpu::current();
+    let wanted = process.map_or((0, 0), |p| (Arc::as_ptr(p) as usize, p.io_generation()));
+    let loaded = cpu.io_loaded.get();
+    if wanted == loaded || (wanted.1 == 0 && loaded.1 == 0) {
+        return;
+    }
+    let ports = match process {
+        Some(process) if wanted.1 != 0 => process.io_ports(),
+        _ => alloc::vec::Vec::new(),
+    };
+    percpu::set_io_ports(&ports);
+    cpu.io_loaded.set(wanted);
+}
+
 /// Before returning to ring 3: die if killed, switch if the slice is up.
 pub fn before_return_to_user() {
     loop {
@@ -335,6 +366,8 @@ pub fn before_return_to_user() {
             super::process::exit_current(abi::status::signaled(signal));
         }
         if !this_cpu().need_resched.load(Ordering::Relaxed) {
+            // A grant made while this process ran applies from now on.
+            with_current(|t| load_io_ports(t.process.as_ref()));
             return;
         }
         schedule();

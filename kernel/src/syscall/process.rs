@@ -145,5 +145,8 @@ pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error
     let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;
     let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
     target.grant_ports(first as u32..end as u32);
+    // If it is running on another CPU, make that CPU pass through the
+    // return-to-user path, where the grant is loaded.
+    scheduler::nudge(&target);
     Ok(0)
 }

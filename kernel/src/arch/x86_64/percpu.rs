@@ -57,6 +57,8 @@ pub struct PerCpu {
     pub in_usercopy: AtomicBool,
     /// The thread running on this CPU (owned by the scheduler; opaque here).
     pub current_thread: Cell<*const ()>,
+    /// Whose I/O grants the bitmap holds: (process address, generation).
+    pub io_loaded: Cell<(usize, u32)>,
 }
 
 // SAFETY: the `Cell` fields are only accessed by the owning CPU (through
@@ -87,6 +89,7 @@ pub fn install(index: usize) -> &'static PerCpu {
         last_fault: Cell::new(FaultRecord::default()),
         in_usercopy: AtomicBool::new(false),
         current_thread: Cell::new(core::ptr::null()),
+        io_loaded: Cell::new((0, 0)),
     }));
     block.self_ptr = block;
     let block: &'static PerCpu = block;
