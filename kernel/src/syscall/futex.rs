@@ -1,6 +1,9 @@
 //! Futexes: wait while a 32-bit word holds a value, wake waiters on it.
-//! Waiters are keyed by the word's physical address, so processes sharing
-//! memory (`MAP_SHARED`) meet on the same queue.
+//! A word in shared memory (`MAP_SHARED`) is keyed by its physical address,
+//! so every process mapping it meets on the same queue; a word in private
+//! memory is keyed by its address space and virtual address, so a parent
+//! and child whose private pages still share a copy-on-write frame do not
+//! wake each other.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -16,20 +19,31 @@ use crate::context::with_current_space;
 use crate::memory::phys_to_virt;
 use crate::memory::usercopy::UserPtr;
 
-static QUEUES: Mutex<BTreeMap<u64, Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
+/// (0, physical address) for shared words; (PML4 address, virtual
+/// address) for private ones.
+type Key = (u64, u64);
 
-fn queue(key: u64) -> Arc<WaitQueue> {
+static QUEUES: Mutex<BTreeMap<Key, Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
+
+fn queue(key: Key) -> Arc<WaitQueue> {
     without_interrupts(|| QUEUES.lock().entry(key).or_insert_with(|| Arc::new(WaitQueue::new())).clone())
 }
 
-/// The physical address of the user word at `addr`, faulting it in first.
-fn key(addr: usize) -> Result<(u64, u32), Error> {
+/// The queue key of the user word at `addr` and where it is physically
+/// (faulting the page in first).
+fn key(addr: usize) -> Result<(Key, u64), Error> {
     if !addr.is_multiple_of(4) {
         return Err(Error::new(EINVAL));
     }
-    let value = UserPtr::<u32>::new(addr)?.read()?;
-    let phys = with_current_space(|space| space.translate(addr as u64)).flatten().ok_or(Error::new(EFAULT))?;
-    Ok((phys.as_u64(), value))
+    UserPtr::<u32>::new(addr)?.read()?;
+    with_current_space(|space| {
+        let phys = space.translate(addr as u64)?.as_u64();
+        let shared = space.region_at(addr as u64)?.1.shared;
+        let key = if shared { (0, phys) } else { (space.pml4().start_address().as_u64(), addr as u64) };
+        Some((key, phys))
+    })
+    .flatten()
+    .ok_or(Error::new(EFAULT))
 }
 
 pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usize, Error> {
@@ -41,10 +55,10 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
                 let ts = UserPtr::<TimeSpec>::new(timeout)?.read()?;
                 crate::time::now_ns().saturating_add(super::time::from_timespec(&ts)?).max(1)
             };
-            let (phys, _) = key(addr)?;
+            let (key, phys) = key(addr)?;
             let expected = value as u32;
             let word = phys_to_virt(PhysAddr::new(phys)).as_ptr::<u32>();
-            let queue = queue(phys);
+            let queue = queue(key);
             // SAFETY: `word` is the user word's frame seen through the
             // physical map; the page stays mapped (and the frame alive)
             // while this process, which is the one waiting, maps it.
@@ -52,8 +66,8 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
             if queue.wait_for_wake(still_equal, deadline)? { Ok(0) } else { Err(Error::new(EAGAIN)) }
         }
         FUTEX_WAKE => {
-            let (phys, _) = key(addr)?;
-            let existing = without_interrupts(|| QUEUES.lock().get(&phys).cloned());
+            let (key, _) = key(addr)?;
+            let existing = without_interrupts(|| QUEUES.lock().get(&key).cloned());
             Ok(existing.map_or(0, |queue| queue.wake(value)))
         }
         _ => Err(Error::new(EINVAL)),
