@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::images::{self, KernelImage};
 use crate::process;
 use crate::qemu::{self, Firmware, Machine, Serial};
-use crate::selftest::{Ending, Transcript};
+use crate::selftest::{Ending, Suite, Transcript};
 use crate::userspace;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
@@ -45,6 +45,29 @@ const REQUIRED_SELFTESTS: &[&str] = &[
     "smep_blocks_user_code",
     "smap_blocks_user_data",
     "user_copy_checks",
+];
+
+/// User-mode tests the host insists on (`programs/usertests`): the ones
+/// that stand for what the userspace issue promised.
+const REQUIRED_USERTESTS: &[&str] = &[
+    "efault_read",
+    "exit_status_codes",
+    "waitpid_wnohang",
+    "copy_on_write_private_memory",
+    "map_shared_seen_by_both",
+    "two_hundred_processes",
+    "crash_beside_healthy_siblings",
+    "exec_passes_args_and_env",
+    "exec_failures_return",
+    "exec_chain_four_deep",
+    "write_to_text_sigsegv",
+    "execute_stack_sigsegv",
+    "sgdt_blocked_by_umip",
+    "futex_mutex_across_processes",
+    "fpu_state_survives_preemption",
+    "kill_spinning_child",
+    "port_grant_allows_the_port",
+    "port_io_without_grant_sigsegv",
 ];
 
 /// How long a boot may take before QEMU is killed.
@@ -180,12 +203,19 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
         Some(time) => format!("{what} after {:.1} s", time.as_secs_f64()),
         None => format!("no {what}"),
     };
-    println!("mk: {boot}: {}, {}", at(t.banner_at, "banner"), at(t.done_at, "self-tests done"));
+    println!(
+        "mk: {boot}: {}, {}, {}",
+        at(t.banner_at, "banner"),
+        at(t.done_at(Suite::Kernel), "kernel self-tests done"),
+        at(t.done_at(Suite::User), "user tests done")
+    );
 
     for result in &t.results {
-        tally.record(&format!("{boot}: {}", result.name), result.passed, result.note.as_deref());
+        let name = format!("{boot}: {}{}", result.suite.prefix(), result.name);
+        tally.record(&name, result.passed, result.note.as_deref());
     }
-    let verdict = t.verdict(&boot_run.ending, REQUIRED_SELFTESTS);
+    let verdict =
+        t.verdict(&boot_run.ending, &[(Suite::Kernel, REQUIRED_SELFTESTS), (Suite::User, REQUIRED_USERTESTS)]);
     for name in &verdict.missing {
         tally.record(&format!("{boot}: {name}"), false, Some("required self-test did not report"));
     }

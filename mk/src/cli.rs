@@ -26,6 +26,16 @@ commands:
       --display       open a display window (default: serial console only)
       --gdb           start paused and wait for gdb on localhost:1234
       --icount        deterministic guest clock (-icount shift=0)
+  bench [flags]       build the bench image (the normal kernel with the
+                      benchmark program as init), boot it under TCG and
+                      again with -icount shift=0, and print ns/op,
+                      instructions/op and Linux's figures side by side
+      --release       the release build (the default for bench)
+      --debug         the debug build
+      --smp N         number of CPUs (default 1, as the Linux baseline:
+                      with more, icount no longer counts one CPU's
+                      instructions and the two yield processes land
+                      on different CPUs)
   test                host tests, rustfmt and clippy, then the self-test
                       kernel under QEMU from the BIOS and the UEFI image;
                       ends with `N passed, N failed`
@@ -43,12 +53,25 @@ pub enum Command {
     Setup,
     Build(BuildOpts),
     Qemu(QemuOpts),
+    Bench(BenchOpts),
     Test,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct BuildOpts {
     pub profile: Profile,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct BenchOpts {
+    pub profile: Profile,
+    pub smp: u32,
+}
+
+impl Default for BenchOpts {
+    fn default() -> Self {
+        BenchOpts { profile: Profile::Release, smp: 1 }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -175,6 +198,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             Ok(Command::Qemu(opts))
         }
+        "bench" => {
+            let mut opts = BenchOpts::default();
+            while let Some(flag) = flags.next()? {
+                match flag.name {
+                    "--release" => {
+                        flags.switch(&flag)?;
+                        opts.profile = Profile::Release;
+                    }
+                    "--debug" => {
+                        flags.switch(&flag)?;
+                        opts.profile = Profile::Debug;
+                    }
+                    "--smp" => opts.smp = parse_smp(flags.value(&flag)?)?,
+                    _ => return Err(flags.unknown(&flag)),
+                }
+            }
+            Ok(Command::Bench(opts))
+        }
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -280,6 +321,21 @@ mod tests {
         assert_eq!(parse_str("test"), Ok(Command::Test));
         assert_eq!(parse_str("setup"), Ok(Command::Setup));
         assert!(parse_str("test --release").is_err());
-        assert!(parse_str("bench").unwrap_err().contains("unknown command"));
+        assert!(parse_str("bnech").unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn bench_flags() {
+        assert_eq!(parse_str("bench"), Ok(Command::Bench(BenchOpts { profile: Profile::Release, smp: 1 })));
+        assert_eq!(parse_str("bench --release"), Ok(Command::Bench(BenchOpts::default())));
+        assert_eq!(parse_str("bench --debug"), Ok(Command::Bench(BenchOpts { profile: Profile::Debug, smp: 1 })));
+        assert_eq!(
+            parse_str("bench --debug --smp=2"),
+            Ok(Command::Bench(BenchOpts { profile: Profile::Debug, smp: 2 }))
+        );
+        assert!(parse_str("bench --smp 0").is_err());
+        assert!(parse_str("bench --uefi").unwrap_err().contains("unknown flag --uefi"));
+        assert!(parse_str("bench --release=1").is_err());
+        assert!(parse_str("bench fast").is_err());
     }
 }

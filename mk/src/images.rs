@@ -8,6 +8,8 @@
 //! (DESIGN.md §6), so it is a separate cargo call under `rustup run`. Each
 //! kernel binary gets a BIOS and a UEFI image; an image is rewritten only
 //! when one of its inputs (kernel, initfs, image tool) is newer than it.
+//! `cargo mk bench` adds a third pair, the normal kernel with the bench
+//! initfs ([`build_bench`]).
 
 use std::ffi::OsString;
 use std::fs;
@@ -69,6 +71,32 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<Vec<KernelImage>, Strin
         write_images(ws, &tool, image)?;
     }
     Ok(images)
+}
+
+/// The bench image: the normal kernel with the bench initfs as its ramdisk
+/// (`bin/init` is the benchmark program), written to
+/// `ferrite-bench-{bios,uefi}.img` beside the others.
+pub fn bench_spec(ws: &Workspace, profile: Profile) -> KernelImage {
+    let dir = ws.image_dir(profile);
+    KernelImage {
+        kernel: ws.kernel_elf(profile, "ferrite"),
+        ramdisk: Some(userspace::bench_initfs_image(ws, profile)),
+        bios: dir.join("ferrite-bench-bios.img"),
+        uefi: dir.join("ferrite-bench-uefi.img"),
+    }
+}
+
+/// Builds the kernel and the bench initfs and writes the bench images if
+/// they are out of date (`cargo mk bench`).
+pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<KernelImage, String> {
+    build_kernel(ws, profile)?;
+    fs::create_dir_all(ws.image_dir(profile))
+        .map_err(|e| format!("creating {}: {e}", ws.image_dir(profile).display()))?;
+    userspace::build_bench(ws, profile)?;
+    let tool = build_image_tool(ws)?;
+    let image = bench_spec(ws, profile);
+    write_images(ws, &tool, &image)?;
+    Ok(image)
 }
 
 fn build_kernel(ws: &Workspace, profile: Profile) -> Result<(), String> {
@@ -178,6 +206,21 @@ mod tests {
         assert_eq!(ws.show(&normal(&images).kernel), "target/x86_64-unknown-none/debug/ferrite");
         let release = specs(&ws, Profile::Release);
         assert_eq!(ws.show(&release[0].uefi), "target/ferrite/release/ferrite-uefi.img");
+    }
+
+    #[test]
+    fn bench_image() {
+        let ws = Workspace { root: PathBuf::from("/w") };
+        let image = bench_spec(&ws, Profile::Release);
+        assert_eq!(ws.show(&image.kernel), "target/x86_64-unknown-none/release/ferrite");
+        assert_eq!(ws.show(&image.bios), "target/ferrite/release/ferrite-bench-bios.img");
+        assert_eq!(ws.show(&image.uefi), "target/ferrite/release/ferrite-bench-uefi.img");
+        assert_eq!(
+            image.ramdisk.as_deref().map(|r| ws.show(r)).as_deref(),
+            Some("target/ferrite/release/bench-initfs.img")
+        );
+        // Not one of the images `build` writes or `test` boots.
+        assert!(specs(&ws, Profile::Release).iter().all(|i| i.bios != image.bios));
     }
 
     #[test]

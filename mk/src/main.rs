@@ -10,6 +10,7 @@
 //!
 //! Run it as `cargo mk <command>` (an alias in `.cargo/config.toml`).
 
+mod bench;
 mod check;
 mod cli;
 mod images;
@@ -71,6 +72,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let ws = Workspace::locate()?;
             setup::run(&ws, setup::Needs::QEMU)?;
             qemu::run(&ws, &opts)
+        }
+        Command::Bench(opts) => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::QEMU)?;
+            bench::run(&ws, &opts)
         }
         Command::Test => {
             let ws = Workspace::locate()?;

@@ -9,6 +9,14 @@
 //! `initfs::pack_dir` into `target/ferrite/<profile>/initfs.img`, the
 //! ramdisk of every image. The full binaries stay in
 //! `target/x86_64-unknown-none/<profile>/` for GDB and addr2line.
+//!
+//! Next to `bin/`, `test/` holds the malformed programs the in-guest suite
+//! (`programs/usertests`) execs to see them refused: a text file, a
+//! truncated ELF file and one with a writable and executable segment, all
+//! made from the staged `hello` binary.
+//!
+//! `cargo mk bench` packs a second initfs, `bench-initfs.img`, whose
+//! `bin/init` is the benchmark program ([`build_bench`]).
 
 use std::fs;
 use std::io::Read;
@@ -21,7 +29,11 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
 /// the workspace `members`).
-pub const PROGRAMS: &[&str] = &["hello"];
+pub const PROGRAMS: &[&str] = &["hello", "init", "usertests", "bench"];
+
+/// The program the bench initfs starts as `bin/init` (and keeps as
+/// `bin/bench`, the path it execs itself by).
+pub const BENCH_PROGRAM: &str = "bench";
 
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
@@ -38,25 +50,65 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     let staging = ws.initfs_staging(profile);
     stage(ws, &staging, &binaries)?;
     let image = ws.initfs_image(profile);
-    let bytes = initfs::pack_dir(&staging).map_err(|e| format!("packing {} into an initfs: {e}", ws.show(&staging)))?;
-    if fs::read(&image).is_ok_and(|old| old == bytes) {
-        return Ok(image);
+    pack(ws, &staging, &image)?;
+    Ok(image)
+}
+
+/// The bench initfs: `bin/init` and `bin/bench` are both the benchmark
+/// program, nothing else. Built and packed like [`build`]'s, into
+/// `target/ferrite/<profile>/bench-initfs.img`; returns its path.
+pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
+    let binaries = build_programs(ws, profile)?;
+    let bench = binaries
+        .iter()
+        .find(|binary| binary.file_name().is_some_and(|name| name == BENCH_PROGRAM))
+        .ok_or_else(|| format!("the userspace build made no `{BENCH_PROGRAM}` binary"))?;
+    let staging = bench_staging(ws, profile);
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| format!("clearing {}: {e}", ws.show(&staging)))?;
+    }
+    let bin = staging.join("bin");
+    fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
+    let elf = fs::read(bench).map_err(|e| format!("reading {}: {e}", ws.show(bench)))?;
+    check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(bench)))?;
+    let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(bench)))?;
+    for name in ["init", BENCH_PROGRAM] {
+        let dest = bin.join(name);
+        write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+    }
+    let image = bench_initfs_image(ws, profile);
+    pack(ws, &staging, &image)?;
+    Ok(image)
+}
+
+/// Where the bench initfs is staged: `target/ferrite/<profile>/bench-initfs/`.
+pub fn bench_staging(ws: &Workspace, profile: Profile) -> PathBuf {
+    ws.image_dir(profile).join("bench-initfs")
+}
+
+/// The packed bench initfs.
+pub fn bench_initfs_image(ws: &Workspace, profile: Profile) -> PathBuf {
+    ws.image_dir(profile).join("bench-initfs.img")
+}
+
+/// Packs `staging` into `image`, rewriting the file only when its contents
+/// change.
+fn pack(ws: &Workspace, staging: &Path, image: &Path) -> Result<(), String> {
+    let bytes = initfs::pack_dir(staging).map_err(|e| format!("packing {} into an initfs: {e}", ws.show(staging)))?;
+    if fs::read(image).is_ok_and(|old| old == bytes) {
+        return Ok(());
     }
     let tmp = image.with_extension("img.tmp");
     fs::write(&tmp, &bytes)
-        .and_then(|()| fs::rename(&tmp, &image))
-        .map_err(|e| format!("writing {}: {e}", ws.show(&image)))?;
-    println!(
-        "mk: packed {} ({} KiB: {})",
-        ws.show(&image),
-        bytes.len().div_ceil(1024),
-        binaries
-            .iter()
-            .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(image)
+        .and_then(|()| fs::rename(&tmp, image))
+        .map_err(|e| format!("writing {}: {e}", ws.show(image)))?;
+    let bin = staging.join("bin");
+    let mut names: Vec<String> = fs::read_dir(&bin)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    println!("mk: packed {} ({} KiB: {})", ws.show(image), bytes.len().div_ceil(1024), names.join(", "));
+    Ok(())
 }
 
 /// `-p NAME` for every userspace package, libraries included: what clippy
@@ -151,8 +203,49 @@ fn stage(ws: &Workspace, staging: &Path, binaries: &[PathBuf]) -> Result<(), Str
         check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
         let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
         write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+        if name == TEST_SOURCE {
+            let test = staging.join("test");
+            stage_test_files(&test, &stripped).map_err(|e| format!("staging {}: {e}", ws.show(&test)))?;
+        }
     }
     stage_etc(&ws.initfs_etc(), &staging.join("etc")).map_err(|e| format!("staging {}: {e}", ws.show(&ws.initfs_etc())))
+}
+
+/// The program the malformed test files are made from.
+const TEST_SOURCE: &str = "hello";
+
+/// The malformed programs of the initfs `test/` directory, made from a
+/// well-formed (staged) program `elf`: (name, contents). All are marked
+/// executable, so only their contents are wrong.
+pub fn test_files(elf: &[u8]) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let mut files = vec![("not-elf", b"This is a text file, not a program.\n".to_vec())];
+    // The header and the program headers, but none of the segments.
+    let (_, phdrs) = program_headers(elf)?;
+    let phoff = usize::try_from(u64_at(elf, 0x20).unwrap_or(0)).map_err(|_| "bad e_phoff".to_string())?;
+    let headers_end = phoff + phdrs.len() * PHDR_LEN;
+    let truncated_len = headers_end.max(512).min(elf.len());
+    if phdrs.iter().all(|p| p.kind != PT_LOAD || p.offset + p.filesz <= truncated_len as u64) {
+        return Err("every segment fits in the first bytes: cannot make a truncated program".to_string());
+    }
+    files.push(("truncated-elf", elf[..truncated_len].to_vec()));
+    // The code segment made writable too.
+    let code = phdrs
+        .iter()
+        .position(|p| p.kind == PT_LOAD && p.flags & PF_X != 0)
+        .ok_or_else(|| "no executable segment".to_string())?;
+    let mut wx = elf.to_vec();
+    let flags_at = phoff + code * PHDR_LEN + 4;
+    wx[flags_at..flags_at + 4].copy_from_slice(&(phdrs[code].flags | PF_W).to_le_bytes());
+    files.push(("wx-elf", wx));
+    Ok(files)
+}
+
+fn stage_test_files(dir: &Path, elf: &[u8]) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for (name, bytes) in test_files(elf)? {
+        write_executable(&dir.join(name), &bytes).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -335,6 +428,15 @@ mod tests {
     }
 
     #[test]
+    fn bench_paths() {
+        let ws = Workspace { root: PathBuf::from("/w") };
+        assert_eq!(ws.show(&bench_initfs_image(&ws, Profile::Release)), "target/ferrite/release/bench-initfs.img");
+        assert_eq!(ws.show(&bench_staging(&ws, Profile::Debug)), "target/ferrite/debug/bench-initfs");
+        assert!(PROGRAMS.contains(&BENCH_PROGRAM));
+        assert!(PROGRAMS.contains(&TEST_SOURCE));
+    }
+
+    #[test]
     fn every_program_is_a_workspace_member() {
         let ws = Workspace::locate().expect("workspace");
         let manifest = fs::read_to_string(ws.root.join("Cargo.toml")).unwrap();
@@ -442,6 +544,29 @@ mod tests {
         short[2].4 = 0x10_0000;
         let full = elf(ET_EXEC, &short, 0);
         assert!(load_only(&full[..0x2100]).is_err());
+    }
+
+    #[test]
+    fn malformed_test_programs() {
+        // Segments far past the first 512 bytes, as in a real program.
+        let mut phdrs = good();
+        for (i, phdr) in phdrs.iter_mut().take(3).enumerate() {
+            phdr.2 = 0x1000 * (i as u64 + 1);
+        }
+        let full = elf(ET_EXEC, &phdrs, 0);
+        let files = test_files(&full).unwrap();
+        let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["not-elf", "truncated-elf", "wx-elf"]);
+        assert!(check_program(&files[0].1).is_err());
+        assert_eq!(files[1].1.len(), 512);
+        assert_eq!(files[1].1[..], full[..512]);
+        assert!(load_only(&files[1].1).is_err(), "the truncated program still has its segments");
+        let wx = check_program(&files[2].1).unwrap_err();
+        assert!(wx.contains("writable and executable"), "{wx}");
+        assert_eq!(files[2].1.len(), full.len());
+        // A program too small to truncate is an error, not a bad test file.
+        let tiny = elf(ET_EXEC, &[(PT_LOAD, RX, 0, 0x40_0000, 0x100, 0x100)], 0);
+        assert!(test_files(&tiny).is_err());
     }
 
     #[test]

@@ -100,7 +100,6 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-mod bytes;
 mod error;
 mod format;
 mod reader;

@@ -7,9 +7,9 @@
 
 use core::iter::FusedIterator;
 
-use crate::bytes::{range, u8_at, u16_at, u32_at, u64_at};
 use crate::error::Error;
 use crate::format::*;
+use le_bytes::{range, u8_at, u16_at, u32_at, u64_at};
 
 /// An inode number: an index into the inode table. The root is [`ROOT`].
 pub type InodeNum = u32;
@@ -78,7 +78,7 @@ impl<'a> Image<'a> {
         if bytes.len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
-        if crate::bytes::array::<8>(bytes, H_MAGIC) != Some(MAGIC) {
+        if le_bytes::array::<8>(bytes, H_MAGIC) != Some(MAGIC) {
             return Err(Error::BadMagic);
         }
         let version = u32_at(bytes, H_VERSION).ok_or(Error::Truncated)?;

@@ -50,8 +50,18 @@ pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let n = file.scheme.scheme().read(file.handle, &mut bounce[..want])?;
-        user.skip(done).prefix(n).copy_from_kernel(&bounce[..n])?;
+        let n = match file.scheme.scheme().read(file.handle, &mut bounce[..want]) {
+            Ok(n) => n,
+            Err(err) if done == 0 => return Err(err),
+            Err(_) => break,
+        };
+        if let Err(err) = user.skip(done).prefix(n).copy_from_kernel(&bounce[..n]) {
+            // The bytes read but not delivered are not lost: put them back
+            // (schemes that cannot seek have nowhere to put them), then
+            // report what did arrive, or the fault if nothing did.
+            let _ = file.scheme.scheme().seek(file.handle, -(n as isize), abi::syscall::SEEK_CUR);
+            return if done > 0 { Ok(done) } else { Err(err) };
+        }
         done += n;
         if n < want {
             break;
@@ -67,8 +77,14 @@ pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want])?;
-        let n = file.scheme.scheme().write(file.handle, &bounce[..want])?;
+        // After a partial write, a later fault or error ends the call with
+        // what was written, as a short write.
+        let copied = user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want]);
+        let n = match copied.and_then(|()| file.scheme.scheme().write(file.handle, &bounce[..want])) {
+            Ok(n) => n,
+            Err(err) if done == 0 => return Err(err),
+            Err(_) => break,
+        };
         done += n;
         if n < want {
             break;

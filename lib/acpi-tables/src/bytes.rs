@@ -1,27 +1,7 @@
-//! Bounds-checked little-endian reads and the ACPI checksum, shared by the
-//! parsers. Touches only the slice passed in; every read returns `None`
-//! rather than panicking when it would go out of range.
+//! The ACPI checksum, and the bounds-checked little-endian reads (from
+//! `le_bytes`) the parsers use. Touches only the slices passed in.
 
-/// `N` bytes at `offset`, or `None` if they are not all inside `bytes`.
-pub(crate) fn array<const N: usize>(bytes: &[u8], offset: usize) -> Option<[u8; N]> {
-    bytes.get(offset..)?.first_chunk::<N>().copied()
-}
-
-pub(crate) fn u8_at(bytes: &[u8], offset: usize) -> Option<u8> {
-    bytes.get(offset).copied()
-}
-
-pub(crate) fn u16_at(bytes: &[u8], offset: usize) -> Option<u16> {
-    array(bytes, offset).map(u16::from_le_bytes)
-}
-
-pub(crate) fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
-    array(bytes, offset).map(u32::from_le_bytes)
-}
-
-pub(crate) fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
-    array(bytes, offset).map(u64::from_le_bytes)
-}
+pub(crate) use le_bytes::{array, u8_at, u16_at, u32_at, u64_at};
 
 /// ACPI checksums: all bytes of the structure sum to zero modulo 256.
 pub(crate) fn checksum_ok(bytes: &[u8]) -> bool {
@@ -31,22 +11,6 @@ pub(crate) fn checksum_ok(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_are_little_endian_and_bounded() {
-        let b = [1, 2, 3, 4, 5, 6, 7, 8, 9];
-        assert_eq!(u8_at(&b, 8), Some(9));
-        assert_eq!(u8_at(&b, 9), None);
-        assert_eq!(u16_at(&b, 0), Some(0x0201));
-        assert_eq!(u16_at(&b, 8), None);
-        assert_eq!(u32_at(&b, 5), Some(0x0908_0706));
-        assert_eq!(u32_at(&b, 6), None);
-        assert_eq!(u64_at(&b, 1), Some(0x0908_0706_0504_0302));
-        assert_eq!(u64_at(&b, 2), None);
-        assert_eq!(u64_at(&b, usize::MAX), None);
-        assert_eq!(array::<0>(&b, 9), Some([]));
-        assert_eq!(array::<0>(&b, 10), None);
-    }
 
     #[test]
     fn checksum() {

@@ -14,7 +14,10 @@
 //! * safe wrappers over the system calls ([`sys`]) and the modules built on
 //!   them: [`fs`], [`io`] (and [`print!`], [`println!`], [`eprint!`],
 //!   [`eprintln!`]), [`env`], [`process`], [`time`], [`thread`], [`mem`],
-//!   [`sync`].
+//!   [`sync`];
+//! * with the `testing` feature (the in-guest test suite only), `testing`:
+//!   raw system calls with any argument, deliberate faults, port I/O and
+//!   FPU patterns.
 //!
 //! All `unsafe` code of a program lives here, each block with the reason it
 //! is sound; programs say `#![forbid(unsafe_code)]`.
@@ -49,6 +52,8 @@ pub mod process;
 mod start;
 pub mod sync;
 pub mod sys;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod thread;
 pub mod time;
 

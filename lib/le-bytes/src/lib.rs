@@ -1,31 +1,35 @@
-//! Bounds-checked little-endian reads for the reader. Touches only the slice
-//! passed in; every read returns `None` rather than panicking when it would
-//! go out of range.
+//! Bounds-checked little-endian reads from untrusted byte slices, for the
+//! parsers of on-disk and firmware formats (ACPI tables, the initfs image).
+//! Touches only the slice passed in; every read returns `None` rather than
+//! panicking when it would go out of range.
+
+#![no_std]
+#![forbid(unsafe_code)]
 
 /// `N` bytes at `offset`, or `None` if they are not all inside `bytes`.
-pub(crate) fn array<const N: usize>(bytes: &[u8], offset: usize) -> Option<[u8; N]> {
+pub fn array<const N: usize>(bytes: &[u8], offset: usize) -> Option<[u8; N]> {
     bytes.get(offset..)?.first_chunk::<N>().copied()
 }
 
-pub(crate) fn u8_at(bytes: &[u8], offset: usize) -> Option<u8> {
+pub fn u8_at(bytes: &[u8], offset: usize) -> Option<u8> {
     bytes.get(offset).copied()
 }
 
-pub(crate) fn u16_at(bytes: &[u8], offset: usize) -> Option<u16> {
+pub fn u16_at(bytes: &[u8], offset: usize) -> Option<u16> {
     array(bytes, offset).map(u16::from_le_bytes)
 }
 
-pub(crate) fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
+pub fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
     array(bytes, offset).map(u32::from_le_bytes)
 }
 
-pub(crate) fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
+pub fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
     array(bytes, offset).map(u64::from_le_bytes)
 }
 
 /// `len` bytes at `offset` (both from the image, so untrusted), or `None` if
 /// they do not fit inside `bytes` or do not fit in a `usize`.
-pub(crate) fn range(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+pub fn range(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
     let start = usize::try_from(offset).ok()?;
     let len = usize::try_from(len).ok()?;
     let end = start.checked_add(len)?;

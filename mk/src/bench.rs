@@ -1,0 +1,397 @@
+//! `cargo mk bench`: boot the benchmark program and print its figures
+//! beside the Linux baseline's.
+//!
+//! The bench image is the normal kernel with an initfs whose `bin/init` is
+//! `programs/bench` ([`images::build_bench`]). It boots twice under TCG:
+//! once as is (figures in host-dependent nanoseconds) and once with
+//! `-icount shift=0`, where the guest clock advances one nanosecond per
+//! instruction executed, so the program's ns/op are instructions per
+//! operation and repeat exactly from run to run. The Linux column is the
+//! same measurement of Linux in the same QEMU
+//! (`../shared/bench/linux-baseline.sh`, `-icount shift=0`, `-smp 1`).
+//!
+//! Both boots use one CPU by default, like the Linux baseline. With two,
+//! the figures stop meaning what they say: QEMU runs the vCPUs of an
+//! icount machine round-robin, so the guest clock no longer counts one
+//! CPU's instructions, and the scheduler's work stealing always puts the
+//! two yield ping-pong processes on different CPUs, where a hand-over
+//! waits for the other vCPU's turn (measured: 4.1 ms per "switch", 1.4
+//! million yields each). `--smp N` boots with more. The program
+//! prints `bench NAME: X ns/op (N iterations)` per benchmark and then
+//! `bench done`; the kernel does not end QEMU in a normal boot, so mk stops
+//! it once the done line is in (or on timeout, or a kernel panic).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cli::BenchOpts;
+use crate::images;
+use crate::process;
+use crate::qemu::{self, Machine, Serial};
+use crate::workspace::Workspace;
+
+/// The benchmarks, in the order the table shows them.
+pub const BENCHMARKS: &[&str] = &["null_syscall_getppid", "yield_pingpong", "fork_exit_wait", "fork_exec_wait"];
+
+/// Linux's figures under `-icount shift=0` (instructions per operation),
+/// from the issue's baseline run; none for the yield ping-pong.
+pub const LINUX_ICOUNT: &[(&str, u64)] =
+    &[("null_syscall_getppid", 338), ("fork_exit_wait", 169_375), ("fork_exec_wait", 631_920)];
+
+/// How long one boot may take: the icount run is several times slower.
+const TCG_TIMEOUT: Duration = Duration::from_secs(240);
+const ICOUNT_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// One line of the benchmark program's output.
+#[derive(Debug, PartialEq)]
+pub enum BenchLine<'a> {
+    Result { name: &'a str, ns_per_op: f64, iterations: u64 },
+    Failed { name: &'a str, reason: &'a str },
+    Done,
+}
+
+/// Reads `bench NAME: X ns/op (N iterations)`, `bench NAME: failed: WHY`
+/// or `bench done` anywhere in a serial line; anything else is `None`.
+pub fn parse_line(line: &str) -> Option<BenchLine<'_>> {
+    let at = line.find("bench ")?;
+    let body = line[at + "bench ".len()..].trim_end();
+    if body == "done" {
+        return Some(BenchLine::Done);
+    }
+    let (name, rest) = body.split_once(": ")?;
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return None;
+    }
+    if let Some(reason) = rest.strip_prefix("failed: ") {
+        return Some(BenchLine::Failed { name, reason });
+    }
+    let (ns, rest) = rest.split_once(" ns/op (")?;
+    let iterations = rest.strip_suffix(" iterations)")?;
+    Some(BenchLine::Result { name, ns_per_op: ns.parse().ok()?, iterations: iterations.parse().ok()? })
+}
+
+/// One benchmark's outcome in one boot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    Measured { ns_per_op: f64, iterations: u64 },
+    Failed(String),
+}
+
+/// What one boot produced.
+#[derive(Debug, Default)]
+pub struct BenchRun {
+    pub figures: BTreeMap<String, Figure>,
+    pub done: bool,
+    /// Why the run is incomplete: a timeout, a panic, QEMU ending early.
+    pub problem: Option<String>,
+}
+
+impl BenchRun {
+    /// Takes one serial line.
+    pub fn feed(&mut self, line: &str) {
+        if line.contains("KERNEL PANIC") && self.problem.is_none() {
+            self.problem = Some(line.trim().to_string());
+        }
+        match parse_line(line) {
+            Some(BenchLine::Result { name, ns_per_op, iterations }) => {
+                self.figures.insert(name.to_string(), Figure::Measured { ns_per_op, iterations });
+            }
+            Some(BenchLine::Failed { name, reason }) => {
+                self.figures.insert(name.to_string(), Figure::Failed(reason.to_string()));
+            }
+            Some(BenchLine::Done) => self.done = true,
+            None => {}
+        }
+    }
+
+    /// Whether the guest has nothing more to say.
+    pub fn finished(&self) -> bool {
+        self.done || self.problem.is_some()
+    }
+
+    /// Whether every benchmark reported a figure.
+    pub fn complete(&self) -> bool {
+        self.done && BENCHMARKS.iter().all(|name| matches!(self.figures.get(*name), Some(Figure::Measured { .. })))
+    }
+
+    fn ns(&self, name: &str) -> Option<f64> {
+        match self.figures.get(name) {
+            Some(Figure::Measured { ns_per_op, .. }) => Some(*ns_per_op),
+            _ => None,
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The results table: TCG ns/op, icount instructions/op, Linux icount.
+pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
+    let header = ["benchmark", "TCG ns/op", "icount instructions/op", "Linux icount"];
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let missing = |run: &BenchRun, name: &str| match run.figures.get(name) {
+        Some(Figure::Failed(_)) => "failed".to_string(),
+        _ => "-".to_string(),
+    };
+    for name in BENCHMARKS {
+        let tcg_cell = tcg.ns(name).map_or_else(|| missing(tcg, name), |ns| format!("{ns:.1}"));
+        let icount_cell = icount.ns(name).map_or_else(|| missing(icount, name), |ns| thousands(ns.round() as u64));
+        let linux = LINUX_ICOUNT.iter().find(|(n, _)| n == name).map_or("-".to_string(), |(_, v)| thousands(*v));
+        rows.push([name.to_string(), tcg_cell, icount_cell, linux]);
+    }
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; 4]| {
+        let mut out = format!("{:<w$}", cells[0], w = widths[0]);
+        for i in 1..4 {
+            out.push_str(&format!(" | {:>w$}", cells[i], w = widths[i]));
+        }
+        out.trim_end().to_string()
+    };
+    let mut out = line(header);
+    out.push('\n');
+    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3]]));
+        out.push('\n');
+    }
+    out
+}
+
+/// `cargo mk bench`: build, boot twice, print the table.
+pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
+    let image = images::build_bench(ws, opts.profile)?;
+    let mut runs = Vec::new();
+    for (label, icount, timeout) in [("tcg", false, TCG_TIMEOUT), ("icount", true, ICOUNT_TIMEOUT)] {
+        let log = ws.mk_dir().join("bench-logs").join(format!("{label}.log"));
+        println!(
+            "mk: booting {} under TCG{} with {} CPUs (timeout {} s, serial log in {})",
+            ws.show(&image.bios),
+            if icount { " -icount shift=0" } else { "" },
+            opts.smp,
+            timeout.as_secs(),
+            ws.show(&log)
+        );
+        let run = boot(ws, &image.bios, opts.smp, icount, timeout, &log, label)?;
+        if let Some(problem) = &run.problem {
+            println!("mk: {label}: {problem}");
+        }
+        runs.push(run);
+    }
+    let (tcg, icount) = (&runs[0], &runs[1]);
+    println!();
+    print!("{}", table(tcg, icount));
+    println!();
+    println!(
+        "{} CPU(s). TCG: guest nanoseconds (depend on the host). icount: -icount shift=0, guest ns = \
+         instructions executed. Linux: ../shared/bench/linux-baseline.sh, same QEMU, -smp 1; yield: none.",
+        opts.smp
+    );
+    if opts.smp > 1 {
+        println!("mk: with more than one CPU the icount and yield figures are not what they say (see mk/src/bench.rs)");
+    }
+    let complete = tcg.complete() && icount.complete();
+    if !complete {
+        println!("mk: some benchmarks did not report; see the logs in {}", ws.show(&ws.mk_dir().join("bench-logs")));
+    }
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Boots `image`, feeding serial lines to a [`BenchRun`] and a log file,
+/// and stops QEMU once the program is done (or on timeout).
+fn boot(
+    ws: &Workspace,
+    image: &Path,
+    smp: u32,
+    icount: bool,
+    timeout: Duration,
+    log_path: &Path,
+    label: &str,
+) -> Result<BenchRun, String> {
+    if let Some(dir) = log_path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let mut log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let machine =
+        Machine { image, firmware: None, smp, mem: "256M", serial: Serial::Pipe, display: false, gdb: false, icount };
+    let mut cmd = process::clean(ws, qemu::QEMU);
+    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    println!("mk: {}", process::describe(&cmd));
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| process::spawn_error(&cmd, e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, lines) = mpsc::channel::<Vec<u8>>();
+    let reader = thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        loop {
+            let mut line = Vec::new();
+            match stdout.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut run = BenchRun::default();
+    let deadline = start + timeout;
+    let mut exited = false;
+    while !run.finished() {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let _ = log.write_all(&line);
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\r', '\n']);
+                if parse_line(text).is_some() {
+                    println!("mk: {label}: {}", text.trim());
+                }
+                run.feed(text);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                run.problem = Some(format!("no `bench done` within {} s", timeout.as_secs()));
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                exited = true;
+                if !run.done {
+                    run.problem = Some("QEMU exited before `bench done`".to_string());
+                }
+                break;
+            }
+        }
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let _ = reader.join();
+    println!("mk: {label}: {:.1} s", start.elapsed().as_secs_f64());
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_result_lines() {
+        assert_eq!(
+            parse_line("bench null_syscall_getppid: 812.3 ns/op (615000 iterations)"),
+            Some(BenchLine::Result { name: "null_syscall_getppid", ns_per_op: 812.3, iterations: 615_000 })
+        );
+        assert_eq!(
+            parse_line("\x1b[0mbench fork_exec_wait: 631920.0 ns/op (800 iterations)\r"),
+            Some(BenchLine::Result { name: "fork_exec_wait", ns_per_op: 631_920.0, iterations: 800 })
+        );
+        assert_eq!(
+            parse_line("bench yield_pingpong: failed: fork: Out of memory"),
+            Some(BenchLine::Failed { name: "yield_pingpong", reason: "fork: Out of memory" })
+        );
+        assert_eq!(parse_line("bench done"), Some(BenchLine::Done));
+        assert_eq!(parse_line("bench done\r"), Some(BenchLine::Done));
+    }
+
+    #[test]
+    fn ignores_other_lines() {
+        for line in [
+            "",
+            "[    0.001091] INFO  cpu0 kernel::boot: Ferrite 0.1.0 starting (Normal mode)",
+            "bench: Ferrite microbenchmarks, 500 ms each (pid 1)",
+            "bench: yield_pingpong: 1.0 yields per hand-over",
+            "bench x: 12 ns/op",
+            "bench x: twelve ns/op (3 iterations)",
+            "bench x: 12 ns/op (many iterations)",
+            "bench two words: 12 ns/op (3 iterations)",
+        ] {
+            assert_eq!(parse_line(line), None, "{line:?}");
+        }
+    }
+
+    fn run_of(lines: &[&str]) -> BenchRun {
+        let mut run = BenchRun::default();
+        for line in lines {
+            run.feed(line);
+        }
+        run
+    }
+
+    #[test]
+    fn a_run_is_complete_when_every_benchmark_reported() {
+        let mut lines = vec![
+            "bench null_syscall_getppid: 812.3 ns/op (100 iterations)",
+            "bench yield_pingpong: 2000.0 ns/op (100 iterations)",
+            "bench fork_exit_wait: 300000.5 ns/op (100 iterations)",
+        ];
+        let run = run_of(&lines);
+        assert!(!run.finished() && !run.complete());
+        lines.push("bench fork_exec_wait: failed: exec: ENOEXEC");
+        lines.push("bench done");
+        let run = run_of(&lines);
+        assert!(run.finished() && !run.complete());
+        lines[3] = "bench fork_exec_wait: 900000.0 ns/op (10 iterations)";
+        assert!(run_of(&lines).complete());
+        let panicked = run_of(&["KERNEL PANIC on CPU 0: boom"]);
+        assert!(panicked.finished() && !panicked.complete());
+        assert_eq!(panicked.problem.as_deref(), Some("KERNEL PANIC on CPU 0: boom"));
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(338), "338");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(169_375), "169,375");
+        assert_eq!(thousands(1_631_920), "1,631,920");
+    }
+
+    #[test]
+    fn the_table() {
+        let tcg = run_of(&[
+            "bench null_syscall_getppid: 812.34 ns/op (100 iterations)",
+            "bench yield_pingpong: failed: fork: ENOMEM",
+            "bench fork_exit_wait: 300000.0 ns/op (100 iterations)",
+            "bench fork_exec_wait: 900000.0 ns/op (10 iterations)",
+            "bench done",
+        ]);
+        let icount = run_of(&[
+            "bench null_syscall_getppid: 1520.4 ns/op (100 iterations)",
+            "bench yield_pingpong: 4100.6 ns/op (100 iterations)",
+            "bench fork_exit_wait: 250000.0 ns/op (100 iterations)",
+        ]);
+        let text = table(&tcg, &icount);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + BENCHMARKS.len());
+        assert_eq!(lines[0], "benchmark            | TCG ns/op | icount instructions/op | Linux icount");
+        assert_eq!(lines[1], "---------------------+-----------+------------------------+-------------");
+        assert_eq!(lines[2], "null_syscall_getppid |     812.3 |                  1,520 |          338");
+        assert_eq!(lines[3], "yield_pingpong       |    failed |                  4,101 |            -");
+        assert_eq!(lines[4], "fork_exit_wait       |  300000.0 |                250,000 |      169,375");
+        assert_eq!(lines[5], "fork_exec_wait       |  900000.0 |                      - |      631,920");
+    }
+
+    #[test]
+    fn linux_figures_name_real_benchmarks() {
+        for (name, _) in LINUX_ICOUNT {
+            assert!(BENCHMARKS.contains(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! `usertests`: the in-guest test suite. The self-test kernel starts it as
+//! pid 1 once its own checks pass; its exit status (0 = every test passed)
+//! is the verdict QEMU exits with.
+//!
+//! It prints the line protocol the host reads (mk/src/selftest.rs):
+//!
+//! ```text
+//! [usertest] plan N
+//! [usertest] ok NAME (detail)      or   [usertest] FAIL NAME: reason
+//! [usertest] done P passed, F failed
+//! ```
+//!
+//! Each test runs in a process of its own, forked from the runner, and
+//! reports through a shared page: a test that panics, crashes or hangs
+//! (it is killed after [`TEST_LIMIT`]) is a `FAIL` line, and the suite goes
+//! on. Tests bound every wait of their own too. Children never print on
+//! standard output; the exec tests run this same binary as
+//! `usertests --child MODE ...` (see `child`).
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod badptr;
+mod child;
+mod exec;
+mod faults;
+mod files;
+mod futex;
+mod memory;
+mod ports;
+mod procs;
+mod sched;
+mod support;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use core::time::Duration;
+
+use rt::mem::SharedMapping;
+use rt::prelude::*;
+use rt::process::{ExitCode, Fork};
+
+use support::Outcome;
+
+rt::main!(main);
+
+/// The longest one test may take before its process is killed.
+const TEST_LIMIT: Duration = Duration::from_secs(30);
+
+struct Test {
+    name: &'static str,
+    run: fn() -> Outcome,
+}
+
+/// The tests, in order: `module::function`, named after the function.
+macro_rules! tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        &[$(Test { name: stringify!($name), run: $module::$name }),*]
+    };
+}
+
+static TESTS: &[Test] = tests![
+    files::open_read_elf_header,
+    files::fstat_file_and_directory,
+    files::fpath_names_the_file,
+    files::lseek_set_cur_end,
+    files::read_whole_file_at_once,
+    files::read_directory_listing,
+    files::dup_shares_the_offset,
+    files::closed_fd_is_ebadf,
+    files::initfs_is_read_only,
+    files::open_bad_paths,
+    files::debug_scheme_and_stdio,
+    files::descriptor_table_limit,
+    files::unknown_syscall_is_enosys,
+    badptr::efault_open,
+    badptr::efault_read,
+    badptr::efault_write,
+    badptr::efault_fstat,
+    badptr::efault_fpath,
+    badptr::efault_dup,
+    badptr::efault_waitpid,
+    badptr::efault_clock_gettime,
+    badptr::efault_nanosleep,
+    badptr::efault_futex,
+    badptr::efault_exec,
+    procs::exit_status_codes,
+    procs::waitpid_wnohang,
+    procs::waitpid_echild_without_children,
+    procs::waitpid_on_a_non_child,
+    procs::waitpid_any_collects_all,
+    procs::fork_pids_and_parent,
+    procs::orphans_go_to_init,
+    procs::copy_on_write_private_memory,
+    procs::map_shared_seen_by_both,
+    procs::shared_memory_survives_the_other_side_unmapping,
+    procs::two_hundred_processes,
+    procs::crash_beside_healthy_siblings,
+    procs::many_sequential_forks,
+    exec::exec_passes_args_and_env,
+    exec::exec_failures_return,
+    exec::exec_replaces_the_address_space,
+    exec::exec_closes_cloexec_descriptors,
+    exec::exec_chain_four_deep,
+    exec::fork_exec_wait_repeatedly,
+    faults::null_dereference_sigsegv,
+    faults::kernel_and_noncanonical_access_sigsegv,
+    faults::write_to_text_sigsegv,
+    faults::execute_stack_sigsegv,
+    faults::sgdt_blocked_by_umip,
+    faults::divide_by_zero_sigfpe,
+    faults::invalid_opcode_sigill,
+    faults::stack_overflow_hits_guard_page,
+    faults::port_io_without_grant_sigsegv,
+    memory::mmap_anonymous_is_zeroed,
+    memory::mmap_bad_arguments,
+    memory::write_execute_refused,
+    memory::prot_none_access_kills,
+    memory::read_only_protection_kills_writers,
+    memory::munmap_then_access_kills,
+    memory::fixed_placement,
+    memory::out_of_memory_kills_only_the_hog,
+    futex::futex_wait_and_wake,
+    futex::futex_value_mismatch_eagain,
+    futex::futex_timeout_etimedout,
+    futex::futex_wake_counts,
+    futex::futex_private_memory_is_private,
+    futex::futex_bad_arguments,
+    futex::futex_mutex_across_processes,
+    sched::nanosleep_sleeps_long_enough,
+    sched::clock_gettime_monotonic,
+    sched::sched_yield_ping_pong,
+    sched::kill_sleeping_child,
+    sched::kill_spinning_child,
+    sched::kill_child_blocked_in_futex,
+    sched::kill_child_blocked_in_waitpid,
+    sched::kill_bad_arguments,
+    sched::fpu_state_survives_preemption,
+    sched::fpu_state_inherited_by_fork,
+    ports::port_grant_allows_the_port,
+    ports::port_grant_is_only_that_port,
+    ports::port_grant_does_not_leak,
+    ports::port_grant_reaches_a_running_process,
+    ports::port_grant_to_self,
+    ports::port_grant_bad_arguments,
+];
+
+fn main() -> ExitCode {
+    let args: Vec<&str> = rt::env::args().collect();
+    match args.as_slice() {
+        [_] | [] => run_suite(),
+        [_, "--child", rest @ ..] => child::run(rest),
+        _ => {
+            eprintln!("usage: usertests (as pid 1 of the self-test image) | usertests --child MODE ...");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_suite() -> ExitCode {
+    println!("[usertest] plan {}", TESTS.len());
+    let start = support::now();
+    let mut failed = 0;
+    for test in TESTS {
+        match isolated(test) {
+            Ok(detail) if detail.is_empty() => println!("[usertest] ok {}", test.name),
+            Ok(detail) => println!("[usertest] ok {} ({})", test.name, one_line(&detail)),
+            Err(reason) => {
+                failed += 1;
+                println!("[usertest] FAIL {}: {}", test.name, one_line(&reason));
+            }
+        }
+        reap_leftovers();
+    }
+    println!("[usertest] done {} passed, {failed} failed", TESTS.len() - failed);
+    eprintln!("usertests: {} tests in {} ms", TESTS.len(), (support::now() - start).as_millis());
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// A detail or reason as one line of the protocol.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// Runs `test` in a process of its own and collects what it reported.
+fn isolated(test: &Test) -> Outcome {
+    let page = rt::mem::map_shared(rt::mem::PAGE_SIZE).map_err(|e| format!("map_shared: {}", support::ename(e)))?;
+    let pid = match rt::process::fork() {
+        Ok(Fork::Child) => {
+            let outcome = (test.run)();
+            post(&page, &outcome);
+            rt::process::exit(0)
+        }
+        Ok(Fork::Parent(pid)) => pid,
+        Err(err) => return Err(format!("fork for the test: {}", support::ename(err))),
+    };
+    let status = support::wait_for(pid, TEST_LIMIT).map_err(|e| format!("test process: {e}"))?;
+    match collect(&page) {
+        Some(outcome) if status.success() => outcome,
+        Some(outcome) => Err(format!("reported {outcome:?}, then the test process ended ({status})")),
+        None => Err(format!("the test process ended before reporting ({status})")),
+    }
+}
+
+/// Layout of the report page: byte 0 the verdict (0 none, 1 ok, 2 fail),
+/// bytes 4..8 the text's length, the text from byte 8.
+const TEXT: usize = 8;
+
+fn post(page: &SharedMapping, outcome: &Outcome) {
+    let bytes = page.atomic_u8s();
+    let (verdict, text) = match outcome {
+        Ok(detail) => (1, detail),
+        Err(reason) => (2, reason),
+    };
+    let mut len = text.len().min(bytes.len() - TEXT);
+    while !text.is_char_boundary(len) {
+        len -= 1;
+    }
+    for (slot, &byte) in bytes[TEXT..].iter().zip(&text.as_bytes()[..len]) {
+        slot.store(byte, Ordering::Relaxed);
+    }
+    for (slot, byte) in bytes[4..8].iter().zip((len as u32).to_le_bytes()) {
+        slot.store(byte, Ordering::Relaxed);
+    }
+    bytes[0].store(verdict, Ordering::Release);
+}
+
+fn collect(page: &SharedMapping) -> Option<Outcome> {
+    let bytes = page.atomic_u8s();
+    let verdict = bytes[0].load(Ordering::Acquire);
+    let mut len = [0u8; 4];
+    for (out, slot) in len.iter_mut().zip(&bytes[4..8]) {
+        *out = slot.load(Ordering::Relaxed);
+    }
+    let len = (u32::from_le_bytes(len) as usize).min(bytes.len() - TEXT);
+    let text: Vec<u8> = bytes[TEXT..TEXT + len].iter().map(|b| b.load(Ordering::Relaxed)).collect();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    match verdict {
+        1 => Some(Ok(text)),
+        2 => Some(Err(text)),
+        _ => None,
+    }
+}
+
+/// Reaps children that ended after their test did (orphans handed to pid
+/// 1, the runner), so each test starts clean.
+fn reap_leftovers() {
+    while let Ok(Some(_)) = rt::process::wait_any(true) {}
+}
