@@ -157,6 +157,12 @@ impl AddressSpace {
 
     /// The leaf entry for `addr`, creating intermediate tables if asked.
     fn leaf(&self, addr: u64, create: bool) -> Result<Option<&'static mut PageTableEntry>, Error> {
+        Ok(self.leaf_table(addr, create)?.map(|table| &mut table[VirtAddr::new(addr).p1_index()]))
+    }
+
+    /// The last-level table covering `addr`, creating the tables on the
+    /// way if asked.
+    fn leaf_table(&self, addr: u64, create: bool) -> Result<Option<&'static mut PageTable>, Error> {
         let virt = VirtAddr::new(addr);
         let indices = [virt.p4_index(), virt.p3_index(), virt.p2_index()];
         let mut table: &'static mut PageTable = table_at(self.pml4);
@@ -173,7 +179,7 @@ impl AddressSpace {
             let next = entry.frame().map_err(|_| Error::new(EFAULT))?;
             table = table_at(next);
         }
-        Ok(Some(&mut table[virt.p1_index()]))
+        Ok(Some(table))
     }
 
     pub fn regions(&self) -> impl Iterator<Item = (u64, &Region)> {
@@ -466,13 +472,23 @@ impl AddressSpace {
                 continue;
             };
             for (i3, pd_entry) in table_at(pdpt).iter().enumerate() {
+                if pd_entry.is_unused() {
+                    continue;
+                }
                 let Ok(pd) = pd_entry.frame() else { continue };
                 for (i2, pt_entry) in table_at(pd).iter().enumerate() {
+                    if pt_entry.is_unused() {
+                        continue;
+                    }
                     let Ok(pt) = pt_entry.frame() else { continue };
+                    let base = ((i4 as u64) << 39) | ((i3 as u64) << 30) | ((i2 as u64) << 21);
+                    // The child's table for the same 2 MiB, made on first use.
+                    let mut child_table: Option<&'static mut PageTable> = None;
                     for (i1, entry) in table_at(pt).iter_mut().enumerate() {
+                        if entry.is_unused() {
+                            continue;
+                        }
                         let Ok(frame) = entry.frame() else { continue };
-                        let addr =
-                            ((i4 as u64) << 39) | ((i3 as u64) << 30) | ((i2 as u64) << 21) | ((i1 as u64) << 12);
                         let mut flags = entry.flags();
                         // Every private page is copy-on-write from now on, even
                         // a read-only one, so that a later mprotect cannot make
@@ -481,8 +497,12 @@ impl AddressSpace {
                             flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
                             entry.set_flags(flags);
                         }
-                        let child_entry = child.leaf(addr, true)?.ok_or(Error::new(ENOMEM))?;
-                        child_entry.set_frame(frame, flags);
+                        let table = match child_table.take() {
+                            Some(table) => table,
+                            None => child.leaf_table(base, true)?.ok_or(Error::new(ENOMEM))?,
+                        };
+                        table[i1].set_frame(frame, flags);
+                        child_table = Some(table);
                         add_reference(flags, frame);
                     }
                 }
@@ -502,11 +522,19 @@ impl Drop for AddressSpace {
         for i4 in 0..256 {
             let Ok(pdpt) = root[i4].frame() else { continue };
             for pd_entry in table_at(pdpt).iter() {
+                if pd_entry.is_unused() {
+                    continue;
+                }
                 let Ok(pd) = pd_entry.frame() else { continue };
                 for pt_entry in table_at(pd).iter() {
+                    if pt_entry.is_unused() {
+                        continue;
+                    }
                     let Ok(pt) = pt_entry.frame() else { continue };
                     for entry in table_at(pt).iter() {
-                        if let Ok(frame) = entry.frame() {
+                        if !entry.is_unused()
+                            && let Ok(frame) = entry.frame()
+                        {
                             drop_reference(entry.flags(), frame);
                         }
                     }
