@@ -23,11 +23,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use crate::cli::BenchOpts;
@@ -234,30 +233,13 @@ fn boot(
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     println!("mk: {}", process::describe(&cmd));
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| process::spawn_error(&cmd, e))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, lines) = mpsc::channel::<Vec<u8>>();
-    let reader = thread::spawn(move || {
-        let mut stdout = BufReader::new(stdout);
-        loop {
-            let mut line = Vec::new();
-            match stdout.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    let qemu::Running { mut child, started: start, lines, reader } = qemu::spawn_reading_lines(&mut cmd)?;
     let mut run = BenchRun::default();
     let deadline = start + timeout;
     let mut exited = false;
     while !run.finished() {
         match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
+            Ok((_, line)) => {
                 let _ = log.write_all(&line);
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end_matches(['\r', '\n']);

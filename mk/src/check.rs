@@ -8,10 +8,10 @@
 //! Every self-test result line of every boot is a check of its own.
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -262,26 +262,8 @@ fn boot_qemu(
     cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     println!("mk: {}", process::describe(&cmd));
 
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| process::spawn_error(&cmd, e))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
+    let qemu::Running { mut child, started: start, lines, reader } = qemu::spawn_reading_lines(&mut cmd)?;
     let mut stderr = child.stderr.take().expect("stderr is piped");
-
-    let (lines_tx, lines) = mpsc::channel::<(Duration, Vec<u8>)>();
-    let reader = thread::spawn(move || {
-        let mut stdout = BufReader::new(stdout);
-        loop {
-            let mut line = Vec::new();
-            match stdout.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if lines_tx.send((start.elapsed(), line)).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
     let stderr_reader = thread::spawn(move || {
         let mut text = Vec::new();
         let _ = stderr.read_to_end(&mut text);

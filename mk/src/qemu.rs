@@ -7,9 +7,13 @@
 
 use std::ffi::OsString;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Child, Command, ExitCode};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crate::cli::QemuOpts;
 use crate::images;
@@ -190,6 +194,38 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
         }
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// A running QEMU whose serial output (stdout) arrives line by line, each
+/// line with the time since QEMU started.
+pub struct Running {
+    pub child: Child,
+    pub started: Instant,
+    pub lines: mpsc::Receiver<(Duration, Vec<u8>)>,
+    pub reader: JoinHandle<()>,
+}
+
+/// Start `cmd` (whose stdout must be piped) and read its output on a thread.
+pub fn spawn_reading_lines(cmd: &mut Command) -> Result<Running, String> {
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| process::spawn_error(cmd, e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, lines) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        loop {
+            let mut line = Vec::new();
+            match stdout.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send((started.elapsed(), line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Running { child, started, lines, reader })
 }
 
 #[cfg(test)]
