@@ -100,6 +100,12 @@ pub enum Placement {
 pub struct AddressSpace {
     pml4: PhysFrame,
     regions: BTreeMap<u64, Region>,
+    /// Every last-level table, by the 2 MiB-aligned address it covers, so
+    /// fork and teardown visit only tables that exist instead of walking
+    /// the whole tree.
+    leaf_tables: BTreeMap<u64, PhysFrame>,
+    /// The intermediate tables (PDPTs and PDs), freed with the space.
+    upper_tables: alloc::vec::Vec<PhysFrame>,
 }
 
 fn leaf_flags(prot: Prot, shared: bool) -> Flags {
@@ -138,7 +144,7 @@ impl AddressSpace {
         let table = table_at(pml4);
         table.zero();
         copy_kernel_half(table);
-        Ok(Self { pml4, regions: BTreeMap::new() })
+        Ok(Self { pml4, regions: BTreeMap::new(), leaf_tables: BTreeMap::new(), upper_tables: alloc::vec::Vec::new() })
     }
 
     pub fn pml4(&self) -> PhysFrame {
@@ -155,31 +161,49 @@ impl AddressSpace {
         }
     }
 
-    /// The leaf entry for `addr`, creating intermediate tables if asked.
-    fn leaf(&self, addr: u64, create: bool) -> Result<Option<&'static mut PageTableEntry>, Error> {
-        Ok(self.leaf_table(addr, create)?.map(|table| &mut table[VirtAddr::new(addr).p1_index()]))
+    /// The leaf entry for `addr`, if its tables exist.
+    fn leaf(&self, addr: u64) -> Option<&'static mut PageTableEntry> {
+        let virt = VirtAddr::new(addr);
+        let mut table: &'static mut PageTable = table_at(self.pml4);
+        for index in [virt.p4_index(), virt.p3_index(), virt.p2_index()] {
+            let entry = &table[index];
+            if entry.is_unused() {
+                return None;
+            }
+            table = table_at(entry.frame().ok()?);
+        }
+        Some(&mut table[virt.p1_index()])
     }
 
-    /// The last-level table covering `addr`, creating the tables on the
-    /// way if asked.
-    fn leaf_table(&self, addr: u64, create: bool) -> Result<Option<&'static mut PageTable>, Error> {
+    /// The leaf entry for `addr`, creating the tables on the way.
+    fn leaf_create(&mut self, addr: u64) -> Result<&'static mut PageTableEntry, Error> {
+        Ok(&mut self.leaf_table_create(addr)?[VirtAddr::new(addr).p1_index()])
+    }
+
+    /// The last-level table covering `addr`, creating it (and the tables
+    /// above it) if needed.
+    fn leaf_table_create(&mut self, addr: u64) -> Result<&'static mut PageTable, Error> {
+        let base = addr & !((1 << 21) - 1);
+        if let Some(&frame) = self.leaf_tables.get(&base) {
+            return Ok(table_at(frame));
+        }
         let virt = VirtAddr::new(addr);
-        let indices = [virt.p4_index(), virt.p3_index(), virt.p2_index()];
         let mut table: &'static mut PageTable = table_at(self.pml4);
-        for index in indices {
+        for (level, index) in [virt.p4_index(), virt.p3_index(), virt.p2_index()].into_iter().enumerate() {
             let entry = &mut table[index];
             if entry.is_unused() {
-                if !create {
-                    return Ok(None);
-                }
                 let new = frame::allocate().ok_or(Error::new(ENOMEM))?;
                 table_at(new).zero();
                 entry.set_frame(new, TABLE_FLAGS);
+                if level == 2 {
+                    self.leaf_tables.insert(base, new);
+                } else {
+                    self.upper_tables.push(new);
+                }
             }
-            let next = entry.frame().map_err(|_| Error::new(EFAULT))?;
-            table = table_at(next);
+            table = table_at(entry.frame().map_err(|_| Error::new(EFAULT))?);
         }
-        Ok(Some(table))
+        Ok(table)
     }
 
     pub fn regions(&self) -> impl Iterator<Item = (u64, &Region)> {
@@ -279,7 +303,7 @@ impl AddressSpace {
     }
 
     fn release_page(&mut self, addr: u64) {
-        if let Ok(Some(entry)) = self.leaf(addr, false)
+        if let Some(entry) = self.leaf(addr)
             && let Ok(frame) = entry.frame()
         {
             let flags = entry.flags();
@@ -308,7 +332,7 @@ impl AddressSpace {
             region.prot = prot;
             let region = *region;
             for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
-                if let Ok(Some(entry)) = self.leaf(page, false)
+                if let Some(entry) = self.leaf(page)
                     && let Ok(frame) = entry.frame()
                 {
                     let old_flags = entry.flags();
@@ -342,7 +366,7 @@ impl AddressSpace {
             return false;
         }
         let page = page_down(addr);
-        let Ok(Some(entry)) = self.leaf(page, true) else {
+        let Ok(entry) = self.leaf_create(page) else {
             return false;
         };
         let flags = leaf_flags(region.prot, region.shared);
@@ -402,7 +426,7 @@ impl AddressSpace {
         if region.prot.write || region.shared {
             return Err(Error::new(EINVAL));
         }
-        let entry = self.leaf(addr, true)?.ok_or(Error::new(ENOMEM))?;
+        let entry = self.leaf_create(addr)?;
         if let Ok(old) = entry.frame() {
             drop_reference(entry.flags(), old);
         }
@@ -415,7 +439,7 @@ impl AddressSpace {
     fn populate(&mut self, start: u64, end: u64) -> Result<(), Error> {
         let (_, region) = self.region_at(start).ok_or(Error::new(EFAULT))?;
         for page in (start..end).step_by(PAGE_SIZE as usize) {
-            let entry = self.leaf(page, true)?.ok_or(Error::new(ENOMEM))?;
+            let entry = self.leaf_create(page)?;
             if entry.is_unused() {
                 let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 entry.set_frame(frame, leaf_flags(region.prot, region.shared));
@@ -432,7 +456,7 @@ impl AddressSpace {
             let at = addr + offset as u64;
             let page = page_down(at);
             let (_, region) = self.region_at(at).ok_or(Error::new(EFAULT))?;
-            let entry = self.leaf(page, true)?.ok_or(Error::new(EFAULT))?;
+            let entry = self.leaf_create(page)?;
             if entry.is_unused() {
                 let new = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 entry.set_frame(new, leaf_flags(region.prot, region.shared));
@@ -456,7 +480,7 @@ impl AddressSpace {
 
     /// The physical address behind a present user page.
     pub fn translate(&self, addr: u64) -> Option<PhysAddr> {
-        let entry = self.leaf(page_down(addr), false).ok()??;
+        let entry = self.leaf(page_down(addr))?;
         let frame = entry.frame().ok()?;
         Some(frame.start_address() + (addr - page_down(addr)))
     }
@@ -466,46 +490,29 @@ impl AddressSpace {
     pub fn fork(&mut self) -> Result<AddressSpace, Error> {
         let mut child = AddressSpace::new()?;
         child.regions = self.regions.clone();
-        let parent_root = table_at(self.pml4);
-        for i4 in 0..256 {
-            let Ok(pdpt) = parent_root[i4].frame() else {
-                continue;
-            };
-            for (i3, pd_entry) in table_at(pdpt).iter().enumerate() {
-                if pd_entry.is_unused() {
+        for (&base, &pt) in &self.leaf_tables {
+            // The child's table for the same 2 MiB, made on first use.
+            let mut child_table: Option<&'static mut PageTable> = None;
+            for (index, entry) in table_at(pt).iter_mut().enumerate() {
+                if entry.is_unused() {
                     continue;
                 }
-                let Ok(pd) = pd_entry.frame() else { continue };
-                for (i2, pt_entry) in table_at(pd).iter().enumerate() {
-                    if pt_entry.is_unused() {
-                        continue;
-                    }
-                    let Ok(pt) = pt_entry.frame() else { continue };
-                    let base = ((i4 as u64) << 39) | ((i3 as u64) << 30) | ((i2 as u64) << 21);
-                    // The child's table for the same 2 MiB, made on first use.
-                    let mut child_table: Option<&'static mut PageTable> = None;
-                    for (i1, entry) in table_at(pt).iter_mut().enumerate() {
-                        if entry.is_unused() {
-                            continue;
-                        }
-                        let Ok(frame) = entry.frame() else { continue };
-                        let mut flags = entry.flags();
-                        // Every private page is copy-on-write from now on, even
-                        // a read-only one, so that a later mprotect cannot make
-                        // a frame the other process still maps writable.
-                        if !flags.contains(SHARED) {
-                            flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
-                            entry.set_flags(flags);
-                        }
-                        let table = match child_table.take() {
-                            Some(table) => table,
-                            None => child.leaf_table(base, true)?.ok_or(Error::new(ENOMEM))?,
-                        };
-                        table[i1].set_frame(frame, flags);
-                        child_table = Some(table);
-                        add_reference(flags, frame);
-                    }
+                let Ok(frame) = entry.frame() else { continue };
+                let mut flags = entry.flags();
+                // Every private page is copy-on-write from now on, even a
+                // read-only one, so that a later mprotect cannot make a frame
+                // the other process still maps writable.
+                if !flags.contains(SHARED) {
+                    flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
+                    entry.set_flags(flags);
                 }
+                let table = match child_table.take() {
+                    Some(table) => table,
+                    None => child.leaf_table_create(base)?,
+                };
+                table[index].set_frame(frame, flags);
+                add_reference(flags, frame);
+                child_table = Some(table);
             }
         }
         if self.is_active() {
@@ -518,31 +525,18 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     fn drop(&mut self) {
         debug_assert!(!self.is_active(), "dropping the active address space");
-        let root = table_at(self.pml4);
-        for i4 in 0..256 {
-            let Ok(pdpt) = root[i4].frame() else { continue };
-            for pd_entry in table_at(pdpt).iter() {
-                if pd_entry.is_unused() {
-                    continue;
+        for &pt in self.leaf_tables.values() {
+            for entry in table_at(pt).iter() {
+                if !entry.is_unused()
+                    && let Ok(frame) = entry.frame()
+                {
+                    drop_reference(entry.flags(), frame);
                 }
-                let Ok(pd) = pd_entry.frame() else { continue };
-                for pt_entry in table_at(pd).iter() {
-                    if pt_entry.is_unused() {
-                        continue;
-                    }
-                    let Ok(pt) = pt_entry.frame() else { continue };
-                    for entry in table_at(pt).iter() {
-                        if !entry.is_unused()
-                            && let Ok(frame) = entry.frame()
-                        {
-                            drop_reference(entry.flags(), frame);
-                        }
-                    }
-                    let _ = frame::free(pt);
-                }
-                let _ = frame::free(pd);
             }
-            let _ = frame::free(pdpt);
+            let _ = frame::free(pt);
+        }
+        for &table in &self.upper_tables {
+            let _ = frame::free(table);
         }
         let _ = frame::free(self.pml4);
     }
