@@ -72,10 +72,6 @@ impl FileTable {
         self.slots.get_mut(fd).and_then(Option::take).map(|s| s.file).ok_or(Error::new(EBADF))
     }
 
-    pub fn open_count(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-
     /// Descriptors 0, 1, 2 on the kernel console, for the first process.
     pub fn with_console() -> Result<Self, Error> {
         let mut table = Self::default();

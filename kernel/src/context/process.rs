@@ -153,15 +153,6 @@ pub fn get(pid: Pid) -> Option<Arc<Process>> {
     without_interrupts(|| TABLE.lock().get(&pid).cloned())
 }
 
-/// Every live or zombie process, in pid order.
-pub fn all() -> Vec<Arc<Process>> {
-    without_interrupts(|| TABLE.lock().values().cloned().collect())
-}
-
-pub fn count() -> usize {
-    without_interrupts(|| TABLE.lock().len())
-}
-
 /// End the current process with `status` (an `abi::status` encoding):
 /// release its memory and files, hand its children to init, leave the
 /// status for the parent and wake it. Never returns.

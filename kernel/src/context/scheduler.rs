@@ -382,8 +382,3 @@ pub fn exit_thread() -> ! {
     schedule();
     unreachable!("a dead thread was scheduled again");
 }
-
-/// Number of threads queued on each CPU, for `sys:` and tests.
-pub fn queue_lengths() -> impl Iterator<Item = (usize, usize)> {
-    (0..percpu::MAX_CPUS).filter(|&i| percpu::get(i).is_some()).map(|i| (i, CPUS[i].queued.load(Ordering::Relaxed)))
-}

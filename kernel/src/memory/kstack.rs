@@ -139,8 +139,3 @@ pub fn stack_containing(addr: u64) -> Option<core::ops::Range<u64>> {
     let top = slot_base(slot) + SLOT_SIZE;
     (size != 0 && addr >= top - size).then_some(top - size..top)
 }
-
-/// How many stacks are live.
-pub fn live_count() -> usize {
-    SIZES.iter().filter(|s| s.load(Ordering::Relaxed) != 0).count()
-}

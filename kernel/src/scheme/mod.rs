@@ -14,7 +14,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use abi::syscall::error::{EBADF, EISDIR, ENODEV, ENOENT, ESPIPE, Error};
+use abi::syscall::error::{EBADF, ENODEV, ENOENT, ESPIPE, Error};
 use abi::syscall::{O_ACCMODE, Stat};
 use spin::RwLock;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -132,9 +132,4 @@ pub fn read_all(file: &FileDescription, limit: usize) -> Result<alloc::vec::Vec<
         }
         data.extend_from_slice(&chunk[..n]);
     }
-}
-
-/// `EISDIR` helper for schemes whose directories cannot be written.
-pub fn is_dir_error() -> Error {
-    Error::new(EISDIR)
 }

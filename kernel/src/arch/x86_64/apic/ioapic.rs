@@ -27,7 +27,6 @@ pub enum Polarity {
 }
 
 struct IoApic {
-    id: u8,
     base: VirtAddr,
     gsi_base: u32,
     entries: u32,
@@ -62,7 +61,7 @@ static IOAPICS: Mutex<Vec<IoApic>> = Mutex::new(Vec::new());
 /// Map an IOAPIC and mask all its inputs. Returns its number of inputs.
 pub fn add(id: u8, phys: PhysAddr, gsi_base: u32) -> u32 {
     let base = mmio::map(phys, 0x20);
-    let mut ioapic = IoApic { id, base, gsi_base, entries: 0 };
+    let mut ioapic = IoApic { base, gsi_base, entries: 0 };
     ioapic.entries = ((ioapic.read(REG_VERSION) >> 16) & 0xff) + 1;
     for entry in 0..ioapic.entries {
         ioapic.write(REG_REDIRECTION + 2 * entry, MASKED);
@@ -109,9 +108,4 @@ pub fn mask(gsi: u32) {
 
 pub fn count() -> usize {
     x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().len())
-}
-
-/// IDs of the IOAPICs found, for the boot log.
-pub fn ids() -> Vec<u8> {
-    x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().iter().map(|io| io.id).collect())
 }
