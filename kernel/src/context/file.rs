@@ -16,7 +16,6 @@ pub const MAX_FILES: usize = 1024;
 pub struct FileDescription {
     pub scheme: SchemeRef,
     pub handle: usize,
-    pub flags: usize,
 }
 
 impl Drop for FileDescription {

@@ -360,14 +360,21 @@ fn load_io_ports(process: Option<&Arc<super::process::Process>>) {
 pub fn before_return_to_user() {
     loop {
         interrupts::disable();
-        let signal = with_current(|t| t.process.as_ref().map_or(0, |p| p.pending_signal()));
+        let resched = this_cpu().need_resched.load(Ordering::Relaxed);
+        // One look at the process: its pending signal, and (when staying on
+        // this CPU) any I/O grant made while it ran, which applies from now.
+        let signal = with_current(|t| {
+            let process = t.process.as_ref();
+            if !resched {
+                load_io_ports(process);
+            }
+            process.map_or(0, |p| p.pending_signal())
+        });
         if signal != 0 {
             interrupts::enable();
             super::process::exit_current(abi::status::signaled(signal));
         }
-        if !this_cpu().need_resched.load(Ordering::Relaxed) {
-            // A grant made while this process ran applies from now on.
-            with_current(|t| load_io_ports(t.process.as_ref()));
+        if !resched {
             return;
         }
         schedule();

@@ -14,8 +14,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 
+use abi::syscall::Stat;
 use abi::syscall::error::{EBADF, ENODEV, ENOENT, ESPIPE, Error};
-use abi::syscall::{O_ACCMODE, Stat};
 use spin::RwLock;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -110,7 +110,7 @@ pub fn open(url: &str, flags: usize, caller: &Caller) -> Result<FileDescription,
     let (name, path) = split_url(url).ok_or(Error::new(ENOENT))?;
     let scheme = without_interrupts(|| SCHEMES.read().get(name).cloned()).ok_or(Error::new(ENODEV))?;
     let handle = scheme.scheme().open(path, flags, caller)?;
-    Ok(FileDescription { scheme, handle, flags: flags & !O_ACCMODE | (flags & O_ACCMODE) })
+    Ok(FileDescription { scheme, handle })
 }
 
 /// Open a URL on behalf of the kernel itself.

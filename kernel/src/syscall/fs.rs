@@ -43,25 +43,19 @@ pub fn close(fd: usize) -> Result<usize, Error> {
     Ok(0)
 }
 
-pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let user = UserSlice::new(buf, len)?;
-    let file = super::me().files.lock().get(fd)?;
-    let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
+/// Move `len` bytes a chunk at a time: `step(done, want)` moves up to
+/// `want` bytes at offset `done` and says how many it moved. A short step
+/// ends the transfer, and so does an error: as a short count if anything
+/// moved already (POSIX short read/write), else as the error.
+fn in_chunks(len: usize, mut step: impl FnMut(usize, usize) -> Result<usize, Error>) -> Result<usize, Error> {
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let n = match file.scheme.scheme().read(file.handle, &mut bounce[..want]) {
+        let n = match step(done, want) {
             Ok(n) => n,
             Err(err) if done == 0 => return Err(err),
             Err(_) => break,
         };
-        if let Err(err) = user.skip(done).prefix(n).copy_from_kernel(&bounce[..n]) {
-            // The bytes read but not delivered are not lost: put them back
-            // (schemes that cannot seek have nowhere to put them), then
-            // report what did arrive, or the fault if nothing did.
-            let _ = file.scheme.scheme().seek(file.handle, -(n as isize), abi::syscall::SEEK_CUR);
-            return if done > 0 { Ok(done) } else { Err(err) };
-        }
         done += n;
         if n < want {
             break;
@@ -70,27 +64,32 @@ pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     Ok(done)
 }
 
+pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
+    let user = UserSlice::new(buf, len)?;
+    let file = super::me().files.lock().get(fd)?;
+    let scheme = file.scheme.scheme();
+    let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
+    in_chunks(len, |done, want| {
+        let n = scheme.read(file.handle, &mut bounce[..want])?;
+        if let Err(err) = user.skip(done).prefix(n).copy_from_kernel(&bounce[..n]) {
+            // The bytes read but not delivered are not lost: put them back
+            // (schemes that cannot seek have nowhere to put them).
+            let _ = scheme.seek(file.handle, -(n as isize), abi::syscall::SEEK_CUR);
+            return Err(err);
+        }
+        Ok(n)
+    })
+}
+
 pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
     let file = super::me().files.lock().get(fd)?;
+    let scheme = file.scheme.scheme();
     let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
-    let mut done = 0;
-    while done < len {
-        let want = (len - done).min(CHUNK);
-        // After a partial write, a later fault or error ends the call with
-        // what was written, as a short write.
-        let copied = user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want]);
-        let n = match copied.and_then(|()| file.scheme.scheme().write(file.handle, &bounce[..want])) {
-            Ok(n) => n,
-            Err(err) if done == 0 => return Err(err),
-            Err(_) => break,
-        };
-        done += n;
-        if n < want {
-            break;
-        }
-    }
-    Ok(done)
+    in_chunks(len, |done, want| {
+        user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want])?;
+        scheme.write(file.handle, &bounce[..want])
+    })
 }
 
 pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize, Error> {
