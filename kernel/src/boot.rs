@@ -54,6 +54,8 @@ const USER_TESTS: &str = "initfs:bin/usertests";
 /// ramdisk and it is a valid image.
 fn register_schemes(boot_info: &BootInfo) {
     scheme::register("debug", alloc::sync::Arc::new(scheme::debug::DebugScheme));
+    scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
+    scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
     let Some(addr) = boot_info.ramdisk_addr.into_option() else {
         return;
     };

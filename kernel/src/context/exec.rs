@@ -200,7 +200,14 @@ pub fn spawn_first(url: &str) -> Result<usize, Error> {
     let name = url.rsplit(['/', ':']).next().unwrap_or(url);
     let program = load(&executable, &[Vec::from(name.as_bytes())], &[])?;
     let frame = program.initial_frame();
-    let process = Process::new(0, alloc::string::String::from(name), program.space, FileTable::with_console()?, 0, 0);
+    let process = Process::new(
+        0,
+        alloc::string::String::from(name),
+        program.space,
+        FileTable::with_console()?,
+        (0, 0),
+        crate::scheme::namespace::root(),
+    );
     let thread = Thread::new_user(Arc::clone(&process), &frame, FpuState::initial())?;
     process.threads.lock().push(thread.clone());
     scheduler::spawn(thread);

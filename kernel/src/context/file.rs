@@ -5,8 +5,10 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use abi::syscall::error::{EBADF, EMFILE, Error};
+use abi::syscall::{O_ACCMODE, O_APPEND, O_NONBLOCK};
 
 use crate::scheme::{self, SchemeRef};
 
@@ -16,10 +18,36 @@ pub const MAX_FILES: usize = 1024;
 pub struct FileDescription {
     pub scheme: SchemeRef,
     pub handle: usize,
+    /// Access mode and status flags (`O_NONBLOCK`, `O_APPEND`), shared by
+    /// every descriptor of this description, changed by `F_SETFL`.
+    flags: AtomicUsize,
+}
+
+/// The status flags `F_SETFL` may change.
+pub const SETTABLE_FLAGS: usize = O_NONBLOCK | O_APPEND;
+/// The flags a description keeps from its open.
+const KEPT_FLAGS: usize = O_ACCMODE | SETTABLE_FLAGS;
+
+impl FileDescription {
+    pub fn new(scheme: SchemeRef, handle: usize, open_flags: usize) -> FileDescription {
+        FileDescription { scheme, handle, flags: AtomicUsize::new(open_flags & KEPT_FLAGS) }
+    }
+
+    pub fn flags(&self) -> usize {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// `F_SETFL`: replace the settable status flags.
+    pub fn set_status_flags(&self, flags: usize) {
+        let _ = self.flags.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(old & !SETTABLE_FLAGS | flags & SETTABLE_FLAGS)
+        });
+    }
 }
 
 impl Drop for FileDescription {
     fn drop(&mut self) {
+        scheme::event::forget(self.scheme.key(), self.handle);
         if let Err(err) = self.scheme.scheme().close(self.handle) {
             log::debug!("close on {}: {err}", self.scheme.name());
         }
@@ -67,6 +95,33 @@ impl FileTable {
         self.slots.get(fd).and_then(Option::as_ref).map(|s| s.file.clone()).ok_or(Error::new(EBADF))
     }
 
+    /// Whether exec closes `fd`.
+    pub fn close_on_exec_flag(&self, fd: usize) -> Result<bool, Error> {
+        self.slots.get(fd).and_then(Option::as_ref).map(|s| s.close_on_exec).ok_or(Error::new(EBADF))
+    }
+
+    pub fn set_close_on_exec(&mut self, fd: usize, value: bool) -> Result<(), Error> {
+        let slot = self.slots.get_mut(fd).and_then(Option::as_mut).ok_or(Error::new(EBADF))?;
+        slot.close_on_exec = value;
+        Ok(())
+    }
+
+    /// Put `file` at exactly `fd` (dup2), returning what was there.
+    pub fn insert_at(
+        &mut self,
+        fd: usize,
+        file: Arc<FileDescription>,
+        close_on_exec: bool,
+    ) -> Result<Option<Arc<FileDescription>>, Error> {
+        if fd >= MAX_FILES {
+            return Err(Error::new(EBADF));
+        }
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        Ok(self.slots[fd].replace(Slot { file, close_on_exec }).map(|s| s.file))
+    }
+
     pub fn remove(&mut self, fd: usize) -> Result<Arc<FileDescription>, Error> {
         self.slots.get_mut(fd).and_then(Option::take).map(|s| s.file).ok_or(Error::new(EBADF))
     }
@@ -76,8 +131,29 @@ impl FileTable {
         let mut table = Self::default();
         for _ in 0..3 {
             let file = scheme::open_kernel("debug:", abi::syscall::O_RDWR)?;
-            table.insert(Arc::new(file), false)?;
+            table.insert(file, false)?;
         }
         Ok(table)
     }
+}
+
+/// The current process's open file `fd`.
+pub fn current(fd: usize) -> Result<Arc<FileDescription>, Error> {
+    with_current_files(|files| files.get(fd))
+}
+
+/// Take `fd` out of the current process's table (it is being handed on).
+pub fn take_current(fd: usize) -> Result<Arc<FileDescription>, Error> {
+    with_current_files(|files| files.remove(fd))
+}
+
+/// Give the current process `file` as its lowest free fd.
+pub fn insert_current(file: Arc<FileDescription>, close_on_exec: bool) -> Result<usize, Error> {
+    with_current_files(|files| files.insert(file, close_on_exec))
+}
+
+fn with_current_files<R>(f: impl FnOnce(&mut FileTable) -> Result<R, Error>) -> Result<R, Error> {
+    let process = super::scheduler::current().process.clone().ok_or(Error::new(EBADF))?;
+    let mut files = process.files.lock();
+    f(&mut files)
 }

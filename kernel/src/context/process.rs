@@ -6,7 +6,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use abi::syscall::error::{ECHILD, Error};
 use spin::Mutex;
@@ -21,6 +21,7 @@ use super::thread::Thread;
 use super::wait_queue::WaitQueue;
 use crate::memory::address_space::AddressSpace;
 use crate::memory::paging;
+use crate::scheme::{Caller, Namespace};
 
 pub type Pid = usize;
 
@@ -31,8 +32,10 @@ pub struct Process {
     pub pid: Pid,
     ppid: AtomicUsize,
     pub name: Mutex<String>,
-    pub uid: u32,
-    pub gid: u32,
+    uid: AtomicU32,
+    gid: AtomicU32,
+    /// The schemes it can open.
+    namespace: Mutex<Arc<Namespace>>,
     /// None once the process has exited.
     space: Mutex<Option<AddressSpace>>,
     /// Its PML4, readable without the lock (0 once gone).
@@ -55,14 +58,22 @@ static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicUsize = AtomicUsize::new(INIT_PID);
 
 impl Process {
-    pub fn new(ppid: Pid, name: String, space: AddressSpace, files: FileTable, uid: u32, gid: u32) -> Arc<Process> {
+    pub fn new(
+        ppid: Pid,
+        name: String,
+        space: AddressSpace,
+        files: FileTable,
+        (uid, gid): (u32, u32),
+        namespace: Arc<Namespace>,
+    ) -> Arc<Process> {
         let pml4 = space.pml4().start_address().as_u64() as usize;
         let process = Arc::new(Process {
             pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
             ppid: AtomicUsize::new(ppid),
             name: Mutex::new(name),
-            uid,
-            gid,
+            uid: AtomicU32::new(uid),
+            gid: AtomicU32::new(gid),
+            namespace: Mutex::new(namespace),
             space: Mutex::new(Some(space)),
             pml4: AtomicUsize::new(pml4),
             files: Mutex::new(files),
@@ -75,6 +86,33 @@ impl Process {
         });
         without_interrupts(|| TABLE.lock().insert(process.pid, process.clone()));
         process
+    }
+
+    pub fn uid(&self) -> u32 {
+        self.uid.load(Ordering::Relaxed)
+    }
+
+    pub fn gid(&self) -> u32 {
+        self.gid.load(Ordering::Relaxed)
+    }
+
+    /// Change the user and group (the caller checks the privilege).
+    pub fn set_ids(&self, uid: u32, gid: u32) {
+        self.uid.store(uid, Ordering::Relaxed);
+        self.gid.store(gid, Ordering::Relaxed);
+    }
+
+    pub fn namespace(&self) -> Arc<Namespace> {
+        without_interrupts(|| self.namespace.lock().clone())
+    }
+
+    pub fn set_namespace(&self, namespace: Arc<Namespace>) {
+        without_interrupts(|| *self.namespace.lock() = namespace);
+    }
+
+    /// Who this process is, for scheme calls.
+    pub fn caller(&self) -> Caller {
+        Caller { pid: self.pid, uid: self.uid(), gid: self.gid(), namespace: self.namespace() }
     }
 
     pub fn ppid(&self) -> Pid {

@@ -435,6 +435,56 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The frame behind the page at `addr`, made present for `write` (a
+    /// private, writable frame: copy-on-write is broken first) or for
+    /// reading. Returns it with whether it is borrowed (never freed, never
+    /// written). `EFAULT` if the region does not allow the access. For
+    /// lending a caller's pages to a scheme daemon.
+    pub fn pin_page(&mut self, addr: u64, write: bool) -> Result<(PhysFrame, bool), Error> {
+        let page = page_down(addr);
+        let (_, region) = self.region_at(page).ok_or(Error::new(EFAULT))?;
+        let allowed = if write { region.prot.write } else { region.prot.read || region.prot.write };
+        if !allowed {
+            return Err(Error::new(EFAULT));
+        }
+        let ready = self.leaf(page).filter(|e| !e.is_unused()).map(|e| e.flags()).is_some_and(|flags| {
+            !write || (flags.contains(Flags::WRITABLE) && !flags.intersects(COPY_ON_WRITE | BORROWED))
+        });
+        if !ready && !self.handle_fault(page, if write { Access::Write } else { Access::Read }) {
+            return Err(Error::new(EFAULT));
+        }
+        let entry = self.leaf(page).ok_or(Error::new(EFAULT))?;
+        let frame = entry.frame().map_err(|_| Error::new(EFAULT))?;
+        Ok((frame, entry.flags().contains(BORROWED)))
+    }
+
+    /// Map `frames` (each with whether it is borrowed) at a free address as
+    /// one shared region, taking a reference to each owned frame. For the
+    /// pages a caller lends to a daemon; returns the address.
+    pub fn map_frames(&mut self, frames: &[(PhysFrame, bool)], writable: bool) -> Result<u64, Error> {
+        let len = frames.len() as u64 * PAGE_SIZE;
+        let start = self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?;
+        let prot = if writable { Prot::RW } else { Prot::R };
+        self.regions.insert(start, Region { end: start + len, prot, shared: true });
+        for (i, &(frame, borrowed)) in frames.iter().enumerate() {
+            let addr = start + i as u64 * PAGE_SIZE;
+            let entry = match self.leaf_create(addr) {
+                Ok(entry) => entry,
+                Err(err) => {
+                    let _ = self.unmap(start, len);
+                    return Err(err);
+                }
+            };
+            let mut flags = leaf_flags(prot, true);
+            if borrowed {
+                flags = (flags - Flags::WRITABLE) | BORROWED;
+            }
+            add_reference(flags, frame);
+            entry.set_frame(frame, flags);
+        }
+        Ok(start)
+    }
+
     /// Give every page of `[start, end)` a frame (zeroed).
     fn populate(&mut self, start: u64, end: u64) -> Result<(), Error> {
         let (_, region) = self.region_at(start).ok_or(Error::new(EFAULT))?;

@@ -141,6 +141,14 @@ pub fn share(frame: PhysFrame) {
     assert!(previous != 0 && previous != u16::MAX, "sharing frame {frame:?} with count {previous}");
 }
 
+/// Like [`share`], but refuses (`false`) instead of overflowing the count,
+/// for references a process can make many of (lending pages to daemons).
+pub fn try_share(frame: PhysFrame) -> bool {
+    refcount(frame)
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n != 0 && n < u16::MAX - 1024).then_some(n + 1))
+        .is_ok()
+}
+
 /// How many address spaces map `frame`.
 pub fn share_count(frame: PhysFrame) -> u16 {
     refcount(frame).load(Ordering::Acquire)

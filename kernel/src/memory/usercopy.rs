@@ -106,6 +106,20 @@ pub fn zeroed<T: Pod>() -> T {
     unsafe { core::mem::zeroed() }
 }
 
+/// A `T` made from exactly `size_of::<T>()` bytes (from a daemon's answer).
+pub fn pod_from_bytes<T: Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() != size_of::<T>() {
+        return None;
+    }
+    let mut value = zeroed::<T>();
+    // SAFETY: `T: Pod`, so any bytes make a valid value; the lengths match
+    // and the kernel-owned `value` does not overlap `bytes`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), core::ptr::from_mut(&mut value).cast::<u8>(), bytes.len())
+    };
+    Some(value)
+}
+
 // SAFETY: integers have no padding and no invalid bit patterns.
 unsafe impl Pod for usize {}
 // SAFETY: as above.

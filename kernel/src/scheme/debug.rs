@@ -5,20 +5,20 @@
 use abi::syscall::error::Error;
 use abi::syscall::{MODE_CHR, Stat};
 
-use super::{Caller, KernelScheme};
+use super::{Caller, KernelScheme, Opened};
 
 pub struct DebugScheme;
 
 impl KernelScheme for DebugScheme {
-    fn open(&self, _path: &str, _flags: usize, _caller: &Caller) -> Result<usize, Error> {
+    fn open(&self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        Ok(Opened::Handle(0))
+    }
+
+    fn read(&self, _handle: usize, _buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
         Ok(0)
     }
 
-    fn read(&self, _handle: usize, _buf: &mut [u8]) -> Result<usize, Error> {
-        Ok(0)
-    }
-
-    fn write(&self, _handle: usize, buf: &[u8]) -> Result<usize, Error> {
+    fn write(&self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
         crate::console::write_bytes(buf);
         Ok(buf.len())
     }

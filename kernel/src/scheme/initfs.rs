@@ -14,7 +14,7 @@ use initfs::{Image, InodeNum, Kind};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-use super::{Caller, KernelScheme};
+use super::{Caller, KernelScheme, Opened};
 
 struct Handle {
     inode: InodeNum,
@@ -74,7 +74,7 @@ impl ContentRef {
 }
 
 impl KernelScheme for InitfsScheme {
-    fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<usize, Error> {
+    fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened, Error> {
         if flags & O_ACCMODE != O_RDONLY && flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
             return Err(Error::new(EROFS));
         }
@@ -86,10 +86,10 @@ impl KernelScheme for InitfsScheme {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let path = String::from(path.trim_start_matches('/'));
         without_interrupts(|| self.handles.lock().insert(id, Handle { inode, offset: 0, path }));
-        Ok(id)
+        Ok(Opened::Handle(id))
     }
 
-    fn read(&self, handle: usize, buf: &mut [u8]) -> Result<usize, Error> {
+    fn read(&self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
         let (inode, offset) = self.with(handle, |h| Ok((h.inode, h.offset)))?;
         let contents = self.contents(inode)?;
         let bytes = contents.bytes();
@@ -102,7 +102,7 @@ impl KernelScheme for InitfsScheme {
         })
     }
 
-    fn write(&self, _handle: usize, _buf: &[u8]) -> Result<usize, Error> {
+    fn write(&self, _handle: usize, _buf: &[u8], _flags: usize) -> Result<usize, Error> {
         Err(Error::new(EROFS))
     }
 

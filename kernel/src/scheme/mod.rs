@@ -1,52 +1,105 @@
-//! Schemes: every resource is `scheme:path`. The kernel routes a path to
-//! the scheme named by its prefix, and every later call on the resulting
-//! file descriptor to the same scheme and that scheme's handle.
+//! Schemes: every resource is `scheme:path`. An open routes the path by its
+//! prefix through the caller's [`Namespace`] (`ENODEV` if the name is not
+//! there); the resulting file description remembers the scheme and that
+//! scheme's handle, so every later call on the fd goes straight there.
 //!
-//! Kernel schemes implement [`KernelScheme`]; each method has a default
-//! that refuses with the errno a caller expects, so a scheme implements
-//! only what it supports. (Userspace schemes, namespaces and the root
-//! scheme come with the schemes issue; this is the part processes need.)
+//! Kernel schemes implement [`KernelScheme`], whose methods each default to
+//! the errno a caller expects, so a scheme writes only what it supports.
+//! Userspace schemes are [`user::UserScheme`]s: the same trait, answered by
+//! a daemon through its socket on the [`root`] scheme. Readiness of any
+//! handle reaches `event:` queues through [`event::trigger`].
+//!
+//! May touch: the scheme registry, namespaces and the current process's
+//! file table (for calls that move fds). Never holds a lock across a call
+//! into a scheme, since a scheme may block.
 
 pub mod debug;
+pub mod event;
 pub mod initfs;
+pub mod namespace;
+pub mod pipe;
+pub mod root;
+pub mod user;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
-use abi::syscall::Stat;
-use abi::syscall::error::{EBADF, ENODEV, ENOENT, ESPIPE, Error};
-use spin::RwLock;
-use x86_64::instructions::interrupts::without_interrupts;
+use abi::syscall::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE, Error};
+use abi::syscall::{EventFlags, Stat};
 
+pub use self::namespace::Namespace;
 use crate::context::file::FileDescription;
+use crate::memory::usercopy::UserSlice;
 
-/// Who is asking (passed to every open).
-#[derive(Clone, Copy, Debug)]
+/// Who is asking: passed to every path call, and by user schemes to the
+/// daemon with every request.
+#[derive(Clone)]
 pub struct Caller {
     pub pid: usize,
     pub uid: u32,
     pub gid: u32,
+    /// The schemes this caller can name.
+    pub namespace: Arc<Namespace>,
 }
 
 impl Caller {
-    pub const KERNEL: Caller = Caller { pid: 0, uid: 0, gid: 0 };
+    /// The kernel itself: pid 0, root, the root namespace.
+    pub fn kernel() -> Caller {
+        Caller { pid: 0, uid: 0, gid: 0, namespace: namespace::root() }
+    }
 }
 
-/// A scheme served by the kernel.
+/// What an open (or a dup) produced.
+pub enum Opened {
+    /// A handle of the scheme that was asked.
+    Handle(usize),
+    /// An open file of another scheme (a daemon answered with an fd).
+    File(Arc<FileDescription>),
+}
+
+/// Most data a kernel scheme moves per call through the default bounce
+/// buffer (a longer read or write is short, as POSIX allows).
+pub const BOUNCE_MAX: usize = 64 * 1024;
+
+/// A scheme served by the kernel. `handle`s are the scheme's own; `flags`
+/// passed to `read`/`write` are the file's status flags (`O_NONBLOCK`,
+/// `O_APPEND`, the access mode), so a scheme decides whether to block.
 pub trait KernelScheme: Send + Sync {
-    /// Open `path` (the part after `scheme:`); returns the scheme's handle.
-    fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<usize, Error> {
+    /// Open `path` (the part after `scheme:`).
+    fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<Opened, Error> {
         let _ = (path, flags, caller);
         Err(Error::new(ENOENT))
     }
-    fn read(&self, handle: usize, buf: &mut [u8]) -> Result<usize, Error> {
-        let _ = (handle, buf);
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        let _ = (handle, buf, flags);
         Err(Error::new(EBADF))
     }
-    fn write(&self, handle: usize, buf: &[u8]) -> Result<usize, Error> {
-        let _ = (handle, buf);
+    fn write(&self, handle: usize, buf: &[u8], flags: usize) -> Result<usize, Error> {
+        let _ = (handle, buf, flags);
         Err(Error::new(EBADF))
+    }
+    /// Read into the caller's memory. The default reads into a kernel
+    /// buffer and copies out; a scheme that can do better (a daemon that
+    /// gets the pages lent) overrides it.
+    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
+        let n = self.read(handle, &mut bounce, flags)?;
+        let n = n.min(bounce.len());
+        if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
+            // Not delivered, so not consumed: put the bytes back where
+            // the scheme can (a stream cannot, and they are lost with the
+            // caller's bad pointer).
+            let _ = self.seek(handle, -(n as isize), abi::syscall::SEEK_CUR);
+            return Err(err);
+        }
+        Ok(n)
+    }
+    /// Write from the caller's memory (default: through a kernel buffer).
+    fn write_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
+        buf.prefix(bounce.len()).copy_to_kernel(&mut bounce)?;
+        self.write(handle, &bounce, flags)
     }
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         let _ = (handle, offset, whence);
@@ -61,6 +114,45 @@ pub trait KernelScheme: Send + Sync {
         let _ = handle;
         Err(Error::new(EBADF))
     }
+    /// A new handle derived from `handle` and named by `buf` (`dup(fd,
+    /// buf)` with a non-empty `buf`; the kernel handles the empty case).
+    fn dup(&self, handle: usize, buf: &[u8], caller: &Caller) -> Result<Opened, Error> {
+        let _ = (handle, buf, caller);
+        Err(Error::new(EINVAL))
+    }
+    /// Which of `interest` are ready now. Changes later are reported with
+    /// [`event::trigger`].
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        let _ = (handle, interest);
+        Err(Error::new(EOPNOTSUPP))
+    }
+    fn fsync(&self, handle: usize) -> Result<(), Error> {
+        let _ = handle;
+        Err(Error::new(EINVAL))
+    }
+    fn ftruncate(&self, handle: usize, len: usize) -> Result<(), Error> {
+        let _ = (handle, len);
+        Err(Error::new(EINVAL))
+    }
+    /// Rename the file open on `handle` to `path` on the same scheme.
+    fn frename(&self, handle: usize, path: &str, caller: &Caller) -> Result<(), Error> {
+        let _ = (handle, path, caller);
+        Err(Error::new(EOPNOTSUPP))
+    }
+    fn unlink(&self, path: &str, caller: &Caller) -> Result<(), Error> {
+        let _ = (path, caller);
+        Err(Error::new(ENOENT))
+    }
+    fn rmdir(&self, path: &str, caller: &Caller) -> Result<(), Error> {
+        let _ = (path, caller);
+        Err(Error::new(ENOENT))
+    }
+    /// Receive `file`, sent over `handle` (`SYS_SENDFD`); the sender's fd
+    /// is closed if this succeeds.
+    fn sendfd(&self, handle: usize, file: &Arc<FileDescription>, flags: usize, arg: usize) -> Result<usize, Error> {
+        let _ = (handle, file, flags, arg);
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// The whole contents of an open file, if they sit in kernel memory that
     /// lives as long as the kernel, page-aligned (the boot ramdisk): exec
     /// then reads them in place and maps read-only pages without copying.
@@ -68,7 +160,7 @@ pub trait KernelScheme: Send + Sync {
         let _ = handle;
         None
     }
-
+    /// The last descriptor of `handle` went away.
     fn close(&self, handle: usize) -> Result<(), Error> {
         let _ = handle;
         Ok(())
@@ -83,6 +175,10 @@ pub struct SchemeRef {
 }
 
 impl SchemeRef {
+    pub fn new(name: &str, scheme: Arc<dyn KernelScheme>) -> SchemeRef {
+        SchemeRef { name: Arc::from(name), scheme }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -90,40 +186,75 @@ impl SchemeRef {
     pub fn scheme(&self) -> &dyn KernelScheme {
         &*self.scheme
     }
+
+    /// What identifies this scheme to the event registry.
+    pub fn key(&self) -> usize {
+        key_of(&*self.scheme)
+    }
 }
 
-static SCHEMES: RwLock<BTreeMap<String, SchemeRef>> = RwLock::new(BTreeMap::new());
+/// A scheme is known to the event registry by its address: schemes live in
+/// `Arc`s and never move.
+pub fn key_of<S: ?Sized>(scheme: &S) -> usize {
+    core::ptr::from_ref(scheme).cast::<()>() as usize
+}
 
+/// Register a kernel scheme in the root namespace.
 pub fn register(name: &str, scheme: Arc<dyn KernelScheme>) {
-    let entry = SchemeRef { name: Arc::from(name), scheme };
-    without_interrupts(|| SCHEMES.write().insert(String::from(name), entry));
+    if namespace::root().insert(SchemeRef::new(name, scheme)).is_err() {
+        log::error!("scheme {name}: registered twice");
+        return;
+    }
     log::info!("scheme {name}: registered");
 }
 
-/// Split `scheme:path`; a URL without a colon has no scheme.
+/// Split `scheme:path`; a URL without a colon names no scheme.
 pub fn split_url(url: &str) -> Option<(&str, &str)> {
     url.split_once(':')
 }
 
+/// The scheme `name` as `caller` sees it (`ENODEV` if absent).
+fn lookup(name: &str, caller: &Caller) -> Result<SchemeRef, Error> {
+    if name.is_empty() {
+        return Ok(root::scheme());
+    }
+    caller.namespace.get(name).ok_or(Error::new(abi::syscall::error::ENODEV))
+}
+
 /// Open a URL for `caller`: route by the scheme prefix.
-pub fn open(url: &str, flags: usize, caller: &Caller) -> Result<FileDescription, Error> {
+pub fn open(url: &str, flags: usize, caller: &Caller) -> Result<Arc<FileDescription>, Error> {
     let (name, path) = split_url(url).ok_or(Error::new(ENOENT))?;
-    let scheme = without_interrupts(|| SCHEMES.read().get(name).cloned()).ok_or(Error::new(ENODEV))?;
-    let handle = scheme.scheme().open(path, flags, caller)?;
-    Ok(FileDescription { scheme, handle })
+    let scheme = lookup(name, caller)?;
+    let opened = scheme.scheme().open(path, flags, caller)?;
+    Ok(describe(scheme, opened, flags))
+}
+
+/// The file an open or dup produced.
+pub fn describe(scheme: SchemeRef, opened: Opened, flags: usize) -> Arc<FileDescription> {
+    match opened {
+        Opened::Handle(handle) => Arc::new(FileDescription::new(scheme, handle, flags)),
+        Opened::File(file) => file,
+    }
+}
+
+/// `unlink`/`rmdir` of a URL.
+pub fn remove(url: &str, directory: bool, caller: &Caller) -> Result<(), Error> {
+    let (name, path) = split_url(url).ok_or(Error::new(ENOENT))?;
+    let scheme = lookup(name, caller)?;
+    if directory { scheme.scheme().rmdir(path, caller) } else { scheme.scheme().unlink(path, caller) }
 }
 
 /// Open a URL on behalf of the kernel itself.
-pub fn open_kernel(url: &str, flags: usize) -> Result<FileDescription, Error> {
-    open(url, flags, &Caller::KERNEL)
+pub fn open_kernel(url: &str, flags: usize) -> Result<Arc<FileDescription>, Error> {
+    open(url, flags, &Caller::kernel())
 }
 
 /// Read a whole file through an open description (up to `limit` bytes).
-pub fn read_all(file: &FileDescription, limit: usize) -> Result<alloc::vec::Vec<u8>, Error> {
-    let mut data = alloc::vec::Vec::new();
-    let mut chunk = alloc::vec![0u8; 64 * 1024];
+pub fn read_all(file: &FileDescription, limit: usize) -> Result<Vec<u8>, Error> {
+    let mut data = Vec::new();
+    let mut chunk = alloc::vec![0u8; BOUNCE_MAX];
     loop {
-        let n = file.scheme.scheme().read(file.handle, &mut chunk)?;
+        let n = file.scheme.scheme().read(file.handle, &mut chunk, file.flags())?;
         if n == 0 {
             return Ok(data);
         }

@@ -1,25 +1,22 @@
-//! File descriptors: open a `scheme:path` URL, then read, write, seek,
-//! stat and close through the scheme that opened it. Data moves through a
-//! kernel bounce buffer, one user copy per chunk.
+//! File descriptors and scheme paths: open a `scheme:path` URL, then read,
+//! write, seek, stat, dup, fcntl and close through the scheme that opened
+//! it; path calls (`unlink`, `rmdir`) route like open; `sendfd` hands an
+//! open file to a scheme daemon.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use abi::syscall::Stat;
-use abi::syscall::error::{EINVAL, ENAMETOOLONG, Error};
+use abi::syscall::error::{EBADF, EINVAL, ENAMETOOLONG, Error};
+use abi::syscall::{F_GETFD, F_GETFL, F_SETFD, F_SETFL, O_CLOEXEC, Stat};
 
-use crate::context::process::Process;
+use crate::context::file::FileDescription;
 use crate::memory::usercopy::{self, UserPtr, UserSlice};
-use crate::scheme::{self, Caller};
+use crate::scheme;
 
-/// Longest path accepted by `open`.
+/// Longest path accepted by path calls.
 const MAX_PATH: usize = 4096;
-/// Bytes moved per round through the bounce buffer.
-const CHUNK: usize = 64 * 1024;
-
-fn caller(process: &Process) -> Caller {
-    Caller { pid: process.pid, uid: process.uid, gid: process.gid }
-}
+/// `F_GETFD`/`F_SETFD`: the close-on-exec bit.
+const FD_CLOEXEC: usize = 1;
 
 /// Copy a path argument in and check it is UTF-8.
 pub(super) fn user_path(addr: usize, len: usize) -> Result<String, Error> {
@@ -30,11 +27,15 @@ pub(super) fn user_path(addr: usize, len: usize) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| Error::new(EINVAL))
 }
 
+fn file(fd: usize) -> Result<Arc<FileDescription>, Error> {
+    super::me().files.lock().get(fd)
+}
+
 pub fn open(path: usize, len: usize, flags: usize) -> Result<usize, Error> {
     let process = super::me();
     let url = user_path(path, len)?;
-    let file = scheme::open(&url, flags, &caller(&process))?;
-    process.files.lock().insert(Arc::new(file), flags & abi::syscall::O_CLOEXEC != 0)
+    let file = scheme::open(&url, flags, &process.caller())?;
+    process.files.lock().insert(file, flags & O_CLOEXEC != 0)
 }
 
 pub fn close(fd: usize) -> Result<usize, Error> {
@@ -43,57 +44,28 @@ pub fn close(fd: usize) -> Result<usize, Error> {
     Ok(0)
 }
 
-/// Move `len` bytes a chunk at a time: `step(done, want)` moves up to
-/// `want` bytes at offset `done` and says how many it moved. A short step
-/// ends the transfer, and so does an error: as a short count if anything
-/// moved already (POSIX short read/write), else as the error.
-fn in_chunks(len: usize, mut step: impl FnMut(usize, usize) -> Result<usize, Error>) -> Result<usize, Error> {
-    let mut done = 0;
-    while done < len {
-        let want = (len - done).min(CHUNK);
-        let n = match step(done, want) {
-            Ok(n) => n,
-            Err(err) if done == 0 => return Err(err),
-            Err(_) => break,
-        };
-        done += n;
-        if n < want {
-            break;
-        }
-    }
-    Ok(done)
-}
-
+/// One call to the scheme: a read may be short (a stream returns what it
+/// has), and so may a write (the caller writes the rest).
 pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = super::me().files.lock().get(fd)?;
-    let scheme = file.scheme.scheme();
-    let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
-    in_chunks(len, |done, want| {
-        let n = scheme.read(file.handle, &mut bounce[..want])?;
-        if let Err(err) = user.skip(done).prefix(n).copy_from_kernel(&bounce[..n]) {
-            // The bytes read but not delivered are not lost: put them back
-            // (schemes that cannot seek have nowhere to put them).
-            let _ = scheme.seek(file.handle, -(n as isize), abi::syscall::SEEK_CUR);
-            return Err(err);
-        }
-        Ok(n)
-    })
+    let file = file(fd)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    file.scheme.scheme().read_user(file.handle, user, file.flags())
 }
 
 pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = super::me().files.lock().get(fd)?;
-    let scheme = file.scheme.scheme();
-    let mut bounce = alloc::vec![0u8; len.min(CHUNK)];
-    in_chunks(len, |done, want| {
-        user.skip(done).prefix(want).copy_to_kernel(&mut bounce[..want])?;
-        scheme.write(file.handle, &bounce[..want])
-    })
+    let file = file(fd)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    file.scheme.scheme().write_user(file.handle, user, file.flags())
 }
 
 pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-    let file = super::me().files.lock().get(fd)?;
+    let file = file(fd)?;
     file.scheme.scheme().seek(file.handle, offset, whence)
 }
 
@@ -102,7 +74,7 @@ pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
         return Err(Error::new(EINVAL));
     }
     let out = UserPtr::<Stat>::new(stat)?;
-    let file = super::me().files.lock().get(fd)?;
+    let file = file(fd)?;
     let mut value = usercopy::zeroed::<Stat>();
     file.scheme.scheme().fstat(file.handle, &mut value)?;
     out.write(&value)?;
@@ -112,7 +84,7 @@ pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
 /// The full URL of an open file, `scheme:path`, truncated to the buffer.
 pub fn fpath(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     let user = UserSlice::new(buf, len)?;
-    let file = super::me().files.lock().get(fd)?;
+    let file = file(fd)?;
     let path = file.scheme.scheme().fpath(file.handle)?;
     let mut url = String::from(file.scheme.name());
     url.push(':');
@@ -122,15 +94,101 @@ pub fn fpath(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
     Ok(n)
 }
 
-/// `dup(fd, buf)`: with an empty `buf`, another descriptor for the same
-/// open file. (Derived handles named by `buf` come with user schemes.)
-pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    if len != 0 {
-        let _ = UserSlice::new(buf, len)?;
-        return Err(Error::new(EINVAL));
+/// The file `dup(fd, buf)` makes: with an empty `buf` the same open file;
+/// otherwise a new one the scheme derives from it, named by `buf`.
+fn duplicate(fd: usize, buf: usize, len: usize) -> Result<Arc<FileDescription>, Error> {
+    let file = file(fd)?;
+    if len == 0 {
+        return Ok(file);
     }
+    if len > MAX_PATH {
+        return Err(Error::new(ENAMETOOLONG));
+    }
+    let name = UserSlice::new(buf, len)?.to_vec()?;
+    let opened = file.scheme.scheme().dup(file.handle, &name, &super::me().caller())?;
+    Ok(scheme::describe(file.scheme.clone(), opened, file.flags()))
+}
+
+pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
+    let new = duplicate(fd, buf, len)?;
+    super::me().files.lock().insert(new, false)
+}
+
+/// `dup2(fd, new_fd, buf)`: like dup, at exactly `new_fd` (closing what
+/// was there).
+pub fn dup2(fd: usize, new_fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
+    let new = duplicate(fd, buf, len)?;
+    let old = super::me().files.lock().insert_at(new_fd, new, false)?;
+    drop(old);
+    Ok(new_fd)
+}
+
+pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize, Error> {
+    let process = super::me();
+    match cmd {
+        F_GETFL => Ok(file(fd)?.flags()),
+        F_SETFL => {
+            file(fd)?.set_status_flags(arg);
+            Ok(0)
+        }
+        F_GETFD => Ok(if process.files.lock().close_on_exec_flag(fd)? { FD_CLOEXEC } else { 0 }),
+        F_SETFD => {
+            process.files.lock().set_close_on_exec(fd, arg & FD_CLOEXEC != 0)?;
+            Ok(0)
+        }
+        _ => Err(Error::new(EINVAL)),
+    }
+}
+
+pub fn fsync(fd: usize) -> Result<usize, Error> {
+    let file = file(fd)?;
+    file.scheme.scheme().fsync(file.handle).map(|()| 0)
+}
+
+pub fn ftruncate(fd: usize, len: usize) -> Result<usize, Error> {
+    let file = file(fd)?;
+    file.scheme.scheme().ftruncate(file.handle, len).map(|()| 0)
+}
+
+/// `frename(fd, path)`: rename the open file to `path` (a URL on the same
+/// scheme, or a bare path).
+pub fn frename(fd: usize, path: usize, len: usize) -> Result<usize, Error> {
+    let file = file(fd)?;
+    let url = user_path(path, len)?;
+    let target = match scheme::split_url(&url) {
+        Some((name, _)) if name != file.scheme.name() => return Err(Error::new(abi::syscall::error::EXDEV)),
+        Some((_, path)) => path,
+        None => &url,
+    };
+    file.scheme.scheme().frename(file.handle, target, &super::me().caller()).map(|()| 0)
+}
+
+pub fn unlink(path: usize, len: usize) -> Result<usize, Error> {
+    let url = user_path(path, len)?;
+    scheme::remove(&url, false, &super::me().caller()).map(|()| 0)
+}
+
+pub fn rmdir(path: usize, len: usize) -> Result<usize, Error> {
+    let url = user_path(path, len)?;
+    scheme::remove(&url, true, &super::me().caller()).map(|()| 0)
+}
+
+/// `sendfd(socket, fd, flags, arg)`: give the open file `fd` to the daemon
+/// serving `socket`'s scheme. On success the fd has left the sender's
+/// table (dup it first to keep a copy); on failure it is still there.
+pub fn sendfd(socket: usize, fd: usize, flags: usize, arg: usize) -> Result<usize, Error> {
+    if socket == fd {
+        return Err(Error::new(EBADF));
+    }
+    let target = file(socket)?;
+    let sent = file(fd)?;
+    let value = target.scheme.scheme().sendfd(target.handle, &sent, flags, arg)?;
     let process = super::me();
     let mut files = process.files.lock();
-    let file = files.get(fd)?;
-    files.insert(file, false)
+    if files.get(fd).is_ok_and(|f| Arc::ptr_eq(&f, &sent)) {
+        let gone = files.remove(fd);
+        drop(files);
+        drop(gone);
+    }
+    Ok(value)
 }

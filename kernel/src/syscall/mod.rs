@@ -41,6 +41,9 @@ pub fn handle(frame: &mut TrapFrame) {
 fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
     match number {
         SYS_OPEN => fs::open(a, b, c),
+        SYS_UNLINK => fs::unlink(a, b),
+        SYS_RMDIR => fs::rmdir(a, b),
+
         SYS_CLOSE => fs::close(a),
         SYS_READ => fs::read(a, b, c),
         SYS_WRITE => fs::write(a, b, c),
@@ -48,6 +51,12 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_FSTAT => fs::fstat(a, b, c),
         SYS_FPATH => fs::fpath(a, b, c),
         SYS_DUP => fs::dup(a, b, c),
+        SYS_DUP2 => fs::dup2(a, b, c, d),
+        SYS_FCNTL => fs::fcntl(a, b, c),
+        SYS_FSYNC => fs::fsync(a),
+        SYS_FTRUNCATE => fs::ftruncate(a, b),
+        SYS_FRENAME => fs::frename(a, b, c),
+        SYS_SENDFD => fs::sendfd(a, b, c, d),
 
         SYS_EXIT => process::exit(a),
         SYS_FORK => process::fork(frame),
@@ -58,6 +67,8 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_KILL => process::kill(a, b),
         SYS_YIELD => process::yield_now(),
         SYS_PORT_GRANT => process::port_grant(a, b, c),
+        SYS_NS_RESTRICT => process::ns_restrict(a, b),
+        SYS_SETUID => process::setuid(a, b),
 
         SYS_MMAP => memory::mmap(a, b, c),
         SYS_FUNMAP => memory::munmap(a, b),

@@ -1,11 +1,11 @@
-//! Process control: exit, fork, exec, wait, identity, signals, yielding,
-//! and granting I/O ports to drivers.
+//! Process control: exit, fork, exec, wait, identity (uid, namespace),
+//! signals, yielding, and granting I/O ports to drivers.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi::syscall::error::{E2BIG, EINVAL, EPERM, ESRCH, Error};
+use abi::syscall::error::{E2BIG, EINVAL, ENODEV, EPERM, ESRCH, Error};
 use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
 
 use crate::arch::x86_64::fpu::FpuState;
@@ -38,7 +38,7 @@ pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
     let space = parent.with_space(|space| space.fork()).ok_or(Error::new(ESRCH))??;
     let files = parent.files.lock().clone();
     let name = parent.name.lock().clone();
-    let child = Process::new(parent.pid, name, space, files, parent.uid, parent.gid);
+    let child = Process::new(parent.pid, name, space, files, (parent.uid(), parent.gid()), parent.namespace());
     let mut child_frame = *frame;
     child_frame.rax = 0;
     // The parent's FPU registers are live on this CPU: the child starts
@@ -130,7 +130,7 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
     }
     let sender = super::me();
     let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
-    if sender.uid != 0 && sender.uid != target.uid {
+    if sender.uid() != 0 && sender.uid() != target.uid() {
         return Err(Error::new(EPERM));
     }
     target.kill(signal);
@@ -139,7 +139,7 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
 
 /// Let process `pid` use ports `first..first + count` (root only).
 pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error> {
-    if super::me().uid != 0 {
+    if super::me().uid() != 0 {
         return Err(Error::new(EPERM));
     }
     let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;
@@ -148,5 +148,32 @@ pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error
     // If it is running on another CPU, make that CPU pass through the
     // return-to-user path, where the grant is loaded.
     scheduler::nudge(&target);
+    Ok(0)
+}
+
+/// Narrow the namespace to the named schemes (none: the null namespace).
+pub fn ns_restrict(names: usize, count: usize) -> Result<usize, Error> {
+    let process = super::me();
+    let names: Vec<String> = user_strings(names, count)?
+        .into_iter()
+        .map(|name| String::from_utf8(name).map_err(|_| Error::new(EINVAL)))
+        .collect::<Result<_, _>>()?;
+    let narrowed = process.namespace().subset(&names).map_err(|missing| {
+        log::debug!("pid {}: cannot keep scheme {missing:?}: not in its namespace", process.pid);
+        Error::new(ENODEV)
+    })?;
+    process.set_namespace(Arc::new(narrowed));
+    Ok(0)
+}
+
+/// Become user `uid`, group `gid` (root only).
+pub fn setuid(uid: usize, gid: usize) -> Result<usize, Error> {
+    let process = super::me();
+    if process.uid() != 0 {
+        return Err(Error::new(EPERM));
+    }
+    let uid = u32::try_from(uid).map_err(|_| Error::new(EINVAL))?;
+    let gid = u32::try_from(gid).map_err(|_| Error::new(EINVAL))?;
+    process.set_ids(uid, gid);
     Ok(0)
 }

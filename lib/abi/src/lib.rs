@@ -43,6 +43,14 @@ pub const SYS_MMAP: usize = 0x1007;
 /// Let process `a` use I/O ports `b..b + c` (privileged).
 pub const SYS_PORT_GRANT: usize = 0x1008;
 
+/// Narrow the calling process's namespace to the schemes named by the
+/// array of [`UserStr`] at `a` (`b` entries), each of which it must see now
+/// (`ENODEV` otherwise). `b` = 0 enters the null namespace, where nothing
+/// new can be opened. Children inherit the namespace; it never widens.
+pub const SYS_NS_RESTRICT: usize = 0x1009;
+/// Set the calling process's uid to `a` and gid to `b` (root only).
+pub const SYS_SETUID: usize = 0x100a;
+
 /// `SYS_WAITPID`: wait for any child.
 pub const WAIT_ANY: usize = usize::MAX;
 /// `SYS_WAITPID`: return 0 instead of blocking.
@@ -105,8 +113,19 @@ mod tests {
 
     #[test]
     fn own_numbers_do_not_collide_with_redox() {
-        let ours =
-            [SYS_EXIT, SYS_FORK, SYS_EXEC, SYS_WAITPID, SYS_GETPID, SYS_GETPPID, SYS_KILL, SYS_MMAP, SYS_PORT_GRANT];
+        let ours = [
+            SYS_EXIT,
+            SYS_FORK,
+            SYS_EXEC,
+            SYS_WAITPID,
+            SYS_GETPID,
+            SYS_GETPPID,
+            SYS_KILL,
+            SYS_MMAP,
+            SYS_PORT_GRANT,
+            SYS_NS_RESTRICT,
+            SYS_SETUID,
+        ];
         let redox = [
             SYS_OPEN,
             SYS_OPENAT,

@@ -1,0 +1,242 @@
+//! `event:` — readiness queues, so one thread can serve many fds.
+//!
+//! `open("event:")` makes a queue. Writing a `syscall::Event { id: fd,
+//! flags, data }` to it watches the caller's fd `id` for `flags`
+//! (`EVENT_READ`, `EVENT_WRITE`; no flags stops watching); reading returns
+//! `Event`s for the fds that became ready, with the `data` given when
+//! watching, blocking until there is one (or `EAGAIN` with `O_NONBLOCK`).
+//!
+//! Schemes report readiness with [`trigger`] (user schemes through their
+//! daemon's event notifications). Watching asks the scheme (`fevent`) for
+//! what is ready already, so nothing that happened before is missed.
+//! Events for one fd coalesce until read.
+//!
+//! May touch: the registry of watches (its own lock, never held while
+//! calling a scheme) and the current process's file table.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use abi::syscall::error::{EAGAIN, EBADF, EINVAL, Error};
+use abi::syscall::{Event, EventFlags, MODE_CHR, O_NONBLOCK, Stat};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+use super::{Caller, KernelScheme, Opened};
+use crate::context::wait_queue::WaitQueue;
+
+/// One queue: the events ready and not yet read, in the order they came.
+pub struct EventQueue {
+    ready: Mutex<Vec<Event>>,
+    wait: WaitQueue,
+}
+
+impl EventQueue {
+    fn post(&self, id: usize, flags: EventFlags, data: usize) {
+        without_interrupts(|| {
+            let mut ready = self.ready.lock();
+            match ready.iter_mut().find(|e| e.id == id) {
+                Some(event) => event.flags |= flags,
+                None => ready.push(Event { id, flags, data }),
+            }
+        });
+        self.wait.wake_all();
+    }
+}
+
+/// A watch: which queue, for which fd number of its owner, and the data.
+struct Watch {
+    queue: Weak<EventQueue>,
+    id: usize,
+    data: usize,
+    interest: EventFlags,
+}
+
+/// Watches by (scheme key, handle).
+static WATCHES: Mutex<BTreeMap<(usize, usize), Vec<Watch>>> = Mutex::new(BTreeMap::new());
+
+/// `flags` became ready on `handle` of the scheme known by `key`.
+pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
+    let mut targets: Vec<(Arc<EventQueue>, usize, EventFlags, usize)> = Vec::new();
+    without_interrupts(|| {
+        let mut watches = WATCHES.lock();
+        if let Some(list) = watches.get_mut(&(key, handle)) {
+            list.retain(|w| w.queue.strong_count() > 0);
+            for watch in list.iter() {
+                let hit = watch.interest & flags;
+                if !hit.is_empty()
+                    && let Some(queue) = watch.queue.upgrade()
+                {
+                    targets.push((queue, watch.id, hit, watch.data));
+                }
+            }
+            if list.is_empty() {
+                watches.remove(&(key, handle));
+            }
+        }
+    });
+    for (queue, id, flags, data) in targets {
+        queue.post(id, flags, data);
+    }
+}
+
+/// The handle is gone: drop its watches.
+pub fn forget(key: usize, handle: usize) {
+    without_interrupts(|| WATCHES.lock().remove(&(key, handle)));
+}
+
+/// The `event:` scheme: a handle is a queue.
+pub struct EventScheme {
+    queues: Mutex<BTreeMap<usize, Arc<EventQueue>>>,
+    next: AtomicUsize,
+}
+
+impl EventScheme {
+    pub fn new() -> EventScheme {
+        EventScheme { queues: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }
+    }
+
+    fn queue(&self, handle: usize) -> Result<Arc<EventQueue>, Error> {
+        without_interrupts(|| self.queues.lock().get(&handle).cloned()).ok_or(Error::new(EBADF))
+    }
+
+    /// Watch (or stop watching) the caller's fd `event.id` from `queue`.
+    fn watch(&self, queue: &Arc<EventQueue>, event: Event) -> Result<(), Error> {
+        let file = crate::context::file::current(event.id)?;
+        let key = (file.scheme.key(), file.handle);
+        let unwatch = |watches: &mut BTreeMap<(usize, usize), Vec<Watch>>| {
+            if let Some(list) = watches.get_mut(&key) {
+                list.retain(|w| !(w.id == event.id && core::ptr::eq(w.queue.as_ptr(), Arc::as_ptr(queue))));
+            }
+        };
+        if event.flags.is_empty() {
+            without_interrupts(|| unwatch(&mut WATCHES.lock()));
+            return Ok(());
+        }
+        // Register first, then ask: a change in between is reported twice
+        // at worst, never lost.
+        without_interrupts(|| {
+            let mut watches = WATCHES.lock();
+            unwatch(&mut watches);
+            watches.entry(key).or_default().push(Watch {
+                queue: Arc::downgrade(queue),
+                id: event.id,
+                data: event.data,
+                interest: event.flags,
+            });
+        });
+        match file.scheme.scheme().fevent(file.handle, event.flags) {
+            Ok(ready) => {
+                let ready = ready & event.flags;
+                if !ready.is_empty() {
+                    queue.post(event.id, ready, event.data);
+                }
+                Ok(())
+            }
+            Err(err) => {
+                without_interrupts(|| unwatch(&mut WATCHES.lock()));
+                Err(err)
+            }
+        }
+    }
+}
+
+impl Default for EventScheme {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const EVENT_SIZE: usize = size_of::<Event>();
+
+fn event_from_bytes(bytes: &[u8]) -> Event {
+    let word = |i: usize| usize::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    Event { id: word(0), flags: EventFlags::from_bits_truncate(word(1)), data: word(2) }
+}
+
+fn event_to_bytes(event: &Event, out: &mut [u8]) {
+    out[0..8].copy_from_slice(&event.id.to_ne_bytes());
+    out[8..16].copy_from_slice(&event.flags.bits().to_ne_bytes());
+    out[16..24].copy_from_slice(&event.data.to_ne_bytes());
+}
+
+impl KernelScheme for EventScheme {
+    fn open(&self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        if !path.is_empty() {
+            return Err(Error::new(abi::syscall::error::ENOENT));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let queue = Arc::new(EventQueue { ready: Mutex::new(Vec::new()), wait: WaitQueue::new() });
+        without_interrupts(|| self.queues.lock().insert(id, queue));
+        Ok(Opened::Handle(id))
+    }
+
+    /// Ready events, as many whole `Event`s as fit.
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        let room = buf.len() / EVENT_SIZE;
+        if room == 0 {
+            return Err(Error::new(EINVAL));
+        }
+        let queue = self.queue(handle)?;
+        let mut taken: Vec<Event> = Vec::new();
+        let mut take = || {
+            let mut ready = queue.ready.lock();
+            let n = room.min(ready.len());
+            taken.extend(ready.drain(..n));
+            n > 0
+        };
+        if flags & O_NONBLOCK != 0 {
+            if !without_interrupts(&mut take) {
+                return Err(Error::new(EAGAIN));
+            }
+        } else {
+            queue.wait.wait_until(&mut take, 0)?;
+        }
+        for (event, out) in taken.iter().zip(buf.chunks_exact_mut(EVENT_SIZE)) {
+            event_to_bytes(event, out);
+        }
+        Ok(taken.len() * EVENT_SIZE)
+    }
+
+    /// Watch requests, whole `Event`s; stops at the first that fails.
+    fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
+        if buf.is_empty() || !buf.len().is_multiple_of(EVENT_SIZE) {
+            return Err(Error::new(EINVAL));
+        }
+        let queue = self.queue(handle)?;
+        let mut done = 0;
+        for chunk in buf.chunks_exact(EVENT_SIZE) {
+            if let Err(err) = self.watch(&queue, event_from_bytes(chunk)) {
+                if done == 0 {
+                    return Err(err);
+                }
+                break;
+            }
+            done += EVENT_SIZE;
+        }
+        Ok(done)
+    }
+
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        let queue = self.queue(handle)?;
+        let pending = without_interrupts(|| !queue.ready.lock().is_empty());
+        Ok(if pending { interest & EventFlags::EVENT_READ } else { EventFlags::empty() })
+    }
+
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
+        self.queue(handle)?;
+        stat.st_mode = MODE_CHR | 0o600;
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<alloc::string::String, Error> {
+        self.queue(handle)?;
+        Ok(alloc::string::String::new())
+    }
+
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        without_interrupts(|| self.queues.lock().remove(&handle)).map(drop).ok_or(Error::new(EBADF))
+    }
+}

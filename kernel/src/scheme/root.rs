@@ -1,0 +1,187 @@
+//! The root scheme `""`: where daemons register and where the scheme list
+//! is.
+//!
+//! - `open(":NAME", O_CREAT)` registers `NAME:` in the caller's namespace
+//!   for a userspace daemon and returns its socket: requests are read
+//!   from it and answers written to it ([`super::user`]). Only root (uid
+//!   0) may register, not from the null namespace; `EEXIST` if the name is
+//!   taken; names are 1-64 bytes of `[A-Za-z0-9_.-]`. Closing the socket
+//!   unregisters.
+//! - `open(":")` lists the schemes the caller can see, one name per line.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use abi::syscall::error::{EACCES, EBADF, EINVAL, ENOENT, Error};
+use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_CREAT, Stat};
+use spin::{Mutex, Once};
+use x86_64::instructions::interrupts::without_interrupts;
+
+use super::user::UserScheme;
+use super::{Caller, KernelScheme, Opened, SchemeRef};
+
+/// The longest scheme name.
+pub const NAME_MAX: usize = 64;
+
+#[derive(Clone)]
+enum Handle {
+    /// The scheme list, as it was at open.
+    List(Arc<[u8]>, usize),
+    /// A daemon's socket.
+    Socket(Arc<UserScheme>),
+}
+
+pub struct RootScheme {
+    handles: Mutex<BTreeMap<usize, Handle>>,
+    next: AtomicUsize,
+}
+
+static ROOT: Once<SchemeRef> = Once::new();
+
+/// The root scheme (reachable from every namespace, for the listing).
+pub fn scheme() -> SchemeRef {
+    ROOT.call_once(|| {
+        SchemeRef::new("", Arc::new(RootScheme { handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }))
+    })
+    .clone()
+}
+
+/// The root scheme's event key (socket readiness).
+pub fn key() -> usize {
+    scheme().key()
+}
+
+/// Whether `name` may name a scheme.
+pub fn valid_name(name: &str) -> bool {
+    (1..=NAME_MAX).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+impl RootScheme {
+    fn handle(&self, id: usize) -> Result<Handle, Error> {
+        without_interrupts(|| self.handles.lock().get(&id).cloned()).ok_or(Error::new(EBADF))
+    }
+
+    fn insert(&self, handle: Handle) -> usize {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        without_interrupts(|| self.handles.lock().insert(id, handle));
+        id
+    }
+
+    fn register(&self, name: &str, caller: &Caller) -> Result<usize, Error> {
+        if caller.uid != 0 {
+            log::info!("scheme {name}: pid {} (uid {}) may not register schemes", caller.pid, caller.uid);
+            return Err(Error::new(EACCES));
+        }
+        if !valid_name(name) {
+            return Err(Error::new(EINVAL));
+        }
+        if caller.namespace.is_null() {
+            return Err(Error::new(EACCES));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let scheme = Arc::new(UserScheme::new(name, &caller.namespace, id));
+        caller.namespace.insert(SchemeRef::new(name, scheme.clone()))?;
+        without_interrupts(|| self.handles.lock().insert(id, Handle::Socket(scheme)));
+        log::info!("scheme {name}: registered by pid {}", caller.pid);
+        Ok(id)
+    }
+}
+
+impl KernelScheme for RootScheme {
+    fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<Opened, Error> {
+        if path.is_empty() {
+            let mut list = Vec::new();
+            for name in caller.namespace.names() {
+                list.extend_from_slice(name.as_bytes());
+                list.push(b'\n');
+            }
+            return Ok(Opened::Handle(self.insert(Handle::List(Arc::from(list), 0))));
+        }
+        if flags & O_CREAT == 0 {
+            return Err(Error::new(ENOENT));
+        }
+        self.register(path, caller).map(Opened::Handle)
+    }
+
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => scheme.next_request(buf, flags),
+            Handle::List(list, offset) => {
+                let n = buf.len().min(list.len().saturating_sub(offset));
+                buf[..n].copy_from_slice(&list[offset..offset + n]);
+                without_interrupts(|| {
+                    if let Some(Handle::List(_, at)) = self.handles.lock().get_mut(&handle) {
+                        *at = offset + n;
+                    }
+                });
+                Ok(n)
+            }
+        }
+    }
+
+    fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => scheme.answer(buf),
+            Handle::List(..) => Err(Error::new(EBADF)),
+        }
+    }
+
+    fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+        without_interrupts(|| match self.handles.lock().get_mut(&handle) {
+            Some(Handle::List(list, at)) => {
+                let base = match whence {
+                    abi::syscall::SEEK_SET => 0,
+                    abi::syscall::SEEK_CUR => *at as isize,
+                    abi::syscall::SEEK_END => list.len() as isize,
+                    _ => return Err(Error::new(EINVAL)),
+                };
+                let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
+                *at = target as usize;
+                Ok(*at)
+            }
+            Some(Handle::Socket(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
+            None => Err(Error::new(EBADF)),
+        })
+    }
+
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) if scheme.has_requests() => Ok(interest & EventFlags::EVENT_READ),
+            Handle::Socket(_) => Ok(EventFlags::empty()),
+            Handle::List(..) => Ok(interest & EventFlags::EVENT_READ),
+        }
+    }
+
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
+        match self.handle(handle)? {
+            Handle::Socket(_) => stat.st_mode = MODE_CHR | 0o600,
+            Handle::List(list, _) => {
+                stat.st_mode = MODE_DIR | 0o555;
+                stat.st_size = list.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<String, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => Ok(String::from(scheme.name())),
+            Handle::List(..) => Ok(String::new()),
+        }
+    }
+
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        match without_interrupts(|| self.handles.lock().remove(&handle)) {
+            Some(Handle::Socket(scheme)) => {
+                scheme.shutdown();
+                Ok(())
+            }
+            Some(Handle::List(..)) => Ok(()),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! Userspace schemes: a daemon serves `NAME:` through the socket it got by
+//! opening `:NAME` on the root scheme.
+//!
+//! Every call on the scheme becomes a [`Call`]: a `scheme_proto::Request`
+//! queued for the daemon, which `read`s it from the socket and `write`s a
+//! `Response` back; the caller sleeps until then. Small data travels inline
+//! (copied through the kernel); a buffer over `INLINE_MAX` bytes is lent:
+//! the caller's pages that lie wholly inside it are mapped into the daemon
+//! while it handles the call, and the partial first and last pages are
+//! stand-in copies, so the daemon sees nothing outside the buffer.
+//!
+//! Failure is always prompt: when the socket closes (the daemon exits,
+//! crashes or closes it), every queued and in-flight call fails with `EIO`
+//! and later ones with `ENODEV`. A caller killed while waiting gives its
+//! call up: a queued one is dropped, an in-flight one is cancelled (the
+//! daemon reads a `Cancel`, and the lent pages leave it then). An answer
+//! that makes no sense fails its caller with `EIO` and the daemon's write
+//! with `EINVAL`, and is logged.
+//!
+//! Lock order: the scheme's `state`, then a call's `outcome`. Neither is
+//! held while blocking or while calling into another scheme.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
+use abi::syscall::{EventFlags, O_NONBLOCK, Stat};
+use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
+use spin::Mutex;
+use x86_64::PhysAddr;
+use x86_64::instructions::interrupts::without_interrupts;
+use x86_64::structures::paging::PhysFrame;
+
+use super::{Caller, KernelScheme, Namespace, Opened, event, key_of};
+use crate::context::file::{self, FileDescription};
+use crate::context::process::Pid;
+use crate::context::wait_queue::WaitQueue;
+use crate::context::{process, scheduler};
+use crate::memory::usercopy::{self, UserSlice};
+use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
+
+/// The largest buffer lent in one call; a longer read or write is short.
+pub const LEND_MAX: usize = 1 << 20;
+
+/// What a daemon answered.
+enum Answer {
+    /// A value, and for reads, `fstat` and `fpath` the data that came inline.
+    Value(usize, Vec<u8>),
+    /// An open file the daemon handed over.
+    File(Arc<FileDescription>),
+}
+
+/// Where the lent pages of a call were mapped in the daemon.
+#[derive(Clone, Copy)]
+struct Mapped {
+    pid: Pid,
+    addr: u64,
+    len: u64,
+}
+
+/// One call from a process to the daemon.
+struct Call {
+    request: Request,
+    /// Input that travels inline (paths, small writes).
+    inline: Vec<u8>,
+    lend: Option<Lend>,
+    /// The fd being sent (`SendFd`), until the daemon takes it.
+    file: Mutex<Option<Arc<FileDescription>>>,
+    /// For `Cancel`: the call given up.
+    target: Option<Arc<Call>>,
+    mapped: Mutex<Option<Mapped>>,
+    outcome: Mutex<Option<Result<Answer, Error>>>,
+    done: WaitQueue,
+    cancelled: AtomicBool,
+}
+
+impl Call {
+    fn new(request: Request) -> Call {
+        Call {
+            request,
+            inline: Vec::new(),
+            lend: None,
+            file: Mutex::new(None),
+            target: None,
+            mapped: Mutex::new(None),
+            outcome: Mutex::new(None),
+            done: WaitQueue::new(),
+            cancelled: AtomicBool::new(false),
+        }
+    }
+}
+
+struct State {
+    alive: bool,
+    /// Calls the daemon has not read yet, oldest first.
+    queue: VecDeque<Arc<Call>>,
+    /// Calls read and not answered, by id.
+    in_flight: BTreeMap<u64, Arc<Call>>,
+}
+
+pub struct UserScheme {
+    name: String,
+    /// The namespace it is registered in, to leave when the socket closes.
+    namespace: Weak<Namespace>,
+    /// The socket's handle on the root scheme (for readiness events).
+    socket: usize,
+    state: Mutex<State>,
+    /// The daemon waits here for requests.
+    daemon: WaitQueue,
+    next_id: AtomicU64,
+}
+
+impl UserScheme {
+    pub fn new(name: &str, namespace: &Arc<Namespace>, socket: usize) -> UserScheme {
+        UserScheme {
+            name: String::from(name),
+            namespace: Arc::downgrade(namespace),
+            socket,
+            state: Mutex::new(State { alive: true, queue: VecDeque::new(), in_flight: BTreeMap::new() }),
+            daemon: WaitQueue::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether requests are waiting to be read (the socket is readable).
+    pub fn has_requests(&self) -> bool {
+        without_interrupts(|| !self.state.lock().queue.is_empty())
+    }
+
+    fn request(&self, op: Op, handle: usize) -> Request {
+        let mut request = Request::new(self.next_id.fetch_add(1, Ordering::Relaxed), op);
+        request.handle = handle as u64;
+        if let Some(caller) = scheduler::try_current().and_then(|t| t.process.clone()) {
+            request.pid = caller.pid as u32;
+            request.uid = caller.uid();
+            request.gid = caller.gid();
+        }
+        request
+    }
+
+    /// Queue `call` for the daemon and tell it.
+    fn submit(&self, call: Arc<Call>) -> Result<(), Error> {
+        without_interrupts(|| {
+            let mut state = self.state.lock();
+            if !state.alive {
+                return Err(Error::new(ENODEV));
+            }
+            state.queue.push_back(call);
+            Ok(())
+        })?;
+        self.daemon.wake(1);
+        event::trigger(super::root::key(), self.socket, EventFlags::EVENT_READ);
+        Ok(())
+    }
+
+    /// Make the call and sleep until the daemon answers it.
+    fn call(&self, call: Call) -> Result<Answer, Error> {
+        let call = Arc::new(call);
+        self.submit(call.clone())?;
+        match call.done.wait_until(|| call.outcome.lock().is_some(), 0) {
+            Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO))),
+            Err(err) => {
+                self.give_up(&call);
+                Err(err)
+            }
+        }
+    }
+
+    /// The caller of `call` stops waiting (it is being killed).
+    fn give_up(&self, call: &Arc<Call>) {
+        let answered = without_interrupts(|| {
+            let mut state = self.state.lock();
+            call.cancelled.store(true, Ordering::Release);
+            if let Some(at) = state.queue.iter().position(|c| Arc::ptr_eq(c, call)) {
+                state.queue.remove(at);
+                return None;
+            }
+            if state.in_flight.contains_key(&call.request.id) {
+                let mut cancel = Call::new(self.request(Op::Cancel, call.request.handle as usize));
+                cancel.request.arg = call.request.id;
+                cancel.target = Some(call.clone());
+                if state.alive {
+                    state.queue.push_back(Arc::new(cancel));
+                }
+                return None;
+            }
+            call.outcome.lock().take()
+        });
+        match answered {
+            Some(outcome) => self.discard(call.request.op, outcome),
+            None => {
+                self.daemon.wake(1);
+            }
+        }
+    }
+
+    /// An answer nobody will read: give back what it holds (a handle the
+    /// daemon opened is closed; a handed-over file is dropped).
+    fn discard(&self, op: Op, outcome: Result<Answer, Error>) {
+        if let Ok(Answer::Value(handle, _)) = outcome
+            && matches!(op, Op::Open | Op::Dup)
+        {
+            let _ = self.close(handle);
+        }
+    }
+
+    /// The daemon's `read` on its socket: the next request, encoded into
+    /// `buf` with its inline payload.
+    pub fn next_request(&self, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        if buf.len() < REQUEST_SIZE {
+            return Err(Error::new(EINVAL));
+        }
+        loop {
+            let mut taken: Option<Result<Arc<Call>, Error>> = None;
+            let mut take = || {
+                let mut state = self.state.lock();
+                let Some(front) = state.queue.front() else {
+                    if !state.alive {
+                        taken = Some(Err(Error::new(ENODEV)));
+                    }
+                    return !state.alive;
+                };
+                if REQUEST_SIZE + front.inline.len() > buf.len() {
+                    taken = Some(Err(Error::new(EINVAL)));
+                    return true;
+                }
+                let call = state.queue.pop_front().expect("front exists");
+                if call.request.op.expects_answer() {
+                    state.in_flight.insert(call.request.id, call.clone());
+                }
+                taken = Some(Ok(call));
+                true
+            };
+            if flags & O_NONBLOCK != 0 {
+                if !without_interrupts(&mut take) {
+                    return Err(Error::new(EAGAIN));
+                }
+            } else {
+                self.daemon.wait_until(&mut take, 0)?;
+            }
+            let call = taken.expect("a request or an error")?;
+            match self.deliver(&call, buf) {
+                Ok(n) => return Ok(n),
+                Err(err) => {
+                    // This call cannot reach the daemon: fail it, try the next.
+                    log::warn!("scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
+                    let removed =
+                        without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
+                    if removed {
+                        self.complete(&call, Err(err));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Put `call` in the daemon's hands: move a sent fd into its table, map
+    /// lent pages into it, encode the request.
+    fn deliver(&self, call: &Arc<Call>, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut request = call.request;
+        if let Some(target) = &call.target {
+            // The cancelled call leaves the daemon now, pages and all.
+            without_interrupts(|| self.state.lock().in_flight.remove(&target.request.id));
+            unmap_lent(target);
+        }
+        if let Some(file) = without_interrupts(|| call.file.lock().take()) {
+            request.arg = file::insert_current(file, false)? as u64;
+        }
+        if let Some(lend) = &call.lend {
+            let process = scheduler::current().process.clone().ok_or(Error::new(EPERM))?;
+            let frames: Vec<(PhysFrame, bool)> = lend.pages.iter().map(|p| (p.frame, p.borrowed)).collect();
+            let base =
+                process.with_space(|space| space.map_frames(&frames, lend.daemon_writes)).ok_or(Error::new(ENOMEM))??;
+            let len = frames.len() as u64 * PAGE_SIZE;
+            *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
+            request.addr = base + lend.offset as u64;
+        }
+        buf[..REQUEST_SIZE].copy_from_slice(&request.encode());
+        buf[REQUEST_SIZE..REQUEST_SIZE + call.inline.len()].copy_from_slice(&call.inline);
+        Ok(REQUEST_SIZE + call.inline.len())
+    }
+
+    /// The daemon's `write` on its socket: one response (or notification).
+    pub fn answer(&self, buf: &[u8]) -> Result<usize, Error> {
+        let (response, data) = Response::decode(buf).map_err(|err| {
+            log::warn!("scheme {}: daemon wrote a malformed response ({err})", self.name);
+            Error::new(EINVAL)
+        })?;
+        match response.kind {
+            Kind::Nop => return Ok(buf.len()),
+            Kind::Event => {
+                let flags = EventFlags::from_bits_truncate(response.flags as usize);
+                event::trigger(key_of(self), response.value as usize, flags);
+                return Ok(buf.len());
+            }
+            Kind::Value | Kind::Error | Kind::Fd => {}
+        }
+        let call = without_interrupts(|| self.state.lock().in_flight.remove(&response.id)).ok_or_else(|| {
+            log::warn!("scheme {}: daemon answered request {} that is not waiting", self.name, response.id);
+            Error::new(EINVAL)
+        })?;
+        unmap_lent(&call);
+        let (outcome, reply) = match self.interpret(&call, &response, data) {
+            Ok(outcome) => (outcome, Ok(buf.len())),
+            Err(why) => {
+                log::warn!(
+                    "scheme {}: bad answer to {:?} from pid {}: {why}; the caller gets EIO",
+                    self.name,
+                    call.request.op,
+                    call.request.pid
+                );
+                (Err(Error::new(EIO)), Err(Error::new(if why == "no such fd" { EBADF } else { EINVAL })))
+            }
+        };
+        self.complete(&call, outcome);
+        reply
+    }
+
+    /// What `response` means for `call`, or why it is garbage.
+    fn interpret(&self, call: &Call, response: &Response, data: &[u8]) -> Result<Result<Answer, Error>, &'static str> {
+        let request = &call.request;
+        let value = usize::try_from(response.value).map_err(|_| "value out of range")?;
+        match response.kind {
+            Kind::Error => {
+                let errno = i32::try_from(value).ok().filter(|e| (1..4096).contains(e)).ok_or("errno out of range")?;
+                Ok(Err(Error::new(errno)))
+            }
+            Kind::Fd => {
+                if !matches!(request.op, Op::Open | Op::Dup) {
+                    return Err("an fd answers only open and dup");
+                }
+                let file = file::take_current(value).map_err(|_| "no such fd")?;
+                Ok(Ok(Answer::File(file)))
+            }
+            _ => {
+                let wanted = request.len as usize;
+                let ok = match request.op {
+                    Op::Read if call.lend.is_some() => data.is_empty() && value <= wanted,
+                    Op::Read => data.len() <= wanted && value == data.len(),
+                    Op::Write => data.is_empty() && value <= wanted,
+                    Op::Fstat => data.len() == size_of::<Stat>(),
+                    Op::Fpath => value == data.len(),
+                    _ => data.is_empty(),
+                };
+                if !ok {
+                    return Err("value or data does not fit the request");
+                }
+                Ok(Ok(Answer::Value(value, data.to_vec())))
+            }
+        }
+    }
+
+    /// Hand `outcome` to the caller of `call` (or discard it if the caller
+    /// is gone).
+    fn complete(&self, call: &Arc<Call>, outcome: Result<Answer, Error>) {
+        let unclaimed = without_interrupts(|| {
+            let _state = self.state.lock();
+            if call.cancelled.load(Ordering::Acquire) {
+                return Some(outcome);
+            }
+            *call.outcome.lock() = Some(outcome);
+            None
+        });
+        match unclaimed {
+            Some(outcome) => self.discard(call.request.op, outcome),
+            None => {
+                call.done.wake_all();
+            }
+        }
+    }
+
+    /// The socket closed: the scheme is gone. Fail everything at once.
+    pub fn shutdown(&self) {
+        let (queued, in_flight) = without_interrupts(|| {
+            let mut state = self.state.lock();
+            state.alive = false;
+            (core::mem::take(&mut state.queue), core::mem::take(&mut state.in_flight))
+        });
+        if let Some(namespace) = self.namespace.upgrade() {
+            namespace.remove(&self.name, key_of(self));
+        }
+        let failed = queued.len() + in_flight.len();
+        for call in queued.into_iter().chain(in_flight.into_values()) {
+            unmap_lent(&call);
+            if call.request.op.expects_answer() {
+                self.complete(&call, Err(Error::new(EIO)));
+            }
+        }
+        self.daemon.wake_all();
+        log::info!("scheme {}: unregistered (its socket closed; {failed} pending calls failed)", self.name);
+    }
+
+    /// A call that moves no data.
+    fn simple(&self, op: Op, handle: usize, flags: u32, arg: u64) -> Result<usize, Error> {
+        let mut request = self.request(op, handle);
+        request.flags = flags;
+        request.arg = arg;
+        match self.call(Call::new(request))? {
+            Answer::Value(value, _) => Ok(value),
+            Answer::File(_) => Err(Error::new(EIO)),
+        }
+    }
+
+    /// A call whose input (a path, a name, small data) travels inline.
+    fn with_input(&self, op: Op, handle: usize, flags: usize, input: &[u8]) -> Result<Answer, Error> {
+        if input.len() > INLINE_MAX {
+            return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
+        }
+        let mut request = self.request(op, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Inline;
+        request.len = input.len() as u64;
+        let mut call = Call::new(request);
+        call.inline = input.to_vec();
+        self.call(call)
+    }
+
+    fn opened(answer: Answer) -> Opened {
+        match answer {
+            Answer::Value(handle, _) => Opened::Handle(handle),
+            Answer::File(file) => Opened::File(file),
+        }
+    }
+
+    /// A call whose output comes back inline.
+    fn output(&self, op: Op, handle: usize, flags: usize, len: usize) -> Result<Vec<u8>, Error> {
+        let mut request = self.request(op, handle);
+        request.flags = flags as u32;
+        request.len = len as u64;
+        match self.call(Call::new(request))? {
+            Answer::Value(_, data) => Ok(data),
+            Answer::File(_) => Err(Error::new(EIO)),
+        }
+    }
+
+    /// Read or write a large buffer by lending its pages.
+    fn lent(&self, op: Op, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        let buf = buf.prefix(buf.len().min(LEND_MAX));
+        let daemon_writes = op == Op::Read;
+        let lend = Lend::new(buf, daemon_writes)?;
+        let mut request = self.request(op, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Lent;
+        request.len = buf.len() as u64;
+        let mut call = Call::new(request);
+        call.lend = Some(lend);
+        let call = Arc::new(call);
+        self.submit(call.clone())?;
+        let answer = match call.done.wait_until(|| call.outcome.lock().is_some(), 0) {
+            Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO)))?,
+            Err(err) => {
+                self.give_up(&call);
+                return Err(err);
+            }
+        };
+        let Answer::Value(n, _) = answer else { return Err(Error::new(EIO)) };
+        if daemon_writes && let Some(lend) = &call.lend {
+            lend.copy_back(buf, n)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Take the lent pages of `call` out of the daemon, if the current
+/// process is the one they were mapped into. (Processes have one thread,
+/// so that address space is live on this CPU only and a local TLB flush
+/// is enough. Another process's mapping is left to its exit: its pages
+/// stay referenced, so nothing is freed under it.)
+fn unmap_lent(call: &Call) {
+    let Some(mapped) = without_interrupts(|| call.mapped.lock().take()) else { return };
+    let current = scheduler::try_current().and_then(|t| t.process.clone());
+    match current {
+        Some(process) if process.pid == mapped.pid => {
+            let _ = process.with_space(|space| space.unmap(mapped.addr, mapped.len));
+        }
+        _ => {
+            if let Some(owner) = process::get(mapped.pid) {
+                log::debug!("lent pages stay in pid {} until it unmaps or exits", owner.pid);
+            }
+        }
+    }
+}
+
+/// One page of a lent buffer.
+struct LentPage {
+    frame: PhysFrame,
+    /// A ramdisk page (no reference count).
+    borrowed: bool,
+    /// A stand-in for a page only partly inside the buffer.
+    stand_in: bool,
+}
+
+/// A caller's buffer, pinned page by page for a daemon to use.
+struct Lend {
+    pages: Vec<LentPage>,
+    /// Where the buffer starts in its first page.
+    offset: usize,
+    daemon_writes: bool,
+}
+
+impl Lend {
+    /// Pin `buf`'s pages in the current (calling) process. Whole pages are
+    /// the caller's own frames, made present and, if the daemon writes,
+    /// private; partial ones are stand-ins holding just the buffer's bytes.
+    fn new(buf: UserSlice, daemon_writes: bool) -> Result<Lend, Error> {
+        let start = buf.addr();
+        let end = start + buf.len() as u64;
+        let first = start & !(PAGE_SIZE - 1);
+        let process = scheduler::current().process.clone().ok_or(Error::new(EPERM))?;
+        let mut lend = Lend { pages: Vec::new(), offset: (start - first) as usize, daemon_writes };
+        let mut page = first;
+        while page < end {
+            if page >= start && page + PAGE_SIZE <= end {
+                let (frame, borrowed) =
+                    process.with_space(|space| space.pin_page(page, daemon_writes)).ok_or(Error::new(EPERM))??;
+                if !borrowed && !frame::try_share(frame) {
+                    return Err(Error::new(ENOMEM));
+                }
+                lend.pages.push(LentPage { frame, borrowed, stand_in: false });
+            } else {
+                let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
+                lend.pages.push(LentPage { frame, borrowed: false, stand_in: true });
+                if !daemon_writes {
+                    let (from, to) = (start.max(page), end.min(page + PAGE_SIZE));
+                    let part = buf.skip((from - start) as usize).prefix((to - from) as usize);
+                    part.copy_to_kernel(&mut stand_in(frame)[(from - page) as usize..(to - page) as usize])?;
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        Ok(lend)
+    }
+
+    /// After a read: copy what the daemon wrote into stand-in pages (the
+    /// first `n` bytes of the buffer only) to the caller's memory.
+    fn copy_back(&self, buf: UserSlice, n: usize) -> Result<(), Error> {
+        let start = buf.addr();
+        let end = start + n as u64;
+        let first = start & !(PAGE_SIZE - 1);
+        for (i, page) in self.pages.iter().enumerate() {
+            let base = first + i as u64 * PAGE_SIZE;
+            let (from, to) = (start.max(base), end.min(base + PAGE_SIZE));
+            if !page.stand_in || from >= to {
+                continue;
+            }
+            let part = buf.skip((from - start) as usize).prefix((to - from) as usize);
+            part.copy_from_kernel(&stand_in(page.frame)[(from - base) as usize..(to - base) as usize])?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lend {
+    fn drop(&mut self) {
+        for page in &self.pages {
+            if !page.borrowed {
+                frame::release(page.frame);
+            }
+        }
+    }
+}
+
+/// The bytes of a stand-in frame (ours until the lend is dropped; the
+/// daemon writes it only while the caller sleeps).
+fn stand_in(frame: PhysFrame) -> &'static mut [u8] {
+    let addr: PhysAddr = frame.start_address();
+    // SAFETY: a frame from `allocate_user`, held by the lend, visible
+    // through the physical map; the only other writer is the daemon, which
+    // has it mapped only between delivery and answer, while the caller (the
+    // only user of this slice) is asleep.
+    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(addr).as_mut_ptr::<u8>(), PAGE_SIZE as usize) }
+}
+
+impl KernelScheme for UserScheme {
+    fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        self.with_input(Op::Open, 0, flags, path.as_bytes()).map(Self::opened)
+    }
+
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        let data = self.output(Op::Read, handle, flags, buf.len().min(INLINE_MAX))?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+
+    fn write(&self, handle: usize, buf: &[u8], flags: usize) -> Result<usize, Error> {
+        match self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])? {
+            Answer::Value(n, _) => Ok(n),
+            Answer::File(_) => Err(Error::new(EIO)),
+        }
+    }
+
+    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        if buf.len() <= INLINE_MAX {
+            let data = self.output(Op::Read, handle, flags, buf.len())?;
+            buf.prefix(data.len()).copy_from_kernel(&data)?;
+            return Ok(data.len());
+        }
+        self.lent(Op::Read, handle, buf, flags)
+    }
+
+    fn write_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        if buf.len() <= INLINE_MAX {
+            let data = buf.to_vec()?;
+            return self.write(handle, &data, flags);
+        }
+        self.lent(Op::Write, handle, buf, flags)
+    }
+
+    fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+        self.simple(Op::Seek, handle, whence as u32, offset as u64)
+    }
+
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
+        let data = self.output(Op::Fstat, handle, 0, size_of::<Stat>())?;
+        *stat = usercopy::pod_from_bytes(&data).ok_or(Error::new(EIO))?;
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<String, Error> {
+        let data = self.output(Op::Fpath, handle, 0, INLINE_MAX)?;
+        String::from_utf8(data).map_err(|_| Error::new(EIO))
+    }
+
+    fn dup(&self, handle: usize, buf: &[u8], _caller: &Caller) -> Result<Opened, Error> {
+        self.with_input(Op::Dup, handle, 0, buf).map(Self::opened)
+    }
+
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        let ready = self.simple(Op::Fevent, handle, interest.bits() as u32, 0)?;
+        Ok(EventFlags::from_bits_truncate(ready))
+    }
+
+    fn fsync(&self, handle: usize) -> Result<(), Error> {
+        self.simple(Op::Fsync, handle, 0, 0).map(drop)
+    }
+
+    fn ftruncate(&self, handle: usize, len: usize) -> Result<(), Error> {
+        self.simple(Op::Ftruncate, handle, 0, len as u64).map(drop)
+    }
+
+    fn frename(&self, handle: usize, path: &str, _caller: &Caller) -> Result<(), Error> {
+        self.with_input(Op::Frename, handle, 0, path.as_bytes()).map(drop)
+    }
+
+    fn unlink(&self, path: &str, _caller: &Caller) -> Result<(), Error> {
+        self.with_input(Op::Unlink, 0, 0, path.as_bytes()).map(drop)
+    }
+
+    fn rmdir(&self, path: &str, _caller: &Caller) -> Result<(), Error> {
+        self.with_input(Op::Rmdir, 0, 0, path.as_bytes()).map(drop)
+    }
+
+    fn sendfd(&self, handle: usize, file: &Arc<FileDescription>, flags: usize, arg: usize) -> Result<usize, Error> {
+        let mut request = self.request(Op::SendFd, handle);
+        request.flags = flags as u32;
+        request.len = arg as u64;
+        let call = Call::new(request);
+        *call.file.lock() = Some(file.clone());
+        match self.call(call)? {
+            Answer::Value(value, _) => Ok(value),
+            Answer::File(_) => Err(Error::new(EIO)),
+        }
+    }
+
+    /// Closing never waits for the daemon: the request is queued and the
+    /// fd is gone at once. (A dead daemon has nothing left to close.)
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        let call = Arc::new(Call::new(self.request(Op::Close, handle)));
+        match self.submit(call) {
+            Ok(()) | Err(_) => Ok(()),
+        }
+    }
+}

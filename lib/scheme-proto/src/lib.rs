@@ -1,0 +1,335 @@
+//! The wire format between the kernel and a userspace scheme daemon.
+//!
+//! A daemon registers `:NAME` on the root scheme and gets a socket fd.
+//! Every call a process makes on `NAME:` becomes a [`Request`] the daemon
+//! `read`s from that socket; the daemon answers with a [`Response`] it
+//! `write`s back. Both are fixed-size little-endian records, encoded and
+//! checked here so that the kernel and the framework agree byte for byte
+//! and neither trusts the other's bytes.
+//!
+//! Why not `redox_syscall`'s `Packet`: its four argument words cannot carry
+//! a read's file-status flags (a non-blocking read must say so), an offset
+//! *and* a length, and it returns fds by overloading an errno. A request
+//! here has room for all of them and a response says what it carries.
+//!
+//! Data travels in one of two ways ([`Payload`]):
+//! - **inline**: small inputs (paths, writes up to [`INLINE_MAX`]) follow
+//!   the request header in the daemon's read buffer, and small outputs
+//!   (reads up to [`INLINE_MAX`], `fstat`, `fpath`) follow the response
+//!   header in the daemon's write;
+//! - **lent**: a larger caller buffer is mapped into the daemon for the
+//!   duration of the call (`addr`, `len` in the request). Only pages that
+//!   lie wholly inside the buffer are the caller's own; the partial first
+//!   and last pages are copies, so the daemon never sees a byte outside it.
+//!
+//! Pure logic: no allocation, no unsafe; host-tested.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+use le_bytes::{u16_at, u32_at, u64_at};
+
+/// Bytes of an encoded [`Request`].
+pub const REQUEST_SIZE: usize = 64;
+/// Bytes of an encoded [`Response`] header (inline data may follow).
+pub const RESPONSE_SIZE: usize = 32;
+/// The most data that travels inline, either way. Larger buffers are lent.
+pub const INLINE_MAX: usize = 4096;
+/// A daemon's read buffer must hold a request and the largest inline payload.
+pub const READ_BUFFER: usize = REQUEST_SIZE + INLINE_MAX;
+
+/// What a request asks for. The numbering is part of the ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Op {
+    /// Open the path in the inline payload with `flags`; answer a handle
+    /// ([`Response::value`]) or an fd of the daemon's ([`Response::fd`]).
+    Open = 1,
+    /// Read up to `len` bytes from `handle` at its offset.
+    Read = 2,
+    /// Write the payload to `handle`.
+    Write = 3,
+    /// Seek `handle`: `arg` = offset (as i64), `flags` = whence.
+    Seek = 4,
+    /// Answer a `Stat` inline.
+    Fstat = 5,
+    /// Answer the handle's path (without `scheme:`) inline.
+    Fpath = 6,
+    /// The handle's last fd closed. Not answered.
+    Close = 7,
+    /// A derived handle named by the payload (`dup(fd, buf)`).
+    Dup = 8,
+    /// Which of `flags` (event bits) are ready now; later changes are sent
+    /// as [`Response::event`] notifications.
+    Fevent = 9,
+    Fsync = 10,
+    /// Truncate or extend to `arg` bytes.
+    Ftruncate = 11,
+    /// Remove the file named by the payload.
+    Unlink = 12,
+    /// Remove the directory named by the payload.
+    Rmdir = 13,
+    /// Rename `handle` to the path in the payload.
+    Frename = 14,
+    /// A caller sent an fd: the kernel put it in the daemon's table as fd
+    /// `arg`; `flags` and `len` are the sender's flags and argument.
+    SendFd = 15,
+    /// The call with id `arg` was given up (its caller was killed): forget
+    /// it. Not answered.
+    Cancel = 16,
+    /// Map `len` bytes of `handle` at offset `arg`, `flags` = `MapFlags`:
+    /// answer the address, in the daemon, of page-aligned memory the caller
+    /// may share.
+    Fmap = 17,
+}
+
+impl Op {
+    pub fn from_u16(raw: u16) -> Option<Op> {
+        use Op::*;
+        const ALL: [Op; 17] = [
+            Open, Read, Write, Seek, Fstat, Fpath, Close, Dup, Fevent, Fsync, Ftruncate, Unlink, Rmdir, Frename,
+            SendFd, Cancel, Fmap,
+        ];
+        ALL.into_iter().find(|op| *op as u16 == raw)
+    }
+
+    /// Whether the daemon must answer this request.
+    pub fn expects_answer(self) -> bool {
+        !matches!(self, Op::Close | Op::Cancel)
+    }
+}
+
+/// Where a request's data is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Payload {
+    /// No data, or (for reads) the answer carries it inline.
+    None = 0,
+    /// `len` bytes follow the request header in the same read.
+    Inline = 1,
+    /// The caller's buffer is mapped at `addr`, `len` bytes long, writable
+    /// for reads and read-only for writes.
+    Lent = 2,
+}
+
+/// One call, as the daemon reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Chosen by the kernel; the answer names it.
+    pub id: u64,
+    pub op: Op,
+    pub payload: Payload,
+    /// Open flags (`O_*`), the file's status flags for reads and writes
+    /// (`O_NONBLOCK` says the caller must not be made to wait), event bits
+    /// for `Fevent`, whence for `Seek`, map flags for `Fmap`.
+    pub flags: u32,
+    /// Who is calling.
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The daemon's handle (what it answered to the open); 0 for path calls.
+    pub handle: u64,
+    /// Daemon-side address of lent memory (0 unless `payload` is `Lent`).
+    pub addr: u64,
+    /// Bytes of payload, or bytes wanted for a read.
+    pub len: u64,
+    /// Per-op argument (seek offset, truncate length, fd, cancelled id).
+    pub arg: u64,
+}
+
+/// Why bytes are not a valid message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Fewer bytes than a header.
+    Short,
+    /// An op, payload or response kind this version does not know.
+    Unknown,
+    /// Fields that contradict each other (inline data longer than what
+    /// follows, inline data over [`INLINE_MAX`], ...).
+    Inconsistent,
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DecodeError::Short => "shorter than a header",
+            DecodeError::Unknown => "unknown kind",
+            DecodeError::Inconsistent => "inconsistent lengths",
+        })
+    }
+}
+
+impl Request {
+    /// A request with every field but `id` and `op` zero.
+    pub const fn new(id: u64, op: Op) -> Request {
+        Request {
+            id,
+            op,
+            payload: Payload::None,
+            flags: 0,
+            pid: 0,
+            uid: 0,
+            gid: 0,
+            handle: 0,
+            addr: 0,
+            len: 0,
+            arg: 0,
+        }
+    }
+
+    pub fn encode(&self) -> [u8; REQUEST_SIZE] {
+        let mut out = [0u8; REQUEST_SIZE];
+        out[0..8].copy_from_slice(&self.id.to_le_bytes());
+        out[8..10].copy_from_slice(&(self.op as u16).to_le_bytes());
+        out[10] = self.payload as u8;
+        out[12..16].copy_from_slice(&self.flags.to_le_bytes());
+        out[16..20].copy_from_slice(&self.pid.to_le_bytes());
+        out[20..24].copy_from_slice(&self.uid.to_le_bytes());
+        out[24..28].copy_from_slice(&self.gid.to_le_bytes());
+        out[32..40].copy_from_slice(&self.handle.to_le_bytes());
+        out[40..48].copy_from_slice(&self.addr.to_le_bytes());
+        out[48..56].copy_from_slice(&self.len.to_le_bytes());
+        out[56..64].copy_from_slice(&self.arg.to_le_bytes());
+        out
+    }
+
+    /// Decode a request and, for inline payloads, check that its bytes
+    /// follow it in `bytes`; returns the request and its inline payload.
+    pub fn decode(bytes: &[u8]) -> Result<(Request, &[u8]), DecodeError> {
+        let field = |v: Option<u64>| v.ok_or(DecodeError::Short);
+        if bytes.len() < REQUEST_SIZE {
+            return Err(DecodeError::Short);
+        }
+        let op = Op::from_u16(u16_at(bytes, 8).ok_or(DecodeError::Short)?).ok_or(DecodeError::Unknown)?;
+        let payload = match bytes[10] {
+            0 => Payload::None,
+            1 => Payload::Inline,
+            2 => Payload::Lent,
+            _ => return Err(DecodeError::Unknown),
+        };
+        let u32_field = |at| u32_at(bytes, at).ok_or(DecodeError::Short);
+        let request = Request {
+            id: field(u64_at(bytes, 0))?,
+            op,
+            payload,
+            flags: u32_field(12)?,
+            pid: u32_field(16)?,
+            uid: u32_field(20)?,
+            gid: u32_field(24)?,
+            handle: field(u64_at(bytes, 32))?,
+            addr: field(u64_at(bytes, 40))?,
+            len: field(u64_at(bytes, 48))?,
+            arg: field(u64_at(bytes, 56))?,
+        };
+        let inline = match payload {
+            Payload::Inline => {
+                let len = usize::try_from(request.len).map_err(|_| DecodeError::Inconsistent)?;
+                if len > INLINE_MAX {
+                    return Err(DecodeError::Inconsistent);
+                }
+                bytes.get(REQUEST_SIZE..REQUEST_SIZE + len).ok_or(DecodeError::Inconsistent)?
+            }
+            _ => &[][..],
+        };
+        Ok((request, inline))
+    }
+}
+
+/// What a response carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kind {
+    /// Success with `value` (a count, an offset, a handle); inline data
+    /// may follow (reads, `fstat`, `fpath`).
+    Value = 0,
+    /// Failure with errno `value`.
+    Error = 1,
+    /// Success: `value` is an fd of the daemon's, handed to the caller as
+    /// the result of an open or dup (it leaves the daemon's table).
+    Fd = 2,
+    /// Not an answer: handle `value` became ready for the event bits in
+    /// `flags` (the `id` is ignored).
+    Event = 3,
+    /// Not an answer: park nothing, just a no-op the kernel accepts (a
+    /// keep-alive for tests of the socket).
+    Nop = 4,
+}
+
+/// A daemon's answer (or notification), as it writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The request answered.
+    pub id: u64,
+    pub kind: Kind,
+    /// Event bits for [`Kind::Event`].
+    pub flags: u32,
+    pub value: u64,
+    /// Bytes of inline data after the header.
+    pub len: u64,
+}
+
+impl Response {
+    pub const fn value(id: u64, value: u64) -> Response {
+        Response { id, kind: Kind::Value, flags: 0, value, len: 0 }
+    }
+
+    pub const fn error(id: u64, errno: i32) -> Response {
+        Response { id, kind: Kind::Error, flags: 0, value: errno as u64, len: 0 }
+    }
+
+    pub const fn fd(id: u64, fd: usize) -> Response {
+        Response { id, kind: Kind::Fd, flags: 0, value: fd as u64, len: 0 }
+    }
+
+    /// A success carrying `len` bytes of data right after the header.
+    pub const fn data(id: u64, len: usize) -> Response {
+        Response { id, kind: Kind::Value, flags: 0, value: len as u64, len: len as u64 }
+    }
+
+    /// Tell the kernel that `handle` is ready for `events`.
+    pub const fn event(handle: u64, events: u32) -> Response {
+        Response { id: 0, kind: Kind::Event, flags: events, value: handle, len: 0 }
+    }
+
+    pub fn encode(&self) -> [u8; RESPONSE_SIZE] {
+        let mut out = [0u8; RESPONSE_SIZE];
+        out[0..8].copy_from_slice(&self.id.to_le_bytes());
+        out[8..10].copy_from_slice(&(self.kind as u16).to_le_bytes());
+        out[12..16].copy_from_slice(&self.flags.to_le_bytes());
+        out[16..24].copy_from_slice(&self.value.to_le_bytes());
+        out[24..32].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    /// Decode a response and the inline data after it (exactly `len`
+    /// bytes must follow, at most [`INLINE_MAX`]).
+    pub fn decode(bytes: &[u8]) -> Result<(Response, &[u8]), DecodeError> {
+        if bytes.len() < RESPONSE_SIZE {
+            return Err(DecodeError::Short);
+        }
+        let kind = match u16_at(bytes, 8).ok_or(DecodeError::Short)? {
+            0 => Kind::Value,
+            1 => Kind::Error,
+            2 => Kind::Fd,
+            3 => Kind::Event,
+            4 => Kind::Nop,
+            _ => return Err(DecodeError::Unknown),
+        };
+        let response = Response {
+            id: u64_at(bytes, 0).ok_or(DecodeError::Short)?,
+            kind,
+            flags: u32_at(bytes, 12).ok_or(DecodeError::Short)?,
+            value: u64_at(bytes, 16).ok_or(DecodeError::Short)?,
+            len: u64_at(bytes, 24).ok_or(DecodeError::Short)?,
+        };
+        let rest = &bytes[RESPONSE_SIZE..];
+        let len = usize::try_from(response.len).map_err(|_| DecodeError::Inconsistent)?;
+        if len > INLINE_MAX || len != rest.len() || (len != 0 && kind != Kind::Value) {
+            return Err(DecodeError::Inconsistent);
+        }
+        Ok((response, rest))
+    }
+}
+
+#[cfg(test)]
+mod tests;
