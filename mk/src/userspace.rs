@@ -29,7 +29,7 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
 /// the workspace `members`).
-pub const PROGRAMS: &[&str] = &["hello", "init", "usertests", "bench"];
+pub const PROGRAMS: &[&str] = &["hello", "init", "usertests", "bench", "greet", "zero"];
 
 /// The program the bench initfs starts as `bin/init` (and keeps as
 /// `bin/bench`, the path it execs itself by).
@@ -37,7 +37,7 @@ pub const BENCH_PROGRAM: &str = "bench";
 
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
-pub const LIBRARIES: &[&str] = &["rt"];
+pub const LIBRARIES: &[&str] = &["rt", "scheme"];
 
 /// The address every program is linked at (DESIGN.md §6; `abi::USER_IMAGE_BASE`).
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;

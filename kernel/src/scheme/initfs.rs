@@ -15,6 +15,7 @@ use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
 use super::{Caller, KernelScheme, Opened};
+use crate::memory::usercopy::UserSlice;
 
 struct Handle {
     inode: InodeNum,
@@ -96,6 +97,20 @@ impl KernelScheme for InitfsScheme {
         let start = offset.min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
         buf[..n].copy_from_slice(&bytes[start..start + n]);
+        self.with(handle, |h| {
+            h.offset = start + n;
+            Ok(n)
+        })
+    }
+
+    /// Straight from the image into the caller's buffer, however long.
+    fn read_user(&self, handle: usize, buf: UserSlice, _flags: usize) -> Result<usize, Error> {
+        let (inode, offset) = self.with(handle, |h| Ok((h.inode, h.offset)))?;
+        let contents = self.contents(inode)?;
+        let bytes = contents.bytes();
+        let start = offset.min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf.prefix(n).copy_from_kernel(&bytes[start..start + n])?;
         self.with(handle, |h| {
             h.offset = start + n;
             Ok(n)

@@ -141,6 +141,39 @@ impl File {
         sys::fstat(self.fd)
     }
 
+    /// Another fd for the same open file (sharing its offset and flags).
+    pub fn try_clone(&self) -> Result<File> {
+        sys::dup(self.fd, &[]).map(File::from_fd)
+    }
+
+    /// A new file the scheme derives from this one, named by `name`
+    /// (`dup(fd, name)`): `"write"` on a pipe's read end, `"listen"` on a
+    /// channel, ...
+    pub fn derive(&self, name: &str) -> Result<File> {
+        sys::dup(self.fd, name.as_bytes()).map(File::from_fd)
+    }
+
+    /// Turns `O_NONBLOCK` on or off: reads and writes that would wait fail
+    /// with `EAGAIN` instead.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        let flags = sys::fcntl(self.fd, sc::F_GETFL, 0)?;
+        let flags = if nonblocking { flags | sc::O_NONBLOCK } else { flags & !sc::O_NONBLOCK };
+        sys::fcntl(self.fd, sc::F_SETFL, flags).map(drop)
+    }
+
+    /// The file's URL, `scheme:path`.
+    pub fn path(&self) -> Result<String> {
+        let mut buf = alloc::vec![0u8; 4096 + 64];
+        let n = sys::fpath(self.fd, &mut buf)?;
+        buf.truncate(n);
+        String::from_utf8(buf).map_err(|_| Error::new(sc::EILSEQ))
+    }
+
+    /// Sets the file's length.
+    pub fn set_len(&self, len: usize) -> Result<()> {
+        sys::ftruncate(self.fd, len)
+    }
+
     /// Closes the file, reporting an error that dropping it would ignore.
     pub fn close(self) -> Result<()> {
         sys::close(self.into_fd())
@@ -157,6 +190,26 @@ impl fmt::Write for File {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.write_all(s.as_bytes()).map_err(|_| fmt::Error)
     }
+}
+
+/// A pipe: `(read end, write end)`. Reads return 0 once every write end
+/// is closed and the data drained; writes fail with `EPIPE` once every
+/// read end is closed. Neither end is close-on-exec, so children inherit
+/// both (close the end a child does not use).
+pub fn pipe() -> Result<(File, File)> {
+    let read = File::open_with("pipe:", sc::O_RDWR)?;
+    let write = read.derive("write")?;
+    Ok((read, write))
+}
+
+/// Removes the file at the URL `path`.
+pub fn remove_file(path: &str) -> Result<()> {
+    sys::unlink(path)
+}
+
+/// Removes the (empty) directory at the URL `path`.
+pub fn remove_dir(path: &str) -> Result<()> {
+    sys::rmdir(path)
 }
 
 /// The whole contents of the file at `path`.

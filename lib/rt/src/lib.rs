@@ -14,7 +14,8 @@
 //! * safe wrappers over the system calls ([`sys`]) and the modules built on
 //!   them: [`fs`], [`io`] (and [`print!`], [`println!`], [`eprint!`],
 //!   [`eprintln!`]), [`env`], [`process`], [`time`], [`thread`], [`mem`],
-//!   [`sync`];
+//!   [`sync`], [`event`] (`event:` queues) and [`scheme`] (a daemon's
+//!   socket);
 //! * with the `testing` feature (the in-guest test suite only), `testing`:
 //!   raw system calls with any argument, deliberate faults, port I/O and
 //!   FPU patterns.
@@ -43,12 +44,14 @@ extern crate alloc;
 
 pub mod arch;
 pub mod env;
+pub mod event;
 pub mod fs;
 mod heap;
 pub mod io;
 pub mod mem;
 mod panic;
 pub mod process;
+pub mod scheme;
 mod start;
 pub mod sync;
 pub mod sys;
@@ -68,6 +71,7 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 pub mod prelude {
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
+    pub use alloc::collections::BTreeMap;
     pub use alloc::format;
     pub use alloc::string::{String, ToString};
     pub use alloc::vec;

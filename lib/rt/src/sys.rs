@@ -12,7 +12,7 @@ use abi::UserStr;
 use abi::syscall::{self as sc, MapFlags, Stat, TimeSpec};
 
 use crate::Result;
-use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall5};
+use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
 
 // Pointers go to the kernel as `expose_provenance()` addresses: the
 // `syscall` asm may then read and write what they point to.
@@ -220,4 +220,85 @@ pub fn futex_wake(word: &AtomicU32, count: usize) -> Result<usize> {
 pub fn port_grant(pid: usize, base: usize, count: usize) -> Result<()> {
     // SAFETY: changes another process's I/O permissions, no memory of ours.
     demux(unsafe { syscall3(abi::SYS_PORT_GRANT, pid, base, count) }).map(drop)
+}
+
+/// `SYS_DUP`: with an empty `name`, another fd for the same open file;
+/// otherwise a new file the scheme derives from it (`"write"` on a pipe's
+/// read end, `"listen"` on a channel, ...).
+pub fn dup(fd: usize, name: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel only reads `name`.
+    demux(unsafe { syscall3(sc::SYS_DUP, fd, name.as_ptr().expose_provenance(), name.len()) })
+}
+
+/// `SYS_DUP2`: like [`dup`], at exactly `new_fd` (closing what was there).
+pub fn dup2(fd: usize, new_fd: usize, name: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel only reads `name`; replacing `new_fd` closes a file,
+    // which touches no memory of ours.
+    demux(unsafe { syscall4(sc::SYS_DUP2, fd, new_fd, name.as_ptr().expose_provenance(), name.len()) })
+}
+
+/// `SYS_FCNTL`: `F_GETFL`/`F_SETFL` (status flags such as `O_NONBLOCK`),
+/// `F_GETFD`/`F_SETFD` (close-on-exec).
+pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall3(sc::SYS_FCNTL, fd, cmd, arg) })
+}
+
+/// `SYS_FSYNC`.
+pub fn fsync(fd: usize) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall1(sc::SYS_FSYNC, fd) }).map(drop)
+}
+
+/// `SYS_FTRUNCATE`: sets the file's length to `len`.
+pub fn ftruncate(fd: usize, len: usize) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall2(sc::SYS_FTRUNCATE, fd, len) }).map(drop)
+}
+
+/// `SYS_FRENAME`: renames the file open on `fd` to `path` (same scheme).
+pub fn frename(fd: usize, path: &str) -> Result<()> {
+    // SAFETY: the kernel only reads `path`.
+    demux(unsafe { syscall3(sc::SYS_FRENAME, fd, path.as_ptr().expose_provenance(), path.len()) }).map(drop)
+}
+
+/// `SYS_UNLINK`: removes the file at the URL `path`.
+pub fn unlink(path: &str) -> Result<()> {
+    // SAFETY: the kernel only reads `path`.
+    demux(unsafe { syscall2(sc::SYS_UNLINK, path.as_ptr().expose_provenance(), path.len()) }).map(drop)
+}
+
+/// `SYS_RMDIR`: removes the directory at the URL `path`.
+pub fn rmdir(path: &str) -> Result<()> {
+    // SAFETY: the kernel only reads `path`.
+    demux(unsafe { syscall2(sc::SYS_RMDIR, path.as_ptr().expose_provenance(), path.len()) }).map(drop)
+}
+
+/// `SYS_SENDFD`: gives the open file `fd` to the daemon serving `socket`'s
+/// scheme, with `flags` and `arg` for it; on success `fd` is closed here.
+pub fn sendfd(socket: usize, fd: usize, flags: usize, arg: usize) -> Result<usize> {
+    // SAFETY: moves an fd, touches no memory of ours.
+    demux(unsafe { syscall4(sc::SYS_SENDFD, socket, fd, flags, arg) })
+}
+
+/// `SYS_FPATH`: the URL of the file open on `fd`, written into `buf`;
+/// returns its length (truncated to `buf`).
+pub fn fpath(fd: usize, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    demux(unsafe { syscall3(sc::SYS_FPATH, fd, buf.as_mut_ptr().expose_provenance(), buf.len()) })
+}
+
+/// `abi::SYS_NS_RESTRICT`: keep only the schemes in `names` visible from
+/// now on (none: the null namespace, which opens nothing new).
+pub fn ns_restrict(names: &[&str]) -> Result<()> {
+    let strs: alloc::vec::Vec<UserStr> =
+        names.iter().map(|s| UserStr { ptr: s.as_ptr().expose_provenance(), len: s.len() }).collect();
+    // SAFETY: the kernel only reads the `UserStr` array and the names.
+    demux(unsafe { syscall2(abi::SYS_NS_RESTRICT, strs.as_ptr().expose_provenance(), strs.len()) }).map(drop)
+}
+
+/// `abi::SYS_SETUID`: become user `uid`, group `gid` (root only).
+pub fn setuid(uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall2(abi::SYS_SETUID, uid as usize, gid as usize) }).map(drop)
 }

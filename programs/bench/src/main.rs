@@ -1,7 +1,8 @@
 //! `bench`: Ferrite's microbenchmarks, the peers of the Linux baseline's
 //! (`../shared/bench/linux-baseline.sh`): a null system call (`getppid`),
 //! two processes handing the CPU to each other with `sched_yield`,
-//! fork+exit+wait, and fork+exec+wait of this same binary with `--exit`.
+//! fork+exit+wait, fork+exec+wait of this same binary with `--exit`, and
+//! calls on a userspace scheme daemon (`schemes`).
 //!
 //! `cargo mk bench` boots an image whose `bin/init` is this program and
 //! reads one line per benchmark:
@@ -19,6 +20,8 @@
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
+
+mod schemes;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -51,8 +54,36 @@ fn main() -> ExitCode {
         Ok(file) => report("fork_exec_wait", 1, measure_fallible(|| fork_exec_wait(file.fd()))),
         Err(err) => report("fork_exec_wait", 1, Err(format!("open {SELF}: {err}"))),
     };
+    ok &= scheme_benchmarks();
     println!("bench done");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// The userspace-scheme benchmarks, all on one forked daemon.
+fn scheme_benchmarks() -> bool {
+    let names = ["scheme_read_1byte", "scheme_open_read_close", "scheme_read_4k", "scheme_read_64k"];
+    let daemon = match schemes::start() {
+        Ok(daemon) => daemon,
+        Err(err) => {
+            for name in names {
+                report(name, 1, Err(err.clone()));
+            }
+            return false;
+        }
+    };
+    let mut ok = true;
+    match rt::fs::File::open(schemes::URL) {
+        Ok(mut file) => {
+            for (name, len) in [(names[0], 1usize), (names[2], 4096), (names[3], 65_536)] {
+                let mut buf = vec![0u8; len];
+                ok &= report(name, 1, measure_fallible(|| schemes::read_whole(&mut file, &mut buf)));
+            }
+        }
+        Err(err) => ok = report(names[0], 1, Err(format!("open: {err}"))),
+    }
+    ok &= report(names[1], 1, measure_fallible(schemes::open_read_close));
+    drop(daemon);
+    ok
 }
 
 fn getppid() {

@@ -30,10 +30,12 @@ mod faults;
 mod files;
 mod futex;
 mod memory;
+mod pipes;
 mod ports;
 mod procs;
 mod sched;
 mod support;
+mod userschemes;
 
 use alloc::format;
 use alloc::string::String;
@@ -148,6 +150,22 @@ static TESTS: &[Test] = tests![
     ports::port_grant_reaches_a_running_process,
     ports::port_grant_to_self,
     ports::port_grant_bad_arguments,
+    pipes::pipe_carries_a_megabyte_in_order,
+    pipes::pipe_end_of_file_and_epipe,
+    pipes::pipe_nonblocking_and_events,
+    pipes::dup2_and_fcntl,
+    userschemes::user_scheme_round_trip,
+    userschemes::two_daemons_at_once,
+    userschemes::daemon_killed_under_fifty_callers,
+    userschemes::garbage_answers_give_eio,
+    userschemes::null_namespace_opens_nothing,
+    userschemes::registration_rules,
+    userschemes::fd_passing,
+    userschemes::events_on_nonblocking_fds,
+    userschemes::lent_pages_leave_the_daemon,
+    userschemes::lent_buffer_shows_nothing_else,
+    userschemes::killed_caller_cancels_its_call,
+    userschemes::closing_reaches_the_daemon,
 ];
 
 fn main() -> ExitCode {

@@ -66,6 +66,10 @@ pub fn errno_name(errno: i32) -> String {
         sc::ENAMETOOLONG => "ENAMETOOLONG",
         sc::ENOSYS => "ENOSYS",
         sc::ETIMEDOUT => "ETIMEDOUT",
+        sc::EPIPE => "EPIPE",
+        sc::EOPNOTSUPP => "EOPNOTSUPP",
+        sc::EXDEV => "EXDEV",
+        sc::EBUSY => "EBUSY",
         _ => return format!("errno {errno}"),
     };
     String::from(name)

@@ -1,0 +1,67 @@
+//! Event queues (`event:`): wait on many fds at once. Watch an fd for
+//! readability or writability with a `data` word of your choosing; a wait
+//! returns the fds that became ready with their data.
+
+use abi::syscall::{self as sc, Event, EventFlags};
+
+use crate::Result;
+use crate::fs::File;
+
+const EVENT_SIZE: usize = size_of::<Event>();
+
+/// An open `event:` queue.
+#[derive(Debug)]
+pub struct EventQueue {
+    file: File,
+}
+
+fn encode(event: &Event) -> [u8; EVENT_SIZE] {
+    let mut out = [0u8; EVENT_SIZE];
+    out[0..8].copy_from_slice(&event.id.to_ne_bytes());
+    out[8..16].copy_from_slice(&event.flags.bits().to_ne_bytes());
+    out[16..24].copy_from_slice(&event.data.to_ne_bytes());
+    out
+}
+
+fn decode(bytes: &[u8]) -> Event {
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        usize::from_ne_bytes(w)
+    };
+    Event { id: word(0), flags: EventFlags::from_bits_truncate(word(1)), data: word(2) }
+}
+
+impl EventQueue {
+    pub fn new() -> Result<EventQueue> {
+        File::open_with("event:", sc::O_RDWR | sc::O_CLOEXEC).map(|file| EventQueue { file })
+    }
+
+    /// The queue's own fd (it can be made non-blocking, or watched itself).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Report `fd` when it becomes ready for any of `flags`, with `data`.
+    /// What is ready already is reported at once.
+    pub fn watch(&self, fd: usize, flags: EventFlags, data: usize) -> Result<()> {
+        let event = Event { id: fd, flags, data };
+        crate::sys::write(self.file.fd(), &encode(&event)).map(drop)
+    }
+
+    /// Stop reporting `fd`.
+    pub fn unwatch(&self, fd: usize) -> Result<()> {
+        self.watch(fd, EventFlags::empty(), 0)
+    }
+
+    /// Wait for events; fills `events` and returns how many (at least one,
+    /// or `EAGAIN` if the queue is non-blocking and nothing is ready).
+    pub fn wait(&self, events: &mut [Event]) -> Result<usize> {
+        let mut buf = alloc::vec![0u8; events.len().max(1) * EVENT_SIZE];
+        let n = crate::sys::read(self.file.fd(), &mut buf)? / EVENT_SIZE;
+        for (slot, bytes) in events.iter_mut().zip(buf.chunks_exact(EVENT_SIZE)).take(n) {
+            *slot = decode(bytes);
+        }
+        Ok(n)
+    }
+}

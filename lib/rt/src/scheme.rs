@@ -1,0 +1,153 @@
+//! The daemon's end of a userspace scheme: the socket a daemon gets by
+//! registering `:NAME`, and the requests read from it (`scheme_proto`
+//! describes the messages). The `scheme` framework crate builds the usual
+//! daemon loop on this; use this module directly only for unusual daemons
+//! (and tests that misbehave on purpose).
+//!
+//! A request's data is either inline (copied into the request) or *lent*:
+//! the caller's buffer mapped into this process until the request is
+//! answered (or cancelled). [`Incoming`] owns that mapping: the only way to
+//! answer is [`Socket::answer`], which consumes it, so no reference to lent
+//! memory outlives the mapping.
+
+use alloc::vec::Vec;
+
+use abi::syscall::{self as sc, EventFlags};
+pub use scheme_proto::{INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response};
+
+use crate::fs::File;
+use crate::{Error, Result, sys};
+
+/// A registered scheme's socket.
+#[derive(Debug)]
+pub struct Socket {
+    file: File,
+    buf: Vec<u8>,
+}
+
+/// A caller buffer mapped into this process for one request.
+#[derive(Debug)]
+struct Lent {
+    addr: usize,
+    len: usize,
+}
+
+#[derive(Debug)]
+enum Data {
+    None,
+    Inline(Vec<u8>),
+    Lent(Lent),
+}
+
+/// One request, with its data.
+#[derive(Debug)]
+pub struct Incoming {
+    pub request: Request,
+    data: Data,
+}
+
+impl Incoming {
+    /// The input bytes: the path of an open, the data of a write, the name
+    /// of a dup (empty if the request carries none).
+    pub fn input(&self) -> &[u8] {
+        match &self.data {
+            Data::None => &[],
+            Data::Inline(bytes) => bytes,
+            Data::Lent(lent) if self.request.op != Op::Read => lent.bytes(),
+            Data::Lent(_) => &[],
+        }
+    }
+
+    /// For a read whose buffer was lent: that buffer, to fill in place.
+    /// `None` for inline reads (answer with the data instead).
+    pub fn lent_output(&mut self) -> Option<&mut [u8]> {
+        match &mut self.data {
+            Data::Lent(lent) if self.request.op == Op::Read => Some(lent.bytes_mut()),
+            _ => None,
+        }
+    }
+
+    /// Whether the caller asked not to be made to wait (`O_NONBLOCK`).
+    pub fn nonblocking(&self) -> bool {
+        self.request.flags as usize & sc::O_NONBLOCK != 0
+    }
+}
+
+impl Lent {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the kernel mapped exactly `[addr, addr + len)` into this
+        // process for this request (readable, and writable for reads) and
+        // keeps it mapped until the request is answered or cancelled. The
+        // `Incoming` that owns this `Lent` is consumed by the answer, and a
+        // cancelled request is dropped unused; nothing else refers to the
+        // range, which the kernel placed away from every other mapping.
+        unsafe { core::slice::from_raw_parts(core::ptr::with_exposed_provenance(self.addr), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; the range is writable for a read request,
+        // and `&mut self` makes this the only reference.
+        unsafe { core::slice::from_raw_parts_mut(core::ptr::with_exposed_provenance_mut(self.addr), self.len) }
+    }
+}
+
+impl Socket {
+    /// Register `NAME:` (root only): calls on it arrive on this socket
+    /// until it is closed.
+    pub fn register(name: &str) -> Result<Socket> {
+        let mut url = alloc::string::String::from(":");
+        url.push_str(name);
+        let file = File::open_with(&url, sc::O_CREAT | sc::O_RDWR | sc::O_CLOEXEC)?;
+        Ok(Socket { file, buf: alloc::vec![0u8; READ_BUFFER] })
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The next request (waits for one unless the socket is non-blocking).
+    pub fn next_request(&mut self) -> Result<Incoming> {
+        let n = sys::read(self.file.fd(), &mut self.buf)?;
+        let (request, inline) = Request::decode(&self.buf[..n]).map_err(|_| Error::new(sc::EIO))?;
+        let data = match request.payload {
+            Payload::None => Data::None,
+            Payload::Inline => Data::Inline(inline.to_vec()),
+            Payload::Lent => Data::Lent(Lent { addr: request.addr as usize, len: request.len as usize }),
+        };
+        Ok(Incoming { request, data })
+    }
+
+    /// Answer `incoming` with `response` and, for inline reads, `fstat` and
+    /// `fpath`, `data` (at most `INLINE_MAX` bytes; only a success carries
+    /// data, so it is left out of any other answer).
+    pub fn answer(&self, incoming: Incoming, response: Response, data: &[u8]) -> Result<()> {
+        drop(incoming);
+        let data = if response.kind == Kind::Value { data } else { &[] };
+        let mut message = Vec::with_capacity(scheme_proto::RESPONSE_SIZE + data.len());
+        message.extend_from_slice(&Response { len: data.len() as u64, ..response }.encode());
+        message.extend_from_slice(data);
+        sys::write(self.file.fd(), &message).map(drop)
+    }
+
+    /// Tell the kernel `handle` became ready for `events` (for callers
+    /// watching it through `event:`).
+    pub fn notify(&self, handle: usize, events: EventFlags) -> Result<()> {
+        let message = Response::event(handle as u64, events.bits() as u32).encode();
+        sys::write(self.file.fd(), &message).map(drop)
+    }
+
+    /// Write raw bytes to the socket (for tests of the kernel's checks).
+    pub fn write_raw(&self, bytes: &[u8]) -> Result<usize> {
+        sys::write(self.file.fd(), bytes)
+    }
+}
+
+/// Tell whoever started this daemon (init, through `INIT_NOTIFY`) that it
+/// is ready: one byte on that fd, which is then closed. Does nothing when
+/// the variable is absent.
+pub fn signal_ready() {
+    if let Some(fd) = crate::env::var("INIT_NOTIFY").and_then(|v| v.parse::<usize>().ok()) {
+        let _ = sys::write(fd, b"R");
+        let _ = sys::close(fd);
+    }
+}

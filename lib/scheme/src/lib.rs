@@ -1,0 +1,325 @@
+//! Writing a scheme daemon: implement [`Scheme`] (only the calls your
+//! scheme supports; every method has a default that answers the errno a
+//! caller expects), then hand it to [`serve`]:
+//!
+//! ```ignore
+//! struct Hello;
+//!
+//! impl scheme::Scheme for Hello {
+//!     fn open(&mut self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
+//!         Ok(Opened::Handle(0))
+//!     }
+//!     fn read(&mut self, _handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+//!         let text = b"hello\n";
+//!         let n = text.len().min(buf.len());
+//!         buf[..n].copy_from_slice(&text[..n]);
+//!         Ok(n)
+//!     }
+//! }
+//!
+//! fn main() -> Result<()> {
+//!     scheme::serve("hello", Hello)
+//! }
+//! ```
+//!
+//! [`serve`] registers `NAME:` (the daemon must run as root), tells init
+//! it is ready, and answers requests one at a time for as long as the
+//! daemon runs. [`Server`] gives the same steps separately, plus
+//! [`Server::confine`] to drop into the null namespace once registered.
+//!
+//! **Waiting without blocking the daemon**: a call that cannot complete
+//! yet (a read of an empty channel, a write to a full one) returns
+//! `Err(Error::new(EAGAIN))`. If the caller opened its fd with
+//! `O_NONBLOCK`, that is its answer; otherwise the request is *parked*
+//! and retried after every later request the daemon handles (or when the
+//! daemon calls [`Server::retry_parked`]), so one daemon serves many
+//! clients and none of them blocks another. A parked caller that is
+//! killed is forgotten.
+//!
+//! **Events**: a scheme whose handles become ready (data arrived, room
+//! freed) reports it by returning the handles from [`Scheme::drain_events`];
+//! callers watching those fds through `event:` are told.
+//!
+//! No `unsafe` here: lent buffers arrive as ordinary slices from
+//! `rt::scheme`.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use rt::abi::syscall::{self as sc, EventFlags, Stat};
+use rt::scheme::{INLINE_MAX, Incoming, Op, Response, Socket};
+pub use rt::{Error, Result};
+use sc::{EAGAIN, EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE};
+
+/// Who made a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub pid: usize,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What an open (or dup) gives the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A handle of this scheme: later calls on the caller's fd name it.
+    Handle(usize),
+    /// An fd of this daemon's, handed to the caller (it leaves our table):
+    /// how a daemon gives out files of other schemes.
+    Fd(usize),
+}
+
+/// A scheme, as a daemon implements it. Handles are yours to choose; the
+/// kernel passes back whatever [`Scheme::open`] returned. `flags` on reads
+/// and writes are the caller's file status flags.
+pub trait Scheme {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        let _ = (path, flags, caller);
+        Err(Error::new(ENOENT))
+    }
+    fn read(&mut self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize> {
+        let _ = (handle, buf, flags);
+        Err(Error::new(EBADF))
+    }
+    fn write(&mut self, handle: usize, buf: &[u8], flags: usize) -> Result<usize> {
+        let _ = (handle, buf, flags);
+        Err(Error::new(EBADF))
+    }
+    fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> Result<usize> {
+        let _ = (handle, offset, whence);
+        Err(Error::new(ESPIPE))
+    }
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        let _ = (handle, stat);
+        Err(Error::new(EBADF))
+    }
+    /// The handle's path, without `NAME:`.
+    fn fpath(&mut self, handle: usize) -> Result<String> {
+        let _ = handle;
+        Err(Error::new(EBADF))
+    }
+    /// The caller's last fd for `handle` closed.
+    fn close(&mut self, handle: usize) {
+        let _ = handle;
+    }
+    /// `dup(fd, name)` with a non-empty name: a new handle derived from
+    /// `handle`.
+    fn dup(&mut self, handle: usize, name: &[u8], caller: &Caller) -> Result<Opened> {
+        let _ = (handle, name, caller);
+        Err(Error::new(EINVAL))
+    }
+    /// Which of `interest` are ready now (later changes: [`Scheme::drain_events`]).
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        let _ = (handle, interest);
+        Err(Error::new(EOPNOTSUPP))
+    }
+    fn fsync(&mut self, handle: usize) -> Result<()> {
+        let _ = handle;
+        Err(Error::new(EINVAL))
+    }
+    fn ftruncate(&mut self, handle: usize, len: usize) -> Result<()> {
+        let _ = (handle, len);
+        Err(Error::new(EINVAL))
+    }
+    fn frename(&mut self, handle: usize, path: &str, caller: &Caller) -> Result<()> {
+        let _ = (handle, path, caller);
+        Err(Error::new(EOPNOTSUPP))
+    }
+    fn unlink(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        let _ = (path, caller);
+        Err(Error::new(ENOENT))
+    }
+    fn rmdir(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        let _ = (path, caller);
+        Err(Error::new(ENOENT))
+    }
+    /// A caller sent an fd over `handle`; it is now our fd `fd`. The
+    /// default refuses and closes it.
+    fn sendfd(&mut self, handle: usize, fd: usize, flags: usize, arg: usize, caller: &Caller) -> Result<usize> {
+        let _ = (handle, flags, arg, caller);
+        let _ = rt::sys::close(fd);
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Handles that became ready since the last call, with what for.
+    fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
+        let _ = events;
+    }
+}
+
+/// A registered scheme and its daemon loop.
+pub struct Server<S: Scheme> {
+    socket: Socket,
+    scheme: S,
+    parked: VecDeque<Incoming>,
+    events: Vec<(usize, EventFlags)>,
+}
+
+/// Register `name`, tell init the daemon is ready, and serve forever.
+/// Returns only if the socket fails.
+pub fn serve<S: Scheme>(name: &str, scheme: S) -> Result<()> {
+    let mut server = Server::new(name, scheme)?;
+    server.ready();
+    server.run()
+}
+
+impl<S: Scheme> Server<S> {
+    /// Register `name:` for `scheme` (root only; `EEXIST` if taken).
+    pub fn new(name: &str, scheme: S) -> Result<Server<S>> {
+        Ok(Server { socket: Socket::register(name)?, scheme, parked: VecDeque::new(), events: Vec::new() })
+    }
+
+    /// Enter the null namespace: from now on this process can open
+    /// nothing new (its open fds, the socket included, keep working).
+    pub fn confine(&mut self) -> Result<()> {
+        rt::sys::ns_restrict(&[])
+    }
+
+    /// Tell init (through `INIT_NOTIFY`) that the scheme is being served.
+    pub fn ready(&mut self) {
+        rt::scheme::signal_ready();
+    }
+
+    pub fn scheme(&mut self) -> &mut S {
+        &mut self.scheme
+    }
+
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// How many requests wait for something to change.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Serve requests until the socket fails.
+    pub fn run(&mut self) -> Result<()> {
+        loop {
+            self.handle_next()?;
+        }
+    }
+
+    /// Read one request (waiting for it unless the socket is non-blocking),
+    /// handle it, then retry the parked ones.
+    pub fn handle_next(&mut self) -> Result<()> {
+        let incoming = self.socket.next_request()?;
+        if incoming.request.op == Op::Cancel {
+            let id = incoming.request.arg;
+            self.parked.retain(|parked| parked.request.id != id);
+            return Ok(());
+        }
+        self.dispatch(incoming)?;
+        self.retry_parked()
+    }
+
+    /// Try every parked request again (after something changed).
+    pub fn retry_parked(&mut self) -> Result<()> {
+        for _ in 0..self.parked.len() {
+            let Some(incoming) = self.parked.pop_front() else { break };
+            self.dispatch(incoming)?;
+        }
+        self.flush_events()
+    }
+
+    fn flush_events(&mut self) -> Result<()> {
+        self.scheme.drain_events(&mut self.events);
+        for (handle, flags) in self.events.drain(..) {
+            self.socket.notify(handle, flags)?;
+        }
+        Ok(())
+    }
+
+    /// Handle one request: answer it, or park it if it would wait.
+    fn dispatch(&mut self, mut incoming: Incoming) -> Result<()> {
+        let request = incoming.request;
+        let caller = Caller { pid: request.pid as usize, uid: request.uid, gid: request.gid };
+        let id = request.id;
+        let handle = request.handle as usize;
+        let flags = request.flags as usize;
+        let mut data: Vec<u8> = Vec::new();
+        let text = |bytes: &[u8]| core::str::from_utf8(bytes).map(String::from).map_err(|_| Error::new(EINVAL));
+        let result: Result<Response> = match request.op {
+            Op::Open => text(incoming.input())
+                .and_then(|path| self.scheme.open(&path, flags, &caller))
+                .map(|opened| answer_opened(id, opened)),
+            Op::Dup => {
+                let name = incoming.input().to_vec();
+                self.scheme.dup(handle, &name, &caller).map(|opened| answer_opened(id, opened))
+            }
+            Op::Read => match incoming.lent_output() {
+                Some(buf) => self.scheme.read(handle, buf, flags).map(|n| Response::value(id, n as u64)),
+                None => {
+                    data = alloc::vec![0u8; (request.len as usize).min(INLINE_MAX)];
+                    self.scheme.read(handle, &mut data, flags).map(|n| {
+                        data.truncate(n);
+                        Response::data(id, n)
+                    })
+                }
+            },
+            Op::Write => {
+                let input = incoming.input();
+                self.scheme.write(handle, input, flags).map(|n| Response::value(id, n as u64))
+            }
+            Op::Seek => self.scheme.seek(handle, request.arg as i64 as isize, flags).map(|at| value(id, at)),
+            Op::Fstat => {
+                let mut stat = Stat::default();
+                self.scheme.fstat(handle, &mut stat).map(|()| {
+                    data = stat.to_vec();
+                    Response::data(id, data.len())
+                })
+            }
+            Op::Fpath => self.scheme.fpath(handle).map(|path| {
+                data = path.into_bytes();
+                data.truncate(INLINE_MAX.min(request.len as usize));
+                Response::data(id, data.len())
+            }),
+            Op::Fevent => self
+                .scheme
+                .fevent(handle, EventFlags::from_bits_truncate(flags))
+                .map(|ready| value(id, ready.bits())),
+            Op::Fsync => self.scheme.fsync(handle).map(|()| value(id, 0)),
+            Op::Ftruncate => self.scheme.ftruncate(handle, request.arg as usize).map(|()| value(id, 0)),
+            Op::Frename => {
+                text(incoming.input()).and_then(|p| self.scheme.frename(handle, &p, &caller)).map(|()| value(id, 0))
+            }
+            Op::Unlink => text(incoming.input()).and_then(|p| self.scheme.unlink(&p, &caller)).map(|()| value(id, 0)),
+            Op::Rmdir => text(incoming.input()).and_then(|p| self.scheme.rmdir(&p, &caller)).map(|()| value(id, 0)),
+            Op::SendFd => self
+                .scheme
+                .sendfd(handle, request.arg as usize, flags, request.len as usize, &caller)
+                .map(|v| value(id, v)),
+            Op::Close => {
+                self.scheme.close(handle);
+                return Ok(());
+            }
+            Op::Fmap => Err(Error::new(EOPNOTSUPP)),
+            Op::Cancel => return Ok(()),
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
+                self.parked.push_back(incoming);
+                return Ok(());
+            }
+            Err(err) => Response::error(id, err.errno),
+        };
+        self.socket.answer(incoming, response, &data)
+    }
+}
+
+fn value(id: u64, value: usize) -> Response {
+    Response::value(id, value as u64)
+}
+
+fn answer_opened(id: u64, opened: Opened) -> Response {
+    match opened {
+        Opened::Handle(handle) => value(id, handle),
+        Opened::Fd(fd) => Response::fd(id, fd),
+    }
+}

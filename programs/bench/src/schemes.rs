@@ -1,0 +1,79 @@
+//! Benchmarks of calls on a userspace scheme: a daemon forked from this
+//! program serves `benchzero:` (reads give zeroes) through the `scheme`
+//! framework, on the same CPU as the caller (`-smp 1`).
+//!
+//! - `scheme_read_1byte`: the round trip of a 1-byte read (caller to
+//!   daemon and back), the peer of Linux's pipe ping-pong;
+//! - `scheme_open_read_close`: open, a 16-byte read and close, the peer of
+//!   Linux's open+read+close of a tmpfs file;
+//! - `scheme_read_4k` / `scheme_read_64k`: reads into a 4 KiB buffer
+//!   (copied inline) and a 64 KiB one (lent pages, filled in place).
+
+use rt::abi::syscall::{self as sc, O_RDONLY};
+use rt::fs::File;
+use rt::prelude::*;
+use rt::process::Fork;
+use scheme::{Caller, Opened, Scheme, Server};
+
+struct Zero;
+
+impl Scheme for Zero {
+    fn open(&mut self, _path: &str, _flags: usize, _caller: &Caller) -> scheme::Result<Opened> {
+        Ok(Opened::Handle(0))
+    }
+
+    fn read(&mut self, _handle: usize, buf: &mut [u8], _flags: usize) -> scheme::Result<usize> {
+        buf.fill(0);
+        Ok(buf.len())
+    }
+}
+
+/// The daemon, killed when dropped.
+pub struct Daemon(usize);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = rt::process::kill(self.0, rt::abi::SIGKILL);
+        let _ = rt::process::wait(self.0);
+    }
+}
+
+pub const URL: &str = "benchzero:";
+
+/// Fork the daemon and wait until `benchzero:` opens.
+pub fn start() -> Result<Daemon, String> {
+    let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
+        Fork::Child => {
+            let code = match Server::new("benchzero", Zero).and_then(|mut s| s.run()) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            };
+            rt::process::exit(code)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    let daemon = Daemon(pid);
+    for _ in 0..10_000 {
+        match File::open(URL) {
+            Ok(_) => return Ok(daemon),
+            Err(err) if err.errno == sc::ENODEV => rt::thread::yield_now(),
+            Err(err) => return Err(format!("open {URL}: {err}")),
+        }
+    }
+    Err(String::from("the daemon never registered"))
+}
+
+/// One read of `buf.len()` bytes that must come back whole.
+pub fn read_whole(file: &mut File, buf: &mut [u8]) -> Result<(), String> {
+    match file.read(buf) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(n) => Err(format!("short read: {n} of {}", buf.len())),
+        Err(err) => Err(format!("read: {err}")),
+    }
+}
+
+pub fn open_read_close() -> Result<(), String> {
+    let mut file = File::open_with(URL, O_RDONLY).map_err(|e| format!("open: {e}"))?;
+    read_whole(&mut file, &mut [0u8; 16])?;
+    file.close().map_err(|e| format!("close: {e}"))
+}

@@ -1,0 +1,548 @@
+//! Userspace schemes: daemons registered on the root scheme and the calls
+//! routed to them — inline and lent buffers, two daemons at once, a daemon
+//! killed under 50 blocked callers, garbage answers, namespaces, fd
+//! passing, events, cancellation, and the root scheme's rules.
+//!
+//! Each test forks its own daemon(s) from a small test scheme ([`Store`])
+//! served by the `scheme` framework, under a name unique to the test.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use core::time::Duration;
+
+use rt::abi::syscall::{self as sc, EventFlags, O_CREAT, O_NONBLOCK, O_RDWR, Stat};
+use rt::fs::File;
+use rt::mem::SharedMapping;
+use scheme::{Caller, Opened, Scheme, Server};
+
+use crate::support::{
+    Outcome, WAIT, ensure, expect_err, expect_exit, expect_signal, fork_child, kill_and_reap, now, ok, shared_page,
+    wait_for, wait_until,
+};
+
+/// A scheme for tests. Paths:
+/// - `park`: a shared queue; reads wait (park) until a write to any
+///   `park` handle brings data;
+/// - `probe`: a write reads the last lent read buffer's first byte (the
+///   daemon dies if the kernel unmapped it, as it must);
+/// - `secret`: a write counts 0xAA bytes in the pages around the lent
+///   buffer, outside it (0 if the kernel showed nothing but the buffer);
+/// - anything else: a file whose contents start as the path.
+struct Store {
+    handles: BTreeMap<usize, (String, Vec<u8>, usize)>,
+    next: usize,
+    queue: VecDeque<u8>,
+    last_lent: usize,
+    ready: Vec<(usize, EventFlags)>,
+    closed: usize,
+}
+
+impl Store {
+    fn new() -> Store {
+        Store { handles: BTreeMap::new(), next: 0, queue: VecDeque::new(), last_lent: 0, ready: Vec::new(), closed: 0 }
+    }
+
+    fn get(&mut self, handle: usize) -> scheme::Result<&mut (String, Vec<u8>, usize)> {
+        self.handles.get_mut(&handle).ok_or(rt::Error::new(sc::EBADF))
+    }
+
+    fn park_handles(&self) -> Vec<usize> {
+        self.handles.iter().filter(|(_, (p, _, _))| p == "park").map(|(&h, _)| h).collect()
+    }
+}
+
+impl Scheme for Store {
+    fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> scheme::Result<Opened> {
+        self.next += 1;
+        self.handles.insert(self.next, (String::from(path), path.as_bytes().to_vec(), 0));
+        Ok(Opened::Handle(self.next))
+    }
+
+    fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> scheme::Result<usize> {
+        if buf.len() > scheme_proto_inline() {
+            self.last_lent = buf.as_ptr() as usize;
+        }
+        let (path, data, offset) = self.get(handle)?;
+        if path == "park" {
+            if self.queue.is_empty() {
+                return Err(rt::Error::new(sc::EAGAIN));
+            }
+            let n = buf.len().min(self.queue.len());
+            for (dst, src) in buf.iter_mut().zip(self.queue.drain(..n)) {
+                *dst = src;
+            }
+            return Ok(n);
+        }
+        let start = (*offset).min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        *offset = start + n;
+        Ok(n)
+    }
+
+    fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> scheme::Result<usize> {
+        let last_lent = self.last_lent;
+        let (path, data, offset) = self.get(handle)?;
+        match path.as_str() {
+            "park" => {
+                self.queue.extend(buf);
+                for h in self.park_handles() {
+                    self.ready.push((h, EventFlags::EVENT_READ));
+                }
+                Ok(buf.len())
+            }
+            "probe" => Ok(rt::testing::peek(last_lent) as usize),
+            "secret" => {
+                let start = buf.as_ptr() as usize;
+                let end = start + buf.len();
+                let (first, last) = (start & !4095, (end + 4095) & !4095);
+                let seen = (first..start).chain(end..last).filter(|&a| rt::testing::peek(a) == 0xAA).count();
+                Ok(seen)
+            }
+            _ => {
+                let end = *offset + buf.len();
+                if data.len() < end {
+                    data.resize(end, 0);
+                }
+                data[*offset..end].copy_from_slice(buf);
+                *offset = end;
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> scheme::Result<usize> {
+        let (_, data, at) = self.get(handle)?;
+        let base = match whence {
+            sc::SEEK_SET => 0,
+            sc::SEEK_CUR => *at as isize,
+            sc::SEEK_END => data.len() as isize,
+            _ => return Err(rt::Error::new(sc::EINVAL)),
+        };
+        let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(rt::Error::new(sc::EINVAL))?;
+        *at = target as usize;
+        Ok(*at)
+    }
+
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> scheme::Result<()> {
+        let (_, data, _) = self.get(handle)?;
+        stat.st_mode = sc::MODE_FILE | 0o644;
+        stat.st_size = data.len() as u64;
+        Ok(())
+    }
+
+    fn fpath(&mut self, handle: usize) -> scheme::Result<String> {
+        Ok(self.get(handle)?.0.clone())
+    }
+
+    fn close(&mut self, handle: usize) {
+        self.handles.remove(&handle);
+        self.closed += 1;
+    }
+
+    /// `dup(fd, "fd")`: answers with an fd of another scheme.
+    fn dup(&mut self, _handle: usize, name: &[u8], _caller: &Caller) -> scheme::Result<Opened> {
+        match name {
+            b"fd" => Ok(Opened::Fd(rt::sys::open(crate::support::SELF, sc::O_RDONLY)?)),
+            _ => Err(rt::Error::new(sc::EINVAL)),
+        }
+    }
+
+    /// A sent fd: read what it holds into the handle's contents.
+    fn sendfd(&mut self, handle: usize, fd: usize, _flags: usize, _arg: usize, _c: &Caller) -> scheme::Result<usize> {
+        let mut buf = [0u8; 64];
+        let n = rt::sys::read(fd, &mut buf);
+        let _ = rt::sys::close(fd);
+        let n = n?;
+        let (_, data, offset) = self.get(handle)?;
+        *data = buf[..n].to_vec();
+        *offset = 0;
+        Ok(n)
+    }
+
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> scheme::Result<EventFlags> {
+        let (path, _, _) = self.get(handle)?;
+        let ready = if path != "park" || !self.queue.is_empty() { EventFlags::EVENT_READ } else { EventFlags::empty() };
+        Ok(ready & interest)
+    }
+
+    fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
+        events.append(&mut self.ready);
+    }
+}
+
+fn scheme_proto_inline() -> usize {
+    rt::scheme::INLINE_MAX
+}
+
+/// Word 0 of a daemon's status page: 1 once registered; word 1: parked
+/// requests; word 2: closes seen.
+struct Daemon {
+    pid: usize,
+    page: SharedMapping,
+}
+
+impl Daemon {
+    /// Fork a daemon serving `Store` as `name`.
+    fn start(name: &str) -> Result<Daemon, String> {
+        let page = shared_page()?;
+        let words = page.atomic_u32s();
+        let name = String::from(name);
+        let pid = fork_child(|| {
+            let Ok(mut server) = Server::new(&name, Store::new()) else { return 3 };
+            words[0].store(1, Ordering::Release);
+            loop {
+                if server.handle_next().is_err() {
+                    return 4;
+                }
+                words[1].store(server.parked() as u32, Ordering::Release);
+                words[2].store(server.scheme().closed as u32, Ordering::Release);
+            }
+        })?;
+        let daemon = Daemon { pid, page };
+        if !wait_until(WAIT, || daemon.words()[0].load(Ordering::Acquire) == 1) {
+            kill_and_reap(pid);
+            return Err(format!("daemon {name} did not register"));
+        }
+        Ok(daemon)
+    }
+
+    fn words(&self) -> &[core::sync::atomic::AtomicU32] {
+        self.page.atomic_u32s()
+    }
+
+    fn parked(&self) -> u32 {
+        self.words()[1].load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        kill_and_reap(self.pid);
+    }
+}
+
+fn unique(base: &str) -> String {
+    format!("{base}{}", rt::process::getpid())
+}
+
+fn open(url: &str, flags: usize) -> Result<File, String> {
+    ok(&format!("open {url}"), File::open_with(url, flags))
+}
+
+pub fn user_scheme_round_trip() -> Outcome {
+    let name = unique("ut-store");
+    let _daemon = Daemon::start(&name)?;
+    let mut file = open(&format!("{name}:notes"), O_RDWR)?;
+    let mut small = [0u8; 16];
+    let n = ok("read", file.read(&mut small))?;
+    ensure!(&small[..n] == b"notes", "first read gave {:?}", &small[..n]);
+    ok("write", file.write_all(b" and more"))?;
+    ok("seek", file.seek(rt::fs::SeekFrom::Start(0)))?;
+    let mut text = String::new();
+    ok("read_to_string", file.read_to_string(&mut text))?;
+    ensure!(text == "notes and more", "read back {text:?}");
+    let stat = ok("fstat", file.stat())?;
+    ensure!(stat.st_size == 14, "fstat size {}", stat.st_size);
+    let path = ok("fpath", file.path())?;
+    ensure!(path == format!("{name}:notes"), "fpath {path:?}");
+    // 64 KiB at an odd offset, out and back: lent pages both ways.
+    let big: Vec<u8> = (0..65_536u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut out = vec![0u8; big.len() + 3];
+    out[3..].copy_from_slice(&big);
+    ok("seek", file.seek(rt::fs::SeekFrom::Start(0)))?;
+    let n = ok("big write", rt::sys::write(file.fd(), &out[3..]))?;
+    ensure!(n == big.len(), "big write took {n}");
+    ok("seek", file.seek(rt::fs::SeekFrom::Start(0)))?;
+    let mut back = vec![0u8; big.len() + 5];
+    let n = ok("big read", rt::sys::read(file.fd(), &mut back[5..]))?;
+    ensure!(n == big.len() && back[5..] == big[..], "big read: {n} bytes, equal: {}", back[5..5 + n] == big[..n]);
+    ensure!(back[..5] == [0; 5], "bytes before the read buffer changed");
+    Ok(String::from("inline and lent reads and writes, fstat, fpath, seek"))
+}
+
+pub fn two_daemons_at_once() -> Outcome {
+    let (a, b) = (unique("ut-a"), unique("ut-b"));
+    let _da = Daemon::start(&a)?;
+    let _db = Daemon::start(&b)?;
+    let mut fa = open(&format!("{a}:x"), O_RDWR)?;
+    let mut fb = open(&format!("{b}:y"), O_RDWR)?;
+    for round in 0..50u32 {
+        ok("seek a", fa.seek(rt::fs::SeekFrom::Start(0)))?;
+        ok("seek b", fb.seek(rt::fs::SeekFrom::Start(0)))?;
+        ok("write a", fa.write_all(&round.to_le_bytes()))?;
+        ok("write b", fb.write_all(&(round + 1000).to_le_bytes()))?;
+        let (mut ra, mut rb) = ([0u8; 4], [0u8; 4]);
+        ok("seek a", fa.seek(rt::fs::SeekFrom::Start(0)))?;
+        ok("seek b", fb.seek(rt::fs::SeekFrom::Start(0)))?;
+        ok("read a", fa.read_exact(&mut ra))?;
+        ok("read b", fb.read_exact(&mut rb))?;
+        ensure!(u32::from_le_bytes(ra) == round && u32::from_le_bytes(rb) == round + 1000, "round {round} mixed up");
+    }
+    let list = ok("read :", rt::fs::read_to_string(":"))?;
+    ensure!(list.lines().any(|l| l == a) && list.lines().any(|l| l == b), "`:` lists {list:?}");
+    Ok(String::from("50 interleaved rounds"))
+}
+
+pub fn daemon_killed_under_fifty_callers() -> Outcome {
+    const CALLERS: usize = 50;
+    let name = unique("ut-park");
+    let daemon = Daemon::start(&name)?;
+    let url = format!("{name}:park");
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let url = url.clone();
+        callers.push(fork_child(move || {
+            let Ok(mut file) = File::open_with(&url, O_RDWR) else { return 2 };
+            let mut buf = [0u8; 8];
+            match file.read(&mut buf) {
+                Err(err) if err.errno == sc::EIO => 0,
+                _ => 1,
+            }
+        })?);
+    }
+    let all_parked = wait_until(WAIT, || daemon.parked() as usize == CALLERS);
+    ensure!(all_parked, "only {} of {CALLERS} callers blocked", daemon.parked());
+    let start = now();
+    drop(daemon);
+    for pid in callers {
+        let status = wait_for(pid, Duration::from_secs(5))?;
+        expect_exit("caller", status, 0)?;
+    }
+    let took = now() - start;
+    expect_err("open after the daemon died", File::open_with(&url, O_RDWR), sc::ENODEV)?;
+    Ok(format!("{CALLERS} callers got EIO within {} ms", took.as_millis()))
+}
+
+pub fn garbage_answers_give_eio() -> Outcome {
+    let name = unique("ut-garbage");
+    let page = shared_page()?;
+    let words = page.atomic_u32s();
+    let daemon_name = name.clone();
+    let daemon = fork_child(|| {
+        let Ok(mut socket) = rt::scheme::Socket::register(&daemon_name) else { return 3 };
+        words[0].store(1, Ordering::Release);
+        // Random bytes, a short header, an unknown id: all refused.
+        let refused = [
+            socket.write_raw(&[0xff; 40]),
+            socket.write_raw(&[0; 8]),
+            socket.write_raw(&rt::scheme::Response::value(999_999, 0).encode()),
+        ]
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.errno == sc::EINVAL))
+        .count();
+        words[1].store(refused as u32, Ordering::Release);
+        let mut answered = 0;
+        loop {
+            let Ok(incoming) = socket.next_request() else { return 4 };
+            let id = incoming.request.id;
+            let bad = match incoming.request.op {
+                // An open answered with an fd we do not have, a read
+                // claiming more than asked for, an errno out of range.
+                rt::scheme::Op::Open if answered == 0 => rt::scheme::Response::fd(id, 999),
+                rt::scheme::Op::Open => rt::scheme::Response::value(id, 1),
+                rt::scheme::Op::Read => rt::scheme::Response::value(id, 1 << 20),
+                _ => rt::scheme::Response::error(id, 100_000),
+            };
+            let _ = socket.answer(incoming, bad, &[]);
+            answered += 1;
+            words[2].store(answered, Ordering::Release);
+        }
+    })?;
+    let result = (|| {
+        ensure!(wait_until(WAIT, || words[0].load(Ordering::Acquire) == 1), "daemon did not register");
+        ensure!(wait_until(WAIT, || words[1].load(Ordering::Acquire) == 3), "malformed writes were not all refused");
+        let url = format!("{name}:x");
+        expect_err("open answered with a bad fd", File::open_with(&url, O_RDWR), sc::EIO)?;
+        let mut file = open(&url, O_RDWR)?;
+        let mut buf = [0u8; 16];
+        expect_err("read answered with too much", file.read(&mut buf), sc::EIO)?;
+        expect_err("fsync answered with a bad errno", rt::sys::fsync(file.fd()), sc::EIO)?;
+        Ok(String::from("callers got EIO, the daemon EINVAL/EBADF"))
+    })();
+    kill_and_reap(daemon);
+    result
+}
+
+pub fn null_namespace_opens_nothing() -> Outcome {
+    let status = crate::support::run_child(|| {
+        let Ok(kept) = File::open(crate::support::SELF) else { return 10 };
+        if rt::sys::ns_restrict(&["initfs"]).is_err() {
+            return 11;
+        }
+        if !matches!(File::open("debug:"), Err(e) if e.errno == sc::ENODEV) {
+            return 12;
+        }
+        if File::open(crate::support::SELF).is_err() {
+            return 13;
+        }
+        // Narrowing never widens.
+        if !matches!(rt::sys::ns_restrict(&["initfs", "debug"]), Err(e) if e.errno == sc::ENODEV) {
+            return 14;
+        }
+        if rt::sys::ns_restrict(&[]).is_err() {
+            return 15;
+        }
+        if !matches!(File::open(crate::support::SELF), Err(e) if e.errno == sc::ENODEV) {
+            return 16;
+        }
+        if !matches!(File::open_with(":ut-null", O_CREAT | O_RDWR), Err(e) if e.errno == sc::EACCES) {
+            return 17;
+        }
+        if !matches!(rt::fs::read_to_string(":"), Ok(list) if list.is_empty()) {
+            return 18;
+        }
+        // What it had open still works.
+        let mut magic = [0u8; 4];
+        let mut kept = kept;
+        if kept.read_exact(&mut magic).is_err() || magic != *b"\x7fELF" {
+            return 19;
+        }
+        0
+    })?;
+    expect_exit("child in the null namespace", status, 0)?;
+    Ok(String::from("narrowed, then null: nothing new opens, old fds work"))
+}
+
+pub fn registration_rules() -> Outcome {
+    let name = unique("ut-reg");
+    let socket = ok("register", rt::scheme::Socket::register(&name))?;
+    expect_err("second registration", rt::scheme::Socket::register(&name), sc::EEXIST)?;
+    for bad in ["", "a:b", "a/b", "sp ace", &"x".repeat(65)] {
+        expect_err(&format!("name {bad:?}"), File::open_with(&format!(":{bad}"), O_CREAT | O_RDWR), sc::EINVAL)
+            .or_else(|e| if bad.is_empty() { Ok(()) } else { Err(e) })?;
+    }
+    let list = ok("read :", rt::fs::read_to_string(":"))?;
+    ensure!(list.lines().any(|l| l == name), "`:` lists {list:?}");
+    ensure!(list.lines().any(|l| l == "initfs"), "`:` lacks initfs: {list:?}");
+    drop(socket);
+    expect_err("open after unregistering", File::open(&format!("{name}:x")), sc::ENODEV)?;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        match rt::scheme::Socket::register("ut-unprivileged") {
+            Err(e) if e.errno == sc::EACCES => 0,
+            _ => 1,
+        }
+    })?;
+    expect_exit("unprivileged registration", status, 0)?;
+    Ok(String::from("EEXIST, EINVAL names, listing, unregister on close, EACCES for uid 1000"))
+}
+
+pub fn fd_passing() -> Outcome {
+    let name = unique("ut-fds");
+    let _daemon = Daemon::start(&name)?;
+    let mut target = open(&format!("{name}:inbox"), O_RDWR)?;
+    let (read_end, mut write_end) = ok("pipe", rt::fs::pipe())?;
+    ok("write to pipe", write_end.write_all(b"carried by an fd"))?;
+    let sent = read_end.into_fd();
+    let n = ok("sendfd", rt::sys::sendfd(target.fd(), sent, 0, 0))?;
+    ensure!(n == 16, "daemon read {n} bytes from the sent fd");
+    expect_err("the sent fd is gone here", rt::sys::fstat(sent), sc::EBADF)?;
+    let mut text = String::new();
+    ok("read back", target.read_to_string(&mut text))?;
+    ensure!(text == "carried by an fd", "daemon stored {text:?}");
+    // An open answered with another scheme's fd.
+    let other = ok("dup fd", target.derive("fd"))?;
+    let path = ok("fpath", other.path())?;
+    ensure!(path.starts_with("initfs:"), "handed-over fd is {path:?}");
+    // A failed sendfd keeps the fd.
+    let keep = ok("open", File::open(crate::support::SELF))?;
+    expect_err("sendfd to a kernel scheme", rt::sys::sendfd(keep.fd(), write_end.fd(), 0, 0), sc::EOPNOTSUPP)?;
+    ok("fd still there", rt::sys::fstat(write_end.fd()))?;
+    Ok(format!("sent a pipe end; received {path}"))
+}
+
+pub fn events_on_nonblocking_fds() -> Outcome {
+    let name = unique("ut-events");
+    let _daemon = Daemon::start(&name)?;
+    let url = format!("{name}:park");
+    let mut reader = open(&url, O_RDWR | O_NONBLOCK)?;
+    let mut buf = [0u8; 8];
+    expect_err("non-blocking read of nothing", reader.read(&mut buf), sc::EAGAIN)?;
+    let queue = ok("event:", rt::event::EventQueue::new())?;
+    ok("watch", queue.watch(reader.fd(), EventFlags::EVENT_READ, 77))?;
+    ok("queue non-blocking", queue.file().set_nonblocking(true))?;
+    let mut events = [sc::Event::default(); 4];
+    expect_err("no event yet", queue.wait(&mut events), sc::EAGAIN)?;
+    let url2 = url.clone();
+    let writer = fork_child(move || match File::open_with(&url2, O_RDWR).and_then(|mut f| f.write_all(b"ping")) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    })?;
+    expect_exit("writer", wait_for(writer, WAIT)?, 0)?;
+    ok("queue blocking", queue.file().set_nonblocking(false))?;
+    let n = ok("wait", queue.wait(&mut events))?;
+    ensure!(n >= 1 && events[0].id == reader.fd() && events[0].data == 77, "event {:?}", &events[..n]);
+    ensure!(events[0].flags.contains(EventFlags::EVENT_READ), "flags {:?}", events[0].flags);
+    let got = ok("read after the event", reader.read(&mut buf))?;
+    ensure!(&buf[..got] == b"ping", "read {:?}", &buf[..got]);
+    Ok(String::from("EAGAIN, then an event with its data, then the bytes"))
+}
+
+pub fn lent_pages_leave_the_daemon() -> Outcome {
+    let name = unique("ut-lend");
+    let daemon = Daemon::start(&name)?;
+    let mut file = open(&format!("{name}:{}", "z".repeat(10)), O_RDWR)?;
+    let mut big = vec![0u8; 3 * 4096];
+    ok("lent read", file.read(&mut big))?;
+    // The daemon now touches the buffer it was lent: it must be gone.
+    let probe = open(&format!("{name}:probe"), O_RDWR)?;
+    let answer = rt::sys::write(probe.fd(), b"x");
+    ensure!(answer.is_err(), "the daemon could still read a lent page after answering");
+    let status = wait_for(daemon.pid, WAIT)?;
+    expect_signal("daemon touching a returned page", status, rt::abi::SIGSEGV)?;
+    Ok(String::from("the daemon faulted on the page it had been lent"))
+}
+
+pub fn lent_buffer_shows_nothing_else() -> Outcome {
+    let name = unique("ut-secret");
+    let _daemon = Daemon::start(&name)?;
+    let file = open(&format!("{name}:secret"), O_RDWR)?;
+    let mut pages = vec![0xAAu8; 6 * 4096];
+    let base = pages.as_ptr() as usize;
+    let skip = (4096 - base % 4096) % 4096 + 100;
+    let buf = &mut pages[skip..skip + 3 * 4096 + 50];
+    buf.fill(0x11);
+    let seen = ok("write", rt::sys::write(file.fd(), buf))?;
+    ensure!(seen == 0, "the daemon saw {seen} bytes of the caller's memory outside the buffer");
+    Ok(String::from("partial pages arrive as copies"))
+}
+
+pub fn killed_caller_cancels_its_call() -> Outcome {
+    let name = unique("ut-cancel");
+    let daemon = Daemon::start(&name)?;
+    let url = format!("{name}:park");
+    let caller = fork_child(move || {
+        let mut buf = [0u8; 8];
+        let _ = File::open_with(&url, O_RDWR).and_then(|mut f| f.read(&mut buf));
+        1
+    })?;
+    ensure!(wait_until(WAIT, || daemon.parked() == 1), "the caller's read never parked");
+    kill_and_reap(caller);
+    // The daemon learns of it with its next request (the cancel).
+    ensure!(wait_until(WAIT, || daemon.parked() == 0), "the daemon still holds the killed caller's read");
+    Ok(String::from("cancel reached the daemon"))
+}
+
+pub fn closing_reaches_the_daemon() -> Outcome {
+    let name = unique("ut-close");
+    let daemon = Daemon::start(&name)?;
+    for i in 0..10 {
+        let file = open(&format!("{name}:f{i}"), O_RDWR)?;
+        let copy = ok("dup", file.try_clone())?;
+        drop(file);
+        drop(copy);
+    }
+    ensure!(
+        wait_until(WAIT, || daemon.words()[2].load(Ordering::Acquire) == 10),
+        "daemon saw {} closes of 10",
+        daemon.words()[2].load(Ordering::Acquire)
+    );
+    Ok(String::from("one close per open file, after its last fd"))
+}
