@@ -36,12 +36,40 @@ use crate::qemu::{self, Machine, Serial};
 use crate::workspace::Workspace;
 
 /// The benchmarks, in the order the table shows them.
-pub const BENCHMARKS: &[&str] = &["null_syscall_getppid", "yield_pingpong", "fork_exit_wait", "fork_exec_wait"];
+pub const BENCHMARKS: &[&str] = &[
+    "null_syscall_getppid",
+    "yield_pingpong",
+    "fork_exit_wait",
+    "fork_exec_wait",
+    "scheme_read_1byte",
+    "scheme_open_read_close",
+    "scheme_read_4k",
+    "scheme_read_64k",
+];
 
 /// Linux's figures under `-icount shift=0` (instructions per operation),
-/// from the issue's baseline run; none for the yield ping-pong.
-pub const LINUX_ICOUNT: &[(&str, u64)] =
-    &[("null_syscall_getppid", 338), ("fork_exit_wait", 169_375), ("fork_exec_wait", 631_920)];
+/// from the issue's baseline run; none for the yield ping-pong. A scheme
+/// round trip's peer is Linux's pipe ping-pong.
+pub const LINUX_ICOUNT: &[(&str, u64)] = &[
+    ("null_syscall_getppid", 338),
+    ("fork_exit_wait", 169_375),
+    ("fork_exec_wait", 631_920),
+    ("scheme_read_1byte", 12_978),
+];
+
+/// Linux's TCG figures (ns per operation) from `linux-baseline.sh` run on
+/// this machine: its pipe ping-pong is the peer of a scheme round trip,
+/// its open+read+close of a tmpfs file the peer of ours on a scheme.
+pub const LINUX_TCG: &[(&str, f64)] = &[
+    ("null_syscall_getppid", 504.0),
+    ("fork_exit_wait", 677_000.0),
+    ("fork_exec_wait", 2_250_000.0),
+    ("scheme_read_1byte", 71_800.0),
+    ("scheme_open_read_close", 13_400.0),
+];
+
+/// Benchmarks that move bytes: the bytes per operation (for MB/s).
+pub const BYTES_PER_OP: &[(&str, u64)] = &[("scheme_read_4k", 4096), ("scheme_read_64k", 65_536)];
 
 /// How long one boot may take: the icount run is several times slower.
 const TCG_TIMEOUT: Duration = Duration::from_secs(240);
@@ -140,25 +168,37 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The results table: TCG ns/op, icount instructions/op, Linux icount.
+/// The results table: TCG ns/op (and MB/s for byte movers), icount
+/// instructions/op, Linux's TCG ns/op and icount.
 pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
-    let header = ["benchmark", "TCG ns/op", "icount instructions/op", "Linux icount"];
-    let mut rows: Vec<[String; 4]> = Vec::new();
+    const COLUMNS: usize = 5;
+    let header = ["benchmark", "TCG ns/op", "icount instructions/op", "Linux TCG ns/op", "Linux icount"];
+    let mut rows: Vec<[String; COLUMNS]> = Vec::new();
     let missing = |run: &BenchRun, name: &str| match run.figures.get(name) {
         Some(Figure::Failed(_)) => "failed".to_string(),
         _ => "-".to_string(),
     };
     for name in BENCHMARKS {
-        let tcg_cell = tcg.ns(name).map_or_else(|| missing(tcg, name), |ns| format!("{ns:.1}"));
+        let bytes = BYTES_PER_OP.iter().find(|(n, _)| n == name).map(|(_, b)| *b);
+        let tcg_cell = tcg.ns(name).map_or_else(
+            || missing(tcg, name),
+            |ns| match bytes {
+                // bytes per ns * 1000 = MB/s (10^6 bytes per second).
+                Some(bytes) if ns > 0.0 => format!("{ns:.1} ({:.0} MB/s)", bytes as f64 * 1000.0 / ns),
+                _ => format!("{ns:.1}"),
+            },
+        );
         let icount_cell = icount.ns(name).map_or_else(|| missing(icount, name), |ns| thousands(ns.round() as u64));
+        let linux_tcg = LINUX_TCG.iter().find(|(n, _)| n == name).map_or("-".to_string(), |(_, v)| format!("{v:.1}"));
         let linux = LINUX_ICOUNT.iter().find(|(n, _)| n == name).map_or("-".to_string(), |(_, v)| thousands(*v));
-        rows.push([name.to_string(), tcg_cell, icount_cell, linux]);
+        rows.push([name.to_string(), tcg_cell, icount_cell, linux_tcg, linux]);
     }
-    let widths: Vec<usize> =
-        (0..4).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: [&str; 4]| {
+    let widths: Vec<usize> = (0..COLUMNS)
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: [&str; COLUMNS]| {
         let mut out = format!("{:<w$}", cells[0], w = widths[0]);
-        for i in 1..4 {
+        for i in 1..COLUMNS {
             out.push_str(&format!(" | {:>w$}", cells[i], w = widths[i]));
         }
         out.trim_end().to_string()
@@ -168,7 +208,7 @@ pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
     out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
     out.push('\n');
     for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3]]));
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
         out.push('\n');
     }
     out
@@ -200,7 +240,8 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     println!();
     println!(
         "{} CPU(s). TCG: guest nanoseconds (depend on the host). icount: -icount shift=0, guest ns = \
-         instructions executed. Linux: ../shared/bench/linux-baseline.sh, same QEMU, -smp 1; yield: none.",
+         instructions executed. Linux: ../shared/bench/linux-baseline.sh, same QEMU, -smp 1; yield: none; \
+         scheme_read_1byte vs Linux pipe ping-pong, scheme_open_read_close vs open+read+close on tmpfs.",
         opts.smp
     );
     if opts.smp > 1 {
@@ -322,6 +363,10 @@ mod tests {
             "bench null_syscall_getppid: 812.3 ns/op (100 iterations)",
             "bench yield_pingpong: 2000.0 ns/op (100 iterations)",
             "bench fork_exit_wait: 300000.5 ns/op (100 iterations)",
+            "bench scheme_read_1byte: 3000.0 ns/op (100 iterations)",
+            "bench scheme_open_read_close: 9000.0 ns/op (100 iterations)",
+            "bench scheme_read_4k: 4000.0 ns/op (100 iterations)",
+            "bench scheme_read_64k: 20000.0 ns/op (100 iterations)",
         ];
         let run = run_of(&lines);
         assert!(!run.finished() && !run.complete());
@@ -329,7 +374,8 @@ mod tests {
         lines.push("bench done");
         let run = run_of(&lines);
         assert!(run.finished() && !run.complete());
-        lines[3] = "bench fork_exec_wait: 900000.0 ns/op (10 iterations)";
+        let failed = lines.len() - 2;
+        lines[failed] = "bench fork_exec_wait: 900000.0 ns/op (10 iterations)";
         assert!(run_of(&lines).complete());
         let panicked = run_of(&["KERNEL PANIC on CPU 0: boom"]);
         assert!(panicked.finished() && !panicked.complete());
@@ -362,17 +408,38 @@ mod tests {
         let text = table(&tcg, &icount);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2 + BENCHMARKS.len());
-        assert_eq!(lines[0], "benchmark            | TCG ns/op | icount instructions/op | Linux icount");
-        assert_eq!(lines[1], "---------------------+-----------+------------------------+-------------");
-        assert_eq!(lines[2], "null_syscall_getppid |     812.3 |                  1,520 |          338");
-        assert_eq!(lines[3], "yield_pingpong       |    failed |                  4,101 |            -");
-        assert_eq!(lines[4], "fork_exit_wait       |  300000.0 |                250,000 |      169,375");
-        assert_eq!(lines[5], "fork_exec_wait       |  900000.0 |                      - |      631,920");
+        assert_eq!(
+            lines[0],
+            "benchmark              | TCG ns/op | icount instructions/op | Linux TCG ns/op | Linux icount"
+        );
+        assert_eq!(
+            lines[1],
+            "-----------------------+-----------+------------------------+-----------------+-------------"
+        );
+        assert_eq!(
+            lines[2],
+            "null_syscall_getppid   |     812.3 |                  1,520 |           504.0 |          338"
+        );
+        assert_eq!(
+            lines[3],
+            "yield_pingpong         |    failed |                  4,101 |               - |            -"
+        );
+        assert_eq!(
+            lines[4],
+            "fork_exit_wait         |  300000.0 |                250,000 |        677000.0 |      169,375"
+        );
+        assert_eq!(
+            lines[5],
+            "fork_exec_wait         |  900000.0 |                      - |       2250000.0 |      631,920"
+        );
     }
 
     #[test]
     fn linux_figures_name_real_benchmarks() {
-        for (name, _) in LINUX_ICOUNT {
+        for name in LINUX_ICOUNT.iter().map(|(n, _)| n).chain(LINUX_TCG.iter().map(|(n, _)| n)) {
+            assert!(BENCHMARKS.contains(name), "{name}");
+        }
+        for (name, _) in BYTES_PER_OP {
             assert!(BENCHMARKS.contains(name), "{name}");
         }
     }

@@ -28,8 +28,11 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`).
+/// the workspace `members`); packages live in one of [`PROGRAM_DIRS`].
 pub const PROGRAMS: &[&str] = &["hello", "init", "usertests", "bench", "greet", "zero"];
+
+/// Where program packages live: utilities and tests, scheme daemons.
+pub const PROGRAM_DIRS: &[&str] = &["programs", "schemes"];
 
 /// The program the bench initfs starts as `bin/init` (and keeps as
 /// `bin/bench`, the path it execs itself by).
@@ -441,10 +444,12 @@ mod tests {
         let ws = Workspace::locate().expect("workspace");
         let manifest = fs::read_to_string(ws.root.join("Cargo.toml")).unwrap();
         for name in PROGRAMS {
-            let member = format!("\"programs/{name}\"");
-            assert!(manifest.contains(&member), "{name} is not a member");
+            let dir = PROGRAM_DIRS
+                .iter()
+                .find(|dir| manifest.contains(&format!("\"{dir}/{name}\"")))
+                .unwrap_or_else(|| panic!("{name} is not a member under {PROGRAM_DIRS:?}"));
             assert!(
-                ws.root.join("programs").join(name).join("build.rs").is_file(),
+                ws.root.join(dir).join(name).join("build.rs").is_file(),
                 "{name} has no build.rs to link it at the image base"
             );
         }
