@@ -193,9 +193,8 @@ pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
         let linux = LINUX_ICOUNT.iter().find(|(n, _)| n == name).map_or("-".to_string(), |(_, v)| thousands(*v));
         rows.push([name.to_string(), tcg_cell, icount_cell, linux_tcg, linux]);
     }
-    let widths: Vec<usize> = (0..COLUMNS)
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..COLUMNS).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: [&str; COLUMNS]| {
         let mut out = format!("{:<w$}", cells[0], w = widths[0]);
         for i in 1..COLUMNS {

@@ -251,8 +251,7 @@ impl UserScheme {
                 Err(err) => {
                     // This call cannot reach the daemon: fail it, try the next.
                     log::warn!("scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
-                    let removed =
-                        without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
+                    let removed = without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
                     if removed {
                         self.complete(&call, Err(err));
                     }
@@ -276,8 +275,9 @@ impl UserScheme {
         if let Some(lend) = &call.lend {
             let process = scheduler::current().process.clone().ok_or(Error::new(EPERM))?;
             let frames: Vec<(PhysFrame, bool)> = lend.pages.iter().map(|p| (p.frame, p.borrowed)).collect();
-            let base =
-                process.with_space(|space| space.map_frames(&frames, lend.daemon_writes)).ok_or(Error::new(ENOMEM))??;
+            let base = process
+                .with_space(|space| space.map_frames(&frames, lend.daemon_writes))
+                .ok_or(Error::new(ENOMEM))??;
             let len = frames.len() as u64 * PAGE_SIZE;
             *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
             request.addr = base + lend.offset as u64;

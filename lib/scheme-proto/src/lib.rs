@@ -162,19 +162,7 @@ impl core::fmt::Display for DecodeError {
 impl Request {
     /// A request with every field but `id` and `op` zero.
     pub const fn new(id: u64, op: Op) -> Request {
-        Request {
-            id,
-            op,
-            payload: Payload::None,
-            flags: 0,
-            pid: 0,
-            uid: 0,
-            gid: 0,
-            handle: 0,
-            addr: 0,
-            len: 0,
-            arg: 0,
-        }
+        Request { id, op, payload: Payload::None, flags: 0, pid: 0, uid: 0, gid: 0, handle: 0, addr: 0, len: 0, arg: 0 }
     }
 
     pub fn encode(&self) -> [u8; REQUEST_SIZE] {

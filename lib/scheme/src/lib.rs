@@ -279,10 +279,9 @@ impl<S: Scheme> Server<S> {
                 data.truncate(INLINE_MAX.min(request.len as usize));
                 Response::data(id, data.len())
             }),
-            Op::Fevent => self
-                .scheme
-                .fevent(handle, EventFlags::from_bits_truncate(flags))
-                .map(|ready| value(id, ready.bits())),
+            Op::Fevent => {
+                self.scheme.fevent(handle, EventFlags::from_bits_truncate(flags)).map(|ready| value(id, ready.bits()))
+            }
             Op::Fsync => self.scheme.fsync(handle).map(|()| value(id, 0)),
             Op::Ftruncate => self.scheme.ftruncate(handle, request.arg as usize).map(|()| value(id, 0)),
             Op::Frename => {
