@@ -56,6 +56,7 @@ fn register_schemes(boot_info: &BootInfo) {
     scheme::register("debug", alloc::sync::Arc::new(scheme::debug::DebugScheme));
     scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
     scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
+    scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme));
     let Some(addr) = boot_info.ramdisk_addr.into_option() else {
         return;
     };

@@ -40,18 +40,34 @@ const SHARED: Flags = Flags::BIT_10;
 /// freed, never written (a write copies it, as copy-on-write does).
 const BORROWED: Flags = Flags::BIT_11;
 
+/// Device memory (or other physical memory that is not RAM the kernel
+/// hands out) mapped for a driver: never counted, freed or copied; always
+/// shared with children; uncached.
+const DEVICE: Flags = Flags::BIT_52;
+
 /// One mapping of `frame` went away.
 fn drop_reference(flags: Flags, frame: PhysFrame) {
-    if !flags.contains(BORROWED) {
+    if !flags.intersects(BORROWED | DEVICE) {
         frame::release(frame);
     }
 }
 
 /// One more mapping of `frame` exists.
 fn add_reference(flags: Flags, frame: PhysFrame) {
-    if !flags.contains(BORROWED) {
+    if !flags.intersects(BORROWED | DEVICE) {
         frame::share(frame);
     }
+}
+
+/// What kind of frame a mapping of given frames ([`AddressSpace::map_frames`]) uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// Counted RAM (`frame::allocate_user`): the mapping takes a reference.
+    Counted,
+    /// A boot-ramdisk page: read-only, never freed (a private write copies it).
+    Borrowed,
+    /// Device memory: not RAM the kernel hands out; uncached, never freed.
+    Device,
 }
 /// Flags of intermediate tables: permissions are decided at the leaf.
 const TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
@@ -337,7 +353,8 @@ impl AddressSpace {
                 {
                     let old_flags = entry.flags();
                     let cow = old_flags.intersects(COPY_ON_WRITE | BORROWED);
-                    let mut flags = leaf_flags(prot, region.shared) | (old_flags & BORROWED);
+                    let kept = old_flags & (BORROWED | DEVICE | Flags::NO_CACHE | Flags::WRITE_THROUGH);
+                    let mut flags = leaf_flags(prot, region.shared) | kept;
                     if cow && prot.write {
                         // Still shared with another process: stay read-only
                         // until the next write fault copies it.
@@ -437,10 +454,10 @@ impl AddressSpace {
 
     /// The frame behind the page at `addr`, made present for `write` (a
     /// private, writable frame: copy-on-write is broken first) or for
-    /// reading. Returns it with whether it is borrowed (never freed, never
-    /// written). `EFAULT` if the region does not allow the access. For
-    /// lending a caller's pages to a scheme daemon.
-    pub fn pin_page(&mut self, addr: u64, write: bool) -> Result<(PhysFrame, bool), Error> {
+    /// reading. Returns it with its kind. `EFAULT` if the region does not
+    /// allow the access. For lending a caller's pages to a scheme daemon
+    /// and for a daemon's `fmap` answers.
+    pub fn pin_page(&mut self, addr: u64, write: bool) -> Result<(PhysFrame, FrameKind), Error> {
         let page = page_down(addr);
         let (_, region) = self.region_at(page).ok_or(Error::new(EFAULT))?;
         let allowed = if write { region.prot.write } else { region.prot.read || region.prot.write };
@@ -448,25 +465,63 @@ impl AddressSpace {
             return Err(Error::new(EFAULT));
         }
         let ready = self.leaf(page).filter(|e| !e.is_unused()).map(|e| e.flags()).is_some_and(|flags| {
-            !write || (flags.contains(Flags::WRITABLE) && !flags.intersects(COPY_ON_WRITE | BORROWED))
+            !write || (flags.contains(Flags::WRITABLE) && !flags.contains(COPY_ON_WRITE))
         });
         if !ready && !self.handle_fault(page, if write { Access::Write } else { Access::Read }) {
             return Err(Error::new(EFAULT));
         }
         let entry = self.leaf(page).ok_or(Error::new(EFAULT))?;
         let frame = entry.frame().map_err(|_| Error::new(EFAULT))?;
-        Ok((frame, entry.flags().contains(BORROWED)))
+        let flags = entry.flags();
+        let kind = if flags.contains(DEVICE) {
+            FrameKind::Device
+        } else if flags.contains(BORROWED) {
+            FrameKind::Borrowed
+        } else {
+            FrameKind::Counted
+        };
+        Ok((frame, kind))
     }
 
-    /// Map `frames` (each with whether it is borrowed) at a free address as
-    /// one shared region, taking a reference to each owned frame. For the
-    /// pages a caller lends to a daemon; returns the address.
-    pub fn map_frames(&mut self, frames: &[(PhysFrame, bool)], writable: bool) -> Result<u64, Error> {
+    /// Map `frames` in order as one region, at a free address (or as
+    /// `placement` says for `at`), taking a reference to each counted frame.
+    /// A shared mapping writes through to the frames; a private one copies a
+    /// page on its first write (device memory is always shared). Returns
+    /// the address. For lent pages, `fmap` and mapped ramdisk files.
+    pub fn map_frames(
+        &mut self,
+        frames: &[(PhysFrame, FrameKind)],
+        prot: Prot,
+        shared: bool,
+        at: u64,
+        placement: Placement,
+    ) -> Result<u64, Error> {
         let len = frames.len() as u64 * PAGE_SIZE;
-        let start = self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?;
-        let prot = if writable { Prot::RW } else { Prot::R };
-        self.regions.insert(start, Region { end: start + len, prot, shared: true });
-        for (i, &(frame, borrowed)) in frames.iter().enumerate() {
+        if len == 0 {
+            return Err(Error::new(EINVAL));
+        }
+        let start = match placement {
+            Placement::Fixed => {
+                let (start, end) = user_range(at, len)?;
+                self.unmap(start, end - start)?;
+                start
+            }
+            Placement::FixedNoReplace => {
+                let (start, end) = user_range(at, len)?;
+                if self.overlaps(start, end) {
+                    return Err(Error::new(EEXIST));
+                }
+                start
+            }
+            Placement::Hint => match user_range(page_down(at), len) {
+                Ok((s, e)) if at != 0 && !self.overlaps(s, e) => s,
+                _ => self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?,
+            },
+        };
+        let device = frames.iter().any(|(_, kind)| *kind == FrameKind::Device);
+        let shared = shared || device;
+        self.regions.insert(start, Region { end: start + len, prot, shared });
+        for (i, &(frame, kind)) in frames.iter().enumerate() {
             let addr = start + i as u64 * PAGE_SIZE;
             let entry = match self.leaf_create(addr) {
                 Ok(entry) => entry,
@@ -475,14 +530,34 @@ impl AddressSpace {
                     return Err(err);
                 }
             };
-            let mut flags = leaf_flags(prot, true);
-            if borrowed {
-                flags = (flags - Flags::WRITABLE) | BORROWED;
+            let mut flags = leaf_flags(prot, shared);
+            match kind {
+                FrameKind::Counted => {}
+                FrameKind::Borrowed => flags = (flags - Flags::WRITABLE) | BORROWED,
+                FrameKind::Device => flags |= DEVICE | Flags::NO_CACHE | Flags::WRITE_THROUGH,
+            }
+            if !shared && flags.contains(Flags::WRITABLE) {
+                flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
+            }
+            if kind == FrameKind::Borrowed && !shared && prot.write {
+                flags |= COPY_ON_WRITE;
             }
             add_reference(flags, frame);
             entry.set_frame(frame, flags);
         }
         Ok(start)
+    }
+
+    /// The frames behind `[start, start + len)` (page-aligned, all mapped),
+    /// made present for `write` or reading, each with its kind, for a
+    /// daemon's `fmap` answer. The caller takes references to counted ones.
+    pub fn frames_of(&mut self, start: u64, len: u64, write: bool) -> Result<alloc::vec::Vec<(PhysFrame, FrameKind)>, Error> {
+        let (start, end) = user_range(start, len)?;
+        let mut frames = alloc::vec::Vec::new();
+        for page in (start..end).step_by(PAGE_SIZE as usize) {
+            frames.push(self.pin_page(page, write)?);
+        }
+        Ok(frames)
     }
 
     /// Give every page of `[start, end)` a frame (zeroed).

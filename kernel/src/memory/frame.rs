@@ -29,8 +29,34 @@ fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
     without_interrupts(|| f(FRAMES.lock().as_mut().expect("frame allocator used before init")))
 }
 
+/// The usable RAM regions of the memory map (`[start, end)` physical),
+/// to tell RAM from device memory. More regions than this are merged into
+/// the last slot (erring towards "RAM", the safe side).
+static RAM: Mutex<([(u64, u64); 64], usize)> = Mutex::new(([(0, 0); 64], 0));
+
+/// Whether `phys` lies in RAM the kernel manages.
+pub fn is_ram(phys: u64) -> bool {
+    without_interrupts(|| {
+        let ram = RAM.lock();
+        ram.0[..ram.1].iter().any(|&(start, end)| (start..end).contains(&phys))
+    })
+}
+
 pub(super) fn init(regions: &MemoryRegions) {
     let usable = || regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable);
+    {
+        let mut ram = RAM.lock();
+        for region in usable() {
+            let n = ram.1;
+            if n < ram.0.len() {
+                ram.0[n] = (region.start, region.end);
+                ram.1 += 1;
+            } else {
+                let last = &mut ram.0[n - 1];
+                *last = (last.0.min(region.start), last.1.max(region.end));
+            }
+        }
+    }
     let frame_count = usable().map(|r| r.end / FRAME_SIZE).max().unwrap_or(0);
     let words = FrameBitmap::words_needed(frame_count);
     let bitmap_bytes = (words * 8) as u64;

@@ -132,6 +132,9 @@ unsafe impl Pod for abi::syscall::TimeSpec {}
 unsafe impl Pod for abi::UserStr {}
 // SAFETY: `repr(C)` integers (and padding).
 unsafe impl Pod for abi::syscall::Stat {}
+// SAFETY: `repr(C)`: three `usize`s and a bitflags newtype over `usize`,
+// which holds any bits (unknown ones are refused after reading).
+unsafe impl Pod for abi::syscall::Map {}
 
 /// A pointer to one `T` in user memory.
 #[derive(Clone, Copy, Debug)]

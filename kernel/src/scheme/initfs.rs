@@ -8,13 +8,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use abi::syscall::error::{EBADF, EINVAL, ENOENT, ENOTDIR, EROFS, Error};
-use abi::syscall::{MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat};
+use abi::syscall::error::{EACCES, EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, EROFS, Error};
+use abi::syscall::{MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat};
+use x86_64::structures::paging::PhysFrame;
 use initfs::{Image, InodeNum, Kind};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-use super::{Caller, KernelScheme, Opened};
+use super::{Caller, Frames, KernelScheme, Mapping, Opened};
+use crate::memory::PAGE_SIZE;
+use crate::memory::address_space::FrameKind;
 use crate::memory::usercopy::UserSlice;
 
 struct Handle {
@@ -147,6 +150,26 @@ impl KernelScheme for InitfsScheme {
         stat.st_nlink = 1;
         stat.st_blksize = 4096;
         Ok(())
+    }
+
+    /// A file's pages, read-only and shared with every other mapping of it
+    /// (the image's own frames; a private writable map copies on write).
+    fn fmap(&self, handle: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Mapping, Error> {
+        if flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED) {
+            return Err(Error::new(EROFS));
+        }
+        let data = self.resident(handle).ok_or(Error::new(EACCES))?;
+        let end = offset.checked_add(len).ok_or(Error::new(EINVAL))?;
+        if end > data.len().next_multiple_of(PAGE_SIZE as usize) {
+            return Err(Error::new(EINVAL));
+        }
+        let mut frames = alloc::vec::Vec::new();
+        for page in (offset..end).step_by(PAGE_SIZE as usize) {
+            let virt = x86_64::VirtAddr::from_ptr(data.as_ptr()) + page as u64;
+            let (phys, _) = crate::memory::paging::translate(virt).ok_or(Error::new(EFAULT))?;
+            frames.push((PhysFrame::containing_address(phys), FrameKind::Borrowed));
+        }
+        Ok(Mapping::Frames(Frames::new(frames)?))
     }
 
     fn resident(&self, handle: usize) -> Option<&'static [u8]> {

@@ -16,6 +16,7 @@
 pub mod debug;
 pub mod event;
 pub mod initfs;
+pub mod memory;
 pub mod namespace;
 pub mod pipe;
 pub mod root;
@@ -26,10 +27,12 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::syscall::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE, Error};
-use abi::syscall::{EventFlags, Stat};
+use abi::syscall::{EventFlags, MapFlags, Stat};
+use x86_64::structures::paging::PhysFrame;
 
 pub use self::namespace::Namespace;
 use crate::context::file::FileDescription;
+use crate::memory::address_space::FrameKind;
 use crate::memory::usercopy::UserSlice;
 
 /// Who is asking: passed to every path call, and by user schemes to the
@@ -56,6 +59,50 @@ pub enum Opened {
     Handle(usize),
     /// An open file of another scheme (a daemon answered with an fd).
     File(Arc<FileDescription>),
+}
+
+/// What an `fmap` maps.
+pub enum Mapping {
+    /// Fresh zeroed memory, as anonymous `mmap` gives.
+    Anonymous,
+    /// These frames, one per page, in order.
+    Frames(Frames),
+}
+
+/// Frames handed out for a mapping; holds a reference to each counted one
+/// until dropped (the mapping takes its own).
+pub struct Frames(Vec<(PhysFrame, FrameKind)>);
+
+impl Frames {
+    /// Take the frames, adding a reference to each counted one (`ENOMEM`
+    /// if a count is saturated).
+    pub fn new(frames: Vec<(PhysFrame, FrameKind)>) -> Result<Frames, Error> {
+        for (i, &(frame, kind)) in frames.iter().enumerate() {
+            if kind == FrameKind::Counted && !crate::memory::frame::try_share(frame) {
+                Frames(frames[..i].to_vec()).release_all();
+                return Err(Error::new(abi::syscall::error::ENOMEM));
+            }
+        }
+        Ok(Frames(frames))
+    }
+
+    pub fn as_slice(&self) -> &[(PhysFrame, FrameKind)] {
+        &self.0
+    }
+
+    fn release_all(&mut self) {
+        for (frame, kind) in self.0.drain(..) {
+            if kind == FrameKind::Counted {
+                crate::memory::frame::release(frame);
+            }
+        }
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        self.release_all();
+    }
 }
 
 /// Most data a kernel scheme moves per call through the default bounce
@@ -146,6 +193,12 @@ pub trait KernelScheme: Send + Sync {
     fn rmdir(&self, path: &str, caller: &Caller) -> Result<(), Error> {
         let _ = (path, caller);
         Err(Error::new(ENOENT))
+    }
+    /// Memory for `mmap` of `len` bytes (whole pages) at `offset` of the
+    /// file, for `flags` (protection, shared or private).
+    fn fmap(&self, handle: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Mapping, Error> {
+        let _ = (handle, offset, len, flags);
+        Err(Error::new(abi::syscall::error::ENODEV))
     }
     /// Receive `file`, sent over `handle` (`SYS_SENDFD`); the sender's fd
     /// is closed if this succeeds.

@@ -27,18 +27,19 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
-use abi::syscall::{EventFlags, O_NONBLOCK, Stat};
+use abi::syscall::{EventFlags, MapFlags, O_NONBLOCK, Stat};
 use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
-use super::{Caller, KernelScheme, Namespace, Opened, event, key_of};
+use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
 use crate::context::process::Pid;
 use crate::context::wait_queue::WaitQueue;
 use crate::context::{process, scheduler};
+use crate::memory::address_space::{FrameKind, Placement, Prot};
 use crate::memory::usercopy::{self, UserSlice};
 use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
 
@@ -51,6 +52,8 @@ enum Answer {
     Value(usize, Vec<u8>),
     /// An open file the daemon handed over.
     File(Arc<FileDescription>),
+    /// Pages of the daemon's, for an fmap.
+    Frames(super::Frames),
 }
 
 /// Where the lent pages of a call were mapped in the daemon.
@@ -274,9 +277,10 @@ impl UserScheme {
         }
         if let Some(lend) = &call.lend {
             let process = scheduler::current().process.clone().ok_or(Error::new(EPERM))?;
-            let frames: Vec<(PhysFrame, bool)> = lend.pages.iter().map(|p| (p.frame, p.borrowed)).collect();
+            let frames: Vec<(PhysFrame, FrameKind)> = lend.pages.iter().map(|p| (p.frame, p.kind)).collect();
+            let prot = if lend.daemon_writes { Prot::RW } else { Prot::R };
             let base = process
-                .with_space(|space| space.map_frames(&frames, lend.daemon_writes))
+                .with_space(|space| space.map_frames(&frames, prot, true, 0, Placement::Hint))
                 .ok_or(Error::new(ENOMEM))??;
             let len = frames.len() as u64 * PAGE_SIZE;
             *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
@@ -338,6 +342,18 @@ impl UserScheme {
                 }
                 let file = file::take_current(value).map_err(|_| "no such fd")?;
                 Ok(Ok(Answer::File(file)))
+            }
+            Kind::Value if request.op == Op::Fmap => {
+                // The daemon answered an address of its own: the caller
+                // gets the frames behind it (taken here, in the daemon).
+                let flags = MapFlags::from_bits_truncate(request.flags as usize);
+                let write = flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED);
+                let process = scheduler::current().process.clone().ok_or("no daemon process")?;
+                let frames = process
+                    .with_space(|space| space.frames_of(value as u64, request.len, write))
+                    .ok_or("the daemon has no address space")?
+                    .map_err(|_| "fmap answer is not mapped memory of the daemon's")?;
+                Ok(super::Frames::new(frames).map(Answer::Frames))
             }
             _ => {
                 let wanted = request.len as usize;
@@ -404,7 +420,7 @@ impl UserScheme {
         request.arg = arg;
         match self.call(Call::new(request))? {
             Answer::Value(value, _) => Ok(value),
-            Answer::File(_) => Err(Error::new(EIO)),
+            _ => Err(Error::new(EIO)),
         }
     }
 
@@ -422,10 +438,11 @@ impl UserScheme {
         self.call(call)
     }
 
-    fn opened(answer: Answer) -> Opened {
+    fn opened(answer: Answer) -> Result<Opened, Error> {
         match answer {
-            Answer::Value(handle, _) => Opened::Handle(handle),
-            Answer::File(file) => Opened::File(file),
+            Answer::Value(handle, _) => Ok(Opened::Handle(handle)),
+            Answer::File(file) => Ok(Opened::File(file)),
+            Answer::Frames(_) => Err(Error::new(EIO)),
         }
     }
 
@@ -436,7 +453,7 @@ impl UserScheme {
         request.len = len as u64;
         match self.call(Call::new(request))? {
             Answer::Value(_, data) => Ok(data),
-            Answer::File(_) => Err(Error::new(EIO)),
+            _ => Err(Error::new(EIO)),
         }
     }
 
@@ -491,8 +508,9 @@ fn unmap_lent(call: &Call) {
 /// One page of a lent buffer.
 struct LentPage {
     frame: PhysFrame,
-    /// A ramdisk page (no reference count).
-    borrowed: bool,
+    /// Counted RAM (the lend holds a reference), a ramdisk page or device
+    /// memory (neither is counted).
+    kind: FrameKind,
     /// A stand-in for a page only partly inside the buffer.
     stand_in: bool,
 }
@@ -518,15 +536,15 @@ impl Lend {
         let mut page = first;
         while page < end {
             if page >= start && page + PAGE_SIZE <= end {
-                let (frame, borrowed) =
+                let (frame, kind) =
                     process.with_space(|space| space.pin_page(page, daemon_writes)).ok_or(Error::new(EPERM))??;
-                if !borrowed && !frame::try_share(frame) {
+                if kind == FrameKind::Counted && !frame::try_share(frame) {
                     return Err(Error::new(ENOMEM));
                 }
-                lend.pages.push(LentPage { frame, borrowed, stand_in: false });
+                lend.pages.push(LentPage { frame, kind, stand_in: false });
             } else {
                 let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
-                lend.pages.push(LentPage { frame, borrowed: false, stand_in: true });
+                lend.pages.push(LentPage { frame, kind: FrameKind::Counted, stand_in: true });
                 if !daemon_writes {
                     let (from, to) = (start.max(page), end.min(page + PAGE_SIZE));
                     let part = buf.skip((from - start) as usize).prefix((to - from) as usize);
@@ -560,7 +578,7 @@ impl Lend {
 impl Drop for Lend {
     fn drop(&mut self) {
         for page in &self.pages {
-            if !page.borrowed {
+            if page.kind == FrameKind::Counted {
                 frame::release(page.frame);
             }
         }
@@ -580,7 +598,7 @@ fn stand_in(frame: PhysFrame) -> &'static mut [u8] {
 
 impl KernelScheme for UserScheme {
     fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened, Error> {
-        self.with_input(Op::Open, 0, flags, path.as_bytes()).map(Self::opened)
+        self.with_input(Op::Open, 0, flags, path.as_bytes()).and_then(Self::opened)
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
@@ -592,7 +610,7 @@ impl KernelScheme for UserScheme {
     fn write(&self, handle: usize, buf: &[u8], flags: usize) -> Result<usize, Error> {
         match self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])? {
             Answer::Value(n, _) => Ok(n),
-            Answer::File(_) => Err(Error::new(EIO)),
+            _ => Err(Error::new(EIO)),
         }
     }
 
@@ -629,7 +647,7 @@ impl KernelScheme for UserScheme {
     }
 
     fn dup(&self, handle: usize, buf: &[u8], _caller: &Caller) -> Result<Opened, Error> {
-        self.with_input(Op::Dup, handle, 0, buf).map(Self::opened)
+        self.with_input(Op::Dup, handle, 0, buf).and_then(Self::opened)
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
@@ -665,7 +683,18 @@ impl KernelScheme for UserScheme {
         *call.file.lock() = Some(file.clone());
         match self.call(call)? {
             Answer::Value(value, _) => Ok(value),
-            Answer::File(_) => Err(Error::new(EIO)),
+            _ => Err(Error::new(EIO)),
+        }
+    }
+
+    fn fmap(&self, handle: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Mapping, Error> {
+        let mut request = self.request(Op::Fmap, handle);
+        request.flags = flags.bits() as u32;
+        request.len = len as u64;
+        request.arg = offset as u64;
+        match self.call(Call::new(request))? {
+            Answer::Frames(frames) => Ok(Mapping::Frames(frames)),
+            _ => Err(Error::new(EIO)),
         }
     }
 

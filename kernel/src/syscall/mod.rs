@@ -71,6 +71,7 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_SETUID => process::setuid(a, b),
 
         SYS_MMAP => memory::mmap(a, b, c),
+        SYS_FMAP => memory::fmap(a, b, c),
         SYS_FUNMAP => memory::munmap(a, b),
         SYS_MPROTECT => memory::mprotect(a, b, c),
 

@@ -32,6 +32,13 @@ struct Range {
 }
 
 impl Range {
+    fn map_file(fd: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Range> {
+        let size = len.checked_next_multiple_of(PAGE_SIZE).filter(|&size| size > 0).ok_or(Error::new(sc::EINVAL))?;
+        // SAFETY: no MAP_FIXED: the kernel picks addresses nothing uses.
+        let addr = unsafe { sys::fmap(fd, offset, size, flags, 0)? };
+        Ok(Range { addr, len, size })
+    }
+
     fn map(len: usize, flags: MapFlags) -> Result<Range> {
         let size = len.checked_next_multiple_of(PAGE_SIZE).filter(|&size| size > 0).ok_or(Error::new(sc::EINVAL))?;
         // SAFETY: no MAP_FIXED: the kernel picks addresses nothing uses.
@@ -65,6 +72,22 @@ pub fn map_anonymous(len: usize) -> Result<Mapping> {
 /// this process forks afterwards.
 pub fn map_shared(len: usize) -> Result<SharedMapping> {
     Range::map(len, PROT_READ | PROT_WRITE | MAP_SHARED).map(|range| SharedMapping { range })
+}
+
+/// Maps `len` bytes of the file open on `fd` from `offset` (page-aligned)
+/// shared and writable: what this process writes the file's other
+/// mappings see, and the other way round (shared memory, `shm:`). Seen as
+/// atomics, since another process may change it at any time.
+pub fn map_file_shared(fd: usize, offset: usize, len: usize) -> Result<SharedMapping> {
+    Range::map_file(fd, offset, len, PROT_READ | PROT_WRITE | MAP_SHARED).map(|range| SharedMapping { range })
+}
+
+/// Maps `len` bytes of the file open on `fd` from `offset` (page-aligned),
+/// read-only and shared with the file's pages (no copy: an initfs file's
+/// mapping is its pages in the boot ramdisk). Seen as atomics: a file
+/// others may write changes under the mapping.
+pub fn map_file_read_only(fd: usize, offset: usize, len: usize) -> Result<SharedMapping> {
+    Range::map_file(fd, offset, len, PROT_READ | MAP_SHARED).map(|range| SharedMapping { range })
 }
 
 impl Mapping {

@@ -302,3 +302,17 @@ pub fn setuid(uid: u32, gid: u32) -> Result<()> {
     // SAFETY: touches no memory of ours.
     demux(unsafe { syscall2(abi::SYS_SETUID, uid as usize, gid as usize) }).map(drop)
 }
+
+/// `SYS_FMAP`: maps `size` bytes of the file open on `fd` at `offset`
+/// (page-aligned) with `flags` (`PROT_*`, `MAP_SHARED`/`MAP_PRIVATE`,
+/// `MAP_FIXED*`) near `hint`; returns the address.
+///
+/// # Safety
+///
+/// As for [`mmap`]: with `MAP_FIXED` the range must be memory nothing in
+/// the program uses.
+pub unsafe fn fmap(fd: usize, offset: usize, size: usize, flags: MapFlags, hint: usize) -> Result<usize> {
+    let map = sc::Map { offset, size, flags, address: hint };
+    // SAFETY: the kernel reads one `Map`; the caller vouches for MAP_FIXED.
+    demux(unsafe { syscall3(sc::SYS_FMAP, fd, (&raw const map).expose_provenance(), size_of::<sc::Map>()) })
+}

@@ -139,6 +139,13 @@ pub trait Scheme {
         let _ = (path, caller);
         Err(Error::new(ENOENT))
     }
+    /// `fmap` of `len` bytes (whole pages) at `offset`: answer the address
+    /// of page-aligned memory of this daemon's that holds them; the caller
+    /// maps the same pages (shared memory when `flags` say `MAP_SHARED`).
+    fn fmap(&mut self, handle: usize, offset: usize, len: usize, flags: sc::MapFlags) -> Result<usize> {
+        let _ = (handle, offset, len, flags);
+        Err(Error::new(sc::ENODEV))
+    }
     /// A caller sent an fd over `handle`; it is now our fd `fd`. The
     /// default refuses and closes it.
     fn sendfd(&mut self, handle: usize, fd: usize, flags: usize, arg: usize, caller: &Caller) -> Result<usize> {
@@ -297,7 +304,10 @@ impl<S: Scheme> Server<S> {
                 self.scheme.close(handle);
                 return Ok(());
             }
-            Op::Fmap => Err(Error::new(EOPNOTSUPP)),
+            Op::Fmap => self
+                .scheme
+                .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
+                .map(|addr| value(id, addr)),
             Op::Cancel => return Ok(()),
         };
         let response = match result {

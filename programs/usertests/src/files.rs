@@ -267,3 +267,46 @@ pub fn unknown_syscall_is_enosys() -> Outcome {
     }
     Ok(String::from("5 numbers"))
 }
+
+pub fn fmap_initfs_file_zero_copy() -> Outcome {
+    let file = ok("open", rt::fs::File::open(SELF))?;
+    let view = ok("fmap", rt::mem::map_file_read_only(file.fd(), 0, 8192))?;
+    let magic: Vec<u8> = view.atomic_u8s()[..4].iter().map(|b| b.load(core::sync::atomic::Ordering::Relaxed)).collect();
+    ensure!(magic == b"\x7fELF", "mapped bytes {magic:?}");
+    let denied = fmap_raw(file.fd(), 0, 4096, sc::PROT_READ | sc::PROT_WRITE | sc::MAP_SHARED);
+    expect_errno("shared writable fmap of initfs", denied, sc::EROFS)?;
+    expect_errno("unaligned offset", fmap_raw(file.fd(), 100, 4096, sc::PROT_READ | sc::MAP_PRIVATE), sc::EINVAL)?;
+    expect_errno("past the end", fmap_raw(file.fd(), 1 << 30, 4096, sc::PROT_READ | sc::MAP_PRIVATE), sc::EINVAL)?;
+    let debug = ok("open debug:", rt::fs::File::open("debug:"))?;
+    expect_errno("fmap of debug:", fmap_raw(debug.fd(), 0, 4096, sc::PROT_READ | sc::MAP_PRIVATE), sc::ENODEV)?;
+    Ok(String::from("the ELF header through the ramdisk's own page"))
+}
+
+pub fn memory_scheme_anonymous_and_physical() -> Outcome {
+    let zero = ok("open memory:", rt::fs::File::open_with("memory:", O_RDWR))?;
+    let view = ok("fmap memory:", rt::mem::map_file_shared(zero.fd(), 0, 3 * 4096))?;
+    ensure!(view.atomic_u64s().iter().all(|w| w.load(core::sync::atomic::Ordering::Relaxed) == 0), "not zeroed");
+    view.atomic_u64s()[100].store(7, core::sync::atomic::Ordering::Relaxed);
+    let phys = ok("open memory:physical", rt::fs::File::open_with("memory:physical", O_RDWR))?;
+    // The legacy VGA window is device memory; RAM is refused.
+    let vga = fmap_raw(phys.fd(), 0xa0000, 4096, sc::PROT_READ | sc::MAP_SHARED);
+    expect_ok("fmap of the VGA window", vga)?;
+    expect_errno("fmap of RAM", fmap_raw(phys.fd(), 0x20_0000, 4096, sc::PROT_READ | sc::MAP_SHARED), sc::EPERM)?;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        match rt::fs::File::open("memory:physical") {
+            Err(err) if err.errno == sc::EACCES => 0,
+            _ => 1,
+        }
+    })?;
+    crate::support::expect_exit("unprivileged memory:physical", status, 0)?;
+    Ok(String::from("zeroed anonymous pages; device memory for root only; RAM refused"))
+}
+
+/// `SYS_FMAP` with a `Map` built here, without MAP_FIXED (harmless).
+fn fmap_raw(fd: usize, offset: usize, size: usize, flags: sc::MapFlags) -> isize {
+    let map = sc::Map { offset, size, flags, address: 0 };
+    syscall(sc::SYS_FMAP, &[fd, (&raw const map).expose_provenance(), size_of::<sc::Map>()])
+}

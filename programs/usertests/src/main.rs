@@ -166,6 +166,9 @@ static TESTS: &[Test] = tests![
     userschemes::lent_buffer_shows_nothing_else,
     userschemes::killed_caller_cancels_its_call,
     userschemes::closing_reaches_the_daemon,
+    userschemes::fmap_of_a_daemons_pages,
+    files::fmap_initfs_file_zero_copy,
+    files::memory_scheme_anonymous_and_physical,
 ];
 
 fn main() -> ExitCode {

@@ -33,6 +33,8 @@ use crate::support::{
 ///   buffer, outside it (0 if the kernel showed nothing but the buffer);
 /// - anything else: a file whose contents start as the path.
 struct Store {
+    /// A page shared with callers that fmap a `shm` handle.
+    shm: Option<SharedMapping>,
     handles: BTreeMap<usize, (String, Vec<u8>, usize)>,
     next: usize,
     queue: VecDeque<u8>,
@@ -43,7 +45,15 @@ struct Store {
 
 impl Store {
     fn new() -> Store {
-        Store { handles: BTreeMap::new(), next: 0, queue: VecDeque::new(), last_lent: 0, ready: Vec::new(), closed: 0 }
+        Store {
+            shm: None,
+            handles: BTreeMap::new(),
+            next: 0,
+            queue: VecDeque::new(),
+            last_lent: 0,
+            ready: Vec::new(),
+            closed: 0,
+        }
     }
 
     fn get(&mut self, handle: usize) -> scheme::Result<&mut (String, Vec<u8>, usize)> {
@@ -65,6 +75,14 @@ impl Scheme for Store {
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> scheme::Result<usize> {
         if buf.len() > scheme_proto_inline() {
             self.last_lent = buf.as_ptr() as usize;
+        }
+        if self.get(handle)?.0 == "shm" {
+            let shm = self.shm.as_ref().ok_or(rt::Error::new(sc::EIO))?;
+            let n = buf.len().min(8);
+            for (dst, src) in buf.iter_mut().zip(shm.atomic_u8s()).take(n) {
+                *dst = src.load(Ordering::Relaxed);
+            }
+            return Ok(n);
         }
         let (path, data, offset) = self.get(handle)?;
         if path == "park" {
@@ -168,6 +186,17 @@ impl Scheme for Store {
         let (path, _, _) = self.get(handle)?;
         let ready = if path != "park" || !self.queue.is_empty() { EventFlags::EVENT_READ } else { EventFlags::empty() };
         Ok(ready & interest)
+    }
+
+    /// `shm`: one page of shared memory, the same for every caller.
+    fn fmap(&mut self, handle: usize, offset: usize, len: usize, _flags: sc::MapFlags) -> scheme::Result<usize> {
+        if self.get(handle)?.0 != "shm" || offset != 0 || len != 4096 {
+            return Err(rt::Error::new(sc::EINVAL));
+        }
+        if self.shm.is_none() {
+            self.shm = Some(rt::mem::map_shared(4096)?);
+        }
+        Ok(self.shm.as_ref().map_or(0, SharedMapping::addr))
     }
 
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
@@ -545,4 +574,25 @@ pub fn closing_reaches_the_daemon() -> Outcome {
         daemon.words()[2].load(Ordering::Acquire)
     );
     Ok(String::from("one close per open file, after its last fd"))
+}
+
+pub fn fmap_of_a_daemons_pages() -> Outcome {
+    let name = unique("ut-shm");
+    let _daemon = Daemon::start(&name)?;
+    let mut file = open(&format!("{name}:shm"), O_RDWR)?;
+    let view = ok("fmap", rt::mem::map_file_shared(file.fd(), 0, 4096))?;
+    view.atomic_u8s()[0].store(0x42, Ordering::Relaxed);
+    view.atomic_u8s()[7].store(0x24, Ordering::Relaxed);
+    let mut seen = [0u8; 8];
+    ok("read", file.read(&mut seen))?;
+    ensure!(seen[0] == 0x42 && seen[7] == 0x24, "the daemon sees {seen:?}");
+    let other = open(&format!("{name}:shm"), O_RDWR)?;
+    let second = ok("second fmap", rt::mem::map_file_shared(other.fd(), 0, 4096))?;
+    ensure!(second.atomic_u8s()[0].load(Ordering::Relaxed) == 0x42, "a second mapping sees other pages");
+    expect_err(
+        "fmap of a plain file",
+        rt::mem::map_file_shared(open(&format!("{name}:x"), O_RDWR)?.fd(), 0, 4096),
+        sc::EINVAL,
+    )?;
+    Ok(String::from("caller, daemon and a second mapping share one page"))
 }
