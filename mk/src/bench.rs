@@ -55,6 +55,7 @@ pub const LINUX_ICOUNT: &[(&str, u64)] = &[
     ("fork_exit_wait", 169_375),
     ("fork_exec_wait", 631_920),
     ("scheme_read_1byte", 12_978),
+    ("scheme_open_read_close", 7_530),
 ];
 
 /// Linux's TCG figures (ns per operation) from `linux-baseline.sh` run on
