@@ -46,30 +46,20 @@ pub struct KernelImage {
 
 pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
 
-/// The first program of a normal boot, and of a self-test boot.
-const FIRST_PROGRAM: &str = "initfs:bin/init";
-const USER_TESTS: &str = "initfs:bin/usertests";
-
-/// The kernel's own schemes; `initfs:` only if the bootloader brought a
-/// ramdisk and it is a valid image.
-fn register_schemes(boot_info: &BootInfo) {
+/// The kernel's own schemes.
+fn register_schemes() {
     scheme::register("debug", alloc::sync::Arc::new(scheme::debug::DebugScheme));
     scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
     scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
     scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme));
-    let Some(addr) = boot_info.ramdisk_addr.into_option() else {
-        return;
-    };
+}
+
+/// The boot ramdisk (the initfs image), if the bootloader brought one.
+fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
+    let addr = boot_info.ramdisk_addr.into_option()?;
     // SAFETY: the bootloader mapped the ramdisk at this address with this
-    // length, and nothing writes to it.
-    let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
-    match scheme::initfs::InitfsScheme::new(bytes) {
-        Ok(initfs) => {
-            log::info!("initfs: {} inodes, {} KiB", initfs.image().inode_count(), bytes.len() / 1024);
-            scheme::register("initfs", alloc::sync::Arc::new(initfs));
-        }
-        Err(err) => log::error!("initfs: the ramdisk is not a valid image: {err}"),
-    }
+    // length; it stays mapped and nothing writes to it.
+    Some(unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) })
 }
 
 pub fn kernel_main(boot_info: &'static mut BootInfo, mode: Mode) -> ! {
@@ -113,19 +103,21 @@ extern "C" fn continue_boot(boot_info: usize) -> ! {
     );
     log::info!("boot took {} ms", tsc::now_ns() / 1_000_000);
 
-    register_schemes(boot_info);
-    if mode == Mode::SelfTest {
-        if !selftest::run_all() {
+    register_schemes();
+    let selftest = mode == Mode::SelfTest;
+    if selftest && !selftest::run_all() {
+        qemu::exit(qemu::ExitCode::Failure);
+    }
+    // Bootstrap serves the ramdisk and execs init, or in a self-test boot
+    // the user-mode tests, whose exit status is then the verdict.
+    let started = ramdisk(boot_info)
+        .ok_or(abi::syscall::Error::new(abi::syscall::ENOENT))
+        .and_then(|image| context::bootstrap::spawn(image, selftest));
+    if let Err(err) = started {
+        log::error!("cannot start {}: {err}; nothing to run", context::bootstrap::BOOTSTRAP);
+        if selftest {
             qemu::exit(qemu::ExitCode::Failure);
         }
-        // Then the user-mode tests, when the ramdisk carries them; their
-        // runner is the first process and its exit status is the verdict.
-        if let Err(err) = context::exec::spawn_first(USER_TESTS) {
-            log::info!("no user-mode tests ({USER_TESTS}: {err}); kernel self-tests only");
-            qemu::exit(qemu::ExitCode::Success);
-        }
-    } else if let Err(err) = context::exec::spawn_first(FIRST_PROGRAM) {
-        log::error!("cannot start {FIRST_PROGRAM}: {err}; nothing to run");
     }
     context::scheduler::run_idle()
 }

@@ -29,10 +29,10 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
 /// the workspace `members`); packages live in one of [`PROGRAM_DIRS`].
-pub const PROGRAMS: &[&str] = &["hello", "init", "usertests", "bench", "greet", "zero"];
+pub const PROGRAMS: &[&str] = &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero"];
 
 /// Where program packages live: utilities and tests, scheme daemons.
-pub const PROGRAM_DIRS: &[&str] = &["programs", "schemes"];
+pub const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "."];
 
 /// The program the bench initfs starts as `bin/init` (and keeps as
 /// `bin/bench`, the path it execs itself by).
@@ -40,7 +40,7 @@ pub const BENCH_PROGRAM: &str = "bench";
 
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
-pub const LIBRARIES: &[&str] = &["rt", "scheme"];
+pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd"];
 
 /// The address every program is linked at (DESIGN.md §6; `abi::USER_IMAGE_BASE`).
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;
@@ -446,7 +446,10 @@ mod tests {
         for name in PROGRAMS {
             let dir = PROGRAM_DIRS
                 .iter()
-                .find(|dir| manifest.contains(&format!("\"{dir}/{name}\"")))
+                .find(|dir| {
+                    let member = if **dir == "." { format!("\"{name}\"") } else { format!("\"{dir}/{name}\"") };
+                    manifest.contains(&member)
+                })
                 .unwrap_or_else(|| panic!("{name} is not a member under {PROGRAM_DIRS:?}"));
             assert!(
                 ws.root.join(dir).join(name).join("build.rs").is_file(),

@@ -4,18 +4,13 @@
 //! initial stack: argc, argv, envp and the auxiliary vector, System V style,
 //! with a guard page below the stack.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
 use abi::syscall::error::{E2BIG, ENOEXEC, Error};
 use elf_loader::Limits;
 
-use super::file::{FileDescription, FileTable};
-use super::process::Process;
-use super::scheduler;
-use super::thread::Thread;
-use crate::arch::x86_64::fpu::FpuState;
+use super::file::FileDescription;
 use crate::arch::x86_64::gdt;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::memory::address_space::{AddressSpace, Placement, Prot, STACK_SIZE, STACK_TOP, USER_END, USER_START};
@@ -69,7 +64,7 @@ pub enum Executable {
 impl Executable {
     /// The bytes of the file open as `file`, without copying when possible.
     pub fn of(file: &FileDescription) -> Result<Self, Error> {
-        if let Some(bytes) = file.scheme.scheme().resident(file.handle) {
+        if let Some(bytes) = super::bootstrap::resident_file(file) {
             return Ok(Executable::Resident(bytes));
         }
         // Read from the start whatever the descriptor's offset; schemes
@@ -94,6 +89,33 @@ fn resident_frame(addr: *const u8) -> Option<PhysFrame> {
 }
 
 pub fn load(executable: &Executable, args: &[Vec<u8>], env: &[Vec<u8>]) -> Result<Program, Error> {
+    let (mut space, plan) = load_segments(executable)?;
+    // The stack, and an inaccessible guard page under it.
+    let stack_bottom = STACK_TOP - STACK_SIZE;
+    space.map(stack_bottom, STACK_SIZE, Prot::RW, false, Placement::FixedNoReplace)?;
+    space.map(stack_bottom - PAGE_SIZE, PAGE_SIZE, Prot::default(), false, Placement::FixedNoReplace)?;
+
+    let mut auxv = alloc::vec![(AT_PAGESZ, PAGE_SIZE as usize), (AT_ENTRY, plan.entry as usize)];
+    if let Some(phdr) = plan.phdr_vaddr {
+        auxv.extend([
+            (AT_PHDR, phdr as usize),
+            (AT_PHENT, usize::from(plan.phent)),
+            (AT_PHNUM, usize::from(plan.phnum)),
+        ]);
+    }
+    let stack_pointer = build_stack(&mut space, args, env, &auxv)?;
+    Ok(Program { space, entry: plan.entry, stack_pointer })
+}
+
+/// Load a program's segments only: no stack, RSP 0 (bootstrap, whose own
+/// code makes its stack).
+pub fn load_bare(executable: &Executable) -> Result<Program, Error> {
+    let (space, plan) = load_segments(executable)?;
+    Ok(Program { space, entry: plan.entry, stack_pointer: 0 })
+}
+
+/// A new address space with the program's segments mapped.
+fn load_segments(executable: &Executable) -> Result<(AddressSpace, elf_loader::LoadPlan), Error> {
     let file = executable.bytes();
     let plan = elf_loader::plan(file, &LIMITS).map_err(|err| {
         log::warn!("exec: refusing ELF file: {err}");
@@ -130,21 +152,7 @@ pub fn load(executable: &Executable, args: &[Vec<u8>], env: &[Vec<u8>]) -> Resul
             space.write_bytes(segment.vaddr, data)?;
         }
     }
-    // The stack, and an inaccessible guard page under it.
-    let stack_bottom = STACK_TOP - STACK_SIZE;
-    space.map(stack_bottom, STACK_SIZE, Prot::RW, false, Placement::FixedNoReplace)?;
-    space.map(stack_bottom - PAGE_SIZE, PAGE_SIZE, Prot::default(), false, Placement::FixedNoReplace)?;
-
-    let mut auxv = alloc::vec![(AT_PAGESZ, PAGE_SIZE as usize), (AT_ENTRY, plan.entry as usize)];
-    if let Some(phdr) = plan.phdr_vaddr {
-        auxv.extend([
-            (AT_PHDR, phdr as usize),
-            (AT_PHENT, usize::from(plan.phent)),
-            (AT_PHNUM, usize::from(plan.phnum)),
-        ]);
-    }
-    let stack_pointer = build_stack(&mut space, args, env, &auxv)?;
-    Ok(Program { space, entry: plan.entry, stack_pointer })
+    Ok((space, plan))
 }
 
 /// Lay out strings at the top of the stack and the pointer block below
@@ -190,27 +198,4 @@ fn build_stack(
     space.write_bytes(strings_base, &strings)?;
     debug_assert!(stack_pointer < USER_END);
     Ok(stack_pointer)
-}
-
-/// Start the first process from a file on the boot ramdisk, with fds 0-2 on
-/// the kernel console. Returns its pid.
-pub fn spawn_first(url: &str) -> Result<usize, Error> {
-    let file = scheme::open_kernel(url, abi::syscall::O_RDONLY)?;
-    let executable = Executable::of(&file)?;
-    let name = url.rsplit(['/', ':']).next().unwrap_or(url);
-    let program = load(&executable, &[Vec::from(name.as_bytes())], &[])?;
-    let frame = program.initial_frame();
-    let process = Process::new(
-        0,
-        alloc::string::String::from(name),
-        program.space,
-        FileTable::with_console()?,
-        (0, 0),
-        crate::scheme::namespace::root(),
-    );
-    let thread = Thread::new_user(Arc::clone(&process), &frame, FpuState::initial())?;
-    process.threads.lock().push(thread.clone());
-    scheduler::spawn(thread);
-    log::info!("started {url} as pid {}", process.pid);
-    Ok(process.pid)
 }

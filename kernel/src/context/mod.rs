@@ -5,6 +5,7 @@
 //! switches; `wait_queue` blocking; `file` the per-process table of open
 //! files; `exec` turns an ELF file into a fresh address space.
 
+pub mod bootstrap;
 pub mod exec;
 pub mod file;
 pub mod process;

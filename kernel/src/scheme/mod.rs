@@ -15,7 +15,6 @@
 
 pub mod debug;
 pub mod event;
-pub mod initfs;
 pub mod memory;
 pub mod namespace;
 pub mod pipe;
@@ -205,13 +204,6 @@ pub trait KernelScheme: Send + Sync {
     fn sendfd(&self, handle: usize, file: &Arc<FileDescription>, flags: usize, arg: usize) -> Result<usize, Error> {
         let _ = (handle, file, flags, arg);
         Err(Error::new(EOPNOTSUPP))
-    }
-    /// The whole contents of an open file, if they sit in kernel memory that
-    /// lives as long as the kernel, page-aligned (the boot ramdisk): exec
-    /// then reads them in place and maps read-only pages without copying.
-    fn resident(&self, handle: usize) -> Option<&'static [u8]> {
-        let _ = handle;
-        None
     }
     /// The last descriptor of `handle` went away.
     fn close(&self, handle: usize) -> Result<(), Error> {

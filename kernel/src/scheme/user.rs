@@ -543,6 +543,12 @@ impl Lend {
                 }
                 lend.pages.push(LentPage { frame, kind, stand_in: false });
             } else {
+                // Check the caller may use this page as the call will
+                // (reading it, or writing it when the answer comes back),
+                // so a bad buffer fails before the daemon acts on it.
+                process
+                    .with_space(|space| space.pin_page(page.max(start), daemon_writes))
+                    .ok_or(Error::new(EPERM))??;
                 let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 lend.pages.push(LentPage { frame, kind: FrameKind::Counted, stand_in: true });
                 if !daemon_writes {
@@ -617,7 +623,11 @@ impl KernelScheme for UserScheme {
     fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
             let data = self.output(Op::Read, handle, flags, buf.len())?;
-            buf.prefix(data.len()).copy_from_kernel(&data)?;
+            if let Err(err) = buf.prefix(data.len()).copy_from_kernel(&data) {
+                // Not delivered, so not consumed (where the daemon can seek).
+                let _ = self.seek(handle, -(data.len() as isize), abi::syscall::SEEK_CUR);
+                return Err(err);
+            }
             return Ok(data.len());
         }
         self.lent(Op::Read, handle, buf, flags)

@@ -99,6 +99,12 @@ pub mod auxv {
     pub const AT_PHNUM: usize = 5;
     pub const AT_PAGESZ: usize = 6;
     pub const AT_ENTRY: usize = 9;
+    /// Bootstrap only (its stub puts these on the stack it makes): where
+    /// the kernel mapped the initfs image, its length, and whether this is
+    /// a self-test boot (then bootstrap execs the test suite, not init).
+    pub const AT_FERRITE_IMAGE_ADDR: usize = 0x1000;
+    pub const AT_FERRITE_IMAGE_LEN: usize = 0x1001;
+    pub const AT_FERRITE_SELFTEST: usize = 0x1002;
 }
 
 /// The base every userspace program is linked at (non-PIE, DESIGN.md §6).
