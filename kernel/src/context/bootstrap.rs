@@ -52,7 +52,8 @@ pub fn spawn(image: &'static [u8], selftest: bool) -> Result<usize, Error> {
     let len = image.len().next_multiple_of(PAGE_SIZE as usize) as u64;
     let base = program.space.map(0, len, Prot::R, false, Placement::Hint)?;
     for offset in (0..image.len()).step_by(PAGE_SIZE as usize) {
-        let (phys, _) = paging::translate(VirtAddr::from_ptr(image.as_ptr()) + offset as u64).ok_or(Error::new(EINVAL))?;
+        let (phys, _) =
+            paging::translate(VirtAddr::from_ptr(image.as_ptr()) + offset as u64).ok_or(Error::new(EINVAL))?;
         let frame = x86_64::structures::paging::PhysFrame::containing_address(phys);
         program.space.map_borrowed(base + offset as u64, frame)?;
     }

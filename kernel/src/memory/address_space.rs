@@ -464,9 +464,11 @@ impl AddressSpace {
         if !allowed {
             return Err(Error::new(EFAULT));
         }
-        let ready = self.leaf(page).filter(|e| !e.is_unused()).map(|e| e.flags()).is_some_and(|flags| {
-            !write || (flags.contains(Flags::WRITABLE) && !flags.contains(COPY_ON_WRITE))
-        });
+        let ready = self
+            .leaf(page)
+            .filter(|e| !e.is_unused())
+            .map(|e| e.flags())
+            .is_some_and(|flags| !write || (flags.contains(Flags::WRITABLE) && !flags.contains(COPY_ON_WRITE)));
         if !ready && !self.handle_fault(page, if write { Access::Write } else { Access::Read }) {
             return Err(Error::new(EFAULT));
         }
@@ -551,7 +553,12 @@ impl AddressSpace {
     /// The frames behind `[start, start + len)` (page-aligned, all mapped),
     /// made present for `write` or reading, each with its kind, for a
     /// daemon's `fmap` answer. The caller takes references to counted ones.
-    pub fn frames_of(&mut self, start: u64, len: u64, write: bool) -> Result<alloc::vec::Vec<(PhysFrame, FrameKind)>, Error> {
+    pub fn frames_of(
+        &mut self,
+        start: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<alloc::vec::Vec<(PhysFrame, FrameKind)>, Error> {
         let (start, end) = user_range(start, len)?;
         let mut frames = alloc::vec::Vec::new();
         for page in (start..end).step_by(PAGE_SIZE as usize) {

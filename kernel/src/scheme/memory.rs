@@ -10,7 +10,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use abi::syscall::error::{EACCES, EBADF, EPERM, ENOENT, Error};
+use abi::syscall::error::{EACCES, EBADF, ENOENT, EPERM, Error};
 use abi::syscall::{MODE_CHR, MapFlags, Stat};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::PhysFrame;
