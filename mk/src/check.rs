@@ -48,8 +48,22 @@ const REQUIRED_SELFTESTS: &[&str] = &[
 ];
 
 /// User-mode tests the host insists on (`programs/usertests`): the ones
-/// that stand for what the userspace issue promised.
+/// that stand for what the userspace and schemes issues promised.
 const REQUIRED_USERTESTS: &[&str] = &[
+    "user_scheme_round_trip",
+    "two_daemons_at_once",
+    "daemon_killed_under_fifty_callers",
+    "garbage_answers_give_eio",
+    "null_namespace_opens_nothing",
+    "registration_rules",
+    "fd_passing",
+    "events_on_nonblocking_fds",
+    "lent_pages_leave_the_daemon",
+    "lent_buffer_shows_nothing_else",
+    "killed_caller_cancels_its_call",
+    "fmap_of_a_daemons_pages",
+    "corrupt_initfs_images_are_refused",
+    "pipe_carries_a_megabyte_in_order",
     "efault_read",
     "exit_status_codes",
     "waitpid_wnohang",

@@ -25,6 +25,7 @@ extern crate alloc;
 
 mod badptr;
 mod child;
+mod corrupt_initfs;
 mod exec;
 mod faults;
 mod files;
@@ -169,6 +170,7 @@ static TESTS: &[Test] = tests![
     userschemes::fmap_of_a_daemons_pages,
     files::fmap_initfs_file_zero_copy,
     files::memory_scheme_anonymous_and_physical,
+    corrupt_initfs::corrupt_initfs_images_are_refused,
 ];
 
 fn main() -> ExitCode {
