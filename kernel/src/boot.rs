@@ -48,10 +48,15 @@ pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
 
 /// The kernel's own schemes.
 fn register_schemes() {
-    scheme::register("debug", alloc::sync::Arc::new(scheme::debug::DebugScheme));
+    let debug = scheme::debug::DebugScheme::instance();
+    debug.start_input();
+    scheme::register("debug", debug);
     scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
     scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
     scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme));
+    scheme::register("sys", alloc::sync::Arc::new(scheme::sys::SysScheme::new()));
+    scheme::register("time", scheme::time::TimeScheme::instance());
+    scheme::register("irq", scheme::irq::IrqScheme::new());
 }
 
 /// The boot ramdisk (the initfs image), if the bootloader brought one.

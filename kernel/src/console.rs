@@ -36,6 +36,21 @@ pub fn write_bytes(bytes: &[u8]) {
     });
 }
 
+/// Take the bytes the UART has received (from the IRQ handler).
+pub fn drain_input(mut sink: impl FnMut(u8)) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut serial = SERIAL.lock();
+        while let Some(byte) = serial.read_byte() {
+            sink(byte);
+        }
+    });
+}
+
+/// Let the UART interrupt when input arrives.
+pub fn enable_input_interrupt() {
+    x86_64::instructions::interrupts::without_interrupts(|| SERIAL.lock().enable_receive_interrupt());
+}
+
 /// Used only by the panic handler: if the panicking CPU held the console
 /// lock, waiting for it would hang forever, so take it over.
 pub fn force_unlock() {

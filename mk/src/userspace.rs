@@ -28,11 +28,14 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`); packages live in one of [`PROGRAM_DIRS`].
+/// the workspace `members`); packages live in `programs/`, `schemes/` or
+/// at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] = &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero"];
 
-/// Where program packages live: utilities and tests, scheme daemons.
-pub const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "."];
+/// Where program packages live: utilities and tests, scheme daemons, and
+/// the top level (bootstrap). Checked by the tests.
+#[cfg(test)]
+const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "."];
 
 /// The program the bench initfs starts as `bin/init` (and keeps as
 /// `bin/bench`, the path it execs itself by).

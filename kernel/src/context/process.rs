@@ -155,6 +155,9 @@ impl Process {
     /// Ask the process to end with `signal`; wake its threads if blocked.
     pub fn kill(&self, signal: usize) {
         let _ = self.signal.compare_exchange(0, signal, Ordering::AcqRel, Ordering::Acquire);
+        // Pairs with the fence in the wait queues' blocking: a thread about
+        // to block either sees the signal or is seen blocked and woken.
+        core::sync::atomic::fence(Ordering::SeqCst);
         let threads: Vec<Arc<Thread>> = without_interrupts(|| self.threads.lock().clone());
         for thread in threads {
             scheduler::wake(&thread);
@@ -282,4 +285,10 @@ pub fn wait_child(parent: &Arc<Process>, pid: Pid, nohang: bool) -> Result<Optio
     let (child, status) = found.expect("a child was found");
     reap(child);
     Ok(Some((child, status)))
+}
+
+/// Every process in the table (running, or ended and not yet reaped), by
+/// pid: a snapshot for `sys:context`.
+pub fn list() -> Vec<Arc<Process>> {
+    without_interrupts(|| TABLE.lock().values().cloned().collect())
 }

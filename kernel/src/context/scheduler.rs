@@ -243,6 +243,7 @@ pub fn tick() {
             wake(&thread);
         }
     }
+    crate::scheme::time::tick(now);
     let cpu = this_cpu();
     if cpu.slice_left.fetch_sub(1, Ordering::Relaxed) <= 1 {
         cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);

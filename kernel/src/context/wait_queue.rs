@@ -16,6 +16,20 @@ use x86_64::instructions::interrupts::without_interrupts;
 use super::scheduler;
 use super::thread::{State, Thread};
 
+/// Mark `me` blocked, unless its process is being killed (then it stays
+/// running and the wait ends with `EINTR`). The fence pairs with the one in
+/// `Process::kill`: either the killer sees the thread blocked and wakes it,
+/// or the thread sees the signal here; a kill can never fall in between.
+fn block_unless_killed(me: &Arc<Thread>) -> bool {
+    me.set_state(State::Blocked);
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    if scheduler::current_killed() {
+        me.set_state(State::Running);
+        return false;
+    }
+    true
+}
+
 pub struct WaitQueue {
     waiters: Mutex<VecDeque<Arc<Thread>>>,
 }
@@ -39,14 +53,18 @@ impl WaitQueue {
             let blocked = without_interrupts(|| {
                 let mut waiters = self.waiters.lock();
                 if ready() {
-                    return false;
+                    return Some(false);
                 }
-                me.set_state(State::Blocked);
+                if !block_unless_killed(&me) {
+                    return None;
+                }
                 waiters.push_back(me.clone());
-                true
+                Some(true)
             });
-            if !blocked {
-                return Ok(());
+            match blocked {
+                Some(true) => {}
+                Some(false) => return Ok(()),
+                None => return Err(Error::new(EINTR)),
             }
             if deadline != 0 {
                 scheduler::sleep_until(&me, deadline);
@@ -72,14 +90,18 @@ impl WaitQueue {
         let queued = without_interrupts(|| {
             let mut waiters = self.waiters.lock();
             if !still_valid() {
-                return false;
+                return Some(false);
             }
-            me.set_state(State::Blocked);
+            if !block_unless_killed(&me) {
+                return None;
+            }
             waiters.push_back(me.clone());
-            true
+            Some(true)
         });
-        if !queued {
-            return Ok(false);
+        match queued {
+            Some(true) => {}
+            Some(false) => return Ok(false),
+            None => return Err(Error::new(EINTR)),
         }
         loop {
             if deadline != 0 {

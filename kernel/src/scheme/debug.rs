@@ -1,26 +1,143 @@
-//! `debug:` — the kernel console as a file: writes go to the serial port
-//! (as the kernel's own output does), reads return end-of-file until the
-//! console drivers exist.
+//! `debug:` — the kernel console as a file. Writes go to COM1 as the
+//! kernel's own output does; reads return what was typed on COM1 (raw
+//! bytes, no echo or line editing: that is a console driver's job), waiting
+//! for input unless the file is non-blocking, and readiness reaches
+//! `event:` queues. Input arrives by IRQ 4 into a bounded buffer; bytes
+//! that arrive while it is full are dropped and counted in the log.
 
-use abi::syscall::error::Error;
-use abi::syscall::{MODE_CHR, Stat};
+use alloc::collections::VecDeque;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::{Caller, KernelScheme, Opened};
+use abi::syscall::error::{EAGAIN, Error};
+use abi::syscall::{EventFlags, MODE_CHR, O_NONBLOCK, Stat};
+use spin::{Mutex, Once};
+use x86_64::instructions::interrupts::without_interrupts;
 
-pub struct DebugScheme;
+use super::{Caller, KernelScheme, Opened, event, key_of};
+use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
+use crate::arch::x86_64::{self as arch, idt, irq, percpu};
+use crate::context::wait_queue::WaitQueue;
+
+/// Bytes of typed input held until read.
+const INPUT_CAPACITY: usize = 4096;
+/// COM1's ISA interrupt.
+const COM1_IRQ: usize = 4;
+
+pub struct DebugScheme {
+    input: Mutex<VecDeque<u8>>,
+    readers: WaitQueue,
+    dropped: AtomicU64,
+    interrupts: AtomicBool,
+}
+
+/// The one instance, for the IRQ handler.
+static DEBUG: Once<alloc::sync::Arc<DebugScheme>> = Once::new();
+
+impl DebugScheme {
+    /// The scheme; the first call also routes COM1's interrupt here.
+    pub fn instance() -> alloc::sync::Arc<DebugScheme> {
+        DEBUG
+            .call_once(|| {
+                alloc::sync::Arc::new(DebugScheme {
+                    input: Mutex::new(VecDeque::with_capacity(INPUT_CAPACITY)),
+                    readers: WaitQueue::new(),
+                    dropped: AtomicU64::new(0),
+                    interrupts: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+
+    /// Route ISA IRQ 4 (through the MADT's overrides) to this CPU and turn
+    /// on the UART's receive interrupt. Without an IOAPIC route, reads
+    /// just never see input.
+    pub fn start_input(&self) {
+        let Some(platform) = arch::PLATFORM.get() else { return };
+        let route = platform.isa_routes[COM1_IRQ];
+        let Some(gsi) = u8::try_from(route.gsi).ok().filter(|&g| usize::from(g) < irq::GSI_COUNT) else {
+            log::warn!("debug: COM1's GSI {} is out of range; no console input", route.gsi);
+            return;
+        };
+        irq::set_handler(gsi, Some(on_interrupt));
+        let trigger = if route.level_triggered { Trigger::Level } else { Trigger::Edge };
+        let polarity = if route.active_low { Polarity::ActiveLow } else { Polarity::ActiveHigh };
+        let apic_id = percpu::current().apic_id.load(Ordering::Relaxed);
+        if ioapic::route(route.gsi, idt::IRQ_BASE + gsi, apic_id, trigger, polarity) {
+            crate::console::enable_input_interrupt();
+            self.interrupts.store(true, Ordering::Release);
+            log::info!("debug: console input on GSI {gsi}");
+        }
+    }
+
+    fn has_input(&self) -> bool {
+        without_interrupts(|| !self.input.lock().is_empty())
+    }
+}
+
+/// IRQ 4: move the received bytes into the buffer, wake readers, tell
+/// watchers. (Runs with interrupts off; the buffer, the wait queue and the
+/// event registry all take their locks with interrupts off.)
+fn on_interrupt() {
+    let Some(debug) = DEBUG.get() else { return };
+    let mut got = false;
+    crate::console::drain_input(|byte| {
+        let mut input = debug.input.lock();
+        if input.len() < INPUT_CAPACITY {
+            input.push_back(byte);
+            got = true;
+        } else {
+            debug.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    if got {
+        debug.readers.wake_all();
+        event::trigger(key_of(&**debug), 0, EventFlags::EVENT_READ);
+    }
+}
 
 impl KernelScheme for DebugScheme {
     fn open(&self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
         Ok(Opened::Handle(0))
     }
 
-    fn read(&self, _handle: usize, _buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
-        Ok(0)
+    fn read(&self, _handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        let mut take = || {
+            let mut input = self.input.lock();
+            n = buf.len().min(input.len());
+            for (dst, src) in buf.iter_mut().zip(input.drain(..n)) {
+                *dst = src;
+            }
+            n > 0
+        };
+        if flags & O_NONBLOCK != 0 {
+            if !without_interrupts(&mut take) {
+                return Err(Error::new(EAGAIN));
+            }
+        } else {
+            self.readers.wait_until(&mut take, 0)?;
+        }
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            log::warn!("debug: {dropped} input bytes dropped (nobody read them in time)");
+        }
+        Ok(n)
     }
 
     fn write(&self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
         crate::console::write_bytes(buf);
         Ok(buf.len())
+    }
+
+    fn fevent(&self, _handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        let mut ready = EventFlags::EVENT_WRITE;
+        if self.has_input() {
+            ready |= EventFlags::EVENT_READ;
+        }
+        Ok(ready & interest)
     }
 
     fn fstat(&self, _handle: usize, stat: &mut Stat) -> Result<(), Error> {

@@ -15,10 +15,13 @@
 
 pub mod debug;
 pub mod event;
+pub mod irq;
 pub mod memory;
 pub mod namespace;
 pub mod pipe;
 pub mod root;
+pub mod sys;
+pub mod time;
 pub mod user;
 
 use alloc::string::String;

@@ -44,7 +44,7 @@ use crate::memory::usercopy::{self, UserSlice};
 use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
 
 /// The largest buffer lent in one call; a longer read or write is short.
-pub const LEND_MAX: usize = 1 << 20;
+pub const LEND_MAX: usize = 16 << 20;
 
 /// What a daemon answered.
 enum Answer {

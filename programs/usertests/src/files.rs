@@ -216,11 +216,12 @@ pub fn open_bad_paths() -> Outcome {
 }
 
 pub fn debug_scheme_and_stdio() -> Outcome {
-    let fd = open("debug:", O_RDWR)?;
+    let fd = open("debug:", O_RDWR | sc::O_NONBLOCK)?;
     let stat = ok("fstat debug:", rt::sys::fstat(fd))?;
     ensure!(stat.st_mode & MODE_TYPE == MODE_CHR, "debug: mode {:#o}", stat.st_mode);
     let mut buf = [0u8; 8];
-    ensure!(ok("read debug:", rt::sys::read(fd, &mut buf))? == 0, "reading debug: is not end-of-file");
+    // Console input: none is typed during the suite.
+    expect_err("read debug:", rt::sys::read(fd, &mut buf), sc::EAGAIN)?;
     ensure!(ok("write 0 bytes", rt::sys::write(fd, b""))? == 0, "an empty write did not return 0");
     let line = b"usertests: a line written to debug:\n";
     ensure!(ok("write", rt::sys::write(fd, line))? == line.len(), "a short write to debug:");
@@ -309,4 +310,18 @@ pub fn memory_scheme_anonymous_and_physical() -> Outcome {
 fn fmap_raw(fd: usize, offset: usize, size: usize, flags: sc::MapFlags) -> isize {
     let map = sc::Map { offset, size, flags, address: 0 };
     syscall(sc::SYS_FMAP, &[fd, (&raw const map).expose_provenance(), size_of::<sc::Map>()])
+}
+
+pub fn debug_input_nonblocking_and_events() -> Outcome {
+    let console = ok("open debug:", rt::fs::File::open_with("debug:", O_RDWR | sc::O_NONBLOCK))?;
+    let mut buf = [0u8; 16];
+    // Nobody types during the suite: nothing to read.
+    expect_err("non-blocking read of the console", rt::sys::read(console.fd(), &mut buf), sc::EAGAIN)?;
+    let queue = ok("event:", rt::event::EventQueue::new())?;
+    ok("watch", queue.watch(console.fd(), sc::EventFlags::EVENT_WRITE | sc::EventFlags::EVENT_READ, 9))?;
+    let mut events = [sc::Event::default(); 2];
+    let n = ok("wait", queue.wait(&mut events))?;
+    ensure!(n == 1 && events[0].data == 9, "events {:?}", &events[..n]);
+    ensure!(events[0].flags == sc::EventFlags::EVENT_WRITE, "ready for {:?} with no input", events[0].flags);
+    Ok(String::from("EAGAIN without input; writable at once"))
 }

@@ -30,6 +30,7 @@ mod exec;
 mod faults;
 mod files;
 mod futex;
+mod kschemes;
 mod memory;
 mod pipes;
 mod ports;
@@ -171,6 +172,22 @@ static TESTS: &[Test] = tests![
     files::fmap_initfs_file_zero_copy,
     files::memory_scheme_anonymous_and_physical,
     corrupt_initfs::corrupt_initfs_images_are_refused,
+    files::debug_input_nonblocking_and_events,
+    kschemes::sys_listing_and_uname,
+    kschemes::sys_every_file_opens_with_its_size,
+    kschemes::sys_file_is_a_snapshot,
+    kschemes::sys_context_lists_this_process,
+    kschemes::sys_memory_figures_add_up,
+    kschemes::sys_log_holds_boot_and_new_lines,
+    kschemes::sys_scheme_lists_the_callers_namespace,
+    kschemes::sys_cpu_describes_the_cpus,
+    kschemes::sys_is_read_only,
+    kschemes::time_read_follows_the_clock,
+    kschemes::time_timeout_blocking_read,
+    kschemes::time_timeout_nonblocking_and_event,
+    kschemes::irq_listing_and_bad_names,
+    kschemes::irq_open_is_exclusive_and_checks_acks,
+    kschemes::irq_needs_root,
 ];
 
 fn main() -> ExitCode {

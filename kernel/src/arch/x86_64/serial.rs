@@ -1,13 +1,19 @@
-//! COM1 16550 UART: the kernel's console output (and, before drivers exist,
-//! its only one). Polled, no interrupts; touches only the COM1 ports.
+//! COM1 16550 UART: the kernel's console. Output is polled; input raises
+//! IRQ 4 once [`SerialPort::enable_receive_interrupt`] is called, and the
+//! handler drains it with [`SerialPort::read_byte`]. Touches only the COM1
+//! ports.
 
 use core::fmt;
 use x86_64::instructions::port::Port;
 
 const COM1: u16 = 0x3f8;
 
-/// Line status register bit: the transmit holding register is empty.
+/// Line status register bits: a received byte waits; the transmit holding
+/// register is empty.
+const LSR_DATA_READY: u8 = 1;
 const LSR_THR_EMPTY: u8 = 1 << 5;
+/// Modem control: OUT2 gates the UART's interrupt line on PCs.
+const MCR_OUT2: u8 = 1 << 3;
 
 pub struct SerialPort {
     base: u16,
@@ -32,6 +38,28 @@ impl SerialPort {
             Port::<u8>::new(b + 3).write(0x03); // 8N1, DLAB off
             Port::<u8>::new(b + 2).write(0xc7); // FIFO on, cleared, 14-byte threshold
             Port::<u8>::new(b + 4).write(0x03); // DTR + RTS
+        }
+    }
+
+    /// Interrupt when a byte arrives (IRQ 4 for COM1).
+    pub fn enable_receive_interrupt(&mut self) {
+        // SAFETY: COM1's interrupt-enable and modem-control registers;
+        // turning on the receive interrupt touches no memory.
+        unsafe {
+            Port::<u8>::new(self.base + 4).write(0x03 | MCR_OUT2);
+            Port::<u8>::new(self.base + 1).write(0x01);
+        }
+    }
+
+    /// A received byte, if one waits.
+    pub fn read_byte(&mut self) -> Option<u8> {
+        // SAFETY: reading COM1's line status and data registers only takes
+        // a received byte out of the UART.
+        unsafe {
+            if Port::<u8>::new(self.base + 5).read() & LSR_DATA_READY == 0 {
+                return None;
+            }
+            Some(Port::<u8>::new(self.base).read())
         }
     }
 

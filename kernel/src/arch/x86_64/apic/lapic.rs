@@ -164,13 +164,15 @@ fn send_icr(dest: u32, low: u32) {
     match mode() {
         // SAFETY: writing the x2APIC ICR sends one IPI, which is the intent.
         Mode::X2Apic => unsafe { Msr::new(0x830).write((u64::from(dest) << 32) | u64::from(low)) },
-        Mode::XApic(_) => {
+        // Two register writes: an interrupt handler that sends an IPI
+        // between them would change the destination under us.
+        Mode::XApic(_) => x86_64::instructions::interrupts::without_interrupts(|| {
             write(REG_ICR_HIGH, dest << 24);
             write(REG_ICR_LOW, low);
             while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
                 core::hint::spin_loop();
             }
-        }
+        }),
     }
 }
 

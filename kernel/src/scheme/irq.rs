@@ -1,0 +1,407 @@
+//! `irq:` — device interrupts, delivered to driver daemons.
+//!
+//! `open("irq:")` lists the GSIs (IOAPIC inputs) that can be opened, one
+//! per line: the number, then `isa=N` if an ISA IRQ arrives there, then
+//! `edge`/`level` and `high`/`low` as the line is programmed.
+//!
+//! `open("irq:N")` (uid 0 only, else `EACCES`; `N` in plain decimal, else
+//! `ENOENT`, as is a GSI no IOAPIC has) claims GSI `N`: routes it to the
+//! boot CPU and unmasks it. One opener at a time: a second open is `EBUSY`,
+//! and so is a line the kernel uses itself (COM1's, for `debug:` input).
+//! On the open handle:
+//!
+//! - `read` (at least 8 bytes, else `EINVAL`) returns the number of
+//!   interrupts since the last acknowledgement as a native-endian `u64`,
+//!   waiting while it is 0 (`EAGAIN` with `O_NONBLOCK`). Reading does not
+//!   reset it.
+//! - `write` of a `u64` (exactly 8 bytes) acknowledges that many (at most
+//!   the count, else `EINVAL`). A level-triggered line is masked in the
+//!   IOAPIC from the moment it fires until the driver acknowledges, so a
+//!   device that keeps its line asserted cannot storm the CPU; an
+//!   edge-triggered line stays unmasked and counts every edge.
+//! - `fevent`: `EVENT_READ` while the count is not 0, `EVENT_WRITE` always;
+//!   each delivery triggers `EVENT_READ`.
+//! - closing masks the line and frees it for the next opener.
+//!
+//! The handler runs in interrupt context: it masks a level line, bumps the
+//! count, wakes readers and triggers the event — allocation-free except for
+//! `event::trigger`, which allocates a little only when an `event:` queue
+//! watches the handle. That is safe here: every lock on that path (event
+//! registry, queues, wait queues, run queues, heap, frames, kernel page
+//! tables) is only ever taken with interrupts off, so the handler cannot
+//! deadlock against the code it interrupted, and `debug:`'s COM1 handler
+//! does the same. Deferring the trigger instead would need a thread context
+//! that runs soon after the interrupt, which the kernel does not have
+//! (no kernel threads or soft-IRQ hook), and deferring to the handle's next
+//! read would never wake a driver that sleeps on an `event:` queue.
+//!
+//! Which GSIs exist is learnt once at boot by routing and at once masking
+//! each one that the kernel does not use (every IOAPIC input is masked and
+//! unused until then).
+//!
+//! May touch: the per-GSI state here (atomics and wait queues), the IRQ
+//! handler table, IOAPIC redirection entries of the lines it owns, its own
+//! handle table, and the event registry.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use abi::syscall::error::{EACCES, EAGAIN, EBADF, EBUSY, EINVAL, ENOENT, Error};
+use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_NONBLOCK, Stat};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+use super::{Caller, KernelScheme, Opened, event, key_of};
+use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
+use crate::arch::x86_64::irq::{self, GSI_COUNT};
+use crate::arch::x86_64::{self as arch, idt, percpu};
+use crate::context::wait_queue::WaitQueue;
+
+/// ISA IRQs whose GSIs the kernel keeps: 4 is COM1, `debug:`'s input.
+const KERNEL_ISA_IRQS: [usize; 1] = [4];
+/// Bytes of a count.
+const COUNT_SIZE: usize = size_of::<u64>();
+
+/// One GSI's delivery state, shared with its interrupt handler.
+struct Line {
+    /// Interrupts since the last acknowledgement.
+    pending: AtomicU64,
+    /// The handle that has the line open (0: none).
+    owner: AtomicUsize,
+    /// Level-triggered: the handler masks it until acknowledged.
+    level: AtomicBool,
+}
+
+impl Line {
+    const fn new() -> Line {
+        Line { pending: AtomicU64::new(0), owner: AtomicUsize::new(0), level: AtomicBool::new(false) }
+    }
+}
+
+static LINES: [Line; GSI_COUNT] = [const { Line::new() }; GSI_COUNT];
+/// Readers waiting for each line.
+static WAITERS: [WaitQueue; GSI_COUNT] = [const { WaitQueue::new() }; GSI_COUNT];
+/// The scheme's key in the event registry (set when it is made).
+static KEY: AtomicUsize = AtomicUsize::new(0);
+
+/// The interrupt handler of GSI `G` (the handler table takes plain `fn()`s).
+fn on_interrupt<const G: usize>() {
+    deliver(G);
+}
+
+macro_rules! handlers {
+    ($($gsi:literal)*) => { [$(on_interrupt::<$gsi> as fn()),*] };
+}
+
+const _: () = assert!(GSI_COUNT == 32, "one handler per GSI below");
+static HANDLERS: [fn(); GSI_COUNT] =
+    handlers!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+
+/// Interrupt context: an interrupt arrived on `gsi`, which is open.
+fn deliver(gsi: usize) {
+    let line = &LINES[gsi];
+    if line.level.load(Ordering::Acquire) {
+        ioapic::mask(gsi as u32);
+    }
+    line.pending.fetch_add(1, Ordering::AcqRel);
+    WAITERS[gsi].wake_all();
+    let handle = line.owner.load(Ordering::Acquire);
+    if handle != 0 {
+        event::trigger(KEY.load(Ordering::Acquire), handle, EventFlags::EVENT_READ);
+    }
+}
+
+/// How a GSI is wired, from the MADT's ISA overrides or the bus defaults.
+#[derive(Clone, Copy)]
+struct Wiring {
+    level: bool,
+    active_low: bool,
+    /// The ISA IRQ that arrives on it, if any.
+    isa: Option<usize>,
+}
+
+impl Wiring {
+    fn of(gsi: usize) -> Wiring {
+        let routes = arch::PLATFORM.get().map(|p| p.isa_routes);
+        let isa = routes.and_then(|routes| {
+            // An override that moves an ISA IRQ here comes first; then the
+            // ISA IRQ of the same number, unless it was moved elsewhere.
+            let moved_here = routes.iter().enumerate().find(|&(irq, r)| irq != gsi && r.gsi as usize == gsi);
+            let same = routes.get(gsi).filter(|r| r.gsi as usize == gsi).map(|r| (gsi, r));
+            moved_here.or(same).map(|(irq, route)| (irq, *route))
+        });
+        match isa {
+            Some((irq, route)) => Wiring { level: route.level_triggered, active_low: route.active_low, isa: Some(irq) },
+            // ISA inputs default to edge/high, PCI ones to level/low.
+            None => Wiring { level: gsi >= 16, active_low: gsi >= 16, isa: None },
+        }
+    }
+
+    /// Program `gsi` to arrive at the boot CPU and unmask it.
+    fn route(&self, gsi: usize) -> bool {
+        let trigger = if self.level { Trigger::Level } else { Trigger::Edge };
+        let polarity = if self.active_low { Polarity::ActiveLow } else { Polarity::ActiveHigh };
+        let boot_cpu = percpu::get(0).map_or(0, |cpu| cpu.apic_id.load(Ordering::Relaxed));
+        ioapic::route(gsi as u32, idt::IRQ_BASE + gsi as u8, boot_cpu, trigger, polarity)
+    }
+}
+
+enum Handle {
+    /// An open line.
+    Line(usize),
+    /// The listing, as it was at open, and the read offset.
+    Listing(Arc<[u8]>, usize),
+}
+
+pub struct IrqScheme {
+    /// GSIs an IOAPIC has that the kernel leaves to drivers (bit per GSI).
+    available: u32,
+    /// GSIs the kernel uses itself.
+    reserved: u32,
+    wiring: [Wiring; GSI_COUNT],
+    handles: Mutex<BTreeMap<usize, Handle>>,
+    next: AtomicUsize,
+}
+
+impl IrqScheme {
+    /// The scheme; finds which GSIs exist (routing each free one and
+    /// masking it again at once). Made once, at boot.
+    pub fn new() -> Arc<IrqScheme> {
+        let wiring: [Wiring; GSI_COUNT] = core::array::from_fn(Wiring::of);
+        let mut reserved = 0u32;
+        if let Some(platform) = arch::PLATFORM.get() {
+            for irq in KERNEL_ISA_IRQS {
+                let gsi = platform.isa_routes[irq].gsi as usize;
+                if gsi < GSI_COUNT {
+                    reserved |= 1 << gsi;
+                }
+            }
+        }
+        let mut available = 0u32;
+        for (gsi, wiring) in wiring.iter().enumerate() {
+            if reserved & (1 << gsi) != 0 {
+                continue;
+            }
+            let exists = without_interrupts(|| {
+                let exists = wiring.route(gsi);
+                if exists {
+                    ioapic::mask(gsi as u32);
+                }
+                exists
+            });
+            if exists {
+                available |= 1 << gsi;
+            }
+        }
+        log::info!("irq: {} GSIs for drivers", available.count_ones());
+        let scheme = Arc::new(IrqScheme {
+            available,
+            reserved,
+            wiring,
+            handles: Mutex::new(BTreeMap::new()),
+            next: AtomicUsize::new(1),
+        });
+        KEY.store(key_of(&*scheme), Ordering::Release);
+        scheme
+    }
+
+    fn handle(&self, id: usize) -> Result<Handle, Error> {
+        without_interrupts(|| match self.handles.lock().get(&id) {
+            Some(Handle::Line(gsi)) => Some(Handle::Line(*gsi)),
+            Some(Handle::Listing(list, offset)) => Some(Handle::Listing(list.clone(), *offset)),
+            None => None,
+        })
+        .ok_or(Error::new(EBADF))
+    }
+
+    fn insert(&self, handle: Handle) -> usize {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        without_interrupts(|| self.handles.lock().insert(id, handle));
+        id
+    }
+
+    fn listing(&self) -> Vec<u8> {
+        let mut text = String::new();
+        for (gsi, wiring) in self.wiring.iter().enumerate().filter(|&(gsi, _)| self.available & (1 << gsi) != 0) {
+            let _ = write!(text, "{gsi}");
+            if let Some(irq) = wiring.isa {
+                let _ = write!(text, " isa={irq}");
+            }
+            let trigger = if wiring.level { "level" } else { "edge" };
+            let polarity = if wiring.active_low { "low" } else { "high" };
+            let _ = writeln!(text, " {trigger} {polarity}");
+        }
+        text.into_bytes()
+    }
+
+    /// Claim `gsi` for handle `id`: install the handler, unmask the line.
+    fn claim(&self, gsi: usize, id: usize) -> Result<(), Error> {
+        let line = &LINES[gsi];
+        if line.owner.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(Error::new(EBUSY));
+        }
+        let wiring = self.wiring[gsi];
+        line.pending.store(0, Ordering::Release);
+        line.level.store(wiring.level, Ordering::Release);
+        irq::set_handler(gsi as u8, Some(HANDLERS[gsi]));
+        if !wiring.route(gsi) {
+            self.release(gsi);
+            return Err(Error::new(ENOENT));
+        }
+        Ok(())
+    }
+
+    /// Mask `gsi` and give it up.
+    fn release(&self, gsi: usize) {
+        let line = &LINES[gsi];
+        ioapic::mask(gsi as u32);
+        irq::set_handler(gsi as u8, None);
+        line.level.store(false, Ordering::Release);
+        line.pending.store(0, Ordering::Release);
+        line.owner.store(0, Ordering::Release);
+    }
+}
+
+/// A GSI number in plain decimal ("7", not "07" or "+7"), below `GSI_COUNT`.
+fn parse_gsi(name: &str) -> Option<usize> {
+    let canonical =
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && (name == "0" || !name.starts_with('0'));
+    canonical.then(|| name.parse::<usize>().ok()).flatten().filter(|&gsi| gsi < GSI_COUNT)
+}
+
+impl KernelScheme for IrqScheme {
+    fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
+        let name = path.trim_matches('/');
+        if name.is_empty() {
+            let listing = Handle::Listing(Arc::from(self.listing()), 0);
+            return Ok(Opened::Handle(self.insert(listing)));
+        }
+        if caller.uid != 0 {
+            log::info!("irq: pid {} (uid {}) may not open irq:{name}", caller.pid, caller.uid);
+            return Err(Error::new(EACCES));
+        }
+        let gsi = parse_gsi(name).ok_or(Error::new(ENOENT))?;
+        if self.reserved & (1 << gsi) != 0 {
+            return Err(Error::new(EBUSY));
+        }
+        if self.available & (1 << gsi) == 0 {
+            return Err(Error::new(ENOENT));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.claim(gsi, id)?;
+        without_interrupts(|| self.handles.lock().insert(id, Handle::Line(gsi)));
+        Ok(Opened::Handle(id))
+    }
+
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Listing(list, offset) => {
+                let start = offset.min(list.len());
+                let n = buf.len().min(list.len() - start);
+                buf[..n].copy_from_slice(&list[start..start + n]);
+                without_interrupts(|| {
+                    if let Some(Handle::Listing(_, at)) = self.handles.lock().get_mut(&handle) {
+                        *at = start + n;
+                    }
+                });
+                Ok(n)
+            }
+            Handle::Line(gsi) => {
+                let out = buf.get_mut(..COUNT_SIZE).ok_or(Error::new(EINVAL))?;
+                let pending = &LINES[gsi].pending;
+                let mut count = 0;
+                let mut arrived = || {
+                    count = pending.load(Ordering::Acquire);
+                    count > 0
+                };
+                if flags & O_NONBLOCK != 0 {
+                    if !arrived() {
+                        return Err(Error::new(EAGAIN));
+                    }
+                } else {
+                    WAITERS[gsi].wait_until(&mut arrived, 0)?;
+                }
+                out.copy_from_slice(&count.to_ne_bytes());
+                Ok(COUNT_SIZE)
+            }
+        }
+    }
+
+    /// Acknowledge a count of interrupts; a level line is unmasked again.
+    fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
+        let Handle::Line(gsi) = self.handle(handle)? else {
+            return Err(Error::new(EBADF));
+        };
+        let ack = buf.try_into().map(u64::from_ne_bytes).map_err(|_| Error::new(EINVAL))?;
+        let line = &LINES[gsi];
+        line.pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| pending.checked_sub(ack))
+            .map_err(|_| Error::new(EINVAL))?;
+        if ack > 0 && line.level.load(Ordering::Acquire) {
+            self.wiring[gsi].route(gsi);
+        }
+        Ok(COUNT_SIZE)
+    }
+
+    fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+        without_interrupts(|| match self.handles.lock().get_mut(&handle) {
+            Some(Handle::Listing(list, at)) => {
+                let base = match whence {
+                    abi::syscall::SEEK_SET => 0,
+                    abi::syscall::SEEK_CUR => *at as isize,
+                    abi::syscall::SEEK_END => list.len() as isize,
+                    _ => return Err(Error::new(EINVAL)),
+                };
+                let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
+                *at = target as usize;
+                Ok(*at)
+            }
+            Some(Handle::Line(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
+            None => Err(Error::new(EBADF)),
+        })
+    }
+
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        let ready = match self.handle(handle)? {
+            Handle::Listing(..) => EventFlags::EVENT_READ,
+            Handle::Line(gsi) if LINES[gsi].pending.load(Ordering::Acquire) > 0 => {
+                EventFlags::EVENT_READ | EventFlags::EVENT_WRITE
+            }
+            Handle::Line(_) => EventFlags::EVENT_WRITE,
+        };
+        Ok(ready & interest)
+    }
+
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
+        match self.handle(handle)? {
+            Handle::Listing(list, _) => {
+                stat.st_mode = MODE_DIR | 0o555;
+                stat.st_size = list.len() as u64;
+            }
+            Handle::Line(_) => stat.st_mode = MODE_CHR | 0o600,
+        }
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<String, Error> {
+        Ok(match self.handle(handle)? {
+            Handle::Listing(..) => String::new(),
+            Handle::Line(gsi) => alloc::format!("{gsi}"),
+        })
+    }
+
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        match without_interrupts(|| self.handles.lock().remove(&handle)) {
+            Some(Handle::Line(gsi)) => {
+                self.release(gsi);
+                Ok(())
+            }
+            Some(Handle::Listing(..)) => Ok(()),
+            None => Err(Error::new(EBADF)),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! `sys:` — what the kernel knows about the system, as read-only text files.
+//!
+//! | file | contents |
+//! |---|---|
+//! | `sys:uname` | `Ferrite 0.1.0 x86_64` |
+//! | `sys:context` | a header, then one line per process: pid, ppid, uid, gid, state (`running`, `ready`, `blocked`, or `exit:N` / `signal:N` once ended and not yet reaped), threads, KiB of address space mapped, name |
+//! | `sys:memory` | `key: value` lines: physical frames and bytes (total/used/free), kernel heap (mapped/used/free bytes, allocations) |
+//! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
+//! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
+//! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
+//!
+//! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
+//! file's text is generated when it is opened, so reads and seeks on one
+//! open file see one consistent snapshot; open again for fresh figures.
+//! `fstat` says `MODE_FILE`/`MODE_DIR` and the snapshot's size; `fpath`
+//! gives `sys:NAME`. Unknown names are `ENOENT`, `O_DIRECTORY` on a file is
+//! `ENOTDIR`. Nothing here can be changed: opening for writing (or with
+//! `O_CREAT`/`O_TRUNC`), `write`, `ftruncate`, `unlink` and `rmdir` of a
+//! name that exists are all `EROFS`, as on `initfs:`.
+//!
+//! May touch: its own table of open handles; reads (never changes) the
+//! process table, the frame allocator's and heap's counters, the log ring
+//! and the caller's namespace, each under that module's own lock.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use abi::syscall::error::{EBADF, EINVAL, ENOENT, ENOTDIR, EROFS, Error};
+use abi::syscall::{EventFlags, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat};
+use spin::Mutex;
+use x86_64::instructions::interrupts::without_interrupts;
+
+use super::{Caller, KernelScheme, Opened};
+use crate::arch::x86_64::{self as arch, percpu, tsc};
+use crate::context::process::{self, Process};
+use crate::context::thread::State;
+
+/// A file's generator: its text, for this opener.
+type Generator = fn(&Caller) -> String;
+
+/// The files, sorted by name (the listing's order).
+const FILES: [(&str, Generator); 6] =
+    [("context", context), ("cpu", cpu), ("log", log), ("memory", memory), ("scheme", schemes), ("uname", uname)];
+
+struct Handle {
+    /// The file's name, or "" for the listing.
+    name: &'static str,
+    /// The snapshot taken at open.
+    data: Arc<[u8]>,
+    offset: usize,
+}
+
+pub struct SysScheme {
+    handles: Mutex<BTreeMap<usize, Handle>>,
+    next: AtomicUsize,
+}
+
+impl Default for SysScheme {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SysScheme {
+    pub fn new() -> SysScheme {
+        SysScheme { handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }
+    }
+
+    /// Run `f` on the open handle `id` (`EBADF` if there is none).
+    fn with<R>(&self, id: usize, f: impl FnOnce(&mut Handle) -> R) -> Result<R, Error> {
+        without_interrupts(|| self.handles.lock().get_mut(&id).map(f)).ok_or(Error::new(EBADF))
+    }
+}
+
+/// `path` without leading and trailing slashes: "" is the listing.
+fn file_name(path: &str) -> &str {
+    path.trim_matches('/')
+}
+
+fn find(name: &str) -> Option<(&'static str, Generator)> {
+    FILES.iter().copied().find(|&(file, _)| file == name)
+}
+
+impl KernelScheme for SysScheme {
+    fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<Opened, Error> {
+        let access = flags & O_ACCMODE;
+        if (access != O_RDONLY && access != 0) || flags & (O_CREAT | O_TRUNC) != 0 {
+            return Err(Error::new(EROFS));
+        }
+        let name = file_name(path);
+        let (name, data) = if name.is_empty() {
+            let mut listing = String::new();
+            for (file, _) in FILES {
+                listing.push_str(file);
+                listing.push('\n');
+            }
+            ("", listing)
+        } else {
+            let (file, generate) = find(name).ok_or(Error::new(ENOENT))?;
+            if flags & O_DIRECTORY != 0 {
+                return Err(Error::new(ENOTDIR));
+            }
+            (file, generate(caller))
+        };
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let handle = Handle { name, data: Arc::from(data.into_bytes()), offset: 0 };
+        without_interrupts(|| self.handles.lock().insert(id, handle));
+        Ok(Opened::Handle(id))
+    }
+
+    fn read(&self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
+        self.with(handle, |h| {
+            let start = h.offset.min(h.data.len());
+            let n = buf.len().min(h.data.len() - start);
+            buf[..n].copy_from_slice(&h.data[start..start + n]);
+            h.offset = start + n;
+            n
+        })
+    }
+
+    fn write(&self, handle: usize, _buf: &[u8], _flags: usize) -> Result<usize, Error> {
+        self.with(handle, |_| ())?;
+        Err(Error::new(EROFS))
+    }
+
+    fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+        self.with(handle, |h| {
+            let base = match whence {
+                abi::syscall::SEEK_SET => 0,
+                abi::syscall::SEEK_CUR => h.offset as isize,
+                abi::syscall::SEEK_END => h.data.len() as isize,
+                _ => return Err(Error::new(EINVAL)),
+            };
+            let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
+            h.offset = target as usize;
+            Ok(h.offset)
+        })?
+    }
+
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
+        let (dir, size) = self.with(handle, |h| (h.name.is_empty(), h.data.len()))?;
+        stat.st_mode = if dir { MODE_DIR | 0o555 } else { MODE_FILE | 0o444 };
+        stat.st_size = size as u64;
+        stat.st_nlink = 1;
+        stat.st_blksize = 4096;
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<String, Error> {
+        self.with(handle, |h| String::from(h.name))
+    }
+
+    /// Always readable: the snapshot is there from the open on.
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        self.with(handle, |_| interest & EventFlags::EVENT_READ)
+    }
+
+    fn ftruncate(&self, handle: usize, _len: usize) -> Result<(), Error> {
+        self.with(handle, |_| ())?;
+        Err(Error::new(EROFS))
+    }
+
+    fn unlink(&self, path: &str, _caller: &Caller) -> Result<(), Error> {
+        let name = file_name(path);
+        if name.is_empty() || find(name).is_some() { Err(Error::new(EROFS)) } else { Err(Error::new(ENOENT)) }
+    }
+
+    fn rmdir(&self, path: &str, caller: &Caller) -> Result<(), Error> {
+        self.unlink(path, caller)
+    }
+
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        without_interrupts(|| self.handles.lock().remove(&handle)).map(drop).ok_or(Error::new(EBADF))
+    }
+}
+
+fn uname(_caller: &Caller) -> String {
+    alloc::format!("Ferrite {} x86_64\n", env!("CARGO_PKG_VERSION"))
+}
+
+/// What a process is doing, as one word.
+fn state(process: &Process) -> String {
+    if let Some(status) = process.exit_status() {
+        return match (abi::status::exit_code(status), abi::status::signal(status)) {
+            (Some(code), _) => alloc::format!("exit:{code}"),
+            (None, Some(signal)) => alloc::format!("signal:{signal}"),
+            (None, None) => alloc::format!("ended:{status:#x}"),
+        };
+    }
+    let states: Vec<State> = without_interrupts(|| process.threads.lock().iter().map(|t| t.state()).collect());
+    let word = if states.contains(&State::Running) {
+        "running"
+    } else if states.contains(&State::Runnable) {
+        "ready"
+    } else if states.contains(&State::Blocked) {
+        "blocked"
+    } else if states.is_empty() {
+        "new"
+    } else {
+        "dead"
+    };
+    String::from(word)
+}
+
+fn context(_caller: &Caller) -> String {
+    let mut text = String::from("PID   PPID  UID   GID   STATE     THREADS  VIRT_KIB  NAME\n");
+    for process in process::list() {
+        let threads = without_interrupts(|| process.threads.lock().len());
+        let mapped = process
+            .with_space(|space| space.regions().map(|(start, region)| region.end - start).sum::<u64>())
+            .unwrap_or(0);
+        let name = without_interrupts(|| process.name.lock().clone());
+        let _ = writeln!(
+            text,
+            "{:<5} {:<5} {:<5} {:<5} {:<9} {:<8} {:<9} {}",
+            process.pid,
+            process.ppid(),
+            process.uid(),
+            process.gid(),
+            state(&process),
+            threads,
+            mapped / 1024,
+            name
+        );
+    }
+    text
+}
+
+fn memory(_caller: &Caller) -> String {
+    const FRAME: u64 = crate::memory::PAGE_SIZE;
+    let frames = crate::memory::frame::stats();
+    let heap = crate::memory::heap::stats();
+    let mut text = String::new();
+    let _ = writeln!(text, "frames_total: {}", frames.managed);
+    let _ = writeln!(text, "frames_used: {}", frames.used);
+    let _ = writeln!(text, "frames_free: {}", frames.free);
+    let _ = writeln!(text, "bytes_total: {}", frames.managed * FRAME);
+    let _ = writeln!(text, "bytes_used: {}", frames.used * FRAME);
+    let _ = writeln!(text, "bytes_free: {}", frames.free * FRAME);
+    let _ = writeln!(text, "heap_mapped: {}", crate::memory::heap::mapped_bytes());
+    let _ = writeln!(text, "heap_used: {}", heap.used);
+    let _ = writeln!(text, "heap_free: {}", heap.free);
+    let _ = writeln!(text, "heap_allocations: {}", heap.allocations);
+    text
+}
+
+fn log(_caller: &Caller) -> String {
+    // Log lines are built from `str`s, but a line cut at the ring's line
+    // limit may end inside a character: keep whatever is not valid as U+FFFD.
+    String::from_utf8(crate::logger::ring_snapshot())
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+fn schemes(caller: &Caller) -> String {
+    let mut text = String::new();
+    for name in caller.namespace.names() {
+        text.push_str(&name);
+        text.push('\n');
+    }
+    text
+}
+
+fn cpu(_caller: &Caller) -> String {
+    let features = arch::features();
+    let mut text = String::new();
+    let _ = writeln!(text, "cpus: {}", percpu::online_count());
+    let _ = writeln!(text, "vendor: {}", features.vendor_str());
+    let _ = writeln!(text, "family: {:#x}", features.family);
+    let _ = writeln!(text, "model: {:#x}", features.model);
+    let flags = [
+        ("x2apic", features.x2apic),
+        ("tsc-deadline", features.tsc_deadline),
+        ("invariant-tsc", features.invariant_tsc),
+        ("xsave", features.xsave),
+        ("smep", features.smep),
+        ("smap", features.smap),
+        ("umip", features.umip),
+        ("nx", features.nx),
+        ("rdrand", features.rdrand),
+        ("rdseed", features.rdseed),
+        ("fsgsbase", features.fsgsbase),
+        ("pcid", features.pcid),
+        ("hypervisor", features.hypervisor),
+    ];
+    text.push_str("features:");
+    for (name, present) in flags {
+        if present {
+            text.push(' ');
+            text.push_str(name);
+        }
+    }
+    text.push('\n');
+    let _ = writeln!(text, "protections: {}", arch::protections());
+    let _ = writeln!(text, "tsc_hz: {}", tsc::frequency_hz());
+    let _ = writeln!(text, "timer_hz: {}", arch::apic::lapic::TIMER_HZ);
+    for cpu in percpu::all() {
+        let _ = writeln!(
+            text,
+            "cpu{}: apic {}, {}, {} timer ticks",
+            cpu.index,
+            cpu.apic_id.load(Ordering::Relaxed),
+            if cpu.online.load(Ordering::Acquire) { "online" } else { "offline" },
+            cpu.timer_ticks.load(Ordering::Relaxed)
+        );
+    }
+    text
+}

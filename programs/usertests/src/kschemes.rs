@@ -1,0 +1,446 @@
+//! The kernel's `sys:`, `time:` and `irq:` schemes: every `sys:` file and
+//! its listing, snapshots, read-only errors and the caller's namespace;
+//! `time:` reads that follow the clock, timeouts by blocking read, by
+//! `O_NONBLOCK` and by `event:`; `irq:` listing, names, privilege,
+//! exclusive opens and acknowledgement errors.
+//!
+//! Not covered: delivery of a real interrupt through `irq:` (no device can
+//! be made to interrupt from here: the runtime offers port reads only, and
+//! every interrupt source needs a port write to arm it).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use rt::abi::syscall::{
+    self as sc, EventFlags, MODE_CHR, MODE_DIR, MODE_FILE, MODE_TYPE, O_CREAT, O_DIRECTORY, O_NONBLOCK, O_RDONLY,
+    O_RDWR, O_TRUNC, O_WRONLY, SEEK_END, SEEK_SET,
+};
+use rt::event::EventQueue;
+use rt::fs::File;
+
+use crate::support::{
+    Outcome, WAIT, ename, ensure, expect_err, expect_exit, expect_signal, fork_child, ok, run_child, sleep_ms,
+    wait_for, wait_until,
+};
+
+/// The files `open("sys:")` lists, in its order.
+const SYS_FILES: [&str; 6] = ["context", "cpu", "log", "memory", "scheme", "uname"];
+
+fn read_text(path: &str) -> Result<String, String> {
+    ok(&format!("read {path}"), rt::fs::read_to_string(path))
+}
+
+fn path_of(file: &File) -> Result<String, String> {
+    ok("fpath", file.path())
+}
+
+/// The value of the `key: value` line `key` in `text`.
+fn field<'a>(text: &'a str, key: &str) -> Result<&'a str, String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key).and_then(|rest| rest.strip_prefix(": ")))
+        .ok_or_else(|| format!("no {key:?} line in {text:?}"))
+}
+
+fn number(text: &str, key: &str) -> Result<u64, String> {
+    let value = field(text, key)?;
+    value.parse().map_err(|_| format!("{key}: {value:?} is not a number"))
+}
+
+pub fn sys_listing_and_uname() -> Outcome {
+    let dir = ok("open sys:", File::open("sys:"))?;
+    let stat = ok("fstat sys:", dir.stat())?;
+    ensure!(stat.st_mode & MODE_TYPE == MODE_DIR, "sys: mode {:#o}", stat.st_mode);
+    ensure!(path_of(&dir)? == "sys:", "fpath of the listing is {:?}", path_of(&dir)?);
+    drop(dir);
+    let listing = read_text("sys:")?;
+    let names: Vec<&str> = listing.lines().collect();
+    ensure!(names == SYS_FILES, "sys: lists {names:?}");
+    ensure!(read_text("sys:/")? == listing, "sys:/ is not the listing");
+    let uname = read_text("sys:uname")?;
+    ensure!(uname.starts_with("Ferrite ") && uname.ends_with(" x86_64\n"), "uname is {uname:?}");
+    Ok(String::from(uname.trim_end()))
+}
+
+pub fn sys_every_file_opens_with_its_size() -> Outcome {
+    let mut sizes = Vec::new();
+    for name in SYS_FILES {
+        let url = format!("sys:{name}");
+        let mut file = ok(&format!("open {url}"), File::open(&url))?;
+        let stat = ok("fstat", file.stat())?;
+        ensure!(stat.st_mode & MODE_TYPE == MODE_FILE, "{url}: mode {:#o}", stat.st_mode);
+        ensure!(stat.st_mode & 0o222 == 0, "{url} looks writable: mode {:#o}", stat.st_mode);
+        let mut data = Vec::new();
+        ok(&format!("read {url}"), file.read_to_end(&mut data))?;
+        ensure!(!data.is_empty(), "{url} is empty");
+        ensure!(data.len() as u64 == stat.st_size, "{url}: st_size {} but {} bytes read", stat.st_size, data.len());
+        ensure!(data.ends_with(b"\n"), "{url} does not end with a newline");
+        ensure!(core::str::from_utf8(&data).is_ok(), "{url} is not UTF-8");
+        ensure!(path_of(&file)? == url, "fpath of {url} is {:?}", path_of(&file)?);
+        sizes.push(format!("{name} {}", data.len()));
+    }
+    Ok(sizes.join(", "))
+}
+
+pub fn sys_file_is_a_snapshot() -> Outcome {
+    let fd = ok("open sys:context", rt::sys::open("sys:context", O_RDONLY))?;
+    let mut first = [0u8; 16];
+    let n = ok("read", rt::sys::read(fd, &mut first))?;
+    // New processes come and go; this open file does not change.
+    let status = run_child(|| 0)?;
+    expect_exit("child", status, 0)?;
+    let end = ok("lseek END", rt::sys::lseek(fd, 0, SEEK_END))?;
+    ensure!(ok("lseek SET", rt::sys::lseek(fd, 0, SEEK_SET))? == 0, "SEEK_SET 0");
+    let mut whole = alloc::vec![0u8; end + 10];
+    let mut got = 0;
+    loop {
+        match ok("read", rt::sys::read(fd, &mut whole[got..]))? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    ensure!(got == end, "read {got} bytes of a {end}-byte snapshot");
+    ensure!(whole[..n] == first[..n], "the start changed after a seek back");
+    expect_err("lseek to -1", rt::sys::lseek(fd, -1, SEEK_SET), sc::EINVAL)?;
+    ok("close", rt::sys::close(fd))?;
+    Ok(format!("{end} bytes, stable across a fork and a seek"))
+}
+
+pub fn sys_context_lists_this_process() -> Outcome {
+    let pid = ok("getpid", rt::sys::getpid())?;
+    let ppid = ok("getppid", rt::sys::getppid())?;
+    let text = read_text("sys:context")?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    ensure!(header.starts_with("PID") && header.contains("NAME"), "header {header:?}");
+    let mine = lines
+        .clone()
+        .find(|line| line.split_whitespace().next() == Some(pid.to_string().as_str()))
+        .ok_or_else(|| format!("pid {pid} not in {text:?}"))?;
+    let fields: Vec<&str> = mine.split_whitespace().collect();
+    ensure!(fields.len() >= 8, "line {mine:?}");
+    ensure!(fields[1] == ppid.to_string(), "ppid {} in {mine:?}, expected {ppid}", fields[1]);
+    ensure!(fields[2] == "0" && fields[3] == "0", "uid/gid in {mine:?}");
+    ensure!(fields[4] == "running", "this process is {:?} while it reads", fields[4]);
+    ensure!(fields[5] == "1", "threads {:?}", fields[5]);
+    ensure!(fields[6].parse::<u64>().is_ok_and(|kib| kib > 0), "no memory mapped: {mine:?}");
+    ensure!(mine.contains("usertests"), "name in {mine:?}");
+    ensure!(lines.any(|line| line.split_whitespace().next() == Some("1")), "pid 1 not listed");
+    Ok(String::from(mine))
+}
+
+pub fn sys_memory_figures_add_up() -> Outcome {
+    let text = read_text("sys:memory")?;
+    let (total, used, free) =
+        (number(&text, "frames_total")?, number(&text, "frames_used")?, number(&text, "frames_free")?);
+    ensure!(total > 0 && used > 0 && free > 0, "frames {total}/{used}/{free}");
+    ensure!(used + free == total, "used {used} + free {free} != total {total}");
+    ensure!(number(&text, "bytes_total")? == total * 4096, "bytes_total is not frames_total pages");
+    ensure!(number(&text, "bytes_free")? == free * 4096, "bytes_free is not frames_free pages");
+    let (mapped, heap_used) = (number(&text, "heap_mapped")?, number(&text, "heap_used")?);
+    ensure!(heap_used > 0 && heap_used <= mapped, "heap: {heap_used} used of {mapped} mapped");
+    ensure!(number(&text, "heap_allocations")? > 0, "no heap allocations");
+    Ok(format!("{} MiB free of {} MiB; heap {} KiB used", (free * 4096) >> 20, (total * 4096) >> 20, heap_used >> 10))
+}
+
+pub fn sys_log_holds_boot_and_new_lines() -> Outcome {
+    let before = read_text("sys:log")?;
+    ensure!(before.starts_with('['), "the log does not start with a whole line: {:?}", &before[..before.len().min(40)]);
+    ensure!(
+        before.lines().all(|line| line.starts_with('[')),
+        "a log line without a timestamp: {:?}",
+        before.lines().find(|line| !line.starts_with('['))
+    );
+    ensure!(before.contains("kernel::boot: Ferrite ") && before.contains(" starting"), "no boot line in the log");
+    ensure!(before.contains("scheme sys: registered"), "no line for sys: registering");
+    // A child the kernel kills for a fault is reported in the log.
+    let pid = fork_child(|| {
+        rt::testing::null_read();
+        0
+    })?;
+    expect_signal("faulting child", wait_for(pid, WAIT)?, rt::abi::SIGSEGV)?;
+    let after = read_text("sys:log")?;
+    let needle = format!("pid {pid} (");
+    let line = after.lines().find(|line| line.contains(&needle)).ok_or_else(|| format!("no log line for pid {pid}"))?;
+    ensure!(line.contains("killed"), "the line for pid {pid} is {line:?}");
+    Ok(format!("{} bytes, {} lines", after.len(), after.lines().count()))
+}
+
+pub fn sys_scheme_lists_the_callers_namespace() -> Outcome {
+    let all = read_text("sys:scheme")?;
+    let names: Vec<&str> = all.lines().collect();
+    for want in ["debug", "event", "irq", "pipe", "sys", "time"] {
+        ensure!(names.contains(&want), "sys:scheme lists {names:?}, not {want}");
+    }
+    // A process that narrowed its namespace sees only what it kept.
+    let status = run_child(|| {
+        if rt::sys::ns_restrict(&["sys", "debug"]).is_err() {
+            return 10;
+        }
+        match rt::fs::read_to_string("sys:scheme") {
+            Ok(text) if text == "debug\nsys\n" => 0,
+            Ok(_) => 11,
+            Err(_) => 12,
+        }
+    })?;
+    expect_exit("child with a narrowed namespace", status, 0)?;
+    Ok(format!("{} schemes; a narrowed child sees debug and sys", names.len()))
+}
+
+pub fn sys_cpu_describes_the_cpus() -> Outcome {
+    let text = read_text("sys:cpu")?;
+    let cpus = number(&text, "cpus")?;
+    ensure!(cpus >= 1, "{cpus} CPUs");
+    let vendor = field(&text, "vendor")?;
+    ensure!(vendor.len() == 12, "vendor {vendor:?}");
+    ensure!(number(&text, "tsc_hz")? > 1_000_000, "TSC frequency {:?}", field(&text, "tsc_hz"));
+    ensure!(number(&text, "timer_hz")? > 0, "timer frequency");
+    ensure!(field(&text, "features")?.contains("nx"), "features {:?}", field(&text, "features"));
+    let per_cpu = text.lines().filter(|line| line.starts_with("cpu") && line.contains(": apic ")).count() as u64;
+    ensure!(per_cpu >= cpus, "{per_cpu} per-CPU lines for {cpus} CPUs");
+    Ok(format!("{cpus} x {vendor}, features:{}", field(&text, "features")?))
+}
+
+pub fn sys_is_read_only() -> Outcome {
+    for (what, flags) in
+        [("O_WRONLY", O_WRONLY), ("O_RDWR", O_RDWR), ("O_CREAT", O_RDONLY | O_CREAT), ("O_TRUNC", O_RDONLY | O_TRUNC)]
+    {
+        expect_err(&format!("open sys:uname {what}"), rt::sys::open("sys:uname", flags), sc::EROFS)?;
+    }
+    let fd = ok("open", rt::sys::open("sys:uname", O_RDONLY))?;
+    expect_err("write", rt::sys::write(fd, b"x"), sc::EROFS)?;
+    expect_err("ftruncate", rt::sys::ftruncate(fd, 0), sc::EROFS)?;
+    ok("close", rt::sys::close(fd))?;
+    expect_err("unlink sys:uname", rt::sys::unlink("sys:uname"), sc::EROFS)?;
+    expect_err("unlink sys:nothing", rt::sys::unlink("sys:nothing"), sc::ENOENT)?;
+    for path in ["sys:nothing", "sys:uname/x", "sys:UNAME", "sys:unam"] {
+        expect_err(&format!("open {path}"), rt::sys::open(path, O_RDONLY), sc::ENOENT)?;
+    }
+    expect_err("O_DIRECTORY on a file", rt::sys::open("sys:uname", O_RDONLY | O_DIRECTORY), sc::ENOTDIR)?;
+    Ok(String::from("EROFS, ENOENT, ENOTDIR"))
+}
+
+/// `time:` of the monotonic clock (its number is redox_syscall's).
+fn monotonic_url() -> String {
+    format!("time:{}", sc::CLOCK_MONOTONIC)
+}
+
+fn timespec_bytes(ns: u64) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&((ns / 1_000_000_000) as i64).to_ne_bytes());
+    bytes[8..12].copy_from_slice(&((ns % 1_000_000_000) as i32).to_ne_bytes());
+    bytes
+}
+
+fn timespec_ns(bytes: &[u8; 16]) -> Result<u64, String> {
+    let mut seconds = [0u8; 8];
+    seconds.copy_from_slice(&bytes[..8]);
+    let mut nanos = [0u8; 4];
+    nanos.copy_from_slice(&bytes[8..12]);
+    let (seconds, nanos) = (i64::from_ne_bytes(seconds), i32::from_ne_bytes(nanos));
+    ensure!(seconds >= 0 && (0..1_000_000_000).contains(&nanos), "not a time: {seconds} s {nanos} ns");
+    Ok(seconds as u64 * 1_000_000_000 + nanos as u64)
+}
+
+/// One `TimeSpec` read from a `time:` file.
+fn read_time(file: &mut File) -> Result<u64, String> {
+    let mut bytes = [0u8; 16];
+    let n = ok("read time:", file.read(&mut bytes))?;
+    ensure!(n == 16, "read {n} bytes from time:");
+    timespec_ns(&bytes)
+}
+
+fn arm(file: &mut File, deadline: u64) -> Result<(), String> {
+    let n = ok("arm time:", file.write(&timespec_bytes(deadline)))?;
+    ensure!(n == 16, "a timeout write took {n} bytes");
+    Ok(())
+}
+
+fn now_ns() -> u64 {
+    rt::time::now_ns()
+}
+
+pub fn time_read_follows_the_clock() -> Outcome {
+    let url = monotonic_url();
+    let mut file = ok(&format!("open {url}"), File::open_with(&url, O_RDWR))?;
+    ensure!(path_of(&file)? == url, "fpath {:?}", path_of(&file)?);
+    ensure!(ok("fstat", file.stat())?.st_mode & MODE_TYPE == MODE_CHR, "time: is not a character device");
+    let before = now_ns();
+    let first = read_time(&mut file)?;
+    let after = now_ns();
+    ensure!(before <= first && first <= after, "time: read {first} outside [{before}, {after}]");
+    sleep_ms(20);
+    let second = read_time(&mut file)?;
+    ensure!(second >= first + 20_000_000, "20 ms later time: moved from {first} to {second}");
+    let mut short = [0u8; 8];
+    expect_err("read into 8 bytes", file.read(&mut short), sc::EINVAL)?;
+    // CLOCK_REALTIME counts from boot too; other numbers are no clocks.
+    let mut realtime = ok("open realtime", File::open(&format!("time:{}", sc::CLOCK_REALTIME)))?;
+    ensure!(read_time(&mut realtime)? >= second, "the realtime clock is behind the monotonic one");
+    for path in ["time:", "time:0", "time:2", "time:04", "time:x", "time:4/"] {
+        expect_err(&format!("open {path}"), rt::sys::open(path, O_RDONLY), sc::ENOENT)?;
+    }
+    Ok(format!("{} ms apart", (second - first) / 1_000_000))
+}
+
+pub fn time_timeout_blocking_read() -> Outcome {
+    let mut file = ok("open", File::open_with(&monotonic_url(), O_RDWR))?;
+    let start = read_time(&mut file)?;
+    let deadline = start + 50_000_000;
+    arm(&mut file, deadline)?;
+    let fired = read_time(&mut file)?;
+    let woke = now_ns();
+    ensure!(fired == deadline, "the read returned {fired}, the timeout was {deadline}");
+    ensure!(woke >= deadline, "woke {} us before the timeout", (deadline - woke) / 1000);
+    // Disarmed by that read: the next read is the time now.
+    let next = read_time(&mut file)?;
+    ensure!(next >= woke, "after the timeout time: reads {next} (< {woke})");
+    // A timeout already past fires at once; re-arming replaces it.
+    arm(&mut file, 1)?;
+    ensure!(read_time(&mut file)? == 1, "a past timeout did not return itself");
+    arm(&mut file, now_ns() + 3_600_000_000_000)?;
+    let soon = now_ns() + 20_000_000;
+    arm(&mut file, soon)?;
+    ensure!(read_time(&mut file)? == soon, "re-arming did not replace the hour-long timeout");
+    Ok(format!("woke {} us after the 50 ms timeout", (woke - deadline) / 1000))
+}
+
+pub fn time_timeout_nonblocking_and_event() -> Outcome {
+    let mut file = ok("open", File::open_with(&monotonic_url(), O_RDWR | O_NONBLOCK))?;
+    let queue = ok("event:", EventQueue::new())?;
+    ok("nonblocking queue", queue.file().set_nonblocking(true))?;
+    // Unarmed, it is readable (a read returns at once).
+    ok("watch", queue.watch(file.fd(), EventFlags::EVENT_READ, 7))?;
+    let mut events = [sc::Event::default(); 4];
+    ensure!(ok("wait", queue.wait(&mut events))? == 1 && events[0].data == 7, "no READ event while unarmed");
+    let deadline = now_ns() + 50_000_000;
+    arm(&mut file, deadline)?;
+    let mut bytes = [0u8; 16];
+    expect_err("read before the timeout", file.read(&mut bytes), sc::EAGAIN)?;
+    ok("unwatch", queue.unwatch(file.fd()))?;
+    ok("watch again", queue.watch(file.fd(), EventFlags::EVENT_READ, 8))?;
+    expect_err("no event before the timeout", queue.wait(&mut events), sc::EAGAIN)?;
+    let mut got = None;
+    let mut error = None;
+    let arrived = wait_until(Duration::from_secs(2), || match queue.wait(&mut events) {
+        Ok(n) => {
+            got = Some((n, events[0], now_ns()));
+            true
+        }
+        Err(err) if err.errno == sc::EAGAIN => false,
+        Err(err) => {
+            error = Some(ename(err));
+            true
+        }
+    });
+    if let Some(error) = error {
+        return Err(format!("event wait: {error}"));
+    }
+    ensure!(arrived, "no event within 2 s of a 50 ms timeout");
+    let (n, event, at) = got.ok_or("no event")?;
+    ensure!(n == 1 && event.data == 8 && event.flags.contains(EventFlags::EVENT_READ), "event {event:?}");
+    ensure!(at >= deadline, "the event came {} us early", (deadline - at) / 1000);
+    ensure!(read_time(&mut file)? == deadline, "the read after the event is not the timeout");
+    // Bad timeouts.
+    expect_err("8-byte write", file.write(&[0u8; 8]), sc::EINVAL)?;
+    let mut negative = timespec_bytes(0);
+    negative[..8].copy_from_slice(&(-1i64).to_ne_bytes());
+    expect_err("negative seconds", file.write(&negative), sc::EINVAL)?;
+    let mut nanos = timespec_bytes(0);
+    nanos[8..12].copy_from_slice(&1_000_000_000i32.to_ne_bytes());
+    expect_err("a whole second of nanoseconds", file.write(&nanos), sc::EINVAL)?;
+    Ok(format!("EAGAIN, then READ {} us after the timeout", (at - deadline) / 1000))
+}
+
+/// The GSIs `irq:` lists, with their lines.
+fn irq_listing() -> Result<Vec<(u32, String)>, String> {
+    let text = read_text("irq:")?;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let gsi = line.split_whitespace().next().and_then(|n| n.parse().ok());
+        let gsi = gsi.ok_or_else(|| format!("irq: line {line:?}"))?;
+        ensure!(line.contains(" edge ") || line.contains(" level "), "irq: line {line:?}");
+        lines.push((gsi, String::from(line)));
+    }
+    ensure!(!lines.is_empty(), "irq: lists no GSI");
+    Ok(lines)
+}
+
+/// A line to open: the highest GSI listed (on a PC, a PCI input with
+/// nothing behind it in these machines, so it stays quiet).
+fn quiet_gsi() -> Result<u32, String> {
+    irq_listing()?.iter().map(|&(gsi, _)| gsi).max().ok_or_else(|| String::from("no GSI"))
+}
+
+pub fn irq_listing_and_bad_names() -> Outcome {
+    let listing = irq_listing()?;
+    let dir = ok("open irq:", File::open("irq:"))?;
+    ensure!(ok("fstat", dir.stat())?.st_mode & MODE_TYPE == MODE_DIR, "irq: is not a directory");
+    ensure!(listing.iter().all(|&(gsi, _)| gsi < 32), "GSIs out of range: {listing:?}");
+    for path in ["irq:x", "irq:32", "irq:99", "irq:-1", "irq:01", "irq:+1", "irq:1x", "irq:99999999999999999999999"] {
+        expect_err(&format!("open {path}"), rt::sys::open(path, O_RDWR), sc::ENOENT)?;
+    }
+    // COM1 (ISA IRQ 4) belongs to the kernel's console input.
+    if let Some((_, line)) = listing.iter().find(|(_, line)| line.contains(" isa=4 ")) {
+        return Err(format!("the console's line is offered: {line:?}"));
+    }
+    let names: Vec<String> = listing.iter().map(|(gsi, _)| gsi.to_string()).collect();
+    Ok(format!("GSIs {}", names.join(" ")))
+}
+
+pub fn irq_open_is_exclusive_and_checks_acks() -> Outcome {
+    let gsi = quiet_gsi()?;
+    let url = format!("irq:{gsi}");
+    let mut line = ok(&format!("open {url}"), File::open_with(&url, O_RDWR))?;
+    ensure!(path_of(&line)? == url, "fpath {:?}", path_of(&line)?);
+    ensure!(ok("fstat", line.stat())?.st_mode & MODE_TYPE == MODE_CHR, "{url} is not a character device");
+    expect_err("a second open", rt::sys::open(&url, O_RDWR), sc::EBUSY)?;
+    ok("nonblocking", line.set_nonblocking(true))?;
+    let mut count = [0u8; 8];
+    let pending = match line.read(&mut count) {
+        Err(err) if err.errno == sc::EAGAIN => 0,
+        Ok(8) => u64::from_ne_bytes(count),
+        Ok(n) => return Err(format!("read {n} bytes of a count")),
+        Err(err) => return Err(format!("read: {}", ename(err))),
+    };
+    let mut short = [0u8; 4];
+    expect_err("read into 4 bytes", line.read(&mut short), sc::EINVAL)?;
+    expect_err("4-byte ack", line.write(&[0u8; 4]), sc::EINVAL)?;
+    expect_err("ack of more than arrived", line.write(&(pending + 1).to_ne_bytes()), sc::EINVAL)?;
+    ensure!(ok("ack", line.write(&pending.to_ne_bytes()))? == 8, "an ack took other than 8 bytes");
+    // Closing frees the line, also when its owner just exits.
+    drop(line);
+    let status = run_child(|| match File::open_with(&url, O_RDWR) {
+        Ok(file) => {
+            core::mem::forget(file);
+            0
+        }
+        Err(_) => 1,
+    })?;
+    expect_exit("a child that opens the line and exits", status, 0)?;
+    let again = ok("open after the owner exited", File::open_with(&url, O_RDWR))?;
+    drop(again);
+    Ok(format!("{url}: EBUSY, EINVAL; {pending} interrupts seen"))
+}
+
+pub fn irq_needs_root() -> Outcome {
+    let url = format!("irq:{}", quiet_gsi()?);
+    let status = run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 10;
+        }
+        if !matches!(rt::sys::open(&url, O_RDWR), Err(err) if err.errno == sc::EACCES) {
+            return 11;
+        }
+        // The listing is for everyone.
+        if !rt::fs::read_to_string("irq:").is_ok_and(|text| !text.is_empty()) {
+            return 12;
+        }
+        0
+    })?;
+    expect_exit("an unprivileged child opening the line", status, 0)?;
+    // And the refused open left it free.
+    drop(ok("open as root", File::open_with(&url, O_RDWR))?);
+    Ok(format!("uid 1000: {url} EACCES"))
+}
