@@ -1,7 +1,8 @@
 //! `cargo mk test`: every check the project has, in one run.
 //!
 //! Host unit tests, rustfmt, clippy (host crates, kernel, userspace), the image
-//! build, then the self-test kernel booted from its BIOS and its UEFI image.
+//! build, then the self-test kernel booted from its BIOS and its UEFI image,
+//! then the normal image from both, checked against `ci/boot.expect`.
 //! Each check prints one PASS/FAIL line and the run goes on after a failure,
 //! so one run shows everything that is wrong; the last line is the summary
 //! `N passed, N failed`, and the exit status is 0 only if nothing failed.
@@ -87,6 +88,10 @@ const REQUIRED_USERTESTS: &[&str] = &[
 /// How long a boot may take before QEMU is killed.
 const BIOS_TIMEOUT: Duration = Duration::from_secs(180);
 const UEFI_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// How long a smoke boot may take to print everything expected.
+const SMOKE_BIOS_TIMEOUT: Duration = Duration::from_secs(90);
+const SMOKE_UEFI_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long QEMU may linger after the done line (or a panic) before it is
 /// killed: the kernel exits QEMU right after printing it.
@@ -181,6 +186,13 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
         }
     }
 
+    for boot in ["bios", "uefi"] {
+        match &images {
+            Some(images) => smoke_check(ws, &mut tally, boot, images::normal(images)),
+            None => tally.record(&format!("{boot} smoke boot"), false, Some("no image to boot")),
+        }
+    }
+
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -241,6 +253,32 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
             Ending::Exited(_) => LOG_TAIL_FAILED,
         };
         show_log_tail(ws, &log, tail);
+    }
+}
+
+/// Boots the normal image and checks its console against `ci/boot.expect`.
+fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
+    let name = format!("{boot} smoke boot ({})", crate::smoke::EXPECT_FILE);
+    let (image, timeout) = match boot {
+        "uefi" => (&kernel.uefi, SMOKE_UEFI_TIMEOUT),
+        _ => (&kernel.bios, SMOKE_BIOS_TIMEOUT),
+    };
+    let firmware = if boot == "uefi" {
+        match qemu::firmware(&ws.mk_dir().join("smoke-OVMF_VARS.fd")) {
+            Ok(firmware) => Some(firmware),
+            Err(err) => return tally.record(&name, false, Some(&err)),
+        }
+    } else {
+        None
+    };
+    let log = ws.log_dir().join(format!("{boot}-smoke.log"));
+    println!("mk: booting {} (serial log in {})", ws.show(image), ws.show(&log));
+    match crate::smoke::boot(ws, image, firmware.as_ref(), timeout, &log) {
+        Ok(at) => {
+            println!("mk: {boot}: the boot reached the last expected line after {:.1} s", at.as_secs_f64());
+            tally.record(&name, true, None);
+        }
+        Err(err) => tally.record(&name, false, Some(&err)),
     }
 }
 

@@ -18,6 +18,7 @@ mod process;
 mod qemu;
 mod selftest;
 mod setup;
+mod smoke;
 mod userspace;
 mod workspace;
 

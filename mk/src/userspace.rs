@@ -37,6 +37,9 @@ pub const PROGRAMS: &[&str] = &["bootstrap", "hello", "init", "usertests", "benc
 #[cfg(test)]
 const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "."];
 
+/// The first program of every image (the kernel starts it).
+pub const BOOTSTRAP: &str = "bootstrap";
+
 /// The program the bench initfs starts as `bin/init` (and keeps as
 /// `bin/bench`, the path it execs itself by).
 pub const BENCH_PROGRAM: &str = "bench";
@@ -60,27 +63,33 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     Ok(image)
 }
 
-/// The bench initfs: `bin/init` and `bin/bench` are both the benchmark
-/// program, nothing else. Built and packed like [`build`]'s, into
+/// The bench initfs: `bin/bootstrap` (which starts `initfs:` and execs
+/// `bin/init`), and the benchmark program as both `bin/init` and
+/// `bin/bench`, nothing else. Built and packed like [`build`]'s, into
 /// `target/ferrite/<profile>/bench-initfs.img`; returns its path.
 pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     let binaries = build_programs(ws, profile)?;
-    let bench = binaries
-        .iter()
-        .find(|binary| binary.file_name().is_some_and(|name| name == BENCH_PROGRAM))
-        .ok_or_else(|| format!("the userspace build made no `{BENCH_PROGRAM}` binary"))?;
+    let find = |wanted: &str| {
+        binaries
+            .iter()
+            .find(|binary| binary.file_name().is_some_and(|name| name == wanted))
+            .ok_or_else(|| format!("the userspace build made no `{wanted}` binary"))
+    };
     let staging = bench_staging(ws, profile);
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| format!("clearing {}: {e}", ws.show(&staging)))?;
     }
     let bin = staging.join("bin");
     fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
-    let elf = fs::read(bench).map_err(|e| format!("reading {}: {e}", ws.show(bench)))?;
-    check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(bench)))?;
-    let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(bench)))?;
-    for name in ["init", BENCH_PROGRAM] {
-        let dest = bin.join(name);
-        write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+    for (program, names) in [(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..])] {
+        let path = find(program)?;
+        let elf = fs::read(path).map_err(|e| format!("reading {}: {e}", ws.show(path)))?;
+        check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(path)))?;
+        let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(path)))?;
+        for name in names {
+            let dest = bin.join(name);
+            write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+        }
     }
     let image = bench_initfs_image(ws, profile);
     pack(ws, &staging, &image)?;

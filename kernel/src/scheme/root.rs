@@ -22,6 +22,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 
 use super::user::UserScheme;
 use super::{Caller, KernelScheme, Opened, SchemeRef};
+use crate::memory::usercopy::UserSlice;
 
 /// The longest scheme name.
 pub const NAME_MAX: usize = 64;
@@ -109,7 +110,10 @@ impl KernelScheme for RootScheme {
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Socket(scheme) => scheme.next_request(buf, flags),
+            Handle::Socket(scheme) => scheme.next_request(buf.len(), flags, |message| {
+                buf[..message.len()].copy_from_slice(message);
+                Ok(())
+            }),
             Handle::List(list, offset) => {
                 let n = buf.len().min(list.len().saturating_sub(offset));
                 buf[..n].copy_from_slice(&list[offset..offset + n]);
@@ -118,6 +122,22 @@ impl KernelScheme for RootScheme {
                         *at = offset + n;
                     }
                 });
+                Ok(n)
+            }
+        }
+    }
+
+    /// A daemon's read of its socket goes straight to its buffer (no
+    /// bounce buffer the size of its read).
+    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => {
+                scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
+            }
+            Handle::List(..) => {
+                let mut bounce = alloc::vec![0u8; buf.len().min(super::BOUNCE_MAX)];
+                let n = self.read(handle, &mut bounce, flags)?;
+                buf.prefix(n).copy_from_kernel(&bounce[..n])?;
                 Ok(n)
             }
         }

@@ -216,8 +216,17 @@ impl UserScheme {
 
     /// The daemon's `read` on its socket: the next request, encoded into
     /// `buf` with its inline payload.
-    pub fn next_request(&self, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
-        if buf.len() < REQUEST_SIZE {
+    /// The daemon's `read` on its socket: the next request with its inline
+    /// payload (at most `capacity` bytes), handed to `out` (a copy into the
+    /// daemon's buffer). If `out` fails (a bad buffer), that call fails
+    /// with `EIO` and so does the read, with `out`'s error.
+    pub fn next_request(
+        &self,
+        capacity: usize,
+        flags: usize,
+        out: impl FnOnce(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        if capacity < REQUEST_SIZE {
             return Err(Error::new(EINVAL));
         }
         loop {
@@ -230,7 +239,7 @@ impl UserScheme {
                     }
                     return !state.alive;
                 };
-                if REQUEST_SIZE + front.inline.len() > buf.len() {
+                if REQUEST_SIZE + front.inline.len() > capacity {
                     taken = Some(Err(Error::new(EINVAL)));
                     return true;
                 }
@@ -249,8 +258,19 @@ impl UserScheme {
                 self.daemon.wait_until(&mut take, 0)?;
             }
             let call = taken.expect("a request or an error")?;
-            match self.deliver(&call, buf) {
-                Ok(n) => return Ok(n),
+            match self.deliver(&call) {
+                Ok(message) => {
+                    if let Err(err) = out(&message) {
+                        let removed =
+                            without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
+                        unmap_lent(&call);
+                        if removed {
+                            self.complete(&call, Err(Error::new(EIO)));
+                        }
+                        return Err(err);
+                    }
+                    return Ok(message.len());
+                }
                 Err(err) => {
                     // This call cannot reach the daemon: fail it, try the next.
                     log::warn!("scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
@@ -265,7 +285,7 @@ impl UserScheme {
 
     /// Put `call` in the daemon's hands: move a sent fd into its table, map
     /// lent pages into it, encode the request.
-    fn deliver(&self, call: &Arc<Call>, buf: &mut [u8]) -> Result<usize, Error> {
+    fn deliver(&self, call: &Arc<Call>) -> Result<Vec<u8>, Error> {
         let mut request = call.request;
         if let Some(target) = &call.target {
             // The cancelled call leaves the daemon now, pages and all.
@@ -286,9 +306,10 @@ impl UserScheme {
             *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
             request.addr = base + lend.offset as u64;
         }
-        buf[..REQUEST_SIZE].copy_from_slice(&request.encode());
-        buf[REQUEST_SIZE..REQUEST_SIZE + call.inline.len()].copy_from_slice(&call.inline);
-        Ok(REQUEST_SIZE + call.inline.len())
+        let mut message = Vec::with_capacity(REQUEST_SIZE + call.inline.len());
+        message.extend_from_slice(&request.encode());
+        message.extend_from_slice(&call.inline);
+        Ok(message)
     }
 
     /// The daemon's `write` on its socket: one response (or notification).

@@ -1,35 +1,85 @@
-//! `init`: the first program of a normal boot, until the init that runs
-//! `initfs:/etc/init.rc` exists (DESIGN.md §1). It says the system is up,
-//! runs `initfs:bin/hello` and reports how it ended, then does the one job
+//! `init`: the first program of a normal boot after `bootstrap`
+//! (DESIGN.md §1). It runs the script `initfs:/etc/init.rc` (the language
+//! is described and parsed by the `initrc` crate), then does the one job
 //! every pid 1 has: it reaps children, its own and the orphans the kernel
 //! hands it, forever.
+//!
+//! The script, line by line:
+//! - a line that does not parse is logged (`init: initfs:etc/init.rc:
+//!   line 3: unknown command "rn"`) and skipped; the rest still runs;
+//! - `export` and `unset` change the environment init keeps (it starts
+//!   from init's own) and that every later program gets;
+//! - `run` starts a daemon and waits until it signals readiness or exits
+//!   (see [`start`]), then logs how long that took;
+//! - `spawn` starts a program and goes on at once.
+//!
+//! If the script cannot be read, init says why and starts
+//! `initfs:bin/hello` instead, so a broken image still shows a sign of
+//! life.
+//!
+//! A daemon signals readiness by writing one byte to the fd named by the
+//! environment variable `INIT_NOTIFY` and closing it (the scheme framework
+//! does this for daemons built on it); a program that closes the fd or
+//! exits without writing counts as not ready, and init goes on.
 
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod start;
+
 use core::time::Duration;
 
+use initrc::{Command, Env, Program};
 use rt::abi::syscall::{ECHILD, EINTR};
 use rt::prelude::*;
 
 rt::main!(main);
 
-/// The program started once the system is up.
-const FIRST: &str = "initfs:bin/hello";
+/// The script init runs.
+const SCRIPT: &str = "initfs:etc/init.rc";
+
+/// What init starts when it cannot read the script.
+const FALLBACK: &str = "initfs:bin/hello";
 
 /// How long to sleep when there are no children to wait for.
 const IDLE: Duration = Duration::from_secs(1);
 
 fn main() {
     println!("init: Ferrite userspace up (pid {})", rt::process::getpid());
-    match rt::process::spawn(FIRST, &[]) {
-        Ok(pid) => match rt::process::wait(pid) {
-            Ok(status) => println!("init: {FIRST} (pid {pid}) ended: {status}"),
-            Err(err) => println!("init: waiting for {FIRST} (pid {pid}): {err}"),
-        },
-        Err(err) => println!("init: cannot start {FIRST}: {err}"),
+    let own = rt::env::vars_bytes().filter_map(|entry| core::str::from_utf8(entry).ok());
+    let mut env = Env::from_entries(own);
+    // Only a `run` child gets a readiness fd; never pass one on by accident.
+    env.unset(start::NOTIFY_VAR);
+    match rt::fs::read(SCRIPT) {
+        Ok(bytes) => run_script(&bytes, &mut env),
+        Err(err) => {
+            println!("init: cannot read {SCRIPT}: {err}; starting {FALLBACK} instead");
+            start::spawn(&Program { path: String::from(FALLBACK), args: Vec::new() }, &env);
+        }
     }
+    reap_forever()
+}
+
+/// Runs every command of the script in order, after logging its bad lines.
+fn run_script(bytes: &[u8], env: &mut Env) {
+    let script = initrc::parse_bytes(bytes);
+    for err in &script.errors {
+        println!("init: {SCRIPT}: {err}");
+    }
+    for step in &script.steps {
+        match &step.command {
+            Command::Export { .. } | Command::Unset { .. } => {
+                env.apply(&step.command);
+            }
+            Command::Run(program) => start::run(program, env),
+            Command::Spawn(program) => start::spawn(program, env),
+        }
+    }
+}
+
+/// Collects every child that ends, and says how it ended.
+fn reap_forever() -> ! {
     loop {
         match rt::process::wait_any(false) {
             Ok(Some((pid, status))) => println!("init: reaped pid {pid}: {status}"),
