@@ -20,6 +20,7 @@ use crate::userspace;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace, is_fresh};
 
 /// One bootable kernel and the two images made from it.
+#[derive(Clone)]
 pub struct KernelImage {
     pub kernel: PathBuf,
     pub ramdisk: Option<PathBuf>,
@@ -156,15 +157,25 @@ fn write_images(ws: &Workspace, tool: &Path, image: &KernelImage) -> Result<(), 
     if is_fresh(&image.bios, &inputs) && is_fresh(&image.uefi, &inputs) {
         return Ok(());
     }
+    // The image gets the kernel without its debug information: the BIOS
+    // loader reads every byte of the file through the firmware, which
+    // under TCG costs seconds per ten megabytes. GDB uses the unstripped
+    // ELF.
+    let elf = fs::read(&image.kernel).map_err(|e| format!("reading {}: {e}", ws.show(&image.kernel)))?;
+    let stripped = userspace::strip_debug(&elf).map_err(|e| format!("{}: {e}", ws.show(&image.kernel)))?;
+    let loaded = tmp_name(&image.bios).with_extension("kernel");
+    fs::write(&loaded, stripped).map_err(|e| format!("writing {}: {e}", ws.show(&loaded)))?;
+    let loaded_image = KernelImage { kernel: loaded.clone(), ..image.clone() };
     let bios_tmp = tmp_name(&image.bios);
     let uefi_tmp = tmp_name(&image.uefi);
     let mut cmd = process::clean(ws, &tool.to_string_lossy());
-    cmd.args(image_tool_args(image, &bios_tmp, &uefi_tmp));
+    cmd.args(image_tool_args(&loaded_image, &bios_tmp, &uefi_tmp));
     println!("mk: writing {} and {}", ws.show(&image.bios), ws.show(&image.uefi));
     let ok = process::run(&mut cmd)?;
     let renamed = ok && fs::rename(&bios_tmp, &image.bios).is_ok() && fs::rename(&uefi_tmp, &image.uefi).is_ok();
     let _ = fs::remove_file(&bios_tmp);
     let _ = fs::remove_file(&uefi_tmp);
+    let _ = fs::remove_file(&loaded);
     if renamed {
         Ok(())
     } else {

@@ -424,6 +424,54 @@ pub fn load_only(elf: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The ELF file without what only a debugger reads: the segments' bytes
+/// as they are, then the section-name table and the section headers, in
+/// which every section whose bytes lay past the segments (debug
+/// information, symbol tables) becomes an empty `SHT_NULL` entry. For the
+/// kernel in the disk images: the bootloader wants section headers, and a
+/// BIOS boot reads every byte of the file through the firmware.
+pub fn strip_debug(elf: &[u8]) -> Result<Vec<u8>, String> {
+    const SHDR: usize = 64;
+    let mut out = load_only(elf)?;
+    let kept = out.len() as u64;
+    let bad = || "malformed section headers".to_string();
+    let shoff = usize::try_from(u64_at(elf, 0x28).ok_or_else(bad)?).map_err(|_| bad())?;
+    let shnum = usize::from(u16_at(elf, 0x3c).ok_or_else(bad)?);
+    let shstrndx = usize::from(u16_at(elf, 0x3e).ok_or_else(bad)?);
+    if shnum == 0 || shstrndx >= shnum || usize::from(u16_at(elf, 0x3a).ok_or_else(bad)?) != SHDR {
+        return Err(bad());
+    }
+    let table = elf.get(shoff..shoff + shnum * SHDR).ok_or_else(bad)?;
+    let mut headers = table.to_vec();
+    for (index, header) in headers.chunks_exact_mut(SHDR).enumerate() {
+        let kind = u32_at(header, 4).ok_or_else(bad)?;
+        let offset = u64_at(header, 24).ok_or_else(bad)?;
+        let size = u64_at(header, 32).ok_or_else(bad)?;
+        const SHT_NOBITS: u32 = 8;
+        if index == shstrndx {
+            // The names: copied after the segments.
+            let start = usize::try_from(offset).map_err(|_| bad())?;
+            let end = start.checked_add(usize::try_from(size).map_err(|_| bad())?).ok_or_else(bad)?;
+            let names = elf.get(start..end).ok_or_else(bad)?;
+            let at = out.len() as u64;
+            out.extend_from_slice(names);
+            header[24..32].copy_from_slice(&at.to_le_bytes());
+        } else if kind != SHT_NOBITS && offset.saturating_add(size) > kept {
+            header[4..8].fill(0); // SHT_NULL
+            header[24..40].fill(0); // no offset, no size
+        }
+    }
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let at = out.len() as u64;
+    out.extend_from_slice(&headers);
+    out[0x28..0x30].copy_from_slice(&at.to_le_bytes());
+    out[0x3c..0x3e].copy_from_slice(&(shnum as u16).to_le_bytes());
+    out[0x3e..0x40].copy_from_slice(&(shstrndx as u16).to_le_bytes());
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +595,46 @@ mod tests {
         assert!(refused(ET_EXEC, &[]).contains("no loadable segment"));
         assert!(check_program(b"#!/bin/sh\n").is_err());
         assert!(check_program(&elf(ET_EXEC, &good(), 0)[..100]).is_err());
+    }
+
+    #[test]
+    fn strip_debug_keeps_segments_and_section_names() {
+        // Segments end at 0x2080; then 16 bytes of names, 32 of "debug
+        // info", and a table of three sections: null, names, debug.
+        let mut full = elf(ET_EXEC, &good(), 0);
+        full.resize(0x2080, 0xcc);
+        let names_at = full.len() as u64;
+        full.extend_from_slice(b"\0.shstrtab\0.dbg\0\0");
+        let debug_at = full.len() as u64;
+        full.extend_from_slice(&[0xdd; 32]);
+        let table_at = full.len() as u64;
+        let section = |name: u32, kind: u32, offset: u64, size: u64| {
+            let mut h = vec![0u8; 64];
+            h[0..4].copy_from_slice(&name.to_le_bytes());
+            h[4..8].copy_from_slice(&kind.to_le_bytes());
+            h[24..32].copy_from_slice(&offset.to_le_bytes());
+            h[32..40].copy_from_slice(&size.to_le_bytes());
+            h
+        };
+        full.extend(section(0, 0, 0, 0));
+        full.extend(section(1, 3, names_at, 16));
+        full.extend(section(11, 1, debug_at, 32));
+        full[0x28..0x30].copy_from_slice(&table_at.to_le_bytes());
+        full[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        full[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        full[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
+
+        let out = strip_debug(&full).unwrap();
+        assert!(out[0x40..0x2080] == full[0x40..0x2080], "segments unchanged");
+        assert!(!out.windows(32).any(|w| w == [0xdd; 32]), "debug bytes dropped");
+        let shoff = u64_at(&out, 0x28).unwrap() as usize;
+        assert_eq!(u16_at(&out, 0x3c), Some(3));
+        let names = shoff + 64;
+        let names_offset = u64_at(&out, names + 24).unwrap() as usize;
+        assert_eq!(&out[names_offset..names_offset + 16], &b"\0.shstrtab\0.dbg\0\0"[..16]);
+        let debug = shoff + 128;
+        assert_eq!((u32_at(&out, debug + 4), u64_at(&out, debug + 32)), (Some(0), Some(0)), "debug section emptied");
+        assert!(strip_debug(&elf(ET_EXEC, &good(), 0)).is_err(), "no section headers");
     }
 
     #[test]
