@@ -51,6 +51,7 @@ pub mod io;
 pub mod mem;
 mod panic;
 pub mod process;
+pub mod random;
 pub mod scheme;
 mod start;
 pub mod sync;

@@ -26,6 +26,7 @@ extern crate alloc;
 mod badptr;
 mod child;
 mod corrupt_initfs;
+mod daemons;
 mod exec;
 mod faults;
 mod files;
@@ -173,6 +174,8 @@ static TESTS: &[Test] = tests![
     files::memory_scheme_anonymous_and_physical,
     corrupt_initfs::corrupt_initfs_images_are_refused,
     files::debug_input_nonblocking_and_events,
+    daemons::zero_null_and_rand_daemons,
+    daemons::greet_example_daemon,
     kschemes::sys_listing_and_uname,
     kschemes::sys_every_file_opens_with_its_size,
     kschemes::sys_file_is_a_snapshot,
