@@ -115,6 +115,14 @@ impl Thread {
         self.state.store(state as u8, Ordering::Release);
     }
 
+    /// Blocked -> Running, for a thread that changes its mind about
+    /// blocking; false if a waker got there first (it is queued to run).
+    pub fn blocked_to_running(&self) -> bool {
+        self.state
+            .compare_exchange(State::Blocked as u8, State::Running as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
     /// Blocked -> Runnable; false if it was not blocked (already woken).
     pub fn unblock(&self) -> bool {
         self.state

@@ -16,18 +16,31 @@ use x86_64::instructions::interrupts::without_interrupts;
 use super::scheduler;
 use super::thread::{State, Thread};
 
-/// Mark `me` blocked, unless its process is being killed (then it stays
-/// running and the wait ends with `EINTR`). The fence pairs with the one in
-/// `Process::kill`: either the killer sees the thread blocked and wakes it,
-/// or the thread sees the signal here; a kill can never fall in between.
-fn block_unless_killed(me: &Arc<Thread>) -> bool {
+/// What [`block`] decided (and, first, whether the wait was over).
+enum Block {
+    /// The condition holds: no need to sleep.
+    Ready,
+    /// Marked blocked: queue it and sleep.
+    Sleep,
+    /// Its process is being killed and nobody woke it: it stays running.
+    Killed,
+    /// Its process is being killed and the killer already woke it (it sits
+    /// in a run queue): it must pass through the scheduler once, then the
+    /// wait ends with `EINTR`.
+    KilledAndWoken,
+}
+
+/// Mark `me` blocked, unless its process is being killed. The fence pairs
+/// with the one in `Process::kill`: either the killer sees the thread
+/// blocked and wakes it, or the thread sees the signal here; a kill can
+/// never fall in between.
+fn block(me: &Arc<Thread>) -> Block {
     me.set_state(State::Blocked);
     core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-    if scheduler::current_killed() {
-        me.set_state(State::Running);
-        return false;
+    if !scheduler::current_killed() {
+        return Block::Sleep;
     }
-    true
+    if me.blocked_to_running() { Block::Killed } else { Block::KilledAndWoken }
 }
 
 pub struct WaitQueue {
@@ -53,18 +66,22 @@ impl WaitQueue {
             let blocked = without_interrupts(|| {
                 let mut waiters = self.waiters.lock();
                 if ready() {
-                    return Some(false);
+                    return Block::Ready;
                 }
-                if !block_unless_killed(&me) {
-                    return None;
+                let decision = block(&me);
+                if matches!(decision, Block::Sleep) {
+                    waiters.push_back(me.clone());
                 }
-                waiters.push_back(me.clone());
-                Some(true)
+                decision
             });
             match blocked {
-                Some(true) => {}
-                Some(false) => return Ok(()),
-                None => return Err(Error::new(EINTR)),
+                Block::Sleep => {}
+                Block::Ready => return Ok(()),
+                Block::KilledAndWoken => {
+                    scheduler::schedule();
+                    return Err(Error::new(EINTR));
+                }
+                Block::Killed => return Err(Error::new(EINTR)),
             }
             if deadline != 0 {
                 scheduler::sleep_until(&me, deadline);
@@ -90,18 +107,22 @@ impl WaitQueue {
         let queued = without_interrupts(|| {
             let mut waiters = self.waiters.lock();
             if !still_valid() {
-                return Some(false);
+                return Block::Ready;
             }
-            if !block_unless_killed(&me) {
-                return None;
+            let decision = block(&me);
+            if matches!(decision, Block::Sleep) {
+                waiters.push_back(me.clone());
             }
-            waiters.push_back(me.clone());
-            Some(true)
+            decision
         });
         match queued {
-            Some(true) => {}
-            Some(false) => return Ok(false),
-            None => return Err(Error::new(EINTR)),
+            Block::Sleep => {}
+            Block::Ready => return Ok(false),
+            Block::KilledAndWoken => {
+                scheduler::schedule();
+                return Err(Error::new(EINTR));
+            }
+            Block::Killed => return Err(Error::new(EINTR)),
         }
         loop {
             if deadline != 0 {
