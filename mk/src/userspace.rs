@@ -30,7 +30,8 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// initfs `bin/`. Adding a program means adding its package here (and to
 /// the workspace `members`); packages live in `programs/`, `schemes/` or
 /// at the top level (`bootstrap`).
-pub const PROGRAMS: &[&str] = &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand"];
+pub const PROGRAMS: &[&str] =
+    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp"];
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.

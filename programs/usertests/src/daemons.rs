@@ -86,3 +86,67 @@ pub fn greet_example_daemon() -> Outcome {
     let lines: Vec<&str> = howdy.lines().collect();
     Ok(String::from(lines[0]))
 }
+
+pub fn tmp_file_system() -> Outcome {
+    use rt::abi::syscall::{O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY};
+    use rt::fs::SeekFrom;
+    let _tmp = start("tmpd", "tmp")?;
+    // Files: create, write, read back, append, seek, truncate.
+    ok("write tmp:a.txt", rt::fs::write("tmp:a.txt", b"hello\n"))?;
+    let text = ok("read tmp:a.txt", rt::fs::read_to_string("tmp:a.txt"))?;
+    ensure!(text == "hello\n", "tmp:a.txt holds {text:?}");
+    let mut log = ok("append", File::open_with("tmp:a.txt", O_WRONLY | O_APPEND))?;
+    ok("append", log.write_all(b"more\n"))?;
+    drop(log);
+    let mut file = ok("open rw", File::open_with("tmp:a.txt", O_RDWR))?;
+    ok("seek", file.seek(SeekFrom::Start(6)))?;
+    let mut tail = String::new();
+    ok("read tail", file.read_to_string(&mut tail))?;
+    ensure!(tail == "more\n", "after append and seek: {tail:?}");
+    ok("truncate", file.set_len(2))?;
+    ensure!(ok("fstat", file.stat())?.st_size == 2, "truncate did not shrink");
+    ensure!(ok("fpath", file.path())? == "tmp:a.txt", "fpath");
+    crate::support::expect_err(
+        "O_EXCL on an existing file",
+        File::open_with("tmp:a.txt", O_CREAT | O_EXCL | O_RDWR),
+        sc::EEXIST,
+    )?;
+    // Directories: make, list, nest, refuse to remove when not empty.
+    drop(ok("mkdir", File::open_with("tmp:dir", O_CREAT | O_DIRECTORY | O_RDONLY))?);
+    ok("nested file", rt::fs::write("tmp:dir/inner", b"x"))?;
+    let listing = ok("list tmp:", rt::fs::read_to_string("tmp:"))?;
+    ensure!(listing == "a.txt\ndir\n", "tmp: lists {listing:?}");
+    let stat = ok("fstat dir", File::open("tmp:dir").and_then(|d| d.stat()))?;
+    ensure!(stat.st_mode & sc::MODE_TYPE == sc::MODE_DIR, "tmp:dir mode {:#o}", stat.st_mode);
+    crate::support::expect_err("rmdir of a full directory", rt::fs::remove_dir("tmp:dir"), sc::ENOTEMPTY)?;
+    crate::support::expect_err("write to a directory", File::open_with("tmp:dir", O_WRONLY), sc::EISDIR)?;
+    crate::support::expect_err("unlink a directory", rt::fs::remove_file("tmp:dir"), sc::EISDIR)?;
+    crate::support::expect_err("missing parent", File::create("tmp:nope/x"), sc::ENOENT)?;
+    crate::support::expect_err("file as a directory", File::create("tmp:a.txt/x"), sc::ENOTDIR)?;
+    // Rename, into the directory and over a file.
+    ok("rename", rt::sys::frename(file.fd(), "tmp:dir/b.txt"))?;
+    ensure!(ok("fpath after rename", file.path())? == "tmp:dir/b.txt", "fpath after rename");
+    crate::support::expect_err("old name", File::open("tmp:a.txt"), sc::ENOENT)?;
+    crate::support::expect_err(
+        "rename into itself",
+        rt::sys::frename(ok("open dir", File::open("tmp:dir"))?.fd(), "tmp:dir/sub"),
+        sc::EINVAL,
+    )?;
+    // Unlinked while open: still readable until closed.
+    ok("unlink", rt::fs::remove_file("tmp:dir/b.txt"))?;
+    ok("seek", file.seek(SeekFrom::Start(0)))?;
+    let mut kept = String::new();
+    ok("read unlinked", file.read_to_string(&mut kept))?;
+    ensure!(kept == "he", "the unlinked file reads {kept:?}");
+    drop(file);
+    ok("unlink inner", rt::fs::remove_file("tmp:dir/inner"))?;
+    ok("rmdir", rt::fs::remove_dir("tmp:dir"))?;
+    ensure!(ok("list", rt::fs::read_to_string("tmp:"))?.is_empty(), "tmp: not empty at the end");
+    // A megabyte through lent pages, and O_TRUNC.
+    let big: Vec<u8> = (0..1_048_576u32).map(|i| (i % 251) as u8).collect();
+    ok("write 1 MiB", rt::fs::write("tmp:big", &big))?;
+    ensure!(ok("read 1 MiB", rt::fs::read("tmp:big"))? == big, "1 MiB came back different");
+    drop(ok("O_TRUNC", File::open_with("tmp:big", O_WRONLY | O_TRUNC))?);
+    ensure!(ok("read truncated", rt::fs::read("tmp:big"))?.is_empty(), "O_TRUNC kept data");
+    Ok(String::from("files, append, seek, truncate, directories, rename, unlink while open, 1 MiB"))
+}
