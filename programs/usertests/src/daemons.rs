@@ -150,3 +150,29 @@ pub fn tmp_file_system() -> Outcome {
     ensure!(ok("read truncated", rt::fs::read("tmp:big"))?.is_empty(), "O_TRUNC kept data");
     Ok(String::from("files, append, seek, truncate, directories, rename, unlink while open, 1 MiB"))
 }
+
+pub fn log_collects_lines() -> Outcome {
+    let _log = start("logd", "log")?;
+    let mut writer = ok("open log: for writing", File::open_with("log:", sc::O_WRONLY))?;
+    ok("write", writer.write_all(b"first line\nsecond "))?;
+    ok("write", writer.write_all(b"half\nunfinished"))?;
+    let before = ok("cat log:", rt::fs::read_to_string("log:"))?;
+    let pid = rt::process::getpid();
+    ensure!(before.contains(&format!("pid {pid}: first line\n")), "log: holds {before:?}");
+    ensure!(before.contains("second half\n"), "a line split across writes: {before:?}");
+    ensure!(!before.contains("unfinished"), "a partial line was kept before its newline");
+    drop(writer);
+    // The close is answered before the next request: read until it shows.
+    ensure!(
+        wait_until(WAIT, || rt::fs::read_to_string("log:").is_ok_and(|t| t.contains("unfinished"))),
+        "the partial line was lost at close"
+    );
+    let lines = ok("cat log:", rt::fs::read_to_string("log:"))?.lines().count();
+    ensure!(lines == 3, "{lines} lines kept, expected 3");
+    crate::support::expect_err(
+        "write to a reader",
+        rt::sys::write(ok("open", File::open("log:"))?.fd(), b"x"),
+        sc::EBADF,
+    )?;
+    Ok(String::from("lines with time and pid; split and partial lines"))
+}

@@ -177,6 +177,7 @@ static TESTS: &[Test] = tests![
     daemons::zero_null_and_rand_daemons,
     daemons::greet_example_daemon,
     daemons::tmp_file_system,
+    daemons::log_collects_lines,
     kschemes::sys_listing_and_uname,
     kschemes::sys_every_file_opens_with_its_size,
     kschemes::sys_file_is_a_snapshot,
