@@ -99,16 +99,10 @@ impl Scheme for InitFs {
 
     fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> Result<usize> {
         let h = self.handles.get(&handle).ok_or(Error::new(sc::EBADF))?;
-        let len = self.contents(h)?.len() as isize;
-        let base = match whence {
-            sc::SEEK_SET => 0,
-            sc::SEEK_CUR => h.offset as isize,
-            sc::SEEK_END => len,
-            _ => return Err(Error::new(sc::EINVAL)),
-        };
-        let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(sc::EINVAL))?;
-        self.handle(handle)?.offset = target as usize;
-        Ok(target as usize)
+        let len = self.contents(h)?.len();
+        let target = rt::abi::seek_target(h.offset, len, offset, whence).ok_or(Error::new(sc::EINVAL))?;
+        self.handle(handle)?.offset = target;
+        Ok(target)
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {

@@ -55,6 +55,7 @@ use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_NONBLOCK, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
 use crate::arch::x86_64::irq::{self, GSI_COUNT};
@@ -154,7 +155,7 @@ enum Handle {
     /// An open line.
     Line(usize),
     /// The listing, as it was at open, and the read offset.
-    Listing(Arc<[u8]>, usize),
+    Listing(Snapshot),
 }
 
 pub struct IrqScheme {
@@ -212,7 +213,7 @@ impl IrqScheme {
     fn handle(&self, id: usize) -> Result<Handle, Error> {
         without_interrupts(|| match self.handles.lock().get(&id) {
             Some(Handle::Line(gsi)) => Some(Handle::Line(*gsi)),
-            Some(Handle::Listing(list, offset)) => Some(Handle::Listing(list.clone(), *offset)),
+            Some(Handle::Listing(list)) => Some(Handle::Listing(list.clone())),
             None => None,
         })
         .ok_or(Error::new(EBADF))
@@ -277,7 +278,7 @@ impl KernelScheme for IrqScheme {
     fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
         let name = path.trim_matches('/');
         if name.is_empty() {
-            let listing = Handle::Listing(Arc::from(self.listing()), 0);
+            let listing = Handle::Listing(Snapshot::new(self.listing()));
             return Ok(Opened::Handle(self.insert(listing)));
         }
         if caller.uid != 0 {
@@ -299,17 +300,10 @@ impl KernelScheme for IrqScheme {
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Listing(list, offset) => {
-                let start = offset.min(list.len());
-                let n = buf.len().min(list.len() - start);
-                buf[..n].copy_from_slice(&list[start..start + n]);
-                without_interrupts(|| {
-                    if let Some(Handle::Listing(_, at)) = self.handles.lock().get_mut(&handle) {
-                        *at = start + n;
-                    }
-                });
-                Ok(n)
-            }
+            Handle::Listing(_) => without_interrupts(|| match self.handles.lock().get_mut(&handle) {
+                Some(Handle::Listing(list)) => Ok(list.read(buf)),
+                _ => Err(Error::new(EBADF)),
+            }),
             Handle::Line(gsi) => {
                 let out = buf.get_mut(..COUNT_SIZE).ok_or(Error::new(EINVAL))?;
                 let pending = &LINES[gsi].pending;
@@ -349,17 +343,7 @@ impl KernelScheme for IrqScheme {
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-            Some(Handle::Listing(list, at)) => {
-                let base = match whence {
-                    abi::syscall::SEEK_SET => 0,
-                    abi::syscall::SEEK_CUR => *at as isize,
-                    abi::syscall::SEEK_END => list.len() as isize,
-                    _ => return Err(Error::new(EINVAL)),
-                };
-                let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
-                *at = target as usize;
-                Ok(*at)
-            }
+            Some(Handle::Listing(list)) => list.seek(offset, whence),
             Some(Handle::Line(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
             None => Err(Error::new(EBADF)),
         })
@@ -367,7 +351,7 @@ impl KernelScheme for IrqScheme {
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
         let ready = match self.handle(handle)? {
-            Handle::Listing(..) => EventFlags::EVENT_READ,
+            Handle::Listing(_) => EventFlags::EVENT_READ,
             Handle::Line(gsi) if LINES[gsi].pending.load(Ordering::Acquire) > 0 => {
                 EventFlags::EVENT_READ | EventFlags::EVENT_WRITE
             }
@@ -378,7 +362,7 @@ impl KernelScheme for IrqScheme {
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         match self.handle(handle)? {
-            Handle::Listing(list, _) => {
+            Handle::Listing(list) => {
                 stat.st_mode = MODE_DIR | 0o555;
                 stat.st_size = list.len() as u64;
             }
@@ -389,7 +373,7 @@ impl KernelScheme for IrqScheme {
 
     fn fpath(&self, handle: usize) -> Result<String, Error> {
         Ok(match self.handle(handle)? {
-            Handle::Listing(..) => String::new(),
+            Handle::Listing(_) => String::new(),
             Handle::Line(gsi) => alloc::format!("{gsi}"),
         })
     }
@@ -400,7 +384,7 @@ impl KernelScheme for IrqScheme {
                 self.release(gsi);
                 Ok(())
             }
-            Some(Handle::Listing(..)) => Ok(()),
+            Some(Handle::Listing(_)) => Ok(()),
             None => Err(Error::new(EBADF)),
         }
     }

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod namespace;
 pub mod pipe;
 pub mod root;
+pub mod snapshot;
 pub mod sys;
 pub mod time;
 pub mod user;

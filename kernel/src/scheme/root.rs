@@ -20,6 +20,7 @@ use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_CREAT, Stat};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::snapshot::Snapshot;
 use super::user::UserScheme;
 use super::{Caller, KernelScheme, Opened, SchemeRef};
 use crate::memory::usercopy::UserSlice;
@@ -30,7 +31,7 @@ pub const NAME_MAX: usize = 64;
 #[derive(Clone)]
 enum Handle {
     /// The scheme list, as it was at open.
-    List(Arc<[u8]>, usize),
+    List(Snapshot),
     /// A daemon's socket.
     Socket(Arc<UserScheme>),
 }
@@ -100,7 +101,7 @@ impl KernelScheme for RootScheme {
                 list.extend_from_slice(name.as_bytes());
                 list.push(b'\n');
             }
-            return Ok(Opened::Handle(self.insert(Handle::List(Arc::from(list), 0))));
+            return Ok(Opened::Handle(self.insert(Handle::List(Snapshot::new(list)))));
         }
         if flags & O_CREAT == 0 {
             return Err(Error::new(ENOENT));
@@ -114,16 +115,10 @@ impl KernelScheme for RootScheme {
                 buf[..message.len()].copy_from_slice(message);
                 Ok(())
             }),
-            Handle::List(list, offset) => {
-                let n = buf.len().min(list.len().saturating_sub(offset));
-                buf[..n].copy_from_slice(&list[offset..offset + n]);
-                without_interrupts(|| {
-                    if let Some(Handle::List(_, at)) = self.handles.lock().get_mut(&handle) {
-                        *at = offset + n;
-                    }
-                });
-                Ok(n)
-            }
+            Handle::List(_) => without_interrupts(|| match self.handles.lock().get_mut(&handle) {
+                Some(Handle::List(list)) => Ok(list.read(buf)),
+                _ => Err(Error::new(EBADF)),
+            }),
         }
     }
 
@@ -134,7 +129,7 @@ impl KernelScheme for RootScheme {
             Handle::Socket(scheme) => {
                 scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
             }
-            Handle::List(..) => {
+            Handle::List(_) => {
                 let mut bounce = alloc::vec![0u8; buf.len().min(super::BOUNCE_MAX)];
                 let n = self.read(handle, &mut bounce, flags)?;
                 buf.prefix(n).copy_from_kernel(&bounce[..n])?;
@@ -146,23 +141,13 @@ impl KernelScheme for RootScheme {
     fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
             Handle::Socket(scheme) => scheme.answer(buf),
-            Handle::List(..) => Err(Error::new(EBADF)),
+            Handle::List(_) => Err(Error::new(EBADF)),
         }
     }
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-            Some(Handle::List(list, at)) => {
-                let base = match whence {
-                    abi::syscall::SEEK_SET => 0,
-                    abi::syscall::SEEK_CUR => *at as isize,
-                    abi::syscall::SEEK_END => list.len() as isize,
-                    _ => return Err(Error::new(EINVAL)),
-                };
-                let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
-                *at = target as usize;
-                Ok(*at)
-            }
+            Some(Handle::List(list)) => list.seek(offset, whence),
             Some(Handle::Socket(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
             None => Err(Error::new(EBADF)),
         })
@@ -172,14 +157,14 @@ impl KernelScheme for RootScheme {
         match self.handle(handle)? {
             Handle::Socket(scheme) if scheme.has_requests() => Ok(interest & EventFlags::EVENT_READ),
             Handle::Socket(_) => Ok(EventFlags::empty()),
-            Handle::List(..) => Ok(interest & EventFlags::EVENT_READ),
+            Handle::List(_) => Ok(interest & EventFlags::EVENT_READ),
         }
     }
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         match self.handle(handle)? {
             Handle::Socket(_) => stat.st_mode = MODE_CHR | 0o600,
-            Handle::List(list, _) => {
+            Handle::List(list) => {
                 stat.st_mode = MODE_DIR | 0o555;
                 stat.st_size = list.len() as u64;
             }
@@ -190,7 +175,7 @@ impl KernelScheme for RootScheme {
     fn fpath(&self, handle: usize) -> Result<String, Error> {
         match self.handle(handle)? {
             Handle::Socket(scheme) => Ok(String::from(scheme.name())),
-            Handle::List(..) => Ok(String::new()),
+            Handle::List(_) => Ok(String::new()),
         }
     }
 
@@ -200,7 +185,7 @@ impl KernelScheme for RootScheme {
                 scheme.shutdown();
                 Ok(())
             }
-            Some(Handle::List(..)) => Ok(()),
+            Some(Handle::List(_)) => Ok(()),
             None => Err(Error::new(EBADF)),
         }
     }

@@ -24,16 +24,16 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use abi::syscall::error::{EBADF, EINVAL, ENOENT, ENOTDIR, EROFS, Error};
+use abi::syscall::error::{EBADF, ENOENT, ENOTDIR, EROFS, Error};
 use abi::syscall::{EventFlags, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened};
 use crate::arch::x86_64::{self as arch, percpu, tsc};
 use crate::context::process::{self, Process};
@@ -49,9 +49,8 @@ const FILES: [(&str, Generator); 6] =
 struct Handle {
     /// The file's name, or "" for the listing.
     name: &'static str,
-    /// The snapshot taken at open.
-    data: Arc<[u8]>,
-    offset: usize,
+    /// The text, as it was at open.
+    text: Snapshot,
 }
 
 pub struct SysScheme {
@@ -107,19 +106,13 @@ impl KernelScheme for SysScheme {
             (file, generate(caller))
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let handle = Handle { name, data: Arc::from(data.into_bytes()), offset: 0 };
+        let handle = Handle { name, text: Snapshot::new(data.into_bytes()) };
         without_interrupts(|| self.handles.lock().insert(id, handle));
         Ok(Opened::Handle(id))
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
-        self.with(handle, |h| {
-            let start = h.offset.min(h.data.len());
-            let n = buf.len().min(h.data.len() - start);
-            buf[..n].copy_from_slice(&h.data[start..start + n]);
-            h.offset = start + n;
-            n
-        })
+        self.with(handle, |h| h.text.read(buf))
     }
 
     fn write(&self, handle: usize, _buf: &[u8], _flags: usize) -> Result<usize, Error> {
@@ -128,21 +121,11 @@ impl KernelScheme for SysScheme {
     }
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-        self.with(handle, |h| {
-            let base = match whence {
-                abi::syscall::SEEK_SET => 0,
-                abi::syscall::SEEK_CUR => h.offset as isize,
-                abi::syscall::SEEK_END => h.data.len() as isize,
-                _ => return Err(Error::new(EINVAL)),
-            };
-            let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(Error::new(EINVAL))?;
-            h.offset = target as usize;
-            Ok(h.offset)
-        })?
+        self.with(handle, |h| h.text.seek(offset, whence))?
     }
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
-        let (dir, size) = self.with(handle, |h| (h.name.is_empty(), h.data.len()))?;
+        let (dir, size) = self.with(handle, |h| (h.name.is_empty(), h.text.len()))?;
         stat.st_mode = if dir { MODE_DIR | 0o555 } else { MODE_FILE | 0o444 };
         stat.st_size = size as u64;
         stat.st_nlink = 1;

@@ -83,6 +83,20 @@ pub mod status {
     }
 }
 
+/// Where `lseek(offset, whence)` moves a file offset that is now at
+/// `current` in a file of `len` bytes; `None` for a bad `whence` or a
+/// target before the start (`EINVAL`). Past the end is allowed, as POSIX
+/// says. Shared by every scheme with offsets, kernel and daemons alike.
+pub fn seek_target(current: usize, len: usize, offset: isize, whence: usize) -> Option<usize> {
+    let base = match whence {
+        syscall::SEEK_SET => 0,
+        syscall::SEEK_CUR => current,
+        syscall::SEEK_END => len,
+        _ => return None,
+    };
+    base.checked_add_signed(offset)
+}
+
 /// A string passed to the kernel: pointer and length, no terminator.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
@@ -165,6 +179,18 @@ mod tests {
             assert!(!redox.contains(&n), "{n:#x} collides");
             assert_eq!(n & SYS_CLASS, 0, "{n:#x} has class bits");
         }
+    }
+
+    #[test]
+    fn seek_targets() {
+        use syscall::{SEEK_CUR, SEEK_END, SEEK_SET};
+        assert_eq!(seek_target(5, 10, 3, SEEK_SET), Some(3));
+        assert_eq!(seek_target(5, 10, -2, SEEK_CUR), Some(3));
+        assert_eq!(seek_target(5, 10, 4, SEEK_END), Some(14));
+        assert_eq!(seek_target(5, 10, -11, SEEK_END), None);
+        assert_eq!(seek_target(5, 10, -1, SEEK_SET), None);
+        assert_eq!(seek_target(usize::MAX, 10, 1, SEEK_CUR), None);
+        assert_eq!(seek_target(0, 0, 0, 3), None);
     }
 
     #[test]

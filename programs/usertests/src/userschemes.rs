@@ -135,14 +135,7 @@ impl Scheme for Store {
 
     fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> scheme::Result<usize> {
         let (_, data, at) = self.get(handle)?;
-        let base = match whence {
-            sc::SEEK_SET => 0,
-            sc::SEEK_CUR => *at as isize,
-            sc::SEEK_END => data.len() as isize,
-            _ => return Err(rt::Error::new(sc::EINVAL)),
-        };
-        let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(rt::Error::new(sc::EINVAL))?;
-        *at = target as usize;
+        *at = rt::abi::seek_target(*at, data.len(), offset, whence).ok_or(rt::Error::new(sc::EINVAL))?;
         Ok(*at)
     }
 

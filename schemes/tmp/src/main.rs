@@ -14,7 +14,7 @@
 use rt::prelude::*;
 use scheme::sc::{
     EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, MODE_DIR, MODE_FILE, O_ACCMODE, O_APPEND,
-    O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+    O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY,
 };
 use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Server, Stat};
 
@@ -252,14 +252,7 @@ impl Scheme for Tmp {
             Body::Dir(_) => self.listing(ino)?.len(),
         };
         let h = self.handle(handle)?;
-        let base = match whence {
-            SEEK_SET => 0,
-            SEEK_CUR => h.offset as isize,
-            SEEK_END => len as isize,
-            _ => return Err(err(EINVAL)),
-        };
-        let target = base.checked_add(offset).filter(|&t| t >= 0).ok_or(err(EINVAL))?;
-        h.offset = target as usize;
+        h.offset = rt::abi::seek_target(h.offset, len, offset, whence).ok_or(err(EINVAL))?;
         Ok(h.offset)
     }
 
