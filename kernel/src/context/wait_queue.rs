@@ -9,7 +9,8 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
-use abi::syscall::error::{EINTR, ETIMEDOUT, Error};
+use abi::syscall::O_NONBLOCK;
+use abi::syscall::error::{EAGAIN, EINTR, ETIMEDOUT, Error};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -96,6 +97,16 @@ impl WaitQueue {
                 return Err(Error::new(ETIMEDOUT));
             }
         }
+    }
+
+    /// What a read or write on a file with status `flags` does when it
+    /// cannot go on: wait until `ready()` holds, or, with `O_NONBLOCK`,
+    /// fail at once with `EAGAIN` if it does not hold now.
+    pub fn wait_unless_nonblocking(&self, flags: usize, mut ready: impl FnMut() -> bool) -> Result<(), Error> {
+        if flags & O_NONBLOCK == 0 {
+            return self.wait_until(ready, 0);
+        }
+        if without_interrupts(&mut ready) { Ok(()) } else { Err(Error::new(EAGAIN)) }
     }
 
     /// Futex-style wait: if `still_valid()` holds (checked with the queue

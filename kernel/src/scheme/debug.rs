@@ -8,8 +8,8 @@
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use abi::syscall::error::{EAGAIN, Error};
-use abi::syscall::{EventFlags, MODE_CHR, O_NONBLOCK, Stat};
+use abi::syscall::error::Error;
+use abi::syscall::{EventFlags, MODE_CHR, Stat};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -113,13 +113,7 @@ impl KernelScheme for DebugScheme {
             }
             n > 0
         };
-        if flags & O_NONBLOCK != 0 {
-            if !without_interrupts(&mut take) {
-                return Err(Error::new(EAGAIN));
-            }
-        } else {
-            self.readers.wait_until(&mut take, 0)?;
-        }
+        self.readers.wait_unless_nonblocking(flags, &mut take)?;
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             log::warn!("debug: {dropped} input bytes dropped (nobody read them in time)");

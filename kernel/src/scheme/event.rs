@@ -19,8 +19,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use abi::syscall::error::{EAGAIN, EBADF, EINVAL, Error};
-use abi::syscall::{Event, EventFlags, MODE_CHR, O_NONBLOCK, Stat};
+use abi::syscall::error::{EBADF, EINVAL, Error};
+use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -187,13 +187,7 @@ impl KernelScheme for EventScheme {
             taken.extend(ready.drain(..n));
             n > 0
         };
-        if flags & O_NONBLOCK != 0 {
-            if !without_interrupts(&mut take) {
-                return Err(Error::new(EAGAIN));
-            }
-        } else {
-            queue.wait.wait_until(&mut take, 0)?;
-        }
+        queue.wait.wait_unless_nonblocking(flags, &mut take)?;
         for (event, out) in taken.iter().zip(buf.chunks_exact_mut(EVENT_SIZE)) {
             event_to_bytes(event, out);
         }

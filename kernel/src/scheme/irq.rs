@@ -50,8 +50,8 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use abi::syscall::error::{EACCES, EAGAIN, EBADF, EBUSY, EINVAL, ENOENT, Error};
-use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_NONBLOCK, Stat};
+use abi::syscall::error::{EACCES, EBADF, EBUSY, EINVAL, ENOENT, Error};
+use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -312,13 +312,7 @@ impl KernelScheme for IrqScheme {
                     count = pending.load(Ordering::Acquire);
                     count > 0
                 };
-                if flags & O_NONBLOCK != 0 {
-                    if !arrived() {
-                        return Err(Error::new(EAGAIN));
-                    }
-                } else {
-                    WAITERS[gsi].wait_until(&mut arrived, 0)?;
-                }
+                WAITERS[gsi].wait_unless_nonblocking(flags, &mut arrived)?;
                 out.copy_from_slice(&count.to_ne_bytes());
                 Ok(COUNT_SIZE)
             }

@@ -12,8 +12,8 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use abi::syscall::error::{EAGAIN, EBADF, EINVAL, ENOENT, EPIPE, Error};
-use abi::syscall::{EventFlags, MODE_FIFO, O_NONBLOCK, Stat};
+use abi::syscall::error::{EBADF, EINVAL, ENOENT, EPIPE, Error};
+use abi::syscall::{EventFlags, MODE_FIFO, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -140,13 +140,7 @@ impl KernelScheme for PipeScheme {
             }
             true
         };
-        if flags & O_NONBLOCK != 0 {
-            if !without_interrupts(&mut take) {
-                return Err(Error::new(EAGAIN));
-            }
-        } else {
-            pipe.readable.wait_until(&mut take, 0)?;
-        }
+        pipe.readable.wait_unless_nonblocking(flags, &mut take)?;
         if n > 0 {
             pipe.writable.wake_all();
             self.notify(pipe);
@@ -179,13 +173,7 @@ impl KernelScheme for PipeScheme {
             result = Ok(n);
             true
         };
-        if flags & O_NONBLOCK != 0 {
-            if !without_interrupts(&mut put) {
-                return Err(Error::new(EAGAIN));
-            }
-        } else {
-            pipe.writable.wait_until(&mut put, 0)?;
-        }
+        pipe.writable.wait_unless_nonblocking(flags, &mut put)?;
         if let Err(err) = result {
             log::debug!("pipe: write with no reader left");
             return Err(err);

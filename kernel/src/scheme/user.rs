@@ -26,8 +26,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
-use abi::syscall::{EventFlags, MapFlags, O_NONBLOCK, Stat};
+use abi::syscall::error::{EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
+use abi::syscall::{EventFlags, MapFlags, Stat};
 use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
 use spin::Mutex;
 use x86_64::PhysAddr;
@@ -250,13 +250,7 @@ impl UserScheme {
                 taken = Some(Ok(call));
                 true
             };
-            if flags & O_NONBLOCK != 0 {
-                if !without_interrupts(&mut take) {
-                    return Err(Error::new(EAGAIN));
-                }
-            } else {
-                self.daemon.wait_until(&mut take, 0)?;
-            }
+            self.daemon.wait_unless_nonblocking(flags, &mut take)?;
             let call = taken.expect("a request or an error")?;
             match self.deliver(&call) {
                 Ok(message) => {
