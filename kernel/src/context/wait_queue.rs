@@ -64,25 +64,8 @@ impl WaitQueue {
     pub fn wait_until(&self, mut ready: impl FnMut() -> bool, deadline: u64) -> Result<(), Error> {
         let me = scheduler::current();
         loop {
-            let blocked = without_interrupts(|| {
-                let mut waiters = self.waiters.lock();
-                if ready() {
-                    return Block::Ready;
-                }
-                let decision = block(&me);
-                if matches!(decision, Block::Sleep) {
-                    waiters.push_back(me.clone());
-                }
-                decision
-            });
-            match blocked {
-                Block::Sleep => {}
-                Block::Ready => return Ok(()),
-                Block::KilledAndWoken => {
-                    scheduler::schedule();
-                    return Err(Error::new(EINTR));
-                }
-                Block::Killed => return Err(Error::new(EINTR)),
+            if !self.enqueue_unless(&me, &mut ready)? {
+                return Ok(());
             }
             if deadline != 0 {
                 scheduler::sleep_until(&me, deadline);
@@ -115,25 +98,8 @@ impl WaitQueue {
     /// (monotonic ns, 0 = none); `EINTR` if the process is killed.
     pub fn wait_for_wake(&self, still_valid: impl FnOnce() -> bool, deadline: u64) -> Result<bool, Error> {
         let me = scheduler::current();
-        let queued = without_interrupts(|| {
-            let mut waiters = self.waiters.lock();
-            if !still_valid() {
-                return Block::Ready;
-            }
-            let decision = block(&me);
-            if matches!(decision, Block::Sleep) {
-                waiters.push_back(me.clone());
-            }
-            decision
-        });
-        match queued {
-            Block::Sleep => {}
-            Block::Ready => return Ok(false),
-            Block::KilledAndWoken => {
-                scheduler::schedule();
-                return Err(Error::new(EINTR));
-            }
-            Block::Killed => return Err(Error::new(EINTR)),
+        if !self.enqueue_unless(&me, || !still_valid())? {
+            return Ok(false);
         }
         loop {
             if deadline != 0 {
@@ -160,6 +126,36 @@ impl WaitQueue {
             });
             if let Some(outcome) = outcome {
                 return outcome;
+            }
+        }
+    }
+
+    /// With the queue locked: unless `done()` holds, mark `me` blocked
+    /// and queue it. The check and the queuing are one step under the
+    /// lock, so a waker cannot fall between them. `Ok(true)`: queued, go
+    /// to sleep; `Ok(false)`: done already; `EINTR`: the process is being
+    /// killed.
+    fn enqueue_unless(&self, me: &Arc<Thread>, done: impl FnOnce() -> bool) -> Result<bool, Error> {
+        let decision = without_interrupts(|| {
+            let mut waiters = self.waiters.lock();
+            if done() {
+                return Block::Ready;
+            }
+            let decision = block(me);
+            if matches!(decision, Block::Sleep) {
+                waiters.push_back(me.clone());
+            }
+            decision
+        });
+        match decision {
+            Block::Sleep => Ok(true),
+            Block::Ready => Ok(false),
+            Block::Killed => Err(Error::new(EINTR)),
+            Block::KilledAndWoken => {
+                // Queued to run by the killer: pass through the scheduler
+                // once so that queue entry is used up.
+                scheduler::schedule();
+                Err(Error::new(EINTR))
             }
         }
     }
