@@ -17,7 +17,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use abi::syscall::error::{EBADF, EINVAL, Error};
 use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
@@ -54,14 +54,40 @@ struct Watch {
     interest: EventFlags,
 }
 
-/// Watches by (scheme key, handle).
-static WATCHES: Mutex<BTreeMap<(usize, usize), Vec<Watch>>> = Mutex::new(BTreeMap::new());
+type Watches = BTreeMap<(usize, usize), Vec<Watch>>;
+
+/// Watches by (scheme key, handle); lists are never left empty.
+static WATCHES: Mutex<Watches> = Mutex::new(BTreeMap::new());
+
+/// Whether any fd is watched at all: lets every read, write and close
+/// skip the registry while no `event:` queue is in use. Updated with the
+/// registry locked; sequentially consistent so that a watch added while a
+/// scheme changes state is either seen by its trigger or sees the new
+/// state in its `fevent`.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+fn with_watches<R>(f: impl FnOnce(&mut Watches) -> R) -> R {
+    without_interrupts(|| {
+        let mut watches = WATCHES.lock();
+        let result = f(&mut watches);
+        WATCHING.store(!watches.is_empty(), Ordering::SeqCst);
+        result
+    })
+}
+
+/// Whether anything watches any fd (schemes may skip working out
+/// readiness nobody will hear about).
+pub fn watching() -> bool {
+    WATCHING.load(Ordering::SeqCst)
+}
 
 /// `flags` became ready on `handle` of the scheme known by `key`.
 pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
+    if !watching() {
+        return;
+    }
     let mut targets: Vec<(Arc<EventQueue>, usize, EventFlags, usize)> = Vec::new();
-    without_interrupts(|| {
-        let mut watches = WATCHES.lock();
+    with_watches(|watches| {
         if let Some(list) = watches.get_mut(&(key, handle)) {
             list.retain(|w| w.queue.strong_count() > 0);
             for watch in list.iter() {
@@ -84,7 +110,9 @@ pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
 
 /// The handle is gone: drop its watches.
 pub fn forget(key: usize, handle: usize) {
-    without_interrupts(|| WATCHES.lock().remove(&(key, handle)));
+    if watching() {
+        with_watches(|watches| watches.remove(&(key, handle)));
+    }
 }
 
 /// The `event:` scheme: a handle is a queue.
@@ -106,20 +134,22 @@ impl EventScheme {
     fn watch(&self, queue: &Arc<EventQueue>, event: Event) -> Result<(), Error> {
         let file = crate::context::file::current(event.id)?;
         let key = (file.scheme.key(), file.handle);
-        let unwatch = |watches: &mut BTreeMap<(usize, usize), Vec<Watch>>| {
+        let unwatch = |watches: &mut Watches| {
             if let Some(list) = watches.get_mut(&key) {
                 list.retain(|w| !(w.id == event.id && core::ptr::eq(w.queue.as_ptr(), Arc::as_ptr(queue))));
+                if list.is_empty() {
+                    watches.remove(&key);
+                }
             }
         };
         if event.flags.is_empty() {
-            without_interrupts(|| unwatch(&mut WATCHES.lock()));
+            with_watches(unwatch);
             return Ok(());
         }
         // Register first, then ask: a change in between is reported twice
         // at worst, never lost.
-        without_interrupts(|| {
-            let mut watches = WATCHES.lock();
-            unwatch(&mut watches);
+        with_watches(|watches| {
+            unwatch(watches);
             watches.entry(key).or_default().push(Watch {
                 queue: Arc::downgrade(queue),
                 id: event.id,
@@ -136,7 +166,7 @@ impl EventScheme {
                 Ok(())
             }
             Err(err) => {
-                without_interrupts(|| unwatch(&mut WATCHES.lock()));
+                with_watches(unwatch);
                 Err(err)
             }
         }
