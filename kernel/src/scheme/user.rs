@@ -140,10 +140,14 @@ impl UserScheme {
     fn request(&self, op: Op, handle: usize) -> Request {
         let mut request = Request::new(self.next_id.fetch_add(1, Ordering::Relaxed), op);
         request.handle = handle as u64;
-        if let Some(caller) = scheduler::try_current().and_then(|t| t.process.clone()) {
-            request.pid = caller.pid as u32;
-            request.uid = caller.uid();
-            request.gid = caller.gid();
+        if scheduler::has_current() {
+            scheduler::with_current(|thread| {
+                if let Some(caller) = &thread.process {
+                    request.pid = caller.pid as u32;
+                    request.uid = caller.uid();
+                    request.gid = caller.gid();
+                }
+            });
         }
         request
     }
