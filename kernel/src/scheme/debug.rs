@@ -58,7 +58,10 @@ impl DebugScheme {
             log::warn!("debug: COM1's GSI {} is out of range; no console input", route.gsi);
             return;
         };
-        irq::set_handler(gsi, Some(on_interrupt));
+        if !irq::claim(gsi, on_interrupt) {
+            log::warn!("debug: COM1's GSI {gsi} is taken; no console input");
+            return;
+        }
         let trigger = if route.level_triggered { Trigger::Level } else { Trigger::Edge };
         let polarity = if route.active_low { Polarity::ActiveLow } else { Polarity::ActiveHigh };
         let apic_id = percpu::current().apic_id.load(Ordering::Relaxed);

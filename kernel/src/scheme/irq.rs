@@ -35,9 +35,8 @@
 //! (no kernel threads or soft-IRQ hook), and deferring to the handle's next
 //! read would never wake a driver that sleeps on an `event:` queue.
 //!
-//! Which GSIs exist is learnt once at boot by routing and at once masking
-//! each one that the kernel does not use (every IOAPIC input is masked and
-//! unused until then).
+//! A line has one owner at a time (`arch::irq::claim`): a driver here, or
+//! the kernel itself (COM1's line is `debug:`'s input).
 //!
 //! May touch: the per-GSI state here (atomics and wait queues), the IRQ
 //! handler table, IOAPIC redirection entries of the lines it owns, its own
@@ -62,8 +61,6 @@ use crate::arch::x86_64::irq::{self, GSI_COUNT};
 use crate::arch::x86_64::{self as arch, idt, percpu};
 use crate::context::wait_queue::WaitQueue;
 
-/// ISA IRQs whose GSIs the kernel keeps: 4 is COM1, `debug:`'s input.
-const KERNEL_ISA_IRQS: [usize; 1] = [4];
 /// Bytes of a count.
 const COUNT_SIZE: usize = size_of::<u64>();
 
@@ -159,53 +156,16 @@ enum Handle {
 }
 
 pub struct IrqScheme {
-    /// GSIs an IOAPIC has that the kernel leaves to drivers (bit per GSI).
-    available: u32,
-    /// GSIs the kernel uses itself.
-    reserved: u32,
     wiring: [Wiring; GSI_COUNT],
     handles: Mutex<BTreeMap<usize, Handle>>,
     next: AtomicUsize,
 }
 
 impl IrqScheme {
-    /// The scheme; finds which GSIs exist (routing each free one and
-    /// masking it again at once). Made once, at boot.
+    /// The scheme, made once at boot.
     pub fn new() -> Arc<IrqScheme> {
         let wiring: [Wiring; GSI_COUNT] = core::array::from_fn(Wiring::of);
-        let mut reserved = 0u32;
-        if let Some(platform) = arch::PLATFORM.get() {
-            for irq in KERNEL_ISA_IRQS {
-                let gsi = platform.isa_routes[irq].gsi as usize;
-                if gsi < GSI_COUNT {
-                    reserved |= 1 << gsi;
-                }
-            }
-        }
-        let mut available = 0u32;
-        for (gsi, wiring) in wiring.iter().enumerate() {
-            if reserved & (1 << gsi) != 0 {
-                continue;
-            }
-            let exists = without_interrupts(|| {
-                let exists = wiring.route(gsi);
-                if exists {
-                    ioapic::mask(gsi as u32);
-                }
-                exists
-            });
-            if exists {
-                available |= 1 << gsi;
-            }
-        }
-        log::info!("irq: {} GSIs for drivers", available.count_ones());
-        let scheme = Arc::new(IrqScheme {
-            available,
-            reserved,
-            wiring,
-            handles: Mutex::new(BTreeMap::new()),
-            next: AtomicUsize::new(1),
-        });
+        let scheme = Arc::new(IrqScheme { wiring, handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) });
         KEY.store(key_of(&*scheme), Ordering::Release);
         scheme
     }
@@ -227,7 +187,8 @@ impl IrqScheme {
 
     fn listing(&self) -> Vec<u8> {
         let mut text = String::new();
-        for (gsi, wiring) in self.wiring.iter().enumerate().filter(|&(gsi, _)| self.available & (1 << gsi) != 0) {
+        let free = |gsi: usize| ioapic::has(gsi as u32) && !irq::is_claimed(gsi as u8);
+        for (gsi, wiring) in self.wiring.iter().enumerate().filter(|&(gsi, _)| free(gsi)) {
             let _ = write!(text, "{gsi}");
             if let Some(irq) = wiring.isa {
                 let _ = write!(text, " isa={irq}");
@@ -242,13 +203,14 @@ impl IrqScheme {
     /// Claim `gsi` for handle `id`: install the handler, unmask the line.
     fn claim(&self, gsi: usize, id: usize) -> Result<(), Error> {
         let line = &LINES[gsi];
-        if line.owner.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return Err(Error::new(EBUSY));
-        }
         let wiring = self.wiring[gsi];
         line.pending.store(0, Ordering::Release);
         line.level.store(wiring.level, Ordering::Release);
-        irq::set_handler(gsi as u8, Some(HANDLERS[gsi]));
+        line.owner.store(id, Ordering::Release);
+        if !irq::claim(gsi as u8, HANDLERS[gsi]) {
+            line.owner.store(0, Ordering::Release);
+            return Err(Error::new(EBUSY));
+        }
         if !wiring.route(gsi) {
             self.release(gsi);
             return Err(Error::new(ENOENT));
@@ -260,7 +222,7 @@ impl IrqScheme {
     fn release(&self, gsi: usize) {
         let line = &LINES[gsi];
         ioapic::mask(gsi as u32);
-        irq::set_handler(gsi as u8, None);
+        irq::release(gsi as u8);
         line.level.store(false, Ordering::Release);
         line.pending.store(0, Ordering::Release);
         line.owner.store(0, Ordering::Release);
@@ -285,13 +247,7 @@ impl KernelScheme for IrqScheme {
             log::info!("irq: pid {} (uid {}) may not open irq:{name}", caller.pid, caller.uid);
             return Err(Error::new(EACCES));
         }
-        let gsi = parse_gsi(name).ok_or(Error::new(ENOENT))?;
-        if self.reserved & (1 << gsi) != 0 {
-            return Err(Error::new(EBUSY));
-        }
-        if self.available & (1 << gsi) == 0 {
-            return Err(Error::new(ENOENT));
-        }
+        let gsi = parse_gsi(name).filter(|&gsi| ioapic::has(gsi as u32)).ok_or(Error::new(ENOENT))?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.claim(gsi, id)?;
         without_interrupts(|| self.handles.lock().insert(id, Handle::Line(gsi)));

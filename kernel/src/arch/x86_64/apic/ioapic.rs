@@ -95,6 +95,11 @@ pub fn route(gsi: u32, vector: u8, apic_id: u32, trigger: Trigger, polarity: Pol
     })
 }
 
+/// Whether an IOAPIC has an input for `gsi`.
+pub fn has(gsi: u32) -> bool {
+    x86_64::instructions::interrupts::without_interrupts(|| IOAPICS.lock().iter().any(|io| io.contains(gsi)))
+}
+
 /// Mask `gsi` again.
 pub fn mask(gsi: u32) {
     x86_64::instructions::interrupts::without_interrupts(|| {
