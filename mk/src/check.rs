@@ -287,19 +287,19 @@ struct BootRun {
     ending: Ending,
 }
 
-/// Runs QEMU on `image`, feeding its serial output to a transcript and a
-/// log file, and kills it on timeout (or if it lingers after the verdict).
-fn boot_qemu(
+/// QEMU on `image` the way every test boot runs it (2 CPUs, 256 MiB,
+/// serial console piped to us, no display), with the log file created.
+pub fn start_test_qemu(
     ws: &Workspace,
     image: &Path,
     firmware: Option<&Firmware>,
-    timeout: Duration,
     log_path: &Path,
-) -> Result<BootRun, String> {
+    stderr: Stdio,
+) -> Result<(File, qemu::Running), String> {
     if let Some(dir) = log_path.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
-    let mut log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
     let machine = Machine {
         image,
         firmware,
@@ -311,10 +311,22 @@ fn boot_qemu(
         icount: false,
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
     println!("mk: {}", process::describe(&cmd));
+    Ok((log, qemu::spawn_reading_lines(&mut cmd)?))
+}
 
-    let qemu::Running { mut child, started: start, lines, reader } = qemu::spawn_reading_lines(&mut cmd)?;
+/// Runs QEMU on `image`, feeding its serial output to a transcript and a
+/// log file, and kills it on timeout (or if it lingers after the verdict).
+fn boot_qemu(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    timeout: Duration,
+    log_path: &Path,
+) -> Result<BootRun, String> {
+    let (mut log, running) = start_test_qemu(ws, image, firmware, log_path, Stdio::piped())?;
+    let qemu::Running { mut child, started: start, lines, reader } = running;
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let stderr_reader = thread::spawn(move || {
         let mut text = Vec::new();

@@ -12,8 +12,7 @@ use std::process::Stdio;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::process;
-use crate::qemu::{self, Firmware, Machine, Serial};
+use crate::qemu::{self, Firmware};
 use crate::workspace::Workspace;
 
 /// The expectations, relative to the workspace root.
@@ -61,24 +60,8 @@ pub fn boot(
 ) -> Result<Duration, String> {
     let text = fs::read_to_string(ws.root.join(EXPECT_FILE)).map_err(|e| format!("reading {EXPECT_FILE}: {e}"))?;
     let expected = expectations(&text);
-    if let Some(dir) = log_path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let mut log = fs::File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
-    let machine = Machine {
-        image,
-        firmware,
-        smp: 2,
-        mem: "256M",
-        serial: Serial::Pipe,
-        display: false,
-        gdb: false,
-        icount: false,
-    };
-    let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    println!("mk: {}", process::describe(&cmd));
-    let qemu::Running { mut child, started, lines, reader } = qemu::spawn_reading_lines(&mut cmd)?;
+    let (mut log, running) = crate::check::start_test_qemu(ws, image, firmware, log_path, Stdio::null())?;
+    let qemu::Running { mut child, started, lines, reader } = running;
     let deadline = started + timeout;
     let mut progress = Progress::default();
     let mut transcript = String::new();
