@@ -152,8 +152,12 @@ pub fn insert_current(file: Arc<FileDescription>, close_on_exec: bool) -> Result
     with_current_files(|files| files.insert(file, close_on_exec))
 }
 
+/// Run `f` on the current process's file table (without taking a
+/// reference to the thread or the process: this runs on every file call).
 fn with_current_files<R>(f: impl FnOnce(&mut FileTable) -> Result<R, Error>) -> Result<R, Error> {
-    let process = super::scheduler::current().process.clone().ok_or(Error::new(EBADF))?;
-    let mut files = process.files.lock();
-    f(&mut files)
+    super::scheduler::with_current(|thread| {
+        let process = thread.process.as_ref().ok_or(Error::new(EBADF))?;
+        let mut files = process.files.lock();
+        f(&mut files)
+    })
 }

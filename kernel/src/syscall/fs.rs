@@ -28,7 +28,7 @@ pub(super) fn user_path(addr: usize, len: usize) -> Result<String, Error> {
 }
 
 fn file(fd: usize) -> Result<Arc<FileDescription>, Error> {
-    super::me().files.lock().get(fd)
+    crate::context::file::current(fd)
 }
 
 pub fn open(path: usize, len: usize, flags: usize) -> Result<usize, Error> {

@@ -24,14 +24,10 @@ pub fn rdrand() -> Option<u64> {
     if !sources().rdrand {
         return None;
     }
-    for _ in 0..10 {
-        let mut value = 0u64;
+    retry(10, |value| {
         // SAFETY: CPUID said RDRAND exists; the intrinsic only writes `value`.
-        if unsafe { core::arch::x86_64::_rdrand64_step(&mut value) } == 1 {
-            return Some(value);
-        }
-    }
-    None
+        unsafe { core::arch::x86_64::_rdrand64_step(value) == 1 }
+    })
 }
 
 /// 64 bits of entropy from `RDSEED`, if the CPU has it and it delivers.
@@ -39,14 +35,18 @@ pub fn rdseed() -> Option<u64> {
     if !sources().rdseed {
         return None;
     }
-    for _ in 0..100 {
-        let mut value = 0u64;
+    retry(100, |value| {
         // SAFETY: CPUID said RDSEED exists; the intrinsic only writes `value`.
-        if unsafe { core::arch::x86_64::_rdseed64_step(&mut value) } == 1 {
-            return Some(value);
-        }
-    }
-    None
+        unsafe { core::arch::x86_64::_rdseed64_step(value) == 1 }
+    })
+}
+
+/// Run `step` until it delivers a value, at most `tries` times.
+fn retry(tries: usize, mut step: impl FnMut(&mut u64) -> bool) -> Option<u64> {
+    (0..tries).find_map(|_| {
+        let mut value = 0;
+        step(&mut value).then_some(value)
+    })
 }
 
 /// The time-stamp counter: not random, but never the same twice.
