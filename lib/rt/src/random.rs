@@ -11,11 +11,15 @@ pub struct Sources {
     pub rdseed: bool,
 }
 
-/// Ask CPUID (leaf 1 ECX bit 30: RDRAND; leaf 7 EBX bit 18: RDSEED).
+/// What CPUID says (leaf 1 ECX bit 30: RDRAND; leaf 7 EBX bit 18:
+/// RDSEED), asked once: CPUID traps to the hypervisor in a VM.
 pub fn sources() -> Sources {
-    let leaf1 = __cpuid(1);
-    let leaf7 = if __cpuid(0).eax >= 7 { __cpuid_count(7, 0).ebx } else { 0 };
-    Sources { rdrand: leaf1.ecx & (1 << 30) != 0, rdseed: leaf7 & (1 << 18) != 0 }
+    static SOURCES: spin::Once<Sources> = spin::Once::new();
+    *SOURCES.call_once(|| {
+        let leaf1 = __cpuid(1);
+        let leaf7 = if __cpuid(0).eax >= 7 { __cpuid_count(7, 0).ebx } else { 0 };
+        Sources { rdrand: leaf1.ecx & (1 << 30) != 0, rdseed: leaf7 & (1 << 18) != 0 }
+    })
 }
 
 /// 64 random bits from `RDRAND`, if the CPU has it and it delivers (it is

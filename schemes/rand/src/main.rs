@@ -16,7 +16,6 @@ rt::main!(main);
 
 struct Rand {
     state: [u64; 4],
-    rdrand: bool,
 }
 
 /// SplitMix64: spreads one seed word over the generator's state.
@@ -37,7 +36,7 @@ impl Rand {
         };
         println!("randd: seeded from {source}");
         let state = core::array::from_fn(|_| splitmix(&mut seed));
-        Rand { state, rdrand: rt::random::sources().rdrand }
+        Rand { state }
     }
 
     /// xoshiro256**.
@@ -71,9 +70,7 @@ impl Scheme for Rand {
     }
 
     fn read(&mut self, _handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        if self.rdrand
-            && let Some(word) = rt::random::rdrand()
-        {
+        if let Some(word) = rt::random::rdrand() {
             self.mix(word);
         }
         for chunk in buf.chunks_mut(8) {
