@@ -22,6 +22,9 @@
 //! }
 //! ```
 //!
+//! A scheme that is one device file (`zero:`, `null:`, `rand:`) only
+//! implements [`Device`]'s read and write and serves [`DeviceScheme`].
+//!
 //! [`serve`] registers `NAME:` (the daemon must run as root), tells init
 //! it is ready, and answers requests one at a time for as long as the
 //! daemon runs. [`Server`] gives the same steps separately, plus
@@ -330,5 +333,48 @@ fn answer_opened(id: u64, opened: Opened) -> Response {
     match opened {
         Opened::Handle(handle) => value(id, handle),
         Opened::Fd(fd) => Response::fd(id, fd),
+    }
+}
+
+/// A scheme with a single file, `NAME:` itself, that behaves as a
+/// character device (`zero:`, `null:`, `rand:`): implement its reads and
+/// writes, wrap it in [`DeviceScheme`], and the open, `fstat`, `fpath` and
+/// readiness are done.
+pub trait Device {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+    fn write(&mut self, buf: &[u8]) -> Result<usize>;
+}
+
+/// The [`Scheme`] of a [`Device`]: opens only the empty path, always
+/// ready, `MODE_CHR | 0o666`.
+pub struct DeviceScheme<D: Device>(pub D);
+
+impl<D: Device> Scheme for DeviceScheme<D> {
+    fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
+        if !path.is_empty() {
+            return Err(Error::new(ENOENT));
+        }
+        Ok(Opened::Handle(0))
+    }
+
+    fn read(&mut self, _handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        self.0.read(buf)
+    }
+
+    fn write(&mut self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn fstat(&mut self, _handle: usize, stat: &mut Stat) -> Result<()> {
+        stat.st_mode = sc::MODE_CHR | 0o666;
+        Ok(())
+    }
+
+    fn fpath(&mut self, _handle: usize) -> Result<String> {
+        Ok(String::new())
+    }
+
+    fn fevent(&mut self, _handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        Ok(interest)
     }
 }

@@ -6,44 +6,24 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use scheme::{Caller, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::{Device, DeviceScheme, Result, Server};
 
 rt::main!(main);
 
 struct Null;
 
-impl Scheme for Null {
-    fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
-        if !path.is_empty() {
-            return Err(scheme::Error::new(scheme::sc::ENOENT));
-        }
-        Ok(Opened::Handle(0))
-    }
-
-    fn read(&mut self, _handle: usize, _buf: &mut [u8], _flags: usize) -> Result<usize> {
+impl Device for Null {
+    fn read(&mut self, _buf: &mut [u8]) -> Result<usize> {
         Ok(0)
     }
 
-    fn write(&mut self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
         Ok(buf.len())
-    }
-
-    fn fstat(&mut self, _handle: usize, stat: &mut Stat) -> Result<()> {
-        stat.st_mode = scheme::sc::MODE_CHR | 0o666;
-        Ok(())
-    }
-
-    fn fpath(&mut self, _handle: usize) -> Result<rt::prelude::String> {
-        Ok(rt::prelude::String::new())
-    }
-
-    fn fevent(&mut self, _handle: usize, interest: EventFlags) -> Result<EventFlags> {
-        Ok(interest)
     }
 }
 
 fn main() -> Result<()> {
-    let mut server = Server::new("null", Null)?;
+    let mut server = Server::new("null", DeviceScheme(Null))?;
     server.confine()?;
     server.ready();
     server.run()

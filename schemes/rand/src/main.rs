@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 use rt::prelude::*;
-use scheme::{Caller, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::{Device, DeviceScheme, Result, Server};
 
 rt::main!(main);
 
@@ -61,15 +61,8 @@ impl Rand {
     }
 }
 
-impl Scheme for Rand {
-    fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
-        if !path.is_empty() {
-            return Err(scheme::Error::new(scheme::sc::ENOENT));
-        }
-        Ok(Opened::Handle(0))
-    }
-
-    fn read(&mut self, _handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+impl Device for Rand {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         if let Some(word) = rt::random::rdrand() {
             self.mix(word);
         }
@@ -80,7 +73,7 @@ impl Scheme for Rand {
         Ok(buf.len())
     }
 
-    fn write(&mut self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
         for chunk in buf.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
@@ -88,23 +81,10 @@ impl Scheme for Rand {
         }
         Ok(buf.len())
     }
-
-    fn fstat(&mut self, _handle: usize, stat: &mut Stat) -> Result<()> {
-        stat.st_mode = scheme::sc::MODE_CHR | 0o666;
-        Ok(())
-    }
-
-    fn fpath(&mut self, _handle: usize) -> Result<String> {
-        Ok(String::new())
-    }
-
-    fn fevent(&mut self, _handle: usize, interest: EventFlags) -> Result<EventFlags> {
-        Ok(interest)
-    }
 }
 
 fn main() -> Result<()> {
-    let mut server = Server::new("rand", Rand::seeded())?;
+    let mut server = Server::new("rand", DeviceScheme(Rand::seeded()))?;
     server.confine()?;
     server.ready();
     server.run()
