@@ -266,30 +266,33 @@ impl AddressSpace {
         }
     }
 
-    /// Reserve `[start, start + len)` as a region; pages come on first touch.
-    pub fn map(&mut self, start: u64, len: u64, prot: Prot, shared: bool, placement: Placement) -> Result<u64, Error> {
-        let len = len.checked_next_multiple_of(PAGE_SIZE).filter(|&l| l > 0).ok_or(Error::new(EINVAL))?;
-        let start = match placement {
+    /// Where a new mapping of `len` bytes (whole pages) goes, as
+    /// `placement` says for `at`; with `Fixed`, what was there is unmapped.
+    fn place(&mut self, at: u64, len: u64, placement: Placement) -> Result<u64, Error> {
+        match placement {
             Placement::Fixed => {
-                let (start, end) = user_range(start, len)?;
+                let (start, end) = user_range(at, len)?;
                 self.unmap(start, end - start)?;
-                start
+                Ok(start)
             }
             Placement::FixedNoReplace => {
-                let (start, end) = user_range(start, len)?;
+                let (start, end) = user_range(at, len)?;
                 if self.overlaps(start, end) {
                     return Err(Error::new(EEXIST));
                 }
-                start
+                Ok(start)
             }
-            Placement::Hint => {
-                let hint = page_down(start);
-                match user_range(hint, len) {
-                    Ok((s, e)) if hint != 0 && !self.overlaps(s, e) => s,
-                    _ => self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?,
-                }
-            }
-        };
+            Placement::Hint => match user_range(page_down(at), len) {
+                Ok((s, e)) if page_down(at) != 0 && !self.overlaps(s, e) => Ok(s),
+                _ => self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM)),
+            },
+        }
+    }
+
+    /// Reserve `[start, start + len)` as a region; pages come on first touch.
+    pub fn map(&mut self, start: u64, len: u64, prot: Prot, shared: bool, placement: Placement) -> Result<u64, Error> {
+        let len = len.checked_next_multiple_of(PAGE_SIZE).filter(|&l| l > 0).ok_or(Error::new(EINVAL))?;
+        let start = self.place(start, len, placement)?;
         self.regions.insert(start, Region { end: start + len, prot, shared });
         if shared {
             // Shared memory is backed at once: a fork hands the child the
@@ -502,24 +505,7 @@ impl AddressSpace {
         if len == 0 {
             return Err(Error::new(EINVAL));
         }
-        let start = match placement {
-            Placement::Fixed => {
-                let (start, end) = user_range(at, len)?;
-                self.unmap(start, end - start)?;
-                start
-            }
-            Placement::FixedNoReplace => {
-                let (start, end) = user_range(at, len)?;
-                if self.overlaps(start, end) {
-                    return Err(Error::new(EEXIST));
-                }
-                start
-            }
-            Placement::Hint => match user_range(page_down(at), len) {
-                Ok((s, e)) if at != 0 && !self.overlaps(s, e) => s,
-                _ => self.find_free(len, MMAP_BASE).ok_or(Error::new(ENOMEM))?,
-            },
-        };
+        let start = self.place(at, len, placement)?;
         let device = frames.iter().any(|(_, kind)| *kind == FrameKind::Device);
         let shared = shared || device;
         self.regions.insert(start, Region { end: start + len, prot, shared });
