@@ -56,6 +56,37 @@ enum Answer {
     Frames(super::Frames),
 }
 
+impl Answer {
+    /// The value of a plain success (`EIO` for an answer of another kind:
+    /// the daemon's answer did not fit the request).
+    fn value(self) -> Result<usize, Error> {
+        match self {
+            Answer::Value(value, _) => Ok(value),
+            _ => Err(Error::new(EIO)),
+        }
+    }
+
+    /// The inline data of a success.
+    fn data(self) -> Result<Vec<u8>, Error> {
+        match self {
+            Answer::Value(_, data) => Ok(data),
+            _ => Err(Error::new(EIO)),
+        }
+    }
+}
+
+/// Why an answer makes no sense, and the errno the daemon's write gets.
+struct Garbage {
+    why: &'static str,
+    errno: i32,
+}
+
+impl Garbage {
+    const fn invalid(why: &'static str) -> Garbage {
+        Garbage { why, errno: EINVAL }
+    }
+}
+
 /// Where the lent pages of a call were mapped in the daemon.
 #[derive(Clone, Copy)]
 struct Mapped {
@@ -169,12 +200,16 @@ impl UserScheme {
 
     /// Make the call and sleep until the daemon answers it.
     fn call(&self, call: Call) -> Result<Answer, Error> {
-        let call = Arc::new(call);
+        self.call_shared(&Arc::new(call))
+    }
+
+    /// [`Self::call`], keeping the call (for what it holds after the answer).
+    fn call_shared(&self, call: &Arc<Call>) -> Result<Answer, Error> {
         self.submit(call.clone())?;
         match call.done.wait_until(|| call.outcome.lock().is_some(), 0) {
             Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO))),
             Err(err) => {
-                self.give_up(&call);
+                self.give_up(call);
                 Err(err)
             }
         }
@@ -218,8 +253,6 @@ impl UserScheme {
         }
     }
 
-    /// The daemon's `read` on its socket: the next request, encoded into
-    /// `buf` with its inline payload.
     /// The daemon's `read` on its socket: the next request with its inline
     /// payload (at most `capacity` bytes), handed to `out` (a copy into the
     /// daemon's buffer). If `out` fails (a bad buffer), that call fails
@@ -259,12 +292,7 @@ impl UserScheme {
             match self.deliver(&call) {
                 Ok(message) => {
                     if let Err(err) = out(&message) {
-                        let removed =
-                            without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
-                        unmap_lent(&call);
-                        if removed {
-                            self.complete(&call, Err(Error::new(EIO)));
-                        }
+                        self.fail_taken(&call, Error::new(EIO));
                         return Err(err);
                     }
                     return Ok(message.len());
@@ -272,12 +300,19 @@ impl UserScheme {
                 Err(err) => {
                     // This call cannot reach the daemon: fail it, try the next.
                     log::warn!("scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
-                    let removed = without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
-                    if removed {
-                        self.complete(&call, Err(err));
-                    }
+                    self.fail_taken(&call, err);
                 }
             }
+        }
+    }
+
+    /// A call taken off the queue that never reached the daemon: it leaves
+    /// the in-flight set (and the daemon, with its pages) and fails.
+    fn fail_taken(&self, call: &Arc<Call>, err: Error) {
+        let removed = without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
+        unmap_lent(call);
+        if removed {
+            self.complete(call, Err(err));
         }
     }
 
@@ -332,14 +367,14 @@ impl UserScheme {
         unmap_lent(&call);
         let (outcome, reply) = match self.interpret(&call, &response, data) {
             Ok(outcome) => (outcome, Ok(buf.len())),
-            Err(why) => {
+            Err(Garbage { why, errno }) => {
                 log::warn!(
                     "scheme {}: bad answer to {:?} from pid {}: {why}; the caller gets EIO",
                     self.name,
                     call.request.op,
                     call.request.pid
                 );
-                (Err(Error::new(EIO)), Err(Error::new(if why == "no such fd" { EBADF } else { EINVAL })))
+                (Err(Error::new(EIO)), Err(Error::new(errno)))
             }
         };
         self.complete(&call, outcome);
@@ -347,19 +382,22 @@ impl UserScheme {
     }
 
     /// What `response` means for `call`, or why it is garbage.
-    fn interpret(&self, call: &Call, response: &Response, data: &[u8]) -> Result<Result<Answer, Error>, &'static str> {
+    fn interpret(&self, call: &Call, response: &Response, data: &[u8]) -> Result<Result<Answer, Error>, Garbage> {
         let request = &call.request;
-        let value = usize::try_from(response.value).map_err(|_| "value out of range")?;
+        let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
         match response.kind {
             Kind::Error => {
-                let errno = i32::try_from(value).ok().filter(|e| (1..4096).contains(e)).ok_or("errno out of range")?;
+                let errno = i32::try_from(value)
+                    .ok()
+                    .filter(|e| (1..4096).contains(e))
+                    .ok_or(Garbage::invalid("errno out of range"))?;
                 Ok(Err(Error::new(errno)))
             }
             Kind::Fd => {
                 if !matches!(request.op, Op::Open | Op::Dup) {
-                    return Err("an fd answers only open and dup");
+                    return Err(Garbage::invalid("an fd answers only open and dup"));
                 }
-                let file = file::take_current(value).map_err(|_| "no such fd")?;
+                let file = file::take_current(value).map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
                 Ok(Ok(Answer::File(file)))
             }
             Kind::Value if request.op == Op::Fmap => {
@@ -367,11 +405,11 @@ impl UserScheme {
                 // gets the frames behind it (taken here, in the daemon).
                 let flags = MapFlags::from_bits_truncate(request.flags as usize);
                 let write = flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED);
-                let process = scheduler::current().process.clone().ok_or("no daemon process")?;
+                let process = scheduler::current().process.clone().ok_or(Garbage::invalid("no daemon process"))?;
                 let frames = process
                     .with_space(|space| space.frames_of(value as u64, request.len, write))
-                    .ok_or("the daemon has no address space")?
-                    .map_err(|_| "fmap answer is not mapped memory of the daemon's")?;
+                    .ok_or(Garbage::invalid("the daemon has no address space"))?
+                    .map_err(|_| Garbage::invalid("fmap answer is not mapped memory of the daemon's"))?;
                 Ok(super::Frames::new(frames).map(Answer::Frames))
             }
             _ => {
@@ -385,7 +423,7 @@ impl UserScheme {
                     _ => data.is_empty(),
                 };
                 if !ok {
-                    return Err("value or data does not fit the request");
+                    return Err(Garbage::invalid("value or data does not fit the request"));
                 }
                 Ok(Ok(Answer::Value(value, data.to_vec())))
             }
@@ -437,10 +475,7 @@ impl UserScheme {
         let mut request = self.request(op, handle);
         request.flags = flags;
         request.arg = arg;
-        match self.call(Call::new(request))? {
-            Answer::Value(value, _) => Ok(value),
-            _ => Err(Error::new(EIO)),
-        }
+        self.call(Call::new(request))?.value()
     }
 
     /// A call whose input (a path, a name, small data) travels inline.
@@ -470,10 +505,7 @@ impl UserScheme {
         let mut request = self.request(op, handle);
         request.flags = flags as u32;
         request.len = len as u64;
-        match self.call(Call::new(request))? {
-            Answer::Value(_, data) => Ok(data),
-            _ => Err(Error::new(EIO)),
-        }
+        self.call(Call::new(request))?.data()
     }
 
     /// Read or write a large buffer by lending its pages.
@@ -488,15 +520,7 @@ impl UserScheme {
         let mut call = Call::new(request);
         call.lend = Some(lend);
         let call = Arc::new(call);
-        self.submit(call.clone())?;
-        let answer = match call.done.wait_until(|| call.outcome.lock().is_some(), 0) {
-            Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO)))?,
-            Err(err) => {
-                self.give_up(&call);
-                return Err(err);
-            }
-        };
-        let Answer::Value(n, _) = answer else { return Err(Error::new(EIO)) };
+        let n = self.call_shared(&call)?.value()?;
         if daemon_writes && let Some(lend) = &call.lend {
             lend.copy_back(buf, n)?;
         }
@@ -633,10 +657,7 @@ impl KernelScheme for UserScheme {
     }
 
     fn write(&self, handle: usize, buf: &[u8], flags: usize) -> Result<usize, Error> {
-        match self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])? {
-            Answer::Value(n, _) => Ok(n),
-            _ => Err(Error::new(EIO)),
-        }
+        self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])?.value()
     }
 
     fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
@@ -710,10 +731,7 @@ impl KernelScheme for UserScheme {
         request.len = arg as u64;
         let call = Call::new(request);
         *call.file.lock() = Some(file.clone());
-        match self.call(call)? {
-            Answer::Value(value, _) => Ok(value),
-            _ => Err(Error::new(EIO)),
-        }
+        self.call(call)?.value()
     }
 
     fn fmap(&self, handle: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Mapping, Error> {
