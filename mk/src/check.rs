@@ -2,7 +2,8 @@
 //!
 //! Host unit tests, rustfmt, clippy (host crates, kernel, userspace), the image
 //! build, then the self-test kernel booted from its BIOS and its UEFI image,
-//! then the normal image from both, checked against `ci/boot.expect`.
+//! then the normal image from both, checked against `ci/boot.expect`, with
+//! the shell sessions of `ci/sessions/` typed into its serial shell.
 //! Each check prints one PASS/FAIL line and the run goes on after a failure,
 //! so one run shows everything that is wrong; the last line is the summary
 //! `N passed, N failed`, and the exit status is 0 only if nothing failed.
@@ -20,6 +21,7 @@ use crate::images::{self, KernelImage};
 use crate::process;
 use crate::qemu::{self, Firmware, Machine, Serial};
 use crate::selftest::{Ending, Suite, Transcript};
+use crate::session;
 use crate::userspace;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
@@ -92,6 +94,10 @@ const UEFI_TIMEOUT: Duration = Duration::from_secs(240);
 /// How long a smoke boot may take to print everything expected.
 const SMOKE_BIOS_TIMEOUT: Duration = Duration::from_secs(90);
 const SMOKE_UEFI_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long after the last `ci/boot.expect` line the serial shell's first
+/// prompt may take.
+const SESSION_PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long QEMU may linger after the done line (or a panic) before it is
 /// killed: the kernel exits QEMU right after printing it.
@@ -273,12 +279,30 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
     };
     let log = ws.log_dir().join(format!("{boot}-smoke.log"));
     println!("mk: booting {} (serial log in {})", ws.show(image), ws.show(&log));
-    match crate::smoke::boot(ws, image, firmware.as_ref(), timeout, &log) {
-        Ok(at) => {
+    let mut guest = match crate::smoke::boot(ws, image, firmware.as_ref(), timeout, &log) {
+        Ok((at, guest)) => {
             println!("mk: {boot}: the boot reached the last expected line after {:.1} s", at.as_secs_f64());
             tally.record(&name, true, None);
+            guest
         }
-        Err(err) => tally.record(&name, false, Some(&err)),
+        Err(err) => return tally.record(&name, false, Some(&err)),
+    };
+    // The shell sessions, typed into the same guest's serial shell.
+    let scripts = match session::load_all(ws) {
+        Ok(scripts) => scripts,
+        Err(err) => return tally.record(&format!("{boot} shell sessions"), false, Some(&err)),
+    };
+    let prompt_name = format!("{boot} shell prompt on serial:");
+    match session::wait_for_prompt(&mut guest, SESSION_PROMPT_TIMEOUT) {
+        Ok(at) => {
+            println!("mk: {boot}: shell prompt after {:.1} s", at.as_secs_f64());
+            tally.record(&prompt_name, true, None);
+        }
+        Err(err) => return tally.record(&prompt_name, false, Some(&err)),
+    }
+    for script in &scripts {
+        let result = session::run(&mut guest, script);
+        tally.record(&format!("{boot} session {}", script.name), result.is_ok(), result.err().as_deref());
     }
 }
 
@@ -287,19 +311,9 @@ struct BootRun {
     ending: Ending,
 }
 
-/// QEMU on `image` the way every test boot runs it (2 CPUs, 256 MiB,
-/// serial console piped to us, no display), with the log file created.
-pub fn start_test_qemu(
-    ws: &Workspace,
-    image: &Path,
-    firmware: Option<&Firmware>,
-    log_path: &Path,
-    stderr: Stdio,
-) -> Result<(File, qemu::Running), String> {
-    if let Some(dir) = log_path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+/// The QEMU command every test boot runs on `image`: 2 CPUs, 256 MiB, the
+/// serial console on stdio, no display. The caller sets up the pipes.
+pub fn test_qemu_command(ws: &Workspace, image: &Path, firmware: Option<&Firmware>) -> std::process::Command {
     let machine = Machine {
         image,
         firmware,
@@ -311,7 +325,25 @@ pub fn start_test_qemu(
         icount: false,
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+    cmd.args(qemu::args(&machine));
+    cmd
+}
+
+/// QEMU on `image` the way every test boot runs it ([`test_qemu_command`]),
+/// its serial output read line by line, with the log file created.
+pub fn start_test_qemu(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    log_path: &Path,
+    stderr: Stdio,
+) -> Result<(File, qemu::Running), String> {
+    if let Some(dir) = log_path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let mut cmd = test_qemu_command(ws, image, firmware);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
     println!("mk: {}", process::describe(&cmd));
     Ok((log, qemu::spawn_reading_lines(&mut cmd)?))
 }

@@ -13,10 +13,12 @@
 mod bench;
 mod check;
 mod cli;
+mod guest;
 mod images;
 mod process;
 mod qemu;
 mod selftest;
+mod session;
 mod setup;
 mod smoke;
 mod userspace;

@@ -3,16 +3,15 @@
 //! each line of that file is a substring that must appear, in order,
 //! before a deadline. Bootstrap, the initfs daemon, init and the daemons of
 //! `init.rc` all have to work for it to pass. On failure the transcript is
-//! shown.
+//! shown. The guest then stays up for the shell sessions (`session.rs`).
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::qemu::{self, Firmware};
+use crate::check::strip_escapes;
+use crate::guest::Guest;
+use crate::qemu::Firmware;
 use crate::workspace::Workspace;
 
 /// The expectations, relative to the workspace root.
@@ -49,48 +48,49 @@ impl Progress {
     }
 }
 
-/// The outcome of one smoke boot: `Ok(seconds to the last expectation)`
-/// or why it failed, with the transcript.
+/// One smoke boot: `Ok` with the time of the last expectation and the
+/// guest, still running (the shell sessions go on in it), or why it
+/// failed, with the transcript.
 pub fn boot(
     ws: &Workspace,
     image: &Path,
     firmware: Option<&Firmware>,
     timeout: Duration,
     log_path: &Path,
-) -> Result<Duration, String> {
+) -> Result<(Duration, Guest), String> {
     let text = fs::read_to_string(ws.root.join(EXPECT_FILE)).map_err(|e| format!("reading {EXPECT_FILE}: {e}"))?;
     let expected = expectations(&text);
-    let (mut log, running) = crate::check::start_test_qemu(ws, image, firmware, log_path, Stdio::null())?;
-    let qemu::Running { mut child, started, lines, reader } = running;
-    let deadline = started + timeout;
+    let mut guest = Guest::start(ws, image, firmware, log_path)?;
+    let deadline = Instant::now() + timeout;
     let mut progress = Progress::default();
-    let mut transcript = String::new();
+    // Bytes of `guest.output` already fed, up to the last line end.
+    let mut fed = 0;
     while progress.met < expected.len() {
-        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok((at, line)) => {
-                let _ = log.write_all(&line);
-                let text = crate::check::strip_escapes(&String::from_utf8_lossy(&line));
-                let text = text.trim_end_matches(['\r', '\n']);
-                transcript.push_str(text);
-                transcript.push('\n');
-                progress.feed(&expected, text, at);
-            }
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || guest.poll(left.min(Duration::from_millis(100))).is_err() {
+            break;
+        }
+        let at = guest.elapsed();
+        while let Some(end) = guest.output[fed..].iter().position(|&b| b == b'\n') {
+            let line = strip_escapes(&String::from_utf8_lossy(&guest.output[fed..fed + end]));
+            progress.feed(&expected, line.trim_end_matches('\r'), at);
+            fed += end + 1;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = reader.join();
     match (progress.met == expected.len(), progress.last_at) {
-        (true, Some(at)) => Ok(at),
-        _ => Err(format!(
-            "waited {} s for {:?} (expectation {} of {}); console:\n{}",
-            timeout.as_secs(),
-            expected.get(progress.met).copied().unwrap_or(""),
-            progress.met + 1,
-            expected.len(),
-            transcript.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-        )),
+        (true, Some(at)) => Ok((at, guest)),
+        _ => {
+            let transcript = strip_escapes(&String::from_utf8_lossy(&guest.output));
+            let tail: Vec<&str> = transcript.lines().rev().take(40).collect();
+            Err(format!(
+                "waited {} s for {:?} (expectation {} of {}); console:\n{}",
+                timeout.as_secs(),
+                expected.get(progress.met).copied().unwrap_or(""),
+                progress.met + 1,
+                expected.len(),
+                tail.into_iter().rev().map(|l| l.trim_end_matches('\r')).collect::<Vec<_>>().join("\n")
+            ))
+        }
     }
 }
 

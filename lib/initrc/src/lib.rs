@@ -18,6 +18,7 @@
 //! run initfs:bin/ipcd             # start a daemon, wait until it is ready
 //! run initfs:bin/logd --level "info"
 //! spawn initfs:bin/sh             # start a program, do not wait
+//! console serial: initfs:bin/sh   # a program on a console, restarted when it exits
 //! ```
 //!
 //! - One command per line. Blank lines and lines whose first non-blank
@@ -43,6 +44,10 @@
 //!   readiness or exits, before the next line runs.
 //! - `spawn PROGRAM ARGS...` starts the program and goes on at once (a
 //!   shell at the end of the script, say).
+//! - `console URL PROGRAM ARGS...` starts the program with its standard
+//!   input, output and error opened on the console `URL` (`serial:`,
+//!   `fbcon:`), goes on at once, and starts it again whenever it exits: a
+//!   shell that is left with `exit` comes back with a fresh prompt.
 //! - Anything else is an error.
 //!
 //! Errors do not stop the parse: [`parse`] returns every command it could
@@ -91,6 +96,8 @@ pub enum Command {
     Run(Program),
     /// `spawn PROGRAM ARGS...`: start and go on.
     Spawn(Program),
+    /// `console URL PROGRAM ARGS...`: start on a console, restart on exit.
+    Console { console: String, program: Program },
 }
 
 /// A program to start: its URL and its arguments (after the program name,
@@ -153,8 +160,10 @@ pub enum ErrorKind {
     MissingEquals(String),
     /// Not a valid variable name (`[A-Za-z_][A-Za-z0-9_]*`).
     BadName(String),
-    /// `run` or `spawn` with an empty program (`run ""`).
+    /// `run`, `spawn` or `console` with an empty program (`run ""`).
     EmptyProgram { command: &'static str },
+    /// `console` with an empty console URL.
+    EmptyConsole,
 }
 
 impl fmt::Display for ErrorKind {
@@ -167,7 +176,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "unknown escape \\{} inside quotes (only \\\" and \\\\)", c.escape_debug())
             }
             ErrorKind::UnknownCommand(word) => {
-                write!(f, "unknown command {word:?} (expected export, unset, run or spawn)")
+                write!(f, "unknown command {word:?} (expected export, unset, run, spawn or console)")
             }
             ErrorKind::MissingArgument { command, what } => write!(f, "{command} needs {what}"),
             ErrorKind::ExtraArguments { command, count } => {
@@ -178,6 +187,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "bad variable name {name:?} (letters, digits and _, not starting with a digit)")
             }
             ErrorKind::EmptyProgram { command } => write!(f, "{command}: empty program name"),
+            ErrorKind::EmptyConsole => f.write_str("console: empty console URL"),
         }
     }
 }
@@ -238,7 +248,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, ErrorKind> {
     let Some(first) = words.next() else {
         return Ok(None);
     };
-    let rest: Vec<String> = words.collect();
+    let mut rest: Vec<String> = words.collect();
     let command = match first.as_str() {
         "export" => {
             let word = one_argument("export", "NAME=VALUE", rest)?;
@@ -255,6 +265,16 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, ErrorKind> {
         }
         "run" => Command::Run(program("run", rest)?),
         "spawn" => Command::Spawn(program("spawn", rest)?),
+        "console" => {
+            if rest.is_empty() {
+                return Err(ErrorKind::MissingArgument { command: "console", what: "a console URL" });
+            }
+            let console = rest.remove(0);
+            if console.is_empty() {
+                return Err(ErrorKind::EmptyConsole);
+            }
+            Command::Console { console, program: program("console", rest)? }
+        }
         _ => return Err(ErrorKind::UnknownCommand(first)),
     };
     Ok(Some(command))
@@ -379,7 +399,7 @@ impl Env {
         match command {
             Command::Export { name, value } => self.set(name, value),
             Command::Unset { name } => self.unset(name),
-            Command::Run(_) | Command::Spawn(_) => return false,
+            Command::Run(_) | Command::Spawn(_) | Command::Console { .. } => return false,
         }
         true
     }

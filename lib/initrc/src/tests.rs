@@ -229,6 +229,29 @@ fn run_and_spawn_errors() {
 }
 
 #[test]
+fn console_takes_a_url_a_program_and_arguments() {
+    let program = |path: &str, args: &[&str]| Program { path: s(path), args: args.iter().map(|a| s(a)).collect() };
+    assert_eq!(
+        one("console serial: initfs:bin/sh"),
+        Command::Console { console: s("serial:"), program: program("initfs:bin/sh", &[]) }
+    );
+    assert_eq!(
+        one("console \"fbcon:\" initfs:bin/sh -x \"a b\" # comment"),
+        Command::Console { console: s("fbcon:"), program: program("initfs:bin/sh", &["-x", "a b"]) }
+    );
+    assert!(!Env::new().apply(&one("console serial: x")));
+}
+
+#[test]
+fn console_errors() {
+    assert_eq!(error("console"), ErrorKind::MissingArgument { command: "console", what: "a console URL" });
+    assert_eq!(error("console serial:"), ErrorKind::MissingArgument { command: "console", what: "a program" });
+    assert_eq!(error("console \"\" initfs:bin/sh"), ErrorKind::EmptyConsole);
+    assert_eq!(error("console serial: \"\""), ErrorKind::EmptyProgram { command: "console" });
+    assert_eq!(ErrorKind::EmptyConsole.to_string(), "console: empty console URL");
+}
+
+#[test]
 fn unknown_commands_are_errors() {
     for word in ["rn", "RUN", "Export", "start", "exec", "=", "\"\"", "run\\"] {
         let line = format!("{word} x");
@@ -431,7 +454,7 @@ fn random_text(rng: &mut Rng) -> String {
         // Most lines start like a command, so the rules past the first
         // word get exercised too.
         if rng.below(4) != 0 {
-            text.push_str(rng.pick::<&str>(&["run ", "spawn ", "export ", "unset ", "  run\t"]));
+            text.push_str(rng.pick::<&str>(&["run ", "spawn ", "export ", "unset ", "  run\t", "console "]));
         }
         for _ in 0..rng.below(8) {
             if rng.below(8) == 0 {
@@ -476,6 +499,10 @@ fn check(script: &Script, lines: usize) -> (usize, usize) {
                 assert!(!value.contains('\0'));
             }
             Command::Unset { name } => assert!(valid_name(name), "{name:?}"),
+            Command::Console { console, program } => {
+                assert!(!console.is_empty() && !console.contains('\0'));
+                assert!(!program.path.is_empty());
+            }
             Command::Run(program) | Command::Spawn(program) => {
                 assert!(!program.path.is_empty());
                 assert!(!program.name().is_empty());

@@ -11,7 +11,9 @@
 //!   from init's own) and that every later program gets;
 //! - `run` starts a daemon and waits until it signals readiness or exits
 //!   (see [`start`]), then logs how long that took;
-//! - `spawn` starts a program and goes on at once.
+//! - `spawn` starts a program and goes on at once;
+//! - `console` starts a program on a console and starts it again whenever
+//!   it exits (see [`console`]).
 //!
 //! If the script cannot be read, init says why and starts
 //! `initfs:bin/hello` instead, so a broken image still shows a sign of
@@ -26,6 +28,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod console;
 mod start;
 
 use core::time::Duration;
@@ -51,18 +54,19 @@ fn main() {
     let mut env = Env::from_entries(own);
     // Only a `run` child gets a readiness fd; never pass one on by accident.
     env.unset(start::NOTIFY_VAR);
+    let mut consoles = console::Consoles::default();
     match rt::fs::read(SCRIPT) {
-        Ok(bytes) => run_script(&bytes, &mut env),
+        Ok(bytes) => run_script(&bytes, &mut env, &mut consoles),
         Err(err) => {
             println!("init: cannot read {SCRIPT}: {err}; starting {FALLBACK} instead");
             start::spawn(&Program { path: String::from(FALLBACK), args: Vec::new() }, &env);
         }
     }
-    reap_forever()
+    reap_forever(&env, &mut consoles)
 }
 
 /// Runs every command of the script in order, after logging its bad lines.
-fn run_script(bytes: &[u8], env: &mut Env) {
+fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles) {
     let script = initrc::parse_bytes(bytes);
     for err in &script.errors {
         println!("init: {SCRIPT}: {err}");
@@ -74,15 +78,21 @@ fn run_script(bytes: &[u8], env: &mut Env) {
             }
             Command::Run(program) => start::run(program, env),
             Command::Spawn(program) => start::spawn(program, env),
+            Command::Console { console, program } => consoles.start(console, program, env),
         }
     }
 }
 
-/// Collects every child that ends, and says how it ended.
-fn reap_forever() -> ! {
+/// Collects every child that ends, and says how it ended; console
+/// programs are started again.
+fn reap_forever(env: &Env, consoles: &mut console::Consoles) -> ! {
     loop {
         match rt::process::wait_any(false) {
-            Ok(Some((pid, status))) => println!("init: reaped pid {pid}: {status}"),
+            Ok(Some((pid, status))) => {
+                if !consoles.reaped(pid, status, env) {
+                    println!("init: reaped pid {pid}: {status}");
+                }
+            }
             Ok(None) => {}
             Err(err) if err.errno == ECHILD => rt::time::sleep(IDLE),
             Err(err) if err.errno == EINTR => {}

@@ -29,7 +29,7 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The exit status of a child that could not exec its program.
-const EXEC_FAILED: i32 = 127;
+pub const EXEC_FAILED: i32 = 127;
 
 /// Starts `program` and waits until it signals readiness or stops
 /// without signalling; logs which, and how long it took.
@@ -94,7 +94,7 @@ pub fn spawn(program: &Program, env: &Env) {
 
 /// In a child: becomes `program` with the environment `vars`; if that
 /// fails, says why and exits with [`EXEC_FAILED`].
-fn exec(program: &Program, vars: &[String]) -> ! {
+pub fn exec(program: &Program, vars: &[String]) -> ! {
     let args: Vec<&str> = program.args.iter().map(String::as_str).collect();
     let env: Vec<&str> = vars.iter().map(String::as_str).collect();
     let err = rt::process::exec(&program.path, &args, &env);

@@ -1,0 +1,121 @@
+//! `console URL PROGRAM ARGS...`: programs that live on a console (the
+//! shells on `serial:` and `fbcon:`), started with standard input, output
+//! and error on the console and started again whenever they exit, the way
+//! a getty brings a login prompt back.
+//!
+//! init opens the console itself before it forks, so a console that does
+//! not exist (no framebuffer, a driver that failed) is reported once and
+//! the program is not started at all. A program that keeps exiting within
+//! [`QUICK_EXIT`] of its start is restarted after [`BACKOFF`], and after
+//! [`GIVE_UP`] such exits in a row init stops restarting it and says so,
+//! so a broken program cannot flood the log or the CPU.
+//!
+//! May touch: the consoles it opens, its children; nothing else.
+
+use core::time::Duration;
+
+use initrc::{Env, Program};
+use rt::abi::syscall::O_RDWR;
+use rt::fs::File;
+use rt::prelude::*;
+use rt::process::{ExitStatus, Fork};
+
+/// An exit this soon after the start counts as a failure to start.
+const QUICK_EXIT: Duration = Duration::from_secs(2);
+/// The wait before restarting after a quick exit.
+const BACKOFF: Duration = Duration::from_secs(1);
+/// Quick exits in a row after which the program is left stopped.
+const GIVE_UP: u32 = 5;
+
+/// One `console` line of the script and the process running it.
+struct Entry {
+    console: String,
+    program: Program,
+    pid: usize,
+    started: Duration,
+    quick_exits: u32,
+}
+
+/// The console programs init keeps running.
+#[derive(Default)]
+pub struct Consoles {
+    entries: Vec<Entry>,
+}
+
+impl Consoles {
+    /// Starts `program` on `console` and remembers it for restarts.
+    pub fn start(&mut self, console: &str, program: &Program, env: &Env) {
+        if let Some(pid) = start_on(console, program, env) {
+            self.entries.push(Entry {
+                console: String::from(console),
+                program: program.clone(),
+                pid,
+                started: rt::time::now(),
+                quick_exits: 0,
+            });
+        }
+    }
+
+    /// Called for every child init reaps: if it was a console program,
+    /// start it again (or give up on it). Returns whether it was one.
+    pub fn reaped(&mut self, pid: usize, status: ExitStatus, env: &Env) -> bool {
+        let Some(index) = self.entries.iter().position(|e| e.pid == pid) else { return false };
+        let mut entry = self.entries.swap_remove(index);
+        let name = entry.program.name();
+        let lived = rt::time::now().saturating_sub(entry.started);
+        if lived < QUICK_EXIT {
+            entry.quick_exits += 1;
+            if entry.quick_exits >= GIVE_UP {
+                println!(
+                    "init: {name} on {} ended ({status}) {} times in a row right after starting; not restarting it",
+                    entry.console, entry.quick_exits
+                );
+                return true;
+            }
+            rt::time::sleep(BACKOFF);
+        } else {
+            entry.quick_exits = 0;
+        }
+        println!("init: {name} on {} ended ({status}); starting it again", entry.console);
+        if let Some(pid) = start_on(&entry.console, &entry.program, env) {
+            entry.pid = pid;
+            entry.started = rt::time::now();
+            self.entries.push(entry);
+        }
+        true
+    }
+}
+
+/// Opens `console` and starts `program` with fds 0, 1 and 2 on it.
+/// Returns the pid.
+fn start_on(console: &str, program: &Program, env: &Env) -> Option<usize> {
+    let name = program.name();
+    let file = match File::open_with(console, O_RDWR) {
+        Ok(file) => file,
+        Err(err) => {
+            println!("init: console {console}: {err}; not starting {name} there");
+            return None;
+        }
+    };
+    let vars = env.entries();
+    match rt::process::fork() {
+        Ok(Fork::Parent(pid)) => {
+            println!("init: started {name} on {console} (pid {pid})");
+            Some(pid)
+        }
+        Ok(Fork::Child) => {
+            for fd in 0..3 {
+                if let Err(err) = rt::sys::dup2(file.fd(), fd, &[]) {
+                    eprintln!("init: {name}: cannot put {console} on fd {fd}: {err}");
+                    rt::process::exit(crate::start::EXEC_FAILED);
+                }
+            }
+            drop(file);
+            crate::start::exec(program, &vars)
+        }
+        Err(err) => {
+            println!("init: cannot start {name} on {console}: fork: {err}");
+            None
+        }
+    }
+}
