@@ -85,6 +85,10 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "kill_spinning_child",
     "port_grant_allows_the_port",
     "port_io_without_grant_sigsegv",
+    "setpgid_rules",
+    "kill_group_signals_every_member",
+    "console_cooked_lines_echo_and_eof",
+    "console_modes_pgrp_and_ctrl_c",
 ];
 
 /// How long a boot may take before QEMU is killed.
