@@ -268,12 +268,13 @@ pub fn utilities_dd() -> Outcome {
         "dd reported {:?}",
         ran.err
     );
+    let figures = String::from(ran.err.lines().nth(2).unwrap_or_default());
     let ran = sh("echo one two > tmp:f; dd if=tmp:f bs=3")?;
     ensure!(ran.out == "one two\n", "dd to stdout: {:?}", ran.out);
     ensure!(ran.err.starts_with("2+1 records in\n2+1 records out\n8 bytes (8 B) copied, "), "dd: {:?}", ran.err);
     expect("dd if=tmp:nope", "", "dd: tmp:nope: No such file or directory\n", 1)?;
     expect("dd bs=0", "", "dd: invalid block size 0\nusage: dd [if=URL] [of=URL] [bs=BYTES] [count=BLOCKS]\n", 2)?;
-    Ok(String::from(ran.err.lines().nth(2).unwrap_or_default()))
+    Ok(figures)
 }
 
 pub fn shell_scripts_and_stdin() -> Outcome {
