@@ -110,6 +110,7 @@ pub fn sys_file_is_a_snapshot() -> Outcome {
 pub fn sys_context_lists_this_process() -> Outcome {
     let pid = ok("getpid", rt::sys::getpid())?;
     let ppid = ok("getppid", rt::sys::getppid())?;
+    let pgid = ok("getpgid", rt::sys::getpgid(0))?;
     let text = read_text("sys:context")?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
@@ -119,12 +120,13 @@ pub fn sys_context_lists_this_process() -> Outcome {
         .find(|line| line.split_whitespace().next() == Some(pid.to_string().as_str()))
         .ok_or_else(|| format!("pid {pid} not in {text:?}"))?;
     let fields: Vec<&str> = mine.split_whitespace().collect();
-    ensure!(fields.len() >= 8, "line {mine:?}");
+    ensure!(fields.len() >= 9, "line {mine:?}");
     ensure!(fields[1] == ppid.to_string(), "ppid {} in {mine:?}, expected {ppid}", fields[1]);
-    ensure!(fields[2] == "0" && fields[3] == "0", "uid/gid in {mine:?}");
-    ensure!(fields[4] == "running", "this process is {:?} while it reads", fields[4]);
-    ensure!(fields[5] == "1", "threads {:?}", fields[5]);
-    ensure!(fields[6].parse::<u64>().is_ok_and(|kib| kib > 0), "no memory mapped: {mine:?}");
+    ensure!(fields[2] == pgid.to_string(), "pgid {} in {mine:?}, expected {pgid}", fields[2]);
+    ensure!(fields[3] == "0" && fields[4] == "0", "uid/gid in {mine:?}");
+    ensure!(fields[5] == "running", "this process is {:?} while it reads", fields[5]);
+    ensure!(fields[6] == "1", "threads {:?}", fields[6]);
+    ensure!(fields[7].parse::<u64>().is_ok_and(|kib| kib > 0), "no memory mapped: {mine:?}");
     ensure!(mine.contains("usertests"), "name in {mine:?}");
     ensure!(lines.any(|line| line.split_whitespace().next() == Some("1")), "pid 1 not listed");
     Ok(String::from(mine))

@@ -240,7 +240,7 @@ pub fn utilities_about_the_system() -> Outcome {
     )?;
     let ran = sh("ps")?;
     let mut lines = ran.out.lines();
-    ensure!(lines.next() == Some("  PID  PPID STATE     NAME"), "ps header: {:?}", ran.out);
+    ensure!(lines.next() == Some("  PID  PPID  PGID STATE     NAME"), "ps header: {:?}", ran.out);
     ensure!(ran.out.contains("usertests") && ran.out.contains(" ps"), "ps lists {:?}", ran.out);
     let ran = sh("free")?;
     let lines: Vec<&str> = ran.out.lines().collect();
@@ -248,6 +248,7 @@ pub fn utilities_about_the_system() -> Outcome {
     let ran = sh("env")?;
     ensure!(ran.out.lines().any(|l| l == "PATH=initfs:bin"), "env: {:?}", ran.out);
     expect("kill -9 9999; echo $?", "1\n", "kill: 9999: No such process\n", 0)?;
+    expect("kill -TERM -9999; echo $?", "1\n", "kill: -9999: No such process\n", 0)?;
     expect("kill -FOO 1", "", "kill: unknown signal FOO\nusage: kill [-SIGNAL] PID...\n", 2)?;
     expect("sleep x", "", "sleep: invalid time interval 'x'\nusage: sleep SECONDS\n", 2)?;
     let start = rt::time::now();

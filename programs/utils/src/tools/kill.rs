@@ -1,6 +1,7 @@
 //! `kill [-SIGNAL] PID...`: sends a signal (default `TERM`) to each
-//! process. SIGNAL is a number or a name, with or without `SIG`: `INT`
-//! (2), `KILL` (9), `TERM` (15).
+//! process; a PID written `-N` (after the signal) means every process of
+//! process group N. SIGNAL is a number or a name, with or without `SIG`:
+//! `INT` (2), `KILL` (9), `TERM` (15).
 
 use rt::abi::{SIGINT, SIGKILL, SIGTERM};
 
@@ -33,9 +34,13 @@ pub fn main(args: &[&str]) -> u8 {
     }
     let mut status = OK;
     for &arg in pids {
-        let result = match arg.parse::<usize>() {
-            Ok(pid) => rt::process::kill(pid, signal),
-            Err(_) => Err(rt::Error::new(rt::abi::syscall::EINVAL)),
+        let result = match arg.strip_prefix('-').map(str::parse::<usize>) {
+            Some(Ok(group)) => rt::process::kill_group(group, signal),
+            Some(Err(_)) => Err(rt::Error::new(rt::abi::syscall::EINVAL)),
+            None => match arg.parse::<usize>() {
+                Ok(pid) => rt::process::kill(pid, signal),
+                Err(_) => Err(rt::Error::new(rt::abi::syscall::EINVAL)),
+            },
         };
         if let Err(err) = result {
             report::error("kill", arg, err);
