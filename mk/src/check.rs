@@ -59,6 +59,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "utilities_on_files",
     "utilities_about_the_system",
     "utilities_dd",
+    "interactive_shell_on_a_console",
     "user_scheme_round_trip",
     "two_daemons_at_once",
     "daemon_killed_under_fifty_callers",

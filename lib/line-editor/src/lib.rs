@@ -274,6 +274,13 @@ impl Editor {
     /// Applies one key.
     pub fn key(&mut self, key: Key, out: &mut Vec<u8>) -> Event {
         match key {
+            // Typing at the end of the line is plain echo.
+            Key::Char(c) if self.cursor == self.line.len() => {
+                self.line.push(c);
+                self.cursor += 1;
+                let mut text = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut text).as_bytes());
+            }
             Key::Char(c) => {
                 self.line.insert(self.cursor, c);
                 let from = self.cursor;

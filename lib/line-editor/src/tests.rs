@@ -102,6 +102,16 @@ fn typing_and_enter() {
 }
 
 #[test]
+fn typing_at_the_end_is_plain_echo() {
+    let mut editor = Editor::new();
+    let mut out = Vec::new();
+    for &byte in b"ls -l\r" {
+        editor.feed(byte, &mut out);
+    }
+    assert_eq!(out, b"ls -l\n");
+}
+
+#[test]
 fn backspace_and_delete() {
     assert_eq!(line_of(b"abx\x7fc\r"), "abc");
     assert_eq!(line_of(b"abx\x08c\r"), "abc");

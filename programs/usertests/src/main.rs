@@ -25,6 +25,7 @@ extern crate alloc;
 
 mod badptr;
 mod child;
+mod console_shell;
 mod corrupt_initfs;
 mod daemons;
 mod exec;
@@ -208,6 +209,7 @@ static TESTS: &[Test] = tests![
     shell::utilities_on_files,
     shell::utilities_about_the_system,
     shell::utilities_dd,
+    console_shell::interactive_shell_on_a_console,
 ];
 
 fn main() -> ExitCode {
