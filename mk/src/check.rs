@@ -53,6 +53,15 @@ const REQUIRED_SELFTESTS: &[&str] = &[
 /// User-mode tests the host insists on (`programs/usertests`): the ones
 /// that stand for what the userspace and schemes issues promised.
 const REQUIRED_USERTESTS: &[&str] = &[
+    "shell_words_quotes_and_variables",
+    "shell_lists_and_status",
+    "shell_pipes_and_redirections",
+    "shell_cd_and_relative_paths",
+    "shell_scripts_and_stdin",
+    "utilities_on_files",
+    "utilities_about_the_system",
+    "utilities_dd",
+    "interactive_shell_on_a_console",
     "user_scheme_round_trip",
     "two_daemons_at_once",
     "daemon_killed_under_fifty_callers",

@@ -30,8 +30,32 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// initfs `bin/`. Adding a program means adding its package here (and to
 /// the workspace `members`); packages live in `programs/`, `schemes/` or
 /// at the top level (`bootstrap`).
-pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "pci"];
+pub const PROGRAMS: &[&str] = &[
+    "bootstrap",
+    "hello",
+    "init",
+    "usertests",
+    "bench",
+    "greet",
+    "zero",
+    "null",
+    "rand",
+    "tmp",
+    "logd",
+    "serial",
+    "pci",
+    "sh",
+    "utils",
+];
+
+/// The multi-call binary of the utilities, staged once more as
+/// `bin/NAME` for each name in [`UTILITIES`] (the initfs stores the
+/// identical contents once).
+pub const MULTICALL: &str = "utils";
+
+// `UTILITIES`: the names the multi-call binary answers to, defined once in
+// the utils crate (which checks its dispatch table against it).
+include!("../../programs/utils/src/names.rs");
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.
@@ -219,6 +243,15 @@ fn stage(ws: &Workspace, staging: &Path, binaries: &[PathBuf]) -> Result<(), Str
         check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
         let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(binary)))?;
         write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
+        if name == MULTICALL {
+            for utility in UTILITIES {
+                let alias = bin.join(utility);
+                if alias.exists() {
+                    return Err(format!("utility {utility} has the name of a program"));
+                }
+                write_executable(&alias, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&alias)))?;
+            }
+        }
         if name == TEST_SOURCE {
             let test = staging.join("test");
             stage_test_files(&test, &stripped).map_err(|e| format!("staging {}: {e}", ws.show(&test)))?;
@@ -498,6 +531,24 @@ mod tests {
         assert_eq!(ws.show(&bench_staging(&ws, Profile::Debug)), "target/ferrite/debug/bench-initfs");
         assert!(PROGRAMS.contains(&BENCH_PROGRAM));
         assert!(PROGRAMS.contains(&TEST_SOURCE));
+    }
+
+    #[test]
+    fn utility_names_are_unique_and_free() {
+        assert!(PROGRAMS.contains(&MULTICALL));
+        let mut seen = std::collections::BTreeSet::new();
+        for name in UTILITIES {
+            assert!(seen.insert(name), "{name} is listed twice");
+            assert!(initfs::is_valid_name(name), "{name} is not a valid initfs name");
+            assert!(!PROGRAMS.contains(name), "{name} is both a program and a utility");
+        }
+        // The dispatcher's module for each name exists (the binary itself
+        // checks its table against the list when it compiles).
+        let ws = Workspace::locate().expect("workspace");
+        let main = fs::read_to_string(ws.root.join("programs/utils/src/main.rs")).unwrap();
+        for name in UTILITIES {
+            assert!(main.contains(&format!("(\"{name}\", tools::")), "{name} is not in the dispatch table");
+        }
     }
 
     #[test]

@@ -49,7 +49,11 @@
 //!
 //! Every inode's data `offset .. offset + length` lies inside the image. A
 //! file's data offset is a multiple of [`PAGE_SIZE`] (also when it is empty),
-//! so the `initfs:` daemon can map file pages straight out of the ramdisk.
+//! so the `initfs:` daemon can map file pages straight out of the ramdisk,
+//! and a non-empty file's data starts after the inode table (never in the
+//! header or the table). Files may share data: two file inodes may name the
+//! same (or an overlapping) range, which is how identical contents are
+//! stored once; the image is read-only, so sharing is never visible.
 //!
 //! **Directory data**: `entry count` entries back to back, exactly filling the
 //! directory's data length:
@@ -75,7 +79,8 @@
 //! **Writer layout** (what [`Builder`] produces; the reader does not require
 //! it): header, inode table, all directory data, zero padding to a page
 //! boundary, then each non-empty file's data in inode order, each starting on
-//! a page and zero-padded to the next one. The image length is a multiple of
+//! a page and zero-padded to the next one; a file whose bytes equal an
+//! earlier file's names that file's range instead of storing them again. The image length is a multiple of
 //! [`PAGE_SIZE`]; an empty file's data offset is the page-aligned position
 //! where its data would have gone. The output depends only on the tree, so it
 //! is reproducible.

@@ -57,6 +57,9 @@ pub struct Image<'a> {
     table: &'a [u8],
     /// Number of inodes, `>= 1`; equals `table.len() / INODE_LEN`.
     count: u32,
+    /// The offset just past the inode table (file data starts at or after
+    /// it).
+    table_end: u64,
 }
 
 /// One inode table entry, decoded and checked on its own (not yet against the
@@ -104,7 +107,9 @@ impl<'a> Image<'a> {
             u64::from(count).checked_mul(INODE_LEN as u64).ok_or(Error::Corrupt("inode table is too large"))?;
         let table = range(image, table_offset, table_len).ok_or(Error::Corrupt("inode table runs past the image"))?;
 
-        let parsed = Image { image, table, count };
+        // `range` succeeded, so the end lies inside the image: no overflow.
+        let table_end = table_offset.saturating_add(table_len);
+        let parsed = Image { image, table, count, table_end };
         parsed.validate()?;
         Ok(parsed)
     }
@@ -126,6 +131,9 @@ impl<'a> Image<'a> {
                     }
                     if !raw.offset.is_multiple_of(PAGE_SIZE as u64) {
                         return Err(Error::Corrupt("file data is not page-aligned"));
+                    }
+                    if raw.size > 0 && raw.offset < self.table_end {
+                        return Err(Error::Corrupt("file data overlaps the header or the inode table"));
                     }
                 }
                 Kind::Dir => {

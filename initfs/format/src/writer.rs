@@ -199,11 +199,18 @@ impl Builder {
         }
         cursor += dir_data.len();
 
-        // File data, each on its own pages.
+        // File data, each on its own pages; byte-identical contents are
+        // stored once, and every file holding them names that one range.
         cursor = cursor.next_multiple_of(PAGE_SIZE);
+        let mut stored: BTreeMap<&[u8], usize> = BTreeMap::new();
         for (slot, &index) in order.iter().enumerate() {
             if let Node::File { data, .. } = &self.nodes[index] {
+                if let Some(&offset) = stored.get(data.as_slice()).filter(|_| !data.is_empty()) {
+                    placement[slot] = (offset, data.len());
+                    continue;
+                }
                 placement[slot] = (cursor, data.len());
+                stored.insert(data, cursor);
                 cursor = (cursor + data.len()).next_multiple_of(PAGE_SIZE);
             }
         }

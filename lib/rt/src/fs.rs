@@ -1,5 +1,7 @@
 //! Files: anything named by a `scheme:path` URL (`initfs:/bin/init`,
-//! `debug:`, ...), opened into an fd that [`File`] owns and closes on drop.
+//! `debug:`, ...), opened into an fd that [`File`] owns and closes on drop;
+//! and [`resolve`], which turns a path relative to the shell's current
+//! directory (`PWD`) into a URL.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -229,4 +231,56 @@ pub fn read_to_string(path: &str) -> Result<String> {
 /// Writes `bytes` to `path`, creating or truncating it.
 pub fn write(path: &str, bytes: &[u8]) -> Result<()> {
     File::create(path)?.write_all(bytes)
+}
+
+/// Whether `path` is a URL (`scheme:path`): it has a `:` before any `/`
+/// (`tmp:a.txt`, `initfs:bin`, `:`). Anything else is relative to the
+/// current directory.
+pub fn is_url(path: &str) -> bool {
+    match (path.find(':'), path.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// `path` as a URL: a URL as it is (with `.` and `..` components folded),
+/// anything else taken relative to the directory `cwd` (a URL such as
+/// `initfs:` or `tmp:dir`). `..` stops at the scheme's root; `.` and empty
+/// components vanish, so `resolve_in("tmp:a/b", "../c/./d")` is
+/// `tmp:a/c/d` and `resolve_in("initfs:", "")` is `initfs:`. When `cwd` is
+/// not a URL either, `path` is returned as given.
+pub fn resolve_in(cwd: &str, path: &str) -> String {
+    let (base, relative) = if is_url(path) {
+        (path, "")
+    } else if is_url(cwd) {
+        (cwd, path)
+    } else {
+        return String::from(path);
+    };
+    let (scheme, base_path) = base.split_once(':').unwrap_or((base, ""));
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base_path.split('/').chain(relative.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let mut url = String::from(scheme);
+    url.push(':');
+    if base_path.starts_with('/') {
+        url.push('/');
+    }
+    url.push_str(&parts.join("/"));
+    url
+}
+
+/// `path` as a URL, relative paths taken from the current directory the
+/// shell exports as `PWD` ([`resolve_in`]). Utilities call this on every
+/// path argument.
+pub fn resolve(path: &str) -> String {
+    resolve_in(crate::env::var("PWD").unwrap_or(""), path)
 }

@@ -13,7 +13,7 @@ use rt::fs::File;
 use crate::support::{Outcome, WAIT, ensure, fork_child, kill_and_reap, ok, wait_until};
 
 /// A daemon exec'd from the initfs, killed when dropped.
-struct Daemon(usize);
+pub struct Daemon(usize);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -22,7 +22,7 @@ impl Drop for Daemon {
 }
 
 /// Start `initfs:bin/PROGRAM` and wait until `scheme:` opens.
-fn start(program: &str, scheme: &str) -> Result<Daemon, String> {
+pub fn start(program: &str, scheme: &str) -> Result<Daemon, String> {
     let path = format!("initfs:bin/{program}");
     let pid = fork_child(|| {
         let err = rt::process::exec(&path, &[], &[]);

@@ -25,6 +25,7 @@ extern crate alloc;
 
 mod badptr;
 mod child;
+mod console_shell;
 mod consoles;
 mod corrupt_initfs;
 mod daemons;
@@ -39,6 +40,7 @@ mod pipes;
 mod ports;
 mod procs;
 mod sched;
+mod shell;
 mod support;
 mod userschemes;
 
@@ -201,6 +203,16 @@ static TESTS: &[Test] = tests![
     kschemes::irq_listing_and_bad_names,
     kschemes::irq_open_is_exclusive_and_checks_acks,
     kschemes::irq_needs_root,
+    shell::paths_resolve_against_the_directory,
+    shell::shell_words_quotes_and_variables,
+    shell::shell_lists_and_status,
+    shell::shell_pipes_and_redirections,
+    shell::shell_cd_and_relative_paths,
+    shell::shell_scripts_and_stdin,
+    shell::utilities_on_files,
+    shell::utilities_about_the_system,
+    shell::utilities_dd,
+    console_shell::interactive_shell_on_a_console,
 ];
 
 fn main() -> ExitCode {

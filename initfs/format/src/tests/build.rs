@@ -283,3 +283,42 @@ fn name_rule() {
         assert!(!is_valid_name(bad), "{bad:?}");
     }
 }
+
+#[test]
+fn identical_files_are_stored_once() {
+    let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+    let mut once = Builder::new();
+    once.add_file("bin/utils", big.clone(), 0o755).unwrap();
+    let single = once.build();
+
+    let mut many = Builder::new();
+    for name in ["bin/utils", "bin/cat", "bin/ls", "sub/dir/echo"] {
+        many.add_file(name, big.clone(), 0o755).unwrap();
+    }
+    many.add_file("bin/other", b"different".to_vec(), 0o644).unwrap();
+    many.add_file("bin/empty", Vec::new(), 0o644).unwrap();
+    many.add_file("bin/empty2", Vec::new(), 0o644).unwrap();
+    let image_bytes = many.build();
+    // One copy of `big` (3 pages) plus one page for "different".
+    assert_eq!(image_bytes.len(), single.len() + PAGE_SIZE, "the shared contents were stored more than once");
+
+    let image = Image::parse(&image_bytes).unwrap();
+    let offsets: Vec<usize> = ["bin/utils", "bin/cat", "bin/ls", "sub/dir/echo"]
+        .iter()
+        .map(|path| {
+            let n = image.lookup(path).unwrap();
+            assert_eq!(image.file_data(n).unwrap(), big.as_slice(), "{path}");
+            assert_eq!(image.inode(n).unwrap().mode, 0o755);
+            image.data_offset(n).unwrap()
+        })
+        .collect();
+    assert!(offsets.iter().all(|&o| o == offsets[0]), "{offsets:?}");
+    let other = image.lookup("bin/other").unwrap();
+    assert_eq!(image.file_data(other).unwrap(), b"different");
+    assert_ne!(image.data_offset(other).unwrap(), offsets[0]);
+    for empty in ["bin/empty", "bin/empty2"] {
+        assert_eq!(image.file_data(image.lookup(empty).unwrap()).unwrap(), b"");
+    }
+    // Reproducible.
+    assert_eq!(many.build(), image_bytes);
+}

@@ -293,3 +293,36 @@ fn inode_named_twice_or_never() {
     set_u32(&mut img, 12, 3);
     corrupt(&img, "not named by any directory");
 }
+
+#[test]
+fn file_data_in_the_header_or_table_is_refused() {
+    let img = small_image();
+    let f1 = inode_at(&img, 2);
+    // Offset 0 is page-aligned but is the header and the table.
+    corrupt(&patched(|b| set_u64(b, f1 + 16, 0)), "overlaps the header or the inode table");
+    // An empty file may sit anywhere page-aligned inside the image.
+    assert!(
+        Image::parse(&patched(|b| {
+            set_u64(b, f1 + 8, 0);
+            set_u64(b, f1 + 16, 0);
+        }))
+        .is_ok()
+    );
+}
+
+#[test]
+fn shared_file_data_is_accepted() {
+    // Point f2 at f1's data: a shared range is valid, and both read it.
+    let img = small_image();
+    let (f1, f2) = (inode_at(&img, 2), inode_at(&img, 4));
+    let shared = patched(|b| {
+        let (size, offset) = (get_u64(&img, f1 + 8), get_u64(&img, f1 + 16));
+        set_u64(b, f2 + 8, size);
+        set_u64(b, f2 + 16, offset);
+    });
+    let image = Image::parse(&shared).expect("shared data is valid");
+    assert_eq!(image.file_data(2).unwrap(), image.file_data(4).unwrap());
+    // Overlapping but not equal (f2 is a prefix of f1) is valid too.
+    let prefix = patched(|b| set_u64(b, f2 + 16, get_u64(&img, f1 + 16)));
+    assert!(Image::parse(&prefix).is_ok());
+}

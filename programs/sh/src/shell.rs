@@ -1,0 +1,120 @@
+//! The shell's state: its variables (every one is exported to the
+//! programs it starts), the current directory (kept in `PWD`), the last
+//! status (`$?`), the background jobs, and whether it is to exit.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rt::prelude::*;
+
+/// Where the shell starts when the environment names no directory.
+pub const DEFAULT_DIR: &str = "initfs:";
+
+/// A job started with `&`.
+pub struct Job {
+    /// The job number `jobs` shows, from 1.
+    pub id: usize,
+    /// The process that runs it.
+    pub pid: usize,
+    /// The command line, for `jobs` and the completion notice.
+    pub text: String,
+}
+
+pub struct Shell {
+    pub vars: BTreeMap<String, String>,
+    /// The current directory, a URL; always equal to `vars["PWD"]`.
+    pub cwd: String,
+    /// The last status: the exit code, or 128 + the signal that ended it.
+    pub status: i32,
+    /// Set by `exit`: the shell ends with this status.
+    pub exit_code: Option<i32>,
+    pub jobs: Vec<Job>,
+    /// The process group to put children in and the terminal to hand the
+    /// foreground to, when interactive.
+    pub job_control: Option<crate::terminal::JobControl>,
+}
+
+impl Shell {
+    /// A shell with the environment it was given; the directory is `PWD`
+    /// when that is a URL, else [`DEFAULT_DIR`].
+    pub fn new() -> Shell {
+        let mut vars = BTreeMap::new();
+        for (key, value) in rt::env::vars() {
+            vars.entry(String::from(key)).or_insert_with(|| String::from(value));
+        }
+        let cwd = match vars.get("PWD") {
+            Some(pwd) if rt::fs::is_url(pwd) => pwd.clone(),
+            _ => String::from(DEFAULT_DIR),
+        };
+        let mut shell =
+            Shell { vars, cwd: String::new(), status: 0, exit_code: None, jobs: Vec::new(), job_control: None };
+        shell.set_cwd(cwd);
+        shell
+    }
+
+    pub fn set_cwd(&mut self, cwd: String) {
+        self.vars.insert(String::from("PWD"), cwd.clone());
+        self.cwd = cwd;
+    }
+
+    /// `path` as a URL, relative to the current directory.
+    pub fn resolve(&self, path: &str) -> String {
+        rt::fs::resolve_in(&self.cwd, path)
+    }
+
+    /// The environment for a program: every variable as `NAME=VALUE`.
+    pub fn environment(&self) -> Vec<String> {
+        self.vars.iter().map(|(key, value)| format!("{key}={value}")).collect()
+    }
+
+    /// Parses and runs `text` (a line or a script); a syntax error is
+    /// reported and sets the status to 2.
+    pub fn run_text(&mut self, text: &str) {
+        match shell_syntax::parse(text) {
+            Ok(lists) => {
+                for list in &lists {
+                    if self.exit_code.is_some() {
+                        return;
+                    }
+                    crate::execute::and_or(self, list, text);
+                }
+            }
+            Err(err) => {
+                eprintln!("sh: {err}");
+                self.status = 2;
+            }
+        }
+    }
+
+    /// Collects background jobs that ended; returns `(job, status)` for
+    /// each.
+    pub fn reap_jobs(&mut self) -> Vec<(Job, i32)> {
+        let mut done = Vec::new();
+        let mut i = 0;
+        while i < self.jobs.len() {
+            match rt::sys::waitpid(self.jobs[i].pid, rt::abi::WNOHANG) {
+                Ok((0, _)) => i += 1,
+                Ok((_, raw)) => {
+                    let job = self.jobs.remove(i);
+                    done.push((job, status_of(rt::process::ExitStatus::from_raw(raw))));
+                }
+                Err(_) => {
+                    // Not our child any more (already collected): forget it.
+                    let job = self.jobs.remove(i);
+                    done.push((job, 0));
+                }
+            }
+        }
+        done
+    }
+}
+
+/// A child's ending as a status: its exit code, or 128 + the signal.
+pub fn status_of(status: rt::process::ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => i32::from(code),
+        (None, Some(signal)) => 128 + signal as i32,
+        (None, None) => 255,
+    }
+}

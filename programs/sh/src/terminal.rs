@@ -1,0 +1,179 @@
+//! The interactive shell on a console (`serial:`, `fbcon:`): the shell is
+//! interactive when its standard input answers `dup(0, "mode")`. While a
+//! line is edited the console is in `raw` mode and the shell echoes and
+//! edits itself (`lib/line-editor`: cursor keys, history, Ctrl-A/E/U/K);
+//! while a job runs it is back in `cooked` mode, so the program reads
+//! lines the console edits and Ctrl-C interrupts it.
+//!
+//! Each job gets a process group of its own, which the shell writes to the
+//! console's `dup(0, "pgrp")` file while the job runs (and its own group
+//! after), so Ctrl-C interrupts the job and not the shell.
+//!
+//! The prompt is the current directory and ` $ ` (`initfs: $ `). Ctrl-C
+//! at the prompt drops the line (status 130); Ctrl-D on an empty line
+//! leaves the shell. Finished background jobs are announced before the
+//! next prompt (`[1] Done (0) sleep 1 &`).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use line_editor::{Editor, Event};
+use rt::fs::File;
+use rt::prelude::*;
+
+use crate::shell::Shell;
+
+/// Status after Ctrl-C at the prompt (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
+/// The console's controls: its line discipline mode, and (when the console
+/// has one) the file that names its foreground process group.
+pub struct Terminal {
+    mode: File,
+    pgrp: Option<File>,
+}
+
+impl Terminal {
+    /// The console on standard input, if it is one.
+    pub fn open() -> Option<Terminal> {
+        let mode = File::from_fd(rt::sys::dup(rt::io::STDIN, b"mode").ok()?);
+        let pgrp = rt::sys::dup(rt::io::STDIN, b"pgrp").ok().map(File::from_fd);
+        Some(Terminal { mode, pgrp })
+    }
+
+    fn set_mode(&self, mode: &str) {
+        if let Err(err) = rt::io::write_all(self.mode.fd(), mode.as_bytes()) {
+            eprintln!("sh: console mode {mode}: {err}");
+        }
+    }
+}
+
+/// Job control on the console: each job runs in a process group of its
+/// own (the first process of a pipeline leads it, the others join), which
+/// the console's Ctrl-C reaches while the job is in the foreground; the
+/// shell takes the foreground back when the job ends. The console is
+/// `cooked` while a job runs.
+pub struct JobControl {
+    mode: File,
+    /// Where the foreground group is written (`dup(0, "pgrp")`), if the
+    /// console has one.
+    pgrp: Option<File>,
+    /// The shell's own process group.
+    shell_group: usize,
+}
+
+impl JobControl {
+    /// Puts the shell in a group of its own and makes it the foreground.
+    fn new(terminal: &Terminal) -> rt::Result<JobControl> {
+        let mode = terminal.mode.try_clone()?;
+        let pgrp = terminal.pgrp.as_ref().map(File::try_clone).transpose()?;
+        if let Err(err) = rt::process::setpgid(0, 0) {
+            eprintln!("sh: setpgid: {err}");
+        }
+        let shell_group = rt::process::getpgid(0)?;
+        let control = JobControl { mode, pgrp, shell_group };
+        control.give_foreground(shell_group);
+        Ok(control)
+    }
+
+    /// Before a foreground job starts: the console edits lines again.
+    pub fn before_job(&self) {
+        let _ = rt::io::write_all(self.mode.fd(), b"cooked");
+    }
+
+    /// In a child, before it runs its command: it leads a new group
+    /// (`group` 0, the first of its pipeline) or joins `group`.
+    pub fn join(&self, group: usize) {
+        let _ = rt::process::setpgid(0, group);
+    }
+
+    /// In the shell, after forking `pid` into `group` (also done here, so
+    /// the group exists whichever side runs first; an error means the
+    /// child already did it or has ended).
+    pub fn adopt(&self, pid: usize, group: usize) {
+        let _ = rt::process::setpgid(pid, group);
+    }
+
+    /// Makes `group` the one the console's Ctrl-C reaches.
+    pub fn give_foreground(&self, group: usize) {
+        if let Some(pgrp) = &self.pgrp
+            && let Err(err) = rt::io::write_all(pgrp.fd(), format!("{group}").as_bytes())
+        {
+            eprintln!("sh: console foreground group {group}: {err}");
+        }
+    }
+
+    /// After the foreground job ended: the shell is the foreground again.
+    pub fn after_job(&self) {
+        self.give_foreground(self.shell_group);
+    }
+
+    /// In a background job's shell: a group of its own, so Ctrl-C for the
+    /// foreground does not reach it.
+    pub fn leave_foreground(&self) {
+        let _ = rt::process::setpgid(0, 0);
+    }
+}
+
+fn write_out(bytes: &[u8]) {
+    let _ = rt::io::write_all(rt::io::STDOUT, bytes);
+}
+
+/// The interactive loop; returns the status to exit with.
+pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
+    match JobControl::new(&terminal) {
+        Ok(control) => shell.job_control = Some(control),
+        Err(err) => eprintln!("sh: job control: {err}"),
+    }
+    let mut editor = Editor::new();
+    let mut buf = [0u8; 64];
+    'prompt: while shell.exit_code.is_none() {
+        for (job, status) in shell.reap_jobs() {
+            println!("[{}] Done ({status}) {}", job.id, job.text);
+        }
+        terminal.set_mode("raw");
+        write_out(format!("{} $ ", shell.cwd).as_bytes());
+        loop {
+            let n = match rt::io::read(rt::io::STDIN, &mut buf) {
+                Ok(0) => break 'prompt,
+                Ok(n) => n,
+                Err(err) => {
+                    eprintln!("sh: read: {err}");
+                    break 'prompt;
+                }
+            };
+            let mut out: Vec<u8> = Vec::new();
+            for &byte in &buf[..n] {
+                match editor.feed(byte, &mut out) {
+                    Event::Editing => {}
+                    Event::Line(line) => {
+                        write_out(&out);
+                        terminal.set_mode("cooked");
+                        run_line(shell, &line);
+                        // Bytes typed after Enter in the same read are
+                        // dropped: the job had the console meanwhile.
+                        continue 'prompt;
+                    }
+                    Event::Cancel => {
+                        write_out(&out);
+                        shell.status = INTERRUPTED;
+                        continue 'prompt;
+                    }
+                    Event::Eof => {
+                        write_out(&out);
+                        break 'prompt;
+                    }
+                }
+            }
+            write_out(&out);
+        }
+    }
+    terminal.set_mode("cooked");
+    shell.exit_code.unwrap_or(shell.status)
+}
+
+fn run_line(shell: &mut Shell, line: &str) {
+    let text = String::from(line);
+    shell.run_text(&text);
+}

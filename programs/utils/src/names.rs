@@ -1,0 +1,12 @@
+// The utilities the multi-call binary `utils` answers to, one name each:
+// the single list both the binary (which checks at compile time that its
+// dispatch table has exactly these names, in this order) and the build
+// tool `mk` (which `include!`s this file and stages the binary as
+// `initfs:bin/NAME` for each) use. Plain Rust with no `//!` header, so it
+// can be included anywhere.
+
+/// Every name `utils` dispatches on, in the order of its table.
+pub const UTILITIES: &[&str] = &[
+    "cat", "cp", "dd", "echo", "env", "false", "free", "head", "hexdump", "kill", "ls", "mkdir", "mv", "ps", "pwd",
+    "rm", "rmdir", "sleep", "touch", "true", "uname", "wc",
+];

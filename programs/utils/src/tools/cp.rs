@@ -1,0 +1,60 @@
+//! `cp SOURCE DEST`: copies a file; when `DEST` is a directory the copy
+//! goes inside it under the source's name. Also the copy half of `mv`
+//! across schemes ([`copy_file`]).
+
+use alloc::format;
+use alloc::string::String;
+
+use rt::fs::File;
+
+use crate::report::{self, FAILED, OK};
+use crate::stream;
+
+/// Where a copy (or move) of `source` to `dest` lands: `dest`, or
+/// `dest/NAME` when `dest` is an existing directory.
+pub fn target(source: &str, dest: &str) -> String {
+    let url = rt::fs::resolve(dest);
+    let into_dir = File::open(&url).is_ok_and(|file| stream::is_dir(&file));
+    if !into_dir {
+        return url;
+    }
+    let name = source.rsplit(['/', ':']).find(|part| !part.is_empty()).unwrap_or(source);
+    if url.ends_with(':') || url.ends_with('/') { format!("{url}{name}") } else { format!("{url}/{name}") }
+}
+
+/// Copies the file `source` (as typed) to the URL `to`; errors are
+/// reported under `tool` and make the result `false`.
+pub fn copy_file(tool: &str, source: &str, to: &str, dest: &str) -> bool {
+    let mut from = match stream::open_input(source) {
+        Ok(file) => file,
+        Err(err) => {
+            report::error(tool, source, err);
+            return false;
+        }
+    };
+    let out = match File::create(to) {
+        Ok(file) => file,
+        Err(err) => {
+            report::error(tool, dest, err);
+            return false;
+        }
+    };
+    match stream::copy(&mut from, out.fd()) {
+        Ok(_) => true,
+        Err((true, err)) => {
+            report::error(tool, source, err);
+            false
+        }
+        Err((false, err)) => {
+            report::error(tool, dest, err);
+            false
+        }
+    }
+}
+
+pub fn main(args: &[&str]) -> u8 {
+    let [source, dest] = args else {
+        return report::usage("cp", "needs a source and a destination", "SOURCE DEST");
+    };
+    if copy_file("cp", source, &target(source, dest), dest) { OK } else { FAILED }
+}

@@ -1,0 +1,21 @@
+//! `echo [-n] [WORD...]`: the words separated by single spaces, then a
+//! newline unless `-n` comes first.
+
+use alloc::string::String;
+
+use crate::report::{FAILED, OK};
+
+pub fn main(args: &[&str]) -> u8 {
+    let (newline, words) = match args.split_first() {
+        Some((&"-n", rest)) => (false, rest),
+        _ => (true, args),
+    };
+    let mut text = String::from(words.join(" ").as_str());
+    if newline {
+        text.push('\n');
+    }
+    match rt::io::write_all(rt::io::STDOUT, text.as_bytes()) {
+        Ok(()) => OK,
+        Err(_) => FAILED,
+    }
+}

@@ -1,0 +1,15 @@
+//! `env`: prints the environment, one `NAME=VALUE` per line, in the order
+//! the program received it.
+
+use crate::report::OK;
+
+pub fn main(args: &[&str]) -> u8 {
+    if !args.is_empty() {
+        return crate::report::usage("env", "takes no arguments", "");
+    }
+    for entry in rt::env::vars_bytes() {
+        let _ = rt::io::write_all(rt::io::STDOUT, entry);
+        let _ = rt::io::write_all(rt::io::STDOUT, b"\n");
+    }
+    OK
+}

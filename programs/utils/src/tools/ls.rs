@@ -1,0 +1,94 @@
+//! `ls [-l] [PATH...]`: lists directories of any scheme (the current
+//! directory by default; `ls :` lists the schemes), names sorted, one per
+//! line. A file argument is listed as itself. With `-l` each line is
+//! `KIND+PERMISSIONS SIZE NAME` from `fstat` (`d` directory, `-` file, `c`
+//! device or socket; SIZE is bytes for files, entries for directories).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rt::abi::syscall::{MODE_CHR, MODE_DIR, MODE_FILE, MODE_TYPE, Stat};
+use rt::fs::File;
+use rt::println;
+
+use crate::report::{self, FAILED, OK};
+use crate::stream;
+
+/// The URL of entry `name` in the directory at `dir`.
+fn child(dir: &str, name: &str) -> String {
+    if dir == ":" {
+        // The root scheme lists scheme names.
+        format!("{name}:")
+    } else if dir.ends_with(':') || dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn long_line(stat: &Stat, name: &str) -> String {
+    let kind = match stat.st_mode & MODE_TYPE {
+        MODE_DIR => 'd',
+        MODE_FILE => '-',
+        MODE_CHR => 'c',
+        _ => '?',
+    };
+    let mut perms = String::new();
+    for shift in [6, 3, 0] {
+        let bits = (stat.st_mode >> shift) & 7;
+        perms.push(if bits & 4 != 0 { 'r' } else { '-' });
+        perms.push(if bits & 2 != 0 { 'w' } else { '-' });
+        perms.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    format!("{kind}{perms} {:>8} {name}", stat.st_size)
+}
+
+fn show(url: &str, name: &str, long: bool) {
+    if !long {
+        println!("{name}");
+        return;
+    }
+    match File::open(url).and_then(|file| file.stat()) {
+        Ok(stat) => println!("{}", long_line(&stat, name)),
+        Err(_) => println!("?????????? {:>8} {name}", "?"),
+    }
+}
+
+fn list(arg: &str, long: bool) -> rt::Result<()> {
+    let url = rt::fs::resolve(arg);
+    let mut file = File::open(&url)?;
+    if !stream::is_dir(&file) {
+        show(&url, arg, long);
+        return Ok(());
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    drop(file);
+    let mut names: Vec<&str> = text.lines().filter(|name| !name.is_empty()).collect();
+    names.sort_unstable();
+    for name in names {
+        show(&child(&url, name), name, long);
+    }
+    Ok(())
+}
+
+pub fn main(args: &[&str]) -> u8 {
+    let long = args.contains(&"-l");
+    let paths: Vec<&str> = args.iter().copied().filter(|&arg| arg != "-l").collect();
+    if let Some(bad) = paths.iter().find(|p| p.starts_with('-')) {
+        return report::usage("ls", &format!("unknown option {bad}"), "[-l] [PATH...]");
+    }
+    let paths: &[&str] = if paths.is_empty() { &[""] } else { &paths };
+    let mut status = OK;
+    for (i, &path) in paths.iter().enumerate() {
+        if paths.len() > 1 {
+            println!("{}{path}:", if i > 0 { "\n" } else { "" });
+        }
+        if let Err(err) = list(path, long) {
+            report::error("ls", if path.is_empty() { "." } else { path }, err);
+            status = FAILED;
+        }
+    }
+    status
+}

@@ -1,0 +1,22 @@
+//! The utilities, one module each; `main.rs` dispatches to them by name.
+
+pub mod cat;
+pub mod cp;
+pub mod dd;
+pub mod echo;
+pub mod env;
+pub mod free;
+pub mod head;
+pub mod hexdump;
+pub mod kill;
+pub mod ls;
+pub mod mkdir;
+pub mod mv;
+pub mod ps;
+pub mod pwd;
+pub mod rm;
+pub mod sleep;
+pub mod touch;
+pub mod truth;
+pub mod uname;
+pub mod wc;
