@@ -17,6 +17,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::cli::TestOpts;
 use crate::images::{self, KernelImage};
 use crate::process;
 use crate::qemu::{self, Firmware, Machine, Serial};
@@ -153,9 +154,19 @@ impl Tally {
     }
 }
 
-pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
-    let stable = ws.stable_channel()?;
+pub fn run(ws: &Workspace, opts: &TestOpts) -> Result<ExitCode, String> {
     let mut tally = Tally::default();
+    if !opts.smoke_only {
+        static_checks(ws, &mut tally)?;
+    }
+    boots(ws, opts, &mut tally);
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Host tests, rustfmt and clippy.
+fn static_checks(ws: &Workspace, tally: &mut Tally) -> Result<(), String> {
+    let stable = ws.stable_channel()?;
 
     let mut cmd = process::clean(ws, "cargo");
     cmd.arg("test");
@@ -185,7 +196,12 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
     cmd.args(userspace::package_args());
     cmd.args(["--", "-D", "warnings"]);
     tally.command("clippy userspace", cmd);
+    Ok(())
+}
 
+/// The image build, then the boots (the self-test kernel unless only the
+/// smoke tests are wanted).
+fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
     println!("mk: running build images");
     let images = match images::build(ws, Profile::Debug) {
         Ok(images) => {
@@ -198,22 +214,19 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
         }
     };
 
-    for boot in ["bios", "uefi"] {
+    for boot in ["bios", "uefi"].into_iter().filter(|_| !opts.smoke_only) {
         match &images {
-            Some(images) => boot_check(ws, &mut tally, boot, images::selftest(images)),
+            Some(images) => boot_check(ws, tally, boot, images::selftest(images)),
             None => tally.record(&format!("{boot} boot"), false, Some("no image to boot")),
         }
     }
 
     for boot in ["bios", "uefi"] {
         match &images {
-            Some(images) => smoke_check(ws, &mut tally, boot, images::normal(images)),
+            Some(images) => smoke_check(ws, tally, boot, images::normal(images)),
             None => tally.record(&format!("{boot} smoke boot"), false, Some("no image to boot")),
         }
     }
-
-    println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Boots the self-test kernel from one image and records its checks.

@@ -39,6 +39,8 @@ commands:
   test                host tests, rustfmt and clippy, then the self-test
                       kernel under QEMU from the BIOS and the UEFI image;
                       ends with `N passed, N failed`
+      --smoke         only the image build, the boot smoke tests and the
+                      shell sessions of ci/sessions (BIOS and UEFI)
   setup               install what the commands need (rust target and
                       components, the image nightly, QEMU and OVMF); the
                       other commands do this on their own
@@ -54,7 +56,13 @@ pub enum Command {
     Build(BuildOpts),
     Qemu(QemuOpts),
     Bench(BenchOpts),
-    Test,
+    Test(TestOpts),
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TestOpts {
+    /// Only the image build, the boot smoke tests and the shell sessions.
+    pub smoke_only: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -164,7 +172,16 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     match command.as_str() {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "setup" => no_flags(flags).map(|()| Command::Setup),
-        "test" => no_flags(flags).map(|()| Command::Test),
+        "test" => {
+            let mut opts = TestOpts::default();
+            while let Some(flag) = flags.next()? {
+                match flag.name {
+                    "--smoke" => opts.smoke_only = flags.switch(&flag)?,
+                    _ => return Err(flags.unknown(&flag)),
+                }
+            }
+            Ok(Command::Test(opts))
+        }
         "build" => {
             let mut opts = BuildOpts { profile: Profile::Debug };
             while let Some(flag) = flags.next()? {
@@ -318,7 +335,9 @@ mod tests {
 
     #[test]
     fn other_commands() {
-        assert_eq!(parse_str("test"), Ok(Command::Test));
+        assert_eq!(parse_str("test"), Ok(Command::Test(TestOpts::default())));
+        assert_eq!(parse_str("test --smoke"), Ok(Command::Test(TestOpts { smoke_only: true })));
+        assert!(parse_str("test --smok").is_err());
         assert_eq!(parse_str("setup"), Ok(Command::Setup));
         assert!(parse_str("test --release").is_err());
         assert!(parse_str("bnech").unwrap_err().contains("unknown command"));

@@ -81,10 +81,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             setup::run(&ws, setup::Needs::QEMU)?;
             bench::run(&ws, &opts)
         }
-        Command::Test => {
+        Command::Test(opts) => {
             let ws = Workspace::locate()?;
             setup::run(&ws, setup::Needs::ALL)?;
-            check::run(&ws)
+            check::run(&ws, &opts)
         }
     }
 }

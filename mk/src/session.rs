@@ -23,6 +23,11 @@
 //! `\` is dropped (to expect a line that starts with `#`, `$ ` or `...`).
 //! Blank lines are expected output too, except at the end of a step.
 //!
+//! A command whose expected output starts with the line `^C` is
+//! interrupted: once it has run for [`INTERRUPT_AFTER`], the runner presses
+//! Ctrl-C (the console echoes `^C` and signals the foreground job), then
+//! waits for the prompt as usual.
+//!
 //! # How a command's output is taken
 //!
 //! The runner waits for the prompt (a last line ending in `$ ` followed by
@@ -50,6 +55,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the console must stay quiet after a prompt before the runner
 /// types (the prompt is complete and nothing else is coming).
 const QUIET: Duration = Duration::from_millis(250);
+
+/// How long an interrupted command runs before Ctrl-C.
+pub const INTERRUPT_AFTER: Duration = Duration::from_millis(1500);
 
 /// One expected output line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,6 +238,12 @@ pub fn run(guest: &mut Guest, script: &Script) -> Result<(), String> {
     for step in &script.steps {
         let mark = guest.output.len();
         guest.type_text(&format!("{}\r", step.command))?;
+        if step.expected.first() == Some(&Pattern::Line(String::from("^C"))) {
+            // Let the command start (its echo ends with a line end), run a
+            // while, then interrupt it.
+            guest.wait_until(COMMAND_TIMEOUT, INTERRUPT_AFTER, |out| out.len() > mark && out[mark..].contains(&b'\n'));
+            guest.type_text("\x03")?;
+        }
         let came = guest.wait_until(COMMAND_TIMEOUT, QUIET, |out| {
             out.len() > mark && out[mark..].contains(&b'\n') && ends_in_prompt(&out[mark..])
         });

@@ -86,8 +86,9 @@ impl Consoles {
     }
 }
 
-/// Opens `console` and starts `program` with fds 0, 1 and 2 on it.
-/// Returns the pid.
+/// Opens `console` and starts `program` with fds 0, 1 and 2 on it, in a
+/// process group of its own (a shell then hands the console's foreground
+/// to its jobs; Ctrl-C never reaches init). Returns the pid.
 fn start_on(console: &str, program: &Program, env: &Env) -> Option<usize> {
     let name = program.name();
     let file = match File::open_with(console, O_RDWR) {
@@ -104,6 +105,9 @@ fn start_on(console: &str, program: &Program, env: &Env) -> Option<usize> {
             Some(pid)
         }
         Ok(Fork::Child) => {
+            if let Err(err) = rt::process::setpgid(0, 0) {
+                eprintln!("init: {name}: cannot get a process group of its own: {err}");
+            }
             for fd in 0..3 {
                 if let Err(err) = rt::sys::dup2(file.fd(), fd, &[]) {
                     eprintln!("init: {name}: cannot put {console} on fd {fd}: {err}");
