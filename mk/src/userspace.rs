@@ -28,13 +28,26 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`); packages live in `programs/`, `schemes/` or
-/// at the top level (`bootstrap`).
-pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "pci"];
+/// the workspace `members`); packages live in `programs/`, `schemes/`,
+/// `drivers/` or at the top level (`bootstrap`).
+pub const PROGRAMS: &[&str] = &[
+    "bootstrap",
+    "hello",
+    "init",
+    "usertests",
+    "bench",
+    "greet",
+    "zero",
+    "null",
+    "rand",
+    "tmp",
+    "logd",
+    "serial",
+    "pci",
+];
 
-/// Where program packages live: utilities and tests, scheme daemons, and
-/// the top level (bootstrap). Checked by the tests.
+/// Where program packages live: utilities and tests, scheme daemons,
+/// drivers, and the top level (bootstrap). Checked by the tests.
 #[cfg(test)]
 const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "drivers", "."];
 
