@@ -28,8 +28,8 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`); packages live in `programs/`, `schemes/` or
-/// at the top level (`bootstrap`).
+/// the workspace `members`); packages live in `programs/`, `schemes/`,
+/// `drivers/` or at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] = &[
     "bootstrap",
     "hello",
@@ -57,8 +57,8 @@ pub const MULTICALL: &str = "utils";
 // the utils crate (which checks its dispatch table against it).
 include!("../../programs/utils/src/names.rs");
 
-/// Where program packages live: utilities and tests, scheme daemons, and
-/// the top level (bootstrap). Checked by the tests.
+/// Where program packages live: utilities and tests, scheme daemons,
+/// drivers, and the top level (bootstrap). Checked by the tests.
 #[cfg(test)]
 const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "drivers", "."];
 

@@ -12,6 +12,9 @@
 //!   not an address is `ENOENT`, as is an address with no function.
 //! - read, seek and `fstat` (size) on both; `fpath` gives the name back.
 //!   Opening for writing is `EROFS`, as is every change.
+//!
+//! May touch: ports 0xCF8..0xCFF (in `config_space`, only before serving),
+//! its snapshot and handle table, its scheme socket.
 
 #![no_std]
 #![no_main]

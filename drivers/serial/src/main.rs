@@ -10,6 +10,10 @@
 //! acknowledges the count. Output is polled and shares the UART with the
 //! kernel's own log (which `debug:` writes too), so lines from the two may
 //! interleave. While `seriald` owns the line, reads of `debug:` are `EBUSY`.
+//!
+//! May touch: COM1's ports and interrupt line (in `uart` and through its
+//! `irq:` fd), its scheme socket, and processes only through `lib/console`
+//! (SIGINT to the foreground group).
 
 #![no_std]
 #![no_main]

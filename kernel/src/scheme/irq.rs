@@ -7,7 +7,8 @@
 //! `open("irq:N")` (uid 0 only, else `EACCES`; `N` in plain decimal, else
 //! `ENOENT`, as is a GSI no IOAPIC has) claims GSI `N`: routes it to the
 //! boot CPU and unmasks it. One opener at a time: a second open is `EBUSY`,
-//! and so is a line the kernel uses itself (COM1's, for `debug:` input).
+//! and so is a line the kernel uses itself (COM1's, once a `debug:` handle
+//! was read: `debug:` claims it lazily, so a serial driver can own it).
 //! On the open handle:
 //!
 //! - `read` (at least 8 bytes, else `EINVAL`) returns the number of
@@ -36,7 +37,7 @@
 //! read would never wake a driver that sleeps on an `event:` queue.
 //!
 //! A line has one owner at a time (`arch::irq::claim`): a driver here, or
-//! the kernel itself (COM1's line is `debug:`'s input).
+//! the kernel itself (COM1's line, while `debug:` input is in use).
 //!
 //! May touch: the per-GSI state here (atomics and wait queues), the IRQ
 //! handler table, IOAPIC redirection entries of the lines it owns, its own
