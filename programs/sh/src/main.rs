@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = rt::env::args().skip(1).collect();
     let mut shell = Shell::new();
     let status = match args.as_slice() {
-        ["-c", commands, ..] => {
+        ["-c", commands] => {
             shell.run_text(commands);
             shell.status
         }
@@ -55,11 +55,7 @@ fn main() -> ExitCode {
             eprintln!("sh: -c needs an argument\n{USAGE}");
             2
         }
-        [option, ..] if option.starts_with('-') => {
-            eprintln!("sh: unknown option {option}\n{USAGE}");
-            2
-        }
-        [file, ..] => match File::open(&rt::fs::resolve_in(&shell.cwd, file)) {
+        [file] if !file.starts_with('-') => match File::open(&rt::fs::resolve_in(&shell.cwd, file)) {
             Ok(mut file) => {
                 script::run(&mut shell, &mut file);
                 shell.status
@@ -79,6 +75,12 @@ fn main() -> ExitCode {
                 shell.status
             }
         },
+        // Unknown options, or words after the script or commands (there
+        // are no positional parameters).
+        _ => {
+            eprintln!("sh: bad arguments: {}\n{USAGE}", args.join(" "));
+            2
+        }
     };
     ExitCode::from(shell.exit_code.unwrap_or(status) as u8)
 }

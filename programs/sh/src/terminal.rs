@@ -11,11 +11,13 @@
 //!
 //! The prompt is the current directory and ` $ ` (`initfs: $ `). Ctrl-C
 //! at the prompt drops the line (status 130); Ctrl-D on an empty line
-//! leaves the shell. Finished background jobs are announced before the
+//! leaves the shell. What is typed (or pasted) after an Enter waits for
+//! the next prompt, so several lines at once run one after the other.
+//! Finished background jobs are announced before the
 //! next prompt (`[1] Done (0) sleep 1 &`).
 
+use alloc::collections::VecDeque;
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use line_editor::{Editor, Event};
@@ -127,6 +129,9 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
         Err(err) => eprintln!("sh: job control: {err}"),
     }
     let mut editor = Editor::new();
+    // Bytes read but not yet fed to the editor: what was typed (or pasted)
+    // after an Enter, kept for the next prompt.
+    let mut typed: VecDeque<u8> = VecDeque::new();
     let mut buf = [0u8; 64];
     'prompt: while shell.exit_code.is_none() {
         for (job, status) in shell.reap_jobs() {
@@ -135,24 +140,24 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
         terminal.set_mode("raw");
         write_out(format!("{} $ ", shell.cwd).as_bytes());
         loop {
-            let n = match rt::io::read(rt::io::STDIN, &mut buf) {
-                Ok(0) => break 'prompt,
-                Ok(n) => n,
-                Err(err) => {
-                    eprintln!("sh: read: {err}");
-                    break 'prompt;
+            if typed.is_empty() {
+                match rt::io::read(rt::io::STDIN, &mut buf) {
+                    Ok(0) => break 'prompt,
+                    Ok(n) => typed.extend(&buf[..n]),
+                    Err(err) => {
+                        eprintln!("sh: read: {err}");
+                        break 'prompt;
+                    }
                 }
-            };
+            }
             let mut out: Vec<u8> = Vec::new();
-            for &byte in &buf[..n] {
+            while let Some(byte) = typed.pop_front() {
                 match editor.feed(byte, &mut out) {
                     Event::Editing => {}
                     Event::Line(line) => {
                         write_out(&out);
                         terminal.set_mode("cooked");
-                        run_line(shell, &line);
-                        // Bytes typed after Enter in the same read are
-                        // dropped: the job had the console meanwhile.
+                        shell.run_text(&line);
                         continue 'prompt;
                     }
                     Event::Cancel => {
@@ -171,9 +176,4 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
     }
     terminal.set_mode("cooked");
     shell.exit_code.unwrap_or(shell.status)
-}
-
-fn run_line(shell: &mut Shell, line: &str) {
-    let text = String::from(line);
-    shell.run_text(&text);
 }

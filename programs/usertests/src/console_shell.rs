@@ -103,9 +103,17 @@ impl Scheme for FakeConsole {
 }
 
 /// What is typed, one read each: a command; an edit (Left, Backspace,
-/// insert); history Up; a line cancelled with Ctrl-C; a cd; exit.
-const TYPED: &[&[u8]] =
-    &[b"echo hi\r", b"echo ab\x1b[D\x7fX\r", b"\x1b[A\r", b"junk\x03", b"cd initfs:bin\r", b"exit 5\r"];
+/// insert); history Up; a line cancelled with Ctrl-C; two lines at once
+/// (pasted); a cd; exit.
+const TYPED: &[&[u8]] = &[
+    b"echo hi\r",
+    b"echo ab\x1b[D\x7fX\r",
+    b"\x1b[A\r",
+    b"junk\x03",
+    b"echo one\recho two\r",
+    b"cd initfs:bin\r",
+    b"exit 5\r",
+];
 
 pub fn interactive_shell_on_a_console() -> Outcome {
     let daemon = fork_child(|| {
@@ -147,7 +155,9 @@ fn session() -> Outcome {
     let record = ok("read fakecon:record", rt::fs::read_to_string("fakecon:record"))?;
     ensure!(status.code() == Some(5), "sh ended with {status}, not exit 5; record:\n{record}");
     let out: String = record.lines().filter_map(|line| line.strip_prefix("out ")).collect();
-    for want in ["initfs: $ ", "echo hi\\n", "hi\\n", "Xb\\n", "^C\\n", "initfs:bin $ "] {
+    for want in
+        ["initfs: $ ", "echo hi\\n", "hi\\n", "Xb\\n", "^C\\n", "one\\ninitfs: $ echo two\\ntwo\\n", "initfs:bin $ "]
+    {
         ensure!(out.contains(want), "the console never showed {want:?}: {out:?}");
     }
     ensure!(out.matches("Xb\\n").count() == 2, "history Up did not run `echo Xb` again: {out:?}");
@@ -161,7 +171,7 @@ fn session() -> Outcome {
     let shell_group = *groups.first().ok_or_else(|| format!("no foreground group written: {record}"))?;
     ensure!(shell_group == pid, "the shell's group is {shell_group}, not its pid {pid}");
     let jobs: Vec<usize> = groups.iter().copied().filter(|&g| g != shell_group).collect();
-    ensure!(jobs.len() == 3, "3 jobs (echo x3) should each have had the foreground: {groups:?}");
+    ensure!(jobs.len() == 5, "5 jobs (echo x5) should each have had the foreground: {groups:?}");
     ensure!(jobs.windows(2).all(|w| w[0] != w[1]), "two jobs shared a group: {groups:?}");
     ensure!(groups.last() == Some(&shell_group), "the shell did not take the foreground back: {groups:?}");
     Ok(format!("{} bytes of echo and prompts, modes {}, groups {groups:?}", out.len(), modes.len()))

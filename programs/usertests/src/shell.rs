@@ -287,6 +287,12 @@ pub fn shell_scripts_and_stdin() -> Outcome {
         4,
     )?;
     expect("sh tmp:nope", "", "sh: tmp:nope: No such file or directory\n", 127)?;
+    expect(
+        "sh -c 'echo a' extra; echo $?",
+        "2\n",
+        "sh: bad arguments: -c echo a extra\nusage: sh [-c COMMANDS | FILE]\n",
+        0,
+    )?;
     Ok(String::from("sh FILE, commands on standard input"))
 }
 

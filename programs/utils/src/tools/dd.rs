@@ -74,7 +74,9 @@ pub fn main(args: &[&str]) -> u8 {
         None => File::from_fd(rt::sys::dup(rt::io::STDOUT, &[]).unwrap_or(rt::io::STDOUT)),
     };
     let mut buf = alloc::vec![0u8; bs as usize];
+    // Records read and written, full and partial.
     let (mut full, mut partial, mut bytes) = (0u64, 0u64, 0u64);
+    let (mut full_out, mut partial_out) = (0u64, 0u64);
     let start = rt::time::now();
     let mut status = OK;
     while count.is_none_or(|count| full + partial < count) {
@@ -97,13 +99,18 @@ pub fn main(args: &[&str]) -> u8 {
             status = FAILED;
             break;
         }
+        if n as u64 == bs {
+            full_out += 1;
+        } else {
+            partial_out += 1;
+        }
         bytes += n as u64;
     }
     let elapsed = rt::time::now() - start;
     let micros = elapsed.as_micros().max(1) as u64;
     let rate = bytes.saturating_mul(1_000_000) / micros;
     eprintln!("{full}+{partial} records in");
-    eprintln!("{full}+{partial} records out");
+    eprintln!("{full_out}+{partial_out} records out");
     eprintln!(
         "{bytes} bytes ({}) copied, {}.{:03} s, {}/s",
         human(bytes),
