@@ -31,12 +31,12 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// the workspace `members`); packages live in `programs/`, `schemes/` or
 /// at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd"];
+    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "ps2"];
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.
 #[cfg(test)]
-const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "."];
+const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "drivers", "."];
 
 /// The first program of every image (the kernel starts it).
 pub const BOOTSTRAP: &str = "bootstrap";
