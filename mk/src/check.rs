@@ -51,6 +51,7 @@ const REQUIRED_SELFTESTS: &[&str] = &[
 /// User-mode tests the host insists on (`programs/usertests`): the ones
 /// that stand for what the userspace and schemes issues promised.
 const REQUIRED_USERTESTS: &[&str] = &[
+    "framebuffer_maps_as_device_memory",
     "user_scheme_round_trip",
     "two_daemons_at_once",
     "daemon_killed_under_fifty_callers",
@@ -193,6 +194,13 @@ pub fn run(ws: &Workspace) -> Result<ExitCode, String> {
         }
     }
 
+    for boot in ["bios", "uefi"] {
+        match &images {
+            Some(images) => screenshot_check(ws, &mut tally, boot, images::normal(images)),
+            None => tally.record(&format!("{boot} screenshot"), false, Some("no image to boot")),
+        }
+    }
+
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -278,6 +286,30 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
             println!("mk: {boot}: the boot reached the last expected line after {:.1} s", at.as_secs_f64());
             tally.record(&name, true, None);
         }
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
+}
+
+/// Boots the normal image, types on its keyboard and checks the text shows
+/// on its framebuffer console (`screenshot`).
+fn screenshot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
+    let name = format!("{boot} screenshot (typed text on the framebuffer console)");
+    let (image, timeout) = match boot {
+        "uefi" => (&kernel.uefi, SMOKE_UEFI_TIMEOUT),
+        _ => (&kernel.bios, SMOKE_BIOS_TIMEOUT),
+    };
+    let firmware = if boot == "uefi" {
+        match qemu::firmware(&ws.mk_dir().join("screenshot-OVMF_VARS.fd")) {
+            Ok(firmware) => Some(firmware),
+            Err(err) => return tally.record(&name, false, Some(&err)),
+        }
+    } else {
+        None
+    };
+    let log = ws.log_dir().join(format!("{boot}-screenshot.log"));
+    println!("mk: booting {} with a display to type into (serial log in {})", ws.show(image), ws.show(&log));
+    match crate::screenshot::check(ws, boot, image, firmware.as_ref(), timeout, &log) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
         Err(err) => tally.record(&name, false, Some(&err)),
     }
 }

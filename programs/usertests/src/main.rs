@@ -27,6 +27,7 @@ mod badptr;
 mod child;
 mod corrupt_initfs;
 mod daemons;
+mod display;
 mod exec;
 mod faults;
 mod files;
@@ -193,6 +194,7 @@ static TESTS: &[Test] = tests![
     kschemes::irq_listing_and_bad_names,
     kschemes::irq_open_is_exclusive_and_checks_acks,
     kschemes::irq_needs_root,
+    display::framebuffer_maps_as_device_memory,
 ];
 
 fn main() -> ExitCode {
