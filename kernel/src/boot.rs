@@ -48,9 +48,7 @@ pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
 
 /// The kernel's own schemes.
 fn register_schemes() {
-    let debug = scheme::debug::DebugScheme::instance();
-    debug.start_input();
-    scheme::register("debug", debug);
+    scheme::register("debug", scheme::debug::DebugScheme::instance());
     scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
     scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
     scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme));

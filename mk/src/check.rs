@@ -84,6 +84,8 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "kill_spinning_child",
     "port_grant_allows_the_port",
     "port_io_without_grant_sigsegv",
+    "setpgid_rules",
+    "kill_group_signals_every_member",
 ];
 
 /// How long a boot may take before QEMU is killed.

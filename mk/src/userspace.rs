@@ -31,7 +31,7 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// the workspace `members`); packages live in `programs/`, `schemes/` or
 /// at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "ps2"];
+    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "ps2"];
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.
@@ -47,7 +47,7 @@ pub const BENCH_PROGRAM: &str = "bench";
 
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
-pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd"];
+pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console"];
 
 /// The address every program is linked at (DESIGN.md §6; `abi::USER_IMAGE_BASE`).
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;

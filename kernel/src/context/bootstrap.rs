@@ -64,6 +64,7 @@ pub fn spawn(image: &'static [u8], selftest: bool) -> Result<usize, Error> {
     frame.rdx = u64::from(selftest);
     let process = Process::new(
         0,
+        None,
         alloc::string::String::from("bootstrap"),
         program.space,
         FileTable::with_console()?,

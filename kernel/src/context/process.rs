@@ -31,6 +31,9 @@ pub const INIT_PID: Pid = 1;
 pub struct Process {
     pub pid: Pid,
     ppid: AtomicUsize,
+    /// Its process group (`SYS_SETPGID`): inherited by fork, and the pid
+    /// of the first process for that one.
+    pgid: AtomicUsize,
     pub name: Mutex<String>,
     uid: AtomicU32,
     gid: AtomicU32,
@@ -58,8 +61,11 @@ static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicUsize = AtomicUsize::new(INIT_PID);
 
 impl Process {
+    /// A new process in group `pgid`, or in a group of its own (its pid)
+    /// when `pgid` is `None`.
     pub fn new(
         ppid: Pid,
+        pgid: Option<Pid>,
         name: String,
         space: AddressSpace,
         files: FileTable,
@@ -67,9 +73,11 @@ impl Process {
         namespace: Arc<Namespace>,
     ) -> Arc<Process> {
         let pml4 = space.pml4().start_address().as_u64() as usize;
+        let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
         let process = Arc::new(Process {
-            pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
+            pid,
             ppid: AtomicUsize::new(ppid),
+            pgid: AtomicUsize::new(pgid.unwrap_or(pid)),
             name: Mutex::new(name),
             uid: AtomicU32::new(uid),
             gid: AtomicU32::new(gid),
@@ -117,6 +125,15 @@ impl Process {
 
     pub fn ppid(&self) -> Pid {
         self.ppid.load(Ordering::Relaxed)
+    }
+
+    pub fn pgid(&self) -> Pid {
+        self.pgid.load(Ordering::Relaxed)
+    }
+
+    /// Move the process to group `pgid` (the caller checks the rules).
+    pub fn set_pgid(&self, pgid: Pid) {
+        self.pgid.store(pgid, Ordering::Relaxed);
     }
 
     pub fn pml4(&self) -> Option<PhysFrame> {
@@ -285,6 +302,13 @@ pub fn wait_child(parent: &Arc<Process>, pid: Pid, nohang: bool) -> Result<Optio
     let (child, status) = found.expect("a child was found");
     reap(child);
     Ok(Some((child, status)))
+}
+
+/// The live (not ended) processes of group `pgid`.
+pub fn group_members(pgid: Pid) -> Vec<Arc<Process>> {
+    without_interrupts(|| {
+        TABLE.lock().values().filter(|p| p.pgid() == pgid && p.status.lock().is_none()).cloned().collect()
+    })
 }
 
 /// Every process in the table (running, or ended and not yet reaped), by

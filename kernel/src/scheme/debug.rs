@@ -4,11 +4,24 @@
 //! for input unless the file is non-blocking, and readiness reaches
 //! `event:` queues. Input arrives by IRQ 4 into a bounded buffer; bytes
 //! that arrive while it is full are dropped and counted in the log.
+//!
+//! COM1's interrupt line is claimed lazily, by the first `read` or
+//! `fevent` of a `debug:` handle, not at boot: in a normal boot the serial
+//! console driver (`seriald`, `serial:`) owns the line through `irq:`, and
+//! nobody reads `debug:`. If a driver holds the line, `read` and `fevent`
+//! fail with `EBUSY` (logged); once the driver lets go, the next one claims
+//! it. Writes never need the line: the kernel writes COM1 polled, so
+//! `debug:` output, the kernel log and a driver's output share the UART
+//! (lines from different writers may interleave).
+//!
+//! May touch: its input buffer and wait queue, COM1 (through `console`),
+//! the IRQ handler table and IOAPIC entry of COM1's line, the event
+//! registry.
 
 use alloc::collections::VecDeque;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi::syscall::error::Error;
+use abi::syscall::error::{EBUSY, Error};
 use abi::syscall::{EventFlags, MODE_CHR, Stat};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
@@ -27,14 +40,27 @@ pub struct DebugScheme {
     input: Mutex<VecDeque<u8>>,
     readers: WaitQueue,
     dropped: AtomicU64,
-    interrupts: AtomicBool,
+    /// COM1's line: whether it is ours yet (see [`DebugScheme::claim_input`]).
+    line: Mutex<Line>,
+}
+
+/// Where `debug:` stands with COM1's interrupt line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Not claimed yet (or a driver had it at the last try).
+    Unclaimed,
+    /// Ours: input arrives.
+    Claimed,
+    /// This machine cannot route it (no IOAPIC route): reads never see
+    /// input, as there is none to see.
+    Unroutable,
 }
 
 /// The one instance, for the IRQ handler.
 static DEBUG: Once<alloc::sync::Arc<DebugScheme>> = Once::new();
 
 impl DebugScheme {
-    /// The scheme; the first call also routes COM1's interrupt here.
+    /// The scheme (one instance, shared with the interrupt handler).
     pub fn instance() -> alloc::sync::Arc<DebugScheme> {
         DEBUG
             .call_once(|| {
@@ -42,34 +68,51 @@ impl DebugScheme {
                     input: Mutex::new(VecDeque::with_capacity(INPUT_CAPACITY)),
                     readers: WaitQueue::new(),
                     dropped: AtomicU64::new(0),
-                    interrupts: AtomicBool::new(false),
+                    line: Mutex::new(Line::Unclaimed),
                 })
             })
             .clone()
     }
 
-    /// Route ISA IRQ 4 (through the MADT's overrides) to this CPU and turn
-    /// on the UART's receive interrupt. Without an IOAPIC route, reads
-    /// just never see input.
-    pub fn start_input(&self) {
-        let Some(platform) = arch::PLATFORM.get() else { return };
-        let route = platform.isa_routes[COM1_IRQ];
-        let Some(gsi) = u8::try_from(route.gsi).ok().filter(|&g| usize::from(g) < irq::GSI_COUNT) else {
-            log::warn!("debug: COM1's GSI {} is out of range; no console input", route.gsi);
-            return;
-        };
-        if !irq::claim(gsi, on_interrupt) {
-            log::warn!("debug: COM1's GSI {gsi} is taken; no console input");
-            return;
-        }
-        let trigger = if route.level_triggered { Trigger::Level } else { Trigger::Edge };
-        let polarity = if route.active_low { Polarity::ActiveLow } else { Polarity::ActiveHigh };
-        let apic_id = percpu::current().apic_id.load(Ordering::Relaxed);
-        if ioapic::route(route.gsi, idt::IRQ_BASE + gsi, apic_id, trigger, polarity) {
-            crate::console::enable_input_interrupt();
-            self.interrupts.store(true, Ordering::Release);
-            log::info!("debug: console input on GSI {gsi}");
-        }
+    /// Claim COM1's line for `debug:` input if it is not ours yet: route
+    /// ISA IRQ 4 (through the MADT's overrides) to this CPU and turn on the
+    /// UART's receive interrupt. `EBUSY` while a driver owns the line.
+    fn claim_input(&self) -> Result<(), Error> {
+        without_interrupts(|| {
+            let mut line = self.line.lock();
+            if *line != Line::Unclaimed {
+                return Ok(());
+            }
+            let Some(platform) = arch::PLATFORM.get() else {
+                *line = Line::Unroutable;
+                return Ok(());
+            };
+            let route = platform.isa_routes[COM1_IRQ];
+            let Some(gsi) = u8::try_from(route.gsi).ok().filter(|&g| usize::from(g) < irq::GSI_COUNT) else {
+                log::warn!("debug: COM1's GSI {} is out of range; no console input", route.gsi);
+                *line = Line::Unroutable;
+                return Ok(());
+            };
+            if !irq::claim(gsi, on_interrupt) {
+                log::warn!("debug: COM1's GSI {gsi} is owned by a driver (irq:{gsi}); debug: input is EBUSY");
+                return Err(Error::new(EBUSY));
+            }
+            let trigger = if route.level_triggered { Trigger::Level } else { Trigger::Edge };
+            let polarity = if route.active_low { Polarity::ActiveLow } else { Polarity::ActiveHigh };
+            let apic_id = percpu::current().apic_id.load(Ordering::Relaxed);
+            if ioapic::route(route.gsi, idt::IRQ_BASE + gsi, apic_id, trigger, polarity) {
+                // (Bytes already in the UART's FIFO raise the interrupt
+                // as soon as it is enabled.)
+                crate::console::enable_input_interrupt();
+                *line = Line::Claimed;
+                log::info!("debug: console input on GSI {gsi}");
+            } else {
+                irq::release(gsi);
+                log::warn!("debug: no IOAPIC route for COM1's GSI {gsi}; no console input");
+                *line = Line::Unroutable;
+            }
+            Ok(())
+        })
     }
 
     fn has_input(&self) -> bool {
@@ -104,6 +147,7 @@ impl KernelScheme for DebugScheme {
     }
 
     fn read(&self, _handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        self.claim_input()?;
         if buf.is_empty() {
             return Ok(0);
         }
@@ -130,6 +174,7 @@ impl KernelScheme for DebugScheme {
     }
 
     fn fevent(&self, _handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        self.claim_input()?;
         let mut ready = EventFlags::EVENT_WRITE;
         if self.has_input() {
             ready |= EventFlags::EVENT_READ;

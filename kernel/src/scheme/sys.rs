@@ -3,7 +3,7 @@
 //! | file | contents |
 //! |---|---|
 //! | `sys:uname` | `Ferrite 0.1.0 x86_64` |
-//! | `sys:context` | a header, then one line per process: pid, ppid, uid, gid, state (`running`, `ready`, `blocked`, or `exit:N` / `signal:N` once ended and not yet reaped), threads, KiB of address space mapped, name |
+//! | `sys:context` | a header, then one line per process: pid, ppid, pgid (process group), uid, gid, state (`running`, `ready`, `blocked`, or `exit:N` / `signal:N` once ended and not yet reaped), threads, KiB of address space mapped, name |
 //! | `sys:memory` | `key: value` lines: physical frames and bytes (total/used/free), kernel heap (mapped/used/free bytes, allocations) |
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
@@ -208,7 +208,7 @@ fn state(process: &Process) -> String {
 }
 
 fn context(_caller: &Caller) -> String {
-    let mut text = String::from("PID   PPID  UID   GID   STATE     THREADS  VIRT_KIB  NAME\n");
+    let mut text = String::from("PID   PPID  PGID  UID   GID   STATE     THREADS  VIRT_KIB  NAME\n");
     for process in process::list() {
         let threads = without_interrupts(|| process.threads.lock().len());
         let mapped = process
@@ -217,9 +217,10 @@ fn context(_caller: &Caller) -> String {
         let name = without_interrupts(|| process.name.lock().clone());
         let _ = writeln!(
             text,
-            "{:<5} {:<5} {:<5} {:<5} {:<9} {:<8} {:<9} {}",
+            "{:<5} {:<5} {:<5} {:<5} {:<5} {:<9} {:<8} {:<9} {}",
             process.pid,
             process.ppid(),
+            process.pgid(),
             process.uid(),
             process.gid(),
             state(&process),

@@ -69,6 +69,8 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_PORT_GRANT => process::port_grant(a, b, c),
         SYS_NS_RESTRICT => process::ns_restrict(a, b),
         SYS_SETUID => process::setuid(a, b),
+        SYS_SETPGID => process::setpgid(a, b),
+        SYS_GETPGID => process::getpgid(a),
 
         SYS_MMAP => memory::mmap(a, b, c),
         SYS_FMAP => memory::fmap(a, b, c),

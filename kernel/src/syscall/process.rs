@@ -1,5 +1,5 @@
 //! Process control: exit, fork, exec, wait, identity (uid, namespace),
-//! signals, yielding, and granting I/O ports to drivers.
+//! process groups, signals, yielding, and granting I/O ports to drivers.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -38,7 +38,15 @@ pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
     let space = parent.with_space(|space| space.fork()).ok_or(Error::new(ESRCH))??;
     let files = parent.files.lock().clone();
     let name = parent.name.lock().clone();
-    let child = Process::new(parent.pid, name, space, files, (parent.uid(), parent.gid()), parent.namespace());
+    let child = Process::new(
+        parent.pid,
+        Some(parent.pgid()),
+        name,
+        space,
+        files,
+        (parent.uid(), parent.gid()),
+        parent.namespace(),
+    );
     let mut child_frame = *frame;
     child_frame.rax = 0;
     // The parent's FPU registers are live on this CPU: the child starts
@@ -124,17 +132,66 @@ pub fn waitpid(pid: usize, status: usize, flags: usize) -> Result<usize, Error> 
     }
 }
 
+/// `SYS_KILL`: `pid` names one process, or, read as a negative `isize`,
+/// the process group `-pid` (every live member the caller may signal).
 pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
     if ![SIGKILL, SIGTERM, SIGINT].contains(&signal) {
         return Err(Error::new(EINVAL));
     }
     let sender = super::me();
+    let may_signal = |target: &Process| sender.uid() == 0 || sender.uid() == target.uid();
+    if (pid as isize) < 0 {
+        let pgid = (pid as isize).unsigned_abs();
+        let members = process::group_members(pgid);
+        if members.is_empty() {
+            return Err(Error::new(ESRCH));
+        }
+        let allowed: Vec<&Arc<Process>> = members.iter().filter(|p| may_signal(p)).collect();
+        if allowed.is_empty() {
+            return Err(Error::new(EPERM));
+        }
+        for target in allowed {
+            target.kill(signal);
+        }
+        return Ok(0);
+    }
     let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
-    if sender.uid() != 0 && sender.uid() != target.uid() {
+    if !may_signal(&target) {
         return Err(Error::new(EPERM));
     }
     target.kill(signal);
     Ok(0)
+}
+
+/// `SYS_SETPGID`: put process `pid` (0 = the caller), which must be the
+/// caller or a live child of it, into group `pgid` (0 = its own pid). The
+/// group must be the process's own pid (a new group) or one that has a
+/// live member already.
+pub fn setpgid(pid: usize, pgid: usize) -> Result<usize, Error> {
+    if (pid as isize) < 0 || (pgid as isize) < 0 {
+        return Err(Error::new(EINVAL));
+    }
+    let me = super::me();
+    let target = if pid == 0 || pid == me.pid {
+        me.clone()
+    } else {
+        process::get(pid).filter(|p| p.ppid() == me.pid && p.exit_status().is_none()).ok_or(Error::new(ESRCH))?
+    };
+    let pgid = if pgid == 0 { target.pid } else { pgid };
+    if pgid != target.pid && process::group_members(pgid).is_empty() {
+        return Err(Error::new(EPERM));
+    }
+    target.set_pgid(pgid);
+    Ok(0)
+}
+
+/// `SYS_GETPGID`: the group of process `pid` (0 = the caller).
+pub fn getpgid(pid: usize) -> Result<usize, Error> {
+    if pid == 0 {
+        return Ok(super::with_me(|me| me.pgid()));
+    }
+    let target = process::get(pid).filter(|p| p.exit_status().is_none()).ok_or(Error::new(ESRCH))?;
+    Ok(target.pgid())
 }
 
 /// Let process `pid` use ports `first..first + count` (root only).

@@ -32,7 +32,9 @@ pub const SYS_EXEC: usize = 0x1002;
 pub const SYS_WAITPID: usize = 0x1003;
 pub const SYS_GETPID: usize = 0x1004;
 pub const SYS_GETPPID: usize = 0x1005;
-/// Send signal `b` to process `a`.
+/// Send signal `b` to process `a`, or, when `a` is negative as an
+/// `isize`, to every live process of group `-a` the caller may signal
+/// (`ESRCH` if the group has none, `EPERM` if it may signal none).
 pub const SYS_KILL: usize = 0x1006;
 /// Map anonymous zeroed memory. `a` = address hint (or the exact address
 /// with `MAP_FIXED`), `b` = length, `c` = `syscall::MapFlags` bits
@@ -50,6 +52,16 @@ pub const SYS_PORT_GRANT: usize = 0x1008;
 pub const SYS_NS_RESTRICT: usize = 0x1009;
 /// Set the calling process's uid to `a` and gid to `b` (root only).
 pub const SYS_SETUID: usize = 0x100a;
+/// Put process `a` (0 = the caller; the caller itself or a child of it)
+/// into process group `b` (0 = `a`'s pid). The group must be `a`'s own pid
+/// or already have a live member (`EPERM` otherwise); `ESRCH` for any
+/// other process, `EINVAL` for values negative as `isize`. Fork inherits
+/// the group; the first process's group is its pid.
+pub const SYS_SETPGID: usize = 0x100b;
+/// The process group of process `a` (0 = the caller); `ESRCH` if there is
+/// no such live process. `SYS_KILL` with `a` negative as `isize` signals
+/// every live process of group `-a`.
+pub const SYS_GETPGID: usize = 0x100c;
 
 /// `SYS_WAITPID`: wait for any child.
 pub const WAIT_ANY: usize = usize::MAX;
@@ -145,6 +157,8 @@ mod tests {
             SYS_PORT_GRANT,
             SYS_NS_RESTRICT,
             SYS_SETUID,
+            SYS_SETPGID,
+            SYS_GETPGID,
         ];
         let redox = [
             SYS_OPEN,

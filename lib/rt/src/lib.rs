@@ -14,8 +14,8 @@
 //! * safe wrappers over the system calls ([`sys`]) and the modules built on
 //!   them: [`fs`], [`io`] (and [`print!`], [`println!`], [`eprint!`],
 //!   [`eprintln!`]), [`env`], [`process`], [`time`], [`thread`], [`mem`],
-//!   [`sync`], [`event`] (`event:` queues) and [`scheme`] (a daemon's
-//!   socket);
+//!   [`sync`], [`event`] (`event:` queues), [`scheme`] (a daemon's
+//!   socket) and [`port`] (I/O ports for drivers granted them);
 //! * with the `testing` feature (the in-guest test suite only), `testing`:
 //!   raw system calls with any argument, deliberate faults, port I/O and
 //!   FPU patterns.
@@ -50,6 +50,7 @@ mod heap;
 pub mod io;
 pub mod mem;
 mod panic;
+pub mod port;
 pub mod process;
 pub mod random;
 pub mod scheme;

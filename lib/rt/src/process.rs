@@ -1,4 +1,4 @@
-//! Processes: exit, fork, exec, spawn, wait, kill, and how `main`'s return
+//! Processes: exit, fork, exec, spawn, wait, kill, process groups, and how `main`'s return
 //! value becomes an exit status.
 //!
 //! Argument lists follow `std::process::Command`: `args` are the arguments
@@ -45,6 +45,28 @@ pub fn getppid() -> usize {
 /// Sends `signal` (`abi::SIGTERM`, `abi::SIGKILL`, ...) to process `pid`.
 pub fn kill(pid: usize, signal: usize) -> Result<()> {
     sys::kill(pid, signal)
+}
+
+/// Puts process `pid` (0 = this one; otherwise a child of this one) into
+/// process group `pgid` (0 = a new group numbered `pid`). The group must be
+/// new or have a live member (`EPERM`); other processes are `ESRCH`.
+pub fn setpgid(pid: usize, pgid: usize) -> Result<()> {
+    sys::setpgid(pid, pgid)
+}
+
+/// The process group of process `pid` (0 = this one).
+pub fn getpgid(pid: usize) -> Result<usize> {
+    sys::getpgid(pid)
+}
+
+/// Sends `signal` to every live process of group `pgid` that this
+/// process may signal (`ESRCH` if the group is empty, `EPERM` if none may
+/// be signalled).
+pub fn kill_group(pgid: usize, signal: usize) -> Result<()> {
+    if pgid == 0 || (pgid as isize) < 0 {
+        return Err(Error::new(sc::EINVAL));
+    }
+    sys::kill(pgid.wrapping_neg(), signal)
 }
 
 /// Which side of a [`fork`] this is.

@@ -133,6 +133,19 @@ pub fn kill(pid: usize, signal: usize) -> Result<()> {
     demux(unsafe { syscall2(abi::SYS_KILL, pid, signal) }).map(drop)
 }
 
+/// `abi::SYS_SETPGID`: puts process `pid` (0 = this one) into group
+/// `pgid` (0 = `pid`'s own).
+pub fn setpgid(pid: usize, pgid: usize) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall2(abi::SYS_SETPGID, pid, pgid) }).map(drop)
+}
+
+/// `abi::SYS_GETPGID`: the group of process `pid` (0 = this one).
+pub fn getpgid(pid: usize) -> Result<usize> {
+    // SAFETY: touches no memory of ours.
+    demux(unsafe { syscall1(abi::SYS_GETPGID, pid) })
+}
+
 /// `SYS_YIELD`: gives up the rest of this time slice.
 pub fn sched_yield() -> Result<()> {
     // SAFETY: touches no memory of ours.

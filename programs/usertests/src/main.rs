@@ -34,6 +34,7 @@ mod files;
 mod futex;
 mod kschemes;
 mod memory;
+mod pgroups;
 mod pipes;
 mod ports;
 mod procs;
@@ -148,6 +149,10 @@ static TESTS: &[Test] = tests![
     sched::kill_bad_arguments,
     sched::fpu_state_survives_preemption,
     sched::fpu_state_inherited_by_fork,
+    pgroups::pgroup_inherited_by_fork,
+    pgroups::setpgid_rules,
+    pgroups::kill_group_signals_every_member,
+    pgroups::kill_group_needs_permission,
     ports::port_grant_allows_the_port,
     ports::port_grant_is_only_that_port,
     ports::port_grant_does_not_leak,

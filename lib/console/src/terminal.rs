@@ -1,0 +1,209 @@
+//! The console's state and its scheme: one terminal (a [`Terminal`] for
+//! output and a line discipline for input), the foreground process group,
+//! and the handles open on it (see the crate header for the protocol).
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use line_discipline::{LineDiscipline, Mode};
+use rt::abi::SIGINT;
+use scheme::sc::{EAGAIN, EBADF, EINVAL, MODE_CHR};
+use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Stat};
+
+/// The device side of a console: where output (program output and echo) goes.
+pub trait Terminal {
+    fn output(&mut self, bytes: &[u8]);
+}
+
+/// What a handle is.
+enum Handle {
+    Terminal,
+    /// `dup(fd, "mode")` / `dup(fd, "pgrp")`: how much of the current value
+    /// has been read since the last write.
+    Mode {
+        read: usize,
+    },
+    Pgrp {
+        read: usize,
+    },
+}
+
+/// A console: the terminal scheme over `T`.
+pub struct Console<T: Terminal> {
+    terminal: T,
+    discipline: LineDiscipline,
+    /// The foreground process group (0: none).
+    foreground: usize,
+    handles: BTreeMap<usize, Handle>,
+    next_handle: usize,
+    /// Input arrived that readers may be waiting for (for `drain_events`).
+    input_arrived: bool,
+}
+
+impl<T: Terminal> Console<T> {
+    pub fn new(terminal: T) -> Self {
+        Console {
+            terminal,
+            discipline: LineDiscipline::new(),
+            foreground: 0,
+            handles: BTreeMap::new(),
+            next_handle: 1,
+            input_arrived: false,
+        }
+    }
+
+    /// Bytes typed on the device (keyboard / UART): runs the line discipline.
+    pub fn input(&mut self, bytes: &[u8]) {
+        let effects = self.discipline.input(bytes);
+        if !effects.echo.is_empty() {
+            self.terminal.output(&effects.echo);
+        }
+        if effects.interrupt
+            && self.foreground != 0
+            && let Err(err) = rt::process::kill_group(self.foreground, SIGINT)
+        {
+            rt::eprintln!("console: Ctrl-C: cannot signal process group {}: {err}", self.foreground);
+        }
+        let dropped = self.discipline.take_dropped();
+        if dropped > 0 {
+            rt::eprintln!("console: {dropped} typed bytes dropped (line or input queue full)");
+        }
+        self.input_arrived |= self.discipline.readable();
+    }
+
+    pub fn terminal(&mut self) -> &mut T {
+        &mut self.terminal
+    }
+
+    /// The mode typed input is read in.
+    pub fn mode(&self) -> Mode {
+        self.discipline.mode()
+    }
+
+    /// The foreground process group (0: none).
+    pub fn foreground(&self) -> usize {
+        self.foreground
+    }
+
+    /// Program output: to the device with each `\n` sent as `\r\n`.
+    fn output(&mut self, bytes: &[u8]) {
+        for (i, piece) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.terminal.output(b"\r\n");
+            }
+            if !piece.is_empty() {
+                self.terminal.output(piece);
+            }
+        }
+    }
+
+    fn add(&mut self, handle: Handle) -> usize {
+        let id = self.next_handle;
+        self.next_handle += 1;
+        self.handles.insert(id, handle);
+        id
+    }
+
+    fn handle(&mut self, id: usize) -> Result<&mut Handle> {
+        self.handles.get_mut(&id).ok_or(Error::new(EBADF))
+    }
+}
+
+/// Copy what is left of `text` after `read` bytes into `buf`.
+fn read_text(text: &str, read: &mut usize, buf: &mut [u8]) -> usize {
+    let rest = text.as_bytes().get(*read..).unwrap_or_default();
+    let n = rest.len().min(buf.len());
+    buf[..n].copy_from_slice(&rest[..n]);
+    *read += n;
+    n
+}
+
+/// A decimal pgid, surrounding whitespace allowed.
+fn parse_pgid(bytes: &[u8]) -> Option<usize> {
+    let digits = bytes.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(digits).ok()?.parse().ok().filter(|&pgid: &usize| (pgid as isize) >= 0)
+}
+
+impl<T: Terminal> Scheme for Console<T> {
+    fn open(&mut self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
+        Ok(Opened::Handle(self.add(Handle::Terminal)))
+    }
+
+    fn dup(&mut self, handle: usize, name: &[u8], _caller: &Caller) -> Result<Opened> {
+        self.handle(handle)?;
+        let new = match name {
+            b"mode" => Handle::Mode { read: 0 },
+            b"pgrp" => Handle::Pgrp { read: 0 },
+            _ => return Err(Error::new(EINVAL)),
+        };
+        Ok(Opened::Handle(self.add(new)))
+    }
+
+    fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        let mode = self.discipline.mode();
+        let foreground = self.foreground;
+        match self.handle(handle)? {
+            Handle::Terminal => self.discipline.read(buf).ok_or(Error::new(EAGAIN)),
+            Handle::Mode { read } => Ok(read_text(&format!("{}\n", mode.name()), read, buf)),
+            Handle::Pgrp { read } => Ok(read_text(&format!("{foreground}\n"), read, buf)),
+        }
+    }
+
+    fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+        match self.handle(handle)? {
+            Handle::Terminal => self.output(buf),
+            Handle::Mode { read } => {
+                let mode = Mode::parse(buf).ok_or(Error::new(EINVAL))?;
+                *read = 0;
+                self.discipline.set_mode(mode);
+                // Switching to raw can make a half-typed line readable.
+                self.input_arrived |= self.discipline.readable();
+            }
+            Handle::Pgrp { read } => {
+                let pgid = parse_pgid(buf).ok_or(Error::new(EINVAL))?;
+                *read = 0;
+                self.foreground = pgid;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        self.handle(handle)?;
+        stat.st_mode = MODE_CHR | 0o666;
+        Ok(())
+    }
+
+    fn fpath(&mut self, handle: usize) -> Result<String> {
+        self.handle(handle)?;
+        Ok(String::new())
+    }
+
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        let readable = self.discipline.readable();
+        let ready = match self.handle(handle)? {
+            Handle::Terminal if !readable => EventFlags::EVENT_WRITE,
+            _ => EventFlags::EVENT_READ | EventFlags::EVENT_WRITE,
+        };
+        Ok(ready & interest)
+    }
+
+    fn close(&mut self, handle: usize) {
+        self.handles.remove(&handle);
+    }
+
+    fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
+        if core::mem::take(&mut self.input_arrived) && self.discipline.readable() {
+            for (&id, handle) in &self.handles {
+                if matches!(handle, Handle::Terminal) {
+                    events.push((id, EventFlags::EVENT_READ));
+                }
+            }
+        }
+    }
+}
