@@ -31,7 +31,7 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 /// the workspace `members`); packages live in `programs/`, `schemes/` or
 /// at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "ps2"];
+    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "ps2", "fbcon"];
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.

@@ -24,26 +24,48 @@ extern crate alloc;
 mod screen;
 
 use alloc::vec;
+use alloc::vec::Vec;
 
-use console::Console;
+use console::{Console, Daemon, InputSource};
 use framebuffer::Layout;
-use rt::event::EventQueue;
 use rt::fs::File;
 use rt::mem::PAGE_SIZE;
 use rt::prelude::*;
-use scheme::sc::{self, EAGAIN, EIO, ENOENT, Event};
-use scheme::{Error, EventFlags, Result, Server};
+use scheme::sc::{self, EAGAIN, EIO, ENOENT};
+use scheme::{Error, Result};
 use screen::Screen;
 
 rt::main!(main);
 
-/// Event data words.
-const SOCKET: usize = 0;
-const KEYBOARD: usize = 1;
-
 impl console::Terminal for Screen {
     fn output(&mut self, bytes: &[u8]) {
         self.write(bytes);
+    }
+}
+
+/// What is typed: the keyboard driver's `ps2:` file, read without waiting.
+struct Keyboard {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl InputSource<Screen> for Keyboard {
+    fn fds(&self) -> Vec<usize> {
+        vec![self.file.fd()]
+    }
+
+    fn ready(&mut self, _fd: usize, console: &mut Console<Screen>) -> Result<()> {
+        loop {
+            match self.file.read(&mut self.buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => console.input(&self.buf[..n]),
+                Err(err) if err.errno == EAGAIN => return Ok(()),
+                Err(err) => {
+                    eprintln!("fbcond: reading ps2: failed: {err}");
+                    return Err(err);
+                }
+            }
+        }
     }
 }
 
@@ -73,46 +95,16 @@ fn main() -> Result<()> {
         return Ok(());
     };
     let (cols, rows) = screen.size();
-    let mut keyboard = File::open_with("ps2:", sc::O_RDONLY | sc::O_NONBLOCK | sc::O_CLOEXEC)
+    let file = File::open_with("ps2:", sc::O_RDONLY | sc::O_NONBLOCK | sc::O_CLOEXEC)
         .inspect_err(|err| eprintln!("fbcond: cannot open ps2: ({err}); is ps2d running?"))?;
-    let mut server = Server::new("fbcon", Console::new(screen))?;
-    let queue = EventQueue::new()?;
-    server.socket().file().set_nonblocking(true)?;
-    queue.watch(server.socket().file().fd(), EventFlags::EVENT_READ, SOCKET)?;
-    queue.watch(keyboard.fd(), EventFlags::EVENT_READ, KEYBOARD)?;
-    server.confine()?;
+    let mut daemon = Daemon::register("fbcon", Console::new(screen))
+        .inspect_err(|err| eprintln!("fbcond: cannot register fbcon: ({err})"))?;
+    rt::sys::ns_restrict(&[]).inspect_err(|err| eprintln!("fbcond: cannot enter the null namespace: {err}"))?;
     println!("fbcond: {cols}x{rows} text on the framebuffer, input from ps2:, serving fbcon:");
-    server.ready();
-
-    let mut events = [Event::default(); 4];
-    let mut typed = vec![0u8; 256];
-    loop {
-        let n = queue.wait(&mut events)?;
-        for event in &events[..n] {
-            match event.data {
-                KEYBOARD => {
-                    loop {
-                        match keyboard.read(&mut typed) {
-                            Ok(0) => break,
-                            Ok(n) => server.scheme().input(&typed[..n]),
-                            Err(err) if err.errno == EAGAIN => break,
-                            Err(err) => {
-                                eprintln!("fbcond: reading ps2: failed: {err}");
-                                return Err(err);
-                            }
-                        }
-                    }
-                    server.retry_parked()?;
-                }
-                SOCKET => loop {
-                    match server.handle_next() {
-                        Ok(()) => {}
-                        Err(err) if err.errno == EAGAIN => break,
-                        Err(err) => return Err(err),
-                    }
-                },
-                _ => {}
-            }
-        }
+    daemon.ready();
+    let result = daemon.run(Keyboard { file, buf: vec![0u8; 256] });
+    if let Err(err) = &result {
+        eprintln!("fbcond: stopped: {err}");
     }
+    result
 }

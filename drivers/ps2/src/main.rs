@@ -19,12 +19,11 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
 mod controller;
-#[allow(unsafe_code)]
 mod port;
 
 use alloc::collections::{BTreeMap, VecDeque};
