@@ -28,10 +28,24 @@ use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
 /// The userspace programs: every binary of these packages goes to the
 /// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`); packages live in `programs/`, `schemes/` or
-/// at the top level (`bootstrap`).
-pub const PROGRAMS: &[&str] =
-    &["bootstrap", "hello", "init", "usertests", "bench", "greet", "zero", "null", "rand", "tmp", "logd", "serial", "ps2", "fbcon"];
+/// the workspace `members`); packages live in `programs/`, `schemes/`,
+/// `drivers/` or at the top level (`bootstrap`).
+pub const PROGRAMS: &[&str] = &[
+    "bootstrap",
+    "hello",
+    "init",
+    "usertests",
+    "bench",
+    "greet",
+    "zero",
+    "null",
+    "rand",
+    "tmp",
+    "logd",
+    "serial",
+    "ps2",
+    "fbcon",
+];
 
 /// Where program packages live: utilities and tests, scheme daemons, and
 /// the top level (bootstrap). Checked by the tests.
