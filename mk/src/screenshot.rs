@@ -5,8 +5,10 @@
 //! uses (`lib/font`), on the console's character grid. The console echoes
 //! what is typed, so the text shows even before any program reads it.
 //!
-//! The picture is kept as `target/ferrite/screenshot-{bios,uefi}.png`,
-//! whether the check passes or not; a failure says where it looked.
+//! The text must be found twice, half a second apart (so the kept picture
+//! shows the settled screen). The picture is kept as
+//! `target/ferrite/screenshot-{bios,uefi}.png`, whether the check passes
+//! or not; a failure says where it looked.
 //!
 //! Touches: one QEMU it starts (and kills), its monitor socket and the
 //! picture files under `target/ferrite/`.
@@ -160,6 +162,16 @@ impl Monitor {
     }
 }
 
+/// Takes a screendump into `ppm`, keeps it as `png` and returns it.
+fn screendump(monitor: &mut Monitor, ppm: &Path, png: &Path) -> Result<Image, String> {
+    let _ = fs::remove_file(ppm);
+    let answer = monitor.command(&format!("screendump {}", ppm.display()))?;
+    let bytes = fs::read(ppm).map_err(|e| format!("screendump wrote no {} ({e}): {answer}", ppm.display()))?;
+    let screen = picture::parse_ppm(&bytes).map_err(|e| format!("{}: {e}", ppm.display()))?;
+    fs::write(png, picture::encode_png(&screen)).map_err(|e| format!("writing {}: {e}", png.display()))?;
+    Ok(screen)
+}
+
 /// Boots `image`, types [`TYPED`] and checks the screen. `Ok` says where
 /// the text was found; the picture is kept at [`png_path`] either way.
 pub fn check(
@@ -230,13 +242,16 @@ pub fn check(
         }
         let font = font::builtin();
         let give_up = Instant::now() + SHOW_TIMEOUT;
+        let mut settled = false;
         loop {
-            let _ = fs::remove_file(&ppm);
-            let answer = monitor.command(&format!("screendump {}", ppm.display()))?;
-            let bytes = fs::read(&ppm).map_err(|e| format!("screendump wrote no {} ({e}): {answer}", ppm.display()))?;
-            let screen = picture::parse_ppm(&bytes).map_err(|e| format!("{}: {e}", ppm.display()))?;
-            fs::write(&png, picture::encode_png(&screen)).map_err(|e| format!("writing {}: {e}", png.display()))?;
+            let screen = screendump(&mut monitor, &ppm, &png)?;
             match find_text(&screen, &font, TYPED) {
+                Search::Found { .. } if !settled => {
+                    // Keep a picture of the settled screen (the echo may
+                    // have been caught half drawn): look once more.
+                    settled = true;
+                    thread::sleep(POLL);
+                }
                 Search::Found { row, col } => {
                     return Ok(format!(
                         "{TYPED:?} typed, shown at row {row} column {col} of the {}x{} screen; picture in {}",
