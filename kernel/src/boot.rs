@@ -8,7 +8,7 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::MemoryRegionKind;
 
 use crate::arch::x86_64::{self as arch, percpu, tsc};
-use crate::{console, context, kprintln, logger, memory, qemu, scheme, selftest};
+use crate::{console, context, framebuffer, kprintln, logger, memory, qemu, scheme, selftest};
 
 /// What the kernel does once it has booted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,7 @@ extern "C" fn continue_boot(boot_info: usize) -> ! {
     let boot_info: &'static mut BootInfo = unsafe { &mut *(boot_info as *mut BootInfo) };
     let mode = self::mode();
     log_boot_info(boot_info);
+    framebuffer::record(boot_info);
     arch::init_bsp(boot_info.rsdp_addr.into_option());
 
     let frames = memory::frame::stats();
@@ -140,16 +141,19 @@ fn log_boot_info(boot_info: &BootInfo) {
         frames.free,
         memory::heap::mapped_bytes() / 1024
     );
-    if let Some(fb) = boot_info.framebuffer.as_ref() {
-        let info = fb.info();
-        log::info!(
-            "framebuffer: {}x{} {:?}, {} bytes per pixel, stride {}",
-            info.width,
-            info.height,
-            info.pixel_format,
-            info.bytes_per_pixel,
-            info.stride
-        );
+    match boot_info.framebuffer.as_ref() {
+        Some(fb) => {
+            let info = fb.info();
+            log::info!(
+                "framebuffer: {}x{} {:?}, {} bytes per pixel, stride {}",
+                info.width,
+                info.height,
+                info.pixel_format,
+                info.bytes_per_pixel,
+                info.stride
+            );
+        }
+        None => log::info!("framebuffer: none"),
     }
     match boot_info.ramdisk_addr.into_option() {
         Some(addr) => log::info!("ramdisk: {} bytes at {addr:#x}", boot_info.ramdisk_len),

@@ -14,6 +14,7 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod context;
+pub mod framebuffer;
 pub mod logger;
 pub mod memory;
 pub mod qemu;

@@ -63,6 +63,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "utilities_about_the_system",
     "utilities_dd",
     "interactive_shell_on_a_console",
+    "framebuffer_maps_as_device_memory",
     "user_scheme_round_trip",
     "two_daemons_at_once",
     "daemon_killed_under_fifty_callers",
@@ -227,6 +228,13 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
             None => tally.record(&format!("{boot} smoke boot"), false, Some("no image to boot")),
         }
     }
+
+    for boot in ["bios", "uefi"] {
+        match &images {
+            Some(images) => screenshot_check(ws, tally, boot, images::normal(images)),
+            None => tally.record(&format!("{boot} screenshot"), false, Some("no image to boot")),
+        }
+    }
 }
 
 /// Boots the self-test kernel from one image and records its checks.
@@ -329,6 +337,30 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
     for script in &scripts {
         let result = session::run(&mut guest, script);
         tally.record(&format!("{boot} session {}", script.name), result.is_ok(), result.err().as_deref());
+    }
+}
+
+/// Boots the normal image, types on its keyboard and checks the text shows
+/// on its framebuffer console (`screenshot`).
+fn screenshot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
+    let name = format!("{boot} screenshot (typed text on the framebuffer console)");
+    let (image, timeout) = match boot {
+        "uefi" => (&kernel.uefi, SMOKE_UEFI_TIMEOUT),
+        _ => (&kernel.bios, SMOKE_BIOS_TIMEOUT),
+    };
+    let firmware = if boot == "uefi" {
+        match qemu::firmware(&ws.mk_dir().join("screenshot-OVMF_VARS.fd")) {
+            Ok(firmware) => Some(firmware),
+            Err(err) => return tally.record(&name, false, Some(&err)),
+        }
+    } else {
+        None
+    };
+    let log = ws.log_dir().join(format!("{boot}-screenshot.log"));
+    println!("mk: booting {} with a display to type into (serial log in {})", ws.show(image), ws.show(&log));
+    match crate::screenshot::check(ws, boot, image, firmware.as_ref(), timeout, &log) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
     }
 }
 

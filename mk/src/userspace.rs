@@ -46,6 +46,8 @@ pub const PROGRAMS: &[&str] = &[
     "pci",
     "sh",
     "utils",
+    "ps2",
+    "fbcon",
 ];
 
 /// The multi-call binary of the utilities, staged once more as

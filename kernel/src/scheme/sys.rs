@@ -7,6 +7,7 @@
 //! | `sys:memory` | `key: value` lines: physical frames and bytes (total/used/free), kernel heap (mapped/used/free bytes, allocations) |
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
+//! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
 //! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
@@ -39,12 +40,25 @@ use crate::arch::x86_64::{self as arch, percpu, tsc};
 use crate::context::process::{self, Process};
 use crate::context::thread::State;
 
-/// A file's generator: its text, for this opener.
-type Generator = fn(&Caller) -> String;
+/// A file's generator: its text, for this opener, or `None` when the
+/// file does not exist on this machine (then it is `ENOENT` and not listed).
+type Generator = fn(&Caller) -> Option<String>;
 
 /// The files, sorted by name (the listing's order).
-const FILES: [(&str, Generator); 6] =
-    [("context", context), ("cpu", cpu), ("log", log), ("memory", memory), ("scheme", schemes), ("uname", uname)];
+const FILES: [(&str, Generator); 7] = [
+    ("context", |c| Some(context(c))),
+    ("cpu", |c| Some(cpu(c))),
+    ("framebuffer", framebuffer),
+    ("log", |c| Some(log(c))),
+    ("memory", |c| Some(memory(c))),
+    ("scheme", |c| Some(schemes(c))),
+    ("uname", |c| Some(uname(c))),
+];
+
+/// Files that exist only on some machines; every other file always exists.
+fn present(name: &str) -> bool {
+    name != "framebuffer" || crate::framebuffer::get().is_some()
+}
 
 struct Handle {
     /// The file's name, or "" for the listing.
@@ -81,7 +95,7 @@ fn file_name(path: &str) -> &str {
 }
 
 fn find(name: &str) -> Option<(&'static str, Generator)> {
-    FILES.iter().copied().find(|&(file, _)| file == name)
+    FILES.iter().copied().find(|&(file, _)| file == name && present(file))
 }
 
 impl KernelScheme for SysScheme {
@@ -93,7 +107,7 @@ impl KernelScheme for SysScheme {
         let name = file_name(path);
         let (name, data) = if name.is_empty() {
             let mut listing = String::new();
-            for (file, _) in FILES {
+            for (file, _) in FILES.iter().filter(|(file, _)| present(file)) {
                 listing.push_str(file);
                 listing.push('\n');
             }
@@ -103,7 +117,7 @@ impl KernelScheme for SysScheme {
             if flags & O_DIRECTORY != 0 {
                 return Err(Error::new(ENOTDIR));
             }
-            (file, generate(caller))
+            (file, generate(caller).ok_or(Error::new(ENOENT))?)
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let handle = Handle { name, text: Snapshot::new(data.into_bytes()) };
@@ -159,6 +173,10 @@ impl KernelScheme for SysScheme {
     fn close(&self, handle: usize) -> Result<(), Error> {
         without_interrupts(|| self.handles.lock().remove(&handle)).map(drop).ok_or(Error::new(EBADF))
     }
+}
+
+fn framebuffer(_caller: &Caller) -> Option<String> {
+    crate::framebuffer::get().map(|fb| fb.describe())
 }
 
 fn uname(_caller: &Caller) -> String {

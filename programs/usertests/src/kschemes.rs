@@ -56,7 +56,11 @@ pub fn sys_listing_and_uname() -> Outcome {
     drop(dir);
     let listing = read_text("sys:")?;
     let names: Vec<&str> = listing.lines().collect();
-    ensure!(names == SYS_FILES, "sys: lists {names:?}");
+    // `framebuffer` is there exactly when the machine has one (display.rs).
+    let always: Vec<&str> = names.iter().copied().filter(|&name| name != "framebuffer").collect();
+    ensure!(always == SYS_FILES, "sys: lists {names:?}");
+    let framebuffer = File::open("sys:framebuffer").is_ok();
+    ensure!(names.contains(&"framebuffer") == framebuffer, "sys: lists {names:?}; framebuffer opens: {framebuffer}");
     ensure!(read_text("sys:/")? == listing, "sys:/ is not the listing");
     let uname = read_text("sys:uname")?;
     ensure!(uname.starts_with("Ferrite ") && uname.ends_with(" x86_64\n"), "uname is {uname:?}");

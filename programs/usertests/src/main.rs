@@ -29,6 +29,7 @@ mod console_shell;
 mod consoles;
 mod corrupt_initfs;
 mod daemons;
+mod display;
 mod exec;
 mod faults;
 mod files;
@@ -213,6 +214,7 @@ static TESTS: &[Test] = tests![
     shell::utilities_about_the_system,
     shell::utilities_dd,
     console_shell::interactive_shell_on_a_console,
+    display::framebuffer_maps_as_device_memory,
 ];
 
 fn main() -> ExitCode {
