@@ -174,6 +174,10 @@ pub fn shell_cd_and_relative_paths() -> Outcome {
         "sh: cd: tmp:nope: No such file or directory\nsh: cd: initfs:etc/init.rc: Not a directory\n",
         0,
     )?;
+    // `./x` and URLs run directly; `help` lists the builtins.
+    expect("cd initfs:bin; ./echo dot; initfs:bin/echo url; ../bin/echo up", "dot\nurl\nup\n", "", 0)?;
+    let ran = sh("help")?;
+    ensure!(ran.out.starts_with("builtins:\n") && ran.out.contains("\n  cd [DIR]"), "help: {:?}", ran.out);
     let ran = sh("cd :; pwd; ls")?;
     let lines: Vec<&str> = ran.out.lines().collect();
     ensure!(lines.first() == Some(&":"), "cd : then pwd: {:?}", ran.out);
