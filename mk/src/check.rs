@@ -95,6 +95,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "fpu_state_survives_preemption",
     "kill_spinning_child",
     "port_grant_allows_the_port",
+    "port_grant_refused_in_the_null_namespace",
     "port_io_without_grant_sigsegv",
     "setpgid_rules",
     "kill_group_signals_every_member",

@@ -194,9 +194,16 @@ pub fn getpgid(pid: usize) -> Result<usize, Error> {
     Ok(target.pgid())
 }
 
-/// Let process `pid` use ports `first..first + count` (root only).
+/// Let process `pid` use ports `first..first + count` (root only, and not
+/// from the null namespace: a driver that confined itself keeps the ports
+/// it took but cannot take more).
 pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error> {
-    if super::me().uid() != 0 {
+    let me = super::me();
+    if me.uid() != 0 {
+        return Err(Error::new(EPERM));
+    }
+    if me.namespace().is_null() {
+        log::debug!("pid {}: port_grant refused: it is in the null namespace", me.pid);
         return Err(Error::new(EPERM));
     }
     let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;

@@ -42,7 +42,8 @@ pub const SYS_KILL: usize = 0x1006;
 /// the address. Unmap with `SYS_FUNMAP(addr, len)`, change protection with
 /// `SYS_MPROTECT(addr, len, flags)`.
 pub const SYS_MMAP: usize = 0x1007;
-/// Let process `a` use I/O ports `b..b + c` (privileged).
+/// Let process `a` use I/O ports `b..b + c` (root, and not from the null
+/// namespace: a confined driver cannot take more ports).
 pub const SYS_PORT_GRANT: usize = 0x1008;
 
 /// Narrow the calling process's namespace to the schemes named by the

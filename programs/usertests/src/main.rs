@@ -163,6 +163,7 @@ static TESTS: &[Test] = tests![
     ports::port_grant_does_not_leak,
     ports::port_grant_reaches_a_running_process,
     ports::port_grant_to_self,
+    ports::port_grant_refused_in_the_null_namespace,
     ports::port_grant_bad_arguments,
     pipes::pipe_carries_a_megabyte_in_order,
     pipes::pipe_end_of_file_and_epipe,

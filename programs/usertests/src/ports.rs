@@ -104,6 +104,28 @@ pub fn port_grant_to_self() -> Outcome {
     Ok(String::from("usable right after the call"))
 }
 
+pub fn port_grant_refused_in_the_null_namespace() -> Outcome {
+    // A confined driver (null namespace) cannot widen its grants, even as
+    // root: it keeps the ports it took before confining itself.
+    let status = crate::support::run_child(|| {
+        if rt::sys::port_grant(rt::process::getpid(), PORT, 1).is_err() {
+            return 1;
+        }
+        if rt::sys::ns_restrict(&[]).is_err() {
+            return 2;
+        }
+        match rt::sys::port_grant(rt::process::getpid(), PORT + 1, 1) {
+            Err(err) if err.errno == sc::EPERM => {}
+            _ => return 3,
+        }
+        port_in8(PORT as u16);
+        0
+    })?;
+    ensure!(status.code() != Some(3), "a process in the null namespace granted itself a port");
+    expect_exit("a confined child using the port it had", status, 0)?;
+    Ok(String::from("EPERM once confined; earlier grants stay"))
+}
+
 pub fn port_grant_bad_arguments() -> Outcome {
     let me = rt::process::getpid();
     let grant = |pid: usize, base: usize, count: usize| syscall(rt::abi::SYS_PORT_GRANT, &[pid, base, count]);
