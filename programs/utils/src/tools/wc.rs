@@ -1,6 +1,7 @@
-//! `wc [FILE...]`: lines, words and bytes of each file (or standard
-//! input), each count right-aligned in 7 columns, then the name; with
-//! several files, a `total` line.
+//! `wc [-l] [-w] [-c] [FILE...]`: lines, words and bytes of each file (or
+//! standard input), each count right-aligned in 7 columns, then the name;
+//! with several files, a `total` line. The options pick columns (always in
+//! that order, as POSIX says); none means all three.
 
 use rt::println;
 
@@ -38,16 +39,48 @@ fn count(arg: &str) -> rt::Result<Counts> {
     }
 }
 
-fn show(counts: Counts, name: &str) {
-    let line = alloc::format!("{:>7} {:>7} {:>7}", counts.lines, counts.words, counts.bytes);
+const USAGE: &str = "[-l] [-w] [-c] [FILE...]";
+
+/// Which columns to print: lines, words, bytes.
+#[derive(Clone, Copy)]
+struct Columns([bool; 3]);
+
+fn show(columns: Columns, counts: Counts, name: &str) {
+    let mut line = alloc::string::String::new();
+    for (shown, value) in columns.0.iter().zip([counts.lines, counts.words, counts.bytes]) {
+        if *shown {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line += &alloc::format!("{value:>7}");
+        }
+    }
     if name.is_empty() { println!("{line}") } else { println!("{line} {name}") }
 }
 
 pub fn main(args: &[&str]) -> u8 {
+    let mut picked = [false; 3];
+    let mut files = args;
+    while let Some((&option, rest)) = files.split_first() {
+        if option == "-" || !option.starts_with('-') {
+            break;
+        }
+        for flag in option[1..].chars() {
+            match flag {
+                'l' => picked[0] = true,
+                'w' => picked[1] = true,
+                'c' => picked[2] = true,
+                _ => return report::usage("wc", &alloc::format!("unknown option -{flag}"), USAGE),
+            }
+        }
+        files = rest;
+    }
+    let columns = Columns(if picked == [false; 3] { [true; 3] } else { picked });
+    let args = files;
     if args.is_empty() {
         return match count("-") {
             Ok(counts) => {
-                show(counts, "");
+                show(columns, counts, "");
                 OK
             }
             Err(err) => {
@@ -61,7 +94,7 @@ pub fn main(args: &[&str]) -> u8 {
     for &arg in args {
         match count(arg) {
             Ok(counts) => {
-                show(counts, arg);
+                show(columns, counts, arg);
                 total.lines += counts.lines;
                 total.words += counts.words;
                 total.bytes += counts.bytes;
@@ -73,7 +106,7 @@ pub fn main(args: &[&str]) -> u8 {
         }
     }
     if args.len() > 1 {
-        show(total, "total");
+        show(columns, total, "total");
     }
     status
 }
