@@ -247,6 +247,10 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     if opts.smp > 1 {
         println!("mk: with more than one CPU the icount and yield figures are not what they say (see mk/src/bench.rs)");
     }
+    match crate::boottime::measure(ws, opts.profile) {
+        Ok(times) => println!("{}", crate::boottime::describe(opts.profile, &times)),
+        Err(err) => println!("mk: boot to the prompt not measured: {err}"),
+    }
     let complete = tcg.complete() && icount.complete();
     if !complete {
         println!("mk: some benchmarks did not report; see the logs in {}", ws.show(&ws.mk_dir().join("bench-logs")));

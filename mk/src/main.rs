@@ -11,6 +11,7 @@
 //! Run it as `cargo mk <command>` (an alias in `.cargo/config.toml`).
 
 mod bench;
+mod boottime;
 mod check;
 mod cli;
 mod guest;
