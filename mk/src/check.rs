@@ -83,6 +83,16 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "kill_spinning_child",
     "port_grant_allows_the_port",
     "port_io_without_grant_sigsegv",
+    "chan_listen_connect_accept",
+    "chan_eof_and_epipe",
+    "chan_nonblocking_eagain",
+    "chan_blocked_writer_released",
+    "chan_random_transfer_between_processes",
+    "chan_events_readable_writable_hangup",
+    "shm_shared_between_processes",
+    "shm_unlink_keeps_existing_mappings",
+    "shm_memory_freed_after_last_unmap",
+    "ipcd_runs_in_the_null_namespace",
 ];
 
 /// How long a boot may take before QEMU is killed.

@@ -7,6 +7,7 @@
 //! | `sys:memory` | `key: value` lines: physical frames and bytes (total/used/free), kernel heap (mapped/used/free bytes, allocations) |
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
+//! | `sys:namespace` | one line per process: pid, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
 //! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
@@ -43,8 +44,15 @@ use crate::context::thread::State;
 type Generator = fn(&Caller) -> String;
 
 /// The files, sorted by name (the listing's order).
-const FILES: [(&str, Generator); 6] =
-    [("context", context), ("cpu", cpu), ("log", log), ("memory", memory), ("scheme", schemes), ("uname", uname)];
+const FILES: [(&str, Generator); 7] = [
+    ("context", context),
+    ("cpu", cpu),
+    ("log", log),
+    ("memory", memory),
+    ("namespace", namespaces),
+    ("scheme", schemes),
+    ("uname", uname),
+];
 
 struct Handle {
     /// The file's name, or "" for the listing.
@@ -242,6 +250,23 @@ fn schemes(caller: &Caller) -> String {
     let mut text = String::new();
     for name in caller.namespace.names() {
         text.push_str(&name);
+        text.push('\n');
+    }
+    text
+}
+
+fn namespaces(_caller: &Caller) -> String {
+    let mut text = String::new();
+    for process in process::list() {
+        let names = process.namespace().names();
+        let _ = write!(text, "{}", process.pid);
+        if names.is_empty() {
+            text.push_str(" -");
+        }
+        for name in names {
+            text.push(' ');
+            text.push_str(&name);
+        }
         text.push('\n');
     }
     text

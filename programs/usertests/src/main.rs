@@ -31,6 +31,7 @@ mod exec;
 mod faults;
 mod files;
 mod futex;
+mod ipc;
 mod kschemes;
 mod memory;
 mod pipes;
@@ -193,6 +194,16 @@ static TESTS: &[Test] = tests![
     kschemes::irq_listing_and_bad_names,
     kschemes::irq_open_is_exclusive_and_checks_acks,
     kschemes::irq_needs_root,
+    ipc::chan_listen_connect_accept,
+    ipc::chan_eof_and_epipe,
+    ipc::chan_nonblocking_eagain,
+    ipc::chan_blocked_writer_released,
+    ipc::chan_random_transfer_between_processes,
+    ipc::chan_events_readable_writable_hangup,
+    ipc::shm_shared_between_processes,
+    ipc::shm_unlink_keeps_existing_mappings,
+    ipc::shm_memory_freed_after_last_unmap,
+    ipc::ipcd_runs_in_the_null_namespace,
 ];
 
 fn main() -> ExitCode {
