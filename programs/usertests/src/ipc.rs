@@ -235,60 +235,90 @@ pub fn chan_random_transfer_between_processes() -> Outcome {
     Ok(format!("{TOTAL} bytes in random writes, {reads} random reads, none lost or repeated"))
 }
 
-/// The next event on a non-blocking queue, if any.
-fn next_event(queue: &EventQueue) -> Result<Option<Event>, String> {
-    let mut events = [Event::default(); 1];
-    match queue.wait(&mut events) {
-        Ok(_) => Ok(Some(events[0])),
-        Err(err) if err.errno == sc::EAGAIN => Ok(None),
-        Err(err) => Err(format!("event wait: {err}")),
+/// The events ready now on a non-blocking queue.
+fn events_now(queue: &EventQueue) -> Result<Vec<Event>, String> {
+    let mut events = [Event::default(); 8];
+    let mut all = Vec::new();
+    loop {
+        match queue.wait(&mut events) {
+            Ok(n) => all.extend_from_slice(&events[..n]),
+            Err(err) if err.errno == sc::EAGAIN => return Ok(all),
+            Err(err) => return Err(format!("event wait: {err}")),
+        }
     }
 }
 
+/// Whether no event for `data` is ready now.
+fn quiet(queue: &EventQueue, data: usize) -> Result<bool, String> {
+    Ok(!events_now(queue)?.iter().any(|event| event.data == data))
+}
+
+/// Wait (bounded) for an event for `data` that has all of `flags`; others
+/// are dropped. The daemon reports readiness right after it answers the
+/// call that caused it, so it may come a moment after that call returns.
+fn await_event(queue: &EventQueue, data: usize, flags: EventFlags, what: &str) -> Result<Event, String> {
+    let mut found = None;
+    let mut failure = None;
+    wait_until(WAIT, || match events_now(queue) {
+        Ok(events) => {
+            found = events.into_iter().find(|event| event.data == data && event.flags.contains(flags));
+            found.is_some()
+        }
+        Err(err) => {
+            failure = Some(err);
+            true
+        }
+    });
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    found.ok_or(format!("no event: {what}"))
+}
+
 pub fn chan_events_readable_writable_hangup() -> Outcome {
+    const LISTENER: usize = 1;
+    const SERVER: usize = 2;
+    const CLIENT: usize = 3;
     let _ipcd = start()?;
     let queue = ok("event:", EventQueue::new())?;
     ok("O_NONBLOCK on the queue", queue.file().set_nonblocking(true))?;
     let listener = open("chan:ev", O_CREAT | O_RDWR | O_NONBLOCK)?;
-    ok("watch listener", queue.watch(listener.fd(), EventFlags::EVENT_READ, 1))?;
-    ensure!(next_event(&queue)?.is_none(), "a listener with nobody waiting is readable");
+    ok("watch listener", queue.watch(listener.fd(), EventFlags::EVENT_READ, LISTENER))?;
+    ensure!(quiet(&queue, LISTENER)?, "a listener with nobody waiting is readable");
     let mut client = open("chan:ev", O_RDWR | O_NONBLOCK)?;
-    let event = next_event(&queue)?.ok_or("no event for a waiting connection")?;
-    ensure!(event.data == 1 && event.flags.contains(EventFlags::EVENT_READ), "listener event {event:?}");
+    await_event(&queue, LISTENER, EventFlags::EVENT_READ, "listener readable when a client waits")?;
     let mut server = accept(&listener)?;
     ok("O_NONBLOCK", server.set_nonblocking(true))?;
     ok("unwatch", queue.unwatch(listener.fd()))?;
 
-    ok("watch server", queue.watch(server.fd(), EventFlags::EVENT_READ, 2))?;
-    ensure!(next_event(&queue)?.is_none(), "an empty end is readable");
+    ok("watch server", queue.watch(server.fd(), EventFlags::EVENT_READ, SERVER))?;
+    ensure!(quiet(&queue, SERVER)?, "an empty end is readable");
     ok("write", client.write_all(b"hi"))?;
-    let event = next_event(&queue)?.ok_or("no readable event after a write")?;
-    ensure!(event.data == 2 && event.flags.contains(EventFlags::EVENT_READ), "server event {event:?}");
+    await_event(&queue, SERVER, EventFlags::EVENT_READ, "readable after a write")?;
     ensure!(read_exactly(&mut server, 2)? == b"hi", "wrong bytes");
+    ok("unwatch", queue.unwatch(server.fd()))?;
 
     // Fill the client's way out; it is not writable until the server reads.
     let chunk = vec![7u8; 16 * 1024];
     while client.write(&chunk).is_ok() {}
-    ok("watch client", queue.watch(client.fd(), EventFlags::EVENT_WRITE, 3))?;
-    ensure!(next_event(&queue)?.is_none(), "a full end is writable");
+    ok("watch client", queue.watch(client.fd(), EventFlags::EVENT_WRITE, CLIENT))?;
+    ensure!(quiet(&queue, CLIENT)?, "a full end is writable");
     ensure!(ok("read", server.read(&mut [0u8; 512]))? == 512, "short read");
-    let event = next_event(&queue)?.ok_or("no writable event after the reader made room")?;
-    ensure!(event.data == 3 && event.flags.contains(EventFlags::EVENT_WRITE), "client event {event:?}");
+    await_event(&queue, CLIENT, EventFlags::EVENT_WRITE, "writable after the reader made room")?;
     ok("unwatch", queue.unwatch(client.fd()))?;
 
-    // Hang-up: the client's end reports readable (end-of-file) and writable (EPIPE).
+    // Hang-up: the client's end reports readable (end-of-file) and
+    // writable (EPIPE) at once.
     while server.read(&mut [0u8; 4096]).is_ok() {}
-    ok("watch client", queue.watch(client.fd(), EventFlags::EVENT_READ | EventFlags::EVENT_WRITE, 4))?;
-    // Writable now (the ring is empty): take that event first.
-    let _ = next_event(&queue)?;
+    ok("watch client", queue.watch(client.fd(), EventFlags::EVENT_READ, CLIENT))?;
+    ensure!(quiet(&queue, CLIENT)?, "an empty end with its peer there is readable");
     ok("close server", server.close())?;
-    let event = next_event(&queue)?.ok_or("no event when the peer hung up")?;
-    ensure!(
-        event.data == 4 && event.flags.contains(EventFlags::EVENT_READ | EventFlags::EVENT_WRITE),
-        "hang-up event {event:?}"
-    );
+    let event = await_event(&queue, CLIENT, EventFlags::EVENT_READ, "readable after the peer hung up")?;
+    ensure!(event.flags.contains(EventFlags::EVENT_READ), "hang-up event {event:?}");
     ensure!(ok("read", client.read(&mut [0u8; 4]))? == 0, "no end-of-file after the hang-up event");
     expect_err("write after hang-up", client.write(b"x"), sc::EPIPE)?;
+    ok("watch client for writing", queue.watch(client.fd(), EventFlags::EVENT_WRITE, CLIENT))?;
+    await_event(&queue, CLIENT, EventFlags::EVENT_WRITE, "a hung-up end is writable (EPIPE)")?;
     Ok(String::from("listener readable on connect; end readable on data, writable on room, both on hang-up"))
 }
 
