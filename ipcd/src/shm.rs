@@ -115,9 +115,10 @@ impl Shm {
         if new_total > TOTAL_MAX {
             return Err(err(ENOSPC));
         }
-        if let Some(old) = object.memory.take()
-            && len > 0
-        {
+        if len == 0 {
+            object.memory = None;
+        } else if let Some(old) = &object.memory {
+            // The new block first: if it cannot be had, nothing changed.
             let new = rt::mem::map_shared(len)?;
             let keep = len.min(object.size);
             for (to, from) in new.atomic_u8s()[..keep].iter().zip(&old.atomic_u8s()[..keep]) {
