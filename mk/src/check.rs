@@ -93,6 +93,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "shm_unlink_keeps_existing_mappings",
     "shm_memory_freed_after_last_unmap",
     "ipcd_runs_in_the_null_namespace",
+    "chan_program_listen_and_send",
 ];
 
 /// How long a boot may take before QEMU is killed.

@@ -443,3 +443,58 @@ pub fn ipcd_runs_in_the_null_namespace() -> Outcome {
     ensure!(mine.split_whitespace().any(|name| name == "chan"), "this process's namespace is {mine:?}");
     Ok(format!("pid {}: {line:?}", ipcd.0))
 }
+
+/// Run `initfs:bin/chan ARGS` with stdout and stderr on pipes; its exit
+/// status's code, and what it wrote to each.
+fn run_chan(args: &[&str]) -> Result<(Option<u8>, String, String), String> {
+    let (mut out_read, out_write) = ok("pipe", rt::fs::pipe())?;
+    let (mut err_read, err_write) = ok("pipe", rt::fs::pipe())?;
+    let pid = fork_child(|| {
+        if rt::sys::dup2(out_write.fd(), rt::io::STDOUT, b"").is_err()
+            || rt::sys::dup2(err_write.fd(), rt::io::STDERR, b"").is_err()
+        {
+            return 126;
+        }
+        let _ = rt::process::exec("initfs:bin/chan", args, &[]);
+        127
+    })?;
+    drop(out_write);
+    drop(err_write);
+    let mut out = String::new();
+    let mut err = String::new();
+    ok("read chan's stdout", out_read.read_to_string(&mut out))?;
+    ok("read chan's stderr", err_read.read_to_string(&mut err))?;
+    let status = wait_for(pid, WAIT)?;
+    Ok((status.code(), out, err))
+}
+
+pub fn chan_program_listen_and_send() -> Outcome {
+    let _ipcd = start()?;
+    let (code, _, err) = run_chan(&["send", "nope", "hi"])?;
+    ensure!(code == Some(1), "chan send to nobody exited with {code:?}");
+    ensure!(err == "chan: chan:nope: No such file or directory\n", "chan send to nobody said {err:?}");
+    let (code, _, err) = run_chan(&["bogus"])?;
+    ensure!(code == Some(2) && err.starts_with("usage: chan"), "a usage mistake gave {code:?} {err:?}");
+
+    let listener = fork_child(|| match run_chan(&["listen", "talk"]) {
+        Ok((Some(0), out, err)) if out == "hello over chan\n" && err.is_empty() => 0,
+        Ok((code, out, err)) => {
+            rt::eprintln!("usertests: chan listen gave {code:?}, {out:?}, {err:?}");
+            3
+        }
+        Err(why) => {
+            rt::eprintln!("usertests: chan listen: {why}");
+            4
+        }
+    })?;
+    // Listening once O_EXCL finds the name taken (that open has no effect).
+    let listening = wait_until(
+        WAIT,
+        || matches!(File::open_with("chan:talk", O_CREAT | O_EXCL | O_RDWR), Err(e) if e.errno == sc::EEXIST),
+    );
+    ensure!(listening, "chan listen never listened");
+    let (code, out, err) = run_chan(&["send", "talk", "hello", "over", "chan"])?;
+    ensure!(code == Some(0) && out.is_empty() && err.is_empty(), "chan send gave {code:?} {out:?} {err:?}");
+    expect_exit("chan listen (checked in a child)", wait_for(listener, WAIT)?, 0)?;
+    Ok(String::from("listen + send carried one line; ENOENT and usage errors reported"))
+}

@@ -204,6 +204,7 @@ static TESTS: &[Test] = tests![
     ipc::shm_unlink_keeps_existing_mappings,
     ipc::shm_memory_freed_after_last_unmap,
     ipc::ipcd_runs_in_the_null_namespace,
+    ipc::chan_program_listen_and_send,
 ];
 
 fn main() -> ExitCode {
