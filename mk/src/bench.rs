@@ -45,32 +45,44 @@ pub const BENCHMARKS: &[&str] = &[
     "scheme_open_read_close",
     "scheme_read_4k",
     "scheme_read_64k",
+    "chan_pingpong_1byte",
+    "chan_write_64k",
+    "shm_pass_64k",
+    "shm_map_64k",
 ];
 
 /// Linux's figures under `-icount shift=0` (instructions per operation),
 /// from the issue's baseline run; none for the yield ping-pong. A scheme
-/// round trip's peer is Linux's pipe ping-pong.
+/// round trip's peer is Linux's pipe ping-pong; a channel ping-pong's is
+/// its Unix stream socket ping-pong (`unix_stream_pingpong_rt`, measured
+/// here on 2026-11-21).
 pub const LINUX_ICOUNT: &[(&str, u64)] = &[
     ("null_syscall_getppid", 338),
     ("fork_exit_wait", 169_375),
     ("fork_exec_wait", 631_920),
     ("scheme_read_1byte", 12_978),
     ("scheme_open_read_close", 7_530),
+    ("chan_pingpong_1byte", 17_354),
 ];
 
 /// Linux's TCG figures (ns per operation) from `linux-baseline.sh` run on
 /// this machine: its pipe ping-pong is the peer of a scheme round trip,
-/// its open+read+close of a tmpfs file the peer of ours on a scheme.
+/// its open+read+close of a tmpfs file the peer of ours on a scheme, its
+/// Unix stream socket ping-pong and 64 KiB pipe writes the peers of our
+/// channel ping-pong and 64 KiB channel writes.
 pub const LINUX_TCG: &[(&str, f64)] = &[
     ("null_syscall_getppid", 504.0),
     ("fork_exit_wait", 677_000.0),
     ("fork_exec_wait", 2_250_000.0),
     ("scheme_read_1byte", 71_800.0),
     ("scheme_open_read_close", 13_400.0),
+    ("chan_pingpong_1byte", 96_378.4),
+    ("chan_write_64k", 148_588.8),
 ];
 
 /// Benchmarks that move bytes: the bytes per operation (for MB/s).
-pub const BYTES_PER_OP: &[(&str, u64)] = &[("scheme_read_4k", 4096), ("scheme_read_64k", 65_536)];
+pub const BYTES_PER_OP: &[(&str, u64)] =
+    &[("scheme_read_4k", 4096), ("scheme_read_64k", 65_536), ("chan_write_64k", 65_536), ("shm_pass_64k", 65_536)];
 
 /// How long one boot may take: the icount run is several times slower.
 const TCG_TIMEOUT: Duration = Duration::from_secs(240);
@@ -241,7 +253,8 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     println!(
         "{} CPU(s). TCG: guest nanoseconds (depend on the host). icount: -icount shift=0, guest ns = \
          instructions executed. Linux: ../shared/bench/linux-baseline.sh, same QEMU, -smp 1; yield: none; \
-         scheme_read_1byte vs Linux pipe ping-pong, scheme_open_read_close vs open+read+close on tmpfs.",
+         scheme_read_1byte vs Linux pipe ping-pong, scheme_open_read_close vs open+read+close on tmpfs, \
+         chan_pingpong_1byte vs Unix stream socket ping-pong, chan_write_64k vs 64 KiB pipe writes.",
         opts.smp
     );
     if opts.smp > 1 {
@@ -371,6 +384,10 @@ mod tests {
             "bench scheme_open_read_close: 9000.0 ns/op (100 iterations)",
             "bench scheme_read_4k: 4000.0 ns/op (100 iterations)",
             "bench scheme_read_64k: 20000.0 ns/op (100 iterations)",
+            "bench chan_pingpong_1byte: 30000.0 ns/op (100 iterations)",
+            "bench chan_write_64k: 90000.0 ns/op (100 iterations)",
+            "bench shm_pass_64k: 50000.0 ns/op (100 iterations)",
+            "bench shm_map_64k: 40000.0 ns/op (100 iterations)",
         ];
         let run = run_of(&lines);
         assert!(!run.finished() && !run.complete());

@@ -101,6 +101,17 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "kill_group_signals_every_member",
     "console_cooked_lines_echo_and_eof",
     "console_modes_pgrp_and_ctrl_c",
+    "chan_listen_connect_accept",
+    "chan_eof_and_epipe",
+    "chan_nonblocking_eagain",
+    "chan_blocked_writer_released",
+    "chan_random_transfer_between_processes",
+    "chan_events_readable_writable_hangup",
+    "shm_shared_between_processes",
+    "shm_unlink_keeps_existing_mappings",
+    "shm_memory_freed_after_last_unmap",
+    "ipcd_runs_in_the_null_namespace",
+    "chan_program_listen_and_send",
 ];
 
 /// How long a boot may take before QEMU is killed.

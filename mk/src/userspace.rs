@@ -48,6 +48,8 @@ pub const PROGRAMS: &[&str] = &[
     "utils",
     "ps2",
     "fbcon",
+    "ipcd",
+    "chan",
 ];
 
 /// The multi-call binary of the utilities, staged once more as
@@ -71,6 +73,9 @@ pub const BOOTSTRAP: &str = "bootstrap";
 /// `bin/bench`, the path it execs itself by).
 pub const BENCH_PROGRAM: &str = "bench";
 
+/// The IPC daemon, which the bench initfs carries too.
+pub const IPCD: &str = "ipcd";
+
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
 pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console"];
@@ -91,8 +96,9 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
 }
 
 /// The bench initfs: `bin/bootstrap` (which starts `initfs:` and execs
-/// `bin/init`), and the benchmark program as both `bin/init` and
-/// `bin/bench`, nothing else. Built and packed like [`build`]'s, into
+/// `bin/init`), the benchmark program as both `bin/init` and
+/// `bin/bench`, and `bin/ipcd` (which the benchmark starts for its
+/// `chan:` and `shm:` figures), nothing else. Built and packed like [`build`]'s, into
 /// `target/ferrite/<profile>/bench-initfs.img`; returns its path.
 pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     let binaries = build_programs(ws, profile)?;
@@ -108,7 +114,8 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
     }
     let bin = staging.join("bin");
     fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
-    for (program, names) in [(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..])] {
+    let programs = [(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..]), (IPCD, &[IPCD][..])];
+    for (program, names) in programs {
         let path = find(program)?;
         let elf = fs::read(path).map_err(|e| format!("reading {}: {e}", ws.show(path)))?;
         check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(path)))?;

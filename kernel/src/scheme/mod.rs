@@ -166,8 +166,11 @@ pub trait KernelScheme: Send + Sync {
     }
     /// A new handle derived from `handle` and named by `buf` (`dup(fd,
     /// buf)` with a non-empty `buf`; the kernel handles the empty case).
-    fn dup(&self, handle: usize, buf: &[u8], caller: &Caller) -> Result<Opened, Error> {
-        let _ = (handle, buf, caller);
+    /// `flags` are the status flags of the file being duplicated (a dup
+    /// that would wait, such as accepting a connection, must not when they
+    /// hold `O_NONBLOCK`).
+    fn dup(&self, handle: usize, buf: &[u8], flags: usize, caller: &Caller) -> Result<Opened, Error> {
+        let _ = (handle, buf, flags, caller);
         Err(Error::new(EINVAL))
     }
     /// Which of `interest` are ready now. Changes later are reported with

@@ -108,7 +108,7 @@ impl KernelScheme for PipeScheme {
     }
 
     /// `dup(end, "write")` / `dup(end, "read")`: another end of the pipe.
-    fn dup(&self, handle: usize, buf: &[u8], _caller: &Caller) -> Result<Opened, Error> {
+    fn dup(&self, handle: usize, buf: &[u8], _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
         let end = self.end(handle)?;
         let write = match buf {
             b"write" => true,

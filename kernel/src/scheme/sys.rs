@@ -8,6 +8,7 @@
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
 //! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
+//! | `sys:namespace` | one line per process: pid, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
 //! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
@@ -45,12 +46,13 @@ use crate::context::thread::State;
 type Generator = fn(&Caller) -> Option<String>;
 
 /// The files, sorted by name (the listing's order).
-const FILES: [(&str, Generator); 7] = [
+const FILES: [(&str, Generator); 8] = [
     ("context", |c| Some(context(c))),
     ("cpu", |c| Some(cpu(c))),
     ("framebuffer", framebuffer),
     ("log", |c| Some(log(c))),
     ("memory", |c| Some(memory(c))),
+    ("namespace", |c| Some(namespaces(c))),
     ("scheme", |c| Some(schemes(c))),
     ("uname", |c| Some(uname(c))),
 ];
@@ -261,6 +263,23 @@ fn schemes(caller: &Caller) -> String {
     let mut text = String::new();
     for name in caller.namespace.names() {
         text.push_str(&name);
+        text.push('\n');
+    }
+    text
+}
+
+fn namespaces(_caller: &Caller) -> String {
+    let mut text = String::new();
+    for process in process::list() {
+        let names = process.namespace().names();
+        let _ = write!(text, "{}", process.pid);
+        if names.is_empty() {
+            text.push_str(" -");
+        }
+        for name in names {
+            text.push(' ');
+            text.push_str(&name);
+        }
         text.push('\n');
     }
     text

@@ -696,8 +696,8 @@ impl KernelScheme for UserScheme {
         String::from_utf8(data).map_err(|_| Error::new(EIO))
     }
 
-    fn dup(&self, handle: usize, buf: &[u8], _caller: &Caller) -> Result<Opened, Error> {
-        self.with_input(Op::Dup, handle, 0, buf).and_then(Self::opened)
+    fn dup(&self, handle: usize, buf: &[u8], flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        self.with_input(Op::Dup, handle, flags, buf).and_then(Self::opened)
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {

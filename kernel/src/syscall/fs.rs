@@ -105,7 +105,7 @@ fn duplicate(fd: usize, buf: usize, len: usize) -> Result<Arc<FileDescription>, 
         return Err(Error::new(ENAMETOOLONG));
     }
     let name = UserSlice::new(buf, len)?.to_vec()?;
-    let opened = file.scheme.scheme().dup(file.handle, &name, &super::me().caller())?;
+    let opened = file.scheme.scheme().dup(file.handle, &name, file.flags(), &super::me().caller())?;
     Ok(scheme::describe(file.scheme.clone(), opened, file.flags()))
 }
 

@@ -119,8 +119,8 @@ pub struct Request {
     pub id: u64,
     pub op: Op,
     pub payload: Payload,
-    /// Open flags (`O_*`), the file's status flags for reads and writes
-    /// (`O_NONBLOCK` says the caller must not be made to wait), event bits
+    /// Open flags (`O_*`), the file's status flags for reads, writes and
+    /// dups (`O_NONBLOCK` says the caller must not be made to wait), event bits
     /// for `Fevent`, whence for `Seek`, map flags for `Fmap`.
     pub flags: u32,
     /// Who is calling.

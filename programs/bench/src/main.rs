@@ -1,8 +1,9 @@
 //! `bench`: Ferrite's microbenchmarks, the peers of the Linux baseline's
 //! (`../shared/bench/linux-baseline.sh`): a null system call (`getppid`),
 //! two processes handing the CPU to each other with `sched_yield`,
-//! fork+exit+wait, fork+exec+wait of this same binary with `--exit`, and
-//! calls on a userspace scheme daemon (`schemes`).
+//! fork+exit+wait, fork+exec+wait of this same binary with `--exit`,
+//! calls on a userspace scheme daemon (`schemes`), and `ipcd`'s channels
+//! and shared memory (`ipc`).
 //!
 //! `cargo mk bench` boots an image whose `bin/init` is this program and
 //! reads one line per benchmark:
@@ -21,6 +22,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod ipc;
 mod schemes;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Err(err) => report("fork_exec_wait", 1, Err(format!("open {SELF}: {err}"))),
     };
     ok &= scheme_benchmarks();
+    ok &= ipc_benchmarks();
     println!("bench done");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
@@ -83,6 +86,25 @@ fn scheme_benchmarks() -> bool {
     }
     ok &= report(names[1], 1, measure_fallible(schemes::open_read_close));
     drop(daemon);
+    ok
+}
+
+/// The `chan:` and `shm:` benchmarks, on one `ipcd` started for them.
+fn ipc_benchmarks() -> bool {
+    let names = ["chan_pingpong_1byte", "chan_write_64k", "shm_pass_64k", "shm_map_64k"];
+    let _ipcd = match ipc::start_ipcd() {
+        Ok(daemon) => daemon,
+        Err(err) => {
+            for name in names {
+                report(name, 1, Err(err.clone()));
+            }
+            return false;
+        }
+    };
+    let mut ok = report(names[0], 1, ipc::chan_pingpong());
+    ok &= report(names[1], 1, ipc::chan_write());
+    ok &= report(names[2], 1, ipc::shm_pass());
+    ok &= report(names[3], 1, ipc::shm_map());
     ok
 }
 

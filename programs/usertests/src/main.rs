@@ -34,6 +34,7 @@ mod exec;
 mod faults;
 mod files;
 mod futex;
+mod ipc;
 mod kschemes;
 mod memory;
 mod pgroups;
@@ -216,6 +217,17 @@ static TESTS: &[Test] = tests![
     shell::utilities_dd,
     console_shell::interactive_shell_on_a_console,
     display::framebuffer_maps_as_device_memory,
+    ipc::chan_listen_connect_accept,
+    ipc::chan_eof_and_epipe,
+    ipc::chan_nonblocking_eagain,
+    ipc::chan_blocked_writer_released,
+    ipc::chan_random_transfer_between_processes,
+    ipc::chan_events_readable_writable_hangup,
+    ipc::shm_shared_between_processes,
+    ipc::shm_unlink_keeps_existing_mappings,
+    ipc::shm_memory_freed_after_last_unmap,
+    ipc::ipcd_runs_in_the_null_namespace,
+    ipc::chan_program_listen_and_send,
 ];
 
 fn main() -> ExitCode {
