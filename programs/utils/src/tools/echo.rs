@@ -1,9 +1,10 @@
 //! `echo [-n] [WORD...]`: the words separated by single spaces, then a
-//! newline unless `-n` comes first.
+//! newline unless `-n` comes first. A failed write says why
+//! (`echo: write error: ...`), status 1.
 
 use alloc::string::String;
 
-use crate::report::{FAILED, OK};
+use crate::report::{self, FAILED, OK};
 
 pub fn main(args: &[&str]) -> u8 {
     let (newline, words) = match args.split_first() {
@@ -16,6 +17,9 @@ pub fn main(args: &[&str]) -> u8 {
     }
     match rt::io::write_all(rt::io::STDOUT, text.as_bytes()) {
         Ok(()) => OK,
-        Err(_) => FAILED,
+        Err(err) => {
+            report::error("echo", "write error", err);
+            FAILED
+        }
     }
 }
