@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::picture::{self, Image};
 use crate::process;
-use crate::qemu::{self, Firmware, Machine, Serial};
+use crate::qemu::{self, Firmware};
 use crate::workspace::Workspace;
 
 /// The shell's prompt on the framebuffer console.
@@ -205,19 +205,8 @@ pub fn check(
         fs::create_dir_all(logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
     }
     let mut log = fs::File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
-    let machine = Machine {
-        image,
-        firmware,
-        smp: 2,
-        mem: "256M",
-        serial: Serial::Pipe,
-        display: false,
-        gdb: false,
-        icount: false,
-    };
-    let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine))
-        .arg("-monitor")
+    let mut cmd = crate::check::test_qemu_command(ws, image, firmware);
+    cmd.arg("-monitor")
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

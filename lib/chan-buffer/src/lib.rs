@@ -228,6 +228,7 @@ impl Channel {
 
 #[cfg(test)]
 mod tests {
+    use xorshift::Rng;
     extern crate std;
 
     use std::collections::VecDeque;
@@ -262,26 +263,10 @@ mod tests {
         assert_eq!(ring.storage.as_ref().map(|s| s.len()), Some(1 << 16));
     }
 
-    /// A small xorshift generator: the test repeats exactly.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn ring_matches_a_model_under_random_use() {
         for capacity in [1usize, 7, 64, 4096] {
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ capacity as u64);
+            let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ capacity as u64);
             let mut ring = Ring::new(capacity);
             let mut model: VecDeque<u8> = VecDeque::new();
             let mut counter = 0u8;

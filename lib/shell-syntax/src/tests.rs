@@ -8,6 +8,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
+use xorshift::Rng;
 
 /// The words of each command of each pipeline of each list, expanded with
 /// `HOME=/h`, `EMPTY=` and status 3; `&`/`&&`/`||` and redirections shown
@@ -131,29 +132,13 @@ fn errors() {
     }
 }
 
-/// A small deterministic generator (xorshift), so failures repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn fuzz_never_panics() {
     const ALPHABET: &[&str] = &[
         "a", "b", " ", "\t", "\n", "'", "\"", "\\", "$", "{", "}", "?", "|", "||", "&", "&&", ";", "<", ">", ">>", "2",
         "2>", "#", "é", "\r", "${X}", "$?", "_", "0",
     ];
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     let var = |name: &str| Some(String::from(name));
     for _ in 0..200_000 {
         let len = rng.below(16);
@@ -174,7 +159,7 @@ fn fuzz_never_panics() {
     }
     // Random bytes, lossily made text.
     for _ in 0..20_000 {
-        let bytes: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
+        let bytes: Vec<u8> = (0..rng.below(40)).map(|_| rng.next_u64() as u8).collect();
         let _ = parse(&String::from_utf8_lossy(&bytes));
     }
     let _ = vec![0u8; 0];

@@ -11,6 +11,7 @@ use core::sync::atomic::Ordering;
 use rt::abi::syscall::{self as sc, Event, EventFlags, O_CREAT, O_EXCL, O_NONBLOCK, O_RDWR};
 use rt::event::EventQueue;
 use rt::fs::File;
+use xorshift::Rng;
 
 use crate::support::{
     Outcome, WAIT, await_flag, ensure, expect_err, expect_exit, fork_child, kill_and_reap, ok, raise_flag, shared_page,
@@ -167,22 +168,6 @@ pub fn chan_blocked_writer_released() -> Outcome {
     Ok(format!("{TOTAL} bytes through a {CAPACITY}-byte channel; the writer waited"))
 }
 
-/// A xorshift generator (deterministic, so a failure repeats).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Byte `i` of the transfer.
 fn pattern(i: usize) -> u8 {
     (i.wrapping_mul(2_654_435_761) >> 13) as u8
@@ -194,7 +179,7 @@ pub fn chan_random_transfer_between_processes() -> Outcome {
     const TOTAL: usize = 1 << 20;
     let sender = fork_child(|| {
         let Ok(mut peer) = File::open_with("chan:bulk", O_RDWR) else { return 2 };
-        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut rng = Rng::new(0x1234_5678_9abc_def1);
         let mut sent = 0;
         while sent < TOTAL {
             let len = (1 + rng.below(3 * CAPACITY / 2)).min(TOTAL - sent);
@@ -213,7 +198,7 @@ pub fn chan_random_transfer_between_processes() -> Outcome {
         0
     })?;
     let mut server = accept(&listener)?;
-    let mut rng = Rng(0x0fed_cba9_8765_4321);
+    let mut rng = Rng::new(0x0fed_cba9_8765_4321);
     let mut received = 0;
     let mut reads = 0;
     let mut buf = vec![0u8; 2 * CAPACITY];

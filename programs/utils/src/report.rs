@@ -23,3 +23,15 @@ pub fn usage(tool: &str, message: &str, usage: &str) -> u8 {
     eprintln!("usage: {tool} {usage}");
     USAGE
 }
+
+/// The whole text at `url` (a `sys:` file, say), or `None` after
+/// reporting why not, as `tool: url: description`.
+pub fn read_text(tool: &str, url: &str) -> Option<alloc::string::String> {
+    match rt::fs::read_to_string(url) {
+        Ok(text) => Some(text),
+        Err(err) => {
+            error(tool, url, err);
+            None
+        }
+    }
+}

@@ -35,12 +35,8 @@ fn number(text: &str, key: &str) -> Option<u64> {
 }
 
 pub fn main(_args: &[&str]) -> u8 {
-    let text = match rt::fs::read_to_string("sys:memory") {
-        Ok(text) => text,
-        Err(err) => {
-            report::error("free", "sys:memory", err);
-            return FAILED;
-        }
+    let Some(text) = report::read_text("free", "sys:memory") else {
+        return FAILED;
     };
     let figures = (|| {
         Some((

@@ -13,12 +13,8 @@ use crate::report::{self, FAILED, OK};
 const COLUMNS: [&str; 5] = ["PID", "PPID", "PGID", "STATE", "NAME"];
 
 pub fn main(_args: &[&str]) -> u8 {
-    let text = match rt::fs::read_to_string("sys:context") {
-        Ok(text) => text,
-        Err(err) => {
-            report::error("ps", "sys:context", err);
-            return FAILED;
-        }
+    let Some(text) = report::read_text("ps", "sys:context") else {
+        return FAILED;
     };
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();

@@ -7,12 +7,8 @@ use rt::println;
 use crate::report::{self, FAILED, OK};
 
 pub fn main(args: &[&str]) -> u8 {
-    let text = match rt::fs::read_to_string("sys:uname") {
-        Ok(text) => text,
-        Err(err) => {
-            report::error("uname", "sys:uname", err);
-            return FAILED;
-        }
+    let Some(text) = report::read_text("uname", "sys:uname") else {
+        return FAILED;
     };
     let fields: alloc::vec::Vec<&str> = text.split_whitespace().collect();
     let field = |i: usize| fields.get(i).copied().unwrap_or("unknown");
