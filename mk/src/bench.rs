@@ -261,7 +261,7 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         println!("mk: with more than one CPU the icount and yield figures are not what they say (see mk/src/bench.rs)");
     }
     match crate::boottime::measure(ws, opts.profile) {
-        Ok(times) => println!("{}", crate::boottime::describe(opts.profile, &times)),
+        Ok(boots) => println!("{}", crate::boottime::describe(opts.profile, &boots)),
         Err(err) => println!("mk: boot to the prompt not measured: {err}"),
     }
     let complete = tcg.complete() && icount.complete();

@@ -2,7 +2,9 @@
 //! image of the bench profile, booted from BIOS and from UEFI the way the
 //! tests boot it (TCG, 2 CPUs, 256 MiB), timed from QEMU's start to the
 //! serial shell's first prompt (firmware, bootloader, kernel, bootstrap,
-//! every `init.rc` daemon and driver, the shell). A figure, not a check.
+//! every `init.rc` daemon and driver, the shell). Then it asks that shell
+//! for `free`: the memory in use once the system is up. Figures, not
+//! checks.
 //!
 //! May touch: the images of that profile (it builds them), the QEMUs it
 //! starts, its logs under `target/ferrite/bench-logs/`.
@@ -18,8 +20,17 @@ use crate::workspace::{Profile, Workspace};
 /// How long a boot may take to reach the prompt.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The boot-to-prompt time of each firmware, in order BIOS, UEFI.
-pub fn measure(ws: &Workspace, profile: Profile) -> Result<Vec<(&'static str, Duration)>, String> {
+/// One boot's figures.
+pub struct Boot {
+    pub firmware: &'static str,
+    /// From QEMU's start to the first prompt.
+    pub to_prompt: Duration,
+    /// `free`'s `Mem:` line at that prompt.
+    pub memory: String,
+}
+
+/// The figures of each firmware, in order BIOS, UEFI.
+pub fn measure(ws: &Workspace, profile: Profile) -> Result<Vec<Boot>, String> {
     let built = images::build(ws, profile)?;
     let normal = images::normal(&built);
     let mut times = Vec::new();
@@ -32,16 +43,34 @@ pub fn measure(ws: &Workspace, profile: Profile) -> Result<Vec<(&'static str, Du
         let mut guest = Guest::start(ws, image, firmware.as_ref(), &log)?;
         let at = session::wait_for_prompt(&mut guest, TIMEOUT)
             .map_err(|e| format!("{boot}: {e} (serial log in {})", ws.show(&log)))?;
-        times.push((boot, at));
+        let free = session::run_command(&mut guest, "free", false)?.lines;
+        let memory = free
+            .iter()
+            .find(|line| line.starts_with("Mem:"))
+            .cloned()
+            .unwrap_or_else(|| format!("(free printed no Mem: line: {free:?})"));
+        times.push(Boot { firmware: boot, to_prompt: at, memory });
     }
     Ok(times)
 }
 
-/// The report line: `boot to the shell prompt (release, TCG): BIOS 3.1 s, UEFI 5.9 s`.
-pub fn describe(profile: Profile, times: &[(&str, Duration)]) -> String {
-    let parts: Vec<String> =
-        times.iter().map(|(boot, at)| format!("{} {:.1} s", boot.to_uppercase(), at.as_secs_f64())).collect();
-    format!("boot to the serial shell prompt ({} image, TCG, -smp 2): {}", profile.dir(), parts.join(", "))
+/// The report: `boot to the serial shell prompt (release image, TCG,
+/// -smp 2): BIOS 3.1 s, UEFI 5.9 s`, then `free`'s line for each boot.
+pub fn describe(profile: Profile, boots: &[Boot]) -> String {
+    let parts: Vec<String> = boots
+        .iter()
+        .map(|boot| format!("{} {:.1} s", boot.firmware.to_uppercase(), boot.to_prompt.as_secs_f64()))
+        .collect();
+    let mut text =
+        format!("boot to the serial shell prompt ({} image, TCG, -smp 2): {}", profile.dir(), parts.join(", "));
+    for boot in boots {
+        text += &format!(
+            "\nmemory at the prompt ({}), `free`:            total       used       free\n  {}",
+            boot.firmware.to_uppercase(),
+            boot.memory
+        );
+    }
+    text
 }
 
 #[cfg(test)]
@@ -50,10 +79,17 @@ mod tests {
 
     #[test]
     fn describes_both_boots() {
-        let times = [("bios", Duration::from_millis(3140)), ("uefi", Duration::from_millis(5960))];
-        assert_eq!(
-            describe(Profile::Release, &times),
-            "boot to the serial shell prompt (release image, TCG, -smp 2): BIOS 3.1 s, UEFI 6.0 s"
-        );
+        let boot = |firmware, ms, memory: &str| Boot {
+            firmware,
+            to_prompt: Duration::from_millis(ms),
+            memory: memory.to_string(),
+        };
+        let boots = [boot("bios", 3140, "Mem: 1 2 3"), boot("uefi", 5960, "Mem: 4 5 6")];
+        let text = describe(Profile::Release, &boots);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "boot to the serial shell prompt (release image, TCG, -smp 2): BIOS 3.1 s, UEFI 6.0 s");
+        assert_eq!(lines.len(), 5);
+        assert!(lines[1].contains("(BIOS)") && lines[2] == "  Mem: 1 2 3");
+        assert!(lines[3].contains("(UEFI)") && lines[4] == "  Mem: 4 5 6");
     }
 }

@@ -231,30 +231,44 @@ pub fn wait_for_prompt(guest: &mut Guest, timeout: Duration) -> Result<Duration,
     }
 }
 
+/// A command's output, and whether the prompt came back after it.
+pub struct Output {
+    pub lines: Vec<String>,
+    pub prompt_back: bool,
+}
+
+/// Types `command` at the prompt (and, if `interrupt`, Ctrl-C once it has
+/// run for [`INTERRUPT_AFTER`]) and takes its output up to the next
+/// prompt, or what came before [`COMMAND_TIMEOUT`].
+pub fn run_command(guest: &mut Guest, command: &str, interrupt: bool) -> Result<Output, String> {
+    let mark = guest.output.len();
+    guest.type_text(&format!("{command}\r"))?;
+    if interrupt {
+        // Let the command start (its echo ends with a line end), run a
+        // while, then interrupt it.
+        guest.wait_until(COMMAND_TIMEOUT, INTERRUPT_AFTER, |out| out.len() > mark && out[mark..].contains(&b'\n'));
+        guest.type_text("\x03")?;
+    }
+    let prompt_back = guest.wait_until(COMMAND_TIMEOUT, QUIET, |out| {
+        out.len() > mark && out[mark..].contains(&b'\n') && ends_in_prompt(&out[mark..])
+    });
+    Ok(Output { lines: command_output(&guest.output[mark..]), prompt_back })
+}
+
 /// Types every command of `script` into the shell at the prompt and
 /// compares the outputs. Returns the transcript on failure.
 pub fn run(guest: &mut Guest, script: &Script) -> Result<(), String> {
     let mut failures = Vec::new();
     for step in &script.steps {
-        let mark = guest.output.len();
-        guest.type_text(&format!("{}\r", step.command))?;
-        if step.expected.first() == Some(&Pattern::Line(String::from("^C"))) {
-            // Let the command start (its echo ends with a line end), run a
-            // while, then interrupt it.
-            guest.wait_until(COMMAND_TIMEOUT, INTERRUPT_AFTER, |out| out.len() > mark && out[mark..].contains(&b'\n'));
-            guest.type_text("\x03")?;
-        }
-        let came = guest.wait_until(COMMAND_TIMEOUT, QUIET, |out| {
-            out.len() > mark && out[mark..].contains(&b'\n') && ends_in_prompt(&out[mark..])
-        });
-        let got = command_output(&guest.output[mark..]);
-        if !came {
-            failures.push(describe_failure(step, &got, "no prompt came back in time"));
+        let interrupt = step.expected.first() == Some(&Pattern::Line(String::from("^C")));
+        let output = run_command(guest, &step.command, interrupt)?;
+        if !output.prompt_back {
+            failures.push(describe_failure(step, &output.lines, "no prompt came back in time"));
             // The shell is stuck: the rest of the script cannot run.
             break;
         }
-        if !matches(&step.expected, &got) {
-            failures.push(describe_failure(step, &got, "output differs"));
+        if !matches(&step.expected, &output.lines) {
+            failures.push(describe_failure(step, &output.lines, "output differs"));
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(failures.join("")) }
