@@ -18,6 +18,7 @@
 //! exactly once, in order. Touches nothing but its own memory.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -38,6 +38,7 @@
 //! dropped and counted ([`LineDiscipline::take_dropped`]).
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -26,6 +26,7 @@
 //! the BAR of a live device, which `pcid` does not do behind its drivers.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
