@@ -54,8 +54,9 @@ pub const BENCHMARKS: &[&str] = &[
 /// Linux's figures under `-icount shift=0` (instructions per operation),
 /// from the baseline run; none for the yield ping-pong. A scheme
 /// round trip's peer is Linux's pipe ping-pong; a channel ping-pong's is
-/// its Unix stream socket ping-pong (`unix_stream_pingpong_rt`, measured
-/// here on 2026-11-21).
+/// its Unix stream socket ping-pong (`unix_stream_pingpong_rt`) and 64 KiB
+/// channel writes' its 64 KiB pipe writes (`pipe_write_64k`), both
+/// measured here on 2026-11-21 with `ICOUNT_ONLY=pipe_bw,unix_stream`.
 pub const LINUX_ICOUNT: &[(&str, u64)] = &[
     ("null_syscall_getppid", 338),
     ("fork_exit_wait", 169_375),
@@ -63,6 +64,7 @@ pub const LINUX_ICOUNT: &[(&str, u64)] = &[
     ("scheme_read_1byte", 12_978),
     ("scheme_open_read_close", 7_530),
     ("chan_pingpong_1byte", 17_354),
+    ("chan_write_64k", 50_052),
 ];
 
 /// Linux's TCG figures (ns per operation) from `linux-baseline.sh` run on
