@@ -8,7 +8,7 @@
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
 //! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
-//! | `sys:namespace` | one line per process: pid, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
+//! | `sys:namespace` | one line per process: pid, name, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
 //! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
@@ -272,7 +272,8 @@ fn namespaces(_caller: &Caller) -> String {
     let mut text = String::new();
     for process in process::list() {
         let names = process.namespace().names();
-        let _ = write!(text, "{}", process.pid);
+        let name = without_interrupts(|| process.name.lock().clone());
+        let _ = write!(text, "{} {name}", process.pid);
         if names.is_empty() {
             text.push_str(" -");
         }

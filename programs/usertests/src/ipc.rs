@@ -420,7 +420,7 @@ pub fn ipcd_runs_in_the_null_namespace() -> Outcome {
         .lines()
         .find(|line| line.split_whitespace().next() == Some(&format!("{}", ipcd.0)))
         .ok_or(format!("ipcd (pid {}) is not in sys:namespace", ipcd.0))?;
-    ensure!(line.split_whitespace().skip(1).eq(["-"]), "ipcd's namespace is {line:?}");
+    ensure!(line.split_whitespace().skip(1).eq(["ipcd", "-"]), "ipcd's namespace is {line:?}");
     let mine = text
         .lines()
         .find(|line| line.split_whitespace().next() == Some(&format!("{}", rt::process::getpid())))
