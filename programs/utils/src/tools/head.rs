@@ -57,5 +57,5 @@ fn head(arg: &str, lines: usize) -> rt::Result<()> {
         }
         out.extend_from_slice(&buf[..end]);
     }
-    rt::io::write_all(rt::io::STDOUT, &out)
+    crate::stream::write_stdout(&out)
 }

@@ -66,7 +66,10 @@ pub fn main(args: &[&str]) -> u8 {
                 offset += 16;
             }
             pending.drain(..whole);
-            let _ = rt::io::write_all(rt::io::STDOUT, out.as_bytes());
+            if let Err(err) = stream::write_stdout(out.as_bytes()) {
+                report::error("hexdump", "write error", err);
+                return FAILED;
+            }
         }
     }
     let mut out = String::new();
@@ -77,6 +80,9 @@ pub fn main(args: &[&str]) -> u8 {
     if offset > 0 {
         let _ = writeln!(out, "{offset:08x}");
     }
-    let _ = rt::io::write_all(rt::io::STDOUT, out.as_bytes());
+    if let Err(err) = stream::write_stdout(out.as_bytes()) {
+        report::error("hexdump", "write error", err);
+        return FAILED;
+    }
     status
 }
