@@ -472,13 +472,20 @@ pub fn chan_program_listen_and_send() -> Outcome {
             4
         }
     })?;
-    // Listening once O_EXCL finds the name taken (that open has no effect).
-    let listening = wait_until(
-        WAIT,
-        || matches!(File::open_with("chan:talk", O_CREAT | O_EXCL | O_RDWR), Err(e) if e.errno == sc::EEXIST),
-    );
+    // Send until the listener is there: a send before it listens fails
+    // with ENOENT and changes nothing (a probe that opened the name itself
+    // could take it from the listener).
+    let mut sent = None;
+    let listening = wait_until(WAIT, || {
+        let result = run_chan(&["send", "talk", "hello", "over", "chan"]);
+        let early = matches!(&result, Ok((Some(1), _, err)) if err.contains("No such file or directory"));
+        if !early {
+            sent = Some(result);
+        }
+        !early
+    });
     ensure!(listening, "chan listen never listened");
-    let (code, out, err) = run_chan(&["send", "talk", "hello", "over", "chan"])?;
+    let (code, out, err) = sent.ok_or("no send result")??;
     ensure!(code == Some(0) && out.is_empty() && err.is_empty(), "chan send gave {code:?} {out:?} {err:?}");
     expect_exit("chan listen (checked in a child)", wait_for(listener, WAIT)?, 0)?;
     Ok(String::from("listen + send carried one line; ENOENT and usage errors reported"))
