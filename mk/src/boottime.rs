@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use crate::guest::Guest;
 use crate::images;
-use crate::qemu;
 use crate::session;
 use crate::workspace::{Profile, Workspace};
 
@@ -35,10 +34,7 @@ pub fn measure(ws: &Workspace, profile: Profile) -> Result<Vec<Boot>, String> {
     let normal = images::normal(&built);
     let mut times = Vec::new();
     for boot in ["bios", "uefi"] {
-        let (image, firmware) = match boot {
-            "uefi" => (&normal.uefi, Some(qemu::firmware(&ws.mk_dir().join("boottime-OVMF_VARS.fd"))?)),
-            _ => (&normal.bios, None),
-        };
+        let (image, firmware) = crate::check::boot_target(ws, normal, boot, "boottime")?;
         let log = ws.mk_dir().join("bench-logs").join(format!("boot-{boot}.log"));
         let mut guest = Guest::start(ws, image, firmware.as_ref(), &log)?;
         let at = session::wait_for_prompt(&mut guest, TIMEOUT)

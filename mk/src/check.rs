@@ -249,20 +249,28 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
     }
 }
 
+/// The disk image of `kernel` that `boot` (`bios` or `uefi`) starts from,
+/// and for UEFI the firmware, with a variable store of this kind of boot's
+/// own (`target/ferrite/KIND-OVMF_VARS.fd`), so boots never share one.
+pub fn boot_target<'a>(
+    ws: &Workspace,
+    kernel: &'a KernelImage,
+    boot: &str,
+    kind: &str,
+) -> Result<(&'a Path, Option<Firmware>), String> {
+    match boot {
+        "uefi" => Ok((&kernel.uefi, Some(qemu::firmware(&ws.mk_dir().join(format!("{kind}-OVMF_VARS.fd")))?))),
+        _ => Ok((&kernel.bios, None)),
+    }
+}
+
 /// Boots the self-test kernel from one image and records its checks.
 fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
-    let (image, timeout) = match boot {
-        "uefi" => (&kernel.uefi, UEFI_TIMEOUT),
-        _ => (&kernel.bios, BIOS_TIMEOUT),
-    };
     let verdict_name = format!("{boot} boot");
-    let firmware = if boot == "uefi" {
-        match qemu::firmware(&ws.mk_dir().join("test-OVMF_VARS.fd")) {
-            Ok(firmware) => Some(firmware),
-            Err(err) => return tally.record(&verdict_name, false, Some(&err)),
-        }
-    } else {
-        None
+    let timeout = if boot == "uefi" { UEFI_TIMEOUT } else { BIOS_TIMEOUT };
+    let (image, firmware) = match boot_target(ws, kernel, boot, "test") {
+        Ok(target) => target,
+        Err(err) => return tally.record(&verdict_name, false, Some(&err)),
     };
     let log = ws.log_dir().join(format!("{boot}.log"));
     println!(
@@ -311,17 +319,10 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
 /// Boots the normal image and checks its console against `ci/boot.expect`.
 fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
     let name = format!("{boot} smoke boot ({})", crate::smoke::EXPECT_FILE);
-    let (image, timeout) = match boot {
-        "uefi" => (&kernel.uefi, SMOKE_UEFI_TIMEOUT),
-        _ => (&kernel.bios, SMOKE_BIOS_TIMEOUT),
-    };
-    let firmware = if boot == "uefi" {
-        match qemu::firmware(&ws.mk_dir().join("smoke-OVMF_VARS.fd")) {
-            Ok(firmware) => Some(firmware),
-            Err(err) => return tally.record(&name, false, Some(&err)),
-        }
-    } else {
-        None
+    let timeout = if boot == "uefi" { SMOKE_UEFI_TIMEOUT } else { SMOKE_BIOS_TIMEOUT };
+    let (image, firmware) = match boot_target(ws, kernel, boot, "smoke") {
+        Ok(target) => target,
+        Err(err) => return tally.record(&name, false, Some(&err)),
     };
     let log = ws.log_dir().join(format!("{boot}-smoke.log"));
     println!("mk: booting {} (serial log in {})", ws.show(image), ws.show(&log));
@@ -356,17 +357,10 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
 /// on its framebuffer console (`screenshot`).
 fn screenshot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
     let name = format!("{boot} screenshot (typed text on the framebuffer console)");
-    let (image, timeout) = match boot {
-        "uefi" => (&kernel.uefi, SMOKE_UEFI_TIMEOUT),
-        _ => (&kernel.bios, SMOKE_BIOS_TIMEOUT),
-    };
-    let firmware = if boot == "uefi" {
-        match qemu::firmware(&ws.mk_dir().join("screenshot-OVMF_VARS.fd")) {
-            Ok(firmware) => Some(firmware),
-            Err(err) => return tally.record(&name, false, Some(&err)),
-        }
-    } else {
-        None
+    let timeout = if boot == "uefi" { SMOKE_UEFI_TIMEOUT } else { SMOKE_BIOS_TIMEOUT };
+    let (image, firmware) = match boot_target(ws, kernel, boot, "screenshot") {
+        Ok(target) => target,
+        Err(err) => return tally.record(&name, false, Some(&err)),
     };
     let log = ws.log_dir().join(format!("{boot}-screenshot.log"));
     println!("mk: booting {} with a display to type into (serial log in {})", ws.show(image), ws.show(&log));
