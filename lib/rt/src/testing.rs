@@ -126,21 +126,6 @@ pub fn sgdt() -> u64 {
     u64::from_le_bytes(base)
 }
 
-/// Reads I/O port `port` (`in al, dx`). A process the kernel has not
-/// granted the port (`SYS_PORT_GRANT`) must be killed (`#GP` → `SIGSEGV`).
-///
-/// Contract: only read ports whose reads have no side effects (0x80, the
-/// POST diagnostic port, is the usual one).
-pub fn port_in8(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: a port read touches no memory; by the contract the device
-    // behind the port does nothing on a read.
-    unsafe {
-        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags));
-    }
-    value
-}
-
 /// Divides by zero (`div` with a zero divisor): the kernel must kill the
 /// caller with `SIGFPE`. Returns the quotient if the CPU did not fault.
 pub fn divide_by_zero() -> u64 {

@@ -73,6 +73,6 @@ pub fn stack_overflow_hits_guard_page() -> Outcome {
 
 pub fn port_io_without_grant_sigsegv() -> Outcome {
     dies_with(SIGSEGV, || {
-        testing::port_in8(0x80);
+        rt::port::inb(0x80);
     })
 }

@@ -8,7 +8,7 @@ use core::sync::atomic::Ordering;
 
 use rt::abi::SIGSEGV;
 use rt::abi::syscall as sc;
-use rt::testing::port_in8;
+use rt::port::inb;
 
 use crate::support::{
     Outcome, WAIT, await_flag, dies_with, ensure, expect_errno, expect_exit, expect_signal, fork_child, ok, raise_flag,
@@ -27,7 +27,7 @@ fn granted_child_reads(port: u16) -> Result<rt::process::ExitStatus, String> {
         if !await_flag(go, WAIT) {
             return 1;
         }
-        port_in8(port);
+        inb(port);
         0
     })?;
     let granted = rt::sys::port_grant(pid, PORT, 1);
@@ -56,7 +56,7 @@ pub fn port_grant_does_not_leak() -> Outcome {
     expect_exit("the granted child", status, 0)?;
     for _ in 0..4 {
         dies_with(SIGSEGV, || {
-            port_in8(PORT as u16);
+            inb(PORT as u16);
         })?;
     }
     Ok(String::from("4 later processes refused"))
@@ -75,7 +75,7 @@ pub fn port_grant_reaches_a_running_process() -> Outcome {
         while go.load(Ordering::Acquire) == 0 {
             core::hint::spin_loop();
         }
-        port_in8(PORT as u16);
+        inb(PORT as u16);
         0
     })?;
     let started = wait_until(WAIT, || spinning.load(Ordering::Acquire) != 0);
@@ -96,7 +96,7 @@ pub fn port_grant_to_self() -> Outcome {
         if rt::sys::port_grant(rt::process::getpid(), PORT, 1).is_err() {
             return 1;
         }
-        port_in8(PORT as u16);
+        inb(PORT as u16);
         0
     })?;
     ensure!(status.code() != Some(1), "port_grant to itself failed");
@@ -118,7 +118,7 @@ pub fn port_grant_refused_in_the_null_namespace() -> Outcome {
             Err(err) if err.errno == sc::EPERM => {}
             _ => return 3,
         }
-        port_in8(PORT as u16);
+        inb(PORT as u16);
         0
     })?;
     ensure!(status.code() != Some(3), "a process in the null namespace granted itself a port");
