@@ -393,23 +393,7 @@ mod tests {
     use std::collections::BTreeSet;
     use std::vec;
     use std::vec::Vec;
-
-    /// xorshift64*: tiny deterministic PRNG for the randomized tests.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use xorshift::Rng;
 
     fn storage(frames: u64) -> Vec<u64> {
         // Garbage on entry: `new` must clear what it uses.
@@ -763,17 +747,17 @@ mod tests {
     }
 
     fn randomized(seed: u64, frames: u64, ops: usize) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut s = storage(frames);
         let mut b = FrameBitmap::new(&mut s, frames);
         let mut m = Model::default();
         let mut allocated: Vec<u64> = Vec::new();
         let span = frames + 10;
         for op in 0..ops {
-            match rng.below(100) {
+            match rng.below_u64(100) {
                 0..=4 => {
-                    let start = rng.below(span);
-                    let count = rng.below(200);
+                    let start = rng.below_u64(span);
+                    let count = rng.below_u64(200);
                     let mut added = 0;
                     for f in start..(start + count).min(frames) {
                         if m.usable.insert(f) {
@@ -784,8 +768,8 @@ mod tests {
                     assert_eq!(b.add_free_range(start, count), added);
                 }
                 5..=7 => {
-                    let start = rng.below(span);
-                    let count = rng.below(80);
+                    let start = rng.below_u64(span);
+                    let count = rng.below_u64(80);
                     let mut taken = 0;
                     for f in start..(start + count).min(frames) {
                         if m.free.remove(&f) {
@@ -803,7 +787,7 @@ mod tests {
                     None => assert!(m.free.is_empty(), "op {op}"),
                 },
                 40..=49 => {
-                    let limit = rng.below(span);
+                    let limit = rng.below_u64(span);
                     match b.allocate_below(limit) {
                         Some(f) => {
                             assert!(f < limit);
@@ -814,9 +798,9 @@ mod tests {
                     }
                 }
                 50..=59 => {
-                    let count = 1 + rng.below(8);
-                    let align = [0, 1, 2, 4, 8, 16, 3][rng.below(7) as usize];
-                    let limit = if rng.below(2) == 0 { frames } else { rng.below(span) };
+                    let count = 1 + rng.below_u64(8);
+                    let align = [0, 1, 2, 4, 8, 16, 3][rng.below_u64(7) as usize];
+                    let limit = if rng.below_u64(2) == 0 { frames } else { rng.below_u64(span) };
                     match b.allocate_contiguous_below(count, align, limit) {
                         Some(f) => {
                             assert_eq!(f % align.max(1), 0);
@@ -834,7 +818,7 @@ mod tests {
                 }
                 60..=89 => {
                     if !allocated.is_empty() {
-                        let i = rng.below(allocated.len() as u64) as usize;
+                        let i = rng.below_u64(allocated.len() as u64) as usize;
                         let f = allocated.swap_remove(i);
                         assert_eq!(b.free(f), Ok(()));
                         assert!(m.usable.contains(&f));
@@ -843,7 +827,7 @@ mod tests {
                 }
                 _ => {
                     // Free an arbitrary frame: must agree with the model.
-                    let f = rng.below(span);
+                    let f = rng.below_u64(span);
                     let expect = if f >= frames {
                         Err(FreeError::OutOfRange)
                     } else if m.usable.contains(&f) && !m.free.contains(&f) {

@@ -12,6 +12,7 @@ use super::*;
 use std::alloc::{alloc_zeroed, dealloc};
 use std::collections::BTreeMap;
 use std::vec::Vec;
+use xorshift::Rng;
 
 /// A host buffer aligned to 4096 that the heap under test may own.
 struct Region {
@@ -64,24 +65,6 @@ fn layout(size: usize, align: usize) -> Layout {
 
 fn rounded(size: usize) -> usize {
     size.max(1).next_multiple_of(MIN_BLOCK)
-}
-
-/// xorshift64*: tiny deterministic PRNG for the randomized tests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn fill(ptr: NonNull<u8>, len: usize, seed: u8) {
@@ -254,7 +237,7 @@ fn check_no_overlap(live: &[(NonNull<u8>, Layout)]) {
 fn patterns_survive_churn() {
     let region = Region::new(256 * 1024);
     let mut heap = heap_over(&region);
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
     for i in 0..2000u32 {
         if live.len() > 50 && rng.below(3) == 0 {
@@ -561,7 +544,7 @@ fn stress(seed: u64, ops: usize) {
     // SAFETY: a second live buffer that outlives the heap.
     unsafe { heap.add_region(r2.start(), 32 * 1024) };
     let regions = [&r1, &r2];
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut live: BTreeMap<usize, (Layout, u8)> = BTreeMap::new();
     for op in 0..ops {
         let seed = op as u8;

@@ -220,6 +220,7 @@ mod tests {
     use core::fmt::Write;
     use std::vec;
     use std::vec::Vec;
+    use xorshift::Rng;
 
     /// Everything held, read in one go from the oldest byte.
     fn contents<const N: usize>(ring: &LogRing<N>) -> Vec<u8> {
@@ -333,43 +334,26 @@ mod tests {
         assert_eq!(ring.end(), 3);
     }
 
-    /// xorshift64*: a tiny deterministic generator for the random test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// Random pushes and reads against a model: the whole stream ever
     /// appended and where its lines start.
     fn random_against_model<const N: usize>(seed: u64, ops: usize) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut ring = LogRing::<N>::new();
         let mut stream: Vec<u8> = Vec::new();
         let mut line_starts: Vec<u64> = vec![0];
         let mut head = 0u64;
         for _ in 0..ops {
-            if rng.below(3) > 0 {
+            if rng.below_u64(3) > 0 {
                 // Mostly short lines, some longer than the ring, some with
                 // newlines inside or at the end.
-                let len = match rng.below(10) {
-                    0 => rng.below(N as u64 + 8) as usize,
+                let len = match rng.below_u64(10) {
+                    0 => rng.below_u64(N as u64 + 8) as usize,
                     1 => 0,
-                    _ => rng.below((N as u64 / 3).max(2)) as usize,
+                    _ => rng.below_u64((N as u64 / 3).max(2)) as usize,
                 };
-                let line: Vec<u8> =
-                    (0..len).map(|_| if rng.below(12) == 0 { b'\n' } else { b'a' + rng.below(26) as u8 }).collect();
+                let line: Vec<u8> = (0..len)
+                    .map(|_| if rng.below_u64(12) == 0 { b'\n' } else { b'a' + rng.below_u64(26) as u8 })
+                    .collect();
                 ring.push_line(&line);
                 let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
                 for &b in &trimmed[..trimmed.len().min(N - 1)] {
@@ -385,8 +369,8 @@ mod tests {
                 // from which the rest fits.
                 head = *line_starts.iter().find(|&&s| s >= head && tail - s <= N as u64).expect("the last line fits");
             } else {
-                let from = rng.below(stream.len() as u64 + 4);
-                let mut out = vec![0u8; rng.below(N as u64 + 4) as usize];
+                let from = rng.below_u64(stream.len() as u64 + 4);
+                let mut out = vec![0u8; rng.below_u64(N as u64 + 4) as usize];
                 let read = ring.read(from, &mut out);
                 let tail = stream.len() as u64;
                 let start = from.clamp(head, tail);

@@ -1,10 +1,11 @@
-//! xorshift64 (Marsaglia's 13/7/17 shifts): a tiny deterministic
-//! pseudo-random generator for randomized tests, so that a failure repeats
-//! exactly from its seed. Not for anything that needs real randomness
+//! xorshift64* (Marsaglia's xorshift with Vigna's multiplier): a tiny
+//! deterministic pseudo-random generator for randomized tests, so that a
+//! failure repeats exactly from its seed. Not for anything that needs real randomness
 //! (`rand:` and `rt::random` are for that).
 //!
-//! Why a crate: host tests (`lib/chan-buffer`, `lib/shell-syntax`) and the
-//! in-guest suite (`programs/usertests`) all want the same few lines.
+//! Why a crate: the host tests of the allocators, the log ring, the
+//! parsers and the channel buffer, and the in-guest suite
+//! (`programs/usertests`), all want the same few lines.
 //!
 //! May touch: nothing but its own state.
 
@@ -23,15 +24,22 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     /// A number in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next_u64() % n as u64) as usize }
+        self.below_u64(n as u64) as usize
+    }
+
+    /// A number in `0..n` (0 when `n` is 0), for 64-bit ranges.
+    pub fn below_u64(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     /// One of `items`, or `None` if there are none.
