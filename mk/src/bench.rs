@@ -22,7 +22,6 @@
 //! it once the done line is in (or on timeout, or a kernel panic).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
@@ -284,10 +283,7 @@ fn boot(
     log_path: &Path,
     label: &str,
 ) -> Result<BenchRun, String> {
-    if let Some(dir) = log_path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let mut log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let mut log = crate::process::create_log(log_path)?;
     let machine =
         Machine { image, firmware: None, smp, mem: "256M", serial: Serial::Pipe, display: false, gdb: false, icount };
     let mut cmd = process::clean(ws, qemu::QEMU);

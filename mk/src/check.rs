@@ -402,10 +402,7 @@ pub fn start_test_qemu(
     log_path: &Path,
     stderr: Stdio,
 ) -> Result<(File, qemu::Running), String> {
-    if let Some(dir) = log_path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let log = crate::process::create_log(log_path)?;
     let mut cmd = test_qemu_command(ws, image, firmware);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
     println!("mk: {}", process::describe(&cmd));

@@ -33,10 +33,7 @@ impl Guest {
     /// Boots `image` the way every test boot runs (see
     /// `check::test_qemu_command`), with the serial console on pipes.
     pub fn start(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, log_path: &Path) -> Result<Guest, String> {
-        if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        }
-        let log = File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+        let log = crate::process::create_log(log_path)?;
         let mut cmd = crate::check::test_qemu_command(ws, image, firmware);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         println!("mk: {}", crate::process::describe(&cmd));

@@ -124,6 +124,14 @@ pub fn spawn_error(cmd: &Command, err: std::io::Error) -> String {
     format!("could not run `{}`: {err}", cmd.get_program().to_string_lossy())
 }
 
+/// Creates (or empties) the log file at `path`, making its directory.
+pub fn create_log(path: &std::path::Path) -> Result<std::fs::File, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

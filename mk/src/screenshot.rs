@@ -201,10 +201,7 @@ pub fn check(
     let png = png_path(ws, boot);
     let _ = fs::remove_file(&socket);
     let _ = fs::remove_file(&png);
-    if let Some(logs) = log_path.parent() {
-        fs::create_dir_all(logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
-    }
-    let mut log = fs::File::create(log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let mut log = crate::process::create_log(log_path)?;
     let mut cmd = crate::check::test_qemu_command(ws, image, firmware);
     cmd.arg("-monitor")
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
