@@ -5,6 +5,14 @@
 //! with as few `SYS_WRITE`s as the text needs (one for a short line), so a
 //! line rarely interleaves with other output on a shared console. Write
 //! errors are ignored: there is nowhere to report them.
+//!
+//! One error is not ignored: when standard output's reader has gone
+//! (`EPIPE`: `hexdump -C zero: | head -n 2` once `head` has its lines), the
+//! program ends at once and quietly with [`BROKEN_PIPE`], as a Unix program
+//! dies of `SIGPIPE` by default; nobody is left to read the rest, and a
+//! program with endless input would otherwise write forever. Ferrite has no
+//! `SIGPIPE`: on every other fd `EPIPE` is an ordinary error (a `chan:`
+//! whose peer left, a pipe the program writes with [`write_all`]).
 
 use core::fmt;
 
@@ -16,6 +24,25 @@ pub const STDIN: usize = 0;
 pub const STDOUT: usize = 1;
 /// File descriptor of standard error.
 pub const STDERR: usize = 2;
+
+/// The exit status of a program whose standard output lost its reader:
+/// 128 + `SIGPIPE`, what a shell shows for a process that signal ended.
+pub const BROKEN_PIPE: i32 = 128 + 13;
+
+/// Writes all of `buf` to standard output, like [`write_all`], except that
+/// a reader that has gone ends the program (see the module header).
+pub fn write_stdout(buf: &[u8]) -> Result<()> {
+    match write_all(STDOUT, buf) {
+        Err(err) if err.errno == abi::syscall::EPIPE => crate::process::exit(BROKEN_PIPE),
+        other => other,
+    }
+}
+
+/// Writes all of `buf` to `fd`: [`write_stdout`] for fd 1 (its reader gone
+/// ends the program), [`write_all`] for any other.
+pub fn write_out(fd: usize, buf: &[u8]) -> Result<()> {
+    if fd == STDOUT { write_stdout(buf) } else { write_all(fd, buf) }
+}
 
 /// Writes all of `buf` to `fd`, retrying after partial writes and `EINTR`.
 /// A write of 0 bytes ends with `EIO`.
@@ -74,7 +101,7 @@ impl Stdin {
 
 impl Stdout {
     pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        write_all(STDOUT, buf)
+        write_stdout(buf)
     }
 }
 
@@ -86,7 +113,7 @@ impl Stderr {
 
 impl fmt::Write for Stdout {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_all(STDOUT, s.as_bytes()).map_err(|_| fmt::Error)
+        write_stdout(s.as_bytes()).map_err(|_| fmt::Error)
     }
 
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
@@ -115,7 +142,7 @@ struct Buffered {
 
 impl Buffered {
     fn flush(&mut self) {
-        if self.len > 0 && write_all(self.fd, &self.buf[..self.len]).is_err() {
+        if self.len > 0 && write_out(self.fd, &self.buf[..self.len]).is_err() {
             self.failed = true;
         }
         self.len = 0;
@@ -129,7 +156,7 @@ impl fmt::Write for Buffered {
             self.flush();
         }
         if bytes.len() > self.buf.len() {
-            if write_all(self.fd, bytes).is_err() {
+            if write_out(self.fd, bytes).is_err() {
                 self.failed = true;
             }
         } else {

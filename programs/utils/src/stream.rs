@@ -1,36 +1,11 @@
-//! Moving bytes between files for the utilities: whole-file copies,
-//! reading a named file or standard input (`-` or no argument), and
-//! writing standard output.
-//!
-//! When the reader of standard output goes away (`EPIPE`: `hexdump zero: |
-//! head -n 2` once `head` has its lines), a utility stops at once and
-//! quietly with status [`BROKEN_PIPE`], as a Unix program dies of
-//! `SIGPIPE`: nobody is left to read the rest, and an endless input would
-//! otherwise keep it writing forever. Ferrite has no `SIGPIPE`; other
-//! writes that fail with `EPIPE` (to a `chan:` whose peer left, say) are
-//! errors like any other.
+//! Moving bytes between files for the utilities: whole-file copies and
+//! reading a named file or standard input (`-` or no argument). Standard
+//! output is written with `rt::io::write_stdout` (or `write_out`), which ends the utility
+//! quietly when its reader has gone (`hexdump -C zero: | head -n 2`).
 
 use rt::abi::syscall::{self as sc, MODE_DIR, MODE_TYPE};
 use rt::fs::File;
 use rt::io;
-
-/// The status of a utility whose standard output lost its reader: 128 +
-/// `SIGPIPE`, what a shell shows for a process that signal ended.
-pub const BROKEN_PIPE: i32 = 128 + 13;
-
-/// Writes all of `bytes` to standard output; ends the program quietly if
-/// its reader is gone (see the module header).
-pub fn write_stdout(bytes: &[u8]) -> rt::Result<()> {
-    write_to(io::STDOUT, bytes)
-}
-
-/// Writes all of `bytes` to `fd`, with standard output's `EPIPE` rule.
-fn write_to(fd: usize, bytes: &[u8]) -> rt::Result<()> {
-    match io::write_all(fd, bytes) {
-        Err(err) if err.errno == sc::EPIPE && fd == io::STDOUT => rt::process::exit(BROKEN_PIPE),
-        other => other,
-    }
-}
 
 /// How much one read or write moves.
 pub const CHUNK: usize = 16 * 1024;
@@ -61,7 +36,7 @@ pub fn copy(from: &mut File, to: usize) -> Result<u64, (bool, rt::Error)> {
         if n == 0 {
             return Ok(total);
         }
-        write_to(to, &buf[..n]).map_err(|e| (false, e))?;
+        io::write_out(to, &buf[..n]).map_err(|e| (false, e))?;
         total += n as u64;
     }
 }

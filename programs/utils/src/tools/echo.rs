@@ -15,7 +15,7 @@ pub fn main(args: &[&str]) -> u8 {
     if newline {
         text.push('\n');
     }
-    match crate::stream::write_stdout(text.as_bytes()) {
+    match rt::io::write_stdout(text.as_bytes()) {
         Ok(()) => OK,
         Err(err) => {
             report::error("echo", "write error", err);

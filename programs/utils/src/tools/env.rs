@@ -8,8 +8,8 @@ pub fn main(args: &[&str]) -> u8 {
         return crate::report::usage("env", "takes no arguments", "");
     }
     for entry in rt::env::vars_bytes() {
-        let _ = crate::stream::write_stdout(entry);
-        let _ = crate::stream::write_stdout(b"\n");
+        let _ = rt::io::write_stdout(entry);
+        let _ = rt::io::write_stdout(b"\n");
     }
     OK
 }

@@ -57,5 +57,5 @@ fn head(arg: &str, lines: usize) -> rt::Result<()> {
         }
         out.extend_from_slice(&buf[..end]);
     }
-    crate::stream::write_stdout(&out)
+    rt::io::write_stdout(&out)
 }

@@ -66,7 +66,7 @@ pub fn main(args: &[&str]) -> u8 {
                 offset += 16;
             }
             pending.drain(..whole);
-            if let Err(err) = stream::write_stdout(out.as_bytes()) {
+            if let Err(err) = rt::io::write_stdout(out.as_bytes()) {
                 report::error("hexdump", "write error", err);
                 return FAILED;
             }
@@ -80,7 +80,7 @@ pub fn main(args: &[&str]) -> u8 {
     if offset > 0 {
         let _ = writeln!(out, "{offset:08x}");
     }
-    if let Err(err) = stream::write_stdout(out.as_bytes()) {
+    if let Err(err) = rt::io::write_stdout(out.as_bytes()) {
         report::error("hexdump", "write error", err);
         return FAILED;
     }

@@ -31,6 +31,6 @@ pub fn main(_args: &[&str]) -> u8 {
         let name = fields.get(at[4]..).map(|rest| rest.join(" ")).unwrap_or_default();
         let _ = writeln!(out, "{:>5} {:>5} {:>5} {:<9} {name}", field(0), field(1), field(2), field(3));
     }
-    let _ = crate::stream::write_stdout(out.as_bytes());
+    let _ = rt::io::write_stdout(out.as_bytes());
     OK
 }
