@@ -20,10 +20,10 @@ extern crate alloc;
 mod chan;
 mod shm;
 
-use rt::abi::syscall::{EAGAIN, Event, EventFlags};
+use rt::abi::syscall::Event;
 use rt::event::EventQueue;
 use rt::prelude::*;
-use scheme::{Result, Scheme, Server};
+use scheme::{Result, Server};
 
 rt::main!(main);
 
@@ -35,10 +35,8 @@ fn main() -> Result<()> {
     let mut chan = Server::new("chan", chan::Chan::new())?;
     let mut shm = Server::new("shm", shm::Shm::new())?;
     let queue = EventQueue::new()?;
-    for (server_socket, data) in [(chan.socket().file(), CHAN), (shm.socket().file(), SHM)] {
-        server_socket.set_nonblocking(true)?;
-        queue.watch(server_socket.fd(), EventFlags::EVENT_READ, data)?;
-    }
+    chan.watch_on(&queue, CHAN)?;
+    shm.watch_on(&queue, SHM)?;
     chan.confine()?;
     chan.ready();
     let mut events = [Event::default(); 4];
@@ -46,8 +44,8 @@ fn main() -> Result<()> {
         let n = queue.wait(&mut events)?;
         for event in &events[..n] {
             let result = match event.data {
-                CHAN => drain(&mut chan),
-                SHM => drain(&mut shm),
+                CHAN => chan.handle_pending(),
+                SHM => shm.handle_pending(),
                 other => {
                     eprintln!("ipcd: event for unknown socket {other}, ignored");
                     Ok(())
@@ -57,17 +55,6 @@ fn main() -> Result<()> {
                 eprintln!("ipcd: a scheme socket failed: {err}; exiting");
                 return Err(err);
             }
-        }
-    }
-}
-
-/// Handle every request waiting on `server`'s socket.
-fn drain<S: Scheme>(server: &mut Server<S>) -> Result<()> {
-    loop {
-        match server.handle_next() {
-            Ok(()) => {}
-            Err(err) if err.errno == EAGAIN => return Ok(()),
-            Err(err) => return Err(err),
         }
     }
 }

@@ -182,8 +182,7 @@ fn main() -> Result<()> {
     })?;
     let mut server = Server::new("ps2", Ps2::default())?;
     let queue = EventQueue::new()?;
-    server.socket().file().set_nonblocking(true)?;
-    queue.watch(server.socket().file().fd(), EventFlags::EVENT_READ, SOCKET)?;
+    server.watch_on(&queue, SOCKET)?;
     queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ)?;
     server.confine()?;
     let mut keyboard = Keyboard::new();
@@ -205,13 +204,7 @@ fn main() -> Result<()> {
                     service_keyboard(&mut keyboard, server.scheme());
                     server.retry_parked()?;
                 }
-                SOCKET => loop {
-                    match server.handle_next() {
-                        Ok(()) => {}
-                        Err(err) if err.errno == EAGAIN => break,
-                        Err(err) => return Err(err),
-                    }
-                },
+                SOCKET => server.handle_pending()?,
                 _ => {}
             }
         }

@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use rt::abi::syscall::{EAGAIN, Event, EventFlags};
+use rt::abi::syscall::{Event, EventFlags};
 use rt::event::EventQueue;
 use scheme::{Result, Server};
 
@@ -37,9 +37,8 @@ impl<T: Terminal> Daemon<T> {
     /// the loop waits on.
     pub fn register(name: &str, console: Console<T>) -> Result<Daemon<T>> {
         let server = Server::new(name, console)?;
-        server.socket().file().set_nonblocking(true)?;
         let events = EventQueue::new()?;
-        events.watch(server.socket().file().fd(), EventFlags::EVENT_READ, SOCKET)?;
+        server.watch_on(&events, SOCKET)?;
         Ok(Daemon { server, events })
     }
 
@@ -65,22 +64,11 @@ impl<T: Terminal> Daemon<T> {
             let n = self.events.wait(&mut ready)?;
             for event in &ready[..n] {
                 if event.data == SOCKET {
-                    self.serve_requests()?;
+                    self.server.handle_pending()?;
                 } else {
                     input.ready(event.data, self.server.scheme())?;
                     self.server.retry_parked()?;
                 }
-            }
-        }
-    }
-
-    /// Handle every request waiting on the (non-blocking) socket.
-    fn serve_requests(&mut self) -> Result<()> {
-        loop {
-            match self.server.handle_next() {
-                Ok(()) => {}
-                Err(err) if err.errno == EAGAIN => return Ok(()),
-                Err(err) => return Err(err),
             }
         }
     }

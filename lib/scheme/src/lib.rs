@@ -56,6 +56,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use rt::abi::syscall::{self as sc, EventFlags, Stat};
+use rt::event::EventQueue;
 use rt::scheme::{INLINE_MAX, Incoming, Op, Response, Socket};
 pub use rt::{Error, Result};
 use sc::{EAGAIN, EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE};
@@ -206,6 +207,27 @@ impl<S: Scheme> Server<S> {
     /// How many requests wait for something to change.
     pub fn parked(&self) -> usize {
         self.parked.len()
+    }
+
+    /// For a daemon that waits on more than this socket (several schemes,
+    /// a device): make the socket non-blocking and watch it on `queue`
+    /// with `data`; when the queue reports `data`, call
+    /// [`Server::handle_pending`].
+    pub fn watch_on(&self, queue: &EventQueue, data: usize) -> Result<()> {
+        self.socket.file().set_nonblocking(true)?;
+        queue.watch(self.socket.file().fd(), EventFlags::EVENT_READ, data)
+    }
+
+    /// Handle every request waiting on the socket (made non-blocking by
+    /// [`Server::watch_on`]), then return.
+    pub fn handle_pending(&mut self) -> Result<()> {
+        loop {
+            match self.handle_next() {
+                Ok(()) => {}
+                Err(err) if err.errno == EAGAIN => return Ok(()),
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Serve requests until the socket fails.
