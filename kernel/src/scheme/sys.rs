@@ -41,26 +41,34 @@ use crate::arch::x86_64::{self as arch, percpu, tsc};
 use crate::context::process::{self, Process};
 use crate::context::thread::State;
 
-/// A file's generator: its text, for this opener, or `None` when the
-/// file does not exist on this machine (then it is `ENOENT` and not listed).
-type Generator = fn(&Caller) -> Option<String>;
+/// A file's generator: its text, for this opener.
+type Generator = fn(&Caller) -> String;
+
+/// One file: its name, whether it exists on this machine (else it is
+/// `ENOENT` and not listed), and its text.
+#[derive(Clone, Copy)]
+struct File {
+    name: &'static str,
+    exists: fn() -> bool,
+    generate: Generator,
+}
+
+/// A file every machine has.
+const fn always(name: &'static str, generate: Generator) -> File {
+    File { name, exists: || true, generate }
+}
 
 /// The files, sorted by name (the listing's order).
-const FILES: [(&str, Generator); 8] = [
-    ("context", |c| Some(context(c))),
-    ("cpu", |c| Some(cpu(c))),
-    ("framebuffer", framebuffer),
-    ("log", |c| Some(log(c))),
-    ("memory", |c| Some(memory(c))),
-    ("namespace", |c| Some(namespaces(c))),
-    ("scheme", |c| Some(schemes(c))),
-    ("uname", |c| Some(uname(c))),
+const FILES: [File; 8] = [
+    always("context", context),
+    always("cpu", cpu),
+    File { name: "framebuffer", exists: || crate::framebuffer::get().is_some(), generate: framebuffer },
+    always("log", log),
+    always("memory", memory),
+    always("namespace", namespaces),
+    always("scheme", schemes),
+    always("uname", uname),
 ];
-
-/// Files that exist only on some machines; every other file always exists.
-fn present(name: &str) -> bool {
-    name != "framebuffer" || crate::framebuffer::get().is_some()
-}
 
 struct Handle {
     /// The file's name, or "" for the listing.
@@ -96,8 +104,13 @@ fn file_name(path: &str) -> &str {
     path.trim_matches('/')
 }
 
-fn find(name: &str) -> Option<(&'static str, Generator)> {
-    FILES.iter().copied().find(|&(file, _)| file == name && present(file))
+/// The files this machine has.
+fn existing() -> impl Iterator<Item = File> {
+    FILES.into_iter().filter(|file| (file.exists)())
+}
+
+fn find(name: &str) -> Option<File> {
+    existing().find(|file| file.name == name)
 }
 
 impl KernelScheme for SysScheme {
@@ -109,17 +122,17 @@ impl KernelScheme for SysScheme {
         let name = file_name(path);
         let (name, data) = if name.is_empty() {
             let mut listing = String::new();
-            for (file, _) in FILES.iter().filter(|(file, _)| present(file)) {
-                listing.push_str(file);
+            for file in existing() {
+                listing.push_str(file.name);
                 listing.push('\n');
             }
             ("", listing)
         } else {
-            let (file, generate) = find(name).ok_or(Error::new(ENOENT))?;
+            let file = find(name).ok_or(Error::new(ENOENT))?;
             if flags & O_DIRECTORY != 0 {
                 return Err(Error::new(ENOTDIR));
             }
-            (file, generate(caller).ok_or(Error::new(ENOENT))?)
+            (file.name, (file.generate)(caller))
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let handle = Handle { name, text: Snapshot::new(data.into_bytes()) };
@@ -177,8 +190,9 @@ impl KernelScheme for SysScheme {
     }
 }
 
-fn framebuffer(_caller: &Caller) -> Option<String> {
-    crate::framebuffer::get().map(|fb| fb.describe())
+/// Only listed when there is one (the bootloader's record never changes).
+fn framebuffer(_caller: &Caller) -> String {
+    crate::framebuffer::get().map(|fb| fb.describe()).unwrap_or_default()
 }
 
 fn uname(_caller: &Caller) -> String {
