@@ -49,7 +49,6 @@ pub const PROGRAMS: &[&str] = &[
     "ps2",
     "fbcon",
     "ipcd",
-    "chan",
 ];
 
 /// The multi-call binary of the utilities, staged once more as

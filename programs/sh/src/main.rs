@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             eprintln!("sh: -c needs an argument\n{USAGE}");
             2
         }
-        [file] if !file.starts_with('-') => match File::open(&rt::fs::resolve_in(&shell.cwd, file)) {
+        [file] if !file.starts_with('-') => match File::open(&shell.resolve(file)) {
             Ok(mut file) => {
                 script::run(&mut shell, &mut file);
                 shell.status

@@ -34,6 +34,7 @@ type Tool = fn(&[&str]) -> u8;
 /// The dispatch table, in the order of `names::UTILITIES`.
 const TABLE: &[(&str, Tool)] = &[
     ("cat", tools::cat::main),
+    ("chan", tools::chan::main),
     ("cp", tools::cp::main),
     ("dd", tools::dd::main),
     ("echo", tools::echo::main),

@@ -1,6 +1,7 @@
 //! The utilities, one module each; `main.rs` dispatches to them by name.
 
 pub mod cat;
+pub mod chan;
 pub mod cp;
 pub mod dd;
 pub mod echo;
