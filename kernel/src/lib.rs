@@ -15,6 +15,7 @@ pub mod boot;
 pub mod console;
 pub mod context;
 pub mod framebuffer;
+pub mod log_limit;
 pub mod logger;
 pub mod memory;
 pub mod qemu;

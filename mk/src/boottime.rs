@@ -36,7 +36,7 @@ pub fn measure(ws: &Workspace, profile: Profile) -> Result<Vec<Boot>, String> {
     for boot in ["bios", "uefi"] {
         let (image, firmware) = crate::check::boot_target(ws, normal, boot, "boottime")?;
         let log = ws.mk_dir().join("bench-logs").join(format!("boot-{boot}.log"));
-        let mut guest = Guest::start(ws, image, firmware.as_ref(), &log)?;
+        let mut guest = Guest::start(ws, image, firmware.as_ref(), &log, crate::check::SMP)?;
         let at = session::wait_for_prompt(&mut guest, TIMEOUT)
             .map_err(|e| format!("{boot}: {e} (serial log in {})", ws.show(&log)))?;
         let free = session::run_command(&mut guest, "free", false)?.lines;

@@ -227,10 +227,24 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
         }
     };
 
-    for boot in ["bios", "uefi"].into_iter().filter(|_| !opts.smoke_only) {
+    let selftest_boots = [("bios", SMP), ("uefi", SMP), ("bios", SMP_WIDE)];
+    for (boot, smp) in selftest_boots.into_iter().filter(|_| !opts.smoke_only) {
         match &images {
-            Some(images) => boot_check(ws, tally, boot, images::selftest(images)),
+            Some(images) => boot_check(ws, tally, boot, images::selftest(images), smp),
             None => tally.record(&format!("{boot} boot"), false, Some("no image to boot")),
+        }
+    }
+
+    // The fuzzer: a fixed short run on two and on four CPUs.
+    for smp in [SMP, SMP_WIDE].into_iter().filter(|_| !opts.smoke_only) {
+        let name = format!("bios fuzz smp{smp} ({} calls)", crate::fuzz::TEST_CALLS);
+        match &images {
+            Some(images) => {
+                let run = crate::fuzz::Run { smp, calls: crate::fuzz::TEST_CALLS, minutes: 0, seed: smp as u64 };
+                let result = crate::fuzz::run(ws, &images::normal(images).bios, &run);
+                tally.record(&name, result.is_ok(), Some(&result.unwrap_or_else(|e| e)));
+            }
+            None => tally.record(&name, false, Some("no image to boot")),
         }
     }
 
@@ -264,22 +278,25 @@ pub fn boot_target<'a>(
     }
 }
 
-/// Boots the self-test kernel from one image and records its checks.
-fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage) {
+/// Boots the self-test kernel from one image on `smp` CPUs and records
+/// its checks (named `BOOT: ...`, or `BOOT smpN: ...` off the default
+/// CPU count).
+fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImage, smp: u32) {
+    let boot = &if smp == SMP { boot.to_string() } else { format!("{boot} smp{smp}") };
     let verdict_name = format!("{boot} boot");
-    let timeout = if boot == "uefi" { UEFI_TIMEOUT } else { BIOS_TIMEOUT };
-    let (image, firmware) = match boot_target(ws, kernel, boot, "test") {
+    let timeout = if boot.starts_with("uefi") { UEFI_TIMEOUT } else { BIOS_TIMEOUT };
+    let (image, firmware) = match boot_target(ws, kernel, boot.split(' ').next().unwrap_or(boot), "test") {
         Ok(target) => target,
         Err(err) => return tally.record(&verdict_name, false, Some(&err)),
     };
-    let log = ws.log_dir().join(format!("{boot}.log"));
+    let log = ws.log_dir().join(format!("{}.log", boot.replace(' ', "-")));
     println!(
         "mk: booting {} under QEMU (timeout {} s, serial log in {})",
         ws.show(image),
         timeout.as_secs(),
         ws.show(&log)
     );
-    let boot_run = match boot_qemu(ws, image, firmware.as_ref(), timeout, &log) {
+    let boot_run = match boot_qemu(ws, image, firmware.as_ref(), timeout, &log, smp) {
         Ok(boot_run) => boot_run,
         Err(err) => return tally.record(&verdict_name, false, Some(&err)),
     };
@@ -375,19 +392,17 @@ struct BootRun {
     ending: Ending,
 }
 
-/// The QEMU command every test boot runs on `image`: 2 CPUs, 256 MiB, the
+/// CPUs of a test boot, unless it says otherwise (the self-test suite and
+/// the fuzzer also run on [`SMP_WIDE`]).
+pub const SMP: u32 = 2;
+/// The second CPU count the self-test suite and the fuzzer run on.
+pub const SMP_WIDE: u32 = 4;
+
+/// The QEMU command every test boot runs on `image`: `smp` CPUs, 256 MiB, the
 /// serial console on stdio, no display. The caller sets up the pipes.
-pub fn test_qemu_command(ws: &Workspace, image: &Path, firmware: Option<&Firmware>) -> std::process::Command {
-    let machine = Machine {
-        image,
-        firmware,
-        smp: 2,
-        mem: "256M",
-        serial: Serial::Pipe,
-        display: false,
-        gdb: false,
-        icount: false,
-    };
+pub fn test_qemu_command(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, smp: u32) -> std::process::Command {
+    let machine =
+        Machine { image, firmware, smp, mem: "256M", serial: Serial::Pipe, display: false, gdb: false, icount: false };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));
     cmd
@@ -401,9 +416,10 @@ pub fn start_test_qemu(
     firmware: Option<&Firmware>,
     log_path: &Path,
     stderr: Stdio,
+    smp: u32,
 ) -> Result<(File, qemu::Running), String> {
     let log = crate::process::create_log(log_path)?;
-    let mut cmd = test_qemu_command(ws, image, firmware);
+    let mut cmd = test_qemu_command(ws, image, firmware, smp);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
     println!("mk: {}", process::describe(&cmd));
     Ok((log, qemu::spawn_reading_lines(&mut cmd)?))
@@ -417,8 +433,9 @@ fn boot_qemu(
     firmware: Option<&Firmware>,
     timeout: Duration,
     log_path: &Path,
+    smp: u32,
 ) -> Result<BootRun, String> {
-    let (mut log, running) = start_test_qemu(ws, image, firmware, log_path, Stdio::piped())?;
+    let (mut log, running) = start_test_qemu(ws, image, firmware, log_path, Stdio::piped(), smp)?;
     let qemu::Running { mut child, started: start, lines, reader } = running;
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let stderr_reader = thread::spawn(move || {

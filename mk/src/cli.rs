@@ -36,6 +36,15 @@ commands:
                       with more, icount no longer counts one CPU's
                       instructions and the two yield processes land
                       on different CPUs)
+  fuzz [flags]        boot the normal image and run the system-call fuzzer
+                      (programs/fuzz) at its shell: random system calls
+                      from unprivileged children, a hostile scheme daemon;
+                      fails on a kernel panic, a hang or a leak
+      --calls N       calls to make (default 100000)
+      --minutes M     run for M minutes instead
+      --seed S        the run's seed (default 1); each child's seed is
+                      derived from it and printed if the child hangs
+      --smp N         number of CPUs (default 2)
   test                host tests, rustfmt and clippy, then the self-test
                       kernel under QEMU from the BIOS and the UEFI image;
                       ends with `N passed, N failed`
@@ -57,6 +66,7 @@ pub enum Command {
     Qemu(QemuOpts),
     Bench(BenchOpts),
     Test(TestOpts),
+    Fuzz(crate::fuzz::Run),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -233,6 +243,22 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             Ok(Command::Bench(opts))
         }
+        "fuzz" => {
+            let mut run = crate::fuzz::Run { smp: 2, calls: crate::fuzz::TEST_CALLS, minutes: 0, seed: 1 };
+            while let Some(flag) = flags.next()? {
+                let value = flags.value(&flag)?;
+                let number =
+                    || value.parse::<u64>().map_err(|_| format!("{} wants a number, not `{value}`", flag.name));
+                match flag.name {
+                    "--calls" => run.calls = number()?,
+                    "--minutes" => run.minutes = number()?,
+                    "--seed" => run.seed = number()?,
+                    "--smp" => run.smp = parse_smp(value)?,
+                    _ => return Err(flags.unknown(&flag)),
+                }
+            }
+            Ok(Command::Fuzz(run))
+        }
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -341,6 +367,16 @@ mod tests {
         assert_eq!(parse_str("setup"), Ok(Command::Setup));
         assert!(parse_str("test --release").is_err());
         assert!(parse_str("bnech").unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn fuzz_flags() {
+        let Ok(Command::Fuzz(run)) = parse_str("fuzz --minutes 30 --seed=9 --smp 4") else {
+            panic!("fuzz flags did not parse");
+        };
+        assert_eq!((run.minutes, run.seed, run.smp, run.calls), (30, 9, 4, crate::fuzz::TEST_CALLS));
+        assert!(parse_str("fuzz --calls lots").unwrap_err().contains("wants a number"));
+        assert!(parse_str("fuzz --uefi").is_err());
     }
 
     #[test]

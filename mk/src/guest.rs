@@ -32,9 +32,15 @@ pub struct Guest {
 impl Guest {
     /// Boots `image` the way every test boot runs (see
     /// `check::test_qemu_command`), with the serial console on pipes.
-    pub fn start(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, log_path: &Path) -> Result<Guest, String> {
+    pub fn start(
+        ws: &Workspace,
+        image: &Path,
+        firmware: Option<&Firmware>,
+        log_path: &Path,
+        smp: u32,
+    ) -> Result<Guest, String> {
         let log = crate::process::create_log(log_path)?;
-        let mut cmd = crate::check::test_qemu_command(ws, image, firmware);
+        let mut cmd = crate::check::test_qemu_command(ws, image, firmware, smp);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         println!("mk: {}", crate::process::describe(&cmd));
         let started = Instant::now();

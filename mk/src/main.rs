@@ -14,6 +14,7 @@ mod bench;
 mod boottime;
 mod check;
 mod cli;
+mod fuzz;
 mod guest;
 mod images;
 mod picture;
@@ -83,6 +84,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let ws = Workspace::locate()?;
             setup::run(&ws, setup::Needs::QEMU)?;
             bench::run(&ws, &opts)
+        }
+        Command::Fuzz(run) => {
+            let ws = Workspace::locate()?;
+            setup::run(&ws, setup::Needs::QEMU)?;
+            let images = images::build(&ws, crate::workspace::Profile::Debug)?;
+            match fuzz::run(&ws, &images::normal(&images).bios, &run) {
+                Ok(line) => {
+                    println!("mk: {line}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    println!("mk: fuzzing failed: {err}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Test(opts) => {
             let ws = Workspace::locate()?;

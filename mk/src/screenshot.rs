@@ -202,7 +202,7 @@ pub fn check(
     let _ = fs::remove_file(&socket);
     let _ = fs::remove_file(&png);
     let mut log = crate::process::create_log(log_path)?;
-    let mut cmd = crate::check::test_qemu_command(ws, image, firmware);
+    let mut cmd = crate::check::test_qemu_command(ws, image, firmware, crate::check::SMP);
     cmd.arg("-monitor")
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())

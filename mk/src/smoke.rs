@@ -60,7 +60,7 @@ pub fn boot(
 ) -> Result<(Duration, Guest), String> {
     let text = fs::read_to_string(ws.root.join(EXPECT_FILE)).map_err(|e| format!("reading {EXPECT_FILE}: {e}"))?;
     let expected = expectations(&text);
-    let mut guest = Guest::start(ws, image, firmware, log_path)?;
+    let mut guest = Guest::start(ws, image, firmware, log_path, crate::check::SMP)?;
     let deadline = Instant::now() + timeout;
     let mut progress = Progress::default();
     // Bytes of `guest.output` already fed, up to the last line end.

@@ -36,6 +36,7 @@ pub const PROGRAMS: &[&str] = &[
     "init",
     "usertests",
     "bench",
+    "fuzz",
     "greet",
     "zero",
     "null",

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
-use abi::syscall::error::{E2BIG, ENOEXEC, Error};
+use abi::syscall::error::{E2BIG, EACCES, ENOEXEC, Error};
 use elf_loader::Limits;
 
 use super::file::FileDescription;
@@ -67,10 +67,18 @@ impl Executable {
         if let Some(bytes) = super::bootstrap::resident_file(file) {
             return Ok(Executable::Resident(bytes));
         }
-        // Read from the start whatever the descriptor's offset; schemes
-        // that cannot seek are read from where they are.
+        // Only a regular file of a size the kernel takes, as its `fstat`
+        // says: a device or a stream (`zero:`, a pipe) would have the
+        // kernel read until the limit, on the caller's behalf.
+        let mut stat = crate::memory::usercopy::zeroed::<abi::syscall::Stat>();
+        file.scheme.scheme().fstat(file.handle, &mut stat)?;
+        if stat.st_mode & abi::syscall::MODE_TYPE != abi::syscall::MODE_FILE {
+            return Err(Error::new(EACCES));
+        }
+        let size = usize::try_from(stat.st_size).ok().filter(|&s| s <= MAX_EXECUTABLE).ok_or(Error::new(E2BIG))?;
+        // Read from the start whatever the descriptor's offset.
         let _ = file.scheme.scheme().seek(file.handle, 0, abi::syscall::SEEK_SET);
-        Ok(Executable::Read(scheme::read_all(file, MAX_EXECUTABLE)?))
+        Ok(Executable::Read(scheme::read_all(file, size)?))
     }
 
     fn bytes(&self) -> &[u8] {
@@ -118,7 +126,7 @@ pub fn load_bare(executable: &Executable) -> Result<Program, Error> {
 fn load_segments(executable: &Executable) -> Result<(AddressSpace, elf_loader::LoadPlan), Error> {
     let file = executable.bytes();
     let plan = elf_loader::plan(file, &LIMITS).map_err(|err| {
-        log::warn!("exec: refusing ELF file: {err}");
+        crate::caller_log!(Warn, "exec: refusing ELF file: {err}");
         Error::new(ENOEXEC)
     })?;
     let mut space = AddressSpace::new()?;

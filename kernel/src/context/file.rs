@@ -49,7 +49,7 @@ impl Drop for FileDescription {
     fn drop(&mut self) {
         scheme::event::forget(self.scheme.key(), self.handle);
         if let Err(err) = self.scheme.scheme().close(self.handle) {
-            log::debug!("close on {}: {err}", self.scheme.name());
+            crate::caller_log!(Debug, "close on {}: {err}", self.scheme.name());
         }
     }
 }

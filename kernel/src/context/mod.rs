@@ -34,7 +34,15 @@ pub fn with_current_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R
 /// What the kernel does when the first process ends: in self-test mode
 /// that is the end of the user tests, so QEMU exits with their verdict.
 pub fn first_process_exited(status: usize) {
-    log::info!("first process exited with status {status:#x}");
+    if crate::boot::mode() == crate::boot::Mode::SelfTest {
+        log::info!("first process exited with status {status:#x}");
+    } else {
+        // Nothing restarts init: orphans have no reaper, consoles and
+        // daemons no supervisor. Say so where nobody can miss it.
+        for _ in 0..3 {
+            log::error!("INIT (pid 1) HAS ENDED (status {status:#x}): no more supervision, consoles or reaping");
+        }
+    }
     if crate::boot::mode() == crate::boot::Mode::SelfTest {
         let code = match abi::status::exit_code(status) {
             Some(0) => crate::qemu::ExitCode::Success,

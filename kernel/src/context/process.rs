@@ -55,6 +55,8 @@ pub struct Process {
     io_ports: Mutex<Vec<core::ops::Range<u32>>>,
     /// Bumped by every grant; 0 while the process has none.
     io_generation: core::sync::atomic::AtomicU32,
+    /// How many log lines it may still cause (`log_limit`).
+    pub log_budget: Mutex<crate::log_limit::Budget>,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -91,6 +93,7 @@ impl Process {
             threads: Mutex::new(Vec::new()),
             io_ports: Mutex::new(Vec::new()),
             io_generation: core::sync::atomic::AtomicU32::new(0),
+            log_budget: Mutex::new(crate::log_limit::Budget::new()),
         });
         without_interrupts(|| TABLE.lock().insert(process.pid, process.clone()));
         process

@@ -10,9 +10,20 @@
 //! return to user mode with its slice used up.
 //!
 //! Lock order: a wait queue's lock, then a run queue's lock (never two run
-//! queues at once). All scheduler locks are taken with interrupts off.
-//! `Thread::on_cpu` keeps a thread from being resumed on one CPU while
-//! another is still switching off its stack.
+//! queues at once; `SLEEPERS` is only taken alone, and only tried from the
+//! timer tick). All scheduler locks are taken with interrupts off, and none
+//! is held across `switch`.
+//!
+//! Hand-off: `Thread::on_cpu` is true from the moment a CPU picks a thread
+//! until the thread that CPU switches to next has run `finish_switch`; while
+//! it is set no other CPU may resume the thread (its stack is in use). A
+//! thread can sit in a run queue with `on_cpu` still set (woken, or put back
+//! by a yield, while its old CPU is on its way out). `schedule` never waits
+//! for `on_cpu` to clear: a CPU waiting with interrupts off for a thread
+//! that another CPU is leaving, while that CPU waits for the first one's,
+//! deadlocks both (it did, with four CPUs). It puts such a thread back in
+//! its queue and switches to its idle thread instead, which releases its
+//! own previous thread and tries again.
 
 use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::sync::Arc;
@@ -162,6 +173,14 @@ fn enqueue(cpu_index: usize, thread: Arc<Thread>) {
     }
 }
 
+/// Queue `thread` on this CPU (`me`) from inside `schedule`, which
+/// already runs with interrupts off and sends no IPI to itself.
+fn push_back(cpu: &CpuScheduler, me: usize, thread: Arc<Thread>) {
+    thread.cpu.store(me, Ordering::Relaxed);
+    cpu.queue.lock().push_back(thread);
+    cpu.queued.fetch_add(1, Ordering::Release);
+}
+
 fn pop(cpu: &CpuScheduler) -> Option<Arc<Thread>> {
     let thread = cpu.queue.lock().pop_front()?;
     cpu.queued.fetch_sub(1, Ordering::Release);
@@ -265,24 +284,27 @@ pub fn schedule() {
 
     if prev.state() == State::Running && !prev.is_idle() {
         prev.set_state(State::Runnable);
-        cpu.queue.lock().push_back(prev.clone());
-        cpu.queued.fetch_add(1, Ordering::Release);
-        prev.cpu.store(me, Ordering::Relaxed);
+        push_back(cpu, me, prev.clone());
     }
-    let next = pop(cpu)
-        .or_else(|| steal_candidate(me).and_then(|victim| pop(&CPUS[victim])))
-        .unwrap_or_else(|| cpu.idle.get().expect("idle thread").clone());
+    let idle = || cpu.idle.get().expect("idle thread").clone();
+    let mut next = pop(cpu).or_else(|| steal_candidate(me).and_then(|victim| pop(&CPUS[victim]))).unwrap_or_else(idle);
 
+    // Another CPU may still be switching off `next`'s stack (it was woken
+    // or stolen while that CPU was on its way out). Waiting here for it
+    // would be a cycle: that CPU may itself be waiting, with interrupts
+    // off, for `prev`, which only this switch releases. So never wait:
+    // put `next` back and run the idle thread, which releases `prev` and
+    // picks `next` up again once its old CPU is done with it.
+    if !Arc::ptr_eq(&prev, &next) && next.on_cpu.load(Ordering::Acquire) {
+        push_back(cpu, me, next);
+        next = idle();
+    }
     if Arc::ptr_eq(&prev, &next) {
         prev.set_state(State::Running);
         if enabled {
             interrupts::enable();
         }
         return;
-    }
-    // Another CPU may still be switching off this thread's stack.
-    while next.on_cpu.load(Ordering::Acquire) {
-        core::hint::spin_loop();
     }
     next.on_cpu.store(true, Ordering::Release);
     next.set_state(State::Running);

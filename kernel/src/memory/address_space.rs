@@ -52,11 +52,10 @@ fn drop_reference(flags: Flags, frame: PhysFrame) {
     }
 }
 
-/// One more mapping of `frame` exists.
-fn add_reference(flags: Flags, frame: PhysFrame) {
-    if !flags.intersects(BORROWED | DEVICE) {
-        frame::share(frame);
-    }
+/// One more mapping of `frame` exists; `false` if its count is full.
+#[must_use]
+fn add_reference(flags: Flags, frame: PhysFrame) -> bool {
+    flags.intersects(BORROWED | DEVICE) || frame::share(frame)
 }
 
 /// What kind of frame a mapping of given frames ([`AddressSpace::map_frames`]) uses.
@@ -310,25 +309,41 @@ impl AddressSpace {
         let (start, end) = user_range(start, len)?;
         self.split_at(start);
         self.split_at(end);
-        let doomed: alloc::vec::Vec<u64> = self.regions.range(start..end).map(|(&s, _)| s).collect();
-        for region_start in doomed {
-            if let Some(region) = self.regions.remove(&region_start) {
-                for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
-                    self.release_page(page);
-                }
-            }
+        while let Some((&region_start, _)) = self.regions.range(start..end).next() {
+            self.regions.remove(&region_start);
         }
+        let active = self.is_active();
+        self.for_each_present(start, end, |addr, entry| {
+            let (flags, frame) = (entry.flags(), entry.frame());
+            entry.set_unused();
+            if active {
+                tlb::flush(VirtAddr::new(addr));
+            }
+            if let Ok(frame) = frame {
+                drop_reference(flags, frame);
+            }
+        });
         Ok(())
     }
 
-    fn release_page(&mut self, addr: u64) {
-        if let Some(entry) = self.leaf(addr)
-            && let Ok(frame) = entry.frame()
-        {
-            let flags = entry.flags();
-            entry.set_unused();
-            self.flush(addr);
-            drop_reference(flags, frame);
+    /// Call `f` on every present leaf entry of `[start, end)` with its
+    /// page's address. Visits only the last-level tables that exist, so
+    /// its cost follows what is mapped, not how large a range the caller
+    /// named (a terabyte of address space with nothing in it is a few
+    /// tree lookups, not 2^28 page walks).
+    fn for_each_present(&self, start: u64, end: u64, mut f: impl FnMut(u64, &mut PageTableEntry)) {
+        const TABLE_SPAN: u64 = 1 << 21;
+        let first_base = start & !(TABLE_SPAN - 1);
+        for (&base, &table) in self.leaf_tables.range(first_base..end) {
+            let table = table_at(table);
+            let from = start.max(base);
+            let to = end.min(base + TABLE_SPAN);
+            for addr in (from..to).step_by(PAGE_SIZE as usize) {
+                let entry = &mut table[VirtAddr::new(addr).p1_index()];
+                if !entry.is_unused() {
+                    f(addr, entry);
+                }
+            }
         }
     }
 
@@ -343,31 +358,26 @@ impl AddressSpace {
         }
         self.split_at(start);
         self.split_at(end);
-        let starts: alloc::vec::Vec<u64> = self.regions.range(start..end).map(|(&s, _)| s).collect();
-        for region_start in starts {
-            let Some(region) = self.regions.get_mut(&region_start) else {
-                continue;
-            };
+        for (_, region) in self.regions.range_mut(start..end) {
             region.prot = prot;
-            let region = *region;
-            for page in (region_start..region.end).step_by(PAGE_SIZE as usize) {
-                if let Some(entry) = self.leaf(page)
-                    && let Ok(frame) = entry.frame()
-                {
-                    let old_flags = entry.flags();
-                    let cow = old_flags.intersects(COPY_ON_WRITE | BORROWED);
-                    let kept = old_flags & (BORROWED | DEVICE | Flags::NO_CACHE | Flags::WRITE_THROUGH);
-                    let mut flags = leaf_flags(prot, region.shared) | kept;
-                    if cow && prot.write {
-                        // Still shared with another process: stay read-only
-                        // until the next write fault copies it.
-                        flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
-                    }
-                    entry.set_frame(frame, flags);
-                    self.flush(page);
-                }
-            }
         }
+        let active = self.is_active();
+        self.for_each_present(start, end, |page, entry| {
+            let Ok(frame) = entry.frame() else { return };
+            let old_flags = entry.flags();
+            let cow = old_flags.intersects(COPY_ON_WRITE | BORROWED);
+            let kept = old_flags & (BORROWED | DEVICE | Flags::NO_CACHE | Flags::WRITE_THROUGH | SHARED);
+            let mut flags = leaf_flags(prot, false) | kept;
+            if cow && prot.write {
+                // Still shared with another process: stay read-only
+                // until the next write fault copies it.
+                flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
+            }
+            entry.set_frame(frame, flags);
+            if active {
+                tlb::flush(VirtAddr::new(page));
+            }
+        });
         Ok(())
     }
 
@@ -530,7 +540,10 @@ impl AddressSpace {
             if kind == FrameKind::Borrowed && !shared && prot.write {
                 flags |= COPY_ON_WRITE;
             }
-            add_reference(flags, frame);
+            if !add_reference(flags, frame) {
+                let _ = self.unmap(start, len);
+                return Err(Error::new(ENOMEM));
+            }
             entry.set_frame(frame, flags);
         }
         Ok(start)
@@ -547,6 +560,7 @@ impl AddressSpace {
     ) -> Result<alloc::vec::Vec<(PhysFrame, FrameKind)>, Error> {
         let (start, end) = user_range(start, len)?;
         let mut frames = alloc::vec::Vec::new();
+        frames.try_reserve_exact(((end - start) / PAGE_SIZE) as usize).map_err(|_| Error::new(ENOMEM))?;
         for page in (start..end).step_by(PAGE_SIZE as usize) {
             frames.push(self.pin_page(page, write)?);
         }
@@ -606,6 +620,16 @@ impl AddressSpace {
     /// A copy of this address space for a child process: shared regions
     /// map the same frames, private ones become copy-on-write in both.
     pub fn fork(&mut self) -> Result<AddressSpace, Error> {
+        let child = self.fork_tables();
+        // Private pages were made copy-on-write here, whether or not the
+        // copy was finished.
+        if self.is_active() {
+            tlb::flush_all();
+        }
+        child
+    }
+
+    fn fork_tables(&mut self) -> Result<AddressSpace, Error> {
         let mut child = AddressSpace::new()?;
         child.regions = self.regions.clone();
         for (&base, &pt) in &self.leaf_tables {
@@ -628,13 +652,12 @@ impl AddressSpace {
                     Some(table) => table,
                     None => child.leaf_table_create(base)?,
                 };
+                if !add_reference(flags, frame) {
+                    return Err(Error::new(ENOMEM));
+                }
                 table[index].set_frame(frame, flags);
-                add_reference(flags, frame);
                 child_table = Some(table);
             }
-        }
-        if self.is_active() {
-            tlb::flush_all();
         }
         Ok(child)
     }

@@ -149,9 +149,26 @@ fn refcount(frame: PhysFrame) -> &'static AtomicU16 {
     &refs[(frame.start_address().as_u64() / FRAME_SIZE) as usize]
 }
 
-/// A zeroed frame for user memory, with a reference count of 1.
+/// Frames user memory may never take: what the kernel heap, page tables
+/// and kernel stacks can still count on when processes have eaten the rest
+/// (1/32 of RAM, at least 512 KiB). Without it the process that runs
+/// memory out makes the next kernel allocation fail, in whatever process or
+/// interrupt needs it.
+fn kernel_reserve(managed: u64) -> u64 {
+    (managed / 32).max(128)
+}
+
+/// A zeroed frame for user memory, with a reference count of 1; `None`
+/// once only the kernel's reserve is left.
 pub fn allocate_user() -> Option<PhysFrame> {
-    let frame = allocate()?;
+    let frame = with(|b| {
+        let stats = b.stats();
+        if stats.free <= kernel_reserve(stats.managed) {
+            return None;
+        }
+        b.allocate()
+    })
+    .map(to_frame)?;
     // SAFETY: the frame is free RAM now owned by the caller, visible through
     // the physical-memory mapping.
     unsafe {
@@ -161,17 +178,26 @@ pub fn allocate_user() -> Option<PhysFrame> {
     Some(frame)
 }
 
-/// One more address space maps `frame` (from `allocate_user`).
-pub fn share(frame: PhysFrame) {
-    let previous = refcount(frame).fetch_add(1, Ordering::AcqRel);
-    assert!(previous != 0 && previous != u16::MAX, "sharing frame {frame:?} with count {previous}");
+/// One more address space maps `frame` (from `allocate_user`): fork and
+/// mappings of a daemon's or a scheme's pages. `false` (the caller fails
+/// with `ENOMEM`) when the count is full: processes choose how often a
+/// frame is mapped, so a full count is their doing, not a kernel bug.
+#[must_use]
+pub fn share(frame: PhysFrame) -> bool {
+    share_below(frame, u16::MAX)
 }
 
-/// Like [`share`], but refuses (`false`) instead of overflowing the count,
-/// for references a process can make many of (lending pages to daemons).
+/// Like [`share`], but keeps 1024 references free for forks and mappings,
+/// for references a process can make many of cheaply (lending pages to
+/// daemons, handing frames out for an fmap).
+#[must_use]
 pub fn try_share(frame: PhysFrame) -> bool {
+    share_below(frame, u16::MAX - 1024)
+}
+
+fn share_below(frame: PhysFrame, limit: u16) -> bool {
     refcount(frame)
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n != 0 && n < u16::MAX - 1024).then_some(n + 1))
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n != 0 && n < limit).then_some(n + 1))
         .is_ok()
 }
 

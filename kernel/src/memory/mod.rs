@@ -38,6 +38,17 @@ pub const MMIO_REGION_START: u64 = 0xffff_e000_0000_0000;
 pub const MMIO_REGION_SIZE: u64 = 1 << 30;
 pub const SCRATCH_REGION_START: u64 = 0xffff_e800_0000_0000;
 
+/// A vector of `len` copies of `value`, or `ENOMEM` if the heap cannot
+/// hold it. Every kernel buffer whose size a process chooses is made this
+/// way (or with `Vec::try_reserve`): an allocation that fails there is the
+/// caller's error, never a kernel panic.
+pub fn try_filled_vec<T: Clone>(value: T, len: usize) -> Result<alloc::vec::Vec<T>, abi::syscall::error::Error> {
+    let mut vec = alloc::vec::Vec::new();
+    vec.try_reserve_exact(len).map_err(|_| abi::syscall::error::Error::new(abi::syscall::error::ENOMEM))?;
+    vec.resize(len, value);
+    Ok(vec)
+}
+
 static PHYSICAL_MEMORY_OFFSET: AtomicU64 = AtomicU64::new(0);
 
 /// Where physical address `phys` is visible in the kernel's address space.

@@ -82,8 +82,10 @@ impl UserSlice {
         copy(self.addr as *mut u8, src.as_ptr(), self.len)
     }
 
+    /// The bytes, copied into a new kernel buffer (`ENOMEM` if the heap
+    /// cannot hold that many: the length is the caller's choice).
     pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
-        let mut buf = alloc::vec![0; self.len];
+        let mut buf = super::try_filled_vec(0u8, self.len)?;
         self.copy_to_kernel(&mut buf)?;
         Ok(buf)
     }
@@ -172,7 +174,7 @@ impl<T: Pod> UserPtr<T> {
 pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
     let bytes = count.checked_mul(size_of::<T>()).ok_or(Error::new(EFAULT))?;
     let slice = UserSlice::new(addr, bytes)?;
-    let mut values = alloc::vec![zeroed::<T>(); count];
+    let mut values = super::try_filled_vec(zeroed::<T>(), count)?;
     // SAFETY: `T: Pod`; the vector holds exactly `bytes` bytes.
     let raw = unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), bytes) };
     slice.copy_to_kernel(raw)?;
@@ -218,7 +220,7 @@ fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Error> {
     let result = trap::try_call(copy_bytes, &raw const args as usize);
     cpu.in_usercopy.store(false, Ordering::Relaxed);
     result.map_err(|fault| {
-        log::debug!("user copy faulted at {:#x}", fault.address);
+        crate::caller_log!(Debug, "user copy faulted at {:#x}", fault.address);
         Error::new(EFAULT)
     })
 }

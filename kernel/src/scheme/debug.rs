@@ -94,7 +94,10 @@ impl DebugScheme {
                 return Ok(());
             };
             if !irq::claim(gsi, on_interrupt) {
-                log::warn!("debug: COM1's GSI {gsi} is owned by a driver (irq:{gsi}); debug: input is EBUSY");
+                crate::caller_log!(
+                    Warn,
+                    "debug: COM1's GSI {gsi} is owned by a driver (irq:{gsi}); debug: input is EBUSY"
+                );
                 return Err(Error::new(EBUSY));
             }
             let trigger = if route.level_triggered { Trigger::Level } else { Trigger::Edge };
@@ -163,7 +166,7 @@ impl KernelScheme for DebugScheme {
         self.readers.wait_unless_nonblocking(flags, &mut take)?;
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
-            log::warn!("debug: {dropped} input bytes dropped (nobody read them in time)");
+            crate::caller_log!(Warn, "debug: {dropped} input bytes dropped (nobody read them in time)");
         }
         Ok(n)
     }

@@ -245,7 +245,7 @@ impl KernelScheme for IrqScheme {
             return Ok(Opened::Handle(self.insert(listing)));
         }
         if caller.uid != 0 {
-            log::info!("irq: pid {} (uid {}) may not open irq:{name}", caller.pid, caller.uid);
+            crate::caller_log!(Info, "irq: pid {} (uid {}) may not open irq:{name}", caller.pid, caller.uid);
             return Err(Error::new(EACCES));
         }
         let gsi = parse_gsi(name).filter(|&gsi| ioapic::has(gsi as u32)).ok_or(Error::new(ENOENT))?;

@@ -10,7 +10,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use abi::syscall::error::{EACCES, EBADF, ENOENT, EPERM, Error};
+use abi::syscall::error::{EACCES, EBADF, ENOENT, ENOMEM, EPERM, Error};
 use abi::syscall::{MODE_CHR, MapFlags, Stat};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::PhysFrame;
@@ -39,10 +39,11 @@ impl KernelScheme for MemoryScheme {
             ZERO => Ok(Mapping::Anonymous),
             PHYSICAL => {
                 let mut frames = Vec::new();
+                frames.try_reserve_exact(len / PAGE_SIZE as usize).map_err(|_| Error::new(ENOMEM))?;
                 for page in (0..len).step_by(PAGE_SIZE as usize) {
                     let addr = offset.checked_add(page).ok_or(Error::new(EPERM))? as u64;
                     if addr >= 1 << 52 || frame::is_ram(addr) {
-                        log::warn!("memory:physical: refusing {addr:#x} (RAM or out of range)");
+                        crate::caller_log!(Warn, "memory:physical: refusing {addr:#x} (RAM or out of range)");
                         return Err(Error::new(EPERM));
                     }
                     frames.push((PhysFrame::containing_address(PhysAddr::new(addr)), FrameKind::Device));

@@ -301,11 +301,15 @@ pub fn open_kernel(url: &str, flags: usize) -> Result<Arc<FileDescription>, Erro
     open(url, flags, &Caller::kernel())
 }
 
-/// Read a whole file through an open description (up to `limit` bytes).
+/// Read a whole file through an open description (up to `limit` bytes;
+/// `EFBIG` past that). Stops with `EINTR` when the caller is killed.
 pub fn read_all(file: &FileDescription, limit: usize) -> Result<Vec<u8>, Error> {
     let mut data = Vec::new();
     let mut chunk = alloc::vec![0u8; BOUNCE_MAX];
     loop {
+        if crate::context::scheduler::current_killed() {
+            return Err(Error::new(abi::syscall::error::EINTR));
+        }
         let n = file.scheme.scheme().read(file.handle, &mut chunk, file.flags())?;
         if n == 0 {
             return Ok(data);
@@ -313,6 +317,7 @@ pub fn read_all(file: &FileDescription, limit: usize) -> Result<Vec<u8>, Error> 
         if data.len() + n > limit {
             return Err(Error::new(abi::syscall::error::EFBIG));
         }
+        data.try_reserve(n).map_err(|_| Error::new(abi::syscall::error::ENOMEM))?;
         data.extend_from_slice(&chunk[..n]);
     }
 }

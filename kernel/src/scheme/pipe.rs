@@ -178,7 +178,7 @@ impl KernelScheme for PipeScheme {
         };
         pipe.writable.wait_unless_nonblocking(flags, &mut put)?;
         if let Err(err) = result {
-            log::debug!("pipe: write with no reader left");
+            crate::caller_log!(Debug, "pipe: write with no reader left");
             return Err(err);
         }
         pipe.readable.wake_all();

@@ -75,7 +75,7 @@ impl RootScheme {
 
     fn register(&self, name: &str, caller: &Caller) -> Result<usize, Error> {
         if caller.uid != 0 {
-            log::info!("scheme {name}: pid {} (uid {}) may not register schemes", caller.pid, caller.uid);
+            crate::caller_log!(Info, "scheme {name}: pid {} (uid {}) may not register schemes", caller.pid, caller.uid);
             return Err(Error::new(EACCES));
         }
         if !valid_name(name) {

@@ -299,7 +299,7 @@ impl UserScheme {
                 }
                 Err(err) => {
                     // This call cannot reach the daemon: fail it, try the next.
-                    log::warn!("scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
+                    crate::caller_log!(Warn, "scheme {}: cannot deliver {:?}: {err}", self.name, call.request.op);
                     self.fail_taken(&call, err);
                 }
             }
@@ -348,7 +348,7 @@ impl UserScheme {
     /// The daemon's `write` on its socket: one response (or notification).
     pub fn answer(&self, buf: &[u8]) -> Result<usize, Error> {
         let (response, data) = Response::decode(buf).map_err(|err| {
-            log::warn!("scheme {}: daemon wrote a malformed response ({err})", self.name);
+            crate::caller_log!(Warn, "scheme {}: daemon wrote a malformed response ({err})", self.name);
             Error::new(EINVAL)
         })?;
         match response.kind {
@@ -361,14 +361,20 @@ impl UserScheme {
             Kind::Value | Kind::Error | Kind::Fd => {}
         }
         let call = without_interrupts(|| self.state.lock().in_flight.remove(&response.id)).ok_or_else(|| {
-            log::warn!("scheme {}: daemon answered request {} that is not waiting", self.name, response.id);
+            crate::caller_log!(
+                Warn,
+                "scheme {}: daemon answered request {} that is not waiting",
+                self.name,
+                response.id
+            );
             Error::new(EINVAL)
         })?;
         unmap_lent(&call);
         let (outcome, reply) = match self.interpret(&call, &response, data) {
             Ok(outcome) => (outcome, Ok(buf.len())),
             Err(Garbage { why, errno }) => {
-                log::warn!(
+                crate::caller_log!(
+                    Warn,
                     "scheme {}: bad answer to {:?} from pid {}: {why}; the caller gets EIO",
                     self.name,
                     call.request.op,

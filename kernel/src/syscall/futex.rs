@@ -23,10 +23,27 @@ use crate::memory::usercopy::UserPtr;
 /// address) for private ones.
 type Key = (u64, u64);
 
+/// Queues exist only while someone waits on them: a waiter creates its
+/// key's queue and the last one to leave removes it ([`leave`]), so the
+/// table never holds more entries than there are waiting threads, whatever
+/// addresses callers pick.
 static QUEUES: Mutex<BTreeMap<Key, Arc<WaitQueue>>> = Mutex::new(BTreeMap::new());
 
 fn queue(key: Key) -> Arc<WaitQueue> {
     without_interrupts(|| QUEUES.lock().entry(key).or_insert_with(|| Arc::new(WaitQueue::new())).clone())
+}
+
+/// A waiter is done with `queue`: if nobody else holds it (no other
+/// waiter, no waker in the middle of a wake), take it out of the table.
+fn leave(key: Key, queue: Arc<WaitQueue>) {
+    without_interrupts(|| {
+        let mut queues = QUEUES.lock();
+        // The table's reference and ours: nobody else can reach it, and no
+        // one can get a new reference without this lock.
+        if Arc::strong_count(&queue) == 2 {
+            queues.remove(&key);
+        }
+    });
 }
 
 /// The queue key of the user word at `addr` and where it is physically
@@ -63,7 +80,9 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
             // physical map; the page stays mapped (and the frame alive)
             // while this process, which is the one waiting, maps it.
             let still_equal = || unsafe { core::ptr::read_volatile(word) } == expected;
-            if queue.wait_for_wake(still_equal, deadline)? { Ok(0) } else { Err(Error::new(EAGAIN)) }
+            let woken = queue.wait_for_wake(still_equal, deadline);
+            leave(key, queue);
+            if woken? { Ok(0) } else { Err(Error::new(EAGAIN)) }
         }
         FUTEX_WAKE => {
             let (key, _) = key(addr)?;

@@ -83,7 +83,7 @@ pub fn fmap(fd: usize, map: usize, len: usize) -> Result<usize, Error> {
         Mapping::Anonymous => with_current_space(|space| space.map(hint, size as u64, prot, shared, placement(flags))),
         Mapping::Frames(frames) => {
             if frames.as_slice().len() != size / PAGE_SIZE as usize {
-                log::warn!("fmap on {}: the scheme gave the wrong number of pages", file.scheme.name());
+                crate::caller_log!(Warn, "fmap on {}: the scheme gave the wrong number of pages", file.scheme.name());
                 return Err(Error::new(EIO));
             }
             with_current_space(|space| space.map_frames(frames.as_slice(), prot, shared, hint, placement(flags)))

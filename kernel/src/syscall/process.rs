@@ -139,7 +139,10 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize, Error> {
         return Err(Error::new(EINVAL));
     }
     let sender = super::me();
-    let may_signal = |target: &Process| sender.uid() == 0 || sender.uid() == target.uid();
+    // Nobody signals init, root included (as on Linux): its death would
+    // take every console and every supervised daemon with it.
+    let may_signal =
+        |target: &Process| target.pid != process::INIT_PID && (sender.uid() == 0 || sender.uid() == target.uid());
     if (pid as isize) < 0 {
         let pgid = (pid as isize).unsigned_abs();
         let members = process::group_members(pgid);
@@ -203,7 +206,7 @@ pub fn port_grant(pid: usize, first: usize, count: usize) -> Result<usize, Error
         return Err(Error::new(EPERM));
     }
     if me.namespace().is_null() {
-        log::debug!("pid {}: port_grant refused: it is in the null namespace", me.pid);
+        crate::caller_log!(Debug, "pid {}: port_grant refused: it is in the null namespace", me.pid);
         return Err(Error::new(EPERM));
     }
     let end = first.checked_add(count).filter(|&end| end <= 0x1_0000 && count > 0).ok_or(Error::new(EINVAL))?;
@@ -223,7 +226,7 @@ pub fn ns_restrict(names: usize, count: usize) -> Result<usize, Error> {
         .map(|name| String::from_utf8(name).map_err(|_| Error::new(EINVAL)))
         .collect::<Result<_, _>>()?;
     let narrowed = process.namespace().subset(&names).map_err(|missing| {
-        log::debug!("pid {}: cannot keep scheme {missing:?}: not in its namespace", process.pid);
+        crate::caller_log!(Debug, "pid {}: cannot keep scheme {missing:?}: not in its namespace", process.pid);
         Error::new(ENODEV)
     })?;
     process.set_namespace(Arc::new(narrowed));

@@ -143,7 +143,8 @@ fn user_exception(vector: u8, frame: &mut TrapFrame) {
     };
     let process = crate::context::current_process();
     let (pid, name) = process.as_ref().map_or((0, alloc::string::String::new()), |p| (p.pid, p.name.lock().clone()));
-    log::warn!(
+    crate::caller_log!(
+        Warn,
         "pid {pid} ({name}): {} at RIP {:#x}{} - killed",
         self::name(vector),
         frame.rip,

@@ -1,0 +1,112 @@
+//! `cargo mk fuzz`: boot the normal image, type `fuzz ...` at its serial
+//! shell (the in-guest fuzzer, `programs/fuzz`) and read the verdict.
+//! The same run, with [`TEST_CALLS`] calls on two and on four CPUs, is
+//! part of `cargo mk test`.
+//!
+//! A run fails on the fuzzer's own `fuzz: FAIL` line (a hang, a leak), on
+//! a kernel panic, or when no verdict comes within the run's time limit
+//! (a hung kernel), and the tail of the serial log is shown. Each boot's log is
+//! `target/ferrite/test-logs/fuzz-smpN.log`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::check::strip_escapes;
+use crate::guest::Guest;
+use crate::session;
+use crate::workspace::Workspace;
+
+/// Calls in the run `cargo mk test` makes on each CPU count.
+pub const TEST_CALLS: u64 = 100_000;
+/// The guest must finish this many calls per second at least (TCG, debug
+/// build): the time limit is the calls over this, plus the boot.
+const MIN_CALLS_PER_SECOND: u64 = 150;
+
+/// One fuzzing run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub smp: u32,
+    /// Calls to make, when `minutes` is 0.
+    pub calls: u64,
+    pub minutes: u64,
+    pub seed: u64,
+}
+
+impl Run {
+    /// The command typed at the guest's shell.
+    pub fn command(&self) -> String {
+        let budget =
+            if self.minutes > 0 { format!("--minutes {}", self.minutes) } else { format!("--calls {}", self.calls) };
+        format!("fuzz {budget} --seed {} --parallel {}", self.seed, self.smp.clamp(2, 8))
+    }
+
+    fn time_limit(&self) -> Duration {
+        if self.minutes > 0 {
+            Duration::from_secs(self.minutes * 60 + 180)
+        } else {
+            Duration::from_secs(120 + self.calls / MIN_CALLS_PER_SECOND)
+        }
+    }
+}
+
+/// The verdict in `console`: the fuzzer's last line, or a panic.
+fn verdict(console: &str) -> Option<Result<String, String>> {
+    if let Some(line) = console.lines().find(|l| l.contains("KERNEL PANIC")) {
+        return Some(Err(line.trim().to_string()));
+    }
+    let line = console.lines().find(|l| l.starts_with("fuzz: PASS") || l.starts_with("fuzz: FAIL"))?;
+    let line = line.trim_end_matches('\r').to_string();
+    Some(if line.starts_with("fuzz: PASS") { Ok(line) } else { Err(line) })
+}
+
+/// Boot `image` (BIOS) on `run.smp` CPUs and fuzz; the fuzzer's PASS line,
+/// or why it failed with the console's last lines.
+pub fn run(ws: &Workspace, image: &Path, run: &Run) -> Result<String, String> {
+    let log = ws.log_dir().join(format!("fuzz-smp{}.log", run.smp));
+    println!("mk: fuzzing on {} CPUs: `{}` (serial log in {})", run.smp, run.command(), ws.show(&log));
+    let mut guest = Guest::start(ws, image, None, &log, run.smp)?;
+    session::wait_for_prompt(&mut guest, Duration::from_secs(90))?;
+    let mark = guest.output.len();
+    guest.type_text(&format!("{}\r", run.command()))?;
+    let deadline = guest.elapsed() + run.time_limit();
+    let tail = |guest: &Guest| {
+        let text = strip_escapes(&String::from_utf8_lossy(&guest.output[mark..]));
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    };
+    loop {
+        if let Err(err) = guest.poll(Duration::from_millis(500)) {
+            return Err(format!("{err}; console:\n{}", tail(&guest)));
+        }
+        let console = strip_escapes(&String::from_utf8_lossy(&guest.output[mark..]));
+        if let Some(verdict) = verdict(&console) {
+            // Let the rest of the line (and the prompt) arrive.
+            guest.wait_until(Duration::from_secs(5), Duration::from_millis(300), session::ends_in_prompt);
+            return verdict.map_err(|line| format!("{line}\nconsole:\n{}", tail(&guest)));
+        }
+        if guest.elapsed() > deadline {
+            return Err(format!("no verdict within {} s; console:\n{}", run.time_limit().as_secs(), tail(&guest)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_names_the_budget_seed_and_slots() {
+        let run = Run { smp: 4, calls: 100_000, minutes: 0, seed: 7 };
+        assert_eq!(run.command(), "fuzz --calls 100000 --seed 7 --parallel 4");
+        let run = Run { smp: 1, calls: 0, minutes: 30, seed: 1 };
+        assert_eq!(run.command(), "fuzz --minutes 30 --seed 1 --parallel 2");
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict("boot\nfuzz: PASS 10 calls\r\n$ "), Some(Ok("fuzz: PASS 10 calls".to_string())));
+        assert!(matches!(verdict("fuzz: FAIL leak\n"), Some(Err(l)) if l.contains("leak")));
+        assert!(matches!(verdict("x\nKERNEL PANIC on CPU 1: oops\n"), Some(Err(l)) if l.contains("oops")));
+        assert_eq!(verdict("fuzz --calls 10\n"), None);
+    }
+}

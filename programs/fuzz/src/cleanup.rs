@@ -1,0 +1,34 @@
+//! Removing what the children made: their files and directories on
+//! `tmp:` and their shared memory names on `shm:` (every name the
+//! generator can form there, under each slot's digit), so the memory
+//! check after a run compares like with like.
+
+use rt::prelude::*;
+
+/// Remove `url` and, if it is a directory, everything in it (depth-bounded).
+fn remove_tree(url: &str, depth: usize) {
+    if rt::fs::remove_file(url).is_ok() || depth == 0 {
+        return;
+    }
+    if let Ok(listing) = rt::fs::read_to_string(url) {
+        for name in listing.lines().filter(|n| !n.is_empty() && *n != "." && *n != "..") {
+            let name = name.trim_end_matches('/');
+            remove_tree(&format!("{}/{name}", url.trim_end_matches('/')), depth - 1);
+        }
+    }
+    let _ = rt::fs::remove_dir(url);
+}
+
+pub fn files() {
+    for digit in 0..8 {
+        for part in fuzz_spec::PATHS.iter().chain(["fuzz@", "d", "n"].iter()) {
+            let part = part.replace('@', &format!("{digit}"));
+            if part.is_empty() || part.starts_with('.') {
+                continue;
+            }
+            remove_tree(&format!("tmp:{part}"), 48);
+            let _ = rt::fs::remove_file(&format!("shm:{part}"));
+        }
+        let _ = rt::fs::remove_file(&format!("shm:fuzz{digit}"));
+    }
+}

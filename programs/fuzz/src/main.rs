@@ -1,0 +1,314 @@
+//! `fuzz`: the system-call fuzzer (README "Robustness").
+//!
+//! Run as root, it starts a hostile scheme daemon (`fuzzd:`, [`daemon`]),
+//! then runs children one after another in `--parallel` slots until
+//! `--calls` calls (or `--minutes`) are done. Each child ([`child`]) drops
+//! to an unprivileged user, leaves the consoles out of its namespace and
+//! makes `--per-child` random system calls described in `lib/fuzz-spec`,
+//! reproducible from its seed, which this process prints for any child
+//! that ends badly. A child that makes no progress for [`STALL`] is killed;
+//! one that cannot be reaped within [`REAP_LIMIT`] after that is a hang,
+//! and the run fails with its seed and its last call. At the end the
+//! daemon is stopped, the files the children made are removed, and the
+//! kernel heap and the frames in use must be back to their level before
+//! the run (after a warm-up round, so daemons' own heaps have grown).
+//!
+//! Prints `fuzz: PASS ...` or `fuzz: FAIL ...` as its last line; exit
+//! status 0 only on a pass.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod child;
+mod cleanup;
+mod daemon;
+mod progress;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use rt::prelude::*;
+use rt::process::{ExitCode, Fork};
+
+use progress::Progress;
+
+rt::main!(main);
+
+/// No progress for this long: the child is killed (a blocked call).
+const STALL: Duration = Duration::from_millis(1500);
+/// A killed child must be reaped within this.
+const REAP_LIMIT: Duration = Duration::from_secs(10);
+/// Kernel heap growth over the run that counts as a leak.
+const HEAP_SLACK: i64 = 64 * 1024;
+/// Frame growth that counts as a leak (daemons' heaps keep some pages).
+const FRAME_SLACK: i64 = 512;
+
+const USAGE: &str = "usage: fuzz [--calls N] [--minutes M] [--seed S] [--per-child N] [--parallel N]";
+
+struct Options {
+    calls: u64,
+    minutes: u64,
+    seed: u64,
+    per_child: u64,
+    parallel: usize,
+}
+
+fn parse(args: &[&str]) -> Result<Options, String> {
+    let mut options = Options { calls: 100_000, minutes: 0, seed: 1, per_child: 2_000, parallel: 2 };
+    let mut rest = args.iter();
+    while let Some(&flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = value.parse::<u64>().map_err(|_| format!("{flag}: not a number: {value}\n{USAGE}"))?;
+        match flag {
+            "--calls" => options.calls = number,
+            "--minutes" => options.minutes = number,
+            "--seed" => options.seed = number,
+            "--per-child" => options.per_child = number.max(1),
+            "--parallel" => options.parallel = (number as usize).clamp(1, progress::SLOTS),
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+/// The seed of child number `index` of a run seeded `seed` (splitmix64).
+fn child_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed.wrapping_add(index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `sys:memory`'s `heap_used` and `frames_used`.
+fn memory() -> Result<(i64, i64), String> {
+    let text = rt::fs::read_to_string("sys:memory").map_err(|e| format!("sys:memory: {e}"))?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<i64>().ok()))
+            .ok_or_else(|| format!("sys:memory has no {name}"))
+    };
+    Ok((field("heap_used:")?, field("frames_used:")?))
+}
+
+/// How the children ended, for the summary.
+#[derive(Default)]
+struct Tally {
+    children: u64,
+    calls: u64,
+    finished: u64,
+    signalled: u64,
+    stalled: u64,
+    other: u64,
+    /// The calls that stalled (the first few), for the summary.
+    stalls: Vec<String>,
+}
+
+/// One slot's running child.
+struct Running {
+    pid: usize,
+    index: u64,
+    seed: u64,
+    last_count: u64,
+    last_change: Duration,
+    killed_at: Option<Duration>,
+}
+
+struct Run<'a> {
+    options: &'a Options,
+    progress: Progress,
+    namespace: Vec<String>,
+    slots: Vec<Option<Running>>,
+    next_index: u64,
+    tally: Tally,
+}
+
+impl Run<'_> {
+    fn budget_left(&self, started: Duration) -> bool {
+        if self.options.minutes > 0 {
+            rt::time::now() - started < Duration::from_secs(self.options.minutes * 60)
+        } else {
+            let running: u64 = (0..self.slots.len())
+                .filter(|&slot| self.slots[slot].is_some())
+                .map(|slot| self.progress.count(slot))
+                .sum();
+            self.tally.calls + running < self.options.calls
+        }
+    }
+
+    fn start(&mut self, slot: usize, seed: u64, calls: u64) -> Result<(), String> {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.progress.reset(slot);
+        match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
+            Fork::Child => child::run(slot, seed, calls, &self.namespace, &self.progress),
+            Fork::Parent(pid) => {
+                let now = rt::time::now();
+                self.slots[slot] = Some(Running { pid, index, seed, last_count: 0, last_change: now, killed_at: None });
+                Ok(())
+            }
+        }
+    }
+
+    /// Reap what ended, kill what stalls; `Err` on a hang.
+    fn watch(&mut self) -> Result<(), String> {
+        while let Ok(Some((pid, status))) = rt::process::wait_any(true) {
+            let Some(slot) = self.slots.iter().position(|s| s.as_ref().is_some_and(|r| r.pid == pid)) else {
+                continue;
+            };
+            let running = self.slots[slot].take().expect("slot");
+            let calls = self.progress.count(slot);
+            self.tally.children += 1;
+            self.tally.calls += calls;
+            if running.killed_at.is_some() {
+                self.tally.stalled += 1;
+            } else if status.success() {
+                self.tally.finished += 1;
+            } else if status.signal().is_some() {
+                self.tally.signalled += 1;
+            } else {
+                self.tally.other += 1;
+            }
+        }
+        let now = rt::time::now();
+        for slot in 0..self.slots.len() {
+            let count = self.progress.count(slot);
+            let Some(running) = self.slots[slot].as_mut() else { continue };
+            if count != running.last_count {
+                running.last_count = count;
+                running.last_change = now;
+            }
+            match running.killed_at {
+                None if now - running.last_change > STALL => {
+                    if self.tally.stalls.len() < 8 {
+                        self.tally.stalls.push(self.progress.describe_last(slot));
+                    }
+                    let _ = rt::process::kill(running.pid, rt::abi::SIGKILL);
+                    running.killed_at = Some(now);
+                }
+                Some(at) if now - at > REAP_LIMIT => {
+                    return Err(format!(
+                        "child {} (pid {}, seed {:#x}) was killed and not reaped within {} s; its last call: {}",
+                        running.index,
+                        running.pid,
+                        running.seed,
+                        REAP_LIMIT.as_secs(),
+                        self.progress.describe_last(slot)
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Run children until the budget is spent; `per_child` calls each.
+    fn round(&mut self, seed: u64, per_child: u64, limit: Option<u64>) -> Result<(), String> {
+        let started = rt::time::now();
+        let first = self.next_index;
+        loop {
+            let more = match limit {
+                Some(n) => self.next_index - first < n,
+                None => self.budget_left(started),
+            };
+            for slot in 0..self.slots.len() {
+                if more && self.slots[slot].is_none() {
+                    let index = self.next_index;
+                    self.start(slot, child_seed(seed, index), per_child)?;
+                    break;
+                }
+            }
+            self.watch()?;
+            if !more && self.slots.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            rt::time::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn fuzz(options: &Options) -> Result<String, String> {
+    let daemon = daemon::start(options.seed).map_err(|e| format!("starting the hostile daemon: {e}"))?;
+    let namespace = child::namespace().map_err(|e| format!("reading sys:scheme: {e}"))?;
+    let mut run = Run {
+        options,
+        progress: Progress::new().map_err(|e| format!("shared progress page: {e}"))?,
+        namespace,
+        slots: (0..options.parallel).map(|_| None).collect(),
+        next_index: 0,
+        tally: Tally::default(),
+    };
+    // Warm-up: daemons grow their heaps to what a run needs.
+    run.round(options.seed ^ 0x5eed, 300, Some(options.parallel as u64 * 2))?;
+    cleanup::files();
+    let warm_up = core::mem::take(&mut run.tally);
+    let (heap_before, frames_before) = memory()?;
+    let processes_before = rt::fs::read_to_string("sys:context").unwrap_or_default();
+    let started = rt::time::now();
+    run.next_index = 0;
+    run.round(options.seed, options.per_child, None)?;
+    let elapsed = rt::time::now() - started;
+    daemon::stop(daemon);
+    cleanup::files();
+    // Let daemons finish what the children's closes queued.
+    rt::time::sleep(Duration::from_millis(200));
+    let (heap_after, frames_after) = memory()?;
+    let t = &run.tally;
+    let summary = format!(
+        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes, frames in use {} -> {}",
+        t.calls,
+        t.children,
+        options.seed,
+        options.per_child,
+        options.parallel,
+        elapsed.as_secs_f64(),
+        t.finished,
+        t.signalled,
+        t.stalled,
+        t.other,
+        warm_up.calls,
+        heap_before,
+        heap_after,
+        frames_before,
+        frames_after
+    );
+    let summary = if t.stalls.is_empty() { summary } else { format!("{summary}; stalled in: {}", t.stalls.join("; ")) };
+    if heap_after - heap_before > HEAP_SLACK {
+        return Err(format!("the kernel heap grew by {} bytes: {summary}", heap_after - heap_before));
+    }
+    if frames_after - frames_before > FRAME_SLACK {
+        // Where they went: the processes whose line changed.
+        let after = rt::fs::read_to_string("sys:context").unwrap_or_default();
+        let changed: Vec<&str> = after.lines().filter(|l| !processes_before.lines().any(|b| b == *l)).collect();
+        return Err(format!(
+            "{} more frames in use: {summary}; processes changed: {}",
+            frames_after - frames_before,
+            changed.join(" | ")
+        ));
+    }
+    Ok(summary)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<&str> = rt::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("fuzz: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match fuzz(&options) {
+        Ok(summary) => {
+            println!("fuzz: PASS {summary}");
+            ExitCode::from(0)
+        }
+        Err(err) => {
+            println!("fuzz: FAIL {err}");
+            ExitCode::from(1)
+        }
+    }
+}
