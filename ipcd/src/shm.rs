@@ -5,7 +5,10 @@
 //!   not. `O_TRUNC` empties it (same rules as `ftruncate(0)`).
 //! - `ftruncate(fd, len)` sizes it (new bytes are zero), up to
 //!   [`MAX_SIZE`] (`EFBIG`) and [`TOTAL_MAX`] for all objects together
-//!   (`ENOSPC`).
+//!   (`ENOSPC`). An unprivileged user's objects (charged to the user who
+//!   created them) are held to [`USER_MAX`] bytes and [`USER_OBJECTS`]
+//!   objects together (`ENOSPC`), so no user can take the machine's memory
+//!   through this daemon.
 //! - `fmap(fd, offset, len)` maps its pages: every process mapping it
 //!   (shared) sees the same memory, which is this daemon's own pages handed
 //!   to the kernel. `offset` must be page-aligned and the range must lie
@@ -43,6 +46,10 @@ pub const MAX_SIZE: usize = 64 << 20;
 pub const TOTAL_MAX: usize = 256 << 20;
 /// The longest name.
 const NAME_MAX: usize = 255;
+/// Bytes of all objects one unprivileged user created.
+pub const USER_MAX: usize = 32 << 20;
+/// Objects one unprivileged user may have created and not yet released.
+pub const USER_OBJECTS: usize = 64;
 
 struct Object {
     name: String,
@@ -55,6 +62,8 @@ struct Object {
     mapped: bool,
     /// Handles open on it.
     opens: usize,
+    /// Who created it (and is charged for it).
+    owner: u32,
 }
 
 struct Handle {
@@ -71,6 +80,8 @@ pub struct Shm {
     next_handle: usize,
     /// Sum of all objects' sizes.
     total: usize,
+    /// Unprivileged creators' (bytes, objects).
+    usage: BTreeMap<u32, (usize, usize)>,
 }
 
 fn err(errno: i32) -> Error {
@@ -86,6 +97,7 @@ impl Shm {
             next_object: 1,
             next_handle: 1,
             total: 0,
+            usage: BTreeMap::new(),
         }
     }
 
@@ -115,6 +127,14 @@ impl Shm {
         if new_total > TOTAL_MAX {
             return Err(err(ENOSPC));
         }
+        let (owner, old_size) = (object.owner, object.size);
+        if owner != 0 {
+            let used = self.usage.get(&owner).map_or(0, |u| u.0);
+            if used - old_size + len > USER_MAX {
+                return Err(err(ENOSPC));
+            }
+        }
+        let object = self.objects.get_mut(&id).ok_or(err(EBADF))?;
         if len == 0 {
             object.memory = None;
         } else if let Some(old) = &object.memory {
@@ -128,6 +148,9 @@ impl Shm {
         }
         object.size = len;
         self.total = new_total;
+        if let Some(usage) = self.usage.get_mut(&owner) {
+            usage.0 = usage.0 - old_size + len;
+        }
         Ok(())
     }
 
@@ -139,6 +162,13 @@ impl Shm {
             && let Some(object) = self.objects.remove(&id)
         {
             self.total -= object.size;
+            if let Some(usage) = self.usage.get_mut(&object.owner) {
+                usage.0 -= object.size;
+                usage.1 -= 1;
+                if usage.1 == 0 {
+                    self.usage.remove(&object.owner);
+                }
+            }
         }
     }
 }
@@ -152,7 +182,7 @@ fn memory(object: &mut Object) -> Result<&SharedMapping> {
 }
 
 impl Scheme for Shm {
-    fn open(&mut self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened> {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
         let name = path.trim_start_matches('/');
         if name.len() > NAME_MAX {
             return Err(err(ENAMETOOLONG));
@@ -163,10 +193,25 @@ impl Scheme for Shm {
             None if flags & O_CREAT == 0 => return Err(err(ENOENT)),
             None if name.is_empty() => return Err(err(EINVAL)),
             None => {
+                let owner = caller.uid;
+                if owner != 0 {
+                    let usage = self.usage.entry(owner).or_insert((0, 0));
+                    if usage.1 >= USER_OBJECTS {
+                        return Err(err(ENOSPC));
+                    }
+                    usage.1 += 1;
+                }
                 let id = self.next_object;
                 self.next_object += 1;
-                let object =
-                    Object { name: String::from(name), linked: true, size: 0, memory: None, mapped: false, opens: 0 };
+                let object = Object {
+                    name: String::from(name),
+                    linked: true,
+                    size: 0,
+                    memory: None,
+                    mapped: false,
+                    opens: 0,
+                    owner,
+                };
                 self.objects.insert(id, object);
                 self.names.insert(String::from(name), id);
                 id

@@ -235,19 +235,6 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
         }
     }
 
-    // The fuzzer: a fixed short run on two and on four CPUs.
-    for smp in [SMP, SMP_WIDE].into_iter().filter(|_| !opts.smoke_only) {
-        let name = format!("bios fuzz smp{smp} ({} calls)", crate::fuzz::TEST_CALLS);
-        match &images {
-            Some(images) => {
-                let run = crate::fuzz::Run { smp, calls: crate::fuzz::TEST_CALLS, minutes: 0, seed: smp as u64 };
-                let result = crate::fuzz::run(ws, &images::normal(images).bios, &run);
-                tally.record(&name, result.is_ok(), Some(&result.unwrap_or_else(|e| e)));
-            }
-            None => tally.record(&name, false, Some("no image to boot")),
-        }
-    }
-
     for boot in ["bios", "uefi"] {
         match &images {
             Some(images) => smoke_check(ws, tally, boot, images::normal(images)),
@@ -392,10 +379,10 @@ struct BootRun {
     ending: Ending,
 }
 
-/// CPUs of a test boot, unless it says otherwise (the self-test suite and
-/// the fuzzer also run on [`SMP_WIDE`]).
+/// CPUs of a test boot, unless it says otherwise (the self-test suite also
+/// runs on [`SMP_WIDE`]).
 pub const SMP: u32 = 2;
-/// The second CPU count the self-test suite and the fuzzer run on.
+/// The second CPU count the self-test suite runs on.
 pub const SMP_WIDE: u32 = 4;
 
 /// The QEMU command every test boot runs on `image`: `smp` CPUs, 256 MiB, the

@@ -1,7 +1,5 @@
 //! `cargo mk fuzz`: boot the normal image, type `fuzz ...` at its serial
 //! shell (the in-guest fuzzer, `programs/fuzz`) and read the verdict.
-//! The same run, with [`TEST_CALLS`] calls on two and on four CPUs, is
-//! part of `cargo mk test`.
 //!
 //! A run fails on the fuzzer's own `fuzz: FAIL` line (a hang, a leak), on
 //! a kernel panic, or when no verdict comes within the run's time limit
@@ -16,7 +14,7 @@ use crate::guest::Guest;
 use crate::session;
 use crate::workspace::Workspace;
 
-/// Calls in the run `cargo mk test` makes on each CPU count.
+/// Calls in a run when `--calls` is not given.
 pub const TEST_CALLS: u64 = 100_000;
 /// The guest must finish this many calls per second at least (TCG, debug
 /// build): the time limit is the calls over this, plus the boot.

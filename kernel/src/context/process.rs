@@ -28,6 +28,24 @@ pub type Pid = usize;
 /// The process orphans are given to.
 pub const INIT_PID: Pid = 1;
 
+/// Processes one unprivileged user may have at once (a fork past it is
+/// `EAGAIN`), so a fork bomb stops there.
+pub const MAX_PROCESSES_PER_USER: usize = 64;
+
+/// The resident pages an unprivileged user's process may map: an eighth
+/// of RAM. A process that faults past it is the one that dies; root's
+/// processes (the daemons) have no limit of their own.
+pub fn memory_limit(uid: u32) -> u64 {
+    if uid == 0 { u64::MAX } else { (crate::memory::frame::stats().managed / 8).max(256) }
+}
+
+/// Whether user `uid` may have one more process.
+pub fn may_fork(uid: u32) -> bool {
+    uid == 0
+        || without_interrupts(|| TABLE.lock().values().filter(|p| p.uid() == uid && p.status.lock().is_none()).count())
+            < MAX_PROCESSES_PER_USER
+}
+
 pub struct Process {
     pub pid: Pid,
     ppid: AtomicUsize,
@@ -107,10 +125,12 @@ impl Process {
         self.gid.load(Ordering::Relaxed)
     }
 
-    /// Change the user and group (the caller checks the privilege).
+    /// Change the user and group (the caller checks the privilege); the
+    /// address space takes the new user's memory limit.
     pub fn set_ids(&self, uid: u32, gid: u32) {
         self.uid.store(uid, Ordering::Relaxed);
         self.gid.store(gid, Ordering::Relaxed);
+        self.with_space(|space| space.set_limit(memory_limit(uid)));
     }
 
     pub fn namespace(&self) -> Arc<Namespace> {

@@ -121,6 +121,17 @@ pub struct AddressSpace {
     leaf_tables: BTreeMap<u64, PhysFrame>,
     /// The intermediate tables (PDPTs and PDs), freed with the space.
     upper_tables: alloc::vec::Vec<PhysFrame>,
+    /// Pages of counted RAM mapped (its resident set; a frame shared after
+    /// fork counts in each space that maps it).
+    resident: u64,
+    /// The most `resident` may reach: a fault past it fails (the process
+    /// that wants more is the one that dies), a map call gets `ENOMEM`.
+    limit: u64,
+}
+
+/// Whether a leaf entry maps counted RAM (not a ramdisk page, not a device).
+fn counted(flags: Flags) -> bool {
+    !flags.intersects(BORROWED | DEVICE)
 }
 
 fn leaf_flags(prot: Prot, shared: bool) -> Flags {
@@ -159,7 +170,34 @@ impl AddressSpace {
         let table = table_at(pml4);
         table.zero();
         copy_kernel_half(table);
-        Ok(Self { pml4, regions: BTreeMap::new(), leaf_tables: BTreeMap::new(), upper_tables: alloc::vec::Vec::new() })
+        Ok(Self {
+            pml4,
+            regions: BTreeMap::new(),
+            leaf_tables: BTreeMap::new(),
+            upper_tables: alloc::vec::Vec::new(),
+            resident: 0,
+            limit: u64::MAX,
+        })
+    }
+
+    /// Hold this space to `pages` resident pages from now on (pages it has
+    /// already stay).
+    pub fn set_limit(&mut self, pages: u64) {
+        self.limit = pages;
+    }
+
+    /// Pages of RAM mapped.
+    pub fn resident(&self) -> u64 {
+        self.resident
+    }
+
+    /// Count one more resident page, unless the limit is reached.
+    fn charge(&mut self) -> Result<(), Error> {
+        if self.resident >= self.limit {
+            return Err(Error::new(ENOMEM));
+        }
+        self.resident += 1;
+        Ok(())
     }
 
     pub fn pml4(&self) -> PhysFrame {
@@ -313,6 +351,7 @@ impl AddressSpace {
             self.regions.remove(&region_start);
         }
         let active = self.is_active();
+        let mut released = 0;
         self.for_each_present(start, end, |addr, entry| {
             let (flags, frame) = (entry.flags(), entry.frame());
             entry.set_unused();
@@ -320,9 +359,11 @@ impl AddressSpace {
                 tlb::flush(VirtAddr::new(addr));
             }
             if let Ok(frame) = frame {
+                released += u64::from(counted(flags));
                 drop_reference(flags, frame);
             }
         });
+        self.resident -= released;
         Ok(())
     }
 
@@ -401,9 +442,13 @@ impl AddressSpace {
         };
         let flags = leaf_flags(region.prot, region.shared);
         if entry.is_unused() {
+            if self.resident >= self.limit {
+                return false;
+            }
             let Some(new) = frame::allocate_user() else {
                 return false;
             };
+            self.resident += 1;
             entry.set_frame(new, flags);
             self.flush(page);
             return true;
@@ -458,7 +503,9 @@ impl AddressSpace {
         }
         let entry = self.leaf_create(addr)?;
         if let Ok(old) = entry.frame() {
-            drop_reference(entry.flags(), old);
+            let flags = entry.flags();
+            drop_reference(flags, old);
+            self.resident -= u64::from(counted(flags));
         }
         entry.set_frame(frame, leaf_flags(region.prot, false) | BORROWED);
         self.flush(addr);
@@ -540,7 +587,12 @@ impl AddressSpace {
             if kind == FrameKind::Borrowed && !shared && prot.write {
                 flags |= COPY_ON_WRITE;
             }
+            if counted(flags) && self.charge().is_err() {
+                let _ = self.unmap(start, len);
+                return Err(Error::new(ENOMEM));
+            }
             if !add_reference(flags, frame) {
+                self.resident -= u64::from(counted(flags));
                 let _ = self.unmap(start, len);
                 return Err(Error::new(ENOMEM));
             }
@@ -573,8 +625,12 @@ impl AddressSpace {
         for page in (start..end).step_by(PAGE_SIZE as usize) {
             let entry = self.leaf_create(page)?;
             if entry.is_unused() {
+                if self.resident >= self.limit {
+                    return Err(Error::new(ENOMEM));
+                }
                 let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 entry.set_frame(frame, leaf_flags(region.prot, region.shared));
+                self.resident += 1;
             }
         }
         Ok(())
@@ -590,8 +646,12 @@ impl AddressSpace {
             let (_, region) = self.region_at(at).ok_or(Error::new(EFAULT))?;
             let entry = self.leaf_create(page)?;
             if entry.is_unused() {
+                if self.resident >= self.limit {
+                    return Err(Error::new(ENOMEM));
+                }
                 let new = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 entry.set_frame(new, leaf_flags(region.prot, region.shared));
+                self.resident += 1;
             }
             let frame = entry.frame().map_err(|_| Error::new(EFAULT))?;
             let in_page = (at - page) as usize;
@@ -632,6 +692,7 @@ impl AddressSpace {
     fn fork_tables(&mut self) -> Result<AddressSpace, Error> {
         let mut child = AddressSpace::new()?;
         child.regions = self.regions.clone();
+        child.limit = self.limit;
         for (&base, &pt) in &self.leaf_tables {
             // The child's table for the same 2 MiB, made on first use.
             let mut child_table: Option<&'static mut PageTable> = None;
@@ -656,6 +717,7 @@ impl AddressSpace {
                     return Err(Error::new(ENOMEM));
                 }
                 table[index].set_frame(frame, flags);
+                child.resident += u64::from(counted(flags));
                 child_table = Some(table);
             }
         }

@@ -3,7 +3,7 @@
 //! | file | contents |
 //! |---|---|
 //! | `sys:uname` | `Ferrite 0.1.0 x86_64` |
-//! | `sys:context` | a header, then one line per process: pid, ppid, pgid (process group), uid, gid, state (`running`, `ready`, `blocked`, or `exit:N` / `signal:N` once ended and not yet reaped), threads, KiB of address space mapped, name |
+//! | `sys:context` | a header, then one line per process: pid, ppid, pgid (process group), uid, gid, state (`running`, `ready`, `blocked`, or `exit:N` / `signal:N` once ended and not yet reaped), threads, KiB of memory resident (pages of RAM it maps), name |
 //! | `sys:memory` | `key: value` lines: physical frames and bytes (total/used/free), kernel heap (mapped/used/free bytes, allocations) |
 //! | `sys:log` | the kernel log ring: the newest whole log lines (see `logger`) |
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
@@ -227,9 +227,7 @@ fn context(_caller: &Caller) -> String {
     let mut text = String::from("PID   PPID  PGID  UID   GID   STATE     THREADS  VIRT_KIB  NAME\n");
     for process in process::list() {
         let threads = without_interrupts(|| process.threads.lock().len());
-        let mapped = process
-            .with_space(|space| space.regions().map(|(start, region)| region.end - start).sum::<u64>())
-            .unwrap_or(0);
+        let mapped = process.with_space(|space| space.resident() * crate::memory::PAGE_SIZE).unwrap_or(0);
         let name = without_interrupts(|| process.name.lock().clone());
         let _ = writeln!(
             text,

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi::syscall::error::{E2BIG, EINVAL, ENODEV, EPERM, ESRCH, Error};
+use abi::syscall::error::{E2BIG, EAGAIN, EINVAL, ENODEV, EPERM, ESRCH, Error};
 use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
 
 use crate::arch::x86_64::fpu::FpuState;
@@ -35,6 +35,16 @@ pub fn yield_now() -> Result<usize, Error> {
 
 pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
     let parent = super::me();
+    if !process::may_fork(parent.uid()) {
+        crate::caller_log!(
+            Info,
+            "pid {}: fork refused: uid {} has {} processes",
+            parent.pid,
+            parent.uid(),
+            process::MAX_PROCESSES_PER_USER
+        );
+        return Err(Error::new(EAGAIN));
+    }
     let space = parent.with_space(|space| space.fork()).ok_or(Error::new(ESRCH))??;
     let files = parent.files.lock().clone();
     let name = parent.name.lock().clone();
@@ -95,7 +105,8 @@ pub fn exec(
     let args = user_strings(argv, argc)?;
     let env = user_strings(envp, envc)?;
     let file = process.files.lock().get(fd)?;
-    let program = exec::load(&exec::Executable::of(&file)?, &args, &env)?;
+    let mut program = exec::load(&exec::Executable::of(&file)?, &args, &env)?;
+    program.space.set_limit(process::memory_limit(process.uid()));
     let name = args
         .first()
         .map(|a| String::from_utf8_lossy(a.rsplit(|&b| b == b'/').next().unwrap_or(a)).into_owned())

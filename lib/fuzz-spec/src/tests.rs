@@ -76,10 +76,12 @@ fn paths_are_written_where_the_pointer_says() {
     let mut scratch = vec![0u8; SCRATCH_LEN];
     let mut seen_tmp = false;
     for _ in 0..2_000 {
-        let mut cursor = pools::Cursor::new(w.scratch_addr, &mut scratch);
-        let [addr, len] = pools::draw(&mut rng, &w, Arg::Path, &mut cursor);
-        drop(cursor);
-        if addr >= w.scratch_addr + SCRATCH_LEN / 2 && addr + len <= w.scratch_addr + SCRATCH_LEN {
+        let [addr, len] = {
+            let mut cursor = pools::Cursor::new(w.scratch_addr, &mut scratch);
+            pools::draw(&mut rng, &w, Arg::Path, &mut cursor)
+        };
+        let inside = addr.checked_add(len).is_some_and(|end| end <= w.scratch_addr + SCRATCH_LEN);
+        if addr >= w.scratch_addr + SCRATCH_LEN / 2 && inside {
             let at = addr - w.scratch_addr;
             let bytes = &scratch[at..at + len];
             seen_tmp |= bytes.starts_with(b"tmp:fuzz1");
