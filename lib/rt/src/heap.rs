@@ -5,7 +5,12 @@
 //! Chunks are `MAP_PRIVATE`, so after a fork parent and child each have
 //! their own (copy-on-write) heap. Each new chunk is asked for right after
 //! the previous one; when the kernel honours that hint the chunks merge into
-//! one free block. Memory is never given back to the kernel.
+//! one free block. Chunks are never given back to the kernel.
+//!
+//! Allocations of [`LARGE`] bytes or more (a file's contents in `tmpd`, a
+//! snapshot in `logd`, I/O buffers) bypass the free list: each is a mapping
+//! of its own, unmapped when freed, so a daemon that held a lot for a while
+//! gives the memory back instead of keeping its high-water mark for good.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -17,6 +22,33 @@ use spin::Mutex;
 /// Smallest amount the heap grows by.
 const CHUNK: usize = 64 * 1024;
 const PAGE: usize = 4096;
+/// Allocations this large (and at most page-aligned) get a mapping each.
+const LARGE: usize = 128 * 1024;
+
+fn is_large(layout: Layout) -> bool {
+    layout.size() >= LARGE && layout.align() <= PAGE
+}
+
+/// A mapping of its own for a large allocation (null if none can be had).
+fn map_large(size: usize) -> *mut u8 {
+    let Some(len) = size.checked_next_multiple_of(PAGE) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: no MAP_FIXED: the kernel picks an address nothing uses.
+    match unsafe { crate::sys::mmap(0, len, PROT_READ | PROT_WRITE | MAP_PRIVATE) } {
+        Ok(addr) => ptr::with_exposed_provenance_mut(addr),
+        Err(_) => ptr::null_mut(),
+    }
+}
+
+/// Unmap a large allocation of `size` bytes at `ptr`.
+///
+/// # Safety
+/// `ptr` came from [`map_large`] with the same `size` and is not used again.
+unsafe fn unmap_large(ptr: *mut u8, size: usize) {
+    // SAFETY: per the contract, the whole mapping is ours and dead.
+    let _ = unsafe { crate::sys::munmap(ptr.expose_provenance(), size.next_multiple_of(PAGE)) };
+}
 
 struct Heap {
     heap: FreeListHeap,
@@ -58,6 +90,9 @@ static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap { heap: FreeListHeap::ne
 // owns; the lock serialises all access to it.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_large(layout) {
+            return map_large(layout.size());
+        }
         let mut heap = self.0.lock();
         if let Some(block) = heap.heap.allocate(layout) {
             return block.as_ptr();
@@ -71,6 +106,12 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_large(layout) {
+            // SAFETY: a large layout's block came from `map_large` with
+            // this size (`alloc`), and the caller is done with it.
+            unsafe { unmap_large(ptr, layout.size()) };
+            return;
+        }
         let Some(ptr) = NonNull::new(ptr) else {
             return;
         };
@@ -80,6 +121,30 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return ptr::null_mut();
+        };
+        if is_large(layout) || is_large(new_layout) {
+            if is_large(layout)
+                && is_large(new_layout)
+                && layout.size().next_multiple_of(PAGE) == new_size.next_multiple_of(PAGE)
+            {
+                return ptr;
+            }
+            // A new block of the right kind, the bytes that fit, the old one freed.
+            // SAFETY: `new_layout` has a non-zero size (it is at least as
+            // large as a block the caller already has, or was asked for).
+            let new = unsafe { self.alloc(new_layout) };
+            if !new.is_null() {
+                // SAFETY: both blocks are live and distinct; the copy stays
+                // within the smaller of the two sizes.
+                unsafe {
+                    ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            return new;
+        }
         let Some(block) = NonNull::new(ptr) else {
             return ptr::null_mut();
         };
@@ -89,9 +154,6 @@ unsafe impl GlobalAlloc for Allocator {
         if let Some(moved) = unsafe { heap.heap.reallocate(block, layout, new_size) } {
             return moved.as_ptr();
         }
-        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
-            return ptr::null_mut();
-        };
         if heap.grow(new_layout) {
             // SAFETY: as above; the failed attempt left the block untouched.
             if let Some(moved) = unsafe { heap.heap.reallocate(block, layout, new_size) } {

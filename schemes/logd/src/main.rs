@@ -25,6 +25,9 @@ rt::main!(main);
 const CAPACITY: usize = 256 * 1024;
 /// The longest line kept (longer ones are cut, and say so).
 const LINE_MAX: usize = 1024;
+/// The most bytes one write takes (a longer one is short: the writer
+/// writes the rest), so one call cannot keep the daemon busy for long.
+const WRITE_MAX: usize = 16 * 1024;
 
 enum Handle {
     /// A reader's snapshot and how far it has read.
@@ -105,6 +108,7 @@ impl Scheme for Log {
             return Err(Error::new(EBADF));
         };
         let pid = *pid;
+        let buf = &buf[..buf.len().min(WRITE_MAX)];
         partial.extend_from_slice(buf);
         let mut complete = Vec::new();
         while let Some(end) = partial.iter().position(|&b| b == b'\n') {

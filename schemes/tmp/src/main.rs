@@ -70,6 +70,16 @@ fn components(path: &str) -> Result<Vec<&str>> {
     Ok(parts)
 }
 
+/// Make `data` at least `len` bytes (new bytes zero); `ENOSPC` if the
+/// memory cannot be had, instead of the daemon aborting.
+fn grow(data: &mut Vec<u8>, len: usize) -> Result<()> {
+    if len > data.len() {
+        data.try_reserve(len - data.len()).map_err(|_| err(ENOSPC))?;
+        data.resize(len, 0);
+    }
+    Ok(())
+}
+
 impl Tmp {
     fn new() -> Tmp {
         let mut nodes = BTreeMap::new();
@@ -233,12 +243,11 @@ impl Scheme for Tmp {
         let start = if flags & O_APPEND != 0 { data.len() } else { offset };
         let end = start.checked_add(buf.len()).ok_or(err(EINVAL))?;
         let growth = end.saturating_sub(data.len());
-        if used + growth > CAPACITY {
+        // (`used` never exceeds CAPACITY; `growth` is the caller's to choose.)
+        if growth > CAPACITY - used {
             return Err(err(ENOSPC));
         }
-        if data.len() < end {
-            data.resize(end, 0);
-        }
+        grow(data, end)?;
         data[start..end].copy_from_slice(buf);
         self.used += growth;
         self.handle(handle)?.offset = end;
@@ -282,12 +291,13 @@ impl Scheme for Tmp {
         let Body::File(data) = &mut self.nodes.get_mut(&ino).ok_or(err(EBADF))?.body else {
             return Err(err(EISDIR));
         };
-        if len > data.len() && used + (len - data.len()) > CAPACITY {
+        let old = data.len();
+        if len > old && len - old > CAPACITY - used {
             return Err(err(ENOSPC));
         }
-        let old = data.len();
-        data.resize(len, 0);
-        self.used = used + len - old;
+        grow(data, len)?;
+        data.truncate(len);
+        self.used = used - old + len;
         Ok(())
     }
 
