@@ -108,6 +108,15 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "chan_random_transfer_between_processes",
     "chan_events_readable_writable_hangup",
     "shm_shared_between_processes",
+    "terabyte_unmap_and_protect_are_quick",
+    "futex_queues_are_freed",
+    "exec_of_a_stream_is_refused",
+    "init_cannot_be_signalled",
+    "caller_log_lines_are_rate_limited",
+    "fork_bomb_stops_at_the_user_limit",
+    "memory_hog_dies_at_its_limit",
+    "tmpd_survives_huge_sizes",
+    "smp_stress",
     "shm_unlink_keeps_existing_mappings",
     "shm_memory_freed_after_last_unmap",
     "ipcd_runs_in_the_null_namespace",
@@ -235,6 +244,21 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
         }
     }
 
+    // The fuzzer: a fixed run on two and on four CPUs (README "Robustness").
+    for smp in [SMP, SMP_WIDE].into_iter().filter(|_| !opts.smoke_only) {
+        let name = format!("bios fuzz smp{smp} ({} calls)", crate::fuzz::TEST_CALLS);
+        match &images {
+            Some(images) => {
+                let run = crate::fuzz::Run { smp, calls: crate::fuzz::TEST_CALLS, minutes: 0, seed: u64::from(smp) };
+                match crate::fuzz::run(ws, &images::normal(images).bios, &run) {
+                    Ok(line) => tally.record(&name, true, Some(&line)),
+                    Err(err) => tally.record(&name, false, Some(&err)),
+                }
+            }
+            None => tally.record(&name, false, Some("no image to boot")),
+        }
+    }
+
     for boot in ["bios", "uefi"] {
         match &images {
             Some(images) => smoke_check(ws, tally, boot, images::normal(images)),
@@ -355,6 +379,13 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
         let result = session::run(&mut guest, script);
         tally.record(&format!("{boot} session {}", script.name), result.is_ok(), result.err().as_deref());
     }
+    for (daemon, result) in crate::supervision::run(&mut guest) {
+        let name = format!("{boot} supervision: {daemon} killed under load comes back");
+        match result {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+    }
 }
 
 /// Boots the normal image, types on its keyboard and checks the text shows
@@ -379,10 +410,10 @@ struct BootRun {
     ending: Ending,
 }
 
-/// CPUs of a test boot, unless it says otherwise (the self-test suite also
-/// runs on [`SMP_WIDE`]).
+/// CPUs of a test boot, unless it says otherwise (the self-test suite and
+/// the fuzzer also run on [`SMP_WIDE`]).
 pub const SMP: u32 = 2;
-/// The second CPU count the self-test suite runs on.
+/// The second CPU count the self-test suite and the fuzzer run on.
 pub const SMP_WIDE: u32 = 4;
 
 /// The QEMU command every test boot runs on `image`: `smp` CPUs, 256 MiB, the

@@ -1,5 +1,7 @@
 //! `cargo mk fuzz`: boot the normal image, type `fuzz ...` at its serial
 //! shell (the in-guest fuzzer, `programs/fuzz`) and read the verdict.
+//! `cargo mk test` makes the same run with [`TEST_CALLS`] calls on two and
+//! on four CPUs.
 //!
 //! A run fails on the fuzzer's own `fuzz: FAIL` line (a hang, a leak), on
 //! a kernel panic, or when no verdict comes within the run's time limit
@@ -14,7 +16,7 @@ use crate::guest::Guest;
 use crate::session;
 use crate::workspace::Workspace;
 
-/// Calls in a run when `--calls` is not given.
+/// Calls in a run when `--calls` is not given, and in `cargo mk test`'s.
 pub const TEST_CALLS: u64 = 100_000;
 /// The guest must finish this many calls per second at least (TCG, debug
 /// build): the time limit is the calls over this, plus the boot.

@@ -25,6 +25,7 @@ mod selftest;
 mod session;
 mod setup;
 mod smoke;
+mod supervision;
 mod userspace;
 mod workspace;
 

@@ -8,6 +8,7 @@
 pub mod bootstrap;
 pub mod exec;
 pub mod file;
+pub mod oom;
 pub mod process;
 pub mod scheduler;
 pub mod thread;

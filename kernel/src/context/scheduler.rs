@@ -10,8 +10,8 @@
 //! return to user mode with its slice used up.
 //!
 //! Lock order: a wait queue's lock, then a run queue's lock (never two run
-//! queues at once; `SLEEPERS` is only taken alone, and only tried from the
-//! timer tick). All scheduler locks are taken with interrupts off, and none
+//! queues at once; `SLEEPERS` is only taken alone: by a sleeper, and
+//! tried, never waited for, from the timer tick). All scheduler locks are taken with interrupts off, and none
 //! is held across `switch`.
 //!
 //! Hand-off: `Thread::on_cpu` is true from the moment a CPU picks a thread
@@ -92,6 +92,19 @@ impl Ord for SleepEntry {
     }
 }
 
+impl CpuScheduler {
+    /// Queue `thread` at the back. `queued` changes under the queue's lock
+    /// (here and in `pop`), so it never runs below zero: a thread stolen
+    /// the moment it was queued used to be counted out before it was
+    /// counted in, and the counter wrapped (a panic in `spawn`'s sum, with
+    /// four CPUs).
+    fn push(&self, thread: Arc<Thread>) {
+        let mut queue = self.queue.lock();
+        queue.push_back(thread);
+        self.queued.fetch_add(1, Ordering::Release);
+    }
+}
+
 fn this_cpu() -> &'static CpuScheduler {
     &CPUS[percpu::current().index]
 }
@@ -161,10 +174,7 @@ fn steal_candidate(me: usize) -> Option<usize> {
 fn enqueue(cpu_index: usize, thread: Arc<Thread>) {
     thread.cpu.store(cpu_index, Ordering::Relaxed);
     let cpu = &CPUS[cpu_index];
-    interrupts::without_interrupts(|| {
-        cpu.queue.lock().push_back(thread);
-        cpu.queued.fetch_add(1, Ordering::Release);
-    });
+    interrupts::without_interrupts(|| cpu.push(thread));
     if cpu_index != percpu::current().index {
         // It may be halted in its idle loop.
         if let Some(target) = percpu::get(cpu_index) {
@@ -177,12 +187,12 @@ fn enqueue(cpu_index: usize, thread: Arc<Thread>) {
 /// already runs with interrupts off and sends no IPI to itself.
 fn push_back(cpu: &CpuScheduler, me: usize, thread: Arc<Thread>) {
     thread.cpu.store(me, Ordering::Relaxed);
-    cpu.queue.lock().push_back(thread);
-    cpu.queued.fetch_add(1, Ordering::Release);
+    cpu.push(thread);
 }
 
 fn pop(cpu: &CpuScheduler) -> Option<Arc<Thread>> {
-    let thread = cpu.queue.lock().pop_front()?;
+    let mut queue = cpu.queue.lock();
+    let thread = queue.pop_front()?;
     cpu.queued.fetch_sub(1, Ordering::Release);
     Some(thread)
 }
@@ -246,6 +256,13 @@ pub fn sleep_until(thread: &Arc<Thread>, deadline: u64) {
     });
     schedule();
     thread.wake_at.store(0, Ordering::Release);
+    // Woken before the deadline (an event, a kill): take the entry out, or
+    // it would hold the thread -- its kernel stack, its process -- until
+    // the deadline, which the caller chose and may be far off.
+    if crate::time::now_ns() < deadline {
+        let me = Arc::as_ptr(thread) as usize;
+        interrupts::without_interrupts(|| SLEEPERS.lock().retain(|Reverse((_, key, _))| *key != me));
+    }
 }
 
 /// Timer tick on this CPU: wake expired sleepers, account the slice.

@@ -158,6 +158,15 @@ fn kernel_reserve(managed: u64) -> u64 {
     (managed / 32).max(128)
 }
 
+/// Whether user memory can have a frame now (more than the kernel's
+/// reserve is free).
+pub fn user_frames_available() -> bool {
+    with(|b| {
+        let stats = b.stats();
+        stats.free > kernel_reserve(stats.managed)
+    })
+}
+
 /// A zeroed frame for user memory, with a reference count of 1; `None`
 /// once only the kernel's reserve is left.
 pub fn allocate_user() -> Option<PhysFrame> {

@@ -10,8 +10,9 @@
 //! stand-in copies, so the daemon sees nothing outside the buffer.
 //!
 //! Failure is always prompt: when the socket closes (the daemon exits,
-//! crashes or closes it), every queued and in-flight call fails with `EIO`
-//! and later ones with `ENODEV`. A caller killed while waiting gives its
+//! crashes or closes it), every queued and in-flight call fails with `EIO`,
+//! and so does every later call on an fd opened on it (a new open of the
+//! name reaches whatever serves it now, or gets `ENODEV`). A caller killed while waiting gives its
 //! call up: a queued one is dropped, an in-flight one is cancelled (the
 //! daemon reads a `Cancel`, and the lent pages leave it then). An answer
 //! that makes no sense fails its caller with `EIO` and the daemon's write
@@ -188,7 +189,10 @@ impl UserScheme {
         without_interrupts(|| {
             let mut state = self.state.lock();
             if !state.alive {
-                return Err(Error::new(ENODEV));
+                // An fd opened on this instance: it fails for good, even
+                // once a new daemon (a restart) serves the same name, whose
+                // handles it can never reach (they are another scheme's).
+                return Err(Error::new(EIO));
             }
             state.queue.push_back(call);
             Ok(())

@@ -19,6 +19,7 @@
 //! run initfs:bin/logd --level "info"
 //! spawn initfs:bin/sh             # start a program, do not wait
 //! console serial: initfs:bin/sh   # a program on a console, restarted when it exits
+//! restart on-failure initfs:bin/tmpd   # like run, and started again if it fails
 //! ```
 //!
 //! - One command per line. Blank lines and lines whose first non-blank
@@ -44,6 +45,11 @@
 //!   readiness or exits, before the next line runs.
 //! - `spawn PROGRAM ARGS...` starts the program and goes on at once (a
 //!   shell at the end of the script, say).
+//! - `restart POLICY PROGRAM ARGS...` starts the program as `run` does and
+//!   supervises it: with `on-failure` init starts it again when it is
+//!   killed or exits with a non-zero status, with `always` whenever it
+//!   ends. Restarts that come quickly one after another back off (see
+//!   `init`), so a crash loop cannot eat the machine.
 //! - `console URL PROGRAM ARGS...` starts the program with its standard
 //!   input, output and error opened on the console `URL` (`serial:`,
 //!   `fbcon:`), goes on at once, and starts it again whenever it exits: a
@@ -84,6 +90,7 @@ mod tests;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 /// One command of the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +105,29 @@ pub enum Command {
     Spawn(Program),
     /// `console URL PROGRAM ARGS...`: start on a console, restart on exit.
     Console { console: String, program: Program },
+    /// `restart POLICY PROGRAM ARGS...`: start as `run` does, and start
+    /// again when it ends as `policy` says.
+    Restart { policy: Policy, program: Program },
+}
+
+/// When a supervised program is started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Whenever it ends.
+    Always,
+    /// When it is killed by a signal or exits with a non-zero status.
+    OnFailure,
+}
+
+impl Policy {
+    /// Whether a program that ended this way is started again: `failed`
+    /// says whether it was killed or exited with a non-zero status.
+    pub fn restarts(self, failed: bool) -> bool {
+        match self {
+            Policy::Always => true,
+            Policy::OnFailure => failed,
+        }
+    }
 }
 
 /// A program to start: its URL and its arguments (after the program name,
@@ -119,6 +149,41 @@ impl Program {
             Some(name) if !name.is_empty() => name,
             _ => &self.path,
         }
+    }
+}
+
+/// The pace of a supervised program's restarts: one that ran for a while
+/// before it ended is started again at once; one that ends within
+/// [`Backoff::QUICK`] of its start waits [`Backoff::FIRST`], then twice as
+/// long after each further quick end in a row, up to [`Backoff::MAX`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backoff {
+    quick_ends: u32,
+}
+
+impl Backoff {
+    /// An end this soon after the start counts as a quick one.
+    pub const QUICK: Duration = Duration::from_secs(2);
+    /// The wait after the first quick end.
+    pub const FIRST: Duration = Duration::from_millis(100);
+    /// The longest wait.
+    pub const MAX: Duration = Duration::from_secs(10);
+
+    /// The program ended after running for `lived`: how long to wait
+    /// before starting it again.
+    pub fn delay(&mut self, lived: Duration) -> Duration {
+        if lived >= Self::QUICK {
+            self.quick_ends = 0;
+            return Duration::ZERO;
+        }
+        self.quick_ends = self.quick_ends.saturating_add(1);
+        let doublings = (self.quick_ends - 1).min(16);
+        (Self::FIRST * (1u32 << doublings)).min(Self::MAX)
+    }
+
+    /// Quick ends in a row so far.
+    pub fn quick_ends(&self) -> u32 {
+        self.quick_ends
     }
 }
 
@@ -160,10 +225,12 @@ pub enum ErrorKind {
     MissingEquals(String),
     /// Not a valid variable name (`[A-Za-z_][A-Za-z0-9_]*`).
     BadName(String),
-    /// `run`, `spawn` or `console` with an empty program (`run ""`).
+    /// `run`, `spawn`, `console` or `restart` with an empty program (`run ""`).
     EmptyProgram { command: &'static str },
     /// `console` with an empty console URL.
     EmptyConsole,
+    /// `restart` with a policy other than `always` or `on-failure`.
+    BadPolicy(String),
 }
 
 impl fmt::Display for ErrorKind {
@@ -176,7 +243,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "unknown escape \\{} inside quotes (only \\\" and \\\\)", c.escape_debug())
             }
             ErrorKind::UnknownCommand(word) => {
-                write!(f, "unknown command {word:?} (expected export, unset, run, spawn or console)")
+                write!(f, "unknown command {word:?} (expected export, unset, run, spawn, console or restart)")
             }
             ErrorKind::MissingArgument { command, what } => write!(f, "{command} needs {what}"),
             ErrorKind::ExtraArguments { command, count } => {
@@ -188,6 +255,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::EmptyProgram { command } => write!(f, "{command}: empty program name"),
             ErrorKind::EmptyConsole => f.write_str("console: empty console URL"),
+            ErrorKind::BadPolicy(word) => write!(f, "restart {word:?}: expected always or on-failure"),
         }
     }
 }
@@ -274,6 +342,17 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, ErrorKind> {
                 return Err(ErrorKind::EmptyConsole);
             }
             Command::Console { console, program: program("console", rest)? }
+        }
+        "restart" => {
+            if rest.is_empty() {
+                return Err(ErrorKind::MissingArgument { command: "restart", what: "a policy" });
+            }
+            let policy = match rest.remove(0).as_str() {
+                "always" => Policy::Always,
+                "on-failure" => Policy::OnFailure,
+                other => return Err(ErrorKind::BadPolicy(String::from(other))),
+            };
+            Command::Restart { policy, program: program("restart", rest)? }
         }
         _ => return Err(ErrorKind::UnknownCommand(first)),
     };
@@ -399,7 +478,7 @@ impl Env {
         match command {
             Command::Export { name, value } => self.set(name, value),
             Command::Unset { name } => self.unset(name),
-            Command::Run(_) | Command::Spawn(_) | Command::Console { .. } => return false,
+            Command::Run(_) | Command::Spawn(_) | Command::Console { .. } | Command::Restart { .. } => return false,
         }
         true
     }

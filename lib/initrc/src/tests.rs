@@ -487,7 +487,7 @@ fn check(script: &Script, lines: usize) -> (usize, usize) {
                 assert!(!console.is_empty() && !console.contains('\0'));
                 assert!(!program.path.is_empty());
             }
-            Command::Run(program) | Command::Spawn(program) => {
+            Command::Run(program) | Command::Spawn(program) | Command::Restart { program, .. } => {
                 assert!(!program.path.is_empty());
                 assert!(!program.name().is_empty());
                 assert!(!program.path.contains('\0') && program.args.iter().all(|a| !a.contains('\0')));
@@ -606,5 +606,39 @@ fn fuzz_quoted_words_round_trip() {
         let script = parse(&format!("run prog {line} # done"));
         assert_eq!(script.errors, vec![]);
         assert_eq!(script.steps[0].command, Command::Run(Program { path: s("prog"), args: originals }));
+    }
+}
+
+#[test]
+fn restart_policies() {
+    let program = Program { path: s("initfs:bin/tmpd"), args: vec![s("-v")] };
+    assert_eq!(
+        one("restart on-failure initfs:bin/tmpd -v"),
+        Command::Restart { policy: Policy::OnFailure, program: program.clone() }
+    );
+    assert_eq!(one("restart always initfs:bin/tmpd -v"), Command::Restart { policy: Policy::Always, program });
+    assert_eq!(error("restart sometimes initfs:bin/tmpd"), ErrorKind::BadPolicy(s("sometimes")));
+    assert_eq!(error("restart"), ErrorKind::MissingArgument { command: "restart", what: "a policy" });
+    assert_eq!(error("restart always"), ErrorKind::MissingArgument { command: "restart", what: "a program" });
+    assert_eq!(error("restart always \"\""), ErrorKind::EmptyProgram { command: "restart" });
+    assert!(Policy::Always.restarts(false) && Policy::Always.restarts(true));
+    assert!(Policy::OnFailure.restarts(true) && !Policy::OnFailure.restarts(false));
+    assert!(!Env::new().apply(&one("restart always x:y")));
+}
+
+#[test]
+fn backoff_restarts_at_once_then_doubles_for_quick_ends() {
+    use core::time::Duration;
+    let mut backoff = Backoff::default();
+    assert_eq!(backoff.delay(Duration::from_secs(60)), Duration::ZERO);
+    let waits: Vec<u64> = (0..10).map(|_| backoff.delay(Duration::from_millis(5)).as_millis() as u64).collect();
+    assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+    assert_eq!(backoff.quick_ends(), 10);
+    // A long run resets it.
+    assert_eq!(backoff.delay(Backoff::QUICK), Duration::ZERO);
+    assert_eq!(backoff.delay(Duration::ZERO), Backoff::FIRST);
+    // Never overflows.
+    for _ in 0..100 {
+        assert!(backoff.delay(Duration::ZERO) <= Backoff::MAX);
     }
 }

@@ -22,9 +22,13 @@ const PLAYGROUND: usize = 64 << 20;
 const MAX_FDS: usize = 48;
 const MAX_CHILDREN: usize = 8;
 
-/// The namespace the children get: every scheme this process sees but
-/// the consoles (see `fuzz_spec::SCHEMES_SPARED`).
-pub fn namespace() -> rt::Result<Vec<String>> {
+/// The exit status of a child that could not set itself up.
+pub const SET_UP_FAILED: u8 = 3;
+
+/// The namespace a child gets: every scheme it sees but the consoles
+/// (see `fuzz_spec::SCHEMES_SPARED`). Read by each child, since schemes
+/// come and go (the hostile daemon may even hand its own socket away).
+fn namespace() -> rt::Result<Vec<String>> {
     let text = rt::fs::read_to_string("sys:scheme")?;
     Ok(text
         .lines()
@@ -48,7 +52,7 @@ const STARTERS: &[(&str, usize)] = &[
     ("memory:", 0),
 ];
 
-fn set_up(slot: usize, namespace: &[String], progress: &Progress) -> rt::Result<Vec<usize>> {
+fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {
     let mut step = 0;
     let mut mark = || {
         progress.setup_step(slot, step);
@@ -89,6 +93,7 @@ fn set_up(slot: usize, namespace: &[String], progress: &Progress) -> rt::Result<
         fds.push(fd);
     }
     mark();
+    let namespace = namespace()?;
     let names: Vec<&str> = namespace.iter().map(String::as_str).collect();
     rt::sys::ns_restrict(&names)?;
     let id = 1000 + slot as u32;
@@ -97,10 +102,10 @@ fn set_up(slot: usize, namespace: &[String], progress: &Progress) -> rt::Result<
 }
 
 /// Run `calls` calls from `seed` in fuzzer slot `slot`; never returns.
-pub fn run(slot: usize, seed: u64, calls: u64, namespace: &[String], progress: &Progress) -> ! {
-    let mut fds = match set_up(slot, namespace, progress) {
+pub fn run(slot: usize, seed: u64, calls: u64, progress: &Progress) -> ! {
+    let mut fds = match set_up(slot, progress) {
         Ok(fds) => fds,
-        Err(_) => rt::process::exit(3),
+        Err(_) => rt::process::exit(i32::from(SET_UP_FAILED)),
     };
     let (Ok(scratch), Ok(read_only), Ok(playground)) = (
         rt::mem::map_anonymous(SCRATCH_LEN),
@@ -128,7 +133,7 @@ pub fn run(slot: usize, seed: u64, calls: u64, namespace: &[String], progress: &
             slot,
         };
         let call = fuzz_spec::generate(&mut rng, &world, scratch);
-        progress.begin(slot, call.spec, &call.args);
+        progress.begin(slot, call.spec, &call.args, path_of(&call, scratch_addr, scratch));
         let number = SPECS[call.spec].number;
         let result = rt::testing::raw_syscall(number, call.args);
         if number == SYS_FORK && result == 0 {
@@ -155,4 +160,21 @@ fn remember(list: &mut Vec<usize>, value: usize, max: usize, rng: &mut Rng) {
         let i = rng.below(max);
         list[i] = value;
     }
+}
+
+/// The bytes of `call`'s path argument when they lie in the scratch buffer
+/// (for the report of a call that hangs).
+fn path_of<'a>(call: &fuzz_spec::Call, scratch_addr: usize, scratch: &'a [u8]) -> &'a [u8] {
+    let mut register = 0;
+    for &arg in SPECS[call.spec].args {
+        if arg == fuzz_spec::Arg::Path {
+            let (ptr, len) = (call.args[register], call.args[register + 1]);
+            return ptr
+                .checked_sub(scratch_addr)
+                .and_then(|start| scratch.get(start..start.checked_add(len.min(64))?))
+                .unwrap_or(&[]);
+        }
+        register += arg.slots();
+    }
+    &[]
 }

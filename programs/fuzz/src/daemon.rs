@@ -2,12 +2,16 @@
 //! children with whatever its generator says: sensible values, errors
 //! (in range and not), fds it has and has not, answers to requests
 //! nobody made, the same answer twice, answers held back and sent late
-//! (or never), truncated and oversized messages, data on answers that may
-//! carry none, random readiness notifications. The kernel must give each
+//! (and, one time in 64, never), truncated and oversized messages, data on
+//! answers that may carry none, random readiness notifications. Garbage is
+//! followed by a real answer, so callers mostly get on with their calls
+//! instead of waiting to be killed. The kernel must give each
 //! caller a clean error and this daemon `EINVAL`/`EBADF`, and never hang
 //! a caller past its kill.
 //!
 //! It registers as root, then drops to the null namespace and user 65534.
+//! It never hands its own socket away (an fd answer naming it), which
+//! would end the test of `fuzzd:` the moment that caller exits.
 
 use alloc::vec::Vec;
 
@@ -77,25 +81,41 @@ fn serve(mut socket: Socket, mut rng: Rng) -> ! {
         };
         let request = incoming.request;
         drop(incoming);
-        if held.len() < HELD && rng.below(8) == 0 {
+        // Rarely, never an answer: the caller waits until it is killed.
+        if rng.below(64) == 0 {
+            continue;
+        }
+        if held.len() < HELD && rng.below(16) == 0 {
             held.push(request);
             continue;
         }
         answer(&socket, &request, &mut rng);
-        // Now and then, a late answer to an older request (or the same
-        // one again).
-        if !held.is_empty() && rng.below(3) == 0 {
+        // Now and then, a late answer to an older request.
+        if !held.is_empty() && rng.below(2) == 0 {
             let late = held.swap_remove(rng.below(held.len()));
             answer(&socket, &late, &mut rng);
-        }
-        if rng.below(8) == 0 {
-            answer(&socket, &request, &mut rng);
         }
     }
 }
 
+/// Answer `request`: first, one time in three, with garbage (a truncated,
+/// oversized or inconsistent message, another request's id, or a second
+/// answer to one already answered), then with an answer the kernel can
+/// take, of a random kind and value (which may still be nonsense for the
+/// request, such as data on a write or an fd it does not have).
 fn answer(socket: &Socket, request: &Request, rng: &mut Rng) {
-    let id = if rng.below(20) == 0 { rng.next_u64() } else { request.id };
+    let socket_fd = socket.file().fd() as u64;
+    if rng.below(3) == 0 {
+        let garbage = message(request, rng, true, socket_fd);
+        let _ = socket.write_raw(&garbage);
+    }
+    let _ = socket.write_raw(&message(request, rng, false, socket_fd));
+}
+
+/// One message answering `request` (`garbage`: one the kernel must refuse
+/// or that answers the wrong thing). `socket_fd` is never offered as an fd.
+fn message(request: &Request, rng: &mut Rng, garbage: bool, socket_fd: u64) -> Vec<u8> {
+    let id = if garbage && rng.below(3) == 0 { rng.next_u64() } else { request.id };
     let value = match rng.below(6) {
         0 => 0,
         1 => rng.below(8) as u64,
@@ -104,15 +124,22 @@ fn answer(socket: &Socket, request: &Request, rng: &mut Rng) {
         4 => u64::MAX,
         _ => rng.next_u64(),
     };
-    let kind = *rng
-        .pick(&[Kind::Value, Kind::Value, Kind::Value, Kind::Error, Kind::Fd, Kind::Event, Kind::Nop])
-        .unwrap_or(&Kind::Value);
+    // Notifications and no-ops answer nothing: only garbage is one.
+    let kinds: &[Kind] = if garbage {
+        &[Kind::Value, Kind::Error, Kind::Fd, Kind::Event, Kind::Nop]
+    } else {
+        &[Kind::Value, Kind::Value, Kind::Value, Kind::Error, Kind::Fd]
+    };
+    let kind = *rng.pick(kinds).unwrap_or(&Kind::Value);
     let errno = *rng.pick(&[2u64, 5, 11, 22, 0, 4096, u64::MAX]).unwrap_or(&5);
     let data_len = match rng.below(5) {
         0 => request.len.min(64) as usize,
         1 => rng.below(64),
         _ => 0,
     };
+    // Any fd but its socket: handing that away would only unregister
+    // `fuzzd:` when the caller that got it exits, ending the test of it.
+    let value = if kind == Kind::Fd && value == socket_fd { value + 1 } else { value };
     let response = Response {
         id,
         kind,
@@ -123,13 +150,21 @@ fn answer(socket: &Socket, request: &Request, rng: &mut Rng) {
     let mut message = Vec::with_capacity(RESPONSE_SIZE + data_len);
     message.extend_from_slice(&response.encode());
     message.resize(RESPONSE_SIZE + data_len, 0x5a);
-    match rng.below(16) {
-        // Truncated.
-        0 => message.truncate(rng.below(message.len())),
-        // Oversized, or with a `len` that does not match.
-        1 => message.resize(RESPONSE_SIZE + 4096 + rng.below(8192), 0xa5),
-        2 => message.truncate(RESPONSE_SIZE),
-        _ => {}
+    if garbage {
+        match rng.below(4) {
+            // Truncated.
+            0 => message.truncate(rng.below(message.len())),
+            // Oversized, or with a `len` that does not match.
+            1 => message.resize(RESPONSE_SIZE + 4096 + rng.below(8192), 0xa5),
+            2 => message.truncate(RESPONSE_SIZE),
+            // As it is: possibly another request's id, or a duplicate
+            // once the real answer follows.
+            _ => {}
+        }
+    } else if data_len > 0 && rng.below(2) == 0 {
+        // Data only goes with a value: mostly keep it decodable.
+        message.truncate(RESPONSE_SIZE);
+        message[24..32].copy_from_slice(&0u64.to_le_bytes());
     }
-    let _ = socket.write_raw(&message);
+    message
 }

@@ -83,7 +83,9 @@ fn child_seed(seed: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `sys:memory`'s `heap_used` and `frames_used`.
+/// `sys:memory`'s `heap_used`, and `frames_used` less the frames the
+/// kernel heap has mapped: the heap keeps its high-water mark mapped (it
+/// never shrinks), which is not a leak; what it uses is `heap_used`.
 fn memory() -> Result<(i64, i64), String> {
     let text = rt::fs::read_to_string("sys:memory").map_err(|e| format!("sys:memory: {e}"))?;
     let field = |name: &str| {
@@ -91,7 +93,7 @@ fn memory() -> Result<(i64, i64), String> {
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<i64>().ok()))
             .ok_or_else(|| format!("sys:memory has no {name}"))
     };
-    Ok((field("heap_used:")?, field("frames_used:")?))
+    Ok((field("heap_used:")?, field("frames_used:")? - field("heap_mapped:")? / 4096))
 }
 
 /// How the children ended, for the summary.
@@ -120,10 +122,11 @@ struct Running {
 struct Run<'a> {
     options: &'a Options,
     progress: Progress,
-    namespace: Vec<String>,
     slots: Vec<Option<Running>>,
     next_index: u64,
     tally: Tally,
+    /// Children in a row that could not set themselves up.
+    failed_set_ups: u32,
 }
 
 impl Run<'_> {
@@ -144,7 +147,7 @@ impl Run<'_> {
         self.next_index += 1;
         self.progress.reset(slot);
         match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
-            Fork::Child => child::run(slot, seed, calls, &self.namespace, &self.progress),
+            Fork::Child => child::run(slot, seed, calls, &self.progress),
             Fork::Parent(pid) => {
                 let now = rt::time::now();
                 self.slots[slot] = Some(Running { pid, index, seed, last_count: 0, last_change: now, killed_at: None });
@@ -167,10 +170,14 @@ impl Run<'_> {
                 self.tally.stalled += 1;
             } else if status.success() {
                 self.tally.finished += 1;
+                self.failed_set_ups = 0;
             } else if status.signal().is_some() {
                 self.tally.signalled += 1;
             } else {
                 self.tally.other += 1;
+                if status.code() == Some(child::SET_UP_FAILED) {
+                    self.failed_set_ups += 1;
+                }
             }
         }
         let now = rt::time::now();
@@ -222,6 +229,9 @@ impl Run<'_> {
                 }
             }
             self.watch()?;
+            if self.failed_set_ups >= 20 {
+                return Err(String::from("20 children in a row could not set themselves up (see child::set_up)"));
+            }
             if !more && self.slots.iter().all(Option::is_none) {
                 return Ok(());
             }
@@ -232,14 +242,13 @@ impl Run<'_> {
 
 fn fuzz(options: &Options) -> Result<String, String> {
     let daemon = daemon::start(options.seed).map_err(|e| format!("starting the hostile daemon: {e}"))?;
-    let namespace = child::namespace().map_err(|e| format!("reading sys:scheme: {e}"))?;
     let mut run = Run {
         options,
         progress: Progress::new().map_err(|e| format!("shared progress page: {e}"))?,
-        namespace,
         slots: (0..options.parallel).map(|_| None).collect(),
         next_index: 0,
         tally: Tally::default(),
+        failed_set_ups: 0,
     };
     // Warm-up: daemons grow their heaps to what a run needs.
     run.round(options.seed ^ 0x5eed, 300, Some(options.parallel as u64 * 2))?;
@@ -258,7 +267,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
     let (heap_after, frames_after) = memory()?;
     let t = &run.tally;
     let summary = format!(
-        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes, frames in use {} -> {}",
+        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes in use, frames in use outside the kernel heap {} -> {}",
         t.calls,
         t.children,
         options.seed,

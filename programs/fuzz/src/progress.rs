@@ -14,6 +14,10 @@ pub const SLOTS: usize = 8;
 pub const SETUP: usize = 1 << 20;
 /// Words per slot: count, the call's spec index, its six arguments.
 const WORDS: usize = 8;
+/// Where each slot's path preview starts (after every slot's words): a
+/// length byte, then up to [`PREVIEW`] bytes of the call's path argument.
+const PREVIEWS: usize = SLOTS * WORDS * 8;
+const PREVIEW: usize = 63;
 
 pub struct Progress {
     page: SharedMapping,
@@ -34,8 +38,15 @@ impl Progress {
         }
     }
 
-    /// The child in `slot` is about to make call `spec` with `args`.
-    pub fn begin(&self, slot: usize, spec: usize, args: &[usize; 6]) {
+    /// The child in `slot` is about to make call `spec` with `args`; `path`
+    /// is (the start of) its path argument, if it has one.
+    pub fn begin(&self, slot: usize, spec: usize, args: &[usize; 6], path: &[u8]) {
+        let bytes = &self.page.atomic_u8s()[PREVIEWS + slot * (PREVIEW + 1)..][..PREVIEW + 1];
+        let n = path.len().min(PREVIEW);
+        bytes[0].store(n as u8, Ordering::Relaxed);
+        for (to, &from) in bytes[1..].iter().zip(&path[..n]) {
+            to.store(from, Ordering::Relaxed);
+        }
         let words = self.words(slot);
         words[1].store(spec as u64, Ordering::Relaxed);
         for (word, &arg) in words[2..].iter().zip(args) {
@@ -63,6 +74,10 @@ impl Progress {
         }
         let spec = SPECS.get(spec).map_or("?", |s| s.name);
         let args: Vec<String> = words[2..].iter().map(|w| format!("{:#x}", w.load(Ordering::Relaxed))).collect();
-        format!("call #{} {spec}({})", self.count(slot), args.join(", "))
+        let bytes = &self.page.atomic_u8s()[PREVIEWS + slot * (PREVIEW + 1)..][..PREVIEW + 1];
+        let n = usize::from(bytes[0].load(Ordering::Relaxed));
+        let path: Vec<u8> = bytes[1..=n].iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let path = if path.is_empty() { String::new() } else { format!(" path {:?}", String::from_utf8_lossy(&path)) };
+        format!("call #{} {spec}({}){path}", self.count(slot), args.join(", "))
     }
 }

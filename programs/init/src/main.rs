@@ -13,7 +13,9 @@
 //!   (see [`start`]), then logs how long that took;
 //! - `spawn` starts a program and goes on at once;
 //! - `console` starts a program on a console and starts it again whenever
-//!   it exits (see [`console`]).
+//!   it exits (see [`console`]);
+//! - `restart` starts a daemon as `run` does and starts it again when it
+//!   ends as its policy says (see [`supervise`]).
 //!
 //! If the script cannot be read, init says why and starts
 //! `initfs:bin/hello` instead, so a broken image still shows a sign of
@@ -30,6 +32,7 @@
 
 mod console;
 mod start;
+mod supervise;
 
 use core::time::Duration;
 
@@ -47,6 +50,8 @@ const FALLBACK: &str = "initfs:bin/hello";
 
 /// How long to sleep when there are no children to wait for.
 const IDLE: Duration = Duration::from_secs(1);
+/// The longest sleep between polls while a restart waits for its time.
+const POLL: Duration = Duration::from_millis(10);
 
 fn main() {
     println!("init: Ferrite userspace up (pid {})", rt::process::getpid());
@@ -55,18 +60,19 @@ fn main() {
     // Only a `run` child gets a readiness fd; never pass one on by accident.
     env.unset(start::NOTIFY_VAR);
     let mut consoles = console::Consoles::default();
+    let mut services = supervise::Services::default();
     match rt::fs::read(SCRIPT) {
-        Ok(bytes) => run_script(&bytes, &mut env, &mut consoles),
+        Ok(bytes) => run_script(&bytes, &mut env, &mut consoles, &mut services),
         Err(err) => {
             println!("init: cannot read {SCRIPT}: {err}; starting {FALLBACK} instead");
             start::spawn(&Program { path: String::from(FALLBACK), args: Vec::new() }, &env);
         }
     }
-    reap_forever(&env, &mut consoles)
+    reap_forever(&env, &mut consoles, &mut services)
 }
 
 /// Runs every command of the script in order, after logging its bad lines.
-fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles) {
+fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles, services: &mut supervise::Services) {
     let script = initrc::parse_bytes(bytes);
     for err in &script.errors {
         println!("init: {SCRIPT}: {err}");
@@ -76,25 +82,33 @@ fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles) {
             Command::Export { .. } | Command::Unset { .. } => {
                 env.apply(&step.command);
             }
-            Command::Run(program) => start::run(program, env),
-            Command::Spawn(program) => start::spawn(program, env),
+            Command::Run(program) => {
+                start::run(program, env);
+            }
+            Command::Spawn(program) => {
+                start::spawn(program, env);
+            }
             Command::Console { console, program } => consoles.start(console, program, env),
+            Command::Restart { policy, program } => services.start(program, *policy, env),
         }
     }
 }
 
 /// Collects every child that ends, and says how it ended; console
-/// programs are started again.
-fn reap_forever(env: &Env, consoles: &mut console::Consoles) -> ! {
+/// programs and supervised daemons are started again. While a restart
+/// waits for its time, the wait for children only polls.
+fn reap_forever(env: &Env, consoles: &mut console::Consoles, services: &mut supervise::Services) -> ! {
     loop {
-        match rt::process::wait_any(false) {
+        services.restart_due(env);
+        let pending = services.next_due();
+        match rt::process::wait_any(pending.is_some()) {
             Ok(Some((pid, status))) => {
-                if !consoles.reaped(pid, status, env) {
+                if !consoles.reaped(pid, status, env) && !services.reaped(pid, status) {
                     println!("init: reaped pid {pid}: {status}");
                 }
             }
-            Ok(None) => {}
-            Err(err) if err.errno == ECHILD => rt::time::sleep(IDLE),
+            Ok(None) => rt::time::sleep(pending.unwrap_or(IDLE).min(POLL)),
+            Err(err) if err.errno == ECHILD => rt::time::sleep(pending.unwrap_or(IDLE).min(IDLE)),
             Err(err) if err.errno == EINTR => {}
             Err(err) => {
                 println!("init: waitpid: {err}");

@@ -32,16 +32,16 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const EXEC_FAILED: i32 = 127;
 
 /// Starts `program` and waits until it signals readiness or stops
-/// without signalling; logs which, and how long it took.
-pub fn run(program: &Program, env: &Env) {
+/// without signalling; logs which, and how long it took. Returns its pid
+/// while it runs (`None` if it could not start or has ended already).
+pub fn run(program: &Program, env: &Env) -> Option<usize> {
     let name = program.name();
     let start = rt::time::now();
     let (mut read_end, write_end) = match rt::fs::pipe() {
         Ok(ends) => ends,
         Err(err) => {
             println!("init: {name}: cannot make its readiness pipe: {err}; starting it without waiting");
-            spawn(program, env);
-            return;
+            return spawn(program, env);
         }
     };
     let mut vars = env.entries();
@@ -54,7 +54,7 @@ pub fn run(program: &Program, env: &Env) {
         }
         Err(err) => {
             println!("init: cannot start {}: fork: {err}", program.path);
-            return;
+            return None;
         }
     };
     // Only the child may hold the write end now, so end-of-file on the
@@ -65,7 +65,8 @@ pub fn run(program: &Program, env: &Env) {
     match readiness {
         Readiness::Ready => println!("init: {name} (pid {pid}) ready after {took}"),
         Readiness::Exited(status) => {
-            println!("init: {name} (pid {pid}) exited before signalling readiness (after {took}): {}", Ended(status))
+            println!("init: {name} (pid {pid}) exited before signalling readiness (after {took}): {}", Ended(status));
+            return None;
         }
         Readiness::Closed => println!(
             "init: {name} (pid {pid}) closed {NOTIFY_VAR} without signalling readiness (after {took}); \
@@ -79,16 +80,23 @@ pub fn run(program: &Program, env: &Env) {
             READY_TIMEOUT.as_secs()
         ),
     }
+    Some(pid)
 }
 
 /// Starts `program` and goes on at once; init's reaping loop collects it
-/// when it ends.
-pub fn spawn(program: &Program, env: &Env) {
+/// when it ends. Returns its pid.
+pub fn spawn(program: &Program, env: &Env) -> Option<usize> {
     let vars = env.entries();
     match rt::process::fork() {
-        Ok(Fork::Parent(pid)) => println!("init: started {} (pid {pid})", program.name()),
+        Ok(Fork::Parent(pid)) => {
+            println!("init: started {} (pid {pid})", program.name());
+            Some(pid)
+        }
         Ok(Fork::Child) => exec(program, &vars),
-        Err(err) => println!("init: cannot start {}: fork: {err}", program.path),
+        Err(err) => {
+            println!("init: cannot start {}: fork: {err}", program.path);
+            None
+        }
     }
 }
 

@@ -41,6 +41,7 @@ mod pgroups;
 mod pipes;
 mod ports;
 mod procs;
+mod robustness;
 mod sched;
 mod shell;
 mod support;
@@ -228,6 +229,15 @@ static TESTS: &[Test] = tests![
     ipc::shm_memory_freed_after_last_unmap,
     ipc::ipcd_runs_in_the_null_namespace,
     ipc::chan_program_listen_and_send,
+    robustness::terabyte_unmap_and_protect_are_quick,
+    robustness::futex_queues_are_freed,
+    robustness::exec_of_a_stream_is_refused,
+    robustness::init_cannot_be_signalled,
+    robustness::caller_log_lines_are_rate_limited,
+    robustness::fork_bomb_stops_at_the_user_limit,
+    robustness::memory_hog_dies_at_its_limit,
+    robustness::tmpd_survives_huge_sizes,
+    robustness::smp_stress,
 ];
 
 fn main() -> ExitCode {

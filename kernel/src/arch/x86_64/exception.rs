@@ -132,7 +132,16 @@ fn user_exception(vector: u8, frame: &mut TrapFrame) {
             } else {
                 Access::Read
             };
-            if crate::context::with_current_space(|space| space.handle_fault(address, access)).unwrap_or(false) {
+            let resolve = || crate::context::with_current_space(|space| space.handle_fault(address, access));
+            if resolve().unwrap_or(false) {
+                return;
+            }
+            // Out of memory: the largest process dies, not necessarily this one.
+            if !crate::memory::frame::user_frames_available()
+                && let Some(current) = crate::context::current_process()
+                && crate::context::oom::make_room(&current)
+                && resolve().unwrap_or(false)
+            {
                 return;
             }
             (abi::SIGSEGV, Some(address))

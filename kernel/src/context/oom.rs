@@ -1,0 +1,70 @@
+//! Out of memory: what happens when a page fault finds no frame for user
+//! memory left (only the kernel's reserve, `frame::allocate_user`).
+//!
+//! The process that faulted is not necessarily the one to blame: a daemon
+//! growing its heap by a page, or the shell, would die for a hog's doing.
+//! So the kernel picks the process holding the most resident memory among
+//! the unprivileged users' (root's daemons only when no such process holds
+//! any), kills it with `SIGKILL`, says so in the log, and lets the faulting
+//! process wait for the memory to come back and try again. If the faulting
+//! process is itself the one holding the most, it is the one that dies.
+//! init is never chosen.
+//!
+//! May touch: the process table (read), each candidate's address space
+//! (its resident count, under its own lock), and the frame counters.
+
+use alloc::sync::Arc;
+
+use super::process::{self, INIT_PID, Process};
+use super::scheduler;
+use crate::memory::frame;
+
+/// How many times the faulting process yields, waiting for the victim's
+/// memory, before it gives up.
+const WAIT_ROUNDS: usize = 500;
+
+/// The process to kill: the largest resident set among unprivileged
+/// processes, or among root's if no unprivileged process holds memory.
+fn victim() -> Option<(Arc<Process>, u64)> {
+    let candidates: alloc::vec::Vec<(Arc<Process>, u64)> = process::list()
+        .into_iter()
+        .filter(|p| p.pid != INIT_PID && p.exit_status().is_none())
+        .filter_map(|p| {
+            let resident = p.with_space(|space| space.resident())?;
+            Some((p, resident))
+        })
+        .filter(|(_, resident)| *resident > 0)
+        .collect();
+    let largest = |unprivileged: bool| {
+        candidates.iter().filter(|(p, _)| (p.uid() != 0) == unprivileged).max_by_key(|(_, resident)| *resident).cloned()
+    };
+    largest(true).or_else(|| largest(false))
+}
+
+/// User memory ran out under the current process's fault. Kill the
+/// largest process unless that is the current one, and wait until
+/// frames are free again. True if the fault is worth retrying; false if
+/// the current process should die instead.
+pub fn make_room(current: &Arc<Process>) -> bool {
+    let Some((victim, resident)) = victim() else { return false };
+    if Arc::ptr_eq(&victim, current) {
+        return false;
+    }
+    let name = victim.name.lock().clone();
+    log::warn!(
+        "out of memory: killing pid {} ({name}, uid {}) holding {} KiB, for pid {}'s fault",
+        victim.pid,
+        victim.uid(),
+        resident * 4,
+        current.pid
+    );
+    victim.kill(abi::SIGKILL);
+    drop(victim);
+    for _ in 0..WAIT_ROUNDS {
+        if frame::user_frames_available() {
+            return true;
+        }
+        scheduler::yield_now();
+    }
+    false
+}

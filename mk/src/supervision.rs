@@ -1,0 +1,113 @@
+//! The supervision test, in the smoke boot after the shell sessions: with
+//! a `dd` load running in the background, each daemon `init.rc` starts
+//! with `restart on-failure` is killed from the shell (`kill -KILL PID`,
+//! its pid from `ps`). init must say it ended and start it again, the new
+//! instance must be ready within [`BACK_WITHIN`] of its start (init's own
+//! `ready after` figure, guest time), and its scheme must work again from
+//! the same shell session.
+//!
+//! The consoles' own drivers (`seriald`, which this test types through,
+//! `ps2d` and `fbcond`) are supervised too but not killed here.
+//!
+//! May touch: the guest it is handed.
+
+use std::time::Duration;
+
+use crate::check::strip_escapes;
+use crate::guest::Guest;
+use crate::session;
+
+/// The new instance must be ready this soon after init starts it.
+pub const BACK_WITHIN: Duration = Duration::from_millis(100);
+
+/// The daemons killed, each with a command that uses its scheme and a
+/// text that command's output must contain.
+pub const DAEMONS: &[(&str, &str, &str)] = &[
+    ("tmpd", "echo back > tmp:sup; cat tmp:sup", "back"),
+    ("logd", "echo note > log:; cat log:", "note"),
+    ("ipcd", "echo shared > shm:sup; cat shm:sup", "shared"),
+    ("zerod", "hexdump -C zero: | head -n 1", "00 00 00 00"),
+    ("nulld", "echo gone > null: && echo written", "written"),
+    ("randd", "dd if=rand: of=null: bs=16 count=1", "1+0 records in"),
+    ("greetd", "cat greet:shell", "Hello, shell!"),
+    ("pcid", "cat pci: | head -n 1", "00:00.0"),
+];
+
+/// The pid `ps` shows for the process named `name`.
+fn pid_of(guest: &mut Guest, name: &str) -> Result<usize, String> {
+    let output = session::run_command(guest, "ps", false)?;
+    output
+        .lines
+        .iter()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.last() == Some(&name)).then(|| fields.first()?.parse().ok()).flatten()
+        })
+        .ok_or_else(|| format!("`ps` shows no {name}:\n{}", output.lines.join("\n")))
+}
+
+/// The milliseconds in init's `init: NAME (pid N) ready after X ms` for
+/// the instance that came back, from the console text after the kill.
+fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
+    let prefix = format!("init: {name} (pid ");
+    text.lines().find_map(|line| {
+        let rest = line.trim_end_matches('\r').strip_prefix(&prefix)?;
+        let (pid, rest) = rest.split_once(')')?;
+        if pid.parse::<usize>().ok()? == old_pid {
+            return None;
+        }
+        rest.strip_prefix(" ready after ")?.strip_suffix(" ms")?.parse().ok()
+    })
+}
+
+/// Kill one daemon and check it comes back; the note for the check.
+fn kill_and_check(guest: &mut Guest, (name, probe, want): (&str, &str, &str)) -> Result<String, String> {
+    let pid = pid_of(guest, name)?;
+    let mark = guest.output.len();
+    session::run_command(guest, &format!("kill -KILL {pid}"), false)?;
+    let restarted = format!("init: {name} restarted as pid");
+    let back = guest.wait_until(Duration::from_secs(10), Duration::from_millis(300), |out| {
+        String::from_utf8_lossy(&out[mark..]).contains(&restarted)
+    });
+    let text = strip_escapes(&String::from_utf8_lossy(&guest.output[mark..]));
+    if !back {
+        return Err(format!("{name} (pid {pid}) was not restarted; console:\n{text}"));
+    }
+    let took = ready_after(&text, name, pid).ok_or_else(|| format!("no `ready after` for the new {name}:\n{text}"))?;
+    if took > BACK_WITHIN.as_secs_f64() * 1000.0 {
+        return Err(format!("the new {name} took {took} ms to be ready (limit {} ms)", BACK_WITHIN.as_millis()));
+    }
+    let output = session::run_command(guest, probe, false)?;
+    let printed = output.lines.join("\n");
+    if !output.prompt_back || !printed.contains(want) {
+        return Err(format!("after the restart, `{probe}` printed:\n{printed}"));
+    }
+    Ok(format!("{name} back, ready after {took} ms"))
+}
+
+/// Kill each of [`DAEMONS`] under load; one result per daemon.
+pub fn run(guest: &mut Guest) -> Vec<(&'static str, Result<String, String>)> {
+    // The load: copies through zero: and null: for the whole test (killed
+    // with its daemons, it fails with EIO, as callers of a dead daemon do).
+    let _ = session::run_command(guest, "dd if=zero: of=null: bs=1K count=10000000 &", false);
+    let mut results = Vec::new();
+    for &daemon in DAEMONS {
+        results.push((daemon.0, kill_and_check(guest, daemon)));
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_after_skips_the_old_instance() {
+        let text = "init: tmpd (pid 8) ended: killed by signal 9; restarting it\r\n\
+                    init: tmpd (pid 8) ready after 9.0 ms\n\
+                    init: tmpd (pid 31) ready after 12.5 ms\n\
+                    init: tmpd restarted as pid 31 (restart 1)\n";
+        assert_eq!(ready_after(text, "tmpd", 8), Some(12.5));
+        assert_eq!(ready_after(text, "logd", 8), None);
+    }
+}
