@@ -35,7 +35,7 @@ use rt::prelude::*;
 use scheme::sc::{
     EAGAIN, EBADF, EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOTCONN, EPERM, EPIPE, MODE_FIFO, O_CREAT, O_EXCL,
 };
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Stat};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 
 /// Bytes each direction of a connection holds.
 pub const CAPACITY: usize = 64 * 1024;
@@ -69,11 +69,10 @@ impl Connection {
 
 /// The `chan:` scheme's state.
 pub struct Chan {
-    handles: BTreeMap<usize, Handle>,
+    handles: Handles<Handle>,
     connections: BTreeMap<u64, Connection>,
     /// Name to listener handle.
     names: BTreeMap<String, usize>,
-    next_handle: usize,
     next_connection: u64,
     /// Handles that became ready, for the daemon loop to report.
     ready: Vec<(usize, EventFlags)>,
@@ -86,20 +85,12 @@ fn err(errno: i32) -> Error {
 impl Chan {
     pub fn new() -> Chan {
         Chan {
-            handles: BTreeMap::new(),
+            handles: Handles::new(),
             connections: BTreeMap::new(),
             names: BTreeMap::new(),
-            next_handle: 1,
             next_connection: 1,
             ready: Vec::new(),
         }
-    }
-
-    fn add_handle(&mut self, handle: Handle) -> usize {
-        let id = self.next_handle;
-        self.next_handle += 1;
-        self.handles.insert(id, handle);
-        id
     }
 
     /// Tell whoever holds the `side` end of `conn` that it is ready for `flags`.
@@ -112,17 +103,17 @@ impl Chan {
     /// A new connection to the listener `listener`, waiting to be accepted;
     /// returns the client's handle.
     fn connect(&mut self, listener: usize) -> Result<usize> {
-        let name = match self.handles.get(&listener) {
+        let name = match self.handles.get(listener).ok() {
             Some(Handle::Listener { name, .. }) => name.clone(),
             Some(Handle::End { .. }) => return Err(err(EINVAL)),
             None => return Err(err(EBADF)),
         };
         let conn = self.next_connection;
         self.next_connection += 1;
-        let client = self.add_handle(Handle::End { conn, side: Side::Client });
+        let client = self.handles.insert(Handle::End { conn, side: Side::Client });
         self.connections
             .insert(conn, Connection { channel: Channel::new(CAPACITY), name, client: Some(client), server: None });
-        if let Some(Handle::Listener { pending, .. }) = self.handles.get_mut(&listener) {
+        if let Ok(Handle::Listener { pending, .. }) = self.handles.get_mut(listener) {
             pending.push_back(conn);
         }
         self.ready.push((listener, EventFlags::EVENT_READ));
@@ -131,12 +122,12 @@ impl Chan {
 
     /// Accept the oldest connection waiting on `listener`.
     fn accept(&mut self, listener: usize) -> Result<usize> {
-        let conn = match self.handles.get_mut(&listener) {
+        let conn = match self.handles.get_mut(listener).ok() {
             Some(Handle::Listener { pending, .. }) => pending.pop_front().ok_or(err(EAGAIN))?,
             Some(Handle::End { .. }) => return Err(err(EINVAL)),
             None => return Err(err(EBADF)),
         };
-        let server = self.add_handle(Handle::End { conn, side: Side::Server });
+        let server = self.handles.insert(Handle::End { conn, side: Side::Server });
         if let Some(connection) = self.connections.get_mut(&conn) {
             connection.server = Some(server);
         }
@@ -144,7 +135,7 @@ impl Chan {
     }
 
     fn end(&self, handle: usize) -> Result<(u64, Side)> {
-        match self.handles.get(&handle) {
+        match self.handles.get(handle).ok() {
             Some(Handle::End { conn, side }) => Ok((*conn, *side)),
             Some(Handle::Listener { .. }) => Err(err(ENOTCONN)),
             None => Err(err(EBADF)),
@@ -190,7 +181,7 @@ impl Scheme for Chan {
         if name.is_empty() {
             return Err(err(EINVAL));
         }
-        let listener = self.add_handle(Handle::Listener { name: String::from(name), pending: VecDeque::new() });
+        let listener = self.handles.insert(Handle::Listener { name: String::from(name), pending: VecDeque::new() });
         self.names.insert(String::from(name), listener);
         Ok(Opened::Handle(listener))
     }
@@ -232,7 +223,7 @@ impl Scheme for Chan {
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
-        let ready = match self.handles.get(&handle).ok_or(err(EBADF))? {
+        let ready = match self.handles.get(handle)? {
             Handle::Listener { pending, .. } if !pending.is_empty() => EventFlags::EVENT_READ,
             Handle::Listener { .. } => EventFlags::empty(),
             &Handle::End { conn, side } => {
@@ -247,7 +238,7 @@ impl Scheme for Chan {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
-        stat.st_size = match self.handles.get(&handle).ok_or(err(EBADF))? {
+        stat.st_size = match self.handles.get(handle)? {
             Handle::Listener { pending, .. } => pending.len() as u64,
             &Handle::End { conn, side } => self.channel(conn)?.pending(side) as u64,
         };
@@ -258,7 +249,7 @@ impl Scheme for Chan {
     }
 
     fn fpath(&mut self, handle: usize) -> Result<String> {
-        match self.handles.get(&handle).ok_or(err(EBADF))? {
+        match self.handles.get(handle)? {
             Handle::Listener { name, .. } => Ok(name.clone()),
             Handle::End { conn, .. } => self.connections.get(conn).map(|c| c.name.clone()).ok_or(err(EBADF)),
         }
@@ -270,7 +261,7 @@ impl Scheme for Chan {
     }
 
     fn close(&mut self, handle: usize) {
-        match self.handles.remove(&handle) {
+        match self.handles.remove(handle) {
             Some(Handle::Listener { name, pending }) => {
                 if self.names.get(&name) == Some(&handle) {
                     self.names.remove(&name);

@@ -38,7 +38,7 @@ use rt::prelude::*;
 use scheme::sc::{
     EBADF, EBUSY, EEXIST, EFBIG, EINVAL, ENAMETOOLONG, ENOENT, ENOSPC, MODE_FILE, MapFlags, O_CREAT, O_EXCL, O_TRUNC,
 };
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Stat};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 
 /// The largest object.
 pub const MAX_SIZE: usize = 64 << 20;
@@ -75,9 +75,8 @@ struct Handle {
 pub struct Shm {
     objects: BTreeMap<u64, Object>,
     names: BTreeMap<String, u64>,
-    handles: BTreeMap<usize, Handle>,
+    handles: Handles<Handle>,
     next_object: u64,
-    next_handle: usize,
     /// Sum of all objects' sizes.
     total: usize,
     /// Unprivileged creators' (bytes, objects).
@@ -93,16 +92,15 @@ impl Shm {
         Shm {
             objects: BTreeMap::new(),
             names: BTreeMap::new(),
-            handles: BTreeMap::new(),
+            handles: Handles::new(),
             next_object: 1,
-            next_handle: 1,
             total: 0,
             usage: BTreeMap::new(),
         }
     }
 
     fn handle(&mut self, handle: usize) -> Result<&mut Handle> {
-        self.handles.get_mut(&handle).ok_or(err(EBADF))
+        self.handles.get_mut(handle)
     }
 
     fn object_of(&mut self, handle: usize) -> Result<(u64, &mut Object)> {
@@ -223,9 +221,7 @@ impl Scheme for Shm {
         if let Some(object) = self.objects.get_mut(&id) {
             object.opens += 1;
         }
-        let handle = self.next_handle;
-        self.next_handle += 1;
-        self.handles.insert(handle, Handle { object: id, offset: 0 });
+        let handle = self.handles.insert(Handle { object: id, offset: 0 });
         Ok(Opened::Handle(handle))
     }
 
@@ -317,7 +313,7 @@ impl Scheme for Shm {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(h) = self.handles.remove(&handle) {
+        if let Some(h) = self.handles.remove(handle) {
             if let Some(object) = self.objects.get_mut(&h.object) {
                 object.opens -= 1;
             }

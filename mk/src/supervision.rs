@@ -30,7 +30,7 @@ pub const DAEMONS: &[(&str, &str, &str)] = &[
     ("nulld", "echo gone > null: && echo written", "written"),
     ("randd", "dd if=rand: of=null: bs=16 count=1", "1+0 records in"),
     ("greetd", "cat greet:shell", "Hello, shell!"),
-    ("pcid", "cat pci: | head -n 1", "00:00.0"),
+    ("pcid", "ls pci:", "00:00.0"),
 ];
 
 /// The pid `ps` shows for the process named `name`.

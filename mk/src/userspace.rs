@@ -52,6 +52,12 @@ pub const PROGRAMS: &[&str] = &[
     "ipcd",
 ];
 
+/// The programs built on `rt`'s `testing` feature (raw system calls with
+/// any argument, deliberate faults): the in-guest test suite and the
+/// fuzzer. They build in a cargo call of their own, so cargo's feature
+/// unification never hands `rt::testing` to any other program.
+pub const TESTING_PROGRAMS: &[&str] = &["usertests", "fuzz"];
+
 /// The multi-call binary of the utilities, staged once more as
 /// `bin/NAME` for each name in [`UTILITIES`] (the initfs stores the
 /// identical contents once).
@@ -166,12 +172,22 @@ pub fn package_args() -> Vec<&'static str> {
     LIBRARIES.iter().chain(PROGRAMS).flat_map(|name| ["-p", name]).collect()
 }
 
-/// One `cargo build` for all programs; returns the binaries it produced.
+/// Builds every program: the ordinary ones in one cargo call, the
+/// [`TESTING_PROGRAMS`] in another; returns the binaries produced.
 fn build_programs(ws: &Workspace, profile: Profile) -> Result<Vec<PathBuf>, String> {
+    let (testing, ordinary): (Vec<&str>, Vec<&str>) =
+        PROGRAMS.iter().copied().partition(|name| TESTING_PROGRAMS.contains(name));
+    let mut binaries = cargo_build(ws, profile, &ordinary)?;
+    binaries.extend(cargo_build(ws, profile, &testing)?);
+    Ok(binaries)
+}
+
+/// One `cargo build` of `packages`; returns the binaries it produced.
+fn cargo_build(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<Vec<PathBuf>, String> {
     let mut cmd = process::clean(ws, "cargo");
     cmd.args(["build", "--target", KERNEL_TARGET]);
     cmd.arg("--message-format=json-render-diagnostics");
-    for name in PROGRAMS {
+    for name in packages {
         cmd.args(["-p", name]);
     }
     if profile == Profile::Release {
@@ -576,6 +592,21 @@ mod tests {
                 ws.root.join(dir).join(name).join("build.rs").is_file(),
                 "{name} has no build.rs to link it at the image base"
             );
+        }
+    }
+
+    #[test]
+    fn only_the_testing_programs_enable_rt_testing() {
+        let ws = Workspace::locate().expect("workspace");
+        for name in PROGRAMS {
+            let manifest = PROGRAM_DIRS
+                .iter()
+                .map(|dir| ws.root.join(dir).join(name).join("Cargo.toml"))
+                .find(|path| path.is_file())
+                .unwrap_or_else(|| panic!("no Cargo.toml for {name}"));
+            let text = fs::read_to_string(&manifest).unwrap();
+            let enables = text.lines().any(|l| l.starts_with("rt") && l.contains("\"testing\""));
+            assert_eq!(enables, TESTING_PROGRAMS.contains(name), "{name}: rt's testing feature");
         }
     }
 

@@ -30,10 +30,8 @@ use alloc::vec::Vec;
 
 use pci_config::{Address, Header};
 use rt::prelude::*;
-use scheme::sc::{
-    EBADF, ENOENT, ENOTDIR, EROFS, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC,
-};
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::sc::{ENOENT, ENOTDIR, EROFS, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
 rt::main!(main);
 
@@ -49,8 +47,7 @@ struct Handle {
 
 struct Pci {
     functions: BTreeMap<Address, Header>,
-    handles: BTreeMap<usize, Handle>,
-    next: usize,
+    handles: Handles<Handle>,
 }
 
 impl Pci {
@@ -64,7 +61,7 @@ impl Pci {
     }
 
     fn handle(&mut self, id: usize) -> Result<&mut Handle> {
-        self.handles.get_mut(&id).ok_or(Error::new(EBADF))
+        self.handles.get_mut(id)
     }
 }
 
@@ -84,10 +81,7 @@ impl Scheme for Pci {
             }
             pci_config::describe(address, header).into_bytes()
         };
-        let id = self.next;
-        self.next += 1;
-        self.handles.insert(id, Handle { name: String::from(name), text, offset: 0 });
-        Ok(Opened::Handle(id))
+        Ok(Opened::Handle(self.handles.insert(Handle { name: String::from(name), text, offset: 0 })))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -143,12 +137,12 @@ impl Scheme for Pci {
     }
 
     fn close(&mut self, handle: usize) {
-        self.handles.remove(&handle);
+        self.handles.remove(handle);
     }
 }
 
 fn main() -> Result<()> {
-    let pci = Pci { functions: BTreeMap::new(), handles: BTreeMap::new(), next: 1 };
+    let pci = Pci { functions: BTreeMap::new(), handles: Handles::new() };
     let mut server = Server::new("pci", pci).inspect_err(|err| eprintln!("pcid: cannot register pci: ({err})"))?;
     rt::sys::port_grant(rt::process::getpid(), usize::from(config_space::FIRST_PORT), usize::from(config_space::PORTS))
         .inspect_err(|err| eprintln!("pcid: cannot get ports 0xcf8..0xcff: {err}"))?;

@@ -4,11 +4,36 @@
 
 use crate::port::{self, Port};
 
-/// Status bits.
-const STATUS_OUTPUT_FULL: u8 = 1 << 0;
-const STATUS_INPUT_FULL: u8 = 1 << 1;
-/// The byte waiting in the output buffer came from the second (mouse) port.
-const STATUS_AUX: u8 = 1 << 5;
+bitflags::bitflags! {
+    /// The status register.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Status: u8 {
+        /// A byte waits in the output buffer.
+        const OUTPUT_FULL = 1 << 0;
+        /// The controller has not taken the last byte written yet.
+        const INPUT_FULL = 1 << 1;
+        /// The waiting byte came from the second (mouse) port.
+        const AUX = 1 << 5;
+        const _ = !0;
+    }
+}
+
+bitflags::bitflags! {
+    /// The configuration byte.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Config: u8 {
+        const KEYBOARD_IRQ = 1 << 0;
+        const AUX_IRQ = 1 << 1;
+        const KEYBOARD_CLOCK_OFF = 1 << 4;
+        /// Translate to scancode set 1.
+        const TRANSLATE = 1 << 6;
+        const _ = !0;
+    }
+}
+
+fn status() -> Status {
+    Status::from_bits_retain(port::read(Port::StatusCommand))
+}
 
 /// Controller commands.
 const READ_CONFIG: u8 = 0x20;
@@ -16,12 +41,6 @@ const WRITE_CONFIG: u8 = 0x60;
 const DISABLE_AUX: u8 = 0xa7;
 const ENABLE_KEYBOARD: u8 = 0xae;
 const DISABLE_KEYBOARD: u8 = 0xad;
-
-/// Configuration byte bits.
-const CONFIG_KEYBOARD_IRQ: u8 = 1 << 0;
-const CONFIG_AUX_IRQ: u8 = 1 << 1;
-const CONFIG_KEYBOARD_CLOCK_OFF: u8 = 1 << 4;
-const CONFIG_TRANSLATE: u8 = 1 << 6;
 
 /// How many status polls a command may wait (each is a port read, about a
 /// microsecond): far more than a working controller needs.
@@ -41,7 +60,7 @@ pub enum Error {
 
 fn wait_input_empty(what: &'static str) -> Result<(), Error> {
     for _ in 0..POLLS {
-        if port::read(Port::StatusCommand) & STATUS_INPUT_FULL == 0 {
+        if !status().contains(Status::INPUT_FULL) {
             return Ok(());
         }
     }
@@ -56,7 +75,7 @@ fn command(cmd: u8, what: &'static str) -> Result<(), Error> {
 
 fn read_answer(what: &'static str) -> Result<u8, Error> {
     for _ in 0..POLLS {
-        if port::read(Port::StatusCommand) & STATUS_OUTPUT_FULL != 0 {
+        if status().contains(Status::OUTPUT_FULL) {
             return Ok(port::read(Port::Data));
         }
     }
@@ -71,7 +90,7 @@ pub fn init() -> Result<u8, Error> {
     command(DISABLE_AUX, "disable mouse port")?;
     // Throw away whatever the firmware left in the buffer.
     let mut stale = 0;
-    while port::read(Port::StatusCommand) & STATUS_OUTPUT_FULL != 0 {
+    while status().contains(Status::OUTPUT_FULL) {
         let _ = port::read(Port::Data);
         stale += 1;
         if stale > MAX_STALE {
@@ -80,7 +99,9 @@ pub fn init() -> Result<u8, Error> {
     }
     command(READ_CONFIG, "read configuration")?;
     let config = read_answer("configuration byte")?;
-    let config = (config | CONFIG_KEYBOARD_IRQ | CONFIG_TRANSLATE) & !(CONFIG_AUX_IRQ | CONFIG_KEYBOARD_CLOCK_OFF);
+    let config = (Config::from_bits_retain(config) | Config::KEYBOARD_IRQ | Config::TRANSLATE)
+        .difference(Config::AUX_IRQ | Config::KEYBOARD_CLOCK_OFF)
+        .bits();
     command(WRITE_CONFIG, "write configuration")?;
     wait_input_empty("configuration byte")?;
     port::write(Port::Data, config);
@@ -96,12 +117,12 @@ pub fn drain(mut sink: impl FnMut(u8)) -> usize {
     // Bounded: the buffer holds one byte; a controller that claims to be
     // full forever would otherwise keep us here.
     for _ in 0..MAX_STALE {
-        let status = port::read(Port::StatusCommand);
-        if status & STATUS_OUTPUT_FULL == 0 {
+        let status = status();
+        if !status.contains(Status::OUTPUT_FULL) {
             break;
         }
         let byte = port::read(Port::Data);
-        if status & STATUS_AUX == 0 {
+        if !status.contains(Status::AUX) {
             sink(byte);
             count += 1;
         }

@@ -26,7 +26,7 @@ extern crate alloc;
 mod controller;
 mod port;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -35,8 +35,8 @@ use keymap::Keyboard;
 use rt::event::EventQueue;
 use rt::fs::File;
 use rt::prelude::*;
-use scheme::sc::{self, EACCES, EAGAIN, EBADF, EIO, ENODEV, ENOENT, Event, MODE_CHR};
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::sc::{self, EACCES, EAGAIN, EIO, ENODEV, ENOENT, Event, MODE_CHR};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
 rt::main!(main);
 
@@ -53,8 +53,7 @@ const KEYBOARD_ISA_IRQ: &str = "isa=1";
 /// `ps2:`: one queue of typed bytes per open file.
 #[derive(Default)]
 struct Ps2 {
-    readers: BTreeMap<usize, VecDeque<u8>>,
-    next: usize,
+    readers: Handles<VecDeque<u8>>,
     /// Readers that went from empty to readable since the last drain.
     became_readable: Vec<usize>,
     /// Bytes dropped because a reader's queue was full (logged per burst).
@@ -64,7 +63,7 @@ struct Ps2 {
 impl Ps2 {
     /// Bytes from the keyboard: to every reader.
     fn typed(&mut self, bytes: &[u8]) {
-        for (&handle, queue) in self.readers.iter_mut() {
+        for (handle, queue) in self.readers.iter_mut() {
             if queue.is_empty() && !bytes.is_empty() {
                 self.became_readable.push(handle);
             }
@@ -83,13 +82,11 @@ impl Scheme for Ps2 {
         if caller.uid != 0 {
             return Err(Error::new(EACCES));
         }
-        self.next += 1;
-        self.readers.insert(self.next, VecDeque::new());
-        Ok(Opened::Handle(self.next))
+        Ok(Opened::Handle(self.readers.insert(VecDeque::new())))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        let queue = self.readers.get_mut(&handle).ok_or(Error::new(EBADF))?;
+        let queue = self.readers.get_mut(handle)?;
         if queue.is_empty() {
             return Err(Error::new(EAGAIN));
         }
@@ -101,29 +98,29 @@ impl Scheme for Ps2 {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
-        let queue = self.readers.get(&handle).ok_or(Error::new(EBADF))?;
+        let queue = self.readers.get(handle)?;
         stat.st_mode = MODE_CHR | 0o400;
         stat.st_size = queue.len() as u64;
         Ok(())
     }
 
     fn fpath(&mut self, handle: usize) -> Result<String> {
-        self.readers.get(&handle).ok_or(Error::new(EBADF))?;
+        self.readers.get(handle)?;
         Ok(String::new())
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
-        let queue = self.readers.get(&handle).ok_or(Error::new(EBADF))?;
+        let queue = self.readers.get(handle)?;
         Ok(if queue.is_empty() { EventFlags::empty() } else { interest & EventFlags::EVENT_READ })
     }
 
     fn close(&mut self, handle: usize) {
-        self.readers.remove(&handle);
+        self.readers.remove(handle);
     }
 
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
         for handle in self.became_readable.drain(..) {
-            if self.readers.contains_key(&handle) {
+            if self.readers.contains(handle) {
                 events.push((handle, EventFlags::EVENT_READ));
             }
         }

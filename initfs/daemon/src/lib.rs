@@ -13,7 +13,6 @@
 
 extern crate alloc;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -21,7 +20,7 @@ use initfs::{Image, InodeNum, Kind};
 use rt::abi::syscall::{
     self as sc, EventFlags, MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat,
 };
-use scheme::{Caller, Error, Opened, Result, Scheme, Server};
+use scheme::{Caller, Error, Handles, Opened, Result, Scheme, Server};
 
 struct Handle {
     inode: InodeNum,
@@ -34,17 +33,16 @@ struct Handle {
 /// The scheme over one image.
 pub struct InitFs {
     image: Image<'static>,
-    handles: BTreeMap<usize, Handle>,
-    next: usize,
+    handles: Handles<Handle>,
 }
 
 impl InitFs {
     pub fn new(bytes: &'static [u8]) -> core::result::Result<InitFs, initfs::Error> {
-        Ok(InitFs { image: Image::parse(bytes)?, handles: BTreeMap::new(), next: 1 })
+        Ok(InitFs { image: Image::parse(bytes)?, handles: Handles::new() })
     }
 
     fn handle(&mut self, handle: usize) -> Result<&mut Handle> {
-        self.handles.get_mut(&handle).ok_or(Error::new(sc::EBADF))
+        self.handles.get_mut(handle)
     }
 
     /// What a handle reads: a file's data or a directory's names.
@@ -76,15 +74,12 @@ impl Scheme for InitFs {
             Kind::File if flags & O_DIRECTORY != 0 => return Err(Error::new(sc::ENOTDIR)),
             Kind::File => None,
         };
-        let id = self.next;
-        self.next += 1;
         let path = String::from(path.trim_start_matches('/'));
-        self.handles.insert(id, Handle { inode, offset: 0, path, listing });
-        Ok(Opened::Handle(id))
+        Ok(Opened::Handle(self.handles.insert(Handle { inode, offset: 0, path, listing })))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        let h = self.handles.get(&handle).ok_or(Error::new(sc::EBADF))?;
+        let h = self.handles.get(handle)?;
         let bytes = self.contents(h)?;
         let start = h.offset.min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
@@ -98,7 +93,7 @@ impl Scheme for InitFs {
     }
 
     fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> Result<usize> {
-        let h = self.handles.get(&handle).ok_or(Error::new(sc::EBADF))?;
+        let h = self.handles.get(handle)?;
         let len = self.contents(h)?.len();
         let target = rt::abi::seek_target(h.offset, len, offset, whence).ok_or(Error::new(sc::EINVAL))?;
         self.handle(handle)?.offset = target;
@@ -106,7 +101,7 @@ impl Scheme for InitFs {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
-        let h = self.handles.get(&handle).ok_or(Error::new(sc::EBADF))?;
+        let h = self.handles.get(handle)?;
         let meta = self.image.inode(h.inode).map_err(|_| Error::new(sc::EIO))?;
         let kind = if meta.kind == Kind::Dir { MODE_DIR } else { MODE_FILE };
         stat.st_mode = kind | meta.mode;
@@ -122,7 +117,7 @@ impl Scheme for InitFs {
     }
 
     fn close(&mut self, handle: usize) {
-        self.handles.remove(&handle);
+        self.handles.remove(handle);
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
@@ -136,7 +131,7 @@ impl Scheme for InitFs {
         if flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED) {
             return Err(Error::new(sc::EROFS));
         }
-        let h = self.handles.get(&handle).ok_or(Error::new(sc::EBADF))?;
+        let h = self.handles.get(handle)?;
         if h.listing.is_some() {
             return Err(Error::new(sc::ENODEV));
         }

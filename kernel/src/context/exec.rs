@@ -132,7 +132,10 @@ fn load_segments(executable: &Executable) -> Result<(AddressSpace, elf_loader::L
     let mut space = AddressSpace::new()?;
     for segment in &plan.segments {
         let pages = segment.page_range();
-        let prot = Prot { read: segment.readable, write: segment.writable, exec: segment.executable };
+        let mut prot = Prot::empty();
+        prot.set(Prot::READ, segment.readable);
+        prot.set(Prot::WRITE, segment.writable);
+        prot.set(Prot::EXEC, segment.executable);
         space.map(pages.start, pages.end - pages.start, prot, false, Placement::FixedNoReplace)?;
         let data = &file[segment.file_offset as usize..(segment.file_offset + segment.file_size) as usize];
         // Read-only pages of a resident file are shared, not copied: file

@@ -15,6 +15,13 @@ use crate::scheme::{self, SchemeRef};
 /// The most descriptors a process may have open.
 pub const MAX_FILES: usize = 1024;
 
+/// A file descriptor as a system call names it: an index into the
+/// caller's [`FileTable`], never a handle of a scheme (those are plain
+/// numbers the schemes give out). The dispatcher makes one from the
+/// register that carries it, so a handler cannot mix the two up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fd(pub usize);
+
 pub struct FileDescription {
     pub scheme: SchemeRef,
     pub handle: usize,
@@ -91,16 +98,16 @@ impl FileTable {
         }
     }
 
-    pub fn get(&self, fd: usize) -> Result<Arc<FileDescription>, Error> {
+    pub fn get(&self, Fd(fd): Fd) -> Result<Arc<FileDescription>, Error> {
         self.slots.get(fd).and_then(Option::as_ref).map(|s| s.file.clone()).ok_or(Error::new(EBADF))
     }
 
     /// Whether exec closes `fd`.
-    pub fn close_on_exec_flag(&self, fd: usize) -> Result<bool, Error> {
+    pub fn close_on_exec_flag(&self, Fd(fd): Fd) -> Result<bool, Error> {
         self.slots.get(fd).and_then(Option::as_ref).map(|s| s.close_on_exec).ok_or(Error::new(EBADF))
     }
 
-    pub fn set_close_on_exec(&mut self, fd: usize, value: bool) -> Result<(), Error> {
+    pub fn set_close_on_exec(&mut self, Fd(fd): Fd, value: bool) -> Result<(), Error> {
         let slot = self.slots.get_mut(fd).and_then(Option::as_mut).ok_or(Error::new(EBADF))?;
         slot.close_on_exec = value;
         Ok(())
@@ -109,7 +116,7 @@ impl FileTable {
     /// Put `file` at exactly `fd` (dup2), returning what was there.
     pub fn insert_at(
         &mut self,
-        fd: usize,
+        Fd(fd): Fd,
         file: Arc<FileDescription>,
         close_on_exec: bool,
     ) -> Result<Option<Arc<FileDescription>>, Error> {
@@ -122,7 +129,7 @@ impl FileTable {
         Ok(self.slots[fd].replace(Slot { file, close_on_exec }).map(|s| s.file))
     }
 
-    pub fn remove(&mut self, fd: usize) -> Result<Arc<FileDescription>, Error> {
+    pub fn remove(&mut self, Fd(fd): Fd) -> Result<Arc<FileDescription>, Error> {
         self.slots.get_mut(fd).and_then(Option::take).map(|s| s.file).ok_or(Error::new(EBADF))
     }
 
@@ -138,12 +145,12 @@ impl FileTable {
 }
 
 /// The current process's open file `fd`.
-pub fn current(fd: usize) -> Result<Arc<FileDescription>, Error> {
+pub fn current(fd: Fd) -> Result<Arc<FileDescription>, Error> {
     with_current_files(|files| files.get(fd))
 }
 
 /// Take `fd` out of the current process's table (it is being handed on).
-pub fn take_current(fd: usize) -> Result<Arc<FileDescription>, Error> {
+pub fn take_current(fd: Fd) -> Result<Arc<FileDescription>, Error> {
     with_current_files(|files| files.remove(fd))
 }
 

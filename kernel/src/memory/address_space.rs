@@ -71,17 +71,17 @@ pub enum FrameKind {
 /// Flags of intermediate tables: permissions are decided at the leaf.
 const TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Prot {
-    pub read: bool,
-    pub write: bool,
-    pub exec: bool,
-}
-
-impl Prot {
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
-    pub const RX: Prot = Prot { read: true, write: false, exec: true };
-    pub const R: Prot = Prot { read: true, write: false, exec: false };
+bitflags::bitflags! {
+    /// What a region of user memory allows.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Prot: u8 {
+        const READ = 1;
+        const WRITE = 1 << 1;
+        const EXEC = 1 << 2;
+        const RW = Self::READ.bits() | Self::WRITE.bits();
+        const RX = Self::READ.bits() | Self::EXEC.bits();
+        const R = Self::READ.bits();
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,10 +136,10 @@ fn counted(flags: Flags) -> bool {
 
 fn leaf_flags(prot: Prot, shared: bool) -> Flags {
     let mut flags = Flags::PRESENT | Flags::USER_ACCESSIBLE;
-    if prot.write {
+    if prot.contains(Prot::WRITE) {
         flags |= Flags::WRITABLE;
     }
-    if !prot.exec {
+    if !prot.contains(Prot::EXEC) {
         flags |= Flags::NO_EXECUTE;
     }
     if shared {
@@ -409,7 +409,7 @@ impl AddressSpace {
             let cow = old_flags.intersects(COPY_ON_WRITE | BORROWED);
             let kept = old_flags & (BORROWED | DEVICE | Flags::NO_CACHE | Flags::WRITE_THROUGH | SHARED);
             let mut flags = leaf_flags(prot, false) | kept;
-            if cow && prot.write {
+            if cow && prot.contains(Prot::WRITE) {
                 // Still shared with another process: stay read-only
                 // until the next write fault copies it.
                 flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
@@ -429,9 +429,9 @@ impl AddressSpace {
             return false;
         };
         let allowed = match access {
-            Access::Read => region.prot.read || region.prot.write || region.prot.exec,
-            Access::Write => region.prot.write,
-            Access::Execute => region.prot.exec,
+            Access::Read => !region.prot.is_empty(),
+            Access::Write => region.prot.contains(Prot::WRITE),
+            Access::Execute => region.prot.contains(Prot::EXEC),
         };
         if !allowed {
             return false;
@@ -498,7 +498,7 @@ impl AddressSpace {
     /// this address space does not own and will never free or write.
     pub fn map_borrowed(&mut self, addr: u64, frame: PhysFrame) -> Result<(), Error> {
         let (_, region) = self.region_at(addr).ok_or(Error::new(EFAULT))?;
-        if region.prot.write || region.shared {
+        if region.prot.contains(Prot::WRITE) || region.shared {
             return Err(Error::new(EINVAL));
         }
         let entry = self.leaf_create(addr)?;
@@ -520,7 +520,7 @@ impl AddressSpace {
     pub fn pin_page(&mut self, addr: u64, write: bool) -> Result<(PhysFrame, FrameKind), Error> {
         let page = page_down(addr);
         let (_, region) = self.region_at(page).ok_or(Error::new(EFAULT))?;
-        let allowed = if write { region.prot.write } else { region.prot.read || region.prot.write };
+        let allowed = if write { region.prot.contains(Prot::WRITE) } else { region.prot.intersects(Prot::RW) };
         if !allowed {
             return Err(Error::new(EFAULT));
         }
@@ -584,7 +584,7 @@ impl AddressSpace {
             if !shared && flags.contains(Flags::WRITABLE) {
                 flags = (flags - Flags::WRITABLE) | COPY_ON_WRITE;
             }
-            if kind == FrameKind::Borrowed && !shared && prot.write {
+            if kind == FrameKind::Borrowed && !shared && prot.contains(Prot::WRITE) {
                 flags |= COPY_ON_WRITE;
             }
             if counted(flags) && self.charge().is_err() {

@@ -1,13 +1,19 @@
 //! The one way the kernel touches user memory (DESIGN.md §2).
 //!
 //! A [`UserSlice`] can only be made by a checking constructor: non-null,
-//! no wrap-around, entirely below the end of user space. Its bytes are only
-//! read or written by [`UserSlice::copy_to_kernel`] and
-//! [`UserSlice::copy_from_kernel`], which open SMAP (STAC/CLAC) for exactly
-//! the copy and run it under the trap fixup: a page the process has not
-//! touched yet is faulted in (demand-zero, copy-on-write) and the copy goes
-//! on; a page that is not there or not allowed ends the copy with
-//! `EFAULT`. The kernel never faults on a bad user pointer.
+//! no wrap-around, entirely below the end of user space. It says which way
+//! its bytes go: a [`UserIn`] is a buffer the caller hands the kernel (the
+//! data of a `write`, a path), which the kernel can only read
+//! ([`UserIn::copy_to_kernel`]); a [`UserOut`] one the kernel fills (the
+//! buffer of a `read`, a `Stat`), which it can only write
+//! ([`UserOut::copy_from_kernel`]). So a handler that writes into an
+//! input buffer, or a dispatcher that swaps the two, does not compile; the
+//! same holds for single values ([`UserPtr`]'s `In`/`Out`). The copies open
+//! SMAP (STAC/CLAC) for exactly the copy and run under the trap fixup: a
+//! page the process has not touched yet is faulted in (demand-zero,
+//! copy-on-write) and the copy goes on; a page that is not there or not
+//! allowed ends the copy with `EFAULT`. The kernel never faults on a bad
+//! user pointer.
 
 use alloc::vec::Vec;
 use core::marker::PhantomData;
@@ -25,26 +31,40 @@ pub fn set_smap(enabled: bool) {
     SMAP.store(enabled, Ordering::Relaxed);
 }
 
-/// A range of the current process's memory, checked to lie in user space.
+/// The kernel reads this memory (the caller's input).
 #[derive(Clone, Copy, Debug)]
-pub struct UserSlice {
+pub struct In;
+/// The kernel writes this memory (the caller's output).
+#[derive(Clone, Copy, Debug)]
+pub struct Out;
+
+/// A range of the current process's memory, checked to lie in user space,
+/// that the kernel may only read (`A` = [`In`]) or only write ([`Out`]).
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice<A> {
     addr: u64,
     len: usize,
+    _access: PhantomData<A>,
 }
 
-impl UserSlice {
+/// A buffer the kernel reads.
+pub type UserIn = UserSlice<In>;
+/// A buffer the kernel writes.
+pub type UserOut = UserSlice<Out>;
+
+impl<A> UserSlice<A> {
     /// `EFAULT` for a null pointer (with a non-zero length), a range that
     /// wraps, or one that reaches into the kernel half or past canonical
     /// addresses.
     pub fn new(addr: usize, len: usize) -> Result<Self, Error> {
         if len == 0 {
-            return Ok(Self { addr: 0, len: 0 });
+            return Ok(Self { addr: 0, len: 0, _access: PhantomData });
         }
         let end = (addr as u64).checked_add(len as u64).ok_or(Error::new(EFAULT))?;
         if addr == 0 || end > USER_END {
             return Err(Error::new(EFAULT));
         }
-        Ok(Self { addr: addr as u64, len })
+        Ok(Self { addr: addr as u64, len, _access: PhantomData })
     }
 
     pub fn len(&self) -> usize {
@@ -61,25 +81,22 @@ impl UserSlice {
 
     /// The first `len` bytes (or fewer if the slice is shorter).
     pub fn prefix(&self, len: usize) -> Self {
-        Self { addr: self.addr, len: self.len.min(len) }
+        Self { addr: self.addr, len: self.len.min(len), _access: PhantomData }
     }
 
     /// The part after the first `offset` bytes.
     pub fn skip(&self, offset: usize) -> Self {
         let offset = offset.min(self.len);
-        Self { addr: if self.len == offset { 0 } else { self.addr + offset as u64 }, len: self.len - offset }
+        let addr = if self.len == offset { 0 } else { self.addr + offset as u64 };
+        Self { addr, len: self.len - offset, _access: PhantomData }
     }
+}
 
+impl UserSlice<In> {
     /// Copy the user bytes into `dst`, which must be as long as the slice.
     pub fn copy_to_kernel(&self, dst: &mut [u8]) -> Result<(), Error> {
         assert_eq!(dst.len(), self.len, "copy_to_kernel length mismatch");
         copy(dst.as_mut_ptr(), self.addr as *const u8, self.len)
-    }
-
-    /// Copy `src`, which must be as long as the slice, into user memory.
-    pub fn copy_from_kernel(&self, src: &[u8]) -> Result<(), Error> {
-        assert_eq!(src.len(), self.len, "copy_from_kernel length mismatch");
-        copy(self.addr as *mut u8, src.as_ptr(), self.len)
     }
 
     /// The bytes, copied into a new kernel buffer (`ENOMEM` if the heap
@@ -88,6 +105,14 @@ impl UserSlice {
         let mut buf = super::try_filled_vec(0u8, self.len)?;
         self.copy_to_kernel(&mut buf)?;
         Ok(buf)
+    }
+}
+
+impl UserSlice<Out> {
+    /// Copy `src`, which must be as long as the slice, into user memory.
+    pub fn copy_from_kernel(&self, src: &[u8]) -> Result<(), Error> {
+        assert_eq!(src.len(), self.len, "copy_from_kernel length mismatch");
+        copy(self.addr as *mut u8, src.as_ptr(), self.len)
     }
 }
 
@@ -138,21 +163,24 @@ unsafe impl Pod for abi::syscall::Stat {}
 // which holds any bits (unknown ones are refused after reading).
 unsafe impl Pod for abi::syscall::Map {}
 
-/// A pointer to one `T` in user memory.
+/// A pointer to one `T` in user memory, which the kernel reads (`A` =
+/// [`In`]) or writes ([`Out`]).
 #[derive(Clone, Copy, Debug)]
-pub struct UserPtr<T: Pod> {
-    slice: UserSlice,
+pub struct UserPtr<T: Pod, A> {
+    slice: UserSlice<A>,
     _type: PhantomData<T>,
 }
 
-impl<T: Pod> UserPtr<T> {
+impl<T: Pod, A> UserPtr<T, A> {
     pub fn new(addr: usize) -> Result<Self, Error> {
         if addr == 0 {
             return Err(Error::new(EFAULT));
         }
         Ok(Self { slice: UserSlice::new(addr, size_of::<T>())?, _type: PhantomData })
     }
+}
 
+impl<T: Pod> UserPtr<T, In> {
     pub fn read(&self) -> Result<T, Error> {
         let mut value = zeroed::<T>();
         // SAFETY: `T: Pod`, so its bytes may be overwritten with any data.
@@ -160,7 +188,9 @@ impl<T: Pod> UserPtr<T> {
         self.slice.copy_to_kernel(bytes)?;
         Ok(value)
     }
+}
 
+impl<T: Pod> UserPtr<T, Out> {
     /// Write `value`, which must have been built from [`zeroed`].
     pub fn write(&self, value: &T) -> Result<(), Error> {
         // SAFETY: `T: Pod`; its padding bytes, if any, are zero because the
@@ -173,7 +203,7 @@ impl<T: Pod> UserPtr<T> {
 /// An array of `count` `T`s in user memory.
 pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
     let bytes = count.checked_mul(size_of::<T>()).ok_or(Error::new(EFAULT))?;
-    let slice = UserSlice::new(addr, bytes)?;
+    let slice = UserIn::new(addr, bytes)?;
     let mut values = super::try_filled_vec(zeroed::<T>(), count)?;
     // SAFETY: `T: Pod`; the vector holds exactly `bytes` bytes.
     let raw = unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), bytes) };

@@ -17,13 +17,14 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
-use abi::syscall::error::{EBADF, EINVAL, Error};
+use abi::syscall::error::{EINVAL, Error};
 use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
 use super::{Caller, KernelScheme, Opened};
 use crate::context::wait_queue::WaitQueue;
 
@@ -117,22 +118,21 @@ pub fn forget(key: usize, handle: usize) {
 
 /// The `event:` scheme: a handle is a queue.
 pub struct EventScheme {
-    queues: Mutex<BTreeMap<usize, Arc<EventQueue>>>,
-    next: AtomicUsize,
+    queues: HandleTable<Arc<EventQueue>>,
 }
 
 impl EventScheme {
     pub fn new() -> EventScheme {
-        EventScheme { queues: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }
+        EventScheme { queues: HandleTable::new() }
     }
 
     fn queue(&self, handle: usize) -> Result<Arc<EventQueue>, Error> {
-        without_interrupts(|| self.queues.lock().get(&handle).cloned()).ok_or(Error::new(EBADF))
+        self.queues.get(handle)
     }
 
     /// Watch (or stop watching) the caller's fd `event.id` from `queue`.
     fn watch(&self, queue: &Arc<EventQueue>, event: Event) -> Result<(), Error> {
-        let file = crate::context::file::current(event.id)?;
+        let file = crate::context::file::current(crate::context::file::Fd(event.id))?;
         let key = (file.scheme.key(), file.handle);
         let unwatch = |watches: &mut Watches| {
             if let Some(list) = watches.get_mut(&key) {
@@ -197,10 +197,8 @@ impl KernelScheme for EventScheme {
         if !path.is_empty() {
             return Err(Error::new(abi::syscall::error::ENOENT));
         }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let queue = Arc::new(EventQueue { ready: Mutex::new(Vec::new()), wait: WaitQueue::new() });
-        without_interrupts(|| self.queues.lock().insert(id, queue));
-        Ok(Opened::Handle(id))
+        Ok(Opened::Handle(self.queues.insert(queue)))
     }
 
     /// Ready events, as many whole `Event`s as fit.
@@ -261,6 +259,6 @@ impl KernelScheme for EventScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        without_interrupts(|| self.queues.lock().remove(&handle)).map(drop).ok_or(Error::new(EBADF))
+        self.queues.remove(handle).map(drop)
     }
 }

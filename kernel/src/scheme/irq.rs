@@ -43,7 +43,6 @@
 //! handler table, IOAPIC redirection entries of the lines it owns, its own
 //! handle table, and the event registry.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -52,9 +51,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use abi::syscall::error::{EACCES, EBADF, EBUSY, EINVAL, ENOENT, Error};
 use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, Stat};
-use spin::Mutex;
-use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
 use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
@@ -149,6 +147,7 @@ impl Wiring {
     }
 }
 
+#[derive(Clone)]
 enum Handle {
     /// An open line.
     Line(usize),
@@ -158,32 +157,24 @@ enum Handle {
 
 pub struct IrqScheme {
     wiring: [Wiring; GSI_COUNT],
-    handles: Mutex<BTreeMap<usize, Handle>>,
-    next: AtomicUsize,
+    handles: HandleTable<Handle>,
 }
 
 impl IrqScheme {
     /// The scheme, made once at boot.
     pub fn new() -> Arc<IrqScheme> {
         let wiring: [Wiring; GSI_COUNT] = core::array::from_fn(Wiring::of);
-        let scheme = Arc::new(IrqScheme { wiring, handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) });
+        let scheme = Arc::new(IrqScheme { wiring, handles: HandleTable::new() });
         KEY.store(key_of(&*scheme), Ordering::Release);
         scheme
     }
 
     fn handle(&self, id: usize) -> Result<Handle, Error> {
-        without_interrupts(|| match self.handles.lock().get(&id) {
-            Some(Handle::Line(gsi)) => Some(Handle::Line(*gsi)),
-            Some(Handle::Listing(list)) => Some(Handle::Listing(list.clone())),
-            None => None,
-        })
-        .ok_or(Error::new(EBADF))
+        self.handles.get(id)
     }
 
     fn insert(&self, handle: Handle) -> usize {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        without_interrupts(|| self.handles.lock().insert(id, handle));
-        id
+        self.handles.insert(handle)
     }
 
     fn listing(&self) -> Vec<u8> {
@@ -249,18 +240,16 @@ impl KernelScheme for IrqScheme {
             return Err(Error::new(EACCES));
         }
         let gsi = parse_gsi(name).filter(|&gsi| ioapic::has(gsi as u32)).ok_or(Error::new(ENOENT))?;
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.claim(gsi, id)?;
-        without_interrupts(|| self.handles.lock().insert(id, Handle::Line(gsi)));
+        let id = self.handles.insert_with(|id| self.claim(gsi, id).map(|()| Handle::Line(gsi)))?;
         Ok(Opened::Handle(id))
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Listing(_) => without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-                Some(Handle::Listing(list)) => Ok(list.read(buf)),
-                _ => Err(Error::new(EBADF)),
-            }),
+            Handle::Listing(_) => self.handles.with(handle, |h| match h {
+                Handle::Listing(list) => Ok(list.read(buf)),
+                Handle::Line(_) => Err(Error::new(EBADF)),
+            })?,
             Handle::Line(gsi) => {
                 let out = buf.get_mut(..COUNT_SIZE).ok_or(Error::new(EINVAL))?;
                 let pending = &LINES[gsi].pending;
@@ -293,11 +282,10 @@ impl KernelScheme for IrqScheme {
     }
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-        without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-            Some(Handle::Listing(list)) => list.seek(offset, whence),
-            Some(Handle::Line(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
-            None => Err(Error::new(EBADF)),
-        })
+        self.handles.with(handle, |h| match h {
+            Handle::Listing(list) => list.seek(offset, whence),
+            Handle::Line(_) => Err(Error::new(abi::syscall::error::ESPIPE)),
+        })?
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
@@ -330,13 +318,9 @@ impl KernelScheme for IrqScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        match without_interrupts(|| self.handles.lock().remove(&handle)) {
-            Some(Handle::Line(gsi)) => {
-                self.release(gsi);
-                Ok(())
-            }
-            Some(Handle::Listing(_)) => Ok(()),
-            None => Err(Error::new(EBADF)),
+        if let Handle::Line(gsi) = self.handles.remove(handle)? {
+            self.release(gsi);
         }
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod debug;
 pub mod event;
+pub mod handles;
 pub mod irq;
 pub mod memory;
 pub mod namespace;
@@ -36,7 +37,7 @@ use x86_64::structures::paging::PhysFrame;
 pub use self::namespace::Namespace;
 use crate::context::file::FileDescription;
 use crate::memory::address_space::FrameKind;
-use crate::memory::usercopy::UserSlice;
+use crate::memory::usercopy::{UserIn, UserOut};
 
 /// Who is asking: passed to every path call, and by user schemes to the
 /// daemon with every request.
@@ -132,7 +133,7 @@ pub trait KernelScheme: Send + Sync {
     /// Read into the caller's memory. The default reads into a kernel
     /// buffer and copies out; a scheme that can do better (a daemon that
     /// gets the pages lent) overrides it.
-    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
         let n = self.read(handle, &mut bounce, flags)?;
         let n = n.min(bounce.len());
@@ -146,7 +147,7 @@ pub trait KernelScheme: Send + Sync {
         Ok(n)
     }
     /// Write from the caller's memory (default: through a kernel buffer).
-    fn write_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
         let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
         buf.prefix(bounce.len()).copy_to_kernel(&mut bounce)?;
         self.write(handle, &bounce, flags)

@@ -7,16 +7,16 @@
 //! (`EAGAIN`) and report readiness to `event:` queues. The buffer is
 //! bounded ([`CAPACITY`]); no byte is lost or duplicated.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use abi::syscall::error::{EBADF, EINVAL, ENOENT, EPIPE, Error};
 use abi::syscall::{EventFlags, MODE_FIFO, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::context::wait_queue::WaitQueue;
 
@@ -45,8 +45,7 @@ struct End {
 }
 
 pub struct PipeScheme {
-    ends: Mutex<BTreeMap<usize, End>>,
-    next: AtomicUsize,
+    ends: HandleTable<End>,
 }
 
 impl Default for PipeScheme {
@@ -57,19 +56,18 @@ impl Default for PipeScheme {
 
 impl PipeScheme {
     pub fn new() -> PipeScheme {
-        PipeScheme { ends: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }
+        PipeScheme { ends: HandleTable::new() }
     }
 
     fn end(&self, handle: usize) -> Result<End, Error> {
-        without_interrupts(|| self.ends.lock().get(&handle).cloned()).ok_or(Error::new(EBADF))
+        self.ends.get(handle)
     }
 
     fn add_end(&self, pipe: Arc<Pipe>, write: bool) -> usize {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        without_interrupts(|| {
-            pipe.ends.lock().push((id, write));
-            self.ends.lock().insert(id, End { pipe, write })
-        });
+        // Nobody knows the handle before it is returned, so the order of
+        // the two records does not matter.
+        let id = self.ends.insert(End { pipe: pipe.clone(), write });
+        without_interrupts(|| pipe.ends.lock().push((id, write)));
         id
     }
 
@@ -216,7 +214,7 @@ impl KernelScheme for PipeScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        let end = without_interrupts(|| self.ends.lock().remove(&handle)).ok_or(Error::new(EBADF))?;
+        let end = self.ends.remove(handle)?;
         let pipe = end.pipe;
         without_interrupts(|| {
             pipe.ends.lock().retain(|&(h, _)| h != handle);

@@ -9,21 +9,19 @@
 //!   unregisters.
 //! - `open(":")` lists the schemes the caller can see, one name per line.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use abi::syscall::error::{EACCES, EBADF, EINVAL, ENOENT, Error};
 use abi::syscall::{EventFlags, MODE_CHR, MODE_DIR, O_CREAT, Stat};
-use spin::{Mutex, Once};
-use x86_64::instructions::interrupts::without_interrupts;
+use spin::Once;
 
+use super::handles::HandleTable;
 use super::snapshot::Snapshot;
 use super::user::UserScheme;
 use super::{Caller, KernelScheme, Opened, SchemeRef};
-use crate::memory::usercopy::UserSlice;
+use crate::memory::usercopy::UserOut;
 
 /// The longest scheme name.
 pub const NAME_MAX: usize = 64;
@@ -37,18 +35,14 @@ enum Handle {
 }
 
 pub struct RootScheme {
-    handles: Mutex<BTreeMap<usize, Handle>>,
-    next: AtomicUsize,
+    handles: HandleTable<Handle>,
 }
 
 static ROOT: Once<SchemeRef> = Once::new();
 
 /// The root scheme (reachable from every namespace, for the listing).
 pub fn scheme() -> SchemeRef {
-    ROOT.call_once(|| {
-        SchemeRef::new("", Arc::new(RootScheme { handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }))
-    })
-    .clone()
+    ROOT.call_once(|| SchemeRef::new("", Arc::new(RootScheme { handles: HandleTable::new() }))).clone()
 }
 
 /// The root scheme's event key (socket readiness).
@@ -64,13 +58,11 @@ pub fn valid_name(name: &str) -> bool {
 
 impl RootScheme {
     fn handle(&self, id: usize) -> Result<Handle, Error> {
-        without_interrupts(|| self.handles.lock().get(&id).cloned()).ok_or(Error::new(EBADF))
+        self.handles.get(id)
     }
 
     fn insert(&self, handle: Handle) -> usize {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        without_interrupts(|| self.handles.lock().insert(id, handle));
-        id
+        self.handles.insert(handle)
     }
 
     fn register(&self, name: &str, caller: &Caller) -> Result<usize, Error> {
@@ -84,10 +76,11 @@ impl RootScheme {
         if caller.namespace.is_null() {
             return Err(Error::new(EACCES));
         }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let scheme = Arc::new(UserScheme::new(name, &caller.namespace, id));
-        caller.namespace.insert(SchemeRef::new(name, scheme.clone()))?;
-        without_interrupts(|| self.handles.lock().insert(id, Handle::Socket(scheme)));
+        let id = self.handles.insert_with(|id| {
+            let scheme = Arc::new(UserScheme::new(name, &caller.namespace, id));
+            caller.namespace.insert(SchemeRef::new(name, scheme.clone()))?;
+            Ok::<_, Error>(Handle::Socket(scheme))
+        })?;
         log::info!("scheme {name}: registered by pid {}", caller.pid);
         Ok(id)
     }
@@ -115,16 +108,19 @@ impl KernelScheme for RootScheme {
                 buf[..message.len()].copy_from_slice(message);
                 Ok(())
             }),
-            Handle::List(_) => without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-                Some(Handle::List(list)) => Ok(list.read(buf)),
+            Handle::List(_) => match self.handles.with(handle, |h| match h {
+                Handle::List(list) => Some(list.read(buf)),
+                Handle::Socket(_) => None,
+            }) {
+                Ok(Some(n)) => Ok(n),
                 _ => Err(Error::new(EBADF)),
-            }),
+            },
         }
     }
 
     /// A daemon's read of its socket goes straight to its buffer (no
     /// bounce buffer the size of its read).
-    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
             Handle::Socket(scheme) => {
                 scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
@@ -146,11 +142,10 @@ impl KernelScheme for RootScheme {
     }
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-        without_interrupts(|| match self.handles.lock().get_mut(&handle) {
-            Some(Handle::List(list)) => list.seek(offset, whence),
-            Some(Handle::Socket(_)) => Err(Error::new(abi::syscall::error::ESPIPE)),
-            None => Err(Error::new(EBADF)),
-        })
+        self.handles.with(handle, |h| match h {
+            Handle::List(list) => list.seek(offset, whence),
+            Handle::Socket(_) => Err(Error::new(abi::syscall::error::ESPIPE)),
+        })?
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
@@ -180,13 +175,9 @@ impl KernelScheme for RootScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        match without_interrupts(|| self.handles.lock().remove(&handle)) {
-            Some(Handle::Socket(scheme)) => {
-                scheme.shutdown();
-                Ok(())
-            }
-            Some(Handle::List(_)) => Ok(()),
-            None => Err(Error::new(EBADF)),
+        if let Handle::Socket(scheme) = self.handles.remove(handle)? {
+            scheme.shutdown();
         }
+        Ok(())
     }
 }

@@ -24,17 +24,16 @@
 //! process table, the frame allocator's and heap's counters, the log ring
 //! and the caller's namespace, each under that module's own lock.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
-use abi::syscall::error::{EBADF, ENOENT, ENOTDIR, EROFS, Error};
+use abi::syscall::error::{ENOENT, ENOTDIR, EROFS, Error};
 use abi::syscall::{EventFlags, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat};
-use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
 use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened};
 use crate::arch::x86_64::{self as arch, percpu, tsc};
@@ -78,8 +77,7 @@ struct Handle {
 }
 
 pub struct SysScheme {
-    handles: Mutex<BTreeMap<usize, Handle>>,
-    next: AtomicUsize,
+    handles: HandleTable<Handle>,
 }
 
 impl Default for SysScheme {
@@ -90,12 +88,12 @@ impl Default for SysScheme {
 
 impl SysScheme {
     pub fn new() -> SysScheme {
-        SysScheme { handles: Mutex::new(BTreeMap::new()), next: AtomicUsize::new(1) }
+        SysScheme { handles: HandleTable::new() }
     }
 
     /// Run `f` on the open handle `id` (`EBADF` if there is none).
     fn with<R>(&self, id: usize, f: impl FnOnce(&mut Handle) -> R) -> Result<R, Error> {
-        without_interrupts(|| self.handles.lock().get_mut(&id).map(f)).ok_or(Error::new(EBADF))
+        self.handles.with(id, f)
     }
 }
 
@@ -134,10 +132,7 @@ impl KernelScheme for SysScheme {
             }
             (file.name, (file.generate)(caller))
         };
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let handle = Handle { name, text: Snapshot::new(data.into_bytes()) };
-        without_interrupts(|| self.handles.lock().insert(id, handle));
-        Ok(Opened::Handle(id))
+        Ok(Opened::Handle(self.handles.insert(Handle { name, text: Snapshot::new(data.into_bytes()) })))
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize, Error> {
@@ -186,7 +181,7 @@ impl KernelScheme for SysScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        without_interrupts(|| self.handles.lock().remove(&handle)).map(drop).ok_or(Error::new(EBADF))
+        self.handles.remove(handle).map(drop)
     }
 }
 

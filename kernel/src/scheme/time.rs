@@ -26,17 +26,18 @@
 //! with interrupts off, since [`tick`] runs in interrupt context), its wait
 //! queue, and the event registry.
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::BinaryHeap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::cmp::Reverse;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi::syscall::error::{EAGAIN, EBADF, EINVAL, ENOENT, ETIMEDOUT, Error};
+use abi::syscall::error::{EAGAIN, EINVAL, ENOENT, ETIMEDOUT, Error};
 use abi::syscall::{CLOCK_MONOTONIC, CLOCK_REALTIME, EventFlags, MODE_CHR, O_NONBLOCK, Stat, TimeSpec};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::context::wait_queue::WaitQueue;
 
@@ -64,8 +65,7 @@ impl Timer {
 }
 
 pub struct TimeScheme {
-    timers: Mutex<BTreeMap<usize, Arc<Timer>>>,
-    next: AtomicUsize,
+    timers: HandleTable<Arc<Timer>>,
     /// Armed timeouts, earliest first: (deadline, handle). At most one per
     /// handle (re-arming and closing remove the old one), so it stays as
     /// small as the number of open timers.
@@ -86,8 +86,7 @@ impl TimeScheme {
         INSTANCE
             .call_once(|| {
                 Arc::new(TimeScheme {
-                    timers: Mutex::new(BTreeMap::new()),
-                    next: AtomicUsize::new(1),
+                    timers: HandleTable::new(),
                     pending: Mutex::new(BinaryHeap::new()),
                     next_due: AtomicU64::new(UNARMED),
                     readers: WaitQueue::new(),
@@ -97,7 +96,7 @@ impl TimeScheme {
     }
 
     fn timer(&self, handle: usize) -> Result<Arc<Timer>, Error> {
-        without_interrupts(|| self.timers.lock().get(&handle).cloned()).ok_or(Error::new(EBADF))
+        self.timers.get(handle)
     }
 
     /// Replace `handle`'s entry in the pending list with `deadline` (none
@@ -147,8 +146,8 @@ pub fn tick(now: u64) {
     scheme.readers.wake_all();
     for &(deadline, id) in &due[..count] {
         // Only if it is still that timeout (not re-armed, read or closed).
-        let current = scheme.timers.lock().get(&id).map(|t| t.deadline.load(Ordering::Acquire));
-        if current == Some(deadline) {
+        let current = scheme.timers.with(id, |t| t.deadline.load(Ordering::Acquire));
+        if current == Ok(deadline) {
             event::trigger(key_of(&**scheme), id, EventFlags::EVENT_READ);
         }
     }
@@ -179,10 +178,8 @@ impl KernelScheme for TimeScheme {
             .into_iter()
             .find(|clock| path == alloc::format!("{clock}"))
             .ok_or(Error::new(ENOENT))?;
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let timer = Arc::new(Timer { clock, deadline: AtomicU64::new(UNARMED) });
-        without_interrupts(|| self.timers.lock().insert(id, timer));
-        Ok(Opened::Handle(id))
+        Ok(Opened::Handle(self.timers.insert(timer)))
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
@@ -254,12 +251,9 @@ impl KernelScheme for TimeScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        without_interrupts(|| {
-            let removed = self.timers.lock().remove(&handle);
-            self.reschedule(handle, None);
-            removed
-        })
-        .map(drop)
-        .ok_or(Error::new(EBADF))
+        let removed = self.timers.remove(handle);
+        // (A timeout that fires in between finds no timer and is dropped.)
+        without_interrupts(|| self.reschedule(handle, None));
+        removed.map(drop)
     }
 }

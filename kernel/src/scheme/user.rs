@@ -41,7 +41,7 @@ use crate::context::process::Pid;
 use crate::context::wait_queue::WaitQueue;
 use crate::context::{process, scheduler};
 use crate::memory::address_space::{FrameKind, Placement, Prot};
-use crate::memory::usercopy::{self, UserSlice};
+use crate::memory::usercopy::{self, UserIn, UserOut};
 use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
 
 /// The largest buffer lent in one call; a longer read or write is short.
@@ -407,7 +407,8 @@ impl UserScheme {
                 if !matches!(request.op, Op::Open | Op::Dup) {
                     return Err(Garbage::invalid("an fd answers only open and dup"));
                 }
-                let file = file::take_current(value).map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
+                let file =
+                    file::take_current(file::Fd(value)).map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
                 Ok(Ok(Answer::File(file)))
             }
             Kind::Value if request.op == Op::Fmap => {
@@ -518,23 +519,34 @@ impl UserScheme {
         self.call(Call::new(request))?.data()
     }
 
-    /// Read or write a large buffer by lending its pages.
-    fn lent(&self, op: Op, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    /// Read into a large buffer by lending its pages (the daemon writes
+    /// them; stand-ins for partial pages are copied back after).
+    fn lent_read(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         let buf = buf.prefix(buf.len().min(LEND_MAX));
-        let daemon_writes = op == Op::Read;
-        let lend = Lend::new(buf, daemon_writes)?;
-        let mut request = self.request(op, handle);
-        request.flags = flags as u32;
-        request.payload = Payload::Lent;
-        request.len = buf.len() as u64;
-        let mut call = Call::new(request);
-        call.lend = Some(lend);
-        let call = Arc::new(call);
+        let call = Arc::new(self.lent_call(Op::Read, handle, Lend::new(buf.addr(), buf.len(), None)?, flags));
         let n = self.call_shared(&call)?.value()?;
-        if daemon_writes && let Some(lend) = &call.lend {
+        if let Some(lend) = &call.lend {
             lend.copy_back(buf, n)?;
         }
         Ok(n)
+    }
+
+    /// Write from a large buffer by lending its pages (the daemon reads
+    /// them; stand-ins for partial pages are filled first).
+    fn lent_write(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
+        let buf = buf.prefix(buf.len().min(LEND_MAX));
+        let call = Arc::new(self.lent_call(Op::Write, handle, Lend::new(buf.addr(), buf.len(), Some(buf))?, flags));
+        self.call_shared(&call)?.value()
+    }
+
+    fn lent_call(&self, op: Op, handle: usize, lend: Lend, flags: usize) -> Call {
+        let mut request = self.request(op, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Lent;
+        request.len = lend.len as u64;
+        let mut call = Call::new(request);
+        call.lend = Some(lend);
+        call
     }
 }
 
@@ -573,19 +585,24 @@ struct Lend {
     pages: Vec<LentPage>,
     /// Where the buffer starts in its first page.
     offset: usize,
+    /// The buffer's length.
+    len: usize,
     daemon_writes: bool,
 }
 
 impl Lend {
-    /// Pin `buf`'s pages in the current (calling) process. Whole pages are
-    /// the caller's own frames, made present and, if the daemon writes,
-    /// private; partial ones are stand-ins holding just the buffer's bytes.
-    fn new(buf: UserSlice, daemon_writes: bool) -> Result<Lend, Error> {
-        let start = buf.addr();
-        let end = start + buf.len() as u64;
+    /// Pin the pages of the caller's buffer at `start` (`len` bytes, a
+    /// checked `UserIn` or `UserOut`) in the current (calling) process.
+    /// With `input`, the daemon reads them (a write); without, it writes
+    /// them (a read). Whole pages are the caller's own frames, made present
+    /// and, if the daemon writes, private; partial ones are stand-ins
+    /// holding just the buffer's bytes (copied from `input`).
+    fn new(start: u64, len: usize, input: Option<UserIn>) -> Result<Lend, Error> {
+        let daemon_writes = input.is_none();
+        let end = start + len as u64;
         let first = start & !(PAGE_SIZE - 1);
         let process = scheduler::current().process.clone().ok_or(Error::new(EPERM))?;
-        let mut lend = Lend { pages: Vec::new(), offset: (start - first) as usize, daemon_writes };
+        let mut lend = Lend { pages: Vec::new(), offset: (start - first) as usize, len, daemon_writes };
         let mut page = first;
         while page < end {
             if page >= start && page + PAGE_SIZE <= end {
@@ -604,7 +621,7 @@ impl Lend {
                     .ok_or(Error::new(EPERM))??;
                 let frame = frame::allocate_user().ok_or(Error::new(ENOMEM))?;
                 lend.pages.push(LentPage { frame, kind: FrameKind::Counted, stand_in: true });
-                if !daemon_writes {
+                if let Some(buf) = input {
                     let (from, to) = (start.max(page), end.min(page + PAGE_SIZE));
                     let part = buf.skip((from - start) as usize).prefix((to - from) as usize);
                     part.copy_to_kernel(&mut stand_in(frame)[(from - page) as usize..(to - page) as usize])?;
@@ -617,7 +634,7 @@ impl Lend {
 
     /// After a read: copy what the daemon wrote into stand-in pages (the
     /// first `n` bytes of the buffer only) to the caller's memory.
-    fn copy_back(&self, buf: UserSlice, n: usize) -> Result<(), Error> {
+    fn copy_back(&self, buf: UserOut, n: usize) -> Result<(), Error> {
         let start = buf.addr();
         let end = start + n as u64;
         let first = start & !(PAGE_SIZE - 1);
@@ -670,7 +687,7 @@ impl KernelScheme for UserScheme {
         self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])?.value()
     }
 
-    fn read_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
             let data = self.output(Op::Read, handle, flags, buf.len())?;
             if let Err(err) = buf.prefix(data.len()).copy_from_kernel(&data) {
@@ -680,15 +697,15 @@ impl KernelScheme for UserScheme {
             }
             return Ok(data.len());
         }
-        self.lent(Op::Read, handle, buf, flags)
+        self.lent_read(handle, buf, flags)
     }
 
-    fn write_user(&self, handle: usize, buf: UserSlice, flags: usize) -> Result<usize, Error> {
+    fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
             let data = buf.to_vec()?;
             return self.write(handle, &data, flags);
         }
-        self.lent(Op::Write, handle, buf, flags)
+        self.lent_write(handle, buf, flags)
     }
 
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {

@@ -13,7 +13,7 @@ use super::{Outcome, ensure};
 use crate::arch::x86_64::{exception, trap};
 use crate::memory::address_space::{AddressSpace, Placement, Prot};
 use crate::memory::paging;
-use crate::memory::usercopy::UserSlice;
+use crate::memory::usercopy::{UserIn, UserOut};
 
 const CODE_PAGE: u64 = 0x40_0000;
 const DATA_PAGE: u64 = 0x50_0000;
@@ -82,11 +82,11 @@ pub fn smap() -> Outcome {
 pub fn user_copy() -> Outcome {
     with_user_pages(|| {
         let mut buf = [0u8; 8];
-        UserSlice::new(DATA_PAGE as usize, 8)
+        UserIn::new(DATA_PAGE as usize, 8)
             .and_then(|s| s.copy_to_kernel(&mut buf))
             .map_err(|e| format!("copy in: {e}"))?;
         ensure!(&buf == b"ferrite!", "copied {buf:?}");
-        UserSlice::new(DATA_PAGE as usize + 8, 4)
+        UserOut::new(DATA_PAGE as usize + 8, 4)
             .and_then(|s| s.copy_from_kernel(b"ok!!"))
             .map_err(|e| format!("copy out: {e}"))?;
         let bad: [(&str, usize, usize); 6] = [
@@ -98,7 +98,7 @@ pub fn user_copy() -> Outcome {
             ("past the page", DATA_PAGE as usize + 4090, 16),
         ];
         for (what, addr, len) in bad {
-            let result = UserSlice::new(addr, len).and_then(|s| s.copy_to_kernel(&mut alloc::vec![0u8; len]));
+            let result = UserIn::new(addr, len).and_then(|s| s.copy_to_kernel(&mut alloc::vec![0u8; len]));
             ensure!(result.is_err_and(|e| e.errno == EFAULT), "{what} ({addr:#x}+{len}) gave {result:?}, not EFAULT");
         }
         // The kernel stays usable after the refused copies.

@@ -9,8 +9,8 @@ use alloc::sync::Arc;
 use abi::syscall::error::{EBADF, EINVAL, ENAMETOOLONG, Error};
 use abi::syscall::{F_GETFD, F_GETFL, F_SETFD, F_SETFL, O_CLOEXEC, Stat};
 
-use crate::context::file::FileDescription;
-use crate::memory::usercopy::{self, UserPtr, UserSlice};
+use crate::context::file::{Fd, FileDescription};
+use crate::memory::usercopy::{self, Out, UserIn, UserOut, UserPtr};
 use crate::scheme;
 
 /// Longest path accepted by path calls.
@@ -19,26 +19,25 @@ const MAX_PATH: usize = 4096;
 const FD_CLOEXEC: usize = 1;
 
 /// Copy a path argument in and check it is UTF-8.
-pub(super) fn user_path(addr: usize, len: usize) -> Result<String, Error> {
-    if len > MAX_PATH {
+pub(super) fn user_path(path: UserIn) -> Result<String, Error> {
+    if path.len() > MAX_PATH {
         return Err(Error::new(ENAMETOOLONG));
     }
-    let bytes = UserSlice::new(addr, len)?.to_vec()?;
-    String::from_utf8(bytes).map_err(|_| Error::new(EINVAL))
+    String::from_utf8(path.to_vec()?).map_err(|_| Error::new(EINVAL))
 }
 
-fn file(fd: usize) -> Result<Arc<FileDescription>, Error> {
+fn file(fd: Fd) -> Result<Arc<FileDescription>, Error> {
     crate::context::file::current(fd)
 }
 
-pub fn open(path: usize, len: usize, flags: usize) -> Result<usize, Error> {
+pub fn open(path: UserIn, flags: usize) -> Result<usize, Error> {
     let process = super::me();
-    let url = user_path(path, len)?;
+    let url = user_path(path)?;
     let file = scheme::open(&url, flags, &process.caller())?;
     process.files.lock().insert(file, flags & O_CLOEXEC != 0)
 }
 
-pub fn close(fd: usize) -> Result<usize, Error> {
+pub fn close(fd: Fd) -> Result<usize, Error> {
     let file = super::me().files.lock().remove(fd)?;
     drop(file);
     Ok(0)
@@ -46,34 +45,32 @@ pub fn close(fd: usize) -> Result<usize, Error> {
 
 /// One call to the scheme: a read may be short (a stream returns what it
 /// has), and so may a write (the caller writes the rest).
-pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let user = UserSlice::new(buf, len)?;
+pub fn read(fd: Fd, buf: UserOut) -> Result<usize, Error> {
     let file = file(fd)?;
-    if len == 0 {
+    if buf.is_empty() {
         return Ok(0);
     }
-    file.scheme.scheme().read_user(file.handle, user, file.flags())
+    file.scheme.scheme().read_user(file.handle, buf, file.flags())
 }
 
-pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let user = UserSlice::new(buf, len)?;
+pub fn write(fd: Fd, buf: UserIn) -> Result<usize, Error> {
     let file = file(fd)?;
-    if len == 0 {
+    if buf.is_empty() {
         return Ok(0);
     }
-    file.scheme.scheme().write_user(file.handle, user, file.flags())
+    file.scheme.scheme().write_user(file.handle, buf, file.flags())
 }
 
-pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+pub fn lseek(fd: Fd, offset: isize, whence: usize) -> Result<usize, Error> {
     let file = file(fd)?;
     file.scheme.scheme().seek(file.handle, offset, whence)
 }
 
-pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
+pub fn fstat(fd: Fd, stat: usize, len: usize) -> Result<usize, Error> {
     if len < size_of::<Stat>() {
         return Err(Error::new(EINVAL));
     }
-    let out = UserPtr::<Stat>::new(stat)?;
+    let out = UserPtr::<Stat, Out>::new(stat)?;
     let file = file(fd)?;
     let mut value = usercopy::zeroed::<Stat>();
     file.scheme.scheme().fstat(file.handle, &mut value)?;
@@ -82,48 +79,47 @@ pub fn fstat(fd: usize, stat: usize, len: usize) -> Result<usize, Error> {
 }
 
 /// The full URL of an open file, `scheme:path`, truncated to the buffer.
-pub fn fpath(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let user = UserSlice::new(buf, len)?;
+pub fn fpath(fd: Fd, user: UserOut) -> Result<usize, Error> {
     let file = file(fd)?;
     let path = file.scheme.scheme().fpath(file.handle)?;
     let mut url = String::from(file.scheme.name());
     url.push(':');
     url.push_str(&path);
-    let n = url.len().min(len);
+    let n = url.len().min(user.len());
     user.prefix(n).copy_from_kernel(&url.as_bytes()[..n])?;
     Ok(n)
 }
 
 /// The file `dup(fd, buf)` makes: with an empty `buf` the same open file;
 /// otherwise a new one the scheme derives from it, named by `buf`.
-fn duplicate(fd: usize, buf: usize, len: usize) -> Result<Arc<FileDescription>, Error> {
+fn duplicate(fd: Fd, name: UserIn) -> Result<Arc<FileDescription>, Error> {
     let file = file(fd)?;
-    if len == 0 {
+    if name.is_empty() {
         return Ok(file);
     }
-    if len > MAX_PATH {
+    if name.len() > MAX_PATH {
         return Err(Error::new(ENAMETOOLONG));
     }
-    let name = UserSlice::new(buf, len)?.to_vec()?;
+    let name = name.to_vec()?;
     let opened = file.scheme.scheme().dup(file.handle, &name, file.flags(), &super::me().caller())?;
     Ok(scheme::describe(file.scheme.clone(), opened, file.flags()))
 }
 
-pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let new = duplicate(fd, buf, len)?;
+pub fn dup(fd: Fd, name: UserIn) -> Result<usize, Error> {
+    let new = duplicate(fd, name)?;
     super::me().files.lock().insert(new, false)
 }
 
 /// `dup2(fd, new_fd, buf)`: like dup, at exactly `new_fd` (closing what
 /// was there).
-pub fn dup2(fd: usize, new_fd: usize, buf: usize, len: usize) -> Result<usize, Error> {
-    let new = duplicate(fd, buf, len)?;
+pub fn dup2(fd: Fd, new_fd: Fd, name: UserIn) -> Result<usize, Error> {
+    let new = duplicate(fd, name)?;
     let old = super::me().files.lock().insert_at(new_fd, new, false)?;
     drop(old);
-    Ok(new_fd)
+    Ok(new_fd.0)
 }
 
-pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize, Error> {
+pub fn fcntl(fd: Fd, cmd: usize, arg: usize) -> Result<usize, Error> {
     let process = super::me();
     match cmd {
         F_GETFL => Ok(file(fd)?.flags()),
@@ -140,21 +136,21 @@ pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize, Error> {
     }
 }
 
-pub fn fsync(fd: usize) -> Result<usize, Error> {
+pub fn fsync(fd: Fd) -> Result<usize, Error> {
     let file = file(fd)?;
     file.scheme.scheme().fsync(file.handle).map(|()| 0)
 }
 
-pub fn ftruncate(fd: usize, len: usize) -> Result<usize, Error> {
+pub fn ftruncate(fd: Fd, len: usize) -> Result<usize, Error> {
     let file = file(fd)?;
     file.scheme.scheme().ftruncate(file.handle, len).map(|()| 0)
 }
 
 /// `frename(fd, path)`: rename the open file to `path` (a URL on the same
 /// scheme, or a bare path).
-pub fn frename(fd: usize, path: usize, len: usize) -> Result<usize, Error> {
+pub fn frename(fd: Fd, path: UserIn) -> Result<usize, Error> {
     let file = file(fd)?;
-    let url = user_path(path, len)?;
+    let url = user_path(path)?;
     let target = match scheme::split_url(&url) {
         Some((name, _)) if name != file.scheme.name() => return Err(Error::new(abi::syscall::error::EXDEV)),
         Some((_, path)) => path,
@@ -163,20 +159,20 @@ pub fn frename(fd: usize, path: usize, len: usize) -> Result<usize, Error> {
     file.scheme.scheme().frename(file.handle, target, &super::me().caller()).map(|()| 0)
 }
 
-pub fn unlink(path: usize, len: usize) -> Result<usize, Error> {
-    let url = user_path(path, len)?;
+pub fn unlink(path: UserIn) -> Result<usize, Error> {
+    let url = user_path(path)?;
     scheme::remove(&url, false, &super::me().caller()).map(|()| 0)
 }
 
-pub fn rmdir(path: usize, len: usize) -> Result<usize, Error> {
-    let url = user_path(path, len)?;
+pub fn rmdir(path: UserIn) -> Result<usize, Error> {
+    let url = user_path(path)?;
     scheme::remove(&url, true, &super::me().caller()).map(|()| 0)
 }
 
 /// `sendfd(socket, fd, flags, arg)`: give the open file `fd` to the daemon
 /// serving `socket`'s scheme. On success the fd has left the sender's
 /// table (dup it first to keep a copy); on failure it is still there.
-pub fn sendfd(socket: usize, fd: usize, flags: usize, arg: usize) -> Result<usize, Error> {
+pub fn sendfd(socket: Fd, fd: Fd, flags: usize, arg: usize) -> Result<usize, Error> {
     if socket == fd {
         return Err(Error::new(EBADF));
     }

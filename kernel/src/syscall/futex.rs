@@ -17,7 +17,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 use crate::context::wait_queue::WaitQueue;
 use crate::context::with_current_space;
 use crate::memory::phys_to_virt;
-use crate::memory::usercopy::UserPtr;
+use crate::memory::usercopy::{In, UserPtr};
 
 /// (0, physical address) for shared words; (PML4 address, virtual
 /// address) for private ones.
@@ -52,7 +52,7 @@ fn key(addr: usize) -> Result<(Key, u64), Error> {
     if !addr.is_multiple_of(4) {
         return Err(Error::new(EINVAL));
     }
-    UserPtr::<u32>::new(addr)?.read()?;
+    UserPtr::<u32, In>::new(addr)?.read()?;
     with_current_space(|space| {
         let phys = space.translate(addr as u64)?.as_u64();
         let shared = space.region_at(addr as u64)?.1.shared;
@@ -69,7 +69,7 @@ pub fn futex(addr: usize, op: usize, value: usize, timeout: usize) -> Result<usi
             let deadline = if timeout == 0 {
                 0
             } else {
-                let ts = UserPtr::<TimeSpec>::new(timeout)?.read()?;
+                let ts = UserPtr::<TimeSpec, In>::new(timeout)?.read()?;
                 crate::time::now_ns().saturating_add(super::time::from_timespec(&ts)?).max(1)
             };
             let (key, phys) = key(addr)?;

@@ -8,19 +8,18 @@ use abi::syscall::{Map, MapFlags};
 use crate::context::with_current_space;
 use crate::memory::PAGE_SIZE;
 use crate::memory::address_space::{Placement, Prot};
-use crate::memory::usercopy::UserPtr;
+use crate::memory::usercopy::{In, UserPtr};
 use crate::scheme::Mapping;
 
 /// The largest single mapping.
 const MAX_MAPPING: usize = 1 << 40;
 
 fn prot(flags: MapFlags) -> Result<Prot, Error> {
-    let prot = Prot {
-        read: flags.contains(MapFlags::PROT_READ),
-        write: flags.contains(MapFlags::PROT_WRITE),
-        exec: flags.contains(MapFlags::PROT_EXEC),
-    };
-    if prot.write && prot.exec {
+    let mut prot = Prot::empty();
+    prot.set(Prot::READ, flags.contains(MapFlags::PROT_READ));
+    prot.set(Prot::WRITE, flags.contains(MapFlags::PROT_WRITE));
+    prot.set(Prot::EXEC, flags.contains(MapFlags::PROT_EXEC));
+    if prot.contains(Prot::WRITE | Prot::EXEC) {
         return Err(Error::new(EINVAL));
     }
     Ok(prot)
@@ -64,11 +63,11 @@ pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize, Error> {
 /// `fmap(fd, &Map, size_of::<Map>())`: map `map.size` bytes of the file at
 /// `map.offset` (page-aligned), near `map.address` (or exactly there with
 /// `MAP_FIXED`); returns the address.
-pub fn fmap(fd: usize, map: usize, len: usize) -> Result<usize, Error> {
+pub fn fmap(fd: crate::context::file::Fd, map: usize, len: usize) -> Result<usize, Error> {
     if len < size_of::<Map>() {
         return Err(Error::new(EINVAL));
     }
-    let map = UserPtr::<Map>::new(map)?.read()?;
+    let map = UserPtr::<Map, In>::new(map)?.read()?;
     let flags = MapFlags::from_bits(map.flags.bits()).ok_or(Error::new(EINVAL))?;
     if map.size == 0 || map.size > MAX_MAPPING || !map.offset.is_multiple_of(PAGE_SIZE as usize) {
         return Err(Error::new(EINVAL));

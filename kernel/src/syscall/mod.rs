@@ -2,6 +2,12 @@
 //! returns `Result<usize, Error>`, turned into the register value
 //! (`Error::mux`) in one place. Handlers live by topic: `fs` (file
 //! descriptors and scheme paths), `process`, `memory`, `time`, `futex`.
+//!
+//! The dispatcher turns registers into typed values before a handler sees
+//! them: an fd is an [`Fd`], a buffer the kernel reads is a [`UserIn`] and
+//! one it writes a [`UserOut`] (checked to lie in user space, or `EFAULT`
+//! before the handler runs), so a handler cannot write into a caller's
+//! input or take a length for an fd.
 
 mod fs;
 mod futex;
@@ -16,8 +22,10 @@ use abi::*;
 use x86_64::instructions::interrupts;
 
 use crate::arch::x86_64::trap::TrapFrame;
+use crate::context::file::Fd;
 use crate::context::process::Process;
 use crate::context::scheduler;
+use crate::memory::usercopy::{UserIn, UserOut};
 
 /// The calling process (system calls only come from user threads).
 fn me() -> Arc<Process> {
@@ -40,27 +48,27 @@ pub fn handle(frame: &mut TrapFrame) {
 
 fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
     match number {
-        SYS_OPEN => fs::open(a, b, c),
-        SYS_UNLINK => fs::unlink(a, b),
-        SYS_RMDIR => fs::rmdir(a, b),
+        SYS_OPEN => fs::open(UserIn::new(a, b)?, c),
+        SYS_UNLINK => fs::unlink(UserIn::new(a, b)?),
+        SYS_RMDIR => fs::rmdir(UserIn::new(a, b)?),
 
-        SYS_CLOSE => fs::close(a),
-        SYS_READ => fs::read(a, b, c),
-        SYS_WRITE => fs::write(a, b, c),
-        SYS_LSEEK => fs::lseek(a, b as isize, c),
-        SYS_FSTAT => fs::fstat(a, b, c),
-        SYS_FPATH => fs::fpath(a, b, c),
-        SYS_DUP => fs::dup(a, b, c),
-        SYS_DUP2 => fs::dup2(a, b, c, d),
-        SYS_FCNTL => fs::fcntl(a, b, c),
-        SYS_FSYNC => fs::fsync(a),
-        SYS_FTRUNCATE => fs::ftruncate(a, b),
-        SYS_FRENAME => fs::frename(a, b, c),
-        SYS_SENDFD => fs::sendfd(a, b, c, d),
+        SYS_CLOSE => fs::close(Fd(a)),
+        SYS_READ => fs::read(Fd(a), UserOut::new(b, c)?),
+        SYS_WRITE => fs::write(Fd(a), UserIn::new(b, c)?),
+        SYS_LSEEK => fs::lseek(Fd(a), b as isize, c),
+        SYS_FSTAT => fs::fstat(Fd(a), b, c),
+        SYS_FPATH => fs::fpath(Fd(a), UserOut::new(b, c)?),
+        SYS_DUP => fs::dup(Fd(a), UserIn::new(b, c)?),
+        SYS_DUP2 => fs::dup2(Fd(a), Fd(b), UserIn::new(c, d)?),
+        SYS_FCNTL => fs::fcntl(Fd(a), b, c),
+        SYS_FSYNC => fs::fsync(Fd(a)),
+        SYS_FTRUNCATE => fs::ftruncate(Fd(a), b),
+        SYS_FRENAME => fs::frename(Fd(a), UserIn::new(b, c)?),
+        SYS_SENDFD => fs::sendfd(Fd(a), Fd(b), c, d),
 
         SYS_EXIT => process::exit(a),
         SYS_FORK => process::fork(frame),
-        SYS_EXEC => process::exec(a, b, c, d, e, frame),
+        SYS_EXEC => process::exec(Fd(a), b, c, d, e, frame),
         SYS_WAITPID => process::waitpid(a, b, c),
         SYS_GETPID => process::getpid(),
         SYS_GETPPID => process::getppid(),
@@ -73,7 +81,7 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_GETPGID => process::getpgid(a),
 
         SYS_MMAP => memory::mmap(a, b, c),
-        SYS_FMAP => memory::fmap(a, b, c),
+        SYS_FMAP => memory::fmap(Fd(a), b, c),
         SYS_FUNMAP => memory::munmap(a, b),
         SYS_MPROTECT => memory::mprotect(a, b, c),
 

@@ -11,10 +11,11 @@ use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
 use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS};
+use crate::context::file::Fd;
 use crate::context::process::{self, Process};
 use crate::context::scheduler;
 use crate::context::thread::Thread;
-use crate::memory::usercopy::{self, UserPtr, UserSlice};
+use crate::memory::usercopy::{self, Out, UserIn, UserPtr};
 
 pub fn exit(status: usize) -> Result<usize, Error> {
     process::exit_current(abi::status::exited(status as u8))
@@ -88,19 +89,12 @@ fn user_strings(array: usize, count: usize) -> Result<Vec<Vec<u8>>, Error> {
         if total > MAX_ARG_BYTES {
             return Err(Error::new(E2BIG));
         }
-        strings.push(UserSlice::new(entry.ptr, entry.len)?.to_vec()?);
+        strings.push(UserIn::new(entry.ptr, entry.len)?.to_vec()?);
     }
     Ok(strings)
 }
 
-pub fn exec(
-    fd: usize,
-    argv: usize,
-    argc: usize,
-    envp: usize,
-    envc: usize,
-    frame: &mut TrapFrame,
-) -> Result<usize, Error> {
+pub fn exec(fd: Fd, argv: usize, argc: usize, envp: usize, envc: usize, frame: &mut TrapFrame) -> Result<usize, Error> {
     let process = super::me();
     let args = user_strings(argv, argc)?;
     let env = user_strings(envp, envc)?;
@@ -126,7 +120,7 @@ pub fn waitpid(pid: usize, status: usize, flags: usize) -> Result<usize, Error> 
     }
     // Check the status pointer before reaping, so a bad one loses nothing.
     let out = if status != 0 {
-        let ptr = UserPtr::<usize>::new(status)?;
+        let ptr = UserPtr::<usize, Out>::new(status)?;
         ptr.write(&0)?;
         Some(ptr)
     } else {

@@ -4,7 +4,7 @@ use abi::syscall::error::{EINVAL, Error};
 use abi::syscall::{CLOCK_MONOTONIC, CLOCK_REALTIME, TimeSpec};
 
 use crate::context::scheduler;
-use crate::memory::usercopy::{self, UserPtr};
+use crate::memory::usercopy::{self, In, Out, UserPtr};
 
 const NANOS: u64 = 1_000_000_000;
 
@@ -29,12 +29,12 @@ pub fn clock_gettime(clock: usize, out: usize) -> Result<usize, Error> {
     if clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME {
         return Err(Error::new(EINVAL));
     }
-    UserPtr::<TimeSpec>::new(out)?.write(&to_timespec(crate::time::now_ns()))?;
+    UserPtr::<TimeSpec, Out>::new(out)?.write(&to_timespec(crate::time::now_ns()))?;
     Ok(0)
 }
 
 pub fn nanosleep(request: usize, remaining: usize) -> Result<usize, Error> {
-    let duration = from_timespec(&UserPtr::<TimeSpec>::new(request)?.read()?)?;
+    let duration = from_timespec(&UserPtr::<TimeSpec, In>::new(request)?.read()?)?;
     let deadline = crate::time::now_ns().saturating_add(duration);
     let me = scheduler::current();
     loop {
@@ -44,7 +44,7 @@ pub fn nanosleep(request: usize, remaining: usize) -> Result<usize, Error> {
         }
         if scheduler::current_killed() {
             if remaining != 0 {
-                UserPtr::<TimeSpec>::new(remaining)?.write(&to_timespec(deadline - now))?;
+                UserPtr::<TimeSpec, Out>::new(remaining)?.write(&to_timespec(deadline - now))?;
             }
             return Err(Error::new(abi::syscall::error::EINTR));
         }

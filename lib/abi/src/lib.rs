@@ -100,6 +100,15 @@ pub mod status {
 /// `current` in a file of `len` bytes; `None` for a bad `whence` or a
 /// target before the start (`EINVAL`). Past the end is allowed, as POSIX
 /// says. Shared by every scheme with offsets, kernel and daemons alike.
+/// The result of a system call from its RAX: a negative errno (the values
+/// `-4095..=-1`, as the whole register) is an error, anything else the
+/// value. `redox_syscall`'s `Error::demux` must not be used for this: it
+/// looks only at the low 32 bits, so a seek to offset `0xffff_ffff` (or
+/// `isize::MAX`) came back as `EPERM`.
+pub fn decode_result(ret: usize) -> Result<usize, syscall::Error> {
+    if ret > usize::MAX - 4095 { Err(syscall::Error::new(ret.wrapping_neg() as i32)) } else { Ok(ret) }
+}
+
 pub fn seek_target(current: usize, len: usize, offset: isize, whence: usize) -> Option<usize> {
     let base = match whence {
         syscall::SEEK_SET => 0,
@@ -214,5 +223,27 @@ mod tests {
         assert_eq!(status::signal(status::exited(3)), None);
         assert_eq!(status::signal(status::signaled(SIGKILL)), Some(SIGKILL));
         assert_eq!(status::exit_code(status::signaled(SIGTERM)), None);
+    }
+}
+
+#[cfg(test)]
+mod result_tests {
+    use super::*;
+
+    #[test]
+    fn results_decode_by_the_whole_register() {
+        assert_eq!(decode_result(0), Ok(0));
+        assert_eq!(decode_result(0xffff_ffff), Ok(0xffff_ffff));
+        assert_eq!(decode_result(isize::MAX as usize), Ok(isize::MAX as usize));
+        assert_eq!(decode_result(usize::MAX - 4095), Ok(usize::MAX - 4095));
+        assert_eq!(decode_result(usize::MAX), Err(syscall::Error::new(syscall::error::EPERM)));
+        assert_eq!(decode_result(-(syscall::error::ENOENT as isize) as usize).map_err(|e| e.errno), Err(2));
+        assert_eq!(decode_result(usize::MAX - 4094).map_err(|e| e.errno), Err(4095));
+        for errno in 1..4096 {
+            assert_eq!(
+                decode_result(syscall::Error::mux(Err(syscall::Error::new(errno)))),
+                Err(syscall::Error::new(errno))
+            );
+        }
     }
 }

@@ -2,15 +2,14 @@
 //! output and a line discipline for input), the foreground process group,
 //! and the handles open on it (see the crate header for the protocol).
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use line_discipline::{LineDiscipline, Mode};
 use rt::abi::SIGINT;
-use scheme::sc::{EAGAIN, EBADF, EINVAL, MODE_CHR};
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Stat};
+use scheme::sc::{EAGAIN, EINVAL, MODE_CHR};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 
 /// The device side of a console: where output (program output and echo) goes.
 pub trait Terminal {
@@ -36,8 +35,7 @@ pub struct Console<T: Terminal> {
     discipline: LineDiscipline,
     /// The foreground process group (0: none).
     foreground: usize,
-    handles: BTreeMap<usize, Handle>,
-    next_handle: usize,
+    handles: Handles<Handle>,
     /// Input arrived that readers may be waiting for (for `drain_events`).
     input_arrived: bool,
 }
@@ -48,8 +46,7 @@ impl<T: Terminal> Console<T> {
             terminal,
             discipline: LineDiscipline::new(),
             foreground: 0,
-            handles: BTreeMap::new(),
-            next_handle: 1,
+            handles: Handles::new(),
             input_arrived: false,
         }
     }
@@ -99,15 +96,8 @@ impl<T: Terminal> Console<T> {
         }
     }
 
-    fn add(&mut self, handle: Handle) -> usize {
-        let id = self.next_handle;
-        self.next_handle += 1;
-        self.handles.insert(id, handle);
-        id
-    }
-
     fn handle(&mut self, id: usize) -> Result<&mut Handle> {
-        self.handles.get_mut(&id).ok_or(Error::new(EBADF))
+        self.handles.get_mut(id)
     }
 }
 
@@ -131,7 +121,7 @@ fn parse_pgid(bytes: &[u8]) -> Option<usize> {
 
 impl<T: Terminal> Scheme for Console<T> {
     fn open(&mut self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
-        Ok(Opened::Handle(self.add(Handle::Terminal)))
+        Ok(Opened::Handle(self.handles.insert(Handle::Terminal)))
     }
 
     fn dup(&mut self, handle: usize, name: &[u8], _caller: &Caller) -> Result<Opened> {
@@ -141,7 +131,7 @@ impl<T: Terminal> Scheme for Console<T> {
             b"pgrp" => Handle::Pgrp { read: 0 },
             _ => return Err(Error::new(EINVAL)),
         };
-        Ok(Opened::Handle(self.add(new)))
+        Ok(Opened::Handle(self.handles.insert(new)))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -194,12 +184,12 @@ impl<T: Terminal> Scheme for Console<T> {
     }
 
     fn close(&mut self, handle: usize) {
-        self.handles.remove(&handle);
+        self.handles.remove(handle);
     }
 
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
         if core::mem::take(&mut self.input_arrived) && self.discipline.readable() {
-            for (&id, handle) in &self.handles {
+            for (id, handle) in self.handles.iter() {
                 if matches!(handle, Handle::Terminal) {
                     events.push((id, EventFlags::EVENT_READ));
                 }

@@ -353,7 +353,12 @@ fn parse_bytes_reports_bad_utf8_per_line() {
 fn the_shipped_init_rc_parses_cleanly() {
     let script = parse(include_str!("../../../initfs/etc/init.rc"));
     assert_eq!(script.errors, vec![]);
-    assert!(script.steps.iter().any(|step| matches!(step.command, Command::Run(_) | Command::Spawn(_))));
+    assert!(
+        script
+            .steps
+            .iter()
+            .any(|step| matches!(step.command, Command::Run(_) | Command::Spawn(_) | Command::Restart { .. }))
+    );
 }
 
 // ---- the environment ----

@@ -8,7 +8,7 @@
 //! one free block. Chunks are never given back to the kernel.
 //!
 //! Allocations of [`LARGE`] bytes or more (a file's contents in `tmpd`, a
-//! snapshot in `logd`, I/O buffers) bypass the free list: each is a mapping
+//! snapshot in `logd`, a channel's ring in `ipcd`, I/O buffers) bypass the free list: each is a mapping
 //! of its own, unmapped when freed, so a daemon that held a lot for a while
 //! gives the memory back instead of keeping its high-water mark for good.
 
@@ -22,8 +22,9 @@ use spin::Mutex;
 /// Smallest amount the heap grows by.
 const CHUNK: usize = 64 * 1024;
 const PAGE: usize = 4096;
-/// Allocations this large (and at most page-aligned) get a mapping each.
-const LARGE: usize = 128 * 1024;
+/// Allocations this large (and at most page-aligned) get a mapping each:
+/// a `chan:` direction's 64 KiB ring, a file's contents, a snapshot.
+const LARGE: usize = 64 * 1024;
 
 fn is_large(layout: Layout) -> bool {
     layout.size() >= LARGE && layout.align() <= PAGE

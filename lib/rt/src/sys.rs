@@ -1,5 +1,5 @@
 //! One wrapper per system call: the raw call with its result decoded
-//! (`Error::demux`). Each is safe unless it can break memory safety by
+//! (`abi::decode_result`). Each is safe unless it can break memory safety by
 //! itself (mapping over, unmapping or re-protecting arbitrary addresses);
 //! those are `unsafe fn`s, and the safe interfaces over them are in
 //! [`crate::mem`]. Higher-level modules ([`crate::fs`], [`crate::process`],
@@ -18,7 +18,7 @@ use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
 // `syscall` asm may then read and write what they point to.
 
 fn demux(ret: usize) -> Result<usize> {
-    sc::Error::demux(ret)
+    abi::decode_result(ret)
 }
 
 /// `SYS_OPEN`: opens the `scheme:path` URL `path` with `O_*` `flags`;

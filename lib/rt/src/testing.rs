@@ -1,5 +1,9 @@
-//! Hazardous primitives for Ferrite's own test suite (`programs/usertests`),
-//! compiled only with the `testing` feature.
+//! Hazardous primitives for Ferrite's own test suite (`programs/usertests`)
+//! and the system-call fuzzer (`programs/fuzz`), compiled only with the
+//! `testing` feature. `cargo mk` builds those two in a cargo call of their
+//! own (`mk/src/userspace.rs`, `TESTING_PROGRAMS`), so cargo's feature
+//! unification never compiles this module into any other program, and a
+//! host test checks that no other program's manifest asks for it.
 //!
 //! A test suite has to do what no well-behaved program does: hand the kernel
 //! addresses it does not own, fault on purpose, touch I/O ports, fill the FPU
@@ -10,8 +14,7 @@
 //! most of them can break the calling process's memory or end it, and each
 //! one's documentation says when. Call them from a process whose only job is
 //! the test at hand — typically a child that is *expected* to be killed, or
-//! code that passes addresses the kernel must refuse. No other program may
-//! enable this feature.
+//! code that passes addresses the kernel must refuse.
 
 use core::arch::asm;
 use core::hint::black_box;

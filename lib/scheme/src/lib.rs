@@ -24,6 +24,7 @@
 //!
 //! A scheme that is one device file (`zero:`, `null:`, `rand:`) only
 //! implements [`Device`]'s read and write and serves [`DeviceScheme`].
+//! A scheme with per-open state keeps it in [`Handles`].
 //!
 //! [`serve`] registers `NAME:` (the daemon must run as root), tells init
 //! it is ready, and answers requests one at a time for as long as the
@@ -50,6 +51,10 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod handles;
+
+pub use handles::Handles;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

@@ -11,7 +11,10 @@
 //! and the run fails with its seed and its last call. At the end the
 //! daemon is stopped, the files the children made are removed, and the
 //! kernel heap and the frames in use must be back to their level before
-//! the run (after a warm-up round, so daemons' own heaps have grown).
+//! the run (after a warm-up round, so daemons' own heaps have grown): the
+//! kernel heap in use and the frames the kernel holds for itself exactly
+//! (within a page-table's worth), what processes hold within what daemons
+//! may keep (`log:`'s last lines, their small-allocation heaps).
 //!
 //! Prints `fuzz: PASS ...` or `fuzz: FAIL ...` as its last line; exit
 //! status 0 only on a pass.
@@ -44,8 +47,13 @@ const STALL: Duration = Duration::from_millis(1500);
 const REAP_LIMIT: Duration = Duration::from_secs(10);
 /// Kernel heap growth over the run that counts as a leak.
 const HEAP_SLACK: i64 = 64 * 1024;
-/// Frame growth that counts as a leak (daemons' heaps keep some pages).
-const FRAME_SLACK: i64 = 512;
+/// Growth of the frames the kernel holds for itself (page tables, kernel
+/// stacks, lent and handed-out pages) that counts as a leak.
+const KERNEL_FRAME_SLACK: i64 = 128;
+/// Growth of what processes hold resident that counts as a leak: daemons
+/// legitimately keep some state the children left (`log:` keeps its last
+/// 256 KiB of lines) and their small-allocation heaps keep their pages.
+const PROCESS_FRAME_SLACK: i64 = 1024;
 
 const USAGE: &str = "usage: fuzz [--calls N] [--minutes M] [--seed S] [--per-child N] [--parallel N]";
 
@@ -83,17 +91,33 @@ fn child_seed(seed: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `sys:memory`'s `heap_used`, and `frames_used` less the frames the
-/// kernel heap has mapped: the heap keeps its high-water mark mapped (it
-/// never shrinks), which is not a leak; what it uses is `heap_used`.
-fn memory() -> Result<(i64, i64), String> {
+/// Where memory is, from `sys:memory` and `sys:context`.
+#[derive(Clone, Copy)]
+struct Memory {
+    /// Kernel heap bytes in use (the heap keeps its high-water mark
+    /// mapped, which is not a leak, so its mapped size is left out).
+    heap: i64,
+    /// Frames the kernel holds for itself: all frames in use, less the
+    /// heap's, less every process's resident pages.
+    kernel_frames: i64,
+    /// Every process's resident pages together (a shared page counts in
+    /// each process that maps it).
+    process_frames: i64,
+}
+
+fn memory() -> Result<Memory, String> {
     let text = rt::fs::read_to_string("sys:memory").map_err(|e| format!("sys:memory: {e}"))?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<i64>().ok()))
             .ok_or_else(|| format!("sys:memory has no {name}"))
     };
-    Ok((field("heap_used:")?, field("frames_used:")? - field("heap_mapped:")? / 4096))
+    let processes = rt::fs::read_to_string("sys:context").map_err(|e| format!("sys:context: {e}"))?;
+    // Columns: pid ppid pgid uid gid state threads KiB name.
+    let process_frames: i64 =
+        processes.lines().skip(1).filter_map(|l| l.split_whitespace().nth(7)?.parse::<i64>().ok()).sum::<i64>() / 4;
+    let outside_heap = field("frames_used:")? - field("heap_mapped:")? / 4096;
+    Ok(Memory { heap: field("heap_used:")?, kernel_frames: outside_heap - process_frames, process_frames })
 }
 
 /// How the children ended, for the summary.
@@ -254,7 +278,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
     run.round(options.seed ^ 0x5eed, 300, Some(options.parallel as u64 * 2))?;
     cleanup::files();
     let warm_up = core::mem::take(&mut run.tally);
-    let (heap_before, frames_before) = memory()?;
+    let before = memory()?;
     let processes_before = rt::fs::read_to_string("sys:context").unwrap_or_default();
     let started = rt::time::now();
     run.next_index = 0;
@@ -264,10 +288,10 @@ fn fuzz(options: &Options) -> Result<String, String> {
     cleanup::files();
     // Let daemons finish what the children's closes queued.
     rt::time::sleep(Duration::from_millis(200));
-    let (heap_after, frames_after) = memory()?;
+    let after = memory()?;
     let t = &run.tally;
     let summary = format!(
-        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes in use, frames in use outside the kernel heap {} -> {}",
+        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
         t.calls,
         t.children,
         options.seed,
@@ -279,22 +303,27 @@ fn fuzz(options: &Options) -> Result<String, String> {
         t.stalled,
         t.other,
         warm_up.calls,
-        heap_before,
-        heap_after,
-        frames_before,
-        frames_after
+        before.heap,
+        after.heap,
+        before.kernel_frames,
+        after.kernel_frames,
+        before.process_frames,
+        after.process_frames
     );
     let summary = if t.stalls.is_empty() { summary } else { format!("{summary}; stalled in: {}", t.stalls.join("; ")) };
-    if heap_after - heap_before > HEAP_SLACK {
-        return Err(format!("the kernel heap grew by {} bytes: {summary}", heap_after - heap_before));
+    if after.heap - before.heap > HEAP_SLACK {
+        return Err(format!("the kernel heap grew by {} bytes: {summary}", after.heap - before.heap));
     }
-    if frames_after - frames_before > FRAME_SLACK {
+    if after.kernel_frames - before.kernel_frames > KERNEL_FRAME_SLACK {
+        return Err(format!("the kernel holds {} more frames: {summary}", after.kernel_frames - before.kernel_frames));
+    }
+    if after.process_frames - before.process_frames > PROCESS_FRAME_SLACK {
         // Where they went: the processes whose line changed.
-        let after = rt::fs::read_to_string("sys:context").unwrap_or_default();
-        let changed: Vec<&str> = after.lines().filter(|l| !processes_before.lines().any(|b| b == *l)).collect();
+        let now = rt::fs::read_to_string("sys:context").unwrap_or_default();
+        let changed: Vec<&str> = now.lines().filter(|l| !processes_before.lines().any(|b| b == *l)).collect();
         return Err(format!(
-            "{} more frames in use: {summary}; processes changed: {}",
-            frames_after - frames_before,
+            "processes hold {} more frames: {summary}; processes changed: {}",
+            after.process_frames - before.process_frames,
             changed.join(" | ")
         ));
     }

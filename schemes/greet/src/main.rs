@@ -6,28 +6,25 @@
 #![forbid(unsafe_code)]
 
 use rt::prelude::*;
-use scheme::sc::{EBADF, EINVAL};
-use scheme::{Caller, Error, Opened, Result, Scheme};
+use scheme::sc::EINVAL;
+use scheme::{Caller, Error, Handles, Opened, Result, Scheme};
 
 rt::main!(main);
 
 struct Greet {
     greeting: String,
     /// Per handle: the text it reads and how far it has read.
-    handles: BTreeMap<usize, (String, usize)>,
-    next: usize,
+    handles: Handles<(String, usize)>,
 }
 
 impl Scheme for Greet {
     fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened> {
-        self.next += 1;
         let text = format!("{}, {}!\n", self.greeting, if path.is_empty() { "world" } else { path });
-        self.handles.insert(self.next, (text, 0));
-        Ok(Opened::Handle(self.next))
+        Ok(Opened::Handle(self.handles.insert((text, 0))))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        let (text, offset) = self.handles.get_mut(&handle).ok_or(Error::new(EBADF))?;
+        let (text, offset) = self.handles.get_mut(handle)?;
         let n = buf.len().min(text.len() - *offset);
         buf[..n].copy_from_slice(&text.as_bytes()[*offset..*offset + n]);
         *offset += n;
@@ -41,11 +38,11 @@ impl Scheme for Greet {
     }
 
     fn close(&mut self, handle: usize) {
-        self.handles.remove(&handle);
+        self.handles.remove(handle);
     }
 }
 
 fn main() -> Result<()> {
-    let greet = Greet { greeting: String::from("Hello"), handles: BTreeMap::new(), next: 0 };
+    let greet = Greet { greeting: String::from("Hello"), handles: Handles::new() };
     scheme::serve("greet", greet)
 }

@@ -15,7 +15,7 @@ use alloc::collections::VecDeque;
 
 use rt::prelude::*;
 use scheme::sc::{EBADF, ENOENT, MODE_CHR, O_ACCMODE, O_RDONLY};
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
 extern crate alloc;
 
@@ -40,8 +40,7 @@ struct Log {
     lines: VecDeque<String>,
     bytes: usize,
     dropped: usize,
-    handles: BTreeMap<usize, Handle>,
-    next: usize,
+    handles: Handles<Handle>,
 }
 
 impl Log {
@@ -86,14 +85,12 @@ impl Scheme for Log {
         } else {
             Handle::Writer { pid: caller.pid, partial: Vec::new() }
         };
-        self.next += 1;
-        self.handles.insert(self.next, handle);
-        Ok(Opened::Handle(self.next))
+        Ok(Opened::Handle(self.handles.insert(handle)))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        match self.handles.get_mut(&handle) {
-            Some(Handle::Reader { text, offset }) => {
+        match self.handles.get_mut(handle) {
+            Ok(Handle::Reader { text, offset }) => {
                 let n = buf.len().min(text.len() - *offset);
                 buf[..n].copy_from_slice(&text[*offset..*offset + n]);
                 *offset += n;
@@ -104,7 +101,7 @@ impl Scheme for Log {
     }
 
     fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
-        let Some(Handle::Writer { pid, partial }) = self.handles.get_mut(&handle) else {
+        let Ok(Handle::Writer { pid, partial }) = self.handles.get_mut(handle) else {
             return Err(Error::new(EBADF));
         };
         let pid = *pid;
@@ -124,7 +121,7 @@ impl Scheme for Log {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(Handle::Writer { pid, partial }) = self.handles.remove(&handle)
+        if let Some(Handle::Writer { pid, partial }) = self.handles.remove(handle)
             && !partial.is_empty()
         {
             self.keep(pid, &partial);
@@ -132,7 +129,7 @@ impl Scheme for Log {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
-        let handle = self.handles.get(&handle).ok_or(Error::new(EBADF))?;
+        let handle = self.handles.get(handle)?;
         stat.st_mode = MODE_CHR | 0o666;
         if let Handle::Reader { text, .. } = handle {
             stat.st_size = text.len() as u64;
@@ -141,16 +138,16 @@ impl Scheme for Log {
     }
 
     fn fpath(&mut self, handle: usize) -> Result<String> {
-        self.handles.get(&handle).map(|_| String::new()).ok_or(Error::new(EBADF))
+        self.handles.get(handle).map(|_| String::new())
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
-        self.handles.get(&handle).map(|_| interest).ok_or(Error::new(EBADF))
+        self.handles.get(handle).map(|_| interest)
     }
 }
 
 fn main() -> Result<()> {
-    let log = Log { lines: VecDeque::new(), bytes: 0, dropped: 0, handles: BTreeMap::new(), next: 0 };
+    let log = Log { lines: VecDeque::new(), bytes: 0, dropped: 0, handles: Handles::new() };
     let mut server = Server::new("log", log)?;
     server.confine()?;
     server.ready();

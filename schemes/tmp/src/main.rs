@@ -16,7 +16,7 @@ use scheme::sc::{
     EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, MODE_DIR, MODE_FILE, O_ACCMODE, O_APPEND,
     O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY,
 };
-use scheme::{Caller, Error, EventFlags, Opened, Result, Scheme, Server, Stat};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
 rt::main!(main);
 
@@ -46,9 +46,8 @@ struct Handle {
 
 struct Tmp {
     nodes: BTreeMap<u64, Node>,
-    handles: BTreeMap<usize, Handle>,
+    handles: Handles<Handle>,
     next_ino: u64,
-    next_handle: usize,
     used: usize,
 }
 
@@ -84,7 +83,7 @@ impl Tmp {
     fn new() -> Tmp {
         let mut nodes = BTreeMap::new();
         nodes.insert(ROOT, Node { body: Body::Dir(BTreeMap::new()), linked: true, opens: 0 });
-        Tmp { nodes, handles: BTreeMap::new(), next_ino: ROOT + 1, next_handle: 1, used: 0 }
+        Tmp { nodes, handles: Handles::new(), next_ino: ROOT + 1, used: 0 }
     }
 
     fn dir(&self, ino: u64) -> Result<&BTreeMap<String, u64>> {
@@ -120,7 +119,7 @@ impl Tmp {
     }
 
     fn handle(&mut self, handle: usize) -> Result<&mut Handle> {
-        self.handles.get_mut(&handle).ok_or(err(EBADF))
+        self.handles.get_mut(handle)
     }
 
     /// The path of `ino` from the root (for fpath), if it is linked.
@@ -199,9 +198,7 @@ impl Scheme for Tmp {
             _ => {}
         }
         node.opens += 1;
-        let handle = self.next_handle;
-        self.next_handle += 1;
-        self.handles.insert(handle, Handle { ino, offset: 0, flags });
+        let handle = self.handles.insert(Handle { ino, offset: 0, flags });
         Ok(Opened::Handle(handle))
     }
 
@@ -369,7 +366,7 @@ impl Scheme for Tmp {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(h) = self.handles.remove(&handle) {
+        if let Some(h) = self.handles.remove(handle) {
             if let Some(node) = self.nodes.get_mut(&h.ino) {
                 node.opens -= 1;
                 if !node.linked && node.opens == 0 && matches!(node.body, Body::Dir(_)) {

@@ -10,9 +10,17 @@ use crate::memory::mmio;
 
 const REG_VERSION: u32 = 0x01;
 const REG_REDIRECTION: u32 = 0x10;
-const MASKED: u32 = 1 << 16;
-const LEVEL_TRIGGERED: u32 = 1 << 15;
-const ACTIVE_LOW: u32 = 1 << 13;
+bitflags::bitflags! {
+    /// The low word of a redirection entry: its flags; the low byte is the
+    /// vector, and fixed delivery to a physical destination is all zero.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Redirection: u32 {
+        const ACTIVE_LOW = 1 << 13;
+        const LEVEL_TRIGGERED = 1 << 15;
+        const MASKED = 1 << 16;
+        const _ = !0;
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -64,7 +72,7 @@ pub fn add(id: u8, phys: PhysAddr, gsi_base: u32) -> u32 {
     let mut ioapic = IoApic { base, gsi_base, entries: 0 };
     ioapic.entries = ((ioapic.read(REG_VERSION) >> 16) & 0xff) + 1;
     for entry in 0..ioapic.entries {
-        ioapic.write(REG_REDIRECTION + 2 * entry, MASKED);
+        ioapic.write(REG_REDIRECTION + 2 * entry, Redirection::MASKED.bits());
         ioapic.write(REG_REDIRECTION + 2 * entry + 1, 0);
     }
     let entries = ioapic.entries;
@@ -82,13 +90,10 @@ pub fn route(gsi: u32, vector: u8, apic_id: u32, trigger: Trigger, polarity: Pol
             return false;
         };
         let entry = gsi - ioapic.gsi_base;
-        let mut low = u32::from(vector);
-        if trigger == Trigger::Level {
-            low |= LEVEL_TRIGGERED;
-        }
-        if polarity == Polarity::ActiveLow {
-            low |= ACTIVE_LOW;
-        }
+        let mut low = Redirection::from_bits_retain(u32::from(vector));
+        low.set(Redirection::LEVEL_TRIGGERED, trigger == Trigger::Level);
+        low.set(Redirection::ACTIVE_LOW, polarity == Polarity::ActiveLow);
+        let low = low.bits();
         ioapic.write(REG_REDIRECTION + 2 * entry + 1, apic_id << 24);
         ioapic.write(REG_REDIRECTION + 2 * entry, low);
         true
@@ -106,7 +111,7 @@ pub fn mask(gsi: u32) {
         let ioapics = IOAPICS.lock();
         if let Some(ioapic) = ioapics.iter().find(|io| io.contains(gsi)) {
             let reg = REG_REDIRECTION + 2 * (gsi - ioapic.gsi_base);
-            ioapic.write(reg, ioapic.read(reg) | MASKED);
+            ioapic.write(reg, (Redirection::from_bits_retain(ioapic.read(reg)) | Redirection::MASKED).bits());
         }
     });
 }

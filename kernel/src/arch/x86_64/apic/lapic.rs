@@ -13,8 +13,47 @@ use super::super::{idt, percpu, tsc};
 use crate::memory::mmio;
 
 const IA32_APIC_BASE: u32 = 0x1b;
-const APIC_BASE_ENABLE: u64 = 1 << 11;
-const APIC_BASE_X2APIC: u64 = 1 << 10;
+
+bitflags::bitflags! {
+    /// `IA32_APIC_BASE`'s mode bits (the rest is the base address).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct ApicBase: u64 {
+        const X2APIC = 1 << 10;
+        const ENABLE = 1 << 11;
+        const _ = !0;
+    }
+}
+
+bitflags::bitflags! {
+    /// A local vector table entry, the spurious-vector register and the
+    /// interrupt command register: their flag bits and fields; the low
+    /// byte is the vector (see [`with_vector`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Lapic: u32 {
+        /// SVR: the APIC is software-enabled.
+        const SVR_ENABLE = 1 << 8;
+        /// LVT: the entry is masked.
+        const LVT_MASKED = 1 << 16;
+        /// LVT timer: periodic rather than one-shot.
+        const LVT_TIMER_PERIODIC = 1 << 17;
+        /// ICR delivery modes (a 3-bit field at bit 8).
+        const ICR_NMI = 0b100 << 8;
+        const ICR_INIT = 0b101 << 8;
+        const ICR_STARTUP = 0b110 << 8;
+        /// ICR: the last IPI is still being sent.
+        const ICR_DELIVERY_PENDING = 1 << 12;
+        /// ICR: level assert (every IPI but INIT de-assert).
+        const ICR_LEVEL_ASSERT = 1 << 14;
+        /// ICR destination shorthand: every CPU but this one.
+        const ICR_ALL_EXCLUDING_SELF = 0b11 << 18;
+        const _ = !0;
+    }
+}
+
+/// `flags` with `vector` in the low byte.
+fn with_vector(flags: Lapic, vector: u8) -> u32 {
+    flags.bits() | u32::from(vector)
+}
 
 // Register offsets (xAPIC MMIO offsets; x2APIC MSR = 0x800 + offset / 16).
 const REG_ID: u32 = 0x20;
@@ -32,15 +71,6 @@ const REG_TIMER_INITIAL: u32 = 0x380;
 const REG_TIMER_CURRENT: u32 = 0x390;
 const REG_TIMER_DIVIDE: u32 = 0x3e0;
 
-const SVR_ENABLE: u32 = 1 << 8;
-const LVT_MASKED: u32 = 1 << 16;
-const LVT_TIMER_PERIODIC: u32 = 1 << 17;
-const ICR_DELIVERY_PENDING: u32 = 1 << 12;
-const ICR_LEVEL_ASSERT: u32 = 1 << 14;
-const ICR_INIT: u32 = 0b101 << 8;
-const ICR_STARTUP: u32 = 0b110 << 8;
-const ICR_NMI: u32 = 0b100 << 8;
-const ICR_ALL_EXCLUDING_SELF: u32 = 0b11 << 18;
 const DIVIDE_BY_16: u32 = 0b0011;
 
 /// Timer interrupts per second on every CPU.
@@ -102,31 +132,31 @@ pub fn init_this_cpu() {
     // SAFETY: enabling the APIC (and x2APIC mode when the CPU has it, which
     // `init_bsp` checked) is how the architecture expects it to be set up.
     unsafe {
-        let mut value = base.read() | APIC_BASE_ENABLE;
+        let mut value = ApicBase::from_bits_retain(base.read()) | ApicBase::ENABLE;
         if matches!(mode(), Mode::X2Apic) {
-            value |= APIC_BASE_X2APIC;
+            value |= ApicBase::X2APIC;
         }
-        base.write(value);
+        base.write(value.bits());
     }
     write(REG_TPR, 0);
-    write(REG_LVT_LINT0, LVT_MASKED);
-    write(REG_LVT_LINT1, LVT_MASKED);
-    write(REG_LVT_ERROR, LVT_MASKED);
-    write(REG_SVR, SVR_ENABLE | u32::from(idt::SPURIOUS_VECTOR));
+    write(REG_LVT_LINT0, Lapic::LVT_MASKED.bits());
+    write(REG_LVT_LINT1, Lapic::LVT_MASKED.bits());
+    write(REG_LVT_ERROR, Lapic::LVT_MASKED.bits());
+    write(REG_SVR, with_vector(Lapic::SVR_ENABLE, idt::SPURIOUS_VECTOR));
     write(REG_ESR, 0);
     end_of_interrupt();
     if TICKS_PER_PERIOD.load(Ordering::Relaxed) == 0 {
         calibrate_timer();
     }
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
-    write(REG_LVT_TIMER, LVT_TIMER_PERIODIC | u32::from(idt::TIMER_VECTOR));
+    write(REG_LVT_TIMER, with_vector(Lapic::LVT_TIMER_PERIODIC, idt::TIMER_VECTOR));
     write(REG_TIMER_INITIAL, TICKS_PER_PERIOD.load(Ordering::Relaxed));
 }
 
 /// Count the timer down for 10 ms of TSC time to learn its frequency.
 fn calibrate_timer() {
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
-    write(REG_LVT_TIMER, LVT_MASKED);
+    write(REG_LVT_TIMER, Lapic::LVT_MASKED.bits());
     write(REG_TIMER_INITIAL, u32::MAX);
     let start = tsc::read();
     tsc::delay_ns(10_000_000);
@@ -161,6 +191,7 @@ pub fn timer_tick() {
 }
 
 fn send_icr(dest: u32, low: u32) {
+    let pending = Lapic::ICR_DELIVERY_PENDING.bits();
     match mode() {
         // SAFETY: writing the x2APIC ICR sends one IPI, which is the intent.
         Mode::X2Apic => unsafe { Msr::new(0x830).write((u64::from(dest) << 32) | u64::from(low)) },
@@ -169,7 +200,7 @@ fn send_icr(dest: u32, low: u32) {
         Mode::XApic(_) => x86_64::instructions::interrupts::without_interrupts(|| {
             write(REG_ICR_HIGH, dest << 24);
             write(REG_ICR_LOW, low);
-            while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+            while read(REG_ICR_LOW) & pending != 0 {
                 core::hint::spin_loop();
             }
         }),
@@ -179,17 +210,17 @@ fn send_icr(dest: u32, low: u32) {
 /// INIT, then two STARTUPs to vector `page` (the trampoline's physical page
 /// number), with the delays the MP specification asks for.
 pub fn start_ap(apic_id: u32, page: u8) {
-    send_icr(apic_id, ICR_INIT | ICR_LEVEL_ASSERT);
+    send_icr(apic_id, (Lapic::ICR_INIT | Lapic::ICR_LEVEL_ASSERT).bits());
     tsc::delay_ns(10_000_000);
     for _ in 0..2 {
-        send_icr(apic_id, ICR_STARTUP | ICR_LEVEL_ASSERT | u32::from(page));
+        send_icr(apic_id, with_vector(Lapic::ICR_STARTUP | Lapic::ICR_LEVEL_ASSERT, page));
         tsc::delay_ns(200_000);
     }
 }
 
 /// Send `vector` to the CPU with `apic_id`.
 pub fn send_ipi(apic_id: u32, vector: u8) {
-    send_icr(apic_id, ICR_LEVEL_ASSERT | u32::from(vector));
+    send_icr(apic_id, with_vector(Lapic::ICR_LEVEL_ASSERT, vector));
 }
 
 /// Send a non-maskable interrupt to every other CPU (used to stop them
@@ -197,6 +228,6 @@ pub fn send_ipi(apic_id: u32, vector: u8) {
 /// nothing before the LAPIC is set up.
 pub fn nmi_others() {
     if MODE.get().is_some() {
-        send_icr(0, ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | ICR_NMI);
+        send_icr(0, (Lapic::ICR_ALL_EXCLUDING_SELF | Lapic::ICR_LEVEL_ASSERT | Lapic::ICR_NMI).bits());
     }
 }
