@@ -5,25 +5,22 @@
 //!
 //! init opens the console itself before it forks, so a console that does
 //! not exist (no framebuffer, a driver that failed) is reported once and
-//! the program is not started at all. A program that keeps exiting within
-//! [`QUICK_EXIT`] of its start is restarted after [`BACKOFF`], and after
-//! [`GIVE_UP`] such exits in a row init stops restarting it and says so,
-//! so a broken program cannot flood the log or the CPU.
+//! the program is not started at all. A program that keeps exiting right
+//! after its start is restarted after the same back-off as a supervised
+//! daemon (`initrc::Backoff`), and after [`GIVE_UP`] such exits in a row
+//! init stops restarting it and says so, so a broken program cannot flood
+//! the log or the CPU.
 //!
 //! May touch: the consoles it opens, its children; nothing else.
 
 use core::time::Duration;
 
-use initrc::{Env, Program};
+use initrc::{Backoff, Env, Program};
 use rt::abi::syscall::O_RDWR;
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::{ExitStatus, Fork};
 
-/// An exit this soon after the start counts as a failure to start.
-const QUICK_EXIT: Duration = Duration::from_secs(2);
-/// The wait before restarting after a quick exit.
-const BACKOFF: Duration = Duration::from_secs(1);
 /// Quick exits in a row after which the program is left stopped.
 const GIVE_UP: u32 = 5;
 
@@ -33,7 +30,7 @@ struct Entry {
     program: Program,
     pid: usize,
     started: Duration,
-    quick_exits: u32,
+    backoff: Backoff,
 }
 
 /// The console programs init keeps running.
@@ -51,7 +48,7 @@ impl Consoles {
                 program: program.clone(),
                 pid,
                 started: rt::time::now(),
-                quick_exits: 0,
+                backoff: Backoff::default(),
             });
         }
     }
@@ -62,20 +59,16 @@ impl Consoles {
         let Some(index) = self.entries.iter().position(|e| e.pid == pid) else { return false };
         let mut entry = self.entries.swap_remove(index);
         let name = entry.program.name();
-        let lived = rt::time::now().saturating_sub(entry.started);
-        if lived < QUICK_EXIT {
-            entry.quick_exits += 1;
-            if entry.quick_exits >= GIVE_UP {
-                println!(
-                    "init: {name} on {} ended ({status}) {} times in a row right after starting; not restarting it",
-                    entry.console, entry.quick_exits
-                );
-                return true;
-            }
-            rt::time::sleep(BACKOFF);
-        } else {
-            entry.quick_exits = 0;
+        let delay = entry.backoff.delay(rt::time::now().saturating_sub(entry.started));
+        if entry.backoff.quick_ends() >= GIVE_UP {
+            println!(
+                "init: {name} on {} ended ({status}) {} times in a row right after starting; not restarting it",
+                entry.console,
+                entry.backoff.quick_ends()
+            );
+            return true;
         }
+        rt::time::sleep(delay);
         println!("init: {name} on {} ended ({status}); starting it again", entry.console);
         if let Some(pid) = start_on(&entry.console, &entry.program, env) {
             entry.pid = pid;

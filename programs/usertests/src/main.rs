@@ -238,6 +238,7 @@ static TESTS: &[Test] = tests![
     robustness::memory_hog_dies_at_its_limit,
     robustness::tmpd_survives_huge_sizes,
     robustness::smp_stress,
+    robustness::sigint_interrupts_a_call_nobody_answers,
 ];
 
 fn main() -> ExitCode {

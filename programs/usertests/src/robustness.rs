@@ -270,3 +270,39 @@ pub fn smp_stress() -> Outcome {
     ensure!(failures.is_empty(), "{}", failures.join("; "));
     Ok(format!("{WORKERS} workers: pipe I/O, yields, forks and kills for {} s", run_for.as_secs()))
 }
+
+/// A caller blocked on a daemon that never answers is interrupted by
+/// `SIGINT` (what Ctrl-C sends the foreground job): it ends at once, its
+/// call given up, and the daemon goes on.
+pub fn sigint_interrupts_a_call_nobody_answers() -> Outcome {
+    let name = format!("ut-silent-{}", rt::process::getpid());
+    let (mut ready_read, mut ready_write) = crate::support::ok("pipe", rt::fs::pipe())?;
+    let daemon = fork_child(move || {
+        let Ok(mut socket) = rt::scheme::Socket::register(&name) else { return 1 };
+        let _ = ready_write.write_all(b"R");
+        // Take requests and never answer them.
+        loop {
+            let _ = socket.next_request();
+        }
+    })?;
+    let mut byte = [0u8; 1];
+    if !matches!(ready_read.read(&mut byte), Ok(1)) {
+        kill_and_reap(daemon);
+        return Err(String::from("the silent daemon did not register"));
+    }
+    let url = format!("ut-silent-{}:x", rt::process::getpid());
+    let caller = fork_child(move || {
+        let _ = rt::sys::open(&url, O_RDWR);
+        0
+    })?;
+    // Let the open reach the daemon and block.
+    crate::support::sleep_ms(200);
+    let sent = now();
+    let result = crate::support::ok("kill -INT", rt::sys::kill(caller, rt::abi::SIGINT))
+        .and_then(|()| wait_for(caller, WAIT))
+        .and_then(|status| expect_signal("the blocked caller", status, rt::abi::SIGINT));
+    let took = now() - sent;
+    kill_and_reap(daemon);
+    result?;
+    Ok(format!("ended by SIGINT after {} ms", took.as_millis()))
+}
