@@ -21,6 +21,11 @@
 //!   reports both, since `event:` has no separate flag for it); a
 //!   listener is readable when a connection waits.
 //!
+//! An unprivileged user may have [`USER_CONNECTIONS`] connections (charged
+//! to the user who connected, until both ends are closed) and
+//! [`USER_LISTENERS`] listeners at once; past that, `ENOSPC`. So no user
+//! can make this daemon hold more than 16 MiB of rings for it.
+//!
 //! Reading or writing a listener is `ENOTCONN`. `fstat` says `MODE_FIFO`
 //! and, for an end, the bytes waiting to be read (for a listener, the
 //! connections waiting); `fpath` gives the channel's name.
@@ -33,9 +38,14 @@ use alloc::collections::VecDeque;
 use chan_buffer::{Channel, Read, Side, Write};
 use rt::prelude::*;
 use scheme::sc::{
-    EAGAIN, EBADF, EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOTCONN, EPERM, EPIPE, MODE_FIFO, O_CREAT, O_EXCL,
+    EAGAIN, EBADF, EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOSPC, ENOTCONN, EPERM, EPIPE, MODE_FIFO, O_CREAT, O_EXCL,
 };
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
+
+/// Connections one unprivileged user may have at once.
+pub const USER_CONNECTIONS: usize = 128;
+/// Listeners one unprivileged user may have at once.
+pub const USER_LISTENERS: usize = 64;
 
 /// Bytes each direction of a connection holds.
 pub const CAPACITY: usize = 64 * 1024;
@@ -44,13 +54,15 @@ const NAME_MAX: usize = 255;
 
 enum Handle {
     /// Owns a name; connections wait in `pending` until accepted.
-    Listener { name: String, pending: VecDeque<u64> },
+    Listener { name: String, pending: VecDeque<u64>, owner: u32 },
     /// One end of connection `conn`.
     End { conn: u64, side: Side },
 }
 
 struct Connection {
     channel: Channel,
+    /// Who connected (and is charged for it).
+    owner: u32,
     /// The listener's name it came through (for fpath).
     name: String,
     /// The handle of each end: the client's, and the server's once accepted.
@@ -74,6 +86,8 @@ pub struct Chan {
     /// Name to listener handle.
     names: BTreeMap<String, usize>,
     next_connection: u64,
+    /// Unprivileged users' (connections, listeners).
+    usage: BTreeMap<u32, (usize, usize)>,
     /// Handles that became ready, for the daemon loop to report.
     ready: Vec<(usize, EventFlags)>,
 }
@@ -89,6 +103,7 @@ impl Chan {
             connections: BTreeMap::new(),
             names: BTreeMap::new(),
             next_connection: 1,
+            usage: BTreeMap::new(),
             ready: Vec::new(),
         }
     }
@@ -102,17 +117,20 @@ impl Chan {
 
     /// A new connection to the listener `listener`, waiting to be accepted;
     /// returns the client's handle.
-    fn connect(&mut self, listener: usize) -> Result<usize> {
+    fn connect(&mut self, listener: usize, owner: u32) -> Result<usize> {
         let name = match self.handles.get(listener).ok() {
             Some(Handle::Listener { name, .. }) => name.clone(),
             Some(Handle::End { .. }) => return Err(err(EINVAL)),
             None => return Err(err(EBADF)),
         };
+        self.charge(owner, 1, 0)?;
         let conn = self.next_connection;
         self.next_connection += 1;
         let client = self.handles.insert(Handle::End { conn, side: Side::Client });
-        self.connections
-            .insert(conn, Connection { channel: Channel::new(CAPACITY), name, client: Some(client), server: None });
+        self.connections.insert(
+            conn,
+            Connection { channel: Channel::new(CAPACITY), owner, name, client: Some(client), server: None },
+        );
         if let Ok(Handle::Listener { pending, .. }) = self.handles.get_mut(listener) {
             pending.push_back(conn);
         }
@@ -148,6 +166,31 @@ impl Chan {
 
     /// `side` of `conn` hangs up; its peer is told, and the connection goes
     /// once both have.
+    /// Count `connections` and `listeners` more for unprivileged `owner`,
+    /// unless that passes its limits (`ENOSPC`).
+    fn charge(&mut self, owner: u32, connections: usize, listeners: usize) -> Result<()> {
+        if owner == 0 {
+            return Ok(());
+        }
+        let usage = self.usage.entry(owner).or_insert((0, 0));
+        if usage.0 + connections > USER_CONNECTIONS || usage.1 + listeners > USER_LISTENERS {
+            return Err(err(ENOSPC));
+        }
+        usage.0 += connections;
+        usage.1 += listeners;
+        Ok(())
+    }
+
+    fn uncharge(&mut self, owner: u32, connections: usize, listeners: usize) {
+        if let Some(usage) = self.usage.get_mut(&owner) {
+            usage.0 -= connections;
+            usage.1 -= listeners;
+            if *usage == (0, 0) {
+                self.usage.remove(&owner);
+            }
+        }
+    }
+
     fn hang_up(&mut self, conn: u64, side: Side) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.channel.close(side);
@@ -156,7 +199,9 @@ impl Chan {
             Side::Server => connection.server = None,
         }
         if connection.channel.is_dead() {
+            let owner = connection.owner;
             self.connections.remove(&conn);
+            self.uncharge(owner, 1, 0);
         } else {
             self.wake(conn, side.peer(), EventFlags::EVENT_READ | EventFlags::EVENT_WRITE);
         }
@@ -164,7 +209,7 @@ impl Chan {
 }
 
 impl Scheme for Chan {
-    fn open(&mut self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened> {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
         let name = path.trim_start_matches('/');
         if name.len() > NAME_MAX {
             return Err(err(ENAMETOOLONG));
@@ -173,7 +218,7 @@ impl Scheme for Chan {
             if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
                 return Err(err(EEXIST));
             }
-            return self.connect(listener).map(Opened::Handle);
+            return self.connect(listener, caller.uid).map(Opened::Handle);
         }
         if flags & O_CREAT == 0 {
             return Err(err(ENOENT));
@@ -181,15 +226,20 @@ impl Scheme for Chan {
         if name.is_empty() {
             return Err(err(EINVAL));
         }
-        let listener = self.handles.insert(Handle::Listener { name: String::from(name), pending: VecDeque::new() });
+        self.charge(caller.uid, 0, 1)?;
+        let listener = self.handles.insert(Handle::Listener {
+            name: String::from(name),
+            pending: VecDeque::new(),
+            owner: caller.uid,
+        });
         self.names.insert(String::from(name), listener);
         Ok(Opened::Handle(listener))
     }
 
-    fn dup(&mut self, handle: usize, name: &[u8], _caller: &Caller) -> Result<Opened> {
+    fn dup(&mut self, handle: usize, name: &[u8], caller: &Caller) -> Result<Opened> {
         match name {
             b"listen" => self.accept(handle).map(Opened::Handle),
-            b"connect" => self.connect(handle).map(Opened::Handle),
+            b"connect" => self.connect(handle, caller.uid).map(Opened::Handle),
             _ => Err(err(EINVAL)),
         }
     }
@@ -262,10 +312,11 @@ impl Scheme for Chan {
 
     fn close(&mut self, handle: usize) {
         match self.handles.remove(handle) {
-            Some(Handle::Listener { name, pending }) => {
+            Some(Handle::Listener { name, pending, owner }) => {
                 if self.names.get(&name) == Some(&handle) {
                     self.names.remove(&name);
                 }
+                self.uncharge(owner, 0, 1);
                 for conn in pending {
                     self.hang_up(conn, Side::Server);
                 }

@@ -117,6 +117,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "memory_hog_dies_at_its_limit",
     "tmpd_survives_huge_sizes",
     "smp_stress",
+    "chan_and_shm_quotas_per_user",
     "sigint_interrupts_a_call_nobody_answers",
     "shm_unlink_keeps_existing_mappings",
     "shm_memory_freed_after_last_unmap",

@@ -6,8 +6,10 @@
 //! So the kernel picks the process holding the most resident memory among
 //! the unprivileged users' (root's daemons only when no such process holds
 //! any), kills it with `SIGKILL`, says so in the log, and lets the faulting
-//! process wait for the memory to come back and try again. If the faulting
-//! process is itself the one holding the most, it is the one that dies.
+//! process wait for the memory to come back and try again (killing up to
+//! [`VICTIMS`] processes, one after another, if memory does not come back).
+//! If the faulting process is itself the one holding the most, it is the
+//! one that dies.
 //! init is never chosen.
 //!
 //! May touch: the process table (read), each candidate's address space
@@ -19,16 +21,18 @@ use super::process::{self, INIT_PID, Process};
 use super::scheduler;
 use crate::memory::frame;
 
-/// How many times the faulting process yields, waiting for the victim's
-/// memory, before it gives up.
-const WAIT_ROUNDS: usize = 500;
+/// How many times the faulting process yields, waiting for a victim's
+/// memory, before it picks another.
+const WAIT_ROUNDS: usize = 200;
+/// The most processes killed for one fault.
+const VICTIMS: usize = 4;
 
 /// The process to kill: the largest resident set among unprivileged
 /// processes, or among root's if no unprivileged process holds memory.
 fn victim() -> Option<(Arc<Process>, u64)> {
     let candidates: alloc::vec::Vec<(Arc<Process>, u64)> = process::list()
         .into_iter()
-        .filter(|p| p.pid != INIT_PID && p.exit_status().is_none())
+        .filter(|p| p.pid != INIT_PID && p.exit_status().is_none() && p.pending_signal() == 0)
         .filter_map(|p| {
             let resident = p.with_space(|space| space.resident())?;
             Some((p, resident))
@@ -46,25 +50,28 @@ fn victim() -> Option<(Arc<Process>, u64)> {
 /// frames are free again. True if the fault is worth retrying; false if
 /// the current process should die instead.
 pub fn make_room(current: &Arc<Process>) -> bool {
-    let Some((victim, resident)) = victim() else { return false };
-    if Arc::ptr_eq(&victim, current) {
-        return false;
-    }
-    let name = victim.name.lock().clone();
-    log::warn!(
-        "out of memory: killing pid {} ({name}, uid {}) holding {} KiB, for pid {}'s fault",
-        victim.pid,
-        victim.uid(),
-        resident * 4,
-        current.pid
-    );
-    victim.kill(abi::SIGKILL);
-    drop(victim);
-    for _ in 0..WAIT_ROUNDS {
-        if frame::user_frames_available() {
-            return true;
+    for _ in 0..VICTIMS {
+        // (A process already being killed is not chosen again.)
+        let Some((victim, resident)) = victim() else { return false };
+        if Arc::ptr_eq(&victim, current) {
+            return false;
         }
-        scheduler::yield_now();
+        let name = victim.name.lock().clone();
+        log::warn!(
+            "out of memory: killing pid {} ({name}, uid {}) holding {} KiB, for pid {}'s fault",
+            victim.pid,
+            victim.uid(),
+            resident * 4,
+            current.pid
+        );
+        victim.kill(abi::SIGKILL);
+        drop(victim);
+        for _ in 0..WAIT_ROUNDS {
+            if frame::user_frames_available() {
+                return true;
+            }
+            scheduler::yield_now();
+        }
     }
     false
 }

@@ -364,7 +364,39 @@ impl AddressSpace {
             }
         });
         self.resident -= released;
+        self.free_empty_leaf_tables(start, end);
         Ok(())
+    }
+
+    /// Free the last-level tables of `[start, end)` that map nothing any
+    /// more: a long-lived process (a daemon) that maps and unmaps at ever
+    /// new addresses would otherwise keep a table for every 2 MiB it ever
+    /// touched.
+    fn free_empty_leaf_tables(&mut self, start: u64, end: u64) {
+        const TABLE_SPAN: u64 = 1 << 21;
+        let empty: alloc::vec::Vec<(u64, PhysFrame)> = self
+            .leaf_tables
+            .range(start & !(TABLE_SPAN - 1)..end)
+            .filter(|&(_, &table)| table_at(table).iter().all(|e| e.is_unused()))
+            .map(|(&base, &table)| (base, table))
+            .collect();
+        for (base, table) in empty {
+            let virt = VirtAddr::new(base);
+            let mut directory: &'static mut PageTable = table_at(self.pml4);
+            for index in [virt.p4_index(), virt.p3_index()] {
+                match directory[index].frame() {
+                    Ok(frame) => directory = table_at(frame),
+                    Err(_) => return,
+                }
+            }
+            directory[virt.p2_index()].set_unused();
+            if self.is_active() {
+                // Also drops the paging-structure caches' copy of the entry.
+                tlb::flush(virt);
+            }
+            self.leaf_tables.remove(&base);
+            let _ = frame::free(table);
+        }
     }
 
     /// Call `f` on every present leaf entry of `[start, end)` with its

@@ -18,11 +18,17 @@ const MAX_PATH: usize = 4096;
 /// `F_GETFD`/`F_SETFD`: the close-on-exec bit.
 const FD_CLOEXEC: usize = 1;
 
-/// Copy a path argument in and check it is UTF-8.
-pub(super) fn user_path(path: UserIn) -> Result<String, Error> {
-    if path.len() > MAX_PATH {
+/// A path (or dup name) argument: `ENAMETOOLONG` past [`MAX_PATH`],
+/// whatever the pointer, then the range check of any [`UserIn`].
+pub(super) fn path(addr: usize, len: usize) -> Result<UserIn, Error> {
+    if len > MAX_PATH {
         return Err(Error::new(ENAMETOOLONG));
     }
+    UserIn::new(addr, len)
+}
+
+/// Copy a path argument in and check it is UTF-8.
+fn user_path(path: UserIn) -> Result<String, Error> {
     String::from_utf8(path.to_vec()?).map_err(|_| Error::new(EINVAL))
 }
 
@@ -96,9 +102,6 @@ fn duplicate(fd: Fd, name: UserIn) -> Result<Arc<FileDescription>, Error> {
     let file = file(fd)?;
     if name.is_empty() {
         return Ok(file);
-    }
-    if name.len() > MAX_PATH {
-        return Err(Error::new(ENAMETOOLONG));
     }
     let name = name.to_vec()?;
     let opened = file.scheme.scheme().dup(file.handle, &name, file.flags(), &super::me().caller())?;

@@ -48,9 +48,9 @@ pub fn handle(frame: &mut TrapFrame) {
 
 fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
     match number {
-        SYS_OPEN => fs::open(UserIn::new(a, b)?, c),
-        SYS_UNLINK => fs::unlink(UserIn::new(a, b)?),
-        SYS_RMDIR => fs::rmdir(UserIn::new(a, b)?),
+        SYS_OPEN => fs::open(fs::path(a, b)?, c),
+        SYS_UNLINK => fs::unlink(fs::path(a, b)?),
+        SYS_RMDIR => fs::rmdir(fs::path(a, b)?),
 
         SYS_CLOSE => fs::close(Fd(a)),
         SYS_READ => fs::read(Fd(a), UserOut::new(b, c)?),
@@ -58,12 +58,12 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_LSEEK => fs::lseek(Fd(a), b as isize, c),
         SYS_FSTAT => fs::fstat(Fd(a), b, c),
         SYS_FPATH => fs::fpath(Fd(a), UserOut::new(b, c)?),
-        SYS_DUP => fs::dup(Fd(a), UserIn::new(b, c)?),
-        SYS_DUP2 => fs::dup2(Fd(a), Fd(b), UserIn::new(c, d)?),
+        SYS_DUP => fs::dup(Fd(a), fs::path(b, c)?),
+        SYS_DUP2 => fs::dup2(Fd(a), Fd(b), fs::path(c, d)?),
         SYS_FCNTL => fs::fcntl(Fd(a), b, c),
         SYS_FSYNC => fs::fsync(Fd(a)),
         SYS_FTRUNCATE => fs::ftruncate(Fd(a), b),
-        SYS_FRENAME => fs::frename(Fd(a), UserIn::new(b, c)?),
+        SYS_FRENAME => fs::frename(Fd(a), fs::path(b, c)?),
         SYS_SENDFD => fs::sendfd(Fd(a), Fd(b), c, d),
 
         SYS_EXIT => process::exit(a),

@@ -27,7 +27,7 @@ mod tests;
 use abi::*;
 use xorshift::Rng;
 
-pub use pools::{PATHS, SCHEMES_SPARED};
+pub use pools::{PATHS, SCHEMES, SCHEMES_SPARED};
 
 /// How an argument is made. Some kinds fill two registers (a pointer and
 /// its length or count).

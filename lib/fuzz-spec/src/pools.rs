@@ -25,7 +25,7 @@ pub const SCHEMES_SPARED: &[&str] = &["serial", "fbcon", "debug", "ps2"];
 
 /// Scheme parts of generated URLs (`""` is the root scheme, `fuzzd` the
 /// fuzzer's hostile daemon, `nope` one that does not exist).
-const SCHEMES: &[&str] = &[
+pub const SCHEMES: &[&str] = &[
     "tmp", "tmp", "tmp", "chan", "chan", "shm", "shm", "log", "pci", "sys", "null", "zero", "rand", "pipe", "pipe",
     "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "nope", "TMP",
 ];

@@ -1,7 +1,9 @@
 //! Removing what the children made: their files and directories on
 //! `tmp:` and their shared memory names on `shm:` (every name the
-//! generator can form there, under each slot's digit), so the memory
-//! check after a run compares like with like.
+//! generator can form there, under each slot's digit, with and without a
+//! scheme word glued to its front: a URL drawn without its `:` is a bare
+//! path, which `frename` takes as a new name on the file's own scheme), so
+//! the memory check after a run compares like with like.
 
 use rt::prelude::*;
 
@@ -20,14 +22,20 @@ fn remove_tree(url: &str, depth: usize) {
 }
 
 pub fn files() {
+    let mut prefixes: Vec<&str> = [""].iter().chain(fuzz_spec::SCHEMES).copied().collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
     for digit in 0..8 {
         for part in fuzz_spec::PATHS.iter().chain(["fuzz@", "d", "n"].iter()) {
             let part = part.replace('@', &format!("{digit}"));
-            if part.is_empty() || part.starts_with('.') {
-                continue;
+            for prefix in &prefixes {
+                let name = format!("{prefix}{part}");
+                if name.is_empty() || name.starts_with('.') || (prefix.is_empty() && part == ":") {
+                    continue;
+                }
+                remove_tree(&format!("tmp:{name}"), 48);
+                let _ = rt::fs::remove_file(&format!("shm:{name}"));
             }
-            remove_tree(&format!("tmp:{part}"), 48);
-            let _ = rt::fs::remove_file(&format!("shm:{part}"));
         }
         let _ = rt::fs::remove_file(&format!("shm:fuzz{digit}"));
     }

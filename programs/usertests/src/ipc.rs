@@ -490,3 +490,58 @@ pub fn chan_program_listen_and_send() -> Outcome {
     expect_exit("chan listen (checked in a child)", wait_for(listener, WAIT)?, 0)?;
     Ok(String::from("listen + send carried one line; ENOENT and usage errors reported"))
 }
+
+/// An unprivileged user's `chan:` listeners and connections and `shm:`
+/// bytes are bounded (`ENOSPC` past them), and come back when closed.
+pub fn chan_and_shm_quotas_per_user() -> Outcome {
+    let _ipcd = start()?;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(5004, 5004).is_err() {
+            return 1;
+        }
+        let mut listeners = Vec::new();
+        let refused = loop {
+            match rt::sys::open(&format!("chan:quota{}", listeners.len()), sc::O_CREAT | sc::O_RDWR) {
+                Ok(fd) => listeners.push(fd),
+                Err(err) => break err.errno,
+            }
+            if listeners.len() > 200 {
+                break 0;
+            }
+        };
+        if refused != sc::ENOSPC || listeners.len() != 64 {
+            return 2;
+        }
+        let mut connections = Vec::new();
+        let refused = loop {
+            match rt::sys::open("chan:quota0", sc::O_RDWR) {
+                Ok(fd) => connections.push(fd),
+                Err(err) => break err.errno,
+            }
+            if connections.len() > 300 {
+                break 0;
+            }
+        };
+        if refused != sc::ENOSPC || connections.len() != 128 {
+            return 3;
+        }
+        for fd in connections.drain(..).chain(listeners.drain(..)) {
+            let _ = rt::sys::close(fd);
+        }
+        // Closed: there is room again.
+        match rt::sys::open("chan:quota-again", sc::O_CREAT | sc::O_RDWR) {
+            Ok(fd) => drop(rt::sys::close(fd)),
+            Err(_) => return 4,
+        }
+        let Ok(shm) = rt::sys::open("shm:quota", sc::O_CREAT | sc::O_RDWR) else { return 5 };
+        let too_big = rt::sys::ftruncate(shm, (32 << 20) + 4096);
+        let fits = rt::sys::ftruncate(shm, 16 << 20);
+        let _ = rt::fs::remove_file("shm:quota");
+        if !matches!(too_big, Err(e) if e.errno == sc::ENOSPC) || fits.is_err() {
+            return 6;
+        }
+        0
+    })?;
+    crate::support::expect_exit("a user filling its quotas", status, 0)?;
+    Ok(String::from("64 listeners, 128 connections, 32 MiB of shm: then ENOSPC"))
+}

@@ -229,6 +229,7 @@ static TESTS: &[Test] = tests![
     ipc::shm_memory_freed_after_last_unmap,
     ipc::ipcd_runs_in_the_null_namespace,
     ipc::chan_program_listen_and_send,
+    ipc::chan_and_shm_quotas_per_user,
     robustness::terabyte_unmap_and_protect_are_quick,
     robustness::futex_queues_are_freed,
     robustness::exec_of_a_stream_is_refused,
