@@ -84,6 +84,10 @@ pub fn run(ws: &Workspace, image: &Path, run: &Run) -> Result<String, String> {
             guest.wait_until(Duration::from_secs(5), Duration::from_millis(300), session::ends_in_prompt);
             return verdict.map_err(|line| format!("{line}\nconsole:\n{}", tail(&guest)));
         }
+        // The shell's prompt back without a verdict: the fuzzer died.
+        if console.contains('\n') && session::ends_in_prompt(&guest.output[mark..]) {
+            return Err(format!("the fuzzer ended without a verdict; console:\n{}", tail(&guest)));
+        }
         if guest.elapsed() > deadline {
             return Err(format!("no verdict within {} s; console:\n{}", run.time_limit().as_secs(), tail(&guest)));
         }

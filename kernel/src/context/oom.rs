@@ -3,10 +3,11 @@
 //!
 //! The process that faulted is not necessarily the one to blame: a daemon
 //! growing its heap by a page, or the shell, would die for a hog's doing.
-//! So the kernel picks the process holding the most resident memory among
-//! the unprivileged users' (root's daemons only when no such process holds
-//! any), kills it with `SIGKILL`, says so in the log, and lets the faulting
-//! process wait for the memory to come back and try again (killing up to
+//! So the kernel picks the process holding the most resident memory (init
+//! aside; a daemon too, if it holds the most: it is restarted by its
+//! supervisor, as after a crash), kills it with `SIGKILL`, says so in the
+//! log, and lets the faulting process wait for the memory to come back and
+//! try again (killing up to
 //! [`VICTIMS`] processes, one after another, if memory does not come back).
 //! If the faulting process is itself the one holding the most, it is the
 //! one that dies.
@@ -27,22 +28,22 @@ const WAIT_ROUNDS: usize = 200;
 /// The most processes killed for one fault.
 const VICTIMS: usize = 4;
 
-/// The process to kill: the largest resident set among unprivileged
-/// processes, or among root's if no unprivileged process holds memory.
+/// A process holding less than this is not worth killing: its memory
+/// would not help.
+const WORTH_KILLING: u64 = 64;
+
+/// The process to kill: the largest resident set (not init, not one
+/// already dying), if it is worth killing.
 fn victim() -> Option<(Arc<Process>, u64)> {
-    let candidates: alloc::vec::Vec<(Arc<Process>, u64)> = process::list()
+    process::list()
         .into_iter()
         .filter(|p| p.pid != INIT_PID && p.exit_status().is_none() && p.pending_signal() == 0)
         .filter_map(|p| {
             let resident = p.with_space(|space| space.resident())?;
             Some((p, resident))
         })
-        .filter(|(_, resident)| *resident > 0)
-        .collect();
-    let largest = |unprivileged: bool| {
-        candidates.iter().filter(|(p, _)| (p.uid() != 0) == unprivileged).max_by_key(|(_, resident)| *resident).cloned()
-    };
-    largest(true).or_else(|| largest(false))
+        .max_by_key(|(_, resident)| *resident)
+        .filter(|(_, resident)| *resident >= WORTH_KILLING)
 }
 
 /// User memory ran out under the current process's fault. Kill the

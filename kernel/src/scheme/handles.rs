@@ -61,11 +61,6 @@ impl<T> HandleTable<T> {
     pub fn remove(&self, handle: usize) -> Result<T, Error> {
         without_interrupts(|| self.open.lock().remove(&handle)).ok_or(Error::new(EBADF))
     }
-
-    /// Run `f` on the whole table (locked; keep it short).
-    pub fn with_all<R>(&self, f: impl FnOnce(&BTreeMap<usize, T>) -> R) -> R {
-        without_interrupts(|| f(&self.open.lock()))
-    }
 }
 
 impl<T: Clone> HandleTable<T> {

@@ -65,13 +65,4 @@ impl<T> Handles<T> {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
         self.open.iter_mut().map(|(&handle, state)| (handle, state))
     }
-
-    /// How many handles are open.
-    pub fn len(&self) -> usize {
-        self.open.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
-    }
 }

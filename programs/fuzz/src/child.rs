@@ -65,6 +65,10 @@ fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {
     }
     let _ = rt::sys::close(null);
     let _ = rt::process::setpgid(0, 0);
+    // The user first: what the child makes (files, channels, shared
+    // memory) is charged to it, under its quotas, not to root.
+    let id = 1000 + slot as u32;
+    rt::sys::setuid(id, id)?;
     let mut fds = Vec::new();
     let nonblocking = rt::abi::syscall::O_NONBLOCK;
     for &(path, flags) in STARTERS {
@@ -96,8 +100,6 @@ fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {
     let namespace = namespace()?;
     let names: Vec<&str> = namespace.iter().map(String::as_str).collect();
     rt::sys::ns_restrict(&names)?;
-    let id = 1000 + slot as u32;
-    rt::sys::setuid(id, id)?;
     Ok(fds)
 }
 
