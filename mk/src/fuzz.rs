@@ -37,7 +37,9 @@ impl Run {
     pub fn command(&self) -> String {
         let budget =
             if self.minutes > 0 { format!("--minutes {}", self.minutes) } else { format!("--calls {}", self.calls) };
-        format!("fuzz {budget} --seed {} --parallel {}", self.seed, self.smp.clamp(2, 8))
+        // Two children per CPU: while one waits on a slow daemon (or to be
+        // killed as stalled), the other keeps the CPU busy.
+        format!("fuzz {budget} --seed {} --parallel {}", self.seed, (self.smp * 2).clamp(2, 8))
     }
 
     fn time_limit(&self) -> Duration {
@@ -101,7 +103,7 @@ mod tests {
     #[test]
     fn the_command_names_the_budget_seed_and_slots() {
         let run = Run { smp: 4, calls: 100_000, minutes: 0, seed: 7 };
-        assert_eq!(run.command(), "fuzz --calls 100000 --seed 7 --parallel 4");
+        assert_eq!(run.command(), "fuzz --calls 100000 --seed 7 --parallel 8");
         let run = Run { smp: 1, calls: 0, minutes: 30, seed: 1 };
         assert_eq!(run.command(), "fuzz --minutes 30 --seed 1 --parallel 2");
     }

@@ -3,8 +3,9 @@
 //! with `restart on-failure` is killed from the shell (`kill -KILL PID`,
 //! its pid from `ps`). init must say it ended and start it again, the new
 //! instance must be ready within [`BACK_WITHIN`] of its start (init's own
-//! `ready after` figure, guest time), and its scheme must work again from
-//! the same shell session.
+//! `ready after` figure, guest time), its scheme must work again from
+//! the same shell session, and `sys:daemon` must show the new pid serving
+//! it, one more restart, and the old pid's `signal:9` as the last end.
 //!
 //! The consoles' own drivers (`seriald`, which this test types through,
 //! `ps2d` and `fbcond`) are supervised too but not killed here.
@@ -20,18 +21,34 @@ use crate::session;
 /// The new instance must be ready this soon after init starts it.
 pub const BACK_WITHIN: Duration = Duration::from_millis(100);
 
-/// The daemons killed, each with a command that uses its scheme and a
-/// text that command's output must contain.
-pub const DAEMONS: &[(&str, &str, &str)] = &[
-    ("tmpd", "echo back > tmp:sup; cat tmp:sup", "back"),
-    ("logd", "echo note > log:; cat log:", "note"),
-    ("ipcd", "echo shared > shm:sup; cat shm:sup", "shared"),
-    ("zerod", "hexdump -C zero: | head -n 1", "00 00 00 00"),
-    ("nulld", "echo gone > null: && echo written", "written"),
-    ("randd", "dd if=rand: of=null: bs=16 count=1", "1+0 records in"),
-    ("greetd", "cat greet:shell", "Hello, shell!"),
-    ("pcid", "ls pci:", "00:00.0"),
+/// The daemons killed, each with a scheme it serves, a command that uses
+/// it and a text that command's output must contain.
+pub const DAEMONS: &[(&str, &str, &str, &str)] = &[
+    ("tmpd", "tmp", "echo back > tmp:sup; cat tmp:sup", "back"),
+    ("logd", "log", "echo note > log:; cat log:", "note"),
+    ("ipcd", "shm", "echo shared > shm:sup; cat shm:sup", "shared"),
+    ("zerod", "zero", "hexdump -C zero: | head -n 1", "00 00 00 00"),
+    ("nulld", "null", "echo gone > null: && echo written", "written"),
+    ("randd", "rand", "dd if=rand: of=null: bs=16 count=1", "1+0 records in"),
+    ("greetd", "greet", "cat greet:shell", "Hello, shell!"),
+    ("pcid", "pci", "ls pci:", "00:00.0"),
 ];
+
+/// The restarts `sys:daemon` (header `SCHEME PID PROGRAM RESTARTS
+/// LAST-END`) shows for `scheme` if `name` serves it as `pid` and the last
+/// end is `old_pid`'s kill.
+fn restarts_shown(listing: &[String], scheme: &str, name: &str, pid: usize, old_pid: usize) -> Option<u32> {
+    listing.iter().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let end = format!("pid {old_pid} signal:9");
+        let ok = fields.len() == 7
+            && fields[0] == scheme
+            && fields[1] == pid.to_string()
+            && fields[2] == name
+            && fields[4..].join(" ") == end;
+        if ok { fields[3].parse().ok() } else { None }
+    })
+}
 
 /// The pid `ps` shows for the process named `name`.
 fn pid_of(guest: &mut Guest, name: &str) -> Result<usize, String> {
@@ -61,7 +78,7 @@ fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
 }
 
 /// Kill one daemon and check it comes back; the note for the check.
-fn kill_and_check(guest: &mut Guest, (name, probe, want): (&str, &str, &str)) -> Result<String, String> {
+fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &str, &str)) -> Result<String, String> {
     let pid = pid_of(guest, name)?;
     let mark = guest.output.len();
     session::run_command(guest, &format!("kill -KILL {pid}"), false)?;
@@ -82,7 +99,15 @@ fn kill_and_check(guest: &mut Guest, (name, probe, want): (&str, &str, &str)) ->
     if !output.prompt_back || !printed.contains(want) {
         return Err(format!("after the restart, `{probe}` printed:\n{printed}"));
     }
-    Ok(format!("{name} back, ready after {took} ms"))
+    let new_pid = pid_of(guest, name)?;
+    let listing = session::run_command(guest, "cat sys:daemon", false)?;
+    let restarts = restarts_shown(&listing.lines, scheme, name, new_pid, pid).filter(|&n| n >= 1).ok_or_else(|| {
+        format!(
+            "sys:daemon does not show {scheme} served by {name} (pid {new_pid}) after pid {pid}'s kill:\n{}",
+            listing.lines.join("\n")
+        )
+    })?;
+    Ok(format!("{name} back, ready after {took} ms; sys:daemon: {restarts} restart(s), last end pid {pid} signal:9"))
 }
 
 /// Kill each of [`DAEMONS`] under load; one result per daemon.
@@ -109,5 +134,18 @@ mod tests {
                     init: tmpd restarted as pid 31 (restart 1)\n";
         assert_eq!(ready_after(text, "tmpd", 8), Some(12.5));
         assert_eq!(ready_after(text, "logd", 8), None);
+    }
+
+    #[test]
+    fn restarts_are_read_from_the_matching_line() {
+        let listing: Vec<String> =
+            ["SCHEME PID PROGRAM RESTARTS LAST-END", "tmp 31 tmpd 2 pid 8 signal:9", "log 3 logd 0 -"]
+                .iter()
+                .map(|l| l.to_string())
+                .collect();
+        assert_eq!(restarts_shown(&listing, "tmp", "tmpd", 31, 8), Some(2));
+        assert_eq!(restarts_shown(&listing, "tmp", "tmpd", 31, 9), None);
+        assert_eq!(restarts_shown(&listing, "tmp", "tmpd", 30, 8), None);
+        assert_eq!(restarts_shown(&listing, "log", "logd", 3, 8), None);
     }
 }

@@ -64,6 +64,9 @@ pub struct Process {
     pub files: Mutex<FileTable>,
     /// Some(status) once it has exited (a zombie until reaped).
     status: Mutex<Option<usize>>,
+    /// Some(status) from the moment it starts to end (while its files
+    /// close, before `status` is set): how the things it held went.
+    ending: Mutex<Option<usize>>,
     /// Where this process waits for its children.
     pub child_exited: WaitQueue,
     /// Signal that will end the process at its next return to user mode.
@@ -75,6 +78,9 @@ pub struct Process {
     io_generation: core::sync::atomic::AtomicU32,
     /// How many log lines it may still cause (`log_limit`).
     pub log_budget: Mutex<crate::log_limit::Budget>,
+    /// How many `event:` watches the queues it opened hold (each watch
+    /// gives its count back when it goes; `scheme::event`).
+    pub event_watches: Arc<AtomicUsize>,
 }
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
@@ -106,12 +112,14 @@ impl Process {
             pml4: AtomicUsize::new(pml4),
             files: Mutex::new(files),
             status: Mutex::new(None),
+            ending: Mutex::new(None),
             child_exited: WaitQueue::new(),
             signal: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             io_ports: Mutex::new(Vec::new()),
             io_generation: core::sync::atomic::AtomicU32::new(0),
             log_budget: Mutex::new(crate::log_limit::Budget::new()),
+            event_watches: Arc::new(AtomicUsize::new(0)),
         });
         without_interrupts(|| TABLE.lock().insert(process.pid, process.clone()));
         process
@@ -172,6 +180,11 @@ impl Process {
 
     pub fn exit_status(&self) -> Option<usize> {
         without_interrupts(|| *self.status.lock())
+    }
+
+    /// The status it is ending (or has ended) with, once it has begun to.
+    pub fn ending(&self) -> Option<usize> {
+        without_interrupts(|| *self.ending.lock())
     }
 
     /// Run `f` on the address space (None after exit).
@@ -241,6 +254,7 @@ pub fn exit_current(status: usize) -> ! {
     let thread = scheduler::current();
     let process = thread.process.clone().expect("idle thread cannot exit");
     drop(thread);
+    without_interrupts(|| *process.ending.lock() = Some(status));
     // Files first: closing may talk to other processes.
     let files = without_interrupts(|| core::mem::take(&mut *process.files.lock()));
     drop(files);

@@ -11,15 +11,20 @@
 //! what is ready already, so nothing that happened before is missed.
 //! Events for one fd coalesce until read.
 //!
+//! The watches of all the queues a process opened count against
+//! [`WATCHES_MAX`] (a watch past it is `ENOSPC`, as Linux's epoll says when
+//! `max_user_watches` is reached); each watch gives its count back when it
+//! goes (unwatched, its fd closed, or its queue closed).
+//!
 //! May touch: the registry of watches (its own lock, never held while
 //! calling a scheme) and the current process's file table.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use abi::syscall::error::{EINVAL, Error};
+use abi::syscall::error::{EINVAL, ENOSPC, Error};
 use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -28,10 +33,15 @@ use super::handles::HandleTable;
 use super::{Caller, KernelScheme, Opened};
 use crate::context::wait_queue::WaitQueue;
 
+/// How many watches the queues one process opened may hold together.
+pub const WATCHES_MAX: usize = 1024;
+
 /// One queue: the events ready and not yet read, in the order they came.
 pub struct EventQueue {
     ready: Mutex<Vec<Event>>,
     wait: WaitQueue,
+    /// The opener's watch count (`Process::event_watches`).
+    charge: Arc<AtomicUsize>,
 }
 
 impl EventQueue {
@@ -53,6 +63,14 @@ struct Watch {
     id: usize,
     data: usize,
     interest: EventFlags,
+    /// The count it is charged to; given back on drop.
+    charge: Arc<AtomicUsize>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.charge.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 type Watches = BTreeMap<(usize, usize), Vec<Watch>>;
@@ -134,9 +152,10 @@ impl EventScheme {
     fn watch(&self, queue: &Arc<EventQueue>, event: Event) -> Result<(), Error> {
         let file = crate::context::file::current(crate::context::file::Fd(event.id))?;
         let key = (file.scheme.key(), file.handle);
+        let mine = |w: &Watch| w.id == event.id && core::ptr::eq(w.queue.as_ptr(), Arc::as_ptr(queue));
         let unwatch = |watches: &mut Watches| {
             if let Some(list) = watches.get_mut(&key) {
-                list.retain(|w| !(w.id == event.id && core::ptr::eq(w.queue.as_ptr(), Arc::as_ptr(queue))));
+                list.retain(|w| !mine(w));
                 if list.is_empty() {
                     watches.remove(&key);
                 }
@@ -147,16 +166,27 @@ impl EventScheme {
             return Ok(());
         }
         // Register first, then ask: a change in between is reported twice
-        // at worst, never lost.
+        // at worst, never lost. A new watch (not a change of one) must fit
+        // under the opener's limit.
         with_watches(|watches| {
+            let replaces = watches.get(&key).is_some_and(|list| list.iter().any(mine));
+            if !replaces && queue.charge.load(Ordering::Acquire) >= WATCHES_MAX {
+                return Err(Error::new(ENOSPC));
+            }
             unwatch(watches);
+            queue.charge.fetch_add(1, Ordering::AcqRel);
             watches.entry(key).or_default().push(Watch {
                 queue: Arc::downgrade(queue),
                 id: event.id,
                 data: event.data,
                 interest: event.flags,
+                charge: queue.charge.clone(),
             });
-        });
+            Ok(())
+        })
+        .inspect_err(|_| {
+            crate::caller_log!(Info, "event: a process reached its {WATCHES_MAX} watches (ENOSPC)");
+        })?;
         match file.scheme.scheme().fevent(file.handle, event.flags) {
             Ok(ready) => {
                 let ready = ready & event.flags;
@@ -193,11 +223,17 @@ fn event_to_bytes(event: &Event, out: &mut [u8]) {
 }
 
 impl KernelScheme for EventScheme {
-    fn open(&self, path: &str, _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+    fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
         if !path.is_empty() {
             return Err(Error::new(abi::syscall::error::ENOENT));
         }
-        let queue = Arc::new(EventQueue { ready: Mutex::new(Vec::new()), wait: WaitQueue::new() });
+        // The kernel's own opens (no process) share one count.
+        static KERNEL_WATCHES: spin::Once<Arc<AtomicUsize>> = spin::Once::new();
+        let charge = crate::context::process::get(caller.pid).map_or_else(
+            || KERNEL_WATCHES.call_once(|| Arc::new(AtomicUsize::new(0))).clone(),
+            |process| process.event_watches.clone(),
+        );
+        let queue = Arc::new(EventQueue { ready: Mutex::new(Vec::new()), wait: WaitQueue::new(), charge });
         Ok(Opened::Handle(self.queues.insert(queue)))
     }
 
@@ -258,7 +294,25 @@ impl KernelScheme for EventScheme {
         Ok(alloc::string::String::new())
     }
 
+    /// The queue's watches go with it (and give their counts back).
     fn close(&self, handle: usize) -> Result<(), Error> {
-        self.queues.remove(handle).map(drop)
+        let queue = self.queues.remove(handle)?;
+        if watching() {
+            // Dropped after the registry's lock is released.
+            let gone: Vec<Watch> = with_watches(|watches| {
+                let theirs = |w: &Watch| core::ptr::eq(w.queue.as_ptr(), Arc::as_ptr(&queue));
+                let mut gone = Vec::new();
+                for list in watches.values_mut() {
+                    let mut i = 0;
+                    while i < list.len() {
+                        if theirs(&list[i]) { gone.push(list.swap_remove(i)) } else { i += 1 }
+                    }
+                }
+                watches.retain(|_, list| !list.is_empty());
+                gone
+            });
+            drop(gone);
+        }
+        Ok(())
     }
 }

@@ -77,10 +77,11 @@ impl RootScheme {
             return Err(Error::new(EACCES));
         }
         let id = self.handles.insert_with(|id| {
-            let scheme = Arc::new(UserScheme::new(name, &caller.namespace, id));
+            let scheme = Arc::new(UserScheme::new(name, &caller.namespace, id, caller.pid));
             caller.namespace.insert(SchemeRef::new(name, scheme.clone()))?;
             Ok::<_, Error>(Handle::Socket(scheme))
         })?;
+        super::registry::registered(name, caller.pid);
         log::info!("scheme {name}: registered by pid {}", caller.pid);
         Ok(id)
     }
@@ -177,6 +178,7 @@ impl KernelScheme for RootScheme {
     fn close(&self, handle: usize) -> Result<(), Error> {
         if let Handle::Socket(scheme) = self.handles.remove(handle)? {
             scheme.shutdown();
+            super::registry::unregistered(scheme.name(), scheme.owner());
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! | `sys:scheme` | the scheme names the *opener's* namespace can open, one per line |
 //! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
 //! | `sys:namespace` | one line per process: pid, name, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
+//! | `sys:daemon` | a header, then one line per scheme a daemon registered since boot (`scheme::registry`): scheme, pid serving it (`-`: none), its program, restarts (registrations less one), and how the instance before ended (`pid N exit:C`, `pid N signal:S`, `pid N closed`; `-`: none has) |
 //! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
@@ -58,9 +59,10 @@ const fn always(name: &'static str, generate: Generator) -> File {
 }
 
 /// The files, sorted by name (the listing's order).
-const FILES: [File; 8] = [
+const FILES: [File; 9] = [
     always("context", context),
     always("cpu", cpu),
+    always("daemon", daemons),
     File { name: "framebuffer", exists: || crate::framebuffer::get().is_some(), generate: framebuffer },
     always("log", log),
     always("memory", memory),
@@ -273,6 +275,10 @@ fn schemes(caller: &Caller) -> String {
         text.push('\n');
     }
     text
+}
+
+fn daemons(_caller: &Caller) -> String {
+    super::registry::table()
 }
 
 fn namespaces(_caller: &Caller) -> String {

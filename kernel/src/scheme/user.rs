@@ -18,6 +18,13 @@
 //! that makes no sense fails its caller with `EIO` and the daemon's write
 //! with `EINVAL`, and is logged.
 //!
+//! Bounds: a daemon has at most [`PENDING_MAX`] calls waiting on it (read
+//! or not); one more is refused with `EAGAIN` and logged, so callers of a
+//! daemon that has stopped reading cannot pile up without limit. A caller
+//! has at most one call waiting (a process has one thread); the closes it
+//! queues are bounded by its fds, and are never refused, so a daemon never
+//! loses track of a handle.
+//!
 //! Lock order: the scheme's `state`, then a call's `outcome`. Neither is
 //! held while blocking or while calling into another scheme.
 
@@ -27,7 +34,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use abi::syscall::error::{EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
+use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat};
 use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
 use spin::Mutex;
@@ -46,6 +53,9 @@ use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
 
 /// The largest buffer lent in one call; a longer read or write is short.
 pub const LEND_MAX: usize = 16 << 20;
+
+/// The most calls one daemon may have waiting (queued or being handled).
+pub const PENDING_MAX: usize = 256;
 
 /// What a daemon answered.
 enum Answer {
@@ -142,6 +152,8 @@ pub struct UserScheme {
     namespace: Weak<Namespace>,
     /// The socket's handle on the root scheme (for readiness events).
     socket: usize,
+    /// The process that registered it.
+    owner: Pid,
     state: Mutex<State>,
     /// The daemon waits here for requests.
     daemon: WaitQueue,
@@ -149,11 +161,12 @@ pub struct UserScheme {
 }
 
 impl UserScheme {
-    pub fn new(name: &str, namespace: &Arc<Namespace>, socket: usize) -> UserScheme {
+    pub fn new(name: &str, namespace: &Arc<Namespace>, socket: usize, owner: Pid) -> UserScheme {
         UserScheme {
             name: String::from(name),
             namespace: Arc::downgrade(namespace),
             socket,
+            owner,
             state: Mutex::new(State { alive: true, queue: VecDeque::new(), in_flight: BTreeMap::new() }),
             daemon: WaitQueue::new(),
             next_id: AtomicU64::new(1),
@@ -162,6 +175,11 @@ impl UserScheme {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The pid that registered it.
+    pub fn owner(&self) -> Pid {
+        self.owner
     }
 
     /// Whether requests are waiting to be read (the socket is readable).
@@ -194,8 +212,17 @@ impl UserScheme {
                 // handles it can never reach (they are another scheme's).
                 return Err(Error::new(EIO));
             }
+            let waits = !matches!(call.request.op, Op::Close | Op::Cancel);
+            if waits && state.queue.len() + state.in_flight.len() >= PENDING_MAX {
+                return Err(Error::new(EAGAIN));
+            }
             state.queue.push_back(call);
             Ok(())
+        })
+        .inspect_err(|err| {
+            if err.errno == EAGAIN {
+                crate::caller_log!(Warn, "scheme {}: {PENDING_MAX} calls wait already; one more refused", self.name);
+            }
         })?;
         self.daemon.wake(1);
         event::trigger(super::root::key(), self.socket, EventFlags::EVENT_READ);

@@ -24,10 +24,11 @@ const BUFFERS: usize = SCRATCH_LEN / 2;
 pub const SCHEMES_SPARED: &[&str] = &["serial", "fbcon", "debug", "ps2"];
 
 /// Scheme parts of generated URLs (`""` is the root scheme, `fuzzd` the
-/// fuzzer's hostile daemon, `nope` one that does not exist).
+/// fuzzer's hostile daemon, `fuzzcon` its private console, `nope` one
+/// that does not exist).
 pub const SCHEMES: &[&str] = &[
     "tmp", "tmp", "tmp", "chan", "chan", "shm", "shm", "log", "pci", "sys", "null", "zero", "rand", "pipe", "pipe",
-    "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "nope", "TMP",
+    "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "fuzzcon", "fuzzcon", "nope", "TMP",
 ];
 
 /// Path parts of generated URLs; `@` is replaced by a digit (so children

@@ -50,6 +50,7 @@ const STARTERS: &[(&str, usize)] = &[
     ("pci:", 0),
     ("initfs:bin/hello", 0),
     ("memory:", 0),
+    ("fuzzcon:", 0),
 ];
 
 fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {
@@ -104,11 +105,14 @@ fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {
 }
 
 /// Run `calls` calls from `seed` in fuzzer slot `slot`; never returns.
-pub fn run(slot: usize, seed: u64, calls: u64, progress: &Progress) -> ! {
+/// `keys` is the private console's keyboard (inherited; its fd joins the
+/// ones the calls use).
+pub fn run(slot: usize, seed: u64, calls: u64, progress: &Progress, keys: usize) -> ! {
     let mut fds = match set_up(slot, progress) {
         Ok(fds) => fds,
         Err(_) => rt::process::exit(i32::from(SET_UP_FAILED)),
     };
+    fds.push(keys);
     let (Ok(scratch), Ok(read_only), Ok(playground)) = (
         rt::mem::map_anonymous(SCRATCH_LEN),
         rt::mem::map_anonymous(4096).and_then(|m| m.into_read_only()),

@@ -1,7 +1,8 @@
 //! `fuzz`: the system-call fuzzer (README "Robustness").
 //!
-//! Run as root, it starts a hostile scheme daemon (`fuzzd:`, [`daemon`]),
-//! then runs children one after another in `--parallel` slots until
+//! Run as root, it starts a hostile scheme daemon (`fuzzd:`, [`daemon`])
+//! and a private console (`fuzzcon:`, [`console`]) it types random keys
+//! into, then runs children one after another in `--parallel` slots until
 //! `--calls` calls (or `--minutes`) are done. Each child ([`child`]) drops
 //! to an unprivileged user, leaves the consoles out of its namespace and
 //! makes `--per-child` random system calls described in `lib/fuzz-spec`,
@@ -12,9 +13,10 @@
 //! daemon is stopped, the files the children made are removed, and the
 //! kernel heap and the frames in use must be back to their level before
 //! the run (after a warm-up round, so daemons' own heaps have grown): the
-//! kernel heap in use and the frames the kernel holds for itself (within
-//! what daemons' page tables may have grown). What processes hold is
-//! reported beside them (daemons keep state the children left).
+//! kernel heap in use, the frames the kernel holds for itself (within
+//! what daemons' page tables may have grown) and what processes hold
+//! resident (within 4 MiB: daemons keep some state the children left;
+//! what each holds is printed).
 //!
 //! Prints `fuzz: PASS ...` or `fuzz: FAIL ...` as its last line; exit
 //! status 0 only on a pass.
@@ -27,6 +29,7 @@ extern crate alloc;
 
 mod child;
 mod cleanup;
+mod console;
 mod daemon;
 mod progress;
 
@@ -37,16 +40,21 @@ use core::time::Duration;
 use rt::prelude::*;
 use rt::process::{ExitCode, Fork};
 
+use console::PrivateConsole;
 use progress::Progress;
 
 rt::main!(main);
 
 /// No progress for this long: the child is killed (a blocked call).
-const STALL: Duration = Duration::from_millis(1500);
+const STALL: Duration = Duration::from_millis(500);
 /// A killed child must be reaped within this.
 const REAP_LIMIT: Duration = Duration::from_secs(10);
 /// Kernel heap growth over the run that counts as a leak.
 const HEAP_SLACK: i64 = 64 * 1024;
+/// Growth of what all processes hold resident that counts as a leak:
+/// daemons keep some state the children left (`log:` its last 256 KiB of
+/// lines, heap pages of small allocations), but not megabytes.
+const PROCESS_FRAME_SLACK: i64 = 1024;
 /// Growth of the frames the kernel holds for itself (page tables, kernel
 /// stacks, lent and handed-out pages) that counts as a leak: the page
 /// tables of daemons that still hold what the children left them may
@@ -149,6 +157,9 @@ struct Run<'a> {
     tally: Tally,
     /// Children in a row that could not set themselves up.
     failed_set_ups: u32,
+    console: PrivateConsole,
+    /// Draws the keys typed into the private console.
+    keys: xorshift::Rng,
 }
 
 impl Run<'_> {
@@ -169,7 +180,7 @@ impl Run<'_> {
         self.next_index += 1;
         self.progress.reset(slot);
         match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
-            Fork::Child => child::run(slot, seed, calls, &self.progress),
+            Fork::Child => child::run(slot, seed, calls, &self.progress, self.console.keys_fd()),
             Fork::Parent(pid) => {
                 let now = rt::time::now();
                 self.slots[slot] = Some(Running { pid, index, seed, last_count: 0, last_change: now, killed_at: None });
@@ -181,6 +192,9 @@ impl Run<'_> {
     /// Reap what ended, kill what stalls; `Err` on a hang.
     fn watch(&mut self) -> Result<(), String> {
         while let Ok(Some((pid, status))) = rt::process::wait_any(true) {
+            if self.console.reaped(pid) {
+                continue;
+            }
             let Some(slot) = self.slots.iter().position(|s| s.as_ref().is_some_and(|r| r.pid == pid)) else {
                 continue;
             };
@@ -250,6 +264,7 @@ impl Run<'_> {
                     break;
                 }
             }
+            self.console.type_keys(&mut self.keys);
             self.watch()?;
             if self.failed_set_ups >= 20 {
                 return Err(String::from("20 children in a row could not set themselves up (see child::set_up)"));
@@ -271,6 +286,8 @@ fn fuzz(options: &Options) -> Result<String, String> {
         next_index: 0,
         tally: Tally::default(),
         failed_set_ups: 0,
+        console: PrivateConsole::start().map_err(|e| format!("starting the private console: {e}"))?,
+        keys: xorshift::Rng::new(options.seed ^ 0xc0_501e),
     };
     // Warm-up: daemons grow their heaps to what a run needs.
     run.round(options.seed ^ 0x5eed, 300, Some(options.parallel as u64 * 2))?;
@@ -283,13 +300,15 @@ fn fuzz(options: &Options) -> Result<String, String> {
     run.round(options.seed, options.per_child, None)?;
     let elapsed = rt::time::now() - started;
     daemon::stop(daemon);
+    let console_starts = run.console.starts;
+    run.console.stop();
     cleanup::files();
     // Let daemons finish what the children's closes queued.
     rt::time::sleep(Duration::from_millis(200));
     let after = memory()?;
     let t = &run.tally;
     let summary = format!(
-        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
+        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; the private console started {} times; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
         t.calls,
         t.children,
         options.seed,
@@ -300,6 +319,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
         t.signalled,
         t.stalled,
         t.other,
+        console_starts,
         warm_up.calls,
         before.heap,
         after.heap,
@@ -315,9 +335,15 @@ fn fuzz(options: &Options) -> Result<String, String> {
     if after.kernel_frames - before.kernel_frames > KERNEL_FRAME_SLACK {
         return Err(format!("the kernel holds {} more frames: {summary}", after.kernel_frames - before.kernel_frames));
     }
-    // What daemons hold is reported, not judged: they keep legitimate
-    // state the children left (`log:` its last 256 KiB of lines), and their
-    // small-allocation heaps keep their pages. The processes that grew:
+    if after.process_frames - before.process_frames > PROCESS_FRAME_SLACK {
+        return Err(format!(
+            "processes hold {} more frames after the children are gone: {summary}; processes now: {}",
+            after.process_frames - before.process_frames,
+            rt::fs::read_to_string("sys:context").unwrap_or_default().replace('\n', "; ")
+        ));
+    }
+    // Within that, what each process holds is reported: daemons keep
+    // legitimate state the children left. The processes that grew:
     let now = rt::fs::read_to_string("sys:context").unwrap_or_default();
     let changed: Vec<String> = now
         .lines()

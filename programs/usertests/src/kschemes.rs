@@ -26,7 +26,7 @@ use crate::support::{
 };
 
 /// The files `open("sys:")` lists, in its order.
-const SYS_FILES: [&str; 7] = ["context", "cpu", "log", "memory", "namespace", "scheme", "uname"];
+const SYS_FILES: [&str; 8] = ["context", "cpu", "daemon", "log", "memory", "namespace", "scheme", "uname"];
 
 fn read_text(path: &str) -> Result<String, String> {
     ok(&format!("read {path}"), rt::fs::read_to_string(path))

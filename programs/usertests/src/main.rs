@@ -238,6 +238,9 @@ static TESTS: &[Test] = tests![
     robustness::fork_bomb_stops_at_the_user_limit,
     robustness::memory_hog_dies_at_its_limit,
     robustness::tmpd_survives_huge_sizes,
+    robustness::event_watches_are_limited_per_process,
+    robustness::pending_calls_per_daemon_are_bounded,
+    robustness::sys_daemon_shows_restarts_and_their_reasons,
     robustness::smp_stress,
     robustness::sigint_interrupts_a_call_nobody_answers,
 ];
@@ -245,20 +248,26 @@ static TESTS: &[Test] = tests![
 fn main() -> ExitCode {
     let args: Vec<&str> = rt::env::args().collect();
     match args.as_slice() {
-        [_] | [] => run_suite(),
+        [_] | [] => run_suite(&[]),
         [_, "--child", rest @ ..] => child::run(rest),
+        [_, "--only", names @ ..] if !names.is_empty() => run_suite(names),
         _ => {
-            eprintln!("usage: usertests (as pid 1 of the self-test image) | usertests --child MODE ...");
+            eprintln!(
+                "usage: usertests (as pid 1 of the self-test image) | usertests --only NAME... (the tests whose names contain a NAME, e.g. from a root shell) | usertests --child MODE ..."
+            );
             ExitCode::from(2)
         }
     }
 }
 
-fn run_suite() -> ExitCode {
-    println!("[usertest] plan {}", TESTS.len());
+/// Run the tests (only those whose names contain one of `only`, if any).
+fn run_suite(only: &[&str]) -> ExitCode {
+    let tests: Vec<&Test> =
+        TESTS.iter().filter(|t| only.is_empty() || only.iter().any(|n| t.name.contains(n))).collect();
+    println!("[usertest] plan {}", tests.len());
     let start = support::now();
     let mut failed = 0;
-    for test in TESTS {
+    for test in tests.iter().copied() {
         match isolated(test) {
             Ok(detail) if detail.is_empty() => println!("[usertest] ok {}", test.name),
             Ok(detail) => println!("[usertest] ok {} ({})", test.name, one_line(&detail)),
@@ -269,8 +278,8 @@ fn run_suite() -> ExitCode {
         }
         reap_leftovers();
     }
-    println!("[usertest] done {} passed, {failed} failed", TESTS.len() - failed);
-    eprintln!("usertests: {} tests in {} ms", TESTS.len(), (support::now() - start).as_millis());
+    println!("[usertest] done {} passed, {failed} failed", tests.len() - failed);
+    eprintln!("usertests: {} tests in {} ms", tests.len(), (support::now() - start).as_millis());
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 

@@ -306,3 +306,150 @@ pub fn sigint_interrupts_a_call_nobody_answers() -> Outcome {
     result?;
     Ok(format!("ended by SIGINT after {} ms", took.as_millis()))
 }
+
+/// The `event:` watches of one process's queues are bounded (`ENOSPC`
+/// past 1,024, counted over all its queues), and closing a queue gives its
+/// watches back.
+pub fn event_watches_are_limited_per_process() -> Outcome {
+    const QUEUES: usize = 40;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(5005, 5005).is_err() {
+            return 1;
+        }
+        let mut queues = Vec::new();
+        for _ in 0..QUEUES {
+            match rt::event::EventQueue::new() {
+                Ok(queue) => queues.push(queue),
+                Err(_) => return 2,
+            }
+        }
+        let fds: Vec<usize> = queues.iter().map(|q| q.file().fd()).collect();
+        // Every queue watches every queue's fd: 1,600 asked for.
+        let mut set = 0;
+        let mut refused = 0;
+        for queue in &queues {
+            for &fd in &fds {
+                match queue.watch(fd, sc::EventFlags::EVENT_READ, fd) {
+                    Ok(()) => set += 1,
+                    Err(err) if err.errno == sc::ENOSPC => refused += 1,
+                    Err(_) => return 3,
+                }
+            }
+        }
+        if set != 1024 || refused != QUEUES * QUEUES - 1024 {
+            return 4;
+        }
+        // Changing a watch is not a new one.
+        if queues[0].watch(fds[1], sc::EventFlags::EVENT_READ | sc::EventFlags::EVENT_WRITE, 7).is_err() {
+            return 5;
+        }
+        // A closed queue gives its 40 back, and the 25 others' watches
+        // of its fd go with the fd: the last queue can now watch all.
+        drop(queues.remove(0));
+        let last = &queues[QUEUES - 2];
+        let again = fds[1..].iter().filter(|&&fd| last.watch(fd, sc::EventFlags::EVENT_READ, fd).is_ok()).count();
+        if again != QUEUES - 1 {
+            return 6;
+        }
+        0
+    })?;
+    crate::support::expect_exit("a process watching 1,600 fds", status, 0)?;
+    Ok(String::from("1,024 watches set, the rest ENOSPC; a closed queue's watches given back"))
+}
+
+/// A daemon that stops reading has at most `PENDING_MAX` (256) calls
+/// waiting on it: the next callers get `EAGAIN` at once instead of piling
+/// up, and when the daemon dies the 256 that waited all get `EIO`.
+pub fn pending_calls_per_daemon_are_bounded() -> Outcome {
+    const PENDING_MAX: usize = 256;
+    const CALLERS: usize = PENDING_MAX + 8;
+    let name = format!("ut-stuck-{}", rt::process::getpid());
+    // Registered, and never reads a request.
+    let daemon = idle_daemon(&name)?;
+    let url = format!("ut-stuck-{}:x", rt::process::getpid());
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let url = url.clone();
+        match fork_child(move || match rt::sys::open(&url, O_RDWR) {
+            Ok(_) => 0,
+            Err(err) => err.errno as i32,
+        }) {
+            Ok(pid) => callers.push(pid),
+            Err(err) => {
+                kill_and_reap(daemon);
+                for pid in callers {
+                    kill_and_reap(pid);
+                }
+                return Err(err);
+            }
+        }
+    }
+    // The refused end at once; let the rest reach the queue.
+    crate::support::sleep_ms(500);
+    kill_and_reap(daemon);
+    let mut ends: Vec<i32> = Vec::new();
+    for pid in callers {
+        match wait_for(pid, WAIT) {
+            Ok(status) => ends.push(status.code().map_or(-1, i32::from)),
+            Err(err) => return Err(err),
+        }
+    }
+    let refused = ends.iter().filter(|&&e| e == sc::EAGAIN as i32).count();
+    let failed = ends.iter().filter(|&&e| e == sc::EIO as i32).count();
+    ensure!(
+        refused == CALLERS - PENDING_MAX && failed == PENDING_MAX,
+        "{CALLERS} callers: {refused} got EAGAIN, {failed} EIO, others {:?}",
+        ends.iter().filter(|&&e| e != sc::EAGAIN as i32 && e != sc::EIO as i32).collect::<Vec<_>>()
+    );
+    Ok(format!("{PENDING_MAX} calls waited (EIO when the daemon died), {refused} more got EAGAIN"))
+}
+
+/// Start a daemon that registers `name:` and serves nothing; its pid once
+/// registered.
+fn idle_daemon(name: &str) -> Result<usize, String> {
+    let (mut ready_read, mut ready_write) = crate::support::ok("pipe", rt::fs::pipe())?;
+    let scheme = String::from(name);
+    let pid = fork_child(move || {
+        let Ok(_socket) = rt::scheme::Socket::register(&scheme) else { return 1 };
+        let _ = ready_write.write_all(b"R");
+        loop {
+            rt::time::sleep(Duration::from_secs(60));
+        }
+    })?;
+    let mut byte = [0u8; 1];
+    if !matches!(ready_read.read(&mut byte), Ok(1)) {
+        kill_and_reap(pid);
+        return Err(format!("{name}: the daemon did not register"));
+    }
+    Ok(pid)
+}
+
+/// `sys:daemon`'s line for scheme `name`, split into its fields.
+fn daemon_line(name: &str) -> Result<Vec<String>, String> {
+    let text = crate::support::ok("read sys:daemon", rt::fs::read_to_string("sys:daemon"))?;
+    ensure!(text.starts_with("SCHEME PID PROGRAM RESTARTS LAST-END\n"), "sys:daemon header: {text:?}");
+    text.lines()
+        .map(|line| line.split_whitespace().map(String::from).collect::<Vec<String>>())
+        .find(|fields| fields.first().is_some_and(|f| f == name))
+        .ok_or_else(|| format!("sys:daemon has no {name}: {text:?}"))
+}
+
+/// `sys:daemon` shows who serves a scheme, how often it was restarted and
+/// how the instance before ended (here: killed by `SIGKILL`).
+pub fn sys_daemon_shows_restarts_and_their_reasons() -> Outcome {
+    let name = format!("ut-restart-{}", rt::process::getpid());
+    let first = idle_daemon(&name)?;
+    let line = daemon_line(&name)?;
+    let want = [name.clone(), format!("{first}"), String::from("usertests"), String::from("0"), String::from("-")];
+    ensure!(line == want, "first instance: {line:?}, wanted {want:?}");
+    kill_and_reap(first);
+    let line = daemon_line(&name)?;
+    let gone = format!("{name} - - 0 pid {first} signal:{SIGKILL}");
+    ensure!(line.join(" ") == gone, "after the kill: {line:?}, wanted {gone:?}");
+    let second = idle_daemon(&name)?;
+    let line = daemon_line(&name)?;
+    kill_and_reap(second);
+    let back = format!("{name} {second} usertests 1 pid {first} signal:{SIGKILL}");
+    ensure!(line.join(" ") == back, "the second instance: {line:?}, wanted {back:?}");
+    Ok(format!("{}", line.join(" ")))
+}
