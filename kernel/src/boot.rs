@@ -51,7 +51,7 @@ fn register_schemes() {
     scheme::register("debug", scheme::debug::DebugScheme::instance());
     scheme::register("event", alloc::sync::Arc::new(scheme::event::EventScheme::new()));
     scheme::register("pipe", alloc::sync::Arc::new(scheme::pipe::PipeScheme::new()));
-    scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme));
+    scheme::register("memory", alloc::sync::Arc::new(scheme::memory::MemoryScheme::new()));
     scheme::register("sys", alloc::sync::Arc::new(scheme::sys::SysScheme::new()));
     scheme::register("time", scheme::time::TimeScheme::instance());
     scheme::register("irq", scheme::irq::IrqScheme::new());

@@ -187,6 +187,34 @@ pub fn allocate_user() -> Option<PhysFrame> {
     Some(frame)
 }
 
+/// `count` physically consecutive zeroed frames for user memory (a
+/// driver's DMA buffer), each with a reference count of 1; returns the
+/// first. `None` when no such run is free above the kernel's reserve.
+pub fn allocate_user_contiguous(count: u64) -> Option<PhysFrame> {
+    let first = with(|b| {
+        let stats = b.stats();
+        if stats.free <= kernel_reserve(stats.managed).saturating_add(count) {
+            return None;
+        }
+        b.allocate_contiguous(count, 1)
+    })
+    .map(to_frame)?;
+    for i in 0..count {
+        let frame = first + i;
+        // SAFETY: the run is free RAM now owned by the caller, visible
+        // through the physical-memory mapping.
+        unsafe {
+            core::ptr::write_bytes(
+                super::phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(),
+                0,
+                FRAME_SIZE as usize,
+            )
+        };
+        refcount(frame).store(1, Ordering::Release);
+    }
+    Some(first)
+}
+
 /// One more address space maps `frame` (from `allocate_user`): fork and
 /// mappings of a daemon's or a scheme's pages. `false` (the caller fails
 /// with `ENOMEM`) when the count is full: processes choose how often a

@@ -36,6 +36,17 @@
 //! (no kernel threads or soft-IRQ hook), and deferring to the handle's next
 //! read would never wake a driver that sleeps on an `event:` queue.
 //!
+//! `open("irq:msi")` (uid 0 only) gives a message-signalled interrupt
+//! instead: the kernel takes a free vector (of 32; `EBUSY` when all are
+//! given) aimed at the boot CPU, and the handle reads, acknowledges and
+//! reports events as a line's does (edge-triggered: never masked; the
+//! device masks its own MSI-X entries). `dup(fd, "message")` gives a
+//! read-only handle whose `read` returns the message the device must send:
+//! the address as a native-endian `u64`, then the data as a `u32` (12
+//! bytes; a shorter buffer is `EINVAL`), which the driver programs into
+//! its device's MSI capability or MSI-X table entry. `fpath` is `msi/K`.
+//! Closing frees the vector; a driver stops its device first.
+//!
 //! A line has one owner at a time (`arch::irq::claim`): a driver here, or
 //! the kernel itself (COM1's line, while `debug:` input is in use).
 //!
@@ -56,14 +67,18 @@ use super::handles::HandleTable;
 use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
-use crate::arch::x86_64::irq::{self, GSI_COUNT};
+use crate::arch::x86_64::irq::{self, GSI_COUNT, SOURCE_COUNT};
 use crate::arch::x86_64::{self as arch, idt, percpu};
 use crate::context::wait_queue::WaitQueue;
 
 /// Bytes of a count.
 const COUNT_SIZE: usize = size_of::<u64>();
 
-/// One GSI's delivery state, shared with its interrupt handler.
+/// Bytes of an MSI message as `read` gives it: address, data.
+const MESSAGE_SIZE: usize = 12;
+
+/// One source's (GSI's or MSI vector's) delivery state, shared with its
+/// interrupt handler.
 struct Line {
     /// Interrupts since the last acknowledgement.
     pending: AtomicU64,
@@ -79,13 +94,13 @@ impl Line {
     }
 }
 
-static LINES: [Line; GSI_COUNT] = [const { Line::new() }; GSI_COUNT];
-/// Readers waiting for each line.
-static WAITERS: [WaitQueue; GSI_COUNT] = [const { WaitQueue::new() }; GSI_COUNT];
+static LINES: [Line; SOURCE_COUNT] = [const { Line::new() }; SOURCE_COUNT];
+/// Readers waiting for each source.
+static WAITERS: [WaitQueue; SOURCE_COUNT] = [const { WaitQueue::new() }; SOURCE_COUNT];
 /// The scheme's key in the event registry (set when it is made).
 static KEY: AtomicUsize = AtomicUsize::new(0);
 
-/// The interrupt handler of GSI `G` (the handler table takes plain `fn()`s).
+/// The interrupt handler of source `G` (the handler table takes plain `fn()`s).
 fn on_interrupt<const G: usize>() {
     deliver(G);
 }
@@ -94,18 +109,20 @@ macro_rules! handlers {
     ($($gsi:literal)*) => { [$(on_interrupt::<$gsi> as fn()),*] };
 }
 
-const _: () = assert!(GSI_COUNT == 32, "one handler per GSI below");
-static HANDLERS: [fn(); GSI_COUNT] =
-    handlers!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+const _: () = assert!(SOURCE_COUNT == 64, "one handler per source below");
+static HANDLERS: [fn(); SOURCE_COUNT] = handlers!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+);
 
-/// Interrupt context: an interrupt arrived on `gsi`, which is open.
-fn deliver(gsi: usize) {
-    let line = &LINES[gsi];
+/// Interrupt context: an interrupt arrived from `source`, which is open.
+fn deliver(source: usize) {
+    let line = &LINES[source];
     if line.level.load(Ordering::Acquire) {
-        ioapic::mask(gsi as u32);
+        ioapic::mask(source as u32);
     }
     line.pending.fetch_add(1, Ordering::AcqRel);
-    WAITERS[gsi].wake_all();
+    WAITERS[source].wake_all();
     let handle = line.owner.load(Ordering::Acquire);
     if handle != 0 {
         event::trigger(KEY.load(Ordering::Acquire), handle, EventFlags::EVENT_READ);
@@ -149,8 +166,10 @@ impl Wiring {
 
 #[derive(Clone)]
 enum Handle {
-    /// An open line.
+    /// An open source: a GSI (below `GSI_COUNT`) or an MSI vector.
     Line(usize),
+    /// The message of an MSI source (`dup(fd, "message")`).
+    Message(usize),
     /// The listing, as it was at open, and the read offset.
     Listing(Snapshot),
 }
@@ -210,11 +229,32 @@ impl IrqScheme {
         Ok(())
     }
 
-    /// Mask `gsi` and give it up.
-    fn release(&self, gsi: usize) {
-        let line = &LINES[gsi];
-        ioapic::mask(gsi as u32);
-        irq::release(gsi as u8);
+    /// Take a free MSI source for handle `id`.
+    fn claim_msi(&self, id: usize) -> Result<usize, Error> {
+        for source in GSI_COUNT..SOURCE_COUNT {
+            let line = &LINES[source];
+            if irq::is_claimed(source as u8) {
+                continue;
+            }
+            line.pending.store(0, Ordering::Release);
+            line.level.store(false, Ordering::Release);
+            line.owner.store(id, Ordering::Release);
+            if irq::claim(source as u8, HANDLERS[source]) {
+                return Ok(source);
+            }
+            line.owner.store(0, Ordering::Release);
+        }
+        crate::caller_log!(Warn, "irq: all {} MSI vectors are taken", SOURCE_COUNT - GSI_COUNT);
+        Err(Error::new(EBUSY))
+    }
+
+    /// Mask `source` (a GSI's IOAPIC input) and give it up.
+    fn release(&self, source: usize) {
+        let line = &LINES[source];
+        if source < GSI_COUNT {
+            ioapic::mask(source as u32);
+        }
+        irq::release(source as u8);
         line.level.store(false, Ordering::Release);
         line.pending.store(0, Ordering::Release);
         line.owner.store(0, Ordering::Release);
@@ -239,17 +279,39 @@ impl KernelScheme for IrqScheme {
             crate::caller_log!(Info, "irq: pid {} (uid {}) may not open irq:{name}", caller.pid, caller.uid);
             return Err(Error::new(EACCES));
         }
+        if name == "msi" {
+            let id = self.handles.insert_with(|id| self.claim_msi(id).map(Handle::Line))?;
+            return Ok(Opened::Handle(id));
+        }
         let gsi = parse_gsi(name).filter(|&gsi| ioapic::has(gsi as u32)).ok_or(Error::new(ENOENT))?;
         let id = self.handles.insert_with(|id| self.claim(gsi, id).map(|()| Handle::Line(gsi)))?;
         Ok(Opened::Handle(id))
+    }
+
+    /// `dup(fd, "message")` of an MSI handle: its message.
+    fn dup(&self, handle: usize, buf: &[u8], _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        match (self.handle(handle)?, buf) {
+            (Handle::Line(source), b"message") if source >= GSI_COUNT => {
+                Ok(Opened::Handle(self.insert(Handle::Message(source))))
+            }
+            _ => Err(Error::new(EINVAL)),
+        }
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
             Handle::Listing(_) => self.handles.with(handle, |h| match h {
                 Handle::Listing(list) => Ok(list.read(buf)),
-                Handle::Line(_) => Err(Error::new(EBADF)),
+                _ => Err(Error::new(EBADF)),
             })?,
+            Handle::Message(source) => {
+                let out = buf.get_mut(..MESSAGE_SIZE).ok_or(Error::new(EINVAL))?;
+                let boot_cpu = percpu::get(0).map_or(0, |cpu| cpu.apic_id.load(Ordering::Relaxed));
+                let (address, data) = irq::msi_message(source, boot_cpu);
+                out[..8].copy_from_slice(&address.to_ne_bytes());
+                out[8..].copy_from_slice(&data.to_ne_bytes());
+                Ok(MESSAGE_SIZE)
+            }
             Handle::Line(gsi) => {
                 let out = buf.get_mut(..COUNT_SIZE).ok_or(Error::new(EINVAL))?;
                 let pending = &LINES[gsi].pending;
@@ -275,7 +337,7 @@ impl KernelScheme for IrqScheme {
         line.pending
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| pending.checked_sub(ack))
             .map_err(|_| Error::new(EINVAL))?;
-        if ack > 0 && line.level.load(Ordering::Acquire) {
+        if ack > 0 && gsi < GSI_COUNT && line.level.load(Ordering::Acquire) {
             self.wiring[gsi].route(gsi);
         }
         Ok(COUNT_SIZE)
@@ -284,13 +346,13 @@ impl KernelScheme for IrqScheme {
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         self.handles.with(handle, |h| match h {
             Handle::Listing(list) => list.seek(offset, whence),
-            Handle::Line(_) => Err(Error::new(abi::syscall::error::ESPIPE)),
+            _ => Err(Error::new(abi::syscall::error::ESPIPE)),
         })?
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
         let ready = match self.handle(handle)? {
-            Handle::Listing(_) => EventFlags::EVENT_READ,
+            Handle::Listing(_) | Handle::Message(_) => EventFlags::EVENT_READ,
             Handle::Line(gsi) if LINES[gsi].pending.load(Ordering::Acquire) > 0 => {
                 EventFlags::EVENT_READ | EventFlags::EVENT_WRITE
             }
@@ -306,6 +368,10 @@ impl KernelScheme for IrqScheme {
                 stat.st_size = list.len() as u64;
             }
             Handle::Line(_) => stat.st_mode = MODE_CHR | 0o600,
+            Handle::Message(_) => {
+                stat.st_mode = MODE_CHR | 0o400;
+                stat.st_size = MESSAGE_SIZE as u64;
+            }
         }
         Ok(())
     }
@@ -313,7 +379,10 @@ impl KernelScheme for IrqScheme {
     fn fpath(&self, handle: usize) -> Result<String, Error> {
         Ok(match self.handle(handle)? {
             Handle::Listing(_) => String::new(),
-            Handle::Line(gsi) => alloc::format!("{gsi}"),
+            Handle::Line(source) | Handle::Message(source) if source >= GSI_COUNT => {
+                alloc::format!("msi/{}", source - GSI_COUNT)
+            }
+            Handle::Line(gsi) | Handle::Message(gsi) => alloc::format!("{gsi}"),
         })
     }
 

@@ -30,6 +30,7 @@ mod consoles;
 mod corrupt_initfs;
 mod daemons;
 mod display;
+mod driver_caps;
 mod exec;
 mod faults;
 mod files;
@@ -241,6 +242,9 @@ static TESTS: &[Test] = tests![
     robustness::event_watches_are_limited_per_process,
     robustness::pending_calls_per_daemon_are_bounded,
     robustness::sys_daemon_shows_restarts_and_their_reasons,
+    driver_caps::dma_buffers_give_their_physical_address,
+    driver_caps::physical_windows_map_only_inside,
+    driver_caps::msi_vectors_are_allocated_with_their_message,
     robustness::smp_stress,
     robustness::sigint_interrupts_a_call_nobody_answers,
 ];

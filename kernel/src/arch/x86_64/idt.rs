@@ -15,6 +15,10 @@ pub const TIMER_VECTOR: u8 = 0x20;
 /// Device IRQs routed through the IOAPIC: GSI n arrives as `IRQ_BASE + n`.
 pub const IRQ_BASE: u8 = 0x30;
 pub const IRQ_END: u8 = 0x50;
+/// Message-signalled interrupts (MSI/MSI-X) a driver was given through
+/// `irq:msi`: source `GSI_COUNT + k` arrives as `MSI_BASE + k`.
+pub const MSI_BASE: u8 = IRQ_END;
+pub const MSI_END: u8 = 0x70;
 /// Sent to a CPU that has new work in its run queue (it may be halted).
 pub const RESCHEDULE_VECTOR: u8 = 0xf1;
 pub const SPURIOUS_VECTOR: u8 = 0xff;

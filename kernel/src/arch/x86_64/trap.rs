@@ -177,7 +177,7 @@ fn dispatch_vector(frame: &mut TrapFrame) {
             apic::timer_tick();
             apic::end_of_interrupt();
         }
-        vector @ idt::IRQ_BASE..idt::IRQ_END => {
+        vector @ idt::IRQ_BASE..idt::MSI_END => {
             irq::dispatch(vector - idt::IRQ_BASE);
             apic::end_of_interrupt();
         }
