@@ -106,6 +106,7 @@ extern "C" fn continue_boot(boot_info: usize) -> ! {
         arch::protections()
     );
     log::info!("boot took {} ms", tsc::now_ns() / 1_000_000);
+    crate::time::start_wall_clock();
 
     register_schemes();
     let selftest = mode == Mode::SelfTest;

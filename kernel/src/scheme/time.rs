@@ -3,9 +3,9 @@
 //!
 //! The path is a clock number as `clock_gettime` takes it (redox_syscall's
 //! numbering): `open("time:4")` (`CLOCK_MONOTONIC`, nanoseconds since boot)
-//! gives a timer handle, and so does `time:1` (`CLOCK_REALTIME`), which,
-//! like `clock_gettime(CLOCK_REALTIME)`, counts from boot too until the
-//! kernel has a wall clock. Every other name is `ENOENT`.
+//! gives a timer handle, and so does `time:1` (`CLOCK_REALTIME`), whose
+//! times, like `clock_gettime(CLOCK_REALTIME)`'s, count from the Unix epoch
+//! (the wall clock, `crate::time`). Every other name is `ENOENT`.
 //!
 //! - `read` (a buffer of at least one `syscall::TimeSpec`, 16 bytes, else
 //!   `EINVAL`) returns one `TimeSpec`: with no timeout armed, the time now;
@@ -57,6 +57,20 @@ struct Timer {
 }
 
 impl Timer {
+    /// A monotonic time as a time on this timer's clock.
+    fn on_clock(&self, monotonic: u64) -> u64 {
+        if self.clock == CLOCK_REALTIME {
+            monotonic.saturating_add(crate::time::realtime_offset_ns())
+        } else {
+            monotonic
+        }
+    }
+
+    /// A time on this timer's clock as a monotonic time.
+    fn monotonic(&self, on_clock: u64) -> u64 {
+        if self.clock == CLOCK_REALTIME { on_clock.saturating_sub(crate::time::realtime_offset_ns()) } else { on_clock }
+    }
+
     /// Whether a read would return at once.
     fn ready(&self, now: u64) -> bool {
         let deadline = self.deadline.load(Ordering::Acquire);
@@ -189,13 +203,13 @@ impl KernelScheme for TimeScheme {
             let deadline = timer.deadline.load(Ordering::Acquire);
             let now = crate::time::now_ns();
             if deadline == UNARMED {
-                encode(now, out);
+                encode(timer.on_clock(now), out);
                 return Ok(TIMESPEC_SIZE);
             }
             if now >= deadline {
                 // Consume it, unless it was re-armed in the meantime.
                 if timer.deadline.compare_exchange(deadline, UNARMED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    encode(deadline, out);
+                    encode(timer.on_clock(deadline), out);
                     return Ok(TIMESPEC_SIZE);
                 }
                 continue;
@@ -218,7 +232,9 @@ impl KernelScheme for TimeScheme {
         if buf.len() != TIMESPEC_SIZE {
             return Err(Error::new(EINVAL));
         }
-        let deadline = decode(buf)?;
+        // Stored as a monotonic time: the wall clock is never set, so the
+        // two differ by a constant.
+        let deadline = timer.monotonic(decode(buf)?);
         timer.deadline.store(deadline, Ordering::Release);
         let passed = crate::time::now_ns() >= deadline;
         // A passed timeout is reported right here; a future one by the tick.

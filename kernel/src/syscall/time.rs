@@ -24,12 +24,15 @@ pub(super) fn from_timespec(ts: &TimeSpec) -> Result<u64, Error> {
     Ok((ts.tv_sec as u64).saturating_mul(NANOS).saturating_add(ts.tv_nsec as u64))
 }
 
-/// Both clocks count from boot: there is no wall clock yet.
+/// `CLOCK_MONOTONIC` counts from boot, `CLOCK_REALTIME` from the Unix
+/// epoch (the RTC's time at boot plus the time since).
 pub fn clock_gettime(clock: usize, out: usize) -> Result<usize, Error> {
-    if clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME {
-        return Err(Error::new(EINVAL));
-    }
-    UserPtr::<TimeSpec, Out>::new(out)?.write(&to_timespec(crate::time::now_ns()))?;
+    let now = match clock {
+        CLOCK_MONOTONIC => crate::time::now_ns(),
+        CLOCK_REALTIME => crate::time::realtime_ns(),
+        _ => return Err(Error::new(EINVAL)),
+    };
+    UserPtr::<TimeSpec, Out>::new(out)?.write(&to_timespec(now))?;
     Ok(0)
 }
 

@@ -281,9 +281,16 @@ pub fn time_read_follows_the_clock() -> Outcome {
     ensure!(second >= first + 20_000_000, "20 ms later time: moved from {first} to {second}");
     let mut short = [0u8; 8];
     expect_err("read into 8 bytes", file.read(&mut short), sc::EINVAL)?;
-    // CLOCK_REALTIME counts from boot too; other numbers are no clocks.
-    let mut realtime = ok("open realtime", File::open(&format!("time:{}", sc::CLOCK_REALTIME)))?;
-    ensure!(read_time(&mut realtime)? >= second, "the realtime clock is behind the monotonic one");
+    // CLOCK_REALTIME is the wall clock; other numbers are no clocks.
+    let mut realtime = ok("open realtime", File::open_with(&format!("time:{}", sc::CLOCK_REALTIME), O_RDWR))?;
+    let wall = read_time(&mut realtime)?;
+    let wall_call = ok("CLOCK_REALTIME", rt::time::clock(sc::CLOCK_REALTIME))?.as_nanos() as u64;
+    ensure!(wall_call >= wall && wall_call - wall < 1_000_000_000, "time:1 read {wall}, clock_gettime {wall_call}");
+    // A timeout on the wall clock: 30 ms from now, on that clock's scale.
+    arm(&mut realtime, wall_call + 30_000_000)?;
+    let armed_at = now_ns();
+    ensure!(read_time(&mut realtime)? == wall_call + 30_000_000, "the wall-clock timeout fired at another time");
+    ensure!(now_ns() - armed_at >= 25_000_000, "a 30 ms wall-clock timeout fired early");
     for path in ["time:", "time:0", "time:2", "time:04", "time:x", "time:4/"] {
         expect_err(&format!("open {path}"), rt::sys::open(path, O_RDONLY), sc::ENOENT)?;
     }

@@ -36,6 +36,7 @@ const TABLE: &[(&str, Tool)] = &[
     ("cat", tools::cat::main),
     ("chan", tools::chan::main),
     ("cp", tools::cp::main),
+    ("date", tools::date::main),
     ("dd", tools::dd::main),
     ("echo", tools::echo::main),
     ("env", tools::env::main),

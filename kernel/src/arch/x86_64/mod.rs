@@ -13,6 +13,7 @@ pub mod idt;
 pub mod irq;
 pub mod percpu;
 pub mod pit;
+pub mod rtc;
 pub mod serial;
 pub mod smp;
 pub mod switch;

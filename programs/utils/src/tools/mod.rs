@@ -3,6 +3,7 @@
 pub mod cat;
 pub mod chan;
 pub mod cp;
+pub mod date;
 pub mod dd;
 pub mod echo;
 pub mod env;
