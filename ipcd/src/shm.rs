@@ -42,8 +42,11 @@ use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 
 /// The largest object.
 pub const MAX_SIZE: usize = 64 << 20;
-/// The most bytes all objects may hold together.
-pub const TOTAL_MAX: usize = 256 << 20;
+/// The most bytes all objects may hold together: a quarter of the
+/// default machine's RAM, so shared memory alone cannot run it out (the
+/// out-of-memory killer would then have to take `ipcd`, and every
+/// object with it).
+pub const TOTAL_MAX: usize = 64 << 20;
 /// The longest name.
 const NAME_MAX: usize = 255;
 /// Bytes of all objects one unprivileged user created.

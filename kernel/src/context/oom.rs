@@ -3,14 +3,16 @@
 //!
 //! The process that faulted is not necessarily the one to blame: a daemon
 //! growing its heap by a page, or the shell, would die for a hog's doing.
-//! So the kernel picks the process holding the most resident memory (init
-//! aside; a daemon too, if it holds the most: it is restarted by its
-//! supervisor, as after a crash), kills it with `SIGKILL`, says so in the
-//! log, and lets the faulting process wait for the memory to come back and
-//! try again (killing up to
-//! [`VICTIMS`] processes, one after another, if memory does not come back).
-//! If the faulting process is itself the one holding the most, it is the
-//! one that dies.
+//! So the kernel picks the unprivileged process holding the most resident
+//! memory; only when no unprivileged process holds enough to be worth
+//! killing does it take the largest of root's (a daemon too: it is
+//! restarted by its supervisor, as after a crash). The hog is usually an
+//! unprivileged program, and the daemons' own memory is bounded by their
+//! quotas (`tmp:` 64 MiB, `shm:` 64 MiB). It kills the victim with
+//! `SIGKILL`, says so in the log, and lets the faulting process wait for
+//! the memory to come back and try again (killing up to [`VICTIMS`]
+//! processes, one after another, if memory does not come back). If the
+//! faulting process is itself the one chosen, it is the one that dies.
 //! init is never chosen.
 //!
 //! May touch: the process table (read), each candidate's address space
@@ -32,18 +34,27 @@ const VICTIMS: usize = 4;
 /// would not help.
 const WORTH_KILLING: u64 = 64;
 
-/// The process to kill: the largest resident set (not init, not one
-/// already dying), if it is worth killing.
+/// The process to kill: the largest resident set worth killing among
+/// unprivileged processes, else among all (never init, nor one already
+/// dying).
 fn victim() -> Option<(Arc<Process>, u64)> {
-    process::list()
+    let candidates: alloc::vec::Vec<(Arc<Process>, u64)> = process::list()
         .into_iter()
         .filter(|p| p.pid != INIT_PID && p.exit_status().is_none() && p.pending_signal() == 0)
         .filter_map(|p| {
             let resident = p.with_space(|space| space.resident())?;
             Some((p, resident))
         })
-        .max_by_key(|(_, resident)| *resident)
         .filter(|(_, resident)| *resident >= WORTH_KILLING)
+        .collect();
+    let largest = |unprivileged_only: bool| {
+        candidates
+            .iter()
+            .filter(|(p, _)| !unprivileged_only || p.uid() != 0)
+            .max_by_key(|(_, resident)| *resident)
+            .cloned()
+    };
+    largest(true).or_else(|| largest(false))
 }
 
 /// User memory ran out under the current process's fault. Kill the

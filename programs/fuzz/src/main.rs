@@ -49,6 +49,8 @@ rt::main!(main);
 const STALL: Duration = Duration::from_millis(500);
 /// A killed child must be reaped within this.
 const REAP_LIMIT: Duration = Duration::from_secs(10);
+/// Forks refused in a row (10 ms apart) that fail the run.
+const FORK_RETRIES: u32 = 500;
 /// Kernel heap growth over the run that counts as a leak.
 const HEAP_SLACK: i64 = 64 * 1024;
 /// Growth of what all processes hold resident that counts as a leak:
@@ -137,6 +139,8 @@ struct Tally {
     other: u64,
     /// The calls that stalled (the first few), for the summary.
     stalls: Vec<String>,
+    /// Forks refused for want of memory or processes.
+    fork_refusals: u64,
 }
 
 /// One slot's running child.
@@ -157,6 +161,8 @@ struct Run<'a> {
     tally: Tally,
     /// Children in a row that could not set themselves up.
     failed_set_ups: u32,
+    /// Forks refused in a row.
+    refused_in_a_row: u32,
     console: PrivateConsole,
     /// Draws the keys typed into the private console.
     keys: xorshift::Rng,
@@ -175,11 +181,27 @@ impl Run<'_> {
         }
     }
 
+    /// Start child number `next_index` in `slot`. A fork refused for want
+    /// of memory or processes (the children's doing, which the killer is
+    /// already undoing) leaves the slot empty to be tried again; only
+    /// [`FORK_RETRIES`] refusals in a row fail the run.
     fn start(&mut self, slot: usize, seed: u64, calls: u64) -> Result<(), String> {
+        let forked = match rt::process::fork() {
+            Err(err) if err.errno == rt::abi::syscall::ENOMEM || err.errno == rt::abi::syscall::EAGAIN => {
+                self.tally.fork_refusals += 1;
+                self.refused_in_a_row += 1;
+                if self.refused_in_a_row >= FORK_RETRIES {
+                    return Err(format!("fork refused {FORK_RETRIES} times in a row: {err}"));
+                }
+                return Ok(());
+            }
+            other => other.map_err(|e| format!("fork: {e}"))?,
+        };
+        self.refused_in_a_row = 0;
         let index = self.next_index;
         self.next_index += 1;
         self.progress.reset(slot);
-        match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
+        match forked {
             Fork::Child => child::run(slot, seed, calls, &self.progress, self.console.keys_fd()),
             Fork::Parent(pid) => {
                 let now = rt::time::now();
@@ -286,6 +308,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
         next_index: 0,
         tally: Tally::default(),
         failed_set_ups: 0,
+        refused_in_a_row: 0,
         console: PrivateConsole::start().map_err(|e| format!("starting the private console: {e}"))?,
         keys: xorshift::Rng::new(options.seed ^ 0xc0_501e),
     };
@@ -308,7 +331,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
     let after = memory()?;
     let t = &run.tally;
     let summary = format!(
-        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; the private console started {} times; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
+        "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; the private console started {} times; {} forks refused for want of memory; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
         t.calls,
         t.children,
         options.seed,
@@ -320,6 +343,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
         t.stalled,
         t.other,
         console_starts,
+        t.fork_refusals,
         warm_up.calls,
         before.heap,
         after.heap,
