@@ -55,6 +55,7 @@ fn register_schemes() {
     scheme::register("sys", alloc::sync::Arc::new(scheme::sys::SysScheme::new()));
     scheme::register("time", scheme::time::TimeScheme::instance());
     scheme::register("irq", scheme::irq::IrqScheme::new());
+    scheme::register("power", alloc::sync::Arc::new(scheme::power::PowerScheme));
 }
 
 /// The boot ramdisk (the initfs image), if the bootloader brought one.

@@ -284,8 +284,17 @@ fn boot(
     label: &str,
 ) -> Result<BenchRun, String> {
     let mut log = crate::process::create_log(log_path)?;
-    let machine =
-        Machine { image, firmware: None, smp, mem: "256M", serial: Serial::Pipe, display: false, gdb: false, icount };
+    let machine = Machine {
+        image,
+        firmware: None,
+        smp,
+        mem: "256M",
+        serial: Serial::Pipe,
+        display: false,
+        gdb: false,
+        icount,
+        disks: &[],
+    };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     println!("mk: {}", process::describe(&cmd));

@@ -11,7 +11,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
@@ -119,9 +119,17 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "event_watches_are_limited_per_process",
     "pending_calls_per_daemon_are_bounded",
     "sys_daemon_shows_restarts_and_their_reasons",
+    "power_requests_wait_for_init",
     "dma_buffers_give_their_physical_address",
     "physical_windows_map_only_inside",
+    "pci_config_pages_map_one_function",
     "msi_vectors_are_allocated_with_their_message",
+    "disk_reads_back_what_was_written",
+    "disk_ends_and_bad_requests_get_errors",
+    "disk_serves_many_callers_at_once",
+    "file_scheme_keeps_files_and_directories",
+    "file_scheme_checks_permissions_and_names",
+    "file_scheme_survives_its_restart_and_open_unlinks",
     "smp_stress",
     "chan_and_shm_quotas_per_user",
     "sigint_interrupts_a_call_nobody_answers",
@@ -394,6 +402,22 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
             Err(err) => tally.record(&name, false, Some(&err)),
         }
     }
+    // Last: the machine stops when asked (BIOS: poweroff, UEFI: reboot,
+    // which exits QEMU too under -no-reboot).
+    let command = if boot == "uefi" { "reboot" } else { "poweroff" };
+    let name = format!("{boot} `{command}` stops everything and QEMU exits by itself");
+    match crate::shutdown::run(&mut guest, command) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
+    // What the sessions left on the data disk is there on the host and in
+    // the next boot.
+    let name = format!("{boot} file: keeps what was written across a reboot, and the host reads it");
+    let log = ws.log_dir().join(format!("{boot}-persistence.log"));
+    match crate::persistence::check(ws, image, firmware.as_ref(), &log) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
 }
 
 /// Boots the normal image, types on its keyboard and checks the text shows
@@ -418,6 +442,9 @@ struct BootRun {
     ending: Ending,
 }
 
+/// The data disk of a test boot.
+const TEST_DATA_DISK: u64 = 64 << 20;
+
 /// CPUs of a test boot, unless it says otherwise (the self-test suite and
 /// the fuzzer also run on [`SMP_WIDE`]).
 pub const SMP: u32 = 2;
@@ -426,9 +453,51 @@ pub const SMP_WIDE: u32 = 4;
 
 /// The QEMU command every test boot runs on `image`: `smp` CPUs, 256 MiB, the
 /// serial console on stdio, no display. The caller sets up the pipes.
+///
+/// Every test boot has two disks, made anew for each boot: `disk:0`, a
+/// 64 MiB data disk with a fresh RedoxFS (what `file:` serves), and
+/// `disk:1`, 16 MiB of zeros to scratch on
+/// ([`test_disks`]).
 pub fn test_qemu_command(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, smp: u32) -> std::process::Command {
-    let machine =
-        Machine { image, firmware, smp, mem: "256M", serial: Serial::Pipe, display: false, gdb: false, icount: false };
+    test_qemu_command_with(ws, image, firmware, smp, true)
+}
+
+/// The data and scratch disks of a test boot of `image` on `smp` CPUs:
+/// `target/ferrite/{data,scratch}-IMAGE-SMP.img`.
+pub fn test_disks(ws: &Workspace, image: &Path, smp: u32) -> (PathBuf, PathBuf) {
+    let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    (ws.mk_dir().join(format!("data-{stem}-{smp}.img")), ws.mk_dir().join(format!("scratch-{stem}-{smp}.img")))
+}
+
+/// [`test_qemu_command`]; with `fresh` false, the data disk is kept as the
+/// last boot of the same image left it (the persistence check).
+pub fn test_qemu_command_with(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    smp: u32,
+    fresh: bool,
+) -> std::process::Command {
+    let (data, scratch) = test_disks(ws, image, smp);
+    let made = if fresh || !data.exists() { crate::disk::format(&data, TEST_DATA_DISK) } else { Ok(()) };
+    let disks = match made.and_then(|()| crate::disk::scratch_disk(&scratch)) {
+        Ok(()) => vec![data, scratch],
+        Err(err) => {
+            println!("mk: no disks for this boot: {err}");
+            Vec::new()
+        }
+    };
+    let machine = Machine {
+        image,
+        firmware,
+        smp,
+        mem: "256M",
+        serial: Serial::Pipe,
+        display: false,
+        gdb: false,
+        icount: false,
+        disks: &disks,
+    };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));
     cmd

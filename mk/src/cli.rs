@@ -26,6 +26,9 @@ commands:
       --display       open a display window (default: serial console only)
       --gdb           start paused and wait for gdb on localhost:1234
       --icount        deterministic guest clock (-icount shift=0)
+      --disk PATH     the data disk (default target/ferrite/data.img,
+                      made on first use and kept across boots)
+      --fresh-disk    start the data disk over, empty
   bench [flags]       build the bench image (the normal kernel with the
                       benchmark program as init), boot it under TCG and
                       again with -icount shift=0, and print ns/op,
@@ -45,6 +48,10 @@ commands:
       --seed S        the run's seed (default 1); each child's seed is
                       derived from it and printed if the child hangs
       --smp N         number of CPUs (default 2)
+  disk ACTION         read and write files in the data disk's RedoxFS from
+                      the host, without booting: `ls [PATH]`, `cat PATH`,
+                      `put HOST_FILE PATH`, `get PATH HOST_FILE`
+      --disk IMAGE    another image than target/ferrite/data.img
   test                host tests, rustfmt and clippy, then the self-test
                       kernel under QEMU from the BIOS and the UEFI image;
                       ends with `N passed, N failed`
@@ -67,6 +74,27 @@ pub enum Command {
     Bench(BenchOpts),
     Test(TestOpts),
     Fuzz(crate::fuzz::Run),
+    Disk(DiskOpts),
+}
+
+/// `cargo mk disk`: what to do in the data disk's file system.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DiskAction {
+    /// List a directory (or show a file's size).
+    Ls(String),
+    /// Print a file.
+    Cat(String),
+    /// Copy a host file in: (host path, guest path).
+    Put(String, String),
+    /// Copy a guest file out: (guest path, host path).
+    Get(String, String),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct DiskOpts {
+    pub action: DiskAction,
+    /// The image (None: the default data disk).
+    pub disk: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -102,6 +130,10 @@ pub struct QemuOpts {
     pub display: bool,
     pub gdb: bool,
     pub icount: bool,
+    /// The data disk (None: the default one, `target/ferrite/data.img`).
+    pub disk: Option<String>,
+    /// Make the data disk anew before booting.
+    pub fresh_disk: bool,
 }
 
 impl Default for QemuOpts {
@@ -115,6 +147,8 @@ impl Default for QemuOpts {
             display: false,
             gdb: false,
             icount: false,
+            disk: None,
+            fresh_disk: false,
         }
     }
 }
@@ -220,6 +254,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--icount" => opts.icount = flags.switch(&flag)?,
                     "--smp" => opts.smp = parse_smp(flags.value(&flag)?)?,
                     "--mem" => opts.mem = parse_mem(flags.value(&flag)?)?,
+                    "--disk" => opts.disk = Some(flags.value(&flag)?.to_string()),
+                    "--fresh-disk" => opts.fresh_disk = flags.switch(&flag)?,
                     _ => return Err(flags.unknown(&flag)),
                 }
             }
@@ -258,6 +294,33 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 }
             }
             Ok(Command::Fuzz(run))
+        }
+        "disk" => {
+            let mut words = Vec::new();
+            let mut disk = None;
+            let mut rest = rest.iter();
+            while let Some(arg) = rest.next() {
+                match arg.as_str() {
+                    "--disk" => disk = Some(rest.next().ok_or("--disk needs a value")?.clone()),
+                    arg if arg.starts_with("--disk=") => disk = Some(arg["--disk=".len()..].to_string()),
+                    arg if arg.starts_with("--") => return Err(format!("unknown flag {arg} for `cargo mk disk`")),
+                    arg => words.push(arg.to_string()),
+                }
+            }
+            let action = match words.as_slice() {
+                [verb] if verb == "ls" => DiskAction::Ls("/".into()),
+                [verb, path] if verb == "ls" => DiskAction::Ls(path.clone()),
+                [verb, path] if verb == "cat" => DiskAction::Cat(path.clone()),
+                [verb, host, path] if verb == "put" => DiskAction::Put(host.clone(), path.clone()),
+                [verb, path, host] if verb == "get" => DiskAction::Get(path.clone(), host.clone()),
+                _ => {
+                    return Err(
+                        "usage: cargo mk disk ls [PATH] | cat PATH | put HOST PATH | get PATH HOST [--disk IMAGE]"
+                            .into(),
+                    );
+                }
+            };
+            Ok(Command::Disk(DiskOpts { action, disk }))
         }
         other => Err(format!("unknown command `{other}`")),
     }
@@ -324,6 +387,28 @@ mod tests {
     }
 
     #[test]
+    fn disk_actions() {
+        assert_eq!(
+            parse_str("disk ls"),
+            Ok(Command::Disk(DiskOpts { action: DiskAction::Ls("/".into()), disk: None }))
+        );
+        assert_eq!(
+            parse_str("disk put a.txt /home/root/a.txt --disk x.img"),
+            Ok(Command::Disk(DiskOpts {
+                action: DiskAction::Put("a.txt".into(), "/home/root/a.txt".into()),
+                disk: Some("x.img".into())
+            }))
+        );
+        assert_eq!(
+            parse_str("disk get /a b"),
+            Ok(Command::Disk(DiskOpts { action: DiskAction::Get("/a".into(), "b".into()), disk: None }))
+        );
+        assert!(parse_str("disk cat").is_err());
+        assert!(parse_str("disk rm /a").is_err());
+        assert!(parse_str("disk ls --nope").is_err());
+    }
+
+    #[test]
     fn qemu_all_flags() {
         let parsed = parse_str("qemu --release --uefi --selftest --smp 4 --mem=1G --display --gdb --icount");
         assert_eq!(
@@ -337,6 +422,8 @@ mod tests {
                 display: true,
                 gdb: true,
                 icount: true,
+                disk: None,
+                fresh_disk: false,
             }))
         );
         let Ok(Command::Qemu(opts)) = parse_str("qemu --smp=3 --mem 512") else {

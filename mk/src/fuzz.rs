@@ -76,18 +76,25 @@ pub fn run(ws: &Workspace, image: &Path, run: &Run) -> Result<String, String> {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     };
+    // Only the lines that came since the last look are searched: a long
+    // run prints megabytes, and reading it all again each time would
+    // make this loop slower than the guest.
+    let mut scanned = mark;
     loop {
         if let Err(err) = guest.poll(Duration::from_millis(500)) {
             return Err(format!("{err}; console:\n{}", tail(&guest)));
         }
-        let console = strip_escapes(&String::from_utf8_lossy(&guest.output[mark..]));
-        if let Some(verdict) = verdict(&console) {
-            // Let the rest of the line (and the prompt) arrive.
-            guest.wait_until(Duration::from_secs(5), Duration::from_millis(300), session::ends_in_prompt);
-            return verdict.map_err(|line| format!("{line}\nconsole:\n{}", tail(&guest)));
+        if let Some(end) = guest.output[scanned..].iter().rposition(|&b| b == b'\n').map(|i| scanned + i + 1) {
+            let fresh = strip_escapes(&String::from_utf8_lossy(&guest.output[scanned..end]));
+            scanned = end;
+            if let Some(verdict) = verdict(&fresh) {
+                // Let the rest of the line (and the prompt) arrive.
+                guest.wait_until(Duration::from_secs(5), Duration::from_millis(300), session::ends_in_prompt);
+                return verdict.map_err(|line| format!("{line}\nconsole:\n{}", tail(&guest)));
+            }
         }
         // The shell's prompt back without a verdict: the fuzzer died.
-        if console.contains('\n') && session::ends_in_prompt(&guest.output[mark..]) {
+        if scanned > mark && session::ends_in_prompt(&guest.output[mark..]) {
             return Err(format!("the fuzzer ended without a verdict; console:\n{}", tail(&guest)));
         }
         if guest.elapsed() > deadline {

@@ -39,8 +39,21 @@ impl Guest {
         log_path: &Path,
         smp: u32,
     ) -> Result<Guest, String> {
+        Guest::start_with(ws, image, firmware, log_path, smp, true)
+    }
+
+    /// [`Guest::start`]; with `fresh_disks` false, the data disk is the one
+    /// the last boot of `image` left.
+    pub fn start_with(
+        ws: &Workspace,
+        image: &Path,
+        firmware: Option<&Firmware>,
+        log_path: &Path,
+        smp: u32,
+        fresh_disks: bool,
+    ) -> Result<Guest, String> {
         let log = crate::process::create_log(log_path)?;
-        let mut cmd = crate::check::test_qemu_command(ws, image, firmware, smp);
+        let mut cmd = crate::check::test_qemu_command_with(ws, image, firmware, smp, fresh_disks);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         println!("mk: {}", crate::process::describe(&cmd));
         let started = Instant::now();
@@ -100,6 +113,23 @@ impl Guest {
                 return done(&self.output);
             }
         }
+    }
+
+    /// Waits up to `timeout` for QEMU to exit on its own (reading what the
+    /// console prints meanwhile); its exit status, or `Err` if it is still
+    /// running then.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus, String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.poll(Duration::from_millis(100)).is_err() {
+                // The console closed: QEMU is ending.
+                return self.child.wait().map_err(|e| format!("waiting for QEMU: {e}"));
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Ok(status);
+            }
+        }
+        Err(format!("QEMU still runs {} s later", timeout.as_secs()))
     }
 
     /// Types `text` on the serial console.

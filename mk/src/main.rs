@@ -14,9 +14,11 @@ mod bench;
 mod boottime;
 mod check;
 mod cli;
+mod disk;
 mod fuzz;
 mod guest;
 mod images;
+mod persistence;
 mod picture;
 mod process;
 mod qemu;
@@ -24,6 +26,7 @@ mod screenshot;
 mod selftest;
 mod session;
 mod setup;
+mod shutdown;
 mod smoke;
 mod supervision;
 mod userspace;
@@ -105,6 +108,37 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let ws = Workspace::locate()?;
             setup::run(&ws, setup::Needs::ALL)?;
             check::run(&ws, &opts)
+        }
+        Command::Disk(opts) => {
+            let ws = Workspace::locate()?;
+            let image = match &opts.disk {
+                Some(path) => std::path::PathBuf::from(path),
+                None => ws.mk_dir().join(qemu::DATA_DISK),
+            };
+            disk::prepare_data_disk(&image, false)?;
+            match opts.action {
+                cli::DiskAction::Ls(path) => {
+                    for line in disk::ls(&image, &path)? {
+                        println!("{line}");
+                    }
+                }
+                cli::DiskAction::Cat(path) => {
+                    use std::io::Write;
+                    let data = disk::read(&image, &path)?;
+                    std::io::stdout().write_all(&data).map_err(|e| format!("writing: {e}"))?;
+                }
+                cli::DiskAction::Put(host, path) => {
+                    let data = std::fs::read(&host).map_err(|e| format!("reading {host}: {e}"))?;
+                    disk::write(&image, &path, &data)?;
+                    println!("mk: {host} -> {path} ({} bytes)", data.len());
+                }
+                cli::DiskAction::Get(path, host) => {
+                    let data = disk::read(&image, &path)?;
+                    std::fs::write(&host, &data).map_err(|e| format!("writing {host}: {e}"))?;
+                    println!("mk: {path} -> {host} ({} bytes)", data.len());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -16,11 +16,15 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::cli::QemuOpts;
+use crate::disk;
 use crate::images;
 use crate::process;
 use crate::workspace::Workspace;
 
 pub const QEMU: &str = "qemu-system-x86_64";
+
+/// The data disk `cargo mk qemu` attaches, under `target/ferrite/`.
+pub const DATA_DISK: &str = "data.img";
 
 /// Where Debian's `ovmf` package puts the firmware.
 pub const OVMF_DIR: &str = "/usr/share/OVMF";
@@ -88,6 +92,9 @@ pub struct Machine<'a> {
     pub display: bool,
     pub gdb: bool,
     pub icount: bool,
+    /// Raw disk images attached as virtio block devices, in order (the
+    /// guest's `disk:0`, `disk:1`, ...).
+    pub disks: &'a [PathBuf],
 }
 
 /// QEMU option values separate fields with commas; a comma in a file name
@@ -112,10 +119,14 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
             Serial::Terminal => "mon:stdio".into(),
             Serial::Pipe => "stdio".into(),
         },
-        "-no-reboot".into(),
         "-device".into(),
         "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
     ];
+    // A test boot ends on a reset (a triple fault, or `reboot`); at the
+    // terminal, `reboot` restarts the machine as a user expects.
+    if machine.serial == Serial::Pipe {
+        args.insert(10, "-no-reboot".into());
+    }
     if machine.display {
         args.extend(["-vga".into(), "std".into()]);
     } else {
@@ -130,6 +141,14 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
         ]);
     }
     args.extend(["-drive".into(), format!("format=raw,file={}", file_value(machine.image))]);
+    for (n, disk) in machine.disks.iter().enumerate() {
+        args.extend([
+            "-drive".into(),
+            format!("if=none,id=disk{n},format=raw,file={}", file_value(disk)),
+            "-device".into(),
+            format!("virtio-blk-pci,drive=disk{n}"),
+        ]);
+    }
     if machine.icount {
         args.extend(["-icount".into(), "shift=0".into()]);
     }
@@ -161,6 +180,12 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
     let kernel = if opts.selftest { images::selftest(&images) } else { images::normal(&images) };
     let firmware = if opts.uefi { Some(firmware(&ws.mk_dir().join("OVMF_VARS.fd"))?) } else { None };
     let image = if opts.uefi { &kernel.uefi } else { &kernel.bios };
+    let disk = match &opts.disk {
+        Some(path) => PathBuf::from(path),
+        None => ws.mk_dir().join(DATA_DISK),
+    };
+    disk::prepare_data_disk(&disk, opts.fresh_disk)?;
+    let disks = [disk];
     let machine = Machine {
         image,
         firmware: firmware.as_ref(),
@@ -170,15 +195,17 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
         display: opts.display,
         gdb: opts.gdb,
         icount: opts.icount,
+        disks: &disks,
     };
     let mut cmd = process::clean(ws, QEMU);
     cmd.args(args(&machine));
     println!(
-        "mk: booting {} ({}, {} CPUs, {}); Ctrl-A X quits QEMU",
+        "mk: booting {} ({}, {} CPUs, {}) with the data disk {}; Ctrl-A X quits QEMU",
         ws.show(image),
         if opts.uefi { "UEFI" } else { "BIOS" },
         opts.smp,
-        opts.mem
+        opts.mem,
+        ws.show(&disks[0])
     );
     println!("mk: {}", process::describe(&cmd));
     if opts.gdb {
@@ -247,6 +274,7 @@ mod tests {
             display: false,
             gdb: false,
             icount: false,
+            disks: &[],
         };
         assert_eq!(
             words(&args(&machine)),
@@ -268,6 +296,7 @@ mod tests {
             display: true,
             gdb: true,
             icount: true,
+            disks: &[PathBuf::from("/t/data.img")],
         };
         let line = words(&args(&machine));
         assert!(line.contains("-smp 4 -m 1G -serial mon:stdio"), "{line}");
@@ -278,6 +307,10 @@ mod tests {
              -drive if=pflash,format=raw,file=/t/OVMF_VARS.fd"
         ));
         assert!(line.contains("-drive format=raw,file=/t/a,,b.img"), "{line}");
+        assert!(
+            line.contains("-drive if=none,id=disk0,format=raw,file=/t/data.img -device virtio-blk-pci,drive=disk0")
+        );
+        assert!(!line.contains("-no-reboot"), "{line}");
         assert!(line.ends_with("-icount shift=0 -s -S"), "{line}");
         assert!(!line.contains("kvm"), "{line}");
     }

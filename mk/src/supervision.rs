@@ -32,6 +32,7 @@ pub const DAEMONS: &[(&str, &str, &str, &str)] = &[
     ("randd", "rand", "dd if=rand: of=null: bs=16 count=1", "1+0 records in"),
     ("greetd", "greet", "cat greet:shell", "Hello, shell!"),
     ("pcid", "pci", "ls pci:", "00:00.0"),
+    ("virtio-blkd", "disk", "dd if=disk:0 of=null: bs=4096 count=4", "4+0 records in"),
 ];
 
 /// The restarts `sys:daemon` (header `SCHEME PID PROGRAM RESTARTS

@@ -49,6 +49,8 @@ pub const PROGRAMS: &[&str] = &[
     "utils",
     "ps2",
     "fbcon",
+    "virtio-blk",
+    "file",
     "ipcd",
 ];
 
@@ -84,7 +86,7 @@ pub const IPCD: &str = "ipcd";
 
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
-pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console"];
+pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console", "virtio-glue", "redoxfs-glue"];
 
 /// The address every program is linked at (DESIGN.md §6; `abi::USER_IMAGE_BASE`).
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;

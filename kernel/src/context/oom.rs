@@ -24,9 +24,9 @@ use super::process::{self, INIT_PID, Process};
 use super::scheduler;
 use crate::memory::frame;
 
-/// How many times the faulting process yields, waiting for a victim's
-/// memory, before it picks another.
-const WAIT_ROUNDS: usize = 200;
+/// How many times the faulting process yields, waiting for a victim to
+/// end, before it picks another.
+const WAIT_ROUNDS: usize = 5000;
 /// The most processes killed for one fault.
 const VICTIMS: usize = 4;
 
@@ -77,12 +77,22 @@ pub fn make_room(current: &Arc<Process>) -> bool {
             current.pid
         );
         victim.kill(abi::SIGKILL);
-        drop(victim);
+        // Wait for its memory: until frames are free, or until it has
+        // ended and given its memory back (then the next victim, if that
+        // was not enough). A victim stuck in the kernel is given up on
+        // after WAIT_ROUNDS.
         for _ in 0..WAIT_ROUNDS {
             if frame::user_frames_available() {
                 return true;
             }
+            if victim.exit_status().is_some() {
+                break;
+            }
             scheduler::yield_now();
+        }
+        drop(victim);
+        if frame::user_frames_available() {
+            return true;
         }
     }
     false

@@ -323,11 +323,18 @@ pub fn wait_child(parent: &Arc<Process>, pid: Pid, nohang: bool) -> Result<Optio
     } else {
         let mut error = None;
         parent.child_exited.wait_until(
-            || match find(&mut found) {
-                Ok(ready) => ready,
-                Err(err) => {
-                    error = Some(err);
-                    true
+            || {
+                // A power request for init ends its wait (`scheme::power`).
+                if parent.pid == INIT_PID && crate::scheme::power::pending() {
+                    error = Some(Error::new(abi::syscall::error::EINTR));
+                    return true;
+                }
+                match find(&mut found) {
+                    Ok(ready) => ready,
+                    Err(err) => {
+                        error = Some(err);
+                        true
+                    }
                 }
             },
             0,

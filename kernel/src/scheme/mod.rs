@@ -20,6 +20,7 @@ pub mod irq;
 pub mod memory;
 pub mod namespace;
 pub mod pipe;
+pub mod power;
 pub mod registry;
 pub mod root;
 pub mod snapshot;

@@ -34,6 +34,16 @@ fn exercise(bytes: &[u8]) {
             let _ = madt.isa_irq_to_gsi(irq);
         }
     }
+    if let Ok(mcfg) = parse_mcfg(bytes) {
+        assert!(mcfg.entries().count() <= bytes.len() / 16);
+        for region in mcfg.entries().flatten() {
+            let _ = region.function_address(region.end_bus, 31, 7);
+        }
+    }
+    if let Ok(fadt) = parse_fadt(bytes) {
+        let _ = (fadt.dsdt(), fadt.pm1a_control(), fadt.pm1b_control(), fadt.reset());
+    }
+    let _ = find_s5(bytes);
 }
 
 #[test]
@@ -54,7 +64,7 @@ fn random_bodies_with_valid_headers() {
     for _ in 0..20_000 {
         let len = rng.below(120);
         let body = rng.bytes(len);
-        for sig in [b"APIC", b"RSDT", b"XSDT"] {
+        for sig in [b"APIC", b"RSDT", b"XSDT", b"MCFG", b"FACP", b"DSDT"] {
             exercise(&sdt(sig, &body));
         }
         let mut r = rng.bytes(36);
@@ -151,6 +161,33 @@ fn mutated_madt() {
     }
     // The mutations must actually exercise the entry walk.
     assert!(reached_entries > 10_000, "{reached_entries}");
+}
+
+#[test]
+fn mutated_mcfg_fadt_and_dsdt() {
+    let mut rng = Rng::new(0x5151_aced_0bad_0005);
+    let s5 = s5_package(true, &[&[0x0a, 5], &[0x0b, 1, 0], &[0], &[1]]);
+    let bases = [
+        mcfg(&[(0xb000_0000, 0, 0, 0xff), (0xc000_0000, 1, 4, 9)]),
+        qemu_fadt(0x7fe0_0000),
+        dsdt(&[&[0x10, 0x4b, 0x01, b'_', b'S', b'B', b'_'], &s5, &[0x14, 0x08, b'_', b'P', b'T', b'S', 0x01]]),
+    ];
+    let mut reached = [0usize; 3];
+    for _ in 0..30_000 {
+        for (i, base) in bases.iter().enumerate() {
+            let mut b = base.clone();
+            mutate(&mut rng, &mut b);
+            maybe_fix_sdt(&mut rng, &mut b);
+            let parsed = match i {
+                0 => parse_mcfg(&b).is_ok(),
+                1 => parse_fadt(&b).is_ok(),
+                _ => find_s5(&b).is_ok(),
+            };
+            reached[i] += usize::from(parsed);
+            exercise(&b);
+        }
+    }
+    assert!(reached.iter().all(|&n| n > 5_000), "{reached:?}");
 }
 
 #[test]

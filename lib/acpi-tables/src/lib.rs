@@ -1,6 +1,7 @@
 //! ACPI table parsing: the CPUs, I/O APICs and interrupt overrides the kernel
 //! needs to bring up SMP and route IRQs, read from the firmware's RSDP,
-//! RSDT/XSDT and MADT.
+//! RSDT/XSDT and MADT; the PCI Express configuration windows (MCFG); and
+//! how to power off and reset (FADT, and `\_S5` in the DSDT).
 //!
 //! What it may touch: only the byte slices it is handed. It maps nothing,
 //! dereferences no physical address, allocates nothing and contains no
@@ -17,7 +18,9 @@
 //!    learn its length, map that much, [`root_table_entries`];
 //! 3. for each entry, map its header and look for [`MADT_SIGNATURE`]; map the
 //!    whole MADT and [`parse_madt`]; walk [`Madt::entries`] and use
-//!    [`Madt::isa_irq_to_gsi`] for legacy IRQs.
+//!    [`Madt::isa_irq_to_gsi`] for legacy IRQs;
+//! 4. likewise [`parse_mcfg`] for the ECAM windows, and [`parse_fadt`] then
+//!    [`find_s5`] on the table at [`Fadt::dsdt`] for poweroff.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -40,21 +43,27 @@
 extern crate std;
 
 mod bytes;
+mod fadt;
 mod madt;
+mod mcfg;
 mod rsdp;
 mod sdt;
+mod sleep;
 
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod testutil;
 
+pub use fadt::{AddressSpace, FADT_SIGNATURE, Fadt, GenericAddress, parse_fadt};
 pub use madt::{IsaRoute, MADT_SIGNATURE, Madt, MadtEntries, MadtEntry, Polarity, Trigger, parse_madt};
+pub use mcfg::{EcamRegion, MCFG_SIGNATURE, Mcfg, McfgEntries, parse_mcfg};
 pub use rsdp::{RSDP_SIGNATURE, RSDP_V1_LEN, RSDP_V2_LEN, Rsdp, parse_rsdp};
 pub use sdt::{
     RSDT_SIGNATURE, RootTableEntries, RootTableKind, SDT_HEADER_LEN, SdtHeader, XSDT_SIGNATURE, parse_sdt_header,
     root_table_entries, validate_sdt,
 };
+pub use sleep::{DSDT_SIGNATURE, SleepState, find_s5};
 
 /// Why a table was rejected.
 ///
@@ -72,6 +81,8 @@ pub enum Error {
     /// A length field is too small, not a whole number of entries, or runs
     /// past the end of its table.
     BadLength,
+    /// The object looked for is not in the table.
+    NotFound,
 }
 
 impl core::fmt::Display for Error {
@@ -81,6 +92,7 @@ impl core::fmt::Display for Error {
             Error::BadSignature => "ACPI table has the wrong signature",
             Error::BadChecksum => "ACPI table checksum mismatch",
             Error::BadLength => "ACPI table has an invalid length field",
+            Error::NotFound => "ACPI object not found",
         })
     }
 }

@@ -173,3 +173,60 @@ impl Rng {
         (0..len).map(|_| self.byte()).collect()
     }
 }
+
+/// An MCFG with allocation entries `(base, segment, start_bus, end_bus)`.
+pub fn mcfg(entries: &[(u64, u16, u8, u8)]) -> Vec<u8> {
+    let mut body = std::vec![0u8; 8];
+    for &(base, segment, start, end) in entries {
+        body.extend_from_slice(&base.to_le_bytes());
+        body.extend_from_slice(&segment.to_le_bytes());
+        body.extend_from_slice(&[start, end, 0, 0, 0, 0]);
+    }
+    sdt(b"MCFG", &body)
+}
+
+/// An ACPI 1.0 FADT (116 bytes): DSDT pointer and PM1a control port only.
+pub fn fadt_v1(dsdt: u32, pm1a_cnt: u32) -> Vec<u8> {
+    let mut body = std::vec![0u8; 116 - 36];
+    body[40 - 36..44 - 36].copy_from_slice(&dsdt.to_le_bytes());
+    body[64 - 36..68 - 36].copy_from_slice(&pm1a_cnt.to_le_bytes());
+    sdt(b"FACP", &body)
+}
+
+/// A FADT laid out as QEMU's q35 one (revision 3, 244 bytes): SMI command
+/// 0xb2 takes 0xf1, PM1a control at port 0x604, reset by 6 to port 0xcf9.
+pub fn qemu_fadt(dsdt: u64) -> Vec<u8> {
+    let mut t = fadt_v1(dsdt as u32, 0x604);
+    t.resize(244, 0);
+    t[4..8].copy_from_slice(&244u32.to_le_bytes());
+    t[8] = 3;
+    t[48..52].copy_from_slice(&0xb2u32.to_le_bytes());
+    t[52] = 0xf1;
+    t[112..116].copy_from_slice(&(1u32 << 10).to_le_bytes());
+    t[116..128].copy_from_slice(&[1, 8, 0, 0, 0xf9, 0x0c, 0, 0, 0, 0, 0, 0]);
+    t[128] = 6;
+    t[140..148].copy_from_slice(&dsdt.to_le_bytes());
+    t[172..184].copy_from_slice(&[1, 16, 0, 2, 0x04, 0x06, 0, 0, 0, 0, 0, 0]);
+    fix_checksum(&mut t, 9);
+    t
+}
+
+/// A DSDT whose AML body is `parts` concatenated.
+pub fn dsdt(parts: &[&[u8]]) -> Vec<u8> {
+    sdt(b"DSDT", &parts.concat())
+}
+
+/// `Name ([\]_S5, Package (n) { elements })`, each element an encoded AML
+/// data object.
+pub fn s5_package(root: bool, elements: &[&[u8]]) -> Vec<u8> {
+    let mut p = std::vec![0x08];
+    if root {
+        p.push(b'\\');
+    }
+    p.extend_from_slice(b"_S5_");
+    let body: Vec<u8> = [&[u8::try_from(elements.len()).unwrap()][..], &elements.concat()].concat();
+    p.push(0x12);
+    p.push(u8::try_from(body.len() + 1).unwrap());
+    p.extend_from_slice(&body);
+    p
+}

@@ -28,7 +28,8 @@ pub const SCHEMES_SPARED: &[&str] = &["serial", "fbcon", "debug", "ps2"];
 /// that does not exist).
 pub const SCHEMES: &[&str] = &[
     "tmp", "tmp", "tmp", "chan", "chan", "shm", "shm", "log", "pci", "sys", "null", "zero", "rand", "pipe", "pipe",
-    "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "fuzzcon", "fuzzcon", "nope", "TMP",
+    "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "fuzzcon", "fuzzcon", "power", "disk",
+    "nope", "TMP",
 ];
 
 /// Path parts of generated URLs; `@` is replaced by a digit (so children

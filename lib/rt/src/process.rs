@@ -192,6 +192,15 @@ pub fn wait_any(nohang: bool) -> Result<Option<(usize, ExitStatus)>> {
     Ok((pid != 0).then_some((pid, ExitStatus(status))))
 }
 
+/// [`wait_any`], except that an interrupted wait returns `EINTR` instead of
+/// waiting again: for init, whose wait the kernel interrupts when a power
+/// request comes (`power:`).
+pub fn wait_any_interruptible(nohang: bool) -> Result<Option<(usize, ExitStatus)>> {
+    let flags = if nohang { abi::WNOHANG } else { 0 };
+    let (pid, status) = sys::waitpid(abi::WAIT_ANY, flags)?;
+    Ok((pid != 0).then_some((pid, ExitStatus(status))))
+}
+
 /// An exit status for `main` to return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitCode(u8);

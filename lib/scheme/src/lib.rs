@@ -53,8 +53,10 @@
 extern crate alloc;
 
 mod handles;
+mod path;
 
 pub use handles::Handles;
+pub use path::components;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

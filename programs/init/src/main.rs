@@ -2,7 +2,7 @@
 //! (DESIGN.md §1). It runs the script `initfs:/etc/init.rc` (the language
 //! is described and parsed by the `initrc` crate), then does the one job
 //! every pid 1 has: it reaps children, its own and the orphans the kernel
-//! hands it, forever.
+//! hands it (quietly), forever.
 //!
 //! The script, line by line:
 //! - a line that does not parse is logged (`init: initfs:etc/init.rc:
@@ -16,6 +16,10 @@
 //!   it exits (see [`console`]);
 //! - `restart` starts a daemon as `run` does and starts it again when it
 //!   ends as its policy says (see [`supervise`]).
+//!
+//! A `poweroff` or `reboot` request (written to the kernel's `power:` by a
+//! root process) ends init's wait; init then stops everything and has the
+//! kernel turn the machine off or reset it (see [`shutdown`]).
 //!
 //! If the script cannot be read, init says why and starts
 //! `initfs:bin/hello` instead, so a broken image still shows a sign of
@@ -31,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 mod console;
+mod shutdown;
 mod start;
 mod supervise;
 
@@ -68,7 +73,14 @@ fn main() {
             start::spawn(&Program { path: String::from(FALLBACK), args: Vec::new() }, &env);
         }
     }
-    reap_forever(&env, &mut consoles, &mut services)
+    let mut power = match rt::fs::File::open_with("power:", rt::abi::syscall::O_RDWR) {
+        Ok(power) => Some(power),
+        Err(err) => {
+            println!("init: cannot open power: ({err}); poweroff and reboot will not work");
+            None
+        }
+    };
+    reap_forever(&env, &mut consoles, &mut services, &mut power)
 }
 
 /// Runs every command of the script in order, after logging its bad lines.
@@ -96,16 +108,33 @@ fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles, ser
 
 /// Collects every child that ends, and says how it ended; console
 /// programs and supervised daemons are started again. While a restart
-/// waits for its time, the wait for children only polls.
-fn reap_forever(env: &Env, consoles: &mut console::Consoles, services: &mut supervise::Services) -> ! {
+/// waits for its time, the wait for children only polls. A power request
+/// interrupts the wait (`EINTR`) and stops the system.
+fn reap_forever(
+    env: &Env,
+    consoles: &mut console::Consoles,
+    services: &mut supervise::Services,
+    power: &mut Option<rt::fs::File>,
+) -> ! {
     loop {
+        if let Some(file) = power.as_mut()
+            && let Some(request) = shutdown::pending(file)
+        {
+            shutdown::run(request, file, services);
+            // Still here: the kernel could not do it. Go on reaping.
+            println!(
+                "init: the machine did not {}; still running",
+                if request == shutdown::Request::PowerOff { "power off" } else { "reset" }
+            );
+        }
         services.restart_due(env);
         let pending = services.next_due();
-        match rt::process::wait_any(pending.is_some()) {
+        match rt::process::wait_any_interruptible(pending.is_some()) {
             Ok(Some((pid, status))) => {
-                if !consoles.reaped(pid, status, env) && !services.reaped(pid, status) {
-                    println!("init: reaped pid {pid}: {status}");
-                }
+                // Anything else is an orphan the kernel handed over (or a
+                // `spawn`ed program): collected quietly, as every Unix init
+                // does; its parent was the one to care how it ended.
+                let _ = consoles.reaped(pid, status, env) || services.reaped(pid, status);
             }
             Ok(None) => rt::time::sleep(pending.unwrap_or(IDLE).min(POLL)),
             Err(err) if err.errno == ECHILD => rt::time::sleep(pending.unwrap_or(IDLE).min(IDLE)),

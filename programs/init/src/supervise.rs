@@ -93,6 +93,14 @@ impl Services {
         true
     }
 
+    /// The daemons running now, the last started first: (name, pid).
+    pub fn running_newest_first(&self) -> Vec<(String, usize)> {
+        let mut running: Vec<(Duration, String, usize)> =
+            self.list.iter().filter_map(|s| Some((s.started, String::from(s.program.name()), s.pid?))).collect();
+        running.sort_by_key(|r| core::cmp::Reverse(r.0));
+        running.into_iter().map(|(_, name, pid)| (name, pid)).collect()
+    }
+
     /// How long until the next restart is due (`None`: none is pending).
     pub fn next_due(&self) -> Option<Duration> {
         let now = rt::time::now();

@@ -156,3 +156,45 @@ pub fn msi_vectors_are_allocated_with_their_message() -> Outcome {
     refused_to_users("irq:msi")?;
     Ok(format!("vector {data:#x} at {address:#x}; {total} vectors then EBUSY; a closed one comes back; users EACCES"))
 }
+
+pub fn pci_config_pages_map_one_function() -> Outcome {
+    // 00:00.0 is the q35 host bridge (8086:29c0): its page through ECAM
+    // must show the same ids `pci:` lists.
+    let mut page = ok("open memory:pci/00:00.0", File::open_with("memory:pci/00:00.0", O_RDWR))?;
+    ensure!(ok("fpath", page.path())? == "memory:pci/00:00.0", "fpath {:?}", page.path());
+    let mut address = [0u8; 8];
+    ensure!(ok("read the address", page.read(&mut address))? == 8, "short address");
+    let physical = u64::from_ne_bytes(address);
+    ensure!(physical != 0 && physical.is_multiple_of(4096), "physical address {physical:#x}");
+    let stat = ok("fstat", page.stat())?;
+    ensure!(stat.st_size == 4096, "size {}", stat.st_size);
+    let ids = {
+        let view = ok("fmap", rt::mem::map_file_shared(page.fd(), physical as usize, 4096))?;
+        view.atomic_u32s()[0].load(Ordering::Relaxed)
+    };
+    let listing = {
+        let _pci = crate::daemons::start("pcid", "pci")?;
+        ok("read pci:", rt::fs::read_to_string("pci:"))?
+    };
+    let listed = listing
+        .lines()
+        .find(|l| l.starts_with("00:00.0 "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_default();
+    let seen = format!("{:04x}:{:04x}", ids & 0xffff, ids >> 16);
+    ensure!(seen == listed, "the page says {seen}, pci: says {listed}");
+    let flags = sc::PROT_READ | sc::MAP_SHARED;
+    expect_errno("the next function's page", fmap_raw(page.fd(), physical as usize + 4096, 4096, flags), sc::EPERM)?;
+    expect_errno("two pages", fmap_raw(page.fd(), physical as usize, 8192, flags), sc::EPERM)?;
+    expect_err("a second owner", rt::sys::open("memory:pci/00:00.0", O_RDWR), sc::EBUSY)?;
+    drop(page);
+    let again = ok("open after the owner closed", File::open_with("memory:pci/00:00.0", O_RDWR));
+    drop(again?);
+    for bad in ["memory:pci/00:20.0", "memory:pci/00:00.8", "memory:pci/0:0.0", "memory:pci/", "memory:pci/zz:00.0"] {
+        expect_err(bad, rt::sys::open(bad, O_RDWR), sc::ENOENT)?;
+    }
+    refused_to_users("memory:pci/00:00.0")?;
+    Ok(format!(
+        "00:00.0 at {physical:#x} reads {seen} as pci: lists; one page only; one owner (EBUSY); bad names ENOENT; users EACCES"
+    ))
+}

@@ -29,11 +29,13 @@ mod console_shell;
 mod consoles;
 mod corrupt_initfs;
 mod daemons;
+mod disk;
 mod display;
 mod driver_caps;
 mod exec;
 mod faults;
 mod files;
+mod filesystem;
 mod futex;
 mod ipc;
 mod kschemes;
@@ -242,9 +244,17 @@ static TESTS: &[Test] = tests![
     robustness::event_watches_are_limited_per_process,
     robustness::pending_calls_per_daemon_are_bounded,
     robustness::sys_daemon_shows_restarts_and_their_reasons,
+    kschemes::power_requests_wait_for_init,
     driver_caps::dma_buffers_give_their_physical_address,
     driver_caps::physical_windows_map_only_inside,
+    driver_caps::pci_config_pages_map_one_function,
     driver_caps::msi_vectors_are_allocated_with_their_message,
+    disk::disk_reads_back_what_was_written,
+    disk::disk_ends_and_bad_requests_get_errors,
+    disk::disk_serves_many_callers_at_once,
+    filesystem::file_scheme_keeps_files_and_directories,
+    filesystem::file_scheme_checks_permissions_and_names,
+    filesystem::file_scheme_survives_its_restart_and_open_unlinks,
     robustness::smp_stress,
     robustness::sigint_interrupts_a_call_nobody_answers,
 ];

@@ -372,7 +372,7 @@ pub fn pending_calls_per_daemon_are_bounded() -> Outcome {
         let url = url.clone();
         match fork_child(move || match rt::sys::open(&url, O_RDWR) {
             Ok(_) => 0,
-            Err(err) => err.errno as i32,
+            Err(err) => err.errno,
         }) {
             Ok(pid) => callers.push(pid),
             Err(err) => {
@@ -394,12 +394,12 @@ pub fn pending_calls_per_daemon_are_bounded() -> Outcome {
             Err(err) => return Err(err),
         }
     }
-    let refused = ends.iter().filter(|&&e| e == sc::EAGAIN as i32).count();
-    let failed = ends.iter().filter(|&&e| e == sc::EIO as i32).count();
+    let refused = ends.iter().filter(|&&e| e == sc::EAGAIN).count();
+    let failed = ends.iter().filter(|&&e| e == sc::EIO).count();
     ensure!(
         refused == CALLERS - PENDING_MAX && failed == PENDING_MAX,
         "{CALLERS} callers: {refused} got EAGAIN, {failed} EIO, others {:?}",
-        ends.iter().filter(|&&e| e != sc::EAGAIN as i32 && e != sc::EIO as i32).collect::<Vec<_>>()
+        ends.iter().filter(|&&e| e != sc::EAGAIN && e != sc::EIO).collect::<Vec<_>>()
     );
     Ok(format!("{PENDING_MAX} calls waited (EIO when the daemon died), {refused} more got EAGAIN"))
 }
@@ -451,5 +451,5 @@ pub fn sys_daemon_shows_restarts_and_their_reasons() -> Outcome {
     kill_and_reap(second);
     let back = format!("{name} {second} usertests 1 pid {first} signal:{SIGKILL}");
     ensure!(line.join(" ") == back, "the second instance: {line:?}, wanted {back:?}");
-    Ok(format!("{}", line.join(" ")))
+    Ok(line.join(" "))
 }

@@ -8,5 +8,5 @@
 /// Every name `utils` dispatches on, in the order of its table.
 pub const UTILITIES: &[&str] = &[
     "cat", "chan", "cp", "date", "dd", "echo", "env", "false", "free", "head", "hexdump", "kill", "ls", "mkdir", "mv",
-    "ps", "pwd", "rm", "rmdir", "sleep", "touch", "true", "uname", "wc",
+    "poweroff", "ps", "pwd", "reboot", "rm", "rmdir", "sleep", "touch", "true", "uname", "wc",
 ];

@@ -16,7 +16,7 @@ use scheme::sc::{
     EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, MODE_DIR, MODE_FILE, O_ACCMODE, O_APPEND,
     O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY,
 };
-use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat, components};
 
 rt::main!(main);
 
@@ -53,20 +53,6 @@ struct Tmp {
 
 fn err(errno: i32) -> Error {
     Error::new(errno)
-}
-
-/// The components of `path`, with `.` dropped and `..` applied; `EINVAL`
-/// for `..` above the root.
-fn components(path: &str) -> Result<Vec<&str>> {
-    let mut parts = Vec::new();
-    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
-        if part == ".." {
-            parts.pop().ok_or(err(EINVAL))?;
-        } else {
-            parts.push(part);
-        }
-    }
-    Ok(parts)
 }
 
 /// Make `data` at least `len` bytes (new bytes zero); `ENOSPC` if the

@@ -1,7 +1,11 @@
 //! What the kernel needs from ACPI at boot: the CPUs, the IOAPICs and how
-//! ISA IRQs map to GSIs, read from the MADT. Parsing is `acpi_tables`'s
-//! (checked, host-tested); this module only finds the tables in physical
-//! memory and turns the entries into a [`Platform`].
+//! ISA IRQs map to GSIs (the MADT), where PCI Express configuration space
+//! is mapped (the MCFG), and how to power off and reset (the FADT, and
+//! `\_S5` in the DSDT). Parsing is `acpi_tables`'s (checked, host-tested;
+//! `\_S5` is found by its byte pattern, as the kernel has no AML
+//! interpreter); this module only finds the tables in physical memory and
+//! turns them into a [`Platform`]. A missing or broken MCFG, FADT or DSDT
+//! is logged and leaves that part empty; only the MADT is required.
 
 use alloc::vec::Vec;
 
@@ -28,6 +32,10 @@ pub struct Platform {
     pub ioapics: Vec<IoApicInfo>,
     /// Route of each ISA IRQ 0-15 after the MADT's overrides.
     pub isa_routes: [IsaRoute; 16],
+    /// How to power off and reset (from the FADT and the DSDT's `\_S5`).
+    pub power: super::power::Power,
+    /// PCI Express configuration space (ECAM) regions, from the MCFG.
+    pub ecam: Vec<acpi_tables::EcamRegion>,
 }
 
 /// `len` bytes of physical memory at `phys`, through the physical-memory
@@ -54,10 +62,13 @@ pub fn discover(rsdp_phys: u64) -> Result<Platform, acpi_tables::Error> {
     let rsdp = acpi_tables::parse_rsdp(physical_bytes(rsdp_phys, acpi_tables::RSDP_V2_LEN))?;
     let (kind, root_phys) = rsdp.root_table();
     let root = table(root_phys)?;
-    let madt_phys = acpi_tables::root_table_entries(root, kind)?
-        .filter(|&addr| addr != 0)
-        .find(|&addr| table(addr).is_ok_and(|t| t.starts_with(b"APIC")))
-        .ok_or(acpi_tables::Error::BadSignature)?;
+    let find = |signature: &[u8; 4]| -> Option<u64> {
+        acpi_tables::root_table_entries(root, kind)
+            .ok()?
+            .filter(|&addr| addr != 0)
+            .find(|&addr| table(addr).is_ok_and(|t| t.starts_with(signature)))
+    };
+    let madt_phys = find(b"APIC").ok_or(acpi_tables::Error::BadSignature)?;
     let madt = acpi_tables::parse_madt(table(madt_phys)?)?;
     log::info!(
         "ACPI {}: {} at {root_phys:#x}, MADT at {madt_phys:#x}",
@@ -70,6 +81,8 @@ pub fn discover(rsdp_phys: u64) -> Result<Platform, acpi_tables::Error> {
         cpu_apic_ids: Vec::new(),
         ioapics: Vec::new(),
         isa_routes: core::array::from_fn(|irq| madt.isa_irq_to_gsi(irq as u8)),
+        power: find(b"FACP").map(power).unwrap_or_default(),
+        ecam: find(b"MCFG").map(ecam).unwrap_or_default(),
     };
     for entry in madt.entries() {
         match entry? {
@@ -83,4 +96,63 @@ pub fn discover(rsdp_phys: u64) -> Result<Platform, acpi_tables::Error> {
         }
     }
     Ok(platform)
+}
+
+/// The ECAM regions the MCFG at `phys` lists.
+fn ecam(phys: u64) -> Vec<acpi_tables::EcamRegion> {
+    let regions: Result<Vec<_>, _> =
+        table(phys).and_then(acpi_tables::parse_mcfg).and_then(|mcfg| mcfg.entries().collect());
+    match regions {
+        Ok(regions) => {
+            for r in &regions {
+                log::info!("PCIe: segment {} buses {}-{} at {:#x}", r.segment, r.start_bus, r.end_bus, r.base);
+            }
+            regions
+        }
+        Err(err) => {
+            log::warn!("ACPI: MCFG unusable ({err}); no PCIe configuration space");
+            Vec::new()
+        }
+    }
+}
+
+/// What the FADT at `phys` and its DSDT say about powering off and
+/// resetting.
+fn power(phys: u64) -> super::power::Power {
+    use super::power::{Power, ResetRegister};
+    use acpi_tables::AddressSpace;
+    let fadt = match table(phys).and_then(acpi_tables::parse_fadt) {
+        Ok(fadt) => fadt,
+        Err(err) => {
+            log::warn!("ACPI: FADT unusable ({err}); poweroff and reboot fall back to the 8042");
+            return Power::default();
+        }
+    };
+    let port = |gas: Option<acpi_tables::GenericAddress>| {
+        gas.filter(|g| g.space == AddressSpace::SystemIo)
+            .and_then(|g| u16::try_from(g.address).ok())
+            .filter(|&p| p != 0)
+    };
+    let s5 = match table(fadt.dsdt()).and_then(acpi_tables::find_s5) {
+        Ok(state) => Some((state.slp_typ_a, state.slp_typ_b)),
+        Err(err) => {
+            log::warn!("ACPI: no \\_S5 in the DSDT ({err}); poweroff will not work");
+            None
+        }
+    };
+    let reset = fadt.reset().and_then(|(gas, value)| match gas.space {
+        AddressSpace::SystemIo => u16::try_from(gas.address).ok().map(|p| ResetRegister::Port(p, value)),
+        AddressSpace::SystemMemory => Some(ResetRegister::Memory(gas.address, value)),
+        _ => None,
+    });
+    let power = Power {
+        pm1a_control: port(fadt.pm1a_control()),
+        pm1b_control: port(fadt.pm1b_control()),
+        s5,
+        smi_command: u16::try_from(fadt.smi_command).unwrap_or(0),
+        acpi_enable: fadt.acpi_enable,
+        reset,
+    };
+    log::info!("ACPI power: PM1a_CNT {:?}, \\_S5 {:?}, reset {:?}", power.pm1a_control, power.s5, power.reset);
+    power
 }

@@ -14,6 +14,7 @@ pub mod kill;
 pub mod ls;
 pub mod mkdir;
 pub mod mv;
+pub mod power;
 pub mod ps;
 pub mod pwd;
 pub mod rm;

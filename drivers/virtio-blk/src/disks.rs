@@ -1,0 +1,302 @@
+//! `disk:`: the disks, as files of bytes (README "Disks").
+//!
+//! - `disk:` lists the disks, one name per line: `0`, `1`, ... in PCI
+//!   order.
+//! - `disk:N` (root only, else `EACCES`): the whole disk. `read` at any
+//!   offset and length (a read at or past the end gives 0 bytes, one
+//!   across it stops there); `write` of whole 512-byte sectors at a
+//!   sector-aligned offset (else `EINVAL`; at or past the end `ENOSPC`,
+//!   across it a short write); `seek`; `fsync` (the device's flush: what
+//!   was written before is durable after); `fstat` (size, 512-byte
+//!   blocks). A request moves at most 1 MiB; longer ones are short.
+//!   A device error fails that request only (`EIO`).
+//!
+//! Each open file has at most one request on the device at a time; the
+//! call waits (parked) until it completes, so many callers on many files
+//! keep many requests in flight.
+//!
+//! May touch: the disks (through `virtio_glue::blk`), its handle table.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rt::prelude::*;
+use scheme::sc::{
+    EACCES, EAGAIN, EINVAL, EIO, EISDIR, ENOENT, ENOSPC, EOPNOTSUPP, EROFS, MODE_DIR, MODE_FILE, O_ACCMODE, O_RDONLY,
+    SEEK_CUR, SEEK_END, SEEK_SET,
+};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
+use virtio_glue::blk::{BlkError, BlockDevice, MAX_REQUEST, SECTOR, Tag};
+
+/// One disk.
+pub struct Disk {
+    /// Its PCI address.
+    address: String,
+    device: BlockDevice,
+}
+
+impl Disk {
+    pub fn new(address: String, device: BlockDevice) -> Disk {
+        Disk { address, device }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+    Flush,
+}
+
+/// The request an open file has on its disk.
+#[derive(Clone, Copy)]
+struct Pending {
+    tag: Tag,
+    kind: Kind,
+    /// File offset, the length the caller asked for, and the length
+    /// requested (less, at the end of the disk or past `MAX_REQUEST`).
+    offset: u64,
+    asked: usize,
+    len: usize,
+    /// For reads: where the asked bytes start in the sectors read.
+    skip: usize,
+}
+
+enum Handle {
+    Listing { text: Vec<u8>, offset: usize },
+    Disk { disk: usize, offset: u64, writable: bool, pending: Option<Pending> },
+}
+
+pub struct Disks {
+    disks: Vec<Disk>,
+    handles: Handles<Handle>,
+}
+
+fn errno(err: BlkError) -> Error {
+    Error::new(match err {
+        BlkError::Busy => EAGAIN,
+        BlkError::Invalid => EINVAL,
+        BlkError::ReadOnly => EROFS,
+        BlkError::Unsupported => EOPNOTSUPP,
+        BlkError::Io | BlkError::Queue => EIO,
+    })
+}
+
+impl Disks {
+    pub fn new(disks: Vec<Disk>) -> Disks {
+        Disks { disks, handles: Handles::new() }
+    }
+
+    /// One line per disk, for the log.
+    pub fn describe(&self) -> Vec<String> {
+        self.disks
+            .iter()
+            .enumerate()
+            .map(|(n, d)| {
+                let mode = if d.device.read_only() { ", read-only" } else { "" };
+                format!(
+                    "disk:{n} is {} at {} ({} bytes{mode})",
+                    crate::size_text(d.device.size()),
+                    d.address,
+                    d.device.size()
+                )
+            })
+            .collect()
+    }
+
+    /// Disk `index` interrupted: collect its completed requests. Returns
+    /// how many completed.
+    pub fn interrupt(&mut self, index: usize) -> usize {
+        self.disks.get_mut(index).map_or(0, |d| d.device.poll())
+    }
+
+    /// The result of the open file's request if it is the one described,
+    /// `EAGAIN` while it (or another request of the file) is in flight, or
+    /// `None` when the file has no request (left over ones are dropped).
+    fn collect(&mut self, handle: usize, kind: Kind, len: usize, out: &mut [u8]) -> Result<Option<Result<usize>>> {
+        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else {
+            return Err(Error::new(EISDIR));
+        };
+        let Some(p) = *pending else { return Ok(None) };
+        let device = &mut self.disks[*disk].device;
+        if p.kind == kind && p.offset == *offset && p.asked == len {
+            let n = out.len().min(p.len);
+            let Some(result) = device.finish(p.tag, p.skip, &mut out[..n]) else {
+                return Err(Error::new(EAGAIN));
+            };
+            *pending = None;
+            return Ok(Some(result.map_err(errno)));
+        }
+        // Another call's request (its caller gone, or a different call on
+        // a shared file): let it finish, then drop it.
+        if device.status(p.tag).is_none() {
+            return Err(Error::new(EAGAIN));
+        }
+        device.abandon(p.tag);
+        *pending = None;
+        Ok(None)
+    }
+}
+
+impl Scheme for Disks {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        let name = path.trim_matches('/');
+        let handle = if name.is_empty() {
+            let text: String = (0..self.disks.len()).map(|n| format!("{n}\n")).collect();
+            Handle::Listing { text: text.into_bytes(), offset: 0 }
+        } else {
+            let disk = name.parse::<usize>().ok().filter(|&n| n < self.disks.len() && format!("{n}") == name);
+            let disk = disk.ok_or(Error::new(ENOENT))?;
+            if caller.uid != 0 {
+                return Err(Error::new(EACCES));
+            }
+            let writable = flags & O_ACCMODE != O_RDONLY;
+            if writable && self.disks[disk].device.read_only() {
+                return Err(Error::new(EROFS));
+            }
+            Handle::Disk { disk, offset: 0, writable, pending: None }
+        };
+        Ok(Opened::Handle(self.handles.insert(handle)))
+    }
+
+    fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        if let Handle::Listing { text, offset } = self.handles.get_mut(handle)? {
+            // The offset may be anywhere a seek put it, past the end too.
+            let start = (*offset).min(text.len());
+            let n = buf.len().min(text.len() - start);
+            buf[..n].copy_from_slice(&text[start..start + n]);
+            *offset += n;
+            return Ok(n);
+        }
+        if let Some(result) = self.collect(handle, Kind::Read, buf.len(), buf)? {
+            let n = result.inspect_err(|err| eprintln!("virtio-blkd: read failed: {err}"))?;
+            if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
+                *offset += n as u64;
+            }
+            return Ok(n);
+        }
+        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let device = &mut self.disks[*disk].device;
+        let size = device.size();
+        if *offset >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let start = *offset / SECTOR as u64 * SECTOR as u64;
+        let skip = (*offset - start) as usize;
+        let len = (buf.len() as u64).min(size - *offset).min((MAX_REQUEST - skip) as u64) as usize;
+        let sectors_len = (skip + len).next_multiple_of(SECTOR);
+        let tag = device.submit_read(start / SECTOR as u64, sectors_len).map_err(errno)?;
+        *pending = Some(Pending { tag, kind: Kind::Read, offset: *offset, asked: buf.len(), len, skip });
+        Err(Error::new(EAGAIN))
+    }
+
+    fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+        let Handle::Disk { writable, offset, .. } = self.handles.get(handle)? else {
+            return Err(Error::new(EISDIR));
+        };
+        if !*writable {
+            return Err(Error::new(scheme::sc::EBADF));
+        }
+        if !offset.is_multiple_of(SECTOR as u64) || !buf.len().is_multiple_of(SECTOR) {
+            return Err(Error::new(EINVAL));
+        }
+        if let Some(result) = self.collect(handle, Kind::Write, buf.len(), &mut [])? {
+            let n = result.inspect_err(|err| eprintln!("virtio-blkd: write failed: {err}"))?;
+            if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
+                *offset += n as u64;
+            }
+            return Ok(n);
+        }
+        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let device = &mut self.disks[*disk].device;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let size = device.size();
+        if *offset >= size {
+            return Err(Error::new(ENOSPC));
+        }
+        let len = (buf.len() as u64).min(size - *offset).min(MAX_REQUEST as u64) as usize;
+        let tag = device.submit_write(*offset / SECTOR as u64, &buf[..len]).map_err(errno)?;
+        *pending = Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0 });
+        Err(Error::new(EAGAIN))
+    }
+
+    fn fsync(&mut self, handle: usize) -> Result<()> {
+        if let Some(result) = self.collect(handle, Kind::Flush, 0, &mut [])? {
+            return result.map(drop).inspect_err(|err| eprintln!("virtio-blkd: flush failed: {err}"));
+        }
+        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else {
+            return Err(Error::new(EISDIR));
+        };
+        let tag = self.disks[*disk].device.submit_flush().map_err(errno)?;
+        *pending = Some(Pending { tag, kind: Kind::Flush, offset: *offset, asked: 0, len: 0, skip: 0 });
+        Err(Error::new(EAGAIN))
+    }
+
+    fn seek(&mut self, handle: usize, to: isize, whence: usize) -> Result<usize> {
+        let (offset, size) = match self.handles.get_mut(handle)? {
+            Handle::Listing { text, offset } => {
+                let size = text.len() as i64;
+                let base = match whence {
+                    SEEK_SET => 0,
+                    SEEK_CUR => *offset as i64,
+                    SEEK_END => size,
+                    _ => return Err(Error::new(EINVAL)),
+                };
+                let at = base.checked_add(to as i64).filter(|&at| at >= 0).ok_or(Error::new(EINVAL))?;
+                *offset = at as usize;
+                return Ok(*offset);
+            }
+            Handle::Disk { disk, offset, .. } => (offset, self.disks[*disk].device.size()),
+        };
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *offset,
+            SEEK_END => size,
+            _ => return Err(Error::new(EINVAL)),
+        };
+        let at = i64::try_from(base)
+            .ok()
+            .and_then(|base| base.checked_add(to as i64))
+            .filter(|&at| at >= 0)
+            .ok_or(Error::new(EINVAL))?;
+        *offset = at as u64;
+        usize::try_from(at).map_err(|_| Error::new(EINVAL))
+    }
+
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        match self.handles.get(handle)? {
+            Handle::Listing { text, .. } => {
+                stat.st_mode = MODE_DIR | 0o555;
+                stat.st_size = text.len() as u64;
+            }
+            Handle::Disk { disk, .. } => {
+                let size = self.disks[*disk].device.size();
+                stat.st_mode = MODE_FILE | 0o600;
+                stat.st_size = size;
+                stat.st_blksize = SECTOR as u32;
+                stat.st_blocks = size / SECTOR as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn fpath(&mut self, handle: usize) -> Result<String> {
+        Ok(match self.handles.get(handle)? {
+            Handle::Listing { .. } => String::new(),
+            Handle::Disk { disk, .. } => format!("{disk}"),
+        })
+    }
+
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        self.handles.get(handle)?;
+        Ok(interest & (EventFlags::EVENT_READ | EventFlags::EVENT_WRITE))
+    }
+
+    fn close(&mut self, handle: usize) {
+        if let Some(Handle::Disk { disk, pending: Some(p), .. }) = self.handles.remove(handle) {
+            self.disks[disk].device.abandon(p.tag);
+        }
+    }
+}

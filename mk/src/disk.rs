@@ -1,0 +1,206 @@
+//! The disks QEMU attaches as virtio block devices (README "Files that
+//! stay"): the persistent data disk of `cargo mk qemu`, RedoxFS on the
+//! whole disk, made and formatted here through the same `redoxfs` crate
+//! the guest's `redoxfsd` uses; `cargo mk disk ls|cat|put|get`, which read
+//! and write files in it from the host; and the scratch disk of every test
+//! boot.
+//!
+//! May touch: the image files it is given.
+
+use std::fs::{self, OpenOptions};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redoxfs::{DiskFile, FileSystem, Node, Transaction, TreeData, TreePtr};
+
+/// The data disk's size when `mk` makes it.
+pub const DATA_DISK_SIZE: u64 = 256 << 20;
+/// Every test boot's scratch disk (programs/usertests/src/disk.rs).
+pub const SCRATCH_SIZE: u64 = 16 << 20;
+/// Directories a new data disk starts with: (path, owner uid, mode).
+const SKELETON: &[(&str, u32, u16)] = &[("home", 0, 0o755), ("home/root", 0, 0o700), ("tmp", 0, 0o1777)];
+
+type Fs = FileSystem<DiskFile>;
+
+fn fs_err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+fn now() -> (u64, u32) {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (t.as_secs(), t.subsec_nanos())
+}
+
+/// Make `path` a sparse file of zeros, `size` bytes long (anew).
+fn zeroed(path: &Path, size: u64) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    file.set_len(size).map_err(|e| format!("sizing {}: {e}", path.display()))
+}
+
+/// A fresh scratch disk at `path` (zeros, no file system).
+pub fn scratch_disk(path: &Path) -> Result<(), String> {
+    zeroed(path, SCRATCH_SIZE)
+}
+
+/// A new data disk at `path`: RedoxFS with [`SKELETON`]'s directories.
+pub fn format(path: &Path, size: u64) -> Result<(), String> {
+    zeroed(path, size)?;
+    let disk = DiskFile::open(path).map_err(|e| fs_err("opening", path, e))?;
+    let (ctime, nsec) = now();
+    let mut fs = FileSystem::create(disk, None, ctime, nsec).map_err(|e| fs_err("formatting", path, e))?;
+    for &(dir, uid, mode) in SKELETON {
+        let parts: Vec<&str> = dir.split('/').collect();
+        fs.tx(|tx| {
+            let parent = walk(tx, &parts[..parts.len() - 1])?;
+            let mut node = tx.create_node(parent.ptr(), parts[parts.len() - 1], Node::MODE_DIR | mode, ctime, nsec)?;
+            node.data_mut().set_uid(uid);
+            node.data_mut().set_gid(uid);
+            tx.sync_tree(node)
+        })
+        .map_err(|e| fs_err(&format!("making /{dir} in"), path, e))?;
+    }
+    Ok(())
+}
+
+/// The data disk at `path`: kept as it is, or made and formatted when it
+/// does not exist (or `fresh` asks for a new one).
+pub fn prepare_data_disk(path: &Path, fresh: bool) -> Result<(), String> {
+    if path.exists() && !fresh {
+        return Ok(());
+    }
+    format(path, DATA_DISK_SIZE)?;
+    println!("mk: made the data disk {} ({} MiB, RedoxFS)", path.display(), DATA_DISK_SIZE >> 20);
+    Ok(())
+}
+
+fn open(path: &Path) -> Result<Fs, String> {
+    let disk = DiskFile::open(path).map_err(|e| fs_err("opening", path, e))?;
+    FileSystem::open(disk, None, None, true).map_err(|e| fs_err("mounting the RedoxFS on", path, e))
+}
+
+fn walk(tx: &mut Transaction<DiskFile>, parts: &[&str]) -> redox_syscall_06::Result<TreeData<Node>> {
+    let mut node = tx.read_tree(TreePtr::root())?;
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        node = tx.find_node(node.ptr(), part)?;
+    }
+    Ok(node)
+}
+
+fn split(guest_path: &str) -> Vec<&str> {
+    guest_path.trim_start_matches("file:").split('/').filter(|p| !p.is_empty() && *p != ".").collect()
+}
+
+/// `cargo mk disk ls [PATH]`: the entries of a directory (a `/` after
+/// directories) or a file's size.
+pub fn ls(image: &Path, guest_path: &str) -> Result<Vec<String>, String> {
+    let mut fs = open(image)?;
+    let parts = split(guest_path);
+    fs.tx(|tx| {
+        let node = walk(tx, &parts)?;
+        if !node.data().is_dir() {
+            return Ok(vec![format!("{} {} bytes", guest_path, node.data().size())]);
+        }
+        let mut entries = Vec::new();
+        tx.child_nodes(node.ptr(), &mut entries)?;
+        let mut lines = Vec::new();
+        for entry in &entries {
+            let Some(name) = entry.name() else { continue };
+            let child = tx.read_tree(entry.node_ptr())?;
+            let suffix = if child.data().is_dir() { "/" } else { "" };
+            lines.push(format!("{name}{suffix}"));
+        }
+        lines.sort();
+        Ok(lines)
+    })
+    .map_err(|e| format!("{guest_path}: {e}"))
+}
+
+/// `cargo mk disk cat PATH`: a file's contents.
+pub fn read(image: &Path, guest_path: &str) -> Result<Vec<u8>, String> {
+    let mut fs = open(image)?;
+    let parts = split(guest_path);
+    let (atime, nsec) = now();
+    fs.tx(|tx| {
+        let node = walk(tx, &parts)?;
+        if node.data().is_dir() {
+            return Err(redox_syscall_06::Error::new(redox_syscall_06::EISDIR));
+        }
+        let mut data = vec![0u8; node.data().size() as usize];
+        let mut done = 0;
+        while done < data.len() {
+            let n = tx.read_node(node.ptr(), done as u64, &mut data[done..], atime, nsec)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        data.truncate(done);
+        Ok(data)
+    })
+    .map_err(|e| format!("{guest_path}: {e}"))
+}
+
+/// `cargo mk disk put HOST PATH`: write a file (made or replaced; it
+/// belongs to root, mode 0644).
+pub fn write(image: &Path, guest_path: &str, data: &[u8]) -> Result<(), String> {
+    let mut fs = open(image)?;
+    let parts = split(guest_path);
+    let Some((name, dirs)) = parts.split_last() else { return Err(format!("{guest_path}: not a file name")) };
+    let (mtime, nsec) = now();
+    fs.tx(|tx| {
+        let dir = walk(tx, dirs)?;
+        let node = match tx.find_node(dir.ptr(), name) {
+            Ok(node) => node,
+            Err(e) if e.errno == redox_syscall_06::ENOENT => {
+                tx.create_node(dir.ptr(), name, Node::MODE_FILE | 0o644, mtime, nsec)?
+            }
+            Err(e) => return Err(e),
+        };
+        tx.truncate_node(node.ptr(), 0, mtime, nsec)?;
+        let mut done = 0;
+        while done < data.len() {
+            done += tx.write_node(node.ptr(), done as u64, &data[done..], mtime, nsec)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| format!("{guest_path}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_disk_is_formatted_kept_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("mk-disk-{}", std::process::id()));
+        let path = dir.join("data.img");
+        prepare_data_disk(&path, false).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), DATA_DISK_SIZE);
+        assert_eq!(ls(&path, "/").unwrap(), ["home/", "tmp/"]);
+        assert_eq!(ls(&path, "home").unwrap(), ["root/"]);
+        write(&path, "file:/home/root/a.txt", b"hi\n").unwrap();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        write(&path, "/home/big", &big).unwrap();
+        // Kept across "boots": the same image, mounted again.
+        prepare_data_disk(&path, false).unwrap();
+        assert_eq!(read(&path, "/home/root/a.txt").unwrap(), b"hi\n");
+        assert_eq!(read(&path, "home/big").unwrap(), big);
+        assert_eq!(ls(&path, "/home").unwrap(), ["big", "root/"]);
+        assert!(read(&path, "/nope").is_err());
+        assert!(read(&path, "/home").is_err());
+        prepare_data_disk(&path, true).unwrap();
+        assert!(read(&path, "/home/root/a.txt").is_err());
+        scratch_disk(&path).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), SCRATCH_SIZE);
+        assert!(open(&path).is_err(), "a disk of zeros mounted");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,112 @@
+//! Stopping the system for `poweroff` and `reboot` (README "Shutting
+//! down"). A root process writes the request to the kernel's `power:`,
+//! which interrupts init's wait for its children; init reads it there and:
+//!
+//! 1. stops every process that serves no scheme (the shells, their jobs,
+//!    anything else running): `SIGTERM`, then `SIGKILL` for what is still
+//!    there after [`GRACE`];
+//! 2. stops the supervised daemons in the reverse order of their start,
+//!    each the same way, so a daemon never outlives one started after it
+//!    (which may use it);
+//! 3. writes the request back to `power:`, where, coming from init, it
+//!    turns the machine off (ACPI S5) or resets it.
+//!
+//! The initfs daemon (`bootstrap`, which serves `initfs:`) is left: it
+//! holds nothing that needs saving. Nothing is restarted from the moment
+//! the request is read.
+//!
+//! May touch: every process (signals), `power:`, `sys:context` and
+//! `sys:daemon` (to find what runs).
+
+use core::time::Duration;
+
+use rt::abi::{SIGKILL, SIGTERM};
+use rt::fs::File;
+use rt::prelude::*;
+
+use crate::supervise::Services;
+
+/// How long a process has to end after `SIGTERM`.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// What a power request asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    PowerOff,
+    Reboot,
+}
+
+impl Request {
+    fn word(self) -> &'static str {
+        match self {
+            Request::PowerOff => "poweroff",
+            Request::Reboot => "reboot",
+        }
+    }
+}
+
+/// The request waiting in `power:`, if any (`power` is init's handle).
+pub fn pending(power: &mut File) -> Option<Request> {
+    let mut buf = [0u8; 16];
+    match power.read(&mut buf) {
+        Ok(n) => match buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]) {
+            b"poweroff" => Some(Request::PowerOff),
+            b"reboot" => Some(Request::Reboot),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
+/// The pids `sys:FILE` lists in column 0 (`sys:context`) or 1
+/// (`sys:daemon`), under its header.
+fn pids(file: &str, column: usize) -> Vec<usize> {
+    let text = rt::fs::read_to_string(file).unwrap_or_default();
+    text.lines().skip(1).filter_map(|line| line.split_whitespace().nth(column)?.parse().ok()).collect()
+}
+
+/// Whether `pid` is still there and not yet ended (reaping what init can).
+fn alive(pid: usize) -> bool {
+    while let Ok(Some(_)) = rt::process::wait_any(true) {}
+    let text = rt::fs::read_to_string("sys:context").unwrap_or_default();
+    text.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.first().and_then(|p| p.parse::<usize>().ok()) == Some(pid)
+            && fields.get(5).is_some_and(|state| !state.starts_with("exit:") && !state.starts_with("signal:"))
+    })
+}
+
+/// `SIGTERM` to `targets`, then `SIGKILL` to those left after the grace.
+fn stop(targets: &[usize]) {
+    for &pid in targets {
+        let _ = rt::process::kill(pid, SIGTERM);
+    }
+    let deadline = rt::time::now() + GRACE;
+    while targets.iter().any(|&pid| alive(pid)) && rt::time::now() < deadline {
+        rt::time::sleep(Duration::from_millis(10));
+    }
+    for &pid in targets.iter().filter(|&&pid| alive(pid)) {
+        println!("init: pid {pid} did not end in {} s; killing it", GRACE.as_secs());
+        let _ = rt::process::kill(pid, SIGKILL);
+    }
+}
+
+/// Stop everything and carry out `request`. Returns only if the kernel
+/// could not (the machine is then left with init alone).
+pub fn run(request: Request, power: &mut File, services: &Services) {
+    let me = rt::process::getpid();
+    let daemons = pids("sys:daemon", 1);
+    let others: Vec<usize> =
+        pids("sys:context", 0).into_iter().filter(|&pid| pid != me && !daemons.contains(&pid)).collect();
+    let order = services.running_newest_first();
+    println!("init: {}: stopping {} processes, then {} daemons", request.word(), others.len(), order.len());
+    stop(&others);
+    for (name, pid) in order {
+        stop(&[pid]);
+        println!("init: stopped {name} (pid {pid})");
+    }
+    println!("init: {}", if request == Request::PowerOff { "powering off" } else { "rebooting" });
+    if let Err(err) = power.write_all(request.word().as_bytes()) {
+        println!("init: power:{}: {err}", request.word());
+    }
+}

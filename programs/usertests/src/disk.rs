@@ -1,0 +1,158 @@
+//! `disk:`, the virtio block driver (README "Disks"), on the scratch disk
+//! the self-test machine attaches (`disk:1`, 16 MiB, fresh every run;
+//! `disk:0` holds the boot's file system):
+//! data written reads back, offsets at and past the end give EOF,
+//! `ENOSPC` or a short write rather than a wrap, bad requests get an
+//! errno, and several processes keep requests in flight at once. A
+//! self-test boot runs no `init.rc`, so each test starts `pcid` and
+//! `virtio-blkd` itself.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use rt::abi::syscall::{self as sc, O_RDONLY, O_RDWR};
+use rt::fs::{File, SeekFrom};
+
+use crate::daemons::{Daemon, start};
+use crate::support::{Outcome, ensure, expect_err, expect_exit, fork_child, ok, run_child, wait_for};
+
+/// The scratch disk's size (mk/src/check.rs attaches it).
+const SCRATCH: u64 = 16 << 20;
+
+/// A pattern that differs per offset and per `seed`.
+fn pattern(seed: u8, offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64).map(|i| ((offset + i) / 7) as u8 ^ seed.wrapping_mul(31) ^ (i as u8)).collect()
+}
+
+/// `pcid`, then the driver on it.
+fn driver() -> Result<(Daemon, Daemon), String> {
+    let pci = start("pcid", "pci")?;
+    let disk = start("virtio-blkd", "disk")?;
+    Ok((pci, disk))
+}
+
+fn open_disk() -> Result<File, String> {
+    ok("open disk:1", File::open_with("disk:1", O_RDWR))
+}
+
+pub fn disk_reads_back_what_was_written() -> Outcome {
+    let _driver = driver()?;
+    let listing = ok("read disk:", rt::fs::read_to_string("disk:"))?;
+    ensure!(listing == "0\n1\n", "disk: lists {listing:?}");
+    let mut disk = open_disk()?;
+    let stat = ok("fstat", disk.stat())?;
+    ensure!(stat.st_size == SCRATCH, "size {} (want {SCRATCH})", stat.st_size);
+    ensure!(ok("fpath", disk.path())? == "disk:1", "fpath {:?}", disk.path());
+    // 64 KiB at 1 MiB, flushed, then read back whole and in odd pieces.
+    let at = 1 << 20;
+    let data = pattern(1, at, 64 << 10);
+    ok("seek", disk.seek(SeekFrom::Start(at)))?;
+    ok("write", disk.write_all(&data))?;
+    ok("fsync", rt::sys::fsync(disk.fd()))?;
+    let mut back = vec![0u8; data.len()];
+    ok("seek back", disk.seek(SeekFrom::Start(at)))?;
+    ok("read", disk.read_exact(&mut back))?;
+    ensure!(back == data, "the data read back differs");
+    let mut piece = [0u8; 1000];
+    ok("seek to an odd offset", disk.seek(SeekFrom::Start(at + 777)))?;
+    ok("an unaligned read", disk.read_exact(&mut piece))?;
+    ensure!(piece[..] == data[777..1777], "an unaligned read differs");
+    // A second file sees the same bytes.
+    let mut other = ok("open disk:1 read-only", File::open_with("disk:1", O_RDONLY))?;
+    ok("seek", other.seek(SeekFrom::Start(at + 4096)))?;
+    ok("read", other.read_exact(&mut piece))?;
+    ensure!(piece[..] == data[4096..5096], "another file sees other bytes");
+    expect_err("a write on a read-only file", rt::sys::write(other.fd(), &[0u8; 512]), sc::EBADF)?;
+    Ok(format!("{} MiB disk; 64 KiB written, flushed, read back whole and unaligned", stat.st_size >> 20))
+}
+
+pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
+    let _driver = driver()?;
+    let mut disk = open_disk()?;
+    let mut buf = [0u8; 4096];
+    // At and past the end: EOF, not a wrap to sector 0.
+    ok("seek to the end", disk.seek(SeekFrom::Start(SCRATCH)))?;
+    ensure!(ok("read at the end", disk.read(&mut buf))? == 0, "a read at the end gave bytes");
+    expect_err("a write at the end", rt::sys::write(disk.fd(), &buf), sc::ENOSPC)?;
+    ok("seek far past the end", disk.seek(SeekFrom::Start(1 << 60)))?;
+    ensure!(ok("read far past the end", disk.read(&mut buf))? == 0, "a read far past the end gave bytes");
+    expect_err("a write far past the end", rt::sys::write(disk.fd(), &buf), sc::ENOSPC)?;
+    // Across the end: short.
+    ok("seek", disk.seek(SeekFrom::Start(SCRATCH - 1024)))?;
+    ensure!(ok("read across the end", disk.read(&mut buf))? == 1024, "a read across the end was not short");
+    ok("seek", disk.seek(SeekFrom::Start(SCRATCH - 1024)))?;
+    ensure!(ok("write across the end", disk.write(&buf))? == 1024, "a write across the end was not short");
+    // Writes are whole sectors at sector offsets.
+    ok("seek", disk.seek(SeekFrom::Start(4096)))?;
+    expect_err("a partial sector", rt::sys::write(disk.fd(), &buf[..100]), sc::EINVAL)?;
+    ok("seek", disk.seek(SeekFrom::Start(4097)))?;
+    expect_err("an unaligned offset", rt::sys::write(disk.fd(), &buf[..512]), sc::EINVAL)?;
+    expect_err("a negative seek", rt::sys::lseek(disk.fd(), -1, sc::SEEK_SET), sc::EINVAL)?;
+    for bad in ["disk:2", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"] {
+        expect_err(bad, rt::sys::open(bad, O_RDWR), sc::ENOENT)?;
+    }
+    let status = run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        match (rt::sys::open("disk:1", O_RDONLY), rt::fs::read_to_string("disk:")) {
+            (Err(err), Ok(_)) if err.errno == sc::EACCES => 0,
+            _ => 1,
+        }
+    })?;
+    expect_exit("disk:1 as user 1000", status, 0)?;
+    Ok(String::from("EOF at and past the end, ENOSPC, short across it; EINVAL for partial sectors; users EACCES"))
+}
+
+/// Writers per run, each with its own region.
+const WRITERS: u8 = 4;
+/// Bytes each writer writes, in requests of `CHUNK`.
+const REGION: u64 = 2 << 20;
+const CHUNK: usize = 128 << 10;
+
+pub fn disk_serves_many_callers_at_once() -> Outcome {
+    let _driver = driver()?;
+    let mut pids = Vec::new();
+    for w in 0..WRITERS {
+        let pid = fork_child(move || {
+            let Ok(mut disk) = File::open_with("disk:1", O_RDWR) else { return 2 };
+            let base = (4 << 20) + u64::from(w) * REGION;
+            for round in 0..(REGION / CHUNK as u64) {
+                let at = base + round * CHUNK as u64;
+                let data = pattern(w + 10, at, CHUNK);
+                if disk.seek(SeekFrom::Start(at)).is_err() || disk.write_all(&data).is_err() {
+                    return 3;
+                }
+                let mut back = vec![0u8; CHUNK];
+                if disk.seek(SeekFrom::Start(at)).is_err() || disk.read_exact(&mut back).is_err() {
+                    return 4;
+                }
+                if back != data {
+                    return 6;
+                }
+            }
+            if rt::sys::fsync(disk.fd()).is_err() { 5 } else { 0 }
+        })?;
+        pids.push(pid);
+    }
+    for pid in pids {
+        let status = wait_for(pid, core::time::Duration::from_secs(60))?;
+        expect_exit("a writer (3: write failed, 4: read failed, 6: read other data)", status, 0)?;
+    }
+    // Everything each wrote is there, read by one more process.
+    let mut disk = open_disk()?;
+    let mut back = vec![0u8; REGION as usize];
+    for w in 0..WRITERS {
+        let base = (4 << 20) + u64::from(w) * REGION;
+        ok("seek", disk.seek(SeekFrom::Start(base)))?;
+        ok("read", disk.read_exact(&mut back))?;
+        ensure!(back == pattern(w + 10, base, REGION as usize), "writer {w}'s region differs");
+    }
+    Ok(format!(
+        "{WRITERS} processes wrote and read {} MiB each in {} KiB requests; all there",
+        REGION >> 20,
+        CHUNK >> 10
+    ))
+}

@@ -1,0 +1,358 @@
+//! `file:`: RedoxFS, as a scheme (README "Files that stay").
+//!
+//! Paths are `/`-separated below the file system's root (`file:/home/a`
+//! and `file:home/a` are the same; `.` and `..` are resolved, `..` above
+//! the root is `EINVAL`). Directories read as their entry names, one per
+//! line. Every call is one RedoxFS transaction, committed when it
+//! returns; `fsync` also makes the commit durable (the glue's flushes).
+//!
+//! Permissions are checked against the caller's uid and gid as Unix does
+//! (`redoxfs::Node::permission`; root passes): search (`x`) on every
+//! directory on the way, read or write on the file for the open's access
+//! mode, write on the directory to create, remove or rename in it. New
+//! files and directories belong to the caller; their mode is the open's
+//! low 9 bits, or 0644 / 0755 when those are 0.
+//!
+//! An unlinked file that is still open keeps working until its last
+//! handle closes (`on_open_node` / `on_close_node`).
+//!
+//! May touch: the file system (through `redoxfs`), its handle table.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use redox_syscall_06 as rs;
+use redoxfs::{FileSystem, Node, Transaction, TreePtr};
+use redoxfs_glue::SchemeDisk;
+use rt::prelude::*;
+use scheme::sc::{
+    self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
+    O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, components};
+
+const MODE_READ: u16 = 0o4;
+const MODE_WRITE: u16 = 0o2;
+const MODE_EXEC: u16 = 0o1;
+
+struct Handle {
+    node: TreePtr<Node>,
+    /// Where it was opened, without the leading `/` (`fpath`, renames).
+    path: String,
+    offset: u64,
+    flags: usize,
+    /// For a directory: its listing, made at open.
+    listing: Option<Vec<u8>>,
+}
+
+pub struct Files {
+    fs: FileSystem<SchemeDisk>,
+    handles: Handles<Handle>,
+}
+
+/// Size and free bytes of the file system.
+pub fn space(fs: &FileSystem<SchemeDisk>) -> (u64, u64) {
+    (fs.header.size(), fs.allocator().free() * redoxfs::BLOCK_SIZE)
+}
+
+fn err(errno: i32) -> Error {
+    Error::new(errno)
+}
+
+/// RedoxFS's errors are redox_syscall 0.6's; the numbers are the same.
+fn from_fs(e: rs::Error) -> Error {
+    Error::new(e.errno)
+}
+
+fn now() -> (u64, u32) {
+    let t = rt::time::clock(sc::CLOCK_REALTIME).unwrap_or_default();
+    (t.as_secs(), t.subsec_nanos())
+}
+
+/// Follow `parts` from the root, checking search permission on each
+/// directory passed through; the node reached.
+fn walk(tx: &mut Transaction<SchemeDisk>, parts: &[&str], caller: &Caller) -> rs::Result<redoxfs::TreeData<Node>> {
+    let mut node: redoxfs::TreeData<Node> = tx.read_tree(TreePtr::root())?;
+    for part in parts {
+        if !node.data().is_dir() {
+            return Err(rs::Error::new(rs::ENOTDIR));
+        }
+        if !node.data().permission(caller.uid, caller.gid, MODE_EXEC) {
+            return Err(rs::Error::new(rs::EACCES));
+        }
+        node = tx.find_node(node.ptr(), part)?;
+    }
+    Ok(node)
+}
+
+/// The directory holding the last of `parts`, and that last name.
+fn parent<'a>(
+    tx: &mut Transaction<SchemeDisk>,
+    parts: &[&'a str],
+    caller: &Caller,
+) -> rs::Result<(redoxfs::TreeData<Node>, &'a str)> {
+    let (name, dirs) = parts.split_last().ok_or(rs::Error::new(rs::EPERM))?;
+    let dir = walk(tx, dirs, caller)?;
+    if !dir.data().is_dir() {
+        return Err(rs::Error::new(rs::ENOTDIR));
+    }
+    Ok((dir, name))
+}
+
+impl Files {
+    pub fn new(fs: FileSystem<SchemeDisk>) -> Files {
+        Files { fs, handles: Handles::new() }
+    }
+
+    /// The disk's first error, once it has failed.
+    pub fn disk_failed(&self) -> Option<Error> {
+        self.fs.disk.failed()
+    }
+
+    fn tx<T>(&mut self, f: impl FnOnce(&mut Transaction<SchemeDisk>) -> rs::Result<T>) -> Result<T> {
+        self.fs.tx(f).map_err(from_fs)
+    }
+
+    fn remove(&mut self, path: &str, caller: &Caller, mode: u16) -> Result<()> {
+        let parts = components(path)?;
+        let caller = *caller;
+        self.tx(|tx| {
+            let (dir, name) = parent(tx, &parts, &caller)?;
+            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                return Err(rs::Error::new(rs::EACCES));
+            }
+            let node = tx.find_node(dir.ptr(), name)?;
+            match (mode, node.data().is_dir()) {
+                (MODE_DIR, false) => return Err(rs::Error::new(rs::ENOTDIR)),
+                (MODE_FILE, true) => return Err(rs::Error::new(rs::EISDIR)),
+                _ => {}
+            }
+            tx.remove_node(dir.ptr(), name, mode).map(drop)
+        })
+    }
+}
+
+impl Scheme for Files {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        let parts = components(path)?;
+        if parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH || p.contains('\0')) {
+            return Err(err(EINVAL));
+        }
+        let caller = *caller;
+        let (access_read, access_write) = match flags & O_ACCMODE {
+            O_RDONLY => (true, false),
+            O_WRONLY => (false, true),
+            _ => (true, true),
+        };
+        let (mtime, mtime_nsec) = now();
+        let node = self.tx(|tx| {
+            let node = match walk(tx, &parts, &caller) {
+                Ok(node) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => {
+                    let _ = node;
+                    return Err(rs::Error::new(rs::EEXIST));
+                }
+                Ok(node) => node,
+                Err(e) if e.errno == rs::ENOENT && flags & O_CREAT != 0 => {
+                    let (dir, name) = parent(tx, &parts, &caller)?;
+                    if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                        return Err(rs::Error::new(rs::EACCES));
+                    }
+                    let directory = flags & O_DIRECTORY != 0;
+                    let perm = match (flags as u16) & MODE_PERM {
+                        0 if directory => 0o755,
+                        0 => 0o644,
+                        perm => perm,
+                    };
+                    let kind = if directory { MODE_DIR } else { MODE_FILE };
+                    let mut node = tx.create_node(dir.ptr(), name, kind | perm, mtime, mtime_nsec)?;
+                    node.data_mut().set_uid(caller.uid);
+                    node.data_mut().set_gid(caller.gid);
+                    let ptr = node.ptr();
+                    tx.sync_tree(node)?;
+                    tx.read_tree(ptr)?
+                }
+                Err(e) => return Err(e),
+            };
+            let data = node.data();
+            if flags & O_DIRECTORY != 0 && !data.is_dir() {
+                return Err(rs::Error::new(rs::ENOTDIR));
+            }
+            if data.is_dir() && access_write {
+                return Err(rs::Error::new(rs::EISDIR));
+            }
+            let mut wanted = 0;
+            if access_read {
+                wanted |= MODE_READ;
+            }
+            if access_write {
+                wanted |= MODE_WRITE;
+            }
+            if !data.permission(caller.uid, caller.gid, wanted) {
+                return Err(rs::Error::new(rs::EACCES));
+            }
+            if flags & O_TRUNC != 0 && access_write && data.is_file() {
+                tx.truncate_node(node.ptr(), 0, mtime, mtime_nsec)?;
+            }
+            tx.on_open_node(node.ptr())?;
+            Ok(node)
+        })?;
+        let listing = if node.data().is_dir() {
+            let mut entries = Vec::new();
+            self.tx(|tx| tx.child_nodes(node.ptr(), &mut entries))?;
+            let mut text = String::new();
+            for entry in &entries {
+                if let Some(name) = entry.name() {
+                    text.push_str(name);
+                    text.push('\n');
+                }
+            }
+            Some(text.into_bytes())
+        } else {
+            None
+        };
+        let handle = Handle { node: node.ptr(), path: parts.join("/"), offset: 0, flags, listing };
+        Ok(Opened::Handle(self.handles.insert(handle)))
+    }
+
+    fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        let h = self.handles.get(handle)?;
+        if h.flags & O_ACCMODE == O_WRONLY {
+            return Err(err(sc::EBADF));
+        }
+        if let Some(listing) = &h.listing {
+            let start = usize::try_from(h.offset).unwrap_or(usize::MAX).min(listing.len());
+            let n = buf.len().min(listing.len() - start);
+            buf[..n].copy_from_slice(&listing[start..start + n]);
+            self.handles.get_mut(handle)?.offset += n as u64;
+            return Ok(n);
+        }
+        let (node, offset) = (h.node, h.offset);
+        let (atime, atime_nsec) = now();
+        let n = self.tx(|tx| tx.read_node(node, offset, buf, atime, atime_nsec))?;
+        self.handles.get_mut(handle)?.offset += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+        let h = self.handles.get(handle)?;
+        if h.flags & O_ACCMODE == O_RDONLY {
+            return Err(err(sc::EBADF));
+        }
+        if h.listing.is_some() {
+            return Err(err(EISDIR));
+        }
+        let (node, append, mut offset) = (h.node, h.flags & O_APPEND != 0, h.offset);
+        let (mtime, mtime_nsec) = now();
+        let n = self.tx(|tx| {
+            if append {
+                offset = tx.read_tree(node)?.data().size();
+            }
+            tx.write_node(node, offset, buf, mtime, mtime_nsec)
+        })?;
+        self.handles.get_mut(handle)?.offset = offset + n as u64;
+        Ok(n)
+    }
+
+    fn seek(&mut self, handle: usize, to: isize, whence: usize) -> Result<usize> {
+        let (node, offset, listing) = {
+            let h = self.handles.get(handle)?;
+            (h.node, h.offset, h.listing.as_ref().map(Vec::len))
+        };
+        let size = match listing {
+            Some(len) => len as u64,
+            None => self.tx(|tx| Ok(tx.read_tree(node)?.data().size()))?,
+        };
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => offset,
+            SEEK_END => size,
+            _ => return Err(err(EINVAL)),
+        };
+        let at =
+            i64::try_from(base).ok().and_then(|b| b.checked_add(to as i64)).filter(|&at| at >= 0).ok_or(err(EINVAL))?;
+        self.handles.get_mut(handle)?.offset = at as u64;
+        usize::try_from(at).map_err(|_| err(EINVAL))
+    }
+
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        let node = self.handles.get(handle)?.node;
+        let tree = self.tx(|tx| tx.read_tree(node))?;
+        let data = tree.data();
+        stat.st_ino = u64::from(node.id());
+        stat.st_mode = data.mode();
+        stat.st_nlink = data.links();
+        stat.st_uid = data.uid();
+        stat.st_gid = data.gid();
+        stat.st_size = data.size();
+        stat.st_blksize = redoxfs::BLOCK_SIZE as u32;
+        stat.st_blocks = data.blocks() * (redoxfs::BLOCK_SIZE / 512);
+        (stat.st_mtime, stat.st_mtime_nsec) = data.mtime();
+        (stat.st_atime, stat.st_atime_nsec) = data.atime();
+        (stat.st_ctime, stat.st_ctime_nsec) = data.ctime();
+        Ok(())
+    }
+
+    fn fpath(&mut self, handle: usize) -> Result<String> {
+        Ok(format!("/{}", self.handles.get(handle)?.path))
+    }
+
+    fn fsync(&mut self, handle: usize) -> Result<()> {
+        self.handles.get(handle)?;
+        // Every call commits; what is left is making the device keep it.
+        self.fs.disk.flush().map_err(|_| Error::new(sc::EIO))
+    }
+
+    fn ftruncate(&mut self, handle: usize, len: usize) -> Result<()> {
+        let h = self.handles.get(handle)?;
+        if h.flags & O_ACCMODE == O_RDONLY || h.listing.is_some() {
+            return Err(err(sc::EBADF));
+        }
+        let node = h.node;
+        let (mtime, mtime_nsec) = now();
+        self.tx(|tx| tx.truncate_node(node, len as u64, mtime, mtime_nsec))
+    }
+
+    fn frename(&mut self, handle: usize, path: &str, caller: &Caller) -> Result<()> {
+        let from = self.handles.get(handle)?.path.clone();
+        let from_parts = components(&from)?;
+        let to_parts = components(path)?;
+        if to_parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH) {
+            return Err(err(EINVAL));
+        }
+        let caller = *caller;
+        self.tx(|tx| {
+            let (old_dir, old_name) = parent(tx, &from_parts, &caller)?;
+            let (new_dir, new_name) = parent(tx, &to_parts, &caller)?;
+            for dir in [&old_dir, &new_dir] {
+                if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                    return Err(rs::Error::new(rs::EACCES));
+                }
+            }
+            tx.rename_node(old_dir.ptr(), old_name, new_dir.ptr(), new_name)
+        })?;
+        self.handles.get_mut(handle)?.path = to_parts.join("/");
+        Ok(())
+    }
+
+    fn unlink(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        self.remove(path, caller, MODE_FILE)
+    }
+
+    fn rmdir(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        self.remove(path, caller, MODE_DIR)
+    }
+
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        self.handles.get(handle)?;
+        Ok(interest & (EventFlags::EVENT_READ | EventFlags::EVENT_WRITE))
+    }
+
+    fn close(&mut self, handle: usize) {
+        if let Some(h) = self.handles.remove(handle) {
+            let node = h.node;
+            if let Err(e) = self.tx(|tx| tx.on_close_node(node)) {
+                eprintln!("redoxfsd: closing {}: {e}", h.path);
+            }
+        }
+    }
+}
