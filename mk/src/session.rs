@@ -160,7 +160,11 @@ pub fn matches(expected: &[Pattern], lines: &[String]) -> bool {
 pub fn ends_in_prompt(output: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&output[output.len().saturating_sub(512)..]).into_owned();
     let text = strip_escapes(&text);
-    text.rsplit('\n').next().is_some_and(|last| last.ends_with("$ "))
+    // A prompt is printable ASCII (`initfs: $ `); a program dumping binary
+    // to the console can end a chunk in `$ ` too, which is no prompt.
+    text.rsplit('\n')
+        .next()
+        .is_some_and(|last| last.ends_with("$ ") && last.chars().all(|c| c.is_ascii_graphic() || c == ' '))
 }
 
 /// A kernel log line: `[    1.234567] LEVEL ...`.
@@ -293,6 +297,14 @@ mod tests {
             vec![Pattern::Line("hi".into()), Pattern::Line("# not a comment".into()), Pattern::AnyLines]
         );
         assert!(script.steps[1].expected.is_empty());
+    }
+
+    #[test]
+    fn a_binary_dump_ending_in_a_dollar_is_no_prompt() {
+        assert!(ends_in_prompt(b"hello\ninitfs: $ "));
+        assert!(ends_in_prompt(b"x\nfile:/home/root $ "));
+        assert!(!ends_in_prompt(b"x\nH\xff\x89$ "));
+        assert!(!ends_in_prompt(b"initfs: $ ls\n"));
     }
 
     #[test]
