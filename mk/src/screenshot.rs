@@ -28,7 +28,7 @@ use crate::qemu::{self, Firmware};
 use crate::workspace::Workspace;
 
 /// The shell's prompt on the framebuffer console.
-pub const PROMPT: &str = "initfs: $";
+pub const PROMPT: &str = "file:/home/root $";
 /// The command typed (then Enter); it must show after the prompt.
 pub const TYPED: &str = "echo hi from fbcon";
 /// What the command prints, at the start of the row below.

@@ -159,6 +159,8 @@ unsafe impl Pod for abi::syscall::TimeSpec {}
 unsafe impl Pod for abi::UserStr {}
 // SAFETY: `repr(C)` integers (and padding).
 unsafe impl Pod for abi::syscall::Stat {}
+// SAFETY: `repr(C)` integers (and padding).
+unsafe impl Pod for abi::syscall::StatVfs {}
 // SAFETY: `repr(C)`: three `usize`s and a bitflags newtype over `usize`,
 // which holds any bits (unknown ones are refused after reading).
 unsafe impl Pod for abi::syscall::Map {}

@@ -32,8 +32,8 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi::syscall::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE, Error};
-use abi::syscall::{EventFlags, MapFlags, Stat};
+use abi::syscall::error::{EBADF, EINVAL, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE, Error};
+use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use x86_64::structures::paging::PhysFrame;
 
 pub use self::namespace::Namespace;
@@ -161,6 +161,11 @@ pub trait KernelScheme: Send + Sync {
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         let _ = (handle, stat);
         Err(Error::new(EBADF))
+    }
+    /// The size and free space of the file system `handle` is on.
+    fn fstatvfs(&self, handle: usize, statvfs: &mut StatVfs) -> Result<(), Error> {
+        let _ = (handle, statvfs);
+        Err(Error::new(ENOSYS))
     }
     /// The path of an open handle, without the `scheme:` prefix.
     fn fpath(&self, handle: usize) -> Result<String, Error> {

@@ -35,7 +35,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
-use abi::syscall::{EventFlags, MapFlags, Stat};
+use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
 use spin::Mutex;
 use x86_64::PhysAddr;
@@ -457,6 +457,7 @@ impl UserScheme {
                     Op::Read => data.len() <= wanted && value == data.len(),
                     Op::Write => data.is_empty() && value <= wanted,
                     Op::Fstat => data.len() == size_of::<Stat>(),
+                    Op::Fstatvfs => data.len() == size_of::<StatVfs>(),
                     Op::Fpath => value == data.len(),
                     _ => data.is_empty(),
                 };
@@ -742,6 +743,12 @@ impl KernelScheme for UserScheme {
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         let data = self.output(Op::Fstat, handle, 0, size_of::<Stat>())?;
         *stat = usercopy::pod_from_bytes(&data).ok_or(Error::new(EIO))?;
+        Ok(())
+    }
+
+    fn fstatvfs(&self, handle: usize, statvfs: &mut StatVfs) -> Result<(), Error> {
+        let data = self.output(Op::Fstatvfs, handle, 0, size_of::<StatVfs>())?;
+        *statvfs = usercopy::pod_from_bytes(&data).ok_or(Error::new(EIO))?;
         Ok(())
     }
 

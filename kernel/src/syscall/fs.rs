@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 
 use abi::syscall::error::{EBADF, EINVAL, ENAMETOOLONG, Error};
-use abi::syscall::{F_GETFD, F_GETFL, F_SETFD, F_SETFL, O_CLOEXEC, Stat};
+use abi::syscall::{F_GETFD, F_GETFL, F_SETFD, F_SETFL, O_CLOEXEC, Stat, StatVfs};
 
 use crate::context::file::{Fd, FileDescription};
 use crate::memory::usercopy::{self, Out, UserIn, UserOut, UserPtr};
@@ -80,6 +80,20 @@ pub fn fstat(fd: Fd, stat: usize, len: usize) -> Result<usize, Error> {
     let file = file(fd)?;
     let mut value = usercopy::zeroed::<Stat>();
     file.scheme.scheme().fstat(file.handle, &mut value)?;
+    out.write(&value)?;
+    Ok(0)
+}
+
+/// The size and free space of the file system `fd` is on (schemes that
+/// are no file system answer `ENOSYS`).
+pub fn fstatvfs(fd: Fd, statvfs: usize, len: usize) -> Result<usize, Error> {
+    if len < size_of::<StatVfs>() {
+        return Err(Error::new(EINVAL));
+    }
+    let out = UserPtr::<StatVfs, Out>::new(statvfs)?;
+    let file = file(fd)?;
+    let mut value = usercopy::zeroed::<StatVfs>();
+    file.scheme.scheme().fstatvfs(file.handle, &mut value)?;
     out.write(&value)?;
     Ok(0)
 }

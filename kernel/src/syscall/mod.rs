@@ -57,6 +57,7 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_WRITE => fs::write(Fd(a), UserIn::new(b, c)?),
         SYS_LSEEK => fs::lseek(Fd(a), b as isize, c),
         SYS_FSTAT => fs::fstat(Fd(a), b, c),
+        SYS_FSTATVFS => fs::fstatvfs(Fd(a), b, c),
         SYS_FPATH => fs::fpath(Fd(a), UserOut::new(b, c)?),
         SYS_DUP => fs::dup(Fd(a), fs::path(b, c)?),
         SYS_DUP2 => fs::dup2(Fd(a), Fd(b), fs::path(c, d)?),

@@ -112,6 +112,7 @@ pub const SPECS: &[Spec] = &[
     Spec { name: "dup2", number: SYS_DUP2, args: &[Fd, Fd, DupName], weight: 8 },
     Spec { name: "fcntl", number: SYS_FCNTL, args: &[Fd, FcntlCmd, Any], weight: 10 },
     Spec { name: "fsync", number: SYS_FSYNC, args: &[Fd], weight: 5 },
+    Spec { name: "fstatvfs", number: SYS_FSTATVFS, args: &[Fd, OutBuf], weight: 3 },
     Spec { name: "ftruncate", number: SYS_FTRUNCATE, args: &[Fd, Size], weight: 12 },
     Spec { name: "frename", number: SYS_FRENAME, args: &[Fd, Path], weight: 6 },
     Spec { name: "sendfd", number: SYS_SENDFD, args: &[Fd, Fd, Any, Any], weight: 6 },

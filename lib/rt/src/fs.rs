@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use abi::syscall::{self as sc, Stat};
+use abi::syscall::{self as sc, Stat, StatVfs};
 
 use crate::{Error, Result, io, sys};
 
@@ -141,6 +141,12 @@ impl File {
     /// The file's metadata (`SYS_FSTAT`).
     pub fn stat(&self) -> Result<Stat> {
         sys::fstat(self.fd)
+    }
+
+    /// The size and free space of the file system the file is on
+    /// (`SYS_FSTATVFS`; `ENOSYS` from schemes that are no file system).
+    pub fn statvfs(&self) -> Result<StatVfs> {
+        sys::fstatvfs(self.fd)
     }
 
     /// Another fd for the same open file (sharing its offset and flags).

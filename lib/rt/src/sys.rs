@@ -9,7 +9,7 @@ use core::mem::size_of;
 use core::sync::atomic::AtomicU32;
 
 use abi::UserStr;
-use abi::syscall::{self as sc, MapFlags, Stat, TimeSpec};
+use abi::syscall::{self as sc, MapFlags, Stat, StatVfs, TimeSpec};
 
 use crate::Result;
 use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
@@ -62,6 +62,17 @@ pub fn fstat(fd: usize) -> Result<Stat> {
     // `stat`, a plain-data struct any bytes are valid for.
     demux(unsafe { syscall3(sc::SYS_FSTAT, fd, (&raw mut stat).expose_provenance(), size_of::<Stat>()) })?;
     Ok(stat)
+}
+
+/// `SYS_FSTATVFS`: the size and free space of the file system `fd` is on.
+pub fn fstatvfs(fd: usize) -> Result<StatVfs> {
+    let mut statvfs = StatVfs::default();
+    // SAFETY: the kernel writes at most `size_of::<StatVfs>()` bytes into
+    // `statvfs`, a plain-data struct any bytes are valid for.
+    demux(unsafe {
+        syscall3(sc::SYS_FSTATVFS, fd, (&raw mut statvfs).expose_provenance(), size_of::<StatVfs>())
+    })?;
+    Ok(statvfs)
 }
 
 /// `SYS_EXIT`: ends the process with `status` (0-255).

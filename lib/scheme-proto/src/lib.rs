@@ -81,14 +81,17 @@ pub enum Op {
     /// answer the address, in the daemon, of page-aligned memory the caller
     /// may share.
     Fmap = 17,
+    /// Answer a `StatVfs` inline: the size and free space of the file
+    /// system the handle is on.
+    Fstatvfs = 18,
 }
 
 impl Op {
     pub fn from_u16(raw: u16) -> Option<Op> {
         use Op::*;
-        const ALL: [Op; 17] = [
+        const ALL: [Op; 18] = [
             Open, Read, Write, Seek, Fstat, Fpath, Close, Dup, Fevent, Fsync, Ftruncate, Unlink, Rmdir, Frename,
-            SendFd, Cancel, Fmap,
+            SendFd, Cancel, Fmap, Fstatvfs,
         ];
         ALL.into_iter().find(|op| *op as u16 == raw)
     }

@@ -62,11 +62,11 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use rt::abi::syscall::{self as sc, EventFlags, Stat};
+pub use rt::abi::syscall::{self as sc, EventFlags, Stat, StatVfs};
 use rt::event::EventQueue;
 use rt::scheme::{INLINE_MAX, Incoming, Op, Response, Socket};
 pub use rt::{Error, Result};
-use sc::{EAGAIN, EBADF, EINVAL, ENOENT, EOPNOTSUPP, ESPIPE};
+use sc::{EAGAIN, EBADF, EINVAL, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
 
 /// Who made a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +109,11 @@ pub trait Scheme {
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
         let _ = (handle, stat);
         Err(Error::new(EBADF))
+    }
+    /// The size and free space of the file system `handle` is on (`df`).
+    fn fstatvfs(&mut self, handle: usize, statvfs: &mut StatVfs) -> Result<()> {
+        let _ = (handle, statvfs);
+        Err(Error::new(ENOSYS))
     }
     /// The handle's path, without `NAME:`.
     fn fpath(&mut self, handle: usize) -> Result<String> {
@@ -310,6 +315,13 @@ impl<S: Scheme> Server<S> {
                 let mut stat = Stat::default();
                 self.scheme.fstat(handle, &mut stat).map(|()| {
                     data = stat.to_vec();
+                    Response::data(id, data.len())
+                })
+            }
+            Op::Fstatvfs => {
+                let mut statvfs = StatVfs::default();
+                self.scheme.fstatvfs(handle, &mut statvfs).map(|()| {
+                    data = statvfs.to_vec();
                     Response::data(id, data.len())
                 })
             }

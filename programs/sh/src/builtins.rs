@@ -5,8 +5,6 @@
 
 use alloc::string::String;
 
-use rt::abi::syscall::{MODE_DIR, MODE_TYPE};
-use rt::fs::File;
 use rt::prelude::*;
 use shell_syntax::is_name;
 
@@ -47,10 +45,7 @@ fn cd(shell: &mut Shell, argv: &[String]) -> i32 {
         }
     };
     let url = shell.resolve(&target);
-    let is_dir = File::open(&url).and_then(|file| file.stat()).and_then(|stat| {
-        if stat.st_mode & MODE_TYPE == MODE_DIR { Ok(()) } else { Err(rt::Error::new(rt::abi::syscall::ENOTDIR)) }
-    });
-    match is_dir {
+    match crate::shell::is_dir(&url) {
         Ok(()) => {
             shell.set_cwd(url);
             0

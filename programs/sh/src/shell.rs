@@ -8,8 +8,33 @@ use alloc::vec::Vec;
 
 use rt::prelude::*;
 
-/// Where the shell starts when the environment names no directory.
+/// The home directory when `HOME` names none that exists (no disk, or
+/// its file system refused): the in-memory `tmp:`.
+pub const FALLBACK_HOME: &str = "tmp:";
+/// Where the shell starts when neither `PWD` nor a home is usable.
 pub const DEFAULT_DIR: &str = "initfs:";
+
+/// Whether `url` names a directory that can be opened now.
+pub fn is_dir(url: &str) -> rt::Result<()> {
+    use rt::abi::syscall::{ENOTDIR, MODE_DIR, MODE_TYPE};
+    let stat = rt::fs::File::open(url)?.stat()?;
+    if stat.st_mode & MODE_TYPE == MODE_DIR { Ok(()) } else { Err(rt::Error::new(ENOTDIR)) }
+}
+
+/// The home directory: `HOME` if it is a directory, else
+/// [`FALLBACK_HOME`] (said on standard error when `HOME` was set), else
+/// `None`. `HOME` is set to the answer.
+fn home(vars: &mut BTreeMap<String, String>) -> Option<String> {
+    if let Some(home) = vars.get("HOME") {
+        match is_dir(home) {
+            Ok(()) => return Some(home.clone()),
+            Err(err) => eprintln!("sh: HOME {home}: {err}; using {FALLBACK_HOME}"),
+        }
+    }
+    is_dir(FALLBACK_HOME).ok()?;
+    vars.insert(String::from("HOME"), String::from(FALLBACK_HOME));
+    Some(String::from(FALLBACK_HOME))
+}
 
 /// A job started with `&`.
 pub struct Job {
@@ -37,7 +62,8 @@ pub struct Shell {
 
 impl Shell {
     /// A shell with the environment it was given; the directory is `PWD`
-    /// when that is a URL, else [`DEFAULT_DIR`].
+    /// when that is a URL (a shell started by another), else the home
+    /// directory (a login shell; see [`home`]), else [`DEFAULT_DIR`].
     pub fn new() -> Shell {
         let mut vars = BTreeMap::new();
         for (key, value) in rt::env::vars() {
@@ -45,7 +71,7 @@ impl Shell {
         }
         let cwd = match vars.get("PWD") {
             Some(pwd) if rt::fs::is_url(pwd) => pwd.clone(),
-            _ => String::from(DEFAULT_DIR),
+            _ => home(&mut vars).unwrap_or_else(|| String::from(DEFAULT_DIR)),
         };
         let mut shell =
             Shell { vars, cwd: String::new(), status: 0, exit_code: None, jobs: Vec::new(), job_control: None };

@@ -38,6 +38,7 @@ const TABLE: &[(&str, Tool)] = &[
     ("cp", tools::cp::main),
     ("date", tools::date::main),
     ("dd", tools::dd::main),
+    ("df", tools::df::main),
     ("echo", tools::echo::main),
     ("env", tools::env::main),
     ("false", tools::truth::false_main),

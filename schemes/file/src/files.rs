@@ -29,7 +29,7 @@ use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
     O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
-use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, components};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, StatVfs, components};
 
 const MODE_READ: u16 = 0o4;
 const MODE_WRITE: u16 = 0o2;
@@ -294,6 +294,16 @@ impl Scheme for Files {
 
     fn fpath(&mut self, handle: usize) -> Result<String> {
         Ok(format!("/{}", self.handles.get(handle)?.path))
+    }
+
+    fn fstatvfs(&mut self, handle: usize, statvfs: &mut StatVfs) -> Result<()> {
+        self.handles.get(handle)?;
+        let (size, free) = space(&self.fs);
+        statvfs.f_bsize = redoxfs::BLOCK_SIZE as u32;
+        statvfs.f_blocks = size / redoxfs::BLOCK_SIZE;
+        statvfs.f_bfree = free / redoxfs::BLOCK_SIZE;
+        statvfs.f_bavail = statvfs.f_bfree;
+        Ok(())
     }
 
     fn fsync(&mut self, handle: usize) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `tmpd` serves `tmp:`, an in-memory file system: directories, files
 //! created with `O_CREAT` (`O_EXCL`, `O_TRUNC`, `O_APPEND` as POSIX says),
 //! directories made with `O_CREAT | O_DIRECTORY`, read, write, seek,
-//! truncate, rename (`frename`), `unlink`, `rmdir`, `fstat`, `fpath`. A
+//! truncate, rename (`frename`), `unlink`, `rmdir`, `fstat`, `fstatvfs`, `fpath`. A
 //! directory reads as its entry names, one per line. An unlinked file that
 //! is still open keeps working until its last handle closes. Everything
 //! lives in this daemon's memory, capped at [`CAPACITY`] bytes of file
@@ -16,7 +16,7 @@ use scheme::sc::{
     EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, MODE_DIR, MODE_FILE, O_ACCMODE, O_APPEND,
     O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY,
 };
-use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat, components};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat, StatVfs, components};
 
 rt::main!(main);
 
@@ -36,6 +36,21 @@ struct Node {
     linked: bool,
     /// Handles open on it.
     opens: usize,
+    /// Last change of its contents (for a directory: of its entries), as
+    /// `CLOCK_REALTIME` seconds and nanoseconds.
+    modified: (u64, u32),
+}
+
+/// The wall-clock time now, for [`Node::modified`].
+fn now() -> (u64, u32) {
+    let t = rt::time::clock(scheme::sc::CLOCK_REALTIME).unwrap_or_default();
+    (t.as_secs(), t.subsec_nanos())
+}
+
+impl Node {
+    fn new(body: Body) -> Node {
+        Node { body, linked: true, opens: 0, modified: now() }
+    }
 }
 
 struct Handle {
@@ -68,7 +83,7 @@ fn grow(data: &mut Vec<u8>, len: usize) -> Result<()> {
 impl Tmp {
     fn new() -> Tmp {
         let mut nodes = BTreeMap::new();
-        nodes.insert(ROOT, Node { body: Body::Dir(BTreeMap::new()), linked: true, opens: 0 });
+        nodes.insert(ROOT, Node::new(Body::Dir(BTreeMap::new())));
         Tmp { nodes, handles: Handles::new(), next_ino: ROOT + 1, used: 0 }
     }
 
@@ -80,10 +95,15 @@ impl Tmp {
         }
     }
 
+    /// The entries of directory `ino`, to change them (which counts as a
+    /// modification of the directory).
     fn dir_mut(&mut self, ino: u64) -> Result<&mut BTreeMap<String, u64>> {
-        match self.nodes.get_mut(&ino).map(|n| &mut n.body) {
-            Some(Body::Dir(entries)) => Ok(entries),
-            Some(Body::File(_)) => Err(err(ENOTDIR)),
+        match self.nodes.get_mut(&ino) {
+            Some(Node { body: Body::Dir(entries), modified, .. }) => {
+                *modified = now();
+                Ok(entries)
+            }
+            Some(Node { body: Body::File(_), .. }) => Err(err(ENOTDIR)),
             None => Err(err(ENOENT)),
         }
     }
@@ -167,7 +187,7 @@ impl Scheme for Tmp {
                 let ino = self.next_ino;
                 self.dir_mut(dir)?.insert(String::from(name), ino);
                 self.next_ino += 1;
-                self.nodes.insert(ino, Node { body, linked: true, opens: 0 });
+                self.nodes.insert(ino, Node::new(body));
                 ino
             }
             Err(e) => return Err(e),
@@ -180,6 +200,7 @@ impl Scheme for Tmp {
             Body::File(data) if flags & O_TRUNC != 0 && writing => {
                 self.used -= data.len();
                 data.clear();
+                node.modified = now();
             }
             _ => {}
         }
@@ -220,7 +241,8 @@ impl Scheme for Tmp {
             return Err(err(EBADF));
         }
         let used = self.used;
-        let Body::File(data) = &mut self.nodes.get_mut(&ino).ok_or(err(EBADF))?.body else {
+        let node = self.nodes.get_mut(&ino).ok_or(err(EBADF))?;
+        let Body::File(data) = &mut node.body else {
             return Err(err(EISDIR));
         };
         let start = if flags & O_APPEND != 0 { data.len() } else { offset };
@@ -232,6 +254,7 @@ impl Scheme for Tmp {
         }
         grow(data, end)?;
         data[start..end].copy_from_slice(buf);
+        node.modified = now();
         self.used += growth;
         self.handle(handle)?.offset = end;
         Ok(buf.len())
@@ -248,6 +271,17 @@ impl Scheme for Tmp {
         Ok(h.offset)
     }
 
+    /// The capacity as the size, in 4 KiB units (`df tmp:`).
+    fn fstatvfs(&mut self, handle: usize, statvfs: &mut StatVfs) -> Result<()> {
+        self.handles.get(handle)?;
+        const BLOCK: usize = 4096;
+        statvfs.f_bsize = BLOCK as u32;
+        statvfs.f_blocks = (CAPACITY / BLOCK) as u64;
+        statvfs.f_bfree = ((CAPACITY - self.used) / BLOCK) as u64;
+        statvfs.f_bavail = statvfs.f_bfree;
+        Ok(())
+    }
+
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
         let ino = self.handle(handle)?.ino;
         let node = self.nodes.get(&ino).ok_or(err(EBADF))?;
@@ -260,6 +294,8 @@ impl Scheme for Tmp {
         stat.st_ino = ino;
         stat.st_nlink = u32::from(node.linked);
         stat.st_blksize = 4096;
+        (stat.st_mtime, stat.st_mtime_nsec) = node.modified;
+        (stat.st_ctime, stat.st_ctime_nsec) = node.modified;
         Ok(())
     }
 
@@ -271,7 +307,8 @@ impl Scheme for Tmp {
     fn ftruncate(&mut self, handle: usize, len: usize) -> Result<()> {
         let ino = self.handle(handle)?.ino;
         let used = self.used;
-        let Body::File(data) = &mut self.nodes.get_mut(&ino).ok_or(err(EBADF))?.body else {
+        let node = self.nodes.get_mut(&ino).ok_or(err(EBADF))?;
+        let Body::File(data) = &mut node.body else {
             return Err(err(EISDIR));
         };
         let old = data.len();
@@ -280,6 +317,7 @@ impl Scheme for Tmp {
         }
         grow(data, len)?;
         data.truncate(len);
+        node.modified = now();
         self.used = used - old + len;
         Ok(())
     }

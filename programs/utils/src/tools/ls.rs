@@ -1,8 +1,10 @@
 //! `ls [-l] [PATH...]`: lists directories of any scheme (the current
 //! directory by default; `ls :` lists the schemes), names sorted, one per
 //! line. A file argument is listed as itself. With `-l` each line is
-//! `KIND+PERMISSIONS SIZE NAME` from `fstat` (`d` directory, `-` file, `c`
-//! device or socket; SIZE is bytes for files, entries for directories).
+//! `KIND+PERMISSIONS SIZE MODIFIED NAME` from `fstat` (`d` directory, `-`
+//! file, `c` device or socket; SIZE is bytes for files, entries for
+//! directories; MODIFIED is `YYYY-MM-DD HH:MM` in UTC, blank for a file
+//! whose scheme keeps no times).
 
 use alloc::format;
 use alloc::string::String;
@@ -41,7 +43,12 @@ fn long_line(stat: &Stat, name: &str) -> String {
         perms.push(if bits & 2 != 0 { 'w' } else { '-' });
         perms.push(if bits & 1 != 0 { 'x' } else { '-' });
     }
-    format!("{kind}{perms} {:>8} {name}", stat.st_size)
+    let modified = match stat.st_mtime {
+        0 => None,
+        seconds => i64::try_from(seconds).ok().and_then(wall_clock::Date::from_unix),
+    };
+    let modified = modified.map_or_else(|| format!("{:16}", ""), |date| format!("{}", date.short()));
+    format!("{kind}{perms} {:>8} {modified} {name}", stat.st_size)
 }
 
 fn show(url: &str, name: &str, long: bool) {
@@ -51,7 +58,7 @@ fn show(url: &str, name: &str, long: bool) {
     }
     match File::open(url).and_then(|file| file.stat()) {
         Ok(stat) => println!("{}", long_line(&stat, name)),
-        Err(_) => println!("?????????? {:>8} {name}", "?"),
+        Err(_) => println!("?????????? {:>8} {:16} {name}", "?", ""),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod chan;
 pub mod cp;
 pub mod date;
 pub mod dd;
+pub mod df;
 pub mod echo;
 pub mod env;
 pub mod free;
