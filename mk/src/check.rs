@@ -194,6 +194,14 @@ impl Tally {
 
 pub fn run(ws: &Workspace, opts: &TestOpts) -> Result<ExitCode, String> {
     let mut tally = Tally::default();
+    if let Some(cuts) = opts.crash {
+        match images::build(ws, Profile::Debug) {
+            Ok(images) => power_cuts(ws, &mut tally, images::normal(&images), cuts),
+            Err(err) => tally.record("build images", false, Some(&err)),
+        }
+        println!("{} passed, {} failed", tally.passed, tally.failed);
+        return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
     if !opts.smoke_only {
         static_checks(ws, &mut tally)?;
     }
@@ -282,10 +290,39 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
         }
     }
 
+    if !opts.smoke_only
+        && let Some(images) = &images
+    {
+        power_cuts(ws, tally, images::normal(images), crate::powercut::TEST_CUTS);
+    }
+
     for boot in ["bios", "uefi"] {
         match &images {
             Some(images) => screenshot_check(ws, tally, boot, images::normal(images)),
             None => tally.record(&format!("{boot} screenshot"), false, Some("no image to boot")),
+        }
+    }
+}
+
+/// The power-cut checks (`powercut`): `cuts` kills of QEMU under the
+/// writer and a recorded run, on BIOS and on UEFI.
+fn power_cuts(ws: &Workspace, tally: &mut Tally, kernel: &KernelImage, cuts: usize) {
+    for (n, boot) in ["bios", "uefi"].into_iter().enumerate() {
+        let (image, firmware) = match boot_target(ws, kernel, boot, "powercut") {
+            Ok(target) => target,
+            Err(err) => return tally.record(&format!("{boot} power cuts"), false, Some(&err)),
+        };
+        let seed = 1 + n as u64;
+        let name = format!("{boot} power cuts: {cuts} kills of QEMU under a writer lose no acknowledged fsync");
+        match crate::powercut::kill_run(ws, image, firmware.as_ref(), boot, cuts, seed) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+        let name =
+            format!("{boot} power cuts: every flushed prefix of a recorded run, with unflushed writes, is consistent");
+        match crate::powercut::recorded_run(ws, image, firmware.as_ref(), boot, seed) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
         }
     }
 }

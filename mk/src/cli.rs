@@ -57,6 +57,9 @@ commands:
                       ends with `N passed, N failed`
       --smoke         only the image build, the boot smoke tests and the
                       shell sessions of ci/sessions (BIOS and UEFI)
+      --crash N       only the power-cut checks: N cuts of a writer's
+                      power on BIOS and N on UEFI (a normal run makes 5
+                      each), and a recorded run on each
   setup               install what the commands need (rust target and
                       components, the image nightly, QEMU and OVMF); the
                       other commands do this on their own
@@ -101,6 +104,8 @@ pub struct DiskOpts {
 pub struct TestOpts {
     /// Only the image build, the boot smoke tests and the shell sessions.
     pub smoke_only: bool,
+    /// Only the power-cut checks, with this many cuts per firmware.
+    pub crash: Option<usize>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -221,6 +226,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             while let Some(flag) = flags.next()? {
                 match flag.name {
                     "--smoke" => opts.smoke_only = flags.switch(&flag)?,
+                    "--crash" => {
+                        let value = flags.value(&flag)?;
+                        let cuts = value.parse::<usize>().ok().filter(|&n| n > 0);
+                        opts.crash =
+                            Some(cuts.ok_or_else(|| format!("--crash wants a number of cuts, not `{value}`"))?);
+                    }
                     _ => return Err(flags.unknown(&flag)),
                 }
             }
@@ -449,7 +460,9 @@ mod tests {
     #[test]
     fn other_commands() {
         assert_eq!(parse_str("test"), Ok(Command::Test(TestOpts::default())));
-        assert_eq!(parse_str("test --smoke"), Ok(Command::Test(TestOpts { smoke_only: true })));
+        assert_eq!(parse_str("test --smoke"), Ok(Command::Test(TestOpts { smoke_only: true, crash: None })));
+        assert_eq!(parse_str("test --crash 40"), Ok(Command::Test(TestOpts { smoke_only: false, crash: Some(40) })));
+        assert!(parse_str("test --crash 0").is_err());
         assert!(parse_str("test --smok").is_err());
         assert_eq!(parse_str("setup"), Ok(Command::Setup));
         assert!(parse_str("test --release").is_err());

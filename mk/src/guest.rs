@@ -52,8 +52,13 @@ impl Guest {
         smp: u32,
         fresh_disks: bool,
     ) -> Result<Guest, String> {
+        Guest::spawn(crate::check::test_qemu_command_with(ws, image, firmware, smp, fresh_disks), log_path)
+    }
+
+    /// Starts QEMU as `cmd` says (its serial console on stdio), the
+    /// console's bytes kept in `log_path` too.
+    pub fn spawn(mut cmd: std::process::Command, log_path: &Path) -> Result<Guest, String> {
         let log = crate::process::create_log(log_path)?;
-        let mut cmd = crate::check::test_qemu_command_with(ws, image, firmware, smp, fresh_disks);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         println!("mk: {}", crate::process::describe(&cmd));
         let started = Instant::now();
@@ -130,6 +135,18 @@ impl Guest {
             }
         }
         Err(format!("QEMU still runs {} s later", timeout.as_secs()))
+    }
+
+    /// Cuts the power: kills QEMU at once, then takes in what its console
+    /// had printed by then.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for _ in 0..50 {
+            if self.poll(Duration::from_millis(100)).is_err() {
+                break;
+            }
+        }
     }
 
     /// Types `text` on the serial console.

@@ -20,6 +20,7 @@ mod guest;
 mod images;
 mod persistence;
 mod picture;
+mod powercut;
 mod process;
 mod qemu;
 mod screenshot;

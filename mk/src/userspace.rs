@@ -37,6 +37,7 @@ pub const PROGRAMS: &[&str] = &[
     "usertests",
     "bench",
     "fuzz",
+    "crashwriter",
     "greet",
     "zero",
     "null",

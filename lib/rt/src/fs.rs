@@ -143,6 +143,12 @@ impl File {
         sys::fstat(self.fd)
     }
 
+    /// Makes what was written to the file stay across a power cut
+    /// (`SYS_FSYNC`).
+    pub fn sync(&self) -> Result<()> {
+        sys::fsync(self.fd)
+    }
+
     /// The size and free space of the file system the file is on
     /// (`SYS_FSTATVFS`; `ENOSYS` from schemes that are no file system).
     pub fn statvfs(&self) -> Result<StatVfs> {
