@@ -305,7 +305,8 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
 }
 
 /// The power-cut checks (`powercut`): `cuts` kills of QEMU under the
-/// writer and a recorded run, on BIOS and on UEFI.
+/// writer, the file system's daemons killed under it, and a recorded run,
+/// on BIOS and on UEFI.
 fn power_cuts(ws: &Workspace, tally: &mut Tally, kernel: &KernelImage, cuts: usize) {
     for (n, boot) in ["bios", "uefi"].into_iter().enumerate() {
         let (image, firmware) = match boot_target(ws, kernel, boot, "powercut") {
@@ -315,6 +316,11 @@ fn power_cuts(ws: &Workspace, tally: &mut Tally, kernel: &KernelImage, cuts: usi
         let seed = 1 + n as u64;
         let name = format!("{boot} power cuts: {cuts} kills of QEMU under a writer lose no acknowledged fsync");
         match crate::powercut::kill_run(ws, image, firmware.as_ref(), boot, cuts, seed) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+        let name = format!("{boot} file: daemons killed under a writer lose no acknowledged fsync");
+        match crate::powercut::daemon_kill_run(ws, image, firmware.as_ref(), boot, seed) {
             Ok(note) => tally.record(&name, true, Some(&note)),
             Err(err) => tally.record(&name, false, Some(&err)),
         }

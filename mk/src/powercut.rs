@@ -242,6 +242,84 @@ pub fn kill_run(
     ))
 }
 
+/// The daemons [`daemon_kill_run`] kills under the writer.
+pub const KILLED_DAEMONS: &[&str] = &["redoxfsd", "virtio-blkd"];
+/// How long the file system has to come back after a kill.
+const BACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kills each of [`KILLED_DAEMONS`] (the file system, then the disk
+/// driver) with `SIGKILL` while the writer runs in the background, lets
+/// init restart it, and checks that `file:` serves again in the same boot
+/// and, on the host after a `poweroff`, that every op acknowledged before
+/// the kill is on the disk and the writer's directory is a state of the
+/// workload (the writer itself stops at its first failed call).
+pub fn daemon_kill_run(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    boot_name: &str,
+    seed: u64,
+) -> Result<String, String> {
+    let disk = ws.mk_dir().join(format!("powercut-kill-{boot_name}.img"));
+    crate::disk::format(&disk, DISK_SIZE)?;
+    let log = ws.log_dir().join(format!("{boot_name}-powercut-daemons.log"));
+    let mut guest = boot(machine_command(ws, image, firmware, std::slice::from_ref(&disk)), &log)
+        .map_err(|e| format!("{e} (log {})", ws.show(&log)))?;
+    let mut rng = Rng::new(seed);
+    let mut runs = Vec::new();
+    let mut notes = Vec::new();
+    for (n, daemon) in KILLED_DAEMONS.iter().enumerate() {
+        let name = format!("kill{n}");
+        let seed_n = run_seed(seed, 100 + n);
+        let mark = guest.output.len();
+        session::run_command(&mut guest, &format!("crashwriter file:/{ROOT}/{name} {seed_n} &"), false)?;
+        let acked = |out: &[u8]| progress(&String::from_utf8_lossy(&out[mark.min(out.len())..])).acked.is_some();
+        if !guest.wait_until(FIRST_ACK_TIMEOUT, Duration::ZERO, acked) {
+            return Err(format!("{daemon}: the writer acknowledged nothing in time (log {})", ws.show(&log)));
+        }
+        let delay = CUT_MIN + Duration::from_millis(rng.below(CUT_SPREAD_MS) as u64);
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            guest.poll(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)))?;
+        }
+        let pid = crate::supervision::pid_of(&mut guest, daemon)?;
+        let killed_at = guest.output.len();
+        session::run_command(&mut guest, &format!("kill -KILL {pid}"), false)?;
+        // The file system is back when a new redoxfsd is ready (after the
+        // driver's restart too, when the driver was the one killed).
+        let back = |out: &[u8]| {
+            let text = String::from_utf8_lossy(&out[killed_at.min(out.len())..]);
+            text.lines().any(|l| l.contains("init: redoxfsd (pid") && l.contains("ready after"))
+        };
+        if !guest.wait_until(BACK_TIMEOUT, Duration::from_millis(300), back) {
+            return Err(format!("{daemon} killed: file: did not come back (log {})", ws.show(&log)));
+        }
+        // The writer stops at its first failed call; wait for that.
+        let stopped = |out: &[u8]| progress(&String::from_utf8_lossy(&out[mark.min(out.len())..])).error.is_some();
+        if !guest.wait_until(BACK_TIMEOUT, Duration::from_millis(300), stopped) {
+            return Err(format!("{daemon} killed: the writer went on as if nothing happened (log {})", ws.show(&log)));
+        }
+        let said = progress(&String::from_utf8_lossy(&guest.output[mark..]));
+        let listing = session::run_command(&mut guest, &format!("ls file:/{ROOT}/{name}"), false)?;
+        if listing.lines.is_empty() {
+            return Err(format!("{daemon} killed: `ls file:/{ROOT}/{name}` shows nothing"));
+        }
+        notes.push(format!(
+            "{daemon} killed {} ms in, {} ops acknowledged",
+            delay.as_millis(),
+            said.acked.map_or(0, |k| k + 1)
+        ));
+        runs.push((name, seed_n, said));
+    }
+    crate::shutdown::run(&mut guest, "poweroff")?;
+    drop(guest);
+    for (name, seed_n, said) in &runs {
+        let files = image_files(&disk, name)?;
+        judge(&files, *seed_n, said).map_err(|e| format!("/{ROOT}/{name} ({said:?}): {e}"))?;
+    }
+    Ok(format!("{}; file: came back each time and kept every acknowledged op", notes.join(", ")))
+}
+
 /// One entry of a `blklogwrites` log.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Logged {

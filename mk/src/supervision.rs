@@ -52,7 +52,7 @@ fn restarts_shown(listing: &[String], scheme: &str, name: &str, pid: usize, old_
 }
 
 /// The pid `ps` shows for the process named `name`.
-fn pid_of(guest: &mut Guest, name: &str) -> Result<usize, String> {
+pub fn pid_of(guest: &mut Guest, name: &str) -> Result<usize, String> {
     let output = session::run_command(guest, "ps", false)?;
     output
         .lines
