@@ -29,7 +29,7 @@ pub const SCHEMES_SPARED: &[&str] = &["serial", "fbcon", "debug", "ps2"];
 pub const SCHEMES: &[&str] = &[
     "tmp", "tmp", "tmp", "chan", "chan", "shm", "shm", "log", "pci", "sys", "null", "zero", "rand", "pipe", "pipe",
     "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "fuzzcon", "fuzzcon", "power", "disk",
-    "nope", "TMP",
+    "file", "file", "nope", "TMP",
 ];
 
 /// Path parts of generated URLs; `@` is replaced by a digit (so children
@@ -42,6 +42,8 @@ pub const PATHS: &[&str] = &[
     "fuzz@/a/b",
     "fuzz@/b",
     "fuzz@/a/../a",
+    "tmp/fuzz@",
+    "tmp/fuzz@/a",
     "..",
     "../..",
     "context",
