@@ -522,8 +522,12 @@ pub fn test_qemu_command_with(
     fresh: bool,
 ) -> std::process::Command {
     let (data, scratch) = test_disks(ws, image, smp);
+    let parted =
+        scratch.with_file_name(format!("parted-{}", scratch.file_name().unwrap_or_default().to_string_lossy()));
     let made = if fresh || !data.exists() { crate::disk::format(&data, TEST_DATA_DISK) } else { Ok(()) };
-    let disks = match made.and_then(|()| crate::disk::scratch_disk(&scratch)) {
+    let made =
+        made.and_then(|()| crate::disk::scratch_disk(&scratch)).and_then(|()| crate::disk::partitioned_disk(&parted));
+    let disks = match made {
         Ok(()) => vec![data, scratch],
         Err(err) => {
             println!("mk: no disks for this boot: {err}");
@@ -543,7 +547,25 @@ pub fn test_qemu_command_with(
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));
+    if !disks.is_empty() {
+        cmd.args(faulty_disk_args(&parted));
+    }
     cmd
+}
+
+/// QEMU's arguments for the partitioned disk of a test boot (`disk:2`),
+/// attached through `blkdebug` (under the `raw` format, whose read and
+/// write events arm its rules) so that the device fails requests on two
+/// sectors (`disk::PARTED_BAD_READ`, `disk::PARTED_BAD_WRITE`): a device
+/// error, which the driver must turn into `EIO` for that request only.
+fn faulty_disk_args(image: &Path) -> Vec<String> {
+    let file = image.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    let spec = format!(
+        r#"{{"driver":"raw","node-name":"faulty","file":{{"driver":"blkdebug","image":{{"driver":"file","filename":"{file}"}},"inject-error":[{{"event":"read_aio","iotype":"read","errno":5,"sector":{},"once":false}},{{"event":"write_aio","iotype":"write","errno":5,"sector":{},"once":false}}]}}}}"#,
+        crate::disk::PARTED_BAD_READ,
+        crate::disk::PARTED_BAD_WRITE
+    );
+    vec!["-blockdev".into(), spec, "-device".into(), "virtio-blk-pci,drive=faulty".into()]
 }
 
 /// QEMU on `image` the way every test boot runs it ([`test_qemu_command`]),

@@ -50,6 +50,40 @@ pub fn scratch_disk(path: &Path) -> Result<(), String> {
     zeroed(path, SCRATCH_SIZE)
 }
 
+/// Every test boot's partitioned disk (`disk:2`): its size, its GUID
+/// partition table's partitions (first sector, sectors), and the text at
+/// the start of the second partition.
+pub const PARTED_SIZE: u64 = 16 << 20;
+pub const PARTED_PARTS: [(u64, u64); 2] = [(2048, 8192), (10240, 16384)];
+pub const PARTED_TEXT: &[u8] = b"the second partition of disk:2\n";
+/// The sectors of the partitioned disk where QEMU's `blkdebug` makes every
+/// read, and every write, fail (`EIO`), outside both partitions
+/// (programs/usertests/src/disk.rs).
+pub const PARTED_BAD_READ: u64 = 30000;
+pub const PARTED_BAD_WRITE: u64 = 30008;
+
+/// A fresh partitioned disk at `path` ([`PARTED_PARTS`], with
+/// [`PARTED_TEXT`] in the second partition).
+pub fn partitioned_disk(path: &Path) -> Result<(), String> {
+    use std::io::{Seek, SeekFrom, Write};
+    zeroed(path, PARTED_SIZE)?;
+    let parts: Vec<partition_table::Partition> = PARTED_PARTS
+        .iter()
+        .enumerate()
+        .map(|(n, &(first, sectors))| partition_table::Partition { first, sectors, name: format!("ferrite-{n}") })
+        .collect();
+    let sectors = PARTED_SIZE / partition_table::SECTOR as u64;
+    let table = partition_table::make(sectors, &parts).ok_or("the test partitions do not fit")?;
+    let text = (PARTED_PARTS[1].0, PARTED_TEXT.to_vec());
+    let mut file = OpenOptions::new().write(true).open(path).map_err(|e| fs_err("opening", path, e))?;
+    for (first, bytes) in table.into_iter().chain([text]) {
+        file.seek(SeekFrom::Start(first * partition_table::SECTOR as u64))
+            .and_then(|_| file.write_all(&bytes))
+            .map_err(|e| fs_err("writing", path, e))?;
+    }
+    Ok(())
+}
+
 /// A new data disk at `path`: RedoxFS with [`SKELETON`]'s directories.
 pub fn format(path: &Path, size: u64) -> Result<(), String> {
     zeroed(path, size)?;

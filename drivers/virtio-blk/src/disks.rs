@@ -1,8 +1,11 @@
 //! `disk:`: the disks, as files of bytes (README "Disks").
 //!
 //! - `disk:` lists the disks, one name per line: `0`, `1`, ... in PCI
-//!   order.
-//! - `disk:N` (root only, else `EACCES`): the whole disk. `read` at any
+//!   order, each followed by its partitions, `NpM` for the partition in
+//!   entry `M` (from 0) of the disk's GUID partition table, as the driver
+//!   read it when it started (`lib/partition-table`).
+//! - `disk:N` (root only, else `EACCES`): the whole disk; `disk:NpM` the
+//!   partition, the same way, its bytes only. `read` at any
 //!   offset and length (a read at or past the end gives 0 bytes, one
 //!   across it stops there); `write` of whole 512-byte sectors at a
 //!   sector-aligned offset (else `EINVAL`; at or past the end `ENOSPC`,
@@ -41,6 +44,15 @@ impl Disk {
     }
 }
 
+/// What a `disk:` name stands for: a whole disk or a partition, as a
+/// range of bytes on a disk.
+struct Entry {
+    name: String,
+    disk: usize,
+    start: u64,
+    size: u64,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Read,
@@ -63,12 +75,22 @@ struct Pending {
 }
 
 enum Handle {
-    Listing { text: Vec<u8>, offset: usize },
-    Disk { disk: usize, offset: u64, writable: bool, pending: Option<Pending> },
+    Listing {
+        text: Vec<u8>,
+        offset: usize,
+    },
+    /// `entry` indexes [`Disks::entries`]; `offset` is within the entry.
+    Disk {
+        entry: usize,
+        offset: u64,
+        writable: bool,
+        pending: Option<Pending>,
+    },
 }
 
 pub struct Disks {
     disks: Vec<Disk>,
+    entries: Vec<Entry>,
     handles: Handles<Handle>,
 }
 
@@ -83,23 +105,37 @@ fn errno(err: BlkError) -> Error {
 }
 
 impl Disks {
-    pub fn new(disks: Vec<Disk>) -> Disks {
-        Disks { disks, handles: Handles::new() }
+    /// The disks, and for each the partitions of its table (if any).
+    pub fn new(disks: Vec<Disk>, tables: Vec<Vec<partition_table::Partition>>) -> Disks {
+        let mut entries = Vec::new();
+        for (n, disk) in disks.iter().enumerate() {
+            entries.push(Entry { name: format!("{n}"), disk: n, start: 0, size: disk.device.size() });
+            for (m, part) in tables.get(n).into_iter().flatten().enumerate() {
+                let (start, size) = (part.first * SECTOR as u64, part.sectors * SECTOR as u64);
+                entries.push(Entry { name: format!("{n}p{m}"), disk: n, start, size });
+            }
+        }
+        Disks { disks, entries, handles: Handles::new() }
     }
 
-    /// One line per disk, for the log.
+    /// One line per disk and partition, for the log.
     pub fn describe(&self) -> Vec<String> {
-        self.disks
+        self.entries
             .iter()
-            .enumerate()
-            .map(|(n, d)| {
-                let mode = if d.device.read_only() { ", read-only" } else { "" };
-                format!(
-                    "disk:{n} is {} at {} ({} bytes{mode})",
-                    crate::size_text(d.device.size()),
-                    d.address,
-                    d.device.size()
-                )
+            .map(|e| {
+                let disk = &self.disks[e.disk];
+                if e.start == 0 && e.size == disk.device.size() && !e.name.contains('p') {
+                    let mode = if disk.device.read_only() { ", read-only" } else { "" };
+                    format!(
+                        "disk:{} is {} at {} ({} bytes{mode})",
+                        e.name,
+                        crate::size_text(e.size),
+                        disk.address,
+                        e.size
+                    )
+                } else {
+                    format!("disk:{} is {}, from byte {} of disk:{}", e.name, crate::size_text(e.size), e.start, e.disk)
+                }
             })
             .collect()
     }
@@ -114,11 +150,11 @@ impl Disks {
     /// `EAGAIN` while it (or another request of the file) is in flight, or
     /// `None` when the file has no request (left over ones are dropped).
     fn collect(&mut self, handle: usize, kind: Kind, len: usize, out: &mut [u8]) -> Result<Option<Result<usize>>> {
-        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else {
+        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(EISDIR));
         };
         let Some(p) = *pending else { return Ok(None) };
-        let device = &mut self.disks[*disk].device;
+        let device = &mut self.disks[self.entries[*entry].disk].device;
         if p.kind == kind && p.offset == *offset && p.asked == len {
             let n = out.len().min(p.len);
             let Some(result) = device.finish(p.tag, p.skip, &mut out[..n]) else {
@@ -142,19 +178,18 @@ impl Scheme for Disks {
     fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
         let name = path.trim_matches('/');
         let handle = if name.is_empty() {
-            let text: String = (0..self.disks.len()).map(|n| format!("{n}\n")).collect();
+            let text: String = self.entries.iter().map(|e| format!("{}\n", e.name)).collect();
             Handle::Listing { text: text.into_bytes(), offset: 0 }
         } else {
-            let disk = name.parse::<usize>().ok().filter(|&n| n < self.disks.len() && format!("{n}") == name);
-            let disk = disk.ok_or(Error::new(ENOENT))?;
+            let entry = self.entries.iter().position(|e| e.name == name).ok_or(Error::new(ENOENT))?;
             if caller.uid != 0 {
                 return Err(Error::new(EACCES));
             }
             let writable = flags & O_ACCMODE != O_RDONLY;
-            if writable && self.disks[disk].device.read_only() {
+            if writable && self.disks[self.entries[entry].disk].device.read_only() {
                 return Err(Error::new(EROFS));
             }
-            Handle::Disk { disk, offset: 0, writable, pending: None }
+            Handle::Disk { entry, offset: 0, writable, pending: None }
         };
         Ok(Opened::Handle(self.handles.insert(handle)))
     }
@@ -175,9 +210,10 @@ impl Scheme for Disks {
             }
             return Ok(n);
         }
-        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
-        let device = &mut self.disks[*disk].device;
-        let size = device.size();
+        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let entry = &self.entries[*entry];
+        let device = &mut self.disks[entry.disk].device;
+        let size = entry.size;
         if *offset >= size || buf.is_empty() {
             return Ok(0);
         }
@@ -185,7 +221,7 @@ impl Scheme for Disks {
         let skip = (*offset - start) as usize;
         let len = (buf.len() as u64).min(size - *offset).min((MAX_REQUEST - skip) as u64) as usize;
         let sectors_len = (skip + len).next_multiple_of(SECTOR);
-        let tag = device.submit_read(start / SECTOR as u64, sectors_len).map_err(errno)?;
+        let tag = device.submit_read((entry.start + start) / SECTOR as u64, sectors_len).map_err(errno)?;
         *pending = Some(Pending { tag, kind: Kind::Read, offset: *offset, asked: buf.len(), len, skip });
         Err(Error::new(EAGAIN))
     }
@@ -207,17 +243,18 @@ impl Scheme for Disks {
             }
             return Ok(n);
         }
-        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
-        let device = &mut self.disks[*disk].device;
+        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let entry = &self.entries[*entry];
+        let device = &mut self.disks[entry.disk].device;
         if buf.is_empty() {
             return Ok(0);
         }
-        let size = device.size();
+        let size = entry.size;
         if *offset >= size {
             return Err(Error::new(ENOSPC));
         }
         let len = (buf.len() as u64).min(size - *offset).min(MAX_REQUEST as u64) as usize;
-        let tag = device.submit_write(*offset / SECTOR as u64, &buf[..len]).map_err(errno)?;
+        let tag = device.submit_write((entry.start + *offset) / SECTOR as u64, &buf[..len]).map_err(errno)?;
         *pending = Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0 });
         Err(Error::new(EAGAIN))
     }
@@ -226,10 +263,10 @@ impl Scheme for Disks {
         if let Some(result) = self.collect(handle, Kind::Flush, 0, &mut [])? {
             return result.map(drop).inspect_err(|err| eprintln!("virtio-blkd: flush failed: {err}"));
         }
-        let Handle::Disk { disk, offset, pending, .. } = self.handles.get_mut(handle)? else {
+        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(EISDIR));
         };
-        let tag = self.disks[*disk].device.submit_flush().map_err(errno)?;
+        let tag = self.disks[self.entries[*entry].disk].device.submit_flush().map_err(errno)?;
         *pending = Some(Pending { tag, kind: Kind::Flush, offset: *offset, asked: 0, len: 0, skip: 0 });
         Err(Error::new(EAGAIN))
     }
@@ -248,7 +285,7 @@ impl Scheme for Disks {
                 *offset = at as usize;
                 return Ok(*offset);
             }
-            Handle::Disk { disk, offset, .. } => (offset, self.disks[*disk].device.size()),
+            Handle::Disk { entry, offset, .. } => (offset, self.entries[*entry].size),
         };
         let base = match whence {
             SEEK_SET => 0,
@@ -271,8 +308,8 @@ impl Scheme for Disks {
                 stat.st_mode = MODE_DIR | 0o555;
                 stat.st_size = text.len() as u64;
             }
-            Handle::Disk { disk, .. } => {
-                let size = self.disks[*disk].device.size();
+            Handle::Disk { entry, .. } => {
+                let size = self.entries[*entry].size;
                 stat.st_mode = MODE_FILE | 0o600;
                 stat.st_size = size;
                 stat.st_blksize = SECTOR as u32;
@@ -285,7 +322,7 @@ impl Scheme for Disks {
     fn fpath(&mut self, handle: usize) -> Result<String> {
         Ok(match self.handles.get(handle)? {
             Handle::Listing { .. } => String::new(),
-            Handle::Disk { disk, .. } => format!("{disk}"),
+            Handle::Disk { entry, .. } => self.entries[*entry].name.clone(),
         })
     }
 
@@ -295,8 +332,8 @@ impl Scheme for Disks {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(Handle::Disk { disk, pending: Some(p), .. }) = self.handles.remove(handle) {
-            self.disks[disk].device.abandon(p.tag);
+        if let Some(Handle::Disk { entry, pending: Some(p), .. }) = self.handles.remove(handle) {
+            self.disks[self.entries[entry].disk].device.abandon(p.tag);
         }
     }
 }

@@ -77,6 +77,52 @@ fn start(address: &str) -> Result<(BlockDevice, File)> {
     Ok((device, irq))
 }
 
+/// How long reading a disk's partition table at start may take.
+const TABLE_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(5);
+
+/// `count` sectors from `first`, read before serving (the loop is not
+/// running yet, so this polls the device).
+fn read_now(device: &mut BlockDevice, first: u64, count: usize) -> Option<Vec<u8>> {
+    let len = count.checked_mul(virtio_glue::blk::SECTOR)?;
+    let mut out = alloc::vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let chunk = (len - done).min(virtio_glue::blk::MAX_REQUEST);
+        let tag = device.submit_read(first + (done / virtio_glue::blk::SECTOR) as u64, chunk).ok()?;
+        let deadline = rt::time::now() + TABLE_TIMEOUT;
+        let result = loop {
+            device.poll();
+            if let Some(result) = device.finish(tag, 0, &mut out[done..done + chunk]) {
+                break result;
+            }
+            if rt::time::now() > deadline {
+                device.abandon(tag);
+                return None;
+            }
+            // A few sectors take microseconds; giving up the CPU would
+            // cost a scheduler tick per request (a restart must be quick).
+            core::hint::spin_loop();
+        };
+        done += result.ok().filter(|&n| n == chunk)?;
+    }
+    Some(out)
+}
+
+/// The partitions of the disk `device` (none if it has no table; a table
+/// that does not hold together is logged and ignored, so the whole disk
+/// is still served).
+fn partitions(address: &str, device: &mut BlockDevice) -> Vec<partition_table::Partition> {
+    let sectors = device.size() / virtio_glue::blk::SECTOR as u64;
+    match partition_table::read(sectors, |first, count| read_now(device, first, count)) {
+        Ok(parts) => parts,
+        Err(partition_table::Error::NoTable) => Vec::new(),
+        Err(err) => {
+            eprintln!("virtio-blkd: {address}: partition table ignored: {err}");
+            Vec::new()
+        }
+    }
+}
+
 /// Acknowledge what `irq` counted (none waiting is fine).
 fn acknowledge(irq: &mut File) -> Result<()> {
     let mut count = [0u8; 8];
@@ -98,13 +144,15 @@ fn main() -> Result<()> {
     virtio_glue::dma::init(DMA_PER_DISK * addresses.len())
         .inspect_err(|err| eprintln!("virtio-blkd: cannot get DMA memory: {err}"))?;
     let mut disks = Vec::new();
+    let mut tables = Vec::new();
     let mut irqs = Vec::new();
     for address in &addresses {
-        let (device, irq) = start(address)?;
+        let (mut device, irq) = start(address)?;
+        tables.push(partitions(address, &mut device));
         disks.push(Disk::new(address.clone(), device));
         irqs.push(irq);
     }
-    let mut server = Server::new("disk", Disks::new(disks))?;
+    let mut server = Server::new("disk", Disks::new(disks, tables))?;
     let queue = EventQueue::new()?;
     server.watch_on(&queue, SOCKET)?;
     for (n, irq) in irqs.iter().enumerate() {

@@ -45,7 +45,7 @@ const USAGE: &str = "usage: sh [-c COMMANDS | FILE]";
 
 fn main() -> ExitCode {
     let args: Vec<&str> = rt::env::args().skip(1).collect();
-    let mut shell = Shell::new();
+    let mut shell = Shell::new(args.is_empty());
     let status = match args.as_slice() {
         ["-c", commands] => {
             shell.run_text(commands);

@@ -62,16 +62,18 @@ pub struct Shell {
 
 impl Shell {
     /// A shell with the environment it was given; the directory is `PWD`
-    /// when that is a URL (a shell started by another), else the home
-    /// directory (a login shell; see [`home`]), else [`DEFAULT_DIR`].
-    pub fn new() -> Shell {
+    /// when that is a URL (a shell started by another), else, for a shell
+    /// that reads commands from its input (`login`: the consoles' shells),
+    /// the home directory (see [`home`]), else [`DEFAULT_DIR`].
+    pub fn new(login: bool) -> Shell {
         let mut vars = BTreeMap::new();
         for (key, value) in rt::env::vars() {
             vars.entry(String::from(key)).or_insert_with(|| String::from(value));
         }
         let cwd = match vars.get("PWD") {
             Some(pwd) if rt::fs::is_url(pwd) => pwd.clone(),
-            _ => home(&mut vars).unwrap_or_else(|| String::from(DEFAULT_DIR)),
+            _ if login => home(&mut vars).unwrap_or_else(|| String::from(DEFAULT_DIR)),
+            _ => String::from(DEFAULT_DIR),
         };
         let mut shell =
             Shell { vars, cwd: String::new(), status: 0, exit_code: None, jobs: Vec::new(), job_control: None };

@@ -3,9 +3,12 @@
 //! `disk:0` holds the boot's file system):
 //! data written reads back, offsets at and past the end give EOF,
 //! `ENOSPC` or a short write rather than a wrap, bad requests get an
-//! errno, and several processes keep requests in flight at once. A
-//! self-test boot runs no `init.rc`, so each test starts `pcid` and
-//! `virtio-blkd` itself.
+//! errno, and several processes keep requests in flight at once. The
+//! third disk (`disk:2`, also fresh every run) has a GUID partition table
+//! of two partitions, served as `disk:2p0` and `disk:2p1`, and sits
+//! behind QEMU's `blkdebug`, which fails every request on two of its
+//! sectors: a device error must fail that request only. A self-test boot
+//! runs no `init.rc`, so each test starts `pcid` and `virtio-blkd` itself.
 
 use alloc::format;
 use alloc::string::String;
@@ -16,7 +19,7 @@ use rt::abi::syscall::{self as sc, O_RDONLY, O_RDWR};
 use rt::fs::{File, SeekFrom};
 
 use crate::daemons::{Daemon, start};
-use crate::support::{Outcome, ensure, expect_err, expect_exit, fork_child, ok, run_child, wait_for};
+use crate::support::{Outcome, WAIT, ensure, expect_err, expect_exit, fork_child, ok, run_child, wait_for};
 
 /// The scratch disk's size (mk/src/check.rs attaches it).
 const SCRATCH: u64 = 16 << 20;
@@ -40,7 +43,7 @@ fn open_disk() -> Result<File, String> {
 pub fn disk_reads_back_what_was_written() -> Outcome {
     let _driver = driver()?;
     let listing = ok("read disk:", rt::fs::read_to_string("disk:"))?;
-    ensure!(listing == "0\n1\n", "disk: lists {listing:?}");
+    ensure!(listing == "0\n1\n2\n2p0\n2p1\n", "disk: lists {listing:?}");
     let mut disk = open_disk()?;
     let stat = ok("fstat", disk.stat())?;
     ensure!(stat.st_size == SCRATCH, "size {} (want {SCRATCH})", stat.st_size);
@@ -90,7 +93,9 @@ pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
     ok("seek", disk.seek(SeekFrom::Start(4097)))?;
     expect_err("an unaligned offset", rt::sys::write(disk.fd(), &buf[..512]), sc::EINVAL)?;
     expect_err("a negative seek", rt::sys::lseek(disk.fd(), -1, sc::SEEK_SET), sc::EINVAL)?;
-    for bad in ["disk:2", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"] {
+    for bad in
+        ["disk:3", "disk:2p2", "disk:2p", "disk:p0", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"]
+    {
         expect_err(bad, rt::sys::open(bad, O_RDWR), sc::ENOENT)?;
     }
     let status = run_child(|| {
@@ -154,5 +159,85 @@ pub fn disk_serves_many_callers_at_once() -> Outcome {
         "{WRITERS} processes wrote and read {} MiB each in {} KiB requests; all there",
         REGION >> 20,
         CHUNK >> 10
+    ))
+}
+
+/// The partitioned disk mk attaches (mk/src/disk.rs `PARTED_*`): its
+/// partitions' first sectors and lengths, the text at the start of the
+/// second, and the sectors where every read, and every write, fails.
+const PARTS: [(u64, u64); 2] = [(2048, 8192), (10240, 16384)];
+const PART_TEXT: &[u8] = b"the second partition of disk:2\n";
+const BAD_READ: u64 = 30000;
+const BAD_WRITE: u64 = 30008;
+const SECTOR: u64 = 512;
+
+pub fn disk_partitions_are_entries_of_their_own() -> Outcome {
+    let _driver = driver()?;
+    let mut second = ok("open disk:2p1", File::open_with("disk:2p1", O_RDWR))?;
+    ensure!(ok("fpath", second.path())? == "disk:2p1", "fpath {:?}", second.path());
+    let size = ok("fstat", second.stat())?.st_size;
+    ensure!(size == PARTS[1].1 * SECTOR, "disk:2p1 is {size} bytes");
+    let mut start = vec![0u8; PART_TEXT.len()];
+    ok("read its start", second.read_exact(&mut start))?;
+    ensure!(start == PART_TEXT, "disk:2p1 starts with {start:?}");
+    // Its end is the partition's: EOF and ENOSPC there, not the next bytes.
+    ok("seek to its end", second.seek(SeekFrom::Start(size)))?;
+    let mut buf = [0u8; 1024];
+    ensure!(ok("read at its end", second.read(&mut buf))? == 0, "a read at the partition's end gave bytes");
+    expect_err("a write at its end", rt::sys::write(second.fd(), &buf), sc::ENOSPC)?;
+    ok("seek", second.seek(SeekFrom::Start(size - 512)))?;
+    ensure!(ok("write across its end", second.write(&buf))? == 512, "a write across the end was not short");
+    // What goes into the first partition lands at its place on the disk.
+    let data = pattern(9, 0, 8192);
+    let mut first = ok("open disk:2p0", File::open_with("disk:2p0", O_RDWR))?;
+    ensure!(ok("fstat", first.stat())?.st_size == PARTS[0].1 * SECTOR, "disk:2p0's size");
+    ok("write to disk:2p0", first.write_all(&data))?;
+    ok("fsync", first.sync())?;
+    let mut whole = ok("open disk:2", File::open_with("disk:2", O_RDONLY))?;
+    ok("seek", whole.seek(SeekFrom::Start(PARTS[0].0 * SECTOR)))?;
+    let mut back = vec![0u8; data.len()];
+    ok("read through disk:2", whole.read_exact(&mut back))?;
+    ensure!(back == data, "disk:2p0's bytes are not at sector {} of disk:2", PARTS[0].0);
+    Ok(format!(
+        "disk:2p0 ({} KiB) and disk:2p1 ({} KiB) at their sectors, ending where they end",
+        PARTS[0].1 / 2,
+        PARTS[1].1 / 2
+    ))
+}
+
+pub fn disk_device_error_fails_that_request_only() -> Outcome {
+    let _driver = driver()?;
+    let mut disk = ok("open disk:2", File::open_with("disk:2", O_RDWR))?;
+    let mut buf = vec![0u8; 4096];
+    for round in 0..3 {
+        ok("seek to the bad sector", disk.seek(SeekFrom::Start(BAD_READ * SECTOR)))?;
+        expect_err("a read of the bad sector", rt::sys::read(disk.fd(), &mut buf), sc::EIO)?;
+        ok("seek before it", disk.seek(SeekFrom::Start((BAD_READ - 16) * SECTOR)))?;
+        ensure!(ok("a read before it", disk.read(&mut buf))? == buf.len(), "round {round}: a short read next to it");
+        ok("seek to the bad write sector", disk.seek(SeekFrom::Start(BAD_WRITE * SECTOR)))?;
+        expect_err("a write of the bad sector", rt::sys::write(disk.fd(), &buf[..512]), sc::EIO)?;
+        ok("seek past it", disk.seek(SeekFrom::Start((BAD_WRITE + 8) * SECTOR)))?;
+        ensure!(ok("a write past it", disk.write(&buf))? == buf.len(), "round {round}: a short write next to it");
+    }
+    // Another file on the same disk, with requests in flight meanwhile,
+    // never sees the errors.
+    let reader = fork_child(|| {
+        let Ok(mut other) = File::open_with("disk:2", O_RDONLY) else { return 2 };
+        let mut buf = vec![0u8; 64 << 10];
+        for _ in 0..40 {
+            if other.seek(SeekFrom::Start(0)).is_err() || other.read(&mut buf) != Ok(buf.len()) {
+                return 1;
+            }
+        }
+        0
+    })?;
+    for _ in 0..20 {
+        ok("seek", disk.seek(SeekFrom::Start(BAD_READ * SECTOR)))?;
+        expect_err("the bad sector again", rt::sys::read(disk.fd(), &mut buf), sc::EIO)?;
+    }
+    expect_exit("the other reader", wait_for(reader, WAIT)?, 0)?;
+    ok("fsync after the errors", disk.sync())?;
+    Ok(String::from(
+        "reads of sector 30000 and writes of 30008 get EIO, each time; next to them, and from another file, all works",
     ))
 }

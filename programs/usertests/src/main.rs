@@ -252,6 +252,8 @@ static TESTS: &[Test] = tests![
     disk::disk_reads_back_what_was_written,
     disk::disk_ends_and_bad_requests_get_errors,
     disk::disk_serves_many_callers_at_once,
+    disk::disk_partitions_are_entries_of_their_own,
+    disk::disk_device_error_fails_that_request_only,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,

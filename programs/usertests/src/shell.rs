@@ -73,6 +73,38 @@ fn expect(script: &str, out: &str, err: &str, status: i32) -> Result<(), String>
     Ok(())
 }
 
+/// `text` with every `YYYY-MM-DD HH:MM` (a time `ls -l` shows) replaced by
+/// `<date>`, so output with times compares with a fixed text.
+fn mask_dates(text: &str) -> String {
+    let shape = b"dddd-dd-dd dd:dd";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let fits = bytes.len() - i >= shape.len()
+            && shape.iter().zip(&bytes[i..]).all(|(s, b)| if *s == b'd' { b.is_ascii_digit() } else { s == b });
+        if fits {
+            out.push_str("<date>");
+            i += shape.len();
+        } else {
+            let c = text[i..].chars().next().unwrap_or('?');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// [`expect`] for output with modification times in it (see [`mask_dates`]).
+fn expect_dated(script: &str, out: &str, err: &str, status: i32) -> Result<(), String> {
+    let ran = sh(script)?;
+    let got = mask_dates(&ran.out);
+    ensure!(got == out, "sh -c {script:?}: stdout {got:?}, expected {out:?} (stderr {:?})", ran.err);
+    ensure!(ran.err == err, "sh -c {script:?}: stderr {:?}, expected {err:?}", ran.err);
+    ensure!(ran.status == status, "sh -c {script:?}: status {}, expected {status}", ran.status);
+    Ok(())
+}
+
 fn tmp() -> Result<Daemon, String> {
     start("tmpd", "tmp")
 }
@@ -196,13 +228,13 @@ pub fn shell_cd_and_relative_paths() -> Outcome {
 
 pub fn utilities_on_files() -> Outcome {
     let _tmp = tmp()?;
-    expect(
+    expect_dated(
         "echo one two > tmp:f; cp tmp:f tmp:g; cat tmp:g; mkdir tmp:dir; cp tmp:f tmp:dir; ls tmp:dir; \
          mv tmp:g tmp:h; ls tmp:; rm tmp:h; ls tmp:; touch tmp:empty; wc tmp:empty tmp:f; hexdump -C tmp:f; \
          ls -l tmp:; rm tmp:dir/f; rmdir tmp:dir; ls tmp:",
         "one two\nf\ndir\nf\nh\ndir\nf\n      0       0       0 tmp:empty\n      1       2       8 tmp:f\n      1       2       8 total\n\
          00000000  6f 6e 65 20 74 77 6f 0a                           |one two.|\n00000008\n\
-         drwxr-xr-x        1 dir\n-rw-r--r--        0 empty\n-rw-r--r--        8 f\nempty\nf\n",
+         drwxr-xr-x        1 <date> dir\n-rw-r--r--        0 <date> empty\n-rw-r--r--        8 <date> f\nempty\nf\n",
         "",
         0,
     )?;
