@@ -246,6 +246,12 @@ pub fn kill_run(
 pub const KILLED_DAEMONS: &[&str] = &["redoxfsd", "virtio-blkd"];
 /// How long the file system has to come back after a kill.
 const BACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The ops of the writer a daemon is killed under (it goes on to the end
+/// if it made no call at the moment of the kill).
+const KILL_RUN_OPS: usize = 300;
+/// The kill comes this long after the writer starts, plus up to
+/// [`CUT_SPREAD_MS`].
+const KILL_AFTER: Duration = Duration::from_millis(700);
 
 /// Kills each of [`KILLED_DAEMONS`] (the file system, then the disk
 /// driver) with `SIGKILL` while the writer runs in the background, lets
@@ -271,18 +277,17 @@ pub fn daemon_kill_run(
     for (n, daemon) in KILLED_DAEMONS.iter().enumerate() {
         let name = format!("kill{n}");
         let seed_n = run_seed(seed, 100 + n);
-        let mark = guest.output.len();
-        session::run_command(&mut guest, &format!("crashwriter file:/{ROOT}/{name} {seed_n} &"), false)?;
-        let acked = |out: &[u8]| progress(&String::from_utf8_lossy(&out[mark.min(out.len())..])).acked.is_some();
-        if !guest.wait_until(FIRST_ACK_TIMEOUT, Duration::ZERO, acked) {
-            return Err(format!("{daemon}: the writer acknowledged nothing in time (log {})", ws.show(&log)));
-        }
-        let delay = CUT_MIN + Duration::from_millis(rng.below(CUT_SPREAD_MS) as u64);
+        // The writer's lines go to tmp:, so the console stays quiet for
+        // the commands typed meanwhile.
+        let pid = crate::supervision::pid_of(&mut guest, daemon)?;
+        let out = format!("tmp:{name}.out");
+        let command = format!("crashwriter file:/{ROOT}/{name} {seed_n} {KILL_RUN_OPS} >> {out} 2>> {out} &");
+        session::run_command(&mut guest, &command, false)?;
+        let delay = KILL_AFTER + Duration::from_millis(rng.below(CUT_SPREAD_MS) as u64);
         let until = Instant::now() + delay;
         while Instant::now() < until {
             guest.poll(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)))?;
         }
-        let pid = crate::supervision::pid_of(&mut guest, daemon)?;
         let killed_at = guest.output.len();
         session::run_command(&mut guest, &format!("kill -KILL {pid}"), false)?;
         // The file system is back when a new redoxfsd is ready (after the
@@ -294,18 +299,20 @@ pub fn daemon_kill_run(
         if !guest.wait_until(BACK_TIMEOUT, Duration::from_millis(300), back) {
             return Err(format!("{daemon} killed: file: did not come back (log {})", ws.show(&log)));
         }
-        // The writer stops at its first failed call; wait for that.
-        let stopped = |out: &[u8]| progress(&String::from_utf8_lossy(&out[mark.min(out.len())..])).error.is_some();
-        if !guest.wait_until(BACK_TIMEOUT, Duration::from_millis(300), stopped) {
-            return Err(format!("{daemon} killed: the writer went on as if nothing happened (log {})", ws.show(&log)));
+        // The writer stops at its first failed call, or goes on on the
+        // new instance to its last op; either way every ack must hold.
+        let said = session::run_command(&mut guest, &format!("wait; cat {out}"), false)?;
+        let said = progress(&said.lines.join("\n"));
+        if said.acked.is_none() {
+            return Err(format!("{daemon} killed: the writer acknowledged nothing ({said:?}; log {})", ws.show(&log)));
         }
-        let said = progress(&String::from_utf8_lossy(&guest.output[mark..]));
         let listing = session::run_command(&mut guest, &format!("ls file:/{ROOT}/{name}"), false)?;
         if listing.lines.is_empty() {
             return Err(format!("{daemon} killed: `ls file:/{ROOT}/{name}` shows nothing"));
         }
+        let how = if said.error.is_some() { "then failed" } else { "then went on to the end" };
         notes.push(format!(
-            "{daemon} killed {} ms in, {} ops acknowledged",
+            "{daemon} killed {} ms in; the writer had {} ops acknowledged {how}",
             delay.as_millis(),
             said.acked.map_or(0, |k| k + 1)
         ));

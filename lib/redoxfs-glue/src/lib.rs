@@ -13,12 +13,17 @@
 //! `disk:` file): once before it (the blocks it points at are durable) and
 //! once after (the commit is durable when the call returns).
 //!
-//! Read-ahead: a read of a few blocks right after the one before it (the
-//! mount's scan of the header ring, a file read from start to end) fetches
-//! [`WINDOW`] blocks at once and serves the next reads from them; writes
-//! update what of the window they overlap. Reads elsewhere go straight to
-//! the disk, so a walk through the tree does not drag in blocks it never
-//! uses.
+//! Write-behind: writes of blocks that follow one another are gathered
+//! (up to [`GATHER`] bytes) and sent as one request, before any flush,
+//! header write, or read of those blocks, so the ordering above holds
+//! while a file's data goes to the disk in large requests.
+//!
+//! Caching: the blocks read and written are kept in a
+//! [`block_cache::BlockCache`] of [`CACHED`] blocks (write-through), since
+//! every transaction walks the same tree nodes again. A read of a few
+//! blocks right after the one before it (the mount's scan of the header
+//! ring, a file read from start to end) fetches [`WINDOW`] blocks at once
+//! into the cache.
 //!
 //! May touch: the one `disk:` file it is given.
 
@@ -33,26 +38,20 @@ use rt::fs::{File, SeekFrom};
 
 /// Blocks fetched at once by a sequential read (256 KiB).
 pub const WINDOW: u64 = 64;
+/// Blocks cached (4 MiB).
+pub const CACHED: usize = 1024;
+/// The most bytes of consecutive writes sent as one request.
+pub const GATHER: usize = 1 << 20;
 
-/// Blocks read ahead: `data` holds the blocks from `first` on.
-struct Window {
+/// Consecutive writes not sent yet: `data` for the blocks from `first` on.
+struct Gathered {
     first: u64,
     data: Vec<u8>,
 }
 
-impl Window {
-    fn blocks(&self) -> u64 {
-        self.data.len() as u64 / redoxfs::BLOCK_SIZE
-    }
-
-    /// Where the blocks `block..block + count` are in `data`, if all are.
-    fn range(&self, block: u64, count: u64) -> Option<core::ops::Range<usize>> {
-        let end = block.checked_add(count)?;
-        if block < self.first || end > self.first + self.blocks() {
-            return None;
-        }
-        let start = ((block - self.first) * redoxfs::BLOCK_SIZE) as usize;
-        Some(start..start + (count * redoxfs::BLOCK_SIZE) as usize)
+impl Gathered {
+    fn end(&self) -> u64 {
+        self.first + self.data.len() as u64 / redoxfs::BLOCK_SIZE
     }
 }
 
@@ -66,12 +65,14 @@ pub struct SchemeDisk {
     /// The disk failed a read, write or flush (its driver died, or the
     /// device reported an error); see [`SchemeDisk::failed`].
     failed: Option<rt::Error>,
-    /// The blocks read ahead, and the block a sequential read would ask
-    /// for next.
-    window: Option<Window>,
+    /// What was read and written, and the block a sequential read would
+    /// ask for next.
+    pub cache: block_cache::BlockCache,
     next: u64,
-    /// Reads that went to the disk, for the figures.
+    gathered: Option<Gathered>,
+    /// Reads and writes that went to the disk, for the figures.
     pub reads: u64,
+    pub writes: u64,
 }
 
 fn eio<T>(_: rt::Error) -> Result<T> {
@@ -88,11 +89,22 @@ impl SchemeDisk {
     /// The disk open on `file` (read-write); its size from `fstat`.
     pub fn new(file: File) -> rt::Result<SchemeDisk> {
         let size = file.stat()?.st_size;
-        Ok(SchemeDisk { file, size, flushes: 0, failed: None, window: None, next: u64::MAX, reads: 0 })
+        Ok(SchemeDisk {
+            file,
+            size,
+            flushes: 0,
+            failed: None,
+            cache: block_cache::BlockCache::new(redoxfs::BLOCK_SIZE as usize, CACHED),
+            next: u64::MAX,
+            gathered: None,
+            reads: 0,
+            writes: 0,
+        })
     }
 
     /// Make everything written so far durable.
     pub fn flush(&mut self) -> rt::Result<()> {
+        self.send_gathered()?;
         self.flushes += 1;
         rt::sys::fsync(self.file.fd()).map_err(|err| note(&mut self.failed, err))
     }
@@ -104,8 +116,20 @@ impl SchemeDisk {
         self.failed
     }
 
-    /// Reads `buffer.len()` bytes at `block` from the disk.
+    /// Sends the gathered writes.
+    fn send_gathered(&mut self) -> rt::Result<()> {
+        let Some(gathered) = self.gathered.take() else { return Ok(()) };
+        self.writes += 1;
+        let offset = gathered.first * redoxfs::BLOCK_SIZE;
+        let result = self.file.seek(SeekFrom::Start(offset)).and_then(|_| self.file.write_all(&gathered.data));
+        result.map_err(|err| note(&mut self.failed, err))
+    }
+
+    /// Reads `buffer.len()` bytes at `block` from the disk, after sending
+    /// the gathered writes (so that it reads, and the cache keeps, what was
+    /// last written).
     fn read_direct(&mut self, block: u64, buffer: &mut [u8]) -> Result<()> {
+        self.send_gathered().or_else(eio)?;
         self.seek_block(block)?;
         self.reads += 1;
         let result = self.file.read_exact(buffer);
@@ -124,9 +148,7 @@ impl redoxfs::Disk for SchemeDisk {
         let count = (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE);
         let sequential = block == self.next;
         self.next = block.saturating_add(count);
-        if let Some(range) = self.window.as_ref().and_then(|w| w.range(block, count)) {
-            let data = &self.window.as_ref().map_or(&[][..], |w| &w.data[..])[range];
-            buffer.copy_from_slice(&data[..buffer.len()]);
+        if self.cache.read(block, buffer) {
             return Ok(buffer.len());
         }
         let disk_blocks = self.size / redoxfs::BLOCK_SIZE;
@@ -135,32 +157,42 @@ impl redoxfs::Disk for SchemeDisk {
             let mut data = alloc::vec![0u8; (ahead * redoxfs::BLOCK_SIZE) as usize];
             self.read_direct(block, &mut data)?;
             buffer.copy_from_slice(&data[..buffer.len()]);
-            self.window = Some(Window { first: block, data });
+            self.cache.store(block, &data);
             return Ok(buffer.len());
         }
         self.read_direct(block, buffer)?;
+        self.cache.store(block, buffer);
         Ok(buffer.len())
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> Result<usize> {
+        // Reads of these blocks now get what is written (write-through).
+        self.cache.store(block, buffer);
         let header = block < redoxfs::HEADER_RING;
+        let whole = (buffer.len() as u64).is_multiple_of(redoxfs::BLOCK_SIZE);
+        if !header && whole {
+            if let Some(gathered) = &mut self.gathered
+                && gathered.end() == block
+                && gathered.data.len() + buffer.len() <= GATHER
+            {
+                gathered.data.extend_from_slice(buffer);
+                return Ok(buffer.len());
+            }
+            self.send_gathered().or_else(eio)?;
+            self.gathered = Some(Gathered { first: block, data: buffer.to_vec() });
+            return Ok(buffer.len());
+        }
+        // A header (fenced by flushes, which send what was gathered), or
+        // a write of part of a block: straight to the disk.
         if header {
             self.flush().or_else(eio)?;
+        } else {
+            self.send_gathered().or_else(eio)?;
         }
         self.seek_block(block)?;
+        self.writes += 1;
         let result = self.file.write_all(buffer);
         result.map_err(|err| note(&mut self.failed, err)).or_else(eio)?;
-        // What of the window this write covers now reads as written.
-        if let Some(window) = &mut self.window {
-            let end = block.saturating_add((buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE));
-            let (from, to) = (block.max(window.first), end.min(window.first + window.blocks()));
-            if from < to {
-                let in_window = ((from - window.first) * redoxfs::BLOCK_SIZE) as usize;
-                let in_buffer = ((from - block) * redoxfs::BLOCK_SIZE) as usize;
-                let len = (((to - from) * redoxfs::BLOCK_SIZE) as usize).min(buffer.len() - in_buffer);
-                window.data[in_window..in_window + len].copy_from_slice(&buffer[in_buffer..in_buffer + len]);
-            }
-        }
         if header {
             self.flush().or_else(eio)?;
         }
