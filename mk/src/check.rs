@@ -314,19 +314,20 @@ fn power_cuts(ws: &Workspace, tally: &mut Tally, kernel: &KernelImage, cuts: usi
             Err(err) => return tally.record(&format!("{boot} power cuts"), false, Some(&err)),
         };
         let seed = 1 + n as u64;
+        let target = crate::powercut::Target { ws, image, firmware: firmware.as_ref(), name: boot };
         let name = format!("{boot} power cuts: {cuts} kills of QEMU under a writer lose no acknowledged fsync");
-        match crate::powercut::kill_run(ws, image, firmware.as_ref(), boot, cuts, seed) {
+        match crate::powercut::kill_run(&target, cuts, seed) {
             Ok(note) => tally.record(&name, true, Some(&note)),
             Err(err) => tally.record(&name, false, Some(&err)),
         }
         let name = format!("{boot} file: daemons killed under a writer lose no acknowledged fsync");
-        match crate::powercut::daemon_kill_run(ws, image, firmware.as_ref(), boot, seed) {
+        match crate::powercut::daemon_kill_run(&target, seed) {
             Ok(note) => tally.record(&name, true, Some(&note)),
             Err(err) => tally.record(&name, false, Some(&err)),
         }
         let name =
             format!("{boot} power cuts: every flushed prefix of a recorded run, with unflushed writes, is consistent");
-        match crate::powercut::recorded_run(ws, image, firmware.as_ref(), boot, seed) {
+        match crate::powercut::recorded_run(&target, seed) {
             Ok(note) => tally.record(&name, true, Some(&note)),
             Err(err) => tally.record(&name, false, Some(&err)),
         }

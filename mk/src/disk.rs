@@ -157,6 +157,25 @@ pub fn ls(image: &Path, guest_path: &str) -> Result<Vec<String>, String> {
     .map_err(|e| format!("{guest_path}: {e}"))
 }
 
+/// The contents of the file `node` (its access time set to `atime`).
+pub fn contents<D: redoxfs::Disk>(
+    tx: &mut Transaction<D>,
+    node: &TreeData<Node>,
+    (atime, nsec): (u64, u32),
+) -> redox_syscall_06::Result<Vec<u8>> {
+    let mut data = vec![0u8; node.data().size() as usize];
+    let mut done = 0;
+    while done < data.len() {
+        let n = tx.read_node(node.ptr(), done as u64, &mut data[done..], atime, nsec)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    data.truncate(done);
+    Ok(data)
+}
+
 /// `cargo mk disk cat PATH`: a file's contents.
 pub fn read(image: &Path, guest_path: &str) -> Result<Vec<u8>, String> {
     let mut fs = open(image)?;
@@ -167,17 +186,7 @@ pub fn read(image: &Path, guest_path: &str) -> Result<Vec<u8>, String> {
         if node.data().is_dir() {
             return Err(redox_syscall_06::Error::new(redox_syscall_06::EISDIR));
         }
-        let mut data = vec![0u8; node.data().size() as usize];
-        let mut done = 0;
-        while done < data.len() {
-            let n = tx.read_node(node.ptr(), done as u64, &mut data[done..], atime, nsec)?;
-            if n == 0 {
-                break;
-            }
-            done += n;
-        }
-        data.truncate(done);
-        Ok(data)
+        contents(tx, &node, (atime, nsec))
     })
     .map_err(|e| format!("{guest_path}: {e}"))
 }

@@ -105,17 +105,7 @@ fn files_in<D: Disk>(disk: D, name: &str) -> Result<Files, String> {
         for entry in &entries {
             let Some(file) = entry.name() else { continue };
             let node = tx.read_tree(entry.node_ptr())?;
-            let mut data = vec![0u8; node.data().size() as usize];
-            let mut done = 0;
-            while done < data.len() {
-                let n = tx.read_node(node.ptr(), done as u64, &mut data[done..], 0, 0)?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            data.truncate(done);
-            files.insert(file.to_string(), data);
+            files.insert(file.to_string(), crate::disk::contents(tx, &node, (0, 0))?);
         }
         Ok(files)
     })
@@ -165,6 +155,24 @@ fn boot(cmd: std::process::Command, log: &Path) -> Result<Guest, String> {
     Ok(guest)
 }
 
+/// What a run boots: the workspace, the image, its firmware (UEFI) and
+/// the boot's name (`bios`, `uefi`) for file names and messages.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub ws: &'a Workspace,
+    pub image: &'a Path,
+    pub firmware: Option<&'a Firmware>,
+    pub name: &'a str,
+}
+
+/// A freshly formatted data disk for the `kind` of run on `boot_name`:
+/// `target/ferrite/powercut-KIND-BOOT.img`.
+fn fresh_disk(ws: &Workspace, kind: &str, boot_name: &str) -> Result<PathBuf, String> {
+    let disk = ws.mk_dir().join(format!("powercut-{kind}-{boot_name}.img"));
+    crate::disk::format(&disk, DISK_SIZE)?;
+    Ok(disk)
+}
+
 /// The writer's seed for run `run` of a check seeded `seed`.
 fn run_seed(seed: u64, run: usize) -> u64 {
     seed.wrapping_mul(1000).wrapping_add(run as u64 + 1)
@@ -178,16 +186,9 @@ fn judge(files: &Files, seed: u64, progress: &Progress) -> Result<usize, String>
 }
 
 /// `cuts` power cuts by killing QEMU, on `firmware`'s boot of `image`.
-pub fn kill_run(
-    ws: &Workspace,
-    image: &Path,
-    firmware: Option<&Firmware>,
-    boot_name: &str,
-    cuts: usize,
-    seed: u64,
-) -> Result<String, String> {
-    let disk = ws.mk_dir().join(format!("powercut-{boot_name}.img"));
-    crate::disk::format(&disk, DISK_SIZE)?;
+pub fn kill_run(target: &Target<'_>, cuts: usize, seed: u64) -> Result<String, String> {
+    let Target { ws, image, firmware, name: boot_name } = *target;
+    let disk = fresh_disk(ws, "cut", boot_name)?;
     let disks = [disk.clone()];
     let mut rng = Rng::new(seed);
     // Each earlier run's directory as it was found; it must stay so.
@@ -259,15 +260,9 @@ const KILL_AFTER: Duration = Duration::from_millis(700);
 /// and, on the host after a `poweroff`, that every op acknowledged before
 /// the kill is on the disk and the writer's directory is a state of the
 /// workload (the writer itself stops at its first failed call).
-pub fn daemon_kill_run(
-    ws: &Workspace,
-    image: &Path,
-    firmware: Option<&Firmware>,
-    boot_name: &str,
-    seed: u64,
-) -> Result<String, String> {
-    let disk = ws.mk_dir().join(format!("powercut-kill-{boot_name}.img"));
-    crate::disk::format(&disk, DISK_SIZE)?;
+pub fn daemon_kill_run(target: &Target<'_>, seed: u64) -> Result<String, String> {
+    let Target { ws, image, firmware, name: boot_name } = *target;
+    let disk = fresh_disk(ws, "kill", boot_name)?;
     let log = ws.log_dir().join(format!("{boot_name}-powercut-daemons.log"));
     let mut guest = boot(machine_command(ws, image, firmware, std::slice::from_ref(&disk)), &log)
         .map_err(|e| format!("{e} (log {})", ws.show(&log)))?;
@@ -461,16 +456,10 @@ pub fn check_log(base: &[u8], log: &[Logged], seed: u64, ops: usize, rng: &mut R
 
 /// The recorded run: the writer does [`RECORDED_OPS`] ops on a disk whose
 /// writes QEMU logs, then every flushed prefix is checked.
-pub fn recorded_run(
-    ws: &Workspace,
-    image: &Path,
-    firmware: Option<&Firmware>,
-    boot_name: &str,
-    seed: u64,
-) -> Result<String, String> {
-    let disk = ws.mk_dir().join(format!("powercut-rec-{boot_name}.img"));
+pub fn recorded_run(target: &Target<'_>, seed: u64) -> Result<String, String> {
+    let Target { ws, image, firmware, name: boot_name } = *target;
+    let disk = fresh_disk(ws, "rec", boot_name)?;
     let log_file = ws.mk_dir().join(format!("powercut-rec-{boot_name}.writes"));
-    crate::disk::format(&disk, DISK_SIZE)?;
     let base = std::fs::read(&disk).map_err(|e| format!("reading {}: {e}", disk.display()))?;
     std::fs::write(&log_file, b"").map_err(|e| format!("creating {}: {e}", log_file.display()))?;
     let mut cmd = machine_command(ws, image, firmware, &[]);
