@@ -2,7 +2,8 @@
 //! a `dd` load running in the background, each daemon `init.rc` starts
 //! with `restart on-failure` is killed from the shell (`kill -KILL PID`,
 //! its pid from `ps`). init must say it ended and start it again, the new
-//! instance must be ready within [`BACK_WITHIN`] of its start (init's own
+//! instance must be ready within [`BACK_WITHIN`] of its start
+//! ([`DISK_BACK_WITHIN`] for the disk driver; init's own
 //! `ready after` figure, guest time), its scheme must work again from
 //! the same shell session, and `sys:daemon` must show the new pid serving
 //! it, one more restart, and the old pid's `signal:9` as the last end.
@@ -18,8 +19,12 @@ use crate::check::strip_escapes;
 use crate::guest::Guest;
 use crate::session;
 
-/// The new instance must be ready this soon after init starts it.
+/// The new instance must be ready this soon after init starts it...
 pub const BACK_WITHIN: Duration = Duration::from_millis(100);
+/// ...except the disk driver, which sets up each of the test machine's
+/// three virtio disks and reads their partition tables (measured here:
+/// 55-85 ms alone, 134 ms with a fuzzing guest beside it on the 2 cores).
+pub const DISK_BACK_WITHIN: Duration = Duration::from_millis(300);
 
 /// The daemons killed, each with a scheme it serves, a command that uses
 /// it and a text that command's output must contain.
@@ -92,8 +97,9 @@ fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &
         return Err(format!("{name} (pid {pid}) was not restarted; console:\n{text}"));
     }
     let took = ready_after(&text, name, pid).ok_or_else(|| format!("no `ready after` for the new {name}:\n{text}"))?;
-    if took > BACK_WITHIN.as_secs_f64() * 1000.0 {
-        return Err(format!("the new {name} took {took} ms to be ready (limit {} ms)", BACK_WITHIN.as_millis()));
+    let limit = if name == "virtio-blkd" { DISK_BACK_WITHIN } else { BACK_WITHIN };
+    if took > limit.as_secs_f64() * 1000.0 {
+        return Err(format!("the new {name} took {took} ms to be ready (limit {} ms)", limit.as_millis()));
     }
     let output = session::run_command(guest, probe, false)?;
     let printed = output.lines.join("\n");

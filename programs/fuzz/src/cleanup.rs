@@ -30,11 +30,16 @@ pub fn files() {
             let part = part.replace('@', &format!("{digit}"));
             for prefix in &prefixes {
                 let name = format!("{prefix}{part}");
-                if name.is_empty() || name.starts_with('.') || (prefix.is_empty() && part == ":") {
+                if name.is_empty() || (prefix.is_empty() && part == ":") {
                     continue;
                 }
-                remove_tree(&format!("tmp:{name}"), 48);
+                // `shm:` names are flat strings, `..` and `../..` among
+                // them (a child may have made a 16 MiB object called
+                // `..`); on `tmp:` such a path is the root or above it.
                 let _ = rt::fs::remove_file(&format!("shm:{name}"));
+                if !name.starts_with('.') {
+                    remove_tree(&format!("tmp:{name}"), 48);
+                }
             }
         }
         let _ = rt::fs::remove_file(&format!("shm:fuzz{digit}"));

@@ -55,8 +55,11 @@ const FORK_RETRIES: u32 = 500;
 const HEAP_SLACK: i64 = 64 * 1024;
 /// Growth of what all processes hold resident that counts as a leak:
 /// daemons keep some state the children left (`log:` its last 256 KiB of
-/// lines, heap pages of small allocations), but not megabytes.
-const PROCESS_FRAME_SLACK: i64 = 1024;
+/// lines, heap pages of small allocations: 1,024 frames), and `redoxfsd`
+/// fills its block cache as the children use `file:` (1,024 blocks of one
+/// frame each, plus a read-ahead of 64 and the map's own: 1,152), but not
+/// more.
+const PROCESS_FRAME_SLACK: i64 = 1024 + 1152;
 /// Growth of the frames the kernel holds for itself (page tables, kernel
 /// stacks, lent and handed-out pages) that counts as a leak: the page
 /// tables of daemons that still hold what the children left them may
