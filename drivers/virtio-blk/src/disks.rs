@@ -49,6 +49,8 @@ impl Disk {
 struct Entry {
     name: String,
     disk: usize,
+    /// The partition's number on its disk; `None` for the whole disk.
+    partition: Option<usize>,
     start: u64,
     size: u64,
 }
@@ -109,10 +111,10 @@ impl Disks {
     pub fn new(disks: Vec<Disk>, tables: Vec<Vec<partition_table::Partition>>) -> Disks {
         let mut entries = Vec::new();
         for (n, disk) in disks.iter().enumerate() {
-            entries.push(Entry { name: format!("{n}"), disk: n, start: 0, size: disk.device.size() });
+            entries.push(Entry { name: format!("{n}"), disk: n, partition: None, start: 0, size: disk.device.size() });
             for (m, part) in tables.get(n).into_iter().flatten().enumerate() {
                 let (start, size) = (part.first * SECTOR as u64, part.sectors * SECTOR as u64);
-                entries.push(Entry { name: format!("{n}p{m}"), disk: n, start, size });
+                entries.push(Entry { name: format!("{n}p{m}"), disk: n, partition: Some(m), start, size });
             }
         }
         Disks { disks, entries, handles: Handles::new() }
@@ -124,7 +126,7 @@ impl Disks {
             .iter()
             .map(|e| {
                 let disk = &self.disks[e.disk];
-                if e.start == 0 && e.size == disk.device.size() && !e.name.contains('p') {
+                if e.partition.is_none() {
                     let mode = if disk.device.read_only() { ", read-only" } else { "" };
                     format!(
                         "disk:{} is {} at {} ({} bytes{mode})",
