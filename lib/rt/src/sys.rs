@@ -69,9 +69,7 @@ pub fn fstatvfs(fd: usize) -> Result<StatVfs> {
     let mut statvfs = StatVfs::default();
     // SAFETY: the kernel writes at most `size_of::<StatVfs>()` bytes into
     // `statvfs`, a plain-data struct any bytes are valid for.
-    demux(unsafe {
-        syscall3(sc::SYS_FSTATVFS, fd, (&raw mut statvfs).expose_provenance(), size_of::<StatVfs>())
-    })?;
+    demux(unsafe { syscall3(sc::SYS_FSTATVFS, fd, (&raw mut statvfs).expose_provenance(), size_of::<StatVfs>()) })?;
     Ok(statvfs)
 }
 
