@@ -26,7 +26,10 @@
 //! (`disk:0`, served as `file:`) and a 128 MiB scratch disk (`disk:1`).
 //! The icount boot attaches none (its clock jumps over the time the CPU
 //! waits for the device, so its figures would not be instructions), and the
-//! program skips them.
+//! program skips them. Their Linux column comes from a third boot in the
+//! same run: Debian's kernel with an ext4 disk and a raw one, the same
+//! workloads ([`crate::linux`]); when it cannot be had, the table shows
+//! Ferrite's figures alone and says why.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -37,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::BenchOpts;
 use crate::images;
+use crate::linux;
 use crate::process;
 use crate::qemu::{self, Machine, Serial};
 use crate::workspace::Workspace;
@@ -141,6 +145,7 @@ const SCRATCH_DISK_SIZE: u64 = 128 << 20;
 /// the TCG one writes and reads 768 MiB on its disks.
 const TCG_TIMEOUT: Duration = Duration::from_secs(900);
 const ICOUNT_TIMEOUT: Duration = Duration::from_secs(900);
+const LINUX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// One line of the benchmark program's output.
 #[derive(Debug, PartialEq)]
@@ -377,8 +382,7 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         }
         runs.push(run);
     }
-    // The Linux column comes with the Linux harness.
-    let linux: Option<(BenchRun, String)> = None;
+    let linux = linux_run(ws, opts.smp);
     let (tcg, icount) = (&runs[0], &runs[1]);
     println!();
     print!("{}", table(tcg, icount));
@@ -432,6 +436,40 @@ fn bench_disks(ws: &Workspace) -> Result<Vec<PathBuf>, String> {
     crate::disk::format(&data, DATA_DISK_SIZE)?;
     crate::disk::zeroed(&scratch, SCRATCH_DISK_SIZE)?;
     Ok(vec![data, scratch])
+}
+
+/// Linux's disk figures and its kernel version, or `None` (saying why).
+fn linux_run(ws: &Workspace, smp: u32) -> Option<(BenchRun, String)> {
+    let kit = match linux::prepare(ws) {
+        Ok(kit) => kit,
+        Err(err) => {
+            println!("mk: no Linux disk figures: {err}");
+            return None;
+        }
+    };
+    let log = ws.mk_dir().join("bench-logs").join("linux.log");
+    println!(
+        "mk: booting Linux {} under TCG with {smp} CPUs, an ext4 disk and a raw one (modules {}; timeout {} s, \
+         serial log in {})",
+        kit.version,
+        kit.modules.join(" "),
+        LINUX_TIMEOUT.as_secs(),
+        ws.show(&log)
+    );
+    let mut cmd = process::clean(ws, qemu::QEMU);
+    cmd.args(linux::qemu_args(&kit, smp, MEM, false));
+    match boot(&mut cmd, LINUX_TIMEOUT, &log, "linux") {
+        Ok(run) => {
+            if let Some(problem) = &run.problem {
+                println!("mk: linux: {problem}");
+            }
+            Some((run, kit.version))
+        }
+        Err(err) => {
+            println!("mk: no Linux disk figures: {err}");
+            None
+        }
+    }
 }
 
 /// Runs QEMU's `cmd`, feeding serial lines to a [`BenchRun`] and a log
