@@ -20,16 +20,27 @@
 //! prints `bench NAME: X ns/op (N iterations)` per benchmark and then
 //! `bench done`; the kernel does not end QEMU in a normal boot, so mk stops
 //! it once the done line is in (or on timeout, or a kernel panic).
+//!
+//! The disk benchmarks ([`DISK_BENCHMARKS`], programs/bench/src/disk.rs)
+//! run in the TCG boot only, which gets two fresh disks: a 256 MiB RedoxFS
+//! (`disk:0`, served as `file:`) and a 128 MiB scratch disk (`disk:1`).
+//! The icount boot attaches none (its clock jumps over the time the CPU
+//! waits for the device, so its figures would not be instructions), and the
+//! program skips them. Their Linux column comes from a third boot in the
+//! same run: Debian's kernel with an ext4 disk and a raw one, the same
+//! workloads ([`crate::linux`]); when it cannot be had, the table shows
+//! Ferrite's figures alone and says why.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use crate::cli::BenchOpts;
 use crate::images;
+use crate::linux;
 use crate::process;
 use crate::qemu::{self, Machine, Serial};
 use crate::workspace::Workspace;
@@ -85,9 +96,56 @@ pub const LINUX_TCG: &[(&str, f64)] = &[
 pub const BYTES_PER_OP: &[(&str, u64)] =
     &[("scheme_read_4k", 4096), ("scheme_read_64k", 65_536), ("chan_write_64k", 65_536), ("shm_pass_64k", 65_536)];
 
-/// How long one boot may take: the icount run is several times slower.
-const TCG_TIMEOUT: Duration = Duration::from_secs(240);
+/// The disk benchmarks, in the order of their table (and of
+/// programs/bench/src/disk.rs and bench/linux/bench.c): 64 MiB written and
+/// read back sequentially on `file:` (Linux: ext4) and on the raw scratch
+/// disk, then 1,000 small files and 500 1 KiB write + fsync pairs.
+pub const DISK_BENCHMARKS: &[&str] = &[
+    "file_write_4k",
+    "file_read_4k",
+    "file_write_64k",
+    "file_read_64k",
+    "file_write_1m",
+    "file_read_1m",
+    "disk_write_4k",
+    "disk_read_4k",
+    "disk_write_64k",
+    "disk_read_64k",
+    "disk_write_1m",
+    "disk_read_1m",
+    "file_create_1k",
+    "file_fsync_1k",
+];
+
+/// The bytes of one request of a sequential disk benchmark (for MiB/s):
+/// the size its name ends in. `None` for the others (ops/s).
+pub fn disk_bytes_per_op(name: &str) -> Option<u64> {
+    if !(name.starts_with("file_write_")
+        || name.starts_with("file_read_")
+        || name.starts_with("disk_write_")
+        || name.starts_with("disk_read_"))
+    {
+        return None;
+    }
+    match name.rsplit('_').next()? {
+        "4k" => Some(4 << 10),
+        "64k" => Some(64 << 10),
+        "1m" => Some(1 << 20),
+        _ => None,
+    }
+}
+
+/// The disks of the TCG boot, under `target/ferrite/`, made anew each run.
+const DATA_DISK: &str = "bench-data.img";
+const DATA_DISK_SIZE: u64 = 256 << 20;
+const SCRATCH_DISK: &str = "bench-scratch.img";
+const SCRATCH_DISK_SIZE: u64 = 128 << 20;
+
+/// How long one boot may take: the icount run is several times slower;
+/// the TCG one writes and reads 768 MiB on its disks.
+const TCG_TIMEOUT: Duration = Duration::from_secs(900);
 const ICOUNT_TIMEOUT: Duration = Duration::from_secs(900);
+const LINUX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// One line of the benchmark program's output.
 #[derive(Debug, PartialEq)]
@@ -158,7 +216,12 @@ impl BenchRun {
 
     /// Whether every benchmark reported a figure.
     pub fn complete(&self) -> bool {
-        self.done && BENCHMARKS.iter().all(|name| matches!(self.figures.get(*name), Some(Figure::Measured { .. })))
+        self.has_all(BENCHMARKS)
+    }
+
+    /// Whether the run is done and has a figure for each of `names`.
+    pub fn has_all(&self, names: &[&str]) -> bool {
+        self.done && names.iter().all(|name| matches!(self.figures.get(*name), Some(Figure::Measured { .. })))
     }
 
     fn ns(&self, name: &str) -> Option<f64> {
@@ -207,46 +270,119 @@ pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
         let linux = LINUX_ICOUNT.iter().find(|(n, _)| n == name).map_or("-".to_string(), |(_, v)| thousands(*v));
         rows.push([name.to_string(), tcg_cell, icount_cell, linux_tcg, linux]);
     }
+    render(&header, &rows)
+}
+
+/// A text table: the first column left-aligned, the others right-aligned.
+fn render<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let widths: Vec<usize> =
-        (0..COLUMNS).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: [&str; COLUMNS]| {
+        (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; N]| {
         let mut out = format!("{:<w$}", cells[0], w = widths[0]);
-        for i in 1..COLUMNS {
+        for i in 1..N {
             out.push_str(&format!(" | {:>w$}", cells[i], w = widths[i]));
         }
         out.trim_end().to_string()
     };
-    let mut out = line(header);
+    let mut out = line(*header);
     out.push('\n');
     out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
     out.push('\n');
-    for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    for row in rows {
+        out.push_str(&line(std::array::from_fn(|i| row[i].as_str())));
         out.push('\n');
     }
     out
 }
 
-/// `cargo mk bench`: build, boot twice, print the table.
+/// A disk benchmark's rate: MiB/s for the sequential ones, operations per
+/// second for the others.
+pub fn disk_rate(name: &str, ns_per_op: f64) -> f64 {
+    if ns_per_op <= 0.0 {
+        return 0.0;
+    }
+    match disk_bytes_per_op(name) {
+        Some(bytes) => bytes as f64 * 1e9 / ns_per_op / (1u64 << 20) as f64,
+        None => 1e9 / ns_per_op,
+    }
+}
+
+/// One cell of the disk table: `12.3 MiB/s`, or `1,234 ops/s (810 us)`.
+fn disk_cell(run: Option<&BenchRun>, name: &str) -> String {
+    let Some(run) = run else { return "-".to_string() };
+    match run.figures.get(name) {
+        Some(Figure::Measured { ns_per_op, .. }) => {
+            let rate = disk_rate(name, *ns_per_op);
+            if disk_bytes_per_op(name).is_some() {
+                format!("{rate:.1} MiB/s")
+            } else {
+                format!(
+                    "{} ops/s ({} us)",
+                    thousands(rate.round() as u64),
+                    thousands((ns_per_op / 1000.0).round() as u64)
+                )
+            }
+        }
+        Some(Figure::Failed(_)) => "failed".to_string(),
+        None => "-".to_string(),
+    }
+}
+
+/// The disk table: Ferrite's and Linux's figures under TCG and Ferrite's
+/// rate over Linux's (above 1: Ferrite is faster).
+pub fn disk_table(ferrite: &BenchRun, linux: Option<&BenchRun>) -> String {
+    let header = ["disk benchmark", "Ferrite TCG", "Linux TCG", "Ferrite/Linux"];
+    let rows: Vec<[String; 4]> = DISK_BENCHMARKS
+        .iter()
+        .map(|name| {
+            let ratio = match (ferrite.ns(name), linux.and_then(|l| l.ns(name))) {
+                (Some(f), Some(l)) if f > 0.0 && l > 0.0 => format!("{:.2}x", disk_rate(name, f) / disk_rate(name, l)),
+                _ => "-".to_string(),
+            };
+            [name.to_string(), disk_cell(Some(ferrite), name), disk_cell(linux, name), ratio]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+/// `cargo mk bench`: build, boot Ferrite twice and Linux once, print the
+/// tables.
 pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     let image = images::build_bench(ws, opts.profile)?;
+    let disks = bench_disks(ws)?;
     let mut runs = Vec::new();
     for (label, icount, timeout) in [("tcg", false, TCG_TIMEOUT), ("icount", true, ICOUNT_TIMEOUT)] {
         let log = ws.mk_dir().join("bench-logs").join(format!("{label}.log"));
+        let attached: &[PathBuf] = if icount { &[] } else { &disks };
         println!(
-            "mk: booting {} under TCG{} with {} CPUs (timeout {} s, serial log in {})",
+            "mk: booting {} under TCG{} with {} CPUs and {} disks (timeout {} s, serial log in {})",
             ws.show(&image.bios),
             if icount { " -icount shift=0" } else { "" },
             opts.smp,
+            attached.len(),
             timeout.as_secs(),
             ws.show(&log)
         );
-        let run = boot(ws, &image.bios, opts.smp, icount, timeout, &log, label)?;
+        let machine = Machine {
+            image: &image.bios,
+            firmware: None,
+            smp: opts.smp,
+            mem: MEM,
+            serial: Serial::Pipe,
+            display: false,
+            gdb: false,
+            icount,
+            disks: attached,
+        };
+        let mut cmd = process::clean(ws, qemu::QEMU);
+        cmd.args(qemu::args(&machine));
+        let run = boot(&mut cmd, timeout, &log, label)?;
         if let Some(problem) = &run.problem {
             println!("mk: {label}: {problem}");
         }
         runs.push(run);
     }
+    let linux = linux_run(ws, opts.smp);
     let (tcg, icount) = (&runs[0], &runs[1]);
     println!();
     print!("{}", table(tcg, icount));
@@ -258,6 +394,23 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
          chan_pingpong_1byte vs Unix stream socket ping-pong, chan_write_64k vs 64 KiB pipe writes.",
         opts.smp
     );
+    println!();
+    print!("{}", disk_table(tcg, linux.as_ref().map(|(run, _)| run)));
+    println!();
+    let linux_note = match &linux {
+        Some((_, version)) => format!("Linux {version}: ext4 on /dev/vda and the raw /dev/vdb, buffered (no O_DIRECT)"),
+        None => "Linux: not measured (above)".to_string(),
+    };
+    println!(
+        "Disks: TCG, {} CPU(s), {MEM}, virtio-blk-pci. Ferrite: file: (RedoxFS, redoxfsd) on a fresh {} MiB disk:0 and \
+         the raw disk:1 ({} MiB). {linux_note}. 64 MiB per sequential row, written then fsync'd (timed), read back \
+         after Linux drops its page cache (Ferrite has none); file_create_1k: create + 1 KiB write + close per file, \
+         1,000 files (Linux: then one syncfs, timed); file_fsync_1k: 1 KiB appended + fsync. Ferrite/Linux: rate \
+         over rate (above 1: Ferrite faster).",
+        opts.smp,
+        DATA_DISK_SIZE >> 20,
+        SCRATCH_DISK_SIZE >> 20
+    );
     if opts.smp > 1 {
         println!("mk: with more than one CPU the icount and yield figures are not what they say (see mk/src/bench.rs)");
     }
@@ -265,40 +418,67 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         Ok(boots) => println!("{}", crate::boottime::describe(opts.profile, &boots)),
         Err(err) => println!("mk: boot to the prompt not measured: {err}"),
     }
-    let complete = tcg.complete() && icount.complete();
+    let complete = tcg.complete() && icount.complete() && tcg.has_all(DISK_BENCHMARKS);
     if !complete {
         println!("mk: some benchmarks did not report; see the logs in {}", ws.show(&ws.mk_dir().join("bench-logs")));
     }
     Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Boots `image`, feeding serial lines to a [`BenchRun`] and a log file,
-/// and stops QEMU once the program is done (or on timeout).
-fn boot(
-    ws: &Workspace,
-    image: &Path,
-    smp: u32,
-    icount: bool,
-    timeout: Duration,
-    log_path: &Path,
-    label: &str,
-) -> Result<BenchRun, String> {
-    let mut log = crate::process::create_log(log_path)?;
-    let machine = Machine {
-        image,
-        firmware: None,
-        smp,
-        mem: "256M",
-        serial: Serial::Pipe,
-        display: false,
-        gdb: false,
-        icount,
-        disks: &[],
+/// The guest memory of every boot, Ferrite's and Linux's.
+const MEM: &str = "256M";
+
+/// The TCG boot's disks, made anew: RedoxFS on the first, zeros on the
+/// second.
+fn bench_disks(ws: &Workspace) -> Result<Vec<PathBuf>, String> {
+    let data = ws.mk_dir().join(DATA_DISK);
+    let scratch = ws.mk_dir().join(SCRATCH_DISK);
+    crate::disk::format(&data, DATA_DISK_SIZE)?;
+    crate::disk::zeroed(&scratch, SCRATCH_DISK_SIZE)?;
+    Ok(vec![data, scratch])
+}
+
+/// Linux's disk figures and its kernel version, or `None` (saying why).
+fn linux_run(ws: &Workspace, smp: u32) -> Option<(BenchRun, String)> {
+    let kit = match linux::prepare(ws) {
+        Ok(kit) => kit,
+        Err(err) => {
+            println!("mk: no Linux disk figures: {err}");
+            return None;
+        }
     };
+    let log = ws.mk_dir().join("bench-logs").join("linux.log");
+    println!(
+        "mk: booting Linux {} under TCG with {smp} CPUs, an ext4 disk and a raw one (modules {}; timeout {} s, \
+         serial log in {})",
+        kit.version,
+        kit.modules.join(" "),
+        LINUX_TIMEOUT.as_secs(),
+        ws.show(&log)
+    );
     let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(qemu::args(&machine)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    println!("mk: {}", process::describe(&cmd));
-    let qemu::Running { mut child, started: start, lines, reader } = qemu::spawn_reading_lines(&mut cmd)?;
+    cmd.args(linux::qemu_args(&kit, smp, MEM, false));
+    match boot(&mut cmd, LINUX_TIMEOUT, &log, "linux") {
+        Ok(run) => {
+            if let Some(problem) = &run.problem {
+                println!("mk: linux: {problem}");
+            }
+            Some((run, kit.version))
+        }
+        Err(err) => {
+            println!("mk: no Linux disk figures: {err}");
+            None
+        }
+    }
+}
+
+/// Runs QEMU's `cmd`, feeding serial lines to a [`BenchRun`] and a log
+/// file, and stops QEMU once the program is done (or on timeout).
+fn boot(cmd: &mut std::process::Command, timeout: Duration, log_path: &Path, label: &str) -> Result<BenchRun, String> {
+    let mut log = crate::process::create_log(log_path)?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    println!("mk: {}", process::describe(cmd));
+    let qemu::Running { mut child, started: start, lines, reader } = qemu::spawn_reading_lines(cmd)?;
     let mut run = BenchRun::default();
     let deadline = start + timeout;
     let mut exited = false;
@@ -460,6 +640,53 @@ mod tests {
             lines[5],
             "fork_exec_wait         |  900000.0 |                      - |       2250000.0 |      631,920"
         );
+    }
+
+    #[test]
+    fn disk_rates() {
+        assert_eq!(disk_bytes_per_op("file_write_4k"), Some(4096));
+        assert_eq!(disk_bytes_per_op("disk_read_64k"), Some(65_536));
+        assert_eq!(disk_bytes_per_op("file_read_1m"), Some(1 << 20));
+        assert_eq!(disk_bytes_per_op("file_create_1k"), None);
+        assert_eq!(disk_bytes_per_op("file_fsync_1k"), None);
+        for name in DISK_BENCHMARKS {
+            let sequential = name.contains("_write_") || name.contains("_read_");
+            assert_eq!(disk_bytes_per_op(name).is_some(), sequential, "{name}");
+            assert!(!BENCHMARKS.contains(name), "{name}");
+        }
+        // 1 MiB in 10 ms: 100 MiB/s; an op in 2 ms: 500 ops/s.
+        assert!((disk_rate("disk_write_1m", 10_000_000.0) - 100.0).abs() < 1e-9);
+        assert!((disk_rate("file_fsync_1k", 2_000_000.0) - 500.0).abs() < 1e-9);
+        assert_eq!(disk_rate("file_fsync_1k", 0.0), 0.0);
+    }
+
+    #[test]
+    fn the_disk_table() {
+        let ferrite = run_of(&[
+            "bench file_write_4k: 409600.0 ns/op (16384 iterations)",
+            "bench file_read_4k: failed: read: EIO",
+            "bench file_create_1k: 2000000.0 ns/op (1000 iterations)",
+            "bench file_fsync_1k: 12345678.9 ns/op (500 iterations)",
+            "bench done",
+        ]);
+        let linux = run_of(&[
+            "bench file_write_4k: 102400.0 ns/op (16384 iterations)",
+            "bench file_read_4k: 40960.0 ns/op (16384 iterations)",
+            "bench file_create_1k: 500000.0 ns/op (1000 iterations)",
+            "bench done",
+        ]);
+        let text = disk_table(&ferrite, Some(&linux));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + DISK_BENCHMARKS.len());
+        assert_eq!(lines[0], "disk benchmark |          Ferrite TCG |            Linux TCG | Ferrite/Linux");
+        assert_eq!(lines[1], "---------------+----------------------+----------------------+--------------");
+        assert_eq!(lines[2], "file_write_4k  |            9.5 MiB/s |           38.1 MiB/s |         0.25x");
+        assert_eq!(lines[3], "file_read_4k   |               failed |           95.4 MiB/s |             -");
+        assert_eq!(lines[4], "file_write_64k |                    - |                    - |             -");
+        assert_eq!(lines[14], "file_create_1k | 500 ops/s (2,000 us) | 2,000 ops/s (500 us) |         0.25x");
+        assert_eq!(lines[15], "file_fsync_1k  | 81 ops/s (12,346 us) |                    - |             -");
+        let alone = disk_table(&ferrite, None);
+        assert!(alone.lines().nth(2).unwrap().ends_with("9.5 MiB/s |         - |             -"), "{alone}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn now() -> (u64, u32) {
 }
 
 /// Make `path` a sparse file of zeros, `size` bytes long (anew).
-fn zeroed(path: &Path, size: u64) -> Result<(), String> {
+pub fn zeroed(path: &Path, size: u64) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }

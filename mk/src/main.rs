@@ -18,6 +18,7 @@ mod disk;
 mod fuzz;
 mod guest;
 mod images;
+mod linux;
 mod persistence;
 mod picture;
 mod powercut;

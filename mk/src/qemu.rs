@@ -141,14 +141,7 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
         ]);
     }
     args.extend(["-drive".into(), format!("format=raw,file={}", file_value(machine.image))]);
-    for (n, disk) in machine.disks.iter().enumerate() {
-        args.extend([
-            "-drive".into(),
-            format!("if=none,id=disk{n},format=raw,file={}", file_value(disk)),
-            "-device".into(),
-            format!("virtio-blk-pci,drive=disk{n}"),
-        ]);
-    }
+    args.extend(disk_args(machine.disks));
     if machine.icount {
         args.extend(["-icount".into(), "shift=0".into()]);
     }
@@ -156,6 +149,21 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
         args.extend(["-s".into(), "-S".into()]);
     }
     args.into_iter().map(OsString::from).collect()
+}
+
+/// The arguments that attach `disks` as virtio block devices, in order
+/// (Ferrite's `disk:0`, `disk:1`, ...; Linux's `/dev/vda`, `/dev/vdb`, ...).
+pub fn disk_args(disks: &[PathBuf]) -> Vec<String> {
+    let mut args = Vec::new();
+    for (n, disk) in disks.iter().enumerate() {
+        args.extend([
+            "-drive".into(),
+            format!("if=none,id=disk{n},format=raw,file={}", file_value(disk)),
+            "-device".into(),
+            format!("virtio-blk-pci,drive=disk{n}"),
+        ]);
+    }
+    args
 }
 
 /// What QEMU's exit status means for a Ferrite kernel.

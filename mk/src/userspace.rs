@@ -85,6 +85,10 @@ pub const BENCH_PROGRAM: &str = "bench";
 /// The IPC daemon, which the bench initfs carries too.
 pub const IPCD: &str = "ipcd";
 
+/// The daemons the bench program starts for its disk benchmarks: the PCI
+/// bus, the virtio block driver and the file system on `disk:0`.
+pub const BENCH_DISK_DAEMONS: &[&str] = &["pcid", "virtio-blkd", "redoxfsd"];
+
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
 pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console", "virtio-glue", "redoxfs-glue"];
@@ -123,7 +127,9 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
     }
     let bin = staging.join("bin");
     fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
-    let programs = [(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..]), (IPCD, &[IPCD][..])];
+    let mut programs =
+        vec![(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..]), (IPCD, &[IPCD][..])];
+    programs.extend(BENCH_DISK_DAEMONS.iter().map(|daemon| (*daemon, std::slice::from_ref(daemon))));
     for (program, names) in programs {
         let path = find(program)?;
         let elf = fs::read(path).map_err(|e| format!("reading {}: {e}", ws.show(path)))?;

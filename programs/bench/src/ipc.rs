@@ -29,7 +29,7 @@ use crate::{Measured, measure_fallible, wait_ok};
 pub const BLOCK: usize = 64 * 1024;
 
 /// A process of ours (the daemon, a peer), killed when dropped.
-pub struct Process(usize);
+pub struct Process(pub usize);
 
 impl Drop for Process {
     fn drop(&mut self) {

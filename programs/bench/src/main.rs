@@ -2,8 +2,9 @@
 //! (`../shared/bench/linux-baseline.sh`): a null system call (`getppid`),
 //! two processes handing the CPU to each other with `sched_yield`,
 //! fork+exit+wait, fork+exec+wait of this same binary with `--exit`,
-//! calls on a userspace scheme daemon (`schemes`), and `ipcd`'s channels
-//! and shared memory (`ipc`).
+//! calls on a userspace scheme daemon (`schemes`), `ipcd`'s channels
+//! and shared memory (`ipc`), and sequential, small-file and `fsync`
+//! figures of `file:` and the raw `disk:1` (`disk`).
 //!
 //! `cargo mk bench` boots an image whose `bin/init` is this program and
 //! reads one line per benchmark:
@@ -22,6 +23,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod disk;
 mod ipc;
 mod schemes;
 
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     };
     ok &= scheme_benchmarks();
     ok &= ipc_benchmarks();
+    ok &= disk::benchmarks();
     println!("bench done");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
