@@ -54,8 +54,12 @@ pub fn scratch_disk(path: &Path) -> Result<(), String> {
 /// partition table's partitions (first sector, sectors), and the text at
 /// the start of the second partition.
 pub const PARTED_SIZE: u64 = 16 << 20;
-pub const PARTED_PARTS: [(u64, u64); 2] = [(2048, 8192), (10240, 16384)];
+pub const PARTED_PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 16384), (REDOXFS_PART_FIRST, REDOXFS_PART_SECTORS)];
 pub const PARTED_TEXT: &[u8] = b"the second partition of disk:2\n";
+/// The third partition holds a small RedoxFS, which the tests fill up
+/// (`ENOSPC`): 4 MiB, 3 of them past the header ring.
+pub const REDOXFS_PART_FIRST: u64 = 18432;
+pub const REDOXFS_PART_SECTORS: u64 = 8192;
 /// The sectors of the partitioned disk where QEMU's `blkdebug` makes every
 /// read, and every write, fail (`EIO`), outside both partitions
 /// (programs/usertests/src/disk.rs).
@@ -63,7 +67,8 @@ pub const PARTED_BAD_READ: u64 = 30000;
 pub const PARTED_BAD_WRITE: u64 = 30008;
 
 /// A fresh partitioned disk at `path` ([`PARTED_PARTS`], with
-/// [`PARTED_TEXT`] in the second partition).
+/// [`PARTED_TEXT`] in the second partition and a fresh RedoxFS in the
+/// third).
 pub fn partitioned_disk(path: &Path) -> Result<(), String> {
     use std::io::{Seek, SeekFrom, Write};
     zeroed(path, PARTED_SIZE)?;
@@ -75,8 +80,13 @@ pub fn partitioned_disk(path: &Path) -> Result<(), String> {
     let sectors = PARTED_SIZE / partition_table::SECTOR as u64;
     let table = partition_table::make(sectors, &parts).ok_or("the test partitions do not fit")?;
     let text = (PARTED_PARTS[1].0, PARTED_TEXT.to_vec());
+    let small = path.with_extension("redoxfs.tmp");
+    format(&small, REDOXFS_PART_SECTORS * partition_table::SECTOR as u64)?;
+    let fs_bytes = fs::read(&small).map_err(|e| fs_err("reading", &small, e))?;
+    let _ = fs::remove_file(&small);
+    let redoxfs = (REDOXFS_PART_FIRST, fs_bytes);
     let mut file = OpenOptions::new().write(true).open(path).map_err(|e| fs_err("opening", path, e))?;
-    for (first, bytes) in table.into_iter().chain([text]) {
+    for (first, bytes) in table.into_iter().chain([text, redoxfs]) {
         file.seek(SeekFrom::Start(first * partition_table::SECTOR as u64))
             .and_then(|_| file.write_all(&bytes))
             .map_err(|e| fs_err("writing", path, e))?;

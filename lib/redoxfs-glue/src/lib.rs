@@ -1,17 +1,21 @@
 //! The glue between the `redoxfs` crate and a disk served by a Ferrite
 //! driver (`disk:N`): [`SchemeDisk`] implements `redoxfs::Disk`, whose
 //! methods are declared `unsafe fn` (nothing in them is unsafe; the crate
-//! marks them so to steer callers to its file system API). That signature
-//! is the only reason this is a crate of its own: the `file:` daemon above
-//! stays `#![forbid(unsafe_code)]`.
+//! marks them so to steer callers to its file system API), and [`Group`]
+//! commits many of its transactions at once, which needs the crate's
+//! `unsafe` allocator access. Those signatures are the only reason this is
+//! a crate of its own: the `file:` daemon above stays
+//! `#![forbid(unsafe_code)]`.
 //!
 //! Durability: RedoxFS never overwrites live data; a commit writes new
 //! blocks, then a new header into its ring of [`redoxfs::HEADER_RING`]
-//! blocks at the start of the file system. So that a power cut leaves
-//! either the old header or a new one whose blocks are all on the disk,
-//! every header write is fenced by the device's flush (`fsync` on the
-//! `disk:` file): once before it (the blocks it points at are durable) and
-//! once after (the commit is durable when the call returns).
+//! blocks at the start of the file system. Here a header write is kept
+//! back ([`SchemeDisk::make_durable`] writes the last one): so that a
+//! power cut leaves either the old header or a new one whose blocks are
+//! all on the disk, the header is fenced by the device's flush (`fsync` on
+//! the `disk:` file), once before it (the blocks it points at are durable)
+//! and once after (the commit is durable when the call returns). Why
+//! keeping headers back is safe, and what makes it so, is in [`group`].
 //!
 //! Write-behind: writes of blocks that follow one another are gathered
 //! (up to [`GATHER`] bytes) and sent as one request, before any flush,
@@ -25,11 +29,16 @@
 //! ring, a file read from start to end) fetches [`WINDOW`] blocks at once
 //! into the cache.
 //!
-//! May touch: the one `disk:` file it is given.
+//! May touch: the one `disk:` file it is given, the file system's
+//! in-memory allocator ([`group`]).
 
 #![no_std]
 
 extern crate alloc;
+
+pub mod group;
+
+pub use group::Group;
 
 use alloc::vec::Vec;
 
@@ -70,6 +79,11 @@ pub struct SchemeDisk {
     pub cache: block_cache::BlockCache,
     next: u64,
     gathered: Option<Gathered>,
+    /// The last header written and not yet on the disk: its block and
+    /// bytes ([`SchemeDisk::make_durable`]).
+    header: Option<(u64, Vec<u8>)>,
+    /// Commits (header writes) since the last durable one.
+    pub commits_pending: u32,
     /// Reads and writes that went to the disk, for the figures.
     pub reads: u64,
     pub writes: u64,
@@ -97,16 +111,42 @@ impl SchemeDisk {
             cache: block_cache::BlockCache::new(redoxfs::BLOCK_SIZE as usize, CACHED),
             next: u64::MAX,
             gathered: None,
+            header: None,
+            commits_pending: 0,
             reads: 0,
             writes: 0,
         })
     }
 
     /// Make everything written so far durable.
-    pub fn flush(&mut self) -> rt::Result<()> {
+    fn flush(&mut self) -> rt::Result<()> {
         self.send_gathered()?;
         self.flushes += 1;
         rt::sys::fsync(self.file.fd()).map_err(|err| note(&mut self.failed, err))
+    }
+
+    /// Make the last commit durable: the blocks written so far, a flush,
+    /// the header kept back, a flush. Nothing to do when no commit is
+    /// pending. Call it through [`Group::make_durable`], which also gives
+    /// the blocks held back to the allocator.
+    pub fn make_durable(&mut self) -> rt::Result<()> {
+        let Some((block, header)) = self.header.take() else { return Ok(()) };
+        self.flush()?;
+        let result = self
+            .file
+            .seek(SeekFrom::Start(block * redoxfs::BLOCK_SIZE))
+            .and_then(|_| self.file.write_all(&header))
+            .map_err(|err| note(&mut self.failed, err));
+        self.writes += 1;
+        result?;
+        self.flush()?;
+        self.commits_pending = 0;
+        Ok(())
+    }
+
+    /// Whether a commit waits to be made durable.
+    pub fn commit_pending(&self) -> bool {
+        self.header.is_some()
     }
 
     /// The first error the disk gave, if any. A disk file whose driver
@@ -133,7 +173,15 @@ impl SchemeDisk {
         self.seek_block(block)?;
         self.reads += 1;
         let result = self.file.read_exact(buffer);
-        result.map_err(|err| note(&mut self.failed, err)).or_else(eio)
+        result.map_err(|err| note(&mut self.failed, err)).or_else(eio)?;
+        // The header kept back is newer than the disk's copy.
+        if let Some((at, header)) = &self.header {
+            let start = at.wrapping_sub(block).wrapping_mul(redoxfs::BLOCK_SIZE);
+            if *at >= block && start + header.len() as u64 <= buffer.len() as u64 {
+                buffer[start as usize..][..header.len()].copy_from_slice(header);
+            }
+        }
+        Ok(())
     }
 
     fn seek_block(&mut self, block: u64) -> Result<()> {
@@ -182,20 +230,19 @@ impl redoxfs::Disk for SchemeDisk {
             self.gathered = Some(Gathered { first: block, data: buffer.to_vec() });
             return Ok(buffer.len());
         }
-        // A header (fenced by flushes, which send what was gathered), or
-        // a write of part of a block: straight to the disk.
         if header {
-            self.flush().or_else(eio)?;
-        } else {
-            self.send_gathered().or_else(eio)?;
+            // Kept back until the commit is made durable (a write of a
+            // header is always one whole header: `Header` is one block).
+            self.header = Some((block, buffer.to_vec()));
+            self.commits_pending += 1;
+            return Ok(buffer.len());
         }
+        // A write of part of a block: straight to the disk.
+        self.send_gathered().or_else(eio)?;
         self.seek_block(block)?;
         self.writes += 1;
         let result = self.file.write_all(buffer);
         result.map_err(|err| note(&mut self.failed, err)).or_else(eio)?;
-        if header {
-            self.flush().or_else(eio)?;
-        }
         Ok(buffer.len())
     }
 

@@ -7,7 +7,10 @@
 //!    there after [`GRACE`];
 //! 2. stops the supervised daemons in the reverse order of their start,
 //!    each the same way, so a daemon never outlives one started after it
-//!    (which may use it);
+//!    (which may use it); before a daemon that serves a file system (a
+//!    scheme whose root is a directory: `file:`, `tmp:`) is stopped, init
+//!    `fsync`s that root, which `redoxfsd` answers by making every commit
+//!    durable ([`sync`]);
 //! 3. writes the request back to `power:`, where, coming from init, it
 //!    turns the machine off (ACPI S5) or resets it.
 //!
@@ -20,6 +23,7 @@
 
 use core::time::Duration;
 
+use rt::abi::syscall::{ENOSYS, MODE_DIR, MODE_TYPE, O_DIRECTORY, O_NONBLOCK, O_RDONLY};
 use rt::abi::{SIGKILL, SIGTERM};
 use rt::fs::File;
 use rt::prelude::*;
@@ -65,6 +69,30 @@ fn pids(file: &str, column: usize) -> Vec<usize> {
     text.lines().skip(1).filter_map(|line| line.split_whitespace().nth(column)?.parse().ok()).collect()
 }
 
+/// Makes each file system `pid` serves keep what it holds: the schemes
+/// `sys:daemon` lists for it whose root opens as a directory get an
+/// `fsync` there (others answer `ENOSYS`, which is fine).
+fn sync(pid: usize) {
+    let text = rt::fs::read_to_string("sys:daemon").unwrap_or_default();
+    let schemes = text.lines().skip(1).filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        let name = fields.next()?;
+        (fields.next()?.parse() == Ok(pid)).then_some(name)
+    });
+    for name in schemes {
+        let root = format!("{name}:");
+        let Ok(dir) = File::open_with(&root, O_RDONLY | O_DIRECTORY | O_NONBLOCK) else { continue };
+        if dir.stat().map_or(true, |stat| stat.st_mode & MODE_TYPE != MODE_DIR) {
+            continue;
+        }
+        match rt::sys::fsync(dir.fd()) {
+            Ok(()) => println!("init: synced {root}"),
+            Err(err) if err.errno == ENOSYS => {}
+            Err(err) => println!("init: syncing {root}: {err}"),
+        }
+    }
+}
+
 /// Whether `pid` is still there and not yet ended (reaping what init can).
 fn alive(pid: usize) -> bool {
     while let Ok(Some(_)) = rt::process::wait_any(true) {}
@@ -102,6 +130,7 @@ pub fn run(request: Request, power: &mut File, services: &Services) {
     println!("init: {}: stopping {} processes, then {} daemons", request.word(), others.len(), order.len());
     stop(&others);
     for (name, pid) in order {
+        sync(pid);
         stop(&[pid]);
         println!("init: stopped {name} (pid {pid})");
     }

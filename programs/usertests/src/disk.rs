@@ -5,7 +5,8 @@
 //! `ENOSPC` or a short write rather than a wrap, bad requests get an
 //! errno, and several processes keep requests in flight at once. The
 //! third disk (`disk:2`, also fresh every run) has a GUID partition table
-//! of two partitions, served as `disk:2p0` and `disk:2p1`, and sits
+//! of three partitions, served as `disk:2p0` to `disk:2p2` (the third
+//! holds a small RedoxFS, for `filesystem.rs` to fill up), and sits
 //! behind QEMU's `blkdebug`, which fails every request on two of its
 //! sectors: a device error must fail that request only. A self-test boot
 //! runs no `init.rc`, so each test starts `pcid` and `virtio-blkd` itself.
@@ -43,7 +44,7 @@ fn open_disk() -> Result<File, String> {
 pub fn disk_reads_back_what_was_written() -> Outcome {
     let _driver = driver()?;
     let listing = ok("read disk:", rt::fs::read_to_string("disk:"))?;
-    ensure!(listing == "0\n1\n2\n2p0\n2p1\n", "disk: lists {listing:?}");
+    ensure!(listing == "0\n1\n2\n2p0\n2p1\n2p2\n", "disk: lists {listing:?}");
     let mut disk = open_disk()?;
     let stat = ok("fstat", disk.stat())?;
     ensure!(stat.st_size == SCRATCH, "size {} (want {SCRATCH})", stat.st_size);
@@ -94,7 +95,7 @@ pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
     expect_err("an unaligned offset", rt::sys::write(disk.fd(), &buf[..512]), sc::EINVAL)?;
     expect_err("a negative seek", rt::sys::lseek(disk.fd(), -1, sc::SEEK_SET), sc::EINVAL)?;
     for bad in
-        ["disk:3", "disk:2p2", "disk:2p", "disk:p0", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"]
+        ["disk:3", "disk:2p3", "disk:2p", "disk:p0", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"]
     {
         expect_err(bad, rt::sys::open(bad, O_RDWR), sc::ENOENT)?;
     }
@@ -165,7 +166,7 @@ pub fn disk_serves_many_callers_at_once() -> Outcome {
 /// The partitioned disk mk attaches (mk/src/disk.rs `PARTED_*`): its
 /// partitions' first sectors and lengths, the text at the start of the
 /// second, and the sectors where every read, and every write, fails.
-const PARTS: [(u64, u64); 2] = [(2048, 8192), (10240, 16384)];
+const PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 16384), (18432, 8192)];
 const PART_TEXT: &[u8] = b"the second partition of disk:2\n";
 const BAD_READ: u64 = 30000;
 const BAD_WRITE: u64 = 30008;

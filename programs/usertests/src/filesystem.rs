@@ -1,20 +1,25 @@
 //! `file:`, RedoxFS on the boot's data disk (README "Files that stay"):
 //! files and directories, their sizes, owners and modes, permissions
 //! checked against the caller, bad names refused, a file removed while
-//! open, and what was written surviving the daemon's restart. A self-test
-//! boot runs no `init.rc`, so each test starts `pcid`, `virtio-blkd` and
-//! `redoxfsd` on `disk:0` (which `cargo mk` formats fresh for every boot).
+//! open, what was written surviving the daemon's restart, 10,000 files in
+//! one directory, several processes writing one file, offsets far past
+//! the end, and a full file system (`ENOSPC`, on the small RedoxFS in
+//! `disk:2p2`, served as `small:`). A self-test boot runs no `init.rc`, so
+//! each test starts `pcid`, `virtio-blkd` and `redoxfsd` on `disk:0`
+//! (which `cargo mk` formats fresh for every boot).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use rt::abi::syscall::{self as sc, MODE_DIR, MODE_FILE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY};
+use rt::abi::syscall::{
+    self as sc, MODE_DIR, MODE_FILE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY,
+};
 use rt::fs::{File, SeekFrom};
 
-use crate::daemons::{Daemon, start};
-use crate::support::{Outcome, ensure, expect_err, expect_exit, ok, run_child};
+use crate::daemons::{Daemon, start, start_with};
+use crate::support::{Outcome, WAIT, ensure, expect_err, expect_exit, fork_child, ok, run_child, wait_for};
 
 /// `pcid`, the disk driver, then `file:` on `disk:0`.
 fn file_system() -> Result<(Daemon, Daemon, Daemon), String> {
@@ -145,4 +150,176 @@ pub fn file_scheme_survives_its_restart_and_open_unlinks() -> Outcome {
     ok("unlink", rt::fs::remove_file("file:/home/root/kept"))?;
     drop((pci, disk));
     Ok(String::from("an unlinked open file reads on; fsynced data back after redoxfsd restarted"))
+}
+
+/// Files made in one directory.
+const MANY: usize = 10_000;
+
+pub fn file_scheme_holds_ten_thousand_files_in_a_directory() -> Outcome {
+    let _fs = file_system()?;
+    ok("mkdir", mkdir("file:/tmp/many"))?;
+    let started = rt::time::now();
+    for n in 0..MANY {
+        let made = File::open_with(&format!("file:/tmp/many/file-{n}"), O_CREAT | O_EXCL | O_WRONLY | 0o644);
+        if let Err(e) = made {
+            return Err(format!("creating file {n} of {MANY}: {e}"));
+        }
+    }
+    let made_in = rt::time::now() - started;
+    let listing = ok("list the directory", rt::fs::read_to_string("file:/tmp/many"))?;
+    let mut names: Vec<&str> = listing.lines().collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = (0..MANY).map(|n| format!("file-{n}")).collect();
+    expected.sort_unstable();
+    ensure!(names.len() == MANY && names.iter().zip(&expected).all(|(a, b)| a == b), "{} names listed", names.len());
+    for n in [0, 1, MANY / 2, MANY - 1] {
+        ok("open one", File::open(&format!("file:/tmp/many/file-{n}")))?;
+    }
+    expect_err("one past them", File::open(&format!("file:/tmp/many/file-{MANY}")), sc::ENOENT)?;
+    expect_err("rmdir while full", rt::fs::remove_dir("file:/tmp/many"), sc::ENOTEMPTY)?;
+    let started = rt::time::now();
+    for n in 0..MANY {
+        ok("unlink", rt::fs::remove_file(&format!("file:/tmp/many/file-{n}")))?;
+    }
+    let removed_in = rt::time::now() - started;
+    ok("rmdir", rt::fs::remove_dir("file:/tmp/many"))?;
+    Ok(format!(
+        "{MANY} files made in {} ms, listed, found, removed in {} ms",
+        made_in.as_millis(),
+        removed_in.as_millis()
+    ))
+}
+
+/// Writers and records of [`file_scheme_takes_writers_from_several_processes`].
+const WRITERS: usize = 4;
+const RECORDS: usize = 100;
+const RECORD: usize = 64;
+
+/// Record `n` of writer `w`: its numbers, padded to [`RECORD`] bytes.
+fn record(w: usize, n: usize) -> Vec<u8> {
+    let mut line = format!("writer {w} record {n} ").into_bytes();
+    line.resize(RECORD - 1, b'.');
+    line.push(b'\n');
+    line
+}
+
+pub fn file_scheme_takes_writers_from_several_processes() -> Outcome {
+    let _fs = file_system()?;
+    ok("create", File::open_with("file:/tmp/appended", O_CREAT | O_EXCL | O_WRONLY))?;
+    ok("create", rt::fs::write("file:/tmp/halves", &vec![0u8; WRITERS * 32 * 1024]))?;
+    let mut pids = Vec::new();
+    for w in 0..WRITERS {
+        pids.push(fork_child(move || {
+            // Appends (each lands whole at the end, never over another's).
+            let Ok(mut log) = File::open_with("file:/tmp/appended", O_WRONLY | O_APPEND) else { return 2 };
+            let Ok(mut mine) = File::open_with("file:/tmp/halves", O_RDWR) else { return 3 };
+            for n in 0..RECORDS {
+                if log.write(&record(w, n)) != Ok(RECORD) {
+                    return 4;
+                }
+                // And a quarter of another file each, in 1 KiB pieces.
+                if n < 32 {
+                    let at = (w * 32 + n) as u64 * 1024;
+                    if mine.seek(SeekFrom::Start(at)).is_err() || mine.write_all(&[w as u8 + 1; 1024]).is_err() {
+                        return 5;
+                    }
+                }
+            }
+            0
+        })?);
+    }
+    for pid in pids {
+        expect_exit("a writer (2, 3: open, 4: append, 5: write)", wait_for(pid, WAIT)?, 0)?;
+    }
+    let log = ok("read the appended file", rt::fs::read("file:/tmp/appended"))?;
+    ensure!(log.len() == WRITERS * RECORDS * RECORD, "{} bytes appended", log.len());
+    let mut next = [0usize; WRITERS];
+    for chunk in log.chunks(RECORD) {
+        let w = (0..WRITERS).find(|&w| next[w] < RECORDS && chunk == record(w, next[w]).as_slice());
+        let Some(w) = w else { return Err(format!("a torn or out-of-order record: {:?}", String::from_utf8_lossy(chunk))) };
+        next[w] += 1;
+    }
+    let halves = ok("read the shared file", rt::fs::read("file:/tmp/halves"))?;
+    for (w, quarter) in halves.chunks(32 * 1024).enumerate() {
+        ensure!(quarter.iter().all(|&b| b == w as u8 + 1), "writer {w}'s quarter is not all its own");
+    }
+    ok("unlink", rt::fs::remove_file("file:/tmp/appended"))?;
+    ok("unlink", rt::fs::remove_file("file:/tmp/halves"))?;
+    Ok(format!("{WRITERS} processes: {} whole appended records in each one's order, and their own quarters", WRITERS * RECORDS))
+}
+
+pub fn file_scheme_offsets_far_past_the_end() -> Outcome {
+    let _fs = file_system()?;
+    let mut file = ok("create", File::open_with("file:/tmp/sparse", O_CREAT | O_RDWR))?;
+    const FAR: u64 = 1 << 30;
+    ok("seek 1 GiB out", file.seek(SeekFrom::Start(FAR)))?;
+    ok("write there", file.write_all(b"end"))?;
+    ensure!(ok("fstat", file.stat())?.st_size == FAR + 3, "size after the far write");
+    let free = ok("statvfs", file.statvfs())?.f_bfree;
+    ensure!(free > 1000, "a sparse 1 GiB file used the disk up ({free} blocks free)");
+    ok("seek to the middle", file.seek(SeekFrom::Start(FAR / 2)))?;
+    let mut hole = vec![1u8; 8192];
+    ok("read the hole", file.read_exact(&mut hole))?;
+    ensure!(hole.iter().all(|&b| b == 0), "the hole is not zeros");
+    ok("seek", file.seek(SeekFrom::Start(FAR)))?;
+    let mut end = [0u8; 8];
+    ensure!(ok("read the end", file.read(&mut end))? == 3 && &end[..3] == b"end", "the far bytes: {end:?}");
+    expect_err("a negative offset", rt::sys::lseek(file.fd(), -1, sc::SEEK_SET), sc::EINVAL)?;
+    expect_err("past i64", rt::sys::lseek(file.fd(), isize::MAX, sc::SEEK_CUR), sc::EINVAL)?;
+    ok("truncate", file.set_len(0))?;
+    ensure!(ok("fstat", file.stat())?.st_size == 0, "size after truncating");
+    ok("unlink", rt::fs::remove_file("file:/tmp/sparse"))?;
+    Ok(String::from("a write 1 GiB out makes a sparse file with a hole of zeros; bad seeks EINVAL"))
+}
+
+pub fn file_scheme_fills_up_with_enospc_and_stays_consistent() -> Outcome {
+    let _pci = start("pcid", "pci")?;
+    let _disk = start("virtio-blkd", "disk")?;
+    let small = start_with("redoxfsd", &["disk:2p2", "small"], "small")?;
+    let chunk: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let fill = ok("create", File::open_with("small:/fill", O_CREAT | O_RDWR))?;
+    let mut written = 0usize;
+    let mut full = false;
+    // The file system is 4 MiB: far fewer writes than this fill it.
+    for _ in 0..256 {
+        match rt::sys::write(fill.fd(), &chunk) {
+            Ok(n) => written += n,
+            Err(e) if e.errno == sc::ENOSPC => {
+                full = true;
+                break;
+            }
+            Err(e) => return Err(format!("a write after {written} bytes: {e}")),
+        }
+    }
+    ensure!(full && written > 1 << 20, "no ENOSPC after {written} bytes");
+    // Small files until not even one more fits.
+    let mut made = 0;
+    for n in 0..4096 {
+        match File::open_with(&format!("small:/s{n}"), O_CREAT | O_WRONLY).and_then(|mut f| f.write_all(b"x")) {
+            Ok(()) => made += 1,
+            Err(e) if e.errno == sc::ENOSPC => break,
+            Err(e) => return Err(format!("small file {n}: {e}")),
+        }
+    }
+    ok("fsync", fill.sync())?;
+    let free = ok("statvfs", fill.statvfs())?.f_bfree;
+    ensure!(free < 64, "{free} blocks free when full");
+    drop(fill);
+    // What was acknowledged is all there, after the daemon came back too.
+    let check = |when: &str| -> Result<(), String> {
+        let back = ok("read the filler", rt::fs::read("small:/fill"))?;
+        ensure!(back.len() == written, "{when}: the filler has {} bytes, not {written}", back.len());
+        ensure!(back.chunks(chunk.len()).all(|c| c == &chunk[..c.len()]), "{when}: the filler's bytes changed");
+        let listing = ok("list", rt::fs::read_to_string("small:/"))?;
+        ensure!(listing.lines().count() == made + 1, "{when}: {} names for {made} small files", listing.lines().count());
+        Ok(())
+    };
+    check("when full")?;
+    drop(small);
+    let _again = start_with("redoxfsd", &["disk:2p2", "small"], "small")?;
+    check("after a restart")?;
+    // Space comes back when the filler goes.
+    ok("unlink", rt::fs::remove_file("small:/fill"))?;
+    ok("write after freeing", rt::fs::write("small:/again", &chunk))?;
+    Ok(format!("ENOSPC after {} KiB and {made} small files; all of it there, also after a restart; space back after unlink", written >> 10))
 }

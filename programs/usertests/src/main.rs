@@ -257,6 +257,10 @@ static TESTS: &[Test] = tests![
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,
+    filesystem::file_scheme_holds_ten_thousand_files_in_a_directory,
+    filesystem::file_scheme_takes_writers_from_several_processes,
+    filesystem::file_scheme_offsets_far_past_the_end,
+    filesystem::file_scheme_fills_up_with_enospc_and_stays_consistent,
     robustness::smp_stress,
     robustness::sigint_interrupts_a_call_nobody_answers,
 ];

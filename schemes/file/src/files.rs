@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 
 use redox_syscall_06 as rs;
 use redoxfs::{FileSystem, Node, Transaction, TreePtr};
-use redoxfs_glue::SchemeDisk;
+use redoxfs_glue::{Group, SchemeDisk};
 use rt::prelude::*;
 use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
@@ -47,6 +47,7 @@ struct Handle {
 
 pub struct Files {
     fs: FileSystem<SchemeDisk>,
+    group: Group,
     handles: Handles<Handle>,
 }
 
@@ -100,8 +101,21 @@ fn parent<'a>(
 }
 
 impl Files {
-    pub fn new(fs: FileSystem<SchemeDisk>) -> Files {
-        Files { fs, handles: Handles::new() }
+    /// Serves `fs`, making what its mount committed durable first.
+    pub fn new(mut fs: FileSystem<SchemeDisk>) -> Result<Files> {
+        let group = Group::new(&mut fs)?;
+        Ok(Files { fs, group, handles: Handles::new() })
+    }
+
+    /// Makes every commit so far durable.
+    pub fn make_durable(&mut self) -> Result<()> {
+        self.group.make_durable(&mut self.fs)
+    }
+
+    /// Whether commits have waited long enough to be made durable now,
+    /// and if not, when they will have.
+    pub fn durable_due(&self, now: core::time::Duration) -> (bool, Option<core::time::Duration>) {
+        self.group.due(now)
     }
 
     /// The disk's first error, once it has failed.
@@ -109,8 +123,21 @@ impl Files {
         self.fs.disk.failed()
     }
 
-    fn tx<T>(&mut self, f: impl FnOnce(&mut Transaction<SchemeDisk>) -> rs::Result<T>) -> Result<T> {
-        self.fs.tx(f).map_err(from_fs)
+    /// Runs `f` as one transaction and commits it. When it fails for want
+    /// of space while the group holds blocks back, the group is made
+    /// durable (giving them back) and `f` runs once more.
+    fn tx<T>(&mut self, mut f: impl FnMut(&mut Transaction<SchemeDisk>) -> rs::Result<T>) -> Result<T> {
+        self.group.before_tx(&mut self.fs)?;
+        let generation = self.fs.header.generation();
+        let mut result = self.fs.tx(&mut f);
+        if matches!(&result, Err(e) if e.errno == rs::ENOSPC) && self.group.held() > 0 {
+            self.group.make_durable(&mut self.fs)?;
+            result = self.fs.tx(&mut f);
+        }
+        if self.fs.header.generation() != generation {
+            self.group.after_commit(&mut self.fs, rt::time::now())?;
+        }
+        result.map_err(from_fs)
     }
 
     fn remove(&mut self, path: &str, caller: &Caller, mode: u16) -> Result<()> {
@@ -308,8 +335,8 @@ impl Scheme for Files {
 
     fn fsync(&mut self, handle: usize) -> Result<()> {
         self.handles.get(handle)?;
-        // Every call commits; what is left is making the device keep it.
-        self.fs.disk.flush().map_err(|_| Error::new(sc::EIO))
+        // Every call commits; what is left is making the commits durable.
+        self.group.make_durable(&mut self.fs).map_err(|_| Error::new(sc::EIO))
     }
 
     fn ftruncate(&mut self, handle: usize, len: usize) -> Result<()> {

@@ -2,15 +2,20 @@
 //! served as `file:` (README "Files that stay"; the scheme is in
 //! [`files`]).
 //!
-//! `redoxfsd [DISK]` (default `disk:0`): open the disk, mount the file
-//! system on it, register `file:`, enter the null namespace and serve. A
+//! `redoxfsd [DISK [SCHEME]]` (defaults `disk:0` and `file`): open the
+//! disk, mount the file system on it, register the scheme, enter the null
+//! namespace and serve. A
 //! disk that holds no RedoxFS, or a corrupt one, is refused with a line
 //! on standard error (which `init` puts on the console and `log:`), and
 //! the daemon exits with status 1; the rest of the system runs on. So it
 //! does when the disk fails under it (its driver died: the old driver's
 //! files keep failing), after which init starts it again.
 //!
-//! May touch: its disk file, its scheme socket.
+//! Between requests it waits on an `event:` queue for the scheme socket
+//! and a `time:` timeout, which it arms for when the oldest commit not yet
+//! durable has waited `redoxfs_glue::group::INTERVAL`.
+//!
+//! May touch: its disk file, its scheme socket, its event queue and timer.
 
 #![no_std]
 #![no_main]
@@ -20,31 +25,68 @@ extern crate alloc;
 
 mod files;
 
+use core::time::Duration;
+
+use rt::abi::syscall::{Event, EventFlags, O_NONBLOCK};
+use rt::event::EventQueue;
 use rt::fs::File;
 use rt::prelude::*;
-use scheme::sc::{EIO, O_RDWR};
+use scheme::sc::{EINTR, EIO, O_RDWR};
 use scheme::{Error, Result, Server};
+
+/// The event queue's tags.
+const SOCKET: usize = 0;
+const TIMER: usize = 1;
 
 rt::main!(main);
 
 fn main() -> Result<()> {
     let disk_url = rt::env::args().nth(1).unwrap_or("disk:0");
+    let scheme_name = rt::env::args().nth(2).unwrap_or("file");
     let file =
         File::open_with(disk_url, O_RDWR).inspect_err(|err| eprintln!("redoxfsd: cannot open {disk_url}: {err}"))?;
     let disk = redoxfs_glue::SchemeDisk::new(file)?;
     let fs = redoxfs::FileSystem::open(disk, None, None, true).map_err(|err| {
-        eprintln!("redoxfsd: {disk_url} holds no usable RedoxFS ({err}); not serving file:");
+        eprintln!("redoxfsd: {disk_url} holds no usable RedoxFS ({err}); not serving {scheme_name}:");
         Error::new(EIO)
     })?;
     let (size, free) = files::space(&fs);
-    let mut server = Server::new("file", files::Files::new(fs))?;
+    let files = files::Files::new(fs).inspect_err(|err| eprintln!("redoxfsd: cannot commit on {disk_url}: {err}"))?;
+    let mut server = Server::new(scheme_name, files)?;
+    let queue = EventQueue::new()?;
+    let mut timer = File::open_with("time:4", O_RDWR | O_NONBLOCK)?;
+    server.watch_on(&queue, SOCKET)?;
+    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
     server.confine().inspect_err(|err| eprintln!("redoxfsd: cannot enter the null namespace: {err}"))?;
-    println!("redoxfsd: RedoxFS on {disk_url}: {} MiB, {} MiB free; serving file:", size >> 20, free >> 20);
+    println!("redoxfsd: RedoxFS on {disk_url}: {} MiB, {} MiB free; serving {scheme_name}:", size >> 20, free >> 20);
     server.ready();
+    let mut armed: Option<Duration> = None;
+    let mut events = [Event::default(); 4];
     loop {
-        server.handle_next()?;
-        if let Some(err) = server.scheme().disk_failed() {
-            // What was committed is on the disk; init starts us again.
+        let n = match queue.wait(&mut events) {
+            Ok(n) => n,
+            Err(err) if err.errno == EINTR => 0,
+            Err(err) => return Err(err),
+        };
+        if events[..n].iter().any(|e| e.data == TIMER) {
+            // Disarms the timer once its time passed (EAGAIN before).
+            let _ = timer.read(&mut [0u8; 16]);
+            armed = None;
+        }
+        server.handle_pending()?;
+        let files = server.scheme();
+        let now = rt::time::now();
+        match files.durable_due(now) {
+            // A failure is the disk's, and reported below.
+            (true, _) => drop(files.make_durable()),
+            (false, Some(at)) if armed != Some(at) => {
+                timer.write_all(&rt::time::timespec(at))?;
+                armed = Some(at);
+            }
+            _ => {}
+        }
+        if let Some(err) = files.disk_failed() {
+            // What was made durable is on the disk; init starts us again.
             eprintln!("redoxfsd: {disk_url} failed ({err}); stopping so that init starts the file system again");
             return Err(err);
         }
