@@ -236,7 +236,9 @@ pub fn file_scheme_takes_writers_from_several_processes() -> Outcome {
     let mut next = [0usize; WRITERS];
     for chunk in log.chunks(RECORD) {
         let w = (0..WRITERS).find(|&w| next[w] < RECORDS && chunk == record(w, next[w]).as_slice());
-        let Some(w) = w else { return Err(format!("a torn or out-of-order record: {:?}", String::from_utf8_lossy(chunk))) };
+        let Some(w) = w else {
+            return Err(format!("a torn or out-of-order record: {:?}", String::from_utf8_lossy(chunk)));
+        };
         next[w] += 1;
     }
     let halves = ok("read the shared file", rt::fs::read("file:/tmp/halves"))?;
@@ -245,7 +247,10 @@ pub fn file_scheme_takes_writers_from_several_processes() -> Outcome {
     }
     ok("unlink", rt::fs::remove_file("file:/tmp/appended"))?;
     ok("unlink", rt::fs::remove_file("file:/tmp/halves"))?;
-    Ok(format!("{WRITERS} processes: {} whole appended records in each one's order, and their own quarters", WRITERS * RECORDS))
+    Ok(format!(
+        "{WRITERS} processes: {} whole appended records in each one's order, and their own quarters",
+        WRITERS * RECORDS
+    ))
 }
 
 pub fn file_scheme_offsets_far_past_the_end() -> Outcome {
@@ -311,7 +316,11 @@ pub fn file_scheme_fills_up_with_enospc_and_stays_consistent() -> Outcome {
         ensure!(back.len() == written, "{when}: the filler has {} bytes, not {written}", back.len());
         ensure!(back.chunks(chunk.len()).all(|c| c == &chunk[..c.len()]), "{when}: the filler's bytes changed");
         let listing = ok("list", rt::fs::read_to_string("small:/"))?;
-        ensure!(listing.lines().count() == made + 1, "{when}: {} names for {made} small files", listing.lines().count());
+        ensure!(
+            listing.lines().count() == made + 1,
+            "{when}: {} names for {made} small files",
+            listing.lines().count()
+        );
         Ok(())
     };
     check("when full")?;
@@ -321,5 +330,8 @@ pub fn file_scheme_fills_up_with_enospc_and_stays_consistent() -> Outcome {
     // Space comes back when the filler goes.
     ok("unlink", rt::fs::remove_file("small:/fill"))?;
     ok("write after freeing", rt::fs::write("small:/again", &chunk))?;
-    Ok(format!("ENOSPC after {} KiB and {made} small files; all of it there, also after a restart; space back after unlink", written >> 10))
+    Ok(format!(
+        "ENOSPC after {} KiB and {made} small files; all of it there, also after a restart; space back after unlink",
+        written >> 10
+    ))
 }
