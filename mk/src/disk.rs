@@ -54,7 +54,7 @@ pub fn scratch_disk(path: &Path) -> Result<(), String> {
 /// partition table's partitions (first sector, sectors), and the text at
 /// the start of the second partition.
 pub const PARTED_SIZE: u64 = 16 << 20;
-pub const PARTED_PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 16384), (REDOXFS_PART_FIRST, REDOXFS_PART_SECTORS)];
+pub const PARTED_PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 8192), (REDOXFS_PART_FIRST, REDOXFS_PART_SECTORS)];
 pub const PARTED_TEXT: &[u8] = b"the second partition of disk:2\n";
 /// The third partition holds a small RedoxFS, which the tests fill up
 /// (`ENOSPC`): 4 MiB, 3 of them past the header ring.

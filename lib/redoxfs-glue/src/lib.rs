@@ -17,10 +17,12 @@
 //! and once after (the commit is durable when the call returns). Why
 //! keeping headers back is safe, and what makes it so, is in [`group`].
 //!
-//! Write-behind: writes of blocks that follow one another are gathered
-//! (up to [`GATHER`] bytes) and sent as one request, before any flush,
-//! header write, or read of those blocks, so the ordering above holds
-//! while a file's data goes to the disk in large requests.
+//! Write-back: written blocks wait in memory (the last version of each)
+//! until the commit is made durable, or until [`PENDING_MAX`] bytes wait;
+//! then they go to the disk in block order, runs of consecutive blocks as
+//! one request of up to [`GATHER`] bytes, before the flush that fences the
+//! header. A block rewritten by many transactions in between (a directory
+//! that gains a thousand files) goes to the disk once.
 //!
 //! Caching: the blocks read and written are kept in a
 //! [`block_cache::BlockCache`] of [`CACHED`] blocks (write-through), since
@@ -40,6 +42,7 @@ pub mod group;
 
 pub use group::Group;
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use redox_syscall_06::error::{EIO, Error, Result};
@@ -49,20 +52,10 @@ use rt::fs::{File, SeekFrom};
 pub const WINDOW: u64 = 64;
 /// Blocks cached (4 MiB).
 pub const CACHED: usize = 1024;
-/// The most bytes of consecutive writes sent as one request.
+/// The most bytes of consecutive blocks sent as one request.
 pub const GATHER: usize = 1 << 20;
-
-/// Consecutive writes not sent yet: `data` for the blocks from `first` on.
-struct Gathered {
-    first: u64,
-    data: Vec<u8>,
-}
-
-impl Gathered {
-    fn end(&self) -> u64 {
-        self.first + self.data.len() as u64 / redoxfs::BLOCK_SIZE
-    }
-}
+/// The most bytes of written blocks kept back (8 MiB).
+pub const PENDING_MAX: usize = 8 << 20;
 
 /// A disk, as `redoxfs` reads and writes it: 4 KiB blocks at block
 /// offsets, the file system starting at byte 0 of the file.
@@ -78,7 +71,9 @@ pub struct SchemeDisk {
     /// ask for next.
     pub cache: block_cache::BlockCache,
     next: u64,
-    gathered: Option<Gathered>,
+    /// Blocks written and not yet sent to the disk.
+    pending: BTreeMap<u64, Vec<u8>>,
+    pending_bytes: usize,
     /// The last header written and not yet on the disk: its block and
     /// bytes ([`SchemeDisk::make_durable`]).
     header: Option<(u64, Vec<u8>)>,
@@ -110,7 +105,8 @@ impl SchemeDisk {
             failed: None,
             cache: block_cache::BlockCache::new(redoxfs::BLOCK_SIZE as usize, CACHED),
             next: u64::MAX,
-            gathered: None,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
             header: None,
             commits_pending: 0,
             reads: 0,
@@ -120,7 +116,7 @@ impl SchemeDisk {
 
     /// Make everything written so far durable.
     fn flush(&mut self) -> rt::Result<()> {
-        self.send_gathered()?;
+        self.send_pending()?;
         self.flushes += 1;
         rt::sys::fsync(self.file.fd()).map_err(|err| note(&mut self.failed, err))
     }
@@ -156,24 +152,49 @@ impl SchemeDisk {
         self.failed
     }
 
-    /// Sends the gathered writes.
-    fn send_gathered(&mut self) -> rt::Result<()> {
-        let Some(gathered) = self.gathered.take() else { return Ok(()) };
+    /// Sends the blocks kept back, in order, consecutive ones together.
+    fn send_pending(&mut self) -> rt::Result<()> {
+        let pending = core::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let mut run: Vec<u8> = Vec::new();
+        let mut first = 0;
+        for (block, data) in pending {
+            let next = first + run.len() as u64 / redoxfs::BLOCK_SIZE;
+            if !run.is_empty() && (block != next || run.len() + data.len() > GATHER) {
+                self.write_run(first, &run)?;
+                run.clear();
+            }
+            if run.is_empty() {
+                first = block;
+            }
+            run.extend_from_slice(&data);
+        }
+        if !run.is_empty() {
+            self.write_run(first, &run)?;
+        }
+        Ok(())
+    }
+
+    fn write_run(&mut self, first: u64, data: &[u8]) -> rt::Result<()> {
         self.writes += 1;
-        let offset = gathered.first * redoxfs::BLOCK_SIZE;
-        let result = self.file.seek(SeekFrom::Start(offset)).and_then(|_| self.file.write_all(&gathered.data));
+        let result =
+            self.file.seek(SeekFrom::Start(first * redoxfs::BLOCK_SIZE)).and_then(|_| self.file.write_all(data));
         result.map_err(|err| note(&mut self.failed, err))
     }
 
-    /// Reads `buffer.len()` bytes at `block` from the disk, after sending
-    /// the gathered writes (so that it reads, and the cache keeps, what was
-    /// last written).
+    /// Reads `buffer.len()` bytes at `block` from the disk, with the blocks
+    /// kept back laid over them (so that it reads, and the cache keeps,
+    /// what was last written).
     fn read_direct(&mut self, block: u64, buffer: &mut [u8]) -> Result<()> {
-        self.send_gathered().or_else(eio)?;
         self.seek_block(block)?;
         self.reads += 1;
         let result = self.file.read_exact(buffer);
         result.map_err(|err| note(&mut self.failed, err)).or_else(eio)?;
+        let count = buffer.len() as u64 / redoxfs::BLOCK_SIZE;
+        for (&at, data) in self.pending.range(block..block + count) {
+            let start = ((at - block) * redoxfs::BLOCK_SIZE) as usize;
+            buffer[start..start + data.len()].copy_from_slice(data);
+        }
         // The header kept back is newer than the disk's copy.
         if let Some((at, header)) = &self.header {
             let start = at.wrapping_sub(block).wrapping_mul(redoxfs::BLOCK_SIZE);
@@ -214,20 +235,20 @@ impl redoxfs::Disk for SchemeDisk {
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> Result<usize> {
-        // Reads of these blocks now get what is written (write-through).
+        // Reads of these blocks now get what is written.
         self.cache.store(block, buffer);
         let header = block < redoxfs::HEADER_RING;
         let whole = (buffer.len() as u64).is_multiple_of(redoxfs::BLOCK_SIZE);
         if !header && whole {
-            if let Some(gathered) = &mut self.gathered
-                && gathered.end() == block
-                && gathered.data.len() + buffer.len() <= GATHER
-            {
-                gathered.data.extend_from_slice(buffer);
-                return Ok(buffer.len());
+            for (n, data) in buffer.chunks(redoxfs::BLOCK_SIZE as usize).enumerate() {
+                if let Some(old) = self.pending.insert(block + n as u64, data.to_vec()) {
+                    self.pending_bytes -= old.len();
+                }
+                self.pending_bytes += data.len();
             }
-            self.send_gathered().or_else(eio)?;
-            self.gathered = Some(Gathered { first: block, data: buffer.to_vec() });
+            if self.pending_bytes > PENDING_MAX {
+                self.send_pending().or_else(eio)?;
+            }
             return Ok(buffer.len());
         }
         if header {
@@ -237,8 +258,9 @@ impl redoxfs::Disk for SchemeDisk {
             self.commits_pending += 1;
             return Ok(buffer.len());
         }
-        // A write of part of a block: straight to the disk.
-        self.send_gathered().or_else(eio)?;
+        // A write of part of a block: straight to the disk, after the
+        // blocks kept back (one of them may be this one).
+        self.send_pending().or_else(eio)?;
         self.seek_block(block)?;
         self.writes += 1;
         let result = self.file.write_all(buffer);

@@ -166,7 +166,7 @@ pub fn disk_serves_many_callers_at_once() -> Outcome {
 /// The partitioned disk mk attaches (mk/src/disk.rs `PARTED_*`): its
 /// partitions' first sectors and lengths, the text at the start of the
 /// second, and the sectors where every read, and every write, fails.
-const PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 16384), (18432, 8192)];
+const PARTS: [(u64, u64); 3] = [(2048, 8192), (10240, 8192), (18432, 8192)];
 const PART_TEXT: &[u8] = b"the second partition of disk:2\n";
 const BAD_READ: u64 = 30000;
 const BAD_WRITE: u64 = 30008;
