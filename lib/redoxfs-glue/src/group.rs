@@ -6,8 +6,7 @@
 //! would cost two host `fdatasync`s per `write`; instead the glue keeps the
 //! header back ([`SchemeDisk::make_durable`]) until the daemon asks for
 //! durability: on `fsync`, when the commits have waited [`Group::due`]'s
-//! interval, when [`COMMITS_MAX`] wait, and before shutdown (init syncs
-//! `file:`). A power cut in between leaves the last durable header, and
+//! interval, and before shutdown (init syncs `file:`). A power cut in between leaves the last durable header, and
 //! the file system as it was then: the calls since are lost, as on Linux
 //! before a journal commit, but nothing is torn.
 //!
@@ -26,6 +25,12 @@
 //! the in-memory allocator, which would record held blocks as used, so
 //! [`Group::before_tx`] makes the group durable (nothing held) before it.
 //!
+//! Only the last header of a group is written, into the ring slot its
+//! generation names; were that the durable header's own slot (the group
+//! made a multiple of [`redoxfs::HEADER_RING`] commits), a torn write
+//! could lose both, so [`Group::make_durable`] first makes one more,
+//! empty, commit.
+//!
 //! Every block written while a group is open was free when its durable
 //! header was written (it was handed out by an allocator whose free blocks
 //! were all free then), so the writes may go to the disk at any time
@@ -40,12 +45,10 @@ use redoxfs::{Allocator, BlockAddr, BlockMeta, FileSystem};
 
 use crate::SchemeDisk;
 
-/// The most commits kept back: fewer than the header ring holds, so the
-/// durable header's slot is never written over before a newer one is
-/// durable.
-pub const COMMITS_MAX: u32 = 128;
-/// The most blocks held back (64 MiB); past it the group is made durable.
-pub const HELD_MAX: usize = 16384;
+/// The most blocks held back (2 MiB); past it the group is made durable
+/// (more would also split the allocator's free ranges, which each commit
+/// walks).
+pub const HELD_MAX: usize = 512;
 /// How long a commit may wait to be made durable.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -72,6 +75,8 @@ pub struct Group {
     durable_free: Vec<(u64, u64)>,
     /// Blocks taken from the allocator until the next durable header.
     held: Vec<u64>,
+    /// The durable header's generation.
+    durable: u64,
     /// When the oldest commit not yet durable was made.
     since: Option<Duration>,
 }
@@ -81,7 +86,12 @@ impl Group {
     /// starts a group there.
     pub fn new(fs: &mut FileSystem<SchemeDisk>) -> rt::Result<Group> {
         fs.disk.make_durable()?;
-        Ok(Group { durable_free: free_ranges(fs.allocator()), held: Vec::new(), since: None })
+        Ok(Group {
+            durable_free: free_ranges(fs.allocator()),
+            held: Vec::new(),
+            durable: fs.header.generation(),
+            since: None,
+        })
     }
 
     /// Call before each transaction: makes the group durable first when
@@ -117,7 +127,7 @@ impl Group {
                 }
             }
         }
-        if fs.disk.commits_pending >= COMMITS_MAX || self.held.len() >= HELD_MAX {
+        if self.held.len() >= HELD_MAX {
             self.make_durable(fs)?;
         }
         Ok(())
@@ -145,7 +155,16 @@ impl Group {
     /// Writes the last commit's header, fenced by flushes, then gives the
     /// held blocks back and starts a new group.
     pub fn make_durable(&mut self, fs: &mut FileSystem<SchemeDisk>) -> rt::Result<()> {
+        let generation = fs.header.generation();
+        if generation != self.durable && (generation - self.durable).is_multiple_of(redoxfs::HEADER_RING) {
+            fs.tx(|tx| {
+                tx.header_changed = true;
+                Ok(())
+            })
+            .map_err(|e| rt::Error::new(e.errno))?;
+        }
         fs.disk.make_durable()?;
+        self.durable = fs.header.generation();
         if !self.held.is_empty() {
             // SAFETY: the blocks go back to the allocator that lent them;
             // they are free on the disk's allocation log as well, and no

@@ -77,8 +77,6 @@ pub struct SchemeDisk {
     /// The last header written and not yet on the disk: its block and
     /// bytes ([`SchemeDisk::make_durable`]).
     header: Option<(u64, Vec<u8>)>,
-    /// Commits (header writes) since the last durable one.
-    pub commits_pending: u32,
     /// Reads and writes that went to the disk, for the figures.
     pub reads: u64,
     pub writes: u64,
@@ -108,7 +106,6 @@ impl SchemeDisk {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             header: None,
-            commits_pending: 0,
             reads: 0,
             writes: 0,
         })
@@ -136,7 +133,6 @@ impl SchemeDisk {
         self.writes += 1;
         result?;
         self.flush()?;
-        self.commits_pending = 0;
         Ok(())
     }
 
@@ -255,7 +251,6 @@ impl redoxfs::Disk for SchemeDisk {
             // Kept back until the commit is made durable (a write of a
             // header is always one whole header: `Header` is one block).
             self.header = Some((block, buffer.to_vec()));
-            self.commits_pending += 1;
             return Ok(buffer.len());
         }
         // A write of part of a block: straight to the disk, after the

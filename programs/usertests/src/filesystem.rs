@@ -152,12 +152,11 @@ pub fn file_scheme_survives_its_restart_and_open_unlinks() -> Outcome {
     Ok(String::from("an unlinked open file reads on; fsynced data back after redoxfsd restarted"))
 }
 
-/// Files made in one directory (the issue asks for 10,000: at about 6 ms
-/// per create and unlink in a debug build that is two minutes, more than a
-/// test may take; README "Files that stay" gives the release figures).
-const MANY: usize = 2_000;
+/// Files made in one directory: about 3 ms a create and 6 ms an unlink in
+/// a debug build under TCG, so the test is allowed longer than most.
+const MANY: usize = 10_000;
 
-pub fn file_scheme_holds_thousands_of_files_in_a_directory() -> Outcome {
+pub fn file_scheme_holds_ten_thousand_files_in_a_directory() -> Outcome {
     let _fs = file_system()?;
     ok("mkdir", mkdir("file:/tmp/many"))?;
     let started = rt::time::now();
@@ -326,11 +325,11 @@ pub fn file_scheme_fills_up_with_enospc_and_stays_consistent() -> Outcome {
         ensure!(back.len() == written, "{when}: the filler has {} bytes, not {written}", back.len());
         ensure!(back.chunks(chunk.len()).all(|c| c == &chunk[..c.len()]), "{when}: the filler's bytes changed");
         let listing = ok("list", rt::fs::read_to_string("small:/"))?;
-        ensure!(
-            listing.lines().count() == made + 1,
-            "{when}: {} names for {made} small files",
-            listing.lines().count()
-        );
+        let mut names: Vec<&str> = listing.lines().filter(|name| name.starts_with('s')).collect();
+        names.sort_unstable();
+        let mut expected: Vec<String> = (0..made).map(|n| format!("s{n}")).collect();
+        expected.sort_unstable();
+        ensure!(names == expected, "{when}: {made} small files made, but listed: {names:?}");
         Ok(())
     };
     check("when full")?;

@@ -16,6 +16,18 @@
 //! An unlinked file that is still open keeps working until its last
 //! handle closes (`on_open_node` / `on_close_node`).
 //!
+//! RedoxFS stores a file's bytes in records of up to 128 KiB, and a write
+//! or read of a few bytes works on a whole record (read, hashed,
+//! decompressed, compressed, written). So small requests are batched:
+//! consecutive writes through one handle wait in [`Behind`] (up to
+//! [`BEHIND_MAX`] bytes, while the file system has room to spare) and go to
+//! RedoxFS as one write before any other call is handled; a small read
+//! fetches [`AHEAD`] bytes into the handle, and later reads take from
+//! there while no commit happened in between. Every call but a write that
+//! continues the waiting bytes sends them first, so no call sees the file
+//! without them. If sending them fails, the error is given to that handle's
+//! next write or `fsync`.
+//!
 //! May touch: the file system (through `redoxfs`), its handle table.
 
 use alloc::string::String;
@@ -31,6 +43,14 @@ use scheme::sc::{
 };
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, StatVfs, components};
 
+/// The most bytes of consecutive writes kept back.
+pub const BEHIND_MAX: usize = 256 * 1024;
+/// The bytes a small read fetches.
+pub const AHEAD: usize = 128 * 1024;
+/// Free space below which writes are not kept back (so that a write that
+/// is answered at once cannot fail for want of space later).
+const BEHIND_ROOM: u64 = 8 << 20;
+
 const MODE_READ: u16 = 0o4;
 const MODE_WRITE: u16 = 0o2;
 const MODE_EXEC: u16 = 0o1;
@@ -43,12 +63,29 @@ struct Handle {
     flags: usize,
     /// For a directory: its listing, made at open.
     listing: Option<Vec<u8>>,
+    /// Bytes read ahead: from `.0`, valid while the file system's
+    /// generation is `.1`.
+    ahead: Option<(u64, u64, Vec<u8>)>,
+    /// Sending this handle's kept-back writes failed: for its next write
+    /// or `fsync`.
+    deferred: Option<Error>,
+}
+
+/// Writes kept back: `data` for `handle`, at `offset` in `node`, since
+/// `since`.
+struct Behind {
+    handle: usize,
+    node: TreePtr<Node>,
+    offset: u64,
+    data: Vec<u8>,
+    since: core::time::Duration,
 }
 
 pub struct Files {
     fs: FileSystem<SchemeDisk>,
     group: Group,
     handles: Handles<Handle>,
+    behind: Option<Behind>,
 }
 
 /// Size and free bytes of the file system.
@@ -104,18 +141,48 @@ impl Files {
     /// Serves `fs`, making what its mount committed durable first.
     pub fn new(mut fs: FileSystem<SchemeDisk>) -> Result<Files> {
         let group = Group::new(&mut fs)?;
-        Ok(Files { fs, group, handles: Handles::new() })
+        Ok(Files { fs, group, handles: Handles::new(), behind: None })
     }
 
-    /// Makes every commit so far durable.
+    /// Sends the writes kept back and makes every commit so far durable.
     pub fn make_durable(&mut self) -> Result<()> {
+        self.send_behind();
         self.group.make_durable(&mut self.fs)
     }
 
-    /// Whether commits have waited long enough to be made durable now,
-    /// and if not, when they will have.
+    /// Whether commits (or writes kept back) have waited long enough to be
+    /// made durable now, and if not, when they will have.
     pub fn durable_due(&self, now: core::time::Duration) -> (bool, Option<core::time::Duration>) {
-        self.group.due(now)
+        let (due, at) = self.group.due(now);
+        match &self.behind {
+            Some(behind) => {
+                let behind_at = behind.since + redoxfs_glue::group::INTERVAL;
+                (due || now >= behind_at, Some(at.map_or(behind_at, |at| at.min(behind_at))))
+            }
+            None => (due, at),
+        }
+    }
+
+    /// Sends the writes kept back to RedoxFS; a failure is kept for the
+    /// handle that wrote them.
+    fn send_behind(&mut self) {
+        let Some(behind) = self.behind.take() else { return };
+        let (mtime, mtime_nsec) = now();
+        let result = self.tx(|tx| tx.write_node(behind.node, behind.offset, &behind.data, mtime, mtime_nsec));
+        let error = match result {
+            Ok(n) if n == behind.data.len() => return,
+            Ok(_) => err(sc::EIO),
+            Err(e) => e,
+        };
+        eprintln!("redoxfsd: writing {} bytes kept back failed: {error}", behind.data.len());
+        if let Ok(h) = self.handles.get_mut(behind.handle) {
+            h.deferred = Some(error);
+        }
+    }
+
+    /// Whether the file system has room to keep writes back.
+    fn room_to_spare(&self) -> bool {
+        space(&self.fs).1 > BEHIND_ROOM
     }
 
     /// The disk's first error, once it has failed.
@@ -161,6 +228,7 @@ impl Files {
 
 impl Scheme for Files {
     fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        self.send_behind();
         let parts = components(path)?;
         if parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH || p.contains('\0')) {
             return Err(err(EINVAL));
@@ -237,11 +305,14 @@ impl Scheme for Files {
         } else {
             None
         };
-        let handle = Handle { node: node.ptr(), path: parts.join("/"), offset: 0, flags, listing };
+        let handle =
+            Handle { node: node.ptr(), path: parts.join("/"), offset: 0, flags, listing, ahead: None, deferred: None };
         Ok(Opened::Handle(self.handles.insert(handle)))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        self.send_behind();
+        let generation = self.fs.header.generation();
         let h = self.handles.get(handle)?;
         if h.flags & O_ACCMODE == O_WRONLY {
             return Err(err(sc::EBADF));
@@ -254,33 +325,83 @@ impl Scheme for Files {
             return Ok(n);
         }
         let (node, offset) = (h.node, h.offset);
+        // From what was read ahead, while nothing was committed since.
+        if let Some((at, stamp, data)) = &h.ahead
+            && *stamp == generation
+            && offset >= *at
+            && offset < at + data.len() as u64
+        {
+            let start = (offset - at) as usize;
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            self.handles.get_mut(handle)?.offset += n as u64;
+            return Ok(n);
+        }
         let (atime, atime_nsec) = now();
-        let n = self.tx(|tx| tx.read_node(node, offset, buf, atime, atime_nsec))?;
+        let n = if buf.len() < AHEAD {
+            let mut data = vec![0u8; AHEAD];
+            let got = self.tx(|tx| tx.read_node(node, offset, &mut data, atime, atime_nsec))?;
+            data.truncate(got);
+            let n = buf.len().min(got);
+            buf[..n].copy_from_slice(&data[..n]);
+            // Stamped after the read (which may have committed an atime).
+            let stamp = self.fs.header.generation();
+            self.handles.get_mut(handle)?.ahead = Some((offset, stamp, data));
+            n
+        } else {
+            self.tx(|tx| tx.read_node(node, offset, buf, atime, atime_nsec))?
+        };
         self.handles.get_mut(handle)?.offset += n as u64;
         Ok(n)
     }
 
     fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
-        let h = self.handles.get(handle)?;
+        let h = self.handles.get_mut(handle)?;
         if h.flags & O_ACCMODE == O_RDONLY {
             return Err(err(sc::EBADF));
         }
         if h.listing.is_some() {
             return Err(err(EISDIR));
         }
-        let (node, append, mut offset) = (h.node, h.flags & O_APPEND != 0, h.offset);
+        if let Some(error) = h.deferred.take() {
+            return Err(error);
+        }
+        let (node, append, offset) = (h.node, h.flags & O_APPEND != 0, h.offset);
+        // Continuing the writes kept back for this handle.
+        if let Some(behind) = &mut self.behind
+            && behind.handle == handle
+            && behind.offset + behind.data.len() as u64 == offset
+            && behind.data.len() + buf.len() <= BEHIND_MAX
+            && !append
+        {
+            behind.data.extend_from_slice(buf);
+            self.handles.get_mut(handle)?.offset = offset + buf.len() as u64;
+            return Ok(buf.len());
+        }
+        self.send_behind();
+        if let Some(error) = self.handles.get_mut(handle)?.deferred.take() {
+            return Err(error);
+        }
+        if !append && buf.len() < BEHIND_MAX && self.room_to_spare() {
+            let since = rt::time::now();
+            self.behind = Some(Behind { handle, node, offset, data: buf.to_vec(), since });
+            self.handles.get_mut(handle)?.offset = offset + buf.len() as u64;
+            return Ok(buf.len());
+        }
         let (mtime, mtime_nsec) = now();
+        let mut at = offset;
         let n = self.tx(|tx| {
             if append {
-                offset = tx.read_tree(node)?.data().size();
+                at = tx.read_tree(node)?.data().size();
             }
-            tx.write_node(node, offset, buf, mtime, mtime_nsec)
+            tx.write_node(node, at, buf, mtime, mtime_nsec)
         })?;
-        self.handles.get_mut(handle)?.offset = offset + n as u64;
+        self.handles.get_mut(handle)?.offset = at + n as u64;
         Ok(n)
     }
 
     fn seek(&mut self, handle: usize, to: isize, whence: usize) -> Result<usize> {
+        self.send_behind();
         let (node, offset, listing) = {
             let h = self.handles.get(handle)?;
             (h.node, h.offset, h.listing.as_ref().map(Vec::len))
@@ -302,6 +423,7 @@ impl Scheme for Files {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        self.send_behind();
         let node = self.handles.get(handle)?.node;
         let tree = self.tx(|tx| tx.read_tree(node))?;
         let data = tree.data();
@@ -324,6 +446,7 @@ impl Scheme for Files {
     }
 
     fn fstatvfs(&mut self, handle: usize, statvfs: &mut StatVfs) -> Result<()> {
+        self.send_behind();
         self.handles.get(handle)?;
         let (size, free) = space(&self.fs);
         statvfs.f_bsize = redoxfs::BLOCK_SIZE as u32;
@@ -335,11 +458,16 @@ impl Scheme for Files {
 
     fn fsync(&mut self, handle: usize) -> Result<()> {
         self.handles.get(handle)?;
+        self.send_behind();
+        if let Some(error) = self.handles.get_mut(handle)?.deferred.take() {
+            return Err(error);
+        }
         // Every call commits; what is left is making the commits durable.
         self.group.make_durable(&mut self.fs).map_err(|_| Error::new(sc::EIO))
     }
 
     fn ftruncate(&mut self, handle: usize, len: usize) -> Result<()> {
+        self.send_behind();
         let h = self.handles.get(handle)?;
         if h.flags & O_ACCMODE == O_RDONLY || h.listing.is_some() {
             return Err(err(sc::EBADF));
@@ -350,6 +478,7 @@ impl Scheme for Files {
     }
 
     fn frename(&mut self, handle: usize, path: &str, caller: &Caller) -> Result<()> {
+        self.send_behind();
         let from = self.handles.get(handle)?.path.clone();
         let from_parts = components(&from)?;
         let to_parts = components(path)?;
@@ -372,10 +501,12 @@ impl Scheme for Files {
     }
 
     fn unlink(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        self.send_behind();
         self.remove(path, caller, MODE_FILE)
     }
 
     fn rmdir(&mut self, path: &str, caller: &Caller) -> Result<()> {
+        self.send_behind();
         self.remove(path, caller, MODE_DIR)
     }
 
@@ -385,6 +516,7 @@ impl Scheme for Files {
     }
 
     fn close(&mut self, handle: usize) {
+        self.send_behind();
         if let Some(h) = self.handles.remove(handle) {
             let node = h.node;
             if let Err(e) = self.tx(|tx| tx.on_close_node(node)) {
