@@ -18,6 +18,13 @@
 //! call waits (parked) until it completes, so many callers on many files
 //! keep many requests in flight.
 //!
+//! Read-ahead, as a block device's page cache does on Linux: a read of
+//! less than [`AHEAD`] bytes that starts where the file's last read ended
+//! asks the device for [`AHEAD`] bytes, and the next reads take from them
+//! without a request. What was read ahead is stamped with its disk's write
+//! count, and is not used once anything was written to that disk (through
+//! any file) after the request went out.
+//!
 //! May touch: the disks (through `virtio_glue::blk`), its handle table.
 
 use alloc::string::String;
@@ -31,17 +38,30 @@ use scheme::sc::{
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 use virtio_glue::blk::{BlkError, BlockDevice, MAX_REQUEST, SECTOR, Tag};
 
+/// The bytes a small sequential read fetches.
+pub const AHEAD: usize = 128 * 1024;
+
 /// One disk.
 pub struct Disk {
     /// Its PCI address.
     address: String,
     device: BlockDevice,
+    /// Writes submitted to it so far (stamps what was read ahead).
+    writes: u64,
 }
 
 impl Disk {
     pub fn new(address: String, device: BlockDevice) -> Disk {
-        Disk { address, device }
+        Disk { address, device, writes: 0 }
     }
+}
+
+/// Bytes read ahead: from `offset` in the entry, read after `stamp`
+/// writes to the disk.
+struct Ahead {
+    offset: u64,
+    stamp: u64,
+    data: Vec<u8>,
 }
 
 /// What a `disk:` name stands for: a whole disk or a partition, as a
@@ -74,6 +94,8 @@ struct Pending {
     len: usize,
     /// For reads: where the asked bytes start in the sectors read.
     skip: usize,
+    /// A read ahead: the disk's write count when it was submitted.
+    ahead: Option<u64>,
 }
 
 enum Handle {
@@ -87,6 +109,9 @@ enum Handle {
         offset: u64,
         writable: bool,
         pending: Option<Pending>,
+        /// Where the last read ended, and what was read ahead.
+        next: u64,
+        ahead: Option<Ahead>,
     },
 }
 
@@ -152,12 +177,30 @@ impl Disks {
     /// `EAGAIN` while it (or another request of the file) is in flight, or
     /// `None` when the file has no request (left over ones are dropped).
     fn collect(&mut self, handle: usize, kind: Kind, len: usize, out: &mut [u8]) -> Result<Option<Result<usize>>> {
-        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else {
+        let Handle::Disk { entry, offset, pending, ahead, next, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(EISDIR));
         };
         let Some(p) = *pending else { return Ok(None) };
         let device = &mut self.disks[self.entries[*entry].disk].device;
         if p.kind == kind && p.offset == *offset && p.asked == len {
+            if let Some(stamp) = p.ahead {
+                let mut data = vec![0u8; p.len];
+                let Some(result) = device.finish(p.tag, p.skip, &mut data) else {
+                    return Err(Error::new(EAGAIN));
+                };
+                *pending = None;
+                let Ok(got) = result else {
+                    // The device failed somewhere in the bytes ahead: ask
+                    // again for just the bytes wanted (not sequential now).
+                    *next = u64::MAX;
+                    return Ok(None);
+                };
+                data.truncate(got);
+                let n = out.len().min(got);
+                out[..n].copy_from_slice(&data[..n]);
+                *ahead = Some(Ahead { offset: p.offset, stamp, data });
+                return Ok(Some(Ok(n)));
+            }
             let n = out.len().min(p.len);
             let Some(result) = device.finish(p.tag, p.skip, &mut out[..n]) else {
                 return Err(Error::new(EAGAIN));
@@ -191,7 +234,7 @@ impl Scheme for Disks {
             if writable && self.disks[self.entries[entry].disk].device.read_only() {
                 return Err(Error::new(EROFS));
             }
-            Handle::Disk { entry, offset: 0, writable, pending: None }
+            Handle::Disk { entry, offset: 0, writable, pending: None, next: 0, ahead: None }
         };
         Ok(Opened::Handle(self.handles.insert(handle)))
     }
@@ -207,24 +250,43 @@ impl Scheme for Disks {
         }
         if let Some(result) = self.collect(handle, Kind::Read, buf.len(), buf)? {
             let n = result.inspect_err(|err| eprintln!("virtio-blkd: read failed: {err}"))?;
-            if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
+            if let Handle::Disk { offset, next, .. } = self.handles.get_mut(handle)? {
                 *offset += n as u64;
+                *next = *offset;
             }
             return Ok(n);
         }
-        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let Handle::Disk { entry, offset, pending, next, ahead, .. } = self.handles.get_mut(handle)? else {
+            unreachable!()
+        };
         let entry = &self.entries[*entry];
-        let device = &mut self.disks[entry.disk].device;
+        let disk = &mut self.disks[entry.disk];
         let size = entry.size;
         if *offset >= size || buf.is_empty() {
             return Ok(0);
         }
+        // From what was read ahead, while nothing was written since.
+        if let Some(a) = ahead
+            && a.stamp == disk.writes
+            && *offset >= a.offset
+            && *offset < a.offset + a.data.len() as u64
+        {
+            let start = (*offset - a.offset) as usize;
+            let n = buf.len().min(a.data.len() - start);
+            buf[..n].copy_from_slice(&a.data[start..start + n]);
+            *offset += n as u64;
+            *next = *offset;
+            return Ok(n);
+        }
         let start = *offset / SECTOR as u64 * SECTOR as u64;
         let skip = (*offset - start) as usize;
-        let len = (buf.len() as u64).min(size - *offset).min((MAX_REQUEST - skip) as u64) as usize;
+        let sequential = *offset == *next && buf.len() < AHEAD;
+        let want = if sequential { AHEAD } else { buf.len() };
+        let len = (want as u64).min(size - *offset).min((MAX_REQUEST - skip) as u64) as usize;
         let sectors_len = (skip + len).next_multiple_of(SECTOR);
-        let tag = device.submit_read((entry.start + start) / SECTOR as u64, sectors_len).map_err(errno)?;
-        *pending = Some(Pending { tag, kind: Kind::Read, offset: *offset, asked: buf.len(), len, skip });
+        let tag = disk.device.submit_read((entry.start + start) / SECTOR as u64, sectors_len).map_err(errno)?;
+        let stamp = sequential.then_some(disk.writes);
+        *pending = Some(Pending { tag, kind: Kind::Read, offset: *offset, asked: buf.len(), len, skip, ahead: stamp });
         Err(Error::new(EAGAIN))
     }
 
@@ -239,6 +301,11 @@ impl Scheme for Disks {
             return Err(Error::new(EINVAL));
         }
         if let Some(result) = self.collect(handle, Kind::Write, buf.len(), &mut [])? {
+            if let Handle::Disk { entry, .. } = self.handles.get(handle)? {
+                // Counted again when done: a read ahead that went out while
+                // it was in flight may hold the bytes from before.
+                self.disks[self.entries[*entry].disk].writes += 1;
+            }
             let n = result.inspect_err(|err| eprintln!("virtio-blkd: write failed: {err}"))?;
             if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
                 *offset += n as u64;
@@ -247,7 +314,7 @@ impl Scheme for Disks {
         }
         let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
         let entry = &self.entries[*entry];
-        let device = &mut self.disks[entry.disk].device;
+        let disk = &mut self.disks[entry.disk];
         if buf.is_empty() {
             return Ok(0);
         }
@@ -256,8 +323,10 @@ impl Scheme for Disks {
             return Err(Error::new(ENOSPC));
         }
         let len = (buf.len() as u64).min(size - *offset).min(MAX_REQUEST as u64) as usize;
-        let tag = device.submit_write((entry.start + *offset) / SECTOR as u64, &buf[..len]).map_err(errno)?;
-        *pending = Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0 });
+        let tag = disk.device.submit_write((entry.start + *offset) / SECTOR as u64, &buf[..len]).map_err(errno)?;
+        disk.writes += 1;
+        *pending =
+            Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0, ahead: None });
         Err(Error::new(EAGAIN))
     }
 
@@ -269,7 +338,7 @@ impl Scheme for Disks {
             return Err(Error::new(EISDIR));
         };
         let tag = self.disks[self.entries[*entry].disk].device.submit_flush().map_err(errno)?;
-        *pending = Some(Pending { tag, kind: Kind::Flush, offset: *offset, asked: 0, len: 0, skip: 0 });
+        *pending = Some(Pending { tag, kind: Kind::Flush, offset: *offset, asked: 0, len: 0, skip: 0, ahead: None });
         Err(Error::new(EAGAIN))
     }
 

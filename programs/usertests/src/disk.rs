@@ -72,6 +72,44 @@ pub fn disk_reads_back_what_was_written() -> Outcome {
     Ok(format!("{} MiB disk; 64 KiB written, flushed, read back whole and unaligned", stat.st_size >> 20))
 }
 
+pub fn disk_read_ahead_never_hides_a_write() -> Outcome {
+    let _driver = driver()?;
+    let at = 4 << 20;
+    let old = pattern(3, at, 256 << 10);
+    let mut writer = open_disk()?;
+    ok("seek", writer.seek(SeekFrom::Start(at)))?;
+    ok("write", writer.write_all(&old))?;
+    // Small reads from the start: the driver reads ahead.
+    let mut reader = ok("open disk:1 read-only", File::open_with("disk:1", O_RDONLY))?;
+    ok("seek", reader.seek(SeekFrom::Start(at)))?;
+    let mut piece = vec![0u8; 4096];
+    ok("read", reader.read_exact(&mut piece))?;
+    ensure!(piece == old[..4096], "the first small read differs");
+    // The second, following on, reads ahead from here.
+    ok("read on", reader.read_exact(&mut piece))?;
+    ensure!(piece == old[4096..8192], "the second small read differs");
+    // Another file writes in the part read ahead; the reader must see it.
+    let new = pattern(4, at + 8192, 4096);
+    ok("seek", writer.seek(SeekFrom::Start(at + 8192)))?;
+    ok("write inside the part read ahead", writer.write_all(&new))?;
+    ok("read on", reader.read_exact(&mut piece))?;
+    ensure!(piece == new, "a read after a write elsewhere gave the bytes from before it");
+    // Sequential small reads through a whole 256 KiB, in odd sizes.
+    ok("seek", reader.seek(SeekFrom::Start(at)))?;
+    let mut whole = Vec::new();
+    let mut odd = vec![0u8; 3000];
+    while whole.len() < old.len() {
+        let want = odd.len().min(old.len() - whole.len());
+        let n = ok("read", reader.read(&mut odd[..want]))?;
+        ensure!(n > 0, "a read gave nothing after {} bytes", whole.len());
+        whole.extend_from_slice(&odd[..n]);
+    }
+    let mut expected = old.clone();
+    expected[8192..12288].copy_from_slice(&new);
+    ensure!(whole == expected, "256 KiB read in 3000-byte pieces differ");
+    Ok(String::from("a write through another file shows in the next read; 256 KiB in 3000-byte reads all right"))
+}
+
 pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
     let _driver = driver()?;
     let mut disk = open_disk()?;

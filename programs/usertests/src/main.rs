@@ -254,6 +254,7 @@ static TESTS: &[Test] = tests![
     driver_caps::msi_vectors_are_allocated_with_their_message,
     disk::disk_reads_back_what_was_written,
     disk::disk_ends_and_bad_requests_get_errors,
+    disk::disk_read_ahead_never_hides_a_write,
     disk::disk_serves_many_callers_at_once,
     disk::disk_partitions_are_entries_of_their_own,
     disk::disk_device_error_fails_that_request_only,
