@@ -126,6 +126,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "msi_vectors_are_allocated_with_their_message",
     "disk_reads_back_what_was_written",
     "disk_ends_and_bad_requests_get_errors",
+    "disk_read_ahead_never_hides_a_write",
     "disk_serves_many_callers_at_once",
     "disk_partitions_are_entries_of_their_own",
     "disk_device_error_fails_that_request_only",
@@ -466,6 +467,14 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
     let name = format!("{boot} file: keeps what was written across a reboot, and the host reads it");
     let log = ws.log_dir().join(format!("{boot}-persistence.log"));
     match crate::persistence::check(ws, image, firmware.as_ref(), &log) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
+    // Then the same data disk, damaged: refused, and the rest boots.
+    let kind = if boot == "uefi" { crate::damaged::Damage::Truncated } else { crate::damaged::Damage::ZeroedHeaders };
+    let name = format!("{boot} a data disk {} is refused and the rest boots", kind.describe());
+    let log = ws.log_dir().join(format!("{boot}-damaged.log"));
+    match crate::damaged::check(ws, image, firmware.as_ref(), &log, kind) {
         Ok(note) => tally.record(&name, true, Some(&note)),
         Err(err) => tally.record(&name, false, Some(&err)),
     }

@@ -256,4 +256,101 @@ mod tests {
         assert!(open(&path).is_err(), "a disk of zeros mounted");
         fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Every directory and file reachable from the root, read through
+    /// (bounded: at most 1,000 nodes and 1 MiB a file).
+    fn walk_everything(fs: &mut Fs) -> redox_syscall_06::Result<usize> {
+        fs.tx(|tx| {
+            let mut queue: Vec<TreePtr<Node>> = vec![TreePtr::root()];
+            let mut seen = 0;
+            while let Some(ptr) = queue.pop() {
+                seen += 1;
+                if seen > 1000 {
+                    break;
+                }
+                let node: TreeData<Node> = tx.read_tree(ptr)?;
+                if node.data().is_dir() {
+                    let mut entries = Vec::new();
+                    tx.child_nodes(ptr, &mut entries)?;
+                    queue.extend(entries.iter().map(|e| e.node_ptr()));
+                } else {
+                    let mut buf = vec![0u8; 64 << 10];
+                    let mut at = 0;
+                    while at < (1 << 20) && tx.read_node(ptr, at, &mut buf, 1, 0)? > 0 {
+                        at += buf.len() as u64;
+                    }
+                }
+            }
+            Ok(seen)
+        })
+    }
+
+    #[test]
+    fn damaged_images_give_errors_never_panics() {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let dir = std::env::temp_dir().join(format!("mk-damaged-{}", std::process::id()));
+        let good = dir.join("good.img");
+        format(&good, 8 << 20).unwrap();
+        write(&good, "/home/root/a.txt", b"hello\n").unwrap();
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        write(&good, "/home/big", &big).unwrap();
+        for n in 0..20 {
+            write(&good, &format!("/tmp/f{n}"), format!("file {n}\n").as_bytes()).unwrap();
+        }
+        let pristine = fs::read(&good).unwrap();
+        let block = redoxfs::BLOCK_SIZE as usize;
+        let used: Vec<usize> = (0..pristine.len() / block)
+            .filter(|&b| pristine[b * block..(b + 1) * block].iter().any(|&x| x != 0))
+            .collect();
+        let ring = redoxfs::HEADER_RING as usize;
+        let data_blocks: Vec<usize> = used.iter().copied().filter(|&b| b >= ring).collect();
+        assert!(data_blocks.len() > 20, "only {} used blocks", data_blocks.len());
+        let damaged = dir.join("damaged.img");
+        let mut rng = xorshift::Rng::new(0x5eed);
+        let (mut refused, mut failed_later, mut fine) = (0, 0, 0);
+        for round in 0..300 {
+            let mut image = pristine.clone();
+            match round % 4 {
+                // Random bytes in blocks the file system uses.
+                0 | 1 => {
+                    for _ in 0..1 + rng.below(4) {
+                        let b = data_blocks[rng.below(data_blocks.len())];
+                        for _ in 0..1 + rng.below(64) {
+                            let at = b * block + rng.below(block);
+                            image[at] = rng.next_u64() as u8;
+                        }
+                    }
+                }
+                // The header ring zeroed, or a header's bytes changed.
+                2 => {
+                    if rng.below(2) == 0 {
+                        image[..ring * block].fill(0);
+                    } else {
+                        let b = used.iter().copied().rfind(|&b| b < ring).unwrap_or(0);
+                        let at = b * block + rng.below(block);
+                        image[at] ^= 1 + rng.below(255) as u8;
+                    }
+                }
+                // Cut short.
+                _ => image.truncate(rng.below(image.len()) / block * block),
+            }
+            fs::write(&damaged, &image).unwrap();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let Ok(mut fs) = open(&damaged) else { return 0 };
+                match walk_everything(&mut fs) {
+                    Ok(_) => 2,
+                    Err(_) => 1,
+                }
+            }));
+            match outcome {
+                Ok(0) => refused += 1,
+                Ok(1) => failed_later += 1,
+                Ok(_) => fine += 1,
+                Err(_) => panic!("round {round}: redoxfs panicked on a damaged image"),
+            }
+        }
+        println!("300 damaged images: {refused} refused, {failed_later} mounted then gave errors, {fine} read fine");
+        assert!(refused > 0 && failed_later > 0, "{refused} refused, {failed_later} failed later");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -14,6 +14,7 @@ mod bench;
 mod boottime;
 mod check;
 mod cli;
+mod damaged;
 mod disk;
 mod fuzz;
 mod guest;

@@ -4,7 +4,8 @@
 //!
 //! `redoxfsd [DISK [SCHEME]]` (defaults `disk:0` and `file`): open the
 //! disk, mount the file system on it, register the scheme, enter the null
-//! namespace and serve. A
+//! namespace and serve. A disk smaller than the file system on it says it
+//! is (a truncated image) is refused before anything is written. A
 //! disk that holds no RedoxFS, or a corrupt one, is refused with a line
 //! on standard error (which `init` puts on the console and `log:`), and
 //! the daemon exits with status 1; the rest of the system runs on. So it
@@ -45,11 +46,21 @@ fn main() -> Result<()> {
     let scheme_name = rt::env::args().nth(2).unwrap_or("file");
     let file =
         File::open_with(disk_url, O_RDWR).inspect_err(|err| eprintln!("redoxfsd: cannot open {disk_url}: {err}"))?;
-    let disk = redoxfs_glue::SchemeDisk::new(file)?;
-    let fs = redoxfs::FileSystem::open(disk, None, None, true).map_err(|err| {
-        eprintln!("redoxfsd: {disk_url} holds no usable RedoxFS ({err}); not serving {scheme_name}:");
+    let mut disk = redoxfs_glue::SchemeDisk::new(file)?;
+    let disk_size = redoxfs::Disk::size(&mut disk).unwrap_or(0);
+    let refuse = |why: &str| {
+        eprintln!("redoxfsd: {disk_url} {why}; not serving {scheme_name}:");
         Error::new(EIO)
-    })?;
+    };
+    let mut fs = redoxfs::FileSystem::open(disk, None, None, false)
+        .map_err(|err| refuse(&format!("holds no usable RedoxFS ({err})")))?;
+    // A file system larger than its disk (an image cut short) would fail
+    // on its first block past the end; say why now instead.
+    if fs.header.size() > disk_size {
+        let (fs_mib, disk_mib) = (fs.header.size() >> 20, disk_size >> 20);
+        return Err(refuse(&format!("is {disk_mib} MiB but its RedoxFS says {fs_mib} MiB (a truncated image?)")));
+    }
+    fs.cleanup().map_err(|err| refuse(&format!("holds a RedoxFS that cannot be cleaned up ({err})")))?;
     let (size, free) = files::space(&fs);
     let files = files::Files::new(fs).inspect_err(|err| eprintln!("redoxfsd: cannot commit on {disk_url}: {err}"))?;
     let mut server = Server::new(scheme_name, files)?;

@@ -1,0 +1,109 @@
+//! The damaged-disk check, after the persistence check of a smoke boot:
+//! the data disk is damaged on the host (BIOS: its header ring zeroed;
+//! UEFI: cut to half its size), and the next boot must refuse to mount it
+//! with a clear line on the console and in `log:`, while everything else
+//! comes up: the shell says its home is missing and starts in `tmp:`,
+//! files work there, `file:` calls fail with an error instead of hanging,
+//! and `poweroff` ends QEMU by itself.
+//!
+//! May touch: the smoke boot's data disk (which the next test boot makes
+//! anew), a guest it boots.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::guest::Guest;
+use crate::qemu::Firmware;
+use crate::session;
+use crate::workspace::Workspace;
+
+/// How the data disk is damaged.
+#[derive(Clone, Copy)]
+pub enum Damage {
+    /// Every header of the RedoxFS ring zeroed: no file system found.
+    ZeroedHeaders,
+    /// The image cut to half: the file system says it is larger.
+    Truncated,
+}
+
+impl Damage {
+    /// What the check names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Damage::ZeroedHeaders => "its headers zeroed",
+            Damage::Truncated => "cut to half its size",
+        }
+    }
+
+    /// What `redoxfsd` must say about it.
+    fn refusal(self) -> &'static str {
+        match self {
+            Damage::ZeroedHeaders => "redoxfsd: disk:0 holds no usable RedoxFS",
+            Damage::Truncated => "but its RedoxFS says",
+        }
+    }
+}
+
+/// The shell must be up this soon.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn damage(path: &Path, damage: Damage) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("damaging {}: {e}", path.display());
+    let mut file = OpenOptions::new().write(true).open(path).map_err(err)?;
+    match damage {
+        Damage::ZeroedHeaders => {
+            let ring = vec![0u8; (redoxfs::HEADER_RING * redoxfs::BLOCK_SIZE) as usize];
+            file.seek(SeekFrom::Start(0)).and_then(|_| file.write_all(&ring)).map_err(err)?;
+        }
+        Damage::Truncated => {
+            let len = fs::metadata(path).map_err(err)?.len();
+            file.set_len(len / 2).map_err(err)?;
+        }
+    }
+    file.sync_all().map_err(err)
+}
+
+fn lines(output: &session::Output) -> String {
+    output.lines.join("\n")
+}
+
+pub fn check(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    log: &Path,
+    kind: Damage,
+) -> Result<String, String> {
+    let (data, _) = crate::check::test_disks(ws, image, crate::check::SMP);
+    damage(&data, kind)?;
+    let mut guest = Guest::start_with(ws, image, firmware, log, crate::check::SMP, false)?;
+    let at = session::wait_for_prompt(&mut guest, PROMPT_TIMEOUT)?;
+    let console = String::from_utf8_lossy(&guest.output).into_owned();
+    if !console.contains(kind.refusal()) {
+        return Err(format!("no `{}` line on the console before the prompt", kind.refusal()));
+    }
+    if !console.contains("sh: HOME file:/home/root") {
+        return Err("the shell did not say that its home is missing".into());
+    }
+    let listing = session::run_command(&mut guest, "cat log:", false)?;
+    if !lines(&listing).contains(kind.refusal()) {
+        return Err(format!("log: lacks the refusal: {}", lines(&listing)));
+    }
+    session::run_command(&mut guest, "echo ok > tmp:/x", false)?;
+    let back = session::run_command(&mut guest, "cat tmp:/x", false)?;
+    if back.lines != ["ok"] {
+        return Err(format!("tmp: gave {:?} back", back.lines));
+    }
+    let file = session::run_command(&mut guest, "cat file:/home/root/persist.txt", false)?;
+    if !file.prompt_back || file.lines.is_empty() {
+        return Err(format!("`cat file:...` without a file system: {:?}", file.lines));
+    }
+    crate::shutdown::run(&mut guest, "poweroff")?;
+    Ok(format!(
+        "refused on the console and in log:, prompt after {:.1} s in tmp:, `cat file:...` says {:?}, powered off",
+        at.as_secs_f64(),
+        file.lines.first().map(String::as_str).unwrap_or_default()
+    ))
+}
