@@ -56,6 +56,7 @@ const TABLE: &[(&str, Tool)] = &[
     ("rm", tools::rm::main),
     ("rmdir", tools::rm::rmdir_main),
     ("sleep", tools::sleep::main),
+    ("sync", tools::sync::main),
     ("touch", tools::touch::main),
     ("true", tools::truth::true_main),
     ("uname", tools::uname::main),

@@ -8,5 +8,5 @@
 /// Every name `utils` dispatches on, in the order of its table.
 pub const UTILITIES: &[&str] = &[
     "cat", "chan", "cp", "date", "dd", "df", "echo", "env", "false", "free", "head", "hexdump", "kill", "ls", "mkdir",
-    "mv", "poweroff", "ps", "pwd", "reboot", "rm", "rmdir", "sleep", "touch", "true", "uname", "wc",
+    "mv", "poweroff", "ps", "pwd", "reboot", "rm", "rmdir", "sleep", "sync", "touch", "true", "uname", "wc",
 ];

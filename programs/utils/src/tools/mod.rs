@@ -20,6 +20,7 @@ pub mod ps;
 pub mod pwd;
 pub mod rm;
 pub mod sleep;
+pub mod sync;
 pub mod touch;
 pub mod truth;
 pub mod uname;
