@@ -241,32 +241,42 @@ impl Scheme for Files {
         };
         let (mtime, mtime_nsec) = now();
         let node = self.tx(|tx| {
-            let node = match walk(tx, &parts, &caller) {
-                Ok(node) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => {
-                    let _ = node;
-                    return Err(rs::Error::new(rs::EEXIST));
-                }
-                Ok(node) => node,
-                Err(e) if e.errno == rs::ENOENT && flags & O_CREAT != 0 => {
+            // The directory is walked once, then the name looked up (and
+            // made) in it.
+            let node = match parts.is_empty() {
+                true if flags & O_CREAT != 0 && flags & O_EXCL != 0 => return Err(rs::Error::new(rs::EEXIST)),
+                true => walk(tx, &parts, &caller)?,
+                false => {
                     let (dir, name) = parent(tx, &parts, &caller)?;
-                    if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                    if !dir.data().permission(caller.uid, caller.gid, MODE_EXEC) {
                         return Err(rs::Error::new(rs::EACCES));
                     }
-                    let directory = flags & O_DIRECTORY != 0;
-                    let perm = match (flags as u16) & MODE_PERM {
-                        0 if directory => 0o755,
-                        0 => 0o644,
-                        perm => perm,
-                    };
-                    let kind = if directory { MODE_DIR } else { MODE_FILE };
-                    let mut node = tx.create_node(dir.ptr(), name, kind | perm, mtime, mtime_nsec)?;
-                    node.data_mut().set_uid(caller.uid);
-                    node.data_mut().set_gid(caller.gid);
-                    let ptr = node.ptr();
-                    tx.sync_tree(node)?;
-                    tx.read_tree(ptr)?
+                    match tx.find_node(dir.ptr(), name) {
+                        Ok(_) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => {
+                            return Err(rs::Error::new(rs::EEXIST));
+                        }
+                        Ok(node) => node,
+                        Err(e) if e.errno == rs::ENOENT && flags & O_CREAT != 0 => {
+                            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                                return Err(rs::Error::new(rs::EACCES));
+                            }
+                            let directory = flags & O_DIRECTORY != 0;
+                            let perm = match (flags as u16) & MODE_PERM {
+                                0 if directory => 0o755,
+                                0 => 0o644,
+                                perm => perm,
+                            };
+                            let kind = if directory { MODE_DIR } else { MODE_FILE };
+                            let mut node = tx.create_node(dir.ptr(), name, kind | perm, mtime, mtime_nsec)?;
+                            node.data_mut().set_uid(caller.uid);
+                            node.data_mut().set_gid(caller.gid);
+                            let ptr = node.ptr();
+                            tx.sync_tree(node)?;
+                            tx.read_tree(ptr)?
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
-                Err(e) => return Err(e),
             };
             let data = node.data();
             if flags & O_DIRECTORY != 0 && !data.is_dir() {
