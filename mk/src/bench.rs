@@ -404,7 +404,7 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     println!(
         "Disks: TCG, {} CPU(s), {MEM}, virtio-blk-pci. Ferrite: file: (RedoxFS, redoxfsd) on a fresh {} MiB disk:0 and \
          the raw disk:1 ({} MiB). {linux_note}. 64 MiB per sequential row, written then fsync'd (timed), read back \
-         after Linux drops its page cache (Ferrite has none); file_create_1k: create + 1 KiB write + close per file, \
+         after Linux drops its page cache (Ferrite's 4 MiB block cache and 128 KiB read-ahead hold far less than the file); file_create_1k: create + 1 KiB write + close per file, \
          1,000 files (Linux: then one syncfs, timed); file_fsync_1k: 1 KiB appended + fsync. Ferrite/Linux: rate \
          over rate (above 1: Ferrite faster).",
         opts.smp,

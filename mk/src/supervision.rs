@@ -70,11 +70,13 @@ pub fn pid_of(guest: &mut Guest, name: &str) -> Result<usize, String> {
 }
 
 /// The milliseconds in init's `init: NAME (pid N) ready after X ms` for
-/// the instance that came back, from the console text after the kill.
+/// the instance that came back, from the console text after the kill (the
+/// line may follow a shell prompt printed at the same moment).
 fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
     let prefix = format!("init: {name} (pid ");
     text.lines().find_map(|line| {
-        let rest = line.trim_end_matches('\r').strip_prefix(&prefix)?;
+        let line = line.trim_end_matches('\r');
+        let rest = &line[line.find(&prefix)? + prefix.len()..];
         let (pid, rest) = rest.split_once(')')?;
         if pid.parse::<usize>().ok()? == old_pid {
             return None;
@@ -140,6 +142,8 @@ mod tests {
                     init: tmpd (pid 31) ready after 12.5 ms\n\
                     init: tmpd restarted as pid 31 (restart 1)\n";
         assert_eq!(ready_after(text, "tmpd", 8), Some(12.5));
+        let after_prompt = "initfs: $ init: zerod (pid 153) ready after 13.0 ms\n";
+        assert_eq!(ready_after(after_prompt, "zerod", 5), Some(13.0));
         assert_eq!(ready_after(text, "logd", 8), None);
     }
 

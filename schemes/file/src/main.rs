@@ -7,7 +7,7 @@
 //! namespace and serve. A disk smaller than the file system on it says it
 //! is (a truncated image) is refused before anything is written. A
 //! disk that holds no RedoxFS, or a corrupt one, is refused with a line
-//! on standard error (which `init` puts on the console and `log:`), and
+//! on standard error (the console) and in `log:` ([`Say`]), and
 //! the daemon exits with status 1; the rest of the system runs on. So it
 //! does when the disk fails under it (its driver died: the old driver's
 //! files keep failing), after which init starts it again.
@@ -32,7 +32,7 @@ use rt::abi::syscall::{Event, EventFlags, O_NONBLOCK};
 use rt::event::EventQueue;
 use rt::fs::File;
 use rt::prelude::*;
-use scheme::sc::{EINTR, EIO, O_RDWR};
+use scheme::sc::{EINTR, EIO, O_APPEND, O_RDWR, O_WRONLY};
 use scheme::{Error, Result, Server};
 
 /// The event queue's tags.
@@ -41,15 +41,29 @@ const TIMER: usize = 1;
 
 rt::main!(main);
 
+/// Where the daemon's trouble is told: standard error and `log:` (opened
+/// at the start, before the null namespace; without logd, stderr alone).
+struct Say(Option<File>);
+
+impl Say {
+    fn line(&mut self, line: &str) {
+        eprintln!("{line}");
+        if let Some(log) = &mut self.0 {
+            let _ = log.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let disk_url = rt::env::args().nth(1).unwrap_or("disk:0");
     let scheme_name = rt::env::args().nth(2).unwrap_or("file");
-    let file =
-        File::open_with(disk_url, O_RDWR).inspect_err(|err| eprintln!("redoxfsd: cannot open {disk_url}: {err}"))?;
+    let mut say = Say(File::open_with("log:", O_WRONLY | O_APPEND).ok());
+    let file = File::open_with(disk_url, O_RDWR)
+        .inspect_err(|err| say.line(&format!("redoxfsd: cannot open {disk_url}: {err}")))?;
     let mut disk = redoxfs_glue::SchemeDisk::new(file)?;
     let disk_size = redoxfs::Disk::size(&mut disk).unwrap_or(0);
-    let refuse = |why: &str| {
-        eprintln!("redoxfsd: {disk_url} {why}; not serving {scheme_name}:");
+    let mut refuse = |why: &str| {
+        say.line(&format!("redoxfsd: {disk_url} {why}; not serving {scheme_name}:"));
         Error::new(EIO)
     };
     let mut fs = redoxfs::FileSystem::open(disk, None, None, false)
@@ -62,7 +76,8 @@ fn main() -> Result<()> {
     }
     fs.cleanup().map_err(|err| refuse(&format!("holds a RedoxFS that cannot be cleaned up ({err})")))?;
     let (size, free) = files::space(&fs);
-    let files = files::Files::new(fs).inspect_err(|err| eprintln!("redoxfsd: cannot commit on {disk_url}: {err}"))?;
+    let files =
+        files::Files::new(fs).inspect_err(|err| say.line(&format!("redoxfsd: cannot commit on {disk_url}: {err}")))?;
     let mut server = Server::new(scheme_name, files)?;
     let queue = EventQueue::new()?;
     let mut timer = File::open_with("time:4", O_RDWR | O_NONBLOCK)?;
@@ -98,7 +113,9 @@ fn main() -> Result<()> {
         }
         if let Some(err) = files.disk_failed() {
             // What was made durable is on the disk; init starts us again.
-            eprintln!("redoxfsd: {disk_url} failed ({err}); stopping so that init starts the file system again");
+            say.line(&format!(
+                "redoxfsd: {disk_url} failed ({err}); stopping so that init starts the file system again"
+            ));
             return Err(err);
         }
     }
