@@ -6,7 +6,8 @@
 //! disk, mount the file system on it, register the scheme, enter the null
 //! namespace and serve. A disk smaller than the file system on it says it
 //! is (a truncated image) is refused before anything is written. A
-//! disk that holds no RedoxFS, or a corrupt one, is refused with a line
+//! disk that holds no RedoxFS (no valid header in the ring at its start),
+//! or a corrupt one, is refused with a line
 //! on standard error (the console) and in `log:` ([`Say`]), and
 //! the daemon exits with status 1; the rest of the system runs on. So it
 //! does when the disk fails under it (its driver died: the old driver's
@@ -30,7 +31,7 @@ use core::time::Duration;
 
 use rt::abi::syscall::{Event, EventFlags, O_NONBLOCK};
 use rt::event::EventQueue;
-use rt::fs::File;
+use rt::fs::{File, SeekFrom};
 use rt::prelude::*;
 use scheme::sc::{EINTR, EIO, O_APPEND, O_RDWR, O_WRONLY};
 use scheme::{Error, Result, Server};
@@ -54,19 +55,66 @@ impl Say {
     }
 }
 
+/// Blocks read at once while looking for the header ring (64 KiB).
+const RING_CHUNK: u64 = 16;
+
+/// The first block of the header ring at the start of the disk that holds
+/// a valid RedoxFS header, for `FileSystem::open` to start from. Looked for
+/// here because `FileSystem::open` without a block goes on through 65,536
+/// blocks (256 MiB, seconds of reads) when the ring is gone, and subtracts
+/// the slot a header's generation names from the block it was found in,
+/// which panics (debug build) or wraps (release) for a header found before
+/// its slot (redoxfs 0.8.6, `src/filesystem.rs:52`): a forged or misplaced
+/// header. Every RedoxFS that mk and `redoxfs::FileSystem::create` make
+/// has its ring at block 0.
+fn ring_slot(file: &mut File) -> core::result::Result<u64, String> {
+    use redoxfs::{BLOCK_SIZE, HEADER_RING};
+    let mut chunk = vec![0u8; (RING_CHUNK * BLOCK_SIZE) as usize];
+    let mut header = redoxfs::Header::default();
+    for first in (0..HEADER_RING).step_by(RING_CHUNK as usize) {
+        file.seek(SeekFrom::Start(first * BLOCK_SIZE)).map_err(|err| format!("reading its start: {err}"))?;
+        let mut got = 0;
+        while got < chunk.len() {
+            match file.read(&mut chunk[got..]).map_err(|err| format!("reading its start: {err}"))? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        for (i, bytes) in chunk[..got].chunks_exact(BLOCK_SIZE as usize).enumerate() {
+            header.copy_from_slice(bytes);
+            if !header.valid() {
+                continue;
+            }
+            let (slot, home) = (first + i as u64, header.generation() % HEADER_RING);
+            if home > slot {
+                return Err(format!(
+                    "the header in block {slot} has generation {}, whose place is block {home} of the ring",
+                    header.generation()
+                ));
+            }
+            return Ok(slot);
+        }
+        if got < chunk.len() {
+            break;
+        }
+    }
+    Err(format!("no valid header in its first {HEADER_RING} blocks"))
+}
+
 fn main() -> Result<()> {
     let disk_url = rt::env::args().nth(1).unwrap_or("disk:0");
     let scheme_name = rt::env::args().nth(2).unwrap_or("file");
     let mut say = Say(File::open_with("log:", O_WRONLY | O_APPEND).ok());
-    let file = File::open_with(disk_url, O_RDWR)
+    let mut file = File::open_with(disk_url, O_RDWR)
         .inspect_err(|err| say.line(&format!("redoxfsd: cannot open {disk_url}: {err}")))?;
-    let mut disk = redoxfs_glue::SchemeDisk::new(file)?;
-    let disk_size = redoxfs::Disk::size(&mut disk).unwrap_or(0);
     let mut refuse = |why: &str| {
         say.line(&format!("redoxfsd: {disk_url} {why}; not serving {scheme_name}:"));
         Error::new(EIO)
     };
-    let mut fs = redoxfs::FileSystem::open(disk, None, None, false)
+    let slot = ring_slot(&mut file).map_err(|why| refuse(&format!("holds no usable RedoxFS ({why})")))?;
+    let mut disk = redoxfs_glue::SchemeDisk::new(file)?;
+    let disk_size = redoxfs::Disk::size(&mut disk).unwrap_or(0);
+    let mut fs = redoxfs::FileSystem::open(disk, None, Some(slot), false)
         .map_err(|err| refuse(&format!("holds no usable RedoxFS ({err})")))?;
     // A file system larger than its disk (an image cut short) would fail
     // on its first block past the end; say why now instead.
