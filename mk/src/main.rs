@@ -16,6 +16,7 @@ mod check;
 mod cli;
 mod damaged;
 mod disk;
+mod forged;
 mod fuzz;
 mod guest;
 mod images;
