@@ -470,13 +470,16 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
         Ok(note) => tally.record(&name, true, Some(&note)),
         Err(err) => tally.record(&name, false, Some(&err)),
     }
-    // Then the same data disk, damaged: refused, and the rest boots.
-    let kind = if boot == "uefi" { crate::damaged::Damage::Truncated } else { crate::damaged::Damage::ZeroedHeaders };
-    let name = format!("{boot} a data disk {} is refused and the rest boots", kind.describe());
-    let log = ws.log_dir().join(format!("{boot}-damaged.log"));
-    match crate::damaged::check(ws, image, firmware.as_ref(), &log, kind) {
-        Ok(note) => tally.record(&name, true, Some(&note)),
-        Err(err) => tally.record(&name, false, Some(&err)),
+    // Then the same data disk, damaged: refused, and the rest boots. Cut
+    // in half first (its headers still say 64 MiB), then its headers zeroed.
+    for (n, kind) in [crate::damaged::Damage::Truncated, crate::damaged::Damage::ZeroedHeaders].into_iter().enumerate()
+    {
+        let name = format!("{boot} a data disk {} is refused and the rest boots", kind.describe());
+        let log = ws.log_dir().join(format!("{boot}-damaged-{}.log", n + 1));
+        match crate::damaged::check(ws, image, firmware.as_ref(), &log, kind) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
     }
 }
 

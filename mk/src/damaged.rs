@@ -1,10 +1,16 @@
-//! The damaged-disk check, after the persistence check of a smoke boot:
-//! the data disk is damaged on the host (BIOS: its header ring zeroed;
-//! UEFI: cut to half its size), and the next boot must refuse to mount it
+//! The damaged-disk checks, after the persistence check of a smoke boot,
+//! on BIOS and on UEFI: the data disk is damaged on the host (first cut to
+//! half its size, then its header ring zeroed too), and each next boot
+//! must refuse to mount it
 //! with a clear line on the console and in `log:`, while everything else
 //! comes up: the shell says its home is missing and starts in `tmp:`,
 //! files work there, `file:` calls fail with an error instead of hanging,
 //! and `poweroff` ends QEMU by itself.
+//!
+//! Nothing here waits on init's restart back-off: `redoxfsd` refuses
+//! before it signals readiness, so init logs how long it ran and never
+//! starts it again (a restart is only for a daemon that was serving), and
+//! the shells start after that line.
 //!
 //! May touch: the smoke boot's data disk (which the next test boot makes
 //! anew), a guest it boots.
@@ -69,6 +75,14 @@ fn lines(output: &session::Output) -> String {
     output.lines.join("\n")
 }
 
+/// How long `redoxfsd` ran before it refused, from init's line
+/// `init: redoxfsd (pid N) exited before signalling readiness (after X ms): ...`.
+fn refused_after(console: &str) -> Option<&str> {
+    let line = console.lines().find(|l| l.contains("init: redoxfsd (pid ") && l.contains("exited before"))?;
+    let rest = &line[line.find("(after ")? + "(after ".len()..];
+    Some(&rest[..rest.find(')')?])
+}
+
 pub fn check(
     ws: &Workspace,
     image: &Path,
@@ -87,6 +101,10 @@ pub fn check(
     if !console.contains("sh: HOME file:/home/root") {
         return Err("the shell did not say that its home is missing".into());
     }
+    if console.contains("panicked") {
+        return Err("a panic on the console".into());
+    }
+    let took = refused_after(&console).ok_or("init did not say that redoxfsd exited before it was ready")?;
     let listing = session::run_command(&mut guest, "cat log:", false)?;
     if !lines(&listing).contains(kind.refusal()) {
         return Err(format!("log: lacks the refusal: {}", lines(&listing)));
@@ -96,14 +114,28 @@ pub fn check(
     if back.lines != ["ok"] {
         return Err(format!("tmp: gave {:?} back", back.lines));
     }
-    let file = session::run_command(&mut guest, "cat file:/home/root/persist.txt", false)?;
-    if !file.prompt_back || file.lines.is_empty() {
-        return Err(format!("`cat file:...` without a file system: {:?}", file.lines));
+    let file = session::run_command(&mut guest, "cat file:/home", false)?;
+    if !file.prompt_back || !file.lines.first().is_some_and(|l| l.starts_with("cat: file:/home: ")) {
+        return Err(format!("`cat file:/home` without a file system: {:?}", file.lines));
     }
     crate::shutdown::run(&mut guest, "poweroff")?;
     Ok(format!(
-        "refused on the console and in log:, prompt after {:.1} s in tmp:, `cat file:...` says {:?}, powered off",
+        "refused after {took} on the console and in log:, prompt after {:.1} s in tmp:, `cat file:/home` says {:?}, \
+         powered off",
         at.as_secs_f64(),
         file.lines.first().map(String::as_str).unwrap_or_default()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_says_how_long_redoxfsd_ran() {
+        let console = "init: virtio-blkd (pid 12) ready after 165.0 ms\n\
+                       init: redoxfsd (pid 13) exited before signalling readiness (after 1653.4 ms): exited with status 1\n";
+        assert_eq!(refused_after(console), Some("1653.4 ms"));
+        assert_eq!(refused_after("init: redoxfsd (pid 13) ready after 180.2 ms\n"), None);
+    }
 }
