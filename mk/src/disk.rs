@@ -227,6 +227,38 @@ pub fn write(image: &Path, guest_path: &str, data: &[u8]) -> Result<(), String> 
     .map_err(|e| format!("{guest_path}: {e}"))
 }
 
+/// Every directory and file reachable from the root, read through (at
+/// most `max_nodes` nodes and `max_file` bytes a file): how the tests of
+/// damaged and forged images exercise a mounted file system.
+#[cfg(test)]
+pub fn walk_everything<D: redoxfs::Disk>(
+    tx: &mut Transaction<D>,
+    max_nodes: usize,
+    max_file: u64,
+) -> redox_syscall_06::Result<usize> {
+    let mut queue: Vec<TreePtr<Node>> = vec![TreePtr::root()];
+    let mut seen = 0;
+    while let Some(ptr) = queue.pop() {
+        seen += 1;
+        if seen > max_nodes {
+            break;
+        }
+        let node: TreeData<Node> = tx.read_tree(ptr)?;
+        if node.data().is_dir() {
+            let mut entries = Vec::new();
+            tx.child_nodes(ptr, &mut entries)?;
+            queue.extend(entries.iter().map(|e| e.node_ptr()));
+        } else {
+            let mut buf = vec![0u8; 64 << 10];
+            let mut at = 0;
+            while at < max_file && tx.read_node(ptr, at, &mut buf, 1, 0)? > 0 {
+                at += buf.len() as u64;
+            }
+        }
+    }
+    Ok(seen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,34 +287,6 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().len(), SCRATCH_SIZE);
         assert!(open(&path).is_err(), "a disk of zeros mounted");
         fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Every directory and file reachable from the root, read through
-    /// (bounded: at most 1,000 nodes and 1 MiB a file).
-    fn walk_everything(fs: &mut Fs) -> redox_syscall_06::Result<usize> {
-        fs.tx(|tx| {
-            let mut queue: Vec<TreePtr<Node>> = vec![TreePtr::root()];
-            let mut seen = 0;
-            while let Some(ptr) = queue.pop() {
-                seen += 1;
-                if seen > 1000 {
-                    break;
-                }
-                let node: TreeData<Node> = tx.read_tree(ptr)?;
-                if node.data().is_dir() {
-                    let mut entries = Vec::new();
-                    tx.child_nodes(ptr, &mut entries)?;
-                    queue.extend(entries.iter().map(|e| e.node_ptr()));
-                } else {
-                    let mut buf = vec![0u8; 64 << 10];
-                    let mut at = 0;
-                    while at < (1 << 20) && tx.read_node(ptr, at, &mut buf, 1, 0)? > 0 {
-                        at += buf.len() as u64;
-                    }
-                }
-            }
-            Ok(seen)
-        })
     }
 
     #[test]
@@ -337,7 +341,7 @@ mod tests {
             fs::write(&damaged, &image).unwrap();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let Ok(mut fs) = open(&damaged) else { return 0 };
-                match walk_everything(&mut fs) {
+                match fs.tx(|tx| walk_everything(tx, 1000, 1 << 20)) {
                     Ok(_) => 2,
                     Err(_) => 1,
                 }

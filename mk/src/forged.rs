@@ -219,29 +219,7 @@ fn exercise(image: Vec<u8>) -> Outcome {
         let node = tx.create_node(root.ptr(), "new", Node::MODE_FILE | 0o644, 1, 0)?;
         tx.write_node(node.ptr(), 0, &[7u8; 10_000], 1, 0)
     });
-    let walked = fs.tx(|tx| {
-        let mut queue = vec![TreePtr::<Node>::root()];
-        let mut seen = 0;
-        while let Some(ptr) = queue.pop() {
-            seen += 1;
-            if seen > MAX_NODES {
-                break;
-            }
-            let node = tx.read_tree(ptr)?;
-            if node.data().is_dir() {
-                let mut entries = Vec::new();
-                tx.child_nodes(ptr, &mut entries)?;
-                queue.extend(entries.iter().map(|e| e.node_ptr()));
-            } else {
-                let mut buf = vec![0u8; 64 << 10];
-                let mut at = 0;
-                while at < MAX_FILE && tx.read_node(ptr, at, &mut buf, 1, 0)? > 0 {
-                    at += buf.len() as u64;
-                }
-            }
-        }
-        Ok(())
-    });
+    let walked = fs.tx(|tx| crate::disk::walk_everything(tx, MAX_NODES, MAX_FILE));
     if wrote.is_ok() && walked.is_ok() { Outcome::Fine } else { Outcome::Errors }
 }
 
