@@ -352,13 +352,6 @@ fn find_modules(dir: &Path, found: &mut BTreeMap<String, PathBuf>) -> Result<(),
     Ok(())
 }
 
-/// `path`, a file of `size` zero bytes (sparse), made anew.
-fn zeroed(path: &Path, size: u64) -> Result<(), String> {
-    let _ = fs::remove_file(path);
-    let file = fs::File::create(path).map_err(io_err("creating", path))?;
-    file.set_len(size).map_err(io_err("sizing", path))
-}
-
 /// Downloads (once) and builds what a Linux boot needs, with fresh disks.
 pub fn prepare(ws: &Workspace) -> Result<Kit, String> {
     let dir = dir(ws);
@@ -408,12 +401,12 @@ pub fn prepare(ws: &Workspace) -> Result<Kit, String> {
 
     need("mkfs.ext4")?;
     let ext4 = dir.join("ext4.img");
-    zeroed(&ext4, EXT4_SIZE)?;
+    crate::disk::zeroed(&ext4, EXT4_SIZE)?;
     let mut mkfs = process::clean(ws, &sbin("mkfs.ext4").to_string_lossy());
     mkfs.args(["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard"]).arg(&ext4);
     process::output(&mut mkfs)?;
     let scratch = dir.join("scratch.img");
-    zeroed(&scratch, SCRATCH_SIZE)?;
+    crate::disk::zeroed(&scratch, SCRATCH_SIZE)?;
     Ok(Kit { version, kernel, initramfs, disks: vec![ext4, scratch], modules })
 }
 

@@ -147,11 +147,6 @@ impl Group {
         self.held.len()
     }
 
-    /// Whether anything is not durable yet.
-    pub fn pending(&self, fs: &FileSystem<SchemeDisk>) -> bool {
-        fs.disk.commit_pending() || !self.held.is_empty()
-    }
-
     /// Writes the last commit's header, fenced by flushes, then gives the
     /// held blocks back and starts a new group.
     pub fn make_durable(&mut self, fs: &mut FileSystem<SchemeDisk>) -> rt::Result<()> {
