@@ -23,7 +23,10 @@
 //! asks the device for [`AHEAD`] bytes, and the next reads take from them
 //! without a request. What was read ahead is stamped with its disk's write
 //! count, and is not used once anything was written to that disk (through
-//! any file) after the request went out.
+//! any file) after the request went out. Once half of those bytes were
+//! taken, the next [`AHEAD`] go out to the device while the caller goes on
+//! reading (at most one such request per file), so a sequential reader
+//! finds them there instead of waiting for the device.
 //!
 //! May touch: the disks (through `virtio_glue::blk`), its handle table.
 
@@ -62,6 +65,17 @@ struct Ahead {
     offset: u64,
     stamp: u64,
     data: Vec<u8>,
+}
+
+/// The next bytes ahead, on their way from the device: from `offset` in
+/// the entry, `len` of them from byte `skip` of the sectors asked for.
+#[derive(Clone, Copy)]
+struct Prefetch {
+    tag: Tag,
+    offset: u64,
+    len: usize,
+    skip: usize,
+    stamp: u64,
 }
 
 /// What a `disk:` name stands for: a whole disk or a partition, as a
@@ -109,9 +123,11 @@ enum Handle {
         offset: u64,
         writable: bool,
         pending: Option<Pending>,
-        /// Where the last read ended, and what was read ahead.
+        /// Where the last read ended, what was read ahead, and what is
+        /// being read ahead.
         next: u64,
         ahead: Option<Ahead>,
+        prefetch: Option<Prefetch>,
     },
 }
 
@@ -234,7 +250,7 @@ impl Scheme for Disks {
             if writable && self.disks[self.entries[entry].disk].device.read_only() {
                 return Err(Error::new(EROFS));
             }
-            Handle::Disk { entry, offset: 0, writable, pending: None, next: 0, ahead: None }
+            Handle::Disk { entry, offset: 0, writable, pending: None, next: 0, ahead: None, prefetch: None }
         };
         Ok(Opened::Handle(self.handles.insert(handle)))
     }
@@ -256,7 +272,7 @@ impl Scheme for Disks {
             }
             return Ok(n);
         }
-        let Handle::Disk { entry, offset, pending, next, ahead, .. } = self.handles.get_mut(handle)? else {
+        let Handle::Disk { entry, offset, pending, next, ahead, prefetch, .. } = self.handles.get_mut(handle)? else {
             unreachable!()
         };
         let entry = &self.entries[*entry];
@@ -264,6 +280,30 @@ impl Scheme for Disks {
         let size = entry.size;
         if *offset >= size || buf.is_empty() {
             return Ok(0);
+        }
+        // The bytes being read ahead, when this read wants them: wait for
+        // them, then read from them as below. A read neither there nor in
+        // the bytes before them drops them.
+        if let Some(f) = *prefetch {
+            let before = ahead.as_ref().is_some_and(|a| *offset >= a.offset && *offset < f.offset);
+            if f.offset != *offset && !before {
+                disk.device.abandon(f.tag);
+                *prefetch = None;
+            } else if f.offset == *offset {
+                let mut data = vec![0u8; f.len];
+                let Some(result) = disk.device.finish(f.tag, f.skip, &mut data) else {
+                    return Err(Error::new(EAGAIN));
+                };
+                *prefetch = None;
+                match result {
+                    Ok(got) => {
+                        data.truncate(got);
+                        *ahead = Some(Ahead { offset: f.offset, stamp: f.stamp, data });
+                    }
+                    // Ask again for just the bytes wanted (not sequential now).
+                    Err(_) => *next = u64::MAX,
+                }
+            }
         }
         // From what was read ahead, while nothing was written since.
         if let Some(a) = ahead
@@ -276,6 +316,18 @@ impl Scheme for Disks {
             buf[..n].copy_from_slice(&a.data[start..start + n]);
             *offset += n as u64;
             *next = *offset;
+            // Half of it taken: ask for the next bytes now (a busy queue
+            // just means no read-ahead this time).
+            let end = a.offset + a.data.len() as u64;
+            if *offset >= a.offset + a.data.len() as u64 / 2 && end < size && prefetch.is_none() {
+                let start = end / SECTOR as u64 * SECTOR as u64;
+                let skip = (end - start) as usize;
+                let len = (AHEAD as u64).min(size - end).min((MAX_REQUEST - skip) as u64) as usize;
+                let sectors_len = (skip + len).next_multiple_of(SECTOR);
+                if let Ok(tag) = disk.device.submit_read((entry.start + start) / SECTOR as u64, sectors_len) {
+                    *prefetch = Some(Prefetch { tag, offset: end, len, skip, stamp: disk.writes });
+                }
+            }
             return Ok(n);
         }
         let start = *offset / SECTOR as u64 * SECTOR as u64;
@@ -403,8 +455,11 @@ impl Scheme for Disks {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(Handle::Disk { entry, pending: Some(p), .. }) = self.handles.remove(handle) {
-            self.disks[self.entries[entry].disk].device.abandon(p.tag);
+        if let Some(Handle::Disk { entry, pending, prefetch, .. }) = self.handles.remove(handle) {
+            let device = &mut self.disks[self.entries[entry].disk].device;
+            for tag in pending.map(|p| p.tag).into_iter().chain(prefetch.map(|f| f.tag)) {
+                device.abandon(tag);
+            }
         }
     }
 }

@@ -107,7 +107,27 @@ pub fn disk_read_ahead_never_hides_a_write() -> Outcome {
     let mut expected = old.clone();
     expected[8192..12288].copy_from_slice(&new);
     ensure!(whole == expected, "256 KiB read in 3000-byte pieces differ");
-    Ok(String::from("a write through another file shows in the next read; 256 KiB in 3000-byte reads all right"))
+    // Half way through the bytes read ahead (128 KiB), the driver asks for
+    // the next ones; a write there while they are on their way shows too.
+    ok("seek", reader.seek(SeekFrom::Start(at)))?;
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        ok("read", reader.read_exact(&mut piece))?;
+        got.extend_from_slice(&piece);
+    }
+    let later = 4096 + (128 << 10) + 8192;
+    let newer = pattern(5, at + later as u64, 4096);
+    ok("seek", writer.seek(SeekFrom::Start(at + later as u64)))?;
+    ok("write where the next bytes are being read ahead", writer.write_all(&newer))?;
+    while got.len() < old.len() {
+        ok("read on", reader.read_exact(&mut piece))?;
+        got.extend_from_slice(&piece);
+    }
+    expected[later..later + 4096].copy_from_slice(&newer);
+    ensure!(got == expected, "a write while the driver was reading ahead there did not show");
+    Ok(String::from(
+        "a write through another file shows in the next read, also while read ahead; 256 KiB in 3000-byte reads all right",
+    ))
 }
 
 pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
