@@ -53,6 +53,7 @@ pub const PROGRAMS: &[&str] = &[
     "virtio-blk",
     "file",
     "ipcd",
+    "net",
 ];
 
 /// The programs built on `rt`'s `testing` feature (raw system calls with

@@ -17,6 +17,7 @@
 extern crate alloc;
 
 mod names;
+mod net;
 mod report;
 mod stream;
 mod tools;
@@ -43,12 +44,18 @@ const TABLE: &[(&str, Tool)] = &[
     ("env", tools::env::main),
     ("false", tools::truth::false_main),
     ("free", tools::free::main),
+    ("get", tools::get::main),
     ("head", tools::head::main),
     ("hexdump", tools::hexdump::main),
+    ("host", tools::host::main),
+    ("httpd", tools::httpd::main),
+    ("ifconfig", tools::ifconfig::main),
     ("kill", tools::kill::main),
     ("ls", tools::ls::main),
     ("mkdir", tools::mkdir::main),
     ("mv", tools::mv::main),
+    ("nc", tools::nc::main),
+    ("ping", tools::ping::main),
     ("poweroff", tools::power::poweroff_main),
     ("ps", tools::ps::main),
     ("pwd", tools::pwd::main),

@@ -7,6 +7,7 @@
 
 /// Every name `utils` dispatches on, in the order of its table.
 pub const UTILITIES: &[&str] = &[
-    "cat", "chan", "cp", "date", "dd", "df", "echo", "env", "false", "free", "head", "hexdump", "kill", "ls", "mkdir",
-    "mv", "poweroff", "ps", "pwd", "reboot", "rm", "rmdir", "sleep", "sync", "touch", "true", "uname", "wc",
+    "cat", "chan", "cp", "date", "dd", "df", "echo", "env", "false", "free", "get", "head", "hexdump", "host", "httpd",
+    "ifconfig", "kill", "ls", "mkdir", "mv", "nc", "ping", "poweroff", "ps", "pwd", "reboot", "rm", "rmdir", "sleep",
+    "sync", "touch", "true", "uname", "wc",
 ];

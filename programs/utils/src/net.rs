@@ -1,0 +1,81 @@
+//! What the network utilities share (README "Network"): waiting for an fd
+//! with a time limit, connecting over `tcp:` and learning at once whether
+//! it worked, and copying between a connection and standard input and
+//! output in both directions at once.
+
+use core::time::Duration;
+
+use rt::abi::syscall::{self as sc, Event, EventFlags};
+use rt::event::EventQueue;
+use rt::fs::File;
+use rt::io;
+
+/// Whether `fd` became readable within `limit` (an `event:` queue and a
+/// `time:` timer).
+pub fn wait_readable(fd: usize, limit: Duration) -> rt::Result<bool> {
+    let queue = EventQueue::new()?;
+    queue.watch(fd, EventFlags::EVENT_READ, 1)?;
+    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)?;
+    timer.write_all(&rt::time::timespec(rt::time::now() + limit))?;
+    queue.watch(timer.fd(), EventFlags::EVENT_READ, 2)?;
+    let mut events = [Event::default(); 2];
+    loop {
+        let n = queue.wait(&mut events)?;
+        if events[..n].iter().any(|e| e.data == 1) {
+            return Ok(true);
+        }
+        if events[..n].iter().any(|e| e.data == 2) {
+            return Ok(false);
+        }
+    }
+}
+
+/// `tcp:HOST:PORT`, connected (`fsync` waits for the handshake), or why not.
+pub fn connect(host: &str, port: u16) -> rt::Result<File> {
+    let file = File::open_with(&alloc::format!("tcp:{host}:{port}"), sc::O_RDWR | sc::O_CLOEXEC)?;
+    file.sync()?;
+    Ok(file)
+}
+
+/// Copy standard input to `conn` and `conn` to standard output until the
+/// peer ends the stream (a child process does standard input: when it
+/// ends, the connection's sending side is shut and the rest still read).
+/// Returns the error that ended the receiving side, if one did.
+pub fn relay(conn: &mut File) -> rt::Result<()> {
+    let child = match rt::process::fork()? {
+        rt::process::Fork::Child => {
+            let mut buf = alloc::vec![0u8; 16 * 1024];
+            let mut stdin = File::from_fd(io::STDIN);
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if conn.write_all(&buf[..n]).is_err() {
+                            rt::process::exit(1);
+                        }
+                    }
+                }
+            }
+            // Everything sent: end our side, keep reading theirs.
+            let _ = conn.sync();
+            let _ = conn.set_len(0);
+            rt::process::exit(0);
+        }
+        rt::process::Fork::Parent(pid) => pid,
+    };
+    let mut buf = alloc::vec![0u8; 16 * 1024];
+    let result = loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                if io::write_stdout(&buf[..n]).is_err() {
+                    break Ok(());
+                }
+            }
+            Err(err) => break Err(err),
+        }
+    };
+    let _ = rt::process::kill(child, rt::abi::SIGKILL);
+    let _ = rt::process::wait(child);
+    result
+}

@@ -1,0 +1,206 @@
+//! `netd`: TCP/IP for Ferrite, on smoltcp, over every network card a
+//! driver serves in `network:` (README "Network").
+//!
+//! Set-up, as root: read the `network:` listing, open each card's frames
+//! (`network:N`) and MAC (`network:N/mac`), make one smoltcp interface
+//! per card (DHCP on each; the first card takes `--fallback ADDR/PREFIX
+//! GATEWAY DNS` when no DHCP server answers in five seconds), register
+//! `tcp:`, `udp:`, `icmp:` and `netcfg:`, enter the null namespace and
+//! serve as uid [`NET_UID`].
+//!
+//! The loop waits on one `event:` queue for the four scheme sockets, the
+//! cards' frames and a `time:` timer set to when smoltcp next needs to run
+//! (retransmissions, DHCP, ARP). Each turn: move frames through the stack,
+//! answer requests, move frames again (what the requests queued), then
+//! retry the parked requests of every scheme and tell `event:` watchers
+//! what became ready.
+//!
+//! May touch: its cards' files, its scheme sockets, its timer.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod device;
+mod icmp;
+mod netcfg;
+mod stack;
+mod tcp;
+mod udp;
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use rt::event::EventQueue;
+use rt::fs::File;
+use rt::prelude::*;
+use scheme::sc::{self, EINTR, Event};
+use scheme::{Error, EventFlags, Result, Scheme, Server};
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+use crate::device::Frames;
+use crate::stack::{Card, Fallback, Stack};
+
+rt::main!(main);
+
+/// The unprivileged user netd serves as.
+const NET_UID: u32 = 63;
+/// Event data: the schemes' sockets, the timer, then card `n` at `CARD_BASE + n`.
+const TCP: usize = 0;
+const UDP: usize = 1;
+const ICMP: usize = 2;
+const NETCFG: usize = 3;
+const TIMER: usize = 4;
+const CARD_BASE: usize = 16;
+/// Turns of polling and retrying in one wake-up, at most.
+const SETTLE: usize = 8;
+
+fn usage() -> Error {
+    eprintln!("usage: netd [--fallback ADDR/PREFIX GATEWAY DNS]");
+    Error::new(sc::EINVAL)
+}
+
+/// `--fallback ADDR/PREFIX GATEWAY DNS`.
+fn fallback(args: &[&str]) -> Result<Option<Fallback>> {
+    match args {
+        [] => Ok(None),
+        ["--fallback", cidr, gateway, dns] => {
+            let (addr, prefix) = net_addr::cidr(cidr).map_err(|_| usage())?;
+            let gateway = gateway.parse::<Ipv4Address>().map_err(|_| usage())?;
+            let dns = dns.parse::<Ipv4Address>().map_err(|_| usage())?;
+            Ok(Some(Fallback { address: Ipv4Cidr::new(addr, prefix), gateway: Some(gateway), dns: alloc::vec![dns] }))
+        }
+        _ => Err(usage()),
+    }
+}
+
+/// `52:54:00:12:34:56` (a unicast address: smoltcp takes no other).
+fn parse_mac(text: &str) -> Option<EthernetAddress> {
+    let mut bytes = [0u8; 6];
+    let mut parts = text.trim().split(':');
+    for byte in &mut bytes {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    let mac = EthernetAddress(bytes);
+    (parts.next().is_none() && mac.is_unicast()).then_some(mac)
+}
+
+/// Every card `network:` lists, opened.
+fn cards(seed: u64) -> Result<Vec<Card>> {
+    let listing = rt::fs::read_to_string("network:")?;
+    let now = tcp::now();
+    let mut cards = Vec::new();
+    for name in listing.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let driver = alloc::format!("network:{name}");
+        let mac = rt::fs::read_to_string(&alloc::format!("{driver}/mac")).ok().and_then(|text| parse_mac(&text));
+        let Some(mac) = mac else {
+            eprintln!("netd: {driver}: no usable MAC address; card skipped");
+            continue;
+        };
+        let file = match File::open_with(&driver, sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
+            Ok(file) => file,
+            Err(err) => {
+                eprintln!("netd: {driver}: {err}; card skipped");
+                continue;
+            }
+        };
+        let index = cards.len();
+        cards.push(Card::new(index, driver, mac, Frames::new(file), now, seed ^ index as u64));
+    }
+    Ok(cards)
+}
+
+/// Retry every scheme's parked requests (which also tells `event:`
+/// watchers what became ready).
+fn retry_all(
+    tcp: &mut Server<tcp::Tcp>,
+    udp: &mut Server<udp::Udp>,
+    icmp: &mut Server<icmp::Icmp>,
+    netcfg: &mut Server<netcfg::Netcfg>,
+) -> Result<()> {
+    tcp.retry_parked()?;
+    udp.retry_parked()?;
+    icmp.retry_parked()?;
+    netcfg.retry_parked()
+}
+
+fn register<S: Scheme>(name: &str, scheme: S, queue: &EventQueue, data: usize) -> Result<Server<S>> {
+    let server = Server::new(name, scheme).inspect_err(|err| eprintln!("netd: cannot register {name}: ({err})"))?;
+    server.watch_on(queue, data)?;
+    Ok(server)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<&str> = rt::env::args().skip(1).collect();
+    let fallback = fallback(&args)?;
+    let seed = rt::random::rdrand().unwrap_or_else(rt::random::tsc);
+    let cards = cards(seed).inspect_err(|err| eprintln!("netd: cannot read network: ({err})"))?;
+    if cards.is_empty() {
+        // Not a failure: init does not start it again.
+        eprintln!("netd: no network card; nothing to serve");
+        return Ok(());
+    }
+    let card_fds: Vec<usize> = cards.iter().map(|c| c.frames.fd()).collect();
+    let names: Vec<String> = cards.iter().map(|c| alloc::format!("{} ({}, {})", c.name, c.driver, c.mac)).collect();
+    let stack = Rc::new(RefCell::new(Stack::new(cards, fallback, tcp::now(), seed)));
+
+    let queue = EventQueue::new()?;
+    let mut tcp = register("tcp", tcp::Tcp::new(stack.clone()), &queue, TCP)?;
+    let mut udp = register("udp", udp::Udp::new(stack.clone()), &queue, UDP)?;
+    let mut icmp = register("icmp", icmp::Icmp::new(stack.clone(), (seed >> 16) as u16), &queue, ICMP)?;
+    let mut netcfg = register("netcfg", netcfg::Netcfg::new(stack.clone()), &queue, NETCFG)?;
+    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK)?;
+    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
+    for (n, fd) in card_fds.iter().enumerate() {
+        queue.watch(*fd, EventFlags::EVENT_READ, CARD_BASE + n)?;
+    }
+    tcp.confine().inspect_err(|err| eprintln!("netd: cannot enter the null namespace: {err}"))?;
+    rt::sys::setuid(NET_UID, NET_UID).inspect_err(|err| eprintln!("netd: cannot become uid {NET_UID}: {err}"))?;
+    for name in &names {
+        println!("netd: {name}: asking DHCP; serving tcp: udp: icmp: netcfg:");
+    }
+    tcp.ready();
+
+    let mut armed: Option<core::time::Duration> = None;
+    let mut events = [Event::default(); 16];
+    loop {
+        let n = match queue.wait(&mut events) {
+            Ok(n) => n,
+            Err(err) if err.errno == EINTR => 0,
+            Err(err) => return Err(err),
+        };
+        if events[..n].iter().any(|e| e.data == TIMER) {
+            // Disarms the timer once its time passed (EAGAIN before).
+            let _ = timer.read(&mut [0u8; 16]);
+            armed = None;
+        }
+        stack.borrow_mut().poll(tcp::now());
+        tcp.handle_pending()?;
+        udp.handle_pending()?;
+        icmp.handle_pending()?;
+        netcfg.handle_pending()?;
+        for _ in 0..SETTLE {
+            let changed = stack.borrow_mut().poll(tcp::now());
+            retry_all(&mut tcp, &mut udp, &mut icmp, &mut netcfg)?;
+            if !changed {
+                break;
+            }
+        }
+        let now = rt::time::now();
+        if let Some(delay) = stack.borrow_mut().poll_delay(tcp::now()) {
+            let at = now + core::time::Duration::from_micros(delay.total_micros());
+            if armed.is_none_or(|a| at < a || a <= now) {
+                timer.write_all(&rt::time::timespec(at))?;
+                armed = Some(at);
+            }
+        }
+    }
+}
