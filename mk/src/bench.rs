@@ -373,6 +373,7 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
             gdb: false,
             icount,
             disks: attached,
+            nic: qemu::Nic::Virtio(None),
         };
         let mut cmd = process::clean(ws, qemu::QEMU);
         cmd.args(qemu::args(&machine));

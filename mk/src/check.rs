@@ -520,7 +520,8 @@ pub const SMP_WIDE: u32 = 4;
 /// Every test boot has two disks, made anew for each boot: `disk:0`, a
 /// 64 MiB data disk with a fresh RedoxFS (what `file:` serves), and
 /// `disk:1`, 16 MiB of zeros to scratch on
-/// ([`test_disks`]).
+/// ([`test_disks`]); and a virtio network card on QEMU's user-mode network
+/// (`network:0`; no host port forwarded).
 pub fn test_qemu_command(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, smp: u32) -> std::process::Command {
     test_qemu_command_with(ws, image, firmware, smp, true)
 }
@@ -564,6 +565,7 @@ pub fn test_qemu_command_with(
         gdb: false,
         icount: false,
         disks: &disks,
+        nic: qemu::Nic::Virtio(None),
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));

@@ -2,6 +2,7 @@
 //! flags do not justify an argument-parsing dependency, and keeping it a pure
 //! function lets the host tests pin down every accepted and rejected form.
 
+use crate::qemu::{DEFAULT_FORWARD, Forward};
 use crate::workspace::Profile;
 
 pub const HELP: &str = "\
@@ -29,6 +30,11 @@ commands:
       --disk PATH     the data disk (default target/ferrite/data.img,
                       made on first use and kept across boots)
       --fresh-disk    start the data disk over, empty
+      --forward HOSTPORT:GUESTPORT
+                      forward 127.0.0.1:HOSTPORT on the host (loopback
+                      only) to the guest's TCP port GUESTPORT on its
+                      virtio network card (QEMU's user network: guest
+                      10.0.2.15, host 10.0.2.2); default 8080:80
   bench [flags]       build the bench image (the normal kernel with the
                       benchmark program as init), boot it under TCG and
                       again with -icount shift=0, and print ns/op,
@@ -139,6 +145,8 @@ pub struct QemuOpts {
     pub disk: Option<String>,
     /// Make the data disk anew before booting.
     pub fresh_disk: bool,
+    /// The host loopback port forwarded to a guest TCP port.
+    pub forward: Forward,
 }
 
 impl Default for QemuOpts {
@@ -154,6 +162,7 @@ impl Default for QemuOpts {
             icount: false,
             disk: None,
             fresh_disk: false,
+            forward: DEFAULT_FORWARD,
         }
     }
 }
@@ -267,6 +276,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--mem" => opts.mem = parse_mem(flags.value(&flag)?)?,
                     "--disk" => opts.disk = Some(flags.value(&flag)?.to_string()),
                     "--fresh-disk" => opts.fresh_disk = flags.switch(&flag)?,
+                    "--forward" => opts.forward = parse_forward(flags.value(&flag)?)?,
                     _ => return Err(flags.unknown(&flag)),
                 }
             }
@@ -349,6 +359,15 @@ fn parse_smp(value: &str) -> Result<u32, String> {
     match value.parse::<u32>() {
         Ok(n) if (1..=255).contains(&n) => Ok(n),
         _ => Err(format!("--smp wants a CPU count from 1 to 255, not `{value}`")),
+    }
+}
+
+/// `HOSTPORT:GUESTPORT`, both ports from 1 to 65535.
+fn parse_forward(value: &str) -> Result<Forward, String> {
+    let port = |text: &str| text.parse::<u16>().ok().filter(|&p| p > 0);
+    match value.split_once(':').map(|(host, guest)| (port(host), port(guest))) {
+        Some((Some(host), Some(guest))) => Ok(Forward { host, guest }),
+        _ => Err(format!("--forward wants HOSTPORT:GUESTPORT (ports 1-65535), such as 8080:80, not `{value}`")),
     }
 }
 
@@ -435,12 +454,29 @@ mod tests {
                 icount: true,
                 disk: None,
                 fresh_disk: false,
+                forward: DEFAULT_FORWARD,
             }))
         );
         let Ok(Command::Qemu(opts)) = parse_str("qemu --smp=3 --mem 512") else {
             panic!("qemu flags did not parse");
         };
         assert_eq!((opts.smp, opts.mem.as_str()), (3, "512"));
+    }
+
+    #[test]
+    fn qemu_forward() {
+        assert_eq!(QemuOpts::default().forward, Forward { host: 8080, guest: 80 });
+        for line in ["qemu --forward 8081:8000", "qemu --forward=8081:8000"] {
+            let Ok(Command::Qemu(opts)) = parse_str(line) else {
+                panic!("{line} did not parse");
+            };
+            assert_eq!(opts.forward, Forward { host: 8081, guest: 8000 });
+        }
+        for bad in ["8080", "8080:", ":80", "0:80", "8080:0", "65536:80", "a:80", "8080:80:1", "-1:80", "8080-80"] {
+            let err = parse_str(&format!("qemu --forward={bad}")).unwrap_err();
+            assert!(err.contains("--forward wants HOSTPORT:GUESTPORT"), "{bad}: {err}");
+        }
+        assert!(parse_str("qemu --forward").unwrap_err().contains("needs a value"));
     }
 
     #[test]

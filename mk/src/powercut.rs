@@ -133,6 +133,7 @@ fn machine_command(
         gdb: false,
         icount: false,
         disks,
+        nic: qemu::Nic::QemuDefault,
     };
     let mut cmd = crate::process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));

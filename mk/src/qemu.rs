@@ -4,6 +4,8 @@
 //! command and the self-test boots, so they run the same machine: q35, TCG
 //! (KVM here is a software layer that breaks OVMF, DESIGN.md §6), the serial
 //! port on stdio and the `isa-debug-exit` device the kernel ends QEMU with.
+//! Ferrite's boots get a virtio network card on QEMU's user-mode network
+//! ([`Nic::Virtio`]); `cargo mk qemu` forwards a host loopback port to it.
 
 use std::ffi::OsString;
 use std::fs;
@@ -82,6 +84,29 @@ pub enum Serial {
     Pipe,
 }
 
+/// A host port forwarded to a guest TCP port (`--forward HOST:GUEST`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+}
+
+/// What `cargo mk qemu` forwards unless told otherwise.
+pub const DEFAULT_FORWARD: Forward = Forward { host: 8080, guest: 80 };
+
+/// The machine's network card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nic {
+    /// QEMU's default for q35, an e1000e at 00:02.0 (Ferrite drives none).
+    QemuDefault,
+    /// A `virtio-net-pci` card (`virtio-netd`'s `network:0`) on QEMU's
+    /// user-mode network: the guest is 10.0.2.15 (by DHCP), the host
+    /// 10.0.2.2; with a forward, connections to 127.0.0.1:HOST on the host
+    /// reach the guest's port GUEST (only loopback: nothing outside this
+    /// machine can connect). QEMU then adds no default card.
+    Virtio(Option<Forward>),
+}
+
 /// Everything that varies between boots.
 pub struct Machine<'a> {
     pub image: &'a Path,
@@ -95,6 +120,7 @@ pub struct Machine<'a> {
     /// Raw disk images attached as virtio block devices, in order (the
     /// guest's `disk:0`, `disk:1`, ...).
     pub disks: &'a [PathBuf],
+    pub nic: Nic,
 }
 
 /// QEMU option values separate fields with commas; a comma in a file name
@@ -142,6 +168,7 @@ pub fn args(machine: &Machine<'_>) -> Vec<OsString> {
     }
     args.extend(["-drive".into(), format!("format=raw,file={}", file_value(machine.image))]);
     args.extend(disk_args(machine.disks));
+    args.extend(nic_args(machine.nic));
     if machine.icount {
         args.extend(["-icount".into(), "shift=0".into()]);
     }
@@ -164,6 +191,30 @@ pub fn disk_args(disks: &[PathBuf]) -> Vec<String> {
         ]);
     }
     args
+}
+
+/// The arguments that attach the network card `nic` (none for QEMU's
+/// default card).
+pub fn nic_args(nic: Nic) -> Vec<String> {
+    let Nic::Virtio(forward) = nic else { return Vec::new() };
+    let mut netdev = String::from("user,id=net0");
+    if let Some(Forward { host, guest }) = forward {
+        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+    }
+    vec!["-netdev".into(), netdev, "-device".into(), "virtio-net-pci,netdev=net0".into()]
+}
+
+/// The line `cargo mk qemu` prints about a forward.
+pub fn describe_forward(forward: Forward) -> String {
+    format!("host 127.0.0.1:{} -> guest port {}", forward.host, forward.guest)
+}
+
+/// Whether `port` on the host's loopback is free to forward (QEMU would
+/// refuse to start otherwise, with a less helpful message).
+fn check_host_port(port: u16) -> Result<(), String> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).map(drop).map_err(|e| {
+        format!("cannot forward host port 127.0.0.1:{port} ({e}); pick another with --forward HOSTPORT:GUESTPORT")
+    })
 }
 
 /// What QEMU's exit status means for a Ferrite kernel.
@@ -193,6 +244,7 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
         None => ws.mk_dir().join(DATA_DISK),
     };
     disk::prepare_data_disk(&disk, opts.fresh_disk)?;
+    check_host_port(opts.forward.host)?;
     let disks = [disk];
     let machine = Machine {
         image,
@@ -204,6 +256,7 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
         gdb: opts.gdb,
         icount: opts.icount,
         disks: &disks,
+        nic: Nic::Virtio(Some(opts.forward)),
     };
     let mut cmd = process::clean(ws, QEMU);
     cmd.args(args(&machine));
@@ -216,6 +269,7 @@ pub fn run(ws: &Workspace, opts: &QemuOpts) -> Result<ExitCode, String> {
         ws.show(&disks[0])
     );
     println!("mk: {}", process::describe(&cmd));
+    println!("mk: {} (a virtio network card on QEMU's user network)", describe_forward(opts.forward));
     if opts.gdb {
         println!("mk: QEMU waits for gdb; attach with: gdb {} -ex 'target remote :1234'", ws.show(&kernel.kernel));
     }
@@ -283,6 +337,7 @@ mod tests {
             gdb: false,
             icount: false,
             disks: &[],
+            nic: Nic::QemuDefault,
         };
         assert_eq!(
             words(&args(&machine)),
@@ -305,6 +360,7 @@ mod tests {
             gdb: true,
             icount: true,
             disks: &[PathBuf::from("/t/data.img")],
+            nic: Nic::Virtio(Some(Forward { host: 8081, guest: 8000 })),
         };
         let line = words(&args(&machine));
         assert!(line.contains("-smp 4 -m 1G -serial mon:stdio"), "{line}");
@@ -318,9 +374,35 @@ mod tests {
         assert!(
             line.contains("-drive if=none,id=disk0,format=raw,file=/t/data.img -device virtio-blk-pci,drive=disk0")
         );
+        assert!(
+            line.contains(
+                "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8081-:8000 -device virtio-net-pci,netdev=net0 -icount"
+            ),
+            "{line}"
+        );
         assert!(!line.contains("-no-reboot"), "{line}");
         assert!(line.ends_with("-icount shift=0 -s -S"), "{line}");
         assert!(!line.contains("kvm"), "{line}");
+    }
+
+    #[test]
+    fn network_cards() {
+        assert!(nic_args(Nic::QemuDefault).is_empty());
+        assert_eq!(nic_args(Nic::Virtio(None)).join(" "), "-netdev user,id=net0 -device virtio-net-pci,netdev=net0");
+        let forwarded = nic_args(Nic::Virtio(Some(DEFAULT_FORWARD))).join(" ");
+        assert!(forwarded.contains("hostfwd=tcp:127.0.0.1:8080-:80"), "{forwarded}");
+        // Only loopback on the host side, never every address.
+        assert!(!forwarded.contains("0.0.0.0") && !forwarded.contains("tcp::"), "{forwarded}");
+        assert_eq!(describe_forward(DEFAULT_FORWARD), "host 127.0.0.1:8080 -> guest port 80");
+    }
+
+    #[test]
+    fn a_taken_host_port_is_refused() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = check_host_port(port).unwrap_err();
+        assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("--forward"), "{err}");
+        drop(taken);
     }
 
     #[test]

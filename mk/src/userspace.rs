@@ -51,6 +51,7 @@ pub const PROGRAMS: &[&str] = &[
     "ps2",
     "fbcon",
     "virtio-blk",
+    "virtio-net",
     "file",
     "ipcd",
     "net",

@@ -211,9 +211,9 @@ unsafe impl Hal for FerriteHal {
 
     unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {
         let virt = buffer.as_ptr().cast::<u8>().addr();
-        // Every buffer the glue lends comes from the pool (`blk` allocates
-        // them there), so this is a translation; anything else is a bug in
-        // the glue, not bad input.
+        // Every buffer the glue lends comes from the pool (`blk` and `net`
+        // allocate them there), so this is a translation; anything else is
+        // a bug in the glue, not bad input.
         physical(virt, buffer.len())
             .unwrap_or_else(|| panic!("virtio: buffer at {virt:#x} (+{:#x}) is not DMA memory", buffer.len()))
     }

@@ -1,0 +1,335 @@
+//! `network:`: the network cards, as raw Ethernet frames (README
+//! "Network card").
+//!
+//! - `network:` (any user) lists the cards, one name per line: `0`, `1`,
+//!   ... in PCI order.
+//! - `network:N` (root only, else `EACCES`): the card's Ethernet frames.
+//!   `read` returns exactly one received frame (destination MAC first,
+//!   no virtio header, no FCS); a buffer shorter than the frame gets its
+//!   first bytes and the rest is dropped; with nothing waiting it blocks,
+//!   or gives `EAGAIN` when the file is `O_NONBLOCK`. `write` sends
+//!   exactly one frame of 14..=1514 bytes (else `EINVAL`); when the
+//!   card's transmit slots are all in flight it blocks (or `EAGAIN`).
+//!   `fevent` reports `EVENT_READ` while frames wait and `EVENT_WRITE`
+//!   while a frame can be sent; the `event:` watchers of a handle are
+//!   told when frames arrive for it, and when transmit slots free up
+//!   after a write found none.
+//! - `network:N/mac` (any user): the MAC address as text,
+//!   `52:54:00:12:34:56\n`.
+//! - `network:N/stats` (any user): counters as text, one `name value`
+//!   per line: `rx_frames`, `rx_bytes` (frames received and their
+//!   bytes), `tx_frames`, `tx_bytes` (frames handed to the card),
+//!   `rx_dropped` (a frame not queued for a reader: its queue was full,
+//!   or no `network:N` was open), `rx_errors` (frames the card handed
+//!   back with a bad length).
+//!
+//! Like a tap, every frame goes to every handle of its card opened for
+//! reading: each has its own queue of up to [`QUEUE_FRAMES`] frames (when
+//! full, new frames are dropped and counted); frames that arrive while
+//! none is open are dropped. `mac` and `stats` are read as they were
+//! when opened.
+//!
+//! May touch: the cards (through `virtio_glue::net`), its handle table.
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rt::prelude::*;
+use scheme::sc::{
+    EACCES, EAGAIN, EBADF, EINVAL, EIO, ENOENT, MODE_CHR, MODE_DIR, MODE_FILE, O_ACCMODE, O_RDONLY, O_WRONLY, SEEK_CUR,
+    SEEK_END, SEEK_SET,
+};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
+use virtio_glue::net::{MAX_FRAME, MIN_FRAME, NetDevice, NetError};
+
+/// Frames one handle holds for its reader before new ones are dropped.
+pub const QUEUE_FRAMES: usize = 256;
+
+/// The counters of `network:N/stats`.
+#[derive(Default)]
+struct Stats {
+    rx_frames: u64,
+    rx_bytes: u64,
+    tx_frames: u64,
+    tx_bytes: u64,
+    rx_dropped: u64,
+}
+
+/// One network card.
+pub struct Card {
+    /// Its PCI address.
+    address: String,
+    device: NetDevice,
+    stats: Stats,
+    /// A write found every transmit slot in flight: tell the watchers
+    /// when one frees up.
+    tx_waiting: bool,
+}
+
+impl Card {
+    pub fn new(address: String, device: NetDevice) -> Card {
+        Card { address, device, stats: Stats::default(), tx_waiting: false }
+    }
+
+    fn mac_text(&self) -> String {
+        let mac = self.device.mac();
+        format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+    }
+
+    fn stats_text(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "rx_frames {}\nrx_bytes {}\ntx_frames {}\ntx_bytes {}\nrx_dropped {}\nrx_errors {}\n",
+            s.rx_frames,
+            s.rx_bytes,
+            s.tx_frames,
+            s.tx_bytes,
+            s.rx_dropped,
+            self.device.rx_errors()
+        )
+    }
+}
+
+enum Handle {
+    /// The listing, `mac` or `stats`: text as it was at the open.
+    Text { text: Vec<u8>, offset: usize, path: String, directory: bool },
+    /// `network:N`: the frames waiting for this reader.
+    Frames { card: usize, readable: bool, writable: bool, queue: VecDeque<Rc<[u8]>> },
+}
+
+pub struct Cards {
+    cards: Vec<Card>,
+    handles: Handles<Handle>,
+    /// Handles that became ready, for the `event:` watchers.
+    ready: Vec<(usize, EventFlags)>,
+}
+
+impl Cards {
+    pub fn new(cards: Vec<Card>) -> Cards {
+        Cards { cards, handles: Handles::new(), ready: Vec::new() }
+    }
+
+    /// One line per card, for the log.
+    pub fn describe(&self) -> Vec<String> {
+        self.cards
+            .iter()
+            .enumerate()
+            .map(|(n, card)| format!("network:{n} is {} at {}", card.mac_text().trim_end(), card.address))
+            .collect()
+    }
+
+    /// Card `index` interrupted: collect what it completed, hand every
+    /// frame to each reader of the card, and note who to tell. Whether
+    /// anything changed (frames arrived or transmit slots freed up).
+    pub fn interrupt(&mut self, index: usize) -> bool {
+        let Some(card) = self.cards.get_mut(index) else { return false };
+        let polled = card.device.poll();
+        if polled.bad > 0 {
+            eprintln!(
+                "virtio-netd: network:{index}: the card gave {} frame(s) of a bad length (not {MIN_FRAME}..={MAX_FRAME} bytes); dropped",
+                polled.bad
+            );
+        }
+        let mut told = Vec::new();
+        for frame in polled.frames {
+            card.stats.rx_frames += 1;
+            card.stats.rx_bytes += frame.len() as u64;
+            let frame: Rc<[u8]> = frame.into();
+            let mut readers = 0;
+            for (handle, state) in self.handles.iter_mut() {
+                let Handle::Frames { card: of, readable: true, queue, .. } = state else { continue };
+                if *of != index {
+                    continue;
+                }
+                readers += 1;
+                if queue.len() >= QUEUE_FRAMES {
+                    card.stats.rx_dropped += 1;
+                    continue;
+                }
+                queue.push_back(frame.clone());
+                if !told.contains(&handle) {
+                    told.push(handle);
+                }
+            }
+            if readers == 0 {
+                card.stats.rx_dropped += 1;
+            }
+        }
+        self.ready.extend(told.into_iter().map(|handle| (handle, EventFlags::EVENT_READ)));
+        if polled.sent > 0 && card.tx_waiting {
+            card.tx_waiting = false;
+            for (handle, state) in self.handles.iter() {
+                if matches!(state, Handle::Frames { card: of, writable: true, .. } if *of == index) {
+                    self.ready.push((handle, EventFlags::EVENT_WRITE));
+                }
+            }
+        }
+        !self.ready.is_empty() || polled.sent > 0
+    }
+}
+
+/// `network:` paths: the listing, a card's frames, or one of its files.
+enum Path {
+    Listing,
+    Frames(usize),
+    Mac(usize),
+    Stats(usize),
+}
+
+impl Cards {
+    fn parse(&self, path: &str) -> Result<Path> {
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            return Ok(Path::Listing);
+        }
+        let (name, file) = match path.split_once('/') {
+            Some((name, file)) => (name, Some(file)),
+            None => (path, None),
+        };
+        let card = (0..self.cards.len()).find(|n| format!("{n}") == name).ok_or(Error::new(ENOENT))?;
+        match file {
+            None => Ok(Path::Frames(card)),
+            Some("mac") => Ok(Path::Mac(card)),
+            Some("stats") => Ok(Path::Stats(card)),
+            Some(_) => Err(Error::new(ENOENT)),
+        }
+    }
+}
+
+impl Scheme for Cards {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        let text = |text: String, path: String, directory: bool| Handle::Text {
+            text: text.into_bytes(),
+            offset: 0,
+            path,
+            directory,
+        };
+        let handle = match self.parse(path)? {
+            Path::Listing => {
+                let names: String = (0..self.cards.len()).map(|n| format!("{n}\n")).collect();
+                text(names, String::new(), true)
+            }
+            Path::Mac(n) => text(self.cards[n].mac_text(), format!("{n}/mac"), false),
+            Path::Stats(n) => text(self.cards[n].stats_text(), format!("{n}/stats"), false),
+            Path::Frames(card) => {
+                if caller.uid != 0 {
+                    return Err(Error::new(EACCES));
+                }
+                let mode = flags & O_ACCMODE;
+                Handle::Frames { card, readable: mode != O_WRONLY, writable: mode != O_RDONLY, queue: VecDeque::new() }
+            }
+        };
+        Ok(Opened::Handle(self.handles.insert(handle)))
+    }
+
+    fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
+        match self.handles.get_mut(handle)? {
+            Handle::Text { text, offset, .. } => {
+                // The offset may be anywhere a seek put it, past the end too.
+                let start = (*offset).min(text.len());
+                let n = buf.len().min(text.len() - start);
+                buf[..n].copy_from_slice(&text[start..start + n]);
+                *offset += n;
+                Ok(n)
+            }
+            Handle::Frames { readable: false, .. } => Err(Error::new(EBADF)),
+            Handle::Frames { queue, .. } => {
+                let frame = queue.pop_front().ok_or(Error::new(EAGAIN))?;
+                let n = buf.len().min(frame.len());
+                buf[..n].copy_from_slice(&frame[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
+        let &Handle::Frames { card: index, writable, .. } = self.handles.get(handle)? else {
+            return Err(Error::new(EBADF));
+        };
+        if !writable {
+            return Err(Error::new(EBADF));
+        }
+        let card = &mut self.cards[index];
+        match card.device.send(buf) {
+            Ok(()) => {
+                card.stats.tx_frames += 1;
+                card.stats.tx_bytes += buf.len() as u64;
+                Ok(buf.len())
+            }
+            Err(NetError::Busy) => {
+                card.tx_waiting = true;
+                Err(Error::new(EAGAIN))
+            }
+            Err(NetError::Invalid) => {
+                eprintln!(
+                    "virtio-netd: network:{index}: a {}-byte frame refused (EINVAL): frames are {MIN_FRAME}..={MAX_FRAME} bytes",
+                    buf.len()
+                );
+                Err(Error::new(EINVAL))
+            }
+            Err(NetError::Queue) => {
+                eprintln!("virtio-netd: network:{index}: the card's transmit queue refused a frame (EIO)");
+                Err(Error::new(EIO))
+            }
+        }
+    }
+
+    fn seek(&mut self, handle: usize, to: isize, whence: usize) -> Result<usize> {
+        let Handle::Text { text, offset, .. } = self.handles.get_mut(handle)? else {
+            return Err(Error::new(scheme::sc::ESPIPE));
+        };
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *offset as i64,
+            SEEK_END => text.len() as i64,
+            _ => return Err(Error::new(EINVAL)),
+        };
+        let at = base.checked_add(to as i64).filter(|&at| at >= 0).ok_or(Error::new(EINVAL))?;
+        *offset = at as usize;
+        Ok(*offset)
+    }
+
+    fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
+        match self.handles.get(handle)? {
+            Handle::Text { text, directory, .. } => {
+                stat.st_mode = if *directory { MODE_DIR | 0o555 } else { MODE_FILE | 0o444 };
+                stat.st_size = text.len() as u64;
+            }
+            Handle::Frames { queue, .. } => {
+                stat.st_mode = MODE_CHR | 0o600;
+                stat.st_size = queue.iter().map(|frame| frame.len() as u64).sum();
+            }
+        }
+        Ok(())
+    }
+
+    fn fpath(&mut self, handle: usize) -> Result<String> {
+        Ok(match self.handles.get(handle)? {
+            Handle::Text { path, .. } => path.clone(),
+            Handle::Frames { card, .. } => format!("{card}"),
+        })
+    }
+
+    fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
+        let ready = match self.handles.get(handle)? {
+            Handle::Text { .. } => EventFlags::EVENT_READ | EventFlags::EVENT_WRITE,
+            Handle::Frames { card, queue, .. } => {
+                let mut flags = EventFlags::empty();
+                flags.set(EventFlags::EVENT_READ, !queue.is_empty());
+                flags.set(EventFlags::EVENT_WRITE, self.cards[*card].device.can_send());
+                flags
+            }
+        };
+        Ok(ready & interest)
+    }
+
+    fn close(&mut self, handle: usize) {
+        self.handles.remove(handle);
+    }
+
+    fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
+        events.append(&mut self.ready);
+    }
+}
