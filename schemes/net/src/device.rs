@@ -2,6 +2,10 @@
 //! driver (README "Network card"), opened non-blocking, one Ethernet
 //! frame per read and per write, with the counters `netcfg:` shows.
 //!
+//! Reads happen only after the driver said frames wait ([`Frames::rx_ready`],
+//! set when `event:` reports the card readable, cleared at `EAGAIN`): a
+//! read that finds nothing is a scheme call to the driver for nothing.
+//!
 //! A frame the driver cannot take now (its transmit slots are all busy)
 //! is dropped and counted, as a card drops what it cannot send; TCP sends
 //! it again. A read error other than "nothing waiting" is counted and
@@ -35,6 +39,8 @@ pub struct Counters {
 
 pub struct Frames {
     file: File,
+    /// Frames may be waiting in the driver.
+    pub rx_ready: bool,
     rx: Vec<u8>,
     tx: Vec<u8>,
     pub counters: Counters,
@@ -42,7 +48,7 @@ pub struct Frames {
 
 impl Frames {
     pub fn new(file: File) -> Frames {
-        Frames { file, rx: vec![0; FRAME_MAX], tx: vec![0; FRAME_MAX], counters: Counters::default() }
+        Frames { file, rx_ready: true, rx: vec![0; FRAME_MAX], tx: vec![0; FRAME_MAX], counters: Counters::default() }
     }
 
     pub fn fd(&self) -> usize {
@@ -65,13 +71,20 @@ impl phy::Device for Frames {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        if !self.rx_ready {
+            return None;
+        }
         let n = match self.file.read(&mut self.rx) {
-            Ok(0) => return None,
+            Ok(0) => {
+                self.rx_ready = false;
+                return None;
+            }
             Ok(n) => n,
             Err(err) => {
                 if err.errno != EAGAIN {
                     self.counters.errors += 1;
                 }
+                self.rx_ready = false;
                 return None;
             }
         };

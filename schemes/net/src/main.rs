@@ -149,7 +149,8 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let card_fds: Vec<usize> = cards.iter().map(|c| c.frames.fd()).collect();
-    let names: Vec<String> = cards.iter().map(|c| alloc::format!("{} ({}, {})", c.name, c.driver, c.mac)).collect();
+    let names: Vec<String> =
+        cards.iter().map(|c| alloc::format!("{} ({}, {})", c.name, c.driver, stack::mac_text(c.mac))).collect();
     let stack = Rc::new(RefCell::new(Stack::new(cards, fallback, tcp::now(), seed)));
 
     let queue = EventQueue::new()?;
@@ -171,22 +172,48 @@ fn main() -> Result<()> {
 
     let mut armed: Option<core::time::Duration> = None;
     let mut events = [Event::default(); 16];
+    // Which scheme sockets have requests (all, the first time).
+    let mut requests = [true; 4];
     loop {
-        let n = match queue.wait(&mut events) {
-            Ok(n) => n,
-            Err(err) if err.errno == EINTR => 0,
-            Err(err) => return Err(err),
+        // Frames left over from a cut-short burst: go on without waiting.
+        let n = if stack.borrow().rx_backlog() {
+            0
+        } else {
+            match queue.wait(&mut events) {
+                Ok(n) => n,
+                Err(err) if err.errno == EINTR => 0,
+                Err(err) => return Err(err),
+            }
         };
-        if events[..n].iter().any(|e| e.data == TIMER) {
-            // Disarms the timer once its time passed (EAGAIN before).
-            let _ = timer.read(&mut [0u8; 16]);
-            armed = None;
+        for event in &events[..n] {
+            match event.data {
+                TCP | UDP | ICMP | NETCFG => requests[event.data] = true,
+                TIMER => {
+                    // Disarms the timer once its time passed (EAGAIN before).
+                    let _ = timer.read(&mut [0u8; 16]);
+                    armed = None;
+                }
+                data => {
+                    if let Some(card) = stack.borrow_mut().cards.get_mut(data - CARD_BASE) {
+                        card.frames.rx_ready = true;
+                    }
+                }
+            }
         }
+        stack.borrow_mut().turns += 1;
         stack.borrow_mut().poll(tcp::now());
-        tcp.handle_pending()?;
-        udp.handle_pending()?;
-        icmp.handle_pending()?;
-        netcfg.handle_pending()?;
+        if core::mem::take(&mut requests[TCP]) {
+            tcp.handle_pending()?;
+        }
+        if core::mem::take(&mut requests[UDP]) {
+            udp.handle_pending()?;
+        }
+        if core::mem::take(&mut requests[ICMP]) {
+            icmp.handle_pending()?;
+        }
+        if core::mem::take(&mut requests[NETCFG]) {
+            netcfg.handle_pending()?;
+        }
         for _ in 0..SETTLE {
             let changed = stack.borrow_mut().poll(tcp::now());
             retry_all(&mut tcp, &mut udp, &mut icmp, &mut netcfg)?;

@@ -6,7 +6,9 @@
 //!   `driver` (`network:N`), `mac`, `address` (`A.B.C.D/N` or `none`),
 //!   `how` (`dhcp`, `static`, `fallback`, `waiting for dhcp`), `gateway`,
 //!   `dns`, then the counters `rx_frames rx_bytes tx_frames tx_bytes
-//!   tx_dropped errors` and `tcp_sockets`. `ifconfig` shows it.
+//!   tx_dropped errors`, `tcp_sockets`, and `netd_turns` (how many times
+//!   netd's loop ran: woken by a frame, a request or its timer).
+//!   `ifconfig` shows it.
 //! - `netcfg:ethN/address`: read the address; write `A.B.C.D/N` (a static
 //!   address, DHCP stops) or `dhcp` (ask again). Root only.
 //! - `netcfg:ethN/gateway`: read; write `A.B.C.D` or `none`. Root only.
@@ -86,10 +88,10 @@ impl Netcfg {
                 let address = c.address.map_or_else(|| String::from("none"), |a| format!("{a}"));
                 format!(
                     "name {}\ndriver {}\nmac {}\naddress {address}\nhow {}\ngateway {}\ndns {}\nrx_frames {}\n\
-                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nerrors {}\ntcp_sockets {}\n",
+                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nerrors {}\ntcp_sockets {}\nnetd_turns {}\n",
                     c.name,
                     c.driver,
-                    c.mac,
+                    crate::stack::mac_text(c.mac),
                     c.how.name(),
                     addr_text(c.gateway),
                     list(&c.dns_servers),
@@ -100,6 +102,7 @@ impl Netcfg {
                     k.tx_dropped,
                     k.errors,
                     c.tcp_count,
+                    stack.turns,
                 )
             }
             File::Address(n) => {

@@ -205,6 +205,12 @@ impl Card {
     }
 }
 
+/// `52:54:00:12:34:56` (smoltcp writes dashes; `network:N/mac` colons).
+pub fn mac_text(mac: EthernetAddress) -> String {
+    let b = mac.0;
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+}
+
 /// Addresses as `a, b` (or `none`).
 pub fn list(addrs: &[Ipv4Address]) -> String {
     if addrs.is_empty() {
@@ -238,6 +244,8 @@ pub struct Stack {
     /// deadline, then aborted.
     closing: Vec<(Sock, Instant)>,
     next_port: u16,
+    /// Turns of netd's loop (woken by a frame, a request or the timer).
+    pub turns: u64,
 }
 
 /// Ephemeral ports (IANA's range).
@@ -247,7 +255,7 @@ impl Stack {
     pub fn new(cards: Vec<Card>, fallback: Option<Fallback>, now: Instant, seed: u64) -> Stack {
         let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start());
         let next_port = EPHEMERAL.start() + (seed % span) as u16;
-        Stack { cards, fallback, started: now, listeners: BTreeMap::new(), closing: Vec::new(), next_port }
+        Stack { cards, fallback, started: now, listeners: BTreeMap::new(), closing: Vec::new(), next_port, turns: 0 }
     }
 
     /// Move frames in and out of every card; true when some socket may
@@ -275,6 +283,12 @@ impl Stack {
         self.fall_back(now);
         self.reap(now);
         changed
+    }
+
+    /// Whether a card may still hold frames (a burst was cut short), so
+    /// the loop should run again without waiting.
+    pub fn rx_backlog(&self) -> bool {
+        self.cards.iter().any(|c| c.frames.rx_ready)
     }
 
     /// When smoltcp next wants a poll (timers, retransmissions).
@@ -354,6 +368,7 @@ impl Stack {
             tcp::Socket::new(tcp::SocketBuffer::new(vec![0u8; TCP_RX]), tcp::SocketBuffer::new(vec![0u8; TCP_TX]));
         socket.set_timeout(Some(TCP_TIMEOUT));
         socket.set_keep_alive(Some(Duration::from_secs(30)));
+        socket.set_ack_delay(None);
         c.tcp_count += 1;
         Some(Sock { card, handle: c.sockets.add(socket) })
     }

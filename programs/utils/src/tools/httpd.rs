@@ -285,7 +285,8 @@ pub fn main(args: &[&str]) -> u8 {
                     if file.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    let peer = file.path().ok().and_then(|p| p.split('/').next().map(String::from)).unwrap_or_default();
+                    let path = file.path().unwrap_or_default();
+                    let peer = String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""));
                     let id = next;
                     next += 1;
                     let flags = EventFlags::EVENT_READ | EventFlags::EVENT_WRITE;

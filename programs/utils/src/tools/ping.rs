@@ -59,6 +59,8 @@ pub fn main(args: &[&str]) -> u8 {
         }
     };
     let (mut sent, mut received) = (0u32, 0u32);
+    // Round-trip times in microseconds: least, sum, most.
+    let (mut least, mut sum, mut most) = (u64::MAX, 0u64, 0u64);
     let mut said_hello = false;
     for seq in 0..count {
         let started = rt::time::now();
@@ -100,6 +102,10 @@ pub fn main(args: &[&str]) -> u8 {
                     if u32::from(got) == seq {
                         answered = true;
                         received += 1;
+                        let micros = took / 1000;
+                        least = least.min(micros);
+                        most = most.max(micros);
+                        sum += micros;
                     }
                 }
                 Ok(_) => {}
@@ -123,5 +129,9 @@ pub fn main(args: &[&str]) -> u8 {
     let loss = (sent - received) * 100 / sent;
     println!("--- {host} ping statistics ---");
     println!("{sent} packets transmitted, {received} received, {loss}% packet loss");
+    if received > 0 {
+        let ms = |us: u64| alloc::format!("{}.{:03}", us / 1000, us % 1000);
+        println!("rtt min/avg/max = {}/{}/{} ms", ms(least), ms(sum / u64::from(received)), ms(most));
+    }
     if received > 0 { OK } else { FAILED }
 }
