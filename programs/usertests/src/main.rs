@@ -40,6 +40,7 @@ mod futex;
 mod ipc;
 mod kschemes;
 mod memory;
+mod netstack;
 mod pgroups;
 mod pipes;
 mod ports;
@@ -255,6 +256,9 @@ static TESTS: &[Test] = tests![
     disk::disk_reads_back_what_was_written,
     disk::disk_ends_and_bad_requests_get_errors,
     disk::disk_read_ahead_never_hides_a_write,
+    netstack::netd_leases_an_address_and_pings_the_host,
+    netstack::netd_reports_a_refused_connection,
+    netstack::netd_refuses_malformed_addresses_and_settings,
     disk::disk_serves_many_callers_at_once,
     disk::disk_partitions_are_entries_of_their_own,
     disk::disk_device_error_fails_that_request_only,

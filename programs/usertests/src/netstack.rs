@@ -1,0 +1,160 @@
+//! `netd`, the TCP/IP daemon (README "Network"), on the card the
+//! self-test machine attaches (QEMU's user-mode network: the host and
+//! gateway 10.0.2.2, its DNS 10.0.2.3, the guest 10.0.2.15 by DHCP): the
+//! lease and `netcfg:`, a ping through `icmp:`, a refused TCP connection,
+//! and every malformed address and setting refused with an errno while
+//! netd keeps serving. A self-test boot runs no `init.rc`, so each test
+//! starts `pcid`, `virtio-netd` and `netd` itself. The data paths (TCP
+//! both ways, many connections, DNS) are tested from the host by mk,
+//! which can run the peers (mk/src/network.rs).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use rt::abi::syscall::{self as sc, O_CREAT, O_RDWR, O_WRONLY};
+use rt::fs::File;
+
+use crate::daemons::{Daemon, start, start_with};
+use crate::support::{Outcome, ensure, expect_err, expect_exit, ok, run_child, wait_until};
+
+/// How long DHCP on QEMU's network may take.
+const LEASE_WITHIN: Duration = Duration::from_secs(10);
+/// How long an answer from QEMU's network may take.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// `pcid`, the card's driver and `netd`, with the card configured.
+fn stack() -> Result<(Daemon, Daemon, Daemon), String> {
+    let pci = start("pcid", "pci")?;
+    let card = start("virtio-netd", "network")?;
+    let netd = start_with("netd", &["--fallback", "10.0.2.15/24", "10.0.2.2", "10.0.2.3"], "netcfg")?;
+    let leased = wait_until(LEASE_WITHIN, || {
+        rt::fs::read_to_string("netcfg:eth0").is_ok_and(|text| !text.contains("how waiting"))
+    });
+    ensure!(leased, "eth0 got no address in {LEASE_WITHIN:?}");
+    Ok((pci, card, netd))
+}
+
+/// The value of `name` in `netcfg:eth0`.
+fn field(text: &str, name: &str) -> String {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')).map(String::from).unwrap_or_default()
+}
+
+pub fn netd_leases_an_address_and_pings_the_host() -> Outcome {
+    let _stack = stack()?;
+    let text = ok("read netcfg:eth0", rt::fs::read_to_string("netcfg:eth0"))?;
+    for (name, want) in [
+        ("address", "10.0.2.15/24"),
+        ("how", "dhcp"),
+        ("gateway", "10.0.2.2"),
+        ("dns", "10.0.2.3"),
+        ("driver", "network:0"),
+    ] {
+        ensure!(field(&text, name) == want, "netcfg:eth0 says {name} {:?}, not {want}:\n{text}", field(&text, name));
+    }
+    let listing = ok("read netcfg:", rt::fs::read_to_string("netcfg:"))?;
+    ensure!(listing == "eth0\ndns\n", "netcfg: lists {listing:?}");
+    // Three echoes, each answered with its number and bytes.
+    let mut echo = ok("open icmp:echo/10.0.2.2", File::open_with("icmp:echo/10.0.2.2", O_RDWR | sc::O_NONBLOCK))?;
+    for seq in 0u16..3 {
+        let payload: Vec<u8> = (0..40u8).map(|i| i ^ seq as u8).collect();
+        ok("write an echo request", echo.write(&payload))?;
+        let mut reply = [0u8; 64];
+        let mut got = None;
+        wait_until(ANSWER_WITHIN, || match echo.read(&mut reply) {
+            Ok(n) => {
+                got = Some(n);
+                true
+            }
+            Err(_) => false,
+        });
+        let n = got.ok_or_else(|| format!("no echo reply {seq} from 10.0.2.2 in {ANSWER_WITHIN:?}"))?;
+        ensure!(n == 42, "echo reply {seq} is {n} bytes");
+        ensure!(u16::from_be_bytes([reply[0], reply[1]]) == seq, "echo reply {seq} is numbered {:?}", &reply[..2]);
+        ensure!(reply[2..42] == payload[..], "echo reply {seq} carries other bytes");
+    }
+    ensure!(ok("fpath", echo.path())? == "icmp:echo/10.0.2.2", "fpath {:?}", echo.path());
+    let after = ok("read netcfg:eth0", rt::fs::read_to_string("netcfg:eth0"))?;
+    let frames: u64 = field(&after, "rx_frames").parse().unwrap_or(0);
+    ensure!(frames >= 5, "netcfg:eth0 counts {frames} frames received (a lease, an ARP reply, three echoes)");
+    Ok(format!("10.0.2.15/24 by DHCP, gateway and DNS from it; 3 echoes answered; {frames} frames in"))
+}
+
+pub fn netd_reports_a_refused_connection() -> Outcome {
+    let _stack = stack()?;
+    // QEMU connects to the host's 127.0.0.1:1, where nothing listens, and
+    // resets the guest's connection.
+    let conn = ok("open tcp:10.0.2.2:1", File::open_with("tcp:10.0.2.2:1", O_RDWR))?;
+    expect_err("fsync of a refused connection", conn.sync(), sc::ECONNREFUSED)?;
+    expect_err("read of a refused connection", rt::sys::read(conn.fd(), &mut [0u8; 8]), sc::ECONNREFUSED)?;
+    expect_err("write to a refused connection", rt::sys::write(conn.fd(), b"x"), sc::ECONNREFUSED)?;
+    drop(conn);
+    let text = ok("read netcfg:eth0", rt::fs::read_to_string("netcfg:eth0"))?;
+    ensure!(field(&text, "tcp_sockets") == "0", "a refused connection left a socket: {text}");
+    Ok(String::from("ECONNREFUSED from fsync, read and write; no socket left"))
+}
+
+pub fn netd_refuses_malformed_addresses_and_settings() -> Outcome {
+    let _stack = stack()?;
+    // Past what a DNS name may be; 4 KiB is past what the kernel takes.
+    let long = format!("tcp:{}:80", "a".repeat(400));
+    let huge = format!("tcp:{}:80", "a".repeat(4096));
+    for (url, flags, want) in [
+        ("tcp:999.1.1.1:80", O_RDWR, sc::EINVAL),
+        ("tcp:host:notaport", O_RDWR, sc::EINVAL),
+        ("tcp:", O_RDWR, sc::EINVAL),
+        ("tcp:10.0.2.2:0", O_RDWR, sc::EINVAL),
+        ("tcp:10.0.2.2:65536", O_RDWR, sc::EINVAL),
+        ("tcp::80", O_RDWR, sc::EINVAL),
+        ("tcp:bad_name:80", O_RDWR, sc::EINVAL),
+        (long.as_str(), O_RDWR, sc::EINVAL),
+        (huge.as_str(), O_RDWR, sc::ENAMETOOLONG),
+        ("tcp:example.test:80", O_RDWR | O_CREAT, sc::EINVAL),
+        ("udp:1.2.3:4", O_RDWR, sc::EINVAL),
+        ("udp:", O_RDWR, sc::EINVAL),
+        ("icmp:echo/999.1.1.1", O_RDWR, sc::EINVAL),
+        ("icmp:echo/", O_RDWR, sc::EINVAL),
+        ("icmp:nope", O_RDWR, sc::ENOENT),
+        ("netcfg:eth9", O_RDWR, sc::ENOENT),
+        ("netcfg:resolve/bad_name", O_RDWR, sc::EINVAL),
+        ("netcfg:eth0", O_WRONLY, sc::EACCES),
+    ] {
+        let shown = if url.len() > 40 { format!("{}... ({} bytes)", &url[..20], url.len()) } else { String::from(url) };
+        expect_err(&format!("open {shown}"), File::open_with(url, flags), want)?;
+    }
+    // Settings: bad values change nothing.
+    let mut address = ok("open netcfg:eth0/address", File::open_with("netcfg:eth0/address", O_WRONLY))?;
+    for bad in ["10.0.2.15", "10.0.2.15/33", "999.0.0.1/8", " ", "dhcpp"] {
+        expect_err(&format!("write {bad:?} to netcfg:eth0/address"), address.write(bad.as_bytes()), sc::EINVAL)?;
+    }
+    let mut dns = ok("open netcfg:dns", File::open_with("netcfg:dns", O_WRONLY))?;
+    expect_err("write 10.0.2.x to netcfg:dns", dns.write(b"10.0.2.x"), sc::EINVAL)?;
+    let text = ok("read netcfg:eth0", rt::fs::read_to_string("netcfg:eth0"))?;
+    ensure!(field(&text, "address") == "10.0.2.15/24", "a bad setting changed the address: {text}");
+    // Listening: a port once; below 1024 only for root.
+    let listener = ok("listen on tcp::8123", File::open_with("tcp::8123", O_RDWR | O_CREAT))?;
+    expect_err("listen on tcp::8123 again", File::open_with("tcp::8123", O_RDWR | O_CREAT), sc::EADDRINUSE)?;
+    ok("make the listener non-blocking", listener.set_nonblocking(true))?;
+    expect_err("accept with nobody connecting", listener.derive("listen"), sc::EAGAIN)?;
+    expect_err("dup(listener, \"other\")", listener.derive("other"), sc::EINVAL)?;
+    let status = run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        let low = File::open_with("tcp::80", O_RDWR | O_CREAT).map(drop);
+        let high = File::open_with("tcp::8124", O_RDWR | O_CREAT).map(drop);
+        let set = File::open_with("netcfg:eth0/address", O_WRONLY).map(drop);
+        match (low, high, set) {
+            (Err(a), Ok(()), Err(b)) if a.errno == sc::EACCES && b.errno == sc::EACCES => 0,
+            _ => 1,
+        }
+    })?;
+    expect_exit("user 1000 (listen on 80 and set the address: EACCES; listen on 8124: fine)", status, 0)?;
+    drop(listener);
+    let again = ok("listen on tcp::8123 after closing", File::open_with("tcp::8123", O_RDWR | O_CREAT))?;
+    drop(again);
+    // netd still answers.
+    ok("read netcfg:eth0 at the end", rt::fs::read_to_string("netcfg:eth0"))?;
+    Ok(String::from("18 malformed paths and 6 bad settings refused; listening rules hold; netd still serving"))
+}
