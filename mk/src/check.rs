@@ -481,6 +481,14 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
             Err(err) => tally.record(&name, false, Some(&err)),
         }
     }
+    // A boot of its own with a host port forwarded: TCP, HTTP and ping
+    // both ways between the guest and peers on the host's loopback.
+    let name = format!("{boot} network: ping, 16 MiB each way, httpd for 200 clients at once");
+    let log = ws.log_dir().join(format!("{boot}-network.log"));
+    match crate::network::check(ws, image, firmware.as_ref(), &log) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
 }
 
 /// Boots the normal image, types on its keyboard and checks the text shows
@@ -542,6 +550,19 @@ pub fn test_qemu_command_with(
     smp: u32,
     fresh: bool,
 ) -> std::process::Command {
+    test_qemu_command_nic(ws, image, firmware, smp, fresh, qemu::Nic::Virtio(None))
+}
+
+/// [`test_qemu_command_with`] with the network card `nic` (the network
+/// test forwards a host port to the guest).
+pub fn test_qemu_command_nic(
+    ws: &Workspace,
+    image: &Path,
+    firmware: Option<&Firmware>,
+    smp: u32,
+    fresh: bool,
+    nic: qemu::Nic,
+) -> std::process::Command {
     let (data, scratch) = test_disks(ws, image, smp);
     let parted =
         scratch.with_file_name(format!("parted-{}", scratch.file_name().unwrap_or_default().to_string_lossy()));
@@ -565,7 +586,7 @@ pub fn test_qemu_command_with(
         gdb: false,
         icount: false,
         disks: &disks,
-        nic: qemu::Nic::Virtio(None),
+        nic,
     };
     let mut cmd = process::clean(ws, qemu::QEMU);
     cmd.args(qemu::args(&machine));

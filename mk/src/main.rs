@@ -21,6 +21,7 @@ mod fuzz;
 mod guest;
 mod images;
 mod linux;
+mod network;
 mod persistence;
 mod picture;
 mod powercut;

@@ -245,6 +245,16 @@ pub struct Output {
 /// run for [`INTERRUPT_AFTER`]) and takes its output up to the next
 /// prompt, or what came before [`COMMAND_TIMEOUT`].
 pub fn run_command(guest: &mut Guest, command: &str, interrupt: bool) -> Result<Output, String> {
+    run_command_within(guest, command, interrupt, COMMAND_TIMEOUT)
+}
+
+/// [`run_command`] for a command that may take up to `timeout`.
+pub fn run_command_within(
+    guest: &mut Guest,
+    command: &str,
+    interrupt: bool,
+    timeout: Duration,
+) -> Result<Output, String> {
     let mark = guest.output.len();
     guest.type_text(&format!("{command}\r"))?;
     if interrupt {
@@ -253,7 +263,7 @@ pub fn run_command(guest: &mut Guest, command: &str, interrupt: bool) -> Result<
         guest.wait_until(COMMAND_TIMEOUT, INTERRUPT_AFTER, |out| out.len() > mark && out[mark..].contains(&b'\n'));
         guest.type_text("\x03")?;
     }
-    let prompt_back = guest.wait_until(COMMAND_TIMEOUT, QUIET, |out| {
+    let prompt_back = guest.wait_until(timeout, QUIET, |out| {
         out.len() > mark && out[mark..].contains(&b'\n') && ends_in_prompt(&out[mark..])
     });
     Ok(Output { lines: command_output(&guest.output[mark..]), prompt_back })

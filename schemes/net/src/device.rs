@@ -6,6 +6,11 @@
 //! set when `event:` reports the card readable, cleared at `EAGAIN`): a
 //! read that finds nothing is a scheme call to the driver for nothing.
 //!
+//! A connection request (a TCP SYN) to a port whose backlog is full is
+//! dropped here, before smoltcp would answer it with a reset: the peer
+//! sends it again a moment later, as it would to Linux with a full accept
+//! queue ([`Frames::full_ports`]).
+//!
 //! A frame the driver cannot take now (its transmit slots are all busy)
 //! is dropped and counted, as a card drops what it cannot send; TCP sends
 //! it again. A read error other than "nothing waiting" is counted and
@@ -33,6 +38,8 @@ pub struct Counters {
     pub tx_bytes: u64,
     /// Frames the driver could not take.
     pub tx_dropped: u64,
+    /// Connection requests dropped because the port's backlog was full.
+    pub syn_dropped: u64,
     /// Failed reads and writes.
     pub errors: u64,
 }
@@ -41,6 +48,8 @@ pub struct Frames {
     file: File,
     /// Frames may be waiting in the driver.
     pub rx_ready: bool,
+    /// Listening ports whose backlog is full: SYNs to them are dropped.
+    pub full_ports: Vec<u16>,
     rx: Vec<u8>,
     tx: Vec<u8>,
     pub counters: Counters,
@@ -48,7 +57,14 @@ pub struct Frames {
 
 impl Frames {
     pub fn new(file: File) -> Frames {
-        Frames { file, rx_ready: true, rx: vec![0; FRAME_MAX], tx: vec![0; FRAME_MAX], counters: Counters::default() }
+        Frames {
+            file,
+            rx_ready: true,
+            full_ports: Vec::new(),
+            rx: vec![0; FRAME_MAX],
+            tx: vec![0; FRAME_MAX],
+            counters: Counters::default(),
+        }
     }
 
     pub fn fd(&self) -> usize {
@@ -71,25 +87,31 @@ impl phy::Device for Frames {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        if !self.rx_ready {
-            return None;
-        }
-        let n = match self.file.read(&mut self.rx) {
-            Ok(0) => {
-                self.rx_ready = false;
+        let n = loop {
+            if !self.rx_ready {
                 return None;
             }
-            Ok(n) => n,
-            Err(err) => {
-                if err.errno != EAGAIN {
-                    self.counters.errors += 1;
+            let n = match self.file.read(&mut self.rx) {
+                Ok(0) => {
+                    self.rx_ready = false;
+                    return None;
                 }
-                self.rx_ready = false;
-                return None;
+                Ok(n) => n,
+                Err(err) => {
+                    if err.errno != EAGAIN {
+                        self.counters.errors += 1;
+                    }
+                    self.rx_ready = false;
+                    return None;
+                }
+            };
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += n as u64;
+            match syn_port(&self.rx[..n]) {
+                Some(port) if self.full_ports.contains(&port) => self.counters.syn_dropped += 1,
+                _ => break n,
             }
         };
-        self.counters.rx_frames += 1;
-        self.counters.rx_bytes += n as u64;
         Some((
             Rx { frame: &self.rx[..n] },
             Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters },
@@ -106,6 +128,24 @@ impl phy::Device for Frames {
         caps.max_transmission_unit = FRAME_MAX;
         caps
     }
+}
+
+/// The destination port of an IPv4 TCP segment with SYN set and ACK
+/// clear (a connection request), if `frame` is one.
+fn syn_port(frame: &[u8]) -> Option<u16> {
+    const ETHERNET: usize = 14;
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(ETHERNET..)?;
+    let header = usize::from(ip.first()? & 0x0f) * 4;
+    // Protocol 6 (TCP), and not a later fragment.
+    if *ip.get(9)? != 6 || header < 20 || (u16::from(*ip.get(6)? & 0x1f) << 8 | u16::from(*ip.get(7)?)) != 0 {
+        return None;
+    }
+    let tcp = ip.get(header..)?;
+    let flags = *tcp.get(13)?;
+    (flags & 0x12 == 0x02).then(|| u16::from_be_bytes([tcp[2], tcp[3]]))
 }
 
 impl phy::RxToken for Rx<'_> {

@@ -30,12 +30,13 @@ const INGRESS_BURST: usize = 256;
 const DNS_QUERIES: usize = 8;
 /// TCP buffers of a connection: over 64 KiB received, so the window is
 /// scaled (RFC 7323).
-pub const TCP_RX: usize = 80 * 1024;
+pub const TCP_RX: usize = 72 * 1024;
 pub const TCP_TX: usize = 32 * 1024;
 /// Listening sockets kept ready per listener and card, and connections
-/// that may wait to be accepted (beyond them a SYN is reset).
+/// that may wait to be accepted (beyond them a SYN is dropped, and the
+/// peer sends it again later). At most `BACKLOG` × 104 KiB of buffers.
 const LISTEN_SPARE: usize = 4;
-pub const BACKLOG: usize = 64;
+pub const BACKLOG: usize = 256;
 /// TCP connections (all states) per card: beyond them, `ENFILE`.
 pub const TCP_MAX: usize = 512;
 /// How long a connection a program closed may take to finish.
@@ -419,6 +420,9 @@ impl Stack {
 
     /// Stop listening on `port`: every socket of it goes.
     pub fn unlisten(&mut self, port: u16) {
+        for card in &mut self.cards {
+            card.frames.full_ports.retain(|&p| p != port);
+        }
         if let Some(listener) = self.listeners.remove(&port) {
             for sock in listener.spare.into_iter().chain(listener.pending) {
                 self.tcp(sock).abort();
@@ -466,9 +470,18 @@ impl Stack {
                 }
                 spare.push(sock);
             }
+            let full = pending.len() >= BACKLOG;
             if let Some(listener) = self.listeners.get_mut(&port) {
                 listener.spare = spare;
                 listener.pending = pending;
+            }
+            let ports = &mut self.cards[card].frames.full_ports;
+            match (full, ports.iter().position(|&p| p == port)) {
+                (true, None) => ports.push(port),
+                (false, Some(i)) => {
+                    ports.swap_remove(i);
+                }
+                _ => {}
             }
         }
     }

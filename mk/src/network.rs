@@ -1,0 +1,317 @@
+//! The network test (README "Network"): boot the normal image with its
+//! card on QEMU's user network and a host port forwarded to the guest's
+//! port 80, and check what crosses it. The peers run here, bound to
+//! 127.0.0.1 only, on ports chosen free at run time (two test runs on one
+//! machine do not collide), every loop bounded in count and time:
+//!
+//! - the guest pings the host (10.0.2.2, QEMU's side);
+//! - guest → host: `get` fetches [`BIG`] bytes of random data from an HTTP
+//!   server here, and `nc` sends the file back to a sink here, which must
+//!   receive exactly those bytes;
+//! - `get` from a port nothing listens on says `Connection refused`;
+//! - host → guest: the guest serves `file:/` with `httpd`; the big file
+//!   comes back identical through the forward, a missing page is a 404,
+//!   and [`CONCURRENT`] connections at once are all answered; after them
+//!   netd holds no more TCP sockets than before.
+//!
+//! May touch: the guest it boots, its own listeners and connections.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::guest::Guest;
+use crate::qemu::{Firmware, Forward, Nic};
+use crate::session;
+use crate::workspace::Workspace;
+
+/// The file moved each way (16 MiB).
+pub const BIG: usize = 16 << 20;
+/// Connections made to the guest's `httpd` at once.
+pub const CONCURRENT: usize = 200;
+/// How long the boot to the prompt, and a whole transfer, may take.
+const PROMPT_WITHIN: Duration = Duration::from_secs(120);
+const TRANSFER_WITHIN: Duration = Duration::from_secs(240);
+/// How long netd may take to get its lease.
+const LEASE_WITHIN: Duration = Duration::from_secs(30);
+/// How long one connection to the guest may stay silent.
+const SILENCE: Duration = Duration::from_secs(60);
+/// How long closed connections may take to leave netd.
+const SOCKETS_BACK_WITHIN: Duration = Duration::from_secs(60);
+
+/// A free port on 127.0.0.1 (bound and let go: QEMU takes it next).
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Random bytes (xorshift; the same every run).
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut rng = xorshift::Rng::new(0x6e65_7477_6f72_6b);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Read an HTTP request head (at most 16 KiB); its path.
+fn request_path(conn: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.split_whitespace().nth(1).map(String::from)
+}
+
+/// An HTTP server on `listener` that gives `body` at `/big.bin` and 404
+/// elsewhere, for at most `max` connections and until `until`.
+fn http_server(listener: TcpListener, body: Arc<Vec<u8>>, max: usize, until: Instant) -> JoinHandle<usize> {
+    thread::spawn(move || {
+        let _ = listener.set_nonblocking(true);
+        let mut served = 0;
+        while served < max && Instant::now() < until {
+            let mut conn = match listener.accept() {
+                Ok((conn, _)) => conn,
+                Err(_) => {
+                    thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            };
+            served += 1;
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(SILENCE));
+            let _ = conn.set_write_timeout(Some(SILENCE));
+            let response = match request_path(&mut conn).as_deref() {
+                Some("/big.bin") => {
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(&body))
+                }
+                _ => conn
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n"),
+            };
+            let _ = response.and_then(|()| conn.shutdown(Shutdown::Write));
+        }
+        served
+    })
+}
+
+/// A sink: the bytes of the first connection to `listener` (at most
+/// `limit`), until its sender ends it or `until`.
+fn sink(listener: TcpListener, limit: usize, until: Instant) -> JoinHandle<Result<Vec<u8>, String>> {
+    thread::spawn(move || {
+        let _ = listener.set_nonblocking(true);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(format!("nobody connected to the sink ({e})")),
+            }
+        };
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(SILENCE));
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while got.len() <= limit && Instant::now() < until {
+            match conn.read(&mut buf) {
+                Ok(0) => return Ok(got),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(format!("the sink's connection failed after {} bytes: {e}", got.len())),
+            }
+        }
+        Err(format!("the sink stopped at {} bytes (limit or time)", got.len()))
+    })
+}
+
+/// `GET path` through the forward: the status and the body.
+fn fetch(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut conn = TcpStream::connect_timeout(&addr, SILENCE).map_err(|e| format!("connecting: {e}"))?;
+    conn.set_read_timeout(Some(SILENCE)).map_err(|e| e.to_string())?;
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| format!("sending the request: {e}"))?;
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).map_err(|e| format!("reading after {} bytes: {e}", response.len()))?;
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no response head")?;
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or(format!("bad head {head:?}"))?;
+    Ok((status, response[end + 4..].to_vec()))
+}
+
+/// Run `command` in the guest's shell; its output lines, or why not.
+fn run(guest: &mut Guest, command: &str, within: Duration) -> Result<Vec<String>, String> {
+    let output = session::run_command_within(guest, command, false, within)?;
+    if !output.prompt_back {
+        return Err(format!("`{command}` did not finish in {} s: {:?}", within.as_secs(), output.lines));
+    }
+    Ok(output.lines)
+}
+
+/// `tcp_sockets` in `netcfg:eth0`.
+fn tcp_sockets(guest: &mut Guest) -> Result<usize, String> {
+    let lines = run(guest, "cat netcfg:eth0", Duration::from_secs(30))?;
+    lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("tcp_sockets ")?.parse().ok())
+        .ok_or_else(|| format!("netcfg:eth0 shows no tcp_sockets: {lines:?}"))
+}
+
+/// Boot `image`, run every check, power off. The note says what was
+/// moved and how fast.
+pub fn check(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, log: &Path) -> Result<String, String> {
+    let forward = Forward { host: free_port()?, guest: 80 };
+    let cmd =
+        crate::check::test_qemu_command_nic(ws, image, firmware, crate::check::SMP, true, Nic::Virtio(Some(forward)));
+    let mut guest = Guest::spawn(cmd, log)?;
+    let result = exercise(&mut guest, forward);
+    let _ = session::run_command(&mut guest, "poweroff", false);
+    guest.kill();
+    result
+}
+
+fn exercise(guest: &mut Guest, forward: Forward) -> Result<String, String> {
+    session::wait_for_prompt(guest, PROMPT_WITHIN)?;
+    let leased = guest.wait_until(LEASE_WITHIN, Duration::ZERO, |out| {
+        String::from_utf8_lossy(out).contains("netd: eth0: 10.0.2.15/24 by DHCP")
+    });
+    if !leased {
+        return Err(String::from("netd never said it got 10.0.2.15/24 by DHCP"));
+    }
+    // Ping.
+    let lines = run(guest, "ping -c 2 -i 0.2 10.0.2.2", Duration::from_secs(30))?;
+    if !lines.iter().any(|l| l.contains("2 packets transmitted, 2 received")) {
+        return Err(format!("ping 10.0.2.2: {lines:?}"));
+    }
+    // Guest → host: download, then upload the same bytes.
+    let body = Arc::new(random_bytes(BIG));
+    let deadline = Instant::now() + TRANSFER_WITHIN * 3;
+    let http = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let http_port = http.local_addr().map_err(|e| e.to_string())?.port();
+    let server = http_server(http, body.clone(), 4, deadline);
+    let started = Instant::now();
+    let get = format!("get http://10.0.2.2:{http_port}/big.bin > file:/net-big.bin; wc -c file:/net-big.bin");
+    let lines = run(guest, &get, TRANSFER_WITHIN)?;
+    let down = started.elapsed();
+    if !lines.iter().any(|l| l.trim() == format!("{BIG} file:/net-big.bin")) {
+        return Err(format!("`{get}`: {lines:?}"));
+    }
+    let lines = run(guest, &format!("get http://10.0.2.2:{http_port}/nope"), Duration::from_secs(30))?;
+    if !lines.iter().any(|l| l.contains(&format!("get: http://10.0.2.2:{http_port}/nope: 404 Not Found"))) {
+        return Err(format!("get of a missing page: {lines:?}"));
+    }
+    let closed = free_port()?;
+    let lines = run(guest, &format!("get http://10.0.2.2:{closed}/"), Duration::from_secs(30))?;
+    if !lines.iter().any(|l| l.contains(&format!("get: http://10.0.2.2:{closed}/: Connection refused"))) {
+        return Err(format!("get from a closed port: {lines:?}"));
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let sink_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let receiver = sink(listener, BIG * 2, Instant::now() + TRANSFER_WITHIN);
+    let started = Instant::now();
+    run(guest, &format!("nc 10.0.2.2 {sink_port} < file:/net-big.bin"), TRANSFER_WITHIN)?;
+    let received = receiver.join().map_err(|_| "the sink thread panicked")??;
+    let up = started.elapsed();
+    if received.len() != BIG || received[..] != body[..] {
+        let first = received.iter().zip(body.iter()).position(|(a, b)| a != b);
+        return Err(format!(
+            "the sink got {} bytes, not the {BIG} sent (first difference at {first:?})",
+            received.len()
+        ));
+    }
+    drop(server);
+    // Host → guest through the forward.
+    run(guest, "echo hello from ferrite > file:/net-hello.txt", Duration::from_secs(30))?;
+    // Its log goes to a file: lines printed after the prompt would hide it.
+    run(guest, "httpd file:/ > file:/net-httpd.log &", Duration::from_secs(30))?;
+    let port = forward.host;
+    let ready = (0..50).any(|_| {
+        thread::sleep(Duration::from_millis(200));
+        fetch(port, "/net-hello.txt").is_ok_and(|(status, _)| status == 200)
+    });
+    if !ready {
+        return Err(format!("httpd never answered on 127.0.0.1:{port}"));
+    }
+    let before = tcp_sockets(guest)?;
+    let started = Instant::now();
+    let (status, big) = fetch(port, "/net-big.bin")?;
+    let served = started.elapsed();
+    if status != 200 || big.len() != BIG || big[..] != body[..] {
+        return Err(format!(
+            "GET /net-big.bin: status {status}, {} bytes, same bytes: {}",
+            big.len(),
+            big[..] == body[..]
+        ));
+    }
+    let (status, _) = fetch(port, "/no-such-page")?;
+    if status != 404 {
+        return Err(format!("GET /no-such-page: status {status}, not 404"));
+    }
+    let (status, listing) = fetch(port, "/")?;
+    if status != 200 || !String::from_utf8_lossy(&listing).contains("net-hello.txt") {
+        return Err(format!("GET /: status {status}: {}", String::from_utf8_lossy(&listing)));
+    }
+    // Many at once: open them all first (one after another, as QEMU's
+    // user network takes them from its host socket with a backlog of one),
+    // so the guest holds every one open, then send every request, then
+    // read every answer.
+    let started = Instant::now();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut conns = Vec::with_capacity(CONCURRENT);
+    for n in 0..CONCURRENT {
+        let conn = TcpStream::connect_timeout(&addr, SILENCE).map_err(|e| format!("connection {n}: {e}"))?;
+        conn.set_read_timeout(Some(SILENCE)).map_err(|e| e.to_string())?;
+        conns.push(conn);
+        thread::sleep(Duration::from_millis(2));
+    }
+    let open = tcp_sockets(guest)?;
+    for (n, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(b"GET /net-hello.txt HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n")
+            .map_err(|e| format!("request {n}: {e}"))?;
+    }
+    let mut answered = 0;
+    let mut failures = Vec::new();
+    for (n, mut conn) in conns.into_iter().enumerate() {
+        let mut response = Vec::new();
+        match conn.read_to_end(&mut response) {
+            Ok(_) if response.starts_with(b"HTTP/1.1 200") && response.ends_with(b"\r\n\r\nhello from ferrite\n") => {
+                answered += 1
+            }
+            Ok(_) => failures.push(format!("{n}: {:?}", String::from_utf8_lossy(&response))),
+            Err(e) => failures.push(format!("{n}: {e} after {} bytes", response.len())),
+        }
+    }
+    let many = started.elapsed();
+    if answered != CONCURRENT {
+        failures.truncate(5);
+        return Err(format!("{answered} of {CONCURRENT} connections answered; e.g. {failures:?}"));
+    }
+    let deadline = Instant::now() + SOCKETS_BACK_WITHIN;
+    let mut after = tcp_sockets(guest)?;
+    while after > before && Instant::now() < deadline {
+        thread::sleep(Duration::from_secs(2));
+        after = tcp_sockets(guest)?;
+    }
+    if after > before {
+        return Err(format!("netd holds {after} TCP sockets after the {CONCURRENT} connections, {before} before"));
+    }
+    let rate = |d: Duration| BIG as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    Ok(format!(
+        "ping; 16 MiB down with get ({:.1} MiB/s), back up with nc ({:.1} MiB/s) and out of httpd ({:.1} MiB/s), \
+         identical; 404 and refused reported; {CONCURRENT} connections open at once ({open} TCP sockets in \
+         netd), all answered in {:.1} s; {before} TCP sockets before and after",
+        rate(down),
+        rate(up),
+        rate(served),
+        many.as_secs_f64()
+    ))
+}
