@@ -50,7 +50,7 @@ fn free_port() -> Result<u16, String> {
 
 /// Random bytes (xorshift; the same every run).
 fn random_bytes(len: usize) -> Vec<u8> {
-    let mut rng = xorshift::Rng::new(0x6e65_7477_6f72_6b);
+    let mut rng = xorshift::Rng::new(0x006e_6574_776f_726b);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
         out.extend_from_slice(&rng.next_u64().to_le_bytes());
