@@ -40,6 +40,7 @@ mod futex;
 mod ipc;
 mod kschemes;
 mod memory;
+mod network;
 mod pgroups;
 mod pipes;
 mod ports;
@@ -258,6 +259,11 @@ static TESTS: &[Test] = tests![
     disk::disk_serves_many_callers_at_once,
     disk::disk_partitions_are_entries_of_their_own,
     disk::disk_device_error_fails_that_request_only,
+    network::network_lists_the_card_and_its_mac,
+    network::network_frames_are_root_only,
+    network::network_refuses_bad_frames,
+    network::network_arp_reply_from_the_host,
+    network::network_ping_the_host,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,
