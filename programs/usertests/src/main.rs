@@ -264,6 +264,8 @@ static TESTS: &[Test] = tests![
     network::network_refuses_bad_frames,
     network::network_arp_reply_from_the_host,
     network::network_ping_the_host,
+    network::network_sends_bursts,
+    network::network_reader_queues_are_bounded,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,

@@ -4,8 +4,12 @@
 //! 10.0.2.2 and the guest 10.0.2.15): the listing, the MAC and the
 //! counters as text, frames for root only, bad frame lengths refused,
 //! and real exchanges with QEMU's network: an ARP request answered by
-//! 10.0.2.2, and a ping built here by hand (IPv4 and ICMP with their
-//! checksums) answered by it. A self-test boot runs no `init.rc`, so each
+//! 10.0.2.2 (seen through an `event:` queue, by a second reader and by a
+//! blocking one), pings built here by hand (IPv4 and ICMP with their
+//! checksums) answered by it, bursts from a blocking and a non-blocking
+//! writer (which waits for `EVENT_WRITE` when every transmit slot is in
+//! flight), and a reader's queue that keeps the first 256 frames and
+//! counts the rest dropped. A self-test boot runs no `init.rc`, so each
 //! test starts `pcid` and `virtio-netd` itself.
 
 use alloc::format;
@@ -233,42 +237,66 @@ fn drain(net: &mut File) -> Result<Vec<Vec<u8>>, String> {
     }
 }
 
-/// The first frame for which `pick` gives something, read from `net`
-/// (non-blocking) while waiting on an `event:` queue for more, for at
-/// most `limit` (a `time:` timeout on the same queue bounds the wait).
-/// `answer` sees every frame first (to answer QEMU's questions).
-fn await_frame<T>(
-    net: &mut File,
+/// A bounded wait on a non-blocking `network:0` handle: an `event:` queue
+/// watching it (for frames to read, or room to write), and a `time:`
+/// timeout on the same queue. For frames, made before the frame that asks
+/// is sent, while nothing waits on the handle, so the answer can only be
+/// seen through the driver's notification.
+struct Waiter {
+    queue: EventQueue,
+    _timer: File,
     limit: Duration,
-    mut answer: impl FnMut(&mut File, &[u8]) -> Result<(), String>,
-    mut pick: impl FnMut(&[u8]) -> Option<T>,
-) -> Result<T, String> {
-    let queue = ok("event:", EventQueue::new())?;
-    let mut timer = ok("open time:", File::open_with(&format!("time:{}", sc::CLOCK_MONOTONIC), O_RDWR))?;
-    let deadline = rt::time::now_ns() + limit.as_nanos() as u64;
-    let mut timespec = [0u8; 16];
-    timespec[..8].copy_from_slice(&((deadline / 1_000_000_000) as i64).to_ne_bytes());
-    timespec[8..12].copy_from_slice(&((deadline % 1_000_000_000) as i32).to_ne_bytes());
-    ok("arm time:", timer.write(&timespec))?;
-    ok("watch network:0", queue.watch(net.fd(), EventFlags::EVENT_READ, 1))?;
-    ok("watch time:", queue.watch(timer.fd(), EventFlags::EVENT_READ, 2))?;
-    let mut seen = 0;
-    let mut events = [sc::Event::default(); 4];
-    loop {
-        for frame in drain(net)? {
-            seen += 1;
-            answer(net, &frame)?;
-            if let Some(found) = pick(&frame) {
-                return Ok(found);
+}
+
+impl Waiter {
+    fn new(net: &File, flags: EventFlags, limit: Duration) -> Result<Waiter, String> {
+        let queue = ok("event:", EventQueue::new())?;
+        let mut timer = ok("open time:", File::open_with(&format!("time:{}", sc::CLOCK_MONOTONIC), O_RDWR))?;
+        let deadline = rt::time::now_ns() + limit.as_nanos() as u64;
+        let mut timespec = [0u8; 16];
+        timespec[..8].copy_from_slice(&((deadline / 1_000_000_000) as i64).to_ne_bytes());
+        timespec[8..12].copy_from_slice(&((deadline % 1_000_000_000) as i32).to_ne_bytes());
+        ok("arm time:", timer.write(&timespec))?;
+        ok("watch network:0", queue.watch(net.fd(), flags, 1))?;
+        ok("watch time:", queue.watch(timer.fd(), EventFlags::EVENT_READ, 2))?;
+        Ok(Waiter { queue, _timer: timer, limit })
+    }
+
+    /// Wait until the handle is ready; `Err` at the timeout.
+    fn ready(&self) -> Result<(), String> {
+        let mut events = [sc::Event::default(); 4];
+        let n = ok("wait on event:", self.queue.wait(&mut events))?;
+        ensure!(!events[..n].iter().any(|e| e.data == 2), "not ready within {} ms", self.limit.as_millis());
+        Ok(())
+    }
+
+    /// The first frame for which `pick` gives something: wait for an
+    /// event, read every frame waiting, again until the timeout. `answer`
+    /// sees every frame first (to answer QEMU's questions).
+    fn frame<T>(
+        &self,
+        net: &mut File,
+        mut answer: impl FnMut(&mut File, &[u8]) -> Result<(), String>,
+        mut pick: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<T, String> {
+        let mut seen = 0;
+        let mut events = [sc::Event::default(); 4];
+        loop {
+            let n = ok("wait on event:", self.queue.wait(&mut events))?;
+            if events[..n].iter().any(|e| e.data == 2) {
+                // One last look: an answer that came without an event.
+                let late = drain(net)?;
+                let late = late.iter().any(|frame| pick(frame).is_some());
+                ensure!(!late, "the answer came, but no event said so");
+                return Err(format!("no answer within {} ms ({seen} other frames read)", self.limit.as_millis()));
             }
-        }
-        let n = ok("wait on event:", queue.wait(&mut events))?;
-        if events[..n].iter().any(|e| e.data == 2) {
-            // One last look: an answer that came without an event.
-            let late = drain(net)?;
-            let late = late.iter().any(|frame| pick(frame).is_some());
-            ensure!(!late, "the answer came, but no event said so");
-            return Err(format!("no answer within {} ms ({seen} other frames read)", limit.as_millis()));
+            for frame in drain(net)? {
+                seen += 1;
+                answer(net, &frame)?;
+                if let Some(found) = pick(&frame) {
+                    return Ok(found);
+                }
+            }
         }
     }
 }
@@ -293,12 +321,14 @@ fn answer_arp(mac: [u8; 6]) -> impl FnMut(&mut File, &[u8]) -> Result<(), String
 fn resolve_host(net: &mut File, mac: [u8; 6]) -> Result<[u8; 6], String> {
     let request = arp(BROADCAST, ARP_REQUEST, (mac, GUEST_IP), ([0; 6], HOST_IP));
     ensure!(request.len() == 42, "the ARP request is {} bytes", request.len());
+    let waiter = Waiter::new(net, EventFlags::EVENT_READ, ANSWER_WITHIN)?;
     ensure!(ok("send an ARP request", net.write(&request))? == request.len(), "a short frame write");
-    let (to, reply) = await_frame(net, ANSWER_WITHIN, answer_arp(mac), |frame| {
-        let a = parse_arp(frame)?;
-        (a.op == ARP_REPLY && a.sender_ip == HOST_IP).then(|| (<[u8; 6]>::try_from(&frame[..6]).ok(), a))
-    })
-    .map_err(|e| format!("ARP for 10.0.2.2: {e}"))?;
+    let (to, reply) = waiter
+        .frame(net, answer_arp(mac), |frame| {
+            let a = parse_arp(frame)?;
+            (a.op == ARP_REPLY && a.sender_ip == HOST_IP).then(|| (<[u8; 6]>::try_from(&frame[..6]).ok(), a))
+        })
+        .map_err(|e| format!("ARP for 10.0.2.2: {e}"))?;
     ensure!(to == Some(mac), "the ARP reply went to {to:02x?}, not to us ({mac:02x?})");
     ensure!(reply.target_mac == mac && reply.target_ip == GUEST_IP, "the ARP reply is for {:?}", reply.target_ip);
     ensure!(reply.sender_mac != [0; 6] && reply.sender_mac != BROADCAST, "10.0.2.2 is at {:02x?}", reply.sender_mac);
@@ -435,10 +465,11 @@ pub fn network_ping_the_host() -> Outcome {
     let mut times = Vec::new();
     for seq in 1..=3u16 {
         let request = ping(host, mac, 0x4652, seq, payload);
+        let waiter = Waiter::new(&net, EventFlags::EVENT_READ, ANSWER_WITHIN)?;
         let start = now();
         ensure!(ok("send an echo request", net.write(&request))? == request.len(), "a short frame write");
-        let reply = await_frame(&mut net, ANSWER_WITHIN, answer_arp(mac), parse_echo_reply)
-            .map_err(|e| format!("ping {seq}: {e}"))?;
+        let reply =
+            waiter.frame(&mut net, answer_arp(mac), parse_echo_reply).map_err(|e| format!("ping {seq}: {e}"))?;
         times.push((now() - start).as_micros());
         ensure!(reply.from == HOST_IP && reply.to == GUEST_IP, "echo reply from {:?} to {:?}", reply.from, reply.to);
         ensure!(reply.id == 0x4652 && reply.seq == seq, "echo reply id {:#x} seq {} (sent {seq})", reply.id, reply.seq);
@@ -461,4 +492,118 @@ pub fn network_ping_the_host() -> Outcome {
     let rest = drain(&mut net)?;
     ensure!(rest.iter().all(|f| parse_echo_reply(f).is_none_or(|r| r.seq != 9)), "the rest of the reply came later");
     Ok(format!("3 echo replies from 10.0.2.2 (checksums right) in {times:?} us; a 20-byte read took the head"))
+}
+
+/// Frames one process sends at once, as fast as the card takes them.
+const BURST: u32 = 2000;
+
+/// Send `count` frames of 1514 bytes to ourselves (numbered, with the
+/// EtherType for local experiments: nobody answers) on `net`; when every
+/// transmit slot is in flight, a non-blocking handle waits for
+/// `EVENT_WRITE`. How many writes found the slots all busy.
+fn burst(net: &mut File, mac: [u8; 6], count: u32, nonblocking: bool) -> Result<u32, String> {
+    let mut frame = ethernet(mac, mac, 0x88b5);
+    frame.resize(1514, 0xa5);
+    let mut busy = 0;
+    for n in 0..count {
+        frame[14..18].copy_from_slice(&n.to_be_bytes());
+        loop {
+            match net.write(&frame) {
+                Ok(len) if len == frame.len() => break,
+                Ok(len) => return Err(format!("frame {n}: a write of {len} bytes")),
+                Err(err) if err.errno == sc::EAGAIN && nonblocking => {
+                    busy += 1;
+                    Waiter::new(net, EventFlags::EVENT_WRITE, ANSWER_WITHIN)?
+                        .ready()
+                        .map_err(|e| format!("frame {n}, every slot busy: EVENT_WRITE {e}"))?;
+                }
+                Err(err) => return Err(format!("frame {n}: {}", crate::support::ename(err))),
+            }
+        }
+    }
+    Ok(busy)
+}
+
+pub fn network_sends_bursts() -> Outcome {
+    let _driver = driver()?;
+    let mac = our_mac()?;
+    let before = stats()?;
+    // A blocking writer in a child, a non-blocking one here, at once.
+    let blocking = fork_child(move || {
+        let Ok(mut net) = File::open_with("network:0", O_RDWR) else { return 2 };
+        if burst(&mut net, mac, BURST, false).is_ok() { 0 } else { 1 }
+    })?;
+    let mut net = open_frames()?;
+    let start = now();
+    let busy = burst(&mut net, mac, BURST, true)?;
+    expect_exit("the blocking writer (1: a write failed)", wait_for(blocking, Duration::from_secs(60))?, 0)?;
+    let took = now() - start;
+    let after = stats()?;
+    let sent = stat(&after, "tx_frames")? - stat(&before, "tx_frames")?;
+    let bytes = stat(&after, "tx_bytes")? - stat(&before, "tx_bytes")?;
+    let want = u64::from(2 * BURST);
+    ensure!(sent == want && bytes == want * 1514, "{want} frames sent, stats say {sent} of {bytes} bytes");
+    Ok(format!(
+        "{want} frames of 1514 bytes from two writers in {} ms; every slot in flight {busy} times",
+        took.as_millis()
+    ))
+}
+
+/// Frames a reader's queue holds (drivers/virtio-net/src/cards.rs).
+const QUEUE_FRAMES: usize = 256;
+
+pub fn network_reader_queues_are_bounded() -> Outcome {
+    let _driver = driver()?;
+    let mac = our_mac()?;
+    let host = {
+        let mut net = open_frames()?;
+        resolve_host(&mut net, mac)?
+    };
+    // One reader that does not read yet, and a handle that only sends
+    // (write-only: it gets no frames).
+    let mut reader = ok("open network:0 read-only", File::open_with("network:0", O_RDONLY | O_NONBLOCK))?;
+    let mut sender = ok("open network:0 write-only", File::open_with("network:0", sc::O_WRONLY))?;
+    let pings = QUEUE_FRAMES as u16 + 44;
+    let before = stats()?;
+    for seq in 1..=pings {
+        ok("send an echo request", sender.write(&ping(host, mac, 0x7175, seq, b"queue")))?;
+    }
+    let received = |stats: &[(String, u64)]| Ok::<u64, String>(stat(stats, "rx_frames")? - stat(&before, "rx_frames")?);
+    let mut now_stats = before.clone();
+    let all = crate::support::wait_until(WAIT, || {
+        now_stats = stats().unwrap_or_default();
+        received(&now_stats).is_ok_and(|n| n >= u64::from(pings))
+    });
+    ensure!(all, "{pings} echo requests sent, {} frames came back", received(&now_stats)?);
+    let frames = drain(&mut reader)?;
+    ensure!(frames.len() == QUEUE_FRAMES, "the reader's queue held {} frames (want {QUEUE_FRAMES})", frames.len());
+    let seqs: Vec<u16> = frames.iter().filter_map(|f| parse_echo_reply(f)).map(|r| r.seq).collect();
+    let first: Vec<u16> = (1..=QUEUE_FRAMES as u16).collect();
+    ensure!(
+        seqs == first,
+        "the queue kept replies {:?}..{:?}, not the first {QUEUE_FRAMES} in order",
+        seqs.first(),
+        seqs.last()
+    );
+    let dropped = stat(&now_stats, "rx_dropped")? - stat(&before, "rx_dropped")?;
+    let over = received(&now_stats)? - QUEUE_FRAMES as u64;
+    ensure!(dropped == over, "{over} frames found the queue full; rx_dropped grew by {dropped}");
+    // With no reader open, frames are dropped and counted.
+    drop(reader);
+    let before = stats()?;
+    for seq in 1..=5 {
+        ok("send an echo request", sender.write(&ping(host, mac, 0x7176, seq, b"nobody")))?;
+    }
+    let mut later = before.clone();
+    let back = crate::support::wait_until(WAIT, || {
+        later = stats().unwrap_or_default();
+        stat(&later, "rx_frames").is_ok_and(|n| n >= stat(&before, "rx_frames").unwrap_or(u64::MAX) + 5)
+    });
+    ensure!(back, "5 echo requests with no reader: {later:?} (before {before:?})");
+    let grew = stat(&later, "rx_dropped")? - stat(&before, "rx_dropped")?;
+    let came = stat(&later, "rx_frames")? - stat(&before, "rx_frames")?;
+    ensure!(grew == came, "{came} frames came with no reader open; rx_dropped grew by {grew}");
+    Ok(format!(
+        "{pings} replies: the first {QUEUE_FRAMES} queued in order, {over} dropped and counted; with no reader, {came} dropped"
+    ))
 }
