@@ -8,8 +8,11 @@
 //!   no virtio header, no FCS); a buffer shorter than the frame gets its
 //!   first bytes and the rest is dropped; with nothing waiting it blocks,
 //!   or gives `EAGAIN` when the file is `O_NONBLOCK`. `write` sends
-//!   exactly one frame of 14..=1514 bytes (else `EINVAL`); when the
-//!   card's transmit slots are all in flight it blocks (or `EAGAIN`).
+//!   exactly one frame of 14..=1514 bytes (else `EINVAL`; an empty write
+//!   never gets here: the kernel answers it with 0); when the card's
+//!   transmit slots are all in flight it blocks (or `EAGAIN`). A handle
+//!   opened read-only sends nothing (`EBADF`), one opened write-only
+//!   receives nothing.
 //!   `fevent` reports `EVENT_READ` while frames wait and `EVENT_WRITE`
 //!   while a frame can be sent; the `event:` watchers of a handle are
 //!   told when frames arrive for it, and when transmit slots free up

@@ -41,6 +41,7 @@ mod ipc;
 mod kschemes;
 mod memory;
 mod netstack;
+mod network;
 mod pgroups;
 mod pipes;
 mod ports;
@@ -262,6 +263,13 @@ static TESTS: &[Test] = tests![
     disk::disk_serves_many_callers_at_once,
     disk::disk_partitions_are_entries_of_their_own,
     disk::disk_device_error_fails_that_request_only,
+    network::network_lists_the_card_and_its_mac,
+    network::network_frames_are_root_only,
+    network::network_refuses_bad_frames,
+    network::network_arp_reply_from_the_host,
+    network::network_ping_the_host,
+    network::network_sends_bursts,
+    network::network_reader_queues_are_bounded,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,

@@ -13,8 +13,9 @@
 //!
 //! A frame the driver cannot take now (its transmit slots are all busy)
 //! is dropped and counted, as a card drops what it cannot send; TCP sends
-//! it again. A read error other than "nothing waiting" is counted and
-//! ends this round of receiving.
+//! it again. Any other read or write error means the driver is gone
+//! ([`Frames::failed`]): netd then ends, and init starts it again on the
+//! driver's new instance.
 //!
 //! May touch: its `network:N` file.
 
@@ -50,6 +51,8 @@ pub struct Frames {
     pub rx_ready: bool,
     /// Listening ports whose backlog is full: SYNs to them are dropped.
     pub full_ports: Vec<u16>,
+    /// The driver failed a read or write (it died): netd must start over.
+    pub failed: Option<rt::Error>,
     rx: Vec<u8>,
     tx: Vec<u8>,
     pub counters: Counters,
@@ -61,6 +64,7 @@ impl Frames {
             file,
             rx_ready: true,
             full_ports: Vec::new(),
+            failed: None,
             rx: vec![0; FRAME_MAX],
             tx: vec![0; FRAME_MAX],
             counters: Counters::default(),
@@ -80,6 +84,7 @@ pub struct Tx<'a> {
     file: &'a mut File,
     buf: &'a mut Vec<u8>,
     counters: &'a mut Counters,
+    failed: &'a mut Option<rt::Error>,
 }
 
 impl phy::Device for Frames {
@@ -100,6 +105,7 @@ impl phy::Device for Frames {
                 Err(err) => {
                     if err.errno != EAGAIN {
                         self.counters.errors += 1;
+                        self.failed = Some(err);
                     }
                     self.rx_ready = false;
                     return None;
@@ -114,12 +120,12 @@ impl phy::Device for Frames {
         };
         Some((
             Rx { frame: &self.rx[..n] },
-            Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters },
+            Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters, failed: &mut self.failed },
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters })
+        Some(Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters, failed: &mut self.failed })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -165,7 +171,10 @@ impl phy::TxToken for Tx<'_> {
                 self.counters.tx_bytes += len as u64;
             }
             Err(err) if err.errno == EAGAIN => self.counters.tx_dropped += 1,
-            Err(_) => self.counters.errors += 1,
+            Err(err) => {
+                self.counters.errors += 1;
+                *self.failed = Some(err);
+            }
         }
         result
     }

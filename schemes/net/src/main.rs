@@ -138,9 +138,36 @@ fn register<S: Scheme>(name: &str, scheme: S, queue: &EventQueue, data: usize) -
     Ok(server)
 }
 
+/// Whether `pci:` lists a virtio network card (then its driver, if it is
+/// not serving yet, is about to: it was just started again).
+fn card_on_the_bus() -> bool {
+    rt::fs::read_to_string("pci:").is_ok_and(|listing| {
+        listing.lines().any(|line| matches!(line.split_whitespace().nth(1), Some("1af4:1041" | "1af4:1000")))
+    })
+}
+
+/// How long to wait for `network:` when a card is on the bus.
+const DRIVER_WITHIN: core::time::Duration = core::time::Duration::from_secs(5);
+
 fn main() -> Result<()> {
     let args: Vec<&str> = rt::env::args().skip(1).collect();
     let fallback = fallback(&args)?;
+    if File::open("network:").is_err() {
+        let deadline = rt::time::now() + DRIVER_WITHIN;
+        let mut up = false;
+        while card_on_the_bus() && rt::time::now() < deadline {
+            rt::time::sleep(core::time::Duration::from_millis(50));
+            if File::open("network:").is_ok() {
+                up = true;
+                break;
+            }
+        }
+        if !up {
+            // Not a failure: init does not start it again.
+            eprintln!("netd: no network: scheme (no card driver); nothing to serve");
+            return Ok(());
+        }
+    }
     let seed = rt::random::rdrand().unwrap_or_else(rt::random::tsc);
     let cards = cards(seed).inspect_err(|err| eprintln!("netd: cannot read network: ({err})"))?;
     if cards.is_empty() {
@@ -220,6 +247,12 @@ fn main() -> Result<()> {
             if !changed {
                 break;
             }
+        }
+        if let Some((driver, err)) = stack.borrow().failed() {
+            // Its fds are dead and the null namespace opens no new ones:
+            // init starts netd again, on the driver's next instance.
+            eprintln!("netd: {driver} failed ({err}); stopping so that init starts netd again");
+            return Err(err);
         }
         let now = rt::time::now();
         if let Some(delay) = stack.borrow_mut().poll_delay(tcp::now()) {

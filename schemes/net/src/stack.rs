@@ -286,6 +286,11 @@ impl Stack {
         changed
     }
 
+    /// A card whose driver failed, and how.
+    pub fn failed(&self) -> Option<(String, rt::Error)> {
+        self.cards.iter().find_map(|c| c.frames.failed.map(|err| (c.driver.clone(), err)))
+    }
+
     /// Whether a card may still hold frames (a burst was cut short), so
     /// the loop should run again without waiting.
     pub fn rx_backlog(&self) -> bool {
