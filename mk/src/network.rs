@@ -9,6 +9,9 @@
 //!   server here, and `nc` sends the file back to a sink here, which must
 //!   receive exactly those bytes;
 //! - `get` from a port nothing listens on says `Connection refused`;
+//! - UDP: `nc -u` sends a datagram to an echo server here and prints the
+//!   answer; a datagram sent here to a forwarded UDP port reaches `nc -u -l`
+//!   in the guest;
 //! - host → guest: the guest serves `file:/` with `httpd`; the big file
 //!   comes back identical through the forward, a missing page is a 404,
 //!   and [`CONCURRENT`] connections at once are all answered; after them
@@ -17,7 +20,7 @@
 //! May touch: the guest it boots, its own listeners and connections.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -47,6 +50,15 @@ fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
+
+/// A free UDP port on 127.0.0.1.
+fn free_udp_port() -> Result<u16, String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0 (UDP): {e}"))?;
+    socket.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// The guest's UDP port the host's forwarded UDP port reaches.
+const UDP_GUEST_PORT: u16 = 7000;
 
 /// Random bytes (xorshift; the same every run).
 fn random_bytes(len: usize) -> Vec<u8> {
@@ -148,6 +160,23 @@ fn fetch(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
     Ok((status, response[end + 4..].to_vec()))
 }
 
+/// A UDP echo server on `socket`: at most `max` datagrams, until `until`.
+fn udp_echo(socket: UdpSocket, max: usize, until: Instant) -> JoinHandle<usize> {
+    thread::spawn(move || {
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut echoed = 0;
+        let mut buf = [0u8; 2048];
+        while echoed < max && Instant::now() < until {
+            if let Ok((n, from)) = socket.recv_from(&mut buf)
+                && socket.send_to(&buf[..n], from).is_ok()
+            {
+                echoed += 1;
+            }
+        }
+        echoed
+    })
+}
+
 /// Run `command` in the guest's shell; its output lines, or why not.
 fn run(guest: &mut Guest, command: &str, within: Duration) -> Result<Vec<String>, String> {
     let output = session::run_command_within(guest, command, false, within)?;
@@ -170,16 +199,17 @@ fn tcp_sockets(guest: &mut Guest) -> Result<usize, String> {
 /// moved and how fast.
 pub fn check(ws: &Workspace, image: &Path, firmware: Option<&Firmware>, log: &Path) -> Result<String, String> {
     let forward = Forward { host: free_port()?, guest: 80 };
-    let cmd =
-        crate::check::test_qemu_command_nic(ws, image, firmware, crate::check::SMP, true, Nic::Virtio(Some(forward)));
+    let udp = Forward { host: free_udp_port()?, guest: UDP_GUEST_PORT };
+    let nic = Nic::VirtioWithUdp { tcp: forward, udp };
+    let cmd = crate::check::test_qemu_command_nic(ws, image, firmware, crate::check::SMP, true, nic);
     let mut guest = Guest::spawn(cmd, log)?;
-    let result = exercise(&mut guest, forward);
+    let result = exercise(&mut guest, forward, udp);
     let _ = session::run_command(&mut guest, "poweroff", false);
     guest.kill();
     result
 }
 
-fn exercise(guest: &mut Guest, forward: Forward) -> Result<String, String> {
+fn exercise(guest: &mut Guest, forward: Forward, udp: Forward) -> Result<String, String> {
     session::wait_for_prompt(guest, PROMPT_WITHIN)?;
     let leased = guest.wait_until(LEASE_WITHIN, Duration::ZERO, |out| {
         String::from_utf8_lossy(out).contains("netd: eth0: 10.0.2.15/24 by DHCP")
@@ -191,6 +221,27 @@ fn exercise(guest: &mut Guest, forward: Forward) -> Result<String, String> {
     let lines = run(guest, "ping -c 2 -i 0.2 10.0.2.2", Duration::from_secs(30))?;
     if !lines.iter().any(|l| l.contains("2 packets transmitted, 2 received")) {
         return Err(format!("ping 10.0.2.2: {lines:?}"));
+    }
+    // UDP: an echo from here, then a datagram from here to the guest.
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let echo_port = socket.local_addr().map_err(|e| e.to_string())?.port();
+    let echo = udp_echo(socket, 16, Instant::now() + Duration::from_secs(60));
+    let lines = run(guest, &format!("echo ping over udp | nc -u -w 3 10.0.2.2 {echo_port}"), Duration::from_secs(30))?;
+    if !lines.iter().any(|l| l.trim() == "ping over udp") || echo.join().unwrap_or(0) == 0 {
+        return Err(format!("UDP echo from 127.0.0.1:{echo_port}: {lines:?}"));
+    }
+    let listen = format!("nc -u -w 3 -l {} < null: > file:/net-udp.txt &", udp.guest);
+    run(guest, &listen, Duration::from_secs(30))?;
+    let sender = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    for _ in 0..10 {
+        let _ = sender.send_to(b"hello over udp\n", ("127.0.0.1", udp.host));
+        thread::sleep(Duration::from_millis(200));
+    }
+    // nc ends 3 s after the last datagram.
+    thread::sleep(Duration::from_secs(4));
+    let lines = run(guest, "cat file:/net-udp.txt", Duration::from_secs(30))?;
+    if !lines.iter().any(|l| l.trim() == "hello over udp") {
+        return Err(format!("datagrams to 127.0.0.1:{} (guest port {}): the guest got {lines:?}", udp.host, udp.guest));
     }
     // Guest → host: download, then upload the same bytes.
     let body = Arc::new(random_bytes(BIG));
@@ -306,7 +357,7 @@ fn exercise(guest: &mut Guest, forward: Forward) -> Result<String, String> {
     }
     let rate = |d: Duration| BIG as f64 / d.as_secs_f64() / (1 << 20) as f64;
     Ok(format!(
-        "ping; 16 MiB down with get ({:.1} MiB/s), back up with nc ({:.1} MiB/s) and out of httpd ({:.1} MiB/s), \
+        "ping; UDP both ways; 16 MiB down with get ({:.1} MiB/s), back up with nc ({:.1} MiB/s) and out of httpd ({:.1} MiB/s), \
          identical; 404 and refused reported; {CONCURRENT} connections open at once ({open} TCP sockets in \
          netd), all answered in {:.1} s; {before} TCP sockets before and after",
         rate(down),

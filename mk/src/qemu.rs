@@ -105,6 +105,8 @@ pub enum Nic {
     /// reach the guest's port GUEST (only loopback: nothing outside this
     /// machine can connect). QEMU then adds no default card.
     Virtio(Option<Forward>),
+    /// [`Nic::Virtio`] with a TCP and a UDP forward (the network test).
+    VirtioWithUdp { tcp: Forward, udp: Forward },
 }
 
 /// Everything that varies between boots.
@@ -196,10 +198,17 @@ pub fn disk_args(disks: &[PathBuf]) -> Vec<String> {
 /// The arguments that attach the network card `nic` (none for QEMU's
 /// default card).
 pub fn nic_args(nic: Nic) -> Vec<String> {
-    let Nic::Virtio(forward) = nic else { return Vec::new() };
+    let (tcp, udp) = match nic {
+        Nic::QemuDefault => return Vec::new(),
+        Nic::Virtio(forward) => (forward, None),
+        Nic::VirtioWithUdp { tcp, udp } => (Some(tcp), Some(udp)),
+    };
     let mut netdev = String::from("user,id=net0");
-    if let Some(Forward { host, guest }) = forward {
+    if let Some(Forward { host, guest }) = tcp {
         netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+    }
+    if let Some(Forward { host, guest }) = udp {
+        netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{host}-:{guest}"));
     }
     vec!["-netdev".into(), netdev, "-device".into(), "virtio-net-pci,netdev=net0".into()]
 }

@@ -40,8 +40,10 @@ pub fn connect(host: &str, port: u16) -> rt::Result<File> {
 /// Copy standard input to `conn` and `conn` to standard output until the
 /// peer ends the stream (a child process does standard input: when it
 /// ends, the connection's sending side is shut and the rest still read).
-/// Returns the error that ended the receiving side, if one did.
-pub fn relay(conn: &mut File) -> rt::Result<()> {
+/// With `idle`, also ends when nothing arrives for that long (UDP has no
+/// end of stream). Returns the error that ended the receiving side, if
+/// one did.
+pub fn relay(conn: &mut File, idle: Option<Duration>) -> rt::Result<()> {
     let child = match rt::process::fork()? {
         rt::process::Fork::Child => {
             let mut buf = alloc::vec![0u8; 16 * 1024];
@@ -65,6 +67,13 @@ pub fn relay(conn: &mut File) -> rt::Result<()> {
     };
     let mut buf = alloc::vec![0u8; 16 * 1024];
     let result = loop {
+        if let Some(idle) = idle {
+            match wait_readable(conn.fd(), idle) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(err) => break Err(err),
+            }
+        }
         match conn.read(&mut buf) {
             Ok(0) => break Ok(()),
             Ok(n) => {

@@ -10,7 +10,8 @@
 //!
 //! The loop waits on one `event:` queue for the four scheme sockets, the
 //! cards' frames and a `time:` timer set to when smoltcp next needs to run
-//! (retransmissions, DHCP, ARP). Each turn: move frames through the stack,
+//! (retransmissions, DHCP, ARP), or in a second at most, when it reads
+//! the cards anyway (a driver that died sends no event). Each turn: move frames through the stack,
 //! answer requests, move frames again (what the requests queued), then
 //! retry the parked requests of every scheme and tell `event:` watchers
 //! what became ready.
@@ -26,6 +27,7 @@ extern crate alloc;
 mod device;
 mod icmp;
 mod netcfg;
+mod ready;
 mod stack;
 mod tcp;
 mod udp;
@@ -56,6 +58,9 @@ const ICMP: usize = 2;
 const NETCFG: usize = 3;
 const TIMER: usize = 4;
 const CARD_BASE: usize = 16;
+/// The longest netd sleeps without reading its cards (a driver that died
+/// sends no event).
+const CHECK_CARDS: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(1);
 /// Turns of polling and retrying in one wake-up, at most.
 const SETTLE: usize = 8;
 
@@ -219,6 +224,11 @@ fn main() -> Result<()> {
                     // Disarms the timer once its time passed (EAGAIN before).
                     let _ = timer.read(&mut [0u8; 16]);
                     armed = None;
+                    // A dead driver sends no event: a read now and then
+                    // finds out (and takes any frame an event missed).
+                    for card in &mut stack.borrow_mut().cards {
+                        card.frames.rx_ready = true;
+                    }
                 }
                 data => {
                     if let Some(card) = stack.borrow_mut().cards.get_mut(data - CARD_BASE) {
@@ -255,12 +265,11 @@ fn main() -> Result<()> {
             return Err(err);
         }
         let now = rt::time::now();
-        if let Some(delay) = stack.borrow_mut().poll_delay(tcp::now()) {
-            let at = now + core::time::Duration::from_micros(delay.total_micros());
-            if armed.is_none_or(|a| at < a || a <= now) {
-                timer.write_all(&rt::time::timespec(at))?;
-                armed = Some(at);
-            }
+        let delay = stack.borrow_mut().poll_delay(tcp::now()).map_or(CHECK_CARDS, |d| d.min(CHECK_CARDS));
+        let at = now + core::time::Duration::from_micros(delay.total_micros());
+        if armed.is_none_or(|a| at < a || a <= now) {
+            timer.write_all(&rt::time::timespec(at))?;
+            armed = Some(at);
         }
     }
 }

@@ -262,17 +262,21 @@ impl Scheme for Udp {
     }
 
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
-        let handles: Vec<usize> = self.handles.iter().map(|(h, _)| h).collect();
-        for handle in handles {
-            let _ = self.progress(handle);
-            let ready = self.readiness(handle);
-            if let Ok(h) = self.handles.get_mut(handle) {
-                let new = ready - h.told;
-                h.told = ready;
-                if !new.is_empty() {
-                    events.push((handle, new));
-                }
-            }
-        }
+        crate::ready::drain(self, events);
+    }
+}
+
+impl crate::ready::Readiness for Udp {
+    fn ids(&self) -> Vec<usize> {
+        self.handles.iter().map(|(h, _)| h).collect()
+    }
+
+    fn ready_now(&mut self, handle: usize) -> EventFlags {
+        let _ = self.progress(handle);
+        self.readiness(handle)
+    }
+
+    fn told(&mut self, handle: usize) -> Option<&mut EventFlags> {
+        self.handles.get_mut(handle).ok().map(|h| &mut h.told)
     }
 }

@@ -1,9 +1,10 @@
-//! `nc [-u] HOST PORT` and `nc [-u] -l PORT`: carry bytes between standard
-//! input and output and a TCP connection (`tcp:`), or UDP datagrams with
-//! `-u` (`udp:`). `-l` waits for one connection on PORT (UDP: takes
-//! datagrams from anyone and answers the last sender). When standard
-//! input ends, the sending side is shut and what the peer still sends is
-//! printed; `nc` ends when the peer does.
+//! `nc [-u] [-w SECONDS] HOST PORT` and `nc [-u] [-w SECONDS] -l PORT`:
+//! carry bytes between standard input and output and a TCP connection
+//! (`tcp:`), or UDP datagrams with `-u` (`udp:`). `-l` waits for one
+//! connection on PORT (UDP: takes datagrams from anyone and answers the
+//! last sender). When standard input ends, the sending side is shut and
+//! what the peer still sends is printed; `nc` ends when the peer does, or
+//! with `-w` when nothing came for that many seconds (UDP has no end).
 
 use rt::abi::syscall as sc;
 use rt::fs::File;
@@ -11,11 +12,27 @@ use rt::fs::File;
 use crate::net;
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "nc [-u] HOST PORT | nc [-u] -l PORT";
+const USAGE: &str = "nc [-u] [-w SECONDS] HOST PORT | nc [-u] [-w SECONDS] -l PORT";
 
 pub fn main(args: &[&str]) -> u8 {
-    let udp = args.first() == Some(&"-u");
-    let args = if udp { &args[1..] } else { args };
+    let mut args = args;
+    let (mut udp, mut idle) = (false, None);
+    loop {
+        match args {
+            ["-u", rest @ ..] => {
+                udp = true;
+                args = rest;
+            }
+            ["-w", seconds, rest @ ..] => {
+                let Some(s) = seconds.parse::<u64>().ok().filter(|&s| s > 0) else {
+                    return report::usage("nc", "bad -w", USAGE);
+                };
+                idle = Some(core::time::Duration::from_secs(s));
+                args = rest;
+            }
+            _ => break,
+        }
+    }
     let scheme = if udp { "udp" } else { "tcp" };
     let (what, conn) = match args {
         ["-l", port] => {
@@ -45,7 +62,7 @@ pub fn main(args: &[&str]) -> u8 {
             return FAILED;
         }
     };
-    match net::relay(&mut conn) {
+    match net::relay(&mut conn, idle) {
         Ok(()) => OK,
         Err(err) => {
             report::error("nc", &what, err);
