@@ -493,9 +493,10 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
     }
     // A boot of its own with a host port forwarded: TCP, HTTP and ping
     // both ways between the guest and peers on the host's loopback.
-    let name = format!("{boot} network: ping, 16 MiB each way, httpd for 200 clients at once");
+    let big = if boot == "uefi" { crate::network::SMALLER } else { crate::network::BIG };
+    let name = format!("{boot} network: ping, UDP, {} MiB each way, httpd for 200 clients at once", big >> 20);
     let log = ws.log_dir().join(format!("{boot}-network.log"));
-    match crate::network::check(ws, image, firmware.as_ref(), &log) {
+    match crate::network::check(ws, image, firmware.as_ref(), &log, big) {
         Ok(note) => tally.record(&name, true, Some(&note)),
         Err(err) => tally.record(&name, false, Some(&err)),
     }
