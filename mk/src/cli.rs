@@ -66,6 +66,7 @@ commands:
       --crash N       only the power-cut checks: N cuts of a writer's
                       power on BIOS and N on UEFI (a normal run makes 5
                       each), and a recorded run on each
+      --network       only the network checks (BIOS and UEFI)
   setup               install what the commands need (rust target and
                       components, the image nightly, QEMU and OVMF); the
                       other commands do this on their own
@@ -112,6 +113,8 @@ pub struct TestOpts {
     pub smoke_only: bool,
     /// Only the power-cut checks, with this many cuts per firmware.
     pub crash: Option<usize>,
+    /// Only the network checks.
+    pub network_only: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -235,6 +238,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             while let Some(flag) = flags.next()? {
                 match flag.name {
                     "--smoke" => opts.smoke_only = flags.switch(&flag)?,
+                    "--network" => opts.network_only = flags.switch(&flag)?,
                     "--crash" => {
                         let value = flags.value(&flag)?;
                         let cuts = value.parse::<usize>().ok().filter(|&n| n > 0);
@@ -496,8 +500,18 @@ mod tests {
     #[test]
     fn other_commands() {
         assert_eq!(parse_str("test"), Ok(Command::Test(TestOpts::default())));
-        assert_eq!(parse_str("test --smoke"), Ok(Command::Test(TestOpts { smoke_only: true, crash: None })));
-        assert_eq!(parse_str("test --crash 40"), Ok(Command::Test(TestOpts { smoke_only: false, crash: Some(40) })));
+        assert_eq!(
+            parse_str("test --smoke"),
+            Ok(Command::Test(TestOpts { smoke_only: true, crash: None, network_only: false }))
+        );
+        assert_eq!(
+            parse_str("test --crash 40"),
+            Ok(Command::Test(TestOpts { smoke_only: false, crash: Some(40), network_only: false }))
+        );
+        assert_eq!(
+            parse_str("test --network"),
+            Ok(Command::Test(TestOpts { smoke_only: false, crash: None, network_only: true }))
+        );
         assert!(parse_str("test --crash 0").is_err());
         assert!(parse_str("test --smok").is_err());
         assert_eq!(parse_str("setup"), Ok(Command::Setup));

@@ -6,7 +6,9 @@
 //! A run fails on the fuzzer's own `fuzz: FAIL` line (a hang, a leak), on
 //! a kernel panic, or when no verdict comes within the run's time limit
 //! (a hung kernel), and the tail of the serial log is shown. Each boot's log is
-//! `target/ferrite/test-logs/fuzz-smpN.log`.
+//! `target/ferrite/test-logs/fuzz-smpN.log`. The machine's network card is
+//! on an isolated user network (`Nic::Isolated`): the children fuzz
+//! `tcp:`, `udp:`, `icmp:` and `netcfg:` without reaching the host.
 
 use std::path::Path;
 use std::time::Duration;
@@ -66,7 +68,10 @@ fn verdict(console: &str) -> Option<Result<String, String>> {
 pub fn run(ws: &Workspace, image: &Path, run: &Run) -> Result<String, String> {
     let log = ws.log_dir().join(format!("fuzz-smp{}.log", run.smp));
     println!("mk: fuzzing on {} CPUs: `{}` (serial log in {})", run.smp, run.command(), ws.show(&log));
-    let mut guest = Guest::start(ws, image, None, &log, run.smp)?;
+    // The card reaches nothing outside QEMU: the children's `tcp:` and
+    // `udp:` calls must not touch the host.
+    let cmd = crate::check::test_qemu_command_nic(ws, image, None, run.smp, true, crate::qemu::Nic::Isolated);
+    let mut guest = Guest::spawn(cmd, &log)?;
     session::wait_for_prompt(&mut guest, Duration::from_secs(90))?;
     let mark = guest.output.len();
     guest.type_text(&format!("{}\r", run.command()))?;

@@ -19,6 +19,7 @@ mod disk;
 mod forged;
 mod fuzz;
 mod guest;
+mod hostile;
 mod images;
 mod linux;
 mod network;
@@ -35,6 +36,7 @@ mod shutdown;
 mod smoke;
 mod supervision;
 mod userspace;
+mod wire;
 mod workspace;
 
 use std::process::ExitCode;

@@ -27,6 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::guest::Guest;
+use crate::hostile::{self, Peer};
 use crate::qemu::{Firmware, Forward, Nic};
 use crate::session;
 use crate::workspace::Workspace;
@@ -36,6 +37,8 @@ use crate::workspace::Workspace;
 /// whole suite must stay within CI's 40 minutes).
 pub const BIG: usize = 16 << 20;
 pub const SMALLER: usize = BIG / 4;
+/// What the `/cut.bin` download and the rude sink take before they hang up.
+const CUT: usize = 256 * 1024;
 /// Connections made to the guest's `httpd` at once.
 pub const CONCURRENT: usize = 200;
 /// How long the boot to the prompt, and a whole transfer, may take.
@@ -45,6 +48,14 @@ const TRANSFER_WITHIN: Duration = Duration::from_secs(240);
 const LEASE_WITHIN: Duration = Duration::from_secs(30);
 /// How long one connection to the guest may stay silent.
 const SILENCE: Duration = Duration::from_secs(60);
+/// How much netd's heap may grow while a client does not read (its
+/// connection's buffers are 104 KiB).
+const STALL_GROWTH: usize = 512 << 10;
+/// How much more heap netd may hold after the connections than before
+/// them (its socket table keeps the room it grew to).
+const HEAP_SLACK: usize = 256 << 10;
+/// How long DNS on the flooded card may take to come back.
+const DNS_BACK_WITHIN: Duration = Duration::from_secs(60);
 /// How long closed connections may take to leave netd.
 const SOCKETS_BACK_WITHIN: Duration = Duration::from_secs(60);
 
@@ -88,14 +99,15 @@ fn request_path(conn: &mut TcpStream) -> Option<String> {
     text.split_whitespace().nth(1).map(String::from)
 }
 
-/// An HTTP server on `listener` that gives `body` at `/big.bin` and 404
-/// elsewhere, for at most `max` connections and until `until`.
+/// An HTTP server on `listener` that gives `body` at `/big.bin`, the
+/// first [`CUT`] bytes of a response four times as long at `/cut.bin`
+/// (then ends the connection), and 404 elsewhere, for at most `max` connections and until `until`.
 fn http_server(listener: TcpListener, body: Arc<Vec<u8>>, max: usize, until: Instant) -> JoinHandle<usize> {
     thread::spawn(move || {
         let _ = listener.set_nonblocking(true);
         let mut served = 0;
         while served < max && Instant::now() < until {
-            let mut conn = match listener.accept() {
+            let conn = match listener.accept() {
                 Ok((conn, _)) => conn,
                 Err(_) => {
                     thread::sleep(Duration::from_millis(20));
@@ -103,21 +115,59 @@ fn http_server(listener: TcpListener, body: Arc<Vec<u8>>, max: usize, until: Ins
                 }
             };
             served += 1;
-            let _ = conn.set_nonblocking(false);
-            let _ = conn.set_read_timeout(Some(SILENCE));
-            let _ = conn.set_write_timeout(Some(SILENCE));
-            let response = match request_path(&mut conn).as_deref() {
-                Some("/big.bin") => {
-                    let head =
-                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                    conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(&body))
-                }
-                _ => conn
-                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n"),
-            };
-            let _ = response.and_then(|()| conn.shutdown(Shutdown::Write));
+            // A thread each: a client that stops reading (or dies) holds
+            // up only its own connection.
+            let body = body.clone();
+            thread::spawn(move || answer_http(conn, &body));
         }
         served
+    })
+}
+
+fn answer_http(mut conn: TcpStream, body: &[u8]) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(SILENCE));
+    let _ = conn.set_write_timeout(Some(SILENCE));
+    let response = match request_path(&mut conn).as_deref() {
+        // Promises a megabyte, sends a quarter, hangs up.
+        Some("/cut.bin") => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", CUT * 4);
+            conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(&body[..CUT]))
+        }
+        Some("/big.bin") => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(body))
+        }
+        _ => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n"),
+    };
+    let _ = response.and_then(|()| conn.shutdown(Shutdown::Write));
+}
+
+/// A sink that takes [`CUT`] bytes of the first connection to `listener`,
+/// then closes it with the rest unread (so the host's kernel resets it).
+fn rude_sink(listener: TcpListener, until: Instant) -> JoinHandle<usize> {
+    thread::spawn(move || {
+        let _ = listener.set_nonblocking(true);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+                Err(_) => return 0,
+            }
+        };
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(SILENCE));
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < CUT && Instant::now() < until {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        // Let more arrive unread: closing then makes a reset.
+        thread::sleep(Duration::from_millis(500));
+        got
     })
 }
 
@@ -200,25 +250,54 @@ fn tcp_sockets(guest: &mut Guest) -> Result<usize, String> {
 
 /// Boot `image`, run every check, power off. The note says what was
 /// moved and how fast.
+/// With `deep`, the machine also has a second card on a wire mk plays
+/// (mk/src/hostile.rs: DNS, hand-made TCP, hostile frames), and the
+/// daemons are killed during transfers.
 pub fn check(
     ws: &Workspace,
     image: &Path,
     firmware: Option<&Firmware>,
     log: &Path,
     big: usize,
+    deep: bool,
 ) -> Result<String, String> {
     let forward = Forward { host: free_port()?, guest: 80 };
     let udp = Forward { host: free_udp_port()?, guest: UDP_GUEST_PORT };
-    let nic = Nic::VirtioWithUdp { tcp: forward, udp };
+    let mut peer = None;
+    let mut wire = None;
+    if deep {
+        let (p, w) = Peer::start(Instant::now() + PROMPT_WITHIN + TRANSFER_WITHIN * 6)?;
+        peer = Some(p);
+        wire = Some(w);
+    }
+    let nic = Nic::VirtioWithUdp { tcp: forward, udp, wire };
     let cmd = crate::check::test_qemu_command_nic(ws, image, firmware, crate::check::SMP, true, nic);
     let mut guest = Guest::spawn(cmd, log)?;
-    let result = exercise(&mut guest, forward, udp, big);
+    let result = exercise(&mut guest, forward, udp, big, peer.as_mut());
     let _ = session::run_command(&mut guest, "poweroff", false);
     guest.kill();
     result
 }
 
-fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -> Result<String, String> {
+/// netd's heap in use (`netcfg:memory`: small allocations and large
+/// buffers), in bytes.
+fn netd_heap(guest: &mut Guest) -> Result<usize, String> {
+    let lines = run(guest, "cat netcfg:memory", Duration::from_secs(30))?;
+    let field =
+        |name: &str| lines.iter().find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(' ')?.parse::<usize>().ok());
+    match (field("heap_used"), field("heap_large")) {
+        (Some(used), Some(large)) => Ok(used + large),
+        _ => Err(format!("netcfg:memory shows no heap_used and heap_large: {lines:?}")),
+    }
+}
+
+fn exercise(
+    guest: &mut Guest,
+    forward: Forward,
+    udp: Forward,
+    big_len: usize,
+    peer: Option<&mut Peer>,
+) -> Result<String, String> {
     session::wait_for_prompt(guest, PROMPT_WITHIN)?;
     let leased = guest.wait_until(LEASE_WITHIN, Duration::ZERO, |out| {
         String::from_utf8_lossy(out).contains("netd: eth0: 10.0.2.15/24 by DHCP")
@@ -257,7 +336,7 @@ fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -
     let deadline = Instant::now() + TRANSFER_WITHIN * 3;
     let http = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let http_port = http.local_addr().map_err(|e| e.to_string())?.port();
-    let server = http_server(http, body.clone(), 4, deadline);
+    let server = http_server(http, body.clone(), 8, deadline);
     let started = Instant::now();
     let get = format!("get http://10.0.2.2:{http_port}/big.bin > file:/net-big.bin; wc -c file:/net-big.bin");
     let lines = run(guest, &get, TRANSFER_WITHIN)?;
@@ -288,7 +367,31 @@ fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -
             received.len()
         ));
     }
-    drop(server);
+    // Connections that end midway: a download the server cuts short, an
+    // upload the receiver resets. Each gives its program a clean error.
+    let cut = format!("get http://10.0.2.2:{http_port}/cut.bin > null:");
+    let lines = run(guest, &cut, Duration::from_secs(60))?;
+    let want = format!("the connection ended after {CUT} of {} bytes", CUT * 4);
+    if !lines.iter().any(|l| l.starts_with(&format!("get: http://10.0.2.2:{http_port}/cut.bin: {want}"))) {
+        return Err(format!("`{cut}` (the server hangs up after {CUT} bytes): {lines:?}"));
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let rude_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let rude = rude_sink(listener, Instant::now() + TRANSFER_WITHIN);
+    let reset = format!("nc 10.0.2.2 {rude_port} < file:/net-big.bin");
+    let lines = run(guest, &reset, TRANSFER_WITHIN)?;
+    let took = rude.join().unwrap_or(0);
+    let reset_said = lines.iter().find(|l| l.starts_with(&format!("nc: 10.0.2.2:{rude_port}: "))).cloned();
+    let Some(reset_said) = reset_said else {
+        return Err(format!("`{reset}` (reset after {took} bytes) said no error: {lines:?}"));
+    };
+    let kills = match peer {
+        Some(_) => Some((http_port, server)),
+        None => {
+            drop(server);
+            None
+        }
+    };
     // Host → guest through the forward.
     run(guest, "echo hello from ferrite > file:/net-hello.txt", Duration::from_secs(30))?;
     // Its log goes to a file: lines printed after the prompt would hide it.
@@ -320,12 +423,29 @@ fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -
     if status != 200 || !String::from_utf8_lossy(&listing).contains("net-hello.txt") {
         return Err(format!("GET /: status {status}: {}", String::from_utf8_lossy(&listing)));
     }
+    // A client that asks for the big file and never reads: netd holds no
+    // more than its buffers for it, and serves others meanwhile.
+    let heap_unstalled = netd_heap(guest)?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stalled = TcpStream::connect_timeout(&addr, SILENCE).map_err(|e| format!("the stalled client: {e}"))?;
+    stalled
+        .write_all(b"GET /net-big.bin HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("the stalled client's request: {e}"))?;
+    thread::sleep(Duration::from_secs(5));
+    let (status, _) = fetch(port, "/net-hello.txt")?;
+    let heap_stalled = netd_heap(guest)?;
+    if status != 200 || heap_stalled > heap_unstalled + STALL_GROWTH {
+        return Err(format!(
+            "with a client not reading: status {status}, netd's heap {heap_stalled} bytes ({heap_unstalled} before)"
+        ));
+    }
+    drop(stalled);
     // Many at once: open them all first (one after another, as QEMU's
     // user network takes them from its host socket with a backlog of one),
     // so the guest holds every one open, then send every request, then
     // read every answer.
+    let heap_before = netd_heap(guest)?;
     let started = Instant::now();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut conns = Vec::with_capacity(CONCURRENT);
     for n in 0..CONCURRENT {
         let conn = TcpStream::connect_timeout(&addr, SILENCE).map_err(|e| format!("connection {n}: {e}"))?;
@@ -334,6 +454,7 @@ fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -
         thread::sleep(Duration::from_millis(2));
     }
     let open = tcp_sockets(guest)?;
+    let heap_open = netd_heap(guest)?;
     for (n, conn) in conns.iter_mut().enumerate() {
         conn.write_all(b"GET /net-hello.txt HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n")
             .map_err(|e| format!("request {n}: {e}"))?;
@@ -364,15 +485,189 @@ fn exercise(guest: &mut Guest, forward: Forward, udp: Forward, big_len: usize) -
     if after > before {
         return Err(format!("netd holds {after} TCP sockets after the {CONCURRENT} connections, {before} before"));
     }
+    let heap_after = netd_heap(guest)?;
+    if heap_after > heap_before + HEAP_SLACK {
+        return Err(format!(
+            "netd's heap is {heap_after} bytes after the {CONCURRENT} connections, {heap_before} before (allowed \
+             {HEAP_SLACK} more)"
+        ));
+    }
+    let kib = |b: usize| b >> 10;
+    let mut deep = String::new();
+    if let (Some(peer), Some((http_port, server))) = (peer, kills) {
+        deep = wire_checks(guest, peer, port)?;
+        deep.push_str(&kill_during_transfers(guest, http_port)?);
+        drop(server);
+    }
     let rate = |d: Duration| big_len as f64 / d.as_secs_f64() / (1 << 20) as f64;
     let mib = big_len >> 20;
     Ok(format!(
         "ping; UDP both ways; {mib} MiB down with get ({:.1} MiB/s), back up with nc ({:.1} MiB/s) and out of httpd ({:.1} MiB/s), \
-         identical; 404 and refused reported; {CONCURRENT} connections open at once ({open} TCP sockets in \
-         netd), all answered in {:.1} s; {before} TCP sockets before and after",
+         identical; 404 and refused reported; a cut download and a reset upload reported ({reset_said:?}); a \
+         client not reading for 5 s: netd's heap {} KiB, {} KiB before; {CONCURRENT} connections open at once \
+         ({open} TCP sockets in netd, heap {} KiB), all answered in {:.1} s; {before} TCP sockets before and after, \
+         heap {} KiB before, {} KiB after{deep}",
         rate(down),
         rate(up),
         rate(served),
-        many.as_secs_f64()
+        kib(heap_stalled),
+        kib(heap_unstalled),
+        kib(heap_open),
+        many.as_secs_f64(),
+        kib(heap_before),
+        kib(heap_after),
     ))
+}
+
+/// The value of `name` in `netcfg:ethN`'s lines.
+fn counter(lines: &[String], name: &str) -> Option<u64> {
+    lines.iter().find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The second card, on the wire mk plays: DNS from mk's server, a TCP
+/// stream in overlapping pieces, then the hostile frames, after which
+/// netd (the same process) still serves both cards. `port` is the host's
+/// forward to the guest's `httpd` (port 80, the SYN flood's target).
+fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, String> {
+    let within = Duration::from_secs(30);
+    run(guest, "echo 10.0.3.15/24 > netcfg:eth1/address", within)?;
+    // DNS: the guest told to ask mk.
+    run(guest, "echo 10.0.3.2 > netcfg:dns", within)?;
+    let lookup = |guest: &mut Guest| -> Result<(), String> {
+        let lines = run(guest, &format!("host {}", hostile::NAME), within)?;
+        let [a, b, c, d] = hostile::NAME_ADDRESS;
+        if !lines.iter().any(|l| l.contains(&format!("{a}.{b}.{c}.{d}"))) {
+            return Err(format!("`host {}` through mk's DNS server: {lines:?}", hostile::NAME));
+        }
+        Ok(())
+    };
+    lookup(guest)?;
+    let lines = run(guest, "host nosuch.example", within)?;
+    if !lines.iter().any(|l| l.trim() == "host: nosuch.example: not found") {
+        return Err(format!("`host nosuch.example`: {lines:?}"));
+    }
+    // TCP in overlapping, repeated and early pieces reaches the program
+    // whole and in order.
+    run(guest, "nc -l 9000 < null: > file:/wire-tcp.txt &", within)?;
+    thread::sleep(Duration::from_secs(1));
+    let text: String = (0..8).map(|n| format!("line {n} of the stream sent in overlapping pieces ......\n")).collect();
+    let stream = peer.overlapping_stream(9000, text.as_bytes())?;
+    thread::sleep(Duration::from_secs(1));
+    let lines = run(guest, "cat file:/wire-tcp.txt", within)?;
+    // (The shell may say first that the background `nc` is done.)
+    let got: Vec<&str> = lines.iter().map(|l| l.trim_end()).filter(|l| !l.starts_with('[')).collect();
+    let want: Vec<&str> = text.lines().collect();
+    if got != want {
+        return Err(format!("the stream sent in overlapping pieces arrived as {got:?}"));
+    }
+    // The hostile frames.
+    let netd = crate::supervision::pid_of(guest, "netd")?;
+    let before = run(guest, "cat netcfg:eth1", within)?;
+    let sent = peer.flood(80);
+    let total: usize = sent.iter().map(|(_, n)| n).sum();
+    thread::sleep(Duration::from_secs(2));
+    // A new connection through the first card right after the SYN flood:
+    // the oldest half-open connections made room.
+    let started = Instant::now();
+    let (status, body) = fetch(port, "/net-hello.txt")?;
+    let fetched = started.elapsed();
+    if status != 200 || body != b"hello from ferrite\n" {
+        return Err(format!(
+            "after the hostile frames, GET /net-hello.txt: {status} {:?}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let lines = run(guest, "ping -c 2 -i 0.2 10.0.2.2", within)?;
+    if !lines.iter().any(|l| l.contains("2 packets transmitted, 2 received")) {
+        return Err(format!("ping 10.0.2.2 after the hostile frames: {lines:?}"));
+    }
+    // DNS on the flooded card: it may take a while to come back, as
+    // netd keeps answering the flood's half-open connections (to
+    // addresses that do not exist, so ARP for them competes with ARP for
+    // mk's server) until their handshakes time out.
+    let started = Instant::now();
+    let mut failed = 0;
+    while let Err(err) = lookup(guest) {
+        failed += 1;
+        if started.elapsed() > DNS_BACK_WITHIN {
+            return Err(format!("DNS on the flooded card not back in {} s: {err}", DNS_BACK_WITHIN.as_secs()));
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+    let dns_back = started.elapsed();
+    let after = run(guest, "cat netcfg:eth1", within)?;
+    let delta = |name: &str| counter(&after, name).unwrap_or(0).saturating_sub(counter(&before, name).unwrap_or(0));
+    let now = crate::supervision::pid_of(guest, "netd")?;
+    if now != netd {
+        return Err(format!("netd was pid {netd} before the hostile frames and is {now} after"));
+    }
+    let taken = delta("rx_frames");
+    if taken < 1000 {
+        return Err(format!("netd took {taken} of the {total} hostile frames (at least 1,000 wanted): {after:?}"));
+    }
+    run(guest, "echo 10.0.2.3 > netcfg:dns", within)?;
+    let kinds: Vec<String> = sent.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    Ok(format!(
+        "; second card: {} resolved by mk's DNS server and an unknown name refused; {stream}, arrived whole; \
+         {total} hostile frames ({}), {taken} taken by netd ({} half-open connections dropped for new ones), \
+         then netd (the same pid) served a page in {:.1} s, a ping, and DNS again after {:.1} s ({failed} lookups \
+         failed first); mk's end answered {} ARP requests and {} DNS queries",
+        hostile::NAME,
+        kinds.join(", "),
+        delta("half_open_dropped"),
+        fetched.as_secs_f64(),
+        dns_back.as_secs_f64(),
+        peer.counts.arp_answered.load(std::sync::atomic::Ordering::Relaxed),
+        peer.counts.dns_answered.load(std::sync::atomic::Ordering::Relaxed),
+    ))
+}
+
+/// Kill netd during a download, then the card's driver during an upload:
+/// each interrupted program reports an error, netd comes back (init),
+/// and a new connection works.
+fn kill_during_transfers(guest: &mut Guest, http_port: u16) -> Result<String, String> {
+    let within = Duration::from_secs(30);
+    let mut notes = Vec::new();
+    for (daemon, start) in [
+        ("netd", format!("get http://10.0.2.2:{http_port}/big.bin > file:/net-killed.bin 2> file:/net-killed.err &")),
+        ("virtio-netd", String::from("nc 10.0.2.2 9 < file:/net-big.bin > null: 2> file:/net-killed.err &")),
+    ] {
+        run(guest, "rm file:/net-killed.err", within).ok();
+        let mut receiver = None;
+        let mut start = start;
+        if daemon == "virtio-netd" {
+            let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let sink_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            receiver = Some(sink(listener, BIG * 2, Instant::now() + TRANSFER_WITHIN));
+            start = start.replace("10.0.2.2 9 ", &format!("10.0.2.2 {sink_port} "));
+        }
+        run(guest, &start, within)?;
+        thread::sleep(Duration::from_secs(3));
+        let pid = crate::supervision::pid_of(guest, daemon)?;
+        let leased = |text: &str| text.contains("netd: eth0: 10.0.2.15/24 by DHCP");
+        if !session::run_until(guest, &format!("kill -KILL {pid}"), Duration::from_secs(60), leased)? {
+            return Err(format!("after {daemon} (pid {pid}) was killed, netd never got its lease again"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let said = loop {
+            let lines = run(guest, "cat file:/net-killed.err", within).unwrap_or_default();
+            if let Some(line) = lines.iter().find(|l| l.starts_with("get: ") || l.starts_with("nc: ")) {
+                break line.trim().to_string();
+            }
+            if Instant::now() > deadline {
+                return Err(format!("`{start}` said nothing within 60 s of {daemon}'s kill: {lines:?}"));
+            }
+            thread::sleep(Duration::from_secs(1));
+        };
+        drop(receiver);
+        // A new connection: the short download's error is the whole
+        // exchange working.
+        let cut = format!("get http://10.0.2.2:{http_port}/cut.bin > null:");
+        let lines = run(guest, &cut, Duration::from_secs(60))?;
+        if !lines.iter().any(|l| l.contains("the connection ended after")) {
+            return Err(format!("after {daemon}'s kill, `{cut}`: {lines:?}"));
+        }
+        notes.push(format!("{daemon} killed during a transfer: {said:?}, back, new connections work"));
+    }
+    Ok(format!("; {}", notes.join("; ")))
 }

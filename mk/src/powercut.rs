@@ -284,15 +284,10 @@ pub fn daemon_kill_run(target: &Target<'_>, seed: u64) -> Result<String, String>
         while Instant::now() < until {
             guest.poll(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)))?;
         }
-        let killed_at = guest.output.len();
-        session::run_command(&mut guest, &format!("kill -KILL {pid}"), false)?;
         // The file system is back when a new redoxfsd is ready (after the
         // driver's restart too, when the driver was the one killed).
-        let back = |out: &[u8]| {
-            let text = String::from_utf8_lossy(&out[killed_at.min(out.len())..]);
-            text.lines().any(|l| l.contains("init: redoxfsd (pid") && l.contains("ready after"))
-        };
-        if !guest.wait_until(BACK_TIMEOUT, Duration::from_millis(300), back) {
+        let back = |text: &str| text.lines().any(|l| l.contains("init: redoxfsd (pid") && l.contains("ready after"));
+        if !session::run_until(&mut guest, &format!("kill -KILL {pid}"), BACK_TIMEOUT, back)? {
             return Err(format!("{daemon} killed: file: did not come back (log {})", ws.show(&log)));
         }
         // The writer stops at its first failed call, or goes on on the

@@ -105,9 +105,27 @@ pub enum Nic {
     /// reach the guest's port GUEST (only loopback: nothing outside this
     /// machine can connect). QEMU then adds no default card.
     Virtio(Option<Forward>),
-    /// [`Nic::Virtio`] with a TCP and a UDP forward (the network test).
-    VirtioWithUdp { tcp: Forward, udp: Forward },
+    /// [`Nic::Virtio`] with a TCP and a UDP forward (the network test),
+    /// and maybe a second card on a [`Wire`].
+    VirtioWithUdp { tcp: Forward, udp: Forward, wire: Option<Wire> },
+    /// [`Nic::Virtio`] on a user network that reaches nothing outside
+    /// QEMU (`restrict=on`: DHCP and the gateway's replies only): the
+    /// fuzzer's connections must not touch the host.
+    Isolated,
 }
+
+/// A second `virtio-net-pci` card (the guest's `network:1`, MAC
+/// [`WIRE_MAC`]) whose frames QEMU sends as UDP datagrams from
+/// 127.0.0.1:`qemu` to 127.0.0.1:`peer`, and takes from there: mk plays
+/// the rest of that Ethernet (`-netdev dgram`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wire {
+    pub qemu: u16,
+    pub peer: u16,
+}
+
+/// The MAC address of the card on a [`Wire`].
+pub const WIRE_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x57];
 
 /// Everything that varies between boots.
 pub struct Machine<'a> {
@@ -198,10 +216,18 @@ pub fn disk_args(disks: &[PathBuf]) -> Vec<String> {
 /// The arguments that attach the network card `nic` (none for QEMU's
 /// default card).
 pub fn nic_args(nic: Nic) -> Vec<String> {
-    let (tcp, udp) = match nic {
+    let (tcp, udp, wire) = match nic {
         Nic::QemuDefault => return Vec::new(),
-        Nic::Virtio(forward) => (forward, None),
-        Nic::VirtioWithUdp { tcp, udp } => (Some(tcp), Some(udp)),
+        Nic::Virtio(forward) => (forward, None, None),
+        Nic::VirtioWithUdp { tcp, udp, wire } => (Some(tcp), Some(udp), wire),
+        Nic::Isolated => {
+            return vec![
+                "-netdev".into(),
+                "user,id=net0,restrict=on".into(),
+                "-device".into(),
+                "virtio-net-pci,netdev=net0".into(),
+            ];
+        }
     };
     let mut netdev = String::from("user,id=net0");
     if let Some(Forward { host, guest }) = tcp {
@@ -210,7 +236,23 @@ pub fn nic_args(nic: Nic) -> Vec<String> {
     if let Some(Forward { host, guest }) = udp {
         netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{host}-:{guest}"));
     }
-    vec!["-netdev".into(), netdev, "-device".into(), "virtio-net-pci,netdev=net0".into()]
+    let mut args = vec!["-netdev".into(), netdev, "-device".into(), "virtio-net-pci,netdev=net0".into()];
+    if let Some(Wire { qemu, peer }) = wire {
+        let m = WIRE_MAC;
+        args.extend([
+            "-netdev".into(),
+            format!(
+                "dgram,id=net1,local.type=inet,local.host=127.0.0.1,local.port={qemu},\
+                 remote.type=inet,remote.host=127.0.0.1,remote.port={peer}"
+            ),
+            "-device".into(),
+            format!(
+                "virtio-net-pci,netdev=net1,mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            ),
+        ]);
+    }
+    args
 }
 
 /// The line `cargo mk qemu` prints about a forward.
@@ -403,6 +445,21 @@ mod tests {
         // Only loopback on the host side, never every address.
         assert!(!forwarded.contains("0.0.0.0") && !forwarded.contains("tcp::"), "{forwarded}");
         assert_eq!(describe_forward(DEFAULT_FORWARD), "host 127.0.0.1:8080 -> guest port 80");
+        let wired = nic_args(Nic::VirtioWithUdp {
+            tcp: DEFAULT_FORWARD,
+            udp: Forward { host: 7001, guest: 7000 },
+            wire: Some(Wire { qemu: 5001, peer: 5002 }),
+        })
+        .join(" ");
+        assert!(wired.contains("hostfwd=udp:127.0.0.1:7001-:7000"), "{wired}");
+        assert!(
+            wired.contains(
+                "-netdev dgram,id=net1,local.type=inet,local.host=127.0.0.1,local.port=5001,remote.type=inet,\
+                 remote.host=127.0.0.1,remote.port=5002 -device virtio-net-pci,netdev=net1,mac=52:54:00:12:34:57"
+            ),
+            "{wired}"
+        );
+        assert!(nic_args(Nic::Isolated).join(" ").contains("restrict=on"));
     }
 
     #[test]

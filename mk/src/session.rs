@@ -269,6 +269,27 @@ pub fn run_command_within(
     Ok(Output { lines: command_output(&guest.output[mark..]), prompt_back })
 }
 
+/// Types `command` (one whose effect prints after the shell's prompt is
+/// back, such as killing a daemon init restarts) and waits up to `within`
+/// for the console after it to satisfy `done`; then an empty command
+/// brings a fresh prompt (waiting for the prompt itself would wait out
+/// [`COMMAND_TIMEOUT`], as the lines after it hide it). Whether `done`
+/// came true.
+pub fn run_until(
+    guest: &mut Guest,
+    command: &str,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> Result<bool, String> {
+    let mark = guest.output.len();
+    guest.type_text(&format!("{command}\r"))?;
+    let seen = guest.wait_until(within, Duration::from_millis(300), |out| {
+        done(&String::from_utf8_lossy(&out[mark.min(out.len())..]))
+    });
+    run_command(guest, "", false)?;
+    Ok(seen)
+}
+
 /// Types every command of `script` into the shell at the prompt and
 /// compares the outputs. Returns the transcript on failure.
 pub fn run(guest: &mut Guest, script: &Script) -> Result<(), String> {

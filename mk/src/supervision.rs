@@ -98,11 +98,10 @@ fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
 fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &str, &str)) -> Result<String, String> {
     let pid = pid_of(guest, name)?;
     let mark = guest.output.len();
-    session::run_command(guest, &format!("kill -KILL {pid}"), false)?;
     let restarted = format!("init: {name} restarted as pid");
-    let back = guest.wait_until(Duration::from_secs(10), Duration::from_millis(300), |out| {
-        String::from_utf8_lossy(&out[mark..]).contains(&restarted)
-    });
+    let back = session::run_until(guest, &format!("kill -KILL {pid}"), Duration::from_secs(10), |text| {
+        text.contains(&restarted)
+    })?;
     let text = strip_escapes(&String::from_utf8_lossy(&guest.output[mark..]));
     if !back {
         return Err(format!("{name} (pid {pid}) was not restarted; console:\n{text}"));

@@ -29,7 +29,7 @@ pub const SCHEMES_SPARED: &[&str] = &["serial", "fbcon", "debug", "ps2"];
 pub const SCHEMES: &[&str] = &[
     "tmp", "tmp", "tmp", "chan", "chan", "shm", "shm", "log", "pci", "sys", "null", "zero", "rand", "pipe", "pipe",
     "event", "event", "memory", "time", "irq", "initfs", "", "fuzzd", "fuzzd", "fuzzcon", "fuzzcon", "power", "disk",
-    "file", "file", "nope", "TMP",
+    "file", "file", "tcp", "tcp", "udp", "icmp", "netcfg", "netcfg", "ip", "nope", "TMP",
 ];
 
 /// Path parts of generated URLs; `@` is replaced by a digit (so children
@@ -72,6 +72,20 @@ pub const PATHS: &[&str] = &[
     "a\0b",
     ":",
     "fuzz@/\u{00e9}",
+    "10.0.2.2:@",
+    "10.0.2.2:80@",
+    ":80@",
+    "999.1.1.1:80",
+    "echo/10.0.2.2",
+    "echo/10.0.2.@",
+    "eth0",
+    "eth0/address",
+    "eth@/gateway",
+    "dns",
+    "memory",
+    "resolve/fuzz@.example",
+    "17",
+    "25@",
 ];
 
 /// Where pointed-to data is written: the second half of the scratch.

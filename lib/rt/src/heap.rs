@@ -14,6 +14,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use abi::syscall::{MAP_PRIVATE, PROT_READ, PROT_WRITE};
 use heap_alloc::FreeListHeap;
@@ -26,6 +27,27 @@ const PAGE: usize = 4096;
 /// a `chan:` direction's 64 KiB ring, a file's contents, a snapshot.
 const LARGE: usize = 64 * 1024;
 
+/// Bytes in large allocations' own mappings (page-rounded), live now.
+static LARGE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// What the heap holds now (`netd` shows it in `netcfg:memory`, so a test
+/// can see memory come back after a load).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes in live small allocations (the free list's).
+    pub used: usize,
+    /// Bytes the free list manages (its chunks, never given back).
+    pub reserved: usize,
+    /// Bytes in live large allocations, each a mapping of its own.
+    pub large: usize,
+}
+
+/// The heap's counters now.
+pub fn usage() -> Usage {
+    let stats = ALLOCATOR.0.lock().heap.stats();
+    Usage { used: stats.used, reserved: stats.total, large: LARGE_BYTES.load(Ordering::Relaxed) }
+}
+
 fn is_large(layout: Layout) -> bool {
     layout.size() >= LARGE && layout.align() <= PAGE
 }
@@ -37,7 +59,10 @@ fn map_large(size: usize) -> *mut u8 {
     };
     // SAFETY: no MAP_FIXED: the kernel picks an address nothing uses.
     match unsafe { crate::sys::mmap(0, len, PROT_READ | PROT_WRITE | MAP_PRIVATE) } {
-        Ok(addr) => ptr::with_exposed_provenance_mut(addr),
+        Ok(addr) => {
+            LARGE_BYTES.fetch_add(len, Ordering::Relaxed);
+            ptr::with_exposed_provenance_mut(addr)
+        }
         Err(_) => ptr::null_mut(),
     }
 }
@@ -47,8 +72,10 @@ fn map_large(size: usize) -> *mut u8 {
 /// # Safety
 /// `ptr` came from [`map_large`] with the same `size` and is not used again.
 unsafe fn unmap_large(ptr: *mut u8, size: usize) {
+    let len = size.next_multiple_of(PAGE);
+    LARGE_BYTES.fetch_sub(len, Ordering::Relaxed);
     // SAFETY: per the contract, the whole mapping is ours and dead.
-    let _ = unsafe { crate::sys::munmap(ptr.expose_provenance(), size.next_multiple_of(PAGE)) };
+    let _ = unsafe { crate::sys::munmap(ptr.expose_provenance(), len) };
 }
 
 struct Heap {
@@ -104,6 +131,22 @@ unsafe impl GlobalAlloc for Allocator {
             return block.as_ptr();
         }
         ptr::null_mut()
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_large(layout) {
+            // A fresh anonymous mapping reads as zeros already: writing them
+            // would only make every page resident (netd's 72 KiB socket
+            // buffers, mostly never filled).
+            return map_large(layout.size());
+        }
+        // SAFETY: the caller's contract for `alloc_zeroed` is `alloc`'s.
+        let block = unsafe { self.alloc(layout) };
+        if !block.is_null() {
+            // SAFETY: `alloc` gave `layout.size()` writable bytes at `block`.
+            unsafe { ptr::write_bytes(block, 0, layout.size()) };
+        }
+        block
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -46,7 +46,7 @@ pub mod arch;
 pub mod env;
 pub mod event;
 pub mod fs;
-mod heap;
+pub mod heap;
 pub mod io;
 pub mod mem;
 mod panic;

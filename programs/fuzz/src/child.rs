@@ -51,6 +51,9 @@ const STARTERS: &[(&str, usize)] = &[
     ("initfs:bin/hello", 0),
     ("memory:", 0),
     ("fuzzcon:", 0),
+    ("netcfg:eth0", 0),
+    ("udp:10.0.2.2:9", 0),
+    ("icmp:echo/10.0.2.2", 0),
 ];
 
 fn set_up(slot: usize, progress: &Progress) -> rt::Result<Vec<usize>> {

@@ -157,6 +157,13 @@ pub fn file_scheme_survives_its_restart_and_open_unlinks() -> Outcome {
 const MANY: usize = 10_000;
 
 pub fn file_scheme_holds_ten_thousand_files_in_a_directory() -> Outcome {
+    // Over a minute of RedoxFS's work, the same whatever the CPUs: the
+    // 4-CPU boot of the self-tests (there for scheduling) leaves it to the
+    // two 2-CPU boots, so the suite stays within CI's time.
+    let cpus = crate::kschemes::number(&ok("read sys:cpu", rt::fs::read_to_string("sys:cpu"))?, "cpus")?;
+    if cpus > 2 {
+        return Ok(format!("not run on {cpus} CPUs: the 2-CPU boots run it"));
+    }
     let _fs = file_system()?;
     ok("mkdir", mkdir("file:/tmp/many"))?;
     let started = rt::time::now();

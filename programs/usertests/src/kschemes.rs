@@ -43,7 +43,7 @@ fn field<'a>(text: &'a str, key: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("no {key:?} line in {text:?}"))
 }
 
-fn number(text: &str, key: &str) -> Result<u64, String> {
+pub fn number(text: &str, key: &str) -> Result<u64, String> {
     let value = field(text, key)?;
     value.parse().map_err(|_| format!("{key}: {value:?} is not a number"))
 }

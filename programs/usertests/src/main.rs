@@ -259,6 +259,7 @@ static TESTS: &[Test] = tests![
     disk::disk_read_ahead_never_hides_a_write,
     netstack::netd_leases_an_address_and_pings_the_host,
     netstack::netd_reports_a_refused_connection,
+    netstack::netd_sends_and_takes_raw_ip_packets,
     netstack::netd_refuses_malformed_addresses_and_settings,
     disk::disk_serves_many_callers_at_once,
     disk::disk_partitions_are_entries_of_their_own,

@@ -1,7 +1,8 @@
 //! `netd`, the TCP/IP daemon (README "Network"), on the card the
 //! self-test machine attaches (QEMU's user-mode network: the host and
 //! gateway 10.0.2.2, its DNS 10.0.2.3, the guest 10.0.2.15 by DHCP): the
-//! lease and `netcfg:`, a ping through `icmp:`, a refused TCP connection,
+//! lease and `netcfg:`, a ping through `icmp:`, one written by hand through
+//! `ip:`, a refused TCP connection,
 //! and every malformed address and setting refused with an errno while
 //! netd keeps serving. A self-test boot runs no `init.rc`, so each test
 //! starts `pcid`, `virtio-netd` and `netd` itself. The data paths (TCP
@@ -54,7 +55,7 @@ pub fn netd_leases_an_address_and_pings_the_host() -> Outcome {
         ensure!(field(&text, name) == want, "netcfg:eth0 says {name} {:?}, not {want}:\n{text}", field(&text, name));
     }
     let listing = ok("read netcfg:", rt::fs::read_to_string("netcfg:"))?;
-    ensure!(listing == "eth0\ndns\n", "netcfg: lists {listing:?}");
+    ensure!(listing == "eth0\ndns\nmemory\n", "netcfg: lists {listing:?}");
     // Three echoes, each answered with its number and bytes.
     let mut echo = ok("open icmp:echo/10.0.2.2", File::open_with("icmp:echo/10.0.2.2", O_RDWR | sc::O_NONBLOCK))?;
     for seq in 0u16..3 {
@@ -93,6 +94,80 @@ pub fn netd_reports_a_refused_connection() -> Outcome {
     let text = ok("read netcfg:eth0", rt::fs::read_to_string("netcfg:eth0"))?;
     ensure!(field(&text, "tcp_sockets") == "0", "a refused connection left a socket: {text}");
     Ok(String::from("ECONNREFUSED from fsync, read and write; no socket left"))
+}
+
+/// The Internet checksum of `bytes`.
+fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes.chunks(2).map(|p| u32::from(u16::from_be_bytes([p[0], *p.get(1).unwrap_or(&0)]))).sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+pub fn netd_sends_and_takes_raw_ip_packets() -> Outcome {
+    let _stack = stack()?;
+    let raw = ok("open ip:1", File::open_with("ip:1", O_RDWR | sc::O_NONBLOCK))?;
+    ensure!(ok("fpath", raw.path())? == "1", "fpath {:?}", raw.path());
+    // An echo request to the gateway, by hand: IPv4 header (source left
+    // 0.0.0.0 for netd to fill in), ICMP echo with identifier 0x4652.
+    let mut icmp = alloc::vec![8u8, 0, 0, 0, 0x46, 0x52, 0, 7];
+    icmp.extend_from_slice(b"raw ip from ferrite");
+    let sum = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let total = (20 + icmp.len()) as u16;
+    let mut packet = alloc::vec![0x45u8, 0];
+    packet.extend_from_slice(&total.to_be_bytes());
+    packet.extend_from_slice(&[0, 1, 0x40, 0, 64, 1, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2]);
+    packet.extend_from_slice(&icmp);
+    ok("write an echo request packet", rt::sys::write(raw.fd(), &packet))?;
+    let mut reply = [0u8; 256];
+    let mut got = None;
+    wait_until(ANSWER_WITHIN, || {
+        while let Ok(n) = rt::sys::read(raw.fd(), &mut reply) {
+            // The echo reply: from 10.0.2.2, ICMP type 0, our identifier.
+            let header = usize::from(reply[0] & 0xf) * 4;
+            if n >= header + 8
+                && reply[12..16] == [10, 0, 2, 2]
+                && reply[header] == 0
+                && reply[header + 4..header + 6] == [0x46, 0x52]
+            {
+                got = Some((n, header));
+                return true;
+            }
+        }
+        false
+    });
+    let (n, header) = got.ok_or_else(|| format!("no echo reply through ip:1 in {ANSWER_WITHIN:?}"))?;
+    ensure!(reply[9] == 1 && reply[16..20] == [10, 0, 2, 15], "the reply's header: {:?}", &reply[..20]);
+    ensure!(&reply[header + 8..n] == b"raw ip from ferrite", "the reply carries {:?}", &reply[header + 8..n]);
+    // Bad packets: too short, not IPv4, a length that lies, another
+    // protocol, too long; bad paths; not root.
+    expect_err("write 10 bytes", rt::sys::write(raw.fd(), &packet[..10]), sc::EINVAL)?;
+    let mut v6 = packet.clone();
+    v6[0] = 0x65;
+    expect_err("write an IPv6 version", rt::sys::write(raw.fd(), &v6), sc::EINVAL)?;
+    expect_err("write a packet cut short", rt::sys::write(raw.fd(), &packet[..packet.len() - 1]), sc::EINVAL)?;
+    let mut udp = packet.clone();
+    udp[9] = 17;
+    expect_err("write a UDP packet to ip:1", rt::sys::write(raw.fd(), &udp), sc::EINVAL)?;
+    expect_err("write 2000 bytes", rt::sys::write(raw.fd(), &[0x45u8; 2000]), sc::EMSGSIZE)?;
+    for bad in ["ip:", "ip:256", "ip:x", "ip:-1", "ip:0x11"] {
+        expect_err(&format!("open {bad}"), File::open_with(bad, O_RDWR), sc::EINVAL)?;
+    }
+    let status = run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        match File::open_with("ip:1", O_RDWR) {
+            Err(err) if err.errno == sc::EACCES => 0,
+            _ => 1,
+        }
+    })?;
+    expect_exit("user 1000 opening ip:1 (EACCES)", status, 0)?;
+    Ok(format!(
+        "an echo request written by hand through ip:1, its {n}-byte reply read back; 5 bad packets, 5 bad paths and a non-root open refused"
+    ))
 }
 
 pub fn netd_refuses_malformed_addresses_and_settings() -> Outcome {

@@ -41,6 +41,10 @@ pub struct Counters {
     pub tx_dropped: u64,
     /// Connection requests dropped because the port's backlog was full.
     pub syn_dropped: u64,
+    /// Half-open connections (a SYN answered, no ACK back) given up to
+    /// make room for a new SYN when the port's backlog was full: a SYN
+    /// flood costs the oldest half-open connections, not new ones.
+    pub half_open_dropped: u64,
     /// Failed reads and writes.
     pub errors: u64,
 }

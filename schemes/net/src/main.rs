@@ -5,7 +5,7 @@
 //! (`network:N`) and MAC (`network:N/mac`), make one smoltcp interface
 //! per card (DHCP on each; the first card takes `--fallback ADDR/PREFIX
 //! GATEWAY DNS` when no DHCP server answers in five seconds), register
-//! `tcp:`, `udp:`, `icmp:` and `netcfg:`, enter the null namespace and
+//! `tcp:`, `udp:`, `icmp:`, `netcfg:` and `ip:`, enter the null namespace and
 //! serve as uid [`NET_UID`].
 //!
 //! The loop waits on one `event:` queue for the four scheme sockets, the
@@ -26,6 +26,7 @@ extern crate alloc;
 
 mod device;
 mod icmp;
+mod ip;
 mod netcfg;
 mod ready;
 mod stack;
@@ -56,7 +57,8 @@ const TCP: usize = 0;
 const UDP: usize = 1;
 const ICMP: usize = 2;
 const NETCFG: usize = 3;
-const TIMER: usize = 4;
+const IP: usize = 4;
+const TIMER: usize = 5;
 const CARD_BASE: usize = 16;
 /// The longest netd sleeps without reading its cards (a driver that died
 /// sends no event).
@@ -130,11 +132,13 @@ fn retry_all(
     udp: &mut Server<udp::Udp>,
     icmp: &mut Server<icmp::Icmp>,
     netcfg: &mut Server<netcfg::Netcfg>,
+    ip: &mut Server<ip::Ip>,
 ) -> Result<()> {
     tcp.retry_parked()?;
     udp.retry_parked()?;
     icmp.retry_parked()?;
-    netcfg.retry_parked()
+    netcfg.retry_parked()?;
+    ip.retry_parked()
 }
 
 fn register<S: Scheme>(name: &str, scheme: S, queue: &EventQueue, data: usize) -> Result<Server<S>> {
@@ -190,6 +194,7 @@ fn main() -> Result<()> {
     let mut udp = register("udp", udp::Udp::new(stack.clone()), &queue, UDP)?;
     let mut icmp = register("icmp", icmp::Icmp::new(stack.clone(), (seed >> 16) as u16), &queue, ICMP)?;
     let mut netcfg = register("netcfg", netcfg::Netcfg::new(stack.clone()), &queue, NETCFG)?;
+    let mut ip = register("ip", ip::Ip::new(stack.clone()), &queue, IP)?;
     let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK)?;
     queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
     for (n, fd) in card_fds.iter().enumerate() {
@@ -198,14 +203,14 @@ fn main() -> Result<()> {
     tcp.confine().inspect_err(|err| eprintln!("netd: cannot enter the null namespace: {err}"))?;
     rt::sys::setuid(NET_UID, NET_UID).inspect_err(|err| eprintln!("netd: cannot become uid {NET_UID}: {err}"))?;
     for name in &names {
-        println!("netd: {name}: asking DHCP; serving tcp: udp: icmp: netcfg:");
+        println!("netd: {name}: asking DHCP; serving tcp: udp: icmp: netcfg: ip:");
     }
     tcp.ready();
 
     let mut armed: Option<core::time::Duration> = None;
     let mut events = [Event::default(); 16];
     // Which scheme sockets have requests (all, the first time).
-    let mut requests = [true; 4];
+    let mut requests = [true; 5];
     loop {
         // Frames left over from a cut-short burst: go on without waiting.
         let n = if stack.borrow().rx_backlog() {
@@ -219,7 +224,7 @@ fn main() -> Result<()> {
         };
         for event in &events[..n] {
             match event.data {
-                TCP | UDP | ICMP | NETCFG => requests[event.data] = true,
+                TCP | UDP | ICMP | NETCFG | IP => requests[event.data] = true,
                 TIMER => {
                     // Disarms the timer once its time passed (EAGAIN before).
                     let _ = timer.read(&mut [0u8; 16]);
@@ -251,9 +256,12 @@ fn main() -> Result<()> {
         if core::mem::take(&mut requests[NETCFG]) {
             netcfg.handle_pending()?;
         }
+        if core::mem::take(&mut requests[IP]) {
+            ip.handle_pending()?;
+        }
         for _ in 0..SETTLE {
             let changed = stack.borrow_mut().poll(tcp::now());
-            retry_all(&mut tcp, &mut udp, &mut icmp, &mut netcfg)?;
+            retry_all(&mut tcp, &mut udp, &mut icmp, &mut netcfg, &mut ip)?;
             if !changed {
                 break;
             }

@@ -1,12 +1,13 @@
 //! `netcfg:` (README "Network"): the configuration of the network, as
 //! small text files.
 //!
-//! - `netcfg:` lists the cards (`eth0`, ...) and `dns`.
+//! - `netcfg:` lists the cards (`eth0`, ...), `dns` and `memory`.
 //! - `netcfg:ethN`: the card's state, one `name value` line each: `name`,
 //!   `driver` (`network:N`), `mac`, `address` (`A.B.C.D/N` or `none`),
 //!   `how` (`dhcp`, `static`, `fallback`, `waiting for dhcp`), `gateway`,
 //!   `dns`, then the counters `rx_frames rx_bytes tx_frames tx_bytes
-//!   tx_dropped syn_dropped errors`, `tcp_sockets`, and `netd_turns` (how many times
+//!   tx_dropped syn_dropped half_open_dropped
+//!   errors`, `tcp_sockets`, and `netd_turns` (how many times
 //!   netd's loop ran: woken by a frame, a request or its timer).
 //!   `ifconfig` shows it.
 //! - `netcfg:ethN/address`: read the address; write `A.B.C.D/N` (a static
@@ -14,6 +15,11 @@
 //! - `netcfg:ethN/gateway`: read; write `A.B.C.D` or `none`. Root only.
 //! - `netcfg:dns`: the DNS servers, one per line; write addresses
 //!   separated by spaces or lines (root only) to use them on every card.
+//! - `netcfg:memory`: netd's heap, `heap_used` (small allocations),
+//!   `heap_reserved` (what the small allocations' chunks hold, kept for
+//!   good) and `heap_large` (buffers of 64 KiB and more, each a mapping of
+//!   its own, given back when freed), in bytes: a test reads it before and
+//!   after a load to see netd's memory come back.
 //! - `netcfg:resolve/NAME`: look NAME up (A records): a read gives its
 //!   addresses, one per line, waiting for the answer; `ENOENT` when the
 //!   name does not exist, `ENETUNREACH` when no DNS server is known.
@@ -41,6 +47,7 @@ enum File {
     Address(usize),
     Gateway(usize),
     Dns,
+    Memory,
     Resolve { query: Option<Query>, answer: Option<core::result::Result<String, i32>> },
 }
 
@@ -79,7 +86,7 @@ impl Netcfg {
         Ok(match &mut h.file {
             File::Listing => {
                 let mut text: String = stack.cards.iter().map(|c| format!("{}\n", c.name)).collect();
-                text.push_str("dns\n");
+                text.push_str("dns\nmemory\n");
                 text
             }
             File::Card(n) => {
@@ -88,7 +95,7 @@ impl Netcfg {
                 let address = c.address.map_or_else(|| String::from("none"), |a| format!("{a}"));
                 format!(
                     "name {}\ndriver {}\nmac {}\naddress {address}\nhow {}\ngateway {}\ndns {}\nrx_frames {}\n\
-                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nsyn_dropped {}\nerrors {}\ntcp_sockets {}\nnetd_turns {}\n",
+                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nsyn_dropped {}\nhalf_open_dropped {}\nerrors {}\ntcp_sockets {}\nnetd_turns {}\n",
                     c.name,
                     c.driver,
                     crate::stack::mac_text(c.mac),
@@ -101,6 +108,7 @@ impl Netcfg {
                     k.tx_bytes,
                     k.tx_dropped,
                     k.syn_dropped,
+                    k.half_open_dropped,
                     k.errors,
                     c.tcp_count,
                     stack.turns,
@@ -113,6 +121,10 @@ impl Netcfg {
             File::Dns => {
                 let servers = stack.cards.iter().find(|c| !c.dns_servers.is_empty()).map(|c| c.dns_servers.clone());
                 servers.unwrap_or_default().iter().map(|s| format!("{s}\n")).collect()
+            }
+            File::Memory => {
+                let heap = rt::heap::usage();
+                format!("heap_used {}\nheap_reserved {}\nheap_large {}\n", heap.used, heap.reserved, heap.large)
             }
             File::Resolve { query, answer } => {
                 if answer.is_none()
@@ -154,6 +166,7 @@ impl Scheme for Netcfg {
         let file = match path.split_once('/') {
             None if path.is_empty() => File::Listing,
             None if path == "dns" => File::Dns,
+            None if path == "memory" => File::Memory,
             None => File::Card(self.card(path).ok_or(err(ENOENT))?),
             Some(("resolve", name)) => {
                 if !net_addr::is_name(name) {
@@ -252,6 +265,7 @@ impl Scheme for Netcfg {
             File::Address(n) => format!("{}/address", card(*n)),
             File::Gateway(n) => format!("{}/gateway", card(*n)),
             File::Dns => String::from("dns"),
+            File::Memory => String::from("memory"),
             File::Resolve { .. } => String::from("resolve"),
         })
     }

@@ -43,6 +43,11 @@ pub const TCP_MAX: usize = 512;
 const LINGER: Duration = Duration::from_secs(30);
 /// A TCP peer that stops answering is given up after this long.
 pub const TCP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection request may take to complete its handshake
+/// (the answer sent again at 1, 2 and 4 s): a flood of requests nobody
+/// completes, from addresses that do not exist, holds sockets (and keeps
+/// the card asking ARP for those addresses) for no longer than this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long card 0 waits for DHCP before taking the fallback address.
 const FALLBACK_AFTER: Duration = Duration::from_secs(5);
 
@@ -379,6 +384,10 @@ impl Stack {
         Some(Sock { card, handle: c.sockets.add(socket) })
     }
 
+    fn state(&self, sock: Sock) -> tcp::State {
+        self.cards[sock.card].sockets.get::<tcp::Socket>(sock.handle).state()
+    }
+
     pub fn tcp(&mut self, sock: Sock) -> &mut tcp::Socket<'static> {
         self.cards[sock.card].sockets.get_mut::<tcp::Socket>(sock.handle)
     }
@@ -447,7 +456,15 @@ impl Stack {
             let local = listener.local;
             // Handshakes that failed leave nothing to accept.
             pending.retain(|&s| {
-                let gone = self.cards[s.card].sockets.get::<tcp::Socket>(s.handle).state() == tcp::State::Closed;
+                let socket = self.cards[s.card].sockets.get_mut::<tcp::Socket>(s.handle);
+                let state = socket.state();
+                // A finished handshake: the connection gets the ordinary
+                // timeout (smoltcp's is an idle one), however long it
+                // then waits to be accepted.
+                if state != tcp::State::SynReceived && socket.timeout() != Some(TCP_TIMEOUT) {
+                    socket.set_timeout(Some(TCP_TIMEOUT));
+                }
+                let gone = state == tcp::State::Closed;
                 if gone {
                     self.cards[s.card].sockets.remove(s.handle);
                     self.cards[s.card].tcp_count -= 1;
@@ -464,18 +481,30 @@ impl Stack {
             let on_card = spare.iter().filter(|s| s.card == card).count();
             let has_address = self.cards[card].address.is_some();
             for _ in on_card..LISTEN_SPARE {
-                if pending.len() >= BACKLOG || !has_address {
+                if !has_address {
                     break;
+                }
+                if pending.len() >= BACKLOG {
+                    // Full: the oldest half-open connection makes room (a
+                    // flood of SYNs nobody completes must not lock the
+                    // port until they time out); with none, SYNs wait.
+                    let Some(oldest) = pending.iter().position(|&s| self.state(s) == tcp::State::SynReceived) else {
+                        break;
+                    };
+                    let s = pending.remove(oldest);
+                    self.drop_tcp(s);
+                    self.cards[s.card].frames.counters.half_open_dropped += 1;
                 }
                 let Some(sock) = self.tcp_socket(card) else { break };
                 let endpoint = smoltcp::wire::IpListenEndpoint { addr: local.map(IpAddress::Ipv4), port };
+                self.tcp(sock).set_timeout(Some(HANDSHAKE_TIMEOUT));
                 if self.tcp(sock).listen(endpoint).is_err() {
                     self.drop_tcp(sock);
                     break;
                 }
                 spare.push(sock);
             }
-            let full = pending.len() >= BACKLOG;
+            let full = pending.len() >= BACKLOG && !pending.iter().any(|&s| self.state(s) == tcp::State::SynReceived);
             if let Some(listener) = self.listeners.get_mut(&port) {
                 listener.spare = spare;
                 listener.pending = pending;
@@ -516,10 +545,17 @@ impl Stack {
         })
     }
 
-    /// Start looking up `name` (A records) on the first card that has DNS
-    /// servers.
+    /// Start looking up `name` (A records): the servers are the first card's
+    /// that has some, asked through the card that reaches the first of them
+    /// (a server on a second card's network is asked there, not through
+    /// the first card's gateway).
     pub fn resolve(&mut self, name: &str) -> Result<Query, Lookup> {
-        let card = self.cards.iter().position(|c| !c.dns_servers.is_empty()).ok_or(Lookup::NoServer)?;
+        let first = self.cards.iter().position(|c| !c.dns_servers.is_empty()).ok_or(Lookup::NoServer)?;
+        let servers = self.cards[first].dns_servers.clone();
+        let card = self.route(servers[0]).unwrap_or(first);
+        if self.cards[card].dns_servers != servers {
+            self.cards[card].set_dns(servers);
+        }
         let c = &mut self.cards[card];
         let socket = c.sockets.get_mut::<dns::Socket>(c.dns);
         let handle = socket.start_query(c.iface.context(), name, DnsQueryType::A).map_err(|err| match err {
