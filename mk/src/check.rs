@@ -520,7 +520,7 @@ fn network_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelI
     let big = if deep { crate::network::BIG } else { crate::network::SMALLER };
     let mut name = format!("{boot} network: ping, UDP, {} MiB each way, httpd for 200 clients at once", big >> 20);
     if deep {
-        name.push_str("; DNS, 1,500 hostile frames and daemon kills on a second card");
+        name.push_str("; DNS, 1,780 hostile frames and daemon kills on a second card");
     }
     let log = ws.log_dir().join(format!("{boot}-network.log"));
     match crate::network::check(ws, image, firmware.as_ref(), &log, big, deep) {

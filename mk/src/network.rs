@@ -602,14 +602,19 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
         return Err(format!("netd was pid {netd} before the hostile frames and is {now} after"));
     }
     let taken = delta("rx_frames");
+    let stats = run(guest, "cat network:1/stats", within)?;
     if taken < 1000 {
-        return Err(format!("netd took {taken} of the {total} hostile frames (at least 1,000 wanted): {after:?}"));
+        return Err(format!(
+            "netd took {taken} of the {total} hostile frames (at least 1,000 wanted): {after:?}; the driver: {stats:?}"
+        ));
     }
+    let driver_dropped = counter(&stats, "rx_dropped").unwrap_or(0);
     run(guest, "echo 10.0.2.3 > netcfg:dns", within)?;
     let kinds: Vec<String> = sent.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
     Ok(format!(
         "; second card: {} resolved by mk's DNS server and an unknown name refused; {stream}, arrived whole; \
-         {total} hostile frames ({}), {taken} taken by netd ({} half-open connections dropped for new ones), \
+         {total} hostile frames ({}), {taken} taken by netd ({driver_dropped} dropped by the driver while netd \
+         was busy; {} half-open connections dropped for new ones), \
          then netd (the same pid) served a page in {:.1} s, a ping, and DNS again after {:.1} s ({failed} lookups \
          failed first); mk's end answered {} ARP requests and {} DNS queries",
         hostile::NAME,
