@@ -143,20 +143,27 @@ fn answer_http(mut conn: TcpStream, body: &[u8]) {
     let _ = response.and_then(|()| conn.shutdown(Shutdown::Write));
 }
 
+/// The first connection to `listener` by `until`, blocking, its reads
+/// bounded by [`SILENCE`].
+fn accept_first(listener: &TcpListener, until: Instant) -> Result<TcpStream, String> {
+    let _ = listener.set_nonblocking(true);
+    let conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("nobody connected to the sink ({e})")),
+        }
+    };
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(SILENCE));
+    Ok(conn)
+}
+
 /// A sink that takes [`CUT`] bytes of the first connection to `listener`,
 /// then closes it with the rest unread (so the host's kernel resets it).
 fn rude_sink(listener: TcpListener, until: Instant) -> JoinHandle<usize> {
     thread::spawn(move || {
-        let _ = listener.set_nonblocking(true);
-        let mut conn = loop {
-            match listener.accept() {
-                Ok((conn, _)) => break conn,
-                Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
-                Err(_) => return 0,
-            }
-        };
-        let _ = conn.set_nonblocking(false);
-        let _ = conn.set_read_timeout(Some(SILENCE));
+        let Ok(mut conn) = accept_first(&listener, until) else { return 0 };
         let mut got = 0;
         let mut buf = vec![0u8; 64 * 1024];
         while got < CUT && Instant::now() < until {
@@ -175,16 +182,7 @@ fn rude_sink(listener: TcpListener, until: Instant) -> JoinHandle<usize> {
 /// `limit`), until its sender ends it or `until`.
 fn sink(listener: TcpListener, limit: usize, until: Instant) -> JoinHandle<Result<Vec<u8>, String>> {
     thread::spawn(move || {
-        let _ = listener.set_nonblocking(true);
-        let mut conn = loop {
-            match listener.accept() {
-                Ok((conn, _)) => break conn,
-                Err(_) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(format!("nobody connected to the sink ({e})")),
-            }
-        };
-        let _ = conn.set_nonblocking(false);
-        let _ = conn.set_read_timeout(Some(SILENCE));
+        let mut conn = accept_first(&listener, until)?;
         let mut got = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         while got.len() <= limit && Instant::now() < until {
