@@ -21,6 +21,7 @@ mod fuzz;
 mod guest;
 mod images;
 mod linux;
+mod netbench;
 mod network;
 mod persistence;
 mod picture;
