@@ -27,7 +27,9 @@
 //!
 //! The guest prints the figures it measured (ping, connect); mk adds the
 //! ones it measured (the transfers, HTTP) to the same run. A failure on
-//! this side is printed as the row's `failed:` line.
+//! this side is printed as the row's `failed:` line. After each row it
+//! prints what it cost netd (`bench: net_...: N frames out, M in, T netd
+//! turns`, from `netcfg:eth0`'s counters), to tell where the time goes.
 //!
 //! May touch: the daemons it starts, its own connections and the host's
 //! peers.
@@ -194,14 +196,19 @@ fn conversation() -> Result<bool, String> {
         .strip_prefix("peer ")
         .and_then(|p| p.trim().parse::<u16>().ok())
         .ok_or_else(|| format!("the host said {line:?}, not `peer PORT`"))?;
+    let mut cost = Cost::now();
     let mut ok = report("net_ping", 1, ping());
+    cost.say("net_ping");
     ok &= report("net_tcp_connect", 1, connects(port));
+    cost.say("net_tcp_connect");
     if let Err(err) = send(port) {
         ok = report(HOST_ROWS[0], 1, Err(err));
     }
+    cost.say(HOST_ROWS[0]);
     if let Err(err) = receive(port) {
         ok = report(HOST_ROWS[1], 1, Err(err));
     }
+    cost.say(HOST_ROWS[1]);
     drop(listener);
     let httpd = start_httpd()?;
     control.write_all(b"httpd\n").map_err(|e| format!("control: {e}"))?;
@@ -209,8 +216,31 @@ fn conversation() -> Result<bool, String> {
         Some(line) if line == "done" => {}
         other => println!("bench: the host ended the HTTP rows with {other:?}, not `done`"),
     }
+    cost.say("net_http_close and net_http_keepalive");
     drop(httpd);
     Ok(ok)
+}
+
+/// `netcfg:eth0`'s frame and turn counters, to print what a row cost.
+struct Cost([u64; 3]);
+
+impl Cost {
+    const FIELDS: [&'static str; 3] = ["tx_frames", "rx_frames", "netd_turns"];
+
+    fn now() -> Cost {
+        let text = rt::fs::read_to_string("netcfg:eth0").unwrap_or_default();
+        Cost(Self::FIELDS.map(|name| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
+        }))
+    }
+
+    /// Prints the counters' growth since the last call.
+    fn say(&mut self, what: &str) {
+        let now = Cost::now();
+        let [out, inn, turns] = core::array::from_fn(|i| now.0[i].saturating_sub(self.0[i]));
+        println!("bench: {what}: {out} frames out, {inn} in, {turns} netd turns");
+        *self = now;
+    }
 }
 
 /// Polls `ready` (yielding between tries) until it holds or `limit` passed.
