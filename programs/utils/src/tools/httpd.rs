@@ -240,6 +240,19 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
                         println!("httpd: {} {request} {code} {size}", conn.peer);
                     }
                     let ahead = buf.split_off(len.min(buf.len()));
+                    let (mut out, mut body) = (out, body);
+                    // The body's first chunk goes out with the head, in one
+                    // write: a small file is then one write, not two
+                    // (the second of which TCP may hold back, Nagle).
+                    if let Some(file) = body.as_mut() {
+                        let start = out.len();
+                        out.resize(start + stream::CHUNK * 4, 0);
+                        let n = file.read(&mut out[start..]).unwrap_or(0);
+                        out.truncate(start + n);
+                        if n == 0 || n as u64 == size {
+                            body = None;
+                        }
+                    }
                     conn.stage = Stage::Send { out, at: 0, body, keep, ahead };
                     continue;
                 }
