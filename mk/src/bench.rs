@@ -30,6 +30,14 @@
 //! same run: Debian's kernel with an ext4 disk and a raw one, the same
 //! workloads ([`crate::linux`]); when it cannot be had, the table shows
 //! Ferrite's figures alone and says why.
+//!
+//! The network benchmarks ([`netbench::NET_BENCHMARKS`],
+//! programs/bench/src/net.rs) run in the TCG boot and in Linux's, each
+//! with a virtio-net card on QEMU's user network and a free host port
+//! forwarded to the guest's port 80; the host's side of them (peers,
+//! HTTP client, the figures it times) is [`crate::netbench`]. The icount
+//! boot gets QEMU's default card, which Ferrite does not drive, so the
+//! program skips them there.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -41,6 +49,7 @@ use std::time::{Duration, Instant};
 use crate::cli::BenchOpts;
 use crate::images;
 use crate::linux;
+use crate::netbench::{self, Host};
 use crate::process;
 use crate::qemu::{self, Machine, Serial};
 use crate::workspace::Workspace;
@@ -142,10 +151,11 @@ const SCRATCH_DISK: &str = "bench-scratch.img";
 const SCRATCH_DISK_SIZE: u64 = 128 << 20;
 
 /// How long one boot may take: the icount run is several times slower;
-/// the TCG one writes and reads 768 MiB on its disks.
-const TCG_TIMEOUT: Duration = Duration::from_secs(900);
+/// the TCG one writes and reads 768 MiB on its disks and then runs the
+/// network benchmarks (at most [`netbench::DRIVE_WITHIN`]).
+const TCG_TIMEOUT: Duration = Duration::from_secs(900 + netbench::DRIVE_WITHIN.as_secs());
 const ICOUNT_TIMEOUT: Duration = Duration::from_secs(900);
-const LINUX_TIMEOUT: Duration = Duration::from_secs(900);
+const LINUX_TIMEOUT: Duration = Duration::from_secs(900 + netbench::DRIVE_WITHIN.as_secs());
 
 /// One line of the benchmark program's output.
 #[derive(Debug, PartialEq)]
@@ -274,7 +284,7 @@ pub fn table(tcg: &BenchRun, icount: &BenchRun) -> String {
 }
 
 /// A text table: the first column left-aligned, the others right-aligned.
-fn render<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+pub fn render<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let widths: Vec<usize> =
         (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: [&str; N]| {
@@ -354,6 +364,11 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     for (label, icount, timeout) in [("tcg", false, TCG_TIMEOUT), ("icount", true, ICOUNT_TIMEOUT)] {
         let log = ws.mk_dir().join("bench-logs").join(format!("{label}.log"));
         let attached: &[PathBuf] = if icount { &[] } else { &disks };
+        let forward = if icount {
+            None
+        } else {
+            Some(qemu::Forward { host: netbench::free_port()?, guest: netbench::GUEST_PORT })
+        };
         println!(
             "mk: booting {} under TCG{} with {} CPUs and {} disks (timeout {} s, serial log in {})",
             ws.show(&image.bios),
@@ -373,11 +388,15 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
             gdb: false,
             icount,
             disks: attached,
-            nic: qemu::Nic::Virtio(None),
+            nic: match forward {
+                Some(forward) => qemu::Nic::Virtio(Some(forward)),
+                None => qemu::Nic::QemuDefault,
+            },
         };
         let mut cmd = process::clean(ws, qemu::QEMU);
         cmd.args(qemu::args(&machine));
-        let run = boot(&mut cmd, timeout, &log, label)?;
+        let host = forward.map(|f| Host::new(label, f.host));
+        let run = boot(&mut cmd, timeout, &log, label, host)?;
         if let Some(problem) = &run.problem {
             println!("mk: {label}: {problem}");
         }
@@ -412,6 +431,30 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         DATA_DISK_SIZE >> 20,
         SCRATCH_DISK_SIZE >> 20
     );
+    println!();
+    print!("{}", netbench::net_table(tcg, linux.as_ref().map(|(run, _)| run)));
+    println!();
+    println!(
+        "Network: TCG, {} CPU(s), {MEM}, virtio-net-pci on QEMU's user network (-netdev user, a host port forwarded to \
+         the guest's port 80), peers in mk on 127.0.0.1 (the guest's 10.0.2.2). Ferrite: netd (smoltcp) and httpd -q; \
+         {}. TCP rows: {} MiB each way, timed by mk (guest to host: from the guest's first line to the end of the \
+         stream; host to guest: until the guest says it got them all); connect: {} connections opened (handshake \
+         waited for) and closed by the guest; HTTP: GET of a {}-byte page from mk, one connection per request \
+         ({} requests) or one kept-alive connection ({}); ping: {} ICMP echoes to 10.0.2.2, mean round trip. \
+         Ferrite/Linux: rate over rate (above 1: Ferrite faster).",
+        opts.smp,
+        match &linux {
+            Some((_, version)) =>
+                format!("Linux {version}: its virtio_net driver, static 10.0.2.15/24, bench.c's HTTP server"),
+            None => "Linux: not measured (above)".to_string(),
+        },
+        netbench::BULK >> 20,
+        netbench::CONNECTS,
+        netbench::SMALL_PAGE_LEN,
+        netbench::HTTP_CLOSE_REQUESTS,
+        netbench::HTTP_KEEPALIVE_REQUESTS,
+        netbench::ECHOES,
+    );
     if opts.smp > 1 {
         println!("mk: with more than one CPU the icount and yield figures are not what they say (see mk/src/bench.rs)");
     }
@@ -419,7 +462,8 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         Ok(boots) => println!("{}", crate::boottime::describe(opts.profile, &boots)),
         Err(err) => println!("mk: boot to the prompt not measured: {err}"),
     }
-    let complete = tcg.complete() && icount.complete() && tcg.has_all(DISK_BENCHMARKS);
+    let complete =
+        tcg.complete() && icount.complete() && tcg.has_all(DISK_BENCHMARKS) && tcg.has_all(netbench::NET_BENCHMARKS);
     if !complete {
         println!("mk: some benchmarks did not report; see the logs in {}", ws.show(&ws.mk_dir().join("bench-logs")));
     }
@@ -457,9 +501,16 @@ fn linux_run(ws: &Workspace, smp: u32) -> Option<(BenchRun, String)> {
         LINUX_TIMEOUT.as_secs(),
         ws.show(&log)
     );
+    let forward = match netbench::free_port() {
+        Ok(port) => qemu::Forward { host: port, guest: netbench::GUEST_PORT },
+        Err(err) => {
+            println!("mk: no Linux figures: {err}");
+            return None;
+        }
+    };
     let mut cmd = process::clean(ws, qemu::QEMU);
-    cmd.args(linux::qemu_args(&kit, smp, MEM, false));
-    match boot(&mut cmd, LINUX_TIMEOUT, &log, "linux") {
+    cmd.args(linux::qemu_args(&kit, smp, MEM, false, qemu::Nic::Virtio(Some(forward))));
+    match boot(&mut cmd, LINUX_TIMEOUT, &log, "linux", Some(Host::new("linux", forward.host))) {
         Ok(run) => {
             if let Some(problem) = &run.problem {
                 println!("mk: linux: {problem}");
@@ -473,9 +524,16 @@ fn linux_run(ws: &Workspace, smp: u32) -> Option<(BenchRun, String)> {
     }
 }
 
-/// Runs QEMU's `cmd`, feeding serial lines to a [`BenchRun`] and a log
-/// file, and stops QEMU once the program is done (or on timeout).
-fn boot(cmd: &mut std::process::Command, timeout: Duration, log_path: &Path, label: &str) -> Result<BenchRun, String> {
+/// Runs QEMU's `cmd`, feeding serial lines to a [`BenchRun`], a log
+/// file and the host's side of the network benchmarks, and stops QEMU once
+/// the program is done (or on timeout).
+fn boot(
+    cmd: &mut std::process::Command,
+    timeout: Duration,
+    log_path: &Path,
+    label: &str,
+    mut host: Option<Host>,
+) -> Result<BenchRun, String> {
     let mut log = crate::process::create_log(log_path)?;
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     println!("mk: {}", process::describe(cmd));
@@ -491,6 +549,9 @@ fn boot(cmd: &mut std::process::Command, timeout: Duration, log_path: &Path, lab
                 let text = text.trim_end_matches(['\r', '\n']);
                 if parse_line(text).is_some() {
                     println!("mk: {label}: {}", text.trim());
+                }
+                if let Some(host) = host.as_mut() {
+                    host.line(text);
                 }
                 run.feed(text);
             }
@@ -512,6 +573,9 @@ fn boot(cmd: &mut std::process::Command, timeout: Duration, log_path: &Path, lab
     }
     let _ = child.wait();
     let _ = reader.join();
+    if let Some(host) = host {
+        host.finish(&mut run);
+    }
     println!("mk: {label}: {:.1} s", start.elapsed().as_secs_f64());
     Ok(run)
 }

@@ -1,12 +1,17 @@
-//! `cargo mk bench`'s Linux column of the disk benchmarks: Debian's
-//! kernel in the same QEMU machine as Ferrite (q35, `-cpu max`, TCG, the
-//! same CPUs and memory), with the same two virtio disks: `/dev/vda`, an
-//! ext4 file system made on the host with `mkfs.ext4`, and `/dev/vdb`, a
-//! raw scratch disk of zeros. Its `/init` is `bench/linux/bench.c`, built
-//! here with `gcc -static`, which runs the workloads of
-//! `programs/bench/src/disk.rs` and prints Ferrite's line format.
+//! `cargo mk bench`'s Linux column of the disk and network benchmarks:
+//! Debian's kernel in the same QEMU machine as Ferrite (q35, `-cpu max`,
+//! TCG, the same CPUs and memory), with the same two virtio disks:
+//! `/dev/vda`, an ext4 file system made on the host with `mkfs.ext4`, and
+//! `/dev/vdb`, a raw scratch disk of zeros; and the same virtio-net card on
+//! QEMU's user network with a host port forwarded to port 80. Its `/init`
+//! is `bench/linux/bench.c`, built here with `gcc -static`, which runs the
+//! workloads of `programs/bench/src/disk.rs` and `net.rs` (against the
+//! same host peers, `crate::netbench`) and prints Ferrite's line format;
+//! the initramfs also carries the page its HTTP server serves,
+//! `/www/small.html`, the same bytes as Ferrite's.
 //!
-//! Debian builds `virtio_blk`, `virtio_pci` and `ext4` as modules, and its
+//! Debian builds `virtio_blk`, `virtio_net` (with `net_failover` and
+//! `failover`), `virtio_pci` and `ext4` as modules, and its
 //! package carries no `modules.dep` (the post-install script makes it), so
 //! mk reads each module's `depends=` and `softdep=` strings itself
 //! ([`modinfo`], [`load_order`]), and the initramfs carries the modules
@@ -40,11 +45,14 @@ pub const META_PACKAGE: &str = "linux-image-amd64";
 /// dependencies come first ([`load_order`]). `crc32c_generic` provides the
 /// `crc32c` that ext4 and jbd2 ask the crypto API for (a soft dependency:
 /// without modprobe nothing would load it on demand).
-pub const ROOT_MODULES: &[&str] = &["crc32c_generic", "virtio_pci", "virtio_blk", "ext4"];
+pub const ROOT_MODULES: &[&str] = &["crc32c_generic", "virtio_pci", "virtio_blk", "ext4", "virtio_net"];
 /// The parts of the package's module tree extracted to look for them.
 const MODULE_PATTERNS: &[&str] = &[
     "drivers/virtio/*",
     "drivers/block/virtio_blk.ko",
+    "drivers/net/virtio_net.ko",
+    "drivers/net/net_failover.ko",
+    "net/core/failover.ko",
     "fs/ext4/*",
     "fs/jbd2/*",
     "fs/mbcache.ko",
@@ -211,7 +219,7 @@ pub fn cpio(entries: &[Entry]) -> Vec<u8> {
 
 /// QEMU's arguments for the Linux boot: Ferrite's machine
 /// ([`qemu::args`]) with `-kernel`/`-initrd` instead of a boot disk.
-pub fn qemu_args(kit: &Kit, smp: u32, mem: &str, icount: bool) -> Vec<OsString> {
+pub fn qemu_args(kit: &Kit, smp: u32, mem: &str, icount: bool, nic: qemu::Nic) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-machine",
         "q35",
@@ -236,6 +244,7 @@ pub fn qemu_args(kit: &Kit, smp: u32, mem: &str, icount: bool) -> Vec<OsString> 
     args.push(kit.initramfs.clone().into());
     args.extend(["-append", APPEND].map(OsString::from));
     args.extend(qemu::disk_args(&kit.disks).into_iter().map(OsString::from));
+    args.extend(qemu::nic_args(nic).into_iter().map(OsString::from));
     if icount {
         args.extend(["-icount", "shift=0"].map(OsString::from));
     }
@@ -360,12 +369,17 @@ pub fn prepare(ws: &Workspace) -> Result<Kit, String> {
     let tree = dir.join(&version);
     let kernel = tree.join("boot").join(format!("vmlinuz-{version}"));
     let module_dir = tree.join("lib/modules").join(&version).join("kernel");
-    if !kernel.is_file() || !module_dir.is_dir() {
-        println!("mk: unpacking the kernel and its disk modules from {}", ws.show(&deb));
-        extract(&deb, &tree)?;
-    }
     let mut paths = BTreeMap::new();
-    find_modules(&module_dir, &mut paths)?;
+    if module_dir.is_dir() {
+        find_modules(&module_dir, &mut paths)?;
+    }
+    // An unpacking from before a module was wanted lacks it: unpack again.
+    if !kernel.is_file() || ROOT_MODULES.iter().any(|m| !paths.contains_key(&module_name(m))) {
+        println!("mk: unpacking the kernel and its disk and network modules from {}", ws.show(&deb));
+        extract(&deb, &tree)?;
+        paths.clear();
+        find_modules(&module_dir, &mut paths)?;
+    }
     let mut infos = BTreeMap::new();
     for (name, path) in &paths {
         infos.insert(name.clone(), modinfo(&fs::read(path).map_err(io_err("reading", path))?));
@@ -390,6 +404,12 @@ pub fn prepare(ws: &Workspace) -> Result<Kit, String> {
         Entry::Dir("mnt".into()),
         Entry::Dir("modules".into()),
         Entry::File { name: "init".into(), mode: 0o755, data: fs::read(&init).map_err(io_err("reading", &init))? },
+        Entry::Dir("www".into()),
+        Entry::File {
+            name: format!("www/{}", crate::netbench::SMALL_PAGE),
+            mode: 0o644,
+            data: crate::netbench::small_page(),
+        },
     ];
     for (n, name) in modules.iter().enumerate() {
         let path = &paths[name];
@@ -531,15 +551,17 @@ mod tests {
             disks: vec!["/t/ext4.img".into(), "/t/scratch.img".into()],
             modules: Vec::new(),
         };
+        let nic = qemu::Nic::Virtio(Some(qemu::Forward { host: 8123, guest: 80 }));
         let line: Vec<String> =
-            qemu_args(&kit, 1, "256M", false).iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            qemu_args(&kit, 1, "256M", false, nic).iter().map(|a| a.to_string_lossy().into_owned()).collect();
         assert_eq!(
             line.join(" "),
             "-machine q35 -cpu max -smp 1 -m 256M -serial stdio -no-reboot -display none \
              -kernel /t/vmlinuz -initrd /t/initramfs.cpio -append console=ttyS0 quiet panic=-1 \
              -drive if=none,id=disk0,format=raw,file=/t/ext4.img -device virtio-blk-pci,drive=disk0 \
-             -drive if=none,id=disk1,format=raw,file=/t/scratch.img -device virtio-blk-pci,drive=disk1"
+             -drive if=none,id=disk1,format=raw,file=/t/scratch.img -device virtio-blk-pci,drive=disk1 \
+             -netdev user,id=net0,hostfwd=tcp:127.0.0.1:8123-:80 -device virtio-net-pci,netdev=net0"
         );
-        assert!(qemu_args(&kit, 1, "256M", true).ends_with(&["-icount".into(), "shift=0".into()]));
+        assert!(qemu_args(&kit, 1, "256M", true, nic).ends_with(&["-icount".into(), "shift=0".into()]));
     }
 }

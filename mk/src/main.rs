@@ -22,6 +22,7 @@ mod guest;
 mod hostile;
 mod images;
 mod linux;
+mod netbench;
 mod network;
 mod persistence;
 mod picture;

@@ -91,6 +91,14 @@ pub const IPCD: &str = "ipcd";
 /// bus, the virtio block driver and the file system on `disk:0`.
 pub const BENCH_DISK_DAEMONS: &[&str] = &["pcid", "virtio-blkd", "redoxfsd"];
 
+/// The daemons the bench program starts for its network benchmarks (with
+/// `pcid`): the virtio network driver and the TCP/IP daemon.
+pub const BENCH_NET_DAEMONS: &[&str] = &["virtio-netd", "netd"];
+
+/// The utility the network benchmarks serve HTTP with (the multi-call
+/// binary staged under that name), and the page it serves, `www/`.
+pub const BENCH_HTTPD: &str = "httpd";
+
 /// Userspace libraries, linted with the programs (they build only for the
 /// target, so the host checks never see them).
 pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console", "virtio-glue", "redoxfs-glue"];
@@ -112,7 +120,8 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
 
 /// The bench initfs: `bin/bootstrap` (which starts `initfs:` and execs
 /// `bin/init`), the benchmark program as both `bin/init` and
-/// `bin/bench`, and `bin/ipcd` (which the benchmark starts for its
+/// `bin/bench`, the disk and network daemons, `bin/httpd` and the page it
+/// serves in the network benchmarks (`www/`), and `bin/ipcd` (which the benchmark starts for its
 /// `chan:` and `shm:` figures), nothing else. Built and packed like [`build`]'s, into
 /// `target/ferrite/<profile>/bench-initfs.img`; returns its path.
 pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
@@ -131,7 +140,10 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
     fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
     let mut programs =
         vec![(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..]), (IPCD, &[IPCD][..])];
-    programs.extend(BENCH_DISK_DAEMONS.iter().map(|daemon| (*daemon, std::slice::from_ref(daemon))));
+    programs.extend(
+        BENCH_DISK_DAEMONS.iter().chain(BENCH_NET_DAEMONS).map(|daemon| (*daemon, std::slice::from_ref(daemon))),
+    );
+    programs.push((MULTICALL, std::slice::from_ref(&BENCH_HTTPD)));
     for (program, names) in programs {
         let path = find(program)?;
         let elf = fs::read(path).map_err(|e| format!("reading {}: {e}", ws.show(path)))?;
@@ -142,6 +154,10 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
             write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
         }
     }
+    let www = staging.join("www");
+    fs::create_dir_all(&www).map_err(|e| format!("creating {}: {e}", ws.show(&www)))?;
+    let page = www.join(crate::netbench::SMALL_PAGE);
+    fs::write(&page, crate::netbench::small_page()).map_err(|e| format!("writing {}: {e}", ws.show(&page)))?;
     let image = bench_initfs_image(ws, profile);
     pack(ws, &staging, &image)?;
     Ok(image)

@@ -114,7 +114,7 @@ pub fn benchmarks() -> bool {
 
 /// Exec `initfs:bin/PROGRAM ARGS` and wait until `url` opens: `None` if
 /// the daemon exited instead.
-fn start(program: &str, args: &[&str], url: &str) -> Result<Option<Process>, String> {
+pub fn start(program: &str, args: &[&str], url: &str) -> Result<Option<Process>, String> {
     let path = format!("initfs:bin/{program}");
     let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {

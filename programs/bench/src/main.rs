@@ -3,8 +3,9 @@
 //! two processes handing the CPU to each other with `sched_yield`,
 //! fork+exit+wait, fork+exec+wait of this same binary with `--exit`,
 //! calls on a userspace scheme daemon (`schemes`), `ipcd`'s channels
-//! and shared memory (`ipc`), and sequential, small-file and `fsync`
-//! figures of `file:` and the raw `disk:1` (`disk`).
+//! and shared memory (`ipc`), sequential, small-file and `fsync`
+//! figures of `file:` and the raw `disk:1` (`disk`), and TCP, ICMP and
+//! HTTP figures against peers `cargo mk bench` runs on the host (`net`).
 //!
 //! `cargo mk bench` boots an image whose `bin/init` is this program and
 //! reads one line per benchmark:
@@ -25,6 +26,7 @@
 
 mod disk;
 mod ipc;
+mod net;
 mod schemes;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
     ok &= scheme_benchmarks();
     ok &= ipc_benchmarks();
     ok &= disk::benchmarks();
+    ok &= net::benchmarks();
     println!("bench done");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

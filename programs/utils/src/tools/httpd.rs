@@ -1,17 +1,29 @@
-//! `httpd DIR [PORT]`: serve the files under DIR (any scheme's directory:
-//! `file:/www`, `initfs:`) over HTTP/1.1 on PORT (80), to many clients at
-//! once: one `event:` queue watches the listener and every connection, all
-//! non-blocking, so a slow client never holds up another.
+//! `httpd [-q] DIR [PORT]`: serve the files under DIR (any scheme's
+//! directory: `file:/www`, `initfs:`) over HTTP/1.1 on PORT (80), to many
+//! clients at once: one `event:` queue watches the listener, every
+//! connection (all non-blocking, so a slow client never holds up another)
+//! and a `time:` timer for idle connections.
 //!
 //! `GET` and `HEAD`; a directory gives its `index.html` or a listing; a
-//! path with `..` gives 403, a missing file 404, another method 405. One
-//! request per connection (`Connection: close`). Each request is logged
-//! on standard output: `httpd: 10.0.2.2:41234 GET /index.html 200 1234`.
+//! path with `..` gives 403, a missing file 404, another method 405.
+//! Connections persist (HTTP/1.1 keep-alive): after a response the next
+//! request is read from the same connection, unless the client sent
+//! `Connection: close`, spoke HTTP/1.0 without `Connection: keep-alive`,
+//! or sent a malformed request; a connection that stays silent (or does
+//! not take its response) for [`IDLE`] is closed. Each request is logged
+//! on standard output, `httpd: 10.0.2.2:41234 GET /index.html 200 1234`,
+//! unless `-q` is given (a log line per request costs a console write,
+//! which a benchmark would measure).
+//!
+//! May touch: the directory it serves (read only), its listener, its
+//! connections, its timer.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use core::time::Duration;
 
 use rt::abi::syscall::{self as sc, EACCES, EAGAIN, ENOENT, Event, EventFlags};
 use rt::event::EventQueue;
@@ -21,23 +33,53 @@ use rt::println;
 use crate::report::{self, FAILED};
 use crate::stream;
 
-const USAGE: &str = "httpd DIR [PORT]";
+const USAGE: &str = "httpd [-q] DIR [PORT]";
 /// Bytes of a request head at most.
 const HEAD_MAX: usize = 16 * 1024;
-/// Event data of the listener; connections are numbered from 1.
+/// Event data of the listener and of the idle timer; connections are
+/// numbered from 2.
 const LISTENER: usize = 0;
+const TIMER: usize = 1;
+/// How long a connection may make no progress before it is closed.
+pub const IDLE: Duration = Duration::from_secs(15);
 
 enum Stage {
-    /// Reading the request head.
+    /// Reading a request head (bytes a client sent ahead included).
     Head(Vec<u8>),
-    /// Sending: `out` (head, then file chunks) from `at`, then the rest of `body`.
-    Send { out: Vec<u8>, at: usize, body: Option<File> },
+    /// Sending: `out` (head, then file chunks) from `at`, then the rest of
+    /// `body`; then, if `keep`, reading the next request, starting with
+    /// `ahead` (what the client sent after this request's head).
+    Send { out: Vec<u8>, at: usize, body: Option<File>, keep: bool, ahead: Vec<u8> },
 }
 
 struct Conn {
     file: File,
     peer: String,
     stage: Stage,
+    /// When it last made progress (the monotonic clock).
+    last: Duration,
+}
+
+/// Whether a request keeps its connection open: the `Connection` header's
+/// `close` or `keep-alive` token decides, else the version (HTTP/1.1 and
+/// later persist, HTTP/1.0 does not).
+pub fn keeps_alive(minor_version: u8, connection: Option<&[u8]>) -> bool {
+    let has = |token: &str| {
+        connection.is_some_and(|value| {
+            value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    if has("close") {
+        false
+    } else if has("keep-alive") {
+        true
+    } else {
+        minor_version >= 1
+    }
+}
+
+fn connection_header(keep: bool) -> &'static str {
+    if keep { "keep-alive" } else { "close" }
 }
 
 fn status_text(code: u16) -> &'static str {
@@ -82,11 +124,12 @@ fn decode(path: &str) -> Option<String> {
 }
 
 /// A whole response whose body is `text`.
-fn page(code: u16, kind: &str, text: &str, head_only: bool) -> Vec<u8> {
+fn page(code: u16, kind: &str, text: &str, head_only: bool, keep: bool) -> Vec<u8> {
     let mut out = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\nServer: ferrite-httpd\r\n\r\n",
+        "HTTP/1.1 {code} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: {}\r\nServer: ferrite-httpd\r\n\r\n",
         status_text(code),
-        text.len()
+        text.len(),
+        connection_header(keep)
     )
     .into_bytes();
     if !head_only {
@@ -95,15 +138,16 @@ fn page(code: u16, kind: &str, text: &str, head_only: bool) -> Vec<u8> {
     out
 }
 
-fn error_page(code: u16, head_only: bool) -> (u16, Vec<u8>, Option<File>, u64) {
+fn error_page(code: u16, head_only: bool, keep: bool) -> (u16, Vec<u8>, Option<File>, u64) {
     let text = format!("{code} {}\n", status_text(code));
-    (code, page(code, "text/plain; charset=utf-8", &text, head_only), None, text.len() as u64)
+    (code, page(code, "text/plain; charset=utf-8", &text, head_only, keep), None, text.len() as u64)
 }
 
 /// The response to `method path`: status, what to send first, the file to
 /// send after it, and the body's length.
-fn respond(root: &str, method: &str, target: &str) -> (u16, Vec<u8>, Option<File>, u64) {
+fn respond(root: &str, method: &str, target: &str, keep: bool) -> (u16, Vec<u8>, Option<File>, u64) {
     let head_only = method == "HEAD";
+    let error_page = |code, head_only| error_page(code, head_only, keep);
     if method != "GET" && method != "HEAD" {
         return error_page(405, head_only);
     }
@@ -146,23 +190,72 @@ fn respond(root: &str, method: &str, target: &str) -> (u16, Vec<u8>, Option<File
                 let html = format!(
                     "<!DOCTYPE html>\n<html><head><title>{path}</title></head><body>\n<h1>{path} on Ferrite</h1>\n<ul>\n{items}</ul>\n</body></html>\n"
                 );
-                return (200, page(200, "text/html; charset=utf-8", &html, head_only), None, html.len() as u64);
+                return (200, page(200, "text/html; charset=utf-8", &html, head_only, keep), None, html.len() as u64);
             }
         }
     }
     let size = file.stat().map(|s| s.st_size).unwrap_or(0);
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {size}\r\nConnection: close\r\nServer: ferrite-httpd\r\n\r\n",
-        content_type(&url)
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {size}\r\nConnection: {}\r\nServer: ferrite-httpd\r\n\r\n",
+        content_type(&url),
+        connection_header(keep)
     );
     (200, head.into_bytes(), if head_only { None } else { Some(file) }, size)
 }
 
+/// What to answer to the request head at the start of `buf`, if `buf`
+/// holds a whole one: the status, what to send first, the file to send
+/// after it, the body's length, whether the connection persists, the
+/// request line (for the log) and the head's length. `None` while more
+/// bytes are needed.
+#[allow(clippy::type_complexity)]
+fn answer(root: &str, buf: &[u8]) -> Option<(u16, Vec<u8>, Option<File>, u64, bool, String, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => {
+            let connection =
+                request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("connection")).map(|h| h.value);
+            let keep = keeps_alive(request.version.unwrap_or(0), connection);
+            let method = request.method.unwrap_or("");
+            let target = request.path.unwrap_or("/");
+            let (code, out, body, size) = respond(root, method, target, keep);
+            Some((code, out, body, size, keep, format!("{method} {target}"), len))
+        }
+        Ok(httparse::Status::Partial) if buf.len() < HEAD_MAX => None,
+        _ => {
+            let (code, out, body, size) = error_page(400, false, false);
+            Some((code, out, body, size, false, String::from("? ?"), buf.len()))
+        }
+    }
+}
+
 /// Move `conn` on as far as it goes without waiting; `true` when done.
-fn advance(root: &str, conn: &mut Conn) -> bool {
+fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
     loop {
         match &mut conn.stage {
             Stage::Head(buf) => {
+                if let Some((code, out, body, size, keep, request, len)) = answer(root, buf) {
+                    if !quiet {
+                        println!("httpd: {} {request} {code} {size}", conn.peer);
+                    }
+                    let ahead = buf.split_off(len.min(buf.len()));
+                    let (mut out, mut body) = (out, body);
+                    // The body's first chunk goes out with the head, in one
+                    // write: a small file is then one write, not two
+                    // (the second of which TCP may hold back, Nagle).
+                    if let Some(file) = body.as_mut() {
+                        let start = out.len();
+                        out.resize(start + stream::CHUNK * 4, 0);
+                        let n = file.read(&mut out[start..]).unwrap_or(0);
+                        out.truncate(start + n);
+                        if n == 0 || n as u64 == size {
+                            body = None;
+                        }
+                    }
+                    conn.stage = Stage::Send { out, at: 0, body, keep, ahead };
+                    continue;
+                }
                 let mut chunk = [0u8; 4096];
                 match conn.file.read(&mut chunk) {
                     Ok(0) => return true,
@@ -170,29 +263,16 @@ fn advance(root: &str, conn: &mut Conn) -> bool {
                     Err(err) if err.errno == EAGAIN => return false,
                     Err(_) => return true,
                 }
-                let mut headers = [httparse::EMPTY_HEADER; 64];
-                let mut request = httparse::Request::new(&mut headers);
-                let (code, out, body, len, method, target) = match request.parse(buf) {
-                    Ok(httparse::Status::Complete(_)) => {
-                        let method = String::from(request.method.unwrap_or(""));
-                        let target = String::from(request.path.unwrap_or("/"));
-                        let (code, out, body, len) = respond(root, &method, &target);
-                        (code, out, body, len, method, target)
-                    }
-                    Ok(httparse::Status::Partial) if buf.len() < HEAD_MAX => continue,
-                    _ => {
-                        let (code, out, body, len) = error_page(400, false);
-                        (code, out, body, len, String::from("?"), String::from("?"))
-                    }
-                };
-                println!("httpd: {} {method} {target} {code} {len}", conn.peer);
-                conn.stage = Stage::Send { out, at: 0, body };
             }
-            Stage::Send { out, at, body } => {
+            Stage::Send { out, at, body, keep, ahead } => {
                 if *at == out.len() {
                     out.clear();
                     *at = 0;
                     let Some(file) = body else {
+                        if *keep {
+                            conn.stage = Stage::Head(core::mem::take(ahead));
+                            continue;
+                        }
                         // All sent: end our side; closing finishes it.
                         let _ = conn.file.set_len(0);
                         return true;
@@ -217,7 +297,45 @@ fn advance(root: &str, conn: &mut Conn) -> bool {
     }
 }
 
+/// The connections and the timer that closes the idle ones.
+struct Conns {
+    queue: EventQueue,
+    timer: File,
+    /// When the timer fires, if it is armed.
+    armed: Option<Duration>,
+    conns: BTreeMap<usize, Conn>,
+}
+
+impl Conns {
+    fn close(&mut self, id: usize) {
+        if let Some(conn) = self.conns.remove(&id) {
+            let _ = self.queue.unwatch(conn.file.fd());
+        }
+    }
+
+    /// Closes the connections idle for [`IDLE`] and arms the timer for the
+    /// next one that may become so.
+    fn sweep(&mut self, now: Duration) {
+        let idle: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| now.saturating_sub(c.last) >= IDLE).map(|(id, _)| *id).collect();
+        for id in idle {
+            self.close(id);
+        }
+        let next = self.conns.values().map(|c| c.last + IDLE).min();
+        if let Some(at) = next
+            && self.armed.is_none_or(|armed| armed > at)
+            && self.timer.write_all(&rt::time::timespec(at)).is_ok()
+        {
+            self.armed = Some(at);
+        }
+    }
+}
+
 pub fn main(args: &[&str]) -> u8 {
+    let (quiet, args) = match args {
+        ["-q", rest @ ..] => (true, rest),
+        _ => (false, args),
+    };
     let (root, port) = match args {
         [root] if !root.starts_with('-') => (*root, 80u16),
         [root, port] if !root.starts_with('-') => match port.parse::<u16>() {
@@ -253,16 +371,25 @@ pub fn main(args: &[&str]) -> u8 {
             return FAILED;
         }
     };
-    if let Err(err) = queue.watch(listener.fd(), EventFlags::EVENT_READ, LISTENER) {
-        report::error("httpd", "event:", err);
-        return FAILED;
+    let timer = match File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
+        Ok(t) => t,
+        Err(err) => {
+            report::error("httpd", "time:4", err);
+            return FAILED;
+        }
+    };
+    for (fd, data) in [(listener.fd(), LISTENER), (timer.fd(), TIMER)] {
+        if let Err(err) = queue.watch(fd, EventFlags::EVENT_READ, data) {
+            report::error("httpd", "event:", err);
+            return FAILED;
+        }
     }
     println!("httpd: serving {root} on port {port}");
-    let mut conns: BTreeMap<usize, Conn> = BTreeMap::new();
-    let mut next = 1usize;
+    let mut all = Conns { queue, timer, armed: None, conns: BTreeMap::new() };
+    let mut next = TIMER + 1;
     let mut events = [Event::default(); 32];
     loop {
-        let n = match queue.wait(&mut events) {
+        let n = match all.queue.wait(&mut events) {
             Ok(n) => n,
             Err(err) if err.errno == sc::EINTR => continue,
             Err(err) => {
@@ -270,8 +397,14 @@ pub fn main(args: &[&str]) -> u8 {
                 return FAILED;
             }
         };
+        let now = rt::time::now();
         for event in &events[..n] {
-            if event.data == LISTENER {
+            if event.data == TIMER {
+                // Disarms it once its time passed (EAGAIN before).
+                if all.timer.read(&mut [0u8; 16]).is_ok() {
+                    all.armed = None;
+                }
+            } else if event.data == LISTENER {
                 loop {
                     let file = match listener.derive("listen") {
                         Ok(f) => f,
@@ -290,20 +423,23 @@ pub fn main(args: &[&str]) -> u8 {
                     let id = next;
                     next += 1;
                     let flags = EventFlags::EVENT_READ | EventFlags::EVENT_WRITE;
-                    if queue.watch(file.fd(), flags, id).is_err() {
+                    if all.queue.watch(file.fd(), flags, id).is_err() {
                         continue;
                     }
-                    let mut conn = Conn { file, peer, stage: Stage::Head(Vec::new()) };
-                    if !advance(&root, &mut conn) {
-                        conns.insert(id, conn);
+                    let mut conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now };
+                    if advance(&root, &mut conn, quiet) {
+                        let _ = all.queue.unwatch(conn.file.fd());
+                    } else {
+                        all.conns.insert(id, conn);
                     }
                 }
-            } else if let Some(conn) = conns.get_mut(&event.data)
-                && advance(&root, conn)
-                && let Some(conn) = conns.remove(&event.data)
-            {
-                let _ = queue.unwatch(conn.file.fd());
+            } else if let Some(conn) = all.conns.get_mut(&event.data) {
+                conn.last = now;
+                if advance(&root, conn, quiet) {
+                    all.close(event.data);
+                }
             }
         }
+        all.sweep(now);
     }
 }
