@@ -137,6 +137,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "network_ping_the_host",
     "network_sends_bursts",
     "network_reader_queues_are_bounded",
+    "network_batches_carry_many_frames_per_call",
     "netd_leases_an_address_and_pings_the_host",
     "netd_reports_a_refused_connection",
     "netd_sends_and_takes_raw_ip_packets",

@@ -588,7 +588,12 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
     while let Err(err) = lookup(guest) {
         failed += 1;
         if started.elapsed() > DNS_BACK_WITHIN {
-            return Err(format!("DNS on the flooded card not back in {} s: {err}", DNS_BACK_WITHIN.as_secs()));
+            let card = run(guest, "cat netcfg:eth1", within).unwrap_or_default();
+            let driver = run(guest, "cat network:1/stats", within).unwrap_or_default();
+            return Err(format!(
+                "DNS on the flooded card not back in {} s: {err}; netcfg:eth1 {card:?}; network:1/stats {driver:?}",
+                DNS_BACK_WITHIN.as_secs()
+            ));
         }
         thread::sleep(Duration::from_secs(1));
     }

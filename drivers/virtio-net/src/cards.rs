@@ -17,6 +17,15 @@
 //!   while a frame can be sent; the `event:` watchers of a handle are
 //!   told when frames arrive for it, and when transmit slots free up
 //!   after a write found none.
+//! - `network:N/batch` (root only): the same frames, several per call
+//!   (`lib/frame-batch`: each frame's length as two little-endian bytes,
+//!   then the frame). A read gives as many whole waiting frames as fit
+//!   (`EINVAL` if the buffer cannot hold the next one: give it 1516 bytes
+//!   or more); a write sends the frames of one batch in order, as many as
+//!   the transmit slots take, and returns the bytes of those sent (`EAGAIN`
+//!   when none could be); a batch with a bad length or a cut frame is
+//!   refused whole (`EINVAL`). `netd` uses it: one scheme call for a
+//!   burst of frames, not one each.
 //! - `network:N/mac` (any user): the MAC address as text,
 //!   `52:54:00:12:34:56\n`.
 //! - `network:N/stats` (any user): counters as text, one `name value`
@@ -98,8 +107,9 @@ impl Card {
 enum Handle {
     /// The listing, `mac` or `stats`: text as it was at the open.
     Text { text: Vec<u8>, offset: usize, path: String, directory: bool },
-    /// `network:N`: the frames waiting for this reader.
-    Frames { card: usize, readable: bool, writable: bool, queue: VecDeque<Rc<[u8]>> },
+    /// `network:N` (or `network:N/batch`: several frames per call): the
+    /// frames waiting for this reader.
+    Frames { card: usize, readable: bool, writable: bool, batch: bool, queue: VecDeque<Rc<[u8]>> },
 }
 
 pub struct Cards {
@@ -127,7 +137,12 @@ impl Cards {
     /// frame to each reader of the card, and note who to tell. Whether
     /// anything changed (frames arrived or transmit slots freed up).
     pub fn interrupt(&mut self, index: usize) -> bool {
-        let Some(card) = self.cards.get_mut(index) else { return false };
+        self.collect(index).0
+    }
+
+    /// [`Cards::interrupt`]'s work; also how many transmit slots it freed.
+    fn collect(&mut self, index: usize) -> (bool, usize) {
+        let Some(card) = self.cards.get_mut(index) else { return (false, 0) };
         let polled = card.device.poll();
         if polled.bad > 0 {
             eprintln!(
@@ -169,7 +184,47 @@ impl Cards {
                 }
             }
         }
-        !self.ready.is_empty() || polled.sent > 0
+        (!self.ready.is_empty() || polled.sent > 0, polled.sent)
+    }
+}
+
+impl Cards {
+    /// A `network:N/batch` write: the batch's frames in order, while the
+    /// card takes them.
+    fn write_batch(&mut self, index: usize, buf: &[u8]) -> Result<usize> {
+        let frames = frame_batch::frames(buf).map_err(|bad| {
+            eprintln!("virtio-netd: network:{index}: a {}-byte batch refused (EINVAL): {bad:?}", buf.len());
+            Error::new(EINVAL)
+        })?;
+        let mut frames = frames;
+        loop {
+            let at = frames.offset();
+            let Some(frame) = frames.next() else { return Ok(buf.len()) };
+            let mut sent = self.cards[index].device.send(frame);
+            // Every slot in flight: take what the card finished since its
+            // last interrupt (a batch is sent in one call, with no
+            // interrupt handled in between), and try again while that
+            // freed something.
+            while matches!(sent, Err(NetError::Busy)) && self.collect(index).1 > 0 {
+                sent = self.cards[index].device.send(frame);
+            }
+            let card = &mut self.cards[index];
+            match sent {
+                Ok(()) => {
+                    card.stats.tx_frames += 1;
+                    card.stats.tx_bytes += frame.len() as u64;
+                }
+                Err(NetError::Busy) => {
+                    card.tx_waiting = true;
+                    return if at == 0 { Err(Error::new(EAGAIN)) } else { Ok(at) };
+                }
+                Err(NetError::Invalid) => return Err(Error::new(EINVAL)),
+                Err(NetError::Queue) => {
+                    eprintln!("virtio-netd: network:{index}: the card's transmit queue refused a frame (EIO)");
+                    return Err(Error::new(EIO));
+                }
+            }
+        }
     }
 }
 
@@ -177,6 +232,7 @@ impl Cards {
 enum Path {
     Listing,
     Frames(usize),
+    Batch(usize),
     Mac(usize),
     Stats(usize),
 }
@@ -195,6 +251,7 @@ impl Cards {
         match file {
             None => Ok(Path::Frames(card)),
             Some("mac") => Ok(Path::Mac(card)),
+            Some("batch") => Ok(Path::Batch(card)),
             Some("stats") => Ok(Path::Stats(card)),
             Some(_) => Err(Error::new(ENOENT)),
         }
@@ -216,12 +273,19 @@ impl Scheme for Cards {
             }
             Path::Mac(n) => text(self.cards[n].mac_text(), format!("{n}/mac"), false),
             Path::Stats(n) => text(self.cards[n].stats_text(), format!("{n}/stats"), false),
-            Path::Frames(card) => {
+            Path::Frames(card) | Path::Batch(card) => {
                 if caller.uid != 0 {
                     return Err(Error::new(EACCES));
                 }
                 let mode = flags & O_ACCMODE;
-                Handle::Frames { card, readable: mode != O_WRONLY, writable: mode != O_RDONLY, queue: VecDeque::new() }
+                let batch = matches!(self.parse(path)?, Path::Batch(_));
+                Handle::Frames {
+                    card,
+                    readable: mode != O_WRONLY,
+                    writable: mode != O_RDONLY,
+                    batch,
+                    queue: VecDeque::new(),
+                }
             }
         };
         Ok(Opened::Handle(self.handles.insert(handle)))
@@ -238,21 +302,36 @@ impl Scheme for Cards {
                 Ok(n)
             }
             Handle::Frames { readable: false, .. } => Err(Error::new(EBADF)),
-            Handle::Frames { queue, .. } => {
+            Handle::Frames { queue, batch: false, .. } => {
                 let frame = queue.pop_front().ok_or(Error::new(EAGAIN))?;
                 let n = buf.len().min(frame.len());
                 buf[..n].copy_from_slice(&frame[..n]);
                 Ok(n)
             }
+            Handle::Frames { queue, batch: true, .. } => {
+                let mut at = 0;
+                while let Some(frame) = queue.front() {
+                    match frame_batch::put(buf, at, frame) {
+                        Some(end) => at = end,
+                        None if at == 0 => return Err(Error::new(EINVAL)),
+                        None => break,
+                    }
+                    queue.pop_front();
+                }
+                if at == 0 { Err(Error::new(EAGAIN)) } else { Ok(at) }
+            }
         }
     }
 
     fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
-        let &Handle::Frames { card: index, writable, .. } = self.handles.get(handle)? else {
+        let &Handle::Frames { card: index, writable, batch, .. } = self.handles.get(handle)? else {
             return Err(Error::new(EBADF));
         };
         if !writable {
             return Err(Error::new(EBADF));
+        }
+        if batch {
+            return self.write_batch(index, buf);
         }
         let card = &mut self.cards[index];
         match card.device.send(buf) {
@@ -311,7 +390,8 @@ impl Scheme for Cards {
     fn fpath(&mut self, handle: usize) -> Result<String> {
         Ok(match self.handles.get(handle)? {
             Handle::Text { path, .. } => path.clone(),
-            Handle::Frames { card, .. } => format!("{card}"),
+            Handle::Frames { card, batch: false, .. } => format!("{card}"),
+            Handle::Frames { card, batch: true, .. } => format!("{card}/batch"),
         })
     }
 

@@ -9,7 +9,9 @@
 //! checksums) answered by it, bursts from a blocking and a non-blocking
 //! writer (which waits for `EVENT_WRITE` when every transmit slot is in
 //! flight), and a reader's queue that keeps the first 256 frames and
-//! counts the rest dropped. A self-test boot runs no `init.rc`, so each
+//! counts the rest dropped; and `network:0/batch`, eight pings in one
+//! write, their replies several per read, bad batches refused whole. A
+//! self-test boot runs no `init.rc`, so each
 //! test starts `pcid` and `virtio-netd` itself.
 
 use alloc::format;
@@ -606,4 +608,58 @@ pub fn network_reader_queues_are_bounded() -> Outcome {
     Ok(format!(
         "{pings} replies: the first {QUEUE_FRAMES} queued in order, {over} dropped and counted; with no reader, {came} dropped"
     ))
+}
+
+pub fn network_batches_carry_many_frames_per_call() -> Outcome {
+    let _driver = driver()?;
+    let mac = our_mac()?;
+    let host = {
+        let mut net = open_frames()?;
+        resolve_host(&mut net, mac)?
+    };
+    let mut batch = ok("open network:0/batch", File::open_with("network:0/batch", O_RDWR | O_NONBLOCK))?;
+    ensure!(ok("fpath", batch.path())? == "0/batch", "fpath {:?}", batch.path());
+    // Eight echo requests in one write.
+    let mut out = alloc::vec![0u8; 16 * 1024];
+    let mut len = 0;
+    for seq in 1..=8u16 {
+        len = frame_batch::put(&mut out, len, &ping(host, mac, 0x6261, seq, b"batched"))
+            .ok_or("eight pings do not fit 16 KiB")?;
+    }
+    ensure!(ok("write a batch of 8 frames", batch.write(&out[..len]))? == len, "a short batch write");
+    // Their replies, several per read.
+    let mut seqs = Vec::new();
+    let mut reads = 0;
+    let mut buf = alloc::vec![0u8; 16 * 1024];
+    crate::support::wait_until(ANSWER_WITHIN, || {
+        while let Ok(n) = batch.read(&mut buf) {
+            reads += 1;
+            let Ok(frames) = frame_batch::frames(&buf[..n]) else { return true };
+            seqs.extend(frames.filter_map(parse_echo_reply).filter(|r| r.id == 0x6261).map(|r| r.seq));
+        }
+        seqs.len() >= 8
+    });
+    seqs.sort_unstable();
+    ensure!(seqs == (1..=8).collect::<Vec<u16>>(), "replies {seqs:?} in {reads} reads");
+    // Bad batches are refused whole: a length under 14, one past the
+    // frame, an empty write never reaches the driver; a read buffer too
+    // small for the next frame.
+    let before = stats()?;
+    let mut bad = out[..len].to_vec();
+    bad[0..2].copy_from_slice(&5u16.to_le_bytes());
+    expect_err("a batch with a 5-byte frame", batch.write(&bad), sc::EINVAL)?;
+    expect_err("a batch cut short", batch.write(&out[..len - 1]), sc::EINVAL)?;
+    let mut longer = out[..len].to_vec();
+    longer.push(0);
+    expect_err("a batch with a stray byte", batch.write(&longer), sc::EINVAL)?;
+    ensure!(stat(&stats()?, "tx_frames")? == stat(&before, "tx_frames")?, "a refused batch sent frames");
+    // A batch of one (the first echo request again), then a read whose
+    // buffer cannot hold its reply.
+    let first = frame_batch::HEADER + usize::from(u16::from_le_bytes([out[0], out[1]]));
+    ok("send one more echo request", batch.write(&out[..first]))?;
+    let mut small = [0u8; 20];
+    let refused =
+        crate::support::wait_until(ANSWER_WITHIN, || matches!(batch.read(&mut small), Err(e) if e.errno == sc::EINVAL));
+    ensure!(refused, "a 20-byte read of a waiting frame was not refused");
+    Ok(format!("8 echo requests in one write, their replies in {reads} reads; 3 bad batches and a short read refused"))
 }

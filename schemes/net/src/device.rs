@@ -1,6 +1,10 @@
-//! One network card as smoltcp sees it: the `network:N` file of the card's
-//! driver (README "Network card"), opened non-blocking, one Ethernet
-//! frame per read and per write, with the counters `netcfg:` shows.
+//! One network card as smoltcp sees it: the `network:N/batch` file of the
+//! card's driver (README "Network card"), opened non-blocking, with the
+//! counters `netcfg:` shows. Frames cross in batches (`lib/frame-batch`):
+//! a read takes every frame waiting that fits [`BATCH`] bytes, and the
+//! frames smoltcp sends in one poll go out in one write when the stack
+//! calls [`Frames::flush`]: one scheme call to the driver for a burst of
+//! frames, which is what a frame costs most under QEMU (two switches).
 //!
 //! Reads happen only after the driver said frames wait ([`Frames::rx_ready`],
 //! set when `event:` reports the card readable, cleared at `EAGAIN`): a
@@ -28,7 +32,9 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 /// The largest Ethernet frame without its FCS (1500 bytes of payload).
-pub const FRAME_MAX: usize = 1514;
+pub const FRAME_MAX: usize = frame_batch::MAX_FRAME;
+/// Bytes of frames moved per read or write at most.
+pub const BATCH: usize = 48 * 1024;
 
 /// What went through a card.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,8 +63,15 @@ pub struct Frames {
     pub full_ports: Vec<u16>,
     /// The driver failed a read or write (it died): netd must start over.
     pub failed: Option<rt::Error>,
+    /// The last batch read, and where its next frame starts.
     rx: Vec<u8>,
+    rx_at: usize,
+    rx_end: usize,
+    /// Frames to send, as a batch of `tx_len` bytes.
     tx: Vec<u8>,
+    tx_len: usize,
+    /// One frame being made by smoltcp.
+    frame: Vec<u8>,
     pub counters: Counters,
 }
 
@@ -69,10 +82,58 @@ impl Frames {
             rx_ready: true,
             full_ports: Vec::new(),
             failed: None,
-            rx: vec![0; FRAME_MAX],
-            tx: vec![0; FRAME_MAX],
+            rx: vec![0; BATCH],
+            rx_at: 0,
+            rx_end: 0,
+            tx: vec![0; BATCH],
+            tx_len: 0,
+            frame: vec![0; FRAME_MAX],
             counters: Counters::default(),
         }
+    }
+
+    /// The next received frame's place in `rx`: from the batch in hand,
+    /// or a new batch read from the driver.
+    fn next_frame(&mut self) -> Option<(usize, usize)> {
+        loop {
+            if self.rx_at + frame_batch::HEADER <= self.rx_end {
+                let header = &self.rx[self.rx_at..self.rx_at + frame_batch::HEADER];
+                let len = usize::from(u16::from_le_bytes([header[0], header[1]]));
+                let start = self.rx_at + frame_batch::HEADER;
+                self.rx_at = start + len;
+                return Some((start, len));
+            }
+            if !self.rx_ready {
+                return None;
+            }
+            match self.file.read(&mut self.rx) {
+                // The driver hands out only checked batches; anything else
+                // would be a broken driver, counted and ignored.
+                Ok(n) if n > 0 && frame_batch::frames(&self.rx[..n]).is_ok() => {
+                    self.rx_at = 0;
+                    self.rx_end = n;
+                }
+                Ok(0) => self.rx_ready = false,
+                Ok(_) => {
+                    self.counters.errors += 1;
+                    self.rx_ready = false;
+                }
+                Err(err) => {
+                    if err.errno != EAGAIN {
+                        self.counters.errors += 1;
+                        self.failed = Some(err);
+                    }
+                    self.rx_ready = false;
+                }
+            }
+        }
+    }
+
+    /// Send the frames smoltcp made since the last flush, in one write
+    /// (more if the driver takes part of the batch at a time). What the
+    /// driver cannot take now is dropped and counted: TCP sends it again.
+    pub fn flush(&mut self) {
+        self.tx_side().flush();
     }
 
     pub fn fd(&self) -> usize {
@@ -84,11 +145,75 @@ pub struct Rx<'a> {
     frame: &'a [u8],
 }
 
+/// A frame smoltcp sends: made in the card's frame buffer, queued in its
+/// batch.
 pub struct Tx<'a> {
+    frames: TxSide<'a>,
+}
+
+/// What a [`Tx`] needs of the card (the receive half is lent to [`Rx`]).
+struct TxSide<'a> {
     file: &'a mut File,
-    buf: &'a mut Vec<u8>,
+    tx: &'a mut Vec<u8>,
+    tx_len: &'a mut usize,
+    frame: &'a mut Vec<u8>,
     counters: &'a mut Counters,
     failed: &'a mut Option<rt::Error>,
+}
+
+impl TxSide<'_> {
+    fn queue(&mut self, len: usize) {
+        if frame_batch::put(self.tx, *self.tx_len, &self.frame[..len]).is_none() {
+            self.flush();
+        }
+        match frame_batch::put(self.tx, *self.tx_len, &self.frame[..len]) {
+            Some(end) => {
+                *self.tx_len = end;
+                self.counters.tx_frames += 1;
+                self.counters.tx_bytes += len as u64;
+            }
+            None => self.counters.tx_dropped += 1,
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut at = 0;
+        while at < *self.tx_len {
+            match self.file.write(&self.tx[at..*self.tx_len]) {
+                Ok(0) => break,
+                Ok(n) => at += n,
+                Err(err) => {
+                    if err.errno != EAGAIN {
+                        self.counters.errors += 1;
+                        *self.failed = Some(err);
+                    }
+                    break;
+                }
+            }
+        }
+        // Whatever the driver did not take: its frames count as dropped.
+        if at < *self.tx_len
+            && let Ok(rest) = frame_batch::frames(&self.tx[at..*self.tx_len])
+        {
+            let count = rest.frame_count() as u64;
+            self.counters.tx_dropped += count;
+            self.counters.tx_frames -= count.min(self.counters.tx_frames);
+        }
+        *self.tx_len = 0;
+    }
+}
+
+impl Frames {
+    fn tx_side(&mut self) -> TxSide<'_> {
+        TxSide {
+            file: &mut self.file,
+            tx: &mut self.tx,
+            tx_len: &mut self.tx_len,
+            frame: &mut self.frame,
+            counters: &mut self.counters,
+            failed: &mut self.failed,
+        }
+    }
 }
 
 impl phy::Device for Frames {
@@ -96,40 +221,24 @@ impl phy::Device for Frames {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let n = loop {
-            if !self.rx_ready {
-                return None;
-            }
-            let n = match self.file.read(&mut self.rx) {
-                Ok(0) => {
-                    self.rx_ready = false;
-                    return None;
-                }
-                Ok(n) => n,
-                Err(err) => {
-                    if err.errno != EAGAIN {
-                        self.counters.errors += 1;
-                        self.failed = Some(err);
-                    }
-                    self.rx_ready = false;
-                    return None;
-                }
-            };
+        let (start, len) = loop {
+            let (start, len) = self.next_frame()?;
             self.counters.rx_frames += 1;
-            self.counters.rx_bytes += n as u64;
-            match syn_port(&self.rx[..n]) {
+            self.counters.rx_bytes += len as u64;
+            match syn_port(&self.rx[start..start + len]) {
                 Some(port) if self.full_ports.contains(&port) => self.counters.syn_dropped += 1,
-                _ => break n,
+                _ => break (start, len),
             }
         };
+        let Frames { file, rx, tx, tx_len, frame, counters, failed, .. } = self;
         Some((
-            Rx { frame: &self.rx[..n] },
-            Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters, failed: &mut self.failed },
+            Rx { frame: &rx[start..start + len] },
+            Tx { frames: TxSide { file, tx, tx_len, frame, counters, failed } },
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx { file: &mut self.file, buf: &mut self.tx, counters: &mut self.counters, failed: &mut self.failed })
+        Some(Tx { frames: self.tx_side() })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -165,21 +274,11 @@ impl phy::RxToken for Rx<'_> {
 }
 
 impl phy::TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(mut self, len: usize, f: F) -> R {
         // smoltcp never asks for more than the MTU it was given.
         let len = len.min(FRAME_MAX);
-        let result = f(&mut self.buf[..len]);
-        match self.file.write(&self.buf[..len]) {
-            Ok(_) => {
-                self.counters.tx_frames += 1;
-                self.counters.tx_bytes += len as u64;
-            }
-            Err(err) if err.errno == EAGAIN => self.counters.tx_dropped += 1,
-            Err(err) => {
-                self.counters.errors += 1;
-                *self.failed = Some(err);
-            }
-        }
+        let result = f(&mut self.frames.frame[..len]);
+        self.frames.queue(len);
         result
     }
 }

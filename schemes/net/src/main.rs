@@ -112,7 +112,8 @@ fn cards(seed: u64) -> Result<Vec<Card>> {
             eprintln!("netd: {driver}: no usable MAC address; card skipped");
             continue;
         };
-        let file = match File::open_with(&driver, sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
+        let frames = alloc::format!("{driver}/batch");
+        let file = match File::open_with(&frames, sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
             Ok(file) => file,
             Err(err) => {
                 eprintln!("netd: {driver}: {err}; card skipped");

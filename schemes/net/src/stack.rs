@@ -285,6 +285,8 @@ impl Stack {
                 changed = true;
             }
             card.dhcp_event();
+            // Everything this poll made goes to the driver in one batch.
+            card.frames.flush();
         }
         self.fall_back(now);
         self.reap(now);
@@ -416,6 +418,7 @@ impl Stack {
                 // Let the abort's RST go out before the socket goes.
                 let card = &mut self.cards[sock.card];
                 card.iface.poll(now, &mut card.frames, &mut card.sockets);
+                card.frames.flush();
                 self.drop_tcp(sock);
                 self.closing.swap_remove(i);
             } else {
