@@ -108,7 +108,7 @@ fn checksum(bytes: &[u8]) -> u16 {
 pub fn netd_sends_and_takes_raw_ip_packets() -> Outcome {
     let _stack = stack()?;
     let raw = ok("open ip:1", File::open_with("ip:1", O_RDWR | sc::O_NONBLOCK))?;
-    ensure!(ok("fpath", raw.path())? == "1", "fpath {:?}", raw.path());
+    ensure!(ok("fpath", raw.path())? == "ip:1", "fpath {:?}", raw.path());
     // An echo request to the gateway, by hand: IPv4 header (source left
     // 0.0.0.0 for netd to fill in), ICMP echo with identifier 0x4652.
     let mut icmp = alloc::vec![8u8, 0, 0, 0, 0x46, 0x52, 0, 7];

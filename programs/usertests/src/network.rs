@@ -618,7 +618,7 @@ pub fn network_batches_carry_many_frames_per_call() -> Outcome {
         resolve_host(&mut net, mac)?
     };
     let mut batch = ok("open network:0/batch", File::open_with("network:0/batch", O_RDWR | O_NONBLOCK))?;
-    ensure!(ok("fpath", batch.path())? == "0/batch", "fpath {:?}", batch.path());
+    ensure!(ok("fpath", batch.path())? == "network:0/batch", "fpath {:?}", batch.path());
     // Eight echo requests in one write.
     let mut out = alloc::vec![0u8; 16 * 1024];
     let mut len = 0;
