@@ -40,7 +40,6 @@ pub const NAME_ADDRESS: [u8; 4] = [10, 1, 2, 3];
 /// What the peer thread counted.
 #[derive(Default)]
 pub struct Counts {
-    pub frames_in: AtomicU64,
     pub arp_answered: AtomicU64,
     pub dns_answered: AtomicU64,
 }
@@ -368,7 +367,6 @@ fn answer(
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let Ok(n) = socket.recv(&mut buf) else { continue };
-        counts.frames_in.fetch_add(1, Ordering::Relaxed);
         match wire::parse(&buf[..n]) {
             Received::ArpRequest { mac, ip, target } if target == PEER_IP => {
                 let reply = wire::arp(2, PEER_MAC, PEER_IP, mac, ip);

@@ -240,9 +240,8 @@ fn run(guest: &mut Guest, command: &str, within: Duration) -> Result<Vec<String>
 /// `tcp_sockets` in `netcfg:eth0`.
 fn tcp_sockets(guest: &mut Guest) -> Result<usize, String> {
     let lines = run(guest, "cat netcfg:eth0", Duration::from_secs(30))?;
-    lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("tcp_sockets ")?.parse().ok())
+    counter(&lines, "tcp_sockets")
+        .map(|n| n as usize)
         .ok_or_else(|| format!("netcfg:eth0 shows no tcp_sockets: {lines:?}"))
 }
 
@@ -281,10 +280,8 @@ pub fn check(
 /// buffers), in bytes.
 fn netd_heap(guest: &mut Guest) -> Result<usize, String> {
     let lines = run(guest, "cat netcfg:memory", Duration::from_secs(30))?;
-    let field =
-        |name: &str| lines.iter().find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(' ')?.parse::<usize>().ok());
-    match (field("heap_used"), field("heap_large")) {
-        (Some(used), Some(large)) => Ok(used + large),
+    match (counter(&lines, "heap_used"), counter(&lines, "heap_large")) {
+        (Some(used), Some(large)) => Ok((used + large) as usize),
         _ => Err(format!("netcfg:memory shows no heap_used and heap_large: {lines:?}")),
     }
 }
@@ -517,7 +514,8 @@ fn exercise(
     ))
 }
 
-/// The value of `name` in `netcfg:ethN`'s lines.
+/// The value of `name` in `name value` lines (`netcfg:ethN`,
+/// `netcfg:memory`, `network:N/stats`).
 fn counter(lines: &[String], name: &str) -> Option<u64> {
     lines.iter().find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
