@@ -71,13 +71,8 @@ pub fn benchmarks() -> bool {
         }
         false
     };
-    let _pci = match start("pcid", &[], "pci:") {
-        Ok(Some(daemon)) => daemon,
-        Ok(None) => return fail_all("pcid exited"),
-        Err(err) => return fail_all(&err),
-    };
-    let _driver = match start("virtio-blkd", &[], "disk:") {
-        Ok(Some(daemon)) => daemon,
+    let _driver = match start_driver("virtio-blkd", "disk:") {
+        Ok(Some(daemons)) => daemons,
         Ok(None) => {
             println!("bench: no virtio disks (virtio-blkd exited); the disk benchmarks are skipped");
             return true;
@@ -110,6 +105,13 @@ pub fn benchmarks() -> bool {
     ok &= report("file_create_1k", 1, create_files(&pattern[..SMALL_FILE]));
     ok &= report("file_fsync_1k", 1, fsync_loop(&pattern[..SMALL_FILE]));
     ok
+}
+
+/// `pcid`, then the device driver `program` serving `url`: `None` if the
+/// driver exited (no such device on this machine).
+pub fn start_driver(program: &str, url: &str) -> Result<Option<(Process, Process)>, String> {
+    let pci = start("pcid", &[], "pci:")?.ok_or("pcid exited")?;
+    Ok(start(program, &[], url)?.map(|driver| (pci, driver)))
 }
 
 /// Exec `initfs:bin/PROGRAM ARGS` and wait until `url` opens: `None` if

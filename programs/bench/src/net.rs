@@ -42,7 +42,7 @@ use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
 
-use crate::disk::start;
+use crate::disk::{start, start_driver};
 use crate::ipc::Process;
 use crate::{Measured, report};
 
@@ -80,13 +80,8 @@ pub fn benchmarks() -> bool {
         }
         false
     };
-    let _pci = match start("pcid", &[], "pci:") {
-        Ok(Some(daemon)) => daemon,
-        Ok(None) => return fail_all("pcid exited"),
-        Err(err) => return fail_all(&err),
-    };
-    let _card = match start("virtio-netd", &[], "network:") {
-        Ok(Some(daemon)) => daemon,
+    let _card = match start_driver("virtio-netd", "network:") {
+        Ok(Some(daemons)) => daemons,
         Ok(None) => {
             println!("bench: no virtio network card (virtio-netd exited); the network benchmarks are skipped");
             return true;
