@@ -22,7 +22,6 @@ mod shm;
 
 use rt::abi::syscall::Event;
 use rt::event::EventQueue;
-use rt::prelude::*;
 use scheme::{Result, Server};
 
 rt::main!(main);
@@ -32,6 +31,7 @@ const CHAN: usize = 0;
 const SHM: usize = 1;
 
 fn main() -> Result<()> {
+    rt::log::init();
     let mut chan = Server::new("chan", chan::Chan::new())?;
     let mut shm = Server::new("shm", shm::Shm::new())?;
     let queue = EventQueue::new()?;
@@ -47,12 +47,12 @@ fn main() -> Result<()> {
                 CHAN => chan.handle_pending(),
                 SHM => shm.handle_pending(),
                 other => {
-                    eprintln!("ipcd: event for unknown socket {other}, ignored");
+                    log::warn!("event for unknown socket {other}, ignored");
                     Ok(())
                 }
             };
             if let Err(err) = result {
-                eprintln!("ipcd: a scheme socket failed: {err}; exiting");
+                log::error!("a scheme socket failed: {err}; exiting");
                 return Err(err);
             }
         }

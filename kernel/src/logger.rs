@@ -2,13 +2,16 @@
 //! monotonic timestamp, the level and the CPU number, e.g.
 //! `[    1.204511] INFO  cpu1 kernel::arch::x86_64::smp: CPU 1 online`.
 //!
-//! Every line also goes to an in-memory ring ([`RING_CAPACITY`] bytes, the
+//! Lines less severe than the console level ([`set_console_level`],
+//! which `debug:level` sets; init makes it `warn` once the system is up)
+//! skip the console; every line also goes to an in-memory ring ([`RING_CAPACITY`] bytes, the
 //! newest whole lines), which `sys:log` reads back. The logger may run in
 //! interrupt context, so it never allocates: a line is formatted on the
 //! stack (cut at [`LINE_MAX`] bytes) and copied into the ring under a lock
 //! taken with interrupts off.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use log_ring::{LineBuf, LogRing};
@@ -23,6 +26,20 @@ pub const RING_CAPACITY: usize = 64 * 1024;
 const LINE_MAX: usize = 512;
 
 static RING: Mutex<LogRing<RING_CAPACITY>> = Mutex::new(LogRing::new());
+
+/// The least severe level printed on the console, as a `LevelFilter`'s
+/// number (everything, until `debug:level` says otherwise).
+static CONSOLE_LEVEL: AtomicUsize = AtomicUsize::new(LevelFilter::Trace as usize);
+
+/// Print only lines at least as severe as `level` on the console from now on.
+pub fn set_console_level(level: LevelFilter) {
+    CONSOLE_LEVEL.store(level as usize, Ordering::Relaxed);
+}
+
+/// The least severe level the console prints.
+pub fn console_level() -> LevelFilter {
+    LevelFilter::iter().find(|l| *l as usize == CONSOLE_LEVEL.load(Ordering::Relaxed)).unwrap_or(LevelFilter::Trace)
+}
 
 struct KernelLogger;
 
@@ -43,7 +60,9 @@ impl Log for KernelLogger {
             Level::Trace => "TRACE",
         };
         let (secs, micros, cpu) = (ns / 1_000_000_000, (ns % 1_000_000_000) / 1000, percpu::current_index());
-        crate::kprintln!("[{secs:5}.{micros:06}] {level} cpu{cpu} {}: {}", record.target(), record.args());
+        if record.level() as usize <= CONSOLE_LEVEL.load(Ordering::Relaxed) || crate::boot::panicking() {
+            crate::kprintln!("[{secs:5}.{micros:06}] {level} cpu{cpu} {}: {}", record.target(), record.args());
+        }
         let mut line = LineBuf::<LINE_MAX>::new();
         let _ = write!(line, "[{secs:5}.{micros:06}] {level} cpu{cpu} {}: {}", record.target(), record.args());
         // A CPU stopped by a panic may hold the lock for good; the panic

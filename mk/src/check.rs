@@ -54,6 +54,8 @@ const REQUIRED_SELFTESTS: &[&str] = &[
 /// User-mode tests the host insists on (`programs/usertests`): the ones
 /// that stand for what the userspace and schemes issues promised.
 const REQUIRED_USERTESTS: &[&str] = &[
+    "log_collects_lines",
+    "debug_level_sets_what_the_console_prints",
     "shell_words_quotes_and_variables",
     "shell_lists_and_status",
     "shell_pipes_and_redirections",
@@ -749,10 +751,13 @@ fn show_log_tail(ws: &Workspace, log: &Path, lines: usize) {
 }
 
 /// `text` without terminal escape sequences and control characters (OVMF
-/// clears the screen and moves the cursor), for showing a log.
+/// clears the screen and moves the cursor), for showing a log. A line
+/// erased with `\r` + `ESC [ K` (a console putting a log line above the
+/// line being typed, then the line again) is dropped, as on a screen.
 pub fn strip_escapes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
+    let mut after_cr = false;
     while let Some(c) = chars.next() {
         match c {
             // CSI (ESC [) runs to a final byte; any other escape is ESC
@@ -761,6 +766,9 @@ pub fn strip_escapes(text: &str) -> String {
                 if chars.next() == Some('[') {
                     for c in chars.by_ref() {
                         if ('\x40'..='\x7e').contains(&c) {
+                            if c == 'K' && after_cr {
+                                out.truncate(out.rfind('\n').map_or(0, |end| end + 1));
+                            }
                             break;
                         }
                     }
@@ -770,6 +778,7 @@ pub fn strip_escapes(text: &str) -> String {
             c if c.is_control() => {}
             c => out.push(c),
         }
+        after_cr = c == '\r';
     }
     out
 }
@@ -786,6 +795,7 @@ mod tests {
         );
         assert_eq!(strip_escapes("a\x1bcb\tc"), "ab\tc");
         assert_eq!(strip_escapes("plain"), "plain");
+        assert_eq!(strip_escapes("one\r\ntwo $ ec\r\x1b[K[ 1.0] WARN x\r\ntwo $ ec"), "one\n[ 1.0] WARN x\ntwo $ ec");
     }
 
     #[test]

@@ -237,6 +237,29 @@ fn run(guest: &mut Guest, command: &str, within: Duration) -> Result<Vec<String>
     Ok(output.lines)
 }
 
+/// What netd says in `log:` when DHCP gave eth0 its address.
+const LEASED: &str = "netd: eth0: 10.0.2.15/24 by DHCP";
+
+/// How many times netd has said in `log:` that it got its lease.
+fn leases(guest: &mut Guest) -> Result<usize, String> {
+    Ok(run(guest, "cat log:", Duration::from_secs(30))?.iter().filter(|l| l.contains(LEASED)).count())
+}
+
+/// Waits until netd has said `count` times that it got its lease
+/// (polling `log:` each second); whether it did within `within`.
+fn wait_for_leases(guest: &mut Guest, count: usize, within: Duration) -> Result<bool, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if leases(guest)? >= count {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// `tcp_sockets` in `netcfg:eth0`.
 fn tcp_sockets(guest: &mut Guest) -> Result<usize, String> {
     let lines = run(guest, "cat netcfg:eth0", Duration::from_secs(30))?;
@@ -294,11 +317,8 @@ fn exercise(
     peer: Option<&mut Peer>,
 ) -> Result<String, String> {
     session::wait_for_prompt(guest, PROMPT_WITHIN)?;
-    let leased = guest.wait_until(LEASE_WITHIN, Duration::ZERO, |out| {
-        String::from_utf8_lossy(out).contains("netd: eth0: 10.0.2.15/24 by DHCP")
-    });
-    if !leased {
-        return Err(String::from("netd never said it got 10.0.2.15/24 by DHCP"));
+    if !wait_for_leases(guest, 1, LEASE_WITHIN)? {
+        return Err(String::from("netd never said in log: that it got 10.0.2.15/24 by DHCP"));
     }
     // Ping.
     let lines = run(guest, "ping -c 2 -i 0.2 10.0.2.2", Duration::from_secs(30))?;
@@ -650,8 +670,9 @@ fn kill_during_transfers(guest: &mut Guest, http_port: u16) -> Result<String, St
         run(guest, &start, within)?;
         thread::sleep(Duration::from_secs(3));
         let pid = crate::supervision::pid_of(guest, daemon)?;
-        let leased = |text: &str| text.contains("netd: eth0: 10.0.2.15/24 by DHCP");
-        if !session::run_until(guest, &format!("kill -KILL {pid}"), Duration::from_secs(60), leased)? {
+        let before = leases(guest)?;
+        run(guest, &format!("kill -KILL {pid}"), within)?;
+        if !wait_for_leases(guest, before + 1, Duration::from_secs(60))? {
             return Err(format!("after {daemon} (pid {pid}) was killed, netd never got its lease again"));
         }
         let deadline = Instant::now() + Duration::from_secs(60);

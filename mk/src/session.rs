@@ -34,8 +34,9 @@
 //! a moment of quiet), types the command and waits for the next prompt.
 //! What came in between, with terminal escapes and `\r` removed, minus the
 //! first line (the shell's echo of what was typed) and the last (the new
-//! prompt), is the output. Kernel log lines (`[    1.234567] INFO  ...`),
-//! which share the serial port, are left out.
+//! prompt), is the output. Log lines the console shows by itself (the
+//! kernel's, `[    1.234567] INFO  cpu0 ...`, and warnings and errors
+//! from `log:`, `[    1.234567] WARN  pid 9 ...`) are left out.
 //!
 //! May touch: the guest it is handed, the scripts it reads.
 
@@ -167,14 +168,21 @@ pub fn ends_in_prompt(output: &[u8]) -> bool {
         .is_some_and(|last| last.ends_with("$ ") && last.chars().all(|c| c.is_ascii_graphic() || c == ' '))
 }
 
-/// A kernel log line: `[    1.234567] LEVEL ...`.
-fn is_kernel_log(line: &str) -> bool {
+/// A log line the console shows by itself, not a command's output: the
+/// kernel's (`[    1.234567] INFO  cpu0 ...`), or a warning or error from
+/// `log:` (`[    1.234567] WARN  pid 9 ...`).
+fn is_console_log(line: &str) -> bool {
     let Some(rest) = line.strip_prefix('[') else { return false };
     let Some((stamp, rest)) = rest.split_once("] ") else { return false };
     let stamp = stamp.trim_start();
-    !stamp.is_empty()
-        && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].iter().any(|level| rest.starts_with(level))
+    if stamp.is_empty() || !stamp.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    let Some((level, rest)) = rest.split_once(' ') else { return false };
+    let rest = rest.trim_start();
+    let kernel = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level) && rest.starts_with("cpu");
+    let shown = ["WARN", "ERROR"].contains(&level) && rest.starts_with("pid ");
+    kernel || shown
 }
 
 /// The output of one command from the console bytes printed between
@@ -186,7 +194,7 @@ pub fn command_output(printed: &[u8]) -> Vec<String> {
     if !lines.is_empty() {
         lines.remove(0); // the echo of the command
     }
-    lines.retain(|line| !is_kernel_log(line));
+    lines.retain(|line| !is_console_log(line));
     lines
 }
 
@@ -384,11 +392,15 @@ mod tests {
 
     #[test]
     fn kernel_log_lines() {
-        assert!(is_kernel_log("[    0.151146] INFO  cpu0 kernel::boot: boot took 151 ms"));
-        assert!(is_kernel_log("[   12.5] WARN  x"));
-        assert!(!is_kernel_log("[x] INFO y"));
-        assert!(!is_kernel_log("[ 1.0] hello"));
-        assert!(!is_kernel_log("hello"));
+        assert!(is_console_log("[    0.151146] INFO  cpu0 kernel::boot: boot took 151 ms"));
+        assert!(is_console_log("[   12.5] WARN  cpu1 x"));
+        assert!(is_console_log("[   12.5] WARN  pid 1 init: tmpd (pid 8) ended"));
+        assert!(is_console_log("[   12.5] ERROR pid 9 redoxfsd: refused"));
+        // What `cat log:` prints is output, unless the consoles show it too.
+        assert!(!is_console_log("[   12.5] INFO  pid 1 init: tmpd (pid 8) ready after 3.0 ms"));
+        assert!(!is_console_log("[x] INFO y"));
+        assert!(!is_console_log("[ 1.0] hello"));
+        assert!(!is_console_log("hello"));
     }
 
     #[test]

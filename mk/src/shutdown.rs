@@ -45,7 +45,7 @@ fn verdict(command: &str, text: &str, code: Option<i32>) -> Result<String, Strin
     if let Some(problem) = problem {
         return Err(format!("`{command}`: {problem} (QEMU exit code {code:?}); console:\n{text}"));
     }
-    let stopped = text.lines().filter(|l| l.starts_with("init: stopped ")).count();
+    let stopped = text.lines().filter(|l| l.contains("init: stopped ")).count();
     Ok(format!("{stopped} daemons stopped, then QEMU exited by itself"))
 }
 

@@ -30,7 +30,6 @@ use console::{Console, Daemon, InputSource};
 use framebuffer::Layout;
 use rt::fs::File;
 use rt::mem::PAGE_SIZE;
-use rt::prelude::*;
 use scheme::sc::{self, EAGAIN, EIO, ENOENT};
 use scheme::{Error, Result};
 use screen::Screen;
@@ -61,7 +60,7 @@ impl InputSource<Screen> for Keyboard {
                 Ok(n) => console.input(&self.buf[..n]),
                 Err(err) if err.errno == EAGAIN => return Ok(()),
                 Err(err) => {
-                    eprintln!("fbcond: reading ps2: failed: {err}");
+                    log::error!("reading ps2: failed: {err}");
                     return Err(err);
                 }
             }
@@ -77,34 +76,35 @@ fn open_screen() -> Result<Option<Screen>> {
         Err(err) => return Err(err),
     };
     let layout = Layout::parse(&text).map_err(|err| {
-        eprintln!("fbcond: sys:framebuffer does not describe a usable framebuffer ({err:?}):\n{text}");
+        log::error!("sys:framebuffer does not describe a usable framebuffer ({err:?}):\n{text}");
         Error::new(EIO)
     })?;
     let memory = File::open_with("memory:physical", sc::O_RDWR | sc::O_CLOEXEC)?;
     let page = layout.address & !(PAGE_SIZE as u64 - 1);
     let start = (layout.address - page) as usize;
     let mapping = rt::mem::map_file_shared(memory.fd(), page as usize, start + layout.size).inspect_err(|err| {
-        eprintln!("fbcond: cannot map the framebuffer at {:#x} ({} bytes): {err}", layout.address, layout.size)
+        log::error!("cannot map the framebuffer at {:#x} ({} bytes): {err}", layout.address, layout.size)
     })?;
     Ok(Some(Screen::new(layout, mapping, start)))
 }
 
 fn main() -> Result<()> {
+    rt::log::init();
     let Some(screen) = open_screen()? else {
-        println!("fbcond: no framebuffer (sys:framebuffer absent); nothing to do");
+        log::info!("no framebuffer (sys:framebuffer absent); nothing to do");
         return Ok(());
     };
     let (cols, rows) = screen.size();
     let file = File::open_with("ps2:", sc::O_RDONLY | sc::O_NONBLOCK | sc::O_CLOEXEC)
-        .inspect_err(|err| eprintln!("fbcond: cannot open ps2: ({err}); is ps2d running?"))?;
+        .inspect_err(|err| log::error!("cannot open ps2: ({err}); is ps2d running?"))?;
     let mut daemon = Daemon::register("fbcon", Console::new(screen))
-        .inspect_err(|err| eprintln!("fbcond: cannot register fbcon: ({err})"))?;
-    rt::sys::ns_restrict(&[]).inspect_err(|err| eprintln!("fbcond: cannot enter the null namespace: {err}"))?;
-    println!("fbcond: {cols}x{rows} text on the framebuffer, input from ps2:, serving fbcon:");
+        .inspect_err(|err| log::error!("cannot register fbcon: ({err})"))?;
+    rt::sys::ns_restrict(&[]).inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    log::info!("{cols}x{rows} text on the framebuffer, input from ps2:, serving fbcon:");
     daemon.ready();
     let result = daemon.run(Keyboard { file, buf: vec![0u8; 256] });
     if let Err(err) = &result {
-        eprintln!("fbcond: stopped: {err}");
+        log::error!("stopped: {err}");
     }
     result
 }

@@ -29,7 +29,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use pci_config::{Address, Header};
-use rt::prelude::*;
 use scheme::sc::{ENOENT, ENOTDIR, EROFS, MODE_DIR, MODE_FILE, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC};
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
@@ -142,23 +141,24 @@ impl Scheme for Pci {
 }
 
 fn main() -> Result<()> {
+    rt::log::init();
     let pci = Pci { functions: BTreeMap::new(), handles: Handles::new() };
-    let mut server = Server::new("pci", pci).inspect_err(|err| eprintln!("pcid: cannot register pci: ({err})"))?;
+    let mut server = Server::new("pci", pci).inspect_err(|err| log::error!("cannot register pci: ({err})"))?;
     rt::sys::port_grant(rt::process::getpid(), usize::from(config_space::FIRST_PORT), usize::from(config_space::PORTS))
-        .inspect_err(|err| eprintln!("pcid: cannot get ports 0xcf8..0xcff: {err}"))?;
+        .inspect_err(|err| log::error!("cannot get ports 0xcf8..0xcff: {err}"))?;
     let functions: BTreeMap<Address, Header> = config_space::enumerate().into_iter().collect();
     let count = functions.len();
     for (&address, header) in &functions {
-        eprintln!("pcid: {}", pci_config::listing_line(address, header));
+        log::info!("{}", pci_config::listing_line(address, header));
     }
     server.scheme().functions = functions;
-    server.confine().inspect_err(|err| eprintln!("pcid: cannot enter the null namespace: {err}"))?;
-    rt::sys::setuid(PCID_UID, PCID_UID).inspect_err(|err| eprintln!("pcid: cannot become uid {PCID_UID}: {err}"))?;
-    eprintln!("pcid: {count} PCI functions; serving pci: as uid {PCID_UID}");
+    server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    rt::sys::setuid(PCID_UID, PCID_UID).inspect_err(|err| log::error!("cannot become uid {PCID_UID}: {err}"))?;
+    log::info!("{count} PCI functions; serving pci: as uid {PCID_UID}");
     server.ready();
     let result = server.run();
     if let Err(err) = &result {
-        eprintln!("pcid: stopped: {err}");
+        log::error!("stopped: {err}");
     }
     result
 }

@@ -34,7 +34,6 @@ use alloc::vec::Vec;
 use keymap::Keyboard;
 use rt::event::EventQueue;
 use rt::fs::File;
-use rt::prelude::*;
 use scheme::sc::{self, EACCES, EAGAIN, EIO, ENODEV, ENOENT, Event, MODE_CHR};
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat};
 
@@ -136,7 +135,7 @@ fn keyboard_gsi() -> Result<String> {
         .and_then(|line| line.split_whitespace().next())
         .map(String::from)
         .ok_or_else(|| {
-            eprintln!("ps2d: irq: lists no line for ISA IRQ 1:\n{listing}");
+            log::error!("irq: lists no line for ISA IRQ 1:\n{listing}");
             Error::new(ENODEV)
         })
 }
@@ -148,7 +147,7 @@ fn service_keyboard(keyboard: &mut Keyboard, ps2: &mut Ps2) -> usize {
     let count = controller::drain(|scancode| typed.extend_from_slice(keyboard.feed(scancode).as_slice()));
     ps2.typed(&typed);
     if ps2.dropped > 0 {
-        eprintln!("ps2d: a reader's queue is full; dropped {} typed bytes", ps2.dropped);
+        log::warn!("a reader's queue is full; dropped {} typed bytes", ps2.dropped);
         ps2.dropped = 0;
     }
     count
@@ -160,7 +159,7 @@ fn acknowledge(irq: &mut File) -> Result<()> {
     match irq.read(&mut count) {
         Ok(8) => irq.write(&count).map(drop),
         Ok(n) => {
-            eprintln!("ps2d: irq: read gave {n} bytes, not 8");
+            log::error!("irq: read gave {n} bytes, not 8");
             Err(Error::new(EIO))
         }
         Err(err) if err.errno == EAGAIN => Ok(()),
@@ -169,12 +168,13 @@ fn acknowledge(irq: &mut File) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    port::grant().inspect_err(|err| eprintln!("ps2d: cannot get ports 0x60 and 0x64: {err}"))?;
+    rt::log::init();
+    port::grant().inspect_err(|err| log::error!("cannot get ports 0x60 and 0x64: {err}"))?;
     let gsi = keyboard_gsi()?;
     let mut irq = File::open_with(&format!("irq:{gsi}"), sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)
-        .inspect_err(|err| eprintln!("ps2d: cannot claim irq:{gsi}: {err}"))?;
+        .inspect_err(|err| log::error!("cannot claim irq:{gsi}: {err}"))?;
     let config = controller::init().map_err(|err| {
-        eprintln!("ps2d: i8042 set-up failed: {err:?}");
+        log::error!("i8042 set-up failed: {err:?}");
         Error::new(EIO)
     })?;
     let mut server = Server::new("ps2", Ps2::default())?;
@@ -188,7 +188,7 @@ fn main() -> Result<()> {
     // in the controller (which would interrupt no more while it is full).
     acknowledge(&mut irq)?;
     service_keyboard(&mut keyboard, server.scheme());
-    println!("ps2d: keyboard on GSI {gsi} (i8042 configuration {config:#04x}), serving ps2:");
+    log::info!("keyboard on GSI {gsi} (i8042 configuration {config:#04x}), serving ps2:");
     server.ready();
 
     let mut events = [Event::default(); 4];

@@ -29,7 +29,6 @@ use alloc::vec::Vec;
 use console::{Console, Daemon, InputSource};
 use rt::abi::syscall::{EAGAIN, O_NONBLOCK, O_RDWR};
 use rt::fs::File;
-use rt::prelude::*;
 use rt::{Error, Result};
 use uart::Uart;
 
@@ -55,7 +54,7 @@ impl InputSource<Uart> for Com1Input {
             Ok(_) => u64::from_ne_bytes(count),
             Err(err) if err.errno == EAGAIN => 0,
             Err(err) => {
-                eprintln!("seriald: reading the interrupt count: {err}");
+                log::warn!("reading the interrupt count: {err}");
                 return Err(err);
             }
         };
@@ -64,7 +63,7 @@ impl InputSource<Uart> for Com1Input {
         if pending > 0
             && let Err(err) = rt::sys::write(self.irq.fd(), &pending.to_ne_bytes())
         {
-            eprintln!("seriald: acknowledging {pending} interrupts: {err}");
+            log::warn!("acknowledging {pending} interrupts: {err}");
             return Err(err);
         }
         if !self.received.is_empty() {
@@ -91,21 +90,22 @@ fn gsi_of_isa_irq(irq: u32) -> Result<u32> {
 }
 
 fn main() -> Result<()> {
+    rt::log::init();
     let mut daemon = Daemon::register("serial", Console::new(Uart::new()))
-        .inspect_err(|err| eprintln!("seriald: cannot register serial: ({err})"))?;
+        .inspect_err(|err| log::error!("cannot register serial: ({err})"))?;
     rt::sys::port_grant(rt::process::getpid(), usize::from(uart::COM1), usize::from(uart::PORTS))
-        .inspect_err(|err| eprintln!("seriald: cannot get COM1's ports: {err}"))?;
+        .inspect_err(|err| log::error!("cannot get COM1's ports: {err}"))?;
     let gsi = gsi_of_isa_irq(COM1_IRQ)
-        .inspect_err(|err| eprintln!("seriald: COM1's interrupt (ISA IRQ 4) is not in irq: ({err})"))?;
+        .inspect_err(|err| log::error!("COM1's interrupt (ISA IRQ 4) is not in irq: ({err})"))?;
     let irq = File::open_with(&format!("irq:{gsi}"), O_RDWR | O_NONBLOCK)
-        .inspect_err(|err| eprintln!("seriald: cannot open irq:{gsi}: {err}"))?;
+        .inspect_err(|err| log::error!("cannot open irq:{gsi}: {err}"))?;
     daemon.console().terminal().start();
-    rt::sys::ns_restrict(&[]).inspect_err(|err| eprintln!("seriald: cannot enter the null namespace: {err}"))?;
-    eprintln!("seriald: serial: on COM1, ports {:#x}..{:#x}, irq:{gsi}", uart::COM1, uart::COM1 + uart::PORTS);
+    rt::sys::ns_restrict(&[]).inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    log::info!("serial: on COM1, ports {:#x}..{:#x}, irq:{gsi}", uart::COM1, uart::COM1 + uart::PORTS);
     daemon.ready();
     let result = daemon.run(Com1Input { irq, received: Vec::new() });
     if let Err(err) = &result {
-        eprintln!("seriald: stopped: {err}");
+        log::error!("stopped: {err}");
     }
     result
 }

@@ -65,7 +65,7 @@ impl Uart {
                 polls += 1;
                 if polls == TRANSMIT_POLLS {
                     if !self.stuck {
-                        rt::eprintln!("seriald: COM1's transmitter is stuck; output dropped");
+                        log::error!("COM1's transmitter is stuck; output dropped");
                     }
                     self.stuck = true;
                     return;

@@ -265,7 +265,7 @@ impl Scheme for Disks {
             return Ok(n);
         }
         if let Some(result) = self.collect(handle, Kind::Read, buf.len(), buf)? {
-            let n = result.inspect_err(|err| eprintln!("virtio-blkd: read failed: {err}"))?;
+            let n = result.inspect_err(|err| log::error!("read failed: {err}"))?;
             if let Handle::Disk { offset, next, .. } = self.handles.get_mut(handle)? {
                 *offset += n as u64;
                 *next = *offset;
@@ -358,7 +358,7 @@ impl Scheme for Disks {
                 // it was in flight may hold the bytes from before.
                 self.disks[self.entries[*entry].disk].writes += 1;
             }
-            let n = result.inspect_err(|err| eprintln!("virtio-blkd: write failed: {err}"))?;
+            let n = result.inspect_err(|err| log::error!("write failed: {err}"))?;
             if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
                 *offset += n as u64;
             }
@@ -384,7 +384,7 @@ impl Scheme for Disks {
 
     fn fsync(&mut self, handle: usize) -> Result<()> {
         if let Some(result) = self.collect(handle, Kind::Flush, 0, &mut [])? {
-            return result.map(drop).inspect_err(|err| eprintln!("virtio-blkd: flush failed: {err}"));
+            return result.map(drop).inspect_err(|err| log::error!("flush failed: {err}"));
         }
         let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(EISDIR));

@@ -32,7 +32,6 @@ use alloc::vec::Vec;
 
 use rt::event::EventQueue;
 use rt::fs::File;
-use rt::prelude::*;
 use scheme::sc::{self, EAGAIN, EIO, Event};
 use scheme::{Error, EventFlags, Result, Server};
 use virtio_glue::blk::BlockDevice;
@@ -63,16 +62,16 @@ fn find_disks() -> Result<Vec<String>> {
 /// Take the device at `address`: map it, start it, route its interrupt.
 fn start(address: &str) -> Result<(BlockDevice, File)> {
     let fail = |what: &str| {
-        eprintln!("virtio-blkd: {address}: {what}");
+        log::warn!("{address}: {what}");
         Error::new(EIO)
     };
-    let mut function = Function::open(address).inspect_err(|err| eprintln!("virtio-blkd: {address}: {err}"))?;
-    function.map_bars().inspect_err(|err| eprintln!("virtio-blkd: {address}: mapping its BARs: {err}"))?;
+    let mut function = Function::open(address).inspect_err(|err| log::warn!("{address}: {err}"))?;
+    function.map_bars().inspect_err(|err| log::warn!("{address}: mapping its BARs: {err}"))?;
     let mut device = BlockDevice::new(&mut function).map_err(fail)?;
     let irq = File::open_with("irq:msi", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)
-        .inspect_err(|err| eprintln!("virtio-blkd: {address}: irq:msi: {err}"))?;
+        .inspect_err(|err| log::warn!("{address}: irq:msi: {err}"))?;
     let mut message = irq.derive("message")?;
-    function.enable_msix(0, &mut message).inspect_err(|err| eprintln!("virtio-blkd: {address}: MSI-X: {err}"))?;
+    function.enable_msix(0, &mut message).inspect_err(|err| log::warn!("{address}: MSI-X: {err}"))?;
     device.use_msix(0).map_err(fail)?;
     Ok((device, irq))
 }
@@ -117,7 +116,7 @@ fn partitions(address: &str, device: &mut BlockDevice) -> Vec<partition_table::P
         Ok(parts) => parts,
         Err(partition_table::Error::NoTable) => Vec::new(),
         Err(err) => {
-            eprintln!("virtio-blkd: {address}: partition table ignored: {err}");
+            log::warn!("{address}: partition table ignored: {err}");
             Vec::new()
         }
     }
@@ -135,14 +134,15 @@ fn acknowledge(irq: &mut File) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let addresses = find_disks().inspect_err(|err| eprintln!("virtio-blkd: cannot read pci: ({err})"))?;
+    rt::log::init();
+    let addresses = find_disks().inspect_err(|err| log::error!("cannot read pci: ({err})"))?;
     if addresses.is_empty() {
         // Not a failure: init does not start it again.
-        eprintln!("virtio-blkd: no virtio block device; nothing to serve");
+        log::info!("no virtio block device; nothing to serve");
         return Ok(());
     }
     virtio_glue::dma::init(DMA_PER_DISK * addresses.len())
-        .inspect_err(|err| eprintln!("virtio-blkd: cannot get DMA memory: {err}"))?;
+        .inspect_err(|err| log::error!("cannot get DMA memory: {err}"))?;
     let mut disks = Vec::new();
     let mut tables = Vec::new();
     let mut irqs = Vec::new();
@@ -158,11 +158,10 @@ fn main() -> Result<()> {
     for (n, irq) in irqs.iter().enumerate() {
         queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ_BASE + n)?;
     }
-    server.confine().inspect_err(|err| eprintln!("virtio-blkd: cannot enter the null namespace: {err}"))?;
-    rt::sys::setuid(DISK_UID, DISK_UID)
-        .inspect_err(|err| eprintln!("virtio-blkd: cannot become uid {DISK_UID}: {err}"))?;
+    server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    rt::sys::setuid(DISK_UID, DISK_UID).inspect_err(|err| log::error!("cannot become uid {DISK_UID}: {err}"))?;
     for line in server.scheme().describe() {
-        println!("virtio-blkd: {line}");
+        log::info!("{line}");
     }
     server.ready();
 

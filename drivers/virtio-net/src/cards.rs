@@ -145,8 +145,8 @@ impl Cards {
         let Some(card) = self.cards.get_mut(index) else { return (false, 0) };
         let polled = card.device.poll();
         if polled.bad > 0 {
-            eprintln!(
-                "virtio-netd: network:{index}: the card gave {} frame(s) of a bad length (not {MIN_FRAME}..={MAX_FRAME} bytes); dropped",
+            log::error!(
+                "network:{index}: the card gave {} frame(s) of a bad length (not {MIN_FRAME}..={MAX_FRAME} bytes); dropped",
                 polled.bad
             );
         }
@@ -193,7 +193,7 @@ impl Cards {
     /// card takes them.
     fn write_batch(&mut self, index: usize, buf: &[u8]) -> Result<usize> {
         let frames = frame_batch::frames(buf).map_err(|bad| {
-            eprintln!("virtio-netd: network:{index}: a {}-byte batch refused (EINVAL): {bad:?}", buf.len());
+            log::error!("network:{index}: a {}-byte batch refused (EINVAL): {bad:?}", buf.len());
             Error::new(EINVAL)
         })?;
         let mut frames = frames;
@@ -220,7 +220,7 @@ impl Cards {
                 }
                 Err(NetError::Invalid) => return Err(Error::new(EINVAL)),
                 Err(NetError::Queue) => {
-                    eprintln!("virtio-netd: network:{index}: the card's transmit queue refused a frame (EIO)");
+                    log::error!("network:{index}: the card's transmit queue refused a frame (EIO)");
                     return Err(Error::new(EIO));
                 }
             }
@@ -345,14 +345,14 @@ impl Scheme for Cards {
                 Err(Error::new(EAGAIN))
             }
             Err(NetError::Invalid) => {
-                eprintln!(
-                    "virtio-netd: network:{index}: a {}-byte frame refused (EINVAL): frames are {MIN_FRAME}..={MAX_FRAME} bytes",
+                log::error!(
+                    "network:{index}: a {}-byte frame refused (EINVAL): frames are {MIN_FRAME}..={MAX_FRAME} bytes",
                     buf.len()
                 );
                 Err(Error::new(EINVAL))
             }
             Err(NetError::Queue) => {
-                eprintln!("virtio-netd: network:{index}: the card's transmit queue refused a frame (EIO)");
+                log::error!("network:{index}: the card's transmit queue refused a frame (EIO)");
                 Err(Error::new(EIO))
             }
         }

@@ -34,7 +34,6 @@ use alloc::vec::Vec;
 
 use rt::event::EventQueue;
 use rt::fs::File;
-use rt::prelude::*;
 use scheme::sc::{self, EAGAIN, EIO, Event};
 use scheme::{Error, EventFlags, Result, Server};
 use virtio_glue::net::NetDevice;
@@ -66,16 +65,16 @@ fn find_cards() -> Result<Vec<String>> {
 /// Take the card at `address`: map it, start it, route its interrupt.
 fn start(address: &str) -> Result<(NetDevice, File)> {
     let fail = |what: &str| {
-        eprintln!("virtio-netd: {address}: {what}");
+        log::warn!("{address}: {what}");
         Error::new(EIO)
     };
-    let mut function = Function::open(address).inspect_err(|err| eprintln!("virtio-netd: {address}: {err}"))?;
-    function.map_bars().inspect_err(|err| eprintln!("virtio-netd: {address}: mapping its BARs: {err}"))?;
+    let mut function = Function::open(address).inspect_err(|err| log::warn!("{address}: {err}"))?;
+    function.map_bars().inspect_err(|err| log::warn!("{address}: mapping its BARs: {err}"))?;
     let mut device = NetDevice::new(&mut function).map_err(fail)?;
     let irq = File::open_with("irq:msi", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)
-        .inspect_err(|err| eprintln!("virtio-netd: {address}: irq:msi: {err}"))?;
+        .inspect_err(|err| log::warn!("{address}: irq:msi: {err}"))?;
     let mut message = irq.derive("message")?;
-    function.enable_msix(0, &mut message).inspect_err(|err| eprintln!("virtio-netd: {address}: MSI-X: {err}"))?;
+    function.enable_msix(0, &mut message).inspect_err(|err| log::warn!("{address}: MSI-X: {err}"))?;
     device.use_msix(0).map_err(fail)?;
     Ok((device, irq))
 }
@@ -92,14 +91,15 @@ fn acknowledge(irq: &mut File) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let addresses = find_cards().inspect_err(|err| eprintln!("virtio-netd: cannot read pci: ({err})"))?;
+    rt::log::init();
+    let addresses = find_cards().inspect_err(|err| log::error!("cannot read pci: ({err})"))?;
     if addresses.is_empty() {
         // Not a failure: init does not start it again.
-        eprintln!("virtio-netd: no virtio network card; nothing to serve");
+        log::info!("no virtio network card; nothing to serve");
         return Ok(());
     }
     virtio_glue::dma::init(DMA_PER_CARD * addresses.len())
-        .inspect_err(|err| eprintln!("virtio-netd: cannot get DMA memory: {err}"))?;
+        .inspect_err(|err| log::error!("cannot get DMA memory: {err}"))?;
     let mut cards = Vec::new();
     let mut irqs = Vec::new();
     for address in &addresses {
@@ -117,11 +117,10 @@ fn main() -> Result<()> {
     for (n, irq) in irqs.iter().enumerate() {
         queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ_BASE + n)?;
     }
-    server.confine().inspect_err(|err| eprintln!("virtio-netd: cannot enter the null namespace: {err}"))?;
-    rt::sys::setuid(NET_UID, NET_UID)
-        .inspect_err(|err| eprintln!("virtio-netd: cannot become uid {NET_UID}: {err}"))?;
+    server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    rt::sys::setuid(NET_UID, NET_UID).inspect_err(|err| log::error!("cannot become uid {NET_UID}: {err}"))?;
     for line in server.scheme().describe() {
-        println!("virtio-netd: {line}");
+        log::info!("{line}");
     }
     server.ready();
 

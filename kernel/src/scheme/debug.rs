@@ -14,18 +14,28 @@
 //! `debug:` output, the kernel log and a driver's output share the UART
 //! (lines from different writers may interleave).
 //!
-//! May touch: its input buffer and wait queue, COM1 (through `console`),
+//!
+//! `debug:level` is the console's log level: reading it gives the least
+//! severe kernel log level printed on COM1 (`trace` at boot: everything)
+//! and a newline; root writes `off`, `error`, `warn`, `info`, `debug` or
+//! `trace` to change it. Lines below it still reach the ring `sys:log`
+//! reads. init writes `warn` once the system is up, as it does for
+//! `log:console-level`.
+//!
+//! May touch: the kernel logger's console level, its input buffer and wait queue, COM1 (through `console`),
 //! the IRQ handler table and IOAPIC entry of COM1's line, the event
 //! registry.
 
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi::syscall::error::{EBUSY, Error};
+use abi::syscall::error::{EACCES, EBUSY, EINVAL, ENOENT, Error};
 use abi::syscall::{EventFlags, MODE_CHR, Stat};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
+use super::handles::HandleTable;
+use super::snapshot::Snapshot;
 use super::{Caller, KernelScheme, Opened, event, key_of};
 use crate::arch::x86_64::apic::ioapic::{self, Polarity, Trigger};
 use crate::arch::x86_64::{self as arch, idt, irq, percpu};
@@ -42,6 +52,8 @@ pub struct DebugScheme {
     dropped: AtomicU64,
     /// COM1's line: whether it is ours yet (see [`DebugScheme::claim_input`]).
     line: Mutex<Line>,
+    /// The open `debug:level` handles.
+    levels: HandleTable<LevelHandle>,
 }
 
 /// Where `debug:` stands with COM1's interrupt line.
@@ -69,6 +81,7 @@ impl DebugScheme {
                     readers: WaitQueue::new(),
                     dropped: AtomicU64::new(0),
                     line: Mutex::new(Line::Unclaimed),
+                    levels: HandleTable::new(),
                 })
             })
             .clone()
@@ -144,12 +157,38 @@ fn on_interrupt() {
     }
 }
 
+/// The handle of the console itself (`debug:level` handles come from
+/// [`DebugScheme::levels`], numbered from 1).
+const CONSOLE: usize = 0;
+
+/// An open `debug:level`: the level's text as it was at the open, and
+/// whether the opener was root (and may write).
+struct LevelHandle {
+    text: Snapshot,
+    root: bool,
+}
+
+/// The console level's text, as `debug:level` reads it.
+fn level_text() -> alloc::vec::Vec<u8> {
+    alloc::format!("{}\n", crate::logger::console_level().as_str().to_ascii_lowercase()).into_bytes()
+}
+
 impl KernelScheme for DebugScheme {
-    fn open(&self, _path: &str, _flags: usize, _caller: &Caller) -> Result<Opened, Error> {
-        Ok(Opened::Handle(0))
+    fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
+        match path {
+            "" => Ok(Opened::Handle(CONSOLE)),
+            "level" => {
+                let handle = LevelHandle { text: Snapshot::new(level_text()), root: caller.uid == 0 };
+                Ok(Opened::Handle(self.levels.insert(handle)))
+            }
+            _ => Err(Error::new(ENOENT)),
+        }
     }
 
-    fn read(&self, _handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+    fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        if handle != CONSOLE {
+            return self.levels.with(handle, |level| level.text.read(buf));
+        }
         self.claim_input()?;
         if buf.is_empty() {
             return Ok(0);
@@ -171,12 +210,25 @@ impl KernelScheme for DebugScheme {
         Ok(n)
     }
 
-    fn write(&self, _handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
-        crate::console::write_bytes(buf);
+    fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
+        if handle == CONSOLE {
+            crate::console::write_bytes(buf);
+            return Ok(buf.len());
+        }
+        if !self.levels.with(handle, |level| level.root)? {
+            return Err(Error::new(EACCES));
+        }
+        let word = core::str::from_utf8(buf).map_err(|_| Error::new(EINVAL))?.trim();
+        let level = word.parse::<log::LevelFilter>().map_err(|_| Error::new(EINVAL))?;
+        crate::logger::set_console_level(level);
         Ok(buf.len())
     }
 
-    fn fevent(&self, _handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+    fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        if handle != CONSOLE {
+            self.levels.with(handle, |_| ())?;
+            return Ok((EventFlags::EVENT_READ | EventFlags::EVENT_WRITE) & interest);
+        }
         self.claim_input()?;
         let mut ready = EventFlags::EVENT_WRITE;
         if self.has_input() {
@@ -185,12 +237,23 @@ impl KernelScheme for DebugScheme {
         Ok(ready & interest)
     }
 
-    fn fstat(&self, _handle: usize, stat: &mut Stat) -> Result<(), Error> {
+    fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         stat.st_mode = MODE_CHR | 0o666;
+        if handle != CONSOLE {
+            stat.st_size = self.levels.with(handle, |level| level.text.len())? as u64;
+            stat.st_mode = MODE_CHR | 0o644;
+        }
         Ok(())
     }
 
-    fn fpath(&self, _handle: usize) -> Result<alloc::string::String, Error> {
-        Ok(alloc::string::String::new())
+    fn close(&self, handle: usize) -> Result<(), Error> {
+        if handle != CONSOLE {
+            self.levels.remove(handle)?;
+        }
+        Ok(())
+    }
+
+    fn fpath(&self, handle: usize) -> Result<alloc::string::String, Error> {
+        Ok(alloc::string::String::from(if handle == CONSOLE { "" } else { "level" }))
     }
 }

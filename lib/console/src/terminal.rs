@@ -38,7 +38,16 @@ pub struct Console<T: Terminal> {
     handles: Handles<Handle>,
     /// Input arrived that readers may be waiting for (for `drain_events`).
     input_arrived: bool,
+    /// What was sent to the device since the last newline (the prompt and
+    /// the line being typed, with the editor's own redraws), so a log line
+    /// can be shown above it and the line put back ([`Console::notice`]).
+    tail: Vec<u8>,
+    /// The tail outgrew [`TAIL_MAX`] and was not kept.
+    tail_lost: bool,
 }
+
+/// The most of the current line kept for redrawing it.
+const TAIL_MAX: usize = 4096;
 
 impl<T: Terminal> Console<T> {
     pub fn new(terminal: T) -> Self {
@@ -48,24 +57,67 @@ impl<T: Terminal> Console<T> {
             foreground: 0,
             handles: Handles::new(),
             input_arrived: false,
+            tail: Vec::new(),
+            tail_lost: false,
         }
+    }
+
+    /// Sends `bytes` to the device and keeps track of the current line.
+    fn emit(&mut self, bytes: &[u8]) {
+        self.terminal.output(bytes);
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                self.tail.clear();
+                self.tail_lost = false;
+                self.keep_tail(&bytes[end + 1..]);
+            }
+            None => self.keep_tail(bytes),
+        }
+    }
+
+    fn keep_tail(&mut self, bytes: &[u8]) {
+        if self.tail_lost || self.tail.len() + bytes.len() > TAIL_MAX {
+            self.tail.clear();
+            self.tail_lost = true;
+        } else {
+            self.tail.extend_from_slice(bytes);
+        }
+    }
+
+    /// Log lines to show (from `log:console`): they go above the line
+    /// being typed, which is erased first and then put back as it was
+    /// (prompt, text and cursor), so a message never lands in the middle
+    /// of what the user types. Each `\n` is sent as `\r\n`.
+    pub fn notice(&mut self, lines: &[u8]) {
+        let line = core::mem::take(&mut self.tail);
+        if core::mem::take(&mut self.tail_lost) {
+            // Too long to put back: leave it and start below it.
+            self.emit(b"\r\n");
+        } else if !line.is_empty() {
+            self.emit(b"\r\x1b[K");
+        }
+        self.output(lines);
+        if !lines.ends_with(b"\n") {
+            self.emit(b"\r\n");
+        }
+        self.emit(&line);
     }
 
     /// Bytes typed on the device (keyboard / UART): runs the line discipline.
     pub fn input(&mut self, bytes: &[u8]) {
         let effects = self.discipline.input(bytes);
         if !effects.echo.is_empty() {
-            self.terminal.output(&effects.echo);
+            self.emit(&effects.echo);
         }
         if effects.interrupt
             && self.foreground != 0
             && let Err(err) = rt::process::kill_group(self.foreground, SIGINT)
         {
-            rt::eprintln!("console: Ctrl-C: cannot signal process group {}: {err}", self.foreground);
+            log::warn!("Ctrl-C: cannot signal process group {}: {err}", self.foreground);
         }
         let dropped = self.discipline.take_dropped();
         if dropped > 0 {
-            rt::eprintln!("console: {dropped} typed bytes dropped (line or input queue full)");
+            log::warn!("{dropped} typed bytes dropped (line or input queue full)");
         }
         self.input_arrived |= self.discipline.readable();
     }
@@ -88,10 +140,10 @@ impl<T: Terminal> Console<T> {
     fn output(&mut self, bytes: &[u8]) {
         for (i, piece) in bytes.split(|&b| b == b'\n').enumerate() {
             if i > 0 {
-                self.terminal.output(b"\r\n");
+                self.emit(b"\r\n");
             }
             if !piece.is_empty() {
-                self.terminal.output(piece);
+                self.emit(piece);
             }
         }
     }
@@ -185,6 +237,12 @@ impl<T: Terminal> Scheme for Console<T> {
 
     fn close(&mut self, handle: usize) {
         self.handles.remove(handle);
+        if !self.handles.iter().any(|(_, h)| matches!(h, Handle::Terminal)) && !self.tail.is_empty() {
+            // Nobody has the terminal open any more: the line being typed
+            // is a dead program's (a shell's prompt at shutdown), not one
+            // to draw again under each log line. Leave it behind.
+            self.emit(b"\r\n");
+        }
     }
 
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {

@@ -14,7 +14,7 @@
 //! * safe wrappers over the system calls ([`sys`]) and the modules built on
 //!   them: [`fs`], [`io`] (and [`print!`], [`println!`], [`eprint!`],
 //!   [`eprintln!`]), [`env`], [`process`], [`time`], [`thread`], [`mem`],
-//!   [`sync`], [`event`] (`event:` queues), [`scheme`] (a daemon's
+//!   [`sync`], [`log`] (the `log` crate over `log:`), [`event`] (`event:` queues), [`scheme`] (a daemon's
 //!   socket) and [`port`] (I/O ports for drivers granted them);
 //! * with the `testing` feature (the in-guest test suite only), `testing`:
 //!   raw system calls with any argument, deliberate faults, port I/O and
@@ -48,6 +48,7 @@ pub mod event;
 pub mod fs;
 pub mod heap;
 pub mod io;
+pub mod log;
 pub mod mem;
 mod panic;
 pub mod port;

@@ -61,15 +61,15 @@ impl Consoles {
         let name = entry.program.name();
         let delay = entry.backoff.delay(rt::time::now().saturating_sub(entry.started));
         if entry.backoff.quick_ends() >= GIVE_UP {
-            println!(
-                "init: {name} on {} ended ({status}) {} times in a row right after starting; not restarting it",
+            log::warn!(
+                "{name} on {} ended ({status}) {} times in a row right after starting; not restarting it",
                 entry.console,
                 entry.backoff.quick_ends()
             );
             return true;
         }
         rt::time::sleep(delay);
-        println!("init: {name} on {} ended ({status}); starting it again", entry.console);
+        log::warn!("{name} on {} ended ({status}); starting it again", entry.console);
         if let Some(pid) = start_on(&entry.console, &entry.program, env) {
             entry.pid = pid;
             entry.started = rt::time::now();
@@ -87,23 +87,23 @@ fn start_on(console: &str, program: &Program, env: &Env) -> Option<usize> {
     let file = match File::open_with(console, O_RDWR) {
         Ok(file) => file,
         Err(err) => {
-            println!("init: console {console}: {err}; not starting {name} there");
+            log::warn!("console {console}: {err}; not starting {name} there");
             return None;
         }
     };
     let vars = env.entries();
     match rt::process::fork() {
         Ok(Fork::Parent(pid)) => {
-            println!("init: started {name} on {console} (pid {pid})");
+            log::info!("started {name} on {console} (pid {pid})");
             Some(pid)
         }
         Ok(Fork::Child) => {
             if let Err(err) = rt::process::setpgid(0, 0) {
-                eprintln!("init: {name}: cannot get a process group of its own: {err}");
+                log::error!("{name}: cannot get a process group of its own: {err}");
             }
             for fd in 0..3 {
                 if let Err(err) = rt::sys::dup2(file.fd(), fd, &[]) {
-                    eprintln!("init: {name}: cannot put {console} on fd {fd}: {err}");
+                    log::error!("{name}: cannot put {console} on fd {fd}: {err}");
                     rt::process::exit(crate::start::EXEC_FAILED);
                 }
             }
@@ -111,7 +111,7 @@ fn start_on(console: &str, program: &Program, env: &Env) -> Option<usize> {
             crate::start::exec(program, &vars)
         }
         Err(err) => {
-            println!("init: cannot start {name} on {console}: fork: {err}");
+            log::error!("cannot start {name} on {console}: fork: {err}");
             None
         }
     }

@@ -59,7 +59,8 @@ const IDLE: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(10);
 
 fn main() {
-    println!("init: Ferrite userspace up (pid {})", rt::process::getpid());
+    rt::log::init();
+    log::info!("Ferrite userspace up (pid {})", rt::process::getpid());
     let own = rt::env::vars_bytes().filter_map(|entry| core::str::from_utf8(entry).ok());
     let mut env = Env::from_entries(own);
     // Only a `run` child gets a readiness fd; never pass one on by accident.
@@ -69,25 +70,40 @@ fn main() {
     match rt::fs::read(SCRIPT) {
         Ok(bytes) => run_script(&bytes, &mut env, &mut consoles, &mut services),
         Err(err) => {
-            println!("init: cannot read {SCRIPT}: {err}; starting {FALLBACK} instead");
+            log::error!("cannot read {SCRIPT}: {err}; starting {FALLBACK} instead");
             start::spawn(&Program { path: String::from(FALLBACK), args: Vec::new() }, &env);
         }
     }
+    // Booted: from now on the consoles show only warnings and errors.
+    console_level("warn");
     let mut power = match rt::fs::File::open_with("power:", rt::abi::syscall::O_RDWR) {
         Ok(power) => Some(power),
         Err(err) => {
-            println!("init: cannot open power: ({err}); poweroff and reboot will not work");
+            log::error!("cannot open power: ({err}); poweroff and reboot will not work");
             None
         }
     };
     reap_forever(&env, &mut consoles, &mut services, &mut power)
 }
 
+/// Sets the least severe level of log line the consoles show
+/// (`log:console-level`; see `schemes/logd`).
+pub fn console_level(level: &str) {
+    if let Err(err) = rt::fs::File::open_with(LOG_LEVEL, rt::abi::syscall::O_WRONLY)
+        .and_then(|mut file| file.write_all(level.as_bytes()))
+    {
+        log::warn!("{LOG_LEVEL}: {err}; the consoles keep their level");
+    }
+}
+
+/// Where the consoles' log level is set.
+const LOG_LEVEL: &str = "log:console-level";
+
 /// Runs every command of the script in order, after logging its bad lines.
 fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles, services: &mut supervise::Services) {
     let script = initrc::parse_bytes(bytes);
     for err in &script.errors {
-        println!("init: {SCRIPT}: {err}");
+        log::warn!("{SCRIPT}: {err}");
     }
     for step in &script.steps {
         match &step.command {
@@ -95,7 +111,7 @@ fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles, ser
                 env.apply(&step.command);
             }
             Command::Run(program) => {
-                start::run(program, env);
+                start::run(program, env, log::Level::Info);
             }
             Command::Spawn(program) => {
                 start::spawn(program, env);
@@ -120,10 +136,12 @@ fn reap_forever(
         if let Some(file) = power.as_mut()
             && let Some(request) = shutdown::pending(file)
         {
+            // Shutting down: show every step, as during boot.
+            console_level("info");
             shutdown::run(request, file, services);
             // Still here: the kernel could not do it. Go on reaping.
-            println!(
-                "init: the machine did not {}; still running",
+            log::warn!(
+                "the machine did not {}; still running",
                 if request == shutdown::Request::PowerOff { "power off" } else { "reset" }
             );
         }
@@ -140,7 +158,7 @@ fn reap_forever(
             Err(err) if err.errno == ECHILD => rt::time::sleep(pending.unwrap_or(IDLE).min(IDLE)),
             Err(err) if err.errno == EINTR => {}
             Err(err) => {
-                println!("init: waitpid: {err}");
+                log::warn!("waitpid: {err}");
                 rt::time::sleep(IDLE);
             }
         }

@@ -87,11 +87,11 @@ fn sync(pid: usize) {
             continue;
         }
         match rt::sys::fsync(dir.fd()) {
-            Ok(()) => println!("init: synced {root}"),
+            Ok(()) => log::info!("synced {root}"),
             // What keeps nothing answers ENOSYS, EISDIR or EINVAL; only a
             // failure to store is worth a line.
             Err(err) if err.errno != EIO => {}
-            Err(err) => println!("init: syncing {root}: {err}"),
+            Err(err) => log::warn!("syncing {root}: {err}"),
         }
     }
 }
@@ -117,7 +117,7 @@ fn stop(targets: &[usize]) {
         rt::time::sleep(Duration::from_millis(10));
     }
     for &pid in targets.iter().filter(|&&pid| alive(pid)) {
-        println!("init: pid {pid} did not end in {} s; killing it", GRACE.as_secs());
+        log::warn!("pid {pid} did not end in {} s; killing it", GRACE.as_secs());
         let _ = rt::process::kill(pid, SIGKILL);
     }
 }
@@ -130,15 +130,15 @@ pub fn run(request: Request, power: &mut File, services: &Services) {
     let others: Vec<usize> =
         pids("sys:context", 0).into_iter().filter(|&pid| pid != me && !daemons.contains(&pid)).collect();
     let order = services.running_newest_first();
-    println!("init: {}: stopping {} processes, then {} daemons", request.word(), others.len(), order.len());
+    log::info!("{}: stopping {} processes, then {} daemons", request.word(), others.len(), order.len());
     stop(&others);
     for (name, pid) in order {
         sync(pid);
         stop(&[pid]);
-        println!("init: stopped {name} (pid {pid})");
+        log::info!("stopped {name} (pid {pid})");
     }
-    println!("init: {}", if request == Request::PowerOff { "powering off" } else { "rebooting" });
+    log::info!("{}", if request == Request::PowerOff { "powering off" } else { "rebooting" });
     if let Err(err) = power.write_all(request.word().as_bytes()) {
-        println!("init: power:{}: {err}", request.word());
+        log::warn!("power:{}: {err}", request.word());
     }
 }

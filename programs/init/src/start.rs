@@ -32,15 +32,17 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const EXEC_FAILED: i32 = 127;
 
 /// Starts `program` and waits until it signals readiness or stops
-/// without signalling; logs which, and how long it took. Returns its pid
-/// while it runs (`None` if it could not start or has ended already).
-pub fn run(program: &Program, env: &Env) -> Option<usize> {
+/// without signalling; logs which, and how long it took (that it is ready
+/// at `ready_level`: a restart's is a warning, so the consoles show it).
+/// Returns its pid while it runs (`None` if it could not start or has
+/// ended already).
+pub fn run(program: &Program, env: &Env, ready_level: log::Level) -> Option<usize> {
     let name = program.name();
     let start = rt::time::now();
     let (mut read_end, write_end) = match rt::fs::pipe() {
         Ok(ends) => ends,
         Err(err) => {
-            println!("init: {name}: cannot make its readiness pipe: {err}; starting it without waiting");
+            log::error!("{name}: cannot make its readiness pipe: {err}; starting it without waiting");
             return spawn(program, env);
         }
     };
@@ -53,7 +55,7 @@ pub fn run(program: &Program, env: &Env) -> Option<usize> {
             exec(program, &vars)
         }
         Err(err) => {
-            println!("init: cannot start {}: fork: {err}", program.path);
+            log::error!("cannot start {}: fork: {err}", program.path);
             return None;
         }
     };
@@ -63,20 +65,20 @@ pub fn run(program: &Program, env: &Env) -> Option<usize> {
     let (readiness, answered) = wait_ready(&mut read_end, pid);
     let took = Millis(answered.saturating_sub(start));
     match readiness {
-        Readiness::Ready => println!("init: {name} (pid {pid}) ready after {took}"),
+        Readiness::Ready => log::log!(ready_level, "{name} (pid {pid}) ready after {took}"),
         Readiness::Exited(status) => {
-            println!("init: {name} (pid {pid}) exited before signalling readiness (after {took}): {}", Ended(status));
+            log::warn!("{name} (pid {pid}) exited before signalling readiness (after {took}): {}", Ended(status));
             return None;
         }
-        Readiness::Closed => println!(
-            "init: {name} (pid {pid}) closed {NOTIFY_VAR} without signalling readiness (after {took}); \
+        Readiness::Closed => log::warn!(
+            "{name} (pid {pid}) closed {NOTIFY_VAR} without signalling readiness (after {took}); \
              it is still running, going on"
         ),
         Readiness::Failed(err) => {
-            println!("init: {name} (pid {pid}): reading its readiness pipe: {err}; going on")
+            log::warn!("{name} (pid {pid}): reading its readiness pipe: {err}; going on")
         }
-        Readiness::TimedOut => println!(
-            "init: {name} (pid {pid}) did not signal readiness within {} s; going on without it",
+        Readiness::TimedOut => log::warn!(
+            "{name} (pid {pid}) did not signal readiness within {} s; going on without it",
             READY_TIMEOUT.as_secs()
         ),
     }
@@ -89,12 +91,12 @@ pub fn spawn(program: &Program, env: &Env) -> Option<usize> {
     let vars = env.entries();
     match rt::process::fork() {
         Ok(Fork::Parent(pid)) => {
-            println!("init: started {} (pid {pid})", program.name());
+            log::info!("started {} (pid {pid})", program.name());
             Some(pid)
         }
         Ok(Fork::Child) => exec(program, &vars),
         Err(err) => {
-            println!("init: cannot start {}: fork: {err}", program.path);
+            log::error!("cannot start {}: fork: {err}", program.path);
             None
         }
     }
@@ -106,7 +108,7 @@ pub fn exec(program: &Program, vars: &[String]) -> ! {
     let args: Vec<&str> = program.args.iter().map(String::as_str).collect();
     let env: Vec<&str> = vars.iter().map(String::as_str).collect();
     let err = rt::process::exec(&program.path, &args, &env);
-    eprintln!("init: cannot exec {}: {err}", program.path);
+    log::error!("cannot exec {}: {err}", program.path);
     rt::process::exit(EXEC_FAILED)
 }
 

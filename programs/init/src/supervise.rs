@@ -15,8 +15,6 @@
 use core::time::Duration;
 
 use initrc::{Backoff, Env, Policy, Program};
-use rt::abi::syscall::{O_APPEND, O_WRONLY};
-use rt::fs::File;
 use rt::prelude::*;
 use rt::process::ExitStatus;
 
@@ -36,14 +34,12 @@ struct Service {
 #[derive(Default)]
 pub struct Services {
     list: Vec<Service>,
-    /// `log:`, once it can be opened.
-    log: Option<File>,
 }
 
 impl Services {
     /// Starts `program` (as `run` does) and supervises it.
     pub fn start(&mut self, program: &Program, policy: Policy, env: &Env) {
-        let pid = crate::start::run(program, env);
+        let pid = crate::start::run(program, env, log::Level::Info);
         self.list.push(Service {
             program: program.clone(),
             policy,
@@ -53,20 +49,6 @@ impl Services {
             backoff: Backoff::default(),
             restarts: 0,
         });
-    }
-
-    /// Says a line on the console and in `log:`.
-    fn say(&mut self, line: &str) {
-        println!("{line}");
-        if self.log.is_none() {
-            self.log = File::open_with("log:", O_WRONLY | O_APPEND).ok();
-        }
-        if let Some(log) = &mut self.log
-            && log.write_all(format!("{line}\n").as_bytes()).is_err()
-        {
-            // logd itself restarts: open it again next time.
-            self.log = None;
-        }
     }
 
     /// Called for every child init reaps: if it was a supervised daemon,
@@ -79,7 +61,7 @@ impl Services {
         let name = String::from(service.program.name());
         let failed = !status.success();
         if !service.policy.restarts(failed) {
-            self.say(&format!("init: {name} (pid {pid}) ended: {status}; not restarting it (its policy)"));
+            log::warn!("{name} (pid {pid}) ended: {status}; not restarting it (its policy)");
             return true;
         }
         let delay = service.backoff.delay(now.saturating_sub(service.started));
@@ -89,7 +71,7 @@ impl Services {
         } else {
             format!("restarting it in {} ms ({} quick ends in a row)", delay.as_millis(), service.backoff.quick_ends())
         };
-        self.say(&format!("init: {name} (pid {pid}) ended: {status}; {when}"));
+        log::warn!("{name} (pid {pid}) ended: {status}; {when}");
         true
     }
 
@@ -118,15 +100,15 @@ impl Services {
             service.due = None;
             service.restarts += 1;
             service.started = rt::time::now();
-            service.pid = crate::start::run(&service.program, env);
+            service.pid = crate::start::run(&service.program, env, log::Level::Warn);
             let (name, restarts) = (String::from(service.program.name()), service.restarts);
             match service.pid {
-                Some(pid) => self.say(&format!("init: {name} restarted as pid {pid} (restart {restarts})")),
+                Some(pid) => log::warn!("{name} restarted as pid {pid} (restart {restarts})"),
                 None => {
                     // It ended before it was ready: count that as a quick end.
                     let delay = self.list[index].backoff.delay(Duration::ZERO);
                     self.list[index].due = Some(rt::time::now() + delay);
-                    self.say(&format!("init: {name} did not come back; trying again in {} ms", delay.as_millis()));
+                    log::warn!("{name} did not come back; trying again in {} ms", delay.as_millis());
                 }
             }
         }

@@ -158,12 +158,14 @@ pub fn tmp_file_system() -> Outcome {
 
 pub fn log_collects_lines() -> Outcome {
     let _log = start("logd", "log")?;
+    let mut follower = ok("open log:console", File::open_with("log:console", sc::O_RDONLY | sc::O_NONBLOCK))?;
+    let mut reader = ok("open log: for reading", File::open("log:"))?;
     let mut writer = ok("open log: for writing", File::open_with("log:", sc::O_WRONLY))?;
     ok("write", writer.write_all(b"first line\nsecond "))?;
     ok("write", writer.write_all(b"half\nunfinished"))?;
     let before = ok("cat log:", rt::fs::read_to_string("log:"))?;
     let pid = rt::process::getpid();
-    ensure!(before.contains(&format!("pid {pid}: first line\n")), "log: holds {before:?}");
+    ensure!(before.contains(&format!("] INFO  pid {pid} first line\n")), "log: holds {before:?}");
     ensure!(before.contains("second half\n"), "a line split across writes: {before:?}");
     ensure!(!before.contains("unfinished"), "a partial line was kept before its newline");
     drop(writer);
@@ -179,5 +181,48 @@ pub fn log_collects_lines() -> Outcome {
         rt::sys::write(ok("open", File::open("log:"))?.fd(), b"x"),
         sc::EBADF,
     )?;
-    Ok(String::from("lines with time and pid; split and partial lines"))
+
+    // A reader at the end sees what comes later (`tail -f log:`).
+    let mut buf = vec![0u8; 4096];
+    let n = ok("read log:", reader.read(&mut buf))?;
+    ensure!(n > 0 && ok("read at the end", reader.read(&mut buf))? == 0, "log: did not end");
+    let mut writer = ok("open log: for writing", File::open_with("log:", sc::O_WRONLY))?;
+    ok("write", writer.write_all(b"<warn>test: a warning\n<debug>test: chatter\n"))?;
+    let n = ok("read on", reader.read(&mut buf))?;
+    let later = String::from_utf8_lossy(&buf[..n]).into_owned();
+    ensure!(
+        later.contains(&format!("] WARN  pid {pid} test: a warning\n")) && later.contains("] DEBUG "),
+        "a reader at the end then got {later:?}"
+    );
+
+    // log:console: what is at least as severe as the console level
+    // (info at start), from the open on.
+    let n = ok("read log:console", follower.read(&mut buf))?;
+    let shown = String::from_utf8_lossy(&buf[..n]).into_owned();
+    ensure!(shown.contains("first line") && shown.contains("a warning"), "log:console gave {shown:?}");
+    ensure!(!shown.contains("chatter"), "log:console showed a debug line: {shown:?}");
+    crate::support::expect_err("log:console when empty", follower.read(&mut buf).map(drop), sc::EAGAIN)?;
+    let mut level = ok("open log:console-level", File::open_with("log:console-level", sc::O_RDWR))?;
+    ensure!(ok("read it", rt::fs::read_to_string("log:console-level"))? == "info\n", "the level is not info");
+    crate::support::expect_err("level loud", level.write_all(b"loud").map(drop), sc::EINVAL)?;
+    ok("set warn", level.write_all(b"warn\n"))?;
+    ok("write", writer.write_all(b"test: ordinary\n<error>test: broken\n"))?;
+    let n = ok("read log:console", follower.read(&mut buf))?;
+    let shown = String::from_utf8_lossy(&buf[..n]).into_owned();
+    ensure!(shown.contains("ERROR") && !shown.contains("ordinary"), "at warn, log:console gave {shown:?}");
+    crate::support::expect_err("log:console for writing", rt::sys::open("log:console", sc::O_WRONLY), sc::EACCES)?;
+    crate::support::expect_err("log:nosuch", rt::sys::open("log:nosuch", sc::O_RDONLY), sc::ENOENT)?;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        match (rt::sys::open("log:console-level", sc::O_WRONLY), rt::fs::read_to_string("log:console-level")) {
+            (Err(err), Ok(text)) if err.errno == sc::EACCES && text == "warn\n" => 0,
+            _ => 1,
+        }
+    })?;
+    crate::support::expect_exit("log:console-level as user 1000", status, 0)?;
+    Ok(String::from(
+        "lines with time, level and pid; split and partial lines; readers follow; the console's lines and level",
+    ))
 }

@@ -236,6 +236,35 @@ pub fn debug_scheme_and_stdio() -> Outcome {
     Ok(String::new())
 }
 
+/// `debug:level`: the kernel log's console level, readable by anyone,
+/// set by root only, to a level name only.
+pub fn debug_level_sets_what_the_console_prints() -> Outcome {
+    let was = ok("read debug:level", rt::fs::read_to_string("debug:level"))?;
+    ensure!(
+        ["off", "error", "warn", "info", "debug", "trace"].contains(&was.trim_end()) && was.ends_with('\n'),
+        "debug:level reads {was:?}"
+    );
+    let fd = open("debug:level", O_RDWR)?;
+    ensure!(ok("set error", rt::sys::write(fd, b"error\n"))? == 6, "a short write to debug:level");
+    ensure!(ok("read it back", rt::fs::read_to_string("debug:level"))? == "error\n", "debug:level did not change");
+    expect_err("level loud", rt::sys::write(fd, b"loud"), sc::EINVAL)?;
+    expect_err("debug:nosuch", rt::sys::open("debug:nosuch", O_RDONLY), sc::ENOENT)?;
+    let status = crate::support::run_child(|| {
+        if rt::sys::setuid(1000, 1000).is_err() {
+            return 2;
+        }
+        let Ok(fd) = rt::sys::open("debug:level", O_RDWR) else { return 3 };
+        match (rt::sys::write(fd, b"trace"), rt::fs::read_to_string("debug:level")) {
+            (Err(err), Ok(text)) if err.errno == sc::EACCES && text == "error\n" => 0,
+            _ => 1,
+        }
+    })?;
+    ok("restore it", rt::sys::write(fd, was.as_bytes()))?;
+    ok("close", rt::sys::close(fd))?;
+    crate::support::expect_exit("debug:level as user 1000", status, 0)?;
+    Ok(String::from("read by anyone, set by root, EINVAL for a bad level"))
+}
+
 pub fn descriptor_table_limit() -> Outcome {
     let fd = open(SELF, O_RDONLY)?;
     let mut fds = Vec::new();

@@ -96,6 +96,7 @@ static TESTS: &[Test] = tests![
     files::initfs_is_read_only,
     files::open_bad_paths,
     files::debug_scheme_and_stdio,
+    files::debug_level_sets_what_the_console_prints,
     files::descriptor_table_limit,
     files::unknown_syscall_is_enosys,
     badptr::efault_open,

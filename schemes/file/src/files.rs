@@ -174,7 +174,7 @@ impl Files {
             Ok(_) => err(sc::EIO),
             Err(e) => e,
         };
-        eprintln!("redoxfsd: writing {} bytes kept back failed: {error}", behind.data.len());
+        log::error!("writing {} bytes kept back failed: {error}", behind.data.len());
         if let Ok(h) = self.handles.get_mut(behind.handle) {
             h.deferred = Some(error);
         }
@@ -530,7 +530,7 @@ impl Scheme for Files {
         if let Some(h) = self.handles.remove(handle) {
             let node = h.node;
             if let Err(e) = self.tx(|tx| tx.on_close_node(node)) {
-                eprintln!("redoxfsd: closing {}: {e}", h.path);
+                log::warn!("closing {}: {e}", h.path);
             }
         }
     }

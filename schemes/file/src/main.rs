@@ -7,8 +7,8 @@
 //! namespace and serve. A disk smaller than the file system on it says it
 //! is (a truncated image) is refused before anything is written. A
 //! disk that holds no RedoxFS (no valid header in the ring at its start),
-//! or a corrupt one, is refused with a line
-//! on standard error (the console) and in `log:` ([`Say`]), and
+//! or a corrupt one, is refused with an error in `log:` (which the
+//! consoles show), and
 //! the daemon exits with status 1; the rest of the system runs on. So it
 //! does when the disk fails under it (its driver died: the old driver's
 //! files keep failing), after which init starts it again.
@@ -33,7 +33,7 @@ use rt::abi::syscall::{Event, EventFlags, O_NONBLOCK};
 use rt::event::EventQueue;
 use rt::fs::{File, SeekFrom};
 use rt::prelude::*;
-use scheme::sc::{EINTR, EIO, O_APPEND, O_RDWR, O_WRONLY};
+use scheme::sc::{EINTR, EIO, O_RDWR};
 use scheme::{Error, Result, Server};
 
 /// The event queue's tags.
@@ -41,19 +41,6 @@ const SOCKET: usize = 0;
 const TIMER: usize = 1;
 
 rt::main!(main);
-
-/// Where the daemon's trouble is told: standard error and `log:` (opened
-/// at the start, before the null namespace; without logd, stderr alone).
-struct Say(Option<File>);
-
-impl Say {
-    fn line(&mut self, line: &str) {
-        eprintln!("{line}");
-        if let Some(log) = &mut self.0 {
-            let _ = log.write_all(format!("{line}\n").as_bytes());
-        }
-    }
-}
 
 /// Blocks read at once while looking for the header ring (64 KiB).
 const RING_CHUNK: u64 = 16;
@@ -102,13 +89,12 @@ fn ring_slot(file: &mut File) -> core::result::Result<u64, String> {
 }
 
 fn main() -> Result<()> {
+    rt::log::init();
     let disk_url = rt::env::args().nth(1).unwrap_or("disk:0");
     let scheme_name = rt::env::args().nth(2).unwrap_or("file");
-    let mut say = Say(File::open_with("log:", O_WRONLY | O_APPEND).ok());
-    let mut file = File::open_with(disk_url, O_RDWR)
-        .inspect_err(|err| say.line(&format!("redoxfsd: cannot open {disk_url}: {err}")))?;
-    let mut refuse = |why: &str| {
-        say.line(&format!("redoxfsd: {disk_url} {why}; not serving {scheme_name}:"));
+    let mut file = File::open_with(disk_url, O_RDWR).inspect_err(|err| log::error!("cannot open {disk_url}: {err}"))?;
+    let refuse = |why: &str| {
+        log::error!("{disk_url} {why}; not serving {scheme_name}:");
         Error::new(EIO)
     };
     let slot = ring_slot(&mut file).map_err(|why| refuse(&format!("holds no usable RedoxFS ({why})")))?;
@@ -124,15 +110,14 @@ fn main() -> Result<()> {
     }
     fs.cleanup().map_err(|err| refuse(&format!("holds a RedoxFS that cannot be cleaned up ({err})")))?;
     let (size, free) = files::space(&fs);
-    let files =
-        files::Files::new(fs).inspect_err(|err| say.line(&format!("redoxfsd: cannot commit on {disk_url}: {err}")))?;
+    let files = files::Files::new(fs).inspect_err(|err| log::error!("cannot commit on {disk_url}: {err}"))?;
     let mut server = Server::new(scheme_name, files)?;
     let queue = EventQueue::new()?;
     let mut timer = File::open_with("time:4", O_RDWR | O_NONBLOCK)?;
     server.watch_on(&queue, SOCKET)?;
     queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
-    server.confine().inspect_err(|err| eprintln!("redoxfsd: cannot enter the null namespace: {err}"))?;
-    println!("redoxfsd: RedoxFS on {disk_url}: {} MiB, {} MiB free; serving {scheme_name}:", size >> 20, free >> 20);
+    server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    log::info!("RedoxFS on {disk_url}: {} MiB, {} MiB free; serving {scheme_name}:", size >> 20, free >> 20);
     server.ready();
     let mut armed: Option<Duration> = None;
     let mut events = [Event::default(); 4];
@@ -161,9 +146,7 @@ fn main() -> Result<()> {
         }
         if let Some(err) = files.disk_failed() {
             // What was made durable is on the disk; init starts us again.
-            say.line(&format!(
-                "redoxfsd: {disk_url} failed ({err}); stopping so that init starts the file system again"
-            ));
+            log::error!("{disk_url} failed ({err}); stopping so that init starts the file system again");
             return Err(err);
         }
     }

@@ -40,7 +40,6 @@ use core::cell::RefCell;
 
 use rt::event::EventQueue;
 use rt::fs::File;
-use rt::prelude::*;
 use scheme::sc::{self, EINTR, Event};
 use scheme::{Error, EventFlags, Result, Scheme, Server};
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -67,7 +66,7 @@ const CHECK_CARDS: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(
 const SETTLE: usize = 8;
 
 fn usage() -> Error {
-    eprintln!("usage: netd [--fallback ADDR/PREFIX GATEWAY DNS]");
+    log::error!("usage: netd [--fallback ADDR/PREFIX GATEWAY DNS]");
     Error::new(sc::EINVAL)
 }
 
@@ -109,14 +108,14 @@ fn cards(seed: u64) -> Result<Vec<Card>> {
         let driver = alloc::format!("network:{name}");
         let mac = rt::fs::read_to_string(&alloc::format!("{driver}/mac")).ok().and_then(|text| parse_mac(&text));
         let Some(mac) = mac else {
-            eprintln!("netd: {driver}: no usable MAC address; card skipped");
+            log::warn!("{driver}: no usable MAC address; card skipped");
             continue;
         };
         let frames = alloc::format!("{driver}/batch");
         let file = match File::open_with(&frames, sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
             Ok(file) => file,
             Err(err) => {
-                eprintln!("netd: {driver}: {err}; card skipped");
+                log::warn!("{driver}: {err}; card skipped");
                 continue;
             }
         };
@@ -143,7 +142,7 @@ fn retry_all(
 }
 
 fn register<S: Scheme>(name: &str, scheme: S, queue: &EventQueue, data: usize) -> Result<Server<S>> {
-    let server = Server::new(name, scheme).inspect_err(|err| eprintln!("netd: cannot register {name}: ({err})"))?;
+    let server = Server::new(name, scheme).inspect_err(|err| log::error!("cannot register {name}: ({err})"))?;
     server.watch_on(queue, data)?;
     Ok(server)
 }
@@ -160,6 +159,7 @@ fn card_on_the_bus() -> bool {
 const DRIVER_WITHIN: core::time::Duration = core::time::Duration::from_secs(5);
 
 fn main() -> Result<()> {
+    rt::log::init();
     let args: Vec<&str> = rt::env::args().skip(1).collect();
     let fallback = fallback(&args)?;
     if File::open("network:").is_err() {
@@ -174,15 +174,15 @@ fn main() -> Result<()> {
         }
         if !up {
             // Not a failure: init does not start it again.
-            eprintln!("netd: no network: scheme (no card driver); nothing to serve");
+            log::info!("no network: scheme (no card driver); nothing to serve");
             return Ok(());
         }
     }
     let seed = rt::random::rdrand().unwrap_or_else(rt::random::tsc);
-    let cards = cards(seed).inspect_err(|err| eprintln!("netd: cannot read network: ({err})"))?;
+    let cards = cards(seed).inspect_err(|err| log::error!("cannot read network: ({err})"))?;
     if cards.is_empty() {
         // Not a failure: init does not start it again.
-        eprintln!("netd: no network card; nothing to serve");
+        log::info!("no network card; nothing to serve");
         return Ok(());
     }
     let card_fds: Vec<usize> = cards.iter().map(|c| c.frames.fd()).collect();
@@ -201,10 +201,10 @@ fn main() -> Result<()> {
     for (n, fd) in card_fds.iter().enumerate() {
         queue.watch(*fd, EventFlags::EVENT_READ, CARD_BASE + n)?;
     }
-    tcp.confine().inspect_err(|err| eprintln!("netd: cannot enter the null namespace: {err}"))?;
-    rt::sys::setuid(NET_UID, NET_UID).inspect_err(|err| eprintln!("netd: cannot become uid {NET_UID}: {err}"))?;
+    tcp.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
+    rt::sys::setuid(NET_UID, NET_UID).inspect_err(|err| log::error!("cannot become uid {NET_UID}: {err}"))?;
     for name in &names {
-        println!("netd: {name}: asking DHCP; serving tcp: udp: icmp: netcfg: ip:");
+        log::info!("{name}: asking DHCP; serving tcp: udp: icmp: netcfg: ip:");
     }
     tcp.ready();
 
@@ -270,7 +270,7 @@ fn main() -> Result<()> {
         if let Some((driver, err)) = stack.borrow().failed() {
             // Its fds are dead and the null namespace opens no new ones:
             // init starts netd again, on the driver's next instance.
-            eprintln!("netd: {driver} failed ({err}); stopping so that init starts netd again");
+            log::error!("{driver} failed ({err}); stopping so that init starts netd again");
             return Err(err);
         }
         let now = rt::time::now();

@@ -187,8 +187,8 @@ impl Card {
                 let (address, router) = (config.address, config.router);
                 self.configure(How::Dhcp, Some(address), router);
                 self.set_dns(servers);
-                rt::println!(
-                    "netd: {}: {} by DHCP, gateway {}, DNS {}",
+                log::info!(
+                    "{}: {} by DHCP, gateway {}, DNS {}",
                     self.name,
                     address,
                     router.map_or_else(|| String::from("none"), |r| format!("{r}")),
@@ -198,7 +198,7 @@ impl Card {
             Some(dhcpv4::Event::Deconfigured) => {
                 if matches!(self.how, How::Dhcp) {
                     self.configure(How::Waiting, None, None);
-                    rt::println!("netd: {}: DHCP lease lost", self.name);
+                    log::warn!("{}: DHCP lease lost", self.name);
                 }
             }
             None => {}
@@ -331,8 +331,8 @@ impl Stack {
         let Some(fallback) = self.fallback.take() else { return };
         card.configure(How::Fallback, Some(fallback.address), fallback.gateway);
         card.set_dns(fallback.dns.clone());
-        rt::println!(
-            "netd: {}: no DHCP answer; using {} (gateway {}, DNS {})",
+        log::info!(
+            "{}: no DHCP answer; using {} (gateway {}, DNS {})",
             card.name,
             fallback.address,
             fallback.gateway.map_or_else(|| String::from("none"), |g| format!("{g}")),

@@ -9,7 +9,6 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use rt::prelude::*;
 use scheme::{Device, DeviceScheme, Result, Server};
 
 rt::main!(main);
@@ -34,7 +33,7 @@ impl Rand {
             (None, Some(seed)) => (seed, "RDRAND"),
             (None, None) => (rt::random::tsc(), "the TSC (no RDSEED or RDRAND: guessable)"),
         };
-        println!("randd: seeded from {source}");
+        log::info!("seeded from {source}");
         let state = core::array::from_fn(|_| splitmix(&mut seed));
         Rand { state }
     }
@@ -84,6 +83,7 @@ impl Device for Rand {
 }
 
 fn main() -> Result<()> {
+    rt::log::init();
     let mut server = Server::new("rand", DeviceScheme(Rand::seeded()))?;
     server.confine()?;
     server.ready();
