@@ -18,9 +18,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cli::TestOpts;
+use crate::guest::Guest;
 use crate::images::{self, KernelImage};
 use crate::process;
 use crate::qemu::{self, Firmware, Machine, Serial};
+use crate::readme;
 use crate::selftest::{Ending, Suite, Transcript};
 use crate::session;
 use crate::userspace;
@@ -236,6 +238,14 @@ pub fn run(ws: &Workspace, opts: &TestOpts) -> Result<ExitCode, String> {
         println!("{} passed, {} failed", tally.passed, tally.failed);
         return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
+    if opts.readme_only {
+        match images::build(ws, Profile::Debug) {
+            Ok(_) => tutorial_check(ws, &mut tally),
+            Err(err) => tally.record("build images", false, Some(&err)),
+        }
+        println!("{} passed, {} failed", tally.passed, tally.failed);
+        return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
     if !opts.smoke_only {
         static_checks(ws, &mut tally)?;
     }
@@ -328,6 +338,10 @@ fn boots(ws: &Workspace, opts: &TestOpts, tally: &mut Tally) {
         && let Some(images) = &images
     {
         power_cuts(ws, tally, images::normal(images), crate::powercut::TEST_CUTS);
+    }
+
+    if images.is_some() {
+        tutorial_check(ws, tally);
     }
 
     for boot in ["bios", "uefi"] {
@@ -508,6 +522,72 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
         }
     }
     network_check(ws, tally, boot, kernel);
+}
+
+/// The README tests itself (`readme.rs`): its tutorial followed in a copy
+/// of the tree, built and booted (BIOS); there the tutorial's daemon
+/// starts, every shell example of the README and every session of
+/// `ci/sessions` passes, and the machine powers off as the README shows.
+fn tutorial_check(ws: &Workspace, tally: &mut Tally) {
+    let name = "README tutorial followed in a copy of the tree: it builds and lints";
+    println!("mk: running {name}");
+    let (copy, shows) = match readme::follow_tutorial(ws) {
+        Ok(done) => {
+            tally.record(name, true, Some(&ws.show(&done.0.root)));
+            done
+        }
+        Err(err) => return tally.record(name, false, Some(&err)),
+    };
+    let image = copy.image_dir(Profile::Debug).join("ferrite-bios.img");
+    let log = ws.log_dir().join("readme-tutorial.log");
+    let name = "README tutorial: its daemon starts at boot";
+    println!("mk: booting {} (serial log in {})", copy.show(&image), ws.show(&log));
+    let mut guest = match Guest::start_with(&copy, &image, None, &log, SMP, true) {
+        Ok(guest) => guest,
+        Err(err) => return tally.record(name, false, Some(&err)),
+    };
+    let at = match session::wait_for_prompt(&mut guest, SESSION_PROMPT_TIMEOUT) {
+        Ok(at) => at,
+        Err(err) => return tally.record(name, false, Some(&err)),
+    };
+    let console = strip_escapes(&String::from_utf8_lossy(&guest.output));
+    let pattern = readme::boot_pattern(&shows);
+    match console.lines().find(|line| session::glob(&pattern, line.trim_end_matches('\r'))) {
+        Some(line) => {
+            tally.record(name, true, Some(&format!("{} (prompt after {:.1} s)", line.trim(), at.as_secs_f64())))
+        }
+        None => tally.record(name, false, Some(&format!("no `{shows}` on the console:\n{console}"))),
+    }
+    let examples = match readme::read(&copy.root) {
+        Ok(text) => readme::examples(&text),
+        Err(err) => return tally.record("README shell examples", false, Some(&err)),
+    };
+    let (shutdown, examples): (Vec<_>, Vec<_>) = examples.into_iter().partition(readme::powers_off);
+    for script in &examples {
+        let result = session::run(&mut guest, script);
+        tally.record(
+            &format!("README example {} in the tutorial's system", script.name),
+            result.is_ok(),
+            result.err().as_deref(),
+        );
+    }
+    match session::load_all(&copy) {
+        Ok(scripts) => {
+            for script in &scripts {
+                let result = session::run(&mut guest, script);
+                let name = format!("session {} in the tutorial's system", script.name);
+                tally.record(&name, result.is_ok(), result.err().as_deref());
+            }
+        }
+        Err(err) => tally.record("sessions in the tutorial's system", false, Some(&err)),
+    }
+    for script in &shutdown {
+        let name = format!("README example {} (the machine stops as shown)", script.name);
+        match readme::run_shutdown_example(&mut guest, script) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+    }
 }
 
 /// A boot of its own with a host port forwarded: TCP, HTTP and ping both

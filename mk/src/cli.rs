@@ -67,6 +67,9 @@ commands:
                       power on BIOS and N on UEFI (a normal run makes 5
                       each), and a recorded run on each
       --network       only the network checks (BIOS and UEFI)
+      --readme        only the README's own checks: its tutorial followed
+                      in a copy of the tree, built and booted, and its
+                      shell examples and the sessions run there
   setup               install what the commands need (rust target and
                       components, the image nightly, QEMU and OVMF); the
                       other commands do this on their own
@@ -115,6 +118,8 @@ pub struct TestOpts {
     pub crash: Option<usize>,
     /// Only the network checks.
     pub network_only: bool,
+    /// Only the README's checks (tutorial and shell examples).
+    pub readme_only: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -239,6 +244,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 match flag.name {
                     "--smoke" => opts.smoke_only = flags.switch(&flag)?,
                     "--network" => opts.network_only = flags.switch(&flag)?,
+                    "--readme" => opts.readme_only = flags.switch(&flag)?,
                     "--crash" => {
                         let value = flags.value(&flag)?;
                         let cuts = value.parse::<usize>().ok().filter(|&n| n > 0);
@@ -500,17 +506,18 @@ mod tests {
     #[test]
     fn other_commands() {
         assert_eq!(parse_str("test"), Ok(Command::Test(TestOpts::default())));
-        assert_eq!(
-            parse_str("test --smoke"),
-            Ok(Command::Test(TestOpts { smoke_only: true, crash: None, network_only: false }))
-        );
+        assert_eq!(parse_str("test --smoke"), Ok(Command::Test(TestOpts { smoke_only: true, ..TestOpts::default() })));
         assert_eq!(
             parse_str("test --crash 40"),
-            Ok(Command::Test(TestOpts { smoke_only: false, crash: Some(40), network_only: false }))
+            Ok(Command::Test(TestOpts { crash: Some(40), ..TestOpts::default() }))
         );
         assert_eq!(
             parse_str("test --network"),
-            Ok(Command::Test(TestOpts { smoke_only: false, crash: None, network_only: true }))
+            Ok(Command::Test(TestOpts { network_only: true, ..TestOpts::default() }))
+        );
+        assert_eq!(
+            parse_str("test --readme"),
+            Ok(Command::Test(TestOpts { readme_only: true, ..TestOpts::default() }))
         );
         assert!(parse_str("test --crash 0").is_err());
         assert!(parse_str("test --smok").is_err());

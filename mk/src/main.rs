@@ -29,6 +29,7 @@ mod picture;
 mod powercut;
 mod process;
 mod qemu;
+mod readme;
 mod screenshot;
 mod selftest;
 mod session;

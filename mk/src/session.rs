@@ -171,7 +171,7 @@ pub fn ends_in_prompt(output: &[u8]) -> bool {
 /// A log line the console shows by itself, not a command's output: the
 /// kernel's (`[    1.234567] INFO  cpu0 ...`), or a warning or error from
 /// `log:` (`[    1.234567] WARN  pid 9 ...`).
-fn is_console_log(line: &str) -> bool {
+pub fn is_console_log(line: &str) -> bool {
     let Some(rest) = line.strip_prefix('[') else { return false };
     let Some((stamp, rest)) = rest.split_once("] ") else { return false };
     let stamp = stamp.trim_start();

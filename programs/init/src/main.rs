@@ -86,18 +86,21 @@ fn main() {
     reap_forever(&env, &mut consoles, &mut services, &mut power)
 }
 
-/// Sets the least severe level of log line the consoles show
-/// (`log:console-level`; see `schemes/logd`).
+/// Sets the least severe level of log line the consoles show, for the
+/// system log (`log:console-level`, see `schemes/logd`) and for the
+/// kernel's (`debug:level`).
 pub fn console_level(level: &str) {
-    if let Err(err) = rt::fs::File::open_with(LOG_LEVEL, rt::abi::syscall::O_WRONLY)
-        .and_then(|mut file| file.write_all(level.as_bytes()))
-    {
-        log::warn!("{LOG_LEVEL}: {err}; the consoles keep their level");
+    for knob in CONSOLE_LEVELS {
+        let set = rt::fs::File::open_with(knob, rt::abi::syscall::O_WRONLY)
+            .and_then(|mut file| file.write_all(level.as_bytes()));
+        if let Err(err) = set {
+            log::warn!("{knob}: {err}; its console level stays");
+        }
     }
 }
 
-/// Where the consoles' log level is set.
-const LOG_LEVEL: &str = "log:console-level";
+/// Where the consoles' log levels are set.
+const CONSOLE_LEVELS: [&str; 2] = ["log:console-level", "debug:level"];
 
 /// Runs every command of the script in order, after logging its bad lines.
 fn run_script(bytes: &[u8], env: &mut Env, consoles: &mut console::Consoles, services: &mut supervise::Services) {
