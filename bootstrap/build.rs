@@ -1,4 +1,4 @@
-//! Link non-PIE at the fixed user image base (DESIGN.md §6), entering at
+//! Link non-PIE at the fixed user image base (docs/architecture.md §9.3), entering at
 //! the assembly stub, which makes the stack the kernel does not give.
 
 fn main() {

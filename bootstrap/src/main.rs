@@ -1,4 +1,4 @@
-//! `bootstrap`, the first userspace program (DESIGN.md §1). The kernel
+//! `bootstrap`, the first userspace program (docs/architecture.md §1.3). The kernel
 //! starts it from the initfs image with no stack; its assembly stub
 //! ([`stub`]) makes one. Then it:
 //!

@@ -1,6 +1,6 @@
 //! The Ferrite kernel.
 //!
-//! Boot order (DESIGN.md §1): console and log, CPU tables, memory, interrupt
+//! Boot order (docs/architecture.md §1.2): console and log, CPU tables, memory, interrupt
 //! controllers and clocks, other CPUs, then — in self-test mode — the
 //! self-tests. Everything hardware-specific lives under `arch::x86_64`;
 //! `memory` owns physical frames, page tables, the heap and kernel stacks.

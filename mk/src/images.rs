@@ -5,7 +5,7 @@
 //! userspace programs, which [`userspace`] packs into the initfs image every
 //! disk image carries as its ramdisk; the images come
 //! from `mk/image` (`ferrite-image`), which must build on its own nightly
-//! (DESIGN.md §6), so it is a separate cargo call under `rustup run`. Each
+//! (docs/architecture.md §9.1), so it is a separate cargo call under `rustup run`. Each
 //! kernel binary gets a BIOS and a UEFI image; an image is rewritten only
 //! when one of its inputs (kernel, initfs, image tool) is newer than it.
 //! `cargo mk bench` adds a third pair, the normal kernel with the bench

@@ -1,4 +1,4 @@
-//! `cargo mk`: Ferrite's host build tool (DESIGN.md §5, §6).
+//! `cargo mk`: Ferrite's host build tool (docs/architecture.md §7, §9).
 //!
 //! It exists because building Ferrite takes more than one `cargo` call: the
 //! kernel and the userspace programs build on the pinned stable toolchain for

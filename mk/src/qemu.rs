@@ -2,7 +2,7 @@
 //!
 //! One function builds the QEMU command line for both the interactive
 //! command and the self-test boots, so they run the same machine: q35, TCG
-//! (KVM here is a software layer that breaks OVMF, DESIGN.md §6), the serial
+//! (KVM here is a software layer that breaks OVMF, docs/architecture.md §9.5), the serial
 //! port on stdio and the `isa-debug-exit` device the kernel ends QEMU with.
 //! Ferrite's boots get a virtio network card on QEMU's user-mode network
 //! ([`Nic::Virtio`]); `cargo mk qemu` forwards a host loopback port to it.

@@ -2,7 +2,7 @@
 //!
 //! This machine sets `RUSTUP_AUTO_INSTALL=0`, so a missing target, component
 //! or toolchain is not fetched on demand: the build just fails later with an
-//! unhelpful error (DESIGN.md §6). Setup checks each piece, installs what is
+//! unhelpful error (docs/architecture.md §9.1). Setup checks each piece, installs what is
 //! missing (saying what it runs), and stops with a clear message when it
 //! cannot: the stable toolchain's `x86_64-unknown-none` target (and rustfmt
 //! and clippy for `test`), the image tool's nightly with `rust-src` and

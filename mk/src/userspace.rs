@@ -103,7 +103,7 @@ pub const BENCH_HTTPD: &str = "httpd";
 /// target, so the host checks never see them).
 pub const LIBRARIES: &[&str] = &["rt", "scheme", "initfsd", "console", "virtio-glue", "redoxfs-glue"];
 
-/// The address every program is linked at (DESIGN.md §6; `abi::USER_IMAGE_BASE`).
+/// The address every program is linked at (docs/architecture.md §9.3; `abi::USER_IMAGE_BASE`).
 pub const USER_IMAGE_BASE: u64 = 0x40_0000;
 
 /// Builds the programs and packs the initfs; returns the image's path. The
@@ -456,7 +456,7 @@ pub fn check_program(elf: &[u8]) -> Result<(), String> {
         return Err(format!(
             "ELF type {kind}, not ET_EXEC: link it non-PIE at {USER_IMAGE_BASE:#x} \
              (a build.rs with `cargo:rustc-link-arg-bins=--no-pie` and \
-             `--image-base={USER_IMAGE_BASE:#x}`, DESIGN.md §6)"
+             `--image-base={USER_IMAGE_BASE:#x}`, docs/architecture.md §9.3)"
         ));
     }
     let mut loads = 0;

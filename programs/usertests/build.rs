@@ -1,4 +1,4 @@
-//! Link non-PIE at the fixed user image base (DESIGN.md §6), so the kernel's
+//! Link non-PIE at the fixed user image base (docs/architecture.md §9.3), so the kernel's
 //! loader applies no relocations; and pack a small initfs image (with the
 //! host-side writer) that the corrupt-image tests mutate in the guest.
 

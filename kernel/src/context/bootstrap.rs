@@ -3,7 +3,7 @@
 //! assembly stub makes one), maps the whole image read-only into it and
 //! starts it with the image's address and length in RDI and RSI, and in
 //! RDX whether this is a self-test boot. Bootstrap serves the image as
-//! `initfs:` from userspace and execs init (DESIGN.md §1).
+//! `initfs:` from userspace and execs init (docs/architecture.md §1.3).
 //!
 //! The kernel keeps a view of the image for one purpose: exec of a file
 //! whose pages the initfs daemon maps from it ([`resident_file`]) reads it

@@ -1,4 +1,4 @@
-//! The one way the kernel touches user memory (DESIGN.md §2).
+//! The one way the kernel touches user memory (docs/architecture.md §2.5).
 //!
 //! A [`UserSlice`] can only be made by a checking constructor: non-null,
 //! no wrap-around, entirely below the end of user space. It says which way

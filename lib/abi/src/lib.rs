@@ -143,7 +143,7 @@ pub mod auxv {
     pub const AT_FERRITE_SELFTEST: usize = 0x1002;
 }
 
-/// The base every userspace program is linked at (non-PIE, DESIGN.md §6).
+/// The base every userspace program is linked at (non-PIE, docs/architecture.md §9.3).
 pub const USER_IMAGE_BASE: usize = 0x40_0000;
 /// The top of user address space (exclusive): the lower canonical half.
 pub const USER_END: usize = 0x0000_8000_0000_0000;

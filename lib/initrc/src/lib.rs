@@ -1,6 +1,6 @@
 //! The init.rc language: what `init` reads from `initfs:/etc/init.rc` to
 //! know which programs to start, in which order, with which environment
-//! (DESIGN.md §1).
+//! (docs/architecture.md §1.5).
 //!
 //! Why a crate of its own: the parser is pure logic that must never panic
 //! on whatever the file holds, so it lives here, `no_std` + `alloc`, where

@@ -1,6 +1,6 @@
 //! The machine-level pieces: the raw `syscall` stubs and the process entry.
 //!
-//! Kernel ABI (DESIGN.md §2, `abi`): RAX = number; RDI, RSI, RDX, R10, R8,
+//! Kernel ABI (docs/architecture.md §2, `abi`): RAX = number; RDI, RSI, RDX, R10, R8,
 //! R9 = arguments 1-6; RAX = result, a negative errno on error (decode with
 //! [`abi::decode_result`]); RCX and R11 are clobbered (SYSCALL keeps
 //! the return address and RFLAGS there). The kernel does not touch the user

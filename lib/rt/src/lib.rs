@@ -1,4 +1,4 @@
-//! Ferrite's userspace runtime (DESIGN.md §4).
+//! Ferrite's userspace runtime (docs/architecture.md §6.1).
 //!
 //! Every userspace program is a `no_std` + `alloc` binary for
 //! `x86_64-unknown-none` built on this crate, so that it reads like ordinary

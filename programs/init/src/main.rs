@@ -1,5 +1,5 @@
 //! `init`: the first program of a normal boot after `bootstrap`
-//! (DESIGN.md §1). It runs the script `initfs:/etc/init.rc` (the language
+//! (docs/architecture.md §1.5). It runs the script `initfs:/etc/init.rc` (the language
 //! is described and parsed by the `initrc` crate), then does the one job
 //! every pid 1 has: it reaps children, its own and the orphans the kernel
 //! hands it (quietly), forever.

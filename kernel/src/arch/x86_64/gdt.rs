@@ -1,6 +1,6 @@
 //! Per-CPU GDT and TSS. Each CPU gets its own TSS (its own IST stacks and,
 //! later, its own ring-0 stack for traps from user mode) and therefore its
-//! own GDT. Segment layout is fixed by SYSCALL/SYSRET (DESIGN.md §6):
+//! own GDT. Segment layout is fixed by SYSCALL/SYSRET (docs/architecture.md §2.1):
 //!
 //! | selector | descriptor |
 //! |---|---|

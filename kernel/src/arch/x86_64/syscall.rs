@@ -1,4 +1,4 @@
-//! The SYSCALL/SYSRET entry and exit (DESIGN.md §2, §6).
+//! The SYSCALL/SYSRET entry and exit (docs/architecture.md §2.1).
 //!
 //! Entry: `swapgs` to this CPU's data, park the user RSP there, switch to
 //! the running thread's kernel stack (`PerCpu::kernel_rsp`), and build the
