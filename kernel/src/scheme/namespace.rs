@@ -1,7 +1,7 @@
 //! Namespaces: the set of scheme names a process can open. Every process
 //! holds one (children inherit it); kernel schemes and daemons started in
 //! it register there. A process can only narrow its own namespace to a
-//! subset (`SYS_MKNS`); the empty one, the null namespace, opens nothing
+//! subset (`SYS_NS_RESTRICT`); the empty one, the null namespace, opens nothing
 //! new, which is where a daemon goes once it has what it needs.
 
 use alloc::collections::BTreeMap;

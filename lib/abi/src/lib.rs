@@ -9,9 +9,10 @@
 //!
 //! Calling convention (x86_64, `syscall` instruction): RAX = number; RDI,
 //! RSI, RDX, R10, R8, R9 = arguments 1-6; RAX = result, a negative errno on
-//! error (`syscall::Error::demux`). RCX and R11 are clobbered.
+//! error ([`decode_result`]). RCX and R11 are clobbered.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 pub use syscall;
 pub use syscall::number::*;
@@ -96,10 +97,6 @@ pub mod status {
     }
 }
 
-/// Where `lseek(offset, whence)` moves a file offset that is now at
-/// `current` in a file of `len` bytes; `None` for a bad `whence` or a
-/// target before the start (`EINVAL`). Past the end is allowed, as POSIX
-/// says. Shared by every scheme with offsets, kernel and daemons alike.
 /// The result of a system call from its RAX: a negative errno (the values
 /// `-4095..=-1`, as the whole register) is an error, anything else the
 /// value. `redox_syscall`'s `Error::demux` must not be used for this: it
@@ -109,6 +106,10 @@ pub fn decode_result(ret: usize) -> Result<usize, syscall::Error> {
     if ret > usize::MAX - 4095 { Err(syscall::Error::new(ret.wrapping_neg() as i32)) } else { Ok(ret) }
 }
 
+/// Where `lseek(offset, whence)` moves a file offset that is now at
+/// `current` in a file of `len` bytes; `None` for a bad `whence` or a
+/// target before the start (`EINVAL`). Past the end is allowed, as POSIX
+/// says. Shared by every scheme with offsets, kernel and daemons alike.
 pub fn seek_target(current: usize, len: usize, offset: isize, whence: usize) -> Option<usize> {
     let base = match whence {
         syscall::SEEK_SET => 0,

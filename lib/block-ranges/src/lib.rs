@@ -6,6 +6,7 @@
 //! May touch: nothing but its arguments.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -11,6 +11,7 @@
 //! May touch: nothing (functions on byte slices).
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 /// Bytes before each frame: its length.
 pub const HEADER: usize = 2;

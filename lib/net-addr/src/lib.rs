@@ -11,6 +11,7 @@
 //! May touch: nothing; pure logic, host-tested and fuzzed.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 use core::fmt;
 use core::net::Ipv4Addr;

@@ -2,7 +2,8 @@
 //!
 //! A process may use only the ports the kernel granted it
 //! (`SYS_PORT_GRANT`, see [`crate::sys::port_grant`]); the kernel keeps a
-//! per-process I/O permission bitmap, so touching any other port raises
+//! process's granted port ranges and loads them into the I/O permission
+//! bitmap of the CPU the process runs on, so touching any other port raises
 //! `#GP` and the kernel ends the process with `SIGSEGV`. That is why these
 //! functions are safe: a port access never reads or writes this process's
 //! memory, and an access it was not allowed is a clean fault, not undefined
