@@ -7,7 +7,7 @@
 //! 2. forks the `initfs:` daemon, which serves the image read-only, with
 //!    directory listings and zero-copy `fmap` of file pages, from the null
 //!    namespace, and waits until it is ready;
-//! 3. execs `initfs:bin/init` (or, on a self-test boot, the test suite),
+//! 3. execs `initfs:sbin/init` (or, on a self-test boot, the test suite),
 //!    which stays pid 1.
 //!
 //! Its `unsafe` is the stub, the view of the image the kernel mapped and
@@ -27,8 +27,8 @@ use rt::process::Fork;
 
 rt::main!(main);
 
-const INIT: &str = "initfs:bin/init";
-const USER_TESTS: &str = "initfs:bin/usertests";
+const INIT: &str = "initfs:sbin/init";
+const USER_TESTS: &str = "initfs:libexec/usertests";
 
 fn main() -> Result<(), String> {
     let addr = rt::env::auxv(AT_FERRITE_IMAGE_ADDR).ok_or("no initfs image from the kernel")?;

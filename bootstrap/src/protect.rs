@@ -6,7 +6,7 @@ use rt::abi::syscall::{MapFlags, PROT_EXEC, PROT_READ, PROT_WRITE};
 use rt::prelude::*;
 
 /// Where bootstrap lives in the image.
-const SELF: &str = "bin/bootstrap";
+const SELF: &str = "sbin/bootstrap";
 
 /// Protect each loadable segment; returns how many.
 pub fn own_segments(image: &[u8]) -> Result<usize, String> {

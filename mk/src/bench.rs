@@ -1,7 +1,7 @@
 //! `cargo mk bench`: boot the benchmark program and print its figures
 //! beside the Linux baseline's.
 //!
-//! The bench image is the normal kernel with an initfs whose `bin/init` is
+//! The bench image is the normal kernel with an initfs whose `sbin/init` is
 //! `programs/bench` ([`images::build_bench`]). It boots twice under TCG:
 //! once as is (figures in host-dependent nanoseconds) and once with
 //! `-icount shift=0`, where the guest clock advances one nanosecond per

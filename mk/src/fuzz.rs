@@ -41,7 +41,7 @@ impl Run {
             if self.minutes > 0 { format!("--minutes {}", self.minutes) } else { format!("--calls {}", self.calls) };
         // Two children per CPU: while one waits on a slow daemon (or to be
         // killed as stalled), the other keeps the CPU busy.
-        format!("fuzz {budget} --seed {} --parallel {}", self.seed, (self.smp * 2).clamp(2, 8))
+        format!("initfs:libexec/fuzz {budget} --seed {} --parallel {}", self.seed, (self.smp * 2).clamp(2, 8))
     }
 
     fn time_limit(&self) -> Duration {
@@ -115,9 +115,9 @@ mod tests {
     #[test]
     fn the_command_names_the_budget_seed_and_slots() {
         let run = Run { smp: 4, calls: 100_000, minutes: 0, seed: 7 };
-        assert_eq!(run.command(), "fuzz --calls 100000 --seed 7 --parallel 8");
+        assert_eq!(run.command(), "initfs:libexec/fuzz --calls 100000 --seed 7 --parallel 8");
         let run = Run { smp: 1, calls: 0, minutes: 30, seed: 1 };
-        assert_eq!(run.command(), "fuzz --minutes 30 --seed 1 --parallel 2");
+        assert_eq!(run.command(), "initfs:libexec/fuzz --minutes 30 --seed 1 --parallel 2");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<Vec<KernelImage>, Strin
 }
 
 /// The bench image: the normal kernel with the bench initfs as its ramdisk
-/// (`bin/init` is the benchmark program), written to
+/// (`sbin/init` is the benchmark program), written to
 /// `ferrite-bench-{bios,uefi}.img` beside the others.
 pub fn bench_spec(ws: &Workspace, profile: Profile) -> KernelImage {
     let dir = ws.image_dir(profile);

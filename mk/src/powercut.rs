@@ -207,7 +207,7 @@ pub fn kill_run(target: &Target<'_>, cuts: usize, seed: u64) -> Result<String, S
         let name = format!("run{cut}");
         let seed_n = run_seed(seed, cut);
         let mark = guest.output.len();
-        guest.type_text(&format!("crashwriter file:/{ROOT}/{name} {seed_n}\r"))?;
+        guest.type_text(&format!("initfs:libexec/crashwriter file:/{ROOT}/{name} {seed_n}\r"))?;
         let acked = |out: &[u8]| progress(&String::from_utf8_lossy(&out[mark.min(out.len())..])).acked.is_some();
         if !guest.wait_until(FIRST_ACK_TIMEOUT, Duration::ZERO, acked) {
             let said = progress(&String::from_utf8_lossy(&guest.output[mark..]));
@@ -277,7 +277,8 @@ pub fn daemon_kill_run(target: &Target<'_>, seed: u64) -> Result<String, String>
         // the commands typed meanwhile.
         let pid = crate::supervision::pid_of(&mut guest, daemon)?;
         let out = format!("tmp:{name}.out");
-        let command = format!("crashwriter file:/{ROOT}/{name} {seed_n} {KILL_RUN_OPS} >> {out} 2>> {out} &");
+        let command =
+            format!("initfs:libexec/crashwriter file:/{ROOT}/{name} {seed_n} {KILL_RUN_OPS} >> {out} 2>> {out} &");
         session::run_command(&mut guest, &command, false)?;
         let delay = KILL_AFTER + Duration::from_millis(rng.below(CUT_SPREAD_MS) as u64);
         let until = Instant::now() + delay;
@@ -473,7 +474,7 @@ pub fn recorded_run(target: &Target<'_>, seed: u64) -> Result<String, String> {
     let console_log = ws.log_dir().join(format!("{boot_name}-powercut-recorded.log"));
     let mut guest = boot(cmd, &console_log).map_err(|e| format!("{e} (log {})", ws.show(&console_log)))?;
     let mark = guest.output.len();
-    guest.type_text(&format!("crashwriter file:/{ROOT}/rec {seed} {RECORDED_OPS}\r"))?;
+    guest.type_text(&format!("initfs:libexec/crashwriter file:/{ROOT}/rec {seed} {RECORDED_OPS}\r"))?;
     let done = |out: &[u8]| String::from_utf8_lossy(&out[mark.min(out.len())..]).contains("crashwriter: done");
     let finished = guest.wait_until(RECORDED_TIMEOUT, Duration::ZERO, done);
     let said = progress(&String::from_utf8_lossy(&guest.output[mark..]));

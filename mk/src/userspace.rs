@@ -4,19 +4,21 @@
 //! runtime `lib/rt`), listed once in [`PROGRAMS`]. They build in one cargo
 //! call; each binary is checked to be linked the way the kernel's loader
 //! expects (non-PIE at 0x400000, W^X, no interpreter) and copied without its
-//! debug information to `target/ferrite/<profile>/initfs/bin/`. That tree,
+//! debug information to `target/ferrite/<profile>/initfs/`: user commands
+//! in `bin/` (the shell's `PATH`), daemons, drivers, init and bootstrap in
+//! `sbin/`, tests and benchmarks in `libexec/` ([`staged_dir`]). That tree,
 //! plus the repository's `initfs/etc/` when it exists, is packed with
 //! `initfs::pack_dir` into `target/ferrite/<profile>/initfs.img`, the
 //! ramdisk of every image. The full binaries stay in
 //! `target/x86_64-unknown-none/<profile>/` for GDB and addr2line.
 //!
-//! Next to `bin/`, `test/` holds the malformed programs the in-guest suite
+//! Next to them, `test/` holds the malformed programs the in-guest suite
 //! (`programs/usertests`) execs to see them refused: a text file, a
 //! truncated ELF file and one with a writable and executable segment, all
 //! made from the staged `hello` binary.
 //!
 //! `cargo mk bench` packs a second initfs, `bench-initfs.img`, whose
-//! `bin/init` is the benchmark program ([`build_bench`]).
+//! `sbin/init` is the benchmark program ([`build_bench`]).
 
 use std::fs;
 use std::io::Read;
@@ -26,10 +28,11 @@ use std::process::Stdio;
 use crate::process;
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 
-/// The userspace programs: every binary of these packages goes to the
-/// initfs `bin/`. Adding a program means adding its package here (and to
-/// the workspace `members`); packages live in `programs/`, `schemes/`,
-/// `drivers/` or at the top level (`bootstrap`).
+/// The userspace programs: every binary of these packages goes into the
+/// initfs, in the directory [`staged_dir`] says (`sbin/` unless it is a
+/// user command or a test). Adding a program means adding its package here
+/// (and to the workspace `members`); packages live in `programs/`,
+/// `schemes/`, `drivers/` or at the top level (`bootstrap`).
 pub const PROGRAMS: &[&str] = &[
     "bootstrap",
     "hello",
@@ -57,6 +60,27 @@ pub const PROGRAMS: &[&str] = &[
     "net",
 ];
 
+/// The binaries that are user commands, staged in the initfs `bin/` (the
+/// shell's `PATH`), with the utilities' names ([`UTILITIES`]).
+pub const COMMANDS: &[&str] = &["sh", "utils", "hello"];
+
+/// The test and benchmark programs mk and the self-test boot run, staged in
+/// `libexec/`, out of the user's way.
+pub const LIBEXEC: &[&str] = &["usertests", "bench", "fuzz", "crashwriter"];
+
+/// The initfs directory a binary is staged in: `bin/` for user commands,
+/// `libexec/` for tests and benchmarks, `sbin/` for the rest (init,
+/// bootstrap, the daemons and drivers, which init starts from there).
+pub fn staged_dir(binary: &str) -> &'static str {
+    if COMMANDS.contains(&binary) || UTILITIES.contains(&binary) {
+        "bin"
+    } else if LIBEXEC.contains(&binary) {
+        "libexec"
+    } else {
+        "sbin"
+    }
+}
+
 /// The programs built on `rt`'s `testing` feature (raw system calls with
 /// any argument, deliberate faults): the in-guest test suite and the
 /// fuzzer. They build in a cargo call of their own, so cargo's feature
@@ -80,8 +104,8 @@ const PROGRAM_DIRS: &[&str] = &["programs", "schemes", "drivers", "."];
 /// The first program of every image (the kernel starts it).
 pub const BOOTSTRAP: &str = "bootstrap";
 
-/// The program the bench initfs starts as `bin/init` (and keeps as
-/// `bin/bench`, the path it execs itself by).
+/// The program the bench initfs starts as `sbin/init` (and keeps as
+/// `libexec/bench`, the path it execs itself by).
 pub const BENCH_PROGRAM: &str = "bench";
 
 /// The IPC daemon, which the bench initfs carries too.
@@ -118,11 +142,12 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     Ok(image)
 }
 
-/// The bench initfs: `bin/bootstrap` (which starts `initfs:` and execs
-/// `bin/init`), the benchmark program as both `bin/init` and
-/// `bin/bench`, the disk and network daemons, `bin/httpd` and the page it
-/// serves in the network benchmarks (`www/`), and `bin/ipcd` (which the benchmark starts for its
-/// `chan:` and `shm:` figures), nothing else. Built and packed like [`build`]'s, into
+/// The bench initfs: `sbin/bootstrap` (which starts `initfs:` and execs
+/// `sbin/init`), the benchmark program as both `sbin/init` and
+/// `libexec/bench`, the disk and network daemons in `sbin/`, `bin/httpd`
+/// and the page it serves in the network benchmarks (`www/`), and
+/// `sbin/ipcd` (which the benchmark starts for its `chan:` and `shm:`
+/// figures), nothing else. Built and packed like [`build`]'s, into
 /// `target/ferrite/<profile>/bench-initfs.img`; returns its path.
 pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> {
     let binaries = build_programs(ws, profile)?;
@@ -136,8 +161,6 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| format!("clearing {}: {e}", ws.show(&staging)))?;
     }
-    let bin = staging.join("bin");
-    fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
     let mut programs =
         vec![(BOOTSTRAP, &[BOOTSTRAP][..]), (BENCH_PROGRAM, &["init", BENCH_PROGRAM][..]), (IPCD, &[IPCD][..])];
     programs.extend(
@@ -150,7 +173,9 @@ pub fn build_bench(ws: &Workspace, profile: Profile) -> Result<PathBuf, String> 
         check_program(&elf).map_err(|e| format!("{}: {e}", ws.show(path)))?;
         let stripped = load_only(&elf).map_err(|e| format!("{}: {e}", ws.show(path)))?;
         for name in names {
-            let dest = bin.join(name);
+            let dir = staging.join(if *name == "init" { "sbin" } else { staged_dir(name) });
+            fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", ws.show(&dir)))?;
+            let dest = dir.join(name);
             write_executable(&dest, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&dest)))?;
         }
     }
@@ -184,12 +209,17 @@ fn pack(ws: &Workspace, staging: &Path, image: &Path) -> Result<(), String> {
     fs::write(&tmp, &bytes)
         .and_then(|()| fs::rename(&tmp, image))
         .map_err(|e| format!("writing {}: {e}", ws.show(image)))?;
-    let bin = staging.join("bin");
-    let mut names: Vec<String> = fs::read_dir(&bin)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    names.sort();
-    println!("mk: packed {} ({} KiB: {})", ws.show(image), bytes.len().div_ceil(1024), names.join(", "));
+    let listing = |dir: &str| {
+        let mut names: Vec<String> = fs::read_dir(staging.join(dir))
+            .map(|entries| {
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        format!("{dir}/: {}", names.join(" "))
+    };
+    let dirs: Vec<String> = ["bin", "sbin", "libexec"].into_iter().map(listing).collect();
+    println!("mk: packed {} ({} KiB; {})", ws.show(image), bytes.len().div_ceil(1024), dirs.join("; "));
     Ok(())
 }
 
@@ -277,17 +307,18 @@ fn json_string(text: &str) -> Option<String> {
     }
 }
 
-/// Rebuilds the staging tree from scratch: `bin/` with the programs, then
+/// Rebuilds the staging tree from scratch: the programs, then
 /// the repository's `initfs/etc/`.
 fn stage(ws: &Workspace, staging: &Path, binaries: &[PathBuf]) -> Result<(), String> {
     if staging.exists() {
         fs::remove_dir_all(staging).map_err(|e| format!("clearing {}: {e}", ws.show(staging)))?;
     }
     let bin = staging.join("bin");
-    fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", ws.show(&bin)))?;
     for binary in binaries {
         let name = binary.file_name().ok_or_else(|| format!("{}: no file name", binary.display()))?;
-        let dest = bin.join(name);
+        let dir = staging.join(staged_dir(&name.to_string_lossy()));
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", ws.show(&dir)))?;
+        let dest = dir.join(name);
         if dest.exists() {
             return Err(format!("two userspace packages build a binary called {}", name.to_string_lossy()));
         }
@@ -298,7 +329,7 @@ fn stage(ws: &Workspace, staging: &Path, binaries: &[PathBuf]) -> Result<(), Str
         if name == MULTICALL {
             for utility in UTILITIES {
                 let alias = bin.join(utility);
-                if alias.exists() {
+                if ["bin", "sbin", "libexec"].iter().any(|dir| staging.join(dir).join(utility).exists()) {
                     return Err(format!("utility {utility} has the name of a program"));
                 }
                 write_executable(&alias, &stripped).map_err(|e| format!("writing {}: {e}", ws.show(&alias)))?;

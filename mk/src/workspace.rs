@@ -77,7 +77,8 @@ impl Workspace {
     }
 
     /// Where the initfs tree is assembled before it is packed:
-    /// `target/ferrite/<profile>/initfs/` (`bin/` holds the programs).
+    /// `target/ferrite/<profile>/initfs/` (`bin/`, `sbin/` and `libexec/` hold
+    /// the programs).
     pub fn initfs_staging(&self, profile: Profile) -> PathBuf {
         self.image_dir(profile).join("initfs")
     }

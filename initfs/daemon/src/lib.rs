@@ -1,6 +1,6 @@
 //! The `initfs:` daemon: serves the boot image (an `initfs` image, checked
 //! once by [`initfs::Image::parse`]) read-only. Paths are relative to the
-//! image root (`initfs:bin/init`, a leading `/` is allowed); a directory
+//! image root (`initfs:sbin/init`, a leading `/` is allowed); a directory
 //! reads as its entry names, one per line; `fmap` of a file gives the
 //! image's own pages (zero copy: exec and `mmap` share the ramdisk). It
 //! runs in the null namespace: it needs nothing but the image it holds.

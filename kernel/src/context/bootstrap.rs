@@ -1,4 +1,4 @@
-//! The first process. The kernel finds `bin/bootstrap` in the initfs image
+//! The first process. The kernel finds `sbin/bootstrap` in the initfs image
 //! the bootloader brought as its ramdisk, loads it *without* a stack (its
 //! assembly stub makes one), maps the whole image read-only into it and
 //! starts it with the image's address and length in RDI and RSI, and in
@@ -28,7 +28,7 @@ use crate::memory::{PAGE_SIZE, paging};
 use crate::scheme::Mapping;
 
 /// The path of the first program inside the image.
-pub const BOOTSTRAP: &str = "bin/bootstrap";
+pub const BOOTSTRAP: &str = "sbin/bootstrap";
 
 /// The boot ramdisk, as the bootloader mapped it (page-aligned start).
 static RAMDISK: Once<&'static [u8]> = Once::new();

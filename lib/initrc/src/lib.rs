@@ -15,11 +15,11 @@
 //! export GREETING="hello, world"  # quotes keep spaces in one word
 //! export EMPTY=
 //! unset EMPTY
-//! run initfs:bin/ipcd             # start a daemon, wait until it is ready
-//! run initfs:bin/logd --level "info"
+//! run initfs:sbin/ipcd             # start a daemon, wait until it is ready
+//! run initfs:sbin/logd --level "info"
 //! spawn initfs:bin/sh             # start a program, do not wait
 //! console serial: initfs:bin/sh   # a program on a console, restarted when it exits
-//! restart on-failure initfs:bin/tmpd   # like run, and started again if it fails
+//! restart on-failure initfs:sbin/tmpd   # like run, and started again if it fails
 //! ```
 //!
 //! - One command per line. Blank lines and lines whose first non-blank
@@ -142,7 +142,7 @@ pub struct Program {
 
 impl Program {
     /// A short name for logs: the last part of the path, after the last
-    /// `/` or `:` (`initfs:bin/ipcd` is `ipcd`), or the whole path if that
+    /// `/` or `:` (`initfs:sbin/ipcd` is `ipcd`), or the whole path if that
     /// part is empty.
     pub fn name(&self) -> &str {
         match self.path.rsplit(['/', ':']).next() {

@@ -1,4 +1,4 @@
-//! Files: anything named by a `scheme:path` URL (`initfs:/bin/init`,
+//! Files: anything named by a `scheme:path` URL (`initfs:/sbin/init`,
 //! `debug:`, ...), opened into an fd that [`File`] owns and closes on drop;
 //! and [`resolve`], which turns a path relative to the shell's current
 //! directory (`PWD`) into a URL.

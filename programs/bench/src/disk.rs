@@ -114,10 +114,10 @@ pub fn start_driver(program: &str, url: &str) -> Result<Option<(Process, Process
     Ok(start(program, &[], url)?.map(|driver| (pci, driver)))
 }
 
-/// Exec `initfs:bin/PROGRAM ARGS` and wait until `url` opens: `None` if
+/// Exec `initfs:sbin/PROGRAM ARGS` and wait until `url` opens: `None` if
 /// the daemon exited instead.
 pub fn start(program: &str, args: &[&str], url: &str) -> Result<Option<Process>, String> {
-    let path = format!("initfs:bin/{program}");
+    let path = format!("initfs:sbin/{program}");
     let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
             let err = rt::process::exec(&path, args, &[]);

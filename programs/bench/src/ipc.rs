@@ -1,5 +1,5 @@
 //! Benchmarks of `ipcd` (`chan:` and `shm:`), which this program starts
-//! from `initfs:bin/ipcd` (the bench image has no `init.rc`). Each has a
+//! from `initfs:sbin/ipcd` (the bench image has no `init.rc`). Each has a
 //! forked peer process on the same CPU (`-smp 1`):
 //!
 //! - `chan_pingpong_1byte`: one byte to the peer and one back over a
@@ -38,12 +38,12 @@ impl Drop for Process {
     }
 }
 
-/// Exec `initfs:bin/ipcd` and wait until `chan:` and `shm:` are served.
+/// Exec `initfs:sbin/ipcd` and wait until `chan:` and `shm:` are served.
 pub fn start_ipcd() -> Result<Process, String> {
     let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
-            let err = rt::process::exec("initfs:bin/ipcd", &[], &[]);
-            eprintln!("bench: exec initfs:bin/ipcd: {err}");
+            let err = rt::process::exec("initfs:sbin/ipcd", &[], &[]);
+            eprintln!("bench: exec initfs:sbin/ipcd: {err}");
             rt::process::exit(127)
         }
         Fork::Parent(pid) => pid,

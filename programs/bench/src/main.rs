@@ -7,7 +7,7 @@
 //! figures of `file:` and the raw `disk:1` (`disk`), and TCP, ICMP and
 //! HTTP figures against peers `cargo mk bench` runs on the host (`net`).
 //!
-//! `cargo mk bench` boots an image whose `bin/init` is this program and
+//! `cargo mk bench` boots an image whose `sbin/init` is this program and
 //! reads one line per benchmark:
 //!
 //! ```text
@@ -41,7 +41,7 @@ rt::main!(main);
 const TARGET: u64 = 500_000_000;
 
 /// This program, as the fork+exec benchmark execs it.
-const SELF: &str = "initfs:bin/bench";
+const SELF: &str = "initfs:libexec/bench";
 
 fn main() -> ExitCode {
     let args: Vec<&str> = rt::env::args().collect();

@@ -21,14 +21,14 @@ impl Drop for Daemon {
     }
 }
 
-/// Start `initfs:bin/PROGRAM` and wait until `scheme:` opens.
+/// Start `initfs:sbin/PROGRAM` and wait until `scheme:` opens.
 pub fn start(program: &str, scheme: &str) -> Result<Daemon, String> {
     start_with(program, &[], scheme)
 }
 
-/// Start `initfs:bin/PROGRAM ARGS...` and wait until `scheme:` opens.
+/// Start `initfs:sbin/PROGRAM ARGS...` and wait until `scheme:` opens.
 pub fn start_with(program: &str, args: &[&str], scheme: &str) -> Result<Daemon, String> {
-    let path = format!("initfs:bin/{program}");
+    let path = format!("initfs:sbin/{program}");
     let pid = fork_child(|| {
         let err = rt::process::exec(&path, args, &[]);
         rt::eprintln!("usertests: exec {path}: {err}");

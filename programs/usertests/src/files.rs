@@ -77,9 +77,9 @@ pub fn fpath_names_the_file() -> Outcome {
     ensure!(short == b"initfs", "fpath into 6 bytes gave {:?}", String::from_utf8_lossy(&short));
     ok("close", rt::sys::close(fd))?;
     // A leading slash names the same file.
-    let fd = open("initfs:/bin/usertests", O_RDONLY)?;
+    let fd = open("initfs:/libexec/usertests", O_RDONLY)?;
     let path = fpath(fd, 256)?;
-    ensure!(path == SELF.as_bytes(), "fpath of initfs:/bin/usertests gave {:?}", String::from_utf8_lossy(&path));
+    ensure!(path == SELF.as_bytes(), "fpath of initfs:/libexec/usertests gave {:?}", String::from_utf8_lossy(&path));
     ok("close", rt::sys::close(fd))?;
     Ok(String::from(SELF))
 }
@@ -125,12 +125,12 @@ pub fn read_whole_file_at_once() -> Outcome {
 }
 
 pub fn read_directory_listing() -> Outcome {
-    let fd = open("initfs:bin", O_RDONLY)?;
+    let fd = open("initfs:libexec", O_RDONLY)?;
     let listing = read_all(fd)?;
     ok("close", rt::sys::close(fd))?;
     let text = String::from_utf8_lossy(&listing);
     let names: Vec<&str> = text.lines().collect();
-    ensure!(names.contains(&"usertests"), "initfs:bin lists {names:?}");
+    ensure!(names.contains(&"usertests"), "initfs:libexec lists {names:?}");
     Ok(format!("{} entries", names.len()))
 }
 

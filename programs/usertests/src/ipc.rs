@@ -1,5 +1,5 @@
 //! `ipcd`: `chan:` channels and `shm:` shared memory, between this test
-//! and forked children. Each test execs its own `initfs:bin/ipcd` (a
+//! and forked children. Each test execs its own `initfs:sbin/ipcd` (a
 //! self-test boot runs no `init.rc`) and kills it at the end.
 
 use alloc::format;
@@ -37,7 +37,7 @@ fn served(scheme: &str) -> bool {
 
 fn start() -> Result<Ipcd, String> {
     let pid = fork_child(|| {
-        let err = rt::process::exec("initfs:bin/ipcd", &[], &[]);
+        let err = rt::process::exec("initfs:sbin/ipcd", &[], &[]);
         rt::eprintln!("usertests: exec ipcd: {err}");
         127
     })?;

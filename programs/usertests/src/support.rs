@@ -28,7 +28,7 @@ macro_rules! ensure {
 pub(crate) use ensure;
 
 /// The suite's own binary: children exec it with `--child MODE ...`.
-pub const SELF: &str = "initfs:bin/usertests";
+pub const SELF: &str = "initfs:libexec/usertests";
 
 /// How long a test waits for a child that should end promptly.
 pub const WAIT: Duration = Duration::from_secs(10);
