@@ -77,6 +77,20 @@ fn tag(level: Level) -> &'static str {
     })
 }
 
+/// Says `message` as an error through the logger, for the panic handler:
+/// false when no logger is installed or its lock is held (a panic inside
+/// the logger), so the caller says it on standard error instead.
+pub(crate) fn report_panic(message: core::fmt::Arguments) -> bool {
+    let Some(mut state) = LOGGER.state.try_lock() else { return false };
+    let Some(fd) = state.fd.filter(|_| !state.name.is_empty()) else { return false };
+    let line = format!("{}{}: {message}\n", tag(Level::Error), state.name);
+    if io::write_all(fd, line.as_bytes()).is_ok() {
+        return true;
+    }
+    state.fd = None;
+    false
+}
+
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata) -> bool {
         metadata.level() <= log::max_level()
