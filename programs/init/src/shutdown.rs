@@ -5,7 +5,9 @@
 //! 1. stops every process that serves no scheme (the shells, their jobs,
 //!    anything else running): `SIGTERM`, then `SIGKILL` for what is still
 //!    there after [`GRACE`];
-//! 2. stops the supervised daemons in the reverse order of their start,
+//! 2. stops the supervised daemons in the reverse order of `init.rc` (not
+//!    of their last start: a restarted driver still outlives the file
+//!    system over it),
 //!    each the same way, so a daemon never outlives one started after it
 //!    (which may use it); before a daemon that serves a file system (a
 //!    scheme whose root is a directory: `file:`, `tmp:`) is stopped, init
@@ -129,7 +131,7 @@ pub fn run(request: Request, power: &mut File, services: &Services) {
     let daemons = pids("sys:daemon", 1);
     let others: Vec<usize> =
         pids("sys:context", 0).into_iter().filter(|&pid| pid != me && !daemons.contains(&pid)).collect();
-    let order = services.running_newest_first();
+    let order = services.running_in_reverse_order();
     log::info!("{}: stopping {} processes, then {} daemons", request.word(), others.len(), order.len());
     stop(&others);
     for (name, pid) in order {

@@ -75,12 +75,12 @@ impl Services {
         true
     }
 
-    /// The daemons running now, the last started first: (name, pid).
-    pub fn running_newest_first(&self) -> Vec<(String, usize)> {
-        let mut running: Vec<(Duration, String, usize)> =
-            self.list.iter().filter_map(|s| Some((s.started, String::from(s.program.name()), s.pid?))).collect();
-        running.sort_by_key(|r| core::cmp::Reverse(r.0));
-        running.into_iter().map(|(_, name, pid)| (name, pid)).collect()
+    /// The daemons running now, in the reverse order of the script that
+    /// started them: (name, pid). The script's order, not the time of the
+    /// last start: a driver restarted after the file system above it was
+    /// started must still be stopped after it (the file system syncs to it).
+    pub fn running_in_reverse_order(&self) -> Vec<(String, usize)> {
+        self.list.iter().rev().filter_map(|s| Some((String::from(s.program.name()), s.pid?))).collect()
     }
 
     /// How long until the next restart is due (`None`: none is pending).
