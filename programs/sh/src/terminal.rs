@@ -9,15 +9,19 @@
 //! console's `dup(0, "pgrp")` file while the job runs (and its own group
 //! after), so Ctrl-C interrupts the job and not the shell.
 //!
-//! The prompt is the current directory and ` $ ` (`initfs: $ `). Ctrl-C
-//! at the prompt drops the line (status 130); Ctrl-D on an empty line
-//! leaves the shell. What is typed (or pasted) after an Enter waits for
+//! The prompt is the current directory and ` $ ` (`initfs: $ `). A line
+//! that leaves a command unfinished (an open quote, `if` without `fi`, a
+//! here-document, a trailing `|`…) gets the prompt `> ` for the next line,
+//! until the command is complete; then it runs. Ctrl-C at either prompt
+//! drops what was typed (status 130); Ctrl-D on an empty line leaves the
+//! shell, or at `> ` reports the unfinished command. What is typed (or pasted) after an Enter waits for
 //! the next prompt, so several lines at once run one after the other.
 //! Finished background jobs are announced before the
 //! next prompt (`[1] Done (0) sleep 1 &`).
 
 use alloc::collections::VecDeque;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use line_editor::{Editor, Event};
@@ -25,6 +29,9 @@ use rt::fs::File;
 use rt::prelude::*;
 
 use crate::shell::Shell;
+
+/// The prompt for the next line of an unfinished command.
+const CONTINUATION: &str = "> ";
 
 /// Status after Ctrl-C at the prompt (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
@@ -133,6 +140,8 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
     // after an Enter, kept for the next prompt.
     let mut typed: VecDeque<u8> = VecDeque::new();
     let mut buf = [0u8; 64];
+    // The lines of an unfinished command, each with its newline.
+    let mut unfinished = String::new();
     'prompt: while shell.exit_code.is_none() {
         for (job, status) in shell.reap_jobs() {
             println!("[{}] Done ({status}) {}", job.id, job.text);
@@ -156,13 +165,29 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
                     Event::Editing => {}
                     Event::Line(line) => {
                         write_out(&out);
+                        out.clear();
+                        unfinished.push_str(&line);
+                        unfinished.push('\n');
+                        if shell_syntax::parse(&unfinished).is_err_and(|err| err.incomplete()) {
+                            write_out(CONTINUATION.as_bytes());
+                            continue;
+                        }
                         terminal.set_mode("cooked");
-                        shell.run_text(&line);
+                        shell.run_text(&core::mem::take(&mut unfinished));
                         continue 'prompt;
                     }
                     Event::Cancel => {
                         write_out(&out);
+                        unfinished.clear();
                         shell.status = INTERRUPTED;
+                        continue 'prompt;
+                    }
+                    Event::Eof if !unfinished.is_empty() => {
+                        // The command cannot be finished: say why.
+                        write_out(&out);
+                        write_out(b"\n");
+                        terminal.set_mode("cooked");
+                        shell.run_text(&core::mem::take(&mut unfinished));
                         continue 'prompt;
                     }
                     Event::Eof => {
