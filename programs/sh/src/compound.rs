@@ -119,6 +119,10 @@ fn in_loop(shell: &mut Shell, mut turn: impl FnMut(&mut Shell) -> Turn) -> i32 {
     let mut status = 0;
     shell.loops += 1;
     loop {
+        shell.check_interrupt();
+        if shell.stopping() {
+            break;
+        }
         match turn(shell) {
             Turn::Ran(ran) => status = ran,
             Turn::Finished => break,

@@ -48,6 +48,7 @@ pub struct Prepared {
 /// for background jobs.
 pub fn list(shell: &mut Shell, lists: &[AndOr], text: &str) {
     for and_or in lists {
+        shell.check_interrupt();
         if shell.stopping() {
             return;
         }

@@ -79,6 +79,9 @@ fn substitute(shell: &mut Shell, list: &[AndOr]) -> String {
                 rt::process::exit(1);
             }
             drop(writer);
+            if let Some(control) = &shell.job_control {
+                control.join_guard();
+            }
             shell.job_control = None;
             shell.jobs.clear();
             crate::execute::list(shell, list, "");

@@ -160,6 +160,15 @@ impl Shell {
         self.exit_code.is_some() || self.flow.is_some() || self.interrupted
     }
 
+    /// Notes a Ctrl-C typed between jobs (see `terminal`'s guard).
+    pub fn check_interrupt(&mut self) {
+        if let Some(control) = &mut self.job_control
+            && control.guard_interrupted()
+        {
+            self.interrupted = true;
+        }
+    }
+
     /// Parses and runs `text` (a line or a script); a syntax error is
     /// reported and sets the status to 2.
     pub fn run_text(&mut self, text: &str) {
@@ -173,6 +182,9 @@ impl Shell {
         }
         // `break`, `continue` and `return` only start where they may end.
         self.flow = None;
+        if self.interrupted {
+            self.status = crate::terminal::INTERRUPTED;
+        }
     }
 
     /// Collects background jobs that ended; returns `(job, status)` for
