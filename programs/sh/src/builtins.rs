@@ -18,19 +18,23 @@ use crate::shell::{Flow, Shell, status_of};
 /// A builtin's entry.
 pub type Builtin = fn(&mut Shell, &[String]) -> i32;
 
-/// The builtins, with the line `help` prints for each.
+/// The builtins, with the line `help` prints for each (the script
+/// language's after the others).
 const BUILTINS: &[(&str, Builtin, &str)] = &[
-    (":", succeed, ":                 do nothing, successfully"),
-    ("[", crate::test::bracket, "[ EXPR ]          test EXPR (see test)"),
-    ("break", break_, "break [N]         leave the innermost N loops"),
     ("cd", cd, "cd [DIR]          change the current directory (a URL or a relative path; $HOME alone)"),
-    ("continue", continue_, "continue [N]      go on with the next turn of the Nth loop out"),
     ("exit", exit, "exit [N]          leave the shell with status N (default: the last status)"),
     ("export", export, "export [NAME[=VALUE]...]  set variables (all are exported); alone, list them"),
-    ("false", fail, "false             do nothing, unsuccessfully (status 1)"),
     ("help", help, "help              this list"),
     ("jobs", jobs, "jobs              the background jobs still running"),
     ("pwd", pwd, "pwd               print the current directory"),
+    ("unset", unset, "unset NAME...     remove variables"),
+    ("wait", wait, "wait [PID...]     wait for background jobs (all by default)"),
+    // The script language's.
+    (":", succeed, ":                 do nothing, successfully"),
+    ("[", crate::test::bracket, "[ EXPR ]          test EXPR (see test)"),
+    ("break", break_, "break [N]         leave the innermost N loops"),
+    ("continue", continue_, "continue [N]      go on with the next turn of the Nth loop out"),
+    ("false", fail, "false             do nothing, unsuccessfully (status 1)"),
     ("read", read, "read [-r] NAME... read a line into variables (split at $IFS, the last gets the rest)"),
     ("return", return_, "return [N]        leave the function with status N (default: the last status)"),
     ("set", set, "set [--] ARG...   make ARGs the positional parameters $1, $2, ..."),
@@ -41,8 +45,6 @@ const BUILTINS: &[(&str, Builtin, &str)] = &[
         "test EXPR         files (-e -f -d -s -r -w -x), strings (-z -n = !=), integers (-eq -lt ...)",
     ),
     ("true", succeed, "true              do nothing, successfully"),
-    ("unset", unset, "unset NAME...     remove variables"),
-    ("wait", wait, "wait [PID...]     wait for background jobs (all by default)"),
 ];
 
 pub fn find(name: &str) -> Option<Builtin> {
