@@ -11,8 +11,10 @@
 //! line (the turns of a loop, the commands of a list) the foreground is a
 //! guard: a child of the shell in a group of its own that only waits to
 //! be killed. The kernel has no signal handlers, so the shell's own group
-//! is never the foreground while the console is cooked (Ctrl-C would end
-//! the shell); instead Ctrl-C ends the guard (and any command
+//! must not be the foreground while the console is cooked (Ctrl-C would
+//! end the shell). A lone simple command needs no guard (the shell is the
+//! foreground only for the instant after its job), any other line gets
+//! one; then Ctrl-C ends the guard (and any command
 //! substitution running, which joins the guard's group), the shell sees
 //! that between two commands and stops the command line, as a job ended
 //! by Ctrl-C stops it too.
@@ -22,10 +24,10 @@
 //! here-document, a trailing `|`…) gets the prompt `> ` for the next line,
 //! until the command is complete; then it runs. Ctrl-C at either prompt
 //! drops what was typed (status 130); Ctrl-D on an empty line leaves the
-//! shell, or at `> ` reports the unfinished command. What is typed (or pasted) after an Enter waits for
-//! the next prompt, so several lines at once run one after the other.
-//! Finished background jobs are announced before the
-//! next prompt (`[1] Done (0) sleep 1 &`).
+//! shell, or at `> ` reports the unfinished command. What is typed (or
+//! pasted) after an Enter waits for the next prompt, so several lines at
+//! once run one after the other. Finished background jobs are announced
+//! before the next prompt (`[1] Done (0) sleep 1 &`).
 
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -36,6 +38,7 @@ use line_editor::{Editor, Event};
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
+use shell_syntax::{Command, Part, Word};
 
 use crate::shell::Shell;
 
@@ -200,11 +203,39 @@ fn write_out(bytes: &[u8]) {
     let _ = rt::io::write_all(rt::io::STDOUT, bytes);
 }
 
+/// Whether `word` holds a command substitution.
+fn substitutes(word: &Word) -> bool {
+    word.parts.iter().any(|part| matches!(part, Part::Command { .. }))
+}
+
+/// Whether the shell may be left in the foreground while `text` runs:
+/// it has commands after its first job, or it runs something in the
+/// shell between jobs (a compound command, a function, a command
+/// substitution). Then it needs a guard; a lone simple command does not
+/// (and runs without the extra process).
+fn needs_guard(shell: &Shell, text: &str) -> bool {
+    let Ok(lists) = shell_syntax::parse(text) else { return false };
+    let [only] = lists.as_slice() else { return true };
+    if !only.rest.is_empty() {
+        return true;
+    }
+    only.first.commands.iter().any(|command| match command {
+        Command::Simple(simple) => {
+            simple.words.first().and_then(Word::plain).is_some_and(|name| shell.functions.contains_key(name))
+                || simple.words.iter().any(substitutes)
+                || simple.redirects.iter().any(|redirect| substitutes(&redirect.target))
+        }
+        _ => true,
+    })
+}
+
 /// Runs a command line typed at the prompt: the console cooked, a guard
-/// in the foreground between jobs.
+/// in the foreground between jobs when it needs one.
 fn run_line(shell: &mut Shell, terminal: &Terminal, text: &str) {
     terminal.set_mode("cooked");
-    if let Some(control) = &mut shell.job_control {
+    if needs_guard(shell, text)
+        && let Some(control) = &mut shell.job_control
+    {
         control.start_guard();
     }
     shell.run_text(text);
