@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{AndOr, Param, Part, Word};
+use crate::{AndOr, Param, ParamOp, Part, Word};
 
 /// What `IFS` is when unset.
 const DEFAULT_IFS: &str = " \t\n";
@@ -19,6 +19,57 @@ pub trait Context {
     fn positional(&mut self) -> Vec<String>;
     /// Runs `list` and returns what it printed.
     fn substitute(&mut self, list: &[AndOr]) -> String;
+    /// Sets the variable `name` (for `${NAME=WORD}`).
+    fn assign(&mut self, name: &str, value: String);
+}
+
+/// A parameter's value; `$@` and `$*` are unset when there are no
+/// positional parameters, else joined with spaces.
+fn value(ctx: &mut dyn Context, param: &Param) -> Option<String> {
+    match param {
+        Param::All | Param::AllJoined => {
+            let all = ctx.positional();
+            if all.is_empty() { None } else { Some(all.join(" ")) }
+        }
+        param => ctx.param(param),
+    }
+}
+
+/// What `${P…WORD}` stands for.
+enum Altered<'a> {
+    Value(String),
+    Word(&'a Word),
+}
+
+fn alter<'a>(ctx: &mut dyn Context, param: &Param, op: ParamOp, colon: bool, word: &'a Word) -> Altered<'a> {
+    let current = value(ctx, param);
+    let unset = match &current {
+        None => true,
+        Some(value) => colon && value.is_empty(),
+    };
+    match op {
+        ParamOp::Default if unset => Altered::Word(word),
+        ParamOp::Assign if unset => {
+            let value = word.string(ctx);
+            if let Param::Name(name) = param {
+                ctx.assign(name, value.clone());
+            }
+            Altered::Value(value)
+        }
+        ParamOp::Alternative if unset => Altered::Value(String::new()),
+        ParamOp::Alternative => Altered::Word(word),
+        ParamOp::Default | ParamOp::Assign => Altered::Value(current.unwrap_or_default()),
+    }
+}
+
+/// `${#P}`: the number of characters of P's value (`${#@}`, `${#*}`: the
+/// number of positional parameters).
+fn length(ctx: &mut dyn Context, param: &Param) -> String {
+    let length = match param {
+        Param::All | Param::AllJoined => ctx.positional().len(),
+        param => ctx.param(param).unwrap_or_default().chars().count(),
+    };
+    alloc::format!("{length}")
 }
 
 fn ifs(ctx: &mut dyn Context) -> String {
@@ -69,6 +120,55 @@ impl Fields {
     }
 }
 
+/// Adds the fields of `parts` to `fields`; `split_text` splits unquoted
+/// literal text too (the word of an unquoted `${P-WORD}`).
+fn fields_of(parts: &[Part], ctx: &mut dyn Context, fields: &mut Fields, ifs: &str, split_text: bool) {
+    for part in parts {
+        match part {
+            Part::Text { text, quoted: false } if split_text => fields.push_split(text, ifs),
+            Part::Text { text, .. } => fields.push_quoted(text),
+            Part::Param { param: Param::All, quoted } => {
+                for (i, arg) in ctx.positional().iter().enumerate() {
+                    if i > 0 {
+                        fields.finish();
+                    }
+                    if *quoted { fields.push_quoted(arg) } else { fields.push_split(arg, ifs) }
+                }
+            }
+            Part::Param { param: Param::AllJoined, quoted: false } => {
+                for arg in ctx.positional() {
+                    fields.finish();
+                    fields.push_split(&arg, ifs);
+                }
+            }
+            Part::Param { param: Param::AllJoined, quoted: true } => fields.push_quoted(&joined(ctx)),
+            Part::Param { param, quoted } => {
+                let value = ctx.param(param).unwrap_or_default();
+                if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, ifs) }
+            }
+            Part::Command { list, quoted } => {
+                let value = substituted(ctx, list);
+                if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, ifs) }
+            }
+            Part::Length { param, quoted } => {
+                let value = length(ctx, param);
+                if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, ifs) }
+            }
+            Part::Alter { param, op, colon, word, quoted } => match alter(ctx, param, *op, *colon, word) {
+                Altered::Value(value) if *quoted => fields.push_quoted(&value),
+                Altered::Value(value) => fields.push_split(&value, ifs),
+                Altered::Word(word) => {
+                    // A quoted one still makes a field, even if empty.
+                    if *quoted {
+                        fields.push_quoted("");
+                    }
+                    fields_of(&word.parts, ctx, fields, ifs, !quoted);
+                }
+            },
+        }
+    }
+}
+
 /// Output of a command substitution: trailing newlines removed.
 fn substituted(ctx: &mut dyn Context, list: &[AndOr]) -> String {
     let mut out = ctx.substitute(list);
@@ -101,34 +201,7 @@ impl Word {
     pub fn fields(&self, ctx: &mut dyn Context) -> Vec<String> {
         let ifs = ifs(ctx);
         let mut fields = Fields { done: Vec::new(), current: String::new(), live: false };
-        for part in &self.parts {
-            match part {
-                Part::Text { text, .. } => fields.push_quoted(text),
-                Part::Param { param: Param::All, quoted } => {
-                    for (i, arg) in ctx.positional().iter().enumerate() {
-                        if i > 0 {
-                            fields.finish();
-                        }
-                        if *quoted { fields.push_quoted(arg) } else { fields.push_split(arg, &ifs) }
-                    }
-                }
-                Part::Param { param: Param::AllJoined, quoted: false } => {
-                    for arg in ctx.positional() {
-                        fields.finish();
-                        fields.push_split(&arg, &ifs);
-                    }
-                }
-                Part::Param { param: Param::AllJoined, quoted: true } => fields.push_quoted(&joined(ctx)),
-                Part::Param { param, quoted } => {
-                    let value = ctx.param(param).unwrap_or_default();
-                    if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, &ifs) }
-                }
-                Part::Command { list, quoted } => {
-                    let value = substituted(ctx, list);
-                    if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, &ifs) }
-                }
-            }
-        }
+        fields_of(&self.parts, ctx, &mut fields, &ifs, false);
         fields.finish();
         fields.done
     }
@@ -161,6 +234,16 @@ impl Word {
             Part::Param { param: Param::All | Param::AllJoined, .. } => ctx.positional().join(" "),
             Part::Param { param, .. } => ctx.param(param).unwrap_or_default(),
             Part::Command { list, .. } => substituted(ctx, list),
+            Part::Length { param, .. } => length(ctx, param),
+            Part::Alter { param, op, colon, word, .. } => match alter(ctx, param, *op, *colon, word) {
+                Altered::Value(value) => value,
+                Altered::Word(word) => {
+                    for inner in &word.parts {
+                        self.expand_part(inner, ctx, out, escape_quoted);
+                    }
+                    return;
+                }
+            },
         };
         if escape_quoted && part.quoted() {
             for c in value.chars() {

@@ -16,6 +16,7 @@
 //! ```text
 //! echo 'single $quoted' "double $HOME" back\ slash    # words and quotes
 //! echo $VAR ${VAR} $? $# $@ "$@" $1 ${10} $0 $$ $!    # parameters
+//! echo ${1:-default} ${X-unset} ${X:=set} ${X:+alt} ${#X}
 //! echo "now: $(date)" `uname`                          # command substitution
 //! cat initfs:etc/init.rc | head -n 3 | wc              # pipelines
 //! true; false && echo no || echo yes; ! false          # lists, negation
@@ -38,7 +39,10 @@
 //! - `$NAME`, `${NAME}`, `$?` (last status), `$#` (count of positional
 //!   parameters), `$@` and `$*` (all of them), `$0`…`$9` and `${10}`,
 //!   `$$` (the shell's pid), `$!` (the last background job's pid). A `$`
-//!   followed by none of those is literal.
+//!   followed by none of those is literal. `${P-W}` is W when P is unset,
+//!   `${P=W}` also sets the variable P to it, `${P+W}` is W when P is set
+//!   (nothing otherwise); with a colon (`${P:-W}`…) an empty P counts as
+//!   unset. `${#P}` is the length of P's value.
 //! - `$(LIST)` and `` `LIST` `` are replaced by what LIST prints, its
 //!   trailing newlines removed; they nest and work inside `"…"`.
 //! - Unquoted expansions are split into fields at the characters of `IFS`
@@ -121,12 +125,32 @@ pub enum Part {
     Param { param: Param, quoted: bool },
     /// `$(…)` or `` `…` ``: what the commands print.
     Command { list: Vec<AndOr>, quoted: bool },
+    /// `${P-WORD}` and the like: the parameter's value, or WORD instead
+    /// (`colon`: a set but empty parameter counts as unset).
+    Alter { param: Param, op: ParamOp, colon: bool, word: Word, quoted: bool },
+    /// `${#P}`: the length of the parameter's value, in characters.
+    Length { param: Param, quoted: bool },
+}
+
+/// What `${P…WORD}` does with WORD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamOp {
+    /// `-`: WORD if P is unset, else P.
+    Default,
+    /// `=`: like `-`, and P (a variable) is set to WORD.
+    Assign,
+    /// `+`: WORD if P is set, else nothing.
+    Alternative,
 }
 
 impl Part {
     fn quoted(&self) -> bool {
         match self {
-            Part::Text { quoted, .. } | Part::Param { quoted, .. } | Part::Command { quoted, .. } => *quoted,
+            Part::Text { quoted, .. }
+            | Part::Param { quoted, .. }
+            | Part::Command { quoted, .. }
+            | Part::Alter { quoted, .. }
+            | Part::Length { quoted, .. } => *quoted,
         }
     }
 }
@@ -184,7 +208,7 @@ impl Word {
         for part in &self.parts {
             match part {
                 Part::Text { text, .. } => out.push_str(text),
-                Part::Param { param, .. } => {
+                Part::Param { param, .. } | Part::Alter { param, .. } | Part::Length { param, .. } => {
                     out.push('$');
                     match param {
                         Param::Name(name) => out.push_str(name),

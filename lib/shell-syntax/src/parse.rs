@@ -9,8 +9,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::{
-    AndOr, CaseArm, Command, Compound, Connector, Error, Param, Part, Pipeline, Redirect, RedirectOp, Simple, Word,
-    is_name, is_name_char, is_name_start,
+    AndOr, CaseArm, Command, Compound, Connector, Error, Param, ParamOp, Part, Pipeline, Redirect, RedirectOp, Simple,
+    Word, is_name, is_name_char, is_name_start,
 };
 
 /// How deep compound commands and substitutions may nest (each level is
@@ -291,33 +291,142 @@ impl<'a> Parser<'a> {
                     let text = &self.src[start..self.pos - 1];
                     word.push_text(text, true);
                 }
-                '"' => {
-                    word.push_text("", true);
-                    loop {
-                        match self.bump() {
-                            Some('"') => break,
-                            Some('\\') => match self.bump() {
-                                Some(c @ ('$' | '`' | '"' | '\\')) => word.push_char(c, true),
-                                Some('\n') => {}
-                                Some(c) => {
-                                    word.push_char('\\', true);
-                                    word.push_char(c, true);
-                                }
-                                None => return Err(Error::UnterminatedDoubleQuote),
-                            },
-                            Some('$') => self.dollar(&mut word, true)?,
-                            Some('`') => self.backquote(&mut word, true)?,
-                            Some(c) => word.push_char(c, true),
-                            None => return Err(Error::UnterminatedDoubleQuote),
-                        }
-                    }
-                }
+                '"' => self.double_quoted(&mut word)?,
                 '$' => self.dollar(&mut word, false)?,
                 '`' => self.backquote(&mut word, false)?,
                 c => word.push_char(c, false),
             }
         }
         Ok(word)
+    }
+
+    /// After a `"`: the double-quoted text up to the closing `"`.
+    fn double_quoted(&mut self, word: &mut Word) -> Result<(), Error> {
+        word.push_text("", true);
+        loop {
+            match self.bump() {
+                Some('"') => return Ok(()),
+                Some('\\') => match self.bump() {
+                    Some(c @ ('$' | '`' | '"' | '\\')) => word.push_char(c, true),
+                    Some('\n') => {}
+                    Some(c) => {
+                        word.push_char('\\', true);
+                        word.push_char(c, true);
+                    }
+                    None => return Err(Error::UnterminatedDoubleQuote),
+                },
+                Some('$') => self.dollar(word, true)?,
+                Some('`') => self.backquote(word, true)?,
+                Some(c) => word.push_char(c, true),
+                None => return Err(Error::UnterminatedDoubleQuote),
+            }
+        }
+    }
+
+    /// A `${…}` that is not a parameter: its text up to `}` for the
+    /// message (or the input ends inside it).
+    fn bad_brace(&mut self, start: usize) -> Error {
+        match self.src[start..].find('}') {
+            Some(end) => {
+                self.pos = start + end + 1;
+                Error::BadSubstitution(String::from(&self.src[start..start + end]))
+            }
+            None => {
+                self.pos = self.src.len();
+                Error::UnterminatedBrace
+            }
+        }
+    }
+
+    /// The parameter named at the start of `${…}`, if one is.
+    fn brace_param(&mut self) -> Option<Param> {
+        let c = self.peek_char()?;
+        if c.is_ascii_digit() {
+            let start = self.pos;
+            while self.peek_char().is_some_and(|c| c.is_ascii_digit()) {
+                self.bump();
+            }
+            return self.src[start..self.pos].parse().ok().map(Param::Positional);
+        }
+        if is_name_start(c) {
+            let start = self.pos;
+            while self.peek_char().is_some_and(is_name_char) {
+                self.bump();
+            }
+            return Some(Param::Name(String::from(&self.src[start..self.pos])));
+        }
+        let param = special(c.encode_utf8(&mut [0u8; 4]))?;
+        self.bump();
+        Some(param)
+    }
+
+    /// After `${`: `${P}`, `${#P}` (length), `${P-W}`, `${P:-W}`,
+    /// `${P=W}`, `${P:=W}`, `${P+W}`, `${P:+W}`.
+    fn braced(&mut self, word: &mut Word, quoted: bool) -> Result<(), Error> {
+        let start = self.pos;
+        if self.peek_char() == Some('#') && self.peek_second() != Some('}') {
+            self.bump();
+            let Some(param) = self.brace_param() else { return Err(self.bad_brace(start)) };
+            if !self.eat('}') {
+                return Err(self.bad_brace(start));
+            }
+            word.parts.push(Part::Length { param, quoted });
+            return Ok(());
+        }
+        let Some(param) = self.brace_param() else { return Err(self.bad_brace(start)) };
+        if self.eat('}') {
+            word.parts.push(Part::Param { param, quoted });
+            return Ok(());
+        }
+        let colon = self.eat(':');
+        let op = match self.peek_char() {
+            Some('-') => ParamOp::Default,
+            Some('=') if matches!(param, Param::Name(_)) => ParamOp::Assign,
+            Some('+') => ParamOp::Alternative,
+            None => return Err(Error::UnterminatedBrace),
+            Some(_) => return Err(self.bad_brace(start)),
+        };
+        self.bump();
+        let operand = self.brace_operand(quoted)?;
+        word.parts.push(Part::Alter { param, op, colon, word: operand, quoted });
+        Ok(())
+    }
+
+    /// The word of `${P-WORD}` up to its `}`; its pieces are quoted when
+    /// the `${…}` is.
+    fn brace_operand(&mut self, quoted: bool) -> Result<Word, Error> {
+        let mut word = Word::default();
+        loop {
+            let Some(c) = self.bump() else { return Err(Error::UnterminatedBrace) };
+            match c {
+                '}' => return Ok(word),
+                '\\' => match self.bump() {
+                    Some('\n') => {}
+                    Some(c) if !quoted || matches!(c, '$' | '`' | '"' | '\\' | '}') => word.push_char(c, true),
+                    Some(c) => {
+                        word.push_char('\\', true);
+                        word.push_char(c, true);
+                    }
+                    None => return Err(Error::UnterminatedBrace),
+                },
+                '\'' if !quoted => {
+                    let start = self.pos;
+                    loop {
+                        match self.bump() {
+                            Some('\'') => break,
+                            Some(_) => {}
+                            None => return Err(Error::UnterminatedSingleQuote),
+                        }
+                    }
+                    let text = &self.src[start..self.pos - 1];
+                    word.push_text(text, true);
+                }
+                '"' => self.double_quoted(&mut word)?,
+                '$' => self.dollar(&mut word, quoted)?,
+                '`' => self.backquote(&mut word, quoted)?,
+                c => word.push_char(c, quoted),
+            }
+        }
     }
 
     /// After a `$`: a parameter, a command substitution, or a literal `$`.
@@ -331,23 +440,7 @@ impl<'a> Parser<'a> {
             }
             Some('{') => {
                 self.bump();
-                let start = self.pos;
-                loop {
-                    match self.bump() {
-                        Some('}') => break,
-                        Some(_) => {}
-                        None => return Err(Error::UnterminatedBrace),
-                    }
-                }
-                let inside = &self.src[start..self.pos - 1];
-                match special(inside) {
-                    Some(param) => param,
-                    None if is_name(inside) => Param::Name(String::from(inside)),
-                    None => match inside.parse::<usize>() {
-                        Ok(n) if inside.bytes().all(|b| b.is_ascii_digit()) => Param::Positional(n),
-                        _ => return Err(Error::BadSubstitution(String::from(inside))),
-                    },
-                }
+                return self.braced(word, quoted);
             }
             Some(c) if c.is_ascii_digit() => {
                 self.bump();
@@ -900,8 +993,10 @@ fn fill_redirects(redirects: &mut [Redirect], bodies: &mut [Option<Word>]) {
 
 fn fill_word(word: &mut Word, bodies: &mut [Option<Word>]) {
     for part in &mut word.parts {
-        if let Part::Command { list, .. } = part {
-            fill_lists(list, bodies);
+        match part {
+            Part::Command { list, .. } => fill_lists(list, bodies),
+            Part::Alter { word, .. } => fill_word(word, bodies),
+            _ => {}
         }
     }
 }

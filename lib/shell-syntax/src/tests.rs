@@ -49,6 +49,8 @@ impl Context for Fake {
     fn substitute(&mut self, list: &[AndOr]) -> String {
         format!("<{}>\n", render(list))
     }
+
+    fn assign(&mut self, _name: &str, _value: String) {}
 }
 
 fn words(words: &[Word]) -> String {
@@ -164,6 +166,61 @@ fn parameters() {
     // An unquoted empty expansion is dropped, a quoted one kept.
     assert_eq!(show("echo $EMPTY $NOPE \"$EMPTY\" x$EMPTY"), "[echo][][x];");
     assert!(is_name("_a1") && !is_name("1a") && !is_name("") && !is_name("a-b"));
+}
+
+#[test]
+fn parameter_operators() {
+    assert_eq!(
+        show("echo ${NOPE-d} ${EMPTY-d} ${EMPTY:-d} ${HOME:-d} ${NOPE+a} ${HOME+a} ${EMPTY+a} ${EMPTY:+a}"),
+        "[echo][d][d][/h][a][a];"
+    );
+    assert_eq!(
+        show("echo ${1:-x} ${3:-three} ${#HOME} ${#} ${#1} ${#@} ${#NOPE}"),
+        "[echo][p1][three][2][2][2][2][0];"
+    );
+    assert_eq!(
+        show("echo ${NOPE:-a b} \"${NOPE:-a b}\" ${NOPE:-\"a b\"} x${NOPE:-}y \"${NOPE-}\""),
+        "[echo][a][b][a b][a b][xy][];"
+    );
+    assert_eq!(
+        show("echo ${NOPE:-${HOME}x} \"${NOPE:-$(echo hi)}\" ${NOPE:-a\\}b} ${NOPE:-'q}'}"),
+        "[echo][/hx][<[echo][hi];>][a}b][q}];"
+    );
+    assert_eq!(show("echo ${HOME:+\"$SPACE\"} ${SPACE:+$SPACE}"), "[echo][a b][a][b];");
+    // `${X=WORD}` assigns through the context.
+    struct Record(Vec<(String, String)>);
+    impl Context for Record {
+        fn param(&mut self, param: &Param) -> Option<String> {
+            match param {
+                Param::Name(name) => self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
+                _ => None,
+            }
+        }
+        fn positional(&mut self) -> Vec<String> {
+            Vec::new()
+        }
+        fn substitute(&mut self, _list: &[AndOr]) -> String {
+            String::new()
+        }
+        fn assign(&mut self, name: &str, value: String) {
+            self.0.push((name.to_string(), value));
+        }
+    }
+    let lists = parse("echo ${X:=one} ${X:=two} ${Y=} ${Y:=three}").unwrap();
+    let Command::Simple(simple) = &lists[0].first.commands[0] else { panic!("not simple") };
+    let mut record = Record(Vec::new());
+    let fields: Vec<String> = simple.words.iter().flat_map(|w| w.fields(&mut record)).collect();
+    assert_eq!(fields, ["echo", "one", "one", "three"]);
+    assert_eq!(
+        record.0,
+        [
+            ("X".to_string(), "one".to_string()),
+            ("Y".to_string(), String::new()),
+            ("Y".to_string(), "three".to_string())
+        ]
+    );
+    // In a pattern, the word's quoted parts stay literal.
+    assert_eq!(show("case x in ${NOPE:-\"*\"}|${NOPE:-*}) ;; esac"), "case x in \\*|*)  ;; esac;");
 }
 
 #[test]
@@ -317,7 +374,13 @@ fn errors() {
         ("cat <<EOF", Error::UnterminatedHereDoc("EOF".to_string())),
         ("echo ${1x}", Error::BadSubstitution("1x".to_string())),
         ("echo ${}", Error::BadSubstitution(String::new())),
-        ("echo ${a-b}", Error::BadSubstitution("a-b".to_string())),
+        ("echo ${1=x}", Error::BadSubstitution("1=x".to_string())),
+        ("echo ${a?x}", Error::BadSubstitution("a?x".to_string())),
+        ("echo ${#1x}", Error::BadSubstitution("#1x".to_string())),
+        ("echo ${a:x}", Error::BadSubstitution("a:x".to_string())),
+        ("echo ${a-b", Error::UnterminatedBrace),
+        ("echo ${a:-'b}", Error::UnterminatedSingleQuote),
+        ("echo ${a:", Error::UnterminatedBrace),
         ("echo a\\", Error::TrailingBackslash),
         ("| a", u("|")),
         ("a | | b", u("|")),
@@ -558,8 +621,31 @@ fn gen_pipeline(rng: &mut Rng, depth: usize, out: &mut String) {
 
 fn gen_word(rng: &mut Rng, depth: usize, out: &mut String) {
     const WORDS: &[&str] = &[
-        "echo", "a", "'q u'", "\"$x\"", "$1", "${10}", "\"$@\"", "$#", "x=1", "\\;", "b$?c", "''", "if", "done",
-        "'fi'", "\"a b\"", "é", "[x]*", "--", "$", "a\\\nb",
+        "echo",
+        "a",
+        "'q u'",
+        "\"$x\"",
+        "$1",
+        "${10}",
+        "\"$@\"",
+        "$#",
+        "x=1",
+        "\\;",
+        "b$?c",
+        "''",
+        "if",
+        "done",
+        "'fi'",
+        "\"a b\"",
+        "é",
+        "[x]*",
+        "--",
+        "$",
+        "a\\\nb",
+        "${x:-d}",
+        "\"${1+$x}\"",
+        "${#x}",
+        "${y:=$(echo)}",
     ];
     if depth > 0 && rng.below(10) == 0 {
         let quoted = rng.below(2) == 0;
@@ -700,7 +786,7 @@ fn fuzz_never_panics() {
         "a", "b", " ", "\t", "\n", "'", "\"", "\\", "$", "{", "}", "?", "|", "||", "&", "&&", ";", ";;", "<", ">",
         ">>", "2", "2>", "#", "é", "\r", "${X}", "$?", "_", "0", "(", ")", "$(", "`", "<<", "<<-", "EOF", ">&", "<&",
         "if ", "then ", "elif ", "else ", "fi ", "while ", "until ", "do ", "done ", "for ", " in ", "case ", "esac ",
-        "{ ", " }", "! ", "f()", "$@", "\"$@\"", "$#", "$1", "${10}", "*", "[", "]", "-",
+        "{ ", " }", "! ", "f()", "$@", "\"$@\"", "$#", "$1", "${10}", "*", "[", "]", "-", "${X:-", "${#", "${1+", ":=",
     ];
     let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     for _ in 0..150_000 {

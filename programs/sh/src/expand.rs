@@ -1,5 +1,5 @@
 //! Expanding words with the shell's state: what `$NAME`, `$1`, `$#`, `$?`,
-//! `$$` and `$!` hold, and command substitution (`$(…)`, `` `…` ``), which
+//! `$$` and `$!` hold (and `${NAME=WORD}` sets), and command substitution (`$(…)`, `` `…` ``), which
 //! runs its list in a forked copy of the shell writing into a pipe and
 //! takes what it printed. The splitting and quoting rules are
 //! `lib/shell-syntax`'s.
@@ -41,6 +41,14 @@ impl Context for Expander<'_> {
 
     fn substitute(&mut self, list: &[AndOr]) -> String {
         substitute(self.shell, list)
+    }
+
+    fn assign(&mut self, name: &str, value: String) {
+        if name == "PWD" {
+            self.shell.set_cwd(value);
+        } else {
+            self.shell.vars.insert(String::from(name), value);
+        }
     }
 }
 
