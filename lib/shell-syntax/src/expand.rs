@@ -21,6 +21,23 @@ pub trait Context {
     fn substitute(&mut self, list: &[AndOr]) -> String;
     /// Sets the variable `name` (for `${NAME=WORD}`).
     fn assign(&mut self, name: &str, value: String);
+    /// An expansion failed (`$((1/0))`): the shell reports `message` and
+    /// does not run the command. The expansion goes on with nothing in its
+    /// place.
+    fn fail(&mut self, message: String);
+}
+
+/// `$((EXPR))`: the value, or nothing after telling the context why.
+fn arithmetic(ctx: &mut dyn Context, expr: &Word) -> String {
+    let text = expr.string(ctx);
+    let mut var = |name: &str| ctx.param(&Param::Name(String::from(name)));
+    match crate::evaluate_arithmetic(&text, &mut var) {
+        Ok(value) => alloc::format!("{value}"),
+        Err(err) => {
+            ctx.fail(alloc::format!("$(({text})): {err}"));
+            String::new()
+        }
+    }
 }
 
 /// A parameter's value; `$@` and `$*` are unset when there are no
@@ -154,6 +171,10 @@ fn fields_of(parts: &[Part], ctx: &mut dyn Context, fields: &mut Fields, ifs: &s
                 let value = length(ctx, param);
                 if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, ifs) }
             }
+            Part::Arithmetic { expr, quoted } => {
+                let value = arithmetic(ctx, expr);
+                if *quoted { fields.push_quoted(&value) } else { fields.push_split(&value, ifs) }
+            }
             Part::Alter { param, op, colon, word, quoted } => match alter(ctx, param, *op, *colon, word) {
                 Altered::Value(value) if *quoted => fields.push_quoted(&value),
                 Altered::Value(value) => fields.push_split(&value, ifs),
@@ -235,6 +256,7 @@ impl Word {
             Part::Param { param, .. } => ctx.param(param).unwrap_or_default(),
             Part::Command { list, .. } => substituted(ctx, list),
             Part::Length { param, .. } => length(ctx, param),
+            Part::Arithmetic { expr, .. } => arithmetic(ctx, expr),
             Part::Alter { param, op, colon, word, .. } => match alter(ctx, param, *op, *colon, word) {
                 Altered::Value(value) => value,
                 Altered::Word(word) => {

@@ -18,6 +18,7 @@
 //! echo $VAR ${VAR} $? $# $@ "$@" $1 ${10} $0 $$ $!    # parameters
 //! echo ${1:-default} ${X-unset} ${X:=set} ${X:+alt} ${#X}
 //! echo "now: $(date)" `uname`                          # command substitution
+//! i=$((i + 1)); echo $(( (2 + 3) * 4 % 7 < 5 ))         # arithmetic
 //! cat initfs:etc/init.rc | head -n 3 | wc              # pipelines
 //! true; false && echo no || echo yes; ! false          # lists, negation
 //! sleep 1 &                                            # background
@@ -45,6 +46,9 @@
 //!   unset. `${#P}` is the length of P's value.
 //! - `$(LIST)` and `` `LIST` `` are replaced by what LIST prints, its
 //!   trailing newlines removed; they nest and work inside `"…"`.
+//! - `$((EXPR))` is the value of an integer expression (see
+//!   [`evaluate_arithmetic`]); `$((` always starts one (write `$( (…) )`
+//!   for a subshell in a command substitution).
 //! - Unquoted expansions are split into fields at the characters of `IFS`
 //!   (blanks and newline when unset); `"$@"` gives each positional
 //!   parameter as a word of its own. An unquoted word that expands to
@@ -63,7 +67,7 @@
 //!   first); `$` and `` ` `` expand in it unless WORD had quotes.
 //! - `NAME() COMMAND` defines a function; its body is a compound command.
 //!
-//! Errors: unterminated quotes, `${`, `$(`, `` ` `` or here-document, a
+//! Errors: unterminated quotes, `${`, `$(`, `$((`, `` ` `` or here-document, a
 //! line ending in a backslash, a bad `${…}`, an operator or reserved word
 //! where it cannot be, a construct the input ends inside, a redirection
 //! with no target, a bad name after `for` or before `()`, nesting deeper
@@ -75,6 +79,7 @@
 
 extern crate alloc;
 
+mod arith;
 mod expand;
 mod parse;
 mod pattern;
@@ -85,6 +90,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use arith::{ArithError, evaluate_arithmetic};
 pub use expand::{Context, split_read};
 pub use parse::{MAX_DEPTH, parse};
 pub use pattern::pattern_matches;
@@ -130,6 +136,9 @@ pub enum Part {
     Alter { param: Param, op: ParamOp, colon: bool, word: Word, quoted: bool },
     /// `${#P}`: the length of the parameter's value, in characters.
     Length { param: Param, quoted: bool },
+    /// `$((EXPR))`: the value of the arithmetic expression (its pieces
+    /// are expanded first, as if quoted).
+    Arithmetic { expr: Word, quoted: bool },
 }
 
 /// What `${P…WORD}` does with WORD.
@@ -150,7 +159,8 @@ impl Part {
             | Part::Param { quoted, .. }
             | Part::Command { quoted, .. }
             | Part::Alter { quoted, .. }
-            | Part::Length { quoted, .. } => *quoted,
+            | Part::Length { quoted, .. }
+            | Part::Arithmetic { quoted, .. } => *quoted,
         }
     }
 }
@@ -222,6 +232,7 @@ impl Word {
                     }
                 }
                 Part::Command { .. } => out.push_str("$(…)"),
+                Part::Arithmetic { .. } => out.push_str("$((…))"),
             }
         }
         out

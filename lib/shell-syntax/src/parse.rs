@@ -434,6 +434,11 @@ impl<'a> Parser<'a> {
         let param = match self.peek_char() {
             Some('(') => {
                 self.bump();
+                if self.eat('(') {
+                    let expr = self.arithmetic()?;
+                    word.parts.push(Part::Arithmetic { expr, quoted });
+                    return Ok(());
+                }
                 let list = self.substitution()?;
                 word.parts.push(Part::Command { list, quoted });
                 return Ok(());
@@ -470,6 +475,38 @@ impl<'a> Parser<'a> {
         };
         word.parts.push(Part::Param { param, quoted });
         Ok(())
+    }
+
+    /// After `$((`: the expression up to the `))` that closes it, its `$`
+    /// and `` ` `` expansions parsed (as if quoted).
+    fn arithmetic(&mut self) -> Result<Word, Error> {
+        self.enter()?;
+        let mut expr = Word::default();
+        let mut depth = 0usize;
+        loop {
+            match self.bump() {
+                None => return Err(Error::UnterminatedSubstitution),
+                Some('(') => {
+                    depth += 1;
+                    expr.push_char('(', true);
+                }
+                Some(')') if depth > 0 => {
+                    depth -= 1;
+                    expr.push_char(')', true);
+                }
+                Some(')') if self.eat(')') => break,
+                Some(')') => return Err(Error::Unexpected(String::from(")"))),
+                Some('\\') => match self.bump() {
+                    Some(c) => expr.push_char(c, true),
+                    None => return Err(Error::UnterminatedSubstitution),
+                },
+                Some('$') => self.dollar(&mut expr, true)?,
+                Some('`') => self.backquote(&mut expr, true)?,
+                Some(c) => expr.push_char(c, true),
+            }
+        }
+        self.leave();
+        Ok(expr)
     }
 
     /// After `$(`: the list up to the matching `)`.
@@ -995,7 +1032,7 @@ fn fill_word(word: &mut Word, bodies: &mut [Option<Word>]) {
     for part in &mut word.parts {
         match part {
             Part::Command { list, .. } => fill_lists(list, bodies),
-            Part::Alter { word, .. } => fill_word(word, bodies),
+            Part::Alter { word, .. } | Part::Arithmetic { expr: word, .. } => fill_word(word, bodies),
             _ => {}
         }
     }

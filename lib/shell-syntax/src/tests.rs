@@ -51,6 +51,8 @@ impl Context for Fake {
     }
 
     fn assign(&mut self, _name: &str, _value: String) {}
+
+    fn fail(&mut self, _message: String) {}
 }
 
 fn words(words: &[Word]) -> String {
@@ -205,6 +207,9 @@ fn parameter_operators() {
         fn assign(&mut self, name: &str, value: String) {
             self.0.push((name.to_string(), value));
         }
+        fn fail(&mut self, message: String) {
+            self.0.push((String::from("failed"), message));
+        }
     }
     let lists = parse("echo ${X:=one} ${X:=two} ${Y=} ${Y:=three}").unwrap();
     let Command::Simple(simple) = &lists[0].first.commands[0] else { panic!("not simple") };
@@ -221,6 +226,89 @@ fn parameter_operators() {
     );
     // In a pattern, the word's quoted parts stay literal.
     assert_eq!(show("case x in ${NOPE:-\"*\"}|${NOPE:-*}) ;; esac"), "case x in \\*|*)  ;; esac;");
+}
+
+#[test]
+fn arithmetic() {
+    let vars = |name: &str| match name {
+        "x" => Some(String::from("41")),
+        "neg" => Some(String::from(" -3 ")),
+        "empty" => Some(String::new()),
+        "word" => Some(String::from("abc")),
+        _ => None,
+    };
+    let eval = |text: &str| evaluate_arithmetic(text, &mut |name: &str| vars(name));
+    let cases: &[(&str, i64)] = &[
+        ("1 + 2 * 3", 7),
+        ("(1+2)*3", 9),
+        ("10 / 3", 3),
+        ("10 % 3", 1),
+        ("-5 / 2", -2),
+        ("2 < 3", 1),
+        ("3 <= 2", 0),
+        ("3 >= 3", 1),
+        ("4 > 5", 0),
+        ("1 == 1 && 2 != 2", 0),
+        ("0 || 5", 1),
+        ("!0", 1),
+        ("!7", 0),
+        ("- -3", 3),
+        ("+4", 4),
+        ("x + 1", 42),
+        ("nope * 2 + empty", 0),
+        ("neg * neg", 9),
+        ("0x10", 16),
+        ("9223372036854775807 + 1", i64::MIN),
+        (" 7 ", 7),
+        ("2 - 3 - 4", -5),
+    ];
+    for &(text, want) in cases {
+        assert_eq!(eval(text), Ok(want), "{text:?}");
+    }
+    let errors: &[(&str, ArithError)] = &[
+        ("1 +", ArithError::Syntax(String::new())),
+        ("", ArithError::Syntax(String::new())),
+        ("1 / 0", ArithError::DivisionByZero),
+        ("1 % (2 - 2)", ArithError::DivisionByZero),
+        ("word + 1", ArithError::NotANumber("word".to_string(), "abc".to_string())),
+        ("(1", ArithError::Syntax(String::new())),
+        ("1 2", ArithError::Syntax("2".to_string())),
+        ("1 @ 2", ArithError::Syntax("@ 2".to_string())),
+        ("1x", ArithError::Syntax("1x".to_string())),
+    ];
+    for (text, want) in errors {
+        assert_eq!(eval(text).as_ref(), Err(want), "{text:?}");
+        assert!(!want.to_string().is_empty());
+    }
+    assert_eq!(eval(&("(".repeat(100) + "1" + &")".repeat(100))), Err(ArithError::TooDeep));
+    assert_eq!(
+        show("echo $((2 * (3 + 4))) \"$(( $# + 1 ))\" $((10/3))x $(( ${#HOME} * 7 ))"),
+        "[echo][14][3][3x][14];"
+    );
+    assert_eq!(error("echo $((1 + 2"), Error::UnterminatedSubstitution);
+    assert_eq!(error("echo $((1)+2)"), Error::Unexpected(")".to_string()));
+    // A failure goes to the context, and the expansion gives nothing.
+    struct Failing(Vec<String>);
+    impl Context for Failing {
+        fn param(&mut self, _param: &Param) -> Option<String> {
+            None
+        }
+        fn positional(&mut self) -> Vec<String> {
+            Vec::new()
+        }
+        fn substitute(&mut self, _list: &[AndOr]) -> String {
+            String::new()
+        }
+        fn assign(&mut self, _name: &str, _value: String) {}
+        fn fail(&mut self, message: String) {
+            self.0.push(message);
+        }
+    }
+    let lists = parse("echo a$((1/0))b").unwrap();
+    let Command::Simple(simple) = &lists[0].first.commands[0] else { panic!("not simple") };
+    let mut failing = Failing(Vec::new());
+    assert_eq!(simple.words[1].fields(&mut failing), ["ab"]);
+    assert_eq!(failing.0, ["$((1/0)): arithmetic: division by zero"]);
 }
 
 #[test]
@@ -649,7 +737,8 @@ fn gen_word(rng: &mut Rng, depth: usize, out: &mut String) {
     ];
     if depth > 0 && rng.below(10) == 0 {
         let quoted = rng.below(2) == 0;
-        out.push_str(if quoted { "\"$(" } else { "$(" });
+        // `$((` would be arithmetic: a blank keeps a subshell a subshell.
+        out.push_str(if quoted { "\"$( " } else { "$( " });
         gen_list(rng, depth - 1, out);
         out.push_str(if quoted { ")\"" } else { ")" });
     } else {
@@ -787,6 +876,7 @@ fn fuzz_never_panics() {
         ">>", "2", "2>", "#", "é", "\r", "${X}", "$?", "_", "0", "(", ")", "$(", "`", "<<", "<<-", "EOF", ">&", "<&",
         "if ", "then ", "elif ", "else ", "fi ", "while ", "until ", "do ", "done ", "for ", " in ", "case ", "esac ",
         "{ ", " }", "! ", "f()", "$@", "\"$@\"", "$#", "$1", "${10}", "*", "[", "]", "-", "${X:-", "${#", "${1+", ":=",
+        "$((", "))", "+",
     ];
     let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     for _ in 0..150_000 {

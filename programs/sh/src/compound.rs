@@ -73,6 +73,9 @@ pub fn run(shell: &mut Shell, compound: &Compound) -> i32 {
                 }
                 None => shell.positional.clone(),
             };
+            if expand::failed(shell) {
+                return execute::EXPANSION_FAILED;
+            }
             let mut values = values.into_iter();
             in_loop(shell, |shell| {
                 let Some(value) = values.next() else { return Turn::Finished };
@@ -83,6 +86,9 @@ pub fn run(shell: &mut Shell, compound: &Compound) -> i32 {
         }
         Compound::Case { word, arms } => {
             let value = expand::string(shell, word);
+            if expand::failed(shell) {
+                return execute::EXPANSION_FAILED;
+            }
             for arm in arms {
                 if arm.patterns.iter().any(|pattern| matches(shell, pattern, &value)) {
                     if arm.body.is_empty() {

@@ -33,6 +33,8 @@ use crate::shell::{Job, Shell, status_of};
 const NOT_FOUND: i32 = 127;
 /// Status of a program that was found but would not run.
 const NOT_EXECUTABLE: i32 = 126;
+/// Status of a command not run because an expansion failed.
+pub const EXPANSION_FAILED: i32 = 1;
 
 /// A simple command with its words expanded.
 pub struct Prepared {
@@ -126,6 +128,9 @@ pub fn command(shell: &mut Shell, command: &Command) -> i32 {
         Command::Simple(simple) => simple_command(shell, simple),
         Command::Compound(compound, redirects) => {
             let redirects = redirect::prepare(shell, redirects);
+            if expand::failed(shell) {
+                return EXPANSION_FAILED;
+            }
             redirect::around(shell, &redirects, |shell| compound::run(shell, compound))
         }
         Command::Function { name, body } => {
@@ -137,6 +142,9 @@ pub fn command(shell: &mut Shell, command: &Command) -> i32 {
 
 fn simple_command(shell: &mut Shell, simple: &Simple) -> i32 {
     let command = prepare(shell, simple);
+    if expand::failed(shell) {
+        return EXPANSION_FAILED;
+    }
     run_prepared(shell, &command)
 }
 
@@ -309,6 +317,9 @@ fn child(shell: &mut Shell, stage: Stage, stdin: Option<usize>, stdout: Option<u
         }
         Stage::Command(Command::Simple(simple)) => {
             let command = prepare(shell, simple);
+            if expand::failed(shell) {
+                rt::process::exit(EXPANSION_FAILED);
+            }
             match command.argv.first() {
                 Some(name) if !shell.functions.contains_key(name) && builtins::find(name).is_none() => {
                     exec(shell, &command)

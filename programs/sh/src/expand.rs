@@ -43,6 +43,11 @@ impl Context for Expander<'_> {
         substitute(self.shell, list)
     }
 
+    fn fail(&mut self, message: String) {
+        eprintln!("sh: {message}");
+        self.shell.expansion_failed = true;
+    }
+
     fn assign(&mut self, name: &str, value: String) {
         if name == "PWD" {
             self.shell.set_cwd(value);
@@ -50,6 +55,12 @@ impl Context for Expander<'_> {
             self.shell.vars.insert(String::from(name), value);
         }
     }
+}
+
+/// Whether an expansion since the last call failed (`$((1/0))`, reported
+/// already): the command it was for must not run.
+pub fn failed(shell: &mut Shell) -> bool {
+    core::mem::take(&mut shell.expansion_failed)
 }
 
 /// The fields (arguments) `word` expands to.

@@ -96,6 +96,8 @@ pub struct Shell {
     /// The status of the last command substitution of the command being
     /// expanded (an assignment-only command takes it as its status).
     pub substitution_status: Option<i32>,
+    /// An expansion failed (`$((1/0))`); see `expand::failed`.
+    pub expansion_failed: bool,
     /// A foreground job was ended by Ctrl-C: the interactive shell stops
     /// the rest of the line, as the job's Ctrl-C would have stopped it.
     pub interrupted: bool,
@@ -132,6 +134,7 @@ impl Shell {
             pid: rt::process::getpid(),
             last_background: None,
             substitution_status: None,
+            expansion_failed: false,
             interrupted: false,
         };
         shell.set_cwd(cwd);
