@@ -152,11 +152,13 @@ pub fn apply_saved(redirects: &[Prepared]) -> Result<Saved, i32> {
     let mut saved = Saved(Vec::new());
     for redirect in redirects {
         let fd = redirect.fd;
+        // Saved before opening: a file opened onto `fd` (it was closed)
+        // must not be taken for what `fd` was.
+        saved.0.push((fd, rt::sys::dup(fd, &[]).ok()));
         let Ok(source) = open(redirect) else {
             restore(saved);
             return Err(1);
         };
-        saved.0.push((fd, rt::sys::dup(fd, &[]).ok()));
         if install(source, fd, &redirect.text).is_err() {
             restore(saved);
             return Err(1);
