@@ -23,6 +23,20 @@
 //! `\` is dropped (to expect a line that starts with `#`, `$ ` or `...`).
 //! Blank lines are expected output too, except at the end of a step.
 //!
+//! Lines starting with `> ` right after a command continue it, as a person
+//! types a command of several lines (`for`, `if`, a here-document) at the
+//! shell's `> ` prompt: each is typed after an Enter, and its echo
+//! (`> LINE`) is the first output expected, before what the command
+//! prints:
+//!
+//! ```text
+//! $ for i in 1 2; do
+//! > echo $i
+//! > done
+//! 1
+//! 2
+//! ```
+//!
 //! A command whose expected output starts with the line `^C` is
 //! interrupted: once it has run for [`INTERRUPT_AFTER`], the runner presses
 //! Ctrl-C (the console echoes `^C` and signals the foreground job), then
@@ -88,6 +102,8 @@ pub struct Script {
 /// Parses a script; an error names the line.
 pub fn parse(name: &str, text: &str) -> Result<Script, String> {
     let mut steps: Vec<Step> = Vec::new();
+    // Whether the lines so far after the last command all continued it.
+    let mut continuing = false;
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if let Some(command) = line.strip_prefix("$ ") {
@@ -95,8 +111,19 @@ pub fn parse(name: &str, text: &str) -> Result<Script, String> {
                 return Err(format!("{name}:{}: empty command", index + 1));
             }
             steps.push(Step { line: index + 1, command: command.to_string(), expected: Vec::new() });
+            continuing = true;
             continue;
         }
+        if let Some(more) = line.strip_prefix("> ")
+            && continuing
+            && let Some(step) = steps.last_mut()
+        {
+            step.command.push('\r');
+            step.command.push_str(more);
+            step.expected.push(Pattern::Line(line.to_string()));
+            continue;
+        }
+        continuing = false;
         if line.starts_with('#') {
             continue;
         }
@@ -336,6 +363,22 @@ mod tests {
             vec![Pattern::Line("hi".into()), Pattern::Line("# not a comment".into()), Pattern::AnyLines]
         );
         assert!(script.steps[1].expected.is_empty());
+    }
+
+    #[test]
+    fn continuation_lines_are_typed_after_the_command_and_echoed() {
+        let script = parse("t", "$ for i in 1 2; do\n> echo $i\n> done\n1\n> not typed\n$ true\n").unwrap();
+        assert_eq!(script.steps[0].command, "for i in 1 2; do\recho $i\rdone");
+        assert_eq!(
+            script.steps[0].expected,
+            vec![
+                Pattern::Line("> echo $i".into()),
+                Pattern::Line("> done".into()),
+                Pattern::Line("1".into()),
+                Pattern::Line("> not typed".into()),
+            ]
+        );
+        assert_eq!(script.steps[1].command, "true");
     }
 
     #[test]

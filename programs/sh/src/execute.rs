@@ -1,23 +1,31 @@
-//! Running parsed commands: and-or lists, background jobs, pipelines,
-//! redirections, builtins and programs.
+//! Running parsed commands: lists, and-or lists, background jobs,
+//! pipelines, simple commands (assignments, functions, builtins,
+//! programs). Compound commands and function calls are `compound`'s.
 //!
-//! A lone builtin runs in the shell itself (its redirections applied to
-//! the shell's own descriptors for the time it runs, then undone); every
-//! other command runs in a child: a builtin inside a pipeline as a forked
-//! copy of the shell, a program by exec. Children set up their standard
-//! streams (pipe ends, then redirections) and close every other pipe end
-//! before they exec, so end-of-file reaches each reader.
+//! A lone simple command that is a builtin or a function, and a lone
+//! compound command, run in the shell itself (redirections applied to the
+//! shell's own descriptors for the time they run, then undone); a program
+//! runs in a child by exec. In a pipeline every command is a child: a
+//! program is exec'd, anything else runs in a forked copy of the shell
+//! that exits with its status. Children set up their standard streams
+//! (pipe ends, then redirections) and close every other pipe end before
+//! they run, so end-of-file reaches each reader.
+//!
+//! May touch: this process's descriptors, children, pipes.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rt::abi::syscall::{O_APPEND, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
-use shell_syntax::{AndOr, Command, Connector, Part, Pipeline, RedirectKind, Word, is_name};
+use shell_syntax::{AndOr, Command, Connector, Part, Pipeline, Simple, Word, is_name};
 
 use crate::builtins;
+use crate::compound;
+use crate::expand;
+use crate::redirect;
 use crate::search::{self, NotFound};
 use crate::shell::{Job, Shell, status_of};
 
@@ -25,30 +33,39 @@ use crate::shell::{Job, Shell, status_of};
 const NOT_FOUND: i32 = 127;
 /// Status of a program that was found but would not run.
 const NOT_EXECUTABLE: i32 = 126;
+/// Status of a command not run because an expansion failed.
+pub const EXPANSION_FAILED: i32 = 1;
 
-/// A command with its words expanded.
-struct Prepared {
+/// A simple command with its words expanded.
+pub struct Prepared {
     /// `NAME=VALUE` words before the command name.
-    assignments: Vec<(String, String)>,
+    pub assignments: Vec<(String, String)>,
     /// The command name and its arguments.
-    argv: Vec<String>,
-    /// Redirections with their targets resolved to URLs.
-    redirects: Vec<(RedirectKind, String, String)>,
+    pub argv: Vec<String>,
+    pub redirects: Vec<redirect::Prepared>,
 }
 
-/// Runs one and-or list (in the background if it ended with `&`).
-pub fn and_or(shell: &mut Shell, list: &AndOr, text: &str) {
-    if list.background {
-        background(shell, list, text);
-    } else {
-        run_and_or(shell, list);
+/// Runs and-or lists in order until one stops the shell (`exit`,
+/// `break`, `continue`, `return`, Ctrl-C). `text` is the source, shown
+/// for background jobs.
+pub fn list(shell: &mut Shell, lists: &[AndOr], text: &str) {
+    for and_or in lists {
+        shell.check_interrupt();
+        if shell.stopping() {
+            return;
+        }
+        if and_or.background {
+            background(shell, and_or, text);
+        } else {
+            run_and_or(shell, and_or);
+        }
     }
 }
 
 fn run_and_or(shell: &mut Shell, list: &AndOr) {
     pipeline(shell, &list.first);
     for (connector, next) in &list.rest {
-        if shell.exit_code.is_some() {
+        if shell.stopping() {
             return;
         }
         let run = match connector {
@@ -83,6 +100,7 @@ fn background(shell: &mut Shell, list: &AndOr, text: &str) {
                 println!("[{id}] {pid}");
             }
             shell.jobs.push(Job { id, pid, text: String::from(text.trim()) });
+            shell.last_background = Some(pid);
             shell.status = 0;
         }
         Err(err) => {
@@ -92,125 +110,127 @@ fn background(shell: &mut Shell, list: &AndOr, text: &str) {
     }
 }
 
+fn pipeline(shell: &mut Shell, pipeline: &Pipeline) {
+    let status = match pipeline.commands.as_slice() {
+        [only] => command(shell, only),
+        commands => {
+            let stages: Vec<Stage> = commands.iter().map(Stage::Command).collect();
+            run_children(shell, &stages)
+        }
+    };
+    shell.status = if pipeline.negated { i32::from(status == 0) } else { status };
+}
+
+/// Runs one command in the shell (a program in a child) and returns its
+/// status.
+pub fn command(shell: &mut Shell, command: &Command) -> i32 {
+    match command {
+        Command::Simple(simple) => simple_command(shell, simple),
+        Command::Compound(compound, redirects) => {
+            let redirects = redirect::prepare(shell, redirects);
+            if expand::failed(shell) {
+                return EXPANSION_FAILED;
+            }
+            redirect::around(shell, &redirects, |shell| compound::run(shell, compound))
+        }
+        Command::Function { name, body } => {
+            shell.functions.insert(name.clone(), Rc::new((**body).clone()));
+            0
+        }
+    }
+}
+
+fn simple_command(shell: &mut Shell, simple: &Simple) -> i32 {
+    let command = prepare(shell, simple);
+    if expand::failed(shell) {
+        return EXPANSION_FAILED;
+    }
+    run_prepared(shell, &command)
+}
+
+/// Runs an expanded simple command: assignments, a function, a builtin,
+/// else a program in a child.
+fn run_prepared(shell: &mut Shell, command: &Prepared) -> i32 {
+    let Some(name) = command.argv.first() else { return assign_only(shell, command) };
+    if let Some(body) = shell.functions.get(name).cloned() {
+        return compound::call(shell, &body, command);
+    }
+    if let Some(builtin) = builtins::find(name) {
+        return redirect::around(shell, &command.redirects, |shell| builtin(shell, &command.argv));
+    }
+    run_children(shell, &[Stage::Program(command)])
+}
+
 /// `NAME=VALUE` as a name and the word for the value, if `word` is one.
 fn assignment(word: &Word) -> Option<(String, Word)> {
-    let Some(Part::Text(text)) = word.parts.first() else { return None };
+    let Some(Part::Text { text, quoted: false }) = word.parts.first() else { return None };
     let (name, rest) = text.split_once('=')?;
     if !is_name(name) {
         return None;
     }
     let mut value = word.clone();
-    value.parts[0] = Part::Text(String::from(rest));
+    value.parts[0] = Part::Text { text: String::from(rest), quoted: false };
     Some((String::from(name), value))
 }
 
-fn prepare(shell: &Shell, command: &Command) -> Prepared {
-    let var = |name: &str| shell.vars.get(name).cloned();
+/// Expands a simple command's words and redirection targets.
+fn prepare(shell: &mut Shell, simple: &Simple) -> Prepared {
+    shell.substitution_status = None;
     let mut prepared = Prepared { assignments: Vec::new(), argv: Vec::new(), redirects: Vec::new() };
-    for word in &command.words {
+    for word in &simple.words {
         if prepared.argv.is_empty()
             && let Some((name, value)) = assignment(word)
         {
-            prepared.assignments.push((name, value.expand(&var, shell.status)));
+            let value = expand::string(shell, &value);
+            prepared.assignments.push((name, value));
             continue;
         }
-        let value = word.expand(&var, shell.status);
-        if !word.vanishes(&value) {
-            prepared.argv.push(value);
-        }
+        let fields = expand::fields(shell, word);
+        prepared.argv.extend(fields);
     }
-    for redirect in &command.redirects {
-        let target = redirect.target.expand(&var, shell.status);
-        prepared.redirects.push((redirect.kind, shell.resolve(&target), target));
-    }
+    prepared.redirects = redirect::prepare(shell, &simple.redirects);
     prepared
 }
 
-/// Opens a redirection's file.
-fn open_redirect(kind: RedirectKind, url: &str) -> rt::Result<File> {
-    let flags = match kind {
-        RedirectKind::Input => O_RDONLY,
-        RedirectKind::Output | RedirectKind::Error => O_WRONLY | O_CREAT | O_TRUNC,
-        RedirectKind::Append | RedirectKind::ErrorAppend => O_WRONLY | O_CREAT | O_APPEND,
-    };
-    File::open_with(url, flags)
-}
-
-fn pipeline(shell: &mut Shell, pipeline: &Pipeline) {
-    let commands: Vec<Prepared> = pipeline.commands.iter().map(|command| prepare(shell, command)).collect();
-    if let [only] = commands.as_slice() {
-        if only.argv.is_empty() {
-            shell.status = assign_only(shell, only);
-            return;
-        }
-        if let Some(builtin) = builtins::find(&only.argv[0]) {
-            shell.status = builtin_here(shell, only, builtin);
-            return;
-        }
-    }
-    shell.status = run_children(shell, &commands);
-}
-
 /// A command of only assignments and redirections: sets the variables in
-/// the shell, creates (or checks) the redirection files.
+/// the shell, creates (or checks) the redirection files. Its status is the
+/// last command substitution's, else 0.
 fn assign_only(shell: &mut Shell, command: &Prepared) -> i32 {
     for (name, value) in &command.assignments {
-        shell.vars.insert(name.clone(), value.clone());
         if name == "PWD" {
-            shell.cwd = value.clone();
+            shell.set_cwd(value.clone());
+        } else {
+            shell.vars.insert(name.clone(), value.clone());
         }
     }
-    for (kind, url, target) in &command.redirects {
-        if let Err(err) = open_redirect(*kind, url) {
-            eprintln!("sh: {target}: {err}");
-            return 1;
+    let status = shell.substitution_status.unwrap_or(0);
+    match redirect::apply_saved(&command.redirects) {
+        Ok(saved) => {
+            redirect::restore(saved);
+            status
         }
+        Err(failed) => failed,
     }
-    0
 }
 
-/// Runs a builtin in the shell with its redirections in place, then puts
-/// the shell's own descriptors back.
-fn builtin_here(shell: &mut Shell, command: &Prepared, builtin: builtins::Builtin) -> i32 {
-    let mut saved: Vec<(usize, usize)> = Vec::new();
-    let mut status = None;
-    for (kind, url, target) in &command.redirects {
-        let fd = kind.fd();
-        let file = match open_redirect(*kind, url) {
-            Ok(file) => file,
-            Err(err) => {
-                eprintln!("sh: {target}: {err}");
-                status = Some(1);
-                break;
-            }
-        };
-        match rt::sys::dup(fd, &[]) {
-            Ok(copy) => saved.push((fd, copy)),
-            Err(err) => {
-                eprintln!("sh: saving fd {fd}: {err}");
-                status = Some(1);
-                break;
-            }
-        }
-        if let Err(err) = rt::sys::dup2(file.fd(), fd, &[]) {
-            eprintln!("sh: {target}: {err}");
-            status = Some(1);
-            break;
-        }
-    }
-    let status = status.unwrap_or_else(|| builtin(shell, &command.argv));
-    for (fd, copy) in saved.into_iter().rev() {
-        let _ = rt::sys::dup2(copy, fd, &[]);
-        let _ = rt::sys::close(copy);
-    }
-    status
+/// What one child of a pipeline runs.
+#[derive(Clone, Copy)]
+pub enum Stage<'a> {
+    /// An expanded command that names a program (or nothing found).
+    Program(&'a Prepared),
+    /// Any command, run by a copy of the shell.
+    Command(&'a Command),
+    /// The list of a `( … )`, run by a copy of the shell.
+    Subshell(&'a [AndOr]),
 }
 
-/// Starts every command of a pipeline as a child, joined by pipes, waits
-/// for all of them and returns the last one's status.
-fn run_children(shell: &mut Shell, commands: &[Prepared]) -> i32 {
+/// Starts every stage as a child, joined by pipes, waits for all of them
+/// and returns the last one's status. With job control they form one
+/// process group, the console's foreground while they run; one ended by
+/// Ctrl-C stops the rest of the command line.
+pub fn run_children(shell: &mut Shell, stages: &[Stage]) -> i32 {
     let mut pipes: Vec<(File, File)> = Vec::new();
-    for _ in 1..commands.len() {
+    for _ in 1..stages.len() {
         match rt::fs::pipe() {
             Ok(pipe) => pipes.push(pipe),
             Err(err) => {
@@ -224,7 +244,7 @@ fn run_children(shell: &mut Shell, commands: &[Prepared]) -> i32 {
     }
     let mut pids: Vec<usize> = Vec::new();
     let mut group = 0;
-    for (i, command) in commands.iter().enumerate() {
+    for (i, stage) in stages.iter().enumerate() {
         let stdin = if i > 0 { Some(pipes[i - 1].0.fd()) } else { None };
         let stdout = pipes.get(i).map(|pipe| pipe.1.fd());
         match rt::process::fork() {
@@ -233,7 +253,8 @@ fn run_children(shell: &mut Shell, commands: &[Prepared]) -> i32 {
                     control.join(group);
                 }
                 shell.job_control = None;
-                child(shell, command, stdin, stdout, pipes)
+                shell.jobs.clear();
+                child(shell, *stage, stdin, stdout, pipes)
             }
             Ok(Fork::Parent(pid)) => {
                 if group == 0 {
@@ -259,7 +280,12 @@ fn run_children(shell: &mut Shell, commands: &[Prepared]) -> i32 {
     let mut status = 1;
     for pid in pids {
         status = match rt::process::wait(pid) {
-            Ok(ended) => status_of(ended),
+            Ok(ended) => {
+                if shell.job_control.is_some() && ended.signal() == Some(rt::abi::SIGINT) {
+                    shell.interrupted = true;
+                }
+                status_of(ended)
+            }
             Err(err) => {
                 eprintln!("sh: wait for {pid}: {err}");
                 1
@@ -272,54 +298,56 @@ fn run_children(shell: &mut Shell, commands: &[Prepared]) -> i32 {
     status
 }
 
-/// The child's side: standard streams, redirections, then the builtin or
-/// the program. Never returns.
-fn child(
-    shell: &mut Shell,
-    command: &Prepared,
-    stdin: Option<usize>,
-    stdout: Option<usize>,
-    pipes: Vec<(File, File)>,
-) -> ! {
-    let fail = |what: &str, err: rt::Error| -> ! {
-        eprintln!("sh: {what}: {err}");
-        rt::process::exit(1)
-    };
+/// The child's side: standard streams, then the stage. Never returns.
+fn child(shell: &mut Shell, stage: Stage, stdin: Option<usize>, stdout: Option<usize>, pipes: Vec<(File, File)>) -> ! {
     for (from, to) in [(stdin, 0), (stdout, 1)] {
         if let Some(fd) = from
             && let Err(err) = rt::sys::dup2(fd, to, &[])
         {
-            fail("pipe", err);
+            eprintln!("sh: pipe: {err}");
+            rt::process::exit(1)
         }
     }
     drop(pipes);
-    for (kind, url, target) in &command.redirects {
-        match open_redirect(*kind, url) {
-            Ok(file) => {
-                if let Err(err) = rt::sys::dup2(file.fd(), kind.fd(), &[]) {
-                    fail(target, err);
-                }
-            }
-            Err(err) => fail(target, err),
+    let status = match stage {
+        Stage::Program(command) => exec(shell, command),
+        Stage::Subshell(lists) => {
+            list(shell, lists, "");
+            shell.status
         }
+        Stage::Command(Command::Simple(simple)) => {
+            let command = prepare(shell, simple);
+            if expand::failed(shell) {
+                rt::process::exit(EXPANSION_FAILED);
+            }
+            match command.argv.first() {
+                Some(name) if !shell.functions.contains_key(name) && builtins::find(name).is_none() => {
+                    exec(shell, &command)
+                }
+                _ => run_prepared(shell, &command),
+            }
+        }
+        Stage::Command(other) => command(shell, other),
+    };
+    rt::process::exit(shell.exit_code.unwrap_or(status))
+}
+
+/// Applies the redirections and execs the program; returns only the
+/// status of a failure.
+fn exec(shell: &mut Shell, command: &Prepared) -> i32 {
+    if let Err(status) = redirect::apply(&command.redirects) {
+        return status;
     }
-    if command.argv.is_empty() {
-        rt::process::exit(assign_only(shell, command));
-    }
-    let name = command.argv[0].as_str();
-    if let Some(builtin) = builtins::find(name) {
-        let status = builtin(shell, &command.argv);
-        rt::process::exit(shell.exit_code.unwrap_or(status));
-    }
+    let Some(name) = command.argv.first() else { return 0 };
     let program = match search::find(shell, name) {
         Ok(program) => program,
         Err(NotFound::Command) => {
             eprintln!("sh: {name}: command not found");
-            rt::process::exit(NOT_FOUND)
+            return NOT_FOUND;
         }
         Err(NotFound::Path(err)) => {
             eprintln!("sh: {name}: {err}");
-            rt::process::exit(NOT_FOUND)
+            return NOT_FOUND;
         }
     };
     for (name, value) in &command.assignments {
@@ -330,5 +358,5 @@ fn child(
     let args: Vec<&str> = command.argv[1..].iter().map(String::as_str).collect();
     let err = rt::process::exec(&program, &args, &env);
     eprintln!("sh: {name}: {err}");
-    rt::process::exit(NOT_EXECUTABLE)
+    NOT_EXECUTABLE
 }

@@ -1,29 +1,19 @@
 //! Running commands read from a file or a pipe (`sh FILE`, or `sh` with
 //! standard input that is not a console): line by line, without a prompt.
-//! A line that ends inside quotes, after a backslash or after `&&`, `||`
-//! or `|` continues on the next line; any other syntax error is reported
-//! for that line (status 2) and the rest still runs.
+//! A line that leaves a command incomplete (inside quotes, a compound
+//! command, a `$(…)` or a here-document, after a backslash or after
+//! `&&`, `||` or `|`) continues on the next line; once the command is
+//! complete it runs, so a function is defined before the lines after it
+//! are read. Any other syntax error is reported for that command (status
+//! 2) and the rest still runs.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use rt::fs::File;
 use rt::prelude::*;
-use shell_syntax::Error;
 
 use crate::shell::Shell;
-
-/// Whether `err` means the command goes on in the next line.
-fn incomplete(err: &Error) -> bool {
-    matches!(
-        err,
-        Error::UnterminatedSingleQuote
-            | Error::UnterminatedDoubleQuote
-            | Error::UnterminatedBrace
-            | Error::TrailingBackslash
-            | Error::MissingCommand("&&" | "||" | "|")
-    )
-}
 
 /// Reads `input` to its end, running each complete command as it comes.
 pub fn run(shell: &mut Shell, input: &mut File) {
@@ -50,7 +40,7 @@ pub fn run(shell: &mut Shell, input: &mut File) {
             let line: Vec<u8> = pending.drain(..=end).collect();
             text.push_str(&String::from_utf8_lossy(&line));
             match shell_syntax::parse(&text) {
-                Err(err) if incomplete(&err) => continue,
+                Err(err) if err.incomplete() => continue,
                 _ => {}
             }
             let command = core::mem::take(&mut text);

@@ -1,10 +1,15 @@
 //! The shell's state: its variables (every one is exported to the
 //! programs it starts), the current directory (kept in `PWD`), the last
-//! status (`$?`), the background jobs, and whether it is to exit.
+//! status (`$?`), the positional parameters (`$0`, `$1`…), the functions,
+//! the background jobs, and what stops the commands running now (`exit`,
+//! `break`/`continue`/`return`, a job ended by Ctrl-C).
 
 use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use shell_syntax::Command;
 
 use rt::prelude::*;
 
@@ -46,6 +51,19 @@ pub struct Job {
     pub text: String,
 }
 
+/// A jump out of the commands running now, pending until the construct
+/// it is for takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// `break N`: leave N enclosing loops.
+    Break(usize),
+    /// `continue N`: leave N - 1 loops and go on with the next turn of the
+    /// one enclosing them.
+    Continue(usize),
+    /// `return`: leave the function.
+    Return,
+}
+
 pub struct Shell {
     pub vars: BTreeMap<String, String>,
     /// The current directory, a URL; always equal to `vars["PWD"]`.
@@ -58,6 +76,31 @@ pub struct Shell {
     /// The process group to put children in and the terminal to hand the
     /// foreground to, when interactive.
     pub job_control: Option<crate::terminal::JobControl>,
+    /// `$0`: `sh`, or the script's name.
+    pub arg0: String,
+    /// `$1`, `$2`, …: the script's or the function's arguments.
+    pub positional: Vec<String>,
+    /// The functions defined, by name.
+    pub functions: BTreeMap<String, Rc<Command>>,
+    /// A `break`, `continue` or `return` on its way out.
+    pub flow: Option<Flow>,
+    /// How many loops enclose the command running now (in the current
+    /// function: a function starts with none).
+    pub loops: usize,
+    /// How many function calls are running.
+    pub calls: usize,
+    /// `$$`: the shell's pid (a subshell keeps its parent's, as in sh).
+    pub pid: usize,
+    /// `$!`: the pid of the last background job.
+    pub last_background: Option<usize>,
+    /// The status of the last command substitution of the command being
+    /// expanded (an assignment-only command takes it as its status).
+    pub substitution_status: Option<i32>,
+    /// An expansion failed (`$((1/0))`); see `expand::failed`.
+    pub expansion_failed: bool,
+    /// A foreground job was ended by Ctrl-C: the interactive shell stops
+    /// the rest of the line, as the job's Ctrl-C would have stopped it.
+    pub interrupted: bool,
 }
 
 impl Shell {
@@ -75,8 +118,25 @@ impl Shell {
             _ if login => home(&mut vars).unwrap_or_else(|| String::from(DEFAULT_DIR)),
             _ => String::from(DEFAULT_DIR),
         };
-        let mut shell =
-            Shell { vars, cwd: String::new(), status: 0, exit_code: None, jobs: Vec::new(), job_control: None };
+        let mut shell = Shell {
+            vars,
+            cwd: String::new(),
+            status: 0,
+            exit_code: None,
+            jobs: Vec::new(),
+            job_control: None,
+            arg0: String::from("sh"),
+            positional: Vec::new(),
+            functions: BTreeMap::new(),
+            flow: None,
+            loops: 0,
+            calls: 0,
+            pid: rt::process::getpid(),
+            last_background: None,
+            substitution_status: None,
+            expansion_failed: false,
+            interrupted: false,
+        };
         shell.set_cwd(cwd);
         shell
     }
@@ -96,22 +156,37 @@ impl Shell {
         self.vars.iter().map(|(key, value)| format!("{key}={value}")).collect()
     }
 
+    /// Whether the commands running now are to stop: the shell exits, a
+    /// `break`, `continue` or `return` is on its way out, or Ctrl-C ended
+    /// a job.
+    pub fn stopping(&self) -> bool {
+        self.exit_code.is_some() || self.flow.is_some() || self.interrupted
+    }
+
+    /// Notes a Ctrl-C typed between jobs (see `terminal`'s guard).
+    pub fn check_interrupt(&mut self) {
+        if let Some(control) = &mut self.job_control
+            && control.guard_interrupted()
+        {
+            self.interrupted = true;
+        }
+    }
+
     /// Parses and runs `text` (a line or a script); a syntax error is
     /// reported and sets the status to 2.
     pub fn run_text(&mut self, text: &str) {
+        self.interrupted = false;
         match shell_syntax::parse(text) {
-            Ok(lists) => {
-                for list in &lists {
-                    if self.exit_code.is_some() {
-                        return;
-                    }
-                    crate::execute::and_or(self, list, text);
-                }
-            }
+            Ok(lists) => crate::execute::list(self, &lists, text),
             Err(err) => {
                 eprintln!("sh: {err}");
                 self.status = 2;
             }
+        }
+        // `break`, `continue` and `return` only start where they may end.
+        self.flow = None;
+        if self.interrupted {
+            self.status = crate::terminal::INTERRUPTED;
         }
     }
 

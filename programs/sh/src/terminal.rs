@@ -6,28 +6,48 @@
 //! lines the console edits and Ctrl-C interrupts it.
 //!
 //! Each job gets a process group of its own, which the shell writes to the
-//! console's `dup(0, "pgrp")` file while the job runs (and its own group
-//! after), so Ctrl-C interrupts the job and not the shell.
+//! console's `dup(0, "pgrp")` file while the job runs, so Ctrl-C
+//! interrupts the job and not the shell. Between the jobs of a command
+//! line (the turns of a loop, the commands of a list) the foreground is a
+//! guard: a child of the shell in a group of its own that only waits to
+//! be killed. The kernel has no signal handlers, so the shell's own group
+//! must not be the foreground while the console is cooked (Ctrl-C would
+//! end the shell). A lone simple command needs no guard (the shell is the
+//! foreground only for the instant after its job), any other line gets
+//! one; then Ctrl-C ends the guard (and any command
+//! substitution running, which joins the guard's group), the shell sees
+//! that between two commands and stops the command line, as a job ended
+//! by Ctrl-C stops it too.
 //!
-//! The prompt is the current directory and ` $ ` (`initfs: $ `). Ctrl-C
-//! at the prompt drops the line (status 130); Ctrl-D on an empty line
-//! leaves the shell. What is typed (or pasted) after an Enter waits for
-//! the next prompt, so several lines at once run one after the other.
-//! Finished background jobs are announced before the
-//! next prompt (`[1] Done (0) sleep 1 &`).
+//! The prompt is the current directory and ` $ ` (`initfs: $ `). A line
+//! that leaves a command unfinished (an open quote, `if` without `fi`, a
+//! here-document, a trailing `|`…) gets the prompt `> ` for the next line,
+//! until the command is complete; then it runs. Ctrl-C at either prompt
+//! drops what was typed (status 130); Ctrl-D on an empty line leaves the
+//! shell, or at `> ` reports the unfinished command. What is typed (or
+//! pasted) after an Enter waits for the next prompt, so several lines at
+//! once run one after the other. Finished background jobs are announced
+//! before the next prompt (`[1] Done (0) sleep 1 &`).
 
 use alloc::collections::VecDeque;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use line_editor::{Editor, Event};
 use rt::fs::File;
 use rt::prelude::*;
+use rt::process::Fork;
+use shell_syntax::{Command, Part, Word};
 
 use crate::shell::Shell;
 
-/// Status after Ctrl-C at the prompt (128 + SIGINT, as shells report it).
-const INTERRUPTED: i32 = 130;
+/// The prompt for the next line of an unfinished command.
+const CONTINUATION: &str = "> ";
+
+/// Status after Ctrl-C at the prompt or between the jobs of a command
+/// line (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: i32 = 130;
 
 /// The console's controls: its line discipline mode, and (when the console
 /// has one) the file that names its foreground process group.
@@ -63,6 +83,8 @@ pub struct JobControl {
     pgrp: Option<File>,
     /// The shell's own process group.
     shell_group: usize,
+    /// While a command line runs: the guard (its pid, which is its group).
+    guard: Option<usize>,
 }
 
 impl JobControl {
@@ -74,7 +96,7 @@ impl JobControl {
             eprintln!("sh: setpgid: {err}");
         }
         let shell_group = rt::process::getpgid(0)?;
-        let control = JobControl { mode, pgrp, shell_group };
+        let control = JobControl { mode, pgrp, shell_group, guard: None };
         control.give_foreground(shell_group);
         Ok(control)
     }
@@ -106,8 +128,67 @@ impl JobControl {
         }
     }
 
-    /// After the foreground job ended: the shell is the foreground again.
+    /// After the foreground job ended: the guard (or, without one, the
+    /// shell) is the foreground again.
     pub fn after_job(&self) {
+        self.give_foreground(self.guard.unwrap_or(self.shell_group));
+    }
+
+    /// Before a command line runs: starts the guard and makes it the
+    /// foreground. Without one (fork failed) the shell stays the
+    /// foreground, and Ctrl-C between jobs would end it.
+    pub fn start_guard(&mut self) {
+        match rt::process::fork() {
+            Ok(Fork::Child) => {
+                let _ = rt::process::setpgid(0, 0);
+                // Wait on a pipe nobody writes, until killed.
+                if let Ok((reader, _writer)) = rt::fs::pipe() {
+                    let _ = rt::io::read(reader.fd(), &mut [0u8; 1]);
+                }
+                loop {
+                    rt::time::sleep(core::time::Duration::from_secs(3600));
+                }
+            }
+            Ok(Fork::Parent(pid)) => {
+                let _ = rt::process::setpgid(pid, pid);
+                self.guard = Some(pid);
+                self.give_foreground(pid);
+            }
+            Err(err) => eprintln!("sh: fork: {err}"),
+        }
+    }
+
+    /// Whether Ctrl-C ended the guard (then it is collected and gone).
+    pub fn guard_interrupted(&mut self) -> bool {
+        let Some(pid) = self.guard else { return false };
+        match rt::sys::waitpid(pid, rt::abi::WNOHANG) {
+            Ok((0, _)) => false,
+            Ok((_, raw)) => {
+                self.guard = None;
+                rt::process::ExitStatus::from_raw(raw).signal() == Some(rt::abi::SIGINT)
+            }
+            Err(_) => {
+                self.guard = None;
+                false
+            }
+        }
+    }
+
+    /// In a command substitution's child: joins the guard's group, so
+    /// Ctrl-C ends it (and what it runs) too.
+    pub fn join_guard(&self) {
+        if let Some(guard) = self.guard {
+            let _ = rt::process::setpgid(0, guard);
+        }
+    }
+
+    /// After the command line: ends the guard; the shell is the
+    /// foreground again.
+    pub fn stop_guard(&mut self) {
+        if let Some(pid) = self.guard.take() {
+            let _ = rt::process::kill(pid, rt::abi::SIGTERM);
+            let _ = rt::process::wait(pid);
+        }
         self.give_foreground(self.shell_group);
     }
 
@@ -122,6 +203,47 @@ fn write_out(bytes: &[u8]) {
     let _ = rt::io::write_all(rt::io::STDOUT, bytes);
 }
 
+/// Whether `word` holds a command substitution.
+fn substitutes(word: &Word) -> bool {
+    word.parts.iter().any(|part| matches!(part, Part::Command { .. }))
+}
+
+/// Whether the shell may be left in the foreground while `text` runs:
+/// it has commands after its first job, or it runs something in the
+/// shell between jobs (a compound command, a function, a command
+/// substitution). Then it needs a guard; a lone simple command does not
+/// (and runs without the extra process).
+fn needs_guard(shell: &Shell, text: &str) -> bool {
+    let Ok(lists) = shell_syntax::parse(text) else { return false };
+    let [only] = lists.as_slice() else { return true };
+    if !only.rest.is_empty() {
+        return true;
+    }
+    only.first.commands.iter().any(|command| match command {
+        Command::Simple(simple) => {
+            simple.words.first().and_then(Word::plain).is_some_and(|name| shell.functions.contains_key(name))
+                || simple.words.iter().any(substitutes)
+                || simple.redirects.iter().any(|redirect| substitutes(&redirect.target))
+        }
+        _ => true,
+    })
+}
+
+/// Runs a command line typed at the prompt: the console cooked, a guard
+/// in the foreground between jobs when it needs one.
+fn run_line(shell: &mut Shell, terminal: &Terminal, text: &str) {
+    terminal.set_mode("cooked");
+    if needs_guard(shell, text)
+        && let Some(control) = &mut shell.job_control
+    {
+        control.start_guard();
+    }
+    shell.run_text(text);
+    if let Some(control) = &mut shell.job_control {
+        control.stop_guard();
+    }
+}
+
 /// The interactive loop; returns the status to exit with.
 pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
     match JobControl::new(&terminal) {
@@ -133,6 +255,8 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
     // after an Enter, kept for the next prompt.
     let mut typed: VecDeque<u8> = VecDeque::new();
     let mut buf = [0u8; 64];
+    // The lines of an unfinished command, each with its newline.
+    let mut unfinished = String::new();
     'prompt: while shell.exit_code.is_none() {
         for (job, status) in shell.reap_jobs() {
             println!("[{}] Done ({status}) {}", job.id, job.text);
@@ -156,13 +280,27 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
                     Event::Editing => {}
                     Event::Line(line) => {
                         write_out(&out);
-                        terminal.set_mode("cooked");
-                        shell.run_text(&line);
+                        out.clear();
+                        unfinished.push_str(&line);
+                        unfinished.push('\n');
+                        if shell_syntax::parse(&unfinished).is_err_and(|err| err.incomplete()) {
+                            write_out(CONTINUATION.as_bytes());
+                            continue;
+                        }
+                        run_line(shell, &terminal, &core::mem::take(&mut unfinished));
                         continue 'prompt;
                     }
                     Event::Cancel => {
                         write_out(&out);
+                        unfinished.clear();
                         shell.status = INTERRUPTED;
+                        continue 'prompt;
+                    }
+                    Event::Eof if !unfinished.is_empty() => {
+                        // The command cannot be finished: say why.
+                        write_out(&out);
+                        write_out(b"\n");
+                        run_line(shell, &terminal, &core::mem::take(&mut unfinished));
                         continue 'prompt;
                     }
                     Event::Eof => {
