@@ -22,9 +22,20 @@
 //! | Ctrl-C | cancel the line ([`Event::Cancel`]) |
 //! | Ctrl-D | on an empty line [`Event::Eof`], else delete under the cursor |
 //! | `\r` or `\n` (Enter) | the line is done ([`Event::Line`]) |
+//! | Tab | complete the word before the cursor ([`Event::Complete`]) |
 //!
 //! Other control bytes and unknown escape sequences are ignored. After
 //! `\r`, a `\n` that follows at once is ignored (terminals that send both).
+//!
+//! # Completion
+//!
+//! The editor knows no files or commands: Tab gives the caller an
+//! [`Event::Complete`] with the word before the cursor ([`Word`]), the
+//! caller finds what it can become and hands the candidates to
+//! [`Editor::complete`], which inserts what they all share (and a blank
+//! after a single finished candidate), or says the caller should list them
+//! (a second Tab with nothing to add). After listing them on lines of its
+//! own, the caller writes the prompt again and [`Editor::redraw_line`].
 //!
 //! # Output
 //!
@@ -64,6 +75,7 @@ pub enum Key {
     KillToEnd,
     Interrupt,
     EndOfInput,
+    Tab,
 }
 
 /// Where the decoder is inside a multi-byte input.
@@ -168,6 +180,7 @@ impl Decoder {
             0x02 => Some(Key::Left),
             0x03 => Some(Key::Interrupt),
             0x04 => Some(Key::EndOfInput),
+            0x09 => Some(Key::Tab),
             0x05 => Some(Key::End),
             0x06 => Some(Key::Right),
             0x0b => Some(Key::KillToEnd),
@@ -213,8 +226,58 @@ pub enum Event {
     Cancel,
     /// Ctrl-D on an empty line: no more input.
     Eof,
+    /// Tab: the caller should find what the word before the cursor can
+    /// become and call [`Editor::complete`].
+    Complete(Word),
 }
 
+/// The word a Tab completes: from the last blank (or `;`, `|`, `&`, `(`,
+/// `<`, `>`) before the cursor up to the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The text typed so far.
+    pub text: String,
+    /// Whether it is in a command's place (first on the line or after
+    /// `;`, `|`, `&`, `(`), where commands complete; elsewhere paths do.
+    pub command: bool,
+}
+
+/// What [`Editor::complete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// Text was inserted (or there was nothing to complete: a bell).
+    Done,
+    /// Several candidates and nothing more they share: the caller should
+    /// list them, write the prompt and call [`Editor::redraw_line`].
+    List,
+}
+
+/// Characters that end a word for completion.
+fn breaks_word(c: char) -> bool {
+    c == ' ' || c == '\t' || matches!(c, ';' | '|' | '&' | '(' | '<' | '>')
+}
+
+/// Characters after which a command comes.
+fn starts_command(c: char) -> bool {
+    matches!(c, ';' | '|' | '&' | '(')
+}
+
+/// The longest text every candidate starts with.
+pub fn common_prefix(candidates: &[String]) -> String {
+    let Some(first) = candidates.first() else { return String::new() };
+    let mut end = first.len();
+    for other in &candidates[1..] {
+        let mut shared = 0;
+        for ((i, a), b) in first[..end].char_indices().zip(other.chars()) {
+            if a != b {
+                break;
+            }
+            shared = i + a.len_utf8();
+        }
+        end = shared;
+    }
+    String::from(&first[..end])
+}
 /// One line being edited, its cursor, and the history.
 #[derive(Debug, Clone, Default)]
 pub struct Editor {
@@ -226,6 +289,8 @@ pub struct Editor {
     history: Vec<String>,
     /// While browsing the history: which entry is shown.
     browsing: Option<usize>,
+    /// The last key was a Tab that added nothing.
+    tab_again: bool,
     /// The line being written before browsing began.
     draft: Vec<char>,
 }
@@ -271,9 +336,69 @@ impl Editor {
         }
     }
 
+    /// The word before the cursor, for completion.
+    pub fn word(&self) -> Word {
+        let start = self.line[..self.cursor].iter().rposition(|&c| breaks_word(c)).map_or(0, |i| i + 1);
+        let before = self.line[..start].iter().rev().find(|c| !matches!(c, ' ' | '\t'));
+        Word {
+            text: self.line[start..self.cursor].iter().collect(),
+            command: before.is_none_or(|&c| starts_command(c)),
+        }
+    }
+
+    /// Completes the word before the cursor from `candidates` (whole
+    /// words that start with it; a candidate ending in `/` or `:` is a
+    /// directory or a scheme, which takes no blank after it). Appends the
+    /// redraw to `out`.
+    pub fn complete(&mut self, candidates: &[String], out: &mut Vec<u8>) -> Completed {
+        let word = self.word().text;
+        let fitting: Vec<String> = candidates.iter().filter(|c| c.starts_with(&word)).cloned().collect();
+        let mut add: String = match fitting.as_slice() {
+            [] => {
+                out.push(b'\x07');
+                return Completed::Done;
+            }
+            [only] => {
+                let mut rest = String::from(&only[word.len()..]);
+                if !only.ends_with('/') && !only.ends_with(':') {
+                    rest.push(' ');
+                }
+                rest
+            }
+            _ => String::from(&common_prefix(&fitting)[word.len()..]),
+        };
+        if add.is_empty() {
+            if core::mem::replace(&mut self.tab_again, true) {
+                self.tab_again = false;
+                return Completed::List;
+            }
+            out.push(b'\x07');
+            return Completed::Done;
+        }
+        self.tab_again = false;
+        for c in add.drain(..) {
+            self.key(Key::Char(c), out);
+        }
+        Completed::Done
+    }
+
+    /// Draws the whole line (after the caller wrote the prompt at the start
+    /// of a fresh line) and puts the cursor back where it was.
+    pub fn redraw_line(&self, out: &mut Vec<u8>) {
+        let mut text = [0u8; 4];
+        for c in &self.line {
+            out.extend_from_slice(c.encode_utf8(&mut text).as_bytes());
+        }
+        move_cursor(self.line.len(), self.cursor, out);
+    }
+
     /// Applies one key.
     pub fn key(&mut self, key: Key, out: &mut Vec<u8>) -> Event {
+        if key != Key::Tab {
+            self.tab_again = false;
+        }
         match key {
+            Key::Tab => return Event::Complete(self.word()),
             // Typing at the end of the line is plain echo.
             Key::Char(c) if self.cursor == self.line.len() => {
                 self.line.push(c);

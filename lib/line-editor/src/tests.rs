@@ -209,6 +209,7 @@ fn fuzz_screen_always_matches() {
         b"\x1b",
         b"[",
         b"\xe2",
+        b"\t",
     ];
     let mut seed = 0x1234_5678_9abc_def1u64;
     let mut next = move || {
@@ -224,9 +225,91 @@ fn fuzz_screen_always_matches() {
             match event {
                 Event::Line(line) => assert_eq!(screen.done.last(), Some(&line)),
                 Event::Cancel | Event::Eof => {}
+                Event::Complete(word) => {
+                    // Two candidates sharing one more character; the
+                    // listing case as a caller does it: a new line, then
+                    // the line again.
+                    let candidates = [alloc::format!("{}qa", word.text), alloc::format!("{}qb/", word.text)];
+                    let mut out = Vec::new();
+                    if editor.complete(&candidates, &mut out) == Completed::List {
+                        out.extend_from_slice(b"\n");
+                        editor.redraw_line(&mut out);
+                    }
+                    out.retain(|&b| b != 0x07);
+                    screen.apply(&out);
+                }
                 Event::Editing => unreachable!(),
             }
         }
         assert!(editor.cursor() <= editor.line().chars().count());
     }
+}
+
+#[test]
+fn tab_asks_for_the_word_before_the_cursor() {
+    let mut editor = Editor::new();
+    let mut out = Vec::new();
+    for &b in b"ca" {
+        editor.feed(b, &mut out);
+    }
+    assert_eq!(editor.feed(b'\t', &mut out), Event::Complete(Word { text: "ca".into(), command: true }));
+    for &b in b"t tmp:a" {
+        editor.feed(b, &mut out);
+    }
+    assert_eq!(editor.feed(b'\t', &mut out), Event::Complete(Word { text: "tmp:a".into(), command: false }));
+    for &b in b" | wc" {
+        editor.feed(b, &mut out);
+    }
+    assert_eq!(editor.word(), Word { text: "wc".into(), command: true });
+    for &b in b" >" {
+        editor.feed(b, &mut out);
+    }
+    assert_eq!(editor.word(), Word { text: String::new(), command: false });
+}
+
+#[test]
+fn completion_inserts_what_the_candidates_share() {
+    let names = |list: &[&str]| list.iter().map(|s| String::from(*s)).collect::<Vec<String>>();
+    let mut screen = Screen::default();
+    let mut editor = Editor::new();
+    let mut out = Vec::new();
+    for &b in b"cat t" {
+        editor.feed(b, &mut out);
+    }
+    // One candidate: the rest and a blank; a directory or scheme, no blank.
+    assert_eq!(editor.complete(&names(&["tmp:", "file:"]), &mut out), Completed::Done);
+    assert_eq!(editor.line(), "cat tmp:");
+    assert_eq!(editor.complete(&names(&["tmp:notes.txt", "tmp:notes.md"]), &mut out), Completed::Done);
+    assert_eq!(editor.line(), "cat tmp:notes.");
+    // Nothing more to add: a bell, then on a second Tab the list.
+    assert_eq!(editor.complete(&names(&["tmp:notes.txt", "tmp:notes.md"]), &mut out), Completed::Done);
+    assert!(out.ends_with(b"\x07"));
+    assert_eq!(editor.complete(&names(&["tmp:notes.txt", "tmp:notes.md"]), &mut out), Completed::List);
+    assert_eq!(editor.complete(&names(&["tmp:notes.txt"]), &mut out), Completed::Done);
+    assert_eq!(editor.line(), "cat tmp:notes.txt ");
+    // No candidate: a bell and nothing else.
+    editor.feed(b'x', &mut out);
+    assert_eq!(editor.complete(&names(&["other"]), &mut out), Completed::Done);
+    assert_eq!(editor.line(), "cat tmp:notes.txt x");
+    out.retain(|&b| b != 0x07);
+    screen.apply(&out);
+    assert_eq!(screen.cells.iter().collect::<String>(), "cat tmp:notes.txt x");
+    // Redrawing after a listing shows the line with the cursor in place.
+    editor.feed(0x01, &mut Vec::new());
+    let mut fresh = Screen::default();
+    let mut redraw = Vec::new();
+    editor.redraw_line(&mut redraw);
+    fresh.apply(&redraw);
+    assert_eq!(fresh.cells.iter().collect::<String>(), "cat tmp:notes.txt x");
+    assert_eq!(fresh.column, 0);
+}
+
+#[test]
+fn common_prefixes() {
+    let names = |list: &[&str]| list.iter().map(|s| String::from(*s)).collect::<Vec<String>>();
+    assert_eq!(common_prefix(&names(&["abc", "abd", "ab"])), "ab");
+    assert_eq!(common_prefix(&names(&["é1", "é2"])), "é");
+    assert_eq!(common_prefix(&names(&["x"])), "x");
+    assert_eq!(common_prefix(&[]), "");
+    assert_eq!(common_prefix(&names(&["a", "b"])), "");
 }

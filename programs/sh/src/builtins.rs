@@ -47,6 +47,11 @@ const BUILTINS: &[(&str, Builtin, &str)] = &[
     ("true", succeed, "true              do nothing, successfully"),
 ];
 
+/// The builtins' names (for completion).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    BUILTINS.iter().map(|&(name, _, _)| name)
+}
+
 pub fn find(name: &str) -> Option<Builtin> {
     BUILTINS.iter().find(|(n, _, _)| *n == name).map(|&(_, builtin, _)| builtin)
 }

@@ -33,6 +33,7 @@
 extern crate alloc;
 
 mod builtins;
+mod complete;
 mod compound;
 mod execute;
 mod expand;

@@ -1,7 +1,8 @@
 //! The interactive shell on a console (`serial:`, `fbcon:`): the shell is
 //! interactive when its standard input answers `dup(0, "mode")`. While a
 //! line is edited the console is in `raw` mode and the shell echoes and
-//! edits itself (`lib/line-editor`: cursor keys, history, Ctrl-A/E/U/K);
+//! edits itself (`lib/line-editor`: cursor keys, history, Ctrl-A/E/U/K,
+//! Tab completion from [`crate::complete`]);
 //! while a job runs it is back in `cooked` mode, so the program reads
 //! lines the console edits and Ctrl-C interrupts it.
 //!
@@ -34,13 +35,16 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use line_editor::{Editor, Event};
+use line_editor::{Completed, Editor, Event};
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
 use shell_syntax::{Command, Part, Word};
 
 use crate::shell::Shell;
+
+/// The width Tab's lists of candidates are laid out for.
+const LIST_WIDTH: usize = 80;
 
 /// The prompt for the next line of an unfinished command.
 const CONTINUATION: &str = "> ";
@@ -306,6 +310,22 @@ pub fn interact(shell: &mut Shell, terminal: Terminal) -> i32 {
                     Event::Eof => {
                         write_out(&out);
                         break 'prompt;
+                    }
+                    Event::Complete(word) => {
+                        let candidates = crate::complete::candidates(shell, &word);
+                        if editor.complete(&candidates, &mut out) == Completed::List {
+                            // Several, and nothing more they share: list
+                            // them below, then the prompt and the line.
+                            out.push(b'\n');
+                            out.extend_from_slice(crate::complete::columns(&candidates, LIST_WIDTH).as_bytes());
+                            let prompt = if unfinished.is_empty() {
+                                format!("{} $ ", shell.cwd)
+                            } else {
+                                String::from(CONTINUATION)
+                            };
+                            out.extend_from_slice(prompt.as_bytes());
+                            editor.redraw_line(&mut out);
+                        }
                     }
                 }
             }
