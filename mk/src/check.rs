@@ -486,6 +486,9 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
     for script in &scripts {
         let result = session::run(&mut guest, script);
         tally.record(&format!("{boot} session {}", script.name), result.is_ok(), result.err().as_deref());
+        if !session::recover(&mut guest) {
+            return tally.record(&format!("{boot} shell takes commands again after Ctrl-C"), false, Some("no prompt"));
+        }
     }
     for (daemon, result) in crate::supervision::run(&mut guest) {
         let name = format!("{boot} supervision: {daemon} killed under load comes back");
@@ -563,23 +566,23 @@ fn tutorial_check(ws: &Workspace, tally: &mut Tally) {
         Err(err) => return tally.record("README shell examples", false, Some(&err)),
     };
     let (shutdown, examples): (Vec<_>, Vec<_>) = examples.into_iter().partition(readme::powers_off);
-    for script in &examples {
+    let sessions = match session::load_all(&copy) {
+        Ok(scripts) => scripts,
+        Err(err) => return tally.record("sessions in the tutorial's system", false, Some(&err)),
+    };
+    let runs = examples.iter().map(|script| ("README example", script)).chain(sessions.iter().map(|s| ("session", s)));
+    for (kind, script) in runs {
         let result = session::run(&mut guest, script);
         tally.record(
-            &format!("README example {} in the tutorial's system", script.name),
+            &format!("{kind} {} in the tutorial's system", script.name),
             result.is_ok(),
             result.err().as_deref(),
         );
-    }
-    match session::load_all(&copy) {
-        Ok(scripts) => {
-            for script in &scripts {
-                let result = session::run(&mut guest, script);
-                let name = format!("session {} in the tutorial's system", script.name);
-                tally.record(&name, result.is_ok(), result.err().as_deref());
-            }
+        // A script that left the shell stuck must not cost every later one
+        // its timeout.
+        if !session::recover(&mut guest) {
+            return tally.record("the tutorial's shell takes commands again after Ctrl-C", false, Some("no prompt"));
         }
-        Err(err) => tally.record("sessions in the tutorial's system", false, Some(&err)),
     }
     for script in &shutdown {
         let name = format!("README example {} (the machine stops as shown)", script.name);

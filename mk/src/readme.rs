@@ -83,8 +83,11 @@ fn loosen(line: &str) -> String {
 pub fn examples(readme: &str) -> Vec<Script> {
     let mut scripts = Vec::new();
     let mut block: Option<(&str, Vec<Step>)> = None;
+    // Whether the lines since the last command all continued it.
+    let mut continuing = false;
     for (index, line) in readme.lines().enumerate() {
         if let Some(fence) = line.strip_prefix("```") {
+            continuing = false;
             match block.take() {
                 None => block = Some((fence.trim(), Vec::new())),
                 Some((_, steps)) if !steps.is_empty() => {
@@ -94,13 +97,30 @@ pub fn examples(readme: &str) -> Vec<Script> {
             }
             continue;
         }
-        let Some((language, steps)) = block.as_mut() else { continue };
+        let Some((language, steps)) = block.as_mut() else {
+            continuing = false;
+            continue;
+        };
         if !language.is_empty() && *language != "text" {
             continue;
         }
         if let Some(command) = prompt_command(line) {
             steps.push(Step { line: index + 1, command: command.to_string(), expected: Vec::new() });
-        } else if let Some(step) = steps.last_mut() {
+            continuing = true;
+            continue;
+        }
+        // `> ` lines right after a command continue it, as in a session.
+        if let Some(more) = line.strip_prefix("> ")
+            && continuing
+            && let Some(step) = steps.last_mut()
+        {
+            step.command.push('\r');
+            step.command.push_str(more);
+            step.expected.push(Pattern::Line(line.to_string()));
+            continue;
+        }
+        continuing = false;
+        if let Some(step) = steps.last_mut() {
             if line == "..." {
                 step.expected.push(Pattern::AnyLines);
             } else if !session::is_console_log(line) {
@@ -460,6 +480,10 @@ mod tests {
         assert_eq!(scripts[0].steps[0].expected, vec![Pattern::Line("hi".into()), Pattern::AnyLines]);
         assert!(scripts[0].steps[1].expected.is_empty());
         assert_eq!(scripts[1].steps[0].expected, vec![Pattern::Line("  PID NAME".into())]);
+        let scripts = examples("```\nfile: $ for i in 1 2; do\n> echo $i\n> done\n1\n2\n```\n");
+        assert_eq!(scripts[0].steps[0].command, "for i in 1 2; do\recho $i\rdone");
+        assert_eq!(scripts[0].steps[0].expected[0], Pattern::Line("> echo $i".into()));
+        assert_eq!(scripts[0].steps[0].expected[2], Pattern::Line("*".into()));
     }
 
     #[test]

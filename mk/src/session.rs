@@ -270,6 +270,17 @@ pub fn wait_for_prompt(guest: &mut Guest, timeout: Duration) -> Result<Duration,
     }
 }
 
+/// After a command whose prompt never came back: presses Ctrl-C and says
+/// whether a prompt follows within 10 s, so the next script can run.
+pub fn recover(guest: &mut Guest) -> bool {
+    if ends_in_prompt(&guest.output) {
+        return true;
+    }
+    let mark = guest.output.len();
+    guest.type_text("\x03").is_ok()
+        && guest.wait_until(Duration::from_secs(10), QUIET, |out| out.len() > mark && ends_in_prompt(&out[mark..]))
+}
+
 /// A command's output, and whether the prompt came back after it.
 pub struct Output {
     pub lines: Vec<String>,

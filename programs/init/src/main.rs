@@ -75,7 +75,7 @@ fn main() {
         }
     }
     // Booted: from now on the consoles show only warnings and errors.
-    console_level("warn");
+    console_level("warn", true);
     let mut power = match rt::fs::File::open_with("power:", rt::abi::syscall::O_RDWR) {
         Ok(power) => Some(power),
         Err(err) => {
@@ -87,10 +87,10 @@ fn main() {
 }
 
 /// Sets the least severe level of log line the consoles show, for the
-/// system log (`log:console-level`, see `schemes/logd`) and for the
-/// kernel's (`debug:level`).
-pub fn console_level(level: &str) {
-    for knob in CONSOLE_LEVELS {
+/// system log (`log:console-level`, see `schemes/logd`) and, with
+/// `kernel_too`, for the kernel's (`debug:level`).
+pub fn console_level(level: &str, kernel_too: bool) {
+    for knob in CONSOLE_LEVELS.iter().take(if kernel_too { 2 } else { 1 }) {
         let set = rt::fs::File::open_with(knob, rt::abi::syscall::O_WRONLY)
             .and_then(|mut file| file.write_all(level.as_bytes()));
         if let Err(err) = set {
@@ -139,8 +139,9 @@ fn reap_forever(
         if let Some(file) = power.as_mut()
             && let Some(request) = shutdown::pending(file)
         {
-            // Shutting down: show every step, as during boot.
-            console_level("info");
+            // Shutting down: show every step, as during boot (init's and the
+            // daemons'; the kernel's own lines would only cut into them).
+            console_level("info", false);
             shutdown::run(request, file, services);
             // Still here: the kernel could not do it. Go on reaping.
             log::warn!(
