@@ -487,6 +487,15 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
         let result = session::run(&mut guest, script);
         tally.record(&format!("{boot} session {}", script.name), result.is_ok(), result.err().as_deref());
     }
+    // The full-screen programs on the same serial shell (BIOS is enough:
+    // they see only the console).
+    if boot == "bios" {
+        let name = format!("{boot} edit and less on serial:");
+        match crate::fullscreen::run(&mut guest) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+    }
     for (daemon, result) in crate::supervision::run(&mut guest) {
         let name = format!("{boot} supervision: {daemon} killed under load comes back");
         match result {
