@@ -490,6 +490,15 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
             return tally.record(&format!("{boot} shell takes commands again after Ctrl-C"), false, Some("no prompt"));
         }
     }
+    // The full-screen programs on the same serial shell (BIOS is enough:
+    // they see only the console).
+    if boot == "bios" {
+        let name = format!("{boot} edit and less on serial:");
+        match crate::fullscreen::run(&mut guest) {
+            Ok(note) => tally.record(&name, true, Some(&note)),
+            Err(err) => tally.record(&name, false, Some(&err)),
+        }
+    }
     for (daemon, result) in crate::supervision::run(&mut guest) {
         let name = format!("{boot} supervision: {daemon} killed under load comes back");
         match result {

@@ -17,6 +17,7 @@ mod cli;
 mod damaged;
 mod disk;
 mod forged;
+mod fullscreen;
 mod fuzz;
 mod guest;
 mod hostile;

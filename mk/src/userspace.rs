@@ -51,6 +51,7 @@ pub const PROGRAMS: &[&str] = &[
     "pci",
     "sh",
     "utils",
+    "edit",
     "ps2",
     "fbcon",
     "virtio-blk",
@@ -62,7 +63,7 @@ pub const PROGRAMS: &[&str] = &[
 
 /// The binaries that are user commands, staged in the initfs `bin/` (the
 /// shell's `PATH`), with the utilities' names ([`UTILITIES`]).
-pub const COMMANDS: &[&str] = &["sh", "utils", "hello"];
+pub const COMMANDS: &[&str] = &["sh", "utils", "hello", "edit", "less"];
 
 /// The test and benchmark programs mk and the self-test boot run, staged in
 /// `libexec/`, out of the user's way.

@@ -40,6 +40,11 @@ impl console::Terminal for Screen {
     fn output(&mut self, bytes: &[u8]) {
         self.write(bytes);
     }
+
+    /// The text grid's size.
+    fn size(&self) -> (usize, usize) {
+        Screen::size(self)
+    }
 }
 
 /// What is typed: the keyboard driver's `ps2:` file, read without waiting.

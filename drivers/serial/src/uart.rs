@@ -82,4 +82,10 @@ impl console::Terminal for Uart {
     fn output(&mut self, bytes: &[u8]) {
         self.send(bytes);
     }
+
+    /// The far end of a serial line cannot be asked its size: the classic
+    /// terminal's 80x24.
+    fn size(&self) -> (usize, usize) {
+        (80, 24)
+    }
 }

@@ -39,6 +39,12 @@
 //!   `EINVAL`); `read` returns it plus `\n`, then 0 until the next write.
 //!   Setting a group does not check that it exists: when Ctrl-C finds it
 //!   gone, the signal fails and that is logged.
+//! - `dup(fd, "size")` gives a control handle whose `read` returns the
+//!   terminal's size in character cells as `COLSxROWS\n` (`80x24`), then 0
+//!   (end of file); the driver says it ([`Terminal::size`]: the grid's for
+//!   the framebuffer, 80x24 for a serial line, whose far end cannot be
+//!   asked). `write` is `EINVAL`. Full-screen programs (`edit`, `less`)
+//!   read it once at start.
 //! - any other `dup` name is `EINVAL`; `seek` is `ESPIPE`.
 //! - `fevent`: a terminal handle is readable when a read would not block
 //!   (a line or an end-of-file mark waits in cooked mode, any byte in raw
@@ -50,6 +56,7 @@
 //! struct Uart;                       // the device's output side
 //! impl console::Terminal for Uart {
 //!     fn output(&mut self, bytes: &[u8]) { /* send them */ }
+//!     fn size(&self) -> (usize, usize) { (80, 24) }
 //! }
 //! struct UartInput { irq: rt::fs::File }  // the device's input side
 //! impl console::InputSource<Uart> for UartInput {

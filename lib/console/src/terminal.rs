@@ -14,6 +14,9 @@ use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 /// The device side of a console: where output (program output and echo) goes.
 pub trait Terminal {
     fn output(&mut self, bytes: &[u8]);
+    /// The terminal's size in character cells, `(columns, rows)`, for
+    /// `dup(fd, "size")`.
+    fn size(&self) -> (usize, usize);
 }
 
 /// What a handle is.
@@ -25,6 +28,10 @@ enum Handle {
         read: usize,
     },
     Pgrp {
+        read: usize,
+    },
+    /// `dup(fd, "size")`: how much of `COLSxROWS\n` has been read.
+    Size {
         read: usize,
     },
 }
@@ -181,6 +188,7 @@ impl<T: Terminal> Scheme for Console<T> {
         let new = match name {
             b"mode" => Handle::Mode { read: 0 },
             b"pgrp" => Handle::Pgrp { read: 0 },
+            b"size" => Handle::Size { read: 0 },
             _ => return Err(Error::new(EINVAL)),
         };
         Ok(Opened::Handle(self.handles.insert(new)))
@@ -189,10 +197,12 @@ impl<T: Terminal> Scheme for Console<T> {
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
         let mode = self.discipline.mode();
         let foreground = self.foreground;
+        let (cols, rows) = self.terminal.size();
         match self.handle(handle)? {
             Handle::Terminal => self.discipline.read(buf).ok_or(Error::new(EAGAIN)),
             Handle::Mode { read } => Ok(read_text(&format!("{}\n", mode.name()), read, buf)),
             Handle::Pgrp { read } => Ok(read_text(&format!("{foreground}\n"), read, buf)),
+            Handle::Size { read } => Ok(read_text(&format!("{cols}x{rows}\n"), read, buf)),
         }
     }
 
@@ -211,6 +221,7 @@ impl<T: Terminal> Scheme for Console<T> {
                 *read = 0;
                 self.foreground = pgid;
             }
+            Handle::Size { .. } => return Err(Error::new(EINVAL)),
         }
         Ok(buf.len())
     }

@@ -29,6 +29,11 @@ impl Terminal for Screen {
     fn output(&mut self, bytes: &[u8]) {
         let _ = self.0.write_all(bytes);
     }
+
+    /// An odd size, so the test sees it is the driver's.
+    fn size(&self) -> (usize, usize) {
+        (101, 37)
+    }
 }
 
 /// The console's input side: the keyboard pipe (non-blocking).
@@ -218,6 +223,10 @@ pub fn console_modes_pgrp_and_ctrl_c() -> Outcome {
     let mut mode = ok("dup mode", term.derive("mode"))?;
     ensure!(control_text(&mut mode)? == "cooked\n", "the first mode is not cooked");
     expect_err("dup of an unknown name", term.derive("colour"), sc::EINVAL)?;
+    // The size the driver gives, read-only.
+    let mut size = ok("dup size", term.derive("size"))?;
+    ensure!(control_text(&mut size)? == "101x37\n", "size did not read as the driver's 101x37");
+    expect_err("write to size", size.write(b"80x24"), sc::EINVAL)?;
     expect_err("mode bogus", mode.write(b"bogus"), sc::EINVAL)?;
     // Raw: bytes as typed, no echo, no signals.
     ok("mode raw", mode.write_all(b"raw\n"))?;
@@ -253,5 +262,5 @@ pub fn console_modes_pgrp_and_ctrl_c() -> Outcome {
         kill_and_reap(victim);
     }
     result?;
-    Ok(format!("raw pass-through, mode and pgrp handles, SIGINT to group {victim}"))
+    Ok(format!("raw pass-through, mode, size and pgrp handles, SIGINT to group {victim}"))
 }
