@@ -30,6 +30,13 @@ pub fn usage(tool: &str, message: &str) -> u8 {
     USAGE
 }
 
+/// Prints only the usage of `tool` on standard error (for a mistake the
+/// usage itself explains); returns [`USAGE`].
+pub fn usage_only(tool: &str) -> u8 {
+    eprintln!("usage: {}", usage_text(tool));
+    USAGE
+}
+
 /// What `tool --help` prints on standard output: the summary line and the
 /// usage, from `names.rs`.
 pub fn help(tool: &str) -> u8 {

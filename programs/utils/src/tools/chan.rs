@@ -32,7 +32,7 @@ pub fn main(args: &[&str]) -> u8 {
             (send(&url, words), url)
         }
         _ => {
-            return report::usage("chan", "bad arguments");
+            return report::usage_only("chan");
         }
     };
     match result {
