@@ -8,7 +8,10 @@
 //! stage this binary as `bin/NAME` for each; a compile-time check keeps the
 //! dispatch table below equal to that list. Each utility is a module of
 //! `tools/`; the errors they print read `NAME: ARGUMENT: description`
-//! (`report`), with exit status 1.
+//! (`report`), with exit status 1. Every utility answers `NAME --help`
+//! (handled here, before the utility runs) with its summary and usage from
+//! `names.rs`; a bad option prints `NAME: unknown option -x` and the same
+//! usage on standard error, status 2.
 
 #![no_std]
 #![no_main]
@@ -18,9 +21,11 @@ extern crate alloc;
 
 mod names;
 mod net;
+mod options;
 mod report;
 mod stream;
 mod tools;
+mod walk;
 
 use alloc::vec::Vec;
 
@@ -34,17 +39,21 @@ type Tool = fn(&[&str]) -> u8;
 
 /// The dispatch table, in the order of `names::UTILITIES`.
 const TABLE: &[(&str, Tool)] = &[
+    ("basename", tools::pathname::basename_main),
     ("cat", tools::cat::main),
     ("chan", tools::chan::main),
     ("cp", tools::cp::main),
     ("date", tools::date::main),
     ("dd", tools::dd::main),
     ("df", tools::df::main),
+    ("dirname", tools::pathname::dirname_main),
     ("echo", tools::echo::main),
     ("env", tools::env::main),
     ("false", tools::truth::false_main),
+    ("find", tools::find::main),
     ("free", tools::free::main),
     ("get", tools::get::main),
+    ("grep", tools::grep::main),
     ("head", tools::head::main),
     ("hexdump", tools::hexdump::main),
     ("host", tools::host::main),
@@ -57,17 +66,26 @@ const TABLE: &[(&str, Tool)] = &[
     ("nc", tools::nc::main),
     ("ping", tools::ping::main),
     ("poweroff", tools::power::poweroff_main),
+    ("printf", tools::printf::main),
     ("ps", tools::ps::main),
     ("pwd", tools::pwd::main),
     ("reboot", tools::power::reboot_main),
     ("rm", tools::rm::main),
     ("rmdir", tools::rm::rmdir_main),
+    ("seq", tools::seq::main),
     ("sleep", tools::sleep::main),
+    ("sort", tools::sort::main),
+    ("stat", tools::stat::main),
     ("sync", tools::sync::main),
+    ("tail", tools::tail::main),
+    ("tee", tools::tee::main),
     ("touch", tools::touch::main),
     ("true", tools::truth::true_main),
     ("uname", tools::uname::main),
+    ("uniq", tools::uniq::main),
+    ("uptime", tools::uptime::main),
     ("wc", tools::wc::main),
+    ("xargs", tools::xargs::main),
 ];
 
 const fn same_str(a: &str, b: &str) -> bool {
@@ -113,15 +131,18 @@ fn find(name: &str) -> Option<Tool> {
 fn main() -> ExitCode {
     let args: Vec<&str> = rt::env::args().collect();
     let called = args.first().map_or("utils", |arg0| basename(arg0));
-    let (tool, rest) = match find(called) {
-        Some(tool) => (tool, args.get(1..).unwrap_or(&[])),
-        None => match args.get(1).and_then(|name| find(name)) {
-            Some(tool) => (tool, &args[2..]),
+    let (name, tool, rest) = match find(called) {
+        Some(tool) => (called, tool, args.get(1..).unwrap_or(&[])),
+        None => match args.get(1).and_then(|&name| find(name).map(|tool| (name, tool))) {
+            Some((name, tool)) => (name, tool, &args[2..]),
             None => {
                 eprintln!("utils: run me as one of: {}", names::UTILITIES.join(" "));
                 return ExitCode::from(2);
             }
         },
     };
+    if rest.first() == Some(&"--help") {
+        return ExitCode::from(report::help(name));
+    }
     ExitCode::from(tool(rest))
 }

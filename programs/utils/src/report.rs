@@ -2,7 +2,7 @@
 //! error (the description is the errno's text, as `strerror` gives it),
 //! and the exit statuses that go with it.
 
-use rt::eprintln;
+use rt::{eprintln, println};
 
 /// Exit status of a utility that did everything.
 pub const OK: u8 = 0;
@@ -17,11 +17,39 @@ pub fn error(tool: &str, what: &str, err: rt::Error) {
     eprintln!("{tool}: {what}: {err}");
 }
 
-/// Prints `tool: message` and the usage line; returns [`USAGE`].
-pub fn usage(tool: &str, message: &str, usage: &str) -> u8 {
+/// The usage text of `tool` from the table in `names.rs`.
+fn usage_text(tool: &str) -> &'static str {
+    crate::names::utility_named(tool).map_or("", |utility| utility.usage)
+}
+
+/// Prints `tool: message` and the tool's usage (from `names.rs`) on
+/// standard error; returns [`USAGE`].
+pub fn usage(tool: &str, message: &str) -> u8 {
     eprintln!("{tool}: {message}");
-    eprintln!("usage: {tool} {usage}");
+    eprintln!("usage: {}", usage_text(tool));
     USAGE
+}
+
+/// Prints only the usage of `tool` on standard error (for a mistake the
+/// usage itself explains); returns [`USAGE`].
+pub fn usage_only(tool: &str) -> u8 {
+    eprintln!("usage: {}", usage_text(tool));
+    USAGE
+}
+
+/// What `tool --help` prints on standard output: the summary line and the
+/// usage, from `names.rs`.
+pub fn help(tool: &str) -> u8 {
+    if let Some(utility) = crate::names::utility_named(tool) {
+        println!("{}: {}", utility.name, utility.summary);
+        println!("usage: {}", utility.usage);
+    }
+    OK
+}
+
+/// `tool: unknown option -x` and the usage, for a bad option `-x`.
+pub fn unknown_option(tool: &str, option: &str) -> u8 {
+    usage(tool, &alloc::format!("unknown option {option}"))
 }
 
 /// The whole text at `url` (a `sys:` file, say), or `None` after

@@ -40,3 +40,67 @@ pub fn copy(from: &mut File, to: usize) -> Result<u64, (bool, rt::Error)> {
         total += n as u64;
     }
 }
+
+/// Standard output gathered into chunks: fewer writes than one per line.
+pub struct Output {
+    buf: alloc::vec::Vec<u8>,
+}
+
+impl Output {
+    pub fn new() -> Output {
+        Output { buf: alloc::vec::Vec::with_capacity(CHUNK) }
+    }
+
+    /// Adds `bytes`, writing out when a chunk is full.
+    pub fn push(&mut self, bytes: &[u8]) -> rt::Result<()> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK { self.flush() } else { Ok(()) }
+    }
+
+    /// Writes what is gathered.
+    pub fn flush(&mut self) -> rt::Result<()> {
+        let result = io::write_stdout(&self.buf);
+        self.buf.clear();
+        result
+    }
+}
+
+/// Calls `line` with each line of `file` (without its `\n`; a last line
+/// without one too), as the bytes come: a pipe's lines are handled as
+/// they arrive. After each read's lines, `after_read` runs (to flush
+/// output). Stops early when `line` returns `false`.
+pub fn for_each_line(
+    file: &mut File,
+    line: &mut dyn FnMut(&[u8]) -> rt::Result<bool>,
+    after_read: &mut dyn FnMut() -> rt::Result<()>,
+) -> rt::Result<()> {
+    let mut buf = alloc::vec![0u8; CHUNK];
+    let mut partial: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            if !partial.is_empty() {
+                line(&partial)?;
+            }
+            return after_read();
+        }
+        let mut start = 0;
+        for at in 0..n {
+            if buf[at] == b'\n' {
+                let keep_going = if partial.is_empty() {
+                    line(&buf[start..at])?
+                } else {
+                    partial.extend_from_slice(&buf[start..at]);
+                    let whole = core::mem::take(&mut partial);
+                    line(&whole)?
+                };
+                if !keep_going {
+                    return after_read();
+                }
+                start = at + 1;
+            }
+        }
+        partial.extend_from_slice(&buf[start..n]);
+        after_read()?;
+    }
+}

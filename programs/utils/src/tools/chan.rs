@@ -21,8 +21,6 @@ use rt::fs::File;
 use crate::report::{self, FAILED, OK};
 use crate::stream;
 
-const SYNOPSIS: &str = "usage: chan listen NAME | chan send NAME TEXT...";
-
 pub fn main(args: &[&str]) -> u8 {
     let (result, url) = match args {
         ["listen", name] => {
@@ -34,8 +32,7 @@ pub fn main(args: &[&str]) -> u8 {
             (send(&url, words), url)
         }
         _ => {
-            rt::eprintln!("{SYNOPSIS}");
-            return report::USAGE;
+            return report::usage_only("chan");
         }
     };
     match result {

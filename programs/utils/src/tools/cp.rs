@@ -54,7 +54,7 @@ pub fn copy_file(tool: &str, source: &str, to: &str, dest: &str) -> bool {
 
 pub fn main(args: &[&str]) -> u8 {
     let [source, dest] = args else {
-        return report::usage("cp", "needs a source and a destination", "SOURCE DEST");
+        return report::usage("cp", "needs a source and a destination");
     };
     if copy_file("cp", source, &target(source, dest), dest) { OK } else { FAILED }
 }

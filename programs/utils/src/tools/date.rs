@@ -21,7 +21,7 @@ pub fn main(args: &[&str]) -> u8 {
             None => println!("{now} s after the epoch"),
         },
         ["+%s"] => println!("{now}"),
-        _ => return report::usage("date", "unknown arguments", "[+%s]"),
+        _ => return report::usage("date", "unknown arguments"),
     }
     OK
 }

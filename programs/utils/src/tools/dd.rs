@@ -20,8 +20,6 @@ use rt::fs::File;
 use crate::report::{self, FAILED, OK};
 use crate::tools::free::human;
 
-const USAGE: &str = "[if=URL] [of=URL] [bs=BYTES] [count=BLOCKS]";
-
 /// A size with an optional `K`/`M`/`G` suffix (powers of 1024).
 fn size(text: &str) -> Option<u64> {
     let (digits, scale) = match text.as_bytes().last()? {
@@ -37,20 +35,20 @@ pub fn main(args: &[&str]) -> u8 {
     let (mut input, mut output, mut bs, mut count) = (None, None, 512u64, None);
     for &arg in args {
         let Some((key, value)) = arg.split_once('=') else {
-            return report::usage("dd", &format!("unknown operand {arg}"), USAGE);
+            return report::usage("dd", &format!("unknown operand {arg}"));
         };
         match key {
             "if" => input = Some(value),
             "of" => output = Some(value),
             "bs" => match size(value) {
                 Some(n) if n > 0 && n <= 16 << 20 => bs = n,
-                _ => return report::usage("dd", &format!("invalid block size {value}"), USAGE),
+                _ => return report::usage("dd", &format!("invalid block size {value}")),
             },
             "count" => match value.parse::<u64>() {
                 Ok(n) => count = Some(n),
-                Err(_) => return report::usage("dd", &format!("invalid count {value}"), USAGE),
+                Err(_) => return report::usage("dd", &format!("invalid count {value}")),
             },
-            _ => return report::usage("dd", &format!("unknown operand {arg}"), USAGE),
+            _ => return report::usage("dd", &format!("unknown operand {arg}")),
         }
     }
     let mut from = match input {

@@ -35,7 +35,7 @@ fn line(arg: &str) -> rt::Result<()> {
 
 pub fn main(args: &[&str]) -> u8 {
     if args.iter().any(|arg| arg.starts_with('-')) {
-        return report::usage("df", "unknown option", "df [PATH...]");
+        return report::usage("df", "unknown option");
     }
     let explicit = !args.is_empty();
     let paths: Vec<&str> = if explicit { args.to_vec() } else { DEFAULT.to_vec() };

@@ -17,7 +17,6 @@ use rt::io;
 use crate::net;
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "get http://HOST[:PORT]/PATH";
 /// The most bytes a response head may take.
 const HEAD_MAX: usize = 64 * 1024;
 
@@ -113,9 +112,9 @@ impl Chunks {
 }
 
 pub fn main(args: &[&str]) -> u8 {
-    let [url] = args else { return report::usage("get", "one URL expected", USAGE) };
+    let [url] = args else { return report::usage("get", "one URL expected") };
     let Some((host, port, path)) = parse_url(url) else {
-        return report::usage("get", &format!("{url}: not an http:// URL"), USAGE);
+        return report::usage("get", &format!("{url}: not an http:// URL"));
     };
     let fail = |what: &str| {
         eprintln!("get: {url}: {what}");

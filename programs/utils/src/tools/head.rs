@@ -9,15 +9,13 @@ use rt::println;
 use crate::report::{self, FAILED, OK};
 use crate::stream;
 
-const USAGE: &str = "[-n LINES] [FILE...]";
-
 pub fn main(args: &[&str]) -> u8 {
     let (lines, files) = match args {
         ["-n", count, rest @ ..] => match count.parse::<usize>() {
             Ok(n) => (n, rest),
-            Err(_) => return report::usage("head", "-n needs a number of lines", USAGE),
+            Err(_) => return report::usage("head", "-n needs a number of lines"),
         },
-        ["-n"] => return report::usage("head", "-n needs a number of lines", USAGE),
+        ["-n"] => return report::usage("head", "-n needs a number of lines"),
         rest => (10, rest),
     };
     let files: &[&str] = if files.is_empty() { &["-"] } else { files };

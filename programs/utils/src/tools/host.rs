@@ -7,9 +7,9 @@ use rt::println;
 use crate::report::{self, FAILED, OK};
 
 pub fn main(args: &[&str]) -> u8 {
-    let [name] = args else { return report::usage("host", "one name expected", "host NAME") };
+    let [name] = args else { return report::usage("host", "one name expected") };
     if name.starts_with('-') {
-        return report::usage("host", "unknown option", "host NAME");
+        return report::usage("host", "unknown option");
     }
     match rt::fs::read_to_string(&alloc::format!("netcfg:resolve/{name}")) {
         Ok(text) => {

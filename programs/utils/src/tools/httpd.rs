@@ -33,7 +33,6 @@ use rt::println;
 use crate::report::{self, FAILED};
 use crate::stream;
 
-const USAGE: &str = "httpd [-q] DIR [PORT]";
 /// Bytes of a request head at most.
 const HEAD_MAX: usize = 16 * 1024;
 /// Event data of the listener and of the idle timer; connections are
@@ -340,9 +339,9 @@ pub fn main(args: &[&str]) -> u8 {
         [root] if !root.starts_with('-') => (*root, 80u16),
         [root, port] if !root.starts_with('-') => match port.parse::<u16>() {
             Ok(p) if p > 0 => (*root, p),
-            _ => return report::usage("httpd", "bad port", USAGE),
+            _ => return report::usage("httpd", "bad port"),
         },
-        _ => return report::usage("httpd", "bad arguments", USAGE),
+        _ => return report::usage("httpd", "bad arguments"),
     };
     let root = rt::fs::resolve(root);
     match File::open(&root) {

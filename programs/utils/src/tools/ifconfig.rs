@@ -11,8 +11,6 @@ use rt::println;
 
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "ifconfig [CARD [ADDR/PREFIX|dhcp]]";
-
 /// The value of `name` in `netcfg:CARD`'s `name value` lines.
 fn field<'a>(text: &'a str, name: &str) -> &'a str {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')).unwrap_or("?")
@@ -68,6 +66,6 @@ pub fn main(args: &[&str]) -> u8 {
                 }
             }
         }
-        _ => report::usage("ifconfig", "bad arguments", USAGE),
+        _ => report::usage("ifconfig", "bad arguments"),
     }
 }

@@ -7,8 +7,6 @@ use rt::abi::{SIGINT, SIGKILL, SIGTERM};
 
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "[-SIGNAL] PID...";
-
 fn signal(name: &str) -> Option<usize> {
     if let Ok(number) = name.parse::<usize>() {
         return Some(number);
@@ -25,12 +23,12 @@ pub fn main(args: &[&str]) -> u8 {
     let (signal, pids) = match args.split_first() {
         Some((first, rest)) if first.starts_with('-') => match signal(&first[1..]) {
             Some(signal) => (signal, rest),
-            None => return report::usage("kill", &alloc::format!("unknown signal {}", &first[1..]), USAGE),
+            None => return report::usage("kill", &alloc::format!("unknown signal {}", &first[1..])),
         },
         _ => (SIGTERM, args),
     };
     if pids.is_empty() {
-        return report::usage("kill", "no process given", USAGE);
+        return report::usage("kill", "no process given");
     }
     let mut status = OK;
     for &arg in pids {

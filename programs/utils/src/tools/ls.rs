@@ -1,6 +1,6 @@
 //! `ls [-l] [PATH...]`: lists directories of any scheme (the current
 //! directory by default; `ls :` lists the schemes), names sorted, one per
-//! line. A file argument is listed as itself. With `-l` each line is
+//! line, in natural order (`2` before `10`). A file argument is listed as itself. With `-l` each line is
 //! `KIND+PERMISSIONS SIZE MODIFIED NAME` from `fstat` (`d` directory, `-`
 //! file, `c` device or socket; SIZE is bytes for files, entries for
 //! directories; MODIFIED is `YYYY-MM-DD HH:MM` in UTC, blank for a file
@@ -16,33 +16,37 @@ use rt::println;
 
 use crate::report::{self, FAILED, OK};
 use crate::stream;
+use crate::walk;
 
-/// The URL of entry `name` in the directory at `dir`.
-fn child(dir: &str, name: &str) -> String {
-    if dir == ":" {
-        // The root scheme lists scheme names.
-        format!("{name}:")
-    } else if dir.ends_with(':') || dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-fn long_line(stat: &Stat, name: &str) -> String {
-    let kind = match stat.st_mode & MODE_TYPE {
-        MODE_DIR => 'd',
-        MODE_FILE => '-',
-        MODE_CHR => 'c',
-        _ => '?',
-    };
+/// The permission bits as `rwxr-xr-x`.
+fn permissions(mode: u16) -> String {
     let mut perms = String::new();
     for shift in [6, 3, 0] {
-        let bits = (stat.st_mode >> shift) & 7;
+        let bits = (mode >> shift) & 7;
         perms.push(if bits & 4 != 0 { 'r' } else { '-' });
         perms.push(if bits & 2 != 0 { 'w' } else { '-' });
         perms.push(if bits & 1 != 0 { 'x' } else { '-' });
     }
+    perms
+}
+
+/// The kind letter and permissions, as `ls -l` shows them: `-rw-r--r--`.
+pub fn mode_string(mode: u16) -> String {
+    format!("{}{}", kind_letter(mode), permissions(mode))
+}
+
+fn kind_letter(mode: u16) -> char {
+    match mode & MODE_TYPE {
+        MODE_DIR => 'd',
+        MODE_FILE => '-',
+        MODE_CHR => 'c',
+        _ => '?',
+    }
+}
+
+fn long_line(stat: &Stat, name: &str) -> String {
+    let kind = kind_letter(stat.st_mode);
+    let perms = permissions(stat.st_mode);
     let modified = match stat.st_mtime {
         0 => None,
         seconds => i64::try_from(seconds).ok().and_then(wall_clock::Date::from_unix),
@@ -69,13 +73,10 @@ fn list(arg: &str, long: bool) -> rt::Result<()> {
         show(&url, arg, long);
         return Ok(());
     }
-    let mut text = String::new();
-    file.read_to_string(&mut text)?;
+    let names = walk::names(&mut file)?;
     drop(file);
-    let mut names: Vec<&str> = text.lines().filter(|name| !name.is_empty()).collect();
-    names.sort_unstable();
-    for name in names {
-        show(&child(&url, name), name, long);
+    for name in &names {
+        show(&walk::child(&url, name), name, long);
     }
     Ok(())
 }
@@ -84,7 +85,7 @@ pub fn main(args: &[&str]) -> u8 {
     let long = args.contains(&"-l");
     let paths: Vec<&str> = args.iter().copied().filter(|&arg| arg != "-l").collect();
     if let Some(bad) = paths.iter().find(|p| p.starts_with('-')) {
-        return report::usage("ls", &format!("unknown option {bad}"), "[-l] [PATH...]");
+        return report::unknown_option("ls", bad);
     }
     let paths: &[&str] = if paths.is_empty() { &[""] } else { &paths };
     let mut status = OK;

@@ -8,7 +8,7 @@ use crate::report::{self, FAILED, OK};
 
 pub fn main(args: &[&str]) -> u8 {
     if args.is_empty() {
-        return report::usage("mkdir", "missing operand", "DIR...");
+        return report::usage("mkdir", "missing operand");
     }
     let mut status = OK;
     for &arg in args {

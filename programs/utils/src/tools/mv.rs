@@ -10,7 +10,7 @@ use crate::tools::cp;
 
 pub fn main(args: &[&str]) -> u8 {
     let [source, dest] = args else {
-        return report::usage("mv", "needs a source and a destination", "SOURCE DEST");
+        return report::usage("mv", "needs a source and a destination");
     };
     let to = cp::target(source, dest);
     let file = match File::open_with(&rt::fs::resolve(source), O_RDONLY) {

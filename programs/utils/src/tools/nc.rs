@@ -12,8 +12,6 @@ use rt::fs::File;
 use crate::net;
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "nc [-u] [-w SECONDS] HOST PORT | nc [-u] [-w SECONDS] -l PORT";
-
 pub fn main(args: &[&str]) -> u8 {
     let mut args = args;
     let (mut udp, mut idle) = (false, None);
@@ -25,7 +23,7 @@ pub fn main(args: &[&str]) -> u8 {
             }
             ["-w", seconds, rest @ ..] => {
                 let Some(s) = seconds.parse::<u64>().ok().filter(|&s| s > 0) else {
-                    return report::usage("nc", "bad -w", USAGE);
+                    return report::usage("nc", "bad -w");
                 };
                 idle = Some(core::time::Duration::from_secs(s));
                 args = rest;
@@ -36,7 +34,7 @@ pub fn main(args: &[&str]) -> u8 {
     let scheme = if udp { "udp" } else { "tcp" };
     let (what, conn) = match args {
         ["-l", port] => {
-            let Ok(port) = net_port(port) else { return report::usage("nc", "bad port", USAGE) };
+            let Ok(port) = net_port(port) else { return report::usage("nc", "bad port") };
             let what = alloc::format!(":{port}");
             let listener =
                 File::open_with(&alloc::format!("{scheme}::{port}"), sc::O_RDWR | sc::O_CREAT | sc::O_CLOEXEC);
@@ -44,7 +42,7 @@ pub fn main(args: &[&str]) -> u8 {
             (what, conn)
         }
         [host, port] if !host.starts_with('-') => {
-            let Ok(port) = net_port(port) else { return report::usage("nc", "bad port", USAGE) };
+            let Ok(port) = net_port(port) else { return report::usage("nc", "bad port") };
             let what = alloc::format!("{host}:{port}");
             let conn = if udp {
                 File::open_with(&alloc::format!("udp:{host}:{port}"), sc::O_RDWR | sc::O_CLOEXEC)
@@ -53,7 +51,7 @@ pub fn main(args: &[&str]) -> u8 {
             };
             (what, conn)
         }
-        _ => return report::usage("nc", "bad arguments", USAGE),
+        _ => return report::usage("nc", "bad arguments"),
     };
     let mut conn = match conn {
         Ok(conn) => conn,

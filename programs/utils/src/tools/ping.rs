@@ -14,7 +14,6 @@ use rt::println;
 use crate::net;
 use crate::report::{self, FAILED, OK};
 
-const USAGE: &str = "ping [-c COUNT] [-i SECONDS] [-W SECONDS] HOST";
 /// Bytes carried by each request (as Linux's ping).
 const DATA: usize = 56;
 
@@ -46,10 +45,10 @@ pub fn main(args: &[&str]) -> u8 {
             _ => false,
         };
         if !ok {
-            return report::usage("ping", &alloc::format!("bad argument {arg}"), USAGE);
+            return report::usage("ping", &alloc::format!("bad argument {arg}"));
         }
     }
-    let Some(host) = host else { return report::usage("ping", "no host", USAGE) };
+    let Some(host) = host else { return report::usage("ping", "no host") };
     let url = alloc::format!("icmp:echo/{host}");
     let mut echo = match File::open_with(&url, sc::O_RDWR | sc::O_CLOEXEC) {
         Ok(file) => file,

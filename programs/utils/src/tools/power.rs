@@ -18,7 +18,7 @@ pub fn reboot_main(args: &[&str]) -> u8 {
 
 fn request(word: &str, args: &[&str]) -> u8 {
     if !args.is_empty() {
-        return report::usage(word, "no arguments expected", "(no arguments)");
+        return report::usage(word, "no arguments expected");
     }
     let result = File::open_with("power:", O_WRONLY).and_then(|mut power| power.write_all(word.as_bytes()));
     match result {

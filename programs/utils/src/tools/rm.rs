@@ -5,7 +5,7 @@ use crate::report::{self, FAILED, OK};
 
 fn remove_each(tool: &str, args: &[&str], remove: fn(&str) -> rt::Result<()>) -> u8 {
     if args.is_empty() {
-        return report::usage(tool, "missing operand", "PATH...");
+        return report::usage(tool, "missing operand");
     }
     let mut status = OK;
     for &arg in args {

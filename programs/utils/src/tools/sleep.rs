@@ -50,10 +50,10 @@ fn sleep(ns: u64) -> rt::Result<()> {
 
 pub fn main(args: &[&str]) -> u8 {
     let [seconds] = args else {
-        return report::usage("sleep", "needs one duration", "SECONDS");
+        return report::usage("sleep", "needs one duration");
     };
     let Some(ns) = parse_ns(seconds) else {
-        return report::usage("sleep", &alloc::format!("invalid time interval '{seconds}'"), "SECONDS");
+        return report::usage("sleep", &alloc::format!("invalid time interval '{seconds}'"));
     };
     match sleep(ns) {
         Ok(()) => OK,

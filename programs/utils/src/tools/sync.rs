@@ -15,7 +15,7 @@ const DEFAULT: &[&str] = &["file:", "tmp:"];
 
 pub fn main(args: &[&str]) -> u8 {
     if args.iter().any(|arg| arg.starts_with('-')) {
-        return report::usage("sync", "unknown option", "sync [PATH...]");
+        return report::usage("sync", "unknown option");
     }
     let explicit = !args.is_empty();
     let paths: Vec<&str> = if explicit { args.to_vec() } else { DEFAULT.to_vec() };

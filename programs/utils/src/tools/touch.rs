@@ -8,7 +8,7 @@ use crate::report::{self, FAILED, OK};
 
 pub fn main(args: &[&str]) -> u8 {
     if args.is_empty() {
-        return report::usage("touch", "missing file operand", "FILE...");
+        return report::usage("touch", "missing file operand");
     }
     let mut status = OK;
     for &arg in args {

@@ -17,7 +17,7 @@ pub fn main(args: &[&str]) -> u8 {
         ["-r"] => println!("{}", field(1)),
         ["-m"] => println!("{}", field(2)),
         ["-a"] => println!("{}", fields.join(" ")),
-        _ => return report::usage("uname", "unknown arguments", "[-a|-s|-r|-m]"),
+        _ => return report::usage("uname", "unknown arguments"),
     }
     OK
 }

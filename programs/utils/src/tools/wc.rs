@@ -39,8 +39,6 @@ fn count(arg: &str) -> rt::Result<Counts> {
     }
 }
 
-const USAGE: &str = "[-l] [-w] [-c] [FILE...]";
-
 /// Which columns to print: lines, words, bytes.
 #[derive(Clone, Copy)]
 struct Columns([bool; 3]);
@@ -70,7 +68,7 @@ pub fn main(args: &[&str]) -> u8 {
                 'l' => picked[0] = true,
                 'w' => picked[1] = true,
                 'c' => picked[2] = true,
-                _ => return report::usage("wc", &alloc::format!("unknown option -{flag}"), USAGE),
+                _ => return report::usage("wc", &alloc::format!("unknown option -{flag}")),
             }
         }
         files = rest;
