@@ -24,7 +24,7 @@ const BUILTINS: &[(&str, Builtin, &str)] = &[
     ("cd", cd, "cd [DIR]          change the current directory (a URL or a relative path; $HOME alone)"),
     ("exit", exit, "exit [N]          leave the shell with status N (default: the last status)"),
     ("export", export, "export [NAME[=VALUE]...]  set variables (all are exported); alone, list them"),
-    ("help", help, "help              this list"),
+    ("help", help, "help [NAME...]    this list, or a builtin's or utility's usage"),
     ("jobs", jobs, "jobs              the background jobs still running"),
     ("pwd", pwd, "pwd               print the current directory"),
     ("unset", unset, "unset NAME...     remove variables"),
@@ -153,13 +153,59 @@ fn exit(shell: &mut Shell, argv: &[String]) -> i32 {
     code
 }
 
-fn help(_shell: &mut Shell, _argv: &[String]) -> i32 {
-    println!("builtins:");
-    for (_, _, line) in BUILTINS {
-        println!("  {line}");
+/// The utilities' table (`programs/utils/src/names.rs`): names, one-line
+/// summaries and usages, shared with `utils` itself and `mk`.
+#[allow(dead_code)]
+mod utilities {
+    include!("../../utils/src/names.rs");
+}
+
+/// The programs on `PATH` that are neither builtins nor utilities.
+fn other_programs(shell: &Shell) -> Vec<String> {
+    let mut names = Vec::new();
+    let path = shell.vars.get("PATH").map_or("", String::as_str);
+    for dir in path.split(crate::search::PATH_SEPARATOR).filter(|dir| !dir.is_empty()) {
+        let Ok(text) = rt::fs::read_to_string(&shell.resolve(dir)) else { continue };
+        for name in text.lines() {
+            if !name.is_empty() && utilities::utility_named(name).is_none() && find(name).is_none() {
+                names.push(String::from(name));
+            }
+        }
     }
-    println!("other commands are programs found on $PATH (directories separated by ';')");
-    0
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn help(shell: &mut Shell, argv: &[String]) -> i32 {
+    if argv.len() < 2 {
+        println!("builtins:");
+        for (_, _, line) in BUILTINS {
+            println!("  {line}");
+        }
+        println!("utilities (help NAME for one's usage, NAME --help too):");
+        for utility in utilities::UTILITY_TABLE {
+            println!("  {:<9} {}", utility.name, utility.summary);
+        }
+        println!("other programs on $PATH: {}", other_programs(shell).join(" "));
+        println!("programs are found on $PATH (directories separated by ';'); NAME --help says more");
+        return 0;
+    }
+    let mut status = 0;
+    for name in &argv[1..] {
+        if let Some((_, _, line)) = BUILTINS.iter().find(|(n, _, _)| n == name) {
+            println!("{line}");
+        } else if let Some(utility) = utilities::utility_named(name) {
+            println!("{}: {}", utility.name, utility.summary);
+            println!("usage: {}", utility.usage);
+        } else if other_programs(shell).contains(name) {
+            println!("{name}: a program on $PATH; `{name} --help` may say more");
+        } else {
+            eprintln!("help: {name}: no such builtin or utility");
+            status = 1;
+        }
+    }
+    status
 }
 
 fn jobs(shell: &mut Shell, _argv: &[String]) -> i32 {
