@@ -36,6 +36,8 @@ const REQUIRED_SELFTESTS: &[&str] = &[
     "heap_alloc_free",
     "heap_growth",
     "paging_map_unmap_remap",
+    "tlb_shootdown_kernel",
+    "kstack_reuse_shootdown",
     "kernel_image_wx",
     "nx_outside_image",
     "lower_half_empty",

@@ -37,6 +37,8 @@ pub fn with_current_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R
 pub fn first_process_exited(status: usize) {
     if crate::boot::mode() == crate::boot::Mode::SelfTest {
         log::info!("first process exited with status {status:#x}");
+        let (shootdowns, ipis) = crate::memory::tlb::stats();
+        log::info!("TLB shootdowns since boot: {shootdowns} ({ipis} IPIs)");
     } else {
         // Nothing restarts init: orphans have no reaper, consoles and
         // daemons no supervisor. Say so where nobody can miss it.

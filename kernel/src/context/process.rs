@@ -199,6 +199,7 @@ impl Process {
             let pml4 = space.pml4();
             let old = self.space.lock().replace(space);
             self.pml4.store(pml4.start_address().as_u64() as usize, Ordering::Release);
+            crate::memory::tlb::note_loaded(pml4);
             // SAFETY: the new table's kernel half is the kernel's own.
             unsafe { Cr3::write(pml4, Cr3Flags::empty()) };
             old
@@ -260,6 +261,7 @@ pub fn exit_current(status: usize) -> ! {
     drop(files);
     let space = without_interrupts(|| {
         process.pml4.store(0, Ordering::Release);
+        crate::memory::tlb::note_loaded(paging::kernel_pml4());
         // SAFETY: the kernel's PML4 maps everything the kernel is using.
         unsafe { Cr3::write(paging::kernel_pml4(), Cr3Flags::empty()) };
         process.space.lock().take()

@@ -333,6 +333,7 @@ pub fn schedule() {
         None => paging::kernel_pml4(),
     };
     if Cr3::read().0 != next_pml4 {
+        crate::memory::tlb::note_loaded(next_pml4);
         // SAFETY: the PML4 is a live address space whose kernel half is the
         // kernel's; the code and stack in use are kernel mappings.
         unsafe { Cr3::write(next_pml4, Cr3Flags::empty()) };

@@ -9,6 +9,15 @@
 //! only 4 KiB pages are used below the kernel half. Callers hold the
 //! owning process's address-space lock; nothing here touches user memory
 //! through user addresses.
+//!
+//! TLB: this CPU flushes what it changes when the space is loaded here;
+//! whenever an entry is removed, restricted or pointed at another frame,
+//! the other CPUs with the space loaded are shot down too
+//! (`tlb::shoot_down_space`, one per operation), and only then are the old
+//! frames and page tables released. `unmap` does this in two passes: it
+//! clears the present bit of every entry (keeping the frame address), shoots
+//! down, then releases the frames and clears the entries. The shootdown runs
+//! under the space's lock: see `memory/tlb.rs` for why that holds today.
 
 use alloc::collections::BTreeMap;
 
@@ -208,10 +217,17 @@ impl AddressSpace {
         Cr3::read().0 == self.pml4
     }
 
+    /// Flush `addr` from this CPU's TLB, if the space is loaded here.
     fn flush(&self, addr: u64) {
         if self.is_active() {
             tlb::flush(VirtAddr::new(addr));
         }
+    }
+
+    /// Make the other CPUs that have this space loaded forget it (after
+    /// entries were removed or restricted, before their frames are freed).
+    fn shoot_down(&self) {
+        super::tlb::shoot_down_space(self.pml4);
     }
 
     /// The leaf entry for `addr`, if its tables exist.
@@ -351,17 +367,21 @@ impl AddressSpace {
             self.regions.remove(&region_start);
         }
         let active = self.is_active();
-        let mut released = 0;
+        // Not present from now on, but still naming its frame, which no
+        // CPU may use once the shootdown is done.
         self.for_each_present(start, end, |addr, entry| {
-            let (flags, frame) = (entry.flags(), entry.frame());
-            entry.set_unused();
+            entry.set_flags(entry.flags() - Flags::PRESENT);
             if active {
                 tlb::flush(VirtAddr::new(addr));
             }
-            if let Ok(frame) = frame {
-                released += u64::from(counted(flags));
-                drop_reference(flags, frame);
-            }
+        });
+        self.shoot_down();
+        let mut released = 0;
+        self.for_each_present(start, end, |_, entry| {
+            let (flags, frame) = (entry.flags() | Flags::PRESENT, PhysFrame::containing_address(entry.addr()));
+            entry.set_unused();
+            released += u64::from(counted(flags));
+            drop_reference(flags, frame);
         });
         self.resident -= released;
         self.free_empty_leaf_tables(start, end);
@@ -380,13 +400,16 @@ impl AddressSpace {
             .filter(|&(_, &table)| table_at(table).iter().all(|e| e.is_unused()))
             .map(|(&base, &table)| (base, table))
             .collect();
-        for (base, table) in empty {
+        if empty.is_empty() {
+            return;
+        }
+        'tables: for &(base, _) in &empty {
             let virt = VirtAddr::new(base);
             let mut directory: &'static mut PageTable = table_at(self.pml4);
             for index in [virt.p4_index(), virt.p3_index()] {
                 match directory[index].frame() {
                     Ok(frame) => directory = table_at(frame),
-                    Err(_) => return,
+                    Err(_) => continue 'tables,
                 }
             }
             directory[virt.p2_index()].set_unused();
@@ -395,7 +418,13 @@ impl AddressSpace {
                 tlb::flush(virt);
             }
             self.leaf_tables.remove(&base);
-            let _ = frame::free(table);
+        }
+        // Other CPUs' paging-structure caches may still point at the tables.
+        self.shoot_down();
+        for (base, table) in empty {
+            if !self.leaf_tables.contains_key(&base) {
+                let _ = frame::free(table);
+            }
         }
     }
 
@@ -451,6 +480,7 @@ impl AddressSpace {
                 tlb::flush(VirtAddr::new(page));
             }
         });
+        self.shoot_down();
         Ok(())
     }
 
@@ -518,6 +548,9 @@ impl AddressSpace {
                     );
                 }
                 entry.set_frame(new, flags);
+                // Other CPUs may still read `old` through this space.
+                self.flush(page);
+                self.shoot_down();
                 drop_reference(present, old);
             }
         }
@@ -534,13 +567,14 @@ impl AddressSpace {
             return Err(Error::new(EINVAL));
         }
         let entry = self.leaf_create(addr)?;
-        if let Ok(old) = entry.frame() {
-            let flags = entry.flags();
+        let old = entry.frame().ok().map(|old| (old, entry.flags()));
+        entry.set_frame(frame, leaf_flags(region.prot, false) | BORROWED);
+        self.flush(addr);
+        if let Some((old, flags)) = old {
+            self.shoot_down();
             drop_reference(flags, old);
             self.resident -= u64::from(counted(flags));
         }
-        entry.set_frame(frame, leaf_flags(region.prot, false) | BORROWED);
-        self.flush(addr);
         Ok(())
     }
 
@@ -718,6 +752,7 @@ impl AddressSpace {
         if self.is_active() {
             tlb::flush_all();
         }
+        self.shoot_down();
         child
     }
 

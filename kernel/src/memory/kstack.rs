@@ -4,11 +4,21 @@
 //! double-fault stack) instead of corrupting memory. Slot ownership and
 //! sizes are atomics, so the fault path can ask "whose guard page is this?"
 //! without taking a lock.
+//!
+//! Stacks are mapped global and used by whichever CPU runs their thread,
+//! so any CPU may cache their translations. A freed stack is therefore only
+//! retired: it stays mapped, its slot taken, until the next [`allocate`]
+//! reaps every retired stack at once: unmap, one TLB shootdown of all
+//! other CPUs (`tlb::shoot_down_kernel`), then free the frames and slots.
+//! Reaping there, not in [`free`], is what makes the shootdown safe: a
+//! stack is freed when its thread is dropped, which can happen under a lock
+//! (with interrupts off) that another CPU may be spinning on with
+//! interrupts off, unable to answer; `allocate`'s callers hold no lock.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use x86_64::VirtAddr;
-use x86_64::structures::paging::{Page, PageTableFlags};
+use x86_64::structures::paging::{Page, PageTableFlags, PhysFrame};
 
 use super::{KSTACK_REGION_START, PAGE_SIZE, frame, paging};
 
@@ -21,6 +31,10 @@ const SLOTS: usize = 4096;
 static TAKEN: [AtomicU64; SLOTS / 64] = [const { AtomicU64::new(0) }; SLOTS / 64];
 /// Mapped size of each taken slot's stack (0 while being set up).
 static SIZES: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
+/// One bit per slot whose stack was freed but is still mapped.
+static RETIRED: [AtomicU64; SLOTS / 64] = [const { AtomicU64::new(0) }; SLOTS / 64];
+/// Mapped size of each retired slot's stack.
+static RETIRED_SIZES: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 
 /// A mapped kernel stack. Not freed on drop: call [`free`] when no CPU can
 /// be running on it any more.
@@ -76,10 +90,12 @@ fn release_slot(slot: usize) {
 }
 
 /// Map a new stack of `size` bytes (rounded up to pages) with an unmapped
-/// guard page below it. `None` if memory or slots run out.
+/// guard page below it. `None` if memory or slots run out. Reaps retired
+/// stacks first, which may wait for every other CPU: call holding no lock.
 pub fn allocate(size: usize) -> Option<KernelStack> {
     let size = (size as u64).next_multiple_of(PAGE_SIZE);
     assert!(size > 0 && size <= MAX_STACK_SIZE, "kernel stack size {size} out of range");
+    reap();
     let slot = claim_slot()?;
     let stack = KernelStack { slot, size };
     let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL;
@@ -96,7 +112,10 @@ pub fn allocate(size: usize) -> Option<KernelStack> {
         mapped += PAGE_SIZE;
     }
     if mapped < size {
-        unmap_range(stack.bottom(), mapped);
+        // Never used: no CPU can have cached these pages.
+        unmap_range(stack.bottom(), mapped, |frame| {
+            let _ = frame::free(frame);
+        });
         release_slot(slot);
         return None;
     }
@@ -104,18 +123,64 @@ pub fn allocate(size: usize) -> Option<KernelStack> {
     Some(stack)
 }
 
-/// Unmap the stack and return its frames.
+/// Retire the stack: no longer live (for the fault path), unmapped and
+/// freed by the next [`allocate`]. Lock-free; any context.
 pub fn free(stack: KernelStack) {
     SIZES[stack.slot].store(0, Ordering::Release);
-    unmap_range(stack.bottom(), stack.size);
-    release_slot(stack.slot);
+    RETIRED_SIZES[stack.slot].store(stack.size as u32, Ordering::Relaxed);
+    RETIRED[stack.slot / 64].fetch_or(1 << (stack.slot % 64), Ordering::AcqRel);
 }
 
-fn unmap_range(start: u64, len: u64) {
+/// Unmap every retired stack, make the other CPUs forget them, then free
+/// their frames and slots. One shootdown for the lot.
+fn reap() {
+    let mut retired = [0u64; SLOTS / 64];
+    let mut pages = 0;
+    for (word, bits) in RETIRED.iter().zip(retired.iter_mut()) {
+        if word.load(Ordering::Relaxed) != 0 {
+            *bits = word.swap(0, Ordering::AcqRel);
+            pages +=
+                slots_in(*bits).map(|slot| RETIRED_SIZES[slot].load(Ordering::Relaxed) as u64 / PAGE_SIZE).sum::<u64>();
+        }
+    }
+    if pages == 0 {
+        return;
+    }
+    let mut frames = alloc::vec::Vec::new();
+    if frames.try_reserve_exact(pages as usize).is_err() {
+        // Try again next time.
+        for (word, &bits) in RETIRED.iter().zip(retired.iter()) {
+            word.fetch_or(bits, Ordering::AcqRel);
+        }
+        return;
+    }
+    let slots = || retired.iter().enumerate().flat_map(|(w, &bits)| slots_in(bits).map(move |b| w * 64 + b));
+    for slot in slots() {
+        let size = u64::from(RETIRED_SIZES[slot].swap(0, Ordering::Relaxed));
+        let top = slot_base(slot) + SLOT_SIZE;
+        unmap_range(top - size, size, |frame| frames.push(frame));
+    }
+    crate::memory::tlb::shoot_down_kernel();
+    for frame in frames {
+        let _ = frame::free(frame);
+    }
+    for slot in slots() {
+        release_slot(slot);
+    }
+}
+
+/// The bit positions set in `bits`.
+fn slots_in(bits: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |b| bits & (1 << b) != 0)
+}
+
+/// Unmap `[start, start + len)` (flushing only this CPU) and hand each
+/// frame to `unmapped`.
+fn unmap_range(start: u64, len: u64, mut unmapped: impl FnMut(PhysFrame)) {
     for offset in (0..len).step_by(PAGE_SIZE as usize) {
         let page = Page::containing_address(VirtAddr::new(start + offset));
         if let Ok(frame) = paging::unmap(page) {
-            let _ = frame::free(frame);
+            unmapped(frame);
         }
     }
 }

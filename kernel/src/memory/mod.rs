@@ -1,6 +1,6 @@
 //! Memory management: physical frames (`frame`), the kernel page table
-//! (`paging`), the kernel heap (`heap`), guarded kernel stacks (`kstack`)
-//! and device memory (`mmio`).
+//! (`paging`), the kernel heap (`heap`), guarded kernel stacks (`kstack`),
+//! device memory (`mmio`) and TLB shootdown (`tlb`).
 //!
 //! Virtual layout of the kernel half (the lower half belongs to userspace):
 //!
@@ -22,6 +22,7 @@ pub mod heap;
 pub mod kstack;
 pub mod mmio;
 pub mod paging;
+pub mod tlb;
 pub mod usercopy;
 
 use core::sync::atomic::{AtomicU64, Ordering};

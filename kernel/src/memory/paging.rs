@@ -101,8 +101,9 @@ pub fn map(page: Page, frame: PhysFrame, flags: PageTableFlags) -> Result<(), Ma
 }
 
 /// Unmap `page` and return the frame it mapped (the caller decides whether
-/// to free it). Only this CPU's TLB is flushed: kernel mappings are only
-/// removed when no other CPU uses them (no shootdown yet).
+/// to free it). Only this CPU's TLB is flushed: a caller whose page another
+/// CPU may have used calls `tlb::shoot_down_kernel` (once, after all its
+/// unmaps, holding no lock) before it frees the frame or reuses the page.
 pub fn unmap(page: Page) -> Result<PhysFrame, UnmapError> {
     with(|table| {
         table.unmap(page).map(|(frame, flush)| {
@@ -112,7 +113,8 @@ pub fn unmap(page: Page) -> Result<PhysFrame, UnmapError> {
     })
 }
 
-/// Change the flags of a mapped page.
+/// Change the flags of a mapped page. Only this CPU's TLB is flushed (see
+/// [`unmap`] for pages other CPUs may have used).
 pub fn update_flags(
     page: Page,
     flags: PageTableFlags,

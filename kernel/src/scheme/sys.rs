@@ -10,7 +10,7 @@
 //! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
 //! | `sys:namespace` | one line per process: pid, name, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
 //! | `sys:daemon` | a header, then one line per scheme a daemon registered since boot (`scheme::registry`): scheme, pid serving it (`-`: none), its program, restarts (registrations less one), and how the instance before ended (`pid N exit:C`, `pid N signal:S`, `pid N closed`; `-`: none has) |
-//! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, then one line per CPU |
+//! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, TLB shootdowns and their IPIs since boot, then one line per CPU |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
 //! file's text is generated when it is opened, so reads and seeks on one
@@ -332,6 +332,9 @@ fn cpu(_caller: &Caller) -> String {
     let _ = writeln!(text, "protections: {}", arch::protections());
     let _ = writeln!(text, "tsc_hz: {}", tsc::frequency_hz());
     let _ = writeln!(text, "timer_hz: {}", arch::apic::lapic::TIMER_HZ);
+    let (shootdowns, ipis) = crate::memory::tlb::stats();
+    let _ = writeln!(text, "tlb_shootdowns: {shootdowns}");
+    let _ = writeln!(text, "tlb_shootdown_ipis: {ipis}");
     for cpu in percpu::all() {
         let _ = writeln!(
             text,

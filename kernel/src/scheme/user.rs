@@ -579,10 +579,9 @@ impl UserScheme {
 }
 
 /// Take the lent pages of `call` out of the daemon, if the current
-/// process is the one they were mapped into. (Processes have one thread,
-/// so that address space is live on this CPU only and a local TLB flush
-/// is enough. Another process's mapping is left to its exit: its pages
-/// stay referenced, so nothing is freed under it.)
+/// process is the one they were mapped into (`unmap` shoots down any other
+/// CPU that has the space loaded). Another process's mapping is left to its
+/// exit: its pages stay referenced, so nothing is freed under it.
 fn unmap_lent(call: &Call) {
     let Some(mapped) = without_interrupts(|| call.mapped.lock().take()) else { return };
     let current = scheduler::try_current().and_then(|t| t.process.clone());

@@ -245,3 +245,98 @@ pub fn lower_half_empty() -> Outcome {
     }
     Ok(String::new())
 }
+
+/// The other online CPUs (those a shootdown must reach).
+fn other_cpus() -> Vec<usize> {
+    let me = crate::arch::x86_64::percpu::current().index;
+    crate::arch::x86_64::percpu::all()
+        .filter(|cpu| cpu.index != me && cpu.online.load(core::sync::atomic::Ordering::Acquire))
+        .map(|cpu| cpu.index)
+        .collect()
+}
+
+/// Have every CPU in `cpus` read `addr` through its TLB; all must see `want`.
+fn probe_all(cpus: &[usize], addr: u64, want: u64, when: &str) -> Result<(), String> {
+    for &cpu in cpus {
+        match memory::tlb::probe_read(cpu, addr) {
+            Some(seen) if seen == want => {}
+            Some(seen) => {
+                return Err(format!("{when}: CPU {cpu} reads {seen:#x} at {addr:#x}, not {want:#x} (stale TLB entry)"));
+            }
+            None => return Err(format!("{when}: CPU {cpu} did not answer the probe")),
+        }
+    }
+    Ok(())
+}
+
+/// A global kernel page that other CPUs have used is remapped to another
+/// frame: after `tlb::shoot_down_kernel` every CPU sees the new frame, not
+/// its cached translation of the old one.
+pub fn tlb_shootdown_kernel() -> Outcome {
+    let cpus = other_cpus();
+    if cpus.is_empty() {
+        return Ok(String::from("one CPU: nothing to shoot down"));
+    }
+    let page = Page::containing_address(VirtAddr::new(SCRATCH_REGION_START + 16 * PAGE_SIZE));
+    let addr = page.start_address().as_u64();
+    let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL;
+    let first = frame::allocate().ok_or("no frame")?;
+    let second = frame::allocate().ok_or("no frame")?;
+    // SAFETY: both frames are owned here and visible through the physical map.
+    unsafe {
+        phys_to_virt(first.start_address()).as_mut_ptr::<u64>().write_volatile(0x1111_aaaa);
+        phys_to_virt(second.start_address()).as_mut_ptr::<u64>().write_volatile(0x2222_bbbb);
+    }
+    paging::map(page, first, flags).map_err(|e| format!("map: {e:?}"))?;
+    let before = memory::tlb::stats();
+    let mut result = probe_all(&cpus, addr, 0x1111_aaaa, "first mapping");
+    if result.is_ok() {
+        let _ = paging::unmap(page);
+        memory::tlb::shoot_down_kernel();
+        result = paging::map(page, second, flags).map_err(|e| format!("remap: {e:?}"));
+        if result.is_ok() {
+            result = probe_all(&cpus, addr, 0x2222_bbbb, "after remapping");
+        }
+    }
+    let _ = paging::unmap(page);
+    memory::tlb::shoot_down_kernel();
+    let after = memory::tlb::stats();
+    frame::free(first).map_err(|e| format!("free: {e:?}"))?;
+    frame::free(second).map_err(|e| format!("free: {e:?}"))?;
+    result?;
+    ensure!(after.1 - before.1 >= 2 * cpus.len() as u64, "{} IPIs sent for 2 shootdowns", after.1 - before.1);
+    Ok(format!("{} other CPUs see the new frame", cpus.len()))
+}
+
+/// A kernel stack used by other CPUs is freed and its slot reused by a new
+/// stack with other frames: every CPU sees the new stack's contents.
+pub fn kstack_reuse_shootdown() -> Outcome {
+    let cpus = other_cpus();
+    if cpus.is_empty() {
+        return Ok(String::from("one CPU: nothing to shoot down"));
+    }
+    let old = kstack::allocate(4096).ok_or("no stack")?;
+    let (old_top, page) = (old.top(), old.bottom());
+    // SAFETY: the stack is mapped, ours, and not running anything.
+    unsafe { core::ptr::write_volatile(page as *mut u64, 0x0dd_57ac) };
+    let cached = probe_all(&cpus, page, 0x0dd_57ac, "old stack");
+    kstack::free(old);
+    cached?;
+    // Two pages: the old stack's page gets the second frame allocated,
+    // which is not the frame it had (that one comes back first, if at all).
+    let new = kstack::allocate(8192).ok_or("no stack")?;
+    let new_top = new.top();
+    let reused = new_top == old_top;
+    if reused {
+        // SAFETY: the new stack is mapped, ours, and not running anything.
+        unsafe {
+            core::ptr::write_volatile(new.bottom() as *mut u64, 0xbad_bad);
+            core::ptr::write_volatile(page as *mut u64, 0x0e5_57ac);
+        }
+    }
+    let result = if reused { probe_all(&cpus, page, 0x0e5_57ac, "new stack in the same slot") } else { Ok(()) };
+    kstack::free(new);
+    ensure!(reused, "the freed slot was not reused (new stack top {new_top:#x}, old {old_top:#x})");
+    result?;
+    Ok(format!("{} other CPUs see the new stack", cpus.len()))
+}

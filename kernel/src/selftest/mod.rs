@@ -27,6 +27,8 @@ const CHECKS: &[Check] = &[
     ("heap_alloc_free", memory::heap),
     ("heap_growth", memory::heap_growth),
     ("paging_map_unmap_remap", memory::map_unmap_remap),
+    ("tlb_shootdown_kernel", memory::tlb_shootdown_kernel),
+    ("kstack_reuse_shootdown", memory::kstack_reuse_shootdown),
     ("kernel_image_wx", memory::kernel_image_permissions),
     ("nx_outside_image", memory::nx_outside_image),
     ("lower_half_empty", memory::lower_half_empty),

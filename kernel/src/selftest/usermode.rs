@@ -27,11 +27,13 @@ fn with_user_pages(f: impl FnOnce() -> Outcome) -> Outcome {
     space.write_bytes(CODE_PAGE, &[0xc3]).map_err(|e| format!("write: {e}"))?;
     space.write_bytes(DATA_PAGE, b"ferrite!").map_err(|e| format!("write: {e}"))?;
     let previous = Cr3::read().0;
+    crate::memory::tlb::note_loaded(space.pml4());
     // SAFETY: the scratch space's kernel half is the kernel's own, so the
     // running code and stack stay mapped; the previous table is restored
     // below before the space is dropped.
     unsafe { Cr3::write(space.pml4(), Cr3Flags::empty()) };
     let result = f();
+    crate::memory::tlb::note_loaded(previous);
     // SAFETY: as above.
     unsafe { Cr3::write(previous, Cr3Flags::empty()) };
     drop(space);

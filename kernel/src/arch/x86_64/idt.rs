@@ -21,6 +21,10 @@ pub const MSI_BASE: u8 = IRQ_END;
 pub const MSI_END: u8 = 0x70;
 /// Sent to a CPU that has new work in its run queue (it may be halted).
 pub const RESCHEDULE_VECTOR: u8 = 0xf1;
+/// Sent to a CPU that must flush its TLB (`memory::tlb`).
+pub const TLB_SHOOTDOWN_VECTOR: u8 = 0xf2;
+/// Self-test only: read a kernel address through the TLB as it is (`memory::tlb::probe_read`).
+pub const TLB_PROBE_VECTOR: u8 = 0xf3;
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {

@@ -185,6 +185,14 @@ fn dispatch_vector(frame: &mut TrapFrame) {
             crate::context::scheduler::request_reschedule();
             apic::end_of_interrupt();
         }
+        idt::TLB_SHOOTDOWN_VECTOR => {
+            crate::memory::tlb::handle_ipi();
+            apic::end_of_interrupt();
+        }
+        idt::TLB_PROBE_VECTOR => {
+            crate::memory::tlb::handle_probe();
+            apic::end_of_interrupt();
+        }
         idt::SPURIOUS_VECTOR => {} // no EOI for spurious interrupts
         vector => {
             log::warn!("unexpected interrupt vector {vector:#x}");
