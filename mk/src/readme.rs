@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::guest::Guest;
 use crate::process;
-use crate::session::{self, Pattern, Script, Step};
+use crate::session::{self, Pattern, Script};
 use crate::workspace::{KERNEL_TARGET, Workspace};
 
 /// The README, relative to the workspace root.
@@ -79,56 +79,56 @@ fn loosen(line: &str) -> String {
 }
 
 /// The README's shell examples, one script per code block, in order,
-/// each named `README.md:LINE` after its first command's line.
+/// each named `README.md:LINE` after its first command's line. A block
+/// becomes a session script (`session::parse`, so `> ` lines continue a
+/// command as they do there): its prompt lines are the commands, and its
+/// other lines, loosened, what they print.
 pub fn examples(readme: &str) -> Vec<Script> {
     let mut scripts = Vec::new();
-    let mut block: Option<(&str, Vec<Step>)> = None;
-    // Whether the lines since the last command all continued it.
-    let mut continuing = false;
+    // The block being read: its language, its script so far, and the
+    // README line of each of the script's lines.
+    let mut block: Option<(&str, String, Vec<usize>)> = None;
     for (index, line) in readme.lines().enumerate() {
         if let Some(fence) = line.strip_prefix("```") {
-            continuing = false;
             match block.take() {
-                None => block = Some((fence.trim(), Vec::new())),
-                Some((_, steps)) if !steps.is_empty() => {
-                    scripts.push(Script { name: format!("{README}:{}", steps[0].line), steps });
-                }
+                None => block = Some((fence.trim(), String::new(), Vec::new())),
+                Some((_, text, origin)) if !text.is_empty() => scripts.extend(block_script(&text, &origin)),
                 Some(_) => {}
             }
             continue;
         }
-        let Some((language, steps)) = block.as_mut() else {
-            continuing = false;
-            continue;
-        };
+        let Some((language, text, origin)) = block.as_mut() else { continue };
         if !language.is_empty() && *language != "text" {
             continue;
         }
-        if let Some(command) = prompt_command(line) {
-            steps.push(Step { line: index + 1, command: command.to_string(), expected: Vec::new() });
-            continuing = true;
-            continue;
-        }
-        // `> ` lines right after a command continue it, as in a session.
-        if let Some(more) = line.strip_prefix("> ")
-            && continuing
-            && let Some(step) = steps.last_mut()
-        {
-            step.command.push('\r');
-            step.command.push_str(more);
-            step.expected.push(Pattern::Line(line.to_string()));
-            continue;
-        }
-        continuing = false;
-        if let Some(step) = steps.last_mut() {
-            if line == "..." {
-                step.expected.push(Pattern::AnyLines);
-            } else if !session::is_console_log(line) {
-                step.expected.push(Pattern::Line(loosen(line)));
+        let script_line = match prompt_command(line) {
+            Some(command) => format!("$ {command}"),
+            // Before the block's first command: what the machine printed
+            // before it (a boot), not checked.
+            None if text.is_empty() => continue,
+            None if line == "..." || line.starts_with("> ") => String::from(line),
+            None if session::is_console_log(line) => continue,
+            None => {
+                let pattern = loosen(line);
+                let literal = pattern.starts_with('#') || pattern.starts_with("$ ") || pattern.starts_with("...");
+                if literal { format!("\\{pattern}") } else { pattern }
             }
-        }
+        };
+        text.push_str(&script_line);
+        text.push('\n');
+        origin.push(index + 1);
     }
     scripts
+}
+
+/// One block's script, its steps numbered by their README lines.
+fn block_script(text: &str, origin: &[usize]) -> Option<Script> {
+    let mut script = session::parse(README, text).ok()?;
+    for step in &mut script.steps {
+        step.line = origin.get(step.line - 1).copied().unwrap_or(step.line);
+    }
+    script.name = format!("{README}:{}", script.steps.first()?.line);
+    Some(script)
 }
 
 /// Whether a script stops the machine (the README's `poweroff` example).
