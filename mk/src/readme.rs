@@ -16,9 +16,9 @@
 //!   edits), builds the copy with its own `cargo mk build`, lints the new
 //!   package as `cargo mk test` would, and boots it. In that boot the
 //!   tutorial's daemon must start, then every shell example of the README
-//!   (the tutorial's own among them) and every `ci/sessions` script must
-//!   pass, and the machine must power off as the README shows: adding a
-//!   daemon the way the tutorial says breaks none of them.
+//!   (the tutorial's own among them) and the `ci/sessions` scripts that
+//!   list what runs (`system`, `drivers`: the ones one daemon more could
+//!   break) must pass, and the machine must power off as the README shows.
 //!
 //! The copy keeps its `target/` between runs, so after the first (a build
 //! of everything, seeded with this tree's compiled dependencies) a run
