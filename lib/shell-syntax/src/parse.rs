@@ -279,18 +279,7 @@ impl<'a> Parser<'a> {
                     Some(c) => word.push_char(c, true),
                     None => return Err(Error::TrailingBackslash),
                 },
-                '\'' => {
-                    let start = self.pos;
-                    loop {
-                        match self.bump() {
-                            Some('\'') => break,
-                            Some(_) => {}
-                            None => return Err(Error::UnterminatedSingleQuote),
-                        }
-                    }
-                    let text = &self.src[start..self.pos - 1];
-                    word.push_text(text, true);
-                }
+                '\'' => self.single_quoted(&mut word)?,
                 '"' => self.double_quoted(&mut word)?,
                 '$' => self.dollar(&mut word, false)?,
                 '`' => self.backquote(&mut word, false)?,
@@ -298,6 +287,21 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(word)
+    }
+
+    /// After a `'`: everything up to the next `'`, literally.
+    fn single_quoted(&mut self, word: &mut Word) -> Result<(), Error> {
+        let start = self.pos;
+        loop {
+            match self.bump() {
+                Some('\'') => break,
+                Some(_) => {}
+                None => return Err(Error::UnterminatedSingleQuote),
+            }
+        }
+        let text = &self.src[start..self.pos - 1];
+        word.push_text(text, true);
+        Ok(())
     }
 
     /// After a `"`: the double-quoted text up to the closing `"`.
@@ -409,18 +413,7 @@ impl<'a> Parser<'a> {
                     }
                     None => return Err(Error::UnterminatedBrace),
                 },
-                '\'' if !quoted => {
-                    let start = self.pos;
-                    loop {
-                        match self.bump() {
-                            Some('\'') => break,
-                            Some(_) => {}
-                            None => return Err(Error::UnterminatedSingleQuote),
-                        }
-                    }
-                    let text = &self.src[start..self.pos - 1];
-                    word.push_text(text, true);
-                }
+                '\'' if !quoted => self.single_quoted(&mut word)?,
                 '"' => self.double_quoted(&mut word)?,
                 '$' => self.dollar(&mut word, quoted)?,
                 '`' => self.backquote(&mut word, quoted)?,
