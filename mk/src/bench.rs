@@ -199,6 +199,10 @@ pub struct BenchRun {
     pub done: bool,
     /// Why the run is incomplete: a timeout, a panic, QEMU ending early.
     pub problem: Option<String>,
+    /// When the program said it began, and when each benchmark's line
+    /// came (since QEMU started): the windows of `--profile`.
+    pub begun: Option<Duration>,
+    pub stamps: Vec<(Duration, String)>,
 }
 
 impl BenchRun {
@@ -359,9 +363,15 @@ pub fn disk_table(ferrite: &BenchRun, linux: Option<&BenchRun>) -> String {
 /// tables.
 pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     let image = images::build_bench(ws, opts.profile)?;
-    let disks = bench_disks(ws)?;
+    let disks = if opts.micro { Vec::new() } else { bench_disks(ws)? };
+    let plugin = if opts.insn_profile { Some(crate::profile::build_plugin(ws)?) } else { None };
+    let profile_out = ws.mk_dir().join("bench-logs").join("icount.profile");
     let mut runs = Vec::new();
     for (label, icount, timeout) in [("tcg", false, TCG_TIMEOUT), ("icount", true, ICOUNT_TIMEOUT)] {
+        if opts.micro && !icount {
+            runs.push(BenchRun::default());
+            continue;
+        }
         let log = ws.mk_dir().join("bench-logs").join(format!("{label}.log"));
         let attached: &[PathBuf] = if icount { &[] } else { &disks };
         let forward = if icount {
@@ -395,6 +405,9 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         };
         let mut cmd = process::clean(ws, qemu::QEMU);
         cmd.args(qemu::args(&machine));
+        if let (true, Some(plugin)) = (icount, &plugin) {
+            cmd.args(crate::profile::qemu_args(plugin, &profile_out));
+        }
         let host = forward.map(|f| Host::new(label, f.host));
         let run = boot(&mut cmd, timeout, &log, label, host)?;
         if let Some(problem) = &run.problem {
@@ -402,8 +415,16 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         }
         runs.push(run);
     }
-    let linux = linux_run(ws, opts.smp);
     let (tcg, icount) = (&runs[0], &runs[1]);
+    if opts.micro {
+        println!();
+        print!("{}", table(tcg, icount));
+        if plugin.is_some() {
+            print_profile(ws, opts, icount, &profile_out)?;
+        }
+        return Ok(if icount.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let linux = linux_run(ws, opts.smp);
     println!();
     print!("{}", table(tcg, icount));
     println!();
@@ -468,6 +489,31 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         println!("mk: some benchmarks did not report; see the logs in {}", ws.show(&ws.mk_dir().join("bench-logs")));
     }
     Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `--profile`: each microbenchmark's instructions per operation by symbol.
+fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path) -> Result<(), String> {
+    let profile = crate::profile::Profile::read(out)?;
+    let binary = |name: &str| ws.target_dir().join(crate::workspace::KERNEL_TARGET).join(opts.profile.dir()).join(name);
+    let kernel = crate::profile::Binary::load("kernel", &ws.kernel_elf(opts.profile, "ferrite"))?;
+    let programs = ["bench", "ipcd", "bootstrap"]
+        .iter()
+        .map(|name| crate::profile::Binary::load(name, &binary(name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut from = icount.begun;
+    for (at, name) in &icount.stamps {
+        if let (Some(start), Some(per_op)) = (from, icount.ns(name)) {
+            println!();
+            match crate::profile::breakdown(&profile, start, *at, per_op, &kernel, &programs) {
+                Some(text) => print!("{name}: instructions per operation by symbol\n{text}"),
+                None => println!("{name}: too short for a profile window"),
+            }
+        }
+        from = Some(*at);
+    }
+    println!();
+    println!("mk: the plugin's counters are in {}", ws.show(out));
+    Ok(())
 }
 
 /// The guest memory of every boot, Ferrite's and Linux's.
@@ -543,12 +589,18 @@ fn boot(
     let mut exited = false;
     while !run.finished() {
         match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok((_, line)) => {
+            Ok((at, line)) => {
                 let _ = log.write_all(&line);
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end_matches(['\r', '\n']);
-                if parse_line(text).is_some() {
-                    println!("mk: {label}: {}", text.trim());
+                match parse_line(text) {
+                    Some(BenchLine::Result { name, .. } | BenchLine::Failed { name, .. }) => {
+                        println!("mk: {label}: {}", text.trim());
+                        run.stamps.push((at, name.to_string()));
+                    }
+                    Some(BenchLine::Done) => println!("mk: {label}: {}", text.trim()),
+                    None if text.contains("bench: ") && run.begun.is_none() => run.begun = Some(at),
+                    None => {}
                 }
                 if let Some(host) = host.as_mut() {
                     host.line(text);

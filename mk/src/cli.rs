@@ -45,6 +45,11 @@ commands:
                       with more, icount no longer counts one CPU's
                       instructions and the two yield processes land
                       on different CPUs)
+      --micro         the microbenchmarks only, in instructions: the
+                      -icount boots of Ferrite and Linux (a minute)
+      --profile       like --micro, and where each benchmark's
+                      instructions go, by kernel and program symbol
+                      (a QEMU plugin, bench/profile/insn_profile.c)
   fuzz [flags]        boot the normal image and run the system-call fuzzer
                       (programs/fuzz) at its shell: random system calls
                       from unprivileged children, a hostile scheme daemon;
@@ -127,15 +132,19 @@ pub struct BuildOpts {
     pub profile: Profile,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BenchOpts {
     pub profile: Profile,
     pub smp: u32,
+    /// Only the microbenchmarks' instruction counts (`--micro`).
+    pub micro: bool,
+    /// The instruction profile of each microbenchmark (`--profile`).
+    pub insn_profile: bool,
 }
 
 impl Default for BenchOpts {
     fn default() -> Self {
-        BenchOpts { profile: Profile::Release, smp: 1 }
+        BenchOpts { profile: Profile::Release, smp: 1, micro: false, insn_profile: false }
     }
 }
 
@@ -305,6 +314,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                         opts.profile = Profile::Debug;
                     }
                     "--smp" => opts.smp = parse_smp(flags.value(&flag)?)?,
+                    "--micro" => opts.micro = flags.switch(&flag)?,
+                    "--profile" => {
+                        opts.insn_profile = flags.switch(&flag)?;
+                        opts.micro |= opts.insn_profile;
+                    }
                     _ => return Err(flags.unknown(&flag)),
                 }
             }
@@ -538,12 +552,18 @@ mod tests {
 
     #[test]
     fn bench_flags() {
-        assert_eq!(parse_str("bench"), Ok(Command::Bench(BenchOpts { profile: Profile::Release, smp: 1 })));
+        let plain = BenchOpts::default();
+        assert_eq!(parse_str("bench"), Ok(Command::Bench(BenchOpts { profile: Profile::Release, smp: 1, ..plain })));
         assert_eq!(parse_str("bench --release"), Ok(Command::Bench(BenchOpts::default())));
-        assert_eq!(parse_str("bench --debug"), Ok(Command::Bench(BenchOpts { profile: Profile::Debug, smp: 1 })));
+        assert_eq!(parse_str("bench --debug"), Ok(Command::Bench(BenchOpts { profile: Profile::Debug, ..plain })));
         assert_eq!(
             parse_str("bench --debug --smp=2"),
-            Ok(Command::Bench(BenchOpts { profile: Profile::Debug, smp: 2 }))
+            Ok(Command::Bench(BenchOpts { profile: Profile::Debug, smp: 2, ..plain }))
+        );
+        assert_eq!(parse_str("bench --micro"), Ok(Command::Bench(BenchOpts { micro: true, ..plain })));
+        assert_eq!(
+            parse_str("bench --profile"),
+            Ok(Command::Bench(BenchOpts { micro: true, insn_profile: true, ..plain }))
         );
         assert!(parse_str("bench --smp 0").is_err());
         assert!(parse_str("bench --uefi").unwrap_err().contains("unknown flag --uefi"));

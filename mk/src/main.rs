@@ -29,6 +29,7 @@ mod persistence;
 mod picture;
 mod powercut;
 mod process;
+mod profile;
 mod qemu;
 mod readme;
 mod screenshot;
