@@ -111,6 +111,7 @@ fn this_cpu() -> &'static CpuScheduler {
 
 /// Run `f` on the thread running on this CPU without touching its
 /// reference count (the fast path of every system call).
+#[inline]
 pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
     let ptr = percpu::current().current_thread.get().cast::<Thread>();
     assert!(!ptr.is_null(), "no current thread");
@@ -132,8 +133,21 @@ pub fn current() -> Arc<Thread> {
 }
 
 /// The thread running on this CPU, or None before the scheduler runs here.
+/// (One reference count more, taken through the per-CPU pointer: no lock.)
 pub fn try_current() -> Option<Arc<Thread>> {
-    interrupts::without_interrupts(|| this_cpu().current.lock().clone())
+    let ptr = percpu::current().current_thread.get().cast::<Thread>();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer comes from `Arc::as_ptr` of the Arc in this CPU's
+    // `current` (`set_current`), which keeps the thread alive while it runs
+    // here, and whatever runs on this CPU runs on its behalf; taking one
+    // more strong reference before making an Arc of it keeps the counts
+    // balanced.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Some(Arc::from_raw(ptr))
+    }
 }
 
 /// Whether the current thread's process has been told to die.
@@ -398,7 +412,32 @@ fn load_io_ports(process: Option<&Arc<super::process::Process>>) {
 }
 
 /// Before returning to ring 3: die if killed, switch if the slice is up.
+/// Every system call ends here, so the common case -- nothing to do -- is
+/// a few loads inline; anything else goes to [`return_work`].
+#[inline]
 pub fn before_return_to_user() {
+    interrupts::disable();
+    let cpu = percpu::current();
+    let quiet = !CPUS[cpu.index].need_resched.load(Ordering::Relaxed)
+        && with_current(|t| t.process.as_ref().is_some_and(|p| p.pending_signal() == 0 && io_ports_loaded(cpu, p)));
+    if !quiet {
+        return_work();
+    }
+}
+
+/// Whether this CPU's I/O bitmap already holds `process`'s grants (or
+/// neither it nor the loaded one has any): [`load_io_ports`]' early exit.
+#[inline]
+fn io_ports_loaded(cpu: &percpu::PerCpu, process: &Arc<super::process::Process>) -> bool {
+    let loaded = cpu.io_loaded.get();
+    let generation = process.io_generation();
+    (generation == 0 && loaded.1 == 0) || loaded == (Arc::as_ptr(process) as usize, generation)
+}
+
+/// The slow side of [`before_return_to_user`]: die if killed, load new
+/// I/O grants, switch while the slice is up.
+#[cold]
+fn return_work() {
     loop {
         interrupts::disable();
         let resched = this_cpu().need_resched.load(Ordering::Relaxed);

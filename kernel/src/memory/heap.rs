@@ -1,11 +1,12 @@
-//! The kernel heap behind `#[global_allocator]`: `heap_alloc`'s free list
-//! over a virtual range that starts at [`HEAP_START`] and grows on demand,
-//! one batch of freshly mapped frames at a time.
+//! The kernel heap behind `#[global_allocator]`: `heap_alloc`'s binned
+//! free list (small blocks from per-size bins in constant time, the rest
+//! first fit) over a virtual range that starts at [`HEAP_START`] and grows
+//! on demand, one batch of freshly mapped frames at a time.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
-use heap_alloc::FreeListHeap;
+use heap_alloc::BinnedHeap;
 use spin::Mutex;
 use x86_64::VirtAddr;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -20,7 +21,7 @@ const INITIAL_SIZE: u64 = 256 * 1024;
 const MIN_GROWTH: u64 = 256 * 1024;
 
 struct Heap {
-    free_list: FreeListHeap,
+    free_list: BinnedHeap,
     /// End of the mapped heap.
     end: u64,
 }
@@ -28,7 +29,7 @@ struct Heap {
 struct KernelHeap(Mutex<Heap>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap { free_list: FreeListHeap::new(), end: HEAP_START }));
+static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap { free_list: BinnedHeap::new(), end: HEAP_START }));
 
 impl Heap {
     /// Map at least `bytes` more at the end of the heap and give them to the

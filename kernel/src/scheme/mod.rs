@@ -114,6 +114,8 @@ impl Drop for Frames {
 /// Most data a kernel scheme moves per call through the default bounce
 /// buffer (a longer read or write is short, as POSIX allows).
 pub const BOUNCE_MAX: usize = 64 * 1024;
+/// Writes up to this many bytes bounce through the stack instead.
+const SMALL_BOUNCE: usize = 128;
 
 /// A scheme served by the kernel. `handle`s are the scheme's own; `flags`
 /// passed to `read`/`write` are the file's status flags (`O_NONBLOCK`,
@@ -150,6 +152,13 @@ pub trait KernelScheme: Send + Sync {
     }
     /// Write from the caller's memory (default: through a kernel buffer).
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
+        if buf.len() <= SMALL_BOUNCE {
+            // Most writes are small (a daemon's answer, a line): no heap.
+            let mut bounce = [0u8; SMALL_BOUNCE];
+            let bounce = &mut bounce[..buf.len()];
+            buf.copy_to_kernel(bounce)?;
+            return self.write(handle, bounce, flags);
+        }
         let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
         buf.prefix(bounce.len()).copy_to_kernel(&mut bounce)?;
         self.write(handle, &bounce, flags)

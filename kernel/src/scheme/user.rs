@@ -28,7 +28,7 @@
 //! Lock order: the scheme's `state`, then a call's `outcome`. Neither is
 //! held while blocking or while calling into another scheme.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -98,6 +98,39 @@ impl Garbage {
     }
 }
 
+/// A request as the daemon reads it: the encoded request and its inline
+/// payload, on the stack when small (most are: reads, closes, short paths).
+enum Message {
+    Small([u8; SMALL_MESSAGE], usize),
+    Large(Vec<u8>),
+}
+
+/// The largest message kept on the stack.
+const SMALL_MESSAGE: usize = REQUEST_SIZE + 64;
+
+impl Message {
+    fn new(head: &[u8; REQUEST_SIZE], inline: &[u8]) -> Message {
+        let len = REQUEST_SIZE + inline.len();
+        if len <= SMALL_MESSAGE {
+            let mut bytes = [0u8; SMALL_MESSAGE];
+            bytes[..REQUEST_SIZE].copy_from_slice(head);
+            bytes[REQUEST_SIZE..len].copy_from_slice(inline);
+            return Message::Small(bytes, len);
+        }
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(head);
+        bytes.extend_from_slice(inline);
+        Message::Large(bytes)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Message::Small(bytes, len) => &bytes[..*len],
+            Message::Large(bytes) => bytes,
+        }
+    }
+}
+
 /// Where the lent pages of a call were mapped in the daemon.
 #[derive(Clone, Copy)]
 struct Mapped {
@@ -142,8 +175,21 @@ struct State {
     alive: bool,
     /// Calls the daemon has not read yet, oldest first.
     queue: VecDeque<Arc<Call>>,
-    /// Calls read and not answered, by id.
-    in_flight: BTreeMap<u64, Arc<Call>>,
+    /// Calls read and not answered (a daemon answers them in any order;
+    /// there are few, so a list beats a map).
+    in_flight: Vec<Arc<Call>>,
+}
+
+impl State {
+    /// Take the in-flight call `id` out, if it is in flight.
+    fn take_in_flight(&mut self, id: u64) -> Option<Arc<Call>> {
+        let at = self.in_flight.iter().position(|call| call.request.id == id)?;
+        Some(self.in_flight.swap_remove(at))
+    }
+
+    fn is_in_flight(&self, id: u64) -> bool {
+        self.in_flight.iter().any(|call| call.request.id == id)
+    }
 }
 
 pub struct UserScheme {
@@ -167,7 +213,7 @@ impl UserScheme {
             namespace: Arc::downgrade(namespace),
             socket,
             owner,
-            state: Mutex::new(State { alive: true, queue: VecDeque::new(), in_flight: BTreeMap::new() }),
+            state: Mutex::new(State { alive: true, queue: VecDeque::new(), in_flight: Vec::new() }),
             daemon: WaitQueue::new(),
             next_id: AtomicU64::new(1),
         }
@@ -255,7 +301,7 @@ impl UserScheme {
                 state.queue.remove(at);
                 return None;
             }
-            if state.in_flight.contains_key(&call.request.id) {
+            if state.is_in_flight(call.request.id) {
                 let mut cancel = Call::new(self.request(Op::Cancel, call.request.handle as usize));
                 cancel.request.arg = call.request.id;
                 cancel.target = Some(call.clone());
@@ -313,7 +359,7 @@ impl UserScheme {
                 }
                 let call = state.queue.pop_front().expect("front exists");
                 if call.request.op.expects_answer() {
-                    state.in_flight.insert(call.request.id, call.clone());
+                    state.in_flight.push(call.clone());
                 }
                 taken = Some(Ok(call));
                 true
@@ -322,7 +368,8 @@ impl UserScheme {
             let call = taken.expect("a request or an error")?;
             match self.deliver(&call) {
                 Ok(message) => {
-                    if let Err(err) = out(&message) {
+                    let message = message.as_slice();
+                    if let Err(err) = out(message) {
                         self.fail_taken(&call, Error::new(EIO));
                         return Err(err);
                     }
@@ -340,7 +387,7 @@ impl UserScheme {
     /// A call taken off the queue that never reached the daemon: it leaves
     /// the in-flight set (and the daemon, with its pages) and fails.
     fn fail_taken(&self, call: &Arc<Call>, err: Error) {
-        let removed = without_interrupts(|| self.state.lock().in_flight.remove(&call.request.id).is_some());
+        let removed = without_interrupts(|| self.state.lock().take_in_flight(call.request.id).is_some());
         unmap_lent(call);
         if removed {
             self.complete(call, Err(err));
@@ -349,11 +396,11 @@ impl UserScheme {
 
     /// Put `call` in the daemon's hands: move a sent fd into its table, map
     /// lent pages into it, encode the request.
-    fn deliver(&self, call: &Arc<Call>) -> Result<Vec<u8>, Error> {
+    fn deliver(&self, call: &Arc<Call>) -> Result<Message, Error> {
         let mut request = call.request;
         if let Some(target) = &call.target {
             // The cancelled call leaves the daemon now, pages and all.
-            without_interrupts(|| self.state.lock().in_flight.remove(&target.request.id));
+            without_interrupts(|| self.state.lock().take_in_flight(target.request.id));
             unmap_lent(target);
         }
         if let Some(file) = without_interrupts(|| call.file.lock().take()) {
@@ -370,10 +417,7 @@ impl UserScheme {
             *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
             request.addr = base + lend.offset as u64;
         }
-        let mut message = Vec::with_capacity(REQUEST_SIZE + call.inline.len());
-        message.extend_from_slice(&request.encode());
-        message.extend_from_slice(&call.inline);
-        Ok(message)
+        Ok(Message::new(&request.encode(), &call.inline))
     }
 
     /// The daemon's `write` on its socket: one response (or notification).
@@ -391,7 +435,7 @@ impl UserScheme {
             }
             Kind::Value | Kind::Error | Kind::Fd => {}
         }
-        let call = without_interrupts(|| self.state.lock().in_flight.remove(&response.id)).ok_or_else(|| {
+        let call = without_interrupts(|| self.state.lock().take_in_flight(response.id)).ok_or_else(|| {
             crate::caller_log!(
                 Warn,
                 "scheme {}: daemon answered request {} that is not waiting",
@@ -499,7 +543,7 @@ impl UserScheme {
             namespace.remove(&self.name, key_of(self));
         }
         let failed = queued.len() + in_flight.len();
-        for call in queued.into_iter().chain(in_flight.into_values()) {
+        for call in queued.into_iter().chain(in_flight) {
             unmap_lent(&call);
             if call.request.op.expects_answer() {
                 self.complete(&call, Err(Error::new(EIO)));
@@ -522,12 +566,20 @@ impl UserScheme {
         if input.len() > INLINE_MAX {
             return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
         }
+        self.with_owned_input(op, handle, flags, input.to_vec())
+    }
+
+    /// [`Self::with_input`] with the input already copied into the kernel.
+    fn with_owned_input(&self, op: Op, handle: usize, flags: usize, input: Vec<u8>) -> Result<Answer, Error> {
+        if input.len() > INLINE_MAX {
+            return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
+        }
         let mut request = self.request(op, handle);
         request.flags = flags as u32;
         request.payload = Payload::Inline;
         request.len = input.len() as u64;
         let mut call = Call::new(request);
-        call.inline = input.to_vec();
+        call.inline = input;
         self.call(call)
     }
 
@@ -729,8 +781,7 @@ impl KernelScheme for UserScheme {
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
-            let data = buf.to_vec()?;
-            return self.write(handle, &data, flags);
+            return self.with_owned_input(Op::Write, handle, flags, buf.to_vec()?)?.value();
         }
         self.lent_write(handle, buf, flags)
     }

@@ -32,6 +32,10 @@
 #[cfg(test)]
 extern crate std;
 
+mod binned;
+
+pub use binned::{BIN_CAP, BIN_MAX, BinnedHeap};
+
 use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 use core::ptr::{self, NonNull};

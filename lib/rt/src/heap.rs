@@ -17,7 +17,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use abi::syscall::{MAP_PRIVATE, PROT_READ, PROT_WRITE};
-use heap_alloc::FreeListHeap;
+use heap_alloc::BinnedHeap;
 use spin::Mutex;
 
 /// Smallest amount the heap grows by.
@@ -79,7 +79,7 @@ unsafe fn unmap_large(ptr: *mut u8, size: usize) {
 }
 
 struct Heap {
-    heap: FreeListHeap,
+    heap: BinnedHeap,
     /// End of the last chunk mapped, the hint for the next one.
     end: usize,
 }
@@ -87,7 +87,7 @@ struct Heap {
 impl Heap {
     /// Maps a chunk big enough for `layout` and adds it to the heap.
     fn grow(&mut self, layout: Layout) -> bool {
-        let Some(len) = FreeListHeap::region_size_for(layout)
+        let Some(len) = BinnedHeap::region_size_for(layout)
             .map(|need| need.max(CHUNK))
             .and_then(|len| len.checked_next_multiple_of(PAGE))
         else {
@@ -111,9 +111,9 @@ impl Heap {
 struct Allocator(Mutex<Heap>);
 
 #[global_allocator]
-static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap { heap: FreeListHeap::new(), end: 0 }));
+static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap { heap: BinnedHeap::new(), end: 0 }));
 
-// SAFETY: every block comes from `FreeListHeap`, which hands out disjoint,
+// SAFETY: every block comes from `BinnedHeap`, which hands out disjoint,
 // suitably aligned blocks of at least the requested size from memory it
 // owns; the lock serialises all access to it.
 unsafe impl GlobalAlloc for Allocator {

@@ -27,7 +27,6 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use le_bytes::{u16_at, u32_at, u64_at};
 
 /// Bytes of an encoded [`Request`].
 pub const REQUEST_SIZE: usize = 64;
@@ -187,30 +186,29 @@ impl Request {
     /// Decode a request and, for inline payloads, check that its bytes
     /// follow it in `bytes`; returns the request and its inline payload.
     pub fn decode(bytes: &[u8]) -> Result<(Request, &[u8]), DecodeError> {
-        let field = |v: Option<u64>| v.ok_or(DecodeError::Short);
-        if bytes.len() < REQUEST_SIZE {
+        let Some(head) = bytes.first_chunk::<REQUEST_SIZE>() else {
             return Err(DecodeError::Short);
-        }
-        let op = Op::from_u16(u16_at(bytes, 8).ok_or(DecodeError::Short)?).ok_or(DecodeError::Unknown)?;
-        let payload = match bytes[10] {
+        };
+        // Fixed offsets into a fixed-size array: no bounds checks left.
+        let op = Op::from_u16(u16::from_le_bytes([head[8], head[9]])).ok_or(DecodeError::Unknown)?;
+        let payload = match head[10] {
             0 => Payload::None,
             1 => Payload::Inline,
             2 => Payload::Lent,
             _ => return Err(DecodeError::Unknown),
         };
-        let u32_field = |at| u32_at(bytes, at).ok_or(DecodeError::Short);
         let request = Request {
-            id: field(u64_at(bytes, 0))?,
+            id: fixed_u64(head, 0),
             op,
             payload,
-            flags: u32_field(12)?,
-            pid: u32_field(16)?,
-            uid: u32_field(20)?,
-            gid: u32_field(24)?,
-            handle: field(u64_at(bytes, 32))?,
-            addr: field(u64_at(bytes, 40))?,
-            len: field(u64_at(bytes, 48))?,
-            arg: field(u64_at(bytes, 56))?,
+            flags: fixed_u32(head, 12),
+            pid: fixed_u32(head, 16),
+            uid: fixed_u32(head, 20),
+            gid: fixed_u32(head, 24),
+            handle: fixed_u64(head, 32),
+            addr: fixed_u64(head, 40),
+            len: fixed_u64(head, 48),
+            arg: fixed_u64(head, 56),
         };
         let inline = match payload {
             Payload::Inline => {
@@ -295,10 +293,10 @@ impl Response {
     /// Decode a response and the inline data after it (exactly `len`
     /// bytes must follow, at most [`INLINE_MAX`]).
     pub fn decode(bytes: &[u8]) -> Result<(Response, &[u8]), DecodeError> {
-        if bytes.len() < RESPONSE_SIZE {
+        let Some(head) = bytes.first_chunk::<RESPONSE_SIZE>() else {
             return Err(DecodeError::Short);
-        }
-        let kind = match u16_at(bytes, 8).ok_or(DecodeError::Short)? {
+        };
+        let kind = match u16::from_le_bytes([head[8], head[9]]) {
             0 => Kind::Value,
             1 => Kind::Error,
             2 => Kind::Fd,
@@ -307,11 +305,11 @@ impl Response {
             _ => return Err(DecodeError::Unknown),
         };
         let response = Response {
-            id: u64_at(bytes, 0).ok_or(DecodeError::Short)?,
+            id: fixed_u64(head, 0),
             kind,
-            flags: u32_at(bytes, 12).ok_or(DecodeError::Short)?,
-            value: u64_at(bytes, 16).ok_or(DecodeError::Short)?,
-            len: u64_at(bytes, 24).ok_or(DecodeError::Short)?,
+            flags: fixed_u32(head, 12),
+            value: fixed_u64(head, 16),
+            len: fixed_u64(head, 24),
         };
         let rest = &bytes[RESPONSE_SIZE..];
         let len = usize::try_from(response.len).map_err(|_| DecodeError::Inconsistent)?;
@@ -320,6 +318,22 @@ impl Response {
         }
         Ok((response, rest))
     }
+}
+
+/// The little-endian `u64` at `at` in a fixed-size message head.
+#[inline(always)]
+fn fixed_u64<const N: usize>(head: &[u8; N], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&head[at..at + 8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The little-endian `u32` at `at` in a fixed-size message head.
+#[inline(always)]
+fn fixed_u32<const N: usize>(head: &[u8; N], at: usize) -> u32 {
+    let mut bytes = [0u8; 4];
+    bytes.copy_from_slice(&head[at..at + 4]);
+    u32::from_le_bytes(bytes)
 }
 
 #[cfg(test)]
