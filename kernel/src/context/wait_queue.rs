@@ -45,7 +45,54 @@ fn block(me: &Arc<Thread>) -> Block {
 }
 
 pub struct WaitQueue {
-    waiters: Mutex<VecDeque<Arc<Thread>>>,
+    waiters: Mutex<Waiters>,
+}
+
+/// The threads waiting, oldest first. The oldest sits in a slot of its
+/// own, so a queue with one waiter at a time -- a scheme call's caller, a
+/// daemon waiting for requests, most pipes -- never allocates.
+struct Waiters {
+    first: Option<Arc<Thread>>,
+    rest: VecDeque<Arc<Thread>>,
+}
+
+impl Waiters {
+    const fn new() -> Waiters {
+        Waiters { first: None, rest: VecDeque::new() }
+    }
+
+    fn push_back(&mut self, thread: Arc<Thread>) {
+        if self.first.is_none() {
+            self.first = Some(thread);
+        } else {
+            self.rest.push_back(thread);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Arc<Thread>> {
+        let front = self.first.take();
+        self.first = self.rest.pop_front();
+        front
+    }
+
+    fn contains(&self, thread: &Arc<Thread>) -> bool {
+        self.first.as_ref().is_some_and(|t| Arc::ptr_eq(t, thread)) || self.rest.iter().any(|t| Arc::ptr_eq(t, thread))
+    }
+
+    /// Take `thread` out; whether it was there.
+    fn remove(&mut self, thread: &Arc<Thread>) -> bool {
+        if self.first.as_ref().is_some_and(|t| Arc::ptr_eq(t, thread)) {
+            self.first = self.rest.pop_front();
+            return true;
+        }
+        match self.rest.iter().position(|t| Arc::ptr_eq(t, thread)) {
+            Some(at) => {
+                self.rest.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Default for WaitQueue {
@@ -56,7 +103,7 @@ impl Default for WaitQueue {
 
 impl WaitQueue {
     pub const fn new() -> Self {
-        Self { waiters: Mutex::new(VecDeque::new()) }
+        Self { waiters: Mutex::new(Waiters::new()) }
     }
 
     /// Sleep until `ready()` holds. `deadline` (monotonic ns, 0 = none)
@@ -109,15 +156,15 @@ impl WaitQueue {
             }
             let outcome = without_interrupts(|| {
                 let mut waiters = self.waiters.lock();
-                let Some(position) = waiters.iter().position(|t| Arc::ptr_eq(t, &me)) else {
+                if !waiters.contains(&me) {
                     return Some(Ok(true));
-                };
+                }
                 if scheduler::current_killed() {
-                    waiters.remove(position);
+                    waiters.remove(&me);
                     return Some(Err(Error::new(EINTR)));
                 }
                 if deadline != 0 && crate::time::now_ns() >= deadline {
-                    waiters.remove(position);
+                    waiters.remove(&me);
                     return Some(Err(Error::new(ETIMEDOUT)));
                 }
                 // Woken for another reason: wait again.
@@ -161,7 +208,7 @@ impl WaitQueue {
     }
 
     fn remove(&self, thread: &Arc<Thread>) {
-        without_interrupts(|| self.waiters.lock().retain(|t| !Arc::ptr_eq(t, thread)));
+        without_interrupts(|| self.waiters.lock().remove(thread));
     }
 
     /// Wake up to `count` waiters; returns how many were woken.

@@ -22,7 +22,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use abi::syscall::error::{EFAULT, Error};
 
 use super::address_space::{Access, USER_END};
-use crate::arch::x86_64::{percpu, trap};
+use crate::arch::x86_64::percpu;
+use crate::arch::x86_64::percpu::FaultRecord;
+use crate::arch::x86_64::trap::TrapFrame;
 
 /// Whether the CPUs have SMAP on (then STAC/CLAC bracket every copy).
 static SMAP: AtomicBool = AtomicBool::new(false);
@@ -213,58 +215,90 @@ pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
     Ok(values)
 }
 
-#[repr(C)]
-struct CopyArgs {
-    dst: *mut u8,
-    src: *const u8,
-    len: usize,
-    smap: bool,
-}
+// The copy itself: 8-byte words, then the bytes left (`rep movsb` moves
+// one byte per iteration on CPUs without fast strings and under QEMU's
+// TCG, one emulated instruction per byte). It pushes nothing, so a fault
+// inside it that cannot be resolved resumes at `user_copy_fixup`
+// ([`fixup`]) with the stack as it was, and the `ret` there returns 1 to
+// the caller. A try_call recovery record would cost ~80 instructions a
+// copy; this costs nothing until a copy faults.
+core::arch::global_asm!(
+    r#"
+    .section .text.user_copy, "ax"
+    .global user_copy_smap
+    .global user_copy_plain
+    .global user_copy_fixup
+user_copy_smap:
+    stac
+    mov rcx, rdx
+    shr rcx, 3
+    rep movsq
+    mov rcx, rdx
+    and rcx, 7
+    rep movsb
+    clac
+    xor eax, eax
+    ret
+user_copy_plain:
+    mov rcx, rdx
+    shr rcx, 3
+    rep movsq
+    mov rcx, rdx
+    and rcx, 7
+    rep movsb
+    xor eax, eax
+    ret
+user_copy_fixup:
+    mov eax, 1
+    ret
+"#
+);
 
-extern "C" fn copy_bytes(args: usize) {
-    // SAFETY: `copy` passes a pointer to a live `CopyArgs`.
-    let args = unsafe { &*(args as *const CopyArgs) };
-    // Bytes up to the destination's next 8-byte boundary, then 8-byte words,
-    // then the bytes left: `rep movsb` moves one byte per iteration on CPUs
-    // without fast strings and under QEMU's TCG (one emulated instruction
-    // per byte), so a 4 KiB copy takes 512 iterations instead of 4,096.
-    let head = ((args.dst as usize).wrapping_neg() & 7).min(args.len);
-    let words = (args.len - head) / 8;
-    let tail = (args.len - head) % 8;
-    if args.smap {
-        // SAFETY: the kernel side of the copy is a kernel buffer the caller
-        // owns; the user side was range-checked, and any fault on it is
-        // resolved or turned into an error by the fixup around this call.
-        // STAC/CLAC allow user access for exactly this copy; the three
-        // counts add up to `len`, so the copy stays inside both buffers.
-        unsafe {
-            core::arch::asm!("stac", "rep movsb", "mov rcx, {words}", "rep movsq", "mov rcx, {tail}", "rep movsb", "clac",
-                words = in(reg) words, tail = in(reg) tail,
-                inout("rdi") args.dst => _, inout("rsi") args.src => _, inout("rcx") head => _, options(nostack));
-        }
-    } else {
-        // SAFETY: as above, on a CPU without SMAP.
-        unsafe {
-            core::arch::asm!("rep movsb", "mov rcx, {words}", "rep movsq", "mov rcx, {tail}", "rep movsb",
-                words = in(reg) words, tail = in(reg) tail,
-                inout("rdi") args.dst => _, inout("rsi") args.src => _, inout("rcx") head => _, options(nostack));
-        }
-    }
+unsafe extern "C" {
+    /// Copy `len` bytes from `src` to `dst` with SMAP opened: 0, or 1 if a
+    /// fault ended it.
+    fn user_copy_smap(dst: *mut u8, src: *const u8, len: usize) -> u64;
+    /// The same on a CPU without SMAP.
+    fn user_copy_plain(dst: *mut u8, src: *const u8, len: usize) -> u64;
+    /// Where a faulting copy resumes (the copies lie just before it).
+    static user_copy_fixup: u8;
 }
 
 fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Error> {
     if len == 0 {
         return Ok(());
     }
-    let args = CopyArgs { dst, src, len, smap: SMAP.load(Ordering::Relaxed) };
     let cpu = percpu::current();
     cpu.in_usercopy.store(true, Ordering::Relaxed);
-    let result = trap::try_call(copy_bytes, &raw const args as usize);
+    // SAFETY: the kernel side is a kernel buffer of `len` bytes the caller
+    // owns; the user side was range-checked to lie below the end of user
+    // space, and a fault on it is resolved (`resolve_fault`) or ends the
+    // copy through `fixup`. STAC/CLAC open user access for just the copy.
+    let faulted = unsafe {
+        if SMAP.load(Ordering::Relaxed) { user_copy_smap(dst, src, len) } else { user_copy_plain(dst, src, len) }
+    };
     cpu.in_usercopy.store(false, Ordering::Relaxed);
-    result.map_err(|fault| {
-        crate::caller_log!(Debug, "user copy faulted at {:#x}", fault.address);
-        Error::new(EFAULT)
-    })
+    if faulted != 0 {
+        crate::caller_log!(Debug, "user copy faulted at {:#x}", cpu.last_fault.get().address);
+        return Err(Error::new(EFAULT));
+    }
+    Ok(())
+}
+
+/// Called by the page-fault handler when a kernel-mode fault was not
+/// resolved: if it hit inside the user copy, make the copy return 1
+/// (through `user_copy_fixup`, SMAP closed again) and say so.
+pub fn fixup(frame: &mut TrapFrame, address: u64) -> bool {
+    let start = user_copy_smap as *const () as u64;
+    let fixup = &raw const user_copy_fixup as u64;
+    if frame.from_user() || !(start..fixup).contains(&frame.rip) {
+        return false;
+    }
+    percpu::current().last_fault.set(FaultRecord { vector: 14, error_code: frame.error_code, address });
+    frame.rip = fixup;
+    // Close SMAP again (the fault may have come with it opened).
+    frame.rflags &= !(1 << 18);
+    true
 }
 
 /// Called by the page-fault handler for a kernel-mode fault on a user

@@ -21,7 +21,7 @@ use super::handles::HandleTable;
 use super::snapshot::Snapshot;
 use super::user::UserScheme;
 use super::{Caller, KernelScheme, Opened, SchemeRef};
-use crate::memory::usercopy::UserOut;
+use crate::memory::usercopy::{UserIn, UserOut};
 
 /// The longest scheme name.
 pub const NAME_MAX: usize = 64;
@@ -138,6 +138,14 @@ impl KernelScheme for RootScheme {
     fn write(&self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
             Handle::Socket(scheme) => scheme.answer(buf),
+            Handle::List(_) => Err(Error::new(EBADF)),
+        }
+    }
+
+    /// A daemon's answer is read from its buffer by the scheme (no bounce).
+    fn write_user(&self, handle: usize, buf: UserIn, _flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => scheme.answer_user(buf),
             Handle::List(_) => Err(Error::new(EBADF)),
         }
     }

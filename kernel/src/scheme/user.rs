@@ -36,7 +36,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
-use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, Request, Response};
+use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -95,6 +95,34 @@ struct Garbage {
 impl Garbage {
     const fn invalid(why: &'static str) -> Garbage {
         Garbage { why, errno: EINVAL }
+    }
+}
+
+/// The inline data of an answer: in kernel memory, or still in the
+/// daemon's buffer (copied once, when the answer is known to be sound).
+enum Inline<'a> {
+    Kernel(&'a [u8]),
+    User(UserIn),
+}
+
+impl Inline<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Inline::Kernel(bytes) => bytes.len(),
+            Inline::User(buf) => buf.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn to_vec(&self) -> Result<Vec<u8>, Error> {
+        match self {
+            Inline::Kernel(bytes) => Ok(bytes.to_vec()),
+            Inline::User(buf) if buf.is_empty() => Ok(Vec::new()),
+            Inline::User(buf) => buf.to_vec(),
+        }
     }
 }
 
@@ -420,18 +448,39 @@ impl UserScheme {
         Ok(Message::new(&request.encode(), &call.inline))
     }
 
-    /// The daemon's `write` on its socket: one response (or notification).
+    /// The daemon's `write` on its socket: one response (or notification),
+    /// from kernel memory.
     pub fn answer(&self, buf: &[u8]) -> Result<usize, Error> {
-        let (response, data) = Response::decode(buf).map_err(|err| {
-            crate::caller_log!(Warn, "scheme {}: daemon wrote a malformed response ({err})", self.name);
-            Error::new(EINVAL)
-        })?;
+        let (response, data) = Response::decode(buf).map_err(|err| self.malformed(err))?;
+        self.answer_decoded(&response, buf.len(), Inline::Kernel(data))
+    }
+
+    /// The daemon's `write` on its socket, from its own buffer: the fixed
+    /// part is read first, and any inline data is copied once, straight
+    /// into what the caller gets.
+    pub fn answer_user(&self, buf: UserIn) -> Result<usize, Error> {
+        let mut head = [0u8; RESPONSE_SIZE];
+        if buf.len() < RESPONSE_SIZE {
+            return Err(self.malformed(scheme_proto::DecodeError::Short));
+        }
+        buf.prefix(RESPONSE_SIZE).copy_to_kernel(&mut head)?;
+        let data = buf.skip(RESPONSE_SIZE);
+        let response = Response::decode_head(&head, data.len()).map_err(|err| self.malformed(err))?;
+        self.answer_decoded(&response, buf.len(), Inline::User(data))
+    }
+
+    fn malformed(&self, err: scheme_proto::DecodeError) -> Error {
+        crate::caller_log!(Warn, "scheme {}: daemon wrote a malformed response ({err})", self.name);
+        Error::new(EINVAL)
+    }
+
+    fn answer_decoded(&self, response: &Response, written: usize, data: Inline) -> Result<usize, Error> {
         match response.kind {
-            Kind::Nop => return Ok(buf.len()),
+            Kind::Nop => return Ok(written),
             Kind::Event => {
                 let flags = EventFlags::from_bits_truncate(response.flags as usize);
                 event::trigger(key_of(self), response.value as usize, flags);
-                return Ok(buf.len());
+                return Ok(written);
             }
             Kind::Value | Kind::Error | Kind::Fd => {}
         }
@@ -445,8 +494,11 @@ impl UserScheme {
             Error::new(EINVAL)
         })?;
         unmap_lent(&call);
-        let (outcome, reply) = match self.interpret(&call, &response, data) {
-            Ok(outcome) => (outcome, Ok(buf.len())),
+        let (outcome, reply) = match self.interpret(&call, response, data) {
+            Ok(Ok(outcome)) => (outcome, Ok(written)),
+            // The daemon's buffer could not be read: its write fails, and
+            // so does the call it answered (it is out of the daemon's hands).
+            Ok(Err(err)) => (Err(Error::new(EIO)), Err(err)),
             Err(Garbage { why, errno }) => {
                 crate::caller_log!(
                     Warn,
@@ -463,7 +515,15 @@ impl UserScheme {
     }
 
     /// What `response` means for `call`, or why it is garbage.
-    fn interpret(&self, call: &Call, response: &Response, data: &[u8]) -> Result<Result<Answer, Error>, Garbage> {
+    /// `Ok(Err(_))`: the answer is sound but its data could not be read
+    /// from the daemon's buffer.
+    #[allow(clippy::type_complexity)]
+    fn interpret(
+        &self,
+        call: &Call,
+        response: &Response,
+        data: Inline,
+    ) -> Result<Result<Result<Answer, Error>, Error>, Garbage> {
         let request = &call.request;
         let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
         match response.kind {
@@ -472,7 +532,7 @@ impl UserScheme {
                     .ok()
                     .filter(|e| (1..4096).contains(e))
                     .ok_or(Garbage::invalid("errno out of range"))?;
-                Ok(Err(Error::new(errno)))
+                Ok(Ok(Err(Error::new(errno))))
             }
             Kind::Fd => {
                 if !matches!(request.op, Op::Open | Op::Dup) {
@@ -480,7 +540,7 @@ impl UserScheme {
                 }
                 let file =
                     file::take_current(file::Fd(value)).map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
-                Ok(Ok(Answer::File(file)))
+                Ok(Ok(Ok(Answer::File(file))))
             }
             Kind::Value if request.op == Op::Fmap => {
                 // The daemon answered an address of its own: the caller
@@ -492,7 +552,7 @@ impl UserScheme {
                     .with_space(|space| space.frames_of(value as u64, request.len, write))
                     .ok_or(Garbage::invalid("the daemon has no address space"))?
                     .map_err(|_| Garbage::invalid("fmap answer is not mapped memory of the daemon's"))?;
-                Ok(super::Frames::new(frames).map(Answer::Frames))
+                Ok(Ok(super::Frames::new(frames).map(Answer::Frames)))
             }
             _ => {
                 let wanted = request.len as usize;
@@ -508,7 +568,7 @@ impl UserScheme {
                 if !ok {
                     return Err(Garbage::invalid("value or data does not fit the request"));
                 }
-                Ok(Ok(Answer::Value(value, data.to_vec())))
+                Ok(data.to_vec().map(|bytes| Ok(Answer::Value(value, bytes))))
             }
         }
     }

@@ -46,6 +46,7 @@ pub fn handle(frame: &mut TrapFrame) {
     scheduler::before_return_to_user();
 }
 
+#[inline(always)]
 fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
     match number {
         SYS_OPEN => fs::open(fs::path(a, b)?, c),

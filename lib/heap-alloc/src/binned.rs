@@ -59,6 +59,7 @@ impl Default for BinnedHeap {
 
 /// The bin of a layout: its rounded size's, if it is small and needs no
 /// more than the ordinary alignment.
+#[inline(always)]
 fn bin_of(layout: Layout) -> Option<(usize, usize)> {
     if layout.align() > BLOCK_ALIGN {
         return None;
@@ -96,7 +97,9 @@ impl BinnedHeap {
 
     /// Allocates a block for `layout`: from its bin when it has one, else
     /// from the free list (after emptying the bins into it, if the list
-    /// alone cannot serve it). `None` if nothing can hold it.
+    /// alone cannot serve it). `None` if nothing can hold it. The bin's
+    /// pop is inline; the rest is out of line.
+    #[inline]
     pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if let Some((bin, size)) = bin_of(layout) {
             let head = self.heads[bin];
@@ -110,6 +113,11 @@ impl BinnedHeap {
                 return NonNull::new(head.cast());
             }
         }
+        self.allocate_from_list(layout)
+    }
+
+    #[inline(never)]
+    fn allocate_from_list(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if let Some(block) = self.list.allocate(layout) {
             return Some(block);
         }
@@ -120,12 +128,14 @@ impl BinnedHeap {
         self.list.allocate(layout)
     }
 
-    /// Frees a block: into its bin while the bin has room, else to the list.
+    /// Frees a block: into its bin while the bin has room (inline), else
+    /// to the list.
     ///
     /// # Safety
     ///
     /// `ptr` must come from `allocate` (or `reallocate`) of this heap with
     /// `layout`, and not be used after.
+    #[inline]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         if let Some((bin, size)) = bin_of(layout)
             && self.held[bin] + size <= BIN_CAP
@@ -141,6 +151,15 @@ impl BinnedHeap {
             self.binned_blocks += 1;
             return;
         }
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.deallocate_to_list(ptr, layout) }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::deallocate`].
+    #[inline(never)]
+    unsafe fn deallocate_to_list(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: the caller's promise, passed on.
         unsafe { self.list.deallocate(ptr, layout) }
     }

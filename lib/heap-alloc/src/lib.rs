@@ -99,6 +99,7 @@ impl Default for FreeListHeap {
 /// The block a layout occupies: `(size, align)` with `size` a non-zero
 /// multiple of [`MIN_BLOCK`] and `align` at least [`BLOCK_ALIGN`]. `None` if
 /// rounding overflows.
+#[inline(always)]
 fn block_of(layout: Layout) -> Option<(usize, usize)> {
     let size = layout.size().max(1).checked_next_multiple_of(MIN_BLOCK)?;
     Some((size, layout.align().max(BLOCK_ALIGN)))

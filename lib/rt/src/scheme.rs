@@ -18,6 +18,9 @@ pub use scheme_proto::{INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE,
 use crate::fs::File;
 use crate::{Error, Result, sys};
 
+/// The largest answer built on the stack.
+const SMALL_ANSWER: usize = scheme_proto::RESPONSE_SIZE + 96;
+
 /// A registered scheme's socket.
 #[derive(Debug)]
 pub struct Socket {
@@ -123,8 +126,17 @@ impl Socket {
     pub fn answer(&self, incoming: Incoming, response: Response, data: &[u8]) -> Result<()> {
         drop(incoming);
         let data = if response.kind == Kind::Value { data } else { &[] };
-        let mut message = Vec::with_capacity(scheme_proto::RESPONSE_SIZE + data.len());
-        message.extend_from_slice(&Response { len: data.len() as u64, ..response }.encode());
+        let head = Response { len: data.len() as u64, ..response }.encode();
+        let len = head.len() + data.len();
+        if len <= SMALL_ANSWER {
+            // Most answers are small: no heap.
+            let mut message = [0u8; SMALL_ANSWER];
+            message[..head.len()].copy_from_slice(&head);
+            message[head.len()..len].copy_from_slice(data);
+            return sys::write(self.file.fd(), &message[..len]).map(drop);
+        }
+        let mut message = Vec::with_capacity(len);
+        message.extend_from_slice(&head);
         message.extend_from_slice(data);
         sys::write(self.file.fd(), &message).map(drop)
     }

@@ -296,6 +296,14 @@ impl Response {
         let Some(head) = bytes.first_chunk::<RESPONSE_SIZE>() else {
             return Err(DecodeError::Short);
         };
+        let rest = &bytes[RESPONSE_SIZE..];
+        Ok((Response::decode_head(head, rest.len())?, rest))
+    }
+
+    /// Decode a response's fixed part, followed by `following` bytes of
+    /// inline data (which must be exactly its `len`, at most
+    /// [`INLINE_MAX`]): for a reader that copies the data separately.
+    pub fn decode_head(head: &[u8; RESPONSE_SIZE], following: usize) -> Result<Response, DecodeError> {
         let kind = match u16::from_le_bytes([head[8], head[9]]) {
             0 => Kind::Value,
             1 => Kind::Error,
@@ -311,12 +319,11 @@ impl Response {
             value: fixed_u64(head, 16),
             len: fixed_u64(head, 24),
         };
-        let rest = &bytes[RESPONSE_SIZE..];
         let len = usize::try_from(response.len).map_err(|_| DecodeError::Inconsistent)?;
-        if len > INLINE_MAX || len != rest.len() || (len != 0 && kind != Kind::Value) {
+        if len > INLINE_MAX || len != following || (len != 0 && kind != Kind::Value) {
             return Err(DecodeError::Inconsistent);
         }
-        Ok((response, rest))
+        Ok(response)
     }
 }
 

@@ -179,6 +179,8 @@ pub trait Scheme {
 pub struct Server<S: Scheme> {
     socket: Socket,
     scheme: S,
+    /// The buffer inline reads are served into (grown to the largest).
+    scratch: Vec<u8>,
     parked: VecDeque<Incoming>,
     events: Vec<(usize, EventFlags)>,
 }
@@ -194,7 +196,13 @@ pub fn serve<S: Scheme>(name: &str, scheme: S) -> Result<()> {
 impl<S: Scheme> Server<S> {
     /// Register `name:` for `scheme` (root only; `EEXIST` if taken).
     pub fn new(name: &str, scheme: S) -> Result<Server<S>> {
-        Ok(Server { socket: Socket::register(name)?, scheme, parked: VecDeque::new(), events: Vec::new() })
+        Ok(Server {
+            socket: Socket::register(name)?,
+            scheme,
+            scratch: Vec::new(),
+            parked: VecDeque::new(),
+            events: Vec::new(),
+        })
     }
 
     /// Enter the null namespace: from now on this process can open
@@ -287,6 +295,8 @@ impl<S: Scheme> Server<S> {
         let handle = request.handle as usize;
         let flags = request.flags as usize;
         let mut data: Vec<u8> = Vec::new();
+        // An inline read's length: its data is `scratch[..read]`.
+        let mut read = 0;
         let text = |bytes: &[u8]| core::str::from_utf8(bytes).map(String::from).map_err(|_| Error::new(EINVAL));
         let result: Result<Response> = match request.op {
             Op::Open => text(incoming.input())
@@ -299,10 +309,17 @@ impl<S: Scheme> Server<S> {
             Op::Read => match incoming.lent_output() {
                 Some(buf) => self.scheme.read(handle, buf, flags).map(|n| Response::value(id, n as u64)),
                 None => {
-                    data = alloc::vec![0u8; (request.len as usize).min(INLINE_MAX)];
-                    self.scheme.read(handle, &mut data, flags).map(|n| {
-                        data.truncate(n);
-                        Response::data(id, n)
+                    // Into the server's own buffer (zeroed: nothing of an
+                    // earlier answer can leak), not a new one per read.
+                    let len = (request.len as usize).min(INLINE_MAX);
+                    if self.scratch.len() < len {
+                        self.scratch.resize(len, 0);
+                    }
+                    let buf = &mut self.scratch[..len];
+                    buf.fill(0);
+                    self.scheme.read(handle, buf, flags).map(|n| {
+                        read = n.min(len);
+                        Response::data(id, read)
                     })
                 }
             },
@@ -362,7 +379,8 @@ impl<S: Scheme> Server<S> {
             }
             Err(err) => Response::error(id, err.errno),
         };
-        self.socket.answer(incoming, response, &data)
+        let data = if request.op == Op::Read { &self.scratch[..read] } else { &data[..] };
+        self.socket.answer(incoming, response, data)
     }
 }
 

@@ -100,6 +100,10 @@ pub(super) fn handle(vector: u8, frame: &mut TrapFrame) {
             if vector == PAGE_FAULT && usercopy::resolve_fault(address, frame.error_code & PF_WRITE != 0) {
                 return;
             }
+            // A user copy that cannot go on: it returns an error.
+            if vector == PAGE_FAULT && usercopy::fixup(frame, address) {
+                return;
+            }
             if resume_at_recovery(vector, frame, address) {
                 return;
             }
