@@ -64,6 +64,14 @@ pub const SYS_SETPGID: usize = 0x100b;
 /// no such live process. `SYS_KILL` with `a` negative as `isize` signals
 /// every live process of group `-a`.
 pub const SYS_GETPGID: usize = 0x100c;
+/// Write then read on one fd, in one system call: `a` = fd, `b`/`c` = the
+/// bytes to write, `d`/`e` = the buffer to read into. Returns what the
+/// read returns; if the write fails, its error (and nothing is read). A
+/// short write is an `EIO`: the exchange is one message each way. A scheme
+/// daemon answers a request and takes the next with it (the reply-and-wait
+/// of L4-family kernels); a client on a socket sends and waits for the
+/// reply.
+pub const SYS_WRITE_READ: usize = 0x100d;
 
 /// `SYS_WAITPID`: wait for any child.
 pub const WAIT_ANY: usize = usize::MAX;
@@ -170,6 +178,7 @@ mod tests {
             SYS_SETUID,
             SYS_SETPGID,
             SYS_GETPGID,
+            SYS_WRITE_READ,
         ];
         let redox = [
             SYS_OPEN,

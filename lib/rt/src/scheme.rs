@@ -111,6 +111,11 @@ impl Socket {
     /// The next request (waits for one unless the socket is non-blocking).
     pub fn next_request(&mut self) -> Result<Incoming> {
         let n = sys::read(self.file.fd(), &mut self.buf)?;
+        self.incoming(n)
+    }
+
+    /// The request in the first `n` bytes of the buffer.
+    fn incoming(&self, n: usize) -> Result<Incoming> {
         let (request, inline) = Request::decode(&self.buf[..n]).map_err(|_| Error::new(sc::EIO))?;
         let data = match request.payload {
             Payload::None => Data::None,
@@ -125,20 +130,19 @@ impl Socket {
     /// data, so it is left out of any other answer).
     pub fn answer(&self, incoming: Incoming, response: Response, data: &[u8]) -> Result<()> {
         drop(incoming);
-        let data = if response.kind == Kind::Value { data } else { &[] };
-        let head = Response { len: data.len() as u64, ..response }.encode();
-        let len = head.len() + data.len();
-        if len <= SMALL_ANSWER {
-            // Most answers are small: no heap.
-            let mut message = [0u8; SMALL_ANSWER];
-            message[..head.len()].copy_from_slice(&head);
-            message[head.len()..len].copy_from_slice(data);
-            return sys::write(self.file.fd(), &message[..len]).map(drop);
-        }
-        let mut message = Vec::with_capacity(len);
-        message.extend_from_slice(&head);
-        message.extend_from_slice(data);
-        sys::write(self.file.fd(), &message).map(drop)
+        with_answer(response, data, |message| sys::write(self.file.fd(), message).map(drop))
+    }
+
+    /// [`Self::answer`], then wait for the next request, in one system
+    /// call (`SYS_WRITE_READ`): what a daemon with nothing else to do does
+    /// after each request. A socket made non-blocking gets `EAGAIN` when
+    /// nothing waits (the answer went out all the same).
+    pub fn answer_and_next(&mut self, incoming: Incoming, response: Response, data: &[u8]) -> Result<Incoming> {
+        drop(incoming);
+        let fd = self.file.fd();
+        let buf = &mut self.buf;
+        let n = with_answer(response, data, |message| sys::write_read(fd, message, buf))?;
+        self.incoming(n)
     }
 
     /// Tell the kernel `handle` became ready for `events` (for callers
@@ -152,6 +156,25 @@ impl Socket {
     pub fn write_raw(&self, bytes: &[u8]) -> Result<usize> {
         sys::write(self.file.fd(), bytes)
     }
+}
+
+/// Run `send` on the encoded answer: the response's fixed part and its
+/// data (left out unless it is a success), on the stack when small.
+fn with_answer<R>(response: Response, data: &[u8], send: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+    let data = if response.kind == Kind::Value { data } else { &[] };
+    let head = Response { len: data.len() as u64, ..response }.encode();
+    let len = head.len() + data.len();
+    if len <= SMALL_ANSWER {
+        // Most answers are small: no heap.
+        let mut message = [0u8; SMALL_ANSWER];
+        message[..head.len()].copy_from_slice(&head);
+        message[head.len()..len].copy_from_slice(data);
+        return send(&message[..len]);
+    }
+    let mut message = Vec::with_capacity(len);
+    message.extend_from_slice(&head);
+    message.extend_from_slice(data);
+    send(&message)
 }
 
 /// Tell whoever started this daemon (init, through `INIT_NOTIFY`) that it

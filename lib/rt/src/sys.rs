@@ -48,6 +48,23 @@ pub fn write(fd: usize, buf: &[u8]) -> Result<usize> {
     demux(unsafe { syscall3(sc::SYS_WRITE, fd, buf.as_ptr().expose_provenance(), buf.len()) })
 }
 
+/// `abi::SYS_WRITE_READ`: writes `out` to `fd`, then reads into `buf`
+/// (one system call); returns what the read returns.
+pub fn write_read(fd: usize, out: &[u8], buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel reads `out` and writes at most `buf.len()` bytes
+    // into `buf`, which we hold exclusively.
+    demux(unsafe {
+        syscall5(
+            abi::SYS_WRITE_READ,
+            fd,
+            out.as_ptr().expose_provenance(),
+            out.len(),
+            buf.as_mut_ptr().expose_provenance(),
+            buf.len(),
+        )
+    })
+}
+
 /// `SYS_LSEEK`: `whence` is `SEEK_SET`/`SEEK_CUR`/`SEEK_END` (0/1/2);
 /// returns the new offset.
 pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize> {

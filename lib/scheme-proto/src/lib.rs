@@ -27,7 +27,6 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-
 /// Bytes of an encoded [`Request`].
 pub const REQUEST_SIZE: usize = 64;
 /// Bytes of an encoded [`Response`] header (inline data may follow).

@@ -241,19 +241,32 @@ impl<S: Scheme> Server<S> {
     /// Handle every request waiting on the socket (made non-blocking by
     /// [`Server::watch_on`]), then return.
     pub fn handle_pending(&mut self) -> Result<()> {
-        loop {
-            match self.handle_next() {
-                Ok(()) => {}
-                Err(err) if err.errno == EAGAIN => return Ok(()),
-                Err(err) => return Err(err),
-            }
+        match self.serve() {
+            Err(err) if err.errno == EAGAIN => Ok(()),
+            other => other,
         }
     }
 
     /// Serve requests until the socket fails.
     pub fn run(&mut self) -> Result<()> {
+        self.serve()
+    }
+
+    /// Serve requests until reading the socket fails (with `EAGAIN` once a
+    /// non-blocking socket has none left). Each answer goes out with the
+    /// read of the next request, in one system call
+    /// ([`Socket::answer_and_next`]; its `EAGAIN` means the answer went out
+    /// and nothing waits: an answer is never refused with `EAGAIN`).
+    fn serve(&mut self) -> Result<()> {
+        let mut incoming = self.socket.next_request()?;
         loop {
-            self.handle_next()?;
+            incoming = match self.handle(incoming)? {
+                Some(reply) => {
+                    let data = reply.data.bytes(&self.scratch);
+                    self.socket.answer_and_next(reply.incoming, reply.response, data)?
+                }
+                None => self.socket.next_request()?,
+            };
         }
     }
 
@@ -261,13 +274,34 @@ impl<S: Scheme> Server<S> {
     /// handle it, then retry the parked ones.
     pub fn handle_next(&mut self) -> Result<()> {
         let incoming = self.socket.next_request()?;
+        match self.handle(incoming)? {
+            Some(reply) => self.send(reply),
+            None => Ok(()),
+        }
+    }
+
+    /// Handle `incoming` and retry the parked requests; the answer to
+    /// `incoming`, if it has one now, is returned to be sent.
+    fn handle(&mut self, incoming: Incoming) -> Result<Option<Reply>> {
         if incoming.request.op == Op::Cancel {
             let id = incoming.request.arg;
             self.parked.retain(|parked| parked.request.id != id);
-            return Ok(());
+            return Ok(None);
         }
-        self.dispatch(incoming)?;
-        self.retry_parked()
+        let mut reply = self.prepare(incoming);
+        if let Some(reply) = reply.as_mut()
+            && !self.parked.is_empty()
+        {
+            // The retries below read into the same scratch buffer.
+            reply.data.own(&self.scratch);
+        }
+        self.retry_parked()?;
+        Ok(reply)
+    }
+
+    fn send(&mut self, reply: Reply) -> Result<()> {
+        let data = reply.data.bytes(&self.scratch);
+        self.socket.answer(reply.incoming, reply.response, data)
     }
 
     /// Try every parked request again (after something changed).
@@ -288,7 +322,16 @@ impl<S: Scheme> Server<S> {
     }
 
     /// Handle one request: answer it, or park it if it would wait.
-    fn dispatch(&mut self, mut incoming: Incoming) -> Result<()> {
+    fn dispatch(&mut self, incoming: Incoming) -> Result<()> {
+        match self.prepare(incoming) {
+            Some(reply) => self.send(reply),
+            None => Ok(()),
+        }
+    }
+
+    /// Carry out one request: its answer, or `None` if it needs none
+    /// (a close) or was parked because it would wait.
+    fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
         let request = incoming.request;
         let caller = Caller { pid: request.pid as usize, uid: request.uid, gid: request.gid };
         let id = request.id;
@@ -363,24 +406,54 @@ impl<S: Scheme> Server<S> {
                 .map(|v| value(id, v)),
             Op::Close => {
                 self.scheme.close(handle);
-                return Ok(());
+                return None;
             }
             Op::Fmap => self
                 .scheme
                 .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
                 .map(|addr| value(id, addr)),
-            Op::Cancel => return Ok(()),
+            Op::Cancel => return None,
         };
         let response = match result {
             Ok(response) => response,
             Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
                 self.parked.push_back(incoming);
-                return Ok(());
+                return None;
             }
             Err(err) => Response::error(id, err.errno),
         };
-        let data = if request.op == Op::Read { &self.scratch[..read] } else { &data[..] };
-        self.socket.answer(incoming, response, data)
+        let data = if request.op == Op::Read { ReplyData::Scratch(read) } else { ReplyData::Owned(data) };
+        Some(Reply { incoming, response, data })
+    }
+}
+
+/// An answer ready to go.
+struct Reply {
+    incoming: Incoming,
+    response: Response,
+    data: ReplyData,
+}
+
+/// An answer's data: the first bytes of the server's scratch buffer (an
+/// inline read), or its own.
+enum ReplyData {
+    Scratch(usize),
+    Owned(Vec<u8>),
+}
+
+impl ReplyData {
+    fn bytes<'a>(&'a self, scratch: &'a [u8]) -> &'a [u8] {
+        match self {
+            ReplyData::Scratch(len) => &scratch[..*len],
+            ReplyData::Owned(bytes) => bytes,
+        }
+    }
+
+    /// Copy scratch data out, before the scratch buffer is used again.
+    fn own(&mut self, scratch: &[u8]) {
+        if let ReplyData::Scratch(len) = *self {
+            *self = ReplyData::Owned(scratch[..len].to_vec());
+        }
     }
 }
 
