@@ -62,6 +62,7 @@ pub const BENCHMARKS: &[&str] = &[
     "fork_exec_wait",
     "scheme_read_1byte",
     "scheme_open_read_close",
+    "scheme_open_read_close_batch",
     "scheme_read_4k",
     "scheme_read_64k",
     "chan_pingpong_1byte",

@@ -30,7 +30,7 @@ const SOURCE: &str = "bench/profile/insn_profile.c";
 /// How often the plugin writes its counters, in host milliseconds.
 pub const PERIOD_MS: u64 = 100;
 /// Symbols shown per benchmark.
-const TOP: usize = 40;
+const TOP: usize = 80;
 /// The longest symbol name shown.
 const NAME_MAX: usize = 110;
 

@@ -159,6 +159,8 @@ unsafe impl Pod for u32 {}
 unsafe impl Pod for abi::syscall::TimeSpec {}
 // SAFETY: two `usize` fields, `repr(C)`.
 unsafe impl Pod for abi::UserStr {}
+// SAFETY: five `u64`s and two `u32`s, no padding; any bits are a value.
+unsafe impl Pod for abi::Sqe {}
 // SAFETY: `repr(C)` integers (and padding).
 unsafe impl Pod for abi::syscall::Stat {}
 // SAFETY: `repr(C)` integers (and padding).
@@ -202,6 +204,16 @@ impl<T: Pod> UserPtr<T, Out> {
         let bytes = unsafe { core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>()) };
         self.slice.copy_from_kernel(bytes)
     }
+}
+
+/// Fill `values` from the array of as many `T`s at `addr` in user memory.
+pub fn read_into<T: Pod>(addr: usize, values: &mut [T]) -> Result<(), Error> {
+    let bytes = core::mem::size_of_val(values);
+    let slice = UserIn::new(addr, bytes)?;
+    // SAFETY: `T: Pod`, so any bytes are a valid `T`; the slice spans
+    // exactly `values`.
+    let raw = unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), bytes) };
+    slice.copy_to_kernel(raw)
 }
 
 /// An array of `count` `T`s in user memory.

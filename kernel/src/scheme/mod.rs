@@ -121,6 +121,12 @@ const SMALL_BOUNCE: usize = 128;
 /// passed to `read`/`write` are the file's status flags (`O_NONBLOCK`,
 /// `O_APPEND`, the access mode), so a scheme decides whether to block.
 pub trait KernelScheme: Send + Sync {
+    /// The daemon-served scheme behind this one, if it is one (for calls
+    /// that go faster as a chain of requests, `SYS_SUBMIT`).
+    fn as_user_scheme(&self) -> Option<&user::UserScheme> {
+        None
+    }
+
     /// Open `path` (the part after `scheme:`).
     fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<Opened, Error> {
         let _ = (path, flags, caller);
@@ -283,7 +289,7 @@ pub fn split_url(url: &str) -> Option<(&str, &str)> {
 }
 
 /// The scheme `name` as `caller` sees it (`ENODEV` if absent).
-fn lookup(name: &str, caller: &Caller) -> Result<SchemeRef, Error> {
+pub fn lookup(name: &str, caller: &Caller) -> Result<SchemeRef, Error> {
     if name.is_empty() {
         return Ok(root::scheme());
     }

@@ -181,6 +181,9 @@ struct Call {
     outcome: Mutex<Option<Result<Answer, Error>>>,
     done: WaitQueue,
     cancelled: AtomicBool,
+    /// The chain this call is a link of: its outcome goes there, and the
+    /// chain's next call is queued in its place ([`UserScheme::chain_open`]).
+    chain: Option<Arc<ChainRun>>,
 }
 
 impl Call {
@@ -195,8 +198,72 @@ impl Call {
             outcome: Mutex::new(None),
             done: WaitQueue::new(),
             cancelled: AtomicBool::new(false),
+            chain: None,
         }
     }
+}
+
+/// One call of a chain after its open, on the handle the open returned.
+pub enum Step {
+    /// Read up to this many bytes (at most `INLINE_MAX`).
+    Read(usize),
+    /// Write these bytes (at most `INLINE_MAX`).
+    Write(Vec<u8>),
+    /// Seek: offset, whence.
+    Seek(isize, usize),
+    /// The file's `Stat` (its bytes come back as a read's data do).
+    Fstat,
+    Close,
+}
+
+/// What a chain did: the open's outcome, then each step's (see
+/// [`Chained::step`]), as far as the chain went: it ends at the first
+/// failure, or after the open if the daemon answered it with a file of
+/// its own.
+pub struct Chained {
+    pub opened: Result<Opened, Error>,
+    steps: Vec<Result<Answer, Error>>,
+}
+
+impl Chained {
+    /// How many steps ran.
+    pub fn steps_run(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Step `i`'s value, and its data (a read's bytes, an fstat's `Stat`).
+    pub fn step(&self, i: usize) -> Result<(usize, &[u8]), Error> {
+        match &self.steps[i] {
+            Ok(Answer::Value(value, data)) => Ok((*value, data)),
+            Ok(_) => Err(Error::new(EIO)),
+            Err(err) => Err(*err),
+        }
+    }
+}
+
+/// A chain in progress (shared by its calls and its caller).
+struct ChainRun {
+    /// Who the calls are made for (the caller's pid, uid and gid).
+    pid: u32,
+    uid: u32,
+    gid: u32,
+    progress: Mutex<ChainProgress>,
+    /// The caller sleeps here until `finished`.
+    done: WaitQueue,
+}
+
+struct ChainProgress {
+    /// Steps not sent yet.
+    steps: VecDeque<Step>,
+    /// The open's handle, once answered.
+    handle: Option<usize>,
+    /// Whether a `Close` of it was sent.
+    closed: bool,
+    /// Outcomes so far: the open's first.
+    outcomes: Vec<Result<Answer, Error>>,
+    finished: bool,
+    /// The caller gave up (killed): finish, closing what was opened.
+    cancelled: bool,
 }
 
 struct State {
@@ -576,6 +643,10 @@ impl UserScheme {
     /// Hand `outcome` to the caller of `call` (or discard it if the caller
     /// is gone).
     fn complete(&self, call: &Arc<Call>, outcome: Result<Answer, Error>) {
+        if let Some(run) = &call.chain {
+            self.chain_advance(run, call.request.op, outcome);
+            return;
+        }
         let unclaimed = without_interrupts(|| {
             let _state = self.state.lock();
             if call.cancelled.load(Ordering::Acquire) {
@@ -589,6 +660,147 @@ impl UserScheme {
             None => {
                 call.done.wake_all();
             }
+        }
+    }
+
+    /// Open `path` and run `steps` on the handle, as one chain: each call
+    /// is queued for the daemon when the one before is answered (in the
+    /// daemon's own write, so its next read takes it at once), and the
+    /// caller sleeps once for all of them. A chain ends at the first
+    /// failure. Paths and data are inline (the caller checks the sizes).
+    pub fn chain_open(&self, path: Vec<u8>, flags: usize, steps: Vec<Step>) -> Chained {
+        let step_count = steps.len();
+        let failed = |err| Chained { opened: Err(err), steps: Vec::new() };
+        if path.len() > INLINE_MAX {
+            return failed(Error::new(abi::syscall::error::ENAMETOOLONG));
+        }
+        let mut request = self.request(Op::Open, 0);
+        request.flags = flags as u32;
+        request.payload = Payload::Inline;
+        request.len = path.len() as u64;
+        let run = Arc::new(ChainRun {
+            pid: request.pid,
+            uid: request.uid,
+            gid: request.gid,
+            progress: Mutex::new(ChainProgress {
+                steps: steps.into(),
+                handle: None,
+                closed: false,
+                outcomes: Vec::with_capacity(step_count + 1),
+                finished: false,
+                cancelled: false,
+            }),
+            done: WaitQueue::new(),
+        });
+        let mut call = Call::new(request);
+        call.inline = path;
+        call.chain = Some(run.clone());
+        if let Err(err) = self.submit(Arc::new(call)) {
+            return failed(err);
+        }
+        let finished = || without_interrupts(|| run.progress.lock().finished);
+        if let Err(err) = run.done.wait_until(finished, 0) {
+            // Killed: the chain finishes by itself (closing what it opened),
+            // unless it did already, in which case that is ours to do.
+            let leftover = without_interrupts(|| {
+                let mut progress = run.progress.lock();
+                progress.cancelled = true;
+                (progress.finished && !progress.closed).then_some(progress.handle).flatten()
+            });
+            if let Some(handle) = leftover {
+                let _ = self.close(handle);
+            }
+            return failed(err);
+        }
+        let mut outcomes = without_interrupts(|| core::mem::take(&mut run.progress.lock().outcomes));
+        if outcomes.is_empty() {
+            return failed(Error::new(EIO));
+        }
+        let opened = outcomes.remove(0).and_then(Self::opened);
+        Chained { opened, steps: outcomes }
+    }
+
+    /// A link of `run` was answered (or failed): record it, then queue the
+    /// next link at the front of the daemon's queue, or finish the chain.
+    fn chain_advance(&self, run: &Arc<ChainRun>, op: Op, outcome: Result<Answer, Error>) {
+        // Made here, in whatever process answers: the caller's identity
+        // comes from the chain.
+        let request = |op: Op, handle: usize| {
+            let mut request = Request::new(self.next_id.fetch_add(1, Ordering::Relaxed), op);
+            request.handle = handle as u64;
+            (request.pid, request.uid, request.gid) = (run.pid, run.uid, run.gid);
+            request
+        };
+        let (queued, finished) = without_interrupts(|| {
+            let mut state = self.state.lock();
+            let mut progress = run.progress.lock();
+            let ok = outcome.is_ok();
+            if op == Op::Open
+                && let Ok(Answer::Value(handle, _)) = &outcome
+            {
+                progress.handle = Some(*handle);
+            }
+            progress.outcomes.push(outcome);
+            let mut queued = false;
+            while ok && !progress.cancelled && state.alive {
+                let (Some(handle), Some(step)) = (progress.handle, progress.steps.pop_front()) else { break };
+                let mut call = Call::new(request(Op::Close, handle));
+                queued = true;
+                match step {
+                    Step::Read(len) => {
+                        call.request.op = Op::Read;
+                        call.request.len = len as u64;
+                    }
+                    Step::Write(data) => {
+                        call.request.op = Op::Write;
+                        call.request.payload = Payload::Inline;
+                        call.request.len = data.len() as u64;
+                        call.inline = data;
+                    }
+                    Step::Seek(offset, whence) => {
+                        call.request.op = Op::Seek;
+                        call.request.flags = whence as u32;
+                        call.request.arg = offset as u64;
+                    }
+                    Step::Fstat => {
+                        call.request.op = Op::Fstat;
+                        call.request.len = size_of::<Stat>() as u64;
+                    }
+                    Step::Close => {
+                        // No answer comes: it is done once queued, and it
+                        // ends the chain (nothing can follow on the handle).
+                        progress.closed = true;
+                        progress.outcomes.push(Ok(Answer::Value(0, Vec::new())));
+                        state.queue.push_front(Arc::new(call));
+                        break;
+                    }
+                }
+                call.chain = Some(run.clone());
+                state.queue.push_front(Arc::new(call));
+                return (true, false);
+            }
+            if !state.alive && ok && progress.handle.is_some() && !progress.steps.is_empty() {
+                progress.outcomes.push(Err(Error::new(EIO)));
+            }
+            progress.finished = true;
+            // A caller gone leaves its handle to be closed here.
+            if progress.cancelled
+                && !progress.closed
+                && state.alive
+                && let Some(handle) = progress.handle
+            {
+                progress.closed = true;
+                state.queue.push_back(Arc::new(Call::new(request(Op::Close, handle))));
+                queued = true;
+            }
+            (queued, true)
+        });
+        if queued {
+            self.daemon.wake(1);
+            event::trigger(super::root::key(), self.socket, EventFlags::EVENT_READ);
+        }
+        if finished {
+            run.done.wake_all();
         }
     }
 
@@ -812,6 +1024,10 @@ fn stand_in(frame: PhysFrame) -> &'static mut [u8] {
 }
 
 impl KernelScheme for UserScheme {
+    fn as_user_scheme(&self) -> Option<&UserScheme> {
+        Some(self)
+    }
+
     fn open(&self, path: &str, flags: usize, _caller: &Caller) -> Result<Opened, Error> {
         self.with_input(Op::Open, 0, flags, path.as_bytes()).and_then(Self::opened)
     }

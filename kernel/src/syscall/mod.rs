@@ -9,6 +9,7 @@
 //! before the handler runs), so a handler cannot write into a caller's
 //! input or take a length for an fd.
 
+mod batch;
 mod fs;
 mod futex;
 mod memory;
@@ -57,6 +58,7 @@ fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFram
         SYS_READ => fs::read(Fd(a), UserOut::new(b, c)?),
         SYS_WRITE => fs::write(Fd(a), UserIn::new(b, c)?),
         SYS_WRITE_READ => fs::write_read(Fd(a), UserIn::new(b, c)?, UserOut::new(d, e)?),
+        SYS_SUBMIT => batch::submit(a, b, c),
         SYS_LSEEK => fs::lseek(Fd(a), b as isize, c),
         SYS_FSTAT => fs::fstat(Fd(a), b, c),
         SYS_FSTATVFS => fs::fstatvfs(Fd(a), b, c),

@@ -72,6 +72,62 @@ pub const SYS_GETPGID: usize = 0x100c;
 /// of L4-family kernels); a client on a socket sends and waits for the
 /// reply.
 pub const SYS_WRITE_READ: usize = 0x100d;
+/// Several file operations in one system call: `a` = pointer to `b`
+/// [`Sqe`]s (at most [`SUBMIT_MAX`]), `c` = pointer to as many [`Cqe`]s the
+/// kernel fills. The operations run in order; the first that fails ends
+/// the batch (its completion holds the error, the ones after `ECANCELED`).
+/// Returns how many succeeded. An operation may name the file the batch's
+/// last `SQE_OPEN` opened ([`SQE_FD_OPENED`]): open, read and close of a
+/// file in one call. On a scheme daemon such a run reaches the daemon as
+/// back-to-back requests, each sent as the last is answered, without a
+/// trip back to the caller in between.
+pub const SYS_SUBMIT: usize = 0x100e;
+
+/// The most operations in one `SYS_SUBMIT`.
+pub const SUBMIT_MAX: usize = 64;
+/// `Sqe::op`: open the path at `addr`/`len` with open flags `arg`; the
+/// completion holds the new fd (0 if a later `SQE_CLOSE` of the batch
+/// closed it).
+pub const SQE_OPEN: u32 = 1;
+/// `Sqe::op`: read up to `len` bytes of `fd` into `addr`.
+pub const SQE_READ: u32 = 2;
+/// `Sqe::op`: write `len` bytes at `addr` to `fd`.
+pub const SQE_WRITE: u32 = 3;
+/// `Sqe::op`: seek `fd` to offset `arg` (as `isize`) from whence `len`.
+pub const SQE_SEEK: u32 = 4;
+/// `Sqe::op`: close `fd`.
+pub const SQE_CLOSE: u32 = 5;
+/// `Sqe::op`: the file's `Stat` into `addr` (`len` at least its size).
+pub const SQE_FSTAT: u32 = 6;
+/// `Sqe::fd`: the file the last `SQE_OPEN` before it in the batch opened.
+pub const SQE_FD_OPENED: u64 = u64::MAX;
+
+/// One operation of a `SYS_SUBMIT` batch (a submission queue entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Sqe {
+    /// `SQE_OPEN`, `SQE_READ`, ...
+    pub op: u32,
+    /// Reserved: 0.
+    pub flags: u32,
+    pub fd: u64,
+    pub addr: u64,
+    pub len: u64,
+    pub arg: u64,
+    /// Copied to the completion as is.
+    pub user_data: u64,
+}
+
+/// What one operation of a batch did (a completion queue entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Cqe {
+    /// The operation's value (an fd, a count, an offset), or a negative
+    /// errno.
+    pub result: i64,
+    /// The submission's `user_data`.
+    pub user_data: u64,
+}
 
 /// `SYS_WAITPID`: wait for any child.
 pub const WAIT_ANY: usize = usize::MAX;
@@ -179,6 +235,7 @@ mod tests {
             SYS_SETPGID,
             SYS_GETPGID,
             SYS_WRITE_READ,
+            SYS_SUBMIT,
         ];
         let redox = [
             SYS_OPEN,

@@ -106,6 +106,9 @@ pub const SPECS: &[Spec] = &[
     Spec { name: "read", number: SYS_READ, args: &[Fd, OutBuf], weight: 60 },
     Spec { name: "write", number: SYS_WRITE, args: &[Fd, InBuf], weight: 60 },
     Spec { name: "write_read", number: abi::SYS_WRITE_READ, args: &[Fd, InBuf, OutBuf], weight: 10 },
+    // Random bytes as submissions (a count that is the buffer's length):
+    // mostly refused, sometimes garbage entries run one by one.
+    Spec { name: "submit", number: abi::SYS_SUBMIT, args: &[InBuf, OutBuf], weight: 5 },
     Spec { name: "lseek", number: SYS_LSEEK, args: &[Fd, Offset, Whence], weight: 15 },
     Spec { name: "fstat", number: SYS_FSTAT, args: &[Fd, OutBuf], weight: 15 },
     Spec { name: "fpath", number: SYS_FPATH, args: &[Fd, OutBuf], weight: 10 },

@@ -43,6 +43,7 @@
 extern crate alloc;
 
 pub mod arch;
+pub mod batch;
 pub mod env;
 pub mod event;
 pub mod fs;

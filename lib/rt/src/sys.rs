@@ -65,6 +65,20 @@ pub fn write_read(fd: usize, out: &[u8], buf: &mut [u8]) -> Result<usize> {
     })
 }
 
+/// `abi::SYS_SUBMIT`: runs `sqes` in order, one completion each into
+/// `cqes` (which must be as long); returns how many succeeded.
+pub fn submit(sqes: &[abi::Sqe], cqes: &mut [abi::Cqe]) -> Result<usize> {
+    if sqes.len() != cqes.len() {
+        return Err(crate::Error::new(sc::EINVAL));
+    }
+    // SAFETY: the kernel reads the submissions (and the buffers they name,
+    // which the caller keeps borrowed for the call) and writes exactly
+    // `cqes.len()` completions into `cqes`, which we hold exclusively.
+    demux(unsafe {
+        syscall3(abi::SYS_SUBMIT, sqes.as_ptr().expose_provenance(), sqes.len(), cqes.as_mut_ptr().expose_provenance())
+    })
+}
+
 /// `SYS_LSEEK`: `whence` is `SEEK_SET`/`SEEK_CUR`/`SEEK_END` (0/1/2);
 /// returns the new offset.
 pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize> {

@@ -70,7 +70,13 @@ fn main() -> ExitCode {
 
 /// The userspace-scheme benchmarks, all on one forked daemon.
 fn scheme_benchmarks() -> bool {
-    let names = ["scheme_read_1byte", "scheme_open_read_close", "scheme_read_4k", "scheme_read_64k"];
+    let names = [
+        "scheme_read_1byte",
+        "scheme_open_read_close",
+        "scheme_read_4k",
+        "scheme_read_64k",
+        "scheme_open_read_close_batch",
+    ];
     let daemon = match schemes::start() {
         Ok(daemon) => daemon,
         Err(err) => {
@@ -91,6 +97,7 @@ fn scheme_benchmarks() -> bool {
         Err(err) => ok = report(names[0], 1, Err(format!("open: {err}"))),
     }
     ok &= report(names[1], 1, measure_fallible(schemes::open_read_close));
+    ok &= report(names[4], 1, measure_fallible(schemes::open_read_close_batch));
     drop(daemon);
     ok
 }

@@ -10,6 +10,7 @@
 //!   (copied inline) and a 64 KiB one (lent pages, filled in place).
 
 use rt::abi::syscall::{self as sc, O_RDONLY};
+use rt::batch::{Batch, On};
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
@@ -76,4 +77,19 @@ pub fn open_read_close() -> Result<(), String> {
     let mut file = File::open_with(URL, O_RDONLY).map_err(|e| format!("open: {e}"))?;
     read_whole(&mut file, &mut [0u8; 16])?;
     file.close().map_err(|e| format!("close: {e}"))
+}
+
+/// The same three calls as one `SYS_SUBMIT` batch (`rt::batch`): the
+/// daemon gets them back to back.
+pub fn open_read_close_batch() -> Result<(), String> {
+    let mut buf = [0u8; 16];
+    let mut batch = Batch::new();
+    batch.open(URL, O_RDONLY);
+    batch.read(On::Opened, &mut buf);
+    batch.close(On::Opened);
+    let results = batch.submit().map_err(|e| format!("submit: {e}"))?;
+    match results.as_slice() {
+        [Ok(0), Ok(16), Ok(0)] => Ok(()),
+        other => Err(format!("batch results {other:?}, not [Ok(0), Ok(16), Ok(0)]")),
+    }
 }

@@ -24,6 +24,7 @@
 extern crate alloc;
 
 mod badptr;
+mod batch;
 mod child;
 mod console_shell;
 mod consoles;
@@ -193,6 +194,9 @@ static TESTS: &[Test] = tests![
     userschemes::killed_caller_cancels_its_call,
     userschemes::closing_reaches_the_daemon,
     userschemes::fmap_of_a_daemons_pages,
+    batch::batch_open_read_close_on_a_daemon,
+    batch::batch_on_a_kernel_scheme,
+    batch::batch_refuses_bad_batches,
     files::fmap_initfs_file_zero_copy,
     files::memory_scheme_anonymous_and_physical,
     corrupt_initfs::corrupt_initfs_images_are_refused,

@@ -203,14 +203,14 @@ fn scheme_proto_inline() -> usize {
 
 /// Word 0 of a daemon's status page: 1 once registered; word 1: parked
 /// requests; word 2: closes seen.
-struct Daemon {
+pub(crate) struct Daemon {
     pid: usize,
     page: SharedMapping,
 }
 
 impl Daemon {
     /// Fork a daemon serving `Store` as `name`.
-    fn start(name: &str) -> Result<Daemon, String> {
+    pub(crate) fn start(name: &str) -> Result<Daemon, String> {
         let page = shared_page()?;
         let words = page.atomic_u32s();
         let name = String::from(name);
@@ -240,6 +240,11 @@ impl Daemon {
     fn parked(&self) -> u32 {
         self.words()[1].load(Ordering::Acquire)
     }
+
+    /// Closes the daemon has seen.
+    pub(crate) fn closes(&self) -> u32 {
+        self.words()[2].load(Ordering::Acquire)
+    }
 }
 
 impl Drop for Daemon {
@@ -248,7 +253,7 @@ impl Drop for Daemon {
     }
 }
 
-fn unique(base: &str) -> String {
+pub(crate) fn unique(base: &str) -> String {
     format!("{base}{}", rt::process::getpid())
 }
 

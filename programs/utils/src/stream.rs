@@ -4,6 +4,7 @@
 //! quietly when its reader has gone (`hexdump -C zero: | head -n 2`).
 
 use rt::abi::syscall::{self as sc, MODE_DIR, MODE_TYPE};
+use rt::batch::{Batch, On};
 use rt::fs::File;
 use rt::io;
 
@@ -19,6 +20,35 @@ pub fn open_input(arg: &str) -> rt::Result<File> {
         return Err(rt::Error::new(sc::EISDIR));
     }
     Ok(file)
+}
+
+/// The first read of a file: at most this much, so that on a daemon's
+/// scheme it travels inline and the open, the status and the read reach
+/// the daemon as one chain.
+pub const FIRST_READ: usize = 4096;
+
+/// [`open_input`] and the file's first bytes (up to `first.len()`) in one
+/// system call (`rt::batch`: open, read, fstat; the status last, because
+/// a scheme without `fstat` fails it and a failure ends a batch).
+/// Standard input is opened as `open_input` does and nothing is read.
+/// Returns the file and the count read into `first`.
+pub fn open_input_reading(arg: &str, first: &mut [u8]) -> rt::Result<(File, usize)> {
+    if arg == "-" {
+        return Ok((open_input(arg)?, 0));
+    }
+    let path = rt::fs::resolve(arg);
+    let mut stat = sc::Stat::default();
+    let mut batch = Batch::new();
+    batch.open(&path, sc::O_RDONLY);
+    batch.read(On::Opened, first);
+    batch.fstat(On::Opened, &mut stat);
+    let results = batch.submit()?;
+    let file = File::from_fd(results[0]?);
+    let n = results[1]?;
+    if results[2].is_ok() && stat.st_mode & MODE_TYPE == MODE_DIR {
+        return Err(rt::Error::new(sc::EISDIR));
+    }
+    Ok((file, n))
 }
 
 /// Whether the open file is a directory.
