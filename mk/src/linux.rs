@@ -68,6 +68,7 @@ pub const SCRATCH_SIZE: u64 = 128 << 20;
 pub const APPEND: &str = "console=ttyS0 quiet panic=-1";
 
 /// Everything one Linux boot needs.
+#[derive(Clone)]
 pub struct Kit {
     pub version: String,
     pub kernel: PathBuf,

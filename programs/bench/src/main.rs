@@ -4,8 +4,11 @@
 //! fork+exit+wait, fork+exec+wait of this same binary with `--exit`,
 //! calls on a userspace scheme daemon (`schemes`), `ipcd`'s channels
 //! and shared memory (`ipc`), sequential, small-file and `fsync`
-//! figures of `file:` and the raw `disk:1` (`disk`), and TCP, ICMP and
-//! HTTP figures against peers `cargo mk bench` runs on the host (`net`).
+//! figures of `file:` and the raw `disk:1` (`disk`), TCP, ICMP and
+//! HTTP figures against peers `cargo mk bench` runs on the host (`net`),
+//! and, first of all, calls on one scheme daemon per CPU from as many
+//! clients at once (`scale`: `cargo mk bench` boots it on 1, 2 and 4 CPUs
+//! and stops the machine once that figure is in).
 //!
 //! `cargo mk bench` boots an image whose `sbin/init` is this program and
 //! reads one line per benchmark:
@@ -27,6 +30,7 @@
 mod disk;
 mod ipc;
 mod net;
+mod scale;
 mod schemes;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +53,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("bench: Ferrite microbenchmarks, {} ms each (pid {})", TARGET / 1_000_000, rt::process::getpid());
-    let mut ok = true;
+    let mut ok = match scale::cpus() {
+        Ok(cpus) => report("scheme_scaling", 1, scale::measure(cpus)),
+        Err(err) => report("scheme_scaling", 1, Err(err)),
+    };
     ok &= report("null_syscall_getppid", 1, measure(getppid));
     ok &= match yield_pingpong() {
         Ok(result) => report("yield_pingpong", 2, Ok(result)),
