@@ -1,16 +1,21 @@
-//! `cargo mk bench`: boot the benchmark program and print its figures
-//! beside the Linux baseline's.
+//! `cargo mk bench`: boot the benchmark program and Linux's peer of it in
+//! the same run, and print their figures side by side.
 //!
 //! The bench image is the normal kernel with an initfs whose `sbin/init` is
 //! `programs/bench` ([`images::build_bench`]). It boots twice under TCG:
 //! once as is (figures in host-dependent nanoseconds) and once with
 //! `-icount shift=0`, where the guest clock advances one nanosecond per
 //! instruction executed, so the program's ns/op are instructions per
-//! operation and repeat exactly from run to run. The Linux column is the
-//! same measurement of Linux in the same QEMU
-//! (`../shared/bench/linux-baseline.sh`, `-icount shift=0`, `-smp 1`).
+//! operation and repeat exactly from run to run. Linux boots the same two
+//! ways in the same QEMU machine ([`crate::linux`]: Debian's kernel, an
+//! initramfs whose `/init` is `bench/linux/bench.c`, which runs the peer of
+//! each microbenchmark with the same calibration and prints the same
+//! lines), so every column of the table comes from this one run, with
+//! Ferrite's ns/op over Linux's beside each pair. When Linux cannot be had
+//! (no network for the download, no `gcc`), the tables say why and show
+//! Ferrite's figures alone. `--micro` boots only the two icount machines.
 //!
-//! Both boots use one CPU by default, like the Linux baseline. With two,
+//! Both boots use one CPU by default, like Linux's. With two,
 //! the figures stop meaning what they say: QEMU runs the vCPUs of an
 //! icount machine round-robin, so the guest clock no longer counts one
 //! CPU's instructions, and the scheduler's work stealing always puts the
@@ -21,23 +26,33 @@
 //! `bench done`; the kernel does not end QEMU in a normal boot, so mk stops
 //! it once the done line is in (or on timeout, or a kernel panic).
 //!
+//! The scaling figure ([`SCALING`], programs/bench/src/scale.rs) is the
+//! first each program measures: as many clients as CPUs, each calling a
+//! scheme daemon of its own (Linux: as many pipe ping-pong pairs), the
+//! aggregate calls per second. Both systems boot once more per CPU count of
+//! [`SCALING_CPUS`], under QEMU's multi-threaded TCG (one host thread per
+//! vCPU, no icount), with no disks and no network, and mk stops each boot
+//! once that figure is in; the table shows the rate and the efficiency per
+//! CPU against one CPU, so a global lock on the path of a call shows up.
+//!
 //! The disk benchmarks ([`DISK_BENCHMARKS`], programs/bench/src/disk.rs)
 //! run in the TCG boot only, which gets two fresh disks: a 256 MiB RedoxFS
 //! (`disk:0`, served as `file:`) and a 128 MiB scratch disk (`disk:1`).
 //! The icount boot attaches none (its clock jumps over the time the CPU
 //! waits for the device, so its figures would not be instructions), and the
-//! program skips them. Their Linux column comes from a third boot in the
-//! same run: Debian's kernel with an ext4 disk and a raw one, the same
-//! workloads ([`crate::linux`]); when it cannot be had, the table shows
-//! Ferrite's figures alone and says why.
+//! program skips them. Linux's TCG boot gets an ext4 disk and a raw one
+//! and runs the same workloads; its icount boot, like Ferrite's, none.
 //!
 //! The network benchmarks ([`netbench::NET_BENCHMARKS`],
 //! programs/bench/src/net.rs) run in the TCG boot and in Linux's, each
 //! with a virtio-net card on QEMU's user network and a free host port
 //! forwarded to the guest's port 80; the host's side of them (peers,
 //! HTTP client, the figures it times) is [`crate::netbench`]. The icount
-//! boot gets QEMU's default card, which Ferrite does not drive, so the
-//! program skips them there.
+//! boot gets QEMU's default card, which neither system drives, so the
+//! programs skip them there.
+//!
+//! May touch: `target/ferrite/` (the disks, `bench-logs/`) and, through
+//! [`crate::linux`], `target/linux-baseline/`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
