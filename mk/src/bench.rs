@@ -754,7 +754,10 @@ fn micro_note(smp: u32, kit: Option<&linux::Kit>, tcg: bool) -> String {
     format!(
         "{smp} CPU(s), {MEM}, {TARGET_MS} ms of guest time per benchmark. {}icount: -icount shift=0, guest ns = \
          instructions executed, so the figures are instructions per operation. F/L: Ferrite's ns/op over Linux's \
-         (above 1: Ferrite takes longer). yield_pingpong: per hand-over (two per round trip). {linux}.",
+         (above 1: Ferrite takes longer). yield_pingpong: per hand-over (two per round trip). icount counts each \
+         iteration of a `rep movsb` as an instruction, and Linux copies to and from user memory with it (-cpu max \
+         has ERMS/FSRM), so its icount figures of the rows that copy 64 KiB hold about one instruction per byte \
+         (Ferrite's kernel copies 8 bytes at a time). {linux}.",
         if tcg { "TCG: guest nanoseconds (depend on the host). " } else { "" }
     )
 }
