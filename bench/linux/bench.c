@@ -14,13 +14,7 @@
  * icount boot), the network ones only if a virtio network card is (sysfs's
  * /sys/bus/virtio/devices/ after the modules are loaded: device 2 is a disk, 1 a card).
  *
- * First, the scaling figure (scheme_scaling): as many pairs of processes as CPUs, each pair
- * a 1-byte ping-pong over two pipes (the peer of a client calling its own scheme daemon),
- * all started together; the aggregate ns per round trip over TARGET_NS, with the processes
- * counting in a shared page. mk boots it on 1, 2 and 4 CPUs and stops the machine once
- * that line is in.
- *
- * Then the microbenchmarks, each calibrated as Ferrite's are (a batch doubles until it takes
+ * The microbenchmarks come first, each calibrated as Ferrite's are (a batch doubles until it takes
  * 1/200 of TARGET_NS, or the doubling has taken 1/5 of it, which is the warm-up; then whole
  * batches until TARGET_NS has passed) on CLOCK_MONOTONIC, which under `-icount shift=0`
  * counts instructions: getppid; two processes handing the CPU over with sched_yield (a round
@@ -33,6 +27,12 @@
  * pipe writes that a second process drains; for shm_pass_64k the same hand-over of 64 KiB
  * through a MAP_SHARED page set as Ferrite's (sched_yield); for shm_map_64k an mmap
  * (MAP_SHARED) of a 64 KiB tmpfs file, a write to each of its 16 pages and the munmap.
+ *
+ * Last, after the disks and the network, the scaling figure (scheme_scaling): as many pairs
+ * of processes as CPUs, each pair a 1-byte ping-pong over two pipes (the peer of a client
+ * calling its own scheme daemon), all started together; the aggregate ns per round trip
+ * over TARGET_NS, with the processes counting in a shared page. mk boots it on 1, 2 and 4
+ * CPUs and stops the machine once that line is in.
  *
  * The same workloads as Ferrite's: a 64 MiB file written (O_CREAT|O_TRUNC, buffered, no
  * O_DIRECT) in 4 KiB, 64 KiB or 1 MiB requests and then fsync'd, the fsync inside the
@@ -1215,7 +1215,6 @@ int main(int argc, char **argv)
     /* The pattern is filled after the microbenchmarks: 1 MiB of touched pages would make
      * every fork copy their page table entries (Ferrite's program has no such array); until
      * then the rows that write it send zeroes. */
-    scaling();
     micro();
     for (size_t i = 0; i < sizeof pattern; i++)
         pattern[i] = (char)(i * 7 % 251);
@@ -1225,6 +1224,7 @@ int main(int argc, char **argv)
         network();
     else
         printf("bench: no virtio network card; the network benchmarks are skipped\n");
+    scaling();
     finish();
     return 0;
 }

@@ -27,7 +27,8 @@
 //! it once the done line is in (or on timeout, or a kernel panic).
 //!
 //! The scaling figure ([`SCALING`], programs/bench/src/scale.rs) is the
-//! first each program measures: as many clients as CPUs, each calling a
+//! last each program measures (so that it changes nothing the others
+//! see): as many clients as CPUs, each calling a
 //! scheme daemon of its own (Linux: as many pipe ping-pong pairs), the
 //! aggregate calls per second. Both systems boot once more per CPU count of
 //! [`SCALING_CPUS`], under QEMU's multi-threaded TCG (one host thread per
@@ -148,8 +149,8 @@ const SCRATCH_DISK_SIZE: u64 = 128 << 20;
 const TCG_TIMEOUT: Duration = Duration::from_secs(900 + netbench::DRIVE_WITHIN.as_secs());
 const ICOUNT_TIMEOUT: Duration = Duration::from_secs(900);
 const LINUX_TIMEOUT: Duration = Duration::from_secs(900 + netbench::DRIVE_WITHIN.as_secs());
-/// A scaling boot: the boot, then the figure (under a second of guest
-/// time), which is first.
+/// A scaling boot: the boot, the microbenchmarks (about 10 s of guest
+/// time), then the figure.
 const SCALING_TIMEOUT: Duration = Duration::from_secs(300);
 /// The guest time each microbenchmark measures (programs/bench's
 /// `TARGET`, bench.c's `TARGET_NS`).

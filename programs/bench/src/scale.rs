@@ -14,8 +14,9 @@
 //! window. It prints the aggregate as `bench scheme_scaling: X ns/op
 //! (N iterations)`: guest nanoseconds per call over all clients together
 //! (calls per second = 10^9 / X), and the calls of each client on a
-//! `bench: ` line. `cargo mk bench` boots it on 1, 2 and 4 vCPUs under
-//! QEMU's multi-threaded TCG, where guest time is host time.
+//! `bench: ` line. It runs after every other benchmark. `cargo mk bench`
+//! boots it on 1, 2 and 4 vCPUs under QEMU's multi-threaded TCG, where
+//! guest time is host time.
 //!
 //! May touch: the processes it forks, `benchscaleK:` names.
 
