@@ -36,9 +36,12 @@ commands:
                       virtio network card (QEMU's user network: guest
                       10.0.2.15, host 10.0.2.2); default 8080:80
   bench [flags]       build the bench image (the normal kernel with the
-                      benchmark program as init), boot it under TCG and
-                      again with -icount shift=0, and print ns/op,
-                      instructions/op and Linux's figures side by side
+                      benchmark program as init), boot it and Linux
+                      (bench/linux/bench.c as /init) under TCG and again
+                      with -icount shift=0, then each on 1, 2 and 4 CPUs
+                      (multi-threaded TCG) for the scaling figure, and
+                      print ns/op, instructions/op, calls/s and the ratios
+                      side by side
       --release       the release build (the default for bench)
       --debug         the debug build
       --smp N         number of CPUs (default 1, as the Linux baseline:

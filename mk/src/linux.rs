@@ -1,12 +1,16 @@
-//! `cargo mk bench`'s Linux column of the disk and network benchmarks:
-//! Debian's kernel in the same QEMU machine as Ferrite (q35, `-cpu max`,
-//! TCG, the same CPUs and memory), with the same two virtio disks:
+//! `cargo mk bench`'s Linux columns (microbenchmarks, scaling, disks and
+//! network): Debian's kernel in the same QEMU machine as Ferrite (q35,
+//! `-cpu max`, TCG, the same CPUs and memory). Its TCG boot has the same
+//! two virtio disks:
 //! `/dev/vda`, an ext4 file system made on the host with `mkfs.ext4`, and
 //! `/dev/vdb`, a raw scratch disk of zeros; and the same virtio-net card on
 //! QEMU's user network with a host port forwarded to port 80. Its `/init`
 //! is `bench/linux/bench.c`, built here with `gcc -static`, which runs the
+//! peers of `programs/bench`'s microbenchmarks and scaling figure and the
 //! workloads of `programs/bench/src/disk.rs` and `net.rs` (against the
 //! same host peers, `crate::netbench`) and prints Ferrite's line format;
+//! it skips the disks and the network when the machine has none (the
+//! icount and scaling boots: the same [`Kit`] without its disks);
 //! the initramfs also carries the page its HTTP server serves,
 //! `/www/small.html`, the same bytes as Ferrite's.
 //!
@@ -68,6 +72,7 @@ pub const SCRATCH_SIZE: u64 = 128 << 20;
 pub const APPEND: &str = "console=ttyS0 quiet panic=-1";
 
 /// Everything one Linux boot needs.
+#[derive(Clone)]
 pub struct Kit {
     pub version: String,
     pub kernel: PathBuf,

@@ -4,8 +4,12 @@
 //! fork+exit+wait, fork+exec+wait of this same binary with `--exit`,
 //! calls on a userspace scheme daemon (`schemes`), `ipcd`'s channels
 //! and shared memory (`ipc`), sequential, small-file and `fsync`
-//! figures of `file:` and the raw `disk:1` (`disk`), and TCP, ICMP and
-//! HTTP figures against peers `cargo mk bench` runs on the host (`net`).
+//! figures of `file:` and the raw `disk:1` (`disk`), TCP, ICMP and
+//! HTTP figures against peers `cargo mk bench` runs on the host (`net`),
+//! and, last, calls on one scheme daemon per CPU from as many clients at
+//! once (`scale`: `cargo mk bench` boots it on 1, 2 and 4 CPUs and stops
+//! the machine once that figure is in; it comes last so that its
+//! processes, scheme and sleeps come after every other figure).
 //!
 //! `cargo mk bench` boots an image whose `sbin/init` is this program and
 //! reads one line per benchmark:
@@ -27,6 +31,7 @@
 mod disk;
 mod ipc;
 mod net;
+mod scale;
 mod schemes;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +54,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("bench: Ferrite microbenchmarks, {} ms each (pid {})", TARGET / 1_000_000, rt::process::getpid());
-    let mut ok = true;
-    ok &= report("null_syscall_getppid", 1, measure(getppid));
+    let mut ok = report("null_syscall_getppid", 1, measure(getppid));
     ok &= match yield_pingpong() {
         Ok(result) => report("yield_pingpong", 2, Ok(result)),
         Err(err) => report("yield_pingpong", 2, Err(err)),
@@ -64,6 +68,10 @@ fn main() -> ExitCode {
     ok &= ipc_benchmarks();
     ok &= disk::benchmarks();
     ok &= net::benchmarks();
+    ok &= match scale::cpus() {
+        Ok(cpus) => report("scheme_scaling", 1, scale::measure(cpus)),
+        Err(err) => report("scheme_scaling", 1, Err(err)),
+    };
     println!("bench done");
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

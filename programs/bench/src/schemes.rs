@@ -43,9 +43,15 @@ pub const URL: &str = "benchzero:";
 
 /// Fork the daemon and wait until `benchzero:` opens.
 pub fn start() -> Result<Daemon, String> {
+    start_named("benchzero")
+}
+
+/// Fork a daemon serving `name:` (zeroes) and wait until it opens.
+pub fn start_named(name: &str) -> Result<Daemon, String> {
+    let url = format!("{name}:");
     let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
         Fork::Child => {
-            let code = match Server::new("benchzero", Zero).and_then(|mut s| s.run()) {
+            let code = match Server::new(name, Zero).and_then(|mut s| s.run()) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -55,10 +61,10 @@ pub fn start() -> Result<Daemon, String> {
     };
     let daemon = Daemon(pid);
     for _ in 0..10_000 {
-        match File::open(URL) {
+        match File::open(&url) {
             Ok(_) => return Ok(daemon),
             Err(err) if err.errno == sc::ENODEV => rt::thread::yield_now(),
-            Err(err) => return Err(format!("open {URL}: {err}")),
+            Err(err) => return Err(format!("open {url}: {err}")),
         }
     }
     Err(String::from("the daemon never registered"))
