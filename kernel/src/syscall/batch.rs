@@ -1,5 +1,5 @@
 //! `SYS_SUBMIT`: several file operations in one system call
-//! (docs/architecture.md §3.6).
+//! (docs/architecture.md §3.11).
 //!
 //! The caller hands an array of [`Sqe`]s and gets as many [`Cqe`]s back.
 //! Operations run in order and the first failure ends the batch (the ones

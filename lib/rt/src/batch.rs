@@ -1,5 +1,5 @@
 //! Several file operations in one system call (`SYS_SUBMIT`,
-//! docs/architecture.md §3.6): build a [`Batch`], then [`Batch::submit`].
+//! docs/architecture.md §3.11): build a [`Batch`], then [`Batch::submit`].
 //!
 //! Operations run in order and the first failure ends the batch. One may
 //! act on the file the batch's last open opened ([`On::Opened`]), so an
