@@ -742,8 +742,11 @@ impl UserScheme {
             }
             progress.outcomes.push(outcome);
             let mut queued = false;
-            while ok && !progress.cancelled && state.alive {
-                let (Some(handle), Some(step)) = (progress.handle, progress.steps.pop_front()) else { break };
+            let next = match (ok && !progress.cancelled && state.alive, progress.handle) {
+                (true, Some(handle)) => progress.steps.pop_front().map(|step| (handle, step)),
+                _ => None,
+            };
+            if let Some((handle, step)) = next {
                 let mut call = Call::new(request(Op::Close, handle));
                 queued = true;
                 match step {
@@ -771,13 +774,14 @@ impl UserScheme {
                         // ends the chain (nothing can follow on the handle).
                         progress.closed = true;
                         progress.outcomes.push(Ok(Answer::Value(0, Vec::new())));
-                        state.queue.push_front(Arc::new(call));
-                        break;
                     }
                 }
-                call.chain = Some(run.clone());
+                if !progress.closed {
+                    call.chain = Some(run.clone());
+                    state.queue.push_front(Arc::new(call));
+                    return (true, false);
+                }
                 state.queue.push_front(Arc::new(call));
-                return (true, false);
             }
             if !state.alive && ok && progress.handle.is_some() && !progress.steps.is_empty() {
                 progress.outcomes.push(Err(Error::new(EIO)));
