@@ -234,37 +234,25 @@ pub fn read_array<T: Pod>(addr: usize, count: usize) -> Result<Vec<T>, Error> {
 // ([`fixup`]) with the stack as it was, and the `ret` there returns 1 to
 // the caller. A try_call recovery record would cost ~80 instructions a
 // copy; this costs nothing until a copy faults.
-core::arch::global_asm!(
-    r#"
-    .section .text.user_copy, "ax"
-    .global user_copy_smap
-    .global user_copy_plain
-    .global user_copy_fixup
-user_copy_smap:
-    stac
-    mov rcx, rdx
-    shr rcx, 3
-    rep movsq
-    mov rcx, rdx
-    and rcx, 7
-    rep movsb
-    clac
-    xor eax, eax
-    ret
-user_copy_plain:
-    mov rcx, rdx
-    shr rcx, 3
-    rep movsq
-    mov rcx, rdx
-    and rcx, 7
-    rep movsb
-    xor eax, eax
-    ret
-user_copy_fixup:
-    mov eax, 1
-    ret
-"#
-);
+/// The copy's body, shared by the routine with SMAP and the one without:
+/// `len` in RDX, RDI/RSI set; leaves 0 in EAX.
+macro_rules! copy_words {
+    () => {
+        "mov rcx, rdx\nshr rcx, 3\nrep movsq\nmov rcx, rdx\nand rcx, 7\nrep movsb\nxor eax, eax\n"
+    };
+}
+
+core::arch::global_asm!(concat!(
+    ".section .text.user_copy, \"ax\"\n",
+    ".global user_copy_smap\n.global user_copy_plain\n.global user_copy_fixup\n",
+    "user_copy_smap:\nstac\n",
+    copy_words!(),
+    "clac\nret\n",
+    "user_copy_plain:\n",
+    copy_words!(),
+    "ret\n",
+    "user_copy_fixup:\nmov eax, 1\nret\n",
+));
 
 unsafe extern "C" {
     /// Copy `len` bytes from `src` to `dst` with SMAP opened: 0, or 1 if a

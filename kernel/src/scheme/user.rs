@@ -216,12 +216,10 @@ pub enum Step {
     Close,
 }
 
-/// What a chain did: the open's outcome, then each step's (see
-/// [`Chained::step`]), as far as the chain went: it ends at the first
-/// failure, or after the open if the daemon answered it with a file of
-/// its own.
+/// What a chain's steps did (see [`Chained::step`]), as far as the chain
+/// went: it ends at the first failure, or after the open if the daemon
+/// answered it with a file of its own.
 pub struct Chained {
-    pub opened: Result<Opened, Error>,
     steps: Vec<Result<Answer, Error>>,
 }
 
@@ -668,9 +666,9 @@ impl UserScheme {
     /// daemon's own write, so its next read takes it at once), and the
     /// caller sleeps once for all of them. A chain ends at the first
     /// failure. Paths and data are inline (the caller checks the sizes).
-    pub fn chain_open(&self, path: Vec<u8>, flags: usize, steps: Vec<Step>) -> Chained {
+    pub fn chain_open(&self, path: Vec<u8>, flags: usize, steps: Vec<Step>) -> (Result<Opened, Error>, Chained) {
         let step_count = steps.len();
-        let failed = |err| Chained { opened: Err(err), steps: Vec::new() };
+        let failed = |err| (Err(err), Chained { steps: Vec::new() });
         if path.len() > INLINE_MAX {
             return failed(Error::new(abi::syscall::error::ENAMETOOLONG));
         }
@@ -717,7 +715,7 @@ impl UserScheme {
             return failed(Error::new(EIO));
         }
         let opened = outcomes.remove(0).and_then(Self::opened);
-        Chained { opened, steps: outcomes }
+        (opened, Chained { steps: outcomes })
     }
 
     /// A link of `run` was answered (or failed): record it, then queue the

@@ -207,12 +207,12 @@ impl Batch<'_> {
         path.drain(..=name.len());
         let flags = open.arg as usize;
         let step_count = steps.len();
-        let mut chained = user.chain_open(path, flags, steps);
+        let (opened, chained) = user.chain_open(path, flags, steps);
         // The open: an fd unless a step of the chain closed it.
         let ran = chained.steps_run();
         let closed =
             ran == step_count && matches!(self.ops[at + step_count].op, SQE_CLOSE) && chained.step(ran - 1).is_ok();
-        let fd = match core::mem::replace(&mut chained.opened, Err(Error::new(EINVAL))) {
+        let fd = match opened {
             Err(err) => {
                 self.push(Err(err));
                 return true;
