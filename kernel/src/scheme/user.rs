@@ -34,6 +34,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use smallvec::SmallVec;
+
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response};
@@ -57,10 +59,22 @@ pub const LEND_MAX: usize = 16 << 20;
 /// The most calls one daemon may have waiting (queued or being handled).
 pub const PENDING_MAX: usize = 256;
 
+/// The inline data of an answer: kept in the answer itself up to
+/// [`DATA_INLINE`] bytes (a small read), so the common answer allocates
+/// nothing.
+type Data = SmallVec<[u8; DATA_INLINE]>;
+
+/// The most answer data kept without an allocation: 16 bytes take the
+/// room a `Vec`'s pointer and length would, so an `Answer` is no larger
+/// than with a `Vec` (a larger inline array made every move of an answer
+/// dearer than the allocation it saved: measured, 4,127 instructions a
+/// 1-byte round trip with 128 bytes against 3,945 with a `Vec`).
+const DATA_INLINE: usize = 16;
+
 /// What a daemon answered.
 enum Answer {
     /// A value, and for reads, `fstat` and `fpath` the data that came inline.
-    Value(usize, Vec<u8>),
+    Value(usize, Data),
     /// An open file the daemon handed over.
     File(Arc<FileDescription>),
     /// Pages of the daemon's, for an fmap.
@@ -78,7 +92,7 @@ impl Answer {
     }
 
     /// The inline data of a success.
-    fn data(self) -> Result<Vec<u8>, Error> {
+    fn data(self) -> Result<Data, Error> {
         match self {
             Answer::Value(_, data) => Ok(data),
             _ => Err(Error::new(EIO)),
@@ -117,11 +131,17 @@ impl Inline<'_> {
         self.len() == 0
     }
 
-    fn to_vec(&self) -> Result<Vec<u8>, Error> {
+    /// The data as the answer keeps it: copied (from the daemon's buffer
+    /// when it is still there) without an allocation when it is small.
+    fn to_data(&self) -> Result<Data, Error> {
         match self {
-            Inline::Kernel(bytes) => Ok(bytes.to_vec()),
-            Inline::User(buf) if buf.is_empty() => Ok(Vec::new()),
-            Inline::User(buf) => buf.to_vec(),
+            Inline::Kernel(bytes) => Ok(Data::from_slice(bytes)),
+            Inline::User(buf) if buf.len() <= DATA_INLINE => {
+                let mut data = Data::from_buf_and_len([0; DATA_INLINE], buf.len());
+                buf.copy_to_kernel(&mut data)?;
+                Ok(data)
+            }
+            Inline::User(buf) => buf.to_vec().map(Data::from_vec),
         }
     }
 }
@@ -633,7 +653,7 @@ impl UserScheme {
                 if !ok {
                     return Err(Garbage::invalid("value or data does not fit the request"));
                 }
-                Ok(data.to_vec().map(|bytes| Ok(Answer::Value(value, bytes))))
+                Ok(data.to_data().map(|bytes| Ok(Answer::Value(value, bytes))))
             }
         }
     }
@@ -771,7 +791,7 @@ impl UserScheme {
                         // No answer comes: it is done once queued, and it
                         // ends the chain (nothing can follow on the handle).
                         progress.closed = true;
-                        progress.outcomes.push(Ok(Answer::Value(0, Vec::new())));
+                        progress.outcomes.push(Ok(Answer::Value(0, Data::new())));
                     }
                 }
                 if !progress.closed {
@@ -866,7 +886,7 @@ impl UserScheme {
     }
 
     /// A call whose output comes back inline.
-    fn output(&self, op: Op, handle: usize, flags: usize, len: usize) -> Result<Vec<u8>, Error> {
+    fn output(&self, op: Op, handle: usize, flags: usize, len: usize) -> Result<Data, Error> {
         let mut request = self.request(op, handle);
         request.flags = flags as u32;
         request.len = len as u64;
@@ -1082,7 +1102,7 @@ impl KernelScheme for UserScheme {
 
     fn fpath(&self, handle: usize) -> Result<String, Error> {
         let data = self.output(Op::Fpath, handle, 0, INLINE_MAX)?;
-        String::from_utf8(data).map_err(|_| Error::new(EIO))
+        String::from_utf8(data.into_vec()).map_err(|_| Error::new(EIO))
     }
 
     fn dup(&self, handle: usize, buf: &[u8], flags: usize, _caller: &Caller) -> Result<Opened, Error> {
