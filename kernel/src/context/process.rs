@@ -6,7 +6,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use abi::syscall::error::{ECHILD, Error};
 use spin::Mutex;
@@ -75,7 +75,7 @@ pub struct Process {
     /// I/O ports this process may use (see `SYS_PORT_GRANT`).
     io_ports: Mutex<Vec<core::ops::Range<u32>>>,
     /// Bumped by every grant; 0 while the process has none.
-    io_generation: core::sync::atomic::AtomicU32,
+    io_generation: AtomicU64,
     /// How many log lines it may still cause (`log_limit`).
     pub log_budget: Mutex<crate::log_limit::Budget>,
     /// How many `event:` watches the queues it opened hold (each watch
@@ -85,6 +85,9 @@ pub struct Process {
 
 static TABLE: Mutex<BTreeMap<Pid, Arc<Process>>> = Mutex::new(BTreeMap::new());
 static NEXT_PID: AtomicUsize = AtomicUsize::new(INIT_PID);
+
+/// The last I/O grant generation handed out (see [`Process::grant_ports`]).
+static LAST_GRANT: AtomicU64 = AtomicU64::new(0);
 
 impl Process {
     /// A new process in group `pgid`, or in a group of its own (its pid)
@@ -117,7 +120,7 @@ impl Process {
             signal: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             io_ports: Mutex::new(Vec::new()),
-            io_generation: core::sync::atomic::AtomicU32::new(0),
+            io_generation: AtomicU64::new(0),
             log_budget: Mutex::new(crate::log_limit::Budget::new()),
             event_watches: Arc::new(AtomicUsize::new(0)),
         });
@@ -220,16 +223,23 @@ impl Process {
 }
 
 impl Process {
-    /// Let this process use `ports` from now on (its next time on a CPU).
     /// Let this process use `ports`. A CPU running it picks the grant up on
     /// its next return to user mode (the caller nudges that CPU).
+    ///
+    /// Each grant gets a generation no other grant of any process has had,
+    /// so a CPU knows its I/O bitmap is current from one comparison, and a
+    /// process allocated where a dead one lived can never pass for it (a
+    /// (process address, per-process count) pair could).
     pub fn grant_ports(&self, ports: core::ops::Range<u32>) {
-        without_interrupts(|| self.io_ports.lock().push(ports));
-        self.io_generation.fetch_add(1, Ordering::AcqRel);
+        without_interrupts(|| {
+            let mut granted = self.io_ports.lock();
+            granted.push(ports);
+            self.io_generation.store(LAST_GRANT.fetch_add(1, Ordering::Relaxed) + 1, Ordering::Release);
+        });
     }
 
     /// Which version of the grants is current (0 = none).
-    pub fn io_generation(&self) -> u32 {
+    pub fn io_generation(&self) -> u64 {
         self.io_generation.load(Ordering::Acquire)
     }
 

@@ -28,7 +28,7 @@
 use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::sync::Arc;
 use core::cmp::Reverse;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts;
@@ -48,7 +48,6 @@ struct CpuScheduler {
     /// thread once it runs (see `finish_switch`).
     switched_from: Mutex<Option<Arc<Thread>>>,
     idle: Once<Arc<Thread>>,
-    need_resched: AtomicBool,
     slice_left: AtomicU32,
     /// Number of queued threads, read without the lock by other CPUs.
     queued: AtomicUsize,
@@ -61,7 +60,6 @@ impl CpuScheduler {
             current: Mutex::new(None),
             switched_from: Mutex::new(None),
             idle: Once::new(),
-            need_resched: AtomicBool::new(false),
             slice_left: AtomicU32::new(SLICE_TICKS),
             queued: AtomicUsize::new(0),
         }
@@ -113,7 +111,13 @@ fn this_cpu() -> &'static CpuScheduler {
 /// reference count (the fast path of every system call).
 #[inline]
 pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
-    let ptr = percpu::current().current_thread.get().cast::<Thread>();
+    with_current_on(percpu::current(), f)
+}
+
+/// [`with_current`] given this CPU's data (`cpu` must be this CPU's).
+#[inline]
+fn with_current_on<R>(cpu: &percpu::PerCpu, f: impl FnOnce(&Thread) -> R) -> R {
+    let ptr = cpu.current_thread.get().cast::<Thread>();
     assert!(!ptr.is_null(), "no current thread");
     // SAFETY: the pointer is set from the Arc in `current` whenever that
     // changes, and that Arc keeps the thread alive while it runs here;
@@ -237,7 +241,7 @@ pub fn wake(thread: &Arc<Thread>) -> bool {
 
 /// Switch at the next opportunity (a wake-up IPI arrived).
 pub fn request_reschedule() {
-    this_cpu().need_resched.store(true, Ordering::Relaxed);
+    percpu::current().need_resched.store(true, Ordering::Relaxed);
 }
 
 /// Make the CPUs running `process`'s threads go through the kernel soon
@@ -297,7 +301,7 @@ pub fn tick() {
     let cpu = this_cpu();
     if cpu.slice_left.fetch_sub(1, Ordering::Relaxed) <= 1 {
         cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
-        cpu.need_resched.store(true, Ordering::Relaxed);
+        percpu::current().need_resched.store(true, Ordering::Relaxed);
     }
 }
 
@@ -309,7 +313,7 @@ pub fn schedule() {
     interrupts::disable();
     let cpu = this_cpu();
     let me = percpu::current().index;
-    cpu.need_resched.store(false, Ordering::Relaxed);
+    percpu::current().need_resched.store(false, Ordering::Relaxed);
     cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
     let prev = cpu.current.lock().clone().expect("schedule before run_idle");
 
@@ -398,13 +402,12 @@ pub fn finish_switch() {
 /// ungranted processes). Costs two loads when nobody has ports.
 fn load_io_ports(process: Option<&Arc<super::process::Process>>) {
     let cpu = percpu::current();
-    let wanted = process.map_or((0, 0), |p| (Arc::as_ptr(p) as usize, p.io_generation()));
-    let loaded = cpu.io_loaded.get();
-    if wanted == loaded || (wanted.1 == 0 && loaded.1 == 0) {
+    let wanted = process.map_or(0, |p| p.io_generation());
+    if wanted == cpu.io_loaded.get() {
         return;
     }
     let ports = match process {
-        Some(process) if wanted.1 != 0 => process.io_ports(),
+        Some(process) if wanted != 0 => process.io_ports(),
         _ => alloc::vec::Vec::new(),
     };
     percpu::set_io_ports(&ports);
@@ -418,20 +421,13 @@ fn load_io_ports(process: Option<&Arc<super::process::Process>>) {
 pub fn before_return_to_user() {
     interrupts::disable();
     let cpu = percpu::current();
-    let quiet = !CPUS[cpu.index].need_resched.load(Ordering::Relaxed)
-        && with_current(|t| t.process.as_ref().is_some_and(|p| p.pending_signal() == 0 && io_ports_loaded(cpu, p)));
+    let quiet = !cpu.need_resched.load(Ordering::Relaxed)
+        && with_current_on(cpu, |t| {
+            t.process.as_ref().is_some_and(|p| p.pending_signal() == 0 && cpu.io_loaded.get() == p.io_generation())
+        });
     if !quiet {
         return_work();
     }
-}
-
-/// Whether this CPU's I/O bitmap already holds `process`'s grants (or
-/// neither it nor the loaded one has any): [`load_io_ports`]' early exit.
-#[inline]
-fn io_ports_loaded(cpu: &percpu::PerCpu, process: &Arc<super::process::Process>) -> bool {
-    let loaded = cpu.io_loaded.get();
-    let generation = process.io_generation();
-    (generation == 0 && loaded.1 == 0) || loaded == (Arc::as_ptr(process) as usize, generation)
 }
 
 /// The slow side of [`before_return_to_user`]: die if killed, load new
@@ -440,7 +436,7 @@ fn io_ports_loaded(cpu: &percpu::PerCpu, process: &Arc<super::process::Process>)
 fn return_work() {
     loop {
         interrupts::disable();
-        let resched = this_cpu().need_resched.load(Ordering::Relaxed);
+        let resched = percpu::current().need_resched.load(Ordering::Relaxed);
         // One look at the process: its pending signal, and (when staying on
         // this CPU) any I/O grant made while it ran, which applies from now.
         let signal = with_current(|t| {

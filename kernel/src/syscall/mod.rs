@@ -42,58 +42,71 @@ fn with_me<R>(f: impl FnOnce(&Arc<Process>) -> R) -> R {
 pub fn handle(frame: &mut TrapFrame) {
     interrupts::enable();
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9].map(|a| a as usize);
-    let result = dispatch(frame.rax as usize, args, frame);
-    frame.rax = Error::mux(result) as u64;
+    frame.rax = dispatch(frame.rax as usize, args, frame) as u64;
     scheduler::before_return_to_user();
 }
 
+/// From the number to the handler. Each arm runs out of line, in a
+/// function of its own ([`out_of_line`]), so the path every call takes
+/// (this match, [`handle`]) saves only the few registers it uses itself,
+/// not the many the largest handler needs.
 #[inline(always)]
-fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> Result<usize, Error> {
+fn dispatch(number: usize, [a, b, c, d, e, _f]: [usize; 6], frame: &mut TrapFrame) -> usize {
     match number {
-        SYS_OPEN => fs::open(fs::path(a, b)?, c),
-        SYS_UNLINK => fs::unlink(fs::path(a, b)?),
-        SYS_RMDIR => fs::rmdir(fs::path(a, b)?),
+        SYS_OPEN => out_of_line(move || fs::open(fs::path(a, b)?, c)),
+        SYS_UNLINK => out_of_line(move || fs::unlink(fs::path(a, b)?)),
+        SYS_RMDIR => out_of_line(move || fs::rmdir(fs::path(a, b)?)),
 
-        SYS_CLOSE => fs::close(Fd(a)),
-        SYS_READ => fs::read(Fd(a), UserOut::new(b, c)?),
-        SYS_WRITE => fs::write(Fd(a), UserIn::new(b, c)?),
-        SYS_WRITE_READ => fs::write_read(Fd(a), UserIn::new(b, c)?, UserOut::new(d, e)?),
-        SYS_SUBMIT => batch::submit(a, b, c),
-        SYS_LSEEK => fs::lseek(Fd(a), b as isize, c),
-        SYS_FSTAT => fs::fstat(Fd(a), b, c),
-        SYS_FSTATVFS => fs::fstatvfs(Fd(a), b, c),
-        SYS_FPATH => fs::fpath(Fd(a), UserOut::new(b, c)?),
-        SYS_DUP => fs::dup(Fd(a), fs::path(b, c)?),
-        SYS_DUP2 => fs::dup2(Fd(a), Fd(b), fs::path(c, d)?),
-        SYS_FCNTL => fs::fcntl(Fd(a), b, c),
-        SYS_FSYNC => fs::fsync(Fd(a)),
-        SYS_FTRUNCATE => fs::ftruncate(Fd(a), b),
-        SYS_FRENAME => fs::frename(Fd(a), fs::path(b, c)?),
-        SYS_SENDFD => fs::sendfd(Fd(a), Fd(b), c, d),
+        SYS_CLOSE => out_of_line(move || fs::close(Fd(a))),
+        SYS_READ => out_of_line(move || fs::read(Fd(a), UserOut::new(b, c)?)),
+        SYS_WRITE => out_of_line(move || fs::write(Fd(a), UserIn::new(b, c)?)),
+        SYS_WRITE_READ => out_of_line(move || fs::write_read(Fd(a), UserIn::new(b, c)?, UserOut::new(d, e)?)),
+        SYS_SUBMIT => out_of_line(move || batch::submit(a, b, c)),
+        SYS_LSEEK => out_of_line(move || fs::lseek(Fd(a), b as isize, c)),
+        SYS_FSTAT => out_of_line(move || fs::fstat(Fd(a), b, c)),
+        SYS_FSTATVFS => out_of_line(move || fs::fstatvfs(Fd(a), b, c)),
+        SYS_FPATH => out_of_line(move || fs::fpath(Fd(a), UserOut::new(b, c)?)),
+        SYS_DUP => out_of_line(move || fs::dup(Fd(a), fs::path(b, c)?)),
+        SYS_DUP2 => out_of_line(move || fs::dup2(Fd(a), Fd(b), fs::path(c, d)?)),
+        SYS_FCNTL => out_of_line(move || fs::fcntl(Fd(a), b, c)),
+        SYS_FSYNC => out_of_line(move || fs::fsync(Fd(a))),
+        SYS_FTRUNCATE => out_of_line(move || fs::ftruncate(Fd(a), b)),
+        SYS_FRENAME => out_of_line(move || fs::frename(Fd(a), fs::path(b, c)?)),
+        SYS_SENDFD => out_of_line(move || fs::sendfd(Fd(a), Fd(b), c, d)),
 
-        SYS_EXIT => process::exit(a),
-        SYS_FORK => process::fork(frame),
-        SYS_EXEC => process::exec(Fd(a), b, c, d, e, frame),
-        SYS_WAITPID => process::waitpid(a, b, c),
-        SYS_GETPID => process::getpid(),
-        SYS_GETPPID => process::getppid(),
-        SYS_KILL => process::kill(a, b),
-        SYS_YIELD => process::yield_now(),
-        SYS_PORT_GRANT => process::port_grant(a, b, c),
-        SYS_NS_RESTRICT => process::ns_restrict(a, b),
-        SYS_SETUID => process::setuid(a, b),
-        SYS_SETPGID => process::setpgid(a, b),
-        SYS_GETPGID => process::getpgid(a),
+        SYS_EXIT => out_of_line(move || process::exit(a)),
+        SYS_FORK => out_of_line(move || process::fork(frame)),
+        SYS_EXEC => out_of_line(move || process::exec(Fd(a), b, c, d, e, frame)),
+        SYS_WAITPID => out_of_line(move || process::waitpid(a, b, c)),
+        SYS_GETPID => out_of_line(move || process::getpid()),
+        SYS_GETPPID => out_of_line(move || process::getppid()),
+        SYS_KILL => out_of_line(move || process::kill(a, b)),
+        SYS_YIELD => out_of_line(move || process::yield_now()),
+        SYS_PORT_GRANT => out_of_line(move || process::port_grant(a, b, c)),
+        SYS_NS_RESTRICT => out_of_line(move || process::ns_restrict(a, b)),
+        SYS_SETUID => out_of_line(move || process::setuid(a, b)),
+        SYS_SETPGID => out_of_line(move || process::setpgid(a, b)),
+        SYS_GETPGID => out_of_line(move || process::getpgid(a)),
 
-        SYS_MMAP => memory::mmap(a, b, c),
-        SYS_FMAP => memory::fmap(Fd(a), b, c),
-        SYS_FUNMAP => memory::munmap(a, b),
-        SYS_MPROTECT => memory::mprotect(a, b, c),
+        SYS_MMAP => out_of_line(move || memory::mmap(a, b, c)),
+        SYS_FMAP => out_of_line(move || memory::fmap(Fd(a), b, c)),
+        SYS_FUNMAP => out_of_line(move || memory::munmap(a, b)),
+        SYS_MPROTECT => out_of_line(move || memory::mprotect(a, b, c)),
 
-        SYS_CLOCK_GETTIME => time::clock_gettime(a, b),
-        SYS_NANOSLEEP => time::nanosleep(a, b),
-        SYS_FUTEX => futex::futex(a, b, c, d),
+        SYS_CLOCK_GETTIME => out_of_line(move || time::clock_gettime(a, b)),
+        SYS_NANOSLEEP => out_of_line(move || time::nanosleep(a, b)),
+        SYS_FUTEX => out_of_line(move || futex::futex(a, b, c, d)),
 
-        _ => Err(Error::new(ENOSYS)),
+        _ => Error::mux(Err(Error::new(ENOSYS))),
     }
+}
+
+/// Run a handler as a function of its own (one per arm: each closure is a
+/// type of its own) and turn its result into the register value, so it
+/// comes back in RAX. Measured: the null system call took 140 instructions
+/// with every handler inlined into [`handle`], whose prologue then saved
+/// six registers and set up a 2 KiB frame for each call.
+#[inline(never)]
+fn out_of_line(handler: impl FnOnce() -> Result<usize, Error>) -> usize {
+    Error::mux(handler())
 }

@@ -57,8 +57,14 @@ pub struct PerCpu {
     pub in_usercopy: AtomicBool,
     /// The thread running on this CPU (owned by the scheduler; opaque here).
     pub current_thread: Cell<*const ()>,
-    /// Whose I/O grants the bitmap holds: (process address, generation).
-    pub io_loaded: Cell<(usize, u32)>,
+    /// Which grants the I/O bitmap holds: a process's grant generation
+    /// (unique system-wide, see `Process::grant_ports`; 0 = no ports).
+    pub io_loaded: Cell<u64>,
+    /// Switch before returning to user mode (the slice is up, or another
+    /// CPU asked by IPI). Only this CPU reads or writes it; here rather
+    /// than in the scheduler's per-CPU array so every system call's exit
+    /// reaches it straight through GS.
+    pub need_resched: AtomicBool,
 }
 
 // SAFETY: the `Cell` fields are only accessed by the owning CPU (through
@@ -89,7 +95,8 @@ pub fn install(index: usize) -> &'static PerCpu {
         last_fault: Cell::new(FaultRecord::default()),
         in_usercopy: AtomicBool::new(false),
         current_thread: Cell::new(core::ptr::null()),
-        io_loaded: Cell::new((0, 0)),
+        io_loaded: Cell::new(0),
+        need_resched: AtomicBool::new(false),
     }));
     block.self_ptr = block;
     let block: &'static PerCpu = block;

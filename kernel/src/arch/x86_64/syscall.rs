@@ -13,7 +13,8 @@
 //! in ring 0. RCX and R11 are clobbered on return, as the syscall ABI says.
 //!
 //! RFLAGS on entry: SFMASK clears IF, DF, TF and AC, so the entry runs with
-//! interrupts off until the dispatcher turns them on on the kernel stack.
+//! interrupts off until the dispatcher turns them on on the kernel stack,
+//! and needs no `cld` for the Rust code (DF is already clear).
 
 use core::arch::global_asm;
 
@@ -47,7 +48,6 @@ syscall_entry:
     push_registers!(),
     r#"
     mov rdi, rsp
-    cld
     call {dispatch}
     cli
 "#,
