@@ -215,11 +215,20 @@ impl WaitQueue {
     pub fn wake(&self, count: usize) -> usize {
         let mut woken = 0;
         while woken < count {
-            let Some(thread) = without_interrupts(|| self.waiters.lock().pop_front()) else {
+            // The last waiter taken says so, which spares a second look
+            // (most queues have one waiter at a time).
+            let taken = without_interrupts(|| {
+                let mut waiters = self.waiters.lock();
+                waiters.pop_front().map(|thread| (thread, waiters.first.is_some()))
+            });
+            let Some((thread, more)) = taken else {
                 break;
             };
             if scheduler::wake(&thread) {
                 woken += 1;
+            }
+            if !more {
+                break;
             }
         }
         woken

@@ -159,7 +159,7 @@ pub trait KernelScheme: Send + Sync {
     /// Write from the caller's memory (default: through a kernel buffer).
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
         if buf.len() <= SMALL_BOUNCE {
-            // Most writes are small (a daemon's answer, a line): no heap.
+            // Most writes are small (a line, a command): no heap.
             let mut bounce = [0u8; SMALL_BOUNCE];
             let bounce = &mut bounce[..buf.len()];
             buf.copy_to_kernel(bounce)?;
@@ -168,6 +168,19 @@ pub trait KernelScheme: Send + Sync {
         let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
         buf.prefix(bounce.len()).copy_to_kernel(&mut bounce)?;
         self.write(handle, &bounce, flags)
+    }
+    /// `SYS_WRITE_READ`: write `out` (unless empty; all of it, or `EIO`),
+    /// then read into `buf` (unless empty) -- a daemon's answer and its
+    /// next request. The default makes the two calls; the root scheme
+    /// does both on one look-up of the daemon's socket.
+    fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        if !out.is_empty() && self.write_user(handle, out, flags)? != out.len() {
+            return Err(Error::new(abi::syscall::error::EIO));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.read_user(handle, buf, flags)
     }
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         let _ = (handle, offset, whence);

@@ -150,6 +150,24 @@ impl KernelScheme for RootScheme {
         }
     }
 
+    /// A daemon's answer and its next request, on one look-up of its
+    /// socket (`SYS_WRITE_READ` after every request it serves).
+    fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        match self.handle(handle)? {
+            Handle::Socket(scheme) => {
+                if !out.is_empty() && scheme.answer_user(out)? != out.len() {
+                    return Err(Error::new(abi::syscall::error::EIO));
+                }
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
+            }
+            Handle::List(_) if out.is_empty() => self.read_user(handle, buf, flags),
+            Handle::List(_) => Err(Error::new(EBADF)),
+        }
+    }
+
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         self.handles.with(handle, |h| match h {
             Handle::List(list) => list.seek(offset, whence),

@@ -71,14 +71,7 @@ pub fn write(fd: Fd, buf: UserIn) -> Result<usize, Error> {
 /// daemon's answer and its next request).
 pub fn write_read(fd: Fd, out: UserIn, buf: UserOut) -> Result<usize, Error> {
     let file = file(fd)?;
-    let scheme = file.scheme.scheme();
-    if !out.is_empty() && scheme.write_user(file.handle, out, file.flags())? != out.len() {
-        return Err(Error::new(abi::syscall::error::EIO));
-    }
-    if buf.is_empty() {
-        return Ok(0);
-    }
-    scheme.read_user(file.handle, buf, file.flags())
+    file.scheme.scheme().write_read_user(file.handle, out, buf, file.flags())
 }
 
 pub fn lseek(fd: Fd, offset: isize, whence: usize) -> Result<usize, Error> {

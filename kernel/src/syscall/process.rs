@@ -21,10 +21,12 @@ pub fn exit(status: usize) -> Result<usize, Error> {
     process::exit_current(abi::status::exited(status as u8))
 }
 
+#[inline]
 pub fn getpid() -> Result<usize, Error> {
     Ok(super::with_me(|me| me.pid))
 }
 
+#[inline]
 pub fn getppid() -> Result<usize, Error> {
     Ok(super::with_me(|me| me.ppid()))
 }
