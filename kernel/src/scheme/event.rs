@@ -26,6 +26,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use abi::syscall::error::{EINVAL, ENOSPC, Error};
 use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
+use smallvec::SmallVec;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -105,7 +106,8 @@ pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
     if !watching() {
         return;
     }
-    let mut targets: Vec<(Arc<EventQueue>, usize, EventFlags, usize)> = Vec::new();
+    // Almost always one queue watches a handle: no allocation for two.
+    let mut targets: SmallVec<[(Arc<EventQueue>, usize, EventFlags, usize); 2]> = SmallVec::new();
     with_watches(|watches| {
         if let Some(list) = watches.get_mut(&(key, handle)) {
             list.retain(|w| w.queue.strong_count() > 0);
@@ -244,7 +246,7 @@ impl KernelScheme for EventScheme {
             return Err(Error::new(EINVAL));
         }
         let queue = self.queue(handle)?;
-        let mut taken: Vec<Event> = Vec::new();
+        let mut taken: SmallVec<[Event; 4]> = SmallVec::new();
         let mut take = || {
             let mut ready = queue.ready.lock();
             let n = room.min(ready.len());

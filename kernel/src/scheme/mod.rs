@@ -144,8 +144,16 @@ pub trait KernelScheme: Send + Sync {
     /// buffer and copies out; a scheme that can do better (a daemon that
     /// gets the pages lent) overrides it.
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
-        let n = self.read(handle, &mut bounce, flags)?;
+        let mut small = [0u8; SMALL_BOUNCE];
+        let mut large = alloc::vec::Vec::new();
+        let bounce = if buf.len() <= SMALL_BOUNCE {
+            // Most reads are small (a few events, a line): no heap.
+            &mut small[..buf.len()]
+        } else {
+            large.resize(buf.len().min(BOUNCE_MAX), 0u8);
+            &mut large[..]
+        };
+        let n = self.read(handle, bounce, flags)?;
         let n = n.min(bounce.len());
         if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
             // Not delivered, so not consumed: put the bytes back where

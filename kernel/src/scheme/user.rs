@@ -190,8 +190,9 @@ struct Mapped {
 /// One call from a process to the daemon.
 struct Call {
     request: Request,
-    /// Input that travels inline (paths, small writes).
-    inline: Vec<u8>,
+    /// Input that travels inline (paths, small writes; up to
+    /// [`DATA_INLINE`] bytes without an allocation).
+    inline: Data,
     lend: Option<Lend>,
     /// The fd being sent (`SendFd`), until the daemon takes it.
     file: Mutex<Option<Arc<FileDescription>>>,
@@ -210,7 +211,7 @@ impl Call {
     fn new(request: Request) -> Call {
         Call {
             request,
-            inline: Vec::new(),
+            inline: Data::new(),
             lend: None,
             file: Mutex::new(None),
             target: None,
@@ -711,7 +712,7 @@ impl UserScheme {
             done: WaitQueue::new(),
         });
         let mut call = Call::new(request);
-        call.inline = path;
+        call.inline = Data::from_vec(path);
         call.chain = Some(run.clone());
         if let Err(err) = self.submit(Arc::new(call)) {
             return failed(err);
@@ -776,7 +777,7 @@ impl UserScheme {
                         call.request.op = Op::Write;
                         call.request.payload = Payload::Inline;
                         call.request.len = data.len() as u64;
-                        call.inline = data;
+                        call.inline = Data::from_vec(data);
                     }
                     Step::Seek(offset, whence) => {
                         call.request.op = Op::Seek;
@@ -860,11 +861,11 @@ impl UserScheme {
         if input.len() > INLINE_MAX {
             return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
         }
-        self.with_owned_input(op, handle, flags, input.to_vec())
+        self.with_owned_input(op, handle, flags, Data::from_slice(input))
     }
 
     /// [`Self::with_input`] with the input already copied into the kernel.
-    fn with_owned_input(&self, op: Op, handle: usize, flags: usize, input: Vec<u8>) -> Result<Answer, Error> {
+    fn with_owned_input(&self, op: Op, handle: usize, flags: usize, input: Data) -> Result<Answer, Error> {
         if input.len() > INLINE_MAX {
             return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
         }
@@ -1079,7 +1080,7 @@ impl KernelScheme for UserScheme {
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
-            return self.with_owned_input(Op::Write, handle, flags, buf.to_vec()?)?.value();
+            return self.with_owned_input(Op::Write, handle, flags, Inline::User(buf).to_data()?)?.value();
         }
         self.lent_write(handle, buf, flags)
     }

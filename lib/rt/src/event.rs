@@ -57,8 +57,17 @@ impl EventQueue {
     /// Wait for events; fills `events` and returns how many (at least one,
     /// or `EAGAIN` if the queue is non-blocking and nothing is ready).
     pub fn wait(&self, events: &mut [Event]) -> Result<usize> {
-        let mut buf = alloc::vec![0u8; events.len().max(1) * EVENT_SIZE];
-        let n = crate::sys::read(self.file.fd(), &mut buf)? / EVENT_SIZE;
+        // A daemon waits for a few events at a time: no heap for 16.
+        let mut small = [0u8; 16 * EVENT_SIZE];
+        let mut large = alloc::vec::Vec::new();
+        let len = events.len().max(1) * EVENT_SIZE;
+        let buf = if len <= small.len() {
+            &mut small[..len]
+        } else {
+            large.resize(len, 0u8);
+            &mut large[..]
+        };
+        let n = crate::sys::read(self.file.fd(), buf)? / EVENT_SIZE;
         for (slot, bytes) in events.iter_mut().zip(buf.chunks_exact(EVENT_SIZE)).take(n) {
             *slot = decode(bytes);
         }
