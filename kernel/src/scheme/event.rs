@@ -110,17 +110,25 @@ pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
     let mut targets: SmallVec<[(Arc<EventQueue>, usize, EventFlags, usize); 2]> = SmallVec::new();
     with_watches(|watches| {
         if let Some(list) = watches.get_mut(&(key, handle)) {
-            list.retain(|w| w.queue.strong_count() > 0);
+            let mut dead = false;
             for watch in list.iter() {
                 let hit = watch.interest & flags;
-                if !hit.is_empty()
-                    && let Some(queue) = watch.queue.upgrade()
-                {
-                    targets.push((queue, watch.id, hit, watch.data));
+                if hit.is_empty() {
+                    continue;
+                }
+                match watch.queue.upgrade() {
+                    Some(queue) => targets.push((queue, watch.id, hit, watch.data)),
+                    None => dead = true,
                 }
             }
-            if list.is_empty() {
-                watches.remove(&(key, handle));
+            // Watches of queues closed since are dropped when found (a
+            // pass over the list on every trigger cost more than the
+            // trigger's other work).
+            if dead {
+                list.retain(|w| w.queue.strong_count() > 0);
+                if list.is_empty() {
+                    watches.remove(&(key, handle));
+                }
             }
         }
     });

@@ -13,6 +13,7 @@
 use alloc::vec::Vec;
 
 use abi::syscall::{self as sc, EventFlags};
+use smallvec::SmallVec;
 pub use scheme_proto::{INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response};
 
 use crate::fs::File;
@@ -38,7 +39,9 @@ struct Lent {
 #[derive(Debug)]
 enum Data {
     None,
-    Inline(Vec<u8>),
+    /// Kept in the request itself up to 16 bytes (a small write, a short
+    /// name): no heap for most requests.
+    Inline(SmallVec<[u8; 16]>),
     Lent(Lent),
 }
 
@@ -119,7 +122,7 @@ impl Socket {
         let (request, inline) = Request::decode(&self.buf[..n]).map_err(|_| Error::new(sc::EIO))?;
         let data = match request.payload {
             Payload::None => Data::None,
-            Payload::Inline => Data::Inline(inline.to_vec()),
+            Payload::Inline => Data::Inline(SmallVec::from_slice(inline)),
             Payload::Lent => Data::Lent(Lent { addr: request.addr as usize, len: request.len as usize }),
         };
         Ok(Incoming { request, data })
