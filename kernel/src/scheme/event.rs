@@ -101,13 +101,17 @@ pub fn watching() -> bool {
     WATCHING.load(Ordering::SeqCst)
 }
 
+/// Where a trigger posts: the queue, the watched fd's number there, the
+/// flags that became ready, the watch's data.
+type Target = (Arc<EventQueue>, usize, EventFlags, usize);
+
 /// `flags` became ready on `handle` of the scheme known by `key`.
 pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
     if !watching() {
         return;
     }
     // Almost always one queue watches a handle: no allocation for two.
-    let mut targets: SmallVec<[(Arc<EventQueue>, usize, EventFlags, usize); 2]> = SmallVec::new();
+    let mut targets: SmallVec<[Target; 2]> = SmallVec::new();
     with_watches(|watches| {
         if let Some(list) = watches.get_mut(&(key, handle)) {
             let mut dead = false;

@@ -13,8 +13,8 @@
 use alloc::vec::Vec;
 
 use abi::syscall::{self as sc, EventFlags};
-use smallvec::SmallVec;
 pub use scheme_proto::{INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response};
+use smallvec::SmallVec;
 
 use crate::fs::File;
 use crate::{Error, Result, sys};
