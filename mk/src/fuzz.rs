@@ -53,12 +53,15 @@ impl Run {
     }
 }
 
-/// The verdict in `console`: the fuzzer's last line, or a panic.
+/// The verdict in `console`: the fuzzer's last line, or a panic. The
+/// verdict may follow other bytes on its line: a child's fuzzed write to
+/// the console (random bytes, no newline) can come just before it.
 fn verdict(console: &str) -> Option<Result<String, String>> {
     if let Some(line) = console.lines().find(|l| l.contains("KERNEL PANIC")) {
         return Some(Err(line.trim().to_string()));
     }
-    let line = console.lines().find(|l| l.starts_with("fuzz: PASS") || l.starts_with("fuzz: FAIL"))?;
+    let start = |l: &str| l.find("fuzz: PASS").or_else(|| l.find("fuzz: FAIL"));
+    let line = console.lines().find_map(|l| start(l).map(|at| &l[at..]))?;
     let line = line.trim_end_matches('\r').to_string();
     Some(if line.starts_with("fuzz: PASS") { Ok(line) } else { Err(line) })
 }
@@ -126,5 +129,10 @@ mod tests {
         assert!(matches!(verdict("fuzz: FAIL leak\n"), Some(Err(l)) if l.contains("leak")));
         assert!(matches!(verdict("x\nKERNEL PANIC on CPU 1: oops\n"), Some(Err(l)) if l.contains("oops")));
         assert_eq!(verdict("fuzz --calls 10\n"), None);
+        // After a child's bytes on the same line (seen in a test run).
+        assert_eq!(
+            verdict("\u{fffd},k\u{fffd}sys:connELFfuzz: PASS 103037 calls\r\n$ "),
+            Some(Ok("fuzz: PASS 103037 calls".to_string()))
+        );
     }
 }

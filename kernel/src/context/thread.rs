@@ -50,6 +50,10 @@ pub struct Thread {
     pub cpu: AtomicUsize,
     /// Monotonic-clock deadline of a timed wait (0 = none).
     pub wake_at: AtomicU64,
+    /// Whether it sits among a wait queue's waiters: set and cleared under
+    /// that queue's lock (`wait_queue::Waiters`), so a thread woken by the
+    /// queue (which took it out) need not look again.
+    pub in_wait_queue: AtomicBool,
 }
 
 // SAFETY: `saved_rsp` and `fpu` are only accessed by the CPU that is
@@ -76,6 +80,7 @@ impl Thread {
             fpu: UnsafeCell::new(fpu),
             state: AtomicU8::new(State::Runnable as u8),
             on_cpu: AtomicBool::new(false),
+            in_wait_queue: AtomicBool::new(false),
             cpu: AtomicUsize::new(0),
             wake_at: AtomicU64::new(0),
         }))
@@ -93,6 +98,7 @@ impl Thread {
             fpu: UnsafeCell::new(FpuState::initial()),
             state: AtomicU8::new(State::Running as u8),
             on_cpu: AtomicBool::new(true),
+            in_wait_queue: AtomicBool::new(false),
             cpu: AtomicUsize::new(cpu),
             wake_at: AtomicU64::new(0),
         })

@@ -9,6 +9,8 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
+use core::sync::atomic::Ordering;
+
 use abi::syscall::O_NONBLOCK;
 use abi::syscall::error::{EAGAIN, EINTR, ETIMEDOUT, Error};
 use spin::Mutex;
@@ -62,6 +64,7 @@ impl Waiters {
     }
 
     fn push_back(&mut self, thread: Arc<Thread>) {
+        thread.in_wait_queue.store(true, Ordering::Relaxed);
         if self.first.is_none() {
             self.first = Some(thread);
         } else {
@@ -72,6 +75,9 @@ impl Waiters {
     fn pop_front(&mut self) -> Option<Arc<Thread>> {
         let front = self.first.take();
         self.first = self.rest.pop_front();
+        if let Some(thread) = &front {
+            thread.in_wait_queue.store(false, Ordering::Relaxed);
+        }
         front
     }
 
@@ -83,11 +89,13 @@ impl Waiters {
     fn remove(&mut self, thread: &Arc<Thread>) -> bool {
         if self.first.as_ref().is_some_and(|t| Arc::ptr_eq(t, thread)) {
             self.first = self.rest.pop_front();
+            thread.in_wait_queue.store(false, Ordering::Relaxed);
             return true;
         }
         match self.rest.iter().position(|t| Arc::ptr_eq(t, thread)) {
             Some(at) => {
                 self.rest.remove(at);
+                thread.in_wait_queue.store(false, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -119,7 +127,11 @@ impl WaitQueue {
             } else {
                 scheduler::schedule();
             }
-            self.remove(&me);
+            // Still queued only if something else woke it (a kill, the
+            // deadline): the queue's own wake-up took it out already.
+            if me.in_wait_queue.load(Ordering::Relaxed) {
+                self.remove(&me);
+            }
             if scheduler::current_killed() {
                 return Err(Error::new(EINTR));
             }

@@ -47,36 +47,32 @@ pub fn submit(sqes: usize, count: usize, cqes: usize) -> Result<usize, Error> {
         return Err(Error::new(EINVAL));
     }
     let out = UserOut::new(cqes, count * size_of::<Cqe>())?;
-    let (mut ops_here, mut results_here, mut cqes_here) =
-        ([Sqe::default(); ON_STACK], [Ok(0); ON_STACK], [Cqe::default(); ON_STACK]);
-    let (mut ops_heap, mut results_heap, mut cqes_heap) = (Vec::new(), Vec::new(), Vec::new());
-    let (ops, results, completions): (&mut [Sqe], &mut [Result<usize, Error>], &mut [Cqe]) = if count <= ON_STACK {
-        (&mut ops_here[..count], &mut results_here[..count], &mut cqes_here[..count])
+    let (mut ops_here, mut cqes_here) = ([Sqe::default(); ON_STACK], [Cqe::default(); ON_STACK]);
+    let (mut ops_heap, mut cqes_heap) = (Vec::new(), Vec::new());
+    let (ops, completions): (&mut [Sqe], &mut [Cqe]) = if count <= ON_STACK {
+        (&mut ops_here[..count], &mut cqes_here[..count])
     } else {
         ops_heap.resize(count, Sqe::default());
-        results_heap.resize(count, Ok(0));
         cqes_heap.resize(count, Cqe::default());
-        (&mut ops_heap, &mut results_heap, &mut cqes_heap)
+        (&mut ops_heap, &mut cqes_heap)
     };
     usercopy::read_into(sqes, ops)?;
-    let mut batch = Batch { ops, results, done: 0, opened: None };
-    while batch.done < count && (batch.done == 0 || batch.results[batch.done - 1].is_ok()) {
+    let mut batch = Batch { ops, completions, done: 0, failed: false, opened: None };
+    while batch.done < count && !batch.failed {
         if !batch.try_chain(batch.done) {
             let result = batch.run_one(batch.done);
             batch.push(result);
         }
     }
+    let Batch { ops, completions, done, .. } = batch;
     let mut succeeded = 0;
-    for (i, op) in batch.ops.iter().enumerate() {
-        let result = match batch.results[i] {
-            _ if i >= batch.done => -i64::from(ECANCELED),
-            Ok(value) => {
-                succeeded += 1;
-                value as i64
-            }
-            Err(err) => -i64::from(err.errno),
-        };
-        completions[i] = Cqe { result, user_data: op.user_data };
+    for (i, (op, completion)) in ops.iter().zip(completions.iter_mut()).enumerate() {
+        if i >= done {
+            completion.result = -i64::from(ECANCELED);
+        } else if completion.result >= 0 {
+            succeeded += 1;
+        }
+        completion.user_data = op.user_data;
     }
     // SAFETY: `Cqe` is plain data (two integers, no padding).
     let bytes = unsafe { core::slice::from_raw_parts(completions.as_ptr().cast::<u8>(), count * size_of::<Cqe>()) };
@@ -86,9 +82,12 @@ pub fn submit(sqes: usize, count: usize, cqes: usize) -> Result<usize, Error> {
 
 struct Batch<'a> {
     ops: &'a [Sqe],
-    /// Results of the first `done` operations.
-    results: &'a mut [Result<usize, Error>],
+    /// The results of the first `done` operations, as they go out (a
+    /// value, or a negated errno).
+    completions: &'a mut [Cqe],
     done: usize,
+    /// Whether an operation failed (which ends the batch).
+    failed: bool,
     /// The last `SQE_OPEN`: its index and the fd it made (None once a
     /// close of the batch closed it).
     opened: Option<(usize, Option<usize>)>,
@@ -96,7 +95,13 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     fn push(&mut self, result: Result<usize, Error>) {
-        self.results[self.done] = result;
+        self.completions[self.done].result = match result {
+            Ok(value) => value as i64,
+            Err(err) => {
+                self.failed = true;
+                -i64::from(err.errno)
+            }
+        };
         self.done += 1;
     }
 
@@ -145,7 +150,7 @@ impl Batch<'_> {
             && opened == fd.0
         {
             self.opened = Some((index, None));
-            self.results[index] = Ok(0);
+            self.completions[index].result = 0;
         }
     }
 
@@ -158,7 +163,7 @@ impl Batch<'_> {
         }
         // The steps: everything after the open on the opened file, up to
         // and including a close.
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(self.ops.len() - at - 1);
         for op in &self.ops[at + 1..] {
             if op.fd != SQE_FD_OPENED || op.flags != 0 {
                 break;
