@@ -114,8 +114,38 @@ impl Drop for Frames {
 /// Most data a kernel scheme moves per call through the default bounce
 /// buffer (a longer read or write is short, as POSIX allows).
 pub const BOUNCE_MAX: usize = 64 * 1024;
-/// Writes up to this many bytes bounce through the stack instead.
+/// Reads and writes up to this many bytes bounce through the stack instead.
 const SMALL_BOUNCE: usize = 128;
+
+/// Run `f` on a zeroed kernel buffer of `len` bytes, at most [`BOUNCE_MAX`]:
+/// on the stack when small (most are: a line, a few events), else on the
+/// heap.
+pub(super) fn with_bounce<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len <= SMALL_BOUNCE {
+        let mut small = [0u8; SMALL_BOUNCE];
+        return f(&mut small[..len]);
+    }
+    let mut large = alloc::vec![0u8; len.min(BOUNCE_MAX)];
+    f(&mut large)
+}
+
+/// What `SYS_WRITE_READ` does with a scheme's two halves: `write` all of
+/// `out_len` bytes (unless there are none; a short write is `EIO`), then
+/// `read` (unless its buffer is empty).
+pub(super) fn write_then_read(
+    out_len: usize,
+    read_len: usize,
+    write: impl FnOnce() -> Result<usize, Error>,
+    read: impl FnOnce() -> Result<usize, Error>,
+) -> Result<usize, Error> {
+    if out_len != 0 && write()? != out_len {
+        return Err(Error::new(abi::syscall::error::EIO));
+    }
+    if read_len == 0 {
+        return Ok(0);
+    }
+    read()
+}
 
 /// A scheme served by the kernel. `handle`s are the scheme's own; `flags`
 /// passed to `read`/`write` are the file's status flags (`O_NONBLOCK`,
@@ -144,51 +174,37 @@ pub trait KernelScheme: Send + Sync {
     /// buffer and copies out; a scheme that can do better (a daemon that
     /// gets the pages lent) overrides it.
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        let mut small = [0u8; SMALL_BOUNCE];
-        let mut large = alloc::vec::Vec::new();
-        let bounce = if buf.len() <= SMALL_BOUNCE {
-            // Most reads are small (a few events, a line): no heap.
-            &mut small[..buf.len()]
-        } else {
-            large.resize(buf.len().min(BOUNCE_MAX), 0u8);
-            &mut large[..]
-        };
-        let n = self.read(handle, bounce, flags)?;
-        let n = n.min(bounce.len());
-        if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
-            // Not delivered, so not consumed: put the bytes back where
-            // the scheme can (a stream cannot, and they are lost with the
-            // caller's bad pointer).
-            let _ = self.seek(handle, -(n as isize), abi::syscall::SEEK_CUR);
-            return Err(err);
-        }
-        Ok(n)
+        with_bounce(buf.len(), |bounce| {
+            let n = self.read(handle, bounce, flags)?;
+            let n = n.min(bounce.len());
+            if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
+                // Not delivered, so not consumed: put the bytes back where
+                // the scheme can (a stream cannot, and they are lost with
+                // the caller's bad pointer).
+                let _ = self.seek(handle, -(n as isize), abi::syscall::SEEK_CUR);
+                return Err(err);
+            }
+            Ok(n)
+        })
     }
     /// Write from the caller's memory (default: through a kernel buffer).
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
-        if buf.len() <= SMALL_BOUNCE {
-            // Most writes are small (a line, a command): no heap.
-            let mut bounce = [0u8; SMALL_BOUNCE];
-            let bounce = &mut bounce[..buf.len()];
-            buf.copy_to_kernel(bounce)?;
-            return self.write(handle, bounce, flags);
-        }
-        let mut bounce = alloc::vec![0u8; buf.len().min(BOUNCE_MAX)];
-        buf.prefix(bounce.len()).copy_to_kernel(&mut bounce)?;
-        self.write(handle, &bounce, flags)
+        with_bounce(buf.len(), |bounce| {
+            buf.prefix(bounce.len()).copy_to_kernel(bounce)?;
+            self.write(handle, bounce, flags)
+        })
     }
     /// `SYS_WRITE_READ`: write `out` (unless empty; all of it, or `EIO`),
     /// then read into `buf` (unless empty) -- a daemon's answer and its
     /// next request. The default makes the two calls; the root scheme
     /// does both on one look-up of the daemon's socket.
     fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        if !out.is_empty() && self.write_user(handle, out, flags)? != out.len() {
-            return Err(Error::new(abi::syscall::error::EIO));
-        }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        self.read_user(handle, buf, flags)
+        write_then_read(
+            out.len(),
+            buf.len(),
+            || self.write_user(handle, out, flags),
+            || self.read_user(handle, buf, flags),
+        )
     }
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
         let _ = (handle, offset, whence);

@@ -126,12 +126,11 @@ impl KernelScheme for RootScheme {
             Handle::Socket(scheme) => {
                 scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
             }
-            Handle::List(_) => {
-                let mut bounce = alloc::vec![0u8; buf.len().min(super::BOUNCE_MAX)];
-                let n = self.read(handle, &mut bounce, flags)?;
+            Handle::List(_) => super::with_bounce(buf.len(), |bounce| {
+                let n = self.read(handle, bounce, flags)?;
                 buf.prefix(n).copy_from_kernel(&bounce[..n])?;
                 Ok(n)
-            }
+            }),
         }
     }
 
@@ -154,15 +153,12 @@ impl KernelScheme for RootScheme {
     /// socket (`SYS_WRITE_READ` after every request it serves).
     fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Socket(scheme) => {
-                if !out.is_empty() && scheme.answer_user(out)? != out.len() {
-                    return Err(Error::new(abi::syscall::error::EIO));
-                }
-                if buf.is_empty() {
-                    return Ok(0);
-                }
-                scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
-            }
+            Handle::Socket(scheme) => super::write_then_read(
+                out.len(),
+                buf.len(),
+                || scheme.answer_user(out),
+                || scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message)),
+            ),
             Handle::List(_) if out.is_empty() => self.read_user(handle, buf, flags),
             Handle::List(_) => Err(Error::new(EBADF)),
         }
