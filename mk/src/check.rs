@@ -6,7 +6,8 @@
 //! the shell sessions of `ci/sessions/` typed into its serial shell.
 //! Each check prints one PASS/FAIL line and the run goes on after a failure,
 //! so one run shows everything that is wrong; the last line is the summary
-//! `N passed, N failed`, and the exit status is 0 only if nothing failed.
+//! `N passed, N failed` after the failed checks named again, and the exit
+//! status is 0 only if nothing failed.
 //! Every self-test result line of every boot is a check of its own.
 
 use std::fs::{self, File};
@@ -190,6 +191,9 @@ const LOG_TAIL_TIMEOUT: usize = 40;
 struct Tally {
     passed: usize,
     failed: usize,
+    /// The FAIL lines again, for the summary: a run's log is long and CI
+    /// may keep only its tail, which must still say what failed.
+    failures: Vec<String>,
 }
 
 impl Tally {
@@ -205,7 +209,21 @@ impl Tally {
         } else {
             self.failed += 1;
             println!("mk: FAIL {name}{note}");
+            self.failures.push(format!("{name}{note}"));
         }
+    }
+
+    /// Prints the summary, the run's last lines: every failed check again
+    /// (its first line of reason), then `N passed, N failed`; returns the
+    /// exit status.
+    fn finish(self) -> ExitCode {
+        for failure in &self.failures {
+            let first = failure.lines().next().unwrap_or_default();
+            let short: String = first.chars().take(300).collect();
+            println!("mk: failed: {short}");
+        }
+        println!("{} passed, {} failed", self.passed, self.failed);
+        if self.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 
     /// Runs a command as one check.
@@ -225,8 +243,7 @@ pub fn run(ws: &Workspace, opts: &TestOpts) -> Result<ExitCode, String> {
             Ok(images) => power_cuts(ws, &mut tally, images::normal(&images), cuts),
             Err(err) => tally.record("build images", false, Some(&err)),
         }
-        println!("{} passed, {} failed", tally.passed, tally.failed);
-        return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(tally.finish());
     }
     if opts.network_only {
         match images::build(ws, Profile::Debug) {
@@ -237,23 +254,20 @@ pub fn run(ws: &Workspace, opts: &TestOpts) -> Result<ExitCode, String> {
             }
             Err(err) => tally.record("build images", false, Some(&err)),
         }
-        println!("{} passed, {} failed", tally.passed, tally.failed);
-        return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(tally.finish());
     }
     if opts.readme_only {
         match images::build(ws, Profile::Debug) {
             Ok(_) => tutorial_check(ws, &mut tally),
             Err(err) => tally.record("build images", false, Some(&err)),
         }
-        println!("{} passed, {} failed", tally.passed, tally.failed);
-        return Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(tally.finish());
     }
     if !opts.smoke_only {
         static_checks(ws, &mut tally)?;
     }
     boots(ws, opts, &mut tally);
-    println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(tally.finish())
 }
 
 /// Host tests, rustfmt and clippy.
