@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use abi::syscall::error::{EFAULT, Error};
+use abi::syscall::error::{EFAULT, ENOMEM, Error};
 
 use super::address_space::{Access, USER_END};
 use crate::arch::x86_64::percpu;
@@ -103,9 +103,15 @@ impl UserSlice<In> {
 
     /// The bytes, copied into a new kernel buffer (`ENOMEM` if the heap
     /// cannot hold that many: the length is the caller's choice).
+    /// The buffer is not zeroed first: the copy fills it, and on a fault
+    /// it is dropped unread.
     pub fn to_vec(&self) -> Result<Vec<u8>, Error> {
-        let mut buf = super::try_filled_vec(0u8, self.len)?;
-        self.copy_to_kernel(&mut buf)?;
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(self.len).map_err(|_| Error::new(ENOMEM))?;
+        copy(buf.as_mut_ptr(), self.addr as *const u8, self.len)?;
+        // SAFETY: the capacity is at least `len`, and the copy succeeded,
+        // so it wrote all `len` bytes.
+        unsafe { buf.set_len(self.len) };
         Ok(buf)
     }
 }
