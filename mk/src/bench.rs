@@ -454,7 +454,7 @@ pub fn disk_table(ferrite: &BenchRun, linux: Option<&BenchRun>) -> String {
 /// the tables (`--micro`: the two icount boots only).
 pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     let image = images::build_bench(ws, opts.profile)?;
-    let disks = if opts.micro { Vec::new() } else { bench_disks(ws)? };
+    let disks = if opts.micro && !opts.profile_disks { Vec::new() } else { bench_disks(ws)? };
     let plugin = if opts.insn_profile { Some(crate::profile::build_plugin(ws)?) } else { None };
     let profile_out = ws.mk_dir().join("bench-logs").join("icount.profile");
     let mut runs = Vec::new();
@@ -464,7 +464,7 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
             continue;
         }
         let log = ws.mk_dir().join("bench-logs").join(format!("{label}.log"));
-        let attached: &[PathBuf] = if icount { &[] } else { &disks };
+        let attached: &[PathBuf] = if icount && !opts.profile_disks { &[] } else { &disks };
         let forward = if icount {
             None
         } else {
@@ -616,13 +616,21 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
     let profile = crate::profile::Profile::read(out)?;
     let binary = |name: &str| ws.target_dir().join(crate::workspace::KERNEL_TARGET).join(opts.profile.dir()).join(name);
     let kernel = crate::profile::Binary::load("kernel", &ws.kernel_elf(opts.profile, "ferrite"))?;
-    let programs = ["bench", "ipcd", "bootstrap"]
+    let programs = ["bench", "ipcd", "bootstrap", "redoxfsd", "virtio-blkd"]
         .iter()
         .map(|name| crate::profile::Binary::load(name, &binary(name)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut from = icount.begun;
     for (at, name) in &icount.stamps {
-        if let (Some(start), Some(per_op)) = (from, icount.ns(name)) {
+        // A disk benchmark's clock counts the device's time too: its
+        // operations are the window's instructions over its requests.
+        let per_op = |total: u64| match (DISK_BENCHMARKS.contains(&name.as_str()), icount.figures.get(name.as_str())) {
+            (true, Some(Figure::Measured { iterations, .. })) if *iterations > 0 => total as f64 / *iterations as f64,
+            _ => icount.ns(name).unwrap_or(0.0),
+        };
+        if let Some(start) = from
+            && icount.ns(name).is_some()
+        {
             println!();
             match crate::profile::breakdown(&profile, start, *at, per_op, &kernel, &programs) {
                 Some(text) => print!("{name}: instructions per operation by symbol\n{text}"),

@@ -53,6 +53,12 @@ commands:
       --profile       like --micro, and where each benchmark's
                       instructions go, by kernel and program symbol
                       (a QEMU plugin, bench/profile/insn_profile.c)
+      --profile-disks like --profile, with the disks attached to the
+                      icount boot, so the disk benchmarks run and are
+                      profiled too (their rows: instructions per request
+                      in the window; the icount clock also counts the
+                      time the device takes, so only the profile means
+                      anything there)
   fuzz [flags]        boot the normal image and run the system-call fuzzer
                       (programs/fuzz) at its shell: random system calls
                       from unprivileged children, a hostile scheme daemon;
@@ -143,11 +149,14 @@ pub struct BenchOpts {
     pub micro: bool,
     /// The instruction profile of each microbenchmark (`--profile`).
     pub insn_profile: bool,
+    /// The icount boot gets the disks, and the profile covers the disk
+    /// benchmarks (`--profile-disks`).
+    pub profile_disks: bool,
 }
 
 impl Default for BenchOpts {
     fn default() -> Self {
-        BenchOpts { profile: Profile::Release, smp: 1, micro: false, insn_profile: false }
+        BenchOpts { profile: Profile::Release, smp: 1, micro: false, insn_profile: false, profile_disks: false }
     }
 }
 
@@ -321,6 +330,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--profile" => {
                         opts.insn_profile = flags.switch(&flag)?;
                         opts.micro |= opts.insn_profile;
+                    }
+                    "--profile-disks" => {
+                        opts.profile_disks = flags.switch(&flag)?;
+                        opts.insn_profile |= opts.profile_disks;
+                        opts.micro |= opts.profile_disks;
                     }
                     _ => return Err(flags.unknown(&flag)),
                 }
@@ -567,6 +581,10 @@ mod tests {
         assert_eq!(
             parse_str("bench --profile"),
             Ok(Command::Bench(BenchOpts { micro: true, insn_profile: true, ..plain }))
+        );
+        assert_eq!(
+            parse_str("bench --profile-disks"),
+            Ok(Command::Bench(BenchOpts { micro: true, insn_profile: true, profile_disks: true, ..plain }))
         );
         assert!(parse_str("bench --smp 0").is_err());
         assert!(parse_str("bench --uefi").unwrap_err().contains("unknown flag --uefi"));

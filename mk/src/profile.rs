@@ -253,7 +253,7 @@ pub fn breakdown(
     profile: &Profile,
     from: Duration,
     to: Duration,
-    per_op: f64,
+    per_op: impl FnOnce(u64) -> f64,
     kernel: &Binary,
     programs: &[Binary],
 ) -> Option<String> {
@@ -262,6 +262,7 @@ pub fn breakdown(
     if total == 0 {
         return None;
     }
+    let per_op = per_op(total);
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     let (mut in_kernel, mut in_user) = (0u64, 0u64);
     for (index, n) in &window {
