@@ -139,7 +139,8 @@ static void drop_caches(void)
         close(fd);
 }
 
-/* TOTAL bytes written to `path` in `size`-byte requests, then fsync. */
+/* TOTAL bytes written to `path` in `size`-byte requests, then fsync. Request i writes the
+ * i-th `size` bytes of the pattern (wrapping), so no request repeats the one before it. */
 static void seq_write(const char *name, const char *path, int flags, size_t size)
 {
     int fd = open(path, flags, 0644);
@@ -148,7 +149,7 @@ static void seq_write(const char *name, const char *path, int flags, size_t size
     unsigned long long ops = TOTAL / size;
     double start = now_ns();
     for (unsigned long long i = 0; i < ops; i++) {
-        if (write(fd, pattern, size) != (ssize_t)size) {
+        if (write(fd, pattern + (i * size) % sizeof pattern, size) != (ssize_t)size) {
             close(fd);
             { failed(name, "write"); return; }
         }
@@ -1216,8 +1217,15 @@ int main(int argc, char **argv)
      * every fork copy their page table entries (Ferrite's program has no such array); until
      * then the rows that write it send zeroes. */
     micro();
-    for (size_t i = 0; i < sizeof pattern; i++)
-        pattern[i] = (char)(i * 7 % 251);
+    /* Incompressible, and the same bytes as Ferrite's (programs/bench/src/disk.rs,
+     * `incompressible`): a xorshift64 stream. */
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof pattern; i += 8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        memcpy(pattern + i, &state, 8);
+    }
     load_modules();
     disks();
     if (virtio_devices(1) > 0)

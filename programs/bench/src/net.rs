@@ -325,7 +325,7 @@ fn got(conn: &mut File) -> Result<usize, String> {
 fn send(port: u16) -> Result<(), String> {
     let mut conn = connect(port)?;
     conn.write_all(b"sink\n").map_err(|e| format!("write: {e}"))?;
-    let block: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let block = crate::disk::incompressible(64 * 1024);
     let start = rt::time::now();
     for n in 0..BULK / block.len() {
         conn.write_all(&block).map_err(|e| format!("write after {} KiB: {e}", n * 64))?;
