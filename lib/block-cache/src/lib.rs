@@ -82,7 +82,18 @@ impl BlockCache {
             match self.blocks.get_mut(&block) {
                 Some(old) => old.copy_from_slice(chunk),
                 None => {
-                    self.blocks.insert(block, chunk.to_vec());
+                    // A full cache gives up its oldest block first and its
+                    // buffer holds the new one: a sequential reader stores
+                    // thousands of blocks, and each would otherwise be an
+                    // allocation and a free.
+                    let buffer = match self.evict_oldest() {
+                        Some(mut buffer) => {
+                            buffer.copy_from_slice(chunk);
+                            buffer
+                        }
+                        None => chunk.to_vec(),
+                    };
+                    self.blocks.insert(block, buffer);
                     self.order.push_back(block);
                 }
             }
@@ -97,6 +108,34 @@ impl BlockCache {
             let blocks = &self.blocks;
             self.order.retain(|b| blocks.contains_key(b));
         }
+    }
+
+    /// Drops blocks `first..first + count` (written elsewhere, so what the
+    /// cache holds of them is stale). Their queue entries go when reached.
+    pub fn forget(&mut self, first: u64, count: u64) {
+        let end = first.saturating_add(count);
+        if count > self.blocks.len() as u64 {
+            self.blocks.retain(|b, _| !(first..end).contains(b));
+        } else {
+            for block in first..end {
+                self.blocks.remove(&block);
+            }
+        }
+    }
+
+    /// When the cache is full: takes out the block cached longest ago and
+    /// returns its buffer.
+    fn evict_oldest(&mut self) -> Option<Vec<u8>> {
+        if self.blocks.len() < self.capacity {
+            return None;
+        }
+        // Entries of blocks already dropped (partial writes) are skipped.
+        while let Some(oldest) = self.order.pop_front() {
+            if let Some(buffer) = self.blocks.remove(&oldest) {
+                return Some(buffer);
+            }
+        }
+        None
     }
 
     /// Forgets everything (the disk may have changed under the cache).
@@ -163,6 +202,51 @@ mod tests {
             cache.store(20, &[1u8; 4]);
         }
         assert!(cache.order.len() <= 2 * 3 + 1);
+    }
+
+    #[test]
+    fn a_full_cache_reuses_the_oldest_buffer_and_keeps_contents_right() {
+        let mut cache = BlockCache::new(8, 3);
+        // Blocks 0..3, then a partial write drops block 1 (its queue entry stays).
+        for b in 0..3u64 {
+            cache.store(b, &block(b as u8));
+        }
+        cache.store(1, &[9u8; 4]);
+        // Two new blocks in one store: room for one (block 1 is gone), then
+        // block 0 goes; the stale entry of block 1 is skipped on the way.
+        let mut data = block(30);
+        data.extend(block(40));
+        cache.store(30, &data);
+        let mut out = vec![0u8; 8];
+        assert!(!cache.read(0, &mut out) && !cache.read(1, &mut out));
+        for (b, tag) in [(2u64, 2u8), (30, 30), (31, 40)] {
+            assert!(cache.read(b, &mut out), "block {b}");
+            assert_eq!(out, block(tag));
+        }
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn forgotten_blocks_are_not_answered() {
+        let mut cache = BlockCache::new(8, 4);
+        for b in 0..4u64 {
+            cache.store(b, &block(b as u8));
+        }
+        cache.forget(1, 2);
+        let mut out = vec![0u8; 8];
+        assert!(!cache.read(1, &mut out) && !cache.read(2, &mut out));
+        assert!(cache.read(0, &mut out) && cache.read(3, &mut out));
+        // A range longer than the cache, and one at the end of the numbers.
+        cache.forget(0, 1000);
+        cache.forget(u64::MAX - 1, 5);
+        assert!(cache.is_empty());
+        // Room again for new blocks; the stale queue entries are skipped.
+        for b in 10..14u64 {
+            cache.store(b, &block(b as u8));
+        }
+        assert_eq!(cache.len(), 4);
+        assert!(cache.read(13, &mut out));
+        assert_eq!(out, block(13));
     }
 
     #[test]

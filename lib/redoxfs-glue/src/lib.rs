@@ -29,7 +29,8 @@
 //! every transaction walks the same tree nodes again. A read of a few
 //! blocks right after the one before it (the mount's scan of the header
 //! ring, a file read from start to end) fetches [`WINDOW`] blocks at once
-//! into the cache.
+//! into the cache. Reads and writes of [`UNCACHED`] blocks or more (file
+//! data, whole records) bypass it.
 //!
 //! May touch: the one `disk:` file it is given, the file system's
 //! in-memory allocator ([`group`]).
@@ -50,6 +51,12 @@ use rt::fs::{File, SeekFrom};
 
 /// Blocks fetched at once by a sequential read (256 KiB).
 pub const WINDOW: u64 = 64;
+/// Reads of this many blocks or more (a file's record is up to 32) go
+/// to the disk straight into the caller's buffer and are not cached: the
+/// data of a file read from start to end is seldom read again, and keeping
+/// it would cost two copies and push out the tree's blocks, which every
+/// transaction reads.
+pub const UNCACHED: u64 = 16;
 /// Blocks cached (4 MiB).
 pub const CACHED: usize = 1024;
 /// The most bytes of consecutive blocks sent as one request.
@@ -77,6 +84,9 @@ pub struct SchemeDisk {
     /// The last header written and not yet on the disk: its block and
     /// bytes ([`SchemeDisk::make_durable`]).
     header: Option<(u64, Vec<u8>)>,
+    /// The buffer of the last sequential read's window, kept for the next
+    /// (a new one each time would be a zeroed mapping of 256 KiB).
+    window: Vec<u8>,
     /// Reads and writes that went to the disk, for the figures.
     pub reads: u64,
     pub writes: u64,
@@ -106,6 +116,7 @@ impl SchemeDisk {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             header: None,
+            window: Vec::new(),
             reads: 0,
             writes: 0,
         })
@@ -216,14 +227,23 @@ impl redoxfs::Disk for SchemeDisk {
         if self.cache.read(block, buffer) {
             return Ok(buffer.len());
         }
+        if count >= UNCACHED {
+            self.read_direct(block, buffer)?;
+            return Ok(buffer.len());
+        }
         let disk_blocks = self.size / redoxfs::BLOCK_SIZE;
         let ahead = WINDOW.min(disk_blocks.saturating_sub(block));
         if sequential && count < WINDOW && ahead >= count && buffer.len() as u64 == count * redoxfs::BLOCK_SIZE {
-            let mut data = alloc::vec![0u8; (ahead * redoxfs::BLOCK_SIZE) as usize];
-            self.read_direct(block, &mut data)?;
-            buffer.copy_from_slice(&data[..buffer.len()]);
-            self.cache.store(block, &data);
-            return Ok(buffer.len());
+            let mut data = core::mem::take(&mut self.window);
+            // Whatever it held is overwritten by the read.
+            data.resize((ahead * redoxfs::BLOCK_SIZE) as usize, 0);
+            let read = self.read_direct(block, &mut data);
+            if read.is_ok() {
+                buffer.copy_from_slice(&data[..buffer.len()]);
+                self.cache.store(block, &data);
+            }
+            self.window = data;
+            return read.map(|()| buffer.len());
         }
         self.read_direct(block, buffer)?;
         self.cache.store(block, buffer);
@@ -231,8 +251,14 @@ impl redoxfs::Disk for SchemeDisk {
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> Result<usize> {
-        // Reads of these blocks now get what is written.
-        self.cache.store(block, buffer);
+        // Reads of these blocks now get what is written: from the cache,
+        // or for a record's worth or more (not cached, as for reads) from
+        // the blocks kept back below, which reads from the disk overlay.
+        if (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE) >= UNCACHED {
+            self.cache.forget(block, (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE));
+        } else {
+            self.cache.store(block, buffer);
+        }
         let header = block < redoxfs::HEADER_RING;
         let whole = (buffer.len() as u64).is_multiple_of(redoxfs::BLOCK_SIZE);
         if !header && whole {

@@ -11,6 +11,11 @@
 //! snapshot in `logd`, a channel's ring in `ipcd`, I/O buffers) bypass the free list: each is a mapping
 //! of its own, unmapped when freed, so a daemon that held a lot for a while
 //! gives the memory back instead of keeping its high-water mark for good.
+//! A few freed ones are kept for the next allocation of the same size
+//! (at most [`SPARE_SLOTS`] mappings, [`SPARE_MAX`] bytes together): a
+//! daemon that allocates and frees the same large buffer for every
+//! request (`redoxfsd`'s 128 KiB records) would otherwise pay a mapping,
+//! a page fault per page and an unmapping each time.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -30,6 +35,44 @@ const LARGE: usize = 64 * 1024;
 /// Bytes in large allocations' own mappings (page-rounded), live now.
 static LARGE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
+/// Freed large mappings kept for reuse: how many, their bytes together,
+/// and the largest one kept.
+const SPARE_SLOTS: usize = 4;
+const SPARE_MAX: usize = 512 * 1024;
+const SPARE_ONE_MAX: usize = 256 * 1024;
+
+/// Freed large mappings, each `(address, length)`; length 0 is a free slot.
+struct Spare {
+    slots: [(usize, usize); SPARE_SLOTS],
+    bytes: usize,
+}
+
+static SPARE: Mutex<Spare> = Mutex::new(Spare { slots: [(0, 0); SPARE_SLOTS], bytes: 0 });
+
+impl Spare {
+    /// A kept mapping of exactly `len` bytes, taken out.
+    fn take(&mut self, len: usize) -> Option<usize> {
+        let slot = self.slots.iter_mut().find(|(_, l)| *l == len)?;
+        let addr = slot.0;
+        *slot = (0, 0);
+        self.bytes -= len;
+        Some(addr)
+    }
+
+    /// Keeps the mapping at `addr` of `len` bytes if there is room.
+    fn keep(&mut self, addr: usize, len: usize) -> bool {
+        if len > SPARE_ONE_MAX || self.bytes + len > SPARE_MAX {
+            return false;
+        }
+        let Some(slot) = self.slots.iter_mut().find(|(_, l)| *l == 0) else {
+            return false;
+        };
+        *slot = (addr, len);
+        self.bytes += len;
+        true
+    }
+}
+
 /// What the heap holds now (`netd` shows it in `netcfg:memory`, so a test
 /// can see memory come back after a load).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,23 +83,38 @@ pub struct Usage {
     pub reserved: usize,
     /// Bytes in live large allocations, each a mapping of its own.
     pub large: usize,
+    /// Bytes in freed large mappings kept for reuse (at most 512 KiB).
+    pub spare: usize,
 }
 
 /// The heap's counters now.
 pub fn usage() -> Usage {
     let stats = ALLOCATOR.0.lock().heap.stats();
-    Usage { used: stats.used, reserved: stats.total, large: LARGE_BYTES.load(Ordering::Relaxed) }
+    let spare = SPARE.lock().bytes;
+    Usage { used: stats.used, reserved: stats.total, large: LARGE_BYTES.load(Ordering::Relaxed), spare }
 }
 
 fn is_large(layout: Layout) -> bool {
     layout.size() >= LARGE && layout.align() <= PAGE
 }
 
-/// A mapping of its own for a large allocation (null if none can be had).
-fn map_large(size: usize) -> *mut u8 {
+/// A mapping of its own for a large allocation (null if none can be had):
+/// a kept one of the same length (zeroed first if `zeroed`), else a new
+/// one (zero already).
+fn map_large(size: usize, zeroed: bool) -> *mut u8 {
     let Some(len) = size.checked_next_multiple_of(PAGE) else {
         return ptr::null_mut();
     };
+    if let Some(addr) = SPARE.lock().take(len) {
+        LARGE_BYTES.fetch_add(len, Ordering::Relaxed);
+        let block = ptr::with_exposed_provenance_mut::<u8>(addr);
+        if zeroed {
+            // SAFETY: the kept mapping is `len >= size` writable bytes,
+            // ours alone (it left the spare list under its lock).
+            unsafe { ptr::write_bytes(block, 0, size) };
+        }
+        return block;
+    }
     // SAFETY: no MAP_FIXED: the kernel picks an address nothing uses.
     match unsafe { crate::sys::mmap(0, len, PROT_READ | PROT_WRITE | MAP_PRIVATE) } {
         Ok(addr) => {
@@ -74,6 +132,9 @@ fn map_large(size: usize) -> *mut u8 {
 unsafe fn unmap_large(ptr: *mut u8, size: usize) {
     let len = size.next_multiple_of(PAGE);
     LARGE_BYTES.fetch_sub(len, Ordering::Relaxed);
+    if SPARE.lock().keep(ptr.expose_provenance(), len) {
+        return;
+    }
     // SAFETY: per the contract, the whole mapping is ours and dead.
     let _ = unsafe { crate::sys::munmap(ptr.expose_provenance(), len) };
 }
@@ -119,7 +180,7 @@ static ALLOCATOR: Allocator = Allocator(Mutex::new(Heap { heap: BinnedHeap::new(
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_large(layout) {
-            return map_large(layout.size());
+            return map_large(layout.size(), false);
         }
         let mut heap = self.0.lock();
         if let Some(block) = heap.heap.allocate(layout) {
@@ -137,8 +198,8 @@ unsafe impl GlobalAlloc for Allocator {
         if is_large(layout) {
             // A fresh anonymous mapping reads as zeros already: writing them
             // would only make every page resident (netd's 72 KiB socket
-            // buffers, mostly never filled).
-            return map_large(layout.size());
+            // buffers, mostly never filled). A kept mapping is zeroed.
+            return map_large(layout.size(), true);
         }
         // SAFETY: the caller's contract for `alloc_zeroed` is `alloc`'s.
         let block = unsafe { self.alloc(layout) };

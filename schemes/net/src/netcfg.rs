@@ -17,8 +17,9 @@
 //!   separated by spaces or lines (root only) to use them on every card.
 //! - `netcfg:memory`: netd's heap, `heap_used` (small allocations),
 //!   `heap_reserved` (what the small allocations' chunks hold, kept for
-//!   good) and `heap_large` (buffers of 64 KiB and more, each a mapping of
-//!   its own, given back when freed), in bytes: a test reads it before and
+//!   good), `heap_large` (buffers of 64 KiB and more, each a mapping of
+//!   its own, given back when freed) and `heap_spare` (freed ones kept
+//!   for reuse, at most 512 KiB), in bytes: a test reads it before and
 //!   after a load to see netd's memory come back.
 //! - `netcfg:resolve/NAME`: look NAME up (A records): a read gives its
 //!   addresses, one per line, waiting for the answer; `ENOENT` when the
@@ -124,7 +125,10 @@ impl Netcfg {
             }
             File::Memory => {
                 let heap = rt::heap::usage();
-                format!("heap_used {}\nheap_reserved {}\nheap_large {}\n", heap.used, heap.reserved, heap.large)
+                format!(
+                    "heap_used {}\nheap_reserved {}\nheap_large {}\nheap_spare {}\n",
+                    heap.used, heap.reserved, heap.large, heap.spare
+                )
             }
             File::Resolve { query, answer } => {
                 if answer.is_none()
