@@ -39,6 +39,10 @@ pub const BIG: usize = 16 << 20;
 pub const SMALLER: usize = BIG / 4;
 /// What the `/cut.bin` download and the rude sink take before they hang up.
 const CUT: usize = 256 * 1024;
+/// The pace of `/slow.bin` and of [`slow_sink`]: 64 KiB every 100 ms, so
+/// 16 MiB take about 26 s.
+const PACE: usize = 64 * 1024;
+const PACE_GAP: Duration = Duration::from_millis(100);
 /// Connections made to the guest's `httpd` at once.
 pub const CONCURRENT: usize = 200;
 /// How long the boot to the prompt, and a whole transfer, may take.
@@ -99,9 +103,12 @@ fn request_path(conn: &mut TcpStream) -> Option<String> {
     text.split_whitespace().nth(1).map(String::from)
 }
 
-/// An HTTP server on `listener` that gives `body` at `/big.bin`, the
-/// first [`CUT`] bytes of a response four times as long at `/cut.bin`
-/// (then ends the connection), and 404 elsewhere, for at most `max` connections and until `until`.
+/// An HTTP server on `listener` that gives `body` at `/big.bin`, the same
+/// paced at [`PACE`] bytes per [`PACE_GAP`] at `/slow.bin` (a transfer
+/// that is sure to be under way seconds later, whatever the speed of the
+/// guest's file system and network), the first [`CUT`] bytes of a
+/// response four times as long at `/cut.bin` (then ends the connection),
+/// and 404 elsewhere, for at most `max` connections and until `until`.
 fn http_server(listener: TcpListener, body: Arc<Vec<u8>>, max: usize, until: Instant) -> JoinHandle<usize> {
     thread::spawn(move || {
         let _ = listener.set_nonblocking(true);
@@ -137,6 +144,16 @@ fn answer_http(mut conn: TcpStream, body: &[u8]) {
         Some("/big.bin") => {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(body))
+        }
+        // Bounded by the body's chunks; a write fails once the client is gone.
+        Some("/slow.bin") => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            conn.write_all(head.as_bytes()).and_then(|()| {
+                body.chunks(PACE).try_for_each(|chunk| {
+                    thread::sleep(PACE_GAP);
+                    conn.write_all(chunk)
+                })
+            })
         }
         _ => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n"),
     };
@@ -193,6 +210,25 @@ fn sink(listener: TcpListener, limit: usize, until: Instant) -> JoinHandle<Resul
             }
         }
         Err(format!("the sink stopped at {} bytes (limit or time)", got.len()))
+    })
+}
+
+/// A sink that takes the first connection to `listener` slowly ([`PACE`]
+/// bytes per [`PACE_GAP`]), so the sender is still sending seconds later,
+/// until it ends, fails, `limit` bytes came or `until`.
+fn slow_sink(listener: TcpListener, limit: usize, until: Instant) -> JoinHandle<usize> {
+    thread::spawn(move || {
+        let Ok(mut conn) = accept_first(&listener, until) else { return 0 };
+        let mut got = 0;
+        let mut buf = vec![0u8; PACE];
+        while got <= limit && Instant::now() < until {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+            thread::sleep(PACE_GAP);
+        }
+        got
     })
 }
 
@@ -648,14 +684,15 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
     ))
 }
 
-/// Kill netd during a download, then the card's driver during an upload:
+/// Kill netd during a download, then the card's driver during an upload
+/// (both paced by mk's end, so they are under way at the kill):
 /// each interrupted program reports an error, netd comes back (init),
 /// and a new connection works.
 fn kill_during_transfers(guest: &mut Guest, http_port: u16) -> Result<String, String> {
     let within = Duration::from_secs(30);
     let mut notes = Vec::new();
     for (daemon, start) in [
-        ("netd", format!("get http://10.0.2.2:{http_port}/big.bin > file:/net-killed.bin 2> file:/net-killed.err &")),
+        ("netd", format!("get http://10.0.2.2:{http_port}/slow.bin > file:/net-killed.bin 2> file:/net-killed.err &")),
         ("virtio-netd", String::from("nc 10.0.2.2 9 < file:/net-big.bin > null: 2> file:/net-killed.err &")),
     ] {
         run(guest, "rm file:/net-killed.err", within).ok();
@@ -664,7 +701,7 @@ fn kill_during_transfers(guest: &mut Guest, http_port: u16) -> Result<String, St
         if daemon == "virtio-netd" {
             let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let sink_port = listener.local_addr().map_err(|e| e.to_string())?.port();
-            receiver = Some(sink(listener, BIG * 2, Instant::now() + TRANSFER_WITHIN));
+            receiver = Some(slow_sink(listener, BIG * 2, Instant::now() + TRANSFER_WITHIN));
             start = start.replace("10.0.2.2 9 ", &format!("10.0.2.2 {sink_port} "));
         }
         run(guest, &start, within)?;
