@@ -82,6 +82,7 @@ pub const BENCHMARKS: &[&str] = &[
     "scheme_read_4k",
     "scheme_read_64k",
     "chan_pingpong_1byte",
+    "chan_pingpong_write_read",
     "chan_write_64k",
     "shm_pass_64k",
     "shm_map_64k",
@@ -260,9 +261,13 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// Ferrite rows whose Linux figure is another row's: the batched open,
-/// read and close is measured against Linux's plain ones (Linux has no
-/// peer that batches them).
-pub const LINUX_PEERS: &[(&str, &str)] = &[("scheme_open_read_close_batch", "scheme_open_read_close")];
+/// read and close is measured against Linux's plain ones, and the
+/// ping-pong by `SYS_WRITE_READ` against the socket ping-pong's write and
+/// read (Linux has no peer that batches them).
+pub const LINUX_PEERS: &[(&str, &str)] = &[
+    ("scheme_open_read_close_batch", "scheme_open_read_close"),
+    ("chan_pingpong_write_read", "chan_pingpong_1byte"),
+];
 
 /// Ferrite's cost over Linux's (`2.50x`: Ferrite takes 2.5 times as
 /// long), or `-` without both figures.
@@ -766,7 +771,7 @@ fn micro_note(smp: u32, kit: Option<&linux::Kit>, tcg: bool) -> String {
         Some(kit) => format!(
             "Linux {}: bench/linux/bench.c as /init in the same QEMU machine, the same calibration; its peers: \
              scheme_read_1byte: a pipe ping-pong, scheme_open_read_close: open + 16-byte read + close of a tmpfs file, \
-             scheme_read_4k/64k: pread of a tmpfs file, chan_pingpong_1byte: a Unix stream socketpair ping-pong, \
+             scheme_read_4k/64k: pread of a tmpfs file, chan_pingpong_1byte (and _write_read): a Unix stream socketpair ping-pong, \
              chan_write_64k: 64 KiB pipe writes, shm_pass_64k: the same hand-over through a shared mapping, \
              shm_map_64k: mmap of a 64 KiB tmpfs file, a write per page, munmap",
             kit.version

@@ -645,6 +645,7 @@ impl UserScheme {
                 let ok = match request.op {
                     Op::Read if call.lend.is_some() => data.is_empty() && value <= wanted,
                     Op::Read => data.len() <= wanted && value == data.len(),
+                    Op::WriteRead => data.len() <= request.arg as usize && value == data.len(),
                     Op::Write => data.is_empty() && value <= wanted,
                     Op::Fstat => data.len() == size_of::<Stat>(),
                     Op::Fstatvfs => data.len() == size_of::<StatVfs>(),
@@ -886,6 +887,16 @@ impl UserScheme {
         }
     }
 
+    /// A read's inline data to the caller's buffer; if that fails, the
+    /// data was not delivered, so not consumed (where the daemon can seek).
+    fn hand_over(&self, handle: usize, data: &[u8], buf: UserOut) -> Result<usize, Error> {
+        if let Err(err) = buf.prefix(data.len()).copy_from_kernel(data) {
+            let _ = self.seek(handle, -(data.len() as isize), abi::syscall::SEEK_CUR);
+            return Err(err);
+        }
+        Ok(data.len())
+    }
+
     /// A call whose output comes back inline.
     fn output(&self, op: Op, handle: usize, flags: usize, len: usize) -> Result<Data, Error> {
         let mut request = self.request(op, handle);
@@ -1068,14 +1079,33 @@ impl KernelScheme for UserScheme {
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         if buf.len() <= INLINE_MAX {
             let data = self.output(Op::Read, handle, flags, buf.len())?;
-            if let Err(err) = buf.prefix(data.len()).copy_from_kernel(&data) {
-                // Not delivered, so not consumed (where the daemon can seek).
-                let _ = self.seek(handle, -(data.len() as isize), abi::syscall::SEEK_CUR);
-                return Err(err);
-            }
-            return Ok(data.len());
+            return self.hand_over(handle, &data, buf);
         }
         self.lent_read(handle, buf, flags)
+    }
+
+    /// Both small: one request ([`Op::WriteRead`]), answered as a read; the
+    /// daemon parks its read part as it would a read. Otherwise the two
+    /// calls.
+    fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        if out.is_empty() || buf.is_empty() || out.len() > INLINE_MAX || buf.len() > INLINE_MAX {
+            return super::write_then_read(
+                out.len(),
+                buf.len(),
+                || self.write_user(handle, out, flags),
+                || self.read_user(handle, buf, flags),
+            );
+        }
+        let input = Inline::User(out).to_data()?;
+        let mut request = self.request(Op::WriteRead, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Inline;
+        request.len = input.len() as u64;
+        request.arg = buf.len() as u64;
+        let mut call = Call::new(request);
+        call.inline = input;
+        let data = self.call(call)?.data()?;
+        self.hand_over(handle, &data, buf)
     }
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {

@@ -63,6 +63,15 @@ impl File {
         io::read(self.fd, buf)
     }
 
+    /// Writes all of `out`, then reads into `buf`, in one system call
+    /// (`SYS_WRITE_READ`): a request and the wait for its reply. On a
+    /// daemon's file, both travel to the daemon as one request when each
+    /// is at most `INLINE_MAX` bytes. A short write is `EIO` (nothing is
+    /// read); otherwise it returns what the read returns.
+    pub fn write_read(&mut self, out: &[u8], buf: &mut [u8]) -> Result<usize> {
+        sys::write_read(self.fd, out, buf)
+    }
+
     /// Fills all of `buf`; `EIO` if the file ends first.
     pub fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {

@@ -73,6 +73,18 @@ impl Incoming {
         }
     }
 
+    /// A `WriteRead` whose write part was done: from now on it is the read
+    /// of up to `arg` bytes it asked for (so that a read that has to wait,
+    /// and is tried again later, does not write again).
+    pub fn written(&mut self) {
+        if self.request.op == Op::WriteRead {
+            self.request.op = Op::Read;
+            self.request.len = self.request.arg;
+            self.request.payload = Payload::Inline;
+            self.data = Data::None;
+        }
+    }
+
     /// Whether the caller asked not to be made to wait (`O_NONBLOCK`).
     pub fn nonblocking(&self) -> bool {
         self.request.flags as usize & sc::O_NONBLOCK != 0

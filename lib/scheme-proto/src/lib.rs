@@ -82,14 +82,20 @@ pub enum Op {
     /// Answer a `StatVfs` inline: the size and free space of the file
     /// system the handle is on.
     Fstatvfs = 18,
+    /// Write the inline payload to `handle`, then read up to `arg` bytes
+    /// from it: `SYS_WRITE_READ` on a daemon's file as one request (a
+    /// client's request and the wait for its reply). Answered as a read
+    /// is, with the data inline, or with the write's error; a write that
+    /// takes fewer bytes than it was given is `EIO`, and nothing is read.
+    WriteRead = 19,
 }
 
 impl Op {
     pub fn from_u16(raw: u16) -> Option<Op> {
         use Op::*;
-        const ALL: [Op; 18] = [
+        const ALL: [Op; 19] = [
             Open, Read, Write, Seek, Fstat, Fpath, Close, Dup, Fevent, Fsync, Ftruncate, Unlink, Rmdir, Frename,
-            SendFd, Cancel, Fmap, Fstatvfs,
+            SendFd, Cancel, Fmap, Fstatvfs, WriteRead,
         ];
         ALL.into_iter().find(|op| *op as u16 == raw)
     }

@@ -66,7 +66,7 @@ pub use rt::abi::syscall::{self as sc, EventFlags, Stat, StatVfs};
 use rt::event::EventQueue;
 use rt::scheme::{INLINE_MAX, Incoming, Op, Response, Socket};
 pub use rt::{Error, Result};
-use sc::{EAGAIN, EBADF, EINVAL, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
+use sc::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
 
 /// Who made a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -332,6 +332,28 @@ impl<S: Scheme> Server<S> {
     /// Carry out one request: its answer, or `None` if it needs none
     /// (a close) or was parked because it would wait.
     fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
+        if incoming.request.op == Op::WriteRead {
+            // The write, then the same request as a read (parked as one,
+            // if it waits, so that a retry does not write again).
+            let (id, handle, flags) =
+                (incoming.request.id, incoming.request.handle as usize, incoming.request.flags as usize);
+            let input = incoming.input();
+            let failed = match self.scheme.write(handle, input, flags) {
+                Ok(n) if n == input.len() => None,
+                Ok(_) => Some(Error::new(EIO)),
+                Err(err) => Some(err),
+            };
+            match failed {
+                None => incoming.written(),
+                Some(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
+                    self.parked.push_back(incoming);
+                    return None;
+                }
+                Some(err) => {
+                    return Some(Reply { incoming, response: Response::error(id, err.errno), data: ReplyData::Owned(Vec::new()) });
+                }
+            }
+        }
         let request = incoming.request;
         let caller = Caller { pid: request.pid as usize, uid: request.uid, gid: request.gid };
         let id = request.id;
@@ -413,6 +435,8 @@ impl<S: Scheme> Server<S> {
                 .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
                 .map(|addr| value(id, addr)),
             Op::Cancel => return None,
+            // Made a read above, once its write was done.
+            Op::WriteRead => Err(Error::new(EINVAL)),
         };
         let response = match result {
             Ok(response) => response,

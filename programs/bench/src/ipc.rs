@@ -5,6 +5,10 @@
 //! - `chan_pingpong_1byte`: one byte to the peer and one back over a
 //!   channel — a round trip through the daemon twice, the peer of Linux's
 //!   Unix-socket ping-pong (`unix_stream_pingpong_rt`);
+//! - `chan_pingpong_write_read`: the same with `SYS_WRITE_READ` on both
+//!   ends: a byte goes out with the wait for the next one in one call,
+//!   which `ipcd` gets as one request (`Op::WriteRead`), so each byte is
+//!   one trip through the daemon; the peer is the same Linux ping-pong;
 //! - `chan_write_64k`: a 64 KiB write into a channel whose peer reads and
 //!   drops everything, the peer of Linux's `pipe_write_64k`;
 //! - `shm_pass_64k`: 64 KiB handed to the peer through a shared `shm:`
@@ -90,6 +94,25 @@ fn echo(mut end: File) -> i32 {
     }
 }
 
+/// The peer of `chan_pingpong_write_read`: the first byte, then each echo
+/// goes out with the wait for the next byte, in one call.
+fn echo_write_read(mut end: File) -> i32 {
+    let mut byte = [0u8; 1];
+    match end.read(&mut byte) {
+        Ok(0) => return 0,
+        Ok(_) => {}
+        Err(_) => return 3,
+    }
+    loop {
+        let out = byte;
+        match end.write_read(&out, &mut byte) {
+            Ok(0) => return 0,
+            Ok(_) => {}
+            Err(_) => return 3,
+        }
+    }
+}
+
 /// The peer of the throughput benchmark: read and drop until end-of-file.
 fn sink(mut end: File) -> i32 {
     let mut buf = vec![0u8; BLOCK];
@@ -119,6 +142,21 @@ pub fn chan_pingpong() -> Result<Measured, String> {
             Ok(1) => Ok(()),
             Ok(n) => Err(format!("read {n} bytes, not 1")),
             Err(e) => Err(format!("read: {e}")),
+        }
+    });
+    finish(end, peer)?;
+    result
+}
+
+pub fn chan_pingpong_write_read() -> Result<Measured, String> {
+    let (mut end, peer) = connected("bench-pingpong-wr", echo_write_read)?;
+    let mut byte = [0x42u8; 1];
+    let result = measure_fallible(|| {
+        let out = byte;
+        match end.write_read(&out, &mut byte) {
+            Ok(1) => Ok(()),
+            Ok(n) => Err(format!("read {n} bytes, not 1")),
+            Err(e) => Err(format!("write + read: {e}")),
         }
     });
     finish(end, peer)?;

@@ -112,7 +112,7 @@ fn scheme_benchmarks() -> bool {
 
 /// The `chan:` and `shm:` benchmarks, on one `ipcd` started for them.
 fn ipc_benchmarks() -> bool {
-    let names = ["chan_pingpong_1byte", "chan_write_64k", "shm_pass_64k", "shm_map_64k"];
+    let names = ["chan_pingpong_1byte", "chan_pingpong_write_read", "chan_write_64k", "shm_pass_64k", "shm_map_64k"];
     let _ipcd = match ipc::start_ipcd() {
         Ok(daemon) => daemon,
         Err(err) => {
@@ -123,9 +123,10 @@ fn ipc_benchmarks() -> bool {
         }
     };
     let mut ok = report(names[0], 1, ipc::chan_pingpong());
-    ok &= report(names[1], 1, ipc::chan_write());
-    ok &= report(names[2], 1, ipc::shm_pass());
-    ok &= report(names[3], 1, ipc::shm_map());
+    ok &= report(names[1], 1, ipc::chan_pingpong_write_read());
+    ok &= report(names[2], 1, ipc::chan_write());
+    ok &= report(names[3], 1, ipc::shm_pass());
+    ok &= report(names[4], 1, ipc::shm_map());
     ok
 }
 

@@ -545,3 +545,85 @@ pub fn chan_and_shm_quotas_per_user() -> Outcome {
     crate::support::expect_exit("a user filling its quotas", status, 0)?;
     Ok(String::from("64 listeners, 128 connections, 32 MiB of shm: then ENOSPC"))
 }
+
+/// `SYS_WRITE_READ` on a channel: one request to `ipcd` (`Op::WriteRead`)
+/// whose read part waits as a read does, and the rules it keeps.
+pub fn chan_write_read() -> Outcome {
+    let _ipcd = start()?;
+    let listener = open("chan:wr", O_CREAT | O_RDWR)?;
+    const ROUNDS: u8 = 200;
+    // The peer answers each byte with the next value; the answer goes
+    // out with the wait for the next byte.
+    let peer = fork_child(|| {
+        let Ok(mut end) = File::open_with("chan:wr", O_RDWR) else { return 2 };
+        let mut byte = [0u8; 1];
+        if !matches!(end.read(&mut byte), Ok(1)) {
+            return 3;
+        }
+        loop {
+            let out = [byte[0].wrapping_add(1)];
+            match end.write_read(&out, &mut byte) {
+                Ok(0) => return 0,
+                Ok(1) => {}
+                _ => return 4,
+            }
+        }
+    })?;
+    let mut server = accept(&listener)?;
+    for i in 0..ROUNDS {
+        let mut reply = [0u8; 1];
+        ensure!(ok("write + read", server.write_read(&[i], &mut reply))? == 1, "round {i}: no byte back");
+        ensure!(reply[0] == i.wrapping_add(1), "round {i}: got {} back", reply[0]);
+    }
+    ok("close", server.close())?;
+    expect_exit("peer", wait_for(peer, WAIT)?, 0)?;
+
+    // One process, both ends.
+    let mut client = open("chan:wr", O_RDWR)?;
+    let mut server = accept(&listener)?;
+    // The reply is there already: the read part does not wait.
+    ok("write", server.write_all(b"reply"))?;
+    let mut buf = [0u8; 16];
+    ensure!(ok("write + read", client.write_read(b"ask", &mut buf))? == 5 && &buf[..5] == b"reply", "wrong reply");
+    ensure!(read_exactly(&mut server, 3)? == b"ask", "the request did not arrive");
+    // Larger than a request holds: two calls, the same outcome.
+    ok("write", server.write_all(b"big reply"))?;
+    let big = vec![0x33u8; 5000];
+    ensure!(ok("big write + read", client.write_read(&big, &mut buf))? == 9, "wrong big reply");
+    ensure!(read_exactly(&mut server, 5000)? == big, "the big request arrived changed");
+    // Non-blocking: the write is done, the read has nothing: EAGAIN.
+    ok("O_NONBLOCK", client.set_nonblocking(true))?;
+    expect_err("write + read with nothing to read", client.write_read(b"q", &mut buf), sc::EAGAIN)?;
+    ensure!(read_exactly(&mut server, 1)? == b"q", "the write of a non-blocking write + read was lost");
+    // A write that takes fewer bytes than given: EIO, and nothing is read.
+    let chunk = vec![0x5au8; 10_000];
+    let mut total = 0;
+    while let Ok(n) = client.write(&chunk) {
+        total += n;
+        ensure!(total <= CAPACITY, "the channel took more than {CAPACITY} bytes");
+    }
+    ensure!(read_exactly(&mut server, 1)? == [0x5a], "wrong byte");
+    ok("write", server.write_all(b"unread"))?;
+    expect_err("write + read with room for one byte of two", client.write_read(b"xy", &mut buf), sc::EIO)?;
+    let drained = read_exactly(&mut server, CAPACITY)?;
+    ensure!(drained[CAPACITY - 1] == b'x', "the short write did not take the byte there was room for");
+    ensure!(read_exactly(&mut client, 6)? == b"unread", "the failed write + read read something");
+    // The peer gone: the write's error.
+    ok("close", server.close())?;
+    expect_err("write + read to a closed peer", client.write_read(b"z", &mut buf), sc::EPIPE)?;
+
+    // A caller killed while its read part waits: ipcd forgets it and serves on.
+    let waiter = fork_child(|| {
+        let Ok(mut end) = File::open_with("chan:wr", O_RDWR) else { return 2 };
+        let _ = end.write_read(b"k", &mut [0u8; 1]);
+        5
+    })?;
+    let mut server = accept(&listener)?;
+    ensure!(read_exactly(&mut server, 1)? == b"k", "the waiter's write did not arrive");
+    kill_and_reap(waiter);
+    let mut client = open("chan:wr", O_RDWR)?;
+    let mut server = accept(&listener)?;
+    ok("write", server.write_all(b"!"))?;
+    ensure!(ok("write + read", client.write_read(b"?", &mut buf))? == 1 && buf[0] == b'!', "ipcd stopped serving");
+    Ok(format!("{ROUNDS} rounds, replies waiting and not, the two-call path, EAGAIN, EIO, EPIPE, a killed waiter"))
+}

@@ -237,6 +237,7 @@ static TESTS: &[Test] = tests![
     ipc::chan_blocked_writer_released,
     ipc::chan_random_transfer_between_processes,
     ipc::chan_events_readable_writable_hangup,
+    ipc::chan_write_read,
     ipc::shm_shared_between_processes,
     ipc::shm_unlink_keeps_existing_mappings,
     ipc::shm_memory_freed_after_last_unmap,

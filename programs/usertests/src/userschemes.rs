@@ -367,15 +367,18 @@ pub fn garbage_answers_give_eio() -> Outcome {
         loop {
             let Ok(incoming) = socket.next_request() else { return 4 };
             let id = incoming.request.id;
-            let bad = match incoming.request.op {
+            let too_much = [7u8; 32];
+            let (bad, data): (_, &[u8]) = match incoming.request.op {
                 // An open answered with an fd we do not have, a read
-                // claiming more than asked for, an errno out of range.
-                rt::scheme::Op::Open if answered == 0 => rt::scheme::Response::fd(id, 999),
-                rt::scheme::Op::Open => rt::scheme::Response::value(id, 1),
-                rt::scheme::Op::Read => rt::scheme::Response::value(id, 1 << 20),
-                _ => rt::scheme::Response::error(id, 100_000),
+                // claiming more than asked for, a write-and-read handing
+                // back more bytes than its read takes, an errno out of range.
+                rt::scheme::Op::Open if answered == 0 => (rt::scheme::Response::fd(id, 999), &[]),
+                rt::scheme::Op::Open => (rt::scheme::Response::value(id, 1), &[]),
+                rt::scheme::Op::Read => (rt::scheme::Response::value(id, 1 << 20), &[]),
+                rt::scheme::Op::WriteRead => (rt::scheme::Response::data(id, too_much.len()), &too_much),
+                _ => (rt::scheme::Response::error(id, 100_000), &[]),
             };
-            let _ = socket.answer(incoming, bad, &[]);
+            let _ = socket.answer(incoming, bad, data);
             answered += 1;
             words[2].store(answered, Ordering::Release);
         }
@@ -388,6 +391,7 @@ pub fn garbage_answers_give_eio() -> Outcome {
         let mut file = open(&url, O_RDWR)?;
         let mut buf = [0u8; 16];
         expect_err("read answered with too much", file.read(&mut buf), sc::EIO)?;
+        expect_err("write + read answered with too much", file.write_read(b"hi", &mut buf), sc::EIO)?;
         expect_err("fsync answered with a bad errno", rt::sys::fsync(file.fd()), sc::EIO)?;
         Ok(String::from("callers got EIO, the daemon EINVAL/EBADF"))
     })();
