@@ -264,10 +264,8 @@ pub fn thousands(n: u64) -> String {
 /// read and close is measured against Linux's plain ones, and the
 /// ping-pong by `SYS_WRITE_READ` against the socket ping-pong's write and
 /// read (Linux has no peer that batches them).
-pub const LINUX_PEERS: &[(&str, &str)] = &[
-    ("scheme_open_read_close_batch", "scheme_open_read_close"),
-    ("chan_pingpong_write_read", "chan_pingpong_1byte"),
-];
+pub const LINUX_PEERS: &[(&str, &str)] =
+    &[("scheme_open_read_close_batch", "scheme_open_read_close"), ("chan_pingpong_write_read", "chan_pingpong_1byte")];
 
 /// Ferrite's cost over Linux's (`2.50x`: Ferrite takes 2.5 times as
 /// long), or `-` without both figures.

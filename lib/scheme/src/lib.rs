@@ -350,7 +350,11 @@ impl<S: Scheme> Server<S> {
                     return None;
                 }
                 Some(err) => {
-                    return Some(Reply { incoming, response: Response::error(id, err.errno), data: ReplyData::Owned(Vec::new()) });
+                    return Some(Reply {
+                        incoming,
+                        response: Response::error(id, err.errno),
+                        data: ReplyData::Owned(Vec::new()),
+                    });
                 }
             }
         }
