@@ -908,6 +908,7 @@ mod tests {
             "bench scheme_read_4k: 4000.0 ns/op (100 iterations)",
             "bench scheme_read_64k: 20000.0 ns/op (100 iterations)",
             "bench chan_pingpong_1byte: 30000.0 ns/op (100 iterations)",
+            "bench chan_pingpong_write_read: 20000.0 ns/op (100 iterations)",
             "bench chan_write_64k: 90000.0 ns/op (100 iterations)",
             "bench shm_pass_64k: 50000.0 ns/op (100 iterations)",
             "bench shm_map_64k: 40000.0 ns/op (100 iterations)",
