@@ -254,8 +254,9 @@ impl redoxfs::Disk for SchemeDisk {
         // Reads of these blocks now get what is written: from the cache,
         // or for a record's worth or more (not cached, as for reads) from
         // the blocks kept back below, which reads from the disk overlay.
-        if (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE) >= UNCACHED {
-            self.cache.forget(block, (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE));
+        let count = (buffer.len() as u64).div_ceil(redoxfs::BLOCK_SIZE);
+        if count >= UNCACHED {
+            self.cache.forget(block, count);
         } else {
             self.cache.store(block, buffer);
         }

@@ -332,32 +332,23 @@ impl<S: Scheme> Server<S> {
     /// Carry out one request: its answer, or `None` if it needs none
     /// (a close) or was parked because it would wait.
     fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
-        if incoming.request.op == Op::WriteRead {
-            // The write, then the same request as a read (parked as one,
-            // if it waits, so that a retry does not write again).
-            let (id, handle, flags) =
-                (incoming.request.id, incoming.request.handle as usize, incoming.request.flags as usize);
+        // A write-and-read: the write first; once it is done, the same
+        // request is a read (and parked as one if it waits, so that a
+        // retry does not write again). A failed write is its answer.
+        let write_failed = if incoming.request.op == Op::WriteRead {
+            let (handle, flags) = (incoming.request.handle as usize, incoming.request.flags as usize);
             let input = incoming.input();
-            let failed = match self.scheme.write(handle, input, flags) {
-                Ok(n) if n == input.len() => None,
+            match self.scheme.write(handle, input, flags) {
+                Ok(n) if n == input.len() => {
+                    incoming.written();
+                    None
+                }
                 Ok(_) => Some(Error::new(EIO)),
                 Err(err) => Some(err),
-            };
-            match failed {
-                None => incoming.written(),
-                Some(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
-                    self.parked.push_back(incoming);
-                    return None;
-                }
-                Some(err) => {
-                    return Some(Reply {
-                        incoming,
-                        response: Response::error(id, err.errno),
-                        data: ReplyData::Owned(Vec::new()),
-                    });
-                }
             }
-        }
+        } else {
+            None
+        };
         let request = incoming.request;
         let caller = Caller { pid: request.pid as usize, uid: request.uid, gid: request.gid };
         let id = request.id;
@@ -367,15 +358,16 @@ impl<S: Scheme> Server<S> {
         // An inline read's length: its data is `scratch[..read]`.
         let mut read = 0;
         let text = |bytes: &[u8]| core::str::from_utf8(bytes).map(String::from).map_err(|_| Error::new(EINVAL));
-        let result: Result<Response> = match request.op {
-            Op::Open => text(incoming.input())
+        let result: Result<Response> = match (write_failed, request.op) {
+            (Some(err), _) => Err(err),
+            (None, Op::Open) => text(incoming.input())
                 .and_then(|path| self.scheme.open(&path, flags, &caller))
                 .map(|opened| answer_opened(id, opened)),
-            Op::Dup => {
+            (None, Op::Dup) => {
                 let name = incoming.input().to_vec();
                 self.scheme.dup(handle, &name, &caller).map(|opened| answer_opened(id, opened))
             }
-            Op::Read => match incoming.lent_output() {
+            (None, Op::Read) => match incoming.lent_output() {
                 Some(buf) => self.scheme.read(handle, buf, flags).map(|n| Response::value(id, n as u64)),
                 None => {
                     // Into the server's own buffer (zeroed: nothing of an
@@ -392,55 +384,59 @@ impl<S: Scheme> Server<S> {
                     })
                 }
             },
-            Op::Write => {
+            (None, Op::Write) => {
                 let input = incoming.input();
                 self.scheme.write(handle, input, flags).map(|n| Response::value(id, n as u64))
             }
-            Op::Seek => self.scheme.seek(handle, request.arg as i64 as isize, flags).map(|at| value(id, at)),
-            Op::Fstat => {
+            (None, Op::Seek) => self.scheme.seek(handle, request.arg as i64 as isize, flags).map(|at| value(id, at)),
+            (None, Op::Fstat) => {
                 let mut stat = Stat::default();
                 self.scheme.fstat(handle, &mut stat).map(|()| {
                     data = stat.to_vec();
                     Response::data(id, data.len())
                 })
             }
-            Op::Fstatvfs => {
+            (None, Op::Fstatvfs) => {
                 let mut statvfs = StatVfs::default();
                 self.scheme.fstatvfs(handle, &mut statvfs).map(|()| {
                     data = statvfs.to_vec();
                     Response::data(id, data.len())
                 })
             }
-            Op::Fpath => self.scheme.fpath(handle).map(|path| {
+            (None, Op::Fpath) => self.scheme.fpath(handle).map(|path| {
                 data = path.into_bytes();
                 data.truncate(INLINE_MAX.min(request.len as usize));
                 Response::data(id, data.len())
             }),
-            Op::Fevent => {
+            (None, Op::Fevent) => {
                 self.scheme.fevent(handle, EventFlags::from_bits_truncate(flags)).map(|ready| value(id, ready.bits()))
             }
-            Op::Fsync => self.scheme.fsync(handle).map(|()| value(id, 0)),
-            Op::Ftruncate => self.scheme.ftruncate(handle, request.arg as usize).map(|()| value(id, 0)),
-            Op::Frename => {
+            (None, Op::Fsync) => self.scheme.fsync(handle).map(|()| value(id, 0)),
+            (None, Op::Ftruncate) => self.scheme.ftruncate(handle, request.arg as usize).map(|()| value(id, 0)),
+            (None, Op::Frename) => {
                 text(incoming.input()).and_then(|p| self.scheme.frename(handle, &p, &caller)).map(|()| value(id, 0))
             }
-            Op::Unlink => text(incoming.input()).and_then(|p| self.scheme.unlink(&p, &caller)).map(|()| value(id, 0)),
-            Op::Rmdir => text(incoming.input()).and_then(|p| self.scheme.rmdir(&p, &caller)).map(|()| value(id, 0)),
-            Op::SendFd => self
+            (None, Op::Unlink) => {
+                text(incoming.input()).and_then(|p| self.scheme.unlink(&p, &caller)).map(|()| value(id, 0))
+            }
+            (None, Op::Rmdir) => {
+                text(incoming.input()).and_then(|p| self.scheme.rmdir(&p, &caller)).map(|()| value(id, 0))
+            }
+            (None, Op::SendFd) => self
                 .scheme
                 .sendfd(handle, request.arg as usize, flags, request.len as usize, &caller)
                 .map(|v| value(id, v)),
-            Op::Close => {
+            (None, Op::Close) => {
                 self.scheme.close(handle);
                 return None;
             }
-            Op::Fmap => self
+            (None, Op::Fmap) => self
                 .scheme
                 .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
                 .map(|addr| value(id, addr)),
-            Op::Cancel => return None,
+            (None, Op::Cancel) => return None,
             // Made a read above, once its write was done.
-            Op::WriteRead => Err(Error::new(EINVAL)),
+            (None, Op::WriteRead) => Err(Error::new(EINVAL)),
         };
         let response = match result {
             Ok(response) => response,
