@@ -56,6 +56,7 @@
 //! [`crate::linux`], `target/linux-baseline/`.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -623,6 +624,8 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
         .iter()
         .map(|name| crate::profile::Binary::load(name, &binary(name)))
         .collect::<Result<Vec<_>, _>>()?;
+    let blocks_dir = out.with_file_name("profile-blocks");
+    fs::create_dir_all(&blocks_dir).map_err(|e| format!("creating {}: {e}", ws.show(&blocks_dir)))?;
     let mut from = icount.begun;
     for (at, name) in &icount.stamps {
         // A disk benchmark's clock counts the device's time too: its
@@ -639,11 +642,19 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
                 Some(text) => print!("{name}: instructions per operation by symbol\n{text}"),
                 None => println!("{name}: too short for a profile window"),
             }
+            if let Some(text) = crate::profile::hot_blocks(&profile, start, *at, per_op, &kernel, &programs) {
+                let path = blocks_dir.join(format!("{name}.txt"));
+                fs::write(&path, text).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
+            }
         }
         from = Some(*at);
     }
     println!();
-    println!("mk: the plugin's counters are in {}", ws.show(out));
+    println!(
+        "mk: the plugin's counters are in {}; each benchmark's hottest blocks (by address, for objdump) in {}",
+        ws.show(out),
+        ws.show(&blocks_dir)
+    );
     Ok(())
 }
 

@@ -64,6 +64,8 @@ struct Block {
 /// The plugin's output, read back.
 pub struct Profile {
     blocks: Vec<Block>,
+    /// Each block's instructions per execution.
+    insns: Vec<u64>,
     /// Snapshots: time since the plugin started, and every block's
     /// instruction count then (blocks defined later count zero).
     snapshots: Vec<(Duration, Vec<u64>)>,
@@ -78,6 +80,7 @@ impl Profile {
 
     fn parse(text: &str) -> Result<Profile, String> {
         let mut blocks = Vec::new();
+        let mut insns = Vec::new();
         let mut snapshots: Vec<(Duration, Vec<u64>)> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut start: Option<u64> = None;
@@ -87,7 +90,7 @@ impl Profile {
             let words: Vec<&str> = line.split(' ').collect();
             match words.as_slice() {
                 ["start", ns] => start = Some(ns.parse().map_err(|_| bad(line))?),
-                ["def", index, vaddr, _insns, code] => {
+                ["def", index, vaddr, count, code] => {
                     let index: usize = index.parse().map_err(|_| bad(line))?;
                     if index != blocks.len() {
                         return Err(bad(line));
@@ -98,6 +101,7 @@ impl Profile {
                         .collect::<Result<Vec<u8>, _>>()
                         .map_err(|_| bad(line))?;
                     blocks.push(Block { vaddr, code });
+                    insns.push(count.parse().map_err(|_| bad(line))?);
                 }
                 ["snap", ns] => {
                     if let Some(at) = current.take() {
@@ -124,7 +128,7 @@ impl Profile {
         if let Some(at) = current {
             snapshots.push((at, counts));
         }
-        Ok(Profile { blocks, snapshots })
+        Ok(Profile { blocks, insns, snapshots })
     }
 
     /// Instructions per block between the first snapshot at or after
@@ -290,6 +294,42 @@ pub fn breakdown(
     ));
     Some(out)
 }
+
+/// One benchmark's hottest translated blocks, [`BLOCKS_TOP`] of them, one
+/// per line: instructions per operation, the block's address, its
+/// instructions per execution, its name. For `objdump -d --start-address`
+/// when a symbol's total does not say which of its paths costs.
+pub fn hot_blocks(
+    profile: &Profile,
+    from: Duration,
+    to: Duration,
+    per_op: impl FnOnce(u64) -> f64,
+    kernel: &Binary,
+    programs: &[Binary],
+) -> Option<String> {
+    let mut window = profile.window(from, to)?;
+    let total: u64 = window.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    let scale = per_op(total) / total as f64;
+    window.sort_by_key(|(_, n)| core::cmp::Reverse(*n));
+    let mut out = String::new();
+    for (index, n) in window.iter().take(BLOCKS_TOP) {
+        let block = &profile.blocks[*index];
+        out.push_str(&format!(
+            "{:>9.1}  {:#018x}  {:>3}  {}\n",
+            *n as f64 * scale,
+            block.vaddr,
+            profile.insns[*index],
+            name_of(block, kernel, programs)
+        ));
+    }
+    Some(out)
+}
+
+/// Blocks listed per benchmark by [`hot_blocks`].
+const BLOCKS_TOP: usize = 300;
 
 #[cfg(test)]
 mod tests {

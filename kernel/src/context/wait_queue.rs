@@ -46,6 +46,43 @@ fn block(me: &Arc<Thread>) -> Block {
     if me.blocked_to_running() { Block::Killed } else { Block::KilledAndWoken }
 }
 
+/// Sleep until `ready()` holds, for a wait whose waker knows the one
+/// thread waiting (a scheme call's caller: the call records it) and wakes
+/// it with [`scheduler::wake`] -- no queue to lock, fill and empty. The
+/// waker must change the condition and wake under one lock that `ready`
+/// takes too: then a waiter that saw the condition hold was either woken
+/// already (it passes through the scheduler once, so that run-queue entry
+/// is used up) or never will be by this waker, and no wake-up is left
+/// over to hit a later wait. Spurious wake-ups (a kill, a stale waker of
+/// an earlier wait) only make it look again. `EINTR` if the process is
+/// being killed.
+pub fn wait_alone(mut ready: impl FnMut() -> bool) -> Result<(), Error> {
+    loop {
+        // None: sleep. Some((ready, woken)): the wait is over (the
+        // condition holds, or the process is being killed), and whether a
+        // waker queued this thread to run meanwhile.
+        let over = without_interrupts(|| {
+            scheduler::with_current(|me| {
+                me.set_state(State::Blocked);
+                core::sync::atomic::fence(Ordering::SeqCst);
+                let done = ready();
+                if !done && !scheduler::current_killed() {
+                    return None;
+                }
+                Some((done, !me.blocked_to_running()))
+            })
+        });
+        let Some((done, woken)) = over else {
+            scheduler::schedule();
+            continue;
+        };
+        if woken {
+            scheduler::schedule();
+        }
+        return if done { Ok(()) } else { Err(Error::new(EINTR)) };
+    }
+}
+
 pub struct WaitQueue {
     waiters: Mutex<Waiters>,
 }
