@@ -172,7 +172,13 @@ impl WaitQueue {
             if scheduler::current_killed() {
                 return Err(Error::new(EINTR));
             }
-            if deadline != 0 && crate::time::now_ns() >= deadline && !without_interrupts(&mut ready) {
+            // Woken: most often the condition holds now, and a look
+            // without the queue's lock says so (the lock is only needed to
+            // check and queue as one step).
+            if without_interrupts(&mut ready) {
+                return Ok(());
+            }
+            if deadline != 0 && crate::time::now_ns() >= deadline {
                 return Err(Error::new(ETIMEDOUT));
             }
         }

@@ -219,6 +219,14 @@ struct Call {
 }
 
 impl Call {
+    /// Make a kept call (one that holds nothing: [`UserScheme::keep`]) a
+    /// new one for `request`.
+    fn reuse(&mut self, request: Request) {
+        self.request = request;
+        self.inline.clear();
+        *self.cancelled.get_mut() = false;
+    }
+
     fn new(request: Request) -> Call {
         Call {
             request,
@@ -409,24 +417,36 @@ impl UserScheme {
     }
 
     /// Make the call and sleep until the daemon answers it.
-    fn call(&self, mut call: Call) -> Result<Answer, Error> {
-        call.caller = scheduler::try_current();
-        let call = self.shared(call);
+    /// `fill` sets what the call carries besides `request` (its inline
+    /// input, an fd to send).
+    fn call(&self, request: Request, fill: impl FnOnce(&mut Call)) -> Result<Answer, Error> {
+        let call = self.new_call(request, fill);
         let outcome = self.call_shared(&call);
         self.keep(call);
         outcome
     }
 
-    /// `call` in a shared cell: a spare one if there is one.
-    fn shared(&self, call: Call) -> Arc<Call> {
+    /// A call of the current thread's for `request`, filled in by `fill`:
+    /// in a spare cell if there is one, written field by field (a call is
+    /// 300 bytes; moving one in cost more than it is worth).
+    fn new_call(&self, request: Request, fill: impl FnOnce(&mut Call)) -> Arc<Call> {
         let spare = without_interrupts(|| self.spare.lock().pop());
-        if let Some(mut cell) = spare
-            && let Some(slot) = Arc::get_mut(&mut cell)
-        {
-            *slot = call;
-            return cell;
+        let mut cell = spare.unwrap_or_else(|| Arc::new(Call::new(request)));
+        match Arc::get_mut(&mut cell) {
+            Some(call) => {
+                call.reuse(request);
+                call.caller = scheduler::try_current();
+                fill(call);
+                cell
+            }
+            // A spare is never shared (`keep`); were one, a new call does.
+            None => {
+                let mut call = Call::new(request);
+                call.caller = scheduler::try_current();
+                fill(&mut call);
+                Arc::new(call)
+            }
         }
-        Arc::new(call)
     }
 
     /// Keep a finished call for reuse if nothing else holds it and it
@@ -923,7 +943,7 @@ impl UserScheme {
         let mut request = self.request(op, handle);
         request.flags = flags;
         request.arg = arg;
-        self.call(Call::new(request))?.value()
+        self.call(request, |_| ())?.value()
     }
 
     /// A call whose input (a path, a name, small data) travels inline.
@@ -943,9 +963,7 @@ impl UserScheme {
         request.flags = flags as u32;
         request.payload = Payload::Inline;
         request.len = input.len() as u64;
-        let mut call = Call::new(request);
-        call.inline = input;
-        self.call(call)
+        self.call(request, |call| call.inline = input)
     }
 
     fn opened(answer: Answer) -> Result<Opened, Error> {
@@ -971,7 +989,7 @@ impl UserScheme {
         let mut request = self.request(op, handle);
         request.flags = flags as u32;
         request.len = len as u64;
-        self.call(Call::new(request))?.data()
+        self.call(request, |_| ())?.data()
     }
 
     /// Read into a large buffer by lending its pages (the daemon writes
@@ -1175,9 +1193,7 @@ impl KernelScheme for UserScheme {
         request.payload = Payload::Inline;
         request.len = input.len() as u64;
         request.arg = buf.len() as u64;
-        let mut call = Call::new(request);
-        call.inline = input;
-        let data = self.call(call)?.data()?;
+        let data = self.call(request, |call| call.inline = input)?.data()?;
         self.hand_over(handle, &data, buf)
     }
 
@@ -1242,9 +1258,7 @@ impl KernelScheme for UserScheme {
         let mut request = self.request(Op::SendFd, handle);
         request.flags = flags as u32;
         request.len = arg as u64;
-        let call = Call::new(request);
-        *call.file.lock() = Some(file.clone());
-        self.call(call)?.value()
+        self.call(request, |call| *call.file.get_mut() = Some(file.clone()))?.value()
     }
 
     fn fmap(&self, handle: usize, offset: usize, len: usize, flags: MapFlags) -> Result<Mapping, Error> {
@@ -1252,7 +1266,7 @@ impl KernelScheme for UserScheme {
         request.flags = flags.bits() as u32;
         request.len = len as u64;
         request.arg = offset as u64;
-        match self.call(Call::new(request))? {
+        match self.call(request, |_| ())? {
             Answer::Frames(frames) => Ok(Mapping::Frames(frames)),
             _ => Err(Error::new(EIO)),
         }

@@ -145,6 +145,12 @@ impl Socket {
     /// data, so it is left out of any other answer).
     pub fn answer(&self, incoming: Incoming, response: Response, data: &[u8]) -> Result<()> {
         drop(incoming);
+        self.reply(response, data)
+    }
+
+    /// [`Self::answer`] for a server that keeps track of its requests
+    /// itself (`lib/scheme`'s `Server`): the response names the request.
+    pub fn reply(&self, response: Response, data: &[u8]) -> Result<()> {
         with_answer(response, data, |message| sys::write(self.file.fd(), message).map(drop))
     }
 
@@ -154,6 +160,12 @@ impl Socket {
     /// nothing waits (the answer went out all the same).
     pub fn answer_and_next(&mut self, incoming: Incoming, response: Response, data: &[u8]) -> Result<Incoming> {
         drop(incoming);
+        self.reply_and_next(response, data)
+    }
+
+    /// [`Self::answer_and_next`] with the request kept track of by the
+    /// caller, as [`Self::reply`].
+    pub fn reply_and_next(&mut self, response: Response, data: &[u8]) -> Result<Incoming> {
         let fd = self.file.fd();
         let buf = &mut self.buf;
         let n = with_answer(response, data, |message| sys::write_read(fd, message, buf))?;

@@ -263,7 +263,7 @@ impl<S: Scheme> Server<S> {
             incoming = match self.handle(incoming)? {
                 Some(reply) => {
                     let data = reply.data.bytes(&self.scratch);
-                    self.socket.answer_and_next(reply.incoming, reply.response, data)?
+                    self.socket.reply_and_next(reply.response, data)?
                 }
                 None => self.socket.next_request()?,
             };
@@ -301,7 +301,7 @@ impl<S: Scheme> Server<S> {
 
     fn send(&mut self, reply: Reply) -> Result<()> {
         let data = reply.data.bytes(&self.scratch);
-        self.socket.answer(reply.incoming, reply.response, data)
+        self.socket.reply(reply.response, data)
     }
 
     /// Try every parked request again (after something changed).
@@ -447,13 +447,15 @@ impl<S: Scheme> Server<S> {
             Err(err) => Response::error(id, err.errno),
         };
         let data = if request.op == Op::Read { ReplyData::Scratch(read) } else { ReplyData::Owned(data) };
-        Some(Reply { incoming, response, data })
+        drop(incoming);
+        Some(Reply { response, data })
     }
 }
 
 /// An answer ready to go.
+/// (Its request is done with once the answer is made: a reply does not
+/// carry it along, which cost four copies of it per request.)
 struct Reply {
-    incoming: Incoming,
     response: Response,
     data: ReplyData,
 }
