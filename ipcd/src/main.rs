@@ -1,15 +1,17 @@
 //! `ipcd` serves the IPC schemes: `chan:`, named byte-stream channels
 //! ([`chan`]), and `shm:`, named shared memory ([`shm`]).
 //!
-//! One process, two registered schemes: both sockets are non-blocking and
-//! watched by one `event:` queue; when a socket has requests, its
-//! [`Server`] handles them until it has none left (each server retries its
-//! own waiting calls after every request, as `scheme::Server` always
-//! does). After registering both, the daemon drops into the null
-//! namespace, so from then on it can open nothing, and tells init it is
-//! ready.
+//! One scheme per process, named by the only argument (`ipcd chan`,
+//! `ipcd shm`; `init.rc` starts both): the two share no state, and a
+//! process that serves one socket sleeps in it, answering each request and
+//! reading the next in one system call (`scheme::Server::run`). Serving
+//! both from one process took an `event:` queue and a read of the socket
+//! for every message besides (about 1,200 instructions more per `chan:`
+//! message: `cargo mk bench --micro`, 2026-12-05). After registering, the
+//! daemon drops into the null namespace, so from then on it can open
+//! nothing, and tells init it is ready.
 //!
-//! May touch: its two scheme sockets, its event queue, stderr (problems).
+//! May touch: its scheme socket, stderr (problems).
 
 #![no_std]
 #![no_main]
@@ -20,41 +22,34 @@ extern crate alloc;
 mod chan;
 mod shm;
 
-use rt::abi::syscall::Event;
-use rt::event::EventQueue;
-use scheme::{Result, Server};
+use scheme::sc::EINVAL;
+use scheme::{Error, Result, Scheme, Server};
 
 rt::main!(main);
 
-/// Event data naming which socket is ready.
-const CHAN: usize = 0;
-const SHM: usize = 1;
+const USAGE: &str = "usage: ipcd chan|shm";
 
 fn main() -> Result<()> {
     rt::log::init();
-    let mut chan = Server::new("chan", chan::Chan::new())?;
-    let mut shm = Server::new("shm", shm::Shm::new())?;
-    let queue = EventQueue::new()?;
-    chan.watch_on(&queue, CHAN)?;
-    shm.watch_on(&queue, SHM)?;
-    chan.confine()?;
-    chan.ready();
-    let mut events = [Event::default(); 4];
-    loop {
-        let n = queue.wait(&mut events)?;
-        for event in &events[..n] {
-            let result = match event.data {
-                CHAN => chan.handle_pending(),
-                SHM => shm.handle_pending(),
-                other => {
-                    log::warn!("event for unknown socket {other}, ignored");
-                    Ok(())
-                }
-            };
-            if let Err(err) = result {
-                log::error!("a scheme socket failed: {err}; exiting");
-                return Err(err);
-            }
+    let args: alloc::vec::Vec<&[u8]> = rt::env::args_bytes().skip(1).collect();
+    match args.as_slice() {
+        [b"chan"] => serve("chan", chan::Chan::new()),
+        [b"shm"] => serve("shm", shm::Shm::new()),
+        _ => {
+            rt::eprintln!("{USAGE}");
+            Err(Error::new(EINVAL))
         }
     }
+}
+
+/// Register `name:`, confine, tell init, serve until the socket fails.
+fn serve(name: &str, scheme: impl Scheme) -> Result<()> {
+    let mut server = Server::new(name, scheme)?;
+    server.confine()?;
+    server.ready();
+    let result = server.run();
+    if let Err(err) = &result {
+        log::error!("the {name}: socket failed: {err}; exiting");
+    }
+    result
 }

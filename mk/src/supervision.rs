@@ -94,9 +94,24 @@ fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
     })
 }
 
+/// The pid `sys:daemon` (header `SCHEME PID PROGRAM RESTARTS LAST-END`)
+/// shows serving `scheme` (two `ipcd`s run, one per scheme, so a name
+/// alone does not say which to kill).
+fn pid_serving(guest: &mut Guest, scheme: &str) -> Result<usize, String> {
+    let listing = session::run_command(guest, "cat sys:daemon", false)?;
+    listing
+        .lines
+        .iter()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.first() == Some(&scheme)).then(|| fields.get(1)?.parse().ok()).flatten()
+        })
+        .ok_or_else(|| format!("`sys:daemon` shows no {scheme}:\n{}", listing.lines.join("\n")))
+}
+
 /// Kill one daemon and check it comes back; the note for the check.
 fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &str, &str)) -> Result<String, String> {
-    let pid = pid_of(guest, name)?;
+    let pid = pid_serving(guest, scheme)?;
     let mark = guest.output.len();
     let restarted = format!("init: {name} restarted as pid");
     let back = session::run_until(guest, &format!("kill -KILL {pid}"), Duration::from_secs(10), |text| {
@@ -128,7 +143,7 @@ fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &
     if !output.prompt_back || !printed.contains(want) {
         return Err(format!("after the restart, `{probe}` printed:\n{printed}"));
     }
-    let new_pid = pid_of(guest, name)?;
+    let new_pid = pid_serving(guest, scheme)?;
     let listing = session::run_command(guest, "cat sys:daemon", false)?;
     let restarts = restarts_shown(&listing.lines, scheme, name, new_pid, pid).filter(|&n| n >= 1).ok_or_else(|| {
         format!(

@@ -280,8 +280,11 @@ impl<S: Scheme> Server<S> {
         }
     }
 
-    /// Handle `incoming` and retry the parked requests; the answer to
-    /// `incoming`, if it has one now, is returned to be sent.
+    /// Handle `incoming` and retry the parked requests; an answer is
+    /// returned to be sent (with the read of the next request, by
+    /// `serve`): `incoming`'s if it has one now, else the last retried
+    /// request's (a `chan:` read the request just made possible), which
+    /// spares a system call per such request.
     fn handle(&mut self, incoming: Incoming) -> Result<Option<Reply>> {
         if incoming.request.op == Op::Cancel {
             let id = incoming.request.arg;
@@ -289,14 +292,22 @@ impl<S: Scheme> Server<S> {
             return Ok(None);
         }
         let mut reply = self.prepare(incoming);
-        if let Some(reply) = reply.as_mut()
-            && !self.parked.is_empty()
-        {
+        if self.parked.is_empty() {
+            self.flush_events()?;
+            return Ok(reply);
+        }
+        if let Some(reply) = reply.as_mut() {
             // The retries below read into the same scratch buffer.
             reply.data.own(&self.scratch);
         }
-        self.retry_parked()?;
-        Ok(reply)
+        let retried = self.retry_parked_but_last()?;
+        match (reply, retried) {
+            (Some(reply), Some(retried)) => {
+                self.send(retried)?;
+                Ok(Some(reply))
+            }
+            (reply, retried) => Ok(reply.or(retried)),
+        }
     }
 
     fn send(&mut self, reply: Reply) -> Result<()> {
@@ -306,11 +317,30 @@ impl<S: Scheme> Server<S> {
 
     /// Try every parked request again (after something changed).
     pub fn retry_parked(&mut self) -> Result<()> {
+        match self.retry_parked_but_last()? {
+            Some(reply) => self.send(reply),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::retry_parked`], keeping the last answer back for the caller
+    /// to send (its data may be in the scratch buffer).
+    fn retry_parked_but_last(&mut self) -> Result<Option<Reply>> {
+        let mut held: Option<Reply> = None;
         for _ in 0..self.parked.len() {
             let Some(incoming) = self.parked.pop_front() else { break };
-            self.dispatch(incoming)?;
+            // The next one may use the scratch buffer.
+            if let Some(reply) = held.as_mut() {
+                reply.data.own(&self.scratch);
+            }
+            if let Some(reply) = self.prepare(incoming)
+                && let Some(previous) = held.replace(reply)
+            {
+                self.send(previous)?;
+            }
         }
-        self.flush_events()
+        self.flush_events()?;
+        Ok(held)
     }
 
     fn flush_events(&mut self) -> Result<()> {
@@ -319,14 +349,6 @@ impl<S: Scheme> Server<S> {
             self.socket.notify(handle, flags)?;
         }
         Ok(())
-    }
-
-    /// Handle one request: answer it, or park it if it would wait.
-    fn dispatch(&mut self, incoming: Incoming) -> Result<()> {
-        match self.prepare(incoming) {
-            Some(reply) => self.send(reply),
-            None => Ok(()),
-        }
     }
 
     /// Carry out one request: its answer, or `None` if it needs none
@@ -341,6 +363,13 @@ impl<S: Scheme> Server<S> {
             match self.scheme.write(handle, input, flags) {
                 Ok(n) if n == input.len() => {
                     incoming.written();
+                    if !self.parked.is_empty() {
+                        // Requests waiting already go first (the write may
+                        // be what they wait for: a peer's read); this read
+                        // is tried right after them, in the same pass.
+                        self.parked.push_back(incoming);
+                        return None;
+                    }
                     None
                 }
                 Ok(_) => Some(Error::new(EIO)),
@@ -461,16 +490,22 @@ struct Reply {
 }
 
 /// An answer's data: the first bytes of the server's scratch buffer (an
-/// inline read), or its own.
+/// inline read), or its own (kept in place when small).
 enum ReplyData {
     Scratch(usize),
+    Small([u8; SMALL_REPLY], usize),
     Owned(Vec<u8>),
 }
+
+/// The most answer data a reply keeps without an allocation once it
+/// leaves the scratch buffer (a `chan:` message of a byte or a line).
+const SMALL_REPLY: usize = 16;
 
 impl ReplyData {
     fn bytes<'a>(&'a self, scratch: &'a [u8]) -> &'a [u8] {
         match self {
             ReplyData::Scratch(len) => &scratch[..*len],
+            ReplyData::Small(bytes, len) => &bytes[..*len],
             ReplyData::Owned(bytes) => bytes,
         }
     }
@@ -478,7 +513,13 @@ impl ReplyData {
     /// Copy scratch data out, before the scratch buffer is used again.
     fn own(&mut self, scratch: &[u8]) {
         if let ReplyData::Scratch(len) = *self {
-            *self = ReplyData::Owned(scratch[..len].to_vec());
+            *self = if len <= SMALL_REPLY {
+                let mut bytes = [0; SMALL_REPLY];
+                bytes[..len].copy_from_slice(&scratch[..len]);
+                ReplyData::Small(bytes, len)
+            } else {
+                ReplyData::Owned(scratch[..len].to_vec())
+            };
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Benchmarks of `ipcd` (`chan:` and `shm:`), which this program starts
-//! from `initfs:sbin/ipcd` (the bench image has no `init.rc`). Each has a
-//! forked peer process on the same CPU (`-smp 1`):
+//! from `initfs:sbin/ipcd`, one process per scheme (the bench image has
+//! no `init.rc`). Each has a forked peer process on the same CPU
+//! (`-smp 1`):
 //!
 //! - `chan_pingpong_1byte`: one byte to the peer and one back over a
 //!   channel — a round trip through the daemon twice, the peer of Linux's
@@ -42,21 +43,24 @@ impl Drop for Process {
     }
 }
 
-/// Exec `initfs:sbin/ipcd` and wait until `chan:` and `shm:` are served.
-pub fn start_ipcd() -> Result<Process, String> {
-    let pid = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
-        Fork::Child => {
-            let err = rt::process::exec("initfs:sbin/ipcd", &[], &[]);
-            eprintln!("bench: exec initfs:sbin/ipcd: {err}");
-            rt::process::exit(127)
+/// Exec `initfs:sbin/ipcd chan` and `ipcd shm` and wait until both
+/// schemes are served; the two daemons, killed when dropped.
+pub fn start_ipcd() -> Result<[Process; 2], String> {
+    let spawn = |scheme: &str| -> Result<Process, String> {
+        match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
+            Fork::Child => {
+                let err = rt::process::exec("initfs:sbin/ipcd", &[scheme], &[]);
+                eprintln!("bench: exec initfs:sbin/ipcd {scheme}: {err}");
+                rt::process::exit(127)
+            }
+            Fork::Parent(pid) => Ok(Process(pid)),
         }
-        Fork::Parent(pid) => pid,
     };
-    let daemon = Process(pid);
+    let daemons = [spawn("chan")?, spawn("shm")?];
     let served = |scheme: &str| !matches!(File::open(scheme), Err(err) if err.errno == sc::ENODEV);
     for _ in 0..10_000 {
         if served("chan:") && served("shm:") {
-            return Ok(daemon);
+            return Ok(daemons);
         }
         rt::thread::yield_now();
     }

@@ -110,7 +110,7 @@ fn scheme_benchmarks() -> bool {
     ok
 }
 
-/// The `chan:` and `shm:` benchmarks, on one `ipcd` started for them.
+/// The `chan:` and `shm:` benchmarks, on the `ipcd`s started for them.
 fn ipc_benchmarks() -> bool {
     let names = ["chan_pingpong_1byte", "chan_pingpong_write_read", "chan_write_64k", "shm_pass_64k", "shm_map_64k"];
     let _ipcd = match ipc::start_ipcd() {

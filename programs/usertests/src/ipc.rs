@@ -1,6 +1,7 @@
 //! `ipcd`: `chan:` channels and `shm:` shared memory, between this test
-//! and forked children. Each test execs its own `initfs:sbin/ipcd` (a
-//! self-test boot runs no `init.rc`) and kills it at the end.
+//! and forked children. Each test execs its own `initfs:sbin/ipcd chan`
+//! and `ipcd shm` (a self-test boot runs no `init.rc`) and kills them at
+//! the end.
 
 use alloc::format;
 use alloc::string::String;
@@ -21,12 +22,14 @@ use crate::support::{
 /// Bytes a channel holds each way (ipcd's `chan::CAPACITY`).
 const CAPACITY: usize = 64 * 1024;
 
-/// The daemon, killed when dropped.
-struct Ipcd(usize);
+/// The daemons (`chan:`'s, `shm:`'s), killed when dropped.
+struct Ipcd([usize; 2]);
 
 impl Drop for Ipcd {
     fn drop(&mut self) {
-        kill_and_reap(self.0);
+        for pid in self.0 {
+            kill_and_reap(pid);
+        }
     }
 }
 
@@ -36,14 +39,24 @@ fn served(scheme: &str) -> bool {
 }
 
 fn start() -> Result<Ipcd, String> {
-    let pid = fork_child(|| {
-        let err = rt::process::exec("initfs:sbin/ipcd", &[], &[]);
-        rt::eprintln!("usertests: exec ipcd: {err}");
-        127
-    })?;
-    let daemon = Ipcd(pid);
+    let spawn = |scheme: &'static str| {
+        fork_child(move || {
+            let err = rt::process::exec("initfs:sbin/ipcd", &[scheme], &[]);
+            rt::eprintln!("usertests: exec ipcd {scheme}: {err}");
+            127
+        })
+    };
+    let chan = spawn("chan")?;
+    let shm = match spawn("shm") {
+        Ok(pid) => pid,
+        Err(err) => {
+            kill_and_reap(chan);
+            return Err(err);
+        }
+    };
+    let daemons = Ipcd([chan, shm]);
     ensure!(wait_until(WAIT, || served("chan") && served("shm")), "ipcd never served chan: and shm:");
-    Ok(daemon)
+    Ok(daemons)
 }
 
 fn open(url: &str, flags: usize) -> Result<File, String> {
@@ -416,17 +429,21 @@ pub fn shm_memory_freed_after_last_unmap() -> Outcome {
 pub fn ipcd_runs_in_the_null_namespace() -> Outcome {
     let ipcd = start()?;
     let text = ok("read sys:namespace", rt::fs::read_to_string("sys:namespace"))?;
-    let line = text
-        .lines()
-        .find(|line| line.split_whitespace().next() == Some(&format!("{}", ipcd.0)))
-        .ok_or(format!("ipcd (pid {}) is not in sys:namespace", ipcd.0))?;
-    ensure!(line.split_whitespace().skip(1).eq(["ipcd", "-"]), "ipcd's namespace is {line:?}");
+    let mut lines = Vec::new();
+    for pid in ipcd.0 {
+        let line = text
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(&format!("{pid}")))
+            .ok_or(format!("ipcd (pid {pid}) is not in sys:namespace"))?;
+        ensure!(line.split_whitespace().skip(1).eq(["ipcd", "-"]), "ipcd's namespace is {line:?}");
+        lines.push(line);
+    }
     let mine = text
         .lines()
         .find(|line| line.split_whitespace().next() == Some(&format!("{}", rt::process::getpid())))
         .ok_or("this process is not in sys:namespace")?;
     ensure!(mine.split_whitespace().any(|name| name == "chan"), "this process's namespace is {mine:?}");
-    Ok(format!("pid {}: {line:?}", ipcd.0))
+    Ok(format!("pids {:?}: {lines:?}", ipcd.0))
 }
 
 /// Run `initfs:bin/chan ARGS` with stdout and stderr on pipes; its exit
