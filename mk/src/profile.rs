@@ -149,6 +149,13 @@ impl Profile {
                 .collect(),
         )
     }
+
+    /// [`Self::window`] with its total, if it ran anything.
+    fn counted(&self, from: Duration, to: Duration) -> Option<(Vec<(usize, u64)>, u64)> {
+        let window = self.window(from, to)?;
+        let total: u64 = window.iter().map(|(_, n)| n).sum();
+        (total > 0).then_some((window, total))
+    }
 }
 
 /// A binary's symbols and loadable bytes.
@@ -261,11 +268,7 @@ pub fn breakdown(
     kernel: &Binary,
     programs: &[Binary],
 ) -> Option<String> {
-    let window = profile.window(from, to)?;
-    let total: u64 = window.iter().map(|(_, n)| n).sum();
-    if total == 0 {
-        return None;
-    }
+    let (window, total) = profile.counted(from, to)?;
     let per_op = per_op(total);
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     let (mut in_kernel, mut in_user) = (0u64, 0u64);
@@ -307,11 +310,7 @@ pub fn hot_blocks(
     kernel: &Binary,
     programs: &[Binary],
 ) -> Option<String> {
-    let mut window = profile.window(from, to)?;
-    let total: u64 = window.iter().map(|(_, n)| n).sum();
-    if total == 0 {
-        return None;
-    }
+    let (mut window, total) = profile.counted(from, to)?;
     let scale = per_op(total) / total as f64;
     window.sort_by_key(|(_, n)| core::cmp::Reverse(*n));
     let mut out = String::new();
