@@ -352,7 +352,9 @@ impl<S: Scheme> Server<S> {
     }
 
     /// Carry out one request: its answer, or `None` if it needs none
-    /// (a close) or was parked because it would wait.
+    /// (a close) or was parked: because it would wait, or, for a
+    /// write-and-read whose write is done, to have its read tried after
+    /// the requests already waiting.
     fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
         // A write-and-read: the write first; once it is done, the same
         // request is a read (and parked as one if it waits, so that a
