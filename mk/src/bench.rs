@@ -638,13 +638,13 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
             && icount.ns(name).is_some()
         {
             println!();
-            match crate::profile::breakdown(&profile, start, *at, per_op, &kernel, &programs) {
-                Some(text) => print!("{name}: instructions per operation by symbol\n{text}"),
+            match crate::profile::listings(&profile, start, *at, per_op, &kernel, &programs) {
+                Some(listings) => {
+                    print!("{name}: instructions per operation by symbol\n{}", listings.by_symbol);
+                    let path = blocks_dir.join(format!("{name}.txt"));
+                    fs::write(&path, listings.hot_blocks).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
+                }
                 None => println!("{name}: too short for a profile window"),
-            }
-            if let Some(text) = crate::profile::hot_blocks(&profile, start, *at, per_op, &kernel, &programs) {
-                let path = blocks_dir.join(format!("{name}.txt"));
-                fs::write(&path, text).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
             }
         }
         from = Some(*at);

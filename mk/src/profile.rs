@@ -257,19 +257,33 @@ fn short(name: &str) -> String {
     out
 }
 
-/// One benchmark's breakdown: the top symbols with their instructions per
-/// operation (their share of the window times `per_op`), then the kernel's
-/// and userspace's totals.
-pub fn breakdown(
+/// One benchmark's profile, two ways.
+pub struct Listings {
+    /// The top symbols with their instructions per operation (their share
+    /// of the window times the instructions per operation), then the
+    /// kernel's and userspace's totals.
+    pub by_symbol: String,
+    /// The hottest translated blocks, [`BLOCKS_TOP`] of them, one per
+    /// line: instructions per operation, the block's address, its
+    /// instructions per execution, its name. For `objdump -d
+    /// --start-address` when a symbol's total does not say which of its
+    /// paths costs.
+    pub hot_blocks: String,
+}
+
+/// The listings of the window `from`..`to`, whose instructions per
+/// operation `per_op` gives from the window's total.
+pub fn listings(
     profile: &Profile,
     from: Duration,
     to: Duration,
     per_op: impl FnOnce(u64) -> f64,
     kernel: &Binary,
     programs: &[Binary],
-) -> Option<String> {
-    let (window, total) = profile.counted(from, to)?;
+) -> Option<Listings> {
+    let (mut window, total) = profile.counted(from, to)?;
     let per_op = per_op(total);
+    let scale = per_op / total as f64;
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     let (mut in_kernel, mut in_user) = (0u64, 0u64);
     for (index, n) in &window {
@@ -283,40 +297,26 @@ pub fn breakdown(
     }
     let mut ranked: Vec<(String, u64)> = by_name.into_iter().collect();
     ranked.sort_by_key(|(_, n)| core::cmp::Reverse(*n));
-    let scale = per_op / total as f64;
-    let mut out = String::new();
+    let mut by_symbol = String::new();
     for (name, n) in ranked.iter().take(TOP) {
-        out.push_str(&format!("  {:>9.1}  {:>5.1}%  {name}\n", *n as f64 * scale, 100.0 * *n as f64 / total as f64));
+        by_symbol.push_str(&format!(
+            "  {:>9.1}  {:>5.1}%  {name}\n",
+            *n as f64 * scale,
+            100.0 * *n as f64 / total as f64
+        ));
     }
-    out.push_str(&format!(
+    by_symbol.push_str(&format!(
         "  {:>9.1}  kernel, {:.1} userspace, of {:.1} per operation ({} instructions in the window)\n",
         in_kernel as f64 * scale,
         in_user as f64 * scale,
         per_op,
         crate::bench::thousands(total)
     ));
-    Some(out)
-}
-
-/// One benchmark's hottest translated blocks, [`BLOCKS_TOP`] of them, one
-/// per line: instructions per operation, the block's address, its
-/// instructions per execution, its name. For `objdump -d --start-address`
-/// when a symbol's total does not say which of its paths costs.
-pub fn hot_blocks(
-    profile: &Profile,
-    from: Duration,
-    to: Duration,
-    per_op: impl FnOnce(u64) -> f64,
-    kernel: &Binary,
-    programs: &[Binary],
-) -> Option<String> {
-    let (mut window, total) = profile.counted(from, to)?;
-    let scale = per_op(total) / total as f64;
     window.sort_by_key(|(_, n)| core::cmp::Reverse(*n));
-    let mut out = String::new();
+    let mut hot_blocks = String::new();
     for (index, n) in window.iter().take(BLOCKS_TOP) {
         let block = &profile.blocks[*index];
-        out.push_str(&format!(
+        hot_blocks.push_str(&format!(
             "{:>9.1}  {:#018x}  {:>3}  {}\n",
             *n as f64 * scale,
             block.vaddr,
@@ -324,10 +324,10 @@ pub fn hot_blocks(
             name_of(block, kernel, programs)
         ));
     }
-    Some(out)
+    Some(Listings { by_symbol, hot_blocks })
 }
 
-/// Blocks listed per benchmark by [`hot_blocks`].
+/// Blocks listed per benchmark in [`Listings::hot_blocks`].
 const BLOCKS_TOP: usize = 300;
 
 #[cfg(test)]
