@@ -94,24 +94,21 @@ fn ready_after(text: &str, name: &str, old_pid: usize) -> Option<f64> {
     })
 }
 
-/// The pid `sys:daemon` (header `SCHEME PID PROGRAM RESTARTS LAST-END`)
-/// shows serving `scheme` (two `ipcd`s run, one per scheme, so a name
-/// alone does not say which to kill).
-fn pid_serving(guest: &mut Guest, scheme: &str) -> Result<usize, String> {
-    let listing = session::run_command(guest, "cat sys:daemon", false)?;
-    listing
-        .lines
-        .iter()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.first() == Some(&scheme)).then(|| fields.get(1)?.parse().ok()).flatten()
-        })
-        .ok_or_else(|| format!("`sys:daemon` shows no {scheme}:\n{}", listing.lines.join("\n")))
+/// The pid a `sys:daemon` listing (header `SCHEME PID PROGRAM RESTARTS
+/// LAST-END`) shows serving `scheme` (two `ipcd`s run, one per scheme, so a
+/// name alone does not say which to kill).
+fn serving(listing: &[String], scheme: &str) -> Option<usize> {
+    listing.iter().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.first() == Some(&scheme)).then(|| fields.get(1)?.parse().ok()).flatten()
+    })
 }
 
 /// Kill one daemon and check it comes back; the note for the check.
 fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &str, &str)) -> Result<String, String> {
-    let pid = pid_serving(guest, scheme)?;
+    let before = session::run_command(guest, "cat sys:daemon", false)?;
+    let pid = serving(&before.lines, scheme)
+        .ok_or_else(|| format!("`sys:daemon` shows no {scheme}:\n{}", before.lines.join("\n")))?;
     let mark = guest.output.len();
     let restarted = format!("init: {name} restarted as pid");
     let back = session::run_until(guest, &format!("kill -KILL {pid}"), Duration::from_secs(10), |text| {
@@ -143,8 +140,8 @@ fn kill_and_check(guest: &mut Guest, (name, scheme, probe, want): (&str, &str, &
     if !output.prompt_back || !printed.contains(want) {
         return Err(format!("after the restart, `{probe}` printed:\n{printed}"));
     }
-    let new_pid = pid_serving(guest, scheme)?;
     let listing = session::run_command(guest, "cat sys:daemon", false)?;
+    let new_pid = serving(&listing.lines, scheme).unwrap_or(0);
     let restarts = restarts_shown(&listing.lines, scheme, name, new_pid, pid).filter(|&n| n >= 1).ok_or_else(|| {
         format!(
             "sys:daemon does not show {scheme} served by {name} (pid {new_pid}) after pid {pid}'s kill:\n{}",
@@ -193,5 +190,18 @@ mod tests {
         assert_eq!(restarts_shown(&listing, "tmp", "tmpd", 31, 9), None);
         assert_eq!(restarts_shown(&listing, "tmp", "tmpd", 30, 8), None);
         assert_eq!(restarts_shown(&listing, "log", "logd", 3, 8), None);
+    }
+
+    #[test]
+    fn the_daemon_to_kill_is_found_by_its_scheme() {
+        let listing: Vec<String> =
+            ["SCHEME PID PROGRAM RESTARTS LAST-END", "chan 4 ipcd 0 -", "shm 5 ipcd 0 -", "tmp 9 tmpd 0 -"]
+                .iter()
+                .map(|l| l.to_string())
+                .collect();
+        assert_eq!(serving(&listing, "shm"), Some(5));
+        assert_eq!(serving(&listing, "chan"), Some(4));
+        assert_eq!(serving(&listing, "SCHEME"), None);
+        assert_eq!(serving(&listing, "disk"), None);
     }
 }
