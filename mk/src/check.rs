@@ -155,6 +155,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "file_scheme_holds_ten_thousand_files_in_a_directory",
     "file_scheme_takes_writers_from_several_processes",
     "file_scheme_offsets_far_past_the_end",
+    "file_scheme_reads_ahead_as_if_it_did_not",
     "file_scheme_fills_up_with_enospc_and_stays_consistent",
     "smp_stress",
     "chan_and_shm_quotas_per_user",

@@ -238,10 +238,11 @@ impl Disks {
 impl Scheme for Disks {
     fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
         let name = path.trim_matches('/');
-        let handle = if name.is_empty() {
+        if name.is_empty() {
             let text: String = self.entries.iter().map(|e| format!("{}\n", e.name)).collect();
-            Handle::Listing { text: text.into_bytes(), offset: 0 }
-        } else {
+            return Ok(Opened::Handle(self.handles.insert(Handle::Listing { text: text.into_bytes(), offset: 0 })));
+        }
+        let handle = {
             let entry = self.entries.iter().position(|e| e.name == name).ok_or(Error::new(ENOENT))?;
             if caller.uid != 0 {
                 return Err(Error::new(EACCES));
@@ -252,7 +253,9 @@ impl Scheme for Disks {
             }
             Handle::Disk { entry, offset: 0, writable, pending: None, next: 0, ahead: None, prefetch: None }
         };
-        Ok(Opened::Handle(self.handles.insert(handle)))
+        // A disk's bytes change only through writes on this scheme: the
+        // kernel may read ahead for a sequential reader.
+        Ok(Opened::ReadAhead(self.handles.insert(handle)))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod namespace;
 pub mod pipe;
 pub mod power;
+pub mod read_ahead;
 pub mod registry;
 pub mod root;
 pub mod snapshot;

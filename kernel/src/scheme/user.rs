@@ -39,12 +39,13 @@ use smallvec::SmallVec;
 
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
-use scheme_proto::{INLINE_MAX, Kind, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response};
+use scheme_proto::{INLINE_MAX, Kind, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
+use super::read_ahead::{self, Plan, ReadAhead};
 use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
 use crate::context::process::Pid;
@@ -341,6 +342,8 @@ pub struct UserScheme {
     /// [`UserScheme::keep`]): a call allocated and freed per round trip
     /// cost about 100 instructions of 3,500.
     spare: Mutex<Vec<Arc<Call>>>,
+    /// What the kernel read ahead on the daemon's files ([`read_ahead`]).
+    ahead: ReadAhead,
 }
 
 /// The most finished calls a scheme keeps for reuse.
@@ -357,6 +360,7 @@ impl UserScheme {
             daemon: WaitQueue::new(),
             next_id: AtomicU64::new(1),
             spare: Mutex::new(Vec::new()),
+            ahead: ReadAhead::default(),
         }
     }
 
@@ -482,13 +486,17 @@ impl UserScheme {
     /// answer); its `caller` is the current thread.
     fn call_shared(&self, call: &Arc<Call>) -> Result<Answer, Error> {
         self.submit(call.clone())?;
-        match wait_queue::wait_alone(|| call.outcome.lock().is_some()) {
+        let outcome = match wait_queue::wait_alone(|| call.outcome.lock().is_some()) {
             Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO))),
             Err(err) => {
                 self.give_up(call);
                 Err(err)
             }
+        };
+        if self.ahead.used() && changes_data(call.request.op, call.request.flags) {
+            self.ahead.changed();
         }
+        outcome
     }
 
     /// The caller of `call` stops waiting (it is being killed).
@@ -740,6 +748,9 @@ impl UserScheme {
                 if !ok {
                     return Err(Garbage::invalid("value or data does not fit the request"));
                 }
+                if request.op == Op::Open && response.flags & OPEN_READ_AHEAD != 0 {
+                    self.ahead.enable(value);
+                }
                 Ok(data.to_data().map(|bytes| Ok(Answer::Value(value, bytes))))
             }
         }
@@ -779,6 +790,7 @@ impl UserScheme {
     /// failure. Paths and data are inline (the caller checks the sizes).
     pub fn chain_open(&self, path: Vec<u8>, flags: usize, steps: Vec<Step>) -> (Result<Opened, Error>, Chained) {
         let step_count = steps.len();
+        let changes = changes_data(Op::Open, flags as u32) || steps.iter().any(|step| matches!(step, Step::Write(_)));
         let failed = |err| (Err(err), Chained { steps: Vec::new() });
         if path.len() > INLINE_MAX {
             return failed(Error::new(abi::syscall::error::ENAMETOOLONG));
@@ -808,7 +820,11 @@ impl UserScheme {
             return failed(err);
         }
         let finished = || without_interrupts(|| run.progress.lock().finished);
-        if let Err(err) = run.done.wait_until(finished, 0) {
+        let waited = run.done.wait_until(finished, 0);
+        if changes {
+            self.ahead.changed();
+        }
+        if let Err(err) = waited {
             // Killed: the chain finishes by itself (closing what it opened),
             // unless it did already, in which case that is ours to do.
             let leftover = without_interrupts(|| {
@@ -924,6 +940,7 @@ impl UserScheme {
             state.alive = false;
             (core::mem::take(&mut state.queue), core::mem::take(&mut state.in_flight))
         });
+        self.ahead.clear();
         if let Some(namespace) = self.namespace.upgrade() {
             namespace.remove(&self.name, key_of(self));
         }
@@ -976,6 +993,7 @@ impl UserScheme {
 
     /// A read's inline data to the caller's buffer; if that fails, the
     /// data was not delivered, so not consumed (where the daemon can seek).
+    #[inline]
     fn hand_over(&self, handle: usize, data: &[u8], buf: UserOut) -> Result<usize, Error> {
         if let Err(err) = buf.prefix(data.len()).copy_from_kernel(data) {
             let _ = self.seek(handle, -(data.len() as isize), abi::syscall::SEEK_CUR);
@@ -1010,6 +1028,105 @@ impl UserScheme {
         let buf = buf.prefix(buf.len().min(LEND_MAX));
         let call = Arc::new(self.lent_call(Op::Write, handle, Lend::new(buf.addr(), buf.len(), Some(buf))?, flags));
         self.call_shared(&call)?.value()
+    }
+
+    /// A read of a handle that is not read ahead, or not now: inline when
+    /// small, else lent.
+    #[inline]
+    fn read_plain(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        if buf.len() <= INLINE_MAX {
+            let data = self.output(Op::Read, handle, flags, buf.len())?;
+            return self.hand_over(handle, &data, buf);
+        }
+        self.lent_read(handle, buf, flags)
+    }
+
+    /// A read on a read-ahead handle, as [`ReadAhead::plan`] laid it out:
+    /// what the buffer holds, then (unless that was all) the rest from the
+    /// daemon, through a fill or a plain read. Bytes from the buffer are
+    /// the caller's even if the rest fails (a short read).
+    fn read_planned(&self, handle: usize, buf: UserOut, flags: usize, plan: Plan) -> Result<usize, Error> {
+        let mut served = 0;
+        if let Some((buffer, from, n)) = plan.serve {
+            if let Err(err) = buffer.copy_out(from, buf.prefix(n)) {
+                self.ahead.unclaim(handle, &buffer, from, n);
+                if plan.fill {
+                    self.ahead.fill_failed(handle, None);
+                }
+                return Err(err);
+            }
+            served = n;
+            if plan.done {
+                return Ok(n);
+            }
+        }
+        if plan.give_back > 0
+            && let Err(err) = self.seek_back(handle, plan.give_back)
+        {
+            if plan.fill {
+                self.ahead.fill_failed(handle, None);
+            }
+            return Err(err);
+        }
+        let rest = buf.skip(served);
+        let got = if plan.fill {
+            self.fill(handle, rest, flags)
+        } else {
+            let got = self.read_plain(handle, rest, flags);
+            self.ahead.read_done(handle, rest.len(), *got.as_ref().unwrap_or(&0));
+            got
+        };
+        match got {
+            Ok(n) => Ok(served + n),
+            Err(_) if served > 0 => Ok(served),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Read `buf` (at most `INLINE_MAX` bytes) by asking the daemon for a
+    /// whole window of such reads, into a buffer of kernel frames lent to
+    /// it; the caller gets its part, the rest is kept for its next reads.
+    fn fill(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        let want = buf.len();
+        let window = read_ahead::WINDOW / want * want;
+        let Some(buffer) = self.ahead.buffer_for_fill(handle) else {
+            self.ahead.fill_failed(handle, None);
+            return self.read_plain(handle, buf, flags);
+        };
+        let Some(lend) = Lend::of_frames(buffer.frames(), window) else {
+            self.ahead.fill_failed(handle, Some(buffer));
+            return self.read_plain(handle, buf, flags);
+        };
+        let generation = self.ahead.generation();
+        let call = Arc::new(self.lent_call(Op::Read, handle, lend, flags));
+        let got = match self.call_shared(&call).and_then(Answer::value) {
+            Ok(got) => got,
+            Err(err) => {
+                self.ahead.fill_failed(handle, Some(buffer));
+                return Err(err);
+            }
+        };
+        drop(call);
+        let given = got.min(want);
+        let copied = buffer.copy_out(0, buf.prefix(given));
+        // A copy that failed consumed nothing: the bytes stay for the next read.
+        let consumed = if copied.is_ok() { given } else { 0 };
+        self.ahead.filled(handle, buffer, generation, window, got, consumed);
+        copied.map(|()| given)
+    }
+
+    /// Before a call that works at the handle's offset: move the daemon's
+    /// offset back over what was read ahead and not consumed.
+    fn settle(&self, handle: usize) -> Result<(), Error> {
+        match self.ahead.give_back(handle) {
+            0 => Ok(()),
+            back => self.seek_back(handle, back),
+        }
+    }
+
+    fn seek_back(&self, handle: usize, back: usize) -> Result<(), Error> {
+        let offset = -(back as i64);
+        self.simple(Op::Seek, handle, abi::syscall::SEEK_CUR as u32, offset as u64).map(drop)
     }
 
     fn lent_call(&self, op: Op, handle: usize, lend: Lend, flags: usize) -> Call {
@@ -1108,6 +1225,20 @@ impl Lend {
         Ok(lend)
     }
 
+    /// The first `len` bytes of kernel frames (a read-ahead buffer) for the
+    /// daemon to write: the lend holds its own reference to each. `None`
+    /// if a frame's count is full.
+    fn of_frames(frames: &[PhysFrame], len: usize) -> Option<Lend> {
+        let mut lend = Lend { pages: Vec::new(), offset: 0, len, daemon_writes: true };
+        for &frame in &frames[..len.div_ceil(PAGE_SIZE as usize)] {
+            if !frame::try_share(frame) {
+                return None;
+            }
+            lend.pages.push(LentPage { frame, kind: FrameKind::Counted, stand_in: false });
+        }
+        Some(lend)
+    }
+
     /// After a read: copy what the daemon wrote into stand-in pages (the
     /// first `n` bytes of the buffer only) to the caller's memory.
     fn copy_back(&self, buf: UserOut, n: usize) -> Result<(), Error> {
@@ -1158,27 +1289,29 @@ impl KernelScheme for UserScheme {
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        self.settle(handle)?;
         let data = self.output(Op::Read, handle, flags, buf.len().min(INLINE_MAX))?;
         buf[..data.len()].copy_from_slice(&data);
         Ok(data.len())
     }
 
     fn write(&self, handle: usize, buf: &[u8], flags: usize) -> Result<usize, Error> {
+        self.settle(handle)?;
         self.with_input(Op::Write, handle, flags, &buf[..buf.len().min(INLINE_MAX)])?.value()
     }
 
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        if buf.len() <= INLINE_MAX {
-            let data = self.output(Op::Read, handle, flags, buf.len())?;
-            return self.hand_over(handle, &data, buf);
+        if let Some(plan) = self.ahead.plan(handle, buf.len(), INLINE_MAX) {
+            return self.read_planned(handle, buf, flags, plan);
         }
-        self.lent_read(handle, buf, flags)
+        self.read_plain(handle, buf, flags)
     }
 
     /// Both small: one request ([`Op::WriteRead`]), answered as a read; the
     /// daemon parks its read part as it would a read. Otherwise the two
     /// calls.
     fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        self.settle(handle)?;
         if out.is_empty() || buf.is_empty() || out.len() > INLINE_MAX || buf.len() > INLINE_MAX {
             return super::write_then_read(
                 out.len(),
@@ -1198,14 +1331,31 @@ impl KernelScheme for UserScheme {
     }
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
+        self.settle(handle)?;
         if buf.len() <= INLINE_MAX {
             return self.with_owned_input(Op::Write, handle, flags, Inline::User(buf).to_data()?)?.value();
         }
         self.lent_write(handle, buf, flags)
     }
 
+    /// A `SEEK_CUR` seek counts from the caller's offset: behind the
+    /// daemon's by what was read ahead.
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-        self.simple(Op::Seek, handle, whence as u32, offset as u64)
+        let back = self.ahead.give_back(handle);
+        if back == 0 {
+            return self.simple(Op::Seek, handle, whence as u32, offset as u64);
+        }
+        let adjusted = match whence {
+            abi::syscall::SEEK_CUR => offset.checked_sub(back as isize),
+            _ => Some(offset),
+        };
+        adjusted
+            .ok_or(Error::new(EINVAL))
+            .and_then(|adjusted| self.simple(Op::Seek, handle, whence as u32, adjusted as u64))
+            .inspect_err(|_| {
+                // The offset did not move: it is still the caller's.
+                let _ = self.seek_back(handle, back);
+            })
     }
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
@@ -1226,6 +1376,7 @@ impl KernelScheme for UserScheme {
     }
 
     fn dup(&self, handle: usize, buf: &[u8], flags: usize, _caller: &Caller) -> Result<Opened, Error> {
+        self.settle(handle)?;
         self.with_input(Op::Dup, handle, flags, buf).and_then(Self::opened)
     }
 
@@ -1275,9 +1426,28 @@ impl KernelScheme for UserScheme {
     /// Closing never waits for the daemon: the request is queued and the
     /// fd is gone at once. (A dead daemon has nothing left to close.)
     fn close(&self, handle: usize) -> Result<(), Error> {
+        self.ahead.forget(handle);
         let call = Arc::new(Call::new(self.request(Op::Close, handle)));
         match self.submit(call) {
             Ok(()) | Err(_) => Ok(()),
         }
+    }
+}
+
+/// Whether a call may change the data of a scheme's files (a read-ahead
+/// buffer filled before it finished is stale).
+fn changes_data(op: Op, flags: u32) -> bool {
+    match op {
+        Op::Read
+        | Op::Seek
+        | Op::Fstat
+        | Op::Fstatvfs
+        | Op::Fpath
+        | Op::Fevent
+        | Op::Fsync
+        | Op::Close
+        | Op::Cancel => false,
+        Op::Open => flags as usize & (abi::syscall::O_CREAT | abi::syscall::O_TRUNC) != 0,
+        _ => true,
     }
 }

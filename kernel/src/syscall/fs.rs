@@ -69,6 +69,7 @@ pub fn write(fd: Fd, buf: UserIn) -> Result<usize, Error> {
 
 /// `SYS_WRITE_READ`: one message out, then one in, on the same file (a
 /// daemon's answer and its next request).
+#[inline]
 pub fn write_read(fd: Fd, out: UserIn, buf: UserOut) -> Result<usize, Error> {
     let file = file(fd)?;
     file.scheme.scheme().write_read_user(file.handle, out, buf, file.flags())

@@ -36,6 +36,15 @@ pub const INLINE_MAX: usize = 4096;
 /// A daemon's read buffer must hold a request and the largest inline payload.
 pub const READ_BUFFER: usize = REQUEST_SIZE + INLINE_MAX;
 
+/// [`Response::flags`] of an open's answer: the daemon lets the kernel
+/// read ahead on the handle. It promises that the handle's bytes change
+/// only through calls on its scheme (a regular file, a disk) and that a
+/// read of more than was asked is harmless: the kernel may ask a
+/// sequential reader's small reads for more and keep the rest for its next
+/// ones (it drops what it kept when a call that may change data finishes,
+/// and seeks the handle back over bytes it did not hand out).
+pub const OPEN_READ_AHEAD: u32 = 1;
+
 /// What a request asks for. The numbering is part of the ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
@@ -255,7 +264,8 @@ pub struct Response {
     /// The request answered.
     pub id: u64,
     pub kind: Kind,
-    /// Event bits for [`Kind::Event`].
+    /// Event bits for [`Kind::Event`]; [`OPEN_READ_AHEAD`] for an open's
+    /// [`Kind::Value`].
     pub flags: u32,
     pub value: u64,
     /// Bytes of inline data after the header.
@@ -273,6 +283,12 @@ impl Response {
 
     pub const fn fd(id: u64, fd: usize) -> Response {
         Response { id, kind: Kind::Fd, flags: 0, value: fd as u64, len: 0 }
+    }
+
+    /// The answer to an open: `handle`, which the kernel may read ahead
+    /// on ([`OPEN_READ_AHEAD`]).
+    pub const fn read_ahead(id: u64, handle: u64) -> Response {
+        Response { id, kind: Kind::Value, flags: OPEN_READ_AHEAD, value: handle, len: 0 }
     }
 
     /// A success carrying `len` bytes of data right after the header.

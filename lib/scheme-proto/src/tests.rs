@@ -77,6 +77,7 @@ fn responses_round_trip() {
         Response::error(4, 2),
         Response::fd(5, 9),
         Response::event(6, 1),
+        Response::read_ahead(7, 12),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
     ] {
         assert_eq!(Response::decode(&response.encode()).unwrap(), (response, &[][..]));
@@ -84,6 +85,9 @@ fn responses_round_trip() {
     let mut with_data = Response::data(8, 3).encode().to_vec();
     with_data.extend_from_slice(b"abc");
     assert_eq!(Response::decode(&with_data).unwrap(), (Response::data(8, 3), &b"abc"[..]));
+    // An open's answer that lets the kernel read ahead: a handle, with the flag.
+    let (opened, _) = Response::decode(&Response::read_ahead(7, 12).encode()).unwrap();
+    assert_eq!((opened.kind, opened.value, opened.flags & OPEN_READ_AHEAD), (Kind::Value, 12, OPEN_READ_AHEAD));
 }
 
 #[test]

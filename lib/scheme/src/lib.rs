@@ -84,6 +84,13 @@ pub enum Opened {
     /// An fd of this daemon's, handed to the caller (it leaves our table):
     /// how a daemon gives out files of other schemes.
     Fd(usize),
+    /// A handle the kernel may read ahead on: its bytes change only through
+    /// calls on this scheme (a regular file, a disk), and a read of more
+    /// than was asked is harmless. A sequential reader's small reads then
+    /// come mostly from the kernel, which asks this daemon for a window of
+    /// them at a time (`scheme_proto::OPEN_READ_AHEAD`). Only an open may
+    /// answer it (a dup answers it as a plain handle).
+    ReadAhead(usize),
 }
 
 /// A scheme, as a daemon implements it. Handles are yours to choose; the
@@ -534,6 +541,7 @@ fn answer_opened(id: u64, opened: Opened) -> Response {
     match opened {
         Opened::Handle(handle) => value(id, handle),
         Opened::Fd(fd) => Response::fd(id, fd),
+        Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
     }
 }
 

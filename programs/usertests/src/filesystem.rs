@@ -3,8 +3,8 @@
 //! checked against the caller, bad names refused, a file removed while
 //! open, what was written surviving the daemon's restart, 10,000 files in
 //! one directory, several processes writing one file, offsets far past
-//! the end, and a full file system (`ENOSPC`, on the small RedoxFS in
-//! `disk:2p2`, served as `small:`). A self-test boot runs no `init.rc`, so
+//! the end, the kernel's read-ahead on its files, and a full file system
+//! (`ENOSPC`, on the small RedoxFS in `disk:2p2`, served as `small:`). A self-test boot runs no `init.rc`, so
 //! each test starts `pcid`, `virtio-blkd` and `redoxfsd` on `disk:0`
 //! (which `cargo mk` formats fresh for every boot).
 
@@ -283,6 +283,107 @@ pub fn file_scheme_offsets_far_past_the_end() -> Outcome {
     ensure!(ok("fstat", file.stat())?.st_size == 0, "size after truncating");
     ok("unlink", rt::fs::remove_file("file:/tmp/sparse"))?;
     Ok(String::from("a write 1 GiB out makes a sparse file with a hole of zeros; bad seeks EINVAL"))
+}
+
+/// Byte `i` of the read-ahead test's file: differs per offset in every page.
+fn ahead_byte(i: usize) -> u8 {
+    (i % 251) as u8 ^ (i >> 12) as u8
+}
+
+/// Read `len` bytes from `file` into `got` in `piece`-byte reads.
+fn read_pieces(file: &mut File, got: &mut Vec<u8>, len: usize, piece: usize) -> Result<(), String> {
+    let mut buf = vec![0u8; piece];
+    let end = got.len() + len;
+    while got.len() < end {
+        let want = piece.min(end - got.len());
+        let n = ok("read", file.read(&mut buf[..want]))?;
+        ensure!(n > 0, "a read gave nothing at {}", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+/// The kernel reads ahead on `file:` handles (README "Files that stay",
+/// docs/architecture.md §3.12): whatever it kept, the offset, writes from
+/// anywhere and the end of the file must look exactly as without it.
+pub fn file_scheme_reads_ahead_as_if_it_did_not() -> Outcome {
+    let _fs = file_system()?;
+    const SIZE: usize = 300_000;
+    let mut model: Vec<u8> = (0..SIZE).map(ahead_byte).collect();
+    ok("write a file", rt::fs::write("file:/tmp/ahead", &model))?;
+    let mut reader = ok("open it", File::open_with("file:/tmp/ahead", O_RDWR))?;
+    let mut got = Vec::new();
+    // Small reads following on: from the second, the kernel reads ahead.
+    read_pieces(&mut reader, &mut got, 3 * 4096, 4096)?;
+    ensure!(got[..] == model[..got.len()], "4 KiB reads differ");
+    let at = ok("tell", reader.seek(SeekFrom::Current(0)))?;
+    ensure!(at == got.len() as u64, "the offset after three reads is {at}, not {}", got.len());
+    read_pieces(&mut reader, &mut got, 2 * 4096, 4096)?;
+    // Another process writes inside what was read ahead: the next read sees it.
+    let there = got.len() + 4096;
+    let pid = fork_child(move || {
+        let Ok(mut w) = File::open_with("file:/tmp/ahead", O_WRONLY) else { return 2 };
+        if w.seek(SeekFrom::Start(there as u64)).is_err() || w.write_all(&[0xAA; 100]).is_err() {
+            return 3;
+        }
+        0
+    })?;
+    expect_exit("the writer (2: open, 3: write)", wait_for(pid, WAIT)?, 0)?;
+    model[there..there + 100].fill(0xAA);
+    read_pieces(&mut reader, &mut got, 3 * 4096, 4096)?;
+    ensure!(got[..] == model[..got.len()], "a write by another process inside the part read ahead did not show");
+    // A write through the reading file lands at its own offset.
+    let here = got.len();
+    ok("write through the reader", reader.write_all(b"HERE"))?;
+    model[here..here + 4].copy_from_slice(b"HERE");
+    got.extend_from_slice(b"HERE");
+    read_pieces(&mut reader, &mut got, 4 * 4096, 4096)?;
+    ensure!(got[..] == model[..got.len()], "reads after a write through the reader differ");
+    // Back by a relative seek, then odd sizes, then 4 KiB again.
+    ok("seek back", reader.seek(SeekFrom::Current(-5000)))?;
+    got.truncate(got.len() - 5000);
+    for piece in [100, 4096, 3000, 1, 4096, 4096, 777] {
+        read_pieces(&mut reader, &mut got, piece * 3, piece)?;
+    }
+    ensure!(got[..] == model[..got.len()], "reads of mixed sizes after a relative seek differ");
+    // Truncated by another file: nothing read ahead survives it.
+    let cut = got.len() + 6000;
+    let other = ok("open again", File::open_with("file:/tmp/ahead", O_WRONLY))?;
+    ok("truncate", other.set_len(cut))?;
+    model.truncate(cut);
+    let mut rest = vec![0u8; 4096];
+    let mut tail = 0;
+    loop {
+        let n = ok("read to the end", reader.read(&mut rest))?;
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&rest[..n]);
+        tail += 1;
+        ensure!(tail < 10, "reads go on past the truncated end");
+    }
+    ensure!(got == model, "the read to the truncated end got {} bytes, not {}", got.len(), model.len());
+    // A file shared by fork: the child's reads move the parent's offset.
+    let mut shared = ok("open", File::open("file:/tmp/ahead"))?;
+    let mut first = Vec::new();
+    read_pieces(&mut shared, &mut first, 2 * 4096, 4096)?;
+    let fd = shared.fd();
+    let pid = fork_child(move || {
+        let mut buf = [0u8; 4096];
+        match rt::sys::read(fd, &mut buf) {
+            Ok(4096) if buf.iter().enumerate().all(|(i, &b)| b == ahead_byte(8192 + i)) => 0,
+            _ => 2,
+        }
+    })?;
+    expect_exit("the child's read of the shared file (2: wrong bytes)", wait_for(pid, WAIT)?, 0)?;
+    let at = ok("tell", shared.seek(SeekFrom::Current(0)))?;
+    ensure!(at == 3 * 4096, "after the child's read the shared offset is {at}");
+    drop((reader, other, shared));
+    ok("unlink", rt::fs::remove_file("file:/tmp/ahead"))?;
+    Ok(String::from(
+        "4 KiB reads read ahead; the offset, another process's write, a write through the reader, relative seeks, \
+         odd sizes, a truncation and a fork-shared offset all as without",
+    ))
 }
 
 pub fn file_scheme_fills_up_with_enospc_and_stays_consistent() -> Outcome {

@@ -321,9 +321,13 @@ impl Scheme for Files {
         } else {
             None
         };
+        let is_file = listing.is_none();
         let handle =
             Handle { node: node.ptr(), path: parts.join("/"), offset: 0, flags, listing, ahead: None, deferred: None };
-        Ok(Opened::Handle(self.handles.insert(handle)))
+        let handle = self.handles.insert(handle);
+        // A file's bytes change only through calls on `file:`: the kernel
+        // may read ahead for a sequential reader.
+        Ok(if is_file { Opened::ReadAhead(handle) } else { Opened::Handle(handle) })
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
