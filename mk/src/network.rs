@@ -525,7 +525,15 @@ fn exercise(
     let many = started.elapsed();
     if answered != CONCURRENT {
         failures.truncate(5);
-        return Err(format!("{answered} of {CONCURRENT} connections answered; e.g. {failures:?}"));
+        // What netd counted (SYNs dropped, half-open connections given
+        // up, sockets) and what was said in log:, so one failure says why.
+        let counters = run(guest, "cat netcfg:eth0", Duration::from_secs(30)).unwrap_or_default();
+        let said = run(guest, "tail -n 8 log:", Duration::from_secs(30)).unwrap_or_default();
+        return Err(format!(
+            "{answered} of {CONCURRENT} connections answered in {:.1} s; e.g. {failures:?}; netcfg:eth0 then: \
+             {counters:?}; log: then: {said:?}",
+            started.elapsed().as_secs_f64()
+        ));
     }
     let deadline = Instant::now() + SOCKETS_BACK_WITHIN;
     let mut after = tcp_sockets(guest)?;
