@@ -350,7 +350,9 @@ pub fn schedule() {
         Some(process) => process.pml4().unwrap_or_else(paging::kernel_pml4),
         None => paging::kernel_pml4(),
     };
+    bump(&percpu::current().switches);
     if Cr3::read().0 != next_pml4 {
+        bump(&percpu::current().address_space_loads);
         crate::memory::tlb::note_loaded(next_pml4);
         // SAFETY: the PML4 is a live address space whose kernel half is the
         // kernel's; the code and stack in use are kernel mappings.
@@ -387,6 +389,12 @@ pub fn schedule() {
     if enabled {
         interrupts::enable();
     }
+}
+
+/// Count one on a per-CPU counter only this CPU writes.
+#[inline]
+fn bump(counter: &core::sync::atomic::AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 /// Run by the thread that was just switched to: the previous thread may

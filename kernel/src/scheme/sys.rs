@@ -10,7 +10,7 @@
 //! | `sys:framebuffer` | only when the bootloader set one up (else `ENOENT`, and not listed): `key: value` lines `address` (physical, hex), `size` (bytes), `width`, `height`, `stride` (pixels per line), `bytes_per_pixel`, `format` (`rgb`, `bgr`, `gray` or `bits R G B`); a root driver maps `size` bytes from `address` through `memory:physical` |
 //! | `sys:namespace` | one line per process: pid, name, then the scheme names its namespace holds (`-` for the null namespace, which opens nothing) |
 //! | `sys:daemon` | a header, then one line per scheme a daemon registered since boot (`scheme::registry`): scheme, pid serving it (`-`: none), its program, restarts (registrations less one), and how the instance before ended (`pid N exit:C`, `pid N signal:S`, `pid N closed`; `-`: none has) |
-//! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, TLB shootdowns and their IPIs since boot, then one line per CPU |
+//! | `sys:cpu` | `key: value` lines: CPUs online, vendor, family, model, features, protections, TSC and timer frequency, TLB shootdowns and their IPIs since boot, then one line per CPU (timer ticks, thread switches and those that loaded another address space, since boot) |
 //!
 //! `open("sys:")` (or `sys:/`) lists the file names, one per line. Each
 //! file's text is generated when it is opened, so reads and seeks on one
@@ -338,11 +338,13 @@ fn cpu(_caller: &Caller) -> String {
     for cpu in percpu::all() {
         let _ = writeln!(
             text,
-            "cpu{}: apic {}, {}, {} timer ticks",
+            "cpu{}: apic {}, {}, {} timer ticks, {} switches, {} address-space loads",
             cpu.index,
             cpu.apic_id.load(Ordering::Relaxed),
             if cpu.online.load(Ordering::Acquire) { "online" } else { "offline" },
-            cpu.timer_ticks.load(Ordering::Relaxed)
+            cpu.timer_ticks.load(Ordering::Relaxed),
+            cpu.switches.load(Ordering::Relaxed),
+            cpu.address_space_loads.load(Ordering::Relaxed)
         );
     }
     text

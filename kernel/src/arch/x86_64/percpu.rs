@@ -48,6 +48,11 @@ pub struct PerCpu {
     pub online: AtomicBool,
     pub protections: Once<super::cpu::Protections>,
     pub timer_ticks: AtomicU64,
+    /// Thread switches on this CPU, and those that loaded another address
+    /// space (`sys:cpu`: how many switches a workload costs). Written only
+    /// by this CPU, so a load and a store, no locked add.
+    pub switches: AtomicU64,
+    pub address_space_loads: AtomicU64,
     pub breakpoints: AtomicU64,
     /// Only touched by this CPU, with interrupts in whatever state the
     /// expecting code left them; the fault handler runs on the same CPU.
@@ -90,6 +95,8 @@ pub fn install(index: usize) -> &'static PerCpu {
         online: AtomicBool::new(false),
         protections: Once::new(),
         timer_ticks: AtomicU64::new(0),
+        switches: AtomicU64::new(0),
+        address_space_loads: AtomicU64::new(0),
         breakpoints: AtomicU64::new(0),
         recovery: Cell::new(Recovery::default()),
         last_fault: Cell::new(FaultRecord::default()),
