@@ -7,8 +7,10 @@
 //! frames, which is what a frame costs most under QEMU (two switches).
 //!
 //! Reads happen only after the driver said frames wait ([`Frames::rx_ready`],
-//! set when `event:` reports the card readable, cleared at `EAGAIN`): a
-//! read that finds nothing is a scheme call to the driver for nothing.
+//! set when `event:` reports the card readable, cleared at `EAGAIN` or
+//! when a batch left room for another frame, since the driver reports
+//! every frame's arrival): a read that finds nothing is a scheme call to
+//! the driver for nothing.
 //!
 //! A connection request (a TCP SYN) to a port whose backlog is full is
 //! dropped here, before smoltcp would answer it with a reset: the peer
@@ -112,6 +114,12 @@ impl Frames {
                 Ok(n) if n > 0 && frame_batch::frames(&self.rx[..n]).is_ok() => {
                     self.rx_at = 0;
                     self.rx_end = n;
+                    // Room was left for another frame: the driver gave all
+                    // it had, and tells `event:` of every frame after, so
+                    // a read now would find nothing.
+                    if n + frame_batch::HEADER + FRAME_MAX <= self.rx.len() {
+                        self.rx_ready = false;
+                    }
                 }
                 Ok(0) => self.rx_ready = false,
                 Ok(_) => {
