@@ -74,3 +74,65 @@ impl EventQueue {
         Ok(n)
     }
 }
+
+/// One fd's readability, waited for with a time limit: an `event:` queue
+/// watching the fd and a `time:4` timer, made once and kept, so a program
+/// that waits for every reply (`ping`, `nc -w`, the benchmarks) pays no
+/// set-up per wait (watching a daemon's fd asks the daemon).
+#[derive(Debug)]
+pub struct Readable {
+    queue: EventQueue,
+    timer: File,
+    /// The deadline the timer is set to.
+    armed: Option<core::time::Duration>,
+}
+
+/// Event data of the watched fd and of the timer.
+const FD: usize = 1;
+const TIMER: usize = 2;
+
+impl Readable {
+    pub fn new(fd: usize) -> Result<Readable> {
+        let queue = EventQueue::new()?;
+        queue.watch(fd, EventFlags::EVENT_READ, FD)?;
+        let timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)?;
+        queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
+        Ok(Readable { queue, timer, armed: None })
+    }
+
+    /// Whether the fd was reported readable before `deadline` (on the
+    /// monotonic clock, [`crate::time::now`]). A report may be stale (the
+    /// data it announced was read already): read without blocking, and
+    /// wait again on `EAGAIN`.
+    pub fn wait_until(&mut self, deadline: core::time::Duration) -> Result<bool> {
+        let mut events = [Event::default(); 2];
+        loop {
+            if crate::time::now() >= deadline {
+                return Ok(false);
+            }
+            if self.armed != Some(deadline) {
+                self.timer.write_all(&crate::time::timespec(deadline))?;
+                self.armed = Some(deadline);
+            }
+            let n = match self.queue.wait(&mut events) {
+                Ok(n) => n,
+                Err(err) if err.errno == sc::EINTR => continue,
+                Err(err) => return Err(err),
+            };
+            if events[..n].iter().any(|e| e.data == TIMER) {
+                // Fired (or an earlier deadline's report): disarm it and
+                // look at the clock again.
+                let _ = self.timer.read(&mut [0u8; 16]);
+                self.armed = None;
+            }
+            if events[..n].iter().any(|e| e.data == FD) {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// [`Readable::wait_until`] for at most `limit` from now.
+    pub fn wait(&mut self, limit: core::time::Duration) -> Result<bool> {
+        self.wait_until(crate::time::now() + limit)
+    }
+}

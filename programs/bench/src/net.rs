@@ -36,8 +36,8 @@
 
 use core::time::Duration;
 
-use rt::abi::syscall::{self as sc, Event, EventFlags, O_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDWR};
-use rt::event::EventQueue;
+use rt::abi::syscall::{self as sc, O_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDWR};
+use rt::event::Readable;
 use rt::fs::File;
 use rt::prelude::*;
 use rt::process::Fork;
@@ -99,48 +99,14 @@ pub fn benchmarks() -> bool {
     }
 }
 
-/// An `event:` queue watching one file and a `time:` timer: waits for the
-/// file with a time limit.
-struct Waiter {
-    queue: EventQueue,
-    timer: File,
-}
-
-impl Waiter {
-    fn new(fd: usize) -> Result<Waiter, String> {
-        let queue = EventQueue::new().map_err(|e| format!("event: {e}"))?;
-        let timer = File::open_with("time:4", O_RDWR | O_NONBLOCK | O_CLOEXEC).map_err(|e| format!("time:4: {e}"))?;
-        queue.watch(fd, EventFlags::EVENT_READ, 1).map_err(|e| format!("watch: {e}"))?;
-        queue.watch(timer.fd(), EventFlags::EVENT_READ, 2).map_err(|e| format!("watch time:4: {e}"))?;
-        Ok(Waiter { queue, timer })
-    }
-
-    /// Whether the file became readable before `deadline` (a stale event
-    /// may also say so: callers read without blocking and wait again).
-    fn wait(&mut self, deadline: Duration) -> Result<bool, String> {
-        let mut events = [Event::default(); 2];
-        for _ in 0..1000 {
-            if rt::time::now() >= deadline {
-                return Ok(false);
-            }
-            self.timer.write_all(&rt::time::timespec(deadline)).map_err(|e| format!("arming time:4: {e}"))?;
-            let n = match self.queue.wait(&mut events) {
-                Ok(n) => n,
-                Err(err) if err.errno == sc::EINTR => continue,
-                Err(err) => return Err(format!("event: {err}")),
-            };
-            if events[..n].iter().any(|e| e.data == 1) {
-                return Ok(true);
-            }
-            let _ = self.timer.read(&mut [0u8; 16]);
-        }
-        Ok(false)
-    }
+/// A wait for `fd` to become readable, with a time limit.
+fn readable(fd: usize) -> Result<Readable, String> {
+    Readable::new(fd).map_err(|e| format!("event: or time:4: {e}"))
 }
 
 /// A line (without its newline) from `conn`, read without blocking,
 /// within `limit`; `None` if the connection ended first.
-fn read_line(conn: &mut File, waiter: &mut Waiter, limit: Duration) -> Result<Option<String>, String> {
+fn read_line(conn: &mut File, waiter: &mut Readable, limit: Duration) -> Result<Option<String>, String> {
     let deadline = rt::time::now() + limit;
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -150,7 +116,7 @@ fn read_line(conn: &mut File, waiter: &mut Waiter, limit: Duration) -> Result<Op
             Ok(_) if byte[0] == b'\n' => return Ok(Some(String::from_utf8_lossy(&line).into_owned())),
             Ok(_) => line.push(byte[0]),
             Err(err) if err.errno == sc::EAGAIN => {
-                if !waiter.wait(deadline)? {
+                if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
                     return Err(format!("no line from the host within {} s", limit.as_secs()));
                 }
             }
@@ -170,14 +136,14 @@ fn conversation() -> Result<bool, String> {
     let url = format!("tcp::{CONTROL_PORT}");
     let listener =
         File::open_with(&url, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC).map_err(|e| format!("listen {url}: {e}"))?;
-    let mut waiter = Waiter::new(listener.fd())?;
+    let mut waiter = readable(listener.fd())?;
     println!("bench net: ready on port {CONTROL_PORT}");
     let deadline = rt::time::now() + HOST_WITHIN;
     let mut control = loop {
         match listener.derive("listen") {
             Ok(conn) => break conn,
             Err(err) if err.errno == sc::EAGAIN => {
-                if !waiter.wait(deadline)? {
+                if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
                     return Err(format!("the host did not connect within {} s", HOST_WITHIN.as_secs()));
                 }
             }
@@ -185,7 +151,7 @@ fn conversation() -> Result<bool, String> {
         }
     };
     control.set_nonblocking(true).map_err(|e| format!("control: {e}"))?;
-    let mut waiter = Waiter::new(control.fd())?;
+    let mut waiter = readable(control.fd())?;
     let line = read_line(&mut control, &mut waiter, STEP_WITHIN)?.unwrap_or_default();
     let port = line
         .strip_prefix("peer ")
@@ -261,7 +227,7 @@ fn elapsed_ns(start: Duration) -> u64 {
 fn ping() -> Result<Measured, String> {
     let url = format!("icmp:echo/{HOST}");
     let mut echo = File::open_with(&url, O_RDWR | O_NONBLOCK | O_CLOEXEC).map_err(|e| format!("open {url}: {e}"))?;
-    let mut waiter = Waiter::new(echo.fd())?;
+    let mut waiter = readable(echo.fd())?;
     let mut total = 0u64;
     let payload = [0x5au8; 56];
     let mut reply = [0u8; 128];
@@ -269,14 +235,16 @@ fn ping() -> Result<Measured, String> {
         let start = rt::time::now();
         echo.write(&payload).map_err(|e| format!("echo request {seq}: {e}"))?;
         let deadline = start + ANSWER_WITHIN;
+        // Wait, then read, as `bench.c` polls, then receives: the reply
+        // cannot be there before the wait (a read first is a scheme call
+        // to netd that finds nothing).
         loop {
+            if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
+                return Err(format!("no echo reply {seq} within {} s", ANSWER_WITHIN.as_secs()));
+            }
             match echo.read(&mut reply) {
                 Ok(_) => break,
-                Err(err) if err.errno == sc::EAGAIN => {
-                    if !waiter.wait(deadline)? {
-                        return Err(format!("no echo reply {seq} within {} s", ANSWER_WITHIN.as_secs()));
-                    }
-                }
+                Err(err) if err.errno == sc::EAGAIN => {}
                 Err(err) => return Err(format!("echo reply {seq}: {err}")),
             }
         }

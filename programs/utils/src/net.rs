@@ -5,29 +5,16 @@
 
 use core::time::Duration;
 
-use rt::abi::syscall::{self as sc, Event, EventFlags};
-use rt::event::EventQueue;
+use rt::abi::syscall as sc;
+use rt::event::Readable;
 use rt::fs::File;
 use rt::io;
 
-/// Whether `fd` became readable within `limit` (an `event:` queue and a
-/// `time:` timer).
+/// Whether `fd` became readable within `limit` (a fresh `event:` queue
+/// reports what is ready already, so a blocking read after `true` does
+/// not wait; a program waiting again and again keeps a [`Readable`]).
 pub fn wait_readable(fd: usize, limit: Duration) -> rt::Result<bool> {
-    let queue = EventQueue::new()?;
-    queue.watch(fd, EventFlags::EVENT_READ, 1)?;
-    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)?;
-    timer.write_all(&rt::time::timespec(rt::time::now() + limit))?;
-    queue.watch(timer.fd(), EventFlags::EVENT_READ, 2)?;
-    let mut events = [Event::default(); 2];
-    loop {
-        let n = queue.wait(&mut events)?;
-        if events[..n].iter().any(|e| e.data == 1) {
-            return Ok(true);
-        }
-        if events[..n].iter().any(|e| e.data == 2) {
-            return Ok(false);
-        }
-    }
+    Readable::new(fd)?.wait(limit)
 }
 
 /// `tcp:HOST:PORT`, connected (`fsync` waits for the handshake), or why not.

@@ -8,10 +8,10 @@
 use core::time::Duration;
 
 use rt::abi::syscall as sc;
+use rt::event::Readable;
 use rt::fs::File;
 use rt::println;
 
-use crate::net;
 use crate::report::{self, FAILED, OK};
 
 /// Bytes carried by each request (as Linux's ping).
@@ -57,6 +57,14 @@ pub fn main(args: &[&str]) -> u8 {
             return FAILED;
         }
     };
+    // Made once: every reply is waited for with it.
+    let mut replies = match Readable::new(echo.fd()) {
+        Ok(r) => r,
+        Err(err) => {
+            report::error("ping", "event:", err);
+            return FAILED;
+        }
+    };
     let (mut sent, mut received) = (0u32, 0u32);
     // Round-trip times in microseconds: least, sum, most.
     let (mut least, mut sum, mut most) = (u64::MAX, 0u64, 0u64);
@@ -68,7 +76,9 @@ pub fn main(args: &[&str]) -> u8 {
         for (i, byte) in payload.iter_mut().enumerate().skip(8) {
             *byte = i as u8;
         }
-        if let Err(err) = echo.write_all(&payload) {
+        // The request waits (a name being resolved, a full buffer); the
+        // replies are read without waiting, after `replies` said so.
+        if let Err(err) = echo.set_nonblocking(false).and_then(|()| echo.write_all(&payload)) {
             report::error("ping", host, err);
             return FAILED;
         }
@@ -78,11 +88,11 @@ pub fn main(args: &[&str]) -> u8 {
             println!("PING {host} ({}): {DATA} data bytes", to.as_deref().unwrap_or(host));
             said_hello = true;
         }
+        let _ = echo.set_nonblocking(true);
         let deadline = started + wait;
         let mut answered = false;
         while !answered {
-            let now = rt::time::now();
-            if now >= deadline || !net::wait_readable(echo.fd(), deadline - now).unwrap_or(false) {
+            if !replies.wait_until(deadline).unwrap_or(false) {
                 break;
             }
             let mut reply = [0u8; 2 + DATA];
@@ -108,6 +118,8 @@ pub fn main(args: &[&str]) -> u8 {
                     }
                 }
                 Ok(_) => {}
+                // A report of what an earlier read took: wait again.
+                Err(err) if err.errno == sc::EAGAIN => {}
                 Err(err) => {
                     report::error("ping", host, err);
                     return FAILED;
