@@ -14,7 +14,8 @@
 //!   in the guest;
 //! - host → guest: the guest serves `file:/` with `httpd`; the big file
 //!   comes back identical through the forward, a missing page is a 404,
-//!   and [`CONCURRENT`] connections at once are all answered; after them
+//!   `/` a listing, a directory with an `index.html` that page, a `HEAD`
+//!   the head alone, and [`CONCURRENT`] connections at once are all answered; after them
 //!   netd holds no more TCP sockets than before.
 //!
 //! May touch: the guest it boots, its own listeners and connections.
@@ -234,17 +235,22 @@ fn slow_sink(listener: TcpListener, limit: usize, until: Instant) -> JoinHandle<
 
 /// `GET path` through the forward: the status and the body.
 fn fetch(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
+    request(port, "GET", path).map(|(status, _, body)| (status, body))
+}
+
+/// `METHOD path` through the forward: the status, the head and the body.
+fn request(port: u16, method: &str, path: &str) -> Result<(u16, String, Vec<u8>), String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut conn = TcpStream::connect_timeout(&addr, SILENCE).map_err(|e| format!("connecting: {e}"))?;
     conn.set_read_timeout(Some(SILENCE)).map_err(|e| e.to_string())?;
-    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n").as_bytes())
+    conn.write_all(format!("{method} {path} HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n").as_bytes())
         .map_err(|e| format!("sending the request: {e}"))?;
     let mut response = Vec::new();
     conn.read_to_end(&mut response).map_err(|e| format!("reading after {} bytes: {e}", response.len()))?;
     let end = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no response head")?;
     let head = String::from_utf8_lossy(&response[..end]).into_owned();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or(format!("bad head {head:?}"))?;
-    Ok((status, response[end + 4..].to_vec()))
+    Ok((status, head, response[end + 4..].to_vec()))
 }
 
 /// A UDP echo server on `socket`: at most `max` datagrams, until `until`.
@@ -445,6 +451,9 @@ fn exercise(
     };
     // Host → guest through the forward.
     run(guest, "echo hello from ferrite > file:/net-hello.txt", Duration::from_secs(30))?;
+    // (Already there if the data disk was used before: that is fine.)
+    run(guest, "mkdir file:/net-site", Duration::from_secs(30))?;
+    run(guest, "echo '<p>a site on ferrite</p>' > file:/net-site/index.html", Duration::from_secs(30))?;
     // Its log goes to a file: lines printed after the prompt would hide it.
     run(guest, "httpd file:/ > file:/net-httpd.log &", Duration::from_secs(30))?;
     let port = forward.host;
@@ -473,6 +482,19 @@ fn exercise(
     let (status, listing) = fetch(port, "/")?;
     if status != 200 || !String::from_utf8_lossy(&listing).contains("net-hello.txt") {
         return Err(format!("GET /: status {status}: {}", String::from_utf8_lossy(&listing)));
+    }
+    // HEAD: the head a GET would have, no body.
+    let (status, head, body) = request(port, "HEAD", "/net-hello.txt")?;
+    if status != 200 || !head.contains("Content-Length: 19\r\n") || !body.is_empty() {
+        return Err(format!("HEAD /net-hello.txt: status {status}, head {head:?}, {} bytes of body", body.len()));
+    }
+    // A directory with an index.html is served as that page, with or
+    // without the slash.
+    for path in ["/net-site/", "/net-site"] {
+        let (status, page) = fetch(port, path)?;
+        if status != 200 || page != b"<p>a site on ferrite</p>\n" {
+            return Err(format!("GET {path}: status {status}: {:?}", String::from_utf8_lossy(&page)));
+        }
     }
     // A client that asks for the big file and never reads: netd holds no
     // more than its buffers for it, and serves others meanwhile.

@@ -26,8 +26,9 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use rt::abi::syscall::{self as sc, EACCES, EAGAIN, ENOENT, Event, EventFlags};
+use rt::batch::{Batch, On};
 use rt::event::EventQueue;
-use rt::fs::File;
+use rt::fs::{File, SeekFrom};
 use rt::println;
 
 use crate::report::{self, FAILED};
@@ -169,20 +170,23 @@ fn respond(root: &str, method: &str, target: &str, keep: bool) -> (u16, Vec<u8>,
         }
     };
     let mut url = join(rel);
-    let mut file = match File::open(&url) {
-        Ok(file) => file,
+    let mut first = alloc::vec![0u8; if head_only { 0 } else { FIRST }];
+    let mut peeked = match peek(&url, &mut first) {
+        Ok(p) => p,
         Err(err) => return error_page(if err.errno == EACCES { 403 } else { 404 }, head_only),
     };
-    if stream::is_dir(&file) {
+    if peeked.stat.st_mode & sc::MODE_TYPE == sc::MODE_DIR {
         let index = join(&format!("{}{}index.html", rel, if rel.is_empty() || rel.ends_with('/') { "" } else { "/" }));
-        match File::open(&index) {
-            Ok(f) => {
-                file = f;
+        match peek(&index, &mut first) {
+            Ok(p) if p.stat.st_mode & sc::MODE_TYPE != sc::MODE_DIR => {
+                peeked = p;
                 url = index;
             }
-            Err(_) => {
+            _ => {
                 let mut names = String::new();
-                let _ = file.read_to_string(&mut names);
+                if let Ok(mut dir) = File::open(&url) {
+                    let _ = dir.read_to_string(&mut names);
+                }
                 let base = if path.ends_with('/') { path.clone() } else { format!("{path}/") };
                 let items: String =
                     names.lines().map(|n| format!("<li><a href=\"{base}{n}\">{n}</a></li>\n")).collect();
@@ -193,13 +197,68 @@ fn respond(root: &str, method: &str, target: &str, keep: bool) -> (u16, Vec<u8>,
             }
         }
     }
-    let size = file.stat().map(|s| s.st_size).unwrap_or(0);
-    let head = format!(
+    let size = peeked.stat.st_size;
+    let mut out = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {size}\r\nConnection: {}\r\nServer: ferrite-httpd\r\n\r\n",
         content_type(&url),
         connection_header(keep)
-    );
-    (200, head.into_bytes(), if head_only { None } else { Some(file) }, size)
+    )
+    .into_bytes();
+    if head_only {
+        return (200, out, None, size);
+    }
+    // The body's first part goes out with the head, in one write: a small
+    // file is then one write, not two (the second of which TCP may hold
+    // back, Nagle). A file longer than that is opened again for the rest.
+    out.extend_from_slice(&first[..peeked.read]);
+    let rest = if (peeked.read as u64) < size {
+        let mut file = match File::open(&url) {
+            Ok(file) => file,
+            Err(_) => return error_page(500, false),
+        };
+        if file.seek(SeekFrom::Start(peeked.read as u64)).is_err() {
+            return error_page(500, false);
+        }
+        Some(file)
+    } else {
+        None
+    };
+    (200, out, rest, size)
+}
+
+/// Bytes of a file read with its status (a 1 KiB page is then one batch).
+const FIRST: usize = stream::CHUNK * 4;
+
+/// A file's status and first bytes.
+struct Peeked {
+    stat: sc::Stat,
+    /// Bytes read into the buffer (0 for a directory a scheme will not read).
+    read: usize,
+}
+
+/// Open `url`, take its status, read its first bytes into `first` and
+/// close it, in one system call (`rt::batch`): on a scheme daemon, one
+/// trip there instead of four, which is most of what a small page costs.
+fn peek(url: &str, first: &mut [u8]) -> rt::Result<Peeked> {
+    let mut stat = sc::Stat::default();
+    let mut batch = Batch::new();
+    batch.open(url, sc::O_RDONLY);
+    batch.fstat(On::Opened, &mut stat);
+    batch.read(On::Opened, first);
+    batch.close(On::Opened);
+    let results = batch.submit()?;
+    let fd = results[0]?;
+    if results[3].is_err() {
+        // A failure ended the batch before its close.
+        drop(File::from_fd(fd));
+    }
+    results[1]?;
+    let read = match results[2] {
+        Ok(n) => n,
+        Err(_) if stat.st_mode & sc::MODE_TYPE == sc::MODE_DIR => 0,
+        Err(err) => return Err(err),
+    };
+    Ok(Peeked { stat, read })
 }
 
 /// What to answer to the request head at the start of `buf`, if `buf`
@@ -239,19 +298,6 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
                         println!("httpd: {} {request} {code} {size}", conn.peer);
                     }
                     let ahead = buf.split_off(len.min(buf.len()));
-                    let (mut out, mut body) = (out, body);
-                    // The body's first chunk goes out with the head, in one
-                    // write: a small file is then one write, not two
-                    // (the second of which TCP may hold back, Nagle).
-                    if let Some(file) = body.as_mut() {
-                        let start = out.len();
-                        out.resize(start + stream::CHUNK * 4, 0);
-                        let n = file.read(&mut out[start..]).unwrap_or(0);
-                        out.truncate(start + n);
-                        if n == 0 || n as u64 == size {
-                            body = None;
-                        }
-                    }
                     conn.stage = Stage::Send { out, at: 0, body, keep, ahead };
                     continue;
                 }
@@ -417,8 +463,14 @@ pub fn main(args: &[&str]) -> u8 {
                     if file.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    let path = file.path().unwrap_or_default();
-                    let peer = String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""));
+                    // Only a logged request names its peer (asking netd is
+                    // a scheme call).
+                    let peer = if quiet {
+                        String::new()
+                    } else {
+                        let path = file.path().unwrap_or_default();
+                        String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""))
+                    };
                     let id = next;
                     next += 1;
                     let flags = EventFlags::EVENT_READ | EventFlags::EVENT_WRITE;
