@@ -381,7 +381,12 @@ impl Stack {
             tcp::Socket::new(tcp::SocketBuffer::new(vec![0u8; TCP_RX]), tcp::SocketBuffer::new(vec![0u8; TCP_TX]));
         socket.set_timeout(Some(TCP_TIMEOUT));
         socket.set_keep_alive(Some(Duration::from_secs(30)));
-        socket.set_ack_delay(None);
+        // smoltcp's delayed ACK (10 ms, or at once for a second full
+        // segment) is kept: an answer carries the ACK of its request, and a
+        // bulk sender's segments are acknowledged two at a time, so fewer
+        // frames cross to the driver (two switches a crossing). ACKing
+        // every segment at once cost an HTTP request on a kept-alive
+        // connection 16.3 switches instead of 14.5 (`sys:cpu`).
         c.tcp_count += 1;
         Some(Sock { card, handle: c.sockets.add(socket) })
     }

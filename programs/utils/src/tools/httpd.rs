@@ -226,8 +226,11 @@ fn respond(root: &str, method: &str, target: &str, keep: bool) -> (u16, Vec<u8>,
     (200, out, rest, size)
 }
 
-/// Bytes of a file read with its status (a 1 KiB page is then one batch).
-const FIRST: usize = stream::CHUNK * 4;
+/// Bytes of a file read with its status: as much as a request to a daemon
+/// carries inline, so the whole batch is one chain of requests
+/// (docs/architecture.md §3.11) and a page up to that size one trip to
+/// the daemon.
+const FIRST: usize = rt::scheme::INLINE_MAX;
 
 /// A file's status and first bytes.
 struct Peeked {
