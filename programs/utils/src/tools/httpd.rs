@@ -1,8 +1,9 @@
 //! `httpd [-q] DIR [PORT]`: serve the files under DIR (any scheme's
 //! directory: `file:/www`, `initfs:`) over HTTP/1.1 on PORT (80), to many
 //! clients at once: one `event:` queue watches the listener, every
-//! connection (all non-blocking, so a slow client never holds up another)
-//! and a `time:` timer for idle connections.
+//! connection (all non-blocking, so a slow client never holds up another;
+//! for writability only while a response waits for room) and a `time:`
+//! timer for idle connections.
 //!
 //! `GET` and `HEAD`; a directory gives its `index.html` or a listing; a
 //! path with `..` gives 403, a missing file 404, another method 405.
@@ -58,6 +59,21 @@ struct Conn {
     stage: Stage,
     /// When it last made progress (the monotonic clock).
     last: Duration,
+    /// Its `event:` watch includes writability (only while a write waits
+    /// for room: a connection that can write is otherwise reported after
+    /// every write, and each report is a wake-up for nothing).
+    watching_writes: bool,
+}
+
+/// Why [`advance`] stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// The connection is done with: close it.
+    Done,
+    /// For the client to send more.
+    Read,
+    /// For room to send more.
+    Write,
 }
 
 /// Whether a request keeps its connection open: the `Connection` header's
@@ -291,8 +307,13 @@ fn answer(root: &str, buf: &[u8]) -> Option<(u16, Vec<u8>, Option<File>, u64, bo
     }
 }
 
-/// Move `conn` on as far as it goes without waiting; `true` when done.
-fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
+/// Move `conn` on as far as it goes without waiting.
+fn advance(root: &str, conn: &mut Conn, quiet: bool) -> Wait {
+    // A read of this call left room in its buffer: `netd` had nothing
+    // more then and reports what comes after, so once the response is out
+    // a read would find nothing. (Only within one call: an event that came
+    // meanwhile, while a response waited for room, is used up by then.)
+    let mut drained = false;
     loop {
         match &mut conn.stage {
             Stage::Head(buf) => {
@@ -304,12 +325,18 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
                     conn.stage = Stage::Send { out, at: 0, body, keep, ahead };
                     continue;
                 }
+                if drained {
+                    return Wait::Read;
+                }
                 let mut chunk = [0u8; 4096];
                 match conn.file.read(&mut chunk) {
-                    Ok(0) => return true,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    Err(err) if err.errno == EAGAIN => return false,
-                    Err(_) => return true,
+                    Ok(0) => return Wait::Done,
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        drained = n < chunk.len();
+                    }
+                    Err(err) if err.errno == EAGAIN => return Wait::Read,
+                    Err(_) => return Wait::Done,
                 }
             }
             Stage::Send { out, at, body, keep, ahead } => {
@@ -323,7 +350,7 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
                         }
                         // All sent: end our side; closing finishes it.
                         let _ = conn.file.set_len(0);
-                        return true;
+                        return Wait::Done;
                     };
                     out.resize(stream::CHUNK * 4, 0);
                     match file.read(out) {
@@ -337,8 +364,8 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> bool {
                 }
                 match conn.file.write(&out[*at..]) {
                     Ok(n) => *at += n,
-                    Err(err) if err.errno == EAGAIN => return false,
-                    Err(_) => return true,
+                    Err(err) if err.errno == EAGAIN => return Wait::Write,
+                    Err(_) => return Wait::Done,
                 }
             }
         }
@@ -355,6 +382,24 @@ struct Conns {
 }
 
 impl Conns {
+    /// Move connection `id` on; close it when done, else watch what it
+    /// waits for.
+    fn advance(&mut self, id: usize, root: &str, quiet: bool) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let wait = advance(root, conn, quiet);
+        let writes = wait == Wait::Write;
+        let mut watched = true;
+        if wait != Wait::Done && writes != conn.watching_writes {
+            let mut flags = EventFlags::EVENT_READ;
+            flags.set(EventFlags::EVENT_WRITE, writes);
+            conn.watching_writes = writes;
+            watched = self.queue.watch(conn.file.fd(), flags, id).is_ok();
+        }
+        if wait == Wait::Done || !watched {
+            self.close(id);
+        }
+    }
+
     fn close(&mut self, id: usize) {
         if let Some(conn) = self.conns.remove(&id) {
             let _ = self.queue.unwatch(conn.file.fd());
@@ -476,22 +521,16 @@ pub fn main(args: &[&str]) -> u8 {
                     };
                     let id = next;
                     next += 1;
-                    let flags = EventFlags::EVENT_READ | EventFlags::EVENT_WRITE;
-                    if all.queue.watch(file.fd(), flags, id).is_err() {
+                    if all.queue.watch(file.fd(), EventFlags::EVENT_READ, id).is_err() {
                         continue;
                     }
-                    let mut conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now };
-                    if advance(&root, &mut conn, quiet) {
-                        let _ = all.queue.unwatch(conn.file.fd());
-                    } else {
-                        all.conns.insert(id, conn);
-                    }
+                    let conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now, watching_writes: false };
+                    all.conns.insert(id, conn);
+                    all.advance(id, &root, quiet);
                 }
             } else if let Some(conn) = all.conns.get_mut(&event.data) {
                 conn.last = now;
-                if advance(&root, conn, quiet) {
-                    all.close(event.data);
-                }
+                all.advance(event.data, &root, quiet);
             }
         }
         all.sweep(now);
