@@ -70,8 +70,11 @@ rt::main!(main);
 /// The longest one test may take before its process is killed.
 const TEST_LIMIT: Duration = Duration::from_secs(30);
 /// The tests allowed longer: thousands of file system calls on a debug build.
+/// (Making and removing 10,000 files took 186 s of a debug build on a
+/// busy host, 2026-12-05, once over 200 s, the limit it had passed within
+/// until then: room for a host twice as slow.)
 const SLOW_TESTS: &[(&str, Duration)] =
-    &[("file_scheme_holds_ten_thousand_files_in_a_directory", Duration::from_secs(200))];
+    &[("file_scheme_holds_ten_thousand_files_in_a_directory", Duration::from_secs(400))];
 
 struct Test {
     name: &'static str,
