@@ -104,6 +104,11 @@ fn readable(fd: usize) -> Result<Readable, String> {
     Readable::new(fd).map_err(|e| format!("event: or time:4: {e}"))
 }
 
+/// Whether `waiter`'s fd became readable before `deadline`.
+fn wait(waiter: &mut Readable, deadline: Duration) -> Result<bool, String> {
+    waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))
+}
+
 /// A line (without its newline) from `conn`, read without blocking,
 /// within `limit`; `None` if the connection ended first.
 fn read_line(conn: &mut File, waiter: &mut Readable, limit: Duration) -> Result<Option<String>, String> {
@@ -116,7 +121,7 @@ fn read_line(conn: &mut File, waiter: &mut Readable, limit: Duration) -> Result<
             Ok(_) if byte[0] == b'\n' => return Ok(Some(String::from_utf8_lossy(&line).into_owned())),
             Ok(_) => line.push(byte[0]),
             Err(err) if err.errno == sc::EAGAIN => {
-                if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
+                if !wait(waiter, deadline)? {
                     return Err(format!("no line from the host within {} s", limit.as_secs()));
                 }
             }
@@ -143,7 +148,7 @@ fn conversation() -> Result<bool, String> {
         match listener.derive("listen") {
             Ok(conn) => break conn,
             Err(err) if err.errno == sc::EAGAIN => {
-                if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
+                if !wait(&mut waiter, deadline)? {
                     return Err(format!("the host did not connect within {} s", HOST_WITHIN.as_secs()));
                 }
             }
@@ -239,7 +244,7 @@ fn ping() -> Result<Measured, String> {
         // cannot be there before the wait (a read first is a scheme call
         // to netd that finds nothing).
         loop {
-            if !waiter.wait_until(deadline).map_err(|e| format!("event: {e}"))? {
+            if !wait(&mut waiter, deadline)? {
                 return Err(format!("no echo reply {seq} within {} s", ANSWER_WITHIN.as_secs()));
             }
             match echo.read(&mut reply) {
