@@ -260,11 +260,11 @@ pub enum Step {
 /// What a chain's steps did (see [`Chained::step`]), as far as the chain
 /// went: it ends at the first failure, or after the open if the daemon
 /// answered it with a file of its own.
-pub struct Chained {
-    steps: Vec<Result<Answer, Error>>,
+pub struct Chained<'a> {
+    steps: &'a [Result<Answer, Error>],
 }
 
-impl Chained {
+impl Chained<'_> {
     /// How many steps ran.
     pub fn steps_run(&self) -> usize {
         self.steps.len()
@@ -280,7 +280,9 @@ impl Chained {
     }
 }
 
-/// A chain in progress (shared by its calls and its caller).
+/// A chain in progress (shared by its calls and its caller). A finished
+/// one is kept for the next chain (`UserScheme::spare_chain`), its lists'
+/// room with it.
 struct ChainRun {
     /// Who the calls are made for (the caller's pid, uid and gid).
     pid: u32,
@@ -303,6 +305,35 @@ struct ChainProgress {
     finished: bool,
     /// The caller gave up (killed): finish, closing what was opened.
     cancelled: bool,
+}
+
+impl ChainRun {
+    fn new() -> ChainRun {
+        ChainRun {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+            progress: Mutex::new(ChainProgress {
+                steps: VecDeque::new(),
+                handle: None,
+                closed: false,
+                outcomes: Vec::new(),
+                finished: false,
+                cancelled: false,
+            }),
+            done: WaitQueue::new(),
+        }
+    }
+
+    /// Make a kept (or new) chain a new one for `request`'s caller.
+    fn reset(&mut self, request: &Request) {
+        (self.pid, self.uid, self.gid) = (request.pid, request.uid, request.gid);
+        let progress = self.progress.get_mut();
+        progress.steps.clear();
+        progress.outcomes.clear();
+        progress.handle = None;
+        (progress.closed, progress.finished, progress.cancelled) = (false, false, false);
+    }
 }
 
 struct State {
@@ -342,6 +373,8 @@ pub struct UserScheme {
     /// [`UserScheme::keep`]): a call allocated and freed per round trip
     /// cost about 100 instructions of 3,500.
     spare: Mutex<Vec<Arc<Call>>>,
+    /// A finished chain kept for the next ([`UserScheme::chain_open`]).
+    spare_chain: Mutex<Option<Arc<ChainRun>>>,
     /// What the kernel read ahead on the daemon's files ([`read_ahead`]).
     ahead: ReadAhead,
 }
@@ -360,6 +393,7 @@ impl UserScheme {
             daemon: WaitQueue::new(),
             next_id: AtomicU64::new(1),
             spare: Mutex::new(Vec::new()),
+            spare_chain: Mutex::new(None),
             ahead: ReadAhead::default(),
         }
     }
@@ -434,19 +468,25 @@ impl UserScheme {
     /// in a spare cell if there is one, written field by field (a call is
     /// 300 bytes; moving one in cost more than it is worth).
     fn new_call(&self, request: Request, fill: impl FnOnce(&mut Call)) -> Arc<Call> {
+        self.call_for(request, scheduler::try_current(), fill)
+    }
+
+    /// [`Self::new_call`] with the thread to wake when it is answered
+    /// (none for a call nobody waits on by itself: a close, a chain's link).
+    fn call_for(&self, request: Request, caller: Option<Arc<Thread>>, fill: impl FnOnce(&mut Call)) -> Arc<Call> {
         let spare = without_interrupts(|| self.spare.lock().pop());
         let mut cell = spare.unwrap_or_else(|| Arc::new(Call::new(request)));
         match Arc::get_mut(&mut cell) {
             Some(call) => {
                 call.reuse(request);
-                call.caller = scheduler::try_current();
+                call.caller = caller;
                 fill(call);
                 cell
             }
             // A spare is never shared (`keep`); were one, a new call does.
             None => {
                 let mut call = Call::new(request);
-                call.caller = scheduler::try_current();
+                call.caller = caller;
                 fill(&mut call);
                 Arc::new(call)
             }
@@ -454,14 +494,27 @@ impl UserScheme {
     }
 
     /// Keep a finished call for reuse if nothing else holds it and it
-    /// holds nothing (no lent pages, fd, chain, outcome or spilled data:
-    /// a small call's usual state once answered), so a spare never keeps
-    /// a resource alive. Anything else is simply dropped.
-    fn keep(&self, mut call: Arc<Call>) {
+    /// holds nothing (no lent pages, fd, outcome or spilled data: a small
+    /// call's usual state once answered; a chain it was a link of it
+    /// lets go), so a spare never keeps a resource alive. Anything else is
+    /// simply dropped. Called wherever a call is let go of: by its caller,
+    /// after a daemon's answer, after a daemon read a call it does not
+    /// answer (a close); whichever holds it last keeps it.
+    #[inline]
+    fn keep(&self, call: Arc<Call>) {
+        // Most often another holder is still there (the caller, the
+        // in-flight list): one plain load says so, inline.
+        if Arc::strong_count(&call) == 1 {
+            self.keep_alone(call);
+        }
+    }
+
+    /// [`Self::keep`] of a call nothing else seems to hold.
+    fn keep_alone(&self, mut call: Arc<Call>) {
         let Some(slot) = Arc::get_mut(&mut call) else { return };
+        slot.chain = None;
         let idle = slot.lend.is_none()
             && slot.target.is_none()
-            && slot.chain.is_none()
             && !slot.inline.spilled()
             && slot.file.get_mut().is_none()
             && slot.mapped.get_mut().is_none()
@@ -580,7 +633,9 @@ impl UserScheme {
                         self.fail_taken(&call, Error::new(EIO));
                         return Err(err);
                     }
-                    return Ok(message.len());
+                    let len = message.len();
+                    self.keep(call);
+                    return Ok(len);
                 }
                 Err(err) => {
                     // This call cannot reach the daemon: fail it, try the next.
@@ -690,6 +745,7 @@ impl UserScheme {
             }
         };
         self.complete(&call, outcome);
+        self.keep(call);
         reply
     }
 
@@ -788,36 +844,39 @@ impl UserScheme {
     /// daemon's own write, so its next read takes it at once), and the
     /// caller sleeps once for all of them. A chain ends at the first
     /// failure. Paths and data are inline (the caller checks the sizes).
-    pub fn chain_open(&self, path: Vec<u8>, flags: usize, steps: Vec<Step>) -> (Result<Opened, Error>, Chained) {
-        let step_count = steps.len();
-        let changes = changes_data(Op::Open, flags as u32) || steps.iter().any(|step| matches!(step, Step::Write(_)));
-        let failed = |err| (Err(err), Chained { steps: Vec::new() });
+    /// `then` gets the open's result and what the steps did.
+    pub fn chain_open<R>(
+        &self,
+        path: &[u8],
+        flags: usize,
+        steps: impl Iterator<Item = Step>,
+        then: impl FnOnce(Result<Opened, Error>, Chained) -> R,
+    ) -> R {
         if path.len() > INLINE_MAX {
-            return failed(Error::new(abi::syscall::error::ENAMETOOLONG));
+            return then(Err(Error::new(abi::syscall::error::ENAMETOOLONG)), Chained { steps: &[] });
         }
         let mut request = self.request(Op::Open, 0);
         request.flags = flags as u32;
         request.payload = Payload::Inline;
         request.len = path.len() as u64;
-        let run = Arc::new(ChainRun {
-            pid: request.pid,
-            uid: request.uid,
-            gid: request.gid,
-            progress: Mutex::new(ChainProgress {
-                steps: steps.into(),
-                handle: None,
-                closed: false,
-                outcomes: Vec::with_capacity(step_count + 1),
-                finished: false,
-                cancelled: false,
-            }),
-            done: WaitQueue::new(),
+        let spare = without_interrupts(|| self.spare_chain.lock().take());
+        let mut run = spare.filter(|run| Arc::strong_count(run) == 1).unwrap_or_else(|| Arc::new(ChainRun::new()));
+        let changes = {
+            let fresh = Arc::get_mut(&mut run).expect("a chain not shared yet");
+            fresh.reset(&request);
+            let progress = fresh.progress.get_mut();
+            for step in steps {
+                progress.steps.push_back(step);
+            }
+            progress.outcomes.reserve(progress.steps.len() + 1);
+            changes_data(Op::Open, flags as u32) || progress.steps.iter().any(|step| matches!(step, Step::Write(_)))
+        };
+        let call = self.call_for(request, None, |call| {
+            call.inline = Data::from_slice(path);
+            call.chain = Some(run.clone());
         });
-        let mut call = Call::new(request);
-        call.inline = Data::from_vec(path);
-        call.chain = Some(run.clone());
-        if let Err(err) = self.submit(Arc::new(call)) {
-            return failed(err);
+        if let Err(err) = self.submit(call) {
+            return then(Err(err), Chained { steps: &[] });
         }
         let finished = || without_interrupts(|| run.progress.lock().finished);
         let waited = run.done.wait_until(finished, 0);
@@ -835,14 +894,25 @@ impl UserScheme {
             if let Some(handle) = leftover {
                 let _ = self.close(handle);
             }
-            return failed(err);
+            return then(Err(err), Chained { steps: &[] });
         }
         let mut outcomes = without_interrupts(|| core::mem::take(&mut run.progress.lock().outcomes));
-        if outcomes.is_empty() {
-            return failed(Error::new(EIO));
+        let result = match outcomes.first_mut() {
+            None => then(Err(Error::new(EIO)), Chained { steps: &[] }),
+            Some(open) => {
+                let opened = core::mem::replace(open, Err(Error::new(EIO))).and_then(Self::opened);
+                then(opened, Chained { steps: &outcomes[1..] })
+            }
+        };
+        // Kept for the next chain if its links have let go of it (they
+        // have, unless a daemon on another CPU still holds the last one).
+        if let Some(kept) = Arc::get_mut(&mut run) {
+            outcomes.clear();
+            kept.progress.get_mut().outcomes = outcomes;
+            let replaced = without_interrupts(|| self.spare_chain.lock().replace(run));
+            drop(replaced);
         }
-        let opened = outcomes.remove(0).and_then(Self::opened);
-        (opened, Chained { steps: outcomes })
+        result
     }
 
     /// A link of `run` was answered (or failed): record it, then queue the
@@ -872,41 +942,45 @@ impl UserScheme {
                 _ => None,
             };
             if let Some((handle, step)) = next {
-                let mut call = Call::new(request(Op::Close, handle));
                 queued = true;
-                match step {
-                    Step::Read(len) => {
-                        call.request.op = Op::Read;
-                        call.request.len = len as u64;
+                let call = self.call_for(request(Op::Close, handle), None, |call| {
+                    let last = matches!(step, Step::Close);
+                    match step {
+                        Step::Read(len) => {
+                            call.request.op = Op::Read;
+                            call.request.len = len as u64;
+                        }
+                        Step::Write(data) => {
+                            call.request.op = Op::Write;
+                            call.request.payload = Payload::Inline;
+                            call.request.len = data.len() as u64;
+                            call.inline = Data::from_vec(data);
+                        }
+                        Step::Seek(offset, whence) => {
+                            call.request.op = Op::Seek;
+                            call.request.flags = whence as u32;
+                            call.request.arg = offset as u64;
+                        }
+                        Step::Fstat => {
+                            call.request.op = Op::Fstat;
+                            call.request.len = size_of::<Stat>() as u64;
+                        }
+                        Step::Close => {
+                            // No answer comes: it is done once queued, and it
+                            // ends the chain (nothing can follow on the handle).
+                            progress.closed = true;
+                            progress.outcomes.push(Ok(Answer::Value(0, Data::new())));
+                        }
                     }
-                    Step::Write(data) => {
-                        call.request.op = Op::Write;
-                        call.request.payload = Payload::Inline;
-                        call.request.len = data.len() as u64;
-                        call.inline = Data::from_vec(data);
+                    if !last {
+                        call.chain = Some(run.clone());
                     }
-                    Step::Seek(offset, whence) => {
-                        call.request.op = Op::Seek;
-                        call.request.flags = whence as u32;
-                        call.request.arg = offset as u64;
-                    }
-                    Step::Fstat => {
-                        call.request.op = Op::Fstat;
-                        call.request.len = size_of::<Stat>() as u64;
-                    }
-                    Step::Close => {
-                        // No answer comes: it is done once queued, and it
-                        // ends the chain (nothing can follow on the handle).
-                        progress.closed = true;
-                        progress.outcomes.push(Ok(Answer::Value(0, Data::new())));
-                    }
-                }
-                if !progress.closed {
-                    call.chain = Some(run.clone());
-                    state.queue.push_front(Arc::new(call));
+                });
+                let more = call.chain.is_some();
+                state.queue.push_front(call);
+                if more {
                     return (true, false);
                 }
-                state.queue.push_front(Arc::new(call));
             }
             if !state.alive && ok && progress.handle.is_some() && !progress.steps.is_empty() {
                 progress.outcomes.push(Err(Error::new(EIO)));
@@ -919,7 +993,7 @@ impl UserScheme {
                 && let Some(handle) = progress.handle
             {
                 progress.closed = true;
-                state.queue.push_back(Arc::new(Call::new(request(Op::Close, handle))));
+                state.queue.push_back(self.call_for(request(Op::Close, handle), None, |_| ()));
                 queued = true;
             }
             (queued, true)
@@ -1427,7 +1501,7 @@ impl KernelScheme for UserScheme {
     /// fd is gone at once. (A dead daemon has nothing left to close.)
     fn close(&self, handle: usize) -> Result<(), Error> {
         self.ahead.forget(handle);
-        let call = Arc::new(Call::new(self.request(Op::Close, handle)));
+        let call = self.call_for(self.request(Op::Close, handle), None, |_| ());
         match self.submit(call) {
             Ok(()) | Err(_) => Ok(()),
         }

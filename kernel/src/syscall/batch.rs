@@ -21,6 +21,8 @@
 
 use alloc::vec::Vec;
 
+use smallvec::SmallVec;
+
 use abi::syscall::O_CLOEXEC;
 use abi::syscall::Stat;
 use abi::syscall::error::{EBADF, ECANCELED, EINVAL, Error};
@@ -30,13 +32,17 @@ use scheme_proto::INLINE_MAX;
 use super::fs;
 use crate::context::file::Fd;
 use crate::memory::usercopy::{self, UserIn, UserOut};
-use crate::scheme::user::Step;
-use crate::scheme::{self, Opened};
+use crate::scheme::user::{Chained, Step};
+use crate::scheme::{self, Opened, SchemeRef};
 
 /// Batches up to this many operations live on the kernel stack; larger
 /// ones (up to [`SUBMIT_MAX`]) on the heap. (Zeroing room for the largest
 /// batch would cost more than a small batch saves.)
 const ON_STACK: usize = 8;
+
+/// A chain's steps live on the kernel stack up to this many (an open,
+/// a read and a close need two).
+const STEPS_ON_STACK: usize = 4;
 
 /// `SYS_SUBMIT`: run `count` operations from `sqes`, completions to `cqes`.
 pub fn submit(sqes: usize, count: usize, cqes: usize) -> Result<usize, Error> {
@@ -163,7 +169,7 @@ impl Batch<'_> {
         }
         // The steps: everything after the open on the opened file, up to
         // and including a close.
-        let mut steps = Vec::with_capacity(self.ops.len() - at - 1);
+        let mut steps: SmallVec<[Step; STEPS_ON_STACK]> = SmallVec::new();
         for op in &self.ops[at + 1..] {
             if op.fd != SQE_FD_OPENED || op.flags != 0 {
                 break;
@@ -200,19 +206,38 @@ impl Batch<'_> {
         if steps.is_empty() {
             return false;
         }
-        let Ok(mut path) = fs::path(open.addr as usize, open.len as usize).and_then(|p| p.to_vec()) else {
-            return false;
-        };
-        let Ok(url) = core::str::from_utf8(&path) else { return false };
-        let process = super::me();
-        let Some((name, _)) = scheme::split_url(url) else { return false };
-        let Ok(scheme_ref) = scheme::lookup(name, &process.caller()) else { return false };
-        let Some(user) = scheme_ref.scheme().as_user_scheme() else { return false };
-        // What the daemon gets: the path after `name:` (UTF-8 still).
-        path.drain(..=name.len());
-        let flags = open.arg as usize;
+        let Ok(path) = fs::path(open.addr as usize, open.len as usize) else { return false };
         let step_count = steps.len();
-        let (opened, chained) = user.chain_open(path, flags, steps);
+        let process = super::me();
+        let chained = fs::with_user_path(path, |url| {
+            let (name, rest) = scheme::split_url(url).ok_or(Error::new(EINVAL))?;
+            let scheme_ref = scheme::lookup(name, &process.caller())?;
+            let user = scheme_ref.scheme().as_user_scheme().ok_or(Error::new(EINVAL))?;
+            let flags = open.arg as usize;
+            // What the daemon gets: the path after `name:`.
+            user.chain_open(rest.as_bytes(), flags, steps.drain(..), |opened, chained| {
+                self.chain_done(at, step_count, &scheme_ref, flags, opened, chained);
+            });
+            Ok(())
+        });
+        // Not a chain after all (no such scheme, not a daemon's, a bad
+        // path): the operations run one by one, and fail there if they must.
+        chained.is_ok()
+    }
+
+    /// Record what a chain that began at `at` did: its open (an fd unless
+    /// a step closed it again) and the `step_count` steps after it, as far
+    /// as they ran.
+    fn chain_done(
+        &mut self,
+        at: usize,
+        step_count: usize,
+        scheme_ref: &SchemeRef,
+        flags: usize,
+        opened: Result<Opened, Error>,
+        chained: Chained,
+    ) {
+        let process = super::me();
         // The open: an fd unless a step of the chain closed it.
         let ran = chained.steps_run();
         let closed =
@@ -220,7 +245,7 @@ impl Batch<'_> {
         let fd = match opened {
             Err(err) => {
                 self.push(Err(err));
-                return true;
+                return;
             }
             Ok(Opened::File(file)) => {
                 // The daemon handed over a file of its own: the steps run
@@ -228,7 +253,7 @@ impl Batch<'_> {
                 let fd = process.files.lock().insert(file, flags & O_CLOEXEC != 0);
                 self.opened = fd.as_ref().ok().map(|fd| (at, Some(*fd)));
                 self.push(fd);
-                return true;
+                return;
             }
             Ok(Opened::Handle(_)) if closed => {
                 self.opened = Some((at, None));
@@ -253,6 +278,5 @@ impl Batch<'_> {
             });
             self.push(result);
         }
-        true
     }
 }

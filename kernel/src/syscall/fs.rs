@@ -27,9 +27,23 @@ pub(super) fn path(addr: usize, len: usize) -> Result<UserIn, Error> {
     UserIn::new(addr, len)
 }
 
-/// Copy a path argument in and check it is UTF-8.
-fn user_path(path: UserIn) -> Result<String, Error> {
-    String::from_utf8(path.to_vec()?).map_err(|_| Error::new(EINVAL))
+/// Paths up to this long are copied onto the kernel stack, not the heap
+/// (nearly every URL: an open then allocates nothing for its path).
+const PATH_ON_STACK: usize = 128;
+
+/// Copy a path argument in, check it is UTF-8 and hand it to `then`.
+pub(super) fn with_user_path<R>(path: UserIn, then: impl FnOnce(&str) -> Result<R, Error>) -> Result<R, Error> {
+    let mut on_stack = [0u8; PATH_ON_STACK];
+    let on_heap;
+    let bytes = if path.len() <= PATH_ON_STACK {
+        let bytes = &mut on_stack[..path.len()];
+        path.copy_to_kernel(bytes)?;
+        bytes
+    } else {
+        on_heap = path.to_vec()?;
+        &on_heap[..]
+    };
+    then(core::str::from_utf8(bytes).map_err(|_| Error::new(EINVAL))?)
 }
 
 fn file(fd: Fd) -> Result<Arc<FileDescription>, Error> {
@@ -38,8 +52,7 @@ fn file(fd: Fd) -> Result<Arc<FileDescription>, Error> {
 
 pub fn open(path: UserIn, flags: usize) -> Result<usize, Error> {
     let process = super::me();
-    let url = user_path(path)?;
-    let file = scheme::open(&url, flags, &process.caller())?;
+    let file = with_user_path(path, |url| scheme::open(url, flags, &process.caller()))?;
     process.files.lock().insert(file, flags & O_CLOEXEC != 0)
 }
 
@@ -175,23 +188,22 @@ pub fn ftruncate(fd: Fd, len: usize) -> Result<usize, Error> {
 /// scheme, or a bare path).
 pub fn frename(fd: Fd, path: UserIn) -> Result<usize, Error> {
     let file = file(fd)?;
-    let url = user_path(path)?;
-    let target = match scheme::split_url(&url) {
-        Some((name, _)) if name != file.scheme.name() => return Err(Error::new(abi::syscall::error::EXDEV)),
-        Some((_, path)) => path,
-        None => &url,
-    };
-    file.scheme.scheme().frename(file.handle, target, &super::me().caller()).map(|()| 0)
+    with_user_path(path, |url| {
+        let target = match scheme::split_url(url) {
+            Some((name, _)) if name != file.scheme.name() => return Err(Error::new(abi::syscall::error::EXDEV)),
+            Some((_, path)) => path,
+            None => url,
+        };
+        file.scheme.scheme().frename(file.handle, target, &super::me().caller()).map(|()| 0)
+    })
 }
 
 pub fn unlink(path: UserIn) -> Result<usize, Error> {
-    let url = user_path(path)?;
-    scheme::remove(&url, false, &super::me().caller()).map(|()| 0)
+    with_user_path(path, |url| scheme::remove(url, false, &super::me().caller()).map(|()| 0))
 }
 
 pub fn rmdir(path: UserIn) -> Result<usize, Error> {
-    let url = user_path(path)?;
-    scheme::remove(&url, true, &super::me().caller()).map(|()| 0)
+    with_user_path(path, |url| scheme::remove(url, true, &super::me().caller()).map(|()| 0))
 }
 
 /// `sendfd(socket, fd, flags, arg)`: give the open file `fd` to the daemon

@@ -21,6 +21,8 @@
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
+use smallvec::SmallVec;
+
 use abi::syscall::Stat;
 pub use abi::{Cqe, SUBMIT_MAX, Sqe};
 use abi::{SQE_CLOSE, SQE_FD_OPENED, SQE_FSTAT, SQE_OPEN, SQE_READ, SQE_SEEK, SQE_WRITE};
@@ -45,17 +47,25 @@ impl On {
     }
 }
 
+/// Operations a batch holds without an allocation (an open, a few calls
+/// and a close); more go on the heap.
+const ON_STACK: usize = 6;
+
+/// Each operation's result, in order (no allocation up to
+/// [`ON_STACK`] operations).
+pub type Results = SmallVec<[Result<usize>; ON_STACK]>;
+
 /// Operations to submit together; the buffers stay borrowed until then.
 #[derive(Default)]
 pub struct Batch<'a> {
-    sqes: Vec<Sqe>,
+    sqes: SmallVec<[Sqe; ON_STACK]>,
     /// The buffers the operations name, borrowed until `submit`.
     buffers: PhantomData<&'a mut [u8]>,
 }
 
 impl<'a> Batch<'a> {
     pub fn new() -> Batch<'a> {
-        Batch { sqes: Vec::with_capacity(4), buffers: PhantomData }
+        Batch { sqes: SmallVec::new(), buffers: PhantomData }
     }
 
     fn push(&mut self, op: u32, on: On, addr: usize, len: usize, arg: u64) -> usize {
@@ -116,9 +126,9 @@ impl<'a> Batch<'a> {
     /// Run them all in one system call (at most [`SUBMIT_MAX`]; `EINVAL`
     /// past that): each operation's result, in order; after a failure,
     /// the rest are `ECANCELED`.
-    pub fn submit(self) -> Result<Vec<Result<usize>>> {
+    pub fn submit(self) -> Result<Results> {
         // Completions of a small batch on the stack: one allocation less.
-        let mut here = [Cqe::default(); 8];
+        let mut here = [Cqe::default(); ON_STACK];
         let mut heap = Vec::new();
         let cqes = if self.sqes.len() <= here.len() {
             &mut here[..self.sqes.len()]
