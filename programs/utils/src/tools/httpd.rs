@@ -14,7 +14,9 @@
 //! not take its response) for [`IDLE`] is closed. Each request is logged
 //! on standard output, `httpd: 10.0.2.2:41234 GET /index.html 200 1234`,
 //! unless `-q` is given (a log line per request costs a console write,
-//! which a benchmark would measure).
+//! which a benchmark would measure); a connection that fails (a read or
+//! write error, not the client's close) is reported on standard error
+//! either way.
 //!
 //! May touch: the directory it serves (read only), its listener, its
 //! connections, its timer.
@@ -30,7 +32,7 @@ use rt::abi::syscall::{self as sc, EACCES, EAGAIN, ENOENT, Event, EventFlags};
 use rt::batch::{Batch, On};
 use rt::event::EventQueue;
 use rt::fs::{File, SeekFrom};
-use rt::println;
+use rt::{eprintln, println};
 
 use crate::report::{self, FAILED};
 use crate::stream;
@@ -63,6 +65,14 @@ struct Conn {
     /// for room: a connection that can write is otherwise reported after
     /// every write, and each report is a wake-up for nothing).
     watching_writes: bool,
+}
+
+impl Conn {
+    /// The peer's address, or (under `-q`, which does not ask `netd` for
+    /// it) "a connection".
+    fn name(&self) -> &str {
+        if self.peer.is_empty() { "a connection" } else { &self.peer }
+    }
 }
 
 /// Why [`advance`] stopped.
@@ -336,7 +346,10 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> Wait {
                         drained = n < chunk.len();
                     }
                     Err(err) if err.errno == EAGAIN => return Wait::Read,
-                    Err(_) => return Wait::Done,
+                    Err(err) => {
+                        eprintln!("httpd: {}: reading a request: {err}", conn.name());
+                        return Wait::Done;
+                    }
                 }
             }
             Stage::Send { out, at, body, keep, ahead } => {
@@ -365,7 +378,10 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> Wait {
                 match conn.file.write(&out[*at..]) {
                     Ok(n) => *at += n,
                     Err(err) if err.errno == EAGAIN => return Wait::Write,
-                    Err(_) => return Wait::Done,
+                    Err(err) => {
+                        eprintln!("httpd: {}: sending a response: {err}", conn.name());
+                        return Wait::Done;
+                    }
                 }
             }
         }
