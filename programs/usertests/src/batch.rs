@@ -73,6 +73,93 @@ pub fn batch_open_read_close_on_a_daemon() -> Outcome {
     ))
 }
 
+/// A batch's results as values and errnos, for comparing.
+fn outcomes(results: &[rt::Result<usize>]) -> Vec<Result<usize, i32>> {
+    results.iter().map(|r| r.as_ref().map(|v| *v).map_err(|e| e.errno)).collect()
+}
+
+/// Chains back to back on one daemon reuse the kernel's records (the
+/// scheme's kept chain, kept calls for the links and closes; the steps on
+/// the kernel stack up to four, on the heap past that): each batch gets
+/// its own results and data whatever the shape of the one before (longer,
+/// shorter, failed midway, left open), and every handle is closed once.
+pub fn batch_chains_back_to_back() -> Outcome {
+    let name = unique("ut-chains");
+    let daemon = Daemon::start(&name)?;
+    const ROUNDS: usize = 32;
+    for round in 0..ROUNDS {
+        // The daemon's file holds its own path: a different one per round.
+        let path = format!("r{round:02}-{}", "x".repeat(round % 7));
+        let url = format!("{name}:{path}");
+        let len = path.len();
+        let mut buf = [0u8; 64];
+        match round % 4 {
+            0 => {
+                let mut batch = Batch::new();
+                batch.open(&url, O_RDONLY);
+                batch.read(On::Opened, &mut buf);
+                batch.close(On::Opened);
+                let got = outcomes(&ok("submit", batch.submit())?);
+                ensure!(got == [Ok(0), Ok(len), Ok(0)], "round {round}: results {got:?}");
+                ensure!(&buf[..len] == path.as_bytes(), "round {round}: read {:?}", &buf[..len]);
+            }
+            1 => {
+                // Nine operations: past rt's and the kernel's room on the stack.
+                let (mut stat, mut three, mut all) = (Stat::default(), [0u8; 3], [0u8; 64]);
+                let mut batch = Batch::new();
+                batch.open(&url, O_RDWR);
+                batch.fstat(On::Opened, &mut stat);
+                batch.seek(On::Opened, 1, SEEK_SET);
+                batch.read(On::Opened, &mut three);
+                batch.read(On::Opened, &mut buf);
+                batch.write(On::Opened, b"!");
+                batch.seek(On::Opened, 0, SEEK_SET);
+                batch.read(On::Opened, &mut all);
+                batch.close(On::Opened);
+                let got = outcomes(&ok("submit", batch.submit())?);
+                let want = [Ok(0), Ok(0), Ok(1), Ok(3), Ok(len - 4), Ok(1), Ok(0), Ok(len + 1), Ok(0)];
+                ensure!(got == want, "round {round}: results {got:?}, not {want:?}");
+                ensure!(stat.st_size == len as u64, "round {round}: fstat size {}", stat.st_size);
+                ensure!(three[..] == path.as_bytes()[1..4], "round {round}: read {three:?}");
+                ensure!(&all[..len + 1] == format!("{path}!").as_bytes(), "round {round}: read {:?}", &all[..len + 1]);
+            }
+            2 => {
+                // A failure ends the chain: the open's fd is left to us.
+                let mut more = [0u8; 4];
+                let mut batch = Batch::new();
+                batch.open(&url, O_RDONLY);
+                batch.read(On::Opened, &mut buf[..2]);
+                batch.seek(On::Opened, -1, SEEK_SET);
+                batch.read(On::Opened, &mut more);
+                batch.close(On::Opened);
+                let got = outcomes(&ok("submit", batch.submit())?);
+                let Some(&Ok(fd)) = got.first() else { return Err(format!("round {round}: results {got:?}")) };
+                drop(File::from_fd(fd));
+                let want = [Ok(fd), Ok(2), Err(sc::EINVAL), Err(sc::ECANCELED), Err(sc::ECANCELED)];
+                ensure!(fd > 2 && got == want, "round {round}: results {got:?}, not {want:?}");
+            }
+            _ => {
+                // No close: the fd goes on where the chain left it.
+                let mut batch = Batch::new();
+                batch.open(&url, O_RDONLY);
+                batch.read(On::Opened, &mut buf[..1]);
+                let got = outcomes(&ok("submit", batch.submit())?);
+                let Some(&Ok(fd)) = got.first() else { return Err(format!("round {round}: results {got:?}")) };
+                let mut file = File::from_fd(fd);
+                let mut rest = String::new();
+                ok("read_to_string", file.read_to_string(&mut rest))?;
+                ensure!(got == [Ok(fd), Ok(1)] && rest == path[1..], "round {round}: results {got:?}, then {rest:?}");
+            }
+        }
+    }
+    ensure!(
+        wait_until(WAIT, || daemon.closes() as usize >= ROUNDS),
+        "the daemon saw {} closes of {ROUNDS} handles",
+        daemon.closes()
+    );
+    Ok(format!("{ROUNDS} batches of four shapes in turn, each with its own results; {ROUNDS} handles closed"))
+}
+
 pub fn batch_on_a_kernel_scheme() -> Outcome {
     // `sys:` is the kernel's: no chain, the operations run one by one.
     let mut name = [0u8; 7];

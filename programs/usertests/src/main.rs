@@ -198,6 +198,7 @@ static TESTS: &[Test] = tests![
     userschemes::closing_reaches_the_daemon,
     userschemes::fmap_of_a_daemons_pages,
     batch::batch_open_read_close_on_a_daemon,
+    batch::batch_chains_back_to_back,
     batch::batch_on_a_kernel_scheme,
     batch::batch_refuses_bad_batches,
     files::fmap_initfs_file_zero_copy,
