@@ -361,8 +361,9 @@ fn advance(root: &str, conn: &mut Conn, quiet: bool) -> Wait {
                             conn.stage = Stage::Head(core::mem::take(ahead));
                             continue;
                         }
-                        // All sent: end our side; closing finishes it.
-                        let _ = conn.file.set_len(0);
+                        // All sent: closing the connection ends it after
+                        // what was written (netd's close is graceful; an
+                        // `ftruncate` first was a round trip for nothing).
                         return Wait::Done;
                     };
                     out.resize(stream::CHUNK * 4, 0);
