@@ -36,6 +36,17 @@ pub fn write_bytes(bytes: &[u8]) {
     });
 }
 
+/// Write `bytes` exactly as given (a console driver's output, which has
+/// its own CR LF), as one piece: nothing else on COM1 lands inside it.
+pub fn write_raw(bytes: &[u8]) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut serial = SERIAL.lock();
+        for &byte in bytes {
+            serial.write_byte(byte);
+        }
+    });
+}
+
 /// Take the bytes the UART has received (from the IRQ handler).
 pub fn drain_input(mut sink: impl FnMut(u8)) {
     x86_64::instructions::interrupts::without_interrupts(|| {

@@ -517,6 +517,15 @@ fn smoke_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelIma
             Err(err) => tally.record(&name, false, Some(&err)),
         }
     }
+    // Lines from the kernel and from seriald share COM1 and stay whole.
+    let name = format!("{boot} serial console: debug: and serial: lines at once stay whole");
+    match crate::console_lines::run(&mut guest) {
+        Ok(note) => tally.record(&name, true, Some(&note)),
+        Err(err) => tally.record(&name, false, Some(&err)),
+    }
+    if !session::recover(&mut guest) {
+        return tally.record(&format!("{boot} shell takes commands again after Ctrl-C"), false, Some("no prompt"));
+    }
     for (daemon, result) in crate::supervision::run(&mut guest) {
         let name = format!("{boot} supervision: {daemon} killed under load comes back");
         match result {

@@ -14,6 +14,7 @@ mod bench;
 mod boottime;
 mod check;
 mod cli;
+mod console_lines;
 mod damaged;
 mod disk;
 mod forged;

@@ -7,12 +7,14 @@
 //! `irq:` listing (`isa=4`) and opens that line, then narrows its
 //! namespace to nothing (the null namespace: every fd it needs is open).
 //! Input: each interrupt, it drains the UART's FIFO into the console and
-//! acknowledges the count. Output is polled and shares the UART with the
-//! kernel's own log (which `debug:` writes too), so lines from the two may
-//! interleave. While `seriald` owns the line, reads of `debug:` are `EBUSY`.
+//! acknowledges the count. Output goes through `debug:raw` (opened before
+//! the namespace narrows), so the kernel writes each piece whole: the
+//! kernel's own log and other `debug:` writers share the UART but never
+//! cut a line of ours. While `seriald` owns the line, reads of `debug:`
+//! are `EBUSY`.
 //!
 //! May touch: COM1's ports and interrupt line (in `uart` and through its
-//! `irq:` fd), its scheme socket, and processes only through `lib/console`
+//! `irq:` fd), its fd on `debug:raw`, its scheme socket, and processes only through `lib/console`
 //! (SIGINT to the foreground group).
 
 #![no_std]
@@ -27,7 +29,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use console::{Console, Daemon, InputSource};
-use rt::abi::syscall::{EAGAIN, O_NONBLOCK, O_RDWR};
+use rt::abi::syscall::{EAGAIN, O_NONBLOCK, O_RDWR, O_WRONLY};
 use rt::fs::File;
 use rt::{Error, Result};
 use uart::Uart;
@@ -91,7 +93,8 @@ fn gsi_of_isa_irq(irq: u32) -> Result<u32> {
 
 fn main() -> Result<()> {
     rt::log::init();
-    let mut daemon = Daemon::register("serial", Console::new(Uart::new()))
+    let out = File::open_with("debug:raw", O_WRONLY).inspect_err(|err| log::error!("cannot open debug:raw: {err}"))?;
+    let mut daemon = Daemon::register("serial", Console::new(Uart::new(out)))
         .inspect_err(|err| log::error!("cannot register serial: ({err})"))?;
     rt::sys::port_grant(rt::process::getpid(), usize::from(uart::COM1), usize::from(uart::PORTS))
         .inspect_err(|err| log::error!("cannot get COM1's ports: {err}"))?;

@@ -1,6 +1,11 @@
-//! COM1's 16550 UART, through the ports granted to this process
-//! (`rt::port`): receive-interrupt setup, draining received bytes, and
-//! polled transmission. Touches only ports 0x3F8..0x3FF.
+//! COM1's 16550 UART: receive-interrupt setup and draining received
+//! bytes through the ports granted to this process (`rt::port`), and
+//! output through the kernel's `debug:raw`, which writes each piece whole
+//! under the kernel console's lock, so the kernel's own lines and other
+//! programs' `debug:` writes never cut one of ours (the kernel logs on the
+//! same port). Touches only ports 0x3F8..0x3FF and that fd.
+
+use rt::fs::File;
 
 /// COM1's first port; the UART has eight.
 pub const COM1: u16 = 0x3f8;
@@ -11,17 +16,13 @@ const INTERRUPT_ENABLE: u16 = COM1 + 1;
 const MODEM_CONTROL: u16 = COM1 + 4;
 const LINE_STATUS: u16 = COM1 + 5;
 
-/// Line status: a received byte waits; the transmitter can take a byte.
+/// Line status: a received byte waits.
 const LSR_DATA_READY: u8 = 1;
-const LSR_THR_EMPTY: u8 = 1 << 5;
 /// Interrupt enable: received data available.
 const IER_RECEIVED: u8 = 1;
 /// Modem control: DTR, RTS, and OUT2, which gates the interrupt on PCs.
 const MCR_DTR_RTS_OUT2: u8 = 0x0b;
 
-/// How many times a byte waits for the transmitter before output is
-/// given up as stuck.
-const TRANSMIT_POLLS: u32 = 1_000_000;
 /// The most bytes one drain takes (the FIFO holds 16; more means input
 /// keeps arriving while we read, which the next interrupt picks up).
 const DRAIN_LIMIT: usize = 4096;
@@ -29,15 +30,16 @@ const DRAIN_LIMIT: usize = 4096;
 /// The UART (line settings, 115200 8N1 with FIFOs, are the kernel's from
 /// boot: it logs on the same port).
 pub struct Uart {
-    /// Output stopped because the transmitter never became ready.
-    stuck: bool,
+    /// `debug:raw`, where output goes; `None` once a write failed (said in
+    /// the log once: the console is then input only).
+    out: Option<File>,
 }
 
 impl Uart {
     /// The UART, untouched until [`Uart::start`] (the ports must be
-    /// granted first).
-    pub fn new() -> Uart {
-        Uart { stuck: false }
+    /// granted first); output goes to `out`, an fd on `debug:raw`.
+    pub fn new(out: File) -> Uart {
+        Uart { out: Some(out) }
     }
 
     /// Take over COM1's input: interrupt when a byte arrives.
@@ -56,24 +58,12 @@ impl Uart {
         }
     }
 
-    /// Send `bytes`, waiting for the transmitter before each (polled, as
-    /// the kernel does for its log on the same port).
+    /// Send `bytes` as one piece.
     pub fn send(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            let mut polls = 0;
-            while rt::port::inb(LINE_STATUS) & LSR_THR_EMPTY == 0 {
-                polls += 1;
-                if polls == TRANSMIT_POLLS {
-                    if !self.stuck {
-                        log::error!("COM1's transmitter is stuck; output dropped");
-                    }
-                    self.stuck = true;
-                    return;
-                }
-                core::hint::spin_loop();
-            }
-            self.stuck = false;
-            rt::port::outb(DATA, byte);
+        let Some(out) = &mut self.out else { return };
+        if let Err(err) = out.write_all(bytes) {
+            log::error!("writing to debug:raw: {err}; no more output on COM1");
+            self.out = None;
         }
     }
 }

@@ -10,10 +10,15 @@
 //! console driver (`seriald`, `serial:`) owns the line through `irq:`, and
 //! nobody reads `debug:`. If a driver holds the line, `read` and `fevent`
 //! fail with `EBUSY` (logged); once the driver lets go, the next one claims
-//! it. Writes never need the line: the kernel writes COM1 polled, so
-//! `debug:` output, the kernel log and a driver's output share the UART
-//! (lines from different writers may interleave).
+//! it. Writes never need the line: the kernel writes COM1 polled, and each
+//! write goes out whole under the console's lock, so `debug:` output and
+//! the kernel log never land inside one another.
 //!
+//! `debug:raw` is write-only and writes its bytes unchanged (no LF to
+//! CR LF): the console driver's output goes through it, so what `seriald`
+//! shows (its echo, the log lines it follows) is never cut by a kernel
+//! line or another program's `debug:` write, as it was when `seriald`
+//! wrote the UART's ports itself.
 //!
 //! `debug:level` is the console's log level: reading it gives the least
 //! severe kernel log level printed on COM1 (`trace` at boot: everything)
@@ -29,8 +34,8 @@
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi::syscall::error::{EACCES, EBUSY, EINVAL, ENOENT, Error};
-use abi::syscall::{EventFlags, MODE_CHR, Stat};
+use abi::syscall::error::{EACCES, EBADF, EBUSY, EINVAL, ENOENT, Error};
+use abi::syscall::{EventFlags, MODE_CHR, O_ACCMODE, O_WRONLY, Stat};
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -160,6 +165,8 @@ fn on_interrupt() {
 /// The handle of the console itself (`debug:level` handles come from
 /// [`DebugScheme::levels`], numbered from 1).
 const CONSOLE: usize = 0;
+/// The handle of `debug:raw` (the level table never reaches it).
+const RAW: usize = usize::MAX;
 
 /// An open `debug:level`: the level's text as it was at the open, and
 /// whether the opener was root (and may write).
@@ -174,9 +181,11 @@ fn level_text() -> alloc::vec::Vec<u8> {
 }
 
 impl KernelScheme for DebugScheme {
-    fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
+    fn open(&self, path: &str, flags: usize, caller: &Caller) -> Result<Opened, Error> {
         match path {
             "" => Ok(Opened::Handle(CONSOLE)),
+            "raw" if flags & O_ACCMODE == O_WRONLY => Ok(Opened::Handle(RAW)),
+            "raw" => Err(Error::new(EACCES)),
             "level" => {
                 let handle = LevelHandle { text: Snapshot::new(level_text()), root: caller.uid == 0 };
                 Ok(Opened::Handle(self.levels.insert(handle)))
@@ -186,6 +195,9 @@ impl KernelScheme for DebugScheme {
     }
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
+        if handle == RAW {
+            return Err(Error::new(EBADF));
+        }
         if handle != CONSOLE {
             return self.levels.with(handle, |level| level.text.read(buf));
         }
@@ -215,6 +227,10 @@ impl KernelScheme for DebugScheme {
             crate::console::write_bytes(buf);
             return Ok(buf.len());
         }
+        if handle == RAW {
+            crate::console::write_raw(buf);
+            return Ok(buf.len());
+        }
         if !self.levels.with(handle, |level| level.root)? {
             return Err(Error::new(EACCES));
         }
@@ -225,6 +241,9 @@ impl KernelScheme for DebugScheme {
     }
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
+        if handle == RAW {
+            return Ok(EventFlags::EVENT_WRITE & interest);
+        }
         if handle != CONSOLE {
             self.levels.with(handle, |_| ())?;
             return Ok((EventFlags::EVENT_READ | EventFlags::EVENT_WRITE) & interest);
@@ -239,7 +258,9 @@ impl KernelScheme for DebugScheme {
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {
         stat.st_mode = MODE_CHR | 0o666;
-        if handle != CONSOLE {
+        if handle == RAW {
+            stat.st_mode = MODE_CHR | 0o222;
+        } else if handle != CONSOLE {
             stat.st_size = self.levels.with(handle, |level| level.text.len())? as u64;
             stat.st_mode = MODE_CHR | 0o644;
         }
@@ -247,13 +268,17 @@ impl KernelScheme for DebugScheme {
     }
 
     fn close(&self, handle: usize) -> Result<(), Error> {
-        if handle != CONSOLE {
+        if handle != CONSOLE && handle != RAW {
             self.levels.remove(handle)?;
         }
         Ok(())
     }
 
     fn fpath(&self, handle: usize) -> Result<alloc::string::String, Error> {
-        Ok(alloc::string::String::from(if handle == CONSOLE { "" } else { "level" }))
+        Ok(alloc::string::String::from(match handle {
+            CONSOLE => "",
+            RAW => "raw",
+            _ => "level",
+        }))
     }
 }

@@ -143,16 +143,22 @@ impl<T: Terminal> Console<T> {
         self.foreground
     }
 
-    /// Program output: to the device with each `\n` sent as `\r\n`.
+    /// Program output: to the device with each `\n` sent as `\r\n`, in
+    /// one piece (the device may share its line with other writers, as
+    /// COM1 does with the kernel: a line and its end stay together).
     fn output(&mut self, bytes: &[u8]) {
-        for (i, piece) in bytes.split(|&b| b == b'\n').enumerate() {
-            if i > 0 {
-                self.emit(b"\r\n");
-            }
-            if !piece.is_empty() {
-                self.emit(piece);
-            }
+        if !bytes.contains(&b'\n') {
+            self.emit(bytes);
+            return;
         }
+        let mut shown = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 2);
+        for &byte in bytes {
+            if byte == b'\n' {
+                shown.push(b'\r');
+            }
+            shown.push(byte);
+        }
+        self.emit(&shown);
     }
 
     fn handle(&mut self, id: usize) -> Result<&mut Handle> {

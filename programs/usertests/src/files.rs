@@ -228,6 +228,16 @@ pub fn debug_scheme_and_stdio() -> Outcome {
     ensure!(fpath(fd, 64)? == b"debug:", "fpath of debug: is not \"debug:\"");
     expect_errno("lseek on debug:", syscall(sc::SYS_LSEEK, &[fd, 0, SEEK_SET]), sc::ESPIPE)?;
     ok("close", rt::sys::close(fd))?;
+    // `debug:raw`: write-only, its bytes unchanged (a console driver's).
+    for flags in [O_RDONLY, O_RDWR] {
+        expect_err("open debug:raw to read", rt::sys::open("debug:raw", flags), sc::EACCES)?;
+    }
+    let raw = open("debug:raw", sc::O_WRONLY)?;
+    let line = b"usertests: a line written to debug:raw\r\n";
+    ensure!(ok("write raw", rt::sys::write(raw, line))? == line.len(), "a short write to debug:raw");
+    expect_err("read debug:raw", rt::sys::read(raw, &mut buf), sc::EBADF)?;
+    ensure!(fpath(raw, 64)? == b"debug:raw", "fpath of debug:raw is not \"debug:raw\"");
+    ok("close debug:raw", rt::sys::close(raw))?;
     // Standard output and error are the console too.
     for stdio in [1, 2] {
         let path = fpath(stdio, 64)?;
