@@ -12,7 +12,8 @@
 //!   1024 only for root; a port taken gives `EADDRINUSE`), and
 //!   `dup(fd, "listen")` accepts: the next connection as a new fd, waiting
 //!   for one (or `EAGAIN`). A listener's fd is readable when a connection
-//!   waits.
+//!   waits, and reported again after an accept that leaves more waiting
+//!   (`ready.rs`), so a server takes one per event.
 //! - A read gives what arrived (0 at the peer's end of stream,
 //!   `ECONNRESET` after a reset); a write takes what fits in the send
 //!   buffer (`EPIPE` once the connection is shut). `ftruncate(fd, 0)`

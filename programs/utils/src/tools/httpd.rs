@@ -1,6 +1,7 @@
 //! `httpd [-q] DIR [PORT]`: serve the files under DIR (any scheme's
 //! directory: `file:/www`, `initfs:`) over HTTP/1.1 on PORT (80), to many
-//! clients at once: one `event:` queue watches the listener, every
+//! clients at once: one `event:` queue watches the listener (one accept
+//! per readiness event: `netd` reports it again while connections wait), every
 //! connection (all non-blocking, so a slow client never holds up another;
 //! for writability only while a response waits for room) and a `time:`
 //! timer for idle connections.
@@ -417,6 +418,37 @@ impl Conns {
         }
     }
 
+    /// Takes the next connection waiting on `listener` as `id` and moves it
+    /// on (its request has often come with it); whether there was one.
+    fn accept(&mut self, listener: &File, url: &str, id: usize, now: Duration, root: &str, quiet: bool) -> bool {
+        let file = match listener.derive("listen") {
+            Ok(f) => f,
+            Err(err) if err.errno == EAGAIN || err.errno == ENOENT => return false,
+            Err(err) => {
+                report::error("httpd", url, err);
+                return false;
+            }
+        };
+        if file.set_nonblocking(true).is_err() {
+            return false;
+        }
+        // Only a logged request names its peer (asking netd is a scheme
+        // call).
+        let peer = if quiet {
+            String::new()
+        } else {
+            let path = file.path().unwrap_or_default();
+            String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""))
+        };
+        if self.queue.watch(file.fd(), EventFlags::EVENT_READ, id).is_err() {
+            return false;
+        }
+        let conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now, watching_writes: false };
+        self.conns.insert(id, conn);
+        self.advance(id, root, quiet);
+        true
+    }
+
     fn close(&mut self, id: usize) {
         if let Some(conn) = self.conns.remove(&id) {
             let _ = self.queue.unwatch(conn.file.fd());
@@ -515,35 +547,13 @@ pub fn main(args: &[&str]) -> u8 {
                     all.armed = None;
                 }
             } else if event.data == LISTENER {
-                loop {
-                    let file = match listener.derive("listen") {
-                        Ok(f) => f,
-                        Err(err) if err.errno == EAGAIN => break,
-                        Err(err) if err.errno == ENOENT => break,
-                        Err(err) => {
-                            report::error("httpd", &url, err);
-                            break;
-                        }
-                    };
-                    if file.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    // Only a logged request names its peer (asking netd is
-                    // a scheme call).
-                    let peer = if quiet {
-                        String::new()
-                    } else {
-                        let path = file.path().unwrap_or_default();
-                        String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""))
-                    };
-                    let id = next;
+                // One connection per event: `netd` reports the listener
+                // again after an accept that leaves more waiting, so an
+                // accept until `EAGAIN` would end in a round trip for
+                // nothing.
+                let id = next;
+                if all.accept(&listener, &url, id, now, &root, quiet) {
                     next += 1;
-                    if all.queue.watch(file.fd(), EventFlags::EVENT_READ, id).is_err() {
-                        continue;
-                    }
-                    let conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now, watching_writes: false };
-                    all.conns.insert(id, conn);
-                    all.advance(id, &root, quiet);
                 }
             } else if let Some(conn) = all.conns.get_mut(&event.data) {
                 conn.last = now;
