@@ -62,10 +62,13 @@ struct Conn {
     stage: Stage,
     /// When it last made progress (the monotonic clock).
     last: Duration,
-    /// Its `event:` watch includes writability (only while a write waits
-    /// for room: a connection that can write is otherwise reported after
-    /// every write, and each report is a wake-up for nothing).
-    watching_writes: bool,
+    /// Its `event:` watch: none until it first has to wait (a request
+    /// that came with the connection is answered without one: watching
+    /// asks `netd` what is ready, a round trip), then whether it includes
+    /// writability (only while a write waits for room: a connection that
+    /// can write is otherwise reported after every write, and each report
+    /// is a wake-up for nothing).
+    watching: Option<bool>,
 }
 
 impl Conn {
@@ -407,10 +410,10 @@ impl Conns {
         let wait = advance(root, conn, quiet);
         let writes = wait == Wait::Write;
         let mut watched = true;
-        if wait != Wait::Done && writes != conn.watching_writes {
+        if wait != Wait::Done && conn.watching != Some(writes) {
             let mut flags = EventFlags::EVENT_READ;
             flags.set(EventFlags::EVENT_WRITE, writes);
-            conn.watching_writes = writes;
+            conn.watching = Some(writes);
             watched = self.queue.watch(conn.file.fd(), flags, id).is_ok();
         }
         if wait == Wait::Done || !watched {
@@ -419,7 +422,8 @@ impl Conns {
     }
 
     /// Takes the next connection waiting on `listener` as `id` and moves it
-    /// on (its request has often come with it); whether there was one.
+    /// on (its request has often come with it: then it is answered before
+    /// it is ever watched); whether there was one.
     fn accept(&mut self, listener: &File, url: &str, id: usize, now: Duration, root: &str, quiet: bool) -> bool {
         let file = match listener.derive("listen") {
             Ok(f) => f,
@@ -440,17 +444,16 @@ impl Conns {
             let path = file.path().unwrap_or_default();
             String::from(path.trim_start_matches("tcp:").split('/').next().unwrap_or(""))
         };
-        if self.queue.watch(file.fd(), EventFlags::EVENT_READ, id).is_err() {
-            return false;
-        }
-        let conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now, watching_writes: false };
+        let conn = Conn { file, peer, stage: Stage::Head(Vec::new()), last: now, watching: None };
         self.conns.insert(id, conn);
         self.advance(id, root, quiet);
         true
     }
 
     fn close(&mut self, id: usize) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(conn) = self.conns.remove(&id)
+            && conn.watching.is_some()
+        {
             let _ = self.queue.unwatch(conn.file.fd());
         }
     }
