@@ -164,17 +164,17 @@ fn conversation() -> Result<bool, String> {
         .ok_or_else(|| format!("the host said {line:?}, not `peer PORT`"))?;
     let mut cost = Cost::now();
     let mut ok = report("net_ping", 1, ping());
-    cost.say("net_ping");
+    cost.say("net_ping", ECHOES + 1, "echo");
     ok &= report("net_tcp_connect", 1, connects(port));
-    cost.say("net_tcp_connect");
+    cost.say("net_tcp_connect", CONNECTS, "connection");
     if let Err(err) = send(port) {
         ok = report(HOST_ROWS[0], 1, Err(err));
     }
-    cost.say(HOST_ROWS[0]);
+    cost.say(HOST_ROWS[0], BULK >> 20, "MiB");
     if let Err(err) = receive(port) {
         ok = report(HOST_ROWS[1], 1, Err(err));
     }
-    cost.say(HOST_ROWS[1]);
+    cost.say(HOST_ROWS[1], BULK >> 20, "MiB");
     drop(listener);
     let httpd = start_httpd()?;
     control.write_all(b"httpd\n").map_err(|e| format!("control: {e}"))?;
@@ -182,31 +182,48 @@ fn conversation() -> Result<bool, String> {
         Some(line) if line == "done" => {}
         other => println!("bench: the host ended the HTTP rows with {other:?}, not `done`"),
     }
-    cost.say("net_http_close and net_http_keepalive");
+    cost.say("net_http_close and net_http_keepalive", 0, "");
     drop(httpd);
     Ok(ok)
 }
 
-/// `netcfg:eth0`'s frame and turn counters, to print what a row cost.
-struct Cost([u64; 3]);
+/// `netcfg:eth0`'s frame and turn counters and the context switches of
+/// all CPUs (`sys:cpu`), to print what a row cost.
+struct Cost([u64; 4]);
 
 impl Cost {
     const FIELDS: [&'static str; 3] = ["tx_frames", "rx_frames", "netd_turns"];
 
     fn now() -> Cost {
         let text = rt::fs::read_to_string("netcfg:eth0").unwrap_or_default();
-        Cost(Self::FIELDS.map(|name| {
+        let [out, inn, turns] = Self::FIELDS.map(|name| {
             text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
-        }))
+        });
+        Cost([out, inn, turns, switches()])
     }
 
-    /// Prints the counters' growth since the last call.
-    fn say(&mut self, what: &str) {
+    /// Prints the counters' growth since the last call, and the switches
+    /// per `unit` when the row did `count` of them.
+    fn say(&mut self, what: &str, count: usize, unit: &str) {
         let now = Cost::now();
-        let [out, inn, turns] = core::array::from_fn(|i| now.0[i].saturating_sub(self.0[i]));
-        println!("bench: {what}: {out} frames out, {inn} in, {turns} netd turns");
+        let [out, inn, turns, switches] = core::array::from_fn(|i| now.0[i].saturating_sub(self.0[i]));
+        let per = match count {
+            0 => String::new(),
+            n => format!(" ({:.1} per {unit})", switches as f64 / n as f64),
+        };
+        println!("bench: {what}: {out} frames out, {inn} in, {turns} netd turns, {switches} switches{per}");
         *self = now;
     }
+}
+
+/// The context switches of all CPUs so far, from the `cpuN:` lines of
+/// `sys:cpu` (`... 936 switches, ...`).
+fn switches() -> u64 {
+    let text = rt::fs::read_to_string("sys:cpu").unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with("cpu") && line.contains(':'))
+        .filter_map(|line| line.split(", ").find_map(|part| part.strip_suffix(" switches")?.parse::<u64>().ok()))
+        .sum()
 }
 
 /// Polls `ready` (yielding between tries) until it holds or `limit` passed.
