@@ -26,6 +26,15 @@
 //!   when none could be); a batch with a bad length or a cut frame is
 //!   refused whole (`EINVAL`). `netd` uses it: one scheme call for a
 //!   burst of frames, not one each.
+//! - `network:N/ring` (root only): a batch handle whose received frames
+//!   come first through memory shared with its opener (`lib/frame-ring`):
+//!   `fmap` of its first [`frame_ring::BYTES`] bytes maps the ring, each
+//!   frame that arrives is copied into it (while the handle's queue is
+//!   empty and the ring has room, else queued as for `batch`, and the ring
+//!   says how many wait there) and `event:` is told; the reader copies
+//!   frames out without a scheme call, and reads the queue only when the
+//!   ring says frames wait in it. Writes and reads are `batch`'s. `netd`
+//!   uses it: a received burst costs it no call to the driver.
 //! - `network:N/mac` (any user): the MAC address as text,
 //!   `52:54:00:12:34:56\n`.
 //! - `network:N/stats` (any user): counters as text, one `name value`
@@ -48,10 +57,11 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use rt::mem::SharedMapping;
 use rt::prelude::*;
 use scheme::sc::{
-    EACCES, EAGAIN, EBADF, EINVAL, EIO, ENOENT, MODE_CHR, MODE_DIR, MODE_FILE, O_ACCMODE, O_RDONLY, O_WRONLY, SEEK_CUR,
-    SEEK_END, SEEK_SET,
+    EACCES, EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOENT, MODE_CHR, MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE, O_RDONLY,
+    O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 use virtio_glue::net::{MAX_FRAME, MIN_FRAME, NetDevice, NetError};
@@ -107,9 +117,32 @@ impl Card {
 enum Handle {
     /// The listing, `mac` or `stats`: text as it was at the open.
     Text { text: Vec<u8>, offset: usize, path: String, directory: bool },
-    /// `network:N` (or `network:N/batch`: several frames per call): the
-    /// frames waiting for this reader.
-    Frames { card: usize, readable: bool, writable: bool, batch: bool, queue: VecDeque<Rc<[u8]>> },
+    /// `network:N` (or `network:N/batch`: several frames per call; or
+    /// `network:N/ring`: batches, received frames through `ring` first):
+    /// the frames waiting for this reader.
+    Frames {
+        card: usize,
+        readable: bool,
+        writable: bool,
+        batch: bool,
+        queue: VecDeque<Rc<[u8]>>,
+        ring: Option<RingMemory>,
+    },
+}
+
+/// A `network:N/ring` handle's ring: its memory, and whether the opener
+/// mapped it yet (until then frames go to the queue: nobody would take
+/// them from the ring).
+struct RingMemory {
+    memory: SharedMapping,
+    mapped: bool,
+}
+
+impl RingMemory {
+    /// The ring, once its reader mapped it.
+    fn ring(&self) -> Option<frame_ring::Ring<'_>> {
+        frame_ring::Ring::new(self.memory.atomic_u64s()).filter(|_| self.mapped)
+    }
 }
 
 pub struct Cards {
@@ -157,16 +190,29 @@ impl Cards {
             let frame: Rc<[u8]> = frame.into();
             let mut readers = 0;
             for (handle, state) in self.handles.iter_mut() {
-                let Handle::Frames { card: of, readable: true, queue, .. } = state else { continue };
+                let Handle::Frames { card: of, readable: true, queue, ring, .. } = state else { continue };
                 if *of != index {
                     continue;
                 }
                 readers += 1;
+                let ring = ring.as_ref().and_then(RingMemory::ring);
+                if let Some(ring) = ring
+                    && queue.is_empty()
+                    && ring.push(&frame)
+                {
+                    if !told.contains(&handle) {
+                        told.push(handle);
+                    }
+                    continue;
+                }
                 if queue.len() >= QUEUE_FRAMES {
                     card.stats.rx_dropped += 1;
                     continue;
                 }
                 queue.push_back(frame.clone());
+                if let Some(ring) = ring {
+                    ring.set_queued(queue.len());
+                }
                 if !told.contains(&handle) {
                     told.push(handle);
                 }
@@ -233,6 +279,7 @@ enum Path {
     Listing,
     Frames(usize),
     Batch(usize),
+    Ring(usize),
     Mac(usize),
     Stats(usize),
 }
@@ -252,6 +299,7 @@ impl Cards {
             None => Ok(Path::Frames(card)),
             Some("mac") => Ok(Path::Mac(card)),
             Some("batch") => Ok(Path::Batch(card)),
+            Some("ring") => Ok(Path::Ring(card)),
             Some("stats") => Ok(Path::Stats(card)),
             Some(_) => Err(Error::new(ENOENT)),
         }
@@ -273,18 +321,27 @@ impl Scheme for Cards {
             }
             Path::Mac(n) => text(self.cards[n].mac_text(), format!("{n}/mac"), false),
             Path::Stats(n) => text(self.cards[n].stats_text(), format!("{n}/stats"), false),
-            Path::Frames(card) | Path::Batch(card) => {
+            kind @ (Path::Frames(card) | Path::Batch(card) | Path::Ring(card)) => {
                 if caller.uid != 0 {
                     return Err(Error::new(EACCES));
                 }
                 let mode = flags & O_ACCMODE;
-                let batch = matches!(self.parse(path)?, Path::Batch(_));
+                let ring = match kind {
+                    Path::Ring(_) => {
+                        let memory = rt::mem::map_shared(frame_ring::BYTES).inspect_err(|err| {
+                            log::warn!("network:{card}/ring: no memory for the ring: {err}");
+                        })?;
+                        Some(RingMemory { memory, mapped: false })
+                    }
+                    _ => None,
+                };
                 Handle::Frames {
                     card,
                     readable: mode != O_WRONLY,
                     writable: mode != O_RDONLY,
-                    batch,
+                    batch: !matches!(kind, Path::Frames(_)),
                     queue: VecDeque::new(),
+                    ring,
                 }
             }
         };
@@ -308,7 +365,7 @@ impl Scheme for Cards {
                 buf[..n].copy_from_slice(&frame[..n]);
                 Ok(n)
             }
-            Handle::Frames { queue, batch: true, .. } => {
+            Handle::Frames { queue, batch: true, ring, .. } => {
                 let mut at = 0;
                 while let Some(frame) = queue.front() {
                     match frame_batch::put(buf, at, frame) {
@@ -317,6 +374,9 @@ impl Scheme for Cards {
                         None => break,
                     }
                     queue.pop_front();
+                }
+                if let Some(ring) = ring.as_ref().and_then(RingMemory::ring) {
+                    ring.set_queued(queue.len());
                 }
                 if at == 0 { Err(Error::new(EAGAIN)) } else { Ok(at) }
             }
@@ -391,6 +451,7 @@ impl Scheme for Cards {
         Ok(match self.handles.get(handle)? {
             Handle::Text { path, .. } => path.clone(),
             Handle::Frames { card, batch: false, .. } => format!("{card}"),
+            Handle::Frames { card, ring: Some(_), .. } => format!("{card}/ring"),
             Handle::Frames { card, batch: true, .. } => format!("{card}/batch"),
         })
     }
@@ -398,14 +459,29 @@ impl Scheme for Cards {
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
         let ready = match self.handles.get(handle)? {
             Handle::Text { .. } => EventFlags::EVENT_READ | EventFlags::EVENT_WRITE,
-            Handle::Frames { card, queue, .. } => {
+            Handle::Frames { card, queue, ring, .. } => {
+                let in_ring = ring.as_ref().and_then(RingMemory::ring).is_some_and(|r| r.waiting() > 0);
                 let mut flags = EventFlags::empty();
-                flags.set(EventFlags::EVENT_READ, !queue.is_empty());
+                flags.set(EventFlags::EVENT_READ, !queue.is_empty() || in_ring);
                 flags.set(EventFlags::EVENT_WRITE, self.cards[*card].device.can_send());
                 flags
             }
         };
         Ok(ready & interest)
+    }
+
+    /// `network:N/ring`: the ring's memory (offset 0, up to
+    /// [`frame_ring::BYTES`] rounded up to pages); `ENODEV` for any other
+    /// handle.
+    fn fmap(&mut self, handle: usize, offset: usize, len: usize, _flags: MapFlags) -> Result<usize> {
+        let Handle::Frames { ring: Some(ring), .. } = self.handles.get_mut(handle)? else {
+            return Err(Error::new(ENODEV));
+        };
+        if offset != 0 || len == 0 || len > ring.memory.len().next_multiple_of(rt::mem::PAGE_SIZE) {
+            return Err(Error::new(EINVAL));
+        }
+        ring.mapped = true;
+        Ok(ring.memory.addr())
     }
 
     fn close(&mut self, handle: usize) {

@@ -10,7 +10,9 @@
 //! writer (which waits for `EVENT_WRITE` when every transmit slot is in
 //! flight), and a reader's queue that keeps the first 256 frames and
 //! counts the rest dropped; and `network:0/batch`, eight pings in one
-//! write, their replies several per read, bad batches refused whole. A
+//! write, their replies several per read, bad batches refused whole; and
+//! `network:0/ring`, replies through the mapped ring and, past its room,
+//! through the queue it reports. A
 //! self-test boot runs no `init.rc`, so each
 //! test starts `pcid` and `virtio-netd` itself.
 
@@ -662,4 +664,106 @@ pub fn network_batches_carry_many_frames_per_call() -> Outcome {
         crate::support::wait_until(ANSWER_WITHIN, || matches!(batch.read(&mut small), Err(e) if e.errno == sc::EINVAL));
     ensure!(refused, "a 20-byte read of a waiting frame was not refused");
     Ok(format!("8 echo requests in one write, their replies in {reads} reads; 3 bad batches and a short read refused"))
+}
+
+/// Writes every frame of `frames` as batches on `file`, waiting for
+/// transmit slots (a write takes what the slots hold).
+fn send_batches(file: &mut File, frames: &[Vec<u8>]) -> Result<(), String> {
+    let mut out = alloc::vec![0u8; 16 * 1024];
+    let mut len = 0;
+    for frame in frames {
+        len = frame_batch::put(&mut out, len, frame).ok_or("the frames do not fit 16 KiB")?;
+    }
+    let mut at = 0;
+    let sent = crate::support::wait_until(ANSWER_WITHIN, || {
+        while at < len {
+            match file.write(&out[at..len]) {
+                Ok(n) => at += n,
+                Err(_) => return false,
+            }
+        }
+        true
+    });
+    ensure!(sent, "only {at} of {len} bytes of frames sent");
+    Ok(())
+}
+
+/// `network:0/ring`: received frames come through the mapped ring, with
+/// no read; when more come than it holds, the rest wait in the queue, the
+/// ring says how many, and a batch read takes them: none lost, none
+/// twice. `fmap` past the ring, or of a file without one, is refused.
+pub fn network_ring_carries_received_frames() -> Outcome {
+    let _driver = driver()?;
+    let mac = our_mac()?;
+    let host = {
+        let mut net = open_frames()?;
+        resolve_host(&mut net, mac)?
+    };
+    let mut file = ok("open network:0/ring", File::open_with("network:0/ring", O_RDWR | O_NONBLOCK))?;
+    ensure!(ok("fpath", file.path())? == "network:0/ring", "fpath {:?}", file.path());
+    let past = frame_ring::BYTES.next_multiple_of(rt::mem::PAGE_SIZE) + rt::mem::PAGE_SIZE;
+    expect_err("fmap past the ring", rt::mem::map_file_shared(file.fd(), 0, past).map(drop), sc::EINVAL)?;
+    let batch = ok("open network:0/batch", File::open_with("network:0/batch", O_RDWR | O_NONBLOCK))?;
+    expect_err("fmap of network:0/batch", rt::mem::map_file_shared(batch.fd(), 0, 4096).map(drop), sc::ENODEV)?;
+    drop(batch);
+    let memory = ok("map the ring", rt::mem::map_file_shared(file.fd(), 0, frame_ring::BYTES))?;
+    let ring = frame_ring::Ring::new(memory.atomic_u64s()).ok_or("the ring's mapping is too short")?;
+    let mut frame = [0u8; 2048];
+    let mut replies = |ring: &frame_ring::Ring, seqs: &mut Vec<u16>| {
+        let mut taken = 0;
+        loop {
+            match ring.pop(&mut frame) {
+                frame_ring::Popped::Frame(len) => {
+                    taken += 1;
+                    seqs.extend(parse_echo_reply(&frame[..len]).filter(|r| r.id == 0x7269).map(|r| r.seq));
+                }
+                frame_ring::Popped::Empty => return Ok(taken),
+                frame_ring::Popped::Bad => return Err(String::from("the driver put a bad frame in the ring")),
+            }
+        }
+    };
+    // Eight echo requests; their replies through the ring alone.
+    let requests: Vec<Vec<u8>> = (1..=8).map(|seq| ping(host, mac, 0x7269, seq, b"ring")).collect();
+    send_batches(&mut file, &requests)?;
+    let mut seqs = Vec::new();
+    let mut failed = None;
+    crate::support::wait_until(ANSWER_WITHIN, || {
+        if let Err(err) = replies(&ring, &mut seqs) {
+            failed = Some(err);
+        }
+        failed.is_some() || seqs.len() >= 8
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    seqs.sort_unstable();
+    ensure!(seqs == (1..=8).collect::<Vec<u16>>(), "replies {seqs:?} through the ring");
+    ensure!(ring.queued() == 0, "{} frames queued with a ring that had room", ring.queued());
+    expect_err("a read with nothing queued", file.read(&mut [0u8; 2048]), sc::EAGAIN)?;
+    // 100 more with the ring left alone: it fills, the rest are queued.
+    const MORE: u16 = 100;
+    let requests: Vec<Vec<u8>> = (1..=MORE).map(|seq| ping(host, mac, 0x7269, 100 + seq, b"ring")).collect();
+    send_batches(&mut file, &requests[..50])?;
+    send_batches(&mut file, &requests[50..])?;
+    let full = crate::support::wait_until(ANSWER_WITHIN, || ring.waiting() + ring.queued() >= u64::from(MORE));
+    sleep_ms(200);
+    let (in_ring, queued) = (ring.waiting(), ring.queued());
+    ensure!(full && in_ring == frame_ring::SLOTS as u64, "{in_ring} frames in the ring and {queued} queued");
+    let mut seqs = Vec::new();
+    let taken = replies(&ring, &mut seqs)?;
+    let from_ring = seqs.len();
+    let mut buf = alloc::vec![0u8; 16 * 1024];
+    let mut reads = 0;
+    while let Ok(n) = file.read(&mut buf) {
+        reads += 1;
+        let frames = frame_batch::frames(&buf[..n]).map_err(|bad| format!("a bad batch from the queue: {bad:?}"))?;
+        seqs.extend(frames.filter_map(parse_echo_reply).filter(|r| r.id == 0x7269).map(|r| r.seq));
+    }
+    ensure!(ring.queued() == 0, "{} frames still queued after the reads", ring.queued());
+    seqs.sort_unstable();
+    ensure!(seqs == (101..=100 + MORE).collect::<Vec<u16>>(), "replies {seqs:?}");
+    Ok(format!(
+        "8 replies through the ring, no read; of {MORE} more, {from_ring} in the ring ({taken} frames) and the rest \
+         queued ({queued}), taken in {reads} reads; 2 bad maps refused"
+    ))
 }

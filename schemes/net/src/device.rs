@@ -1,6 +1,10 @@
-//! One network card as smoltcp sees it: the `network:N/batch` file of the
+//! One network card as smoltcp sees it: the `network:N/ring` file of the
 //! card's driver (README "Network card"), opened non-blocking, with the
-//! counters `netcfg:` shows. Frames cross in batches (`lib/frame-batch`):
+//! counters `netcfg:` shows. Received frames come through the ring the
+//! file maps (`lib/frame-ring`): copied out of memory shared with the
+//! driver, no scheme call; only frames the driver had to queue (the ring
+//! was full) are read, and only when the ring says some wait. Without a
+//! ring (the mapping failed) every received frame is read as below. Frames cross in batches (`lib/frame-batch`):
 //! a read takes every frame waiting that fits [`BATCH`] bytes, and the
 //! frames smoltcp sends in one poll go out in one write when the stack
 //! calls [`Frames::flush`]: one scheme call to the driver for a burst of
@@ -28,7 +32,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use frame_ring::{Popped, Ring};
 use rt::fs::File;
+use rt::mem::SharedMapping;
 use scheme::sc::EAGAIN;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -65,6 +71,11 @@ pub struct Frames {
     pub full_ports: Vec<u16>,
     /// The driver failed a read or write (it died): netd must start over.
     pub failed: Option<rt::Error>,
+    /// The driver's ring of received frames, when mapped.
+    ring: Option<SharedMapping>,
+    /// Read once even if the ring says nothing is queued: the loop's timer
+    /// asks, since a dead driver sends no event and only a read finds out.
+    pub probe: bool,
     /// The last batch read, and where its next frame starts.
     rx: Vec<u8>,
     rx_at: usize,
@@ -78,9 +89,11 @@ pub struct Frames {
 }
 
 impl Frames {
-    pub fn new(file: File) -> Frames {
+    pub fn new(file: File, ring: Option<SharedMapping>) -> Frames {
         Frames {
             file,
+            ring,
+            probe: false,
             rx_ready: true,
             full_ports: Vec::new(),
             failed: None,
@@ -97,6 +110,9 @@ impl Frames {
     /// The next received frame's place in `rx`: from the batch in hand,
     /// or a new batch read from the driver.
     fn next_frame(&mut self) -> Option<(usize, usize)> {
+        // A read that gave nothing ends the search (the ring's `queued`
+        // may be stale, or a broken driver's).
+        let mut read_nothing = false;
         loop {
             if self.rx_at + frame_batch::HEADER <= self.rx_end {
                 let header = &self.rx[self.rx_at..self.rx_at + frame_batch::HEADER];
@@ -105,13 +121,38 @@ impl Frames {
                 self.rx_at = start + len;
                 return Some((start, len));
             }
-            if !self.rx_ready {
+            if let Some(ring) = self.ring.as_ref().and_then(|ring| Ring::new(ring.atomic_u64s())) {
+                // One frame from the ring, put in `rx` as a batch of one.
+                match ring.pop(&mut self.rx[frame_batch::HEADER..]) {
+                    Popped::Frame(len) => {
+                        self.rx[..frame_batch::HEADER].copy_from_slice(&(len as u16).to_le_bytes());
+                        self.rx_at = 0;
+                        self.rx_end = frame_batch::HEADER + len;
+                        continue;
+                    }
+                    Popped::Bad => {
+                        self.counters.errors += 1;
+                        continue;
+                    }
+                    Popped::Empty if ring.queued() == 0 && !core::mem::take(&mut self.probe) => {
+                        self.rx_ready = false;
+                        return None;
+                    }
+                    // Frames the ring had no room for wait in the driver.
+                    Popped::Empty => {}
+                }
+            } else if !self.rx_ready {
                 return None;
             }
+            if read_nothing {
+                return None;
+            }
+            read_nothing = true;
             match self.file.read(&mut self.rx) {
                 // The driver hands out only checked batches; anything else
                 // would be a broken driver, counted and ignored.
                 Ok(n) if n > 0 && frame_batch::frames(&self.rx[..n]).is_ok() => {
+                    read_nothing = false;
                     self.rx_at = 0;
                     self.rx_end = n;
                     // Room was left for another frame: the driver gave all

@@ -2,7 +2,7 @@
 //! driver serves in `network:` (README "Network").
 //!
 //! Set-up, as root: read the `network:` listing, open each card's frames
-//! (`network:N`) and MAC (`network:N/mac`), make one smoltcp interface
+//! (`network:N/ring`, its ring of received frames mapped) and MAC (`network:N/mac`), make one smoltcp interface
 //! per card (DHCP on each; the first card takes `--fallback ADDR/PREFIX
 //! GATEWAY DNS` when no DHCP server answers in five seconds), register
 //! `tcp:`, `udp:`, `icmp:`, `netcfg:` and `ip:`, enter the null namespace and
@@ -111,7 +111,7 @@ fn cards(seed: u64) -> Result<Vec<Card>> {
             log::warn!("{driver}: no usable MAC address; card skipped");
             continue;
         };
-        let frames = alloc::format!("{driver}/batch");
+        let frames = alloc::format!("{driver}/ring");
         let file = match File::open_with(&frames, sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC) {
             Ok(file) => file,
             Err(err) => {
@@ -119,8 +119,12 @@ fn cards(seed: u64) -> Result<Vec<Card>> {
                 continue;
             }
         };
+        // Without the ring every frame is read: slower, still correct.
+        let ring = rt::mem::map_file_shared(file.fd(), 0, frame_ring::BYTES)
+            .inspect_err(|err| log::warn!("{frames}: cannot map the ring ({err}); reading every frame"))
+            .ok();
         let index = cards.len();
-        cards.push(Card::new(index, driver, mac, Frames::new(file), now, seed ^ index as u64));
+        cards.push(Card::new(index, driver, mac, Frames::new(file, ring), now, seed ^ index as u64));
     }
     Ok(cards)
 }
@@ -234,6 +238,7 @@ fn main() -> Result<()> {
                     // finds out (and takes any frame an event missed).
                     for card in &mut stack.borrow_mut().cards {
                         card.frames.rx_ready = true;
+                        card.frames.probe = true;
                     }
                 }
                 data => {
