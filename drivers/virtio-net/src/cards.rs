@@ -28,7 +28,8 @@
 //!   burst of frames, not one each.
 //! - `network:N/ring` (root only): a batch handle whose received frames
 //!   come first through memory shared with its opener (`lib/frame-ring`):
-//!   `fmap` of its first [`frame_ring::BYTES`] bytes maps the ring, each
+//!   `fmap` of its first [`frame_ring::BYTES`] bytes maps the ring (made
+//!   then; at most [`MAX_RINGS`] at once, `EBUSY` after), each
 //!   frame that arrives is copied into it (while the handle's queue is
 //!   empty and the ring has room, else queued as for `batch`, and the ring
 //!   says how many wait there) and `event:` is told; the reader copies
@@ -60,8 +61,8 @@ use alloc::vec::Vec;
 use rt::mem::SharedMapping;
 use rt::prelude::*;
 use scheme::sc::{
-    EACCES, EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOENT, MODE_CHR, MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE, O_RDONLY,
-    O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+    EACCES, EAGAIN, EBADF, EBUSY, EINVAL, EIO, ENODEV, ENOENT, MODE_CHR, MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE,
+    O_RDONLY, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat};
 use virtio_glue::net::{MAX_FRAME, MIN_FRAME, NetDevice, NetError};
@@ -130,20 +131,23 @@ enum Handle {
     },
 }
 
-/// A `network:N/ring` handle's ring: its memory, and whether the opener
-/// mapped it yet (until then frames go to the queue: nobody would take
-/// them from the ring).
+/// A `network:N/ring` handle's ring: its memory, made at the opener's
+/// first `fmap` (until then frames go to the queue: nobody would take
+/// them from a ring, and a handle never mapped costs no memory).
 struct RingMemory {
-    memory: SharedMapping,
-    mapped: bool,
+    memory: Option<SharedMapping>,
 }
 
 impl RingMemory {
     /// The ring, once its reader mapped it.
     fn ring(&self) -> Option<frame_ring::Ring<'_>> {
-        frame_ring::Ring::new(self.memory.atomic_u64s()).filter(|_| self.mapped)
+        frame_ring::Ring::new(self.memory.as_ref()?.atomic_u64s())
     }
 }
+
+/// Rings mapped at once, over all cards (each holds 33 pages of the
+/// driver's memory): a later `fmap` is `EBUSY`.
+pub const MAX_RINGS: usize = 8;
 
 pub struct Cards {
     cards: Vec<Card>,
@@ -327,12 +331,7 @@ impl Scheme for Cards {
                 }
                 let mode = flags & O_ACCMODE;
                 let ring = match kind {
-                    Path::Ring(_) => {
-                        let memory = rt::mem::map_shared(frame_ring::BYTES).inspect_err(|err| {
-                            log::warn!("network:{card}/ring: no memory for the ring: {err}");
-                        })?;
-                        Some(RingMemory { memory, mapped: false })
-                    }
+                    Path::Ring(_) => Some(RingMemory { memory: None }),
                     _ => None,
                 };
                 Handle::Frames {
@@ -474,14 +473,27 @@ impl Scheme for Cards {
     /// [`frame_ring::BYTES`] rounded up to pages); `ENODEV` for any other
     /// handle.
     fn fmap(&mut self, handle: usize, offset: usize, len: usize, _flags: MapFlags) -> Result<usize> {
-        let Handle::Frames { ring: Some(ring), .. } = self.handles.get_mut(handle)? else {
+        let mapped = self
+            .handles
+            .iter()
+            .filter(|(_, h)| matches!(h, Handle::Frames { ring: Some(RingMemory { memory: Some(_) }), .. }))
+            .count();
+        let Handle::Frames { card, ring: Some(ring), .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(ENODEV));
         };
-        if offset != 0 || len == 0 || len > ring.memory.len().next_multiple_of(rt::mem::PAGE_SIZE) {
+        if offset != 0 || len == 0 || len > frame_ring::BYTES.next_multiple_of(rt::mem::PAGE_SIZE) {
             return Err(Error::new(EINVAL));
         }
-        ring.mapped = true;
-        Ok(ring.memory.addr())
+        if ring.memory.is_none() {
+            if mapped >= MAX_RINGS {
+                log::warn!("network:{card}/ring: {MAX_RINGS} rings mapped already; fmap refused (EBUSY)");
+                return Err(Error::new(EBUSY));
+            }
+            let memory = rt::mem::map_shared(frame_ring::BYTES)
+                .inspect_err(|err| log::warn!("network:{card}/ring: no memory for the ring: {err}"))?;
+            ring.memory = Some(memory);
+        }
+        ring.memory.as_ref().map(SharedMapping::addr).ok_or(Error::new(EIO))
     }
 
     fn close(&mut self, handle: usize) {
