@@ -24,8 +24,8 @@
 //!   or more); a write sends the frames of one batch in order, as many as
 //!   the transmit slots take, and returns the bytes of those sent (`EAGAIN`
 //!   when none could be); a batch with a bad length or a cut frame is
-//!   refused whole (`EINVAL`). `netd` uses it: one scheme call for a
-//!   burst of frames, not one each.
+//!   refused whole (`EINVAL`): one scheme call for a burst of frames,
+//!   not one each (`netd` sends this way, on its `ring` file).
 //! - `network:N/ring` (root only): a batch handle whose received frames
 //!   come first through memory shared with its opener (`lib/frame-ring`):
 //!   `fmap` of its first [`frame_ring::BYTES`] bytes maps the ring (made
