@@ -25,23 +25,22 @@ pub fn write_fmt(args: fmt::Arguments) {
 /// Write raw bytes (user output through `debug:`) as one piece; newlines
 /// become CR LF like the kernel's own lines.
 pub fn write_bytes(bytes: &[u8]) {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        let mut serial = SERIAL.lock();
-        for &byte in bytes {
-            if byte == b'\n' {
-                serial.write_byte(b'\r');
-            }
-            serial.write_byte(byte);
-        }
-    });
+    write_piece(bytes, true);
 }
 
 /// Write `bytes` exactly as given (a console driver's output, which has
 /// its own CR LF), as one piece: nothing else on COM1 lands inside it.
 pub fn write_raw(bytes: &[u8]) {
+    write_piece(bytes, false);
+}
+
+fn write_piece(bytes: &[u8], crlf: bool) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         let mut serial = SERIAL.lock();
         for &byte in bytes {
+            if crlf && byte == b'\n' {
+                serial.write_byte(b'\r');
+            }
             serial.write_byte(byte);
         }
     });

@@ -118,30 +118,31 @@ impl Card {
 enum Handle {
     /// The listing, `mac` or `stats`: text as it was at the open.
     Text { text: Vec<u8>, offset: usize, path: String, directory: bool },
-    /// `network:N` (or `network:N/batch`: several frames per call; or
-    /// `network:N/ring`: batches, received frames through `ring` first):
-    /// the frames waiting for this reader.
-    Frames {
-        card: usize,
-        readable: bool,
-        writable: bool,
-        batch: bool,
-        queue: VecDeque<Rc<[u8]>>,
-        ring: Option<RingMemory>,
-    },
+    /// `network:N`, `network:N/batch` or `network:N/ring` ([`Form`]): the
+    /// frames waiting for this reader.
+    Frames { card: usize, readable: bool, writable: bool, form: Form, queue: VecDeque<Rc<[u8]>> },
 }
 
-/// A `network:N/ring` handle's ring: its memory, made at the opener's
-/// first `fmap` (until then frames go to the queue: nobody would take
-/// them from a ring, and a handle never mapped costs no memory).
-struct RingMemory {
-    memory: Option<SharedMapping>,
+/// How a frames handle moves frames.
+enum Form {
+    /// `network:N`: one frame per call.
+    Single,
+    /// `network:N/batch`: several frames per call (`lib/frame-batch`).
+    Batch,
+    /// `network:N/ring`: batches, received frames through the ring first;
+    /// its memory is made at the opener's first `fmap` (until then frames
+    /// go to the queue: nobody would take them from a ring, and a handle
+    /// never mapped costs no memory).
+    Ring(Option<SharedMapping>),
 }
 
-impl RingMemory {
+impl Form {
     /// The ring, once its reader mapped it.
     fn ring(&self) -> Option<frame_ring::Ring<'_>> {
-        frame_ring::Ring::new(self.memory.as_ref()?.atomic_u64s())
+        match self {
+            Form::Ring(Some(memory)) => frame_ring::Ring::new(memory.atomic_u64s()),
+            _ => None,
+        }
     }
 }
 
@@ -194,12 +195,12 @@ impl Cards {
             let frame: Rc<[u8]> = frame.into();
             let mut readers = 0;
             for (handle, state) in self.handles.iter_mut() {
-                let Handle::Frames { card: of, readable: true, queue, ring, .. } = state else { continue };
+                let Handle::Frames { card: of, readable: true, queue, form, .. } = state else { continue };
                 if *of != index {
                     continue;
                 }
                 readers += 1;
-                let ring = ring.as_ref().and_then(RingMemory::ring);
+                let ring = form.ring();
                 if let Some(ring) = ring
                     && queue.is_empty()
                     && ring.push(&frame)
@@ -330,17 +331,17 @@ impl Scheme for Cards {
                     return Err(Error::new(EACCES));
                 }
                 let mode = flags & O_ACCMODE;
-                let ring = match kind {
-                    Path::Ring(_) => Some(RingMemory { memory: None }),
-                    _ => None,
+                let form = match kind {
+                    Path::Ring(_) => Form::Ring(None),
+                    Path::Batch(_) => Form::Batch,
+                    _ => Form::Single,
                 };
                 Handle::Frames {
                     card,
                     readable: mode != O_WRONLY,
                     writable: mode != O_RDONLY,
-                    batch: !matches!(kind, Path::Frames(_)),
+                    form,
                     queue: VecDeque::new(),
-                    ring,
                 }
             }
         };
@@ -358,13 +359,13 @@ impl Scheme for Cards {
                 Ok(n)
             }
             Handle::Frames { readable: false, .. } => Err(Error::new(EBADF)),
-            Handle::Frames { queue, batch: false, .. } => {
+            Handle::Frames { queue, form: Form::Single, .. } => {
                 let frame = queue.pop_front().ok_or(Error::new(EAGAIN))?;
                 let n = buf.len().min(frame.len());
                 buf[..n].copy_from_slice(&frame[..n]);
                 Ok(n)
             }
-            Handle::Frames { queue, batch: true, ring, .. } => {
+            Handle::Frames { queue, form, .. } => {
                 let mut at = 0;
                 while let Some(frame) = queue.front() {
                     match frame_batch::put(buf, at, frame) {
@@ -374,7 +375,7 @@ impl Scheme for Cards {
                     }
                     queue.pop_front();
                 }
-                if let Some(ring) = ring.as_ref().and_then(RingMemory::ring) {
+                if let Some(ring) = form.ring() {
                     ring.set_queued(queue.len());
                 }
                 if at == 0 { Err(Error::new(EAGAIN)) } else { Ok(at) }
@@ -383,9 +384,10 @@ impl Scheme for Cards {
     }
 
     fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
-        let &Handle::Frames { card: index, writable, batch, .. } = self.handles.get(handle)? else {
+        let Handle::Frames { card: index, writable, form, .. } = self.handles.get(handle)? else {
             return Err(Error::new(EBADF));
         };
+        let (index, batch) = (*index, !matches!(form, Form::Single));
         if !writable {
             return Err(Error::new(EBADF));
         }
@@ -449,17 +451,17 @@ impl Scheme for Cards {
     fn fpath(&mut self, handle: usize) -> Result<String> {
         Ok(match self.handles.get(handle)? {
             Handle::Text { path, .. } => path.clone(),
-            Handle::Frames { card, batch: false, .. } => format!("{card}"),
-            Handle::Frames { card, ring: Some(_), .. } => format!("{card}/ring"),
-            Handle::Frames { card, batch: true, .. } => format!("{card}/batch"),
+            Handle::Frames { card, form: Form::Single, .. } => format!("{card}"),
+            Handle::Frames { card, form: Form::Batch, .. } => format!("{card}/batch"),
+            Handle::Frames { card, form: Form::Ring(_), .. } => format!("{card}/ring"),
         })
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
         let ready = match self.handles.get(handle)? {
             Handle::Text { .. } => EventFlags::EVENT_READ | EventFlags::EVENT_WRITE,
-            Handle::Frames { card, queue, ring, .. } => {
-                let in_ring = ring.as_ref().and_then(RingMemory::ring).is_some_and(|r| r.waiting() > 0);
+            Handle::Frames { card, queue, form, .. } => {
+                let in_ring = form.ring().is_some_and(|r| r.waiting() > 0);
                 let mut flags = EventFlags::empty();
                 flags.set(EventFlags::EVENT_READ, !queue.is_empty() || in_ring);
                 flags.set(EventFlags::EVENT_WRITE, self.cards[*card].device.can_send());
@@ -473,27 +475,24 @@ impl Scheme for Cards {
     /// [`frame_ring::BYTES`] rounded up to pages); `ENODEV` for any other
     /// handle.
     fn fmap(&mut self, handle: usize, offset: usize, len: usize, _flags: MapFlags) -> Result<usize> {
-        let mapped = self
-            .handles
-            .iter()
-            .filter(|(_, h)| matches!(h, Handle::Frames { ring: Some(RingMemory { memory: Some(_) }), .. }))
-            .count();
-        let Handle::Frames { card, ring: Some(ring), .. } = self.handles.get_mut(handle)? else {
+        let mapped =
+            self.handles.iter().filter(|(_, h)| matches!(h, Handle::Frames { form: Form::Ring(Some(_)), .. })).count();
+        let Handle::Frames { card, form: Form::Ring(memory), .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(ENODEV));
         };
         if offset != 0 || len == 0 || len > frame_ring::BYTES.next_multiple_of(rt::mem::PAGE_SIZE) {
             return Err(Error::new(EINVAL));
         }
-        if ring.memory.is_none() {
-            if mapped >= MAX_RINGS {
-                log::warn!("network:{card}/ring: {MAX_RINGS} rings mapped already; fmap refused (EBUSY)");
-                return Err(Error::new(EBUSY));
-            }
-            let memory = rt::mem::map_shared(frame_ring::BYTES)
-                .inspect_err(|err| log::warn!("network:{card}/ring: no memory for the ring: {err}"))?;
-            ring.memory = Some(memory);
+        if let Some(memory) = memory {
+            return Ok(memory.addr());
         }
-        ring.memory.as_ref().map(SharedMapping::addr).ok_or(Error::new(EIO))
+        if mapped >= MAX_RINGS {
+            log::warn!("network:{card}/ring: {MAX_RINGS} rings mapped already; fmap refused (EBUSY)");
+            return Err(Error::new(EBUSY));
+        }
+        let made = rt::mem::map_shared(frame_ring::BYTES)
+            .inspect_err(|err| log::warn!("network:{card}/ring: no memory for the ring: {err}"))?;
+        Ok(memory.insert(made).addr())
     }
 
     fn close(&mut self, handle: usize) {

@@ -4,8 +4,8 @@
 //! file maps (`lib/frame-ring`): copied out of memory shared with the
 //! driver, no scheme call; only frames the driver had to queue (the ring
 //! was full) are read, and only when the ring says some wait. Without a
-//! ring (the mapping failed) every received frame is read as below. Frames cross in batches (`lib/frame-batch`):
-//! a read takes every frame waiting that fits [`BATCH`] bytes, and the
+//! ring (the mapping failed) every received frame is read as below.
+//! Frames cross in batches (`lib/frame-batch`): a read takes every frame waiting that fits [`BATCH`] bytes, and the
 //! frames smoltcp sends in one poll go out in one write when the stack
 //! calls [`Frames::flush`]: one scheme call to the driver for a burst of
 //! frames, which is what a frame costs most under QEMU (two switches).

@@ -2,8 +2,8 @@
 //! driver serves in `network:` (README "Network").
 //!
 //! Set-up, as root: read the `network:` listing, open each card's frames
-//! (`network:N/ring`, its ring of received frames mapped) and MAC (`network:N/mac`), make one smoltcp interface
-//! per card (DHCP on each; the first card takes `--fallback ADDR/PREFIX
+//! (`network:N/ring`, its ring of received frames mapped) and MAC
+//! (`network:N/mac`), make one smoltcp interface per card (DHCP on each; the first card takes `--fallback ADDR/PREFIX
 //! GATEWAY DNS` when no DHCP server answers in five seconds), register
 //! `tcp:`, `udp:`, `icmp:`, `netcfg:` and `ip:`, enter the null namespace and
 //! serve as uid [`NET_UID`].
