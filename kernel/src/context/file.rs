@@ -32,8 +32,9 @@ pub struct FileDescription {
 
 /// The status flags `F_SETFL` may change.
 pub const SETTABLE_FLAGS: usize = O_NONBLOCK | O_APPEND;
-/// The flags a description keeps from its open.
-const KEPT_FLAGS: usize = O_ACCMODE | SETTABLE_FLAGS;
+/// The flags a description keeps from its open (what its reads and
+/// writes pass on to the scheme).
+pub const KEPT_FLAGS: usize = O_ACCMODE | SETTABLE_FLAGS;
 
 impl FileDescription {
     pub fn new(scheme: SchemeRef, handle: usize, open_flags: usize) -> FileDescription {

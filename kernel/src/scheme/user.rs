@@ -39,7 +39,9 @@ use smallvec::SmallVec;
 
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
-use scheme_proto::{INLINE_MAX, Kind, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response};
+use scheme_proto::{
+    INLINE_MAX, Kind, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
+};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -257,6 +259,48 @@ pub enum Step {
     Close,
 }
 
+impl Step {
+    /// The request for this step on `handle`, with `flags` the file's
+    /// (its id and caller left to fill in), and the most answer data it
+    /// may get.
+    fn request(&self, handle: usize, flags: usize) -> (Request, usize) {
+        let mut request = Request::new(0, Op::Close);
+        request.handle = handle as u64;
+        let most = match self {
+            Step::Read(len) => {
+                (request.op, request.flags, request.len) = (Op::Read, flags as u32, *len as u64);
+                *len
+            }
+            Step::Write(data) => {
+                (request.op, request.flags, request.len) = (Op::Write, flags as u32, data.len() as u64);
+                request.payload = Payload::Inline;
+                0
+            }
+            Step::Seek(offset, whence) => {
+                (request.op, request.flags, request.arg) = (Op::Seek, *whence as u32, *offset as u64);
+                0
+            }
+            Step::Fstat => {
+                (request.op, request.len) = (Op::Fstat, size_of::<Stat>() as u64);
+                size_of::<Stat>()
+            }
+            Step::Close => 0,
+        };
+        (request, most)
+    }
+
+    /// Whether an answer (`value`, `data`) to this step makes sense.
+    fn fits(&self, value: usize, data: &[u8]) -> bool {
+        match self {
+            Step::Read(len) => data.len() <= *len && value == data.len(),
+            Step::Write(bytes) => data.is_empty() && value <= bytes.len(),
+            Step::Seek(..) => data.is_empty(),
+            Step::Fstat => data.len() == size_of::<Stat>(),
+            Step::Close => data.is_empty() && value == 0,
+        }
+    }
+}
+
 /// What a chain's steps did (see [`Chained::step`]), as far as the chain
 /// went: it ends at the first failure, or after the open if the daemon
 /// answered it with a file of its own.
@@ -288,6 +332,8 @@ struct ChainRun {
     pid: u32,
     uid: u32,
     gid: u32,
+    /// What the steps' reads and writes pass on: the open's kept flags.
+    flags: usize,
     progress: Mutex<ChainProgress>,
     /// The caller sleeps here until `finished`.
     done: WaitQueue,
@@ -302,6 +348,9 @@ struct ChainProgress {
     closed: bool,
     /// Outcomes so far: the open's first.
     outcomes: Vec<Result<Answer, Error>>,
+    /// How many of `steps` (the first ones) the chain's `Op::Chain`
+    /// request carries while the daemon has it (0: the links go one by one).
+    carried: usize,
     finished: bool,
     /// The caller gave up (killed): finish, closing what was opened.
     cancelled: bool,
@@ -313,11 +362,13 @@ impl ChainRun {
             pid: 0,
             uid: 0,
             gid: 0,
+            flags: 0,
             progress: Mutex::new(ChainProgress {
                 steps: VecDeque::new(),
                 handle: None,
                 closed: false,
                 outcomes: Vec::new(),
+                carried: 0,
                 finished: false,
                 cancelled: false,
             }),
@@ -328,10 +379,12 @@ impl ChainRun {
     /// Make a kept (or new) chain a new one for `request`'s caller.
     fn reset(&mut self, request: &Request) {
         (self.pid, self.uid, self.gid) = (request.pid, request.uid, request.gid);
+        self.flags = request.flags as usize & file::KEPT_FLAGS;
         let progress = self.progress.get_mut();
         progress.steps.clear();
         progress.outcomes.clear();
         progress.handle = None;
+        progress.carried = 0;
         (progress.closed, progress.finished, progress.cancelled) = (false, false, false);
     }
 }
@@ -375,6 +428,9 @@ pub struct UserScheme {
     spare: Mutex<Vec<Arc<Call>>>,
     /// A finished chain kept for the next ([`UserScheme::chain_open`]).
     spare_chain: Mutex<Option<Arc<ChainRun>>>,
+    /// The daemon takes a chain as one request (`Op::Chain`): it said so
+    /// with a `Kind::Takes` message.
+    takes_chains: AtomicBool,
     /// What the kernel read ahead on the daemon's files ([`read_ahead`]).
     ahead: ReadAhead,
 }
@@ -394,6 +450,7 @@ impl UserScheme {
             next_id: AtomicU64::new(1),
             spare: Mutex::new(Vec::new()),
             spare_chain: Mutex::new(None),
+            takes_chains: AtomicBool::new(false),
             ahead: ReadAhead::default(),
         }
     }
@@ -711,6 +768,10 @@ impl UserScheme {
     fn answer_decoded(&self, response: &Response, written: usize, data: Inline) -> Result<usize, Error> {
         match response.kind {
             Kind::Nop => return Ok(written),
+            Kind::Takes => {
+                self.takes_chains.store(response.flags & TAKES_CHAINS != 0, Ordering::Relaxed);
+                return Ok(written);
+            }
             Kind::Event => {
                 let flags = EventFlags::from_bits_truncate(response.flags as usize);
                 event::trigger(key_of(self), response.value as usize, flags);
@@ -777,6 +838,10 @@ impl UserScheme {
                     file::take_current(file::Fd(value)).map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
                 Ok(Ok(Ok(Answer::File(file))))
             }
+            Kind::Value if request.op == Op::Chain => {
+                let count = self.chain_answers(call, value, &data)?;
+                Ok(count.map(|count| Ok(Answer::Value(count, Data::new()))))
+            }
             Kind::Value if request.op == Op::Fmap => {
                 // The daemon answered an address of its own: the caller
                 // gets the frames behind it (taken here, in the daemon).
@@ -812,6 +877,61 @@ impl UserScheme {
         }
     }
 
+    /// The answer to an `Op::Chain` request: `count` link answers in
+    /// `data`, recorded in the chain's outcomes (all of them, or none if
+    /// one makes no sense). `Ok(Err(_))`: the daemon's buffer could not be
+    /// read.
+    fn chain_answers(&self, call: &Call, count: usize, data: &Inline) -> Result<Result<usize, Error>, Garbage> {
+        let run = call.chain.as_ref().ok_or(Garbage::invalid("a chain's answer without a chain"))?;
+        // The answers in kernel memory: on the stack when small.
+        let mut here = [0u8; CHAIN_ANSWER_ON_STACK];
+        let heap: Vec<u8>;
+        let bytes: &[u8] = match data {
+            Inline::Kernel(bytes) => bytes,
+            Inline::User(buf) if buf.len() <= here.len() => match buf.copy_to_kernel(&mut here[..buf.len()]) {
+                Ok(()) => &here[..buf.len()],
+                Err(err) => return Ok(Err(err)),
+            },
+            Inline::User(buf) => match buf.to_vec() {
+                Ok(bytes) => {
+                    heap = bytes;
+                    &heap
+                }
+                Err(err) => return Ok(Err(err)),
+            },
+        };
+        let mut answers = scheme_proto::answers(bytes);
+        let bad = |_| Garbage::invalid("a chain's answers do not decode");
+        let (open, open_data) = answers.next().ok_or(Garbage::invalid("a chain answered with no link"))?.map_err(bad)?;
+        if !open_data.is_empty() {
+            return Err(Garbage::invalid("data on an open's answer"));
+        }
+        if open.kind == Kind::Fd {
+            // A file of the daemon's for the open: nothing can follow it.
+            if count != 1 || answers.next().is_some() {
+                return Err(Garbage::invalid("links answered after an open that gave an fd"));
+            }
+            let file = file::take_current(file::Fd(open.value as usize))
+                .map_err(|_| Garbage { why: "no such fd", errno: EBADF })?;
+            without_interrupts(|| run.progress.lock().outcomes.push(Ok(Answer::File(file))));
+            return Ok(Ok(1));
+        }
+        let read_ahead = without_interrupts(|| {
+            let mut progress = run.progress.lock();
+            let progress = &mut *progress;
+            let before = progress.outcomes.len();
+            let recorded = record_chain_answers(progress, count, (open, open_data), answers);
+            if recorded.is_err() {
+                progress.outcomes.truncate(before);
+            }
+            recorded
+        })?;
+        if read_ahead {
+            self.ahead.enable(open.value as usize);
+        }
+        Ok(Ok(count))
+    }
+
     /// Hand `outcome` to the caller of `call` (or discard it if the caller
     /// is gone).
     fn complete(&self, call: &Arc<Call>, outcome: Result<Answer, Error>) {
@@ -842,9 +962,12 @@ impl UserScheme {
     /// Open `path` and run `steps` on the handle, as one chain: each call
     /// is queued for the daemon when the one before is answered (in the
     /// daemon's own write, so its next read takes it at once), and the
-    /// caller sleeps once for all of them. A chain ends at the first
-    /// failure. Paths and data are inline (the caller checks the sizes).
-    /// `then` gets the open's result and what the steps did.
+    /// caller sleeps once for all of them. A daemon that takes chains gets
+    /// the open and the steps whose requests and answers fit inline as one
+    /// `Op::Chain` request, and the rest (those left over, or not run by the
+    /// daemon) one by one after it. A chain ends at the first failure.
+    /// Paths and data are inline (the caller checks the sizes). `then` gets
+    /// the open's result and what the steps did.
     pub fn chain_open<R>(
         &self,
         path: &[u8],
@@ -861,18 +984,25 @@ impl UserScheme {
         request.len = path.len() as u64;
         let spare = without_interrupts(|| self.spare_chain.lock().take());
         let mut run = spare.filter(|run| Arc::strong_count(run) == 1).unwrap_or_else(|| Arc::new(ChainRun::new()));
+        let as_one = self.takes_chains.load(Ordering::Relaxed) && REQUEST_SIZE + path.len() <= INLINE_MAX;
+        let mut links = Vec::new();
         let changes = {
             let fresh = Arc::get_mut(&mut run).expect("a chain not shared yet");
             fresh.reset(&request);
+            let link_flags = fresh.flags;
             let progress = fresh.progress.get_mut();
             for step in steps {
                 progress.steps.push_back(step);
             }
             progress.outcomes.reserve(progress.steps.len() + 1);
+            if as_one {
+                progress.carried = chain_links(&request, path, &progress.steps, link_flags, &mut links);
+                (request.op, request.len) = (Op::Chain, links.len() as u64);
+            }
             changes_data(Op::Open, flags as u32) || progress.steps.iter().any(|step| matches!(step, Step::Write(_)))
         };
         let call = self.call_for(request, None, |call| {
-            call.inline = Data::from_slice(path);
+            call.inline = if as_one { Data::from_vec(links) } else { Data::from_slice(path) };
             call.chain = Some(run.clone());
         });
         if let Err(err) = self.submit(call) {
@@ -929,52 +1059,57 @@ impl UserScheme {
         let (queued, finished) = without_interrupts(|| {
             let mut state = self.state.lock();
             let mut progress = run.progress.lock();
-            let ok = outcome.is_ok();
-            if op == Op::Open
-                && let Ok(Answer::Value(handle, _)) = &outcome
-            {
-                progress.handle = Some(*handle);
-            }
-            progress.outcomes.push(outcome);
+            let ok = match (op, outcome) {
+                // The daemon answered `count` links of a chain request: their
+                // outcomes are recorded already (`chain_answers`).
+                (Op::Chain, Ok(Answer::Value(count, _))) => {
+                    progress.carried = 0;
+                    let first = progress.outcomes.len() - count;
+                    if let Some(Ok(Answer::Value(handle, _))) = progress.outcomes.get(first) {
+                        progress.handle = Some(*handle);
+                    }
+                    for _ in 1..count {
+                        if let Some(Step::Close) = progress.steps.pop_front() {
+                            progress.closed = true;
+                        }
+                    }
+                    matches!(progress.outcomes.last(), Some(Ok(Answer::Value(..))))
+                }
+                (op, outcome) => {
+                    progress.carried = 0;
+                    if op == Op::Open
+                        && let Ok(Answer::Value(handle, _)) = &outcome
+                    {
+                        progress.handle = Some(*handle);
+                    }
+                    // (A chain request fails whole: its open failed.)
+                    let ok = outcome.is_ok();
+                    progress.outcomes.push(outcome);
+                    ok
+                }
+            };
             let mut queued = false;
-            let next = match (ok && !progress.cancelled && state.alive, progress.handle) {
+            let next = match (ok && !progress.cancelled && !progress.closed && state.alive, progress.handle) {
                 (true, Some(handle)) => progress.steps.pop_front().map(|step| (handle, step)),
                 _ => None,
             };
             if let Some((handle, step)) = next {
                 queued = true;
-                let call = self.call_for(request(Op::Close, handle), None, |call| {
-                    let last = matches!(step, Step::Close);
-                    match step {
-                        Step::Read(len) => {
-                            call.request.op = Op::Read;
-                            call.request.len = len as u64;
-                        }
-                        Step::Write(data) => {
-                            call.request.op = Op::Write;
-                            call.request.payload = Payload::Inline;
-                            call.request.len = data.len() as u64;
-                            call.inline = Data::from_vec(data);
-                        }
-                        Step::Seek(offset, whence) => {
-                            call.request.op = Op::Seek;
-                            call.request.flags = whence as u32;
-                            call.request.arg = offset as u64;
-                        }
-                        Step::Fstat => {
-                            call.request.op = Op::Fstat;
-                            call.request.len = size_of::<Stat>() as u64;
-                        }
-                        Step::Close => {
-                            // No answer comes: it is done once queued, and it
-                            // ends the chain (nothing can follow on the handle).
-                            progress.closed = true;
-                            progress.outcomes.push(Ok(Answer::Value(0, Data::new())));
-                        }
-                    }
-                    if !last {
+                let (mut link, _) = step.request(handle, run.flags);
+                link.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                (link.pid, link.uid, link.gid) = (run.pid, run.uid, run.gid);
+                let call = self.call_for(link, None, |call| match step {
+                    Step::Write(data) => {
+                        call.inline = Data::from_vec(data);
                         call.chain = Some(run.clone());
                     }
+                    Step::Close => {
+                        // No answer comes: it is done once queued, and it
+                        // ends the chain (nothing can follow on the handle).
+                        progress.closed = true;
+                        progress.outcomes.push(Ok(Answer::Value(0, Data::new())));
+                    }
+                    _ => call.chain = Some(run.clone()),
                 });
                 let more = call.chain.is_some();
                 state.queue.push_front(call);
@@ -1524,4 +1659,78 @@ fn changes_data(op: Op, flags: u32) -> bool {
         Op::Open => flags as usize & (abi::syscall::O_CREAT | abi::syscall::O_TRUNC) != 0,
         _ => true,
     }
+}
+
+/// A chain's answers up to this many bytes are read onto the kernel stack
+/// (an open, a small read and a close take 112).
+const CHAIN_ANSWER_ON_STACK: usize = 256;
+
+/// The links of an `Op::Chain` request into `links`: the open (`open`,
+/// `path`), then as many of `steps` as fit inline (their requests and
+/// their largest answers within `INLINE_MAX` each way). Returns how many
+/// steps it carries.
+fn chain_links(open: &Request, path: &[u8], steps: &VecDeque<Step>, flags: usize, links: &mut Vec<u8>) -> usize {
+    links.reserve(REQUEST_SIZE * (1 + steps.len().min(4)) + path.len());
+    links.extend_from_slice(&open.encode());
+    links.extend_from_slice(path);
+    let mut answer_room = INLINE_MAX - RESPONSE_SIZE;
+    let mut carried = 0;
+    for step in steps {
+        let (link, most) = step.request(0, flags);
+        let input: &[u8] = match step {
+            Step::Write(data) => data,
+            _ => &[],
+        };
+        if links.len() + REQUEST_SIZE + input.len() > INLINE_MAX || RESPONSE_SIZE + most > answer_room {
+            break;
+        }
+        links.extend_from_slice(&link.encode());
+        links.extend_from_slice(input);
+        answer_room -= RESPONSE_SIZE + most;
+        carried += 1;
+    }
+    carried
+}
+
+/// Check and record the answers of a chain request (`count` in all: the
+/// open's, `first`, then those in `rest`, one per carried step in order) in
+/// `progress.outcomes`. Returns whether the open lets the kernel read
+/// ahead. On garbage some may be recorded; the caller takes them back.
+fn record_chain_answers(
+    progress: &mut ChainProgress,
+    count: usize,
+    first: (Response, &[u8]),
+    rest: scheme_proto::Answers,
+) -> Result<bool, Garbage> {
+    let mut answered = 0;
+    let mut ended = false;
+    for answer in core::iter::once(Ok(first)).chain(rest) {
+        let (response, data) = answer.map_err(|_| Garbage::invalid("a chain's answers do not decode"))?;
+        if ended || answered > progress.carried {
+            return Err(Garbage::invalid("answers after the chain ended, or more than its links"));
+        }
+        let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
+        let outcome = match response.kind {
+            Kind::Error => {
+                let errno = i32::try_from(value)
+                    .ok()
+                    .filter(|e| (1..4096).contains(e))
+                    .ok_or(Garbage::invalid("errno out of range"))?;
+                Err(Error::new(errno))
+            }
+            Kind::Value if answered == 0 => Ok(Answer::Value(value, Data::new())),
+            Kind::Value if progress.steps[answered - 1].fits(value, data) => {
+                Ok(Answer::Value(value, Data::from_slice(data)))
+            }
+            Kind::Value => return Err(Garbage::invalid("a link's value or data does not fit it")),
+            _ => return Err(Garbage::invalid("an fd answers only a chain's open, alone")),
+        };
+        ended = outcome.is_err();
+        progress.outcomes.push(outcome);
+        answered += 1;
+    }
+    if answered != count {
+        return Err(Garbage::invalid("a chain's count is not its answers'"));
+    }
+    Ok(first.0.kind == Kind::Value && first.0.flags & OPEN_READ_AHEAD != 0)
 }

@@ -13,7 +13,9 @@
 use alloc::vec::Vec;
 
 use abi::syscall::{self as sc, EventFlags};
-pub use scheme_proto::{INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response};
+pub use scheme_proto::{
+    INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response, TAKES_CHAINS, answers, links,
+};
 use smallvec::SmallVec;
 
 use crate::fs::File;
@@ -56,6 +58,12 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// A request whose input is `input` (a link of an `Op::Chain`).
+    pub fn inline(request: Request, input: &[u8]) -> Incoming {
+        let data = if input.is_empty() { Data::None } else { Data::Inline(SmallVec::from_slice(input)) };
+        Incoming { request, data }
+    }
+
     /// The input bytes: the path of an open, the data of a write, the name
     /// of a dup (empty if the request carries none).
     pub fn input(&self) -> &[u8] {
@@ -179,6 +187,13 @@ impl Socket {
     /// watching it through `event:`).
     pub fn notify(&self, handle: usize, events: EventFlags) -> Result<()> {
         let message = Response::event(handle as u64, events.bits() as u32).encode();
+        sys::write(self.file.fd(), &message).map(drop)
+    }
+
+    /// Tell the kernel which kinds of request this daemon takes besides
+    /// the plain ones (`flags`: [`TAKES_CHAINS`]).
+    pub fn takes(&self, flags: u32) -> Result<()> {
+        let message = Response { id: 0, kind: Kind::Takes, flags, value: 0, len: 0 }.encode();
         sys::write(self.file.fd(), &message).map(drop)
     }
 

@@ -45,6 +45,10 @@ pub const READ_BUFFER: usize = REQUEST_SIZE + INLINE_MAX;
 /// and seeks the handle back over bytes it did not hand out).
 pub const OPEN_READ_AHEAD: u32 = 1;
 
+/// [`Response::flags`] of a [`Kind::Takes`] message: the daemon takes
+/// [`Op::Chain`] requests.
+pub const TAKES_CHAINS: u32 = 1;
+
 /// What a request asks for. The numbering is part of the ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
@@ -97,14 +101,29 @@ pub enum Op {
     /// is, with the data inline, or with the write's error; a write that
     /// takes fewer bytes than it was given is `EIO`, and nothing is read.
     WriteRead = 19,
+    /// Several calls as one request (a `SYS_SUBMIT` chain: an open, calls
+    /// on the handle it answers, perhaps a close). The inline payload is
+    /// the links ([`links`]): each an encoded [`Request`] followed by its
+    /// inline data, the first an `Open`, the others a `Read`, `Write`,
+    /// `Seek`, `Fstat` or `Close` on the open's handle (their `handle`,
+    /// `id` and caller fields are left to the daemon to fill in). The
+    /// daemon runs them in order and answers one [`Kind::Value`] whose
+    /// `value` is how many links it answered and whose data is their
+    /// answers in turn, each a response head and its data ([`answers`]; a
+    /// close's answer is the value 0). It stops after a link that failed
+    /// or an open answered with an fd, and before a link that would have
+    /// to wait, and leaves the links it did not answer to the kernel, which
+    /// sends them as requests of their own. Sent only to a daemon that said
+    /// it takes chains ([`Kind::Takes`], [`TAKES_CHAINS`]).
+    Chain = 20,
 }
 
 impl Op {
     pub fn from_u16(raw: u16) -> Option<Op> {
         use Op::*;
-        const ALL: [Op; 19] = [
+        const ALL: [Op; 20] = [
             Open, Read, Write, Seek, Fstat, Fpath, Close, Dup, Fevent, Fsync, Ftruncate, Unlink, Rmdir, Frename,
-            SendFd, Cancel, Fmap, Fstatvfs, WriteRead,
+            SendFd, Cancel, Fmap, Fstatvfs, WriteRead, Chain,
         ];
         ALL.into_iter().find(|op| *op as u16 == raw)
     }
@@ -256,6 +275,9 @@ pub enum Kind {
     /// Not an answer: park nothing, just a no-op the kernel accepts (a
     /// keep-alive for tests of the socket).
     Nop = 4,
+    /// Not an answer: the daemon takes the kinds of request whose bits are
+    /// in `flags` ([`TAKES_CHAINS`]); sent once, after registering.
+    Takes = 5,
 }
 
 /// A daemon's answer (or notification), as it writes it.
@@ -325,12 +347,23 @@ impl Response {
     /// inline data (which must be exactly its `len`, at most
     /// [`INLINE_MAX`]): for a reader that copies the data separately.
     pub fn decode_head(head: &[u8; RESPONSE_SIZE], following: usize) -> Result<Response, DecodeError> {
+        let response = Response::fields(head)?;
+        if response.len != following as u64 || following > INLINE_MAX {
+            return Err(DecodeError::Inconsistent);
+        }
+        Ok(response)
+    }
+
+    /// The fields of a response head, its kind known and its data (if any)
+    /// on a success only.
+    fn fields(head: &[u8; RESPONSE_SIZE]) -> Result<Response, DecodeError> {
         let kind = match u16::from_le_bytes([head[8], head[9]]) {
             0 => Kind::Value,
             1 => Kind::Error,
             2 => Kind::Fd,
             3 => Kind::Event,
             4 => Kind::Nop,
+            5 => Kind::Takes,
             _ => return Err(DecodeError::Unknown),
         };
         let response = Response {
@@ -340,11 +373,79 @@ impl Response {
             value: fixed_u64(head, 16),
             len: fixed_u64(head, 24),
         };
-        let len = usize::try_from(response.len).map_err(|_| DecodeError::Inconsistent)?;
-        if len > INLINE_MAX || len != following || (len != 0 && kind != Kind::Value) {
+        if response.len != 0 && kind != Kind::Value {
             return Err(DecodeError::Inconsistent);
         }
         Ok(response)
+    }
+}
+
+/// The links of an [`Op::Chain`]'s payload, in order: each request and its
+/// inline data. A link that does not decode, carries lent data or is
+/// itself a chain ends the walk with an error.
+pub fn links(payload: &[u8]) -> Links<'_> {
+    Links { rest: payload }
+}
+
+/// See [`links`].
+pub struct Links<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Links<'a> {
+    type Item = Result<(Request, &'a [u8]), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let link = Request::decode(self.rest).and_then(|(request, inline)| match (request.payload, request.op) {
+            (Payload::Lent, _) | (_, Op::Chain) => Err(DecodeError::Inconsistent),
+            _ => Ok((request, inline)),
+        });
+        self.rest = match link {
+            Ok((_, inline)) => &self.rest[REQUEST_SIZE + inline.len()..],
+            Err(_) => &[],
+        };
+        Some(link)
+    }
+}
+
+/// The link answers in the data of an [`Op::Chain`]'s answer, in order:
+/// each response head (a `Value`, `Error` or `Fd`) and its data. One that
+/// is cut short or of another kind ends the walk with an error.
+pub fn answers(data: &[u8]) -> Answers<'_> {
+    Answers { rest: data }
+}
+
+/// See [`answers`].
+pub struct Answers<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Answers<'a> {
+    type Item = Result<(Response, &'a [u8]), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let answer = self.rest.first_chunk::<RESPONSE_SIZE>().ok_or(DecodeError::Short).and_then(|head| {
+            let response = Response::fields(head)?;
+            if !matches!(response.kind, Kind::Value | Kind::Error | Kind::Fd) {
+                return Err(DecodeError::Inconsistent);
+            }
+            let data = usize::try_from(response.len)
+                .ok()
+                .and_then(|len| self.rest.get(RESPONSE_SIZE..RESPONSE_SIZE.checked_add(len)?))
+                .ok_or(DecodeError::Inconsistent)?;
+            Ok((response, data))
+        });
+        self.rest = match answer {
+            Ok((_, data)) => &self.rest[RESPONSE_SIZE + data.len()..],
+            Err(_) => &[],
+        };
+        Some(answer)
     }
 }
 

@@ -38,7 +38,7 @@ fn every_op_round_trips() {
                 let request = Request::new(raw.into(), op);
                 assert_eq!(Request::decode(&request.encode()).unwrap().0, request);
             }
-            None => assert!(raw == 0 || raw > Op::WriteRead as u16, "op {raw} missing"),
+            None => assert!(raw == 0 || raw > Op::Chain as u16, "op {raw} missing"),
         }
     }
     assert!(!Op::Close.expects_answer() && !Op::Cancel.expects_answer() && Op::Read.expects_answer());
@@ -79,6 +79,7 @@ fn responses_round_trip() {
         Response::event(6, 1),
         Response::read_ahead(7, 12),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
+        Response { id: 0, kind: Kind::Takes, flags: TAKES_CHAINS, value: 0, len: 0 },
     ] {
         assert_eq!(Response::decode(&response.encode()).unwrap(), (response, &[][..]));
     }
@@ -108,6 +109,106 @@ fn responses_with_wrong_lengths_are_refused() {
     assert_eq!(Response::decode(&bad_kind), Err(DecodeError::Unknown));
 }
 
+/// A link: `request` encoded, then `inline`.
+fn link(out: &mut Vec<u8>, request: Request, inline: &[u8]) {
+    out.extend_from_slice(&request.encode());
+    out.extend_from_slice(inline);
+}
+
+/// An answer in a chain's answer: `response`'s head (with `data`'s length), then `data`.
+fn answer(out: &mut Vec<u8>, response: Response, data: &[u8]) {
+    out.extend_from_slice(&Response { len: data.len() as u64, ..response }.encode());
+    out.extend_from_slice(data);
+}
+
+#[test]
+fn chain_links_walk_in_order() {
+    let open = Request { payload: Payload::Inline, len: 5, ..Request::new(0, Op::Open) };
+    let read = Request { len: 16, ..Request::new(0, Op::Read) };
+    let write = Request { payload: Payload::Inline, len: 3, ..Request::new(0, Op::Write) };
+    let mut payload = Vec::new();
+    link(&mut payload, open, b"notes");
+    link(&mut payload, read, b"");
+    link(&mut payload, write, b"abc");
+    link(&mut payload, Request::new(0, Op::Close), b"");
+    let walked: Vec<_> = links(&payload).map(Result::unwrap).collect();
+    assert_eq!(walked, [(open, &b"notes"[..]), (read, &[][..]), (write, &b"abc"[..]), (Request::new(0, Op::Close), &[][..])]);
+    assert_eq!(links(&[]).count(), 0);
+}
+
+#[test]
+fn bad_chain_links_end_the_walk() {
+    let mut payload = Vec::new();
+    link(&mut payload, Request::new(0, Op::Read), b"");
+    // Cut short, then lent data, then a chain in a chain: each ends it.
+    let mut cut = payload.clone();
+    cut.extend_from_slice(&Request::new(0, Op::Read).encode()[..10]);
+    let lent = Request { payload: Payload::Lent, addr: 0x1000, len: 8, ..Request::new(0, Op::Read) };
+    let mut with_lent = payload.clone();
+    link(&mut with_lent, lent, b"");
+    link(&mut with_lent, Request::new(0, Op::Close), b"");
+    let mut nested = payload.clone();
+    link(&mut nested, Request::new(0, Op::Chain), b"");
+    for (what, bytes, error) in [
+        ("cut", &cut, DecodeError::Short),
+        ("lent", &with_lent, DecodeError::Inconsistent),
+        ("nested", &nested, DecodeError::Inconsistent),
+    ] {
+        let walked: Vec<_> = links(bytes).collect();
+        assert_eq!(walked.len(), 2, "{what}");
+        assert!(walked[0].is_ok(), "{what}");
+        assert_eq!(walked[1], Err(error), "{what}");
+    }
+}
+
+#[test]
+fn chain_answers_walk_in_order() {
+    let mut data = Vec::new();
+    answer(&mut data, Response::read_ahead(0, 7), b"");
+    answer(&mut data, Response::data(0, 4), b"abcd");
+    answer(&mut data, Response::value(0, 0), b"");
+    answer(&mut data, Response::error(0, 5), b"");
+    let walked: Vec<_> = answers(&data).map(Result::unwrap).collect();
+    assert_eq!(walked.len(), 4);
+    assert_eq!((walked[0].0.value, walked[0].0.flags), (7, OPEN_READ_AHEAD));
+    assert_eq!((walked[1].0.value, walked[1].1), (4, &b"abcd"[..]));
+    assert_eq!(walked[3].0, Response::error(0, 5));
+    let mut handed = Vec::new();
+    answer(&mut handed, Response::fd(0, 9), b"");
+    assert_eq!(answers(&handed).next(), Some(Ok((Response::fd(0, 9), &[][..]))));
+}
+
+#[test]
+fn bad_chain_answers_end_the_walk() {
+    let mut good = Vec::new();
+    answer(&mut good, Response::value(0, 3), b"");
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("cut head", Response::value(0, 1).encode()[..20].to_vec()),
+        ("data longer than what follows", {
+            let mut bytes = Response::data(0, 8).encode().to_vec();
+            bytes.extend_from_slice(b"abc");
+            bytes
+        }),
+        ("an event", Response::event(1, 1).encode().to_vec()),
+        ("data on an error", {
+            let mut bytes = Response { len: 1, ..Response::error(0, 5) }.encode().to_vec();
+            bytes.push(0);
+            bytes
+        }),
+    ];
+    for (what, bad) in cases {
+        let mut data = good.clone();
+        data.extend_from_slice(&bad);
+        let walked: Vec<_> = answers(&data).collect();
+        assert_eq!(walked.len(), 2, "{what}");
+        assert!(walked[0].is_ok() && walked[1].is_err(), "{what}: {walked:?}");
+    }
+    let mut huge = Response::value(0, 0).encode();
+    huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+    huge[8] = 0;
+    assert_eq!(answers(&huge).next(), Some(Err(DecodeError::Inconsistent)));
+}
+
 /// Random bytes never panic the decoders (deterministic xorshift).
 #[test]
 fn random_bytes_never_panic() {
@@ -135,6 +236,9 @@ fn random_bytes_never_panic() {
         if Response::decode(&bytes).is_ok() {
             accepted += 1;
         }
+        // The walks end (each step consumes bytes or stops) and never panic.
+        accepted += links(&bytes).take(8).filter(Result::is_ok).count();
+        accepted += answers(&bytes).take(8).filter(Result::is_ok).count();
     }
     assert!(accepted > 0, "the generator never produced a valid message");
 }

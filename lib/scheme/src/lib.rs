@@ -64,7 +64,7 @@ use alloc::vec::Vec;
 
 pub use rt::abi::syscall::{self as sc, EventFlags, Stat, StatVfs};
 use rt::event::EventQueue;
-use rt::scheme::{INLINE_MAX, Incoming, Op, Response, Socket};
+use rt::scheme::{INLINE_MAX, Incoming, Kind, Op, Request, Response, Socket, TAKES_CHAINS};
 pub use rt::{Error, Result};
 use sc::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
 
@@ -202,14 +202,12 @@ pub fn serve<S: Scheme>(name: &str, scheme: S) -> Result<()> {
 
 impl<S: Scheme> Server<S> {
     /// Register `name:` for `scheme` (root only; `EEXIST` if taken).
+    /// The server takes chains (`Op::Chain`): the kernel may send an open
+    /// and the calls after it as one request ([`Server::chain`]).
     pub fn new(name: &str, scheme: S) -> Result<Server<S>> {
-        Ok(Server {
-            socket: Socket::register(name)?,
-            scheme,
-            scratch: Vec::new(),
-            parked: VecDeque::new(),
-            events: Vec::new(),
-        })
+        let socket = Socket::register(name)?;
+        socket.takes(TAKES_CHAINS)?;
+        Ok(Server { socket, scheme, scratch: Vec::new(), parked: VecDeque::new(), events: Vec::new() })
     }
 
     /// Enter the null namespace: from now on this process can open
@@ -473,6 +471,10 @@ impl<S: Scheme> Server<S> {
                 .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
                 .map(|addr| value(id, addr)),
             (None, Op::Cancel) => return None,
+            (None, Op::Chain) => self.chain(&request, incoming.input()).map(|(answered, answers)| {
+                data = answers;
+                Response { len: data.len() as u64, ..Response::value(id, answered) }
+            }),
             // Made a read above, once its write was done.
             (None, Op::WriteRead) => Err(Error::new(EINVAL)),
         };
@@ -487,6 +489,68 @@ impl<S: Scheme> Server<S> {
         let data = if request.op == Op::Read { ReplyData::Scratch(read) } else { ReplyData::Owned(data) };
         drop(incoming);
         Some(Reply { response, data })
+    }
+}
+
+impl<S: Scheme> Server<S> {
+    /// Run the links of an `Op::Chain` (`chain` is its request, `payload`
+    /// its links) as the requests they are, in order: the open, then the
+    /// calls on its handle. Returns how many links were answered and their
+    /// answers, each a response head and its data. A failed open is the
+    /// chain's own failure (so an open that would wait parks the whole
+    /// chain, as it would park the open). Later links stop after one that
+    /// failed, and before one that would have to wait (each is tried
+    /// without waiting; the kernel sends that one again as a request of its
+    /// own, which may be parked). A link that is not a call on the open's
+    /// handle ends the chain unanswered.
+    fn chain(&mut self, chain: &Request, payload: &[u8]) -> Result<(u64, Vec<u8>)> {
+        let mut links = rt::scheme::links(payload);
+        let caller = Caller { pid: chain.pid as usize, uid: chain.uid, gid: chain.gid };
+        let (open, path) = match links.next() {
+            Some(Ok((open, path))) if open.op == Op::Open => (open, path),
+            _ => return Err(Error::new(EINVAL)),
+        };
+        let path = core::str::from_utf8(path).map_err(|_| Error::new(EINVAL))?;
+        let opened = answer_opened(0, self.scheme.open(path, open.flags as usize, &caller)?);
+        let mut answers = Vec::new();
+        answers.extend_from_slice(&opened.encode());
+        let mut answered = 1;
+        let mut handle = (opened.kind == Kind::Value).then_some(opened.value);
+        for link in links {
+            let (Ok((mut request, input)), Some(opened)) = (link, handle) else { break };
+            if !matches!(request.op, Op::Read | Op::Write | Op::Seek | Op::Fstat | Op::Close) {
+                break;
+            }
+            (request.id, request.handle) = (0, opened);
+            (request.pid, request.uid, request.gid) = (chain.pid, chain.uid, chain.gid);
+            // A read or write is tried without waiting (a seek's flags
+            // are its whence).
+            let may_wait = matches!(request.op, Op::Read | Op::Write) && request.flags as usize & sc::O_NONBLOCK == 0;
+            if may_wait {
+                request.flags |= sc::O_NONBLOCK as u32;
+            }
+            let (response, data) = if request.op == Op::Close {
+                self.scheme.close(opened as usize);
+                handle = None;
+                (value(0, 0), ReplyData::Owned(Vec::new()))
+            } else {
+                match self.prepare(Incoming::inline(request, input)) {
+                    Some(reply) => (reply.response, reply.data),
+                    None => break,
+                }
+            };
+            if response.kind == Kind::Error && response.value == EAGAIN as u64 && may_wait {
+                break;
+            }
+            let bytes = if response.kind == Kind::Value { data.bytes(&self.scratch) } else { &[] };
+            answers.extend_from_slice(&Response { len: bytes.len() as u64, ..response }.encode());
+            answers.extend_from_slice(bytes);
+            answered += 1;
+            if response.kind != Kind::Value {
+                break;
+            }
+        }
+        Ok((answered, answers))
     }
 }
 

@@ -25,6 +25,7 @@ extern crate alloc;
 
 mod badptr;
 mod batch;
+mod chains;
 mod child;
 mod console_shell;
 mod consoles;
@@ -201,6 +202,9 @@ static TESTS: &[Test] = tests![
     batch::batch_chains_back_to_back,
     batch::batch_on_a_kernel_scheme,
     batch::batch_refuses_bad_batches,
+    chains::chain_waits_midway_and_goes_on,
+    chains::chain_too_long_for_one_request,
+    chains::chain_answers_are_checked,
     files::fmap_initfs_file_zero_copy,
     files::memory_scheme_anonymous_and_physical,
     corrupt_initfs::corrupt_initfs_images_are_refused,

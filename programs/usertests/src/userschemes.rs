@@ -237,7 +237,7 @@ impl Daemon {
         self.page.atomic_u32s()
     }
 
-    fn parked(&self) -> u32 {
+    pub(crate) fn parked(&self) -> u32 {
         self.words()[1].load(Ordering::Acquire)
     }
 
