@@ -105,8 +105,9 @@ impl KernelScheme for RootScheme {
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Socket(scheme) => scheme.next_request(buf.len(), flags, |message| {
-                buf[..message.len()].copy_from_slice(message);
+            Handle::Socket(scheme) => scheme.next_request(buf.len(), flags, |head, input| {
+                buf[..head.len()].copy_from_slice(head);
+                buf[head.len()..head.len() + input.len()].copy_from_slice(input);
                 Ok(())
             }),
             Handle::List(_) => match self.handles.with(handle, |h| match h {
@@ -124,7 +125,7 @@ impl KernelScheme for RootScheme {
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
             Handle::Socket(scheme) => {
-                scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message))
+                scheme.next_request(buf.len(), flags, |head, input| to_user(&buf, head, input))
             }
             Handle::List(_) => super::with_bounce(buf.len(), |bounce| {
                 let n = self.read(handle, bounce, flags)?;
@@ -157,7 +158,7 @@ impl KernelScheme for RootScheme {
                 out.len(),
                 buf.len(),
                 || scheme.answer_user(out),
-                || scheme.next_request(buf.len(), flags, |message| buf.prefix(message.len()).copy_from_kernel(message)),
+                || scheme.next_request(buf.len(), flags, |head, input| to_user(&buf, head, input)),
             ),
             Handle::List(_) if out.is_empty() => self.read_user(handle, buf, flags),
             Handle::List(_) => Err(Error::new(EBADF)),
@@ -204,4 +205,14 @@ impl KernelScheme for RootScheme {
         }
         Ok(())
     }
+}
+
+/// A request for a daemon's buffer: its head, then its inline input.
+#[inline]
+fn to_user(buf: &UserOut, head: &[u8], input: &[u8]) -> Result<(), Error> {
+    buf.prefix(head.len()).copy_from_kernel(head)?;
+    if input.is_empty() {
+        return Ok(());
+    }
+    buf.skip(head.len()).prefix(input.len()).copy_from_kernel(input)
 }

@@ -151,45 +151,6 @@ impl Inline<'_> {
     }
 }
 
-/// A request as the daemon reads it: the encoded request and its inline
-/// payload, on the stack when small (most are: reads, closes, short paths).
-enum Message {
-    /// A request without inline data (a read, a close): no copy at all.
-    Head([u8; REQUEST_SIZE]),
-    Small([u8; SMALL_MESSAGE], usize),
-    Large(Vec<u8>),
-}
-
-/// The largest message kept on the stack.
-const SMALL_MESSAGE: usize = REQUEST_SIZE + 64;
-
-impl Message {
-    fn new(head: [u8; REQUEST_SIZE], inline: &[u8]) -> Message {
-        if inline.is_empty() {
-            return Message::Head(head);
-        }
-        let len = REQUEST_SIZE + inline.len();
-        if len <= SMALL_MESSAGE {
-            let mut bytes = [0u8; SMALL_MESSAGE];
-            bytes[..REQUEST_SIZE].copy_from_slice(&head);
-            bytes[REQUEST_SIZE..len].copy_from_slice(inline);
-            return Message::Small(bytes, len);
-        }
-        let mut bytes = Vec::with_capacity(len);
-        bytes.extend_from_slice(&head);
-        bytes.extend_from_slice(inline);
-        Message::Large(bytes)
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Message::Head(bytes) => bytes,
-            Message::Small(bytes, len) => &bytes[..*len],
-            Message::Large(bytes) => bytes,
-        }
-    }
-}
-
 /// Where the lent pages of a call were mapped in the daemon.
 #[derive(Clone, Copy)]
 struct Mapped {
@@ -222,6 +183,15 @@ struct Call {
 }
 
 impl Call {
+    /// The inline input the daemon reads after the request: a chain
+    /// request's links, or what the call carries.
+    fn input(&self) -> &[u8] {
+        match &self.chain {
+            Some(run) if self.request.op == Op::Chain => &run.links,
+            _ => &self.inline,
+        }
+    }
+
     /// Make a kept call (one that holds nothing: [`UserScheme::keep`]) a
     /// new one for `request`.
     fn reuse(&mut self, request: Request) {
@@ -334,6 +304,9 @@ struct ChainRun {
     gid: u32,
     /// What the steps' reads and writes pass on: the open's kept flags.
     flags: usize,
+    /// The links of its `Op::Chain` request (written while the run is
+    /// not shared yet, then only read; its room is kept with the run).
+    links: Vec<u8>,
     progress: Mutex<ChainProgress>,
     /// The caller sleeps here until `finished`.
     done: WaitQueue,
@@ -363,6 +336,7 @@ impl ChainRun {
             uid: 0,
             gid: 0,
             flags: 0,
+            links: Vec::new(),
             progress: Mutex::new(ChainProgress {
                 steps: VecDeque::new(),
                 handle: None,
@@ -380,6 +354,7 @@ impl ChainRun {
     fn reset(&mut self, request: &Request) {
         (self.pid, self.uid, self.gid) = (request.pid, request.uid, request.gid);
         self.flags = request.flags as usize & file::KEPT_FLAGS;
+        self.links.clear();
         let progress = self.progress.get_mut();
         progress.steps.clear();
         progress.outcomes.clear();
@@ -655,7 +630,7 @@ impl UserScheme {
         &self,
         capacity: usize,
         flags: usize,
-        out: impl FnOnce(&[u8]) -> Result<(), Error>,
+        out: impl FnOnce(&[u8], &[u8]) -> Result<(), Error>,
     ) -> Result<usize, Error> {
         if capacity < REQUEST_SIZE {
             return Err(Error::new(EINVAL));
@@ -670,7 +645,7 @@ impl UserScheme {
                     }
                     return !state.alive;
                 };
-                if REQUEST_SIZE + front.inline.len() > capacity {
+                if REQUEST_SIZE + front.input().len() > capacity {
                     taken = Some(Err(Error::new(EINVAL)));
                     return true;
                 }
@@ -684,13 +659,13 @@ impl UserScheme {
             self.daemon.wait_unless_nonblocking(flags, &mut take)?;
             let call = taken.expect("a request or an error")?;
             match self.deliver(&call) {
-                Ok(message) => {
-                    let message = message.as_slice();
-                    if let Err(err) = out(message) {
+                Ok(head) => {
+                    let input = call.input();
+                    if let Err(err) = out(&head, input) {
                         self.fail_taken(&call, Error::new(EIO));
                         return Err(err);
                     }
-                    let len = message.len();
+                    let len = REQUEST_SIZE + input.len();
                     self.keep(call);
                     return Ok(len);
                 }
@@ -714,8 +689,9 @@ impl UserScheme {
     }
 
     /// Put `call` in the daemon's hands: move a sent fd into its table, map
-    /// lent pages into it, encode the request.
-    fn deliver(&self, call: &Arc<Call>) -> Result<Message, Error> {
+    /// lent pages into it, encode the request (its inline input follows
+    /// it: [`Call::input`]).
+    fn deliver(&self, call: &Arc<Call>) -> Result<[u8; REQUEST_SIZE], Error> {
         let mut request = call.request;
         if let Some(target) = &call.target {
             // The cancelled call leaves the daemon now, pages and all.
@@ -736,7 +712,7 @@ impl UserScheme {
             *call.mapped.lock() = Some(Mapped { pid: process.pid, addr: base, len });
             request.addr = base + lend.offset as u64;
         }
-        Ok(Message::new(request.encode(), &call.inline))
+        Ok(request.encode())
     }
 
     /// The daemon's `write` on its socket: one response (or notification),
@@ -985,24 +961,24 @@ impl UserScheme {
         let spare = without_interrupts(|| self.spare_chain.lock().take());
         let mut run = spare.filter(|run| Arc::strong_count(run) == 1).unwrap_or_else(|| Arc::new(ChainRun::new()));
         let as_one = self.takes_chains.load(Ordering::Relaxed) && REQUEST_SIZE + path.len() <= INLINE_MAX;
-        let mut links = Vec::new();
         let changes = {
             let fresh = Arc::get_mut(&mut run).expect("a chain not shared yet");
             fresh.reset(&request);
-            let link_flags = fresh.flags;
             let progress = fresh.progress.get_mut();
             for step in steps {
                 progress.steps.push_back(step);
             }
             progress.outcomes.reserve(progress.steps.len() + 1);
             if as_one {
-                progress.carried = chain_links(&request, path, &progress.steps, link_flags, &mut links);
-                (request.op, request.len) = (Op::Chain, links.len() as u64);
+                progress.carried = chain_links(&request, path, &progress.steps, fresh.flags, &mut fresh.links);
+                (request.op, request.len) = (Op::Chain, fresh.links.len() as u64);
             }
             changes_data(Op::Open, flags as u32) || progress.steps.iter().any(|step| matches!(step, Step::Write(_)))
         };
         let call = self.call_for(request, None, |call| {
-            call.inline = if as_one { Data::from_vec(links) } else { Data::from_slice(path) };
+            if !as_one {
+                call.inline = Data::from_slice(path);
+            }
             call.chain = Some(run.clone());
         });
         if let Err(err) = self.submit(call) {
@@ -1662,8 +1638,9 @@ fn changes_data(op: Op, flags: u32) -> bool {
 }
 
 /// A chain's answers up to this many bytes are read onto the kernel stack
-/// (an open, a small read and a close take 112).
-const CHAIN_ANSWER_ON_STACK: usize = 256;
+/// (an open, a read of up to 16 bytes and a close take at most 112; the
+/// room is cleared first, so it is no larger than that common case).
+const CHAIN_ANSWER_ON_STACK: usize = 112;
 
 /// The links of an `Op::Chain` request into `links`: the open (`open`,
 /// `path`), then as many of `steps` as fit inline (their requests and

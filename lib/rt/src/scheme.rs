@@ -14,7 +14,8 @@ use alloc::vec::Vec;
 
 use abi::syscall::{self as sc, EventFlags};
 pub use scheme_proto::{
-    INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, Request, Response, TAKES_CHAINS, answers, links,
+    INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS, answers,
+    links,
 };
 use smallvec::SmallVec;
 
@@ -197,7 +198,15 @@ impl Socket {
         sys::write(self.file.fd(), &message).map(drop)
     }
 
-    /// Write raw bytes to the socket (for tests of the kernel's checks).
+    /// Write a whole encoded answer, then wait for the next request, in
+    /// one system call (as [`Self::reply_and_next`]).
+    pub fn write_raw_and_next(&mut self, message: &[u8]) -> Result<Incoming> {
+        let n = sys::write_read(self.file.fd(), message, &mut self.buf)?;
+        self.incoming(n)
+    }
+
+    /// Write raw bytes to the socket (an encoded answer; for tests of the
+    /// kernel's checks, anything).
     pub fn write_raw(&self, bytes: &[u8]) -> Result<usize> {
         sys::write(self.file.fd(), bytes)
     }

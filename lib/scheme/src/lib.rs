@@ -64,7 +64,7 @@ use alloc::vec::Vec;
 
 pub use rt::abi::syscall::{self as sc, EventFlags, Stat, StatVfs};
 use rt::event::EventQueue;
-use rt::scheme::{INLINE_MAX, Incoming, Kind, Op, Request, Response, Socket, TAKES_CHAINS};
+use rt::scheme::{INLINE_MAX, Incoming, Kind, Op, RESPONSE_SIZE, Request, Response, Socket, TAKES_CHAINS};
 pub use rt::{Error, Result};
 use sc::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
 
@@ -190,6 +190,8 @@ pub struct Server<S: Scheme> {
     scratch: Vec<u8>,
     parked: VecDeque<Incoming>,
     events: Vec<(usize, EventFlags)>,
+    /// The room of the last chain's answer, kept for the next one.
+    chain_room: Vec<u8>,
 }
 
 /// Register `name`, tell init the daemon is ready, and serve forever.
@@ -207,7 +209,14 @@ impl<S: Scheme> Server<S> {
     pub fn new(name: &str, scheme: S) -> Result<Server<S>> {
         let socket = Socket::register(name)?;
         socket.takes(TAKES_CHAINS)?;
-        Ok(Server { socket, scheme, scratch: Vec::new(), parked: VecDeque::new(), events: Vec::new() })
+        Ok(Server {
+            socket,
+            scheme,
+            scratch: Vec::new(),
+            parked: VecDeque::new(),
+            events: Vec::new(),
+            chain_room: Vec::new(),
+        })
     }
 
     /// Enter the null namespace: from now on this process can open
@@ -266,6 +275,11 @@ impl<S: Scheme> Server<S> {
         let mut incoming = self.socket.next_request()?;
         loop {
             incoming = match self.handle(incoming)? {
+                Some(Reply { data: ReplyData::Message(message), .. }) => {
+                    let next = self.socket.write_raw_and_next(&message);
+                    self.chain_room = message;
+                    next?
+                }
                 Some(reply) => {
                     let data = reply.data.bytes(&self.scratch);
                     self.socket.reply_and_next(reply.response, data)?
@@ -316,6 +330,11 @@ impl<S: Scheme> Server<S> {
     }
 
     fn send(&mut self, reply: Reply) -> Result<()> {
+        if let ReplyData::Message(message) = reply.data {
+            let sent = self.socket.write_raw(&message).map(drop);
+            self.chain_room = message;
+            return sent;
+        }
         let data = reply.data.bytes(&self.scratch);
         self.socket.reply(reply.response, data)
     }
@@ -391,6 +410,8 @@ impl<S: Scheme> Server<S> {
         let handle = request.handle as usize;
         let flags = request.flags as usize;
         let mut data: Vec<u8> = Vec::new();
+        // A chain's whole answer, head and all.
+        let mut chained = None;
         // An inline read's length: its data is `scratch[..read]`.
         let mut read = 0;
         let text = |bytes: &[u8]| core::str::from_utf8(bytes).map(String::from).map_err(|_| Error::new(EINVAL));
@@ -471,9 +492,9 @@ impl<S: Scheme> Server<S> {
                 .fmap(handle, request.arg as usize, request.len as usize, sc::MapFlags::from_bits_truncate(flags))
                 .map(|addr| value(id, addr)),
             (None, Op::Cancel) => return None,
-            (None, Op::Chain) => self.chain(&request, incoming.input()).map(|(answered, answers)| {
-                data = answers;
-                Response { len: data.len() as u64, ..Response::value(id, answered) }
+            (None, Op::Chain) => self.chain(&request, incoming.input()).map(|(response, message)| {
+                chained = Some(message);
+                response
             }),
             // Made a read above, once its write was done.
             (None, Op::WriteRead) => Err(Error::new(EINVAL)),
@@ -486,7 +507,11 @@ impl<S: Scheme> Server<S> {
             }
             Err(err) => Response::error(id, err.errno),
         };
-        let data = if request.op == Op::Read { ReplyData::Scratch(read) } else { ReplyData::Owned(data) };
+        let data = match chained {
+            Some(message) if response.kind == Kind::Value => ReplyData::Message(message),
+            _ if request.op == Op::Read => ReplyData::Scratch(read),
+            _ => ReplyData::Owned(data),
+        };
         drop(incoming);
         Some(Reply { response, data })
     }
@@ -503,7 +528,9 @@ impl<S: Scheme> Server<S> {
     /// without waiting; the kernel sends that one again as a request of its
     /// own, which may be parked). A link that is not a call on the open's
     /// handle ends the chain unanswered.
-    fn chain(&mut self, chain: &Request, payload: &[u8]) -> Result<(u64, Vec<u8>)> {
+    /// The answer goes out as one message, its head included, built in
+    /// the room the last one used.
+    fn chain(&mut self, chain: &Request, payload: &[u8]) -> Result<(Response, Vec<u8>)> {
         let mut links = rt::scheme::links(payload);
         let caller = Caller { pid: chain.pid as usize, uid: chain.uid, gid: chain.gid };
         let (open, path) = match links.next() {
@@ -512,7 +539,10 @@ impl<S: Scheme> Server<S> {
         };
         let path = core::str::from_utf8(path).map_err(|_| Error::new(EINVAL))?;
         let opened = answer_opened(0, self.scheme.open(path, open.flags as usize, &caller)?);
-        let mut answers = Vec::new();
+        let mut answers = core::mem::take(&mut self.chain_room);
+        answers.clear();
+        // Room for the head, written last.
+        answers.resize(RESPONSE_SIZE, 0);
         answers.extend_from_slice(&opened.encode());
         let mut answered = 1;
         let mut handle = (opened.kind == Kind::Value).then_some(opened.value);
@@ -550,7 +580,9 @@ impl<S: Scheme> Server<S> {
                 break;
             }
         }
-        Ok((answered, answers))
+        let response = Response { len: (answers.len() - RESPONSE_SIZE) as u64, ..Response::value(chain.id, answered) };
+        answers[..RESPONSE_SIZE].copy_from_slice(&response.encode());
+        Ok((response, answers))
     }
 }
 
@@ -568,6 +600,8 @@ enum ReplyData {
     Scratch(usize),
     Small([u8; SMALL_REPLY], usize),
     Owned(Vec<u8>),
+    /// A whole message, head and data (a chain's answer).
+    Message(Vec<u8>),
 }
 
 /// The most answer data a reply keeps without an allocation once it
@@ -580,6 +614,7 @@ impl ReplyData {
             ReplyData::Scratch(len) => &scratch[..*len],
             ReplyData::Small(bytes, len) => &bytes[..*len],
             ReplyData::Owned(bytes) => bytes,
+            ReplyData::Message(message) => &message[RESPONSE_SIZE..],
         }
     }
 
