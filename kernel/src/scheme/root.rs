@@ -124,9 +124,7 @@ impl KernelScheme for RootScheme {
     /// bounce buffer the size of its read).
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         match self.handle(handle)? {
-            Handle::Socket(scheme) => {
-                scheme.next_request(buf.len(), flags, |head, input| to_user(&buf, head, input))
-            }
+            Handle::Socket(scheme) => scheme.next_request(buf.len(), flags, |head, input| to_user(&buf, head, input)),
             Handle::List(_) => super::with_bounce(buf.len(), |bounce| {
                 let n = self.read(handle, bounce, flags)?;
                 buf.prefix(n).copy_from_kernel(&bounce[..n])?;

@@ -878,7 +878,8 @@ impl UserScheme {
         };
         let mut answers = scheme_proto::answers(bytes);
         let bad = |_| Garbage::invalid("a chain's answers do not decode");
-        let (open, open_data) = answers.next().ok_or(Garbage::invalid("a chain answered with no link"))?.map_err(bad)?;
+        let (open, open_data) =
+            answers.next().ok_or(Garbage::invalid("a chain answered with no link"))?.map_err(bad)?;
         if !open_data.is_empty() {
             return Err(Garbage::invalid("data on an open's answer"));
         }

@@ -65,6 +65,10 @@ pub enum Arg {
     Map,
     /// A pointer to an array of `UserStr` and its count (two registers).
     Strings,
+    /// A pointer to an array of `Sqe` and its count (two registers): mostly
+    /// an open and calls on the file it opens, the shape a daemon gets as
+    /// one chain request.
+    Batch,
     ClockId,
     /// A user or group id.
     Id,
@@ -78,7 +82,7 @@ impl Arg {
     /// Registers the argument fills.
     pub const fn slots(self) -> usize {
         match self {
-            Arg::InBuf | Arg::OutBuf | Arg::Path | Arg::DupName | Arg::Map | Arg::Strings => 2,
+            Arg::InBuf | Arg::OutBuf | Arg::Path | Arg::DupName | Arg::Map | Arg::Strings | Arg::Batch => 2,
             _ => 1,
         }
     }
@@ -106,9 +110,9 @@ pub const SPECS: &[Spec] = &[
     Spec { name: "read", number: SYS_READ, args: &[Fd, OutBuf], weight: 60 },
     Spec { name: "write", number: SYS_WRITE, args: &[Fd, InBuf], weight: 60 },
     Spec { name: "write_read", number: abi::SYS_WRITE_READ, args: &[Fd, InBuf, OutBuf], weight: 10 },
-    // Random bytes as submissions (a count that is the buffer's length):
-    // mostly refused, sometimes garbage entries run one by one.
-    Spec { name: "submit", number: abi::SYS_SUBMIT, args: &[InBuf, OutBuf], weight: 5 },
+    // Batches of an open and calls on its file (chains, on daemons one
+    // request), now and then random bytes as submissions.
+    Spec { name: "submit", number: abi::SYS_SUBMIT, args: &[Batch, OutBuf], weight: 8 },
     Spec { name: "lseek", number: SYS_LSEEK, args: &[Fd, Offset, Whence], weight: 15 },
     Spec { name: "fstat", number: SYS_FSTAT, args: &[Fd, OutBuf], weight: 15 },
     Spec { name: "fpath", number: SYS_FPATH, args: &[Fd, OutBuf], weight: 10 },

@@ -6,7 +6,10 @@ use abi::syscall::{
     F_GETFD, F_GETFL, F_SETFD, F_SETFL, FUTEX_WAIT, FUTEX_WAKE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL,
     O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
 };
-use abi::{SIGINT, SIGKILL, SIGTERM, USER_END};
+use abi::{
+    SIGINT, SIGKILL, SIGTERM, SQE_CLOSE, SQE_FD_OPENED, SQE_FSTAT, SQE_OPEN, SQE_READ, SQE_SEEK, SQE_WRITE, Sqe,
+    USER_END,
+};
 use xorshift::Rng;
 
 use super::{Arg, SCRATCH_LEN, World};
@@ -382,6 +385,56 @@ fn strings(rng: &mut Rng, world: &World<'_>, cursor: &mut Cursor<'_>) -> [usize;
     }
 }
 
+/// A `SYS_SUBMIT` batch: mostly an open of a generated URL and up to five
+/// calls on the file it opens (what the kernel chains, and sends a daemon
+/// as one request), with bad buffers, fds and flags now and then; one time
+/// in eight random bytes.
+fn batch(rng: &mut Rng, world: &World<'_>, cursor: &mut Cursor<'_>) -> [usize; 2] {
+    if one_in(rng, 8) {
+        return buffer(rng, world, false);
+    }
+    let count = 1 + rng.below(6);
+    let [path, path_len] = path(rng, world, cursor);
+    let mut bytes = [0u8; 6 * size_of::<Sqe>()];
+    for i in 0..count {
+        let fd = if one_in(rng, 10) { fd(rng, world) as u64 } else { SQE_FD_OPENED };
+        let flags = u32::from(one_in(rng, 32));
+        let sqe = match (i, rng.below(6)) {
+            (0, _) => Sqe {
+                op: SQE_OPEN,
+                addr: path as u64,
+                len: path_len as u64,
+                arg: open_flags(rng) as u64,
+                ..Sqe::default()
+            },
+            (_, 0 | 1) => {
+                let [addr, len] = buffer(rng, world, true);
+                Sqe { op: SQE_READ, fd, addr: addr as u64, len: len as u64, ..Sqe::default() }
+            }
+            (_, 2) => {
+                let [addr, len] = buffer(rng, world, false);
+                Sqe { op: SQE_WRITE, fd, addr: addr as u64, len: len as u64, ..Sqe::default() }
+            }
+            (_, 3) => {
+                let whence = *rng.pick(&[0u64, 1, 2, 3]).unwrap_or(&0);
+                let offset = *rng.pick(&[0u64, 1, 100, u64::MAX]).unwrap_or(&0);
+                Sqe { op: SQE_SEEK, fd, len: whence, arg: offset, ..Sqe::default() }
+            }
+            (_, 4) => {
+                let [addr, len] = buffer(rng, world, true);
+                Sqe { op: SQE_FSTAT, fd, addr: addr as u64, len: len as u64, ..Sqe::default() }
+            }
+            _ => Sqe { op: SQE_CLOSE, fd, ..Sqe::default() },
+        };
+        let words = [u64::from(sqe.op) | u64::from(flags) << 32, sqe.fd, sqe.addr, sqe.len, sqe.arg, i as u64];
+        for (j, word) in words.iter().enumerate() {
+            let at = i * size_of::<Sqe>() + j * 8;
+            bytes[at..at + 8].copy_from_slice(&word.to_le_bytes());
+        }
+    }
+    [cursor.put(&bytes[..count * size_of::<Sqe>()]), count]
+}
+
 /// Any value: mostly interesting ones.
 fn any(rng: &mut Rng, world: &World<'_>) -> usize {
     match rng.below(6) {
@@ -416,6 +469,7 @@ pub(crate) fn draw(rng: &mut Rng, world: &World<'_>, arg: Arg, cursor: &mut Curs
         Arg::TimeSpec => one(timespec(rng, world, cursor)),
         Arg::Map => map(rng, world, cursor),
         Arg::Strings => strings(rng, world, cursor),
+        Arg::Batch => batch(rng, world, cursor),
         Arg::ClockId => one(*rng.pick(&[0, 1, 4, 99, usize::MAX]).unwrap_or(&0)),
         Arg::Id => one(*rng.pick(&[0, 1, 1000, 65534, u32::MAX as usize, usize::MAX]).unwrap_or(&0)),
         Arg::Count => one(*rng.pick(&[0, 1, 2, 16, 1 << 20, usize::MAX]).unwrap_or(&0)),

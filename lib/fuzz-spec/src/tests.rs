@@ -100,3 +100,35 @@ fn the_consoles_are_never_generated() {
         assert!(!scratch.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle}");
     }
 }
+
+#[test]
+fn most_batches_are_an_open_and_calls_on_its_file() {
+    let mut rng = Rng::new(11);
+    let fds = [3];
+    let w = world(&fds, &[]);
+    let mut scratch = vec![0u8; SCRATCH_LEN];
+    let submit = SPECS.iter().position(|s| s.number == abi::SYS_SUBMIT).unwrap();
+    let (mut batches, mut chains) = (0, 0);
+    while batches < 400 {
+        let call = generate(&mut rng, &w, &mut scratch);
+        if call.spec != submit {
+            continue;
+        }
+        batches += 1;
+        let [addr, count] = [call.args[0], call.args[1]];
+        let Some(at) =
+            addr.checked_sub(w.scratch_addr).filter(|at| count.checked_mul(48).is_some_and(|n| at + n <= SCRATCH_LEN))
+        else {
+            continue;
+        };
+        let word = |i: usize, j: usize| {
+            let start = at + i * 48 + j * 8;
+            u64::from_le_bytes(scratch[start..start + 8].try_into().unwrap())
+        };
+        // An open first, then calls on the file it opened.
+        if count >= 2 && word(0, 0) == u64::from(abi::SQE_OPEN) && word(1, 1) == abi::SQE_FD_OPENED {
+            chains += 1;
+        }
+    }
+    assert!(chains >= 400 / 2, "{chains} of 400 batches look like chains");
+}

@@ -132,7 +132,10 @@ fn chain_links_walk_in_order() {
     link(&mut payload, write, b"abc");
     link(&mut payload, Request::new(0, Op::Close), b"");
     let walked: Vec<_> = links(&payload).map(Result::unwrap).collect();
-    assert_eq!(walked, [(open, &b"notes"[..]), (read, &[][..]), (write, &b"abc"[..]), (Request::new(0, Op::Close), &[][..])]);
+    assert_eq!(
+        walked,
+        [(open, &b"notes"[..]), (read, &[][..]), (write, &b"abc"[..]), (Request::new(0, Op::Close), &[][..])]
+    );
     assert_eq!(links(&[]).count(), 0);
 }
 

@@ -3,7 +3,10 @@
 //! (in range and not), fds it has and has not, answers to requests
 //! nobody made, the same answer twice, answers held back and sent late
 //! (and, one time in 64, never), truncated and oversized messages, data on
-//! answers that may carry none, random readiness notifications. Garbage is
+//! answers that may carry none, random readiness notifications, and, to
+//! the chains it says it takes, lists of link answers that are mostly
+//! plausible and often not (an fd for a read, a notification among them,
+//! a count that is not theirs, cut short). Garbage is
 //! followed by a real answer, so callers mostly get on with their calls
 //! instead of waiting to be killed. The kernel must give each
 //! caller a clean error and this daemon `EINVAL`/`EBADF`, and never hang
@@ -17,7 +20,7 @@ use alloc::vec::Vec;
 
 use rt::process::Fork;
 use rt::scheme::Socket;
-use scheme_proto::{Kind, RESPONSE_SIZE, Request, Response};
+use scheme_proto::{Kind, Op, RESPONSE_SIZE, Request, Response, TAKES_CHAINS};
 use xorshift::Rng;
 
 /// Requests held back to answer later.
@@ -37,6 +40,10 @@ pub fn start(seed: u64) -> rt::Result<Daemon> {
                 Ok(socket) => socket,
                 Err(_) => rt::process::exit(2),
             };
+            // Chains too: the kernel's checks of a chain's answers get fuzzed.
+            if socket.takes(TAKES_CHAINS).is_err() {
+                rt::process::exit(2);
+            }
             let _ = ready_write.write_all(b"R");
             drop(ready_write);
             let _ = rt::sys::ns_restrict(&[]);
@@ -115,6 +122,13 @@ fn answer(socket: &Socket, request: &Request, rng: &mut Rng) {
 /// One message answering `request` (`garbage`: one the kernel must refuse
 /// or that answers the wrong thing). `socket_fd` is never offered as an fd.
 fn message(request: &Request, rng: &mut Rng, garbage: bool, socket_fd: u64) -> Vec<u8> {
+    if request.op == Op::Chain && rng.below(4) != 0 {
+        let (count, data) = chain_answers(rng, socket_fd);
+        let head = Response { id: request.id, kind: Kind::Value, flags: 0, value: count, len: data.len() as u64 };
+        let mut message = head.encode().to_vec();
+        message.extend_from_slice(&data);
+        return message;
+    }
     let id = if garbage && rng.below(3) == 0 { rng.next_u64() } else { request.id };
     let value = match rng.below(6) {
         0 => 0,
@@ -167,4 +181,32 @@ fn message(request: &Request, rng: &mut Rng, garbage: bool, socket_fd: u64) -> V
         message[24..32].copy_from_slice(&0u64.to_le_bytes());
     }
     message
+}
+
+/// The answers to a chain's links: one to four, of any kind (values with a
+/// few bytes, errors in range and not, fds, notifications), now and then
+/// cut short; and the count the answer claims (now and then one more).
+fn chain_answers(rng: &mut Rng, socket_fd: u64) -> (u64, Vec<u8>) {
+    let count = 1 + rng.below(4);
+    let mut data = Vec::new();
+    for i in 0..count {
+        let kind = *rng
+            .pick(&[Kind::Value, Kind::Value, Kind::Value, Kind::Error, Kind::Fd, Kind::Event])
+            .unwrap_or(&Kind::Value);
+        let len = if kind == Kind::Value && i > 0 && rng.below(2) == 0 { rng.below(24) } else { 0 };
+        let value = match kind {
+            Kind::Error => *rng.pick(&[2u64, 5, 11, 0, 5000]).unwrap_or(&5),
+            Kind::Value if len > 0 => len as u64,
+            Kind::Fd => (rng.below(8) as u64).max(socket_fd + 1),
+            _ => rng.below(8) as u64,
+        };
+        let response = Response { id: 0, kind, flags: rng.below(2) as u32, value, len: len as u64 };
+        data.extend_from_slice(&response.encode());
+        data.resize(data.len() + len, 0x3c);
+    }
+    if rng.below(8) == 0 {
+        data.truncate(rng.below(data.len()));
+    }
+    let claimed = if rng.below(8) == 0 { count + 1 } else { count };
+    (claimed as u64, data)
 }

@@ -17,7 +17,9 @@ use rt::batch::{Batch, On};
 use rt::fs::File;
 use rt::scheme::{Op, Request, Response, Socket, TAKES_CHAINS};
 
-use crate::support::{Outcome, WAIT, ensure, expect_exit, fork_child, kill_and_reap, ok, shared_page, wait_for, wait_until};
+use crate::support::{
+    Outcome, WAIT, ensure, expect_exit, fork_child, kill_and_reap, ok, shared_page, wait_for, wait_until,
+};
 use crate::userschemes::{Daemon, unique};
 
 /// A batch's results as values and errnos, for comparing.
@@ -230,7 +232,10 @@ pub fn chain_answers_are_checked() -> Outcome {
             );
             n += 1;
         }
-        ensure!(words[2].load(Ordering::Acquire) == 0, "a chain request did not carry the batch's open, read and close");
+        ensure!(
+            words[2].load(Ordering::Acquire) == 0,
+            "a chain request did not carry the batch's open, read and close"
+        );
         // Scenario 1's close came on its own, after its read.
         ensure!(
             wait_until(Duration::from_secs(2), || words[1].load(Ordering::Acquire) >= 1),
