@@ -4,7 +4,9 @@
 //! Operations run in order and the first failure ends the batch. One may
 //! act on the file the batch's last open opened ([`On::Opened`]), so an
 //! open, a read and a close take one call; on a scheme daemon they reach it
-//! back to back, without a trip back to this process in between.
+//! as one request (a chain) when their data and answers fit its 4 KiB
+//! each way (a read of up to [`CHAIN_READ`] with an `fstat` and a close
+//! does), else back to back, without a trip back to this process between.
 //!
 //! ```ignore
 //! let mut buf = [0u8; 64];
@@ -28,6 +30,16 @@ pub use abi::{Cqe, SUBMIT_MAX, Sqe};
 use abi::{SQE_CLOSE, SQE_FD_OPENED, SQE_FSTAT, SQE_OPEN, SQE_READ, SQE_SEEK, SQE_WRITE};
 
 use crate::{Error, Result, sys};
+
+/// The largest read that travels in one chain request together with its
+/// open, an `fstat` and a close: their answers share the `INLINE_MAX`
+/// bytes a chain's answer holds, with a response head each.
+pub const CHAIN_READ: usize = scheme_proto::INLINE_MAX - 256;
+
+const _: () = assert!(
+    CHAIN_READ + 4 * scheme_proto::RESPONSE_SIZE + size_of::<Stat>() <= scheme_proto::INLINE_MAX,
+    "an open, an fstat, a read of CHAIN_READ and a close answer within one chain"
+);
 
 /// Which file an operation acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,9 +23,9 @@ pub fn open_input(arg: &str) -> rt::Result<File> {
 }
 
 /// The first read of a file: at most this much, so that on a daemon's
-/// scheme it travels inline and the open, the status and the read reach
-/// the daemon as one chain.
-pub const FIRST_READ: usize = 4096;
+/// scheme the open, the read and the status reach the daemon as one
+/// request (a chain, `rt::batch`).
+pub const FIRST_READ: usize = rt::batch::CHAIN_READ;
 
 /// [`open_input`] and the file's first bytes (up to `first.len()`) in one
 /// system call (`rt::batch`: open, read, fstat; the status last, because

@@ -256,11 +256,10 @@ fn respond(root: &str, method: &str, target: &str, keep: bool) -> (u16, Vec<u8>,
     (200, out, rest, size)
 }
 
-/// Bytes of a file read with its status: as much as a request to a daemon
-/// carries inline, so the whole batch is one chain of requests
-/// (docs/architecture.md §3.11) and a page up to that size one trip to
-/// the daemon.
-const FIRST: usize = rt::scheme::INLINE_MAX;
+/// Bytes of a file read with its status: as much as fits one chain request
+/// with the open, the `fstat` and the close (docs/architecture.md §3.11),
+/// so a page up to that size is one request to the daemon.
+const FIRST: usize = rt::batch::CHAIN_READ;
 
 /// A file's status and first bytes.
 struct Peeked {
