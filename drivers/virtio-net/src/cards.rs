@@ -34,8 +34,16 @@
 //!   empty and the ring has room, else queued as for `batch`, and the ring
 //!   says how many wait there) and `event:` is told; the reader copies
 //!   frames out without a scheme call, and reads the queue only when the
-//!   ring says frames wait in it. Writes and reads are `batch`'s. `netd`
-//!   uses it: a received burst costs it no call to the driver.
+//!   ring says frames wait in it. Writes and reads are `batch`'s. A
+//!   second ring carries frames the other way: `fmap` at
+//!   [`frame_ring::SECOND_AT`] maps it, and `dup(fd, "kick")` gives the
+//!   write end of the driver's kick pipe; the opener pushes frames into
+//!   the ring and writes a byte to the pipe, and the driver, woken by it,
+//!   hands the ring's frames to the card in order (a batch write on the
+//!   handle first sends what the ring holds, and is `EAGAIN` while the
+//!   card cannot take all of it). `netd` uses both: a received burst
+//!   costs it no call to the driver, and a sent one a pipe write, not a
+//!   call.
 //! - `network:N/mac` (any user): the MAC address as text,
 //!   `52:54:00:12:34:56\n`.
 //! - `network:N/stats` (any user): counters as text, one `name value`
@@ -58,6 +66,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use rt::fs::File;
 use rt::mem::SharedMapping;
 use rt::prelude::*;
 use scheme::sc::{
@@ -129,25 +138,42 @@ enum Form {
     Single,
     /// `network:N/batch`: several frames per call (`lib/frame-batch`).
     Batch,
-    /// `network:N/ring`: batches, received frames through the ring first;
-    /// its memory is made at the opener's first `fmap` (until then frames
-    /// go to the queue: nobody would take them from a ring, and a handle
-    /// never mapped costs no memory).
-    Ring(Option<SharedMapping>),
+    /// `network:N/ring`: batches, received frames through the `rx` ring
+    /// first, frames to send through the `tx` ring too; each ring's memory
+    /// is made at the opener's first `fmap` of it (until then received
+    /// frames go to the queue: nobody would take them from a ring, and a
+    /// handle never mapped costs no memory).
+    Ring { rx: Option<SharedMapping>, tx: Option<SharedMapping> },
 }
 
 impl Form {
-    /// The ring, once its reader mapped it.
+    /// The ring of received frames, once its reader mapped it.
     fn ring(&self) -> Option<frame_ring::Ring<'_>> {
         match self {
-            Form::Ring(Some(memory)) => frame_ring::Ring::new(memory.atomic_u64s()),
+            Form::Ring { rx: Some(memory), .. } => frame_ring::Ring::new(memory.atomic_u64s()),
             _ => None,
+        }
+    }
+
+    /// The ring of frames to send, once its writer mapped it.
+    fn send_ring(&self) -> Option<frame_ring::Ring<'_>> {
+        match self {
+            Form::Ring { tx: Some(memory), .. } => frame_ring::Ring::new(memory.atomic_u64s()),
+            _ => None,
+        }
+    }
+
+    /// How many rings it has mapped.
+    fn rings(&self) -> usize {
+        match self {
+            Form::Ring { rx, tx } => usize::from(rx.is_some()) + usize::from(tx.is_some()),
+            _ => 0,
         }
     }
 }
 
-/// Rings mapped at once, over all cards (each holds 33 pages of the
-/// driver's memory): a later `fmap` is `EBUSY`.
+/// Rings mapped at once, over all cards and both ways (each holds 33 pages
+/// of the driver's memory): a later `fmap` is `EBUSY`.
 pub const MAX_RINGS: usize = 8;
 
 pub struct Cards {
@@ -155,11 +181,25 @@ pub struct Cards {
     handles: Handles<Handle>,
     /// Handles that became ready, for the `event:` watchers.
     ready: Vec<(usize, EventFlags)>,
+    /// The write end of the kick pipe (its read end is in the driver's
+    /// `event:` queue): `dup(ring, "kick")` gives a new write end of it.
+    kick: File,
+    /// One frame popped from a ring on its way to the card.
+    frame: Vec<u8>,
+    /// Bad frames seen in rings to send (logged when they grow).
+    bad_pushes: u64,
 }
 
 impl Cards {
-    pub fn new(cards: Vec<Card>) -> Cards {
-        Cards { cards, handles: Handles::new(), ready: Vec::new() }
+    pub fn new(cards: Vec<Card>, kick: File) -> Cards {
+        Cards {
+            cards,
+            handles: Handles::new(),
+            ready: Vec::new(),
+            kick,
+            frame: vec![0; frame_ring::MAX_FRAME],
+            bad_pushes: 0,
+        }
     }
 
     /// One line per card, for the log.
@@ -172,10 +212,77 @@ impl Cards {
     }
 
     /// Card `index` interrupted: collect what it completed, hand every
-    /// frame to each reader of the card, and note who to tell. Whether
-    /// anything changed (frames arrived or transmit slots freed up).
+    /// frame to each reader of the card, note who to tell, and send what
+    /// waits in rings while slots freed up. Whether anything changed
+    /// (frames arrived or transmit slots freed up).
     pub fn interrupt(&mut self, index: usize) -> bool {
-        self.collect(index).0
+        let (changed, freed) = self.collect(index);
+        if freed > 0 {
+            self.send_rings();
+        }
+        changed
+    }
+
+    /// Hand the frames waiting in every ring to send to its card, in
+    /// order, while the card takes them (the rest wait for the next
+    /// interrupt that frees a slot). Whether any was sent.
+    pub fn send_rings(&mut self) -> bool {
+        let rings: Vec<usize> = self
+            .handles
+            .iter()
+            .filter(|(_, h)| matches!(h, Handle::Frames { writable: true, form: Form::Ring { tx: Some(_), .. }, .. }))
+            .map(|(handle, _)| handle)
+            .collect();
+        let mut sent = false;
+        for handle in rings {
+            sent |= self.drain_ring(handle).0;
+        }
+        sent
+    }
+
+    /// Send from `handle`'s ring: whether any frame went, and whether the
+    /// ring is empty now.
+    fn drain_ring(&mut self, handle: usize) -> (bool, bool) {
+        let Ok(Handle::Frames { card: index, form, .. }) = self.handles.get(handle) else { return (false, true) };
+        let Some(ring) = form.send_ring() else { return (false, true) };
+        let card = &mut self.cards[*index];
+        let mut sent = false;
+        loop {
+            if !card.device.can_send() {
+                // (A ring whose counts make no sense shows as empty; the
+                // next pop starts it over.)
+                let empty = ring.waiting() == 0;
+                card.tx_waiting |= !empty;
+                return (sent, empty);
+            }
+            match ring.pop(&mut self.frame) {
+                frame_ring::Popped::Empty => return (sent, true),
+                frame_ring::Popped::Bad => {
+                    self.bad_pushes += 1;
+                    if self.bad_pushes.is_power_of_two() {
+                        log::warn!(
+                            "network:{index}/ring: {} bad frame(s) in the ring to send, skipped",
+                            self.bad_pushes
+                        );
+                    }
+                }
+                frame_ring::Popped::Frame(len) => match card.device.send(&self.frame[..len]) {
+                    Ok(()) => {
+                        sent = true;
+                        card.stats.tx_frames += 1;
+                        card.stats.tx_bytes += len as u64;
+                    }
+                    Err(err) => {
+                        // A length the card refuses (the ring checked only
+                        // its bound), or a queue error: this frame is lost.
+                        self.bad_pushes += 1;
+                        if self.bad_pushes.is_power_of_two() {
+                            log::warn!("network:{index}/ring: a {len}-byte frame to send refused ({err:?})");
+                        }
+                    }
+                },
+            }
+        }
     }
 
     /// [`Cards::interrupt`]'s work; also how many transmit slots it freed.
@@ -332,7 +439,7 @@ impl Scheme for Cards {
                 }
                 let mode = flags & O_ACCMODE;
                 let form = match kind {
-                    Path::Ring(_) => Form::Ring(None),
+                    Path::Ring(_) => Form::Ring { rx: None, tx: None },
                     Path::Batch(_) => Form::Batch,
                     _ => Form::Single,
                 };
@@ -390,6 +497,11 @@ impl Scheme for Cards {
         let (index, batch) = (*index, !matches!(form, Form::Single));
         if !writable {
             return Err(Error::new(EBADF));
+        }
+        // What waits in the handle's ring to send goes first: the batch
+        // only after all of it.
+        if !self.drain_ring(handle).1 {
+            return Err(Error::new(EAGAIN));
         }
         if batch {
             return self.write_batch(index, buf);
@@ -453,7 +565,7 @@ impl Scheme for Cards {
             Handle::Text { path, .. } => path.clone(),
             Handle::Frames { card, form: Form::Single, .. } => format!("{card}"),
             Handle::Frames { card, form: Form::Batch, .. } => format!("{card}/batch"),
-            Handle::Frames { card, form: Form::Ring(_), .. } => format!("{card}/ring"),
+            Handle::Frames { card, form: Form::Ring { .. }, .. } => format!("{card}/ring"),
         })
     }
 
@@ -471,16 +583,28 @@ impl Scheme for Cards {
         Ok(ready & interest)
     }
 
-    /// `network:N/ring`: the ring's memory (offset 0, up to
-    /// [`frame_ring::BYTES`] rounded up to pages); `ENODEV` for any other
+    /// `network:N/ring`: the memory of its ring of received frames (offset
+    /// 0) or of frames to send (offset [`frame_ring::SECOND_AT`]), up to
+    /// [`frame_ring::BYTES`] rounded up to pages; `ENODEV` for any other
     /// handle.
     fn fmap(&mut self, handle: usize, offset: usize, len: usize, _flags: MapFlags) -> Result<usize> {
-        let mapped =
-            self.handles.iter().filter(|(_, h)| matches!(h, Handle::Frames { form: Form::Ring(Some(_)), .. })).count();
-        let Handle::Frames { card, form: Form::Ring(memory), .. } = self.handles.get_mut(handle)? else {
+        let mapped: usize = self
+            .handles
+            .iter()
+            .map(|(_, h)| match h {
+                Handle::Frames { form, .. } => form.rings(),
+                Handle::Text { .. } => 0,
+            })
+            .sum();
+        let Handle::Frames { card, form: Form::Ring { rx, tx }, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(ENODEV));
         };
-        if offset != 0 || len == 0 || len > frame_ring::BYTES.next_multiple_of(rt::mem::PAGE_SIZE) {
+        let memory = match offset {
+            0 => rx,
+            frame_ring::SECOND_AT => tx,
+            _ => return Err(Error::new(EINVAL)),
+        };
+        if len == 0 || len > frame_ring::BYTES.next_multiple_of(rt::mem::PAGE_SIZE) {
             return Err(Error::new(EINVAL));
         }
         if let Some(memory) = memory {
@@ -493,6 +617,18 @@ impl Scheme for Cards {
         let made = rt::mem::map_shared(frame_ring::BYTES)
             .inspect_err(|err| log::warn!("network:{card}/ring: no memory for the ring: {err}"))?;
         Ok(memory.insert(made).addr())
+    }
+
+    /// `dup(fd, "kick")` on a `network:N/ring` handle: a write end of the
+    /// kick pipe (a byte written to it wakes the driver to send what the
+    /// ring holds).
+    fn dup(&mut self, handle: usize, name: &[u8], _caller: &Caller) -> Result<Opened> {
+        match (self.handles.get(handle)?, name) {
+            (Handle::Frames { writable: true, form: Form::Ring { .. }, .. }, b"kick") => {
+                Ok(Opened::Fd(self.kick.derive("write")?.into_fd()))
+            }
+            _ => Err(Error::new(EINVAL)),
+        }
     }
 
     fn close(&mut self, handle: usize) {

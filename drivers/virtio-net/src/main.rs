@@ -11,8 +11,9 @@
 //! enter the null namespace and serve as uid [`NET_UID`]. The device glue
 //! (all of the `unsafe`) is `lib/virtio-glue`.
 //!
-//! Interrupt-driven: one `event:` queue watches the scheme socket and
-//! every card's interrupt. A card's interrupt wakes the loop, which
+//! Interrupt-driven: one `event:` queue watches the scheme socket, the
+//! kick pipe (`netd` pushed frames to send into a ring) and every card's
+//! interrupt. A card's interrupt wakes the loop, which
 //! collects the frames that arrived (handing each to every open handle
 //! of that card, and telling the handles' `event:` watchers) and the
 //! transmissions done, then retries the calls that were waiting for
@@ -48,9 +49,11 @@ rt::main!(main);
 const NET_UID: u32 = 62;
 /// DMA memory per card: 96 frame buffers of 2 KiB and the two queues.
 const DMA_PER_CARD: usize = 512 << 10;
-/// Event data: the scheme socket; card `n`'s interrupt is `IRQ_BASE + n`.
+/// Event data: the scheme socket, the kick pipe (frames wait in a ring
+/// to send); card `n`'s interrupt is `IRQ_BASE + n`.
 const SOCKET: usize = 0;
-const IRQ_BASE: usize = 1;
+const KICK: usize = 1;
+const IRQ_BASE: usize = 2;
 
 /// The virtio network functions `pci:` lists, as `BB:DD.F`.
 fn find_cards() -> Result<Vec<String>> {
@@ -90,6 +93,19 @@ fn acknowledge(irq: &mut File) -> Result<()> {
     }
 }
 
+/// Empty the kick pipe (the kicks since the last look ask for one pass).
+fn drain(kick: &mut File) -> Result<()> {
+    let mut bytes = [0u8; 64];
+    loop {
+        match kick.read(&mut bytes) {
+            Ok(n) if n == bytes.len() => continue,
+            Ok(_) => return Ok(()),
+            Err(err) if err.errno == EAGAIN => return Ok(()),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 fn main() -> Result<()> {
     rt::log::init();
     let addresses = find_cards().inspect_err(|err| log::error!("cannot read pci: ({err})"))?;
@@ -107,13 +123,20 @@ fn main() -> Result<()> {
         cards.push(Card::new(address.clone(), device));
         irqs.push(irq);
     }
-    let mut server = Server::new("network", Cards::new(cards))?;
+    // The kick pipe, opened before the null namespace: `netd` gets write
+    // ends of it (`dup(ring, "kick")`) and writes a byte after it pushes
+    // frames to send.
+    let mut kick = File::open_with("pipe:", sc::O_RDONLY | sc::O_NONBLOCK | sc::O_CLOEXEC)
+        .inspect_err(|err| log::error!("cannot open pipe: ({err})"))?;
+    let kick_write = kick.derive("write")?;
+    let mut server = Server::new("network", Cards::new(cards, kick_write))?;
     // What completed before the interrupts were routed raised none.
     for index in 0..irqs.len() {
         server.scheme().interrupt(index);
     }
     let queue = EventQueue::new()?;
     server.watch_on(&queue, SOCKET)?;
+    queue.watch(kick.fd(), EventFlags::EVENT_READ, KICK)?;
     for (n, irq) in irqs.iter().enumerate() {
         queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ_BASE + n)?;
     }
@@ -131,6 +154,10 @@ fn main() -> Result<()> {
         for event in &events[..n] {
             match event.data {
                 SOCKET => server.handle_pending()?,
+                KICK => {
+                    drain(&mut kick)?;
+                    changed |= server.scheme().send_rings();
+                }
                 data => {
                     let index = data - IRQ_BASE;
                     if let Some(irq) = irqs.get_mut(index) {

@@ -1,8 +1,11 @@
-//! A ring of received Ethernet frames in memory shared by a card's driver
-//! (the producer, `virtio-netd`) and `netd` (the consumer), so a frame
-//! reaches `netd` without a scheme call: the driver copies it into a slot
-//! and tells `event:`; `netd` copies it out when it wakes (README
-//! "Network card", `network:N/ring`).
+//! A ring of Ethernet frames in memory shared by a card's driver
+//! (`virtio-netd`) and `netd`, one each way, so a frame crosses without a
+//! scheme call (README "Network card", `network:N/ring`). Received
+//! frames: the driver (the producer) copies a frame into a slot and tells
+//! `event:`; `netd` (the consumer) copies it out when it wakes. Frames to
+//! send: `netd` pushes them and writes a byte to the driver's kick pipe;
+//! the driver pops them when it wakes and hands them to the card. The
+//! second ring lies at [`SECOND_AT`] in the file's mapping.
 //!
 //! Layout, in little-endian 64-bit words: word 0 is `head` (frames ever
 //! pushed), word 1 `tail` (frames ever popped), word 2 `queued` (frames
@@ -36,6 +39,9 @@ pub const WORDS: usize = HEADER_WORDS + SLOTS * SLOT_WORDS;
 pub const BYTES: usize = WORDS * 8;
 /// The longest frame a slot takes (an Ethernet frame without FCS).
 pub const MAX_FRAME: usize = 1514;
+/// Where a file with a ring each way maps its second ring: the first
+/// ring's bytes rounded up to whole 4 KiB pages.
+pub const SECOND_AT: usize = BYTES.next_multiple_of(4096);
 
 const HEAD: usize = 0;
 const TAIL: usize = 1;

@@ -287,6 +287,7 @@ static TESTS: &[Test] = tests![
     network::network_reader_queues_are_bounded,
     network::network_batches_carry_many_frames_per_call,
     network::network_ring_carries_received_frames,
+    network::network_ring_sends_frames,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,

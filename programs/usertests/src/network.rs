@@ -688,6 +688,90 @@ fn send_batches(file: &mut File, frames: &[Vec<u8>]) -> Result<(), String> {
     Ok(())
 }
 
+/// `network:0/ring`'s ring to send: frames pushed into it go out once a
+/// byte is written to the kick pipe (`dup(fd, "kick")`), in order, and a
+/// batch write sends what the ring holds first. Garbage in the ring (a
+/// `head` far ahead, a length that is no frame's) is skipped and the
+/// driver goes on; only a ring handle gives a kick pipe, and `fmap` takes
+/// only the two rings' offsets.
+pub fn network_ring_sends_frames() -> Outcome {
+    let _driver = driver()?;
+    let mac = our_mac()?;
+    let host = {
+        let mut net = open_frames()?;
+        resolve_host(&mut net, mac)?
+    };
+    let mut file = ok("open network:0/ring", File::open_with("network:0/ring", O_RDWR | O_NONBLOCK))?;
+    let batch = ok("open network:0/batch", File::open_with("network:0/batch", O_RDWR | O_NONBLOCK))?;
+    expect_err("a kick pipe of network:0/batch", batch.derive("kick"), sc::EINVAL)?;
+    expect_err("dup(ring, \"other\")", file.derive("other"), sc::EINVAL)?;
+    drop(batch);
+    let odd = frame_ring::SECOND_AT + rt::mem::PAGE_SIZE;
+    expect_err("fmap at an odd offset", rt::mem::map_file_shared(file.fd(), odd, 4096).map(drop), sc::EINVAL)?;
+    let received = ok("map the ring", rt::mem::map_file_shared(file.fd(), 0, frame_ring::BYTES))?;
+    let sending =
+        ok("map the ring to send", rt::mem::map_file_shared(file.fd(), frame_ring::SECOND_AT, frame_ring::BYTES))?;
+    let kick = ok("dup(ring, \"kick\")", file.derive("kick"))?;
+    let rx = frame_ring::Ring::new(received.atomic_u64s()).ok_or("the ring's mapping is too short")?;
+    let tx = frame_ring::Ring::new(sending.atomic_u64s()).ok_or("the ring to send's mapping is too short")?;
+    let mut frame = [0u8; 2048];
+    let mut replies = |seqs: &mut Vec<u16>| {
+        crate::support::wait_until(ANSWER_WITHIN, || {
+            while let frame_ring::Popped::Frame(len) = rx.pop(&mut frame) {
+                seqs.extend(parse_echo_reply(&frame[..len]).filter(|r| r.id == 0x7273).map(|r| r.seq));
+            }
+            seqs.len() >= 8
+        })
+    };
+    // Eight echo requests through the ring, one kick.
+    for seq in 1..=8 {
+        ensure!(tx.push(&ping(host, mac, 0x7273, seq, b"sent")), "the ring to send refused request {seq}");
+    }
+    let mut kick_file = kick;
+    ok("kick", kick_file.write(&[1]))?;
+    let mut seqs = Vec::new();
+    let answered = replies(&mut seqs);
+    seqs.sort_unstable();
+    ensure!(answered && seqs == (1..=8).collect::<Vec<u16>>(), "replies {seqs:?} to the ring's requests");
+    ensure!(tx.waiting() == 0, "{} frames left in the ring to send", tx.waiting());
+    // Four in the ring with no kick, four by a batch write: all eight go.
+    for seq in 11..=14 {
+        ensure!(tx.push(&ping(host, mac, 0x7273, seq, b"sent")), "the ring to send refused request {seq}");
+    }
+    let later: Vec<Vec<u8>> = (15..=18).map(|seq| ping(host, mac, 0x7273, seq, b"sent")).collect();
+    send_batches(&mut file, &later)?;
+    let mut seqs = Vec::new();
+    let answered = replies(&mut seqs);
+    seqs.sort_unstable();
+    ensure!(answered && seqs == (11..=18).collect::<Vec<u16>>(), "replies {seqs:?} to the ring's and the batch's");
+    // Garbage: a head 1,000 frames ahead, then a length of 9,000 bytes in
+    // a slot; the driver skips both and the next request still goes.
+    let words = sending.atomic_u64s();
+    words[0].fetch_add(1000, core::sync::atomic::Ordering::Release);
+    ok("kick", kick_file.write(&[1]))?;
+    sleep_ms(100);
+    let head = words[0].load(core::sync::atomic::Ordering::Acquire);
+    let slot = frame_ring::HEADER_WORDS + (head % frame_ring::SLOTS as u64) as usize * frame_ring::SLOT_WORDS;
+    words[slot].store(9000, core::sync::atomic::Ordering::Relaxed);
+    words[0].store(head + 1, core::sync::atomic::Ordering::Release);
+    ok("kick", kick_file.write(&[1]))?;
+    sleep_ms(100);
+    ensure!(tx.push(&ping(host, mac, 0x7273, 21, b"sent")), "the ring to send refused a request after garbage");
+    ok("kick", kick_file.write(&[1]))?;
+    let mut seqs = Vec::new();
+    let seen = crate::support::wait_until(ANSWER_WITHIN, || {
+        while let frame_ring::Popped::Frame(len) = rx.pop(&mut frame) {
+            seqs.extend(parse_echo_reply(&frame[..len]).filter(|r| r.id == 0x7273).map(|r| r.seq));
+        }
+        seqs.contains(&21)
+    });
+    ensure!(seen, "no reply to the request pushed after the garbage ({seqs:?})");
+    Ok(String::from(
+        "8 requests through the ring and one kick; 4 in the ring before a batch of 4, all 8 answered; \
+         a bad head and a bad length skipped; kicks only from rings",
+    ))
+}
+
 /// `network:0/ring`: received frames come through the mapped ring, with
 /// no read; when more come than it holds, the rest wait in the queue, the
 /// ring says how many, and a batch read takes them: none lost, none

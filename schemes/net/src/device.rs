@@ -21,6 +21,14 @@
 //! sends it again a moment later, as it would to Linux with a full accept
 //! queue ([`Frames::full_ports`]).
 //!
+//! Frames to send go through the second ring the file maps, when it
+//! does: pushed as smoltcp makes them, then one byte written to the
+//! driver's kick pipe per burst (a system call that wakes the driver, not
+//! a call that waits for it: under `-smp 1` the driver runs when netd
+//! waits, and netd is not switched back in just to hear that the burst
+//! went). A frame the ring has no room for starts a batch, written at the
+//! flush after the kick (the driver sends the ring's frames first).
+//!
 //! A frame the driver cannot take now (its transmit slots are all busy)
 //! is dropped and counted, as a card drops what it cannot send; TCP sends
 //! it again. Any other read or write error means the driver is gone
@@ -73,6 +81,11 @@ pub struct Frames {
     pub failed: Option<rt::Error>,
     /// The driver's ring of received frames, when mapped.
     ring: Option<SharedMapping>,
+    /// The ring of frames to send and the kick pipe's write end, when
+    /// mapped and given.
+    send_ring: Option<(SharedMapping, File)>,
+    /// Frames were pushed to the ring to send since the last kick.
+    pushed: bool,
     /// Read once even if the ring says nothing is queued: the loop's timer
     /// asks, since a dead driver sends no event and only a read finds out.
     pub probe: bool,
@@ -89,10 +102,16 @@ pub struct Frames {
 }
 
 impl Frames {
-    pub fn new(file: File, ring: Option<SharedMapping>) -> Frames {
+    pub fn new(file: File, ring: Option<SharedMapping>, send_ring: Option<(SharedMapping, File)>) -> Frames {
+        if let Some((_, kick)) = &send_ring {
+            // A full pipe means a kick is pending already.
+            let _ = kick.set_nonblocking(true);
+        }
         Frames {
             file,
             ring,
+            send_ring,
+            pushed: false,
             probe: false,
             rx_ready: true,
             full_ports: Vec::new(),
@@ -203,6 +222,8 @@ pub struct Tx<'a> {
 /// What a [`Tx`] needs of the card (the receive half is lent to [`Rx`]).
 struct TxSide<'a> {
     file: &'a mut File,
+    send_ring: &'a Option<(SharedMapping, File)>,
+    pushed: &'a mut bool,
     tx: &'a mut Vec<u8>,
     tx_len: &'a mut usize,
     frame: &'a mut Vec<u8>,
@@ -212,6 +233,16 @@ struct TxSide<'a> {
 
 impl TxSide<'_> {
     fn queue(&mut self, len: usize) {
+        // Into the ring unless a batch started (the order must hold).
+        if *self.tx_len == 0
+            && let Some((memory, _)) = self.send_ring
+            && Ring::new(memory.atomic_u64s()).is_some_and(|ring| ring.push(&self.frame[..len]))
+        {
+            *self.pushed = true;
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += len as u64;
+            return;
+        }
         if frame_batch::put(self.tx, *self.tx_len, &self.frame[..len]).is_none() {
             self.flush();
         }
@@ -226,6 +257,17 @@ impl TxSide<'_> {
     }
 
     fn flush(&mut self) {
+        if core::mem::take(self.pushed)
+            && let Some((_, kick)) = self.send_ring
+        {
+            match rt::sys::write(kick.fd(), &[1]) {
+                Err(err) if err.errno != EAGAIN => {
+                    self.counters.errors += 1;
+                    *self.failed = Some(err);
+                }
+                _ => {}
+            }
+        }
         let mut at = 0;
         while at < *self.tx_len {
             match self.file.write(&self.tx[at..*self.tx_len]) {
@@ -256,6 +298,8 @@ impl Frames {
     fn tx_side(&mut self) -> TxSide<'_> {
         TxSide {
             file: &mut self.file,
+            send_ring: &self.send_ring,
+            pushed: &mut self.pushed,
             tx: &mut self.tx,
             tx_len: &mut self.tx_len,
             frame: &mut self.frame,
@@ -279,10 +323,10 @@ impl phy::Device for Frames {
                 _ => break (start, len),
             }
         };
-        let Frames { file, rx, tx, tx_len, frame, counters, failed, .. } = self;
+        let Frames { file, send_ring, pushed, rx, tx, tx_len, frame, counters, failed, .. } = self;
         Some((
             Rx { frame: &rx[start..start + len] },
-            Tx { frames: TxSide { file, tx, tx_len, frame, counters, failed } },
+            Tx { frames: TxSide { file, send_ring, pushed, tx, tx_len, frame, counters, failed } },
         ))
     }
 

@@ -123,8 +123,14 @@ fn cards(seed: u64) -> Result<Vec<Card>> {
         let ring = rt::mem::map_file_shared(file.fd(), 0, frame_ring::BYTES)
             .inspect_err(|err| log::warn!("{frames}: cannot map the ring ({err}); reading every frame"))
             .ok();
+        // Without the ring to send every burst is a write.
+        let send_ring = rt::mem::map_file_shared(file.fd(), frame_ring::SECOND_AT, frame_ring::BYTES)
+            .and_then(|memory| Ok((memory, file.derive("kick")?)))
+            .inspect_err(|err| log::warn!("{frames}: no ring to send ({err}); writing every burst"))
+            .ok();
         let index = cards.len();
-        cards.push(Card::new(index, driver, mac, Frames::new(file, ring), now, seed ^ index as u64));
+        let frames = Frames::new(file, ring, send_ring);
+        cards.push(Card::new(index, driver, mac, frames, now, seed ^ index as u64));
     }
     Ok(cards)
 }
