@@ -799,13 +799,7 @@ impl UserScheme {
         let request = &call.request;
         let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
         match response.kind {
-            Kind::Error => {
-                let errno = i32::try_from(value)
-                    .ok()
-                    .filter(|e| (1..4096).contains(e))
-                    .ok_or(Garbage::invalid("errno out of range"))?;
-                Ok(Ok(Err(Error::new(errno))))
-            }
+            Kind::Error => Ok(Ok(Err(answered_errno(value)?))),
             Kind::Fd => {
                 if !matches!(request.op, Op::Open | Op::Dup) {
                     return Err(Garbage::invalid("an fd answers only open and dup"));
@@ -1036,11 +1030,11 @@ impl UserScheme {
         let (queued, finished) = without_interrupts(|| {
             let mut state = self.state.lock();
             let mut progress = run.progress.lock();
+            progress.carried = 0;
             let ok = match (op, outcome) {
                 // The daemon answered `count` links of a chain request: their
                 // outcomes are recorded already (`chain_answers`).
                 (Op::Chain, Ok(Answer::Value(count, _))) => {
-                    progress.carried = 0;
                     let first = progress.outcomes.len() - count;
                     if let Some(Ok(Answer::Value(handle, _))) = progress.outcomes.get(first) {
                         progress.handle = Some(*handle);
@@ -1053,7 +1047,6 @@ impl UserScheme {
                     matches!(progress.outcomes.last(), Some(Ok(Answer::Value(..))))
                 }
                 (op, outcome) => {
-                    progress.carried = 0;
                     if op == Op::Open
                         && let Ok(Answer::Value(handle, _)) = &outcome
                     {
@@ -1689,13 +1682,7 @@ fn record_chain_answers(
         }
         let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
         let outcome = match response.kind {
-            Kind::Error => {
-                let errno = i32::try_from(value)
-                    .ok()
-                    .filter(|e| (1..4096).contains(e))
-                    .ok_or(Garbage::invalid("errno out of range"))?;
-                Err(Error::new(errno))
-            }
+            Kind::Error => Err(answered_errno(value)?),
             Kind::Value if answered == 0 => Ok(Answer::Value(value, Data::new())),
             Kind::Value if progress.steps[answered - 1].fits(value, data) => {
                 Ok(Answer::Value(value, Data::from_slice(data)))
@@ -1711,4 +1698,13 @@ fn record_chain_answers(
         return Err(Garbage::invalid("a chain's count is not its answers'"));
     }
     Ok(first.0.kind == Kind::Value && first.0.flags & OPEN_READ_AHEAD != 0)
+}
+
+/// The error a daemon's `Kind::Error` answer names (an errno 1..4096).
+fn answered_errno(value: usize) -> Result<Error, Garbage> {
+    i32::try_from(value)
+        .ok()
+        .filter(|e| (1..4096).contains(e))
+        .map(Error::new)
+        .ok_or(Garbage::invalid("errno out of range"))
 }

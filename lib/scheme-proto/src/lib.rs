@@ -405,11 +405,7 @@ impl<'a> Iterator for Links<'a> {
             (Payload::Lent, _) | (_, Op::Chain) => Err(DecodeError::Inconsistent),
             _ => Ok((request, inline)),
         });
-        self.rest = match link {
-            Ok((_, inline)) => &self.rest[REQUEST_SIZE + inline.len()..],
-            Err(_) => &[],
-        };
-        Some(link)
+        Some(advance(&mut self.rest, REQUEST_SIZE, link))
     }
 }
 
@@ -443,12 +439,23 @@ impl<'a> Iterator for Answers<'a> {
                 .ok_or(DecodeError::Inconsistent)?;
             Ok((response, data))
         });
-        self.rest = match answer {
-            Ok((_, data)) => &self.rest[RESPONSE_SIZE + data.len()..],
-            Err(_) => &[],
-        };
-        Some(answer)
+        Some(advance(&mut self.rest, RESPONSE_SIZE, answer))
     }
+}
+
+/// A walk's step over `rest`: past a message of `head` bytes and its data
+/// when it decoded, to the end when it did not (a walk stops at the first
+/// error).
+fn advance<'a, T>(
+    rest: &mut &'a [u8],
+    head: usize,
+    step: Result<(T, &'a [u8]), DecodeError>,
+) -> Result<(T, &'a [u8]), DecodeError> {
+    *rest = match &step {
+        Ok((_, data)) => &rest[head + data.len()..],
+        Err(_) => &[],
+    };
+    step
 }
 
 /// The little-endian `u64` at `at` in a fixed-size message head.
