@@ -46,6 +46,43 @@ pub struct KernelImage {
 
 pub static KERNEL_IMAGE: spin::Once<KernelImage> = spin::Once::new();
 
+/// The firmware that started the bootloader (`sys:firmware`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+impl Firmware {
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+        }
+    }
+
+    /// Read off the memory map: the bootloader passes on the regions it
+    /// does not use in the firmware's own terms, E820 types from a BIOS and
+    /// memory types from UEFI, and every machine has some (ACPI tables,
+    /// reserved holes); a map with neither is no firmware we know.
+    fn of(regions: &[bootloader_api::info::MemoryRegion]) -> Option<Firmware> {
+        let uefi = regions.iter().any(|r| matches!(r.kind, MemoryRegionKind::UnknownUefi(_)));
+        let bios = regions.iter().any(|r| matches!(r.kind, MemoryRegionKind::UnknownBios(_)));
+        match (bios, uefi) {
+            (true, false) => Some(Firmware::Bios),
+            (false, true) => Some(Firmware::Uefi),
+            _ => None,
+        }
+    }
+}
+
+static FIRMWARE: spin::Once<Option<Firmware>> = spin::Once::new();
+
+/// The firmware we booted from, `None` if the memory map did not say.
+pub fn firmware() -> Option<Firmware> {
+    FIRMWARE.get().copied().flatten()
+}
+
 /// The kernel's own schemes.
 fn register_schemes() {
     scheme::register("debug", scheme::debug::DebugScheme::instance());
@@ -135,7 +172,13 @@ fn log_boot_info(boot_info: &BootInfo) {
             usable += region.end - region.start;
         }
     }
-    log::info!("memory map: {} regions, {} MiB usable", boot_info.memory_regions.len(), usable >> 20);
+    let firmware = *FIRMWARE.call_once(|| Firmware::of(&boot_info.memory_regions));
+    log::info!(
+        "memory map: {} regions, {} MiB usable; firmware: {}",
+        boot_info.memory_regions.len(),
+        usable >> 20,
+        firmware.map_or("unknown", Firmware::name)
+    );
     let frames = memory::frame::stats();
     log::info!(
         "frames: {} managed, {} free; heap: {} KiB mapped",

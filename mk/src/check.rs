@@ -189,13 +189,20 @@ const LOG_TAIL_FAILED: usize = 200;
 const LOG_TAIL_TIMEOUT: usize = 40;
 
 /// Counts checks and prints one line per check.
-#[derive(Default)]
 struct Tally {
     passed: usize,
     failed: usize,
     /// The FAIL lines again, for the summary: a run's log is long and CI
     /// may keep only its tail, which must still say what failed.
     failures: Vec<String>,
+    /// For the summary's time: CI allows the whole run 40 minutes.
+    started: Instant,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { passed: 0, failed: 0, failures: Vec::new(), started: Instant::now() }
+    }
 }
 
 impl Tally {
@@ -224,6 +231,8 @@ impl Tally {
             let short: String = first.chars().take(300).collect();
             println!("mk: failed: {short}");
         }
+        let took = self.started.elapsed().as_secs();
+        println!("mk: the checks took {} min {} s", took / 60, took % 60);
         println!("{} passed, {} failed", self.passed, self.failed);
         if self.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
@@ -454,6 +463,7 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
         let name = format!("{boot}: {}{}", result.suite.prefix(), result.name);
         tally.record(&name, result.passed, result.note.as_deref());
     }
+    firmware_check(tally, boot, &log);
     let verdict =
         t.verdict(&boot_run.ending, &[(Suite::Kernel, REQUIRED_SELFTESTS), (Suite::User, REQUIRED_USERTESTS)]);
     for name in &verdict.missing {
@@ -467,6 +477,21 @@ fn boot_check(ws: &Workspace, tally: &mut Tally, boot: &str, kernel: &KernelImag
             Ending::Exited(_) => LOG_TAIL_FAILED,
         };
         show_log_tail(ws, &log, tail);
+    }
+}
+
+/// The kernel reads its firmware off the memory map (`sys:firmware`, and
+/// tests that only one boot runs go by it): its boot line must name the
+/// firmware this boot used.
+fn firmware_check(tally: &mut Tally, boot: &str, log: &Path) {
+    let want = boot.split(' ').next().unwrap_or(boot);
+    let name = format!("{boot}: the kernel names its firmware ({want})");
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let said = text.lines().find_map(|line| line.split("; firmware: ").nth(1)).map(str::trim);
+    match said {
+        Some(got) if got == want => tally.record(&name, true, None),
+        Some(got) => tally.record(&name, false, Some(&format!("the kernel says {got}"))),
+        None => tally.record(&name, false, Some("no `firmware:` in the kernel's memory map line")),
     }
 }
 

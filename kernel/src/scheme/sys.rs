@@ -59,10 +59,11 @@ const fn always(name: &'static str, generate: Generator) -> File {
 }
 
 /// The files, sorted by name (the listing's order).
-const FILES: [File; 9] = [
+const FILES: [File; 10] = [
     always("context", context),
     always("cpu", cpu),
     always("daemon", daemons),
+    File { name: "firmware", exists: || crate::boot::firmware().is_some(), generate: firmware },
     File { name: "framebuffer", exists: || crate::framebuffer::get().is_some(), generate: framebuffer },
     always("log", log),
     always("memory", memory),
@@ -190,6 +191,11 @@ impl KernelScheme for SysScheme {
 /// Only listed when there is one (the bootloader's record never changes).
 fn framebuffer(_caller: &Caller) -> String {
     crate::framebuffer::get().map(|fb| fb.describe()).unwrap_or_default()
+}
+
+/// Only listed when the memory map named it.
+fn firmware(_caller: &Caller) -> String {
+    crate::boot::firmware().map(|f| alloc::format!("{}\n", f.name())).unwrap_or_default()
 }
 
 fn uname(_caller: &Caller) -> String {

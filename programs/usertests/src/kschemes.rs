@@ -26,7 +26,7 @@ use crate::support::{
 };
 
 /// The files `open("sys:")` lists, in its order.
-const SYS_FILES: [&str; 8] = ["context", "cpu", "daemon", "log", "memory", "namespace", "scheme", "uname"];
+const SYS_FILES: [&str; 9] = ["context", "cpu", "daemon", "firmware", "log", "memory", "namespace", "scheme", "uname"];
 
 fn read_text(path: &str) -> Result<String, String> {
     ok(&format!("read {path}"), rt::fs::read_to_string(path))
@@ -64,7 +64,10 @@ pub fn sys_listing_and_uname() -> Outcome {
     ensure!(read_text("sys:/")? == listing, "sys:/ is not the listing");
     let uname = read_text("sys:uname")?;
     ensure!(uname.starts_with("Ferrite ") && uname.ends_with(" x86_64\n"), "uname is {uname:?}");
-    Ok(String::from(uname.trim_end()))
+    // Which one is checked by `cargo mk test` against the boot it made.
+    let firmware = read_text("sys:firmware")?;
+    ensure!(firmware == "bios\n" || firmware == "uefi\n", "sys:firmware is {firmware:?}");
+    Ok(format!("{}, booted by {}", uname.trim_end(), firmware.trim_end()))
 }
 
 pub fn sys_every_file_opens_with_its_size() -> Outcome {
