@@ -205,6 +205,11 @@ pub struct BenchRun {
     /// came (since QEMU started): the windows of `--profile`.
     pub begun: Option<Duration>,
     pub stamps: Vec<(Duration, String)>,
+    /// When the network rows began, and when each ended with its cost
+    /// line (its name and the frames sent and received): the windows of
+    /// `--profile-net`.
+    pub net_begun: Option<Duration>,
+    pub net_stamps: Vec<(Duration, String, u64)>,
 }
 
 impl BenchRun {
@@ -459,8 +464,9 @@ pub fn disk_table(ferrite: &BenchRun, linux: Option<&BenchRun>) -> String {
 pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
     let image = images::build_bench(ws, opts.profile)?;
     let disks = if opts.micro && !opts.profile_disks { Vec::new() } else { bench_disks(ws)? };
-    let plugin = if opts.insn_profile { Some(crate::profile::build_plugin(ws)?) } else { None };
+    let plugin = if opts.insn_profile || opts.profile_net { Some(crate::profile::build_plugin(ws)?) } else { None };
     let profile_out = ws.mk_dir().join("bench-logs").join("icount.profile");
+    let net_profile_out = ws.mk_dir().join("bench-logs").join("tcg.profile");
     let mut runs = Vec::new();
     for (label, icount, timeout) in [("tcg", false, TCG_TIMEOUT), ("icount", true, ICOUNT_TIMEOUT)] {
         if opts.micro && !icount {
@@ -500,13 +506,22 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
         };
         let mut cmd = process::clean(ws, qemu::QEMU);
         cmd.args(qemu::args(&machine));
-        if let (true, Some(plugin)) = (icount, &plugin) {
-            cmd.args(crate::profile::qemu_args(plugin, &profile_out));
+        let profile_to = match icount {
+            true if opts.insn_profile => Some(&profile_out),
+            false if opts.profile_net => Some(&net_profile_out),
+            _ => None,
+        };
+        if let (Some(plugin), Some(out)) = (&plugin, profile_to) {
+            cmd.args(crate::profile::qemu_args(plugin, out));
         }
         let host = forward.map(|f| Host::new(label, f.host));
         let run = boot(&mut cmd, timeout, &log, label, host, None)?;
         if let Some(problem) = &run.problem {
             println!("mk: {label}: {problem}");
+        }
+        if opts.profile_net {
+            print_net_profile(ws, opts, &run, &net_profile_out)?;
+            return Ok(if run.problem.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         runs.push(run);
     }
@@ -655,6 +670,48 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
         ws.show(out),
         ws.show(&blocks_dir)
     );
+    Ok(())
+}
+
+/// A network row's cost line, `bench: net_ping: 22 frames out, 21 in,
+/// ...`: the row's name and its frames both ways.
+fn net_cost(line: &str) -> Option<(String, u64)> {
+    let rest = &line[line.find("bench: net_")? + "bench: ".len()..];
+    let (name, rest) = rest.split_once(": ")?;
+    let (out, rest) = rest.split_once(" frames out, ")?;
+    let (inward, _) = rest.split_once(" in")?;
+    Some((name.to_string(), out.trim().parse::<u64>().ok()? + inward.trim().parse::<u64>().ok()?))
+}
+
+/// `--profile-net`: each network row's window of the profiled TCG boot,
+/// by symbol, in instructions per frame sent or received.
+fn print_net_profile(ws: &Workspace, opts: &BenchOpts, tcg: &BenchRun, out: &Path) -> Result<(), String> {
+    let profile = crate::profile::Profile::read(out)?;
+    let binary = |name: &str| ws.target_dir().join(crate::workspace::KERNEL_TARGET).join(opts.profile.dir()).join(name);
+    let kernel = crate::profile::Binary::load("kernel", &ws.kernel_elf(opts.profile, "ferrite"))?;
+    let programs = ["bench", "netd", "virtio-netd", "utils", "initfsd", "bootstrap"]
+        .iter()
+        .filter(|name| binary(name).exists())
+        .map(|name| crate::profile::Binary::load(name, &binary(name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let blocks_dir = out.with_file_name("profile-blocks");
+    fs::create_dir_all(&blocks_dir).map_err(|e| format!("creating {}: {e}", ws.show(&blocks_dir)))?;
+    let mut from = tcg.net_begun;
+    for (at, name, frames) in &tcg.net_stamps {
+        let Some(start) = from.replace(*at) else { continue };
+        let per_frame = |total: u64| total as f64 / (*frames).max(1) as f64;
+        println!();
+        match crate::profile::listings(&profile, start, *at, per_frame, &kernel, &programs) {
+            Some(listings) => {
+                print!("{name}: instructions per frame ({frames} sent and received) by symbol\n{}", listings.by_symbol);
+                let path = blocks_dir.join(format!("{name}.txt"));
+                fs::write(&path, listings.hot_blocks).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
+            }
+            None => println!("{name}: too short for a profile window"),
+        }
+    }
+    println!();
+    println!("mk: each row's hottest blocks (by address, for objdump) in {}", ws.show(&blocks_dir));
     Ok(())
 }
 
@@ -831,6 +888,11 @@ fn boot(
                     None if text.contains("bench: ") && run.begun.is_none() => run.begun = Some(at),
                     None => {}
                 }
+                if text.contains("bench net: ready") {
+                    run.net_begun = Some(at);
+                } else if let Some((name, frames)) = net_cost(text) {
+                    run.net_stamps.push((at, name, frames));
+                }
                 if let Some(host) = host.as_mut() {
                     host.line(text);
                 }
@@ -864,6 +926,16 @@ fn boot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_network_cost_lines() {
+        let line = "bench: net_tcp_host_to_guest: 1062 frames out, 46609 in, 1370 netd turns, 4560 switches";
+        assert_eq!(net_cost(line), Some(("net_tcp_host_to_guest".to_string(), 47671)));
+        let both = "bench: net_http_close and net_http_keepalive: 2967 frames out, 2847 in, 4936 netd turns";
+        assert_eq!(net_cost(both), Some(("net_http_close and net_http_keepalive".to_string(), 5814)));
+        assert_eq!(net_cost("bench net_ping: 683373.2 ns/op (20 iterations)"), None);
+        assert_eq!(net_cost("bench: net_ping: many frames out, 21 in"), None);
+    }
 
     #[test]
     fn parses_result_lines() {
