@@ -60,6 +60,12 @@ pub enum Popped {
     Bad,
 }
 
+/// Eight bytes as an array (`bytes` is a whole chunk of eight).
+#[inline]
+fn word_of(bytes: &[u8]) -> [u8; 8] {
+    bytes.try_into().unwrap_or_default()
+}
+
 /// A view of a ring's words.
 #[derive(Clone, Copy)]
 pub struct Ring<'a> {
@@ -93,10 +99,20 @@ impl<'a> Ring<'a> {
         }
         let slot = self.slot(head);
         slot[0].store(frame.len() as u64, Ordering::Relaxed);
-        for (word, bytes) in slot[1..].iter().zip(frame.chunks(8)) {
+        // Whole words in the loop, the last few bytes padded after it: a
+        // padded copy per word was a `memcpy` call per 8 bytes, about a
+        // third of a received frame's instructions in `netd` and the
+        // driver together (`cargo mk bench --profile-net`).
+        let words = &slot[1..];
+        let whole = frame.chunks_exact(8);
+        let rest = whole.remainder();
+        for (word, bytes) in words.iter().zip(whole) {
+            word.store(u64::from_le_bytes(word_of(bytes)), Ordering::Relaxed);
+        }
+        if !rest.is_empty() {
             let mut padded = [0u8; 8];
-            padded[..bytes.len()].copy_from_slice(bytes);
-            word.store(u64::from_le_bytes(padded), Ordering::Relaxed);
+            padded[..rest.len()].copy_from_slice(rest);
+            words[frame.len() / 8].store(u64::from_le_bytes(padded), Ordering::Relaxed);
         }
         self.words[HEAD].store(head.wrapping_add(1), Ordering::Release);
         true
@@ -131,9 +147,15 @@ impl<'a> Ring<'a> {
         let len = slot[0].load(Ordering::Relaxed);
         let popped = match usize::try_from(len) {
             Ok(len) if len <= MAX_FRAME && len <= out.len() => {
-                for (word, bytes) in slot[1..].iter().zip(out[..len].chunks_mut(8)) {
-                    let value = word.load(Ordering::Relaxed).to_le_bytes();
-                    bytes.copy_from_slice(&value[..bytes.len()]);
+                let words = &slot[1..];
+                let mut whole = out[..len].chunks_exact_mut(8);
+                for (word, bytes) in words.iter().zip(&mut whole) {
+                    bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                }
+                let rest = whole.into_remainder();
+                if !rest.is_empty() {
+                    let value = words[len / 8].load(Ordering::Relaxed).to_le_bytes();
+                    rest.copy_from_slice(&value[..rest.len()]);
                 }
                 Popped::Frame(len)
             }

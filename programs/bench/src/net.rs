@@ -187,23 +187,24 @@ fn conversation() -> Result<bool, String> {
     Ok(ok)
 }
 
-/// `netcfg:eth0`'s frame and turn counters and the context switches of
-/// all CPUs (`sys:cpu`), to print what a row cost.
-struct Cost([u64; 4]);
+/// `netcfg:eth0`'s frame and turn counters, its TCP sockets and the
+/// context switches of all CPUs (`sys:cpu`), to print what a row cost.
+struct Cost([u64; 5]);
 
 impl Cost {
-    const FIELDS: [&'static str; 3] = ["tx_frames", "rx_frames", "netd_turns"];
+    const FIELDS: [&'static str; 4] = ["tx_frames", "rx_frames", "netd_turns", "tcp_sockets"];
 
     fn now() -> Cost {
         let text = rt::fs::read_to_string("netcfg:eth0").unwrap_or_default();
-        let [out, inn, turns] = Self::FIELDS.map(|name| {
+        let [out, inn, turns, sockets] = Self::FIELDS.map(|name| {
             text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
         });
-        Cost([out, inn, turns, switches()])
+        Cost([out, inn, turns, switches(), sockets])
     }
 
-    /// Prints the counters' growth since the last call, and the switches
-    /// per `unit` when the row did `count` of them.
+    /// Prints the counters' growth since the last call, the switches per
+    /// `unit` when the row did `count` of them, and the TCP sockets
+    /// `netd` still holds (smoltcp visits every one on every poll).
     fn say(&mut self, what: &str, count: usize, unit: &str) {
         let now = Cost::now();
         let [out, inn, turns, switches] = core::array::from_fn(|i| now.0[i].saturating_sub(self.0[i]));
@@ -211,7 +212,10 @@ impl Cost {
             0 => String::new(),
             n => format!(" ({:.1} per {unit})", switches as f64 / n as f64),
         };
-        println!("bench: {what}: {out} frames out, {inn} in, {turns} netd turns, {switches} switches{per}");
+        let sockets = now.0[4];
+        println!(
+            "bench: {what}: {out} frames out, {inn} in, {turns} netd turns, {switches} switches{per}, {sockets} TCP sockets after"
+        );
         *self = now;
     }
 }
