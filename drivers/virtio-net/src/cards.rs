@@ -287,21 +287,19 @@ impl Cards {
 
     /// [`Cards::interrupt`]'s work; also how many transmit slots it freed.
     fn collect(&mut self, index: usize) -> (bool, usize) {
-        let Some(card) = self.cards.get_mut(index) else { return (false, 0) };
-        let polled = card.device.poll();
-        if polled.bad > 0 {
-            log::error!(
-                "network:{index}: the card gave {} frame(s) of a bad length (not {MIN_FRAME}..={MAX_FRAME} bytes); dropped",
-                polled.bad
-            );
-        }
+        let Cards { cards, handles, .. } = self;
+        let Some(card) = cards.get_mut(index) else { return (false, 0) };
         let mut told = Vec::new();
-        for frame in polled.frames {
-            card.stats.rx_frames += 1;
-            card.stats.rx_bytes += frame.len() as u64;
-            let frame: Rc<[u8]> = frame.into();
+        let stats = &mut card.stats;
+        // Each frame goes from the card's buffer into every reader's ring;
+        // only a reader whose ring is full (or who has none) gets a copy
+        // of its own, made once and shared.
+        let polled = card.device.poll(|frame| {
+            stats.rx_frames += 1;
+            stats.rx_bytes += frame.len() as u64;
+            let mut kept: Option<Rc<[u8]>> = None;
             let mut readers = 0;
-            for (handle, state) in self.handles.iter_mut() {
+            for (handle, state) in handles.iter_mut() {
                 let Handle::Frames { card: of, readable: true, queue, form, .. } = state else { continue };
                 if *of != index {
                     continue;
@@ -310,7 +308,7 @@ impl Cards {
                 let ring = form.ring();
                 if let Some(ring) = ring
                     && queue.is_empty()
-                    && ring.push(&frame)
+                    && ring.push(frame)
                 {
                     if !told.contains(&handle) {
                         told.push(handle);
@@ -318,10 +316,10 @@ impl Cards {
                     continue;
                 }
                 if queue.len() >= QUEUE_FRAMES {
-                    card.stats.rx_dropped += 1;
+                    stats.rx_dropped += 1;
                     continue;
                 }
-                queue.push_back(frame.clone());
+                queue.push_back(kept.get_or_insert_with(|| frame.into()).clone());
                 if let Some(ring) = ring {
                     ring.set_queued(queue.len());
                 }
@@ -330,8 +328,14 @@ impl Cards {
                 }
             }
             if readers == 0 {
-                card.stats.rx_dropped += 1;
+                stats.rx_dropped += 1;
             }
+        });
+        if polled.bad > 0 {
+            log::error!(
+                "network:{index}: the card gave {} frame(s) of a bad length (not {MIN_FRAME}..={MAX_FRAME} bytes); dropped",
+                polled.bad
+            );
         }
         self.ready.extend(told.into_iter().map(|handle| (handle, EventFlags::EVENT_READ)));
         if polled.sent > 0 && card.tx_waiting {
