@@ -631,16 +631,33 @@ pub fn run(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode, String> {
 }
 
 /// `--profile`: each microbenchmark's instructions per operation by symbol.
-fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path) -> Result<(), String> {
+/// What a profile's listings need: the plugin's counters (read from
+/// `out`), the kernel's and the `programs`' symbols (those built), and the
+/// folder the hottest blocks go to.
+struct ProfileInputs {
+    profile: crate::profile::Profile,
+    kernel: crate::profile::Binary,
+    programs: Vec<crate::profile::Binary>,
+    blocks_dir: PathBuf,
+}
+
+fn profile_inputs(ws: &Workspace, opts: &BenchOpts, out: &Path, programs: &[&str]) -> Result<ProfileInputs, String> {
     let profile = crate::profile::Profile::read(out)?;
     let binary = |name: &str| ws.target_dir().join(crate::workspace::KERNEL_TARGET).join(opts.profile.dir()).join(name);
     let kernel = crate::profile::Binary::load("kernel", &ws.kernel_elf(opts.profile, "ferrite"))?;
-    let programs = ["bench", "ipcd", "bootstrap", "redoxfsd", "virtio-blkd"]
+    let programs = programs
         .iter()
+        .filter(|name| binary(name).exists())
         .map(|name| crate::profile::Binary::load(name, &binary(name)))
         .collect::<Result<Vec<_>, _>>()?;
     let blocks_dir = out.with_file_name("profile-blocks");
     fs::create_dir_all(&blocks_dir).map_err(|e| format!("creating {}: {e}", ws.show(&blocks_dir)))?;
+    Ok(ProfileInputs { profile, kernel, programs, blocks_dir })
+}
+
+fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path) -> Result<(), String> {
+    let ProfileInputs { profile, kernel, programs, blocks_dir } =
+        profile_inputs(ws, opts, out, &["bench", "ipcd", "bootstrap", "redoxfsd", "virtio-blkd"])?;
     let mut from = icount.begun;
     for (at, name) in &icount.stamps {
         // A disk benchmark's clock counts the device's time too: its
@@ -686,16 +703,8 @@ fn net_cost(line: &str) -> Option<(String, u64)> {
 /// `--profile-net`: each network row's window of the profiled TCG boot,
 /// by symbol, in instructions per frame sent or received.
 fn print_net_profile(ws: &Workspace, opts: &BenchOpts, tcg: &BenchRun, out: &Path) -> Result<(), String> {
-    let profile = crate::profile::Profile::read(out)?;
-    let binary = |name: &str| ws.target_dir().join(crate::workspace::KERNEL_TARGET).join(opts.profile.dir()).join(name);
-    let kernel = crate::profile::Binary::load("kernel", &ws.kernel_elf(opts.profile, "ferrite"))?;
-    let programs = ["bench", "netd", "virtio-netd", "utils", "initfsd", "bootstrap"]
-        .iter()
-        .filter(|name| binary(name).exists())
-        .map(|name| crate::profile::Binary::load(name, &binary(name)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let blocks_dir = out.with_file_name("profile-blocks");
-    fs::create_dir_all(&blocks_dir).map_err(|e| format!("creating {}: {e}", ws.show(&blocks_dir)))?;
+    let ProfileInputs { profile, kernel, programs, blocks_dir } =
+        profile_inputs(ws, opts, out, &["bench", "netd", "virtio-netd", "utils", "bootstrap"])?;
     let mut from = tcg.net_begun;
     for (at, name, frames) in &tcg.net_stamps {
         let Some(start) = from.replace(*at) else { continue };
