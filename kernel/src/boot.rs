@@ -128,6 +128,7 @@ extern "C" fn continue_boot(boot_info: usize) -> ! {
     // BootInfo` it owned and never uses it again.
     let boot_info: &'static mut BootInfo = unsafe { &mut *(boot_info as *mut BootInfo) };
     let mode = self::mode();
+    FIRMWARE.call_once(|| Firmware::of(&boot_info.memory_regions));
     log_boot_info(boot_info);
     framebuffer::record(boot_info);
     arch::init_bsp(boot_info.rsdp_addr.into_option());
@@ -172,12 +173,11 @@ fn log_boot_info(boot_info: &BootInfo) {
             usable += region.end - region.start;
         }
     }
-    let firmware = *FIRMWARE.call_once(|| Firmware::of(&boot_info.memory_regions));
     log::info!(
         "memory map: {} regions, {} MiB usable; firmware: {}",
         boot_info.memory_regions.len(),
         usable >> 20,
-        firmware.map_or("unknown", Firmware::name)
+        firmware().map_or("unknown", Firmware::name)
     );
     let frames = memory::frame::stats();
     log::info!(
