@@ -67,7 +67,7 @@ commands:
                       (programs/fuzz) at its shell: random system calls
                       from unprivileged children, a hostile scheme daemon;
                       fails on a kernel panic, a hang or a leak
-      --calls N       calls to make (default 100000)
+      --calls N       calls to make (default 40000, as `cargo mk test`'s runs)
       --minutes M     run for M minutes instead
       --seed S        the run's seed (default 1); each child's seed is
                       derived from it and printed if the child hangs
