@@ -655,9 +655,35 @@ fn profile_inputs(ws: &Workspace, opts: &BenchOpts, out: &Path, programs: &[&str
     Ok(ProfileInputs { profile, kernel, programs, blocks_dir })
 }
 
+impl ProfileInputs {
+    /// Prints the window `start`..`at` by symbol under `heading`
+    /// (`per_op` turns its total into the unit's), and writes its hottest
+    /// blocks to `NAME.txt`.
+    fn print_window(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        heading: &str,
+        (start, at): (Duration, Duration),
+        per_op: impl FnOnce(u64) -> f64,
+    ) -> Result<(), String> {
+        println!();
+        match crate::profile::listings(&self.profile, start, at, per_op, &self.kernel, &self.programs) {
+            Some(listings) => {
+                print!("{name}: {heading} by symbol\n{}", listings.by_symbol);
+                let path = self.blocks_dir.join(format!("{name}.txt"));
+                fs::write(&path, listings.hot_blocks).map_err(|e| format!("writing {}: {e}", ws.show(&path)))
+            }
+            None => {
+                println!("{name}: too short for a profile window");
+                Ok(())
+            }
+        }
+    }
+}
+
 fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path) -> Result<(), String> {
-    let ProfileInputs { profile, kernel, programs, blocks_dir } =
-        profile_inputs(ws, opts, out, &["bench", "ipcd", "bootstrap", "redoxfsd", "virtio-blkd"])?;
+    let inputs = profile_inputs(ws, opts, out, &["bench", "ipcd", "bootstrap", "redoxfsd", "virtio-blkd"])?;
     let mut from = icount.begun;
     for (at, name) in &icount.stamps {
         // A disk benchmark's clock counts the device's time too: its
@@ -669,15 +695,7 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
         if let Some(start) = from
             && icount.ns(name).is_some()
         {
-            println!();
-            match crate::profile::listings(&profile, start, *at, per_op, &kernel, &programs) {
-                Some(listings) => {
-                    print!("{name}: instructions per operation by symbol\n{}", listings.by_symbol);
-                    let path = blocks_dir.join(format!("{name}.txt"));
-                    fs::write(&path, listings.hot_blocks).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
-                }
-                None => println!("{name}: too short for a profile window"),
-            }
+            inputs.print_window(ws, name, "instructions per operation", (start, *at), per_op)?;
         }
         from = Some(*at);
     }
@@ -685,7 +703,7 @@ fn print_profile(ws: &Workspace, opts: &BenchOpts, icount: &BenchRun, out: &Path
     println!(
         "mk: the plugin's counters are in {}; each benchmark's hottest blocks (by address, for objdump) in {}",
         ws.show(out),
-        ws.show(&blocks_dir)
+        ws.show(&inputs.blocks_dir)
     );
     Ok(())
 }
@@ -703,24 +721,16 @@ fn net_cost(line: &str) -> Option<(String, u64)> {
 /// `--profile-net`: each network row's window of the profiled TCG boot,
 /// by symbol, in instructions per frame sent or received.
 fn print_net_profile(ws: &Workspace, opts: &BenchOpts, tcg: &BenchRun, out: &Path) -> Result<(), String> {
-    let ProfileInputs { profile, kernel, programs, blocks_dir } =
-        profile_inputs(ws, opts, out, &["bench", "netd", "virtio-netd", "utils", "bootstrap"])?;
+    let inputs = profile_inputs(ws, opts, out, &["bench", "netd", "virtio-netd", "utils", "bootstrap"])?;
     let mut from = tcg.net_begun;
     for (at, name, frames) in &tcg.net_stamps {
         let Some(start) = from.replace(*at) else { continue };
         let per_frame = |total: u64| total as f64 / (*frames).max(1) as f64;
-        println!();
-        match crate::profile::listings(&profile, start, *at, per_frame, &kernel, &programs) {
-            Some(listings) => {
-                print!("{name}: instructions per frame ({frames} sent and received) by symbol\n{}", listings.by_symbol);
-                let path = blocks_dir.join(format!("{name}.txt"));
-                fs::write(&path, listings.hot_blocks).map_err(|e| format!("writing {}: {e}", ws.show(&path)))?;
-            }
-            None => println!("{name}: too short for a profile window"),
-        }
+        let heading = format!("instructions per frame ({frames} sent and received)");
+        inputs.print_window(ws, name, &heading, (start, *at), per_frame)?;
     }
     println!();
-    println!("mk: each row's hottest blocks (by address, for objdump) in {}", ws.show(&blocks_dir));
+    println!("mk: each row's hottest blocks (by address, for objdump) in {}", ws.show(&inputs.blocks_dir));
     Ok(())
 }
 
