@@ -42,6 +42,12 @@ pub const NAME_ADDRESS: [u8; 4] = [10, 1, 2, 3];
 pub struct Counts {
     pub arp_answered: AtomicU64,
     pub dns_answered: AtomicU64,
+    /// TCP segments and UDP datagrams from the guest with wrong checksums
+    /// (netd fills them in: none wanted).
+    pub bad_checksums_received: AtomicU64,
+    /// Hostile frames sent with wrong TCP or UDP checksums (netd must drop
+    /// each it gets).
+    pub bad_checksums_sent: AtomicU64,
 }
 
 pub struct Peer {
@@ -152,8 +158,21 @@ impl Peer {
         let n = bytes.len();
         let cuts = [(0, n / 4), (n / 8, n / 2), (3 * n / 4, n), (3 * n / 8, 7 * n / 8), (0, n / 4), (n - 10, n)];
         let end = first.wrapping_add(n as u32);
+        // The whole stream garbled, under a wrong checksum, ahead of the
+        // good pieces: netd must drop it, or the program would get it
+        // instead of the stream (the good pieces then being repeats).
+        let garbled: Vec<u8> = bytes.iter().map(|b| b ^ 0x20).collect();
+        let mut bad = wire::tcp(
+            PEER_IP,
+            GUEST_IP,
+            &Segment { sport, dport: port, seq: first, ack: rcv, flags: ACK | PSH, data: &garbled },
+        );
+        bad[16] ^= 0x5a;
+        let bad = self.ip_frame(PEER_IP, wire::TCP, &bad);
         let mut acked = false;
         for _ in 0..5 {
+            self.send(&bad);
+            thread::sleep(Duration::from_millis(20));
             for &(from, to) in &cuts {
                 self.send_tcp(sport, port, first.wrapping_add(from as u32), rcv, ACK | PSH, &bytes[from..to]);
                 thread::sleep(Duration::from_millis(20));
@@ -192,7 +211,11 @@ impl Peer {
             // The guest's program has not closed yet: no goodbye owed.
             None => self.send_tcp(sport, port, end.wrapping_add(1), 0, RST, &[]),
         }
-        Ok(format!("{n} bytes in {} overlapping, repeated or early segments acknowledged", cuts.len()))
+        Ok(format!(
+            "{n} bytes in {} overlapping, repeated or early segments (after a garbled copy under a wrong checksum) \
+             acknowledged",
+            cuts.len()
+        ))
     }
 
     /// Send the hostile frames; how many, by kind. `syn_port` is a port the
@@ -207,6 +230,9 @@ impl Peer {
              make: &mut dyn FnMut(&mut Peer, &mut xorshift::Rng, usize) -> Vec<u8>| {
                 for i in 0..count {
                     let frame = make(peer, &mut rng, i);
+                    if wire::transport_checksum_ok(&frame) == Some(false) {
+                        peer.counts.bad_checksums_sent.fetch_add(1, Ordering::Relaxed);
+                    }
                     peer.send(&frame);
                     // A burst at a time, then a pause: a wire, not a firehose
                     // (QEMU drops what the card has no room for, and so does the
@@ -367,6 +393,10 @@ fn answer(
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let Ok(n) = socket.recv(&mut buf) else { continue };
+        if wire::transport_checksum_ok(&buf[..n]) == Some(false) {
+            counts.bad_checksums_received.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         match wire::parse(&buf[..n]) {
             Received::ArpRequest { mac, ip, target } if target == PEER_IP => {
                 let reply = wire::arp(2, PEER_MAC, PEER_IP, mac, ip);

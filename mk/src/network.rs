@@ -741,12 +741,29 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
         ));
     }
     let driver_dropped = counter(&stats, "rx_dropped").unwrap_or(0);
+    // Every hostile frame with a wrong TCP or UDP checksum that reached
+    // netd was dropped for it (all of them when the driver dropped none);
+    // and every frame the guest sent had right ones.
+    let bad_checksums = delta("rx_bad_checksum");
+    let bad_sent = peer.counts.bad_checksums_sent.load(std::sync::atomic::Ordering::Relaxed);
+    if bad_checksums > bad_sent || bad_checksums == 0 || (driver_dropped == 0 && bad_checksums != bad_sent) {
+        return Err(format!(
+            "netd dropped {bad_checksums} frames for a wrong checksum of the {bad_sent} hostile frames with one \
+             ({driver_dropped} dropped by the driver): {after:?}"
+        ));
+    }
+    let bad_received = peer.counts.bad_checksums_received.load(std::sync::atomic::Ordering::Relaxed);
+    if bad_received != 0 {
+        return Err(format!("the guest sent {bad_received} TCP or UDP frames with wrong checksums on the second card"));
+    }
     run(guest, "echo 10.0.2.3 > netcfg:dns", within)?;
     let kinds: Vec<String> = sent.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
     Ok(format!(
         "; second card: {} resolved by mk's DNS server and an unknown name refused; {stream}, arrived whole; \
          {total} hostile frames ({}), {taken} taken by netd ({driver_dropped} dropped by the driver while netd \
-         was busy; {} half-open connections dropped for new ones), \
+         was busy; {bad_checksums} of {bad_sent} with wrong TCP or UDP checksums dropped by netd for it; {} \
+         half-open connections \
+         dropped for new ones), \
          then netd (the same pid) served a page in {:.1} s, a ping, and DNS again after {:.1} s ({failed} lookups \
          failed first); mk's end answered {} ARP requests and {} DNS queries",
         hostile::NAME,

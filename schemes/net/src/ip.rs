@@ -6,11 +6,14 @@
 //!   on every card. Each read gives one whole IPv4 packet of that
 //!   protocol that reached the machine, header included (cut to the
 //!   buffer if longer); netd still handles the packet as it would
-//!   otherwise (a TCP segment still reaches its connection).
+//!   otherwise (a TCP segment still reaches its connection). TCP
+//!   segments and UDP datagrams with wrong checksums were dropped before
+//!   (`device.rs`), so they are not seen here.
 //! - Each write sends one whole IPv4 packet, header included, through the
 //!   card that reaches its destination. Its protocol must be `PROTO`; a
 //!   source of 0.0.0.0 is filled in with the card's address; netd fills
-//!   in the header checksum. Not an IPv4 header, or another protocol:
+//!   in the header checksum, and a TCP or UDP checksum left 0 (any other
+//!   value is sent as written). Not an IPv4 header, or another protocol:
 //!   `EINVAL`; more than [`PACKET_MAX`] bytes: `EMSGSIZE`; no card reaches
 //!   the destination: `ENETUNREACH`.
 //! - `fpath` gives `PROTO`; `event:` readiness for reads and writes.

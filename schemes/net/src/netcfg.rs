@@ -6,7 +6,7 @@
 //!   `driver` (`network:N`), `mac`, `address` (`A.B.C.D/N` or `none`),
 //!   `how` (`dhcp`, `static`, `fallback`, `waiting for dhcp`), `gateway`,
 //!   `dns`, then the counters `rx_frames rx_bytes tx_frames tx_bytes
-//!   tx_dropped syn_dropped half_open_dropped
+//!   tx_dropped syn_dropped half_open_dropped rx_bad_checksum
 //!   errors`, `tcp_sockets`, and `netd_turns` (how many times
 //!   netd's loop ran: woken by a frame, a request or its timer).
 //!   `ifconfig` shows it.
@@ -96,7 +96,7 @@ impl Netcfg {
                 let address = c.address.map_or_else(|| String::from("none"), |a| format!("{a}"));
                 format!(
                     "name {}\ndriver {}\nmac {}\naddress {address}\nhow {}\ngateway {}\ndns {}\nrx_frames {}\n\
-                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nsyn_dropped {}\nhalf_open_dropped {}\nerrors {}\ntcp_sockets {}\nnetd_turns {}\n",
+                     rx_bytes {}\ntx_frames {}\ntx_bytes {}\ntx_dropped {}\nsyn_dropped {}\nhalf_open_dropped {}\nrx_bad_checksum {}\nerrors {}\ntcp_sockets {}\nnetd_turns {}\n",
                     c.name,
                     c.driver,
                     crate::stack::mac_text(c.mac),
@@ -110,6 +110,7 @@ impl Netcfg {
                     k.tx_dropped,
                     k.syn_dropped,
                     k.half_open_dropped,
+                    k.rx_bad_checksum,
                     k.errors,
                     c.tcp_count,
                     stack.turns,
