@@ -62,21 +62,36 @@ fn add(a: u64, b: u64) -> u64 {
 /// make the sum of their concatenation as long as each part but the last
 /// is of even length.
 pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
-    let (blocks, rest) = data.as_chunks::<32>();
+    // Eight words a block in one chain of carries (`adc`), the last carry
+    // added back once per block: about 12 instructions per 64 bytes.
+    let (blocks, rest) = data.as_chunks::<64>();
     for block in blocks {
         let (words, _) = block.as_chunks::<8>();
-        acc = add(acc, u64::from_ne_bytes(words[0]));
-        acc = add(acc, u64::from_ne_bytes(words[1]));
-        acc = add(acc, u64::from_ne_bytes(words[2]));
-        acc = add(acc, u64::from_ne_bytes(words[3]));
+        let mut carry = false;
+        for word in words {
+            (acc, carry) = acc.carrying_add(u64::from_ne_bytes(*word), carry);
+        }
+        acc = add(acc, u64::from(carry));
     }
     let (words, tail) = rest.as_chunks::<8>();
     for word in words {
         acc = add(acc, u64::from_ne_bytes(*word));
     }
     if !tail.is_empty() {
+        // In pieces of fixed size (moves, not a call to `memcpy`).
         let mut last = [0u8; 8];
-        last[..tail.len()].copy_from_slice(tail);
+        let mut at = 0;
+        if tail.len() >= 4 {
+            last[..4].copy_from_slice(&tail[..4]);
+            at = 4;
+        }
+        if tail.len() >= at + 2 {
+            last[at..at + 2].copy_from_slice(&tail[at..at + 2]);
+            at += 2;
+        }
+        if let Some(&byte) = tail.get(at) {
+            last[at] = byte;
+        }
         acc = add(acc, u64::from_ne_bytes(last));
     }
     acc

@@ -32,6 +32,13 @@ const DNS_QUERIES: usize = 8;
 /// scaled (RFC 7323).
 pub const TCP_RX: usize = 72 * 1024;
 pub const TCP_TX: usize = 32 * 1024;
+/// Closed TCP sockets kept per card for the next connections: a kept
+/// socket comes with its buffers, where a new one costs allocating and
+/// zeroing 104 KiB (about 13,000 instructions, the largest part of a
+/// short connection's `memset` in `cargo mk bench --profile-net`). Few,
+/// so that netd's memory still comes back after a load: at most this
+/// × 104 KiB held.
+const TCP_KEPT: usize = 2;
 /// Listening sockets kept ready per listener and card, and connections
 /// that may wait to be accepted (beyond them a SYN is dropped, and the
 /// peer sends it again later). At most `BACKLOG` × 104 KiB of buffers.
@@ -99,9 +106,24 @@ pub struct Card {
     pub dns_servers: Vec<Ipv4Address>,
     /// TCP sockets in [`Card::sockets`].
     pub tcp_count: usize,
+    /// Closed TCP sockets kept for reuse ([`TCP_KEPT`]).
+    kept_tcp: Vec<tcp::Socket<'static>>,
 }
 
 impl Card {
+    /// Take TCP socket `handle` out of the set, closed (no RST goes out:
+    /// callers that owe one poll first), and keep it for reuse if fewer
+    /// than [`TCP_KEPT`] are kept.
+    fn remove_tcp(&mut self, handle: SocketHandle) {
+        if let smoltcp::socket::Socket::Tcp(mut socket) = self.sockets.remove(handle)
+            && self.kept_tcp.len() < TCP_KEPT
+        {
+            socket.abort();
+            self.kept_tcp.push(socket);
+        }
+        self.tcp_count -= 1;
+    }
+
     pub fn new(
         index: usize,
         driver: String,
@@ -130,6 +152,7 @@ impl Card {
             gateway: None,
             dns_servers: Vec::new(),
             tcp_count: 0,
+            kept_tcp: Vec::new(),
         }
     }
 
@@ -377,8 +400,10 @@ impl Stack {
         if c.tcp_count >= TCP_MAX {
             return None;
         }
-        let mut socket =
-            tcp::Socket::new(tcp::SocketBuffer::new(vec![0u8; TCP_RX]), tcp::SocketBuffer::new(vec![0u8; TCP_TX]));
+        // A kept socket is closed; its `listen` or `connect` clears it.
+        let mut socket = c.kept_tcp.pop().unwrap_or_else(|| {
+            tcp::Socket::new(tcp::SocketBuffer::new(vec![0u8; TCP_RX]), tcp::SocketBuffer::new(vec![0u8; TCP_TX]))
+        });
         socket.set_timeout(Some(TCP_TIMEOUT));
         socket.set_keep_alive(Some(Duration::from_secs(30)));
         // smoltcp's delayed ACK (10 ms, or at once for a second full
@@ -401,9 +426,7 @@ impl Stack {
 
     /// Remove a TCP socket now.
     pub fn drop_tcp(&mut self, sock: Sock) {
-        let card = &mut self.cards[sock.card];
-        card.sockets.remove(sock.handle);
-        card.tcp_count -= 1;
+        self.cards[sock.card].remove_tcp(sock.handle);
     }
 
     /// A program closed its connection: finish it (FIN) in the
@@ -487,8 +510,7 @@ impl Stack {
                 }
                 let gone = state == tcp::State::Closed;
                 if gone {
-                    self.cards[s.card].sockets.remove(s.handle);
-                    self.cards[s.card].tcp_count -= 1;
+                    self.cards[s.card].remove_tcp(s.handle);
                 }
                 !gone
             });
