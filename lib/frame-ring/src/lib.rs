@@ -110,9 +110,7 @@ impl<'a> Ring<'a> {
             word.store(u64::from_le_bytes(word_of(bytes)), Ordering::Relaxed);
         }
         if !rest.is_empty() {
-            let mut padded = [0u8; 8];
-            padded[..rest.len()].copy_from_slice(rest);
-            words[frame.len() / 8].store(u64::from_le_bytes(padded), Ordering::Relaxed);
+            words[frame.len() / 8].store(u64::from_le_bytes(le_bytes::padded_word(rest)), Ordering::Relaxed);
         }
         self.words[HEAD].store(head.wrapping_add(1), Ordering::Release);
         true
@@ -155,8 +153,7 @@ impl<'a> Ring<'a> {
                     bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
                 }
                 if !rest.is_empty() {
-                    let value = words[len / 8].load(Ordering::Relaxed).to_le_bytes();
-                    rest.copy_from_slice(&value[..rest.len()]);
+                    le_bytes::store_partial(rest, words[len / 8].load(Ordering::Relaxed).to_le_bytes());
                 }
                 Popped::Frame(len)
             }

@@ -78,21 +78,7 @@ pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
         acc = add(acc, u64::from_ne_bytes(*word));
     }
     if !tail.is_empty() {
-        // In pieces of fixed size (moves, not a call to `memcpy`).
-        let mut last = [0u8; 8];
-        let mut at = 0;
-        if tail.len() >= 4 {
-            last[..4].copy_from_slice(&tail[..4]);
-            at = 4;
-        }
-        if tail.len() >= at + 2 {
-            last[at..at + 2].copy_from_slice(&tail[at..at + 2]);
-            at += 2;
-        }
-        if let Some(&byte) = tail.get(at) {
-            last[at] = byte;
-        }
-        acc = add(acc, u64::from_ne_bytes(last));
+        acc = add(acc, u64::from_ne_bytes(le_bytes::padded_word(tail)));
     }
     acc
 }

@@ -1,5 +1,7 @@
 //! Bounds-checked little-endian reads from untrusted byte slices, for the
-//! parsers of on-disk and firmware formats (ACPI tables, the initfs image).
+//! parsers of on-disk and firmware formats (ACPI tables, the initfs image),
+//! and the partial words at the end of a buffer moved a word at a time
+//! (the frame rings, the Internet checksum).
 //! Touches only the slice passed in; every read returns `None` rather than
 //! panicking when it would go out of range.
 
@@ -36,9 +38,73 @@ pub fn range(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
     bytes.get(start..end)
 }
 
+/// The first bytes (at most 8) of a word: `bytes` at its start, zeros
+/// after. Copied in pieces of fixed size (4, 2, 1): moves, where a copy of
+/// a length known only at run time is a call to `memcpy`. For the last
+/// bytes of a buffer moved or summed a word at a time.
+#[inline]
+pub fn padded_word(bytes: &[u8]) -> [u8; 8] {
+    let bytes = &bytes[..bytes.len().min(8)];
+    if let Ok(whole) = <[u8; 8]>::try_from(bytes) {
+        return whole;
+    }
+    let mut word = [0u8; 8];
+    let mut at = 0;
+    if bytes.len() >= at + 4 {
+        word[at..at + 4].copy_from_slice(&bytes[at..at + 4]);
+        at += 4;
+    }
+    if bytes.len() >= at + 2 {
+        word[at..at + 2].copy_from_slice(&bytes[at..at + 2]);
+        at += 2;
+    }
+    if let Some(&byte) = bytes.get(at) {
+        word[at] = byte;
+    }
+    word
+}
+
+/// The first `out.len()` (at most 8) bytes of `word` into `out`, in the
+/// same pieces as [`padded_word`].
+#[inline]
+pub fn store_partial(out: &mut [u8], word: [u8; 8]) {
+    let len = out.len().min(8);
+    if len == 8 {
+        out[..8].copy_from_slice(&word);
+        return;
+    }
+    let mut at = 0;
+    if len >= at + 4 {
+        out[at..at + 4].copy_from_slice(&word[at..at + 4]);
+        at += 4;
+    }
+    if len >= at + 2 {
+        out[at..at + 2].copy_from_slice(&word[at..at + 2]);
+        at += 2;
+    }
+    if len > at {
+        out[at] = word[at];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_words() {
+        let bytes = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        for len in 0..=9 {
+            let word = padded_word(&bytes[..len]);
+            let n = len.min(8);
+            assert_eq!(word[..n], bytes[..n]);
+            assert!(word[n..].iter().all(|&b| b == 0), "{len}");
+            let mut out = [0xeeu8; 9];
+            store_partial(&mut out[..len], [1, 2, 3, 4, 5, 6, 7, 8]);
+            assert_eq!(out[..n], bytes[..n]);
+            assert!(out[n..].iter().all(|&b| b == 0xee), "{len}");
+        }
+    }
 
     #[test]
     fn reads_are_little_endian_and_bounded() {
