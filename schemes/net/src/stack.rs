@@ -491,13 +491,15 @@ impl Stack {
 
     /// Keep [`LISTEN_SPARE`] sockets listening on `card` for each port:
     /// one that got a SYN moves to the port's pending connections.
+    ///
+    /// Runs after every frame received (a SYN may have taken a listening
+    /// socket, an ACK finished a handshake), so it allocates nothing: the
+    /// listeners leave `self` while their sockets are worked on.
     fn refill(&mut self, card: usize) {
-        let ports: Vec<u16> = self.listeners.keys().copied().collect();
-        for port in ports {
-            let Some(listener) = self.listeners.get_mut(&port) else { continue };
-            let mut spare = core::mem::take(&mut listener.spare);
-            let mut pending = core::mem::take(&mut listener.pending);
+        let mut listeners = core::mem::take(&mut self.listeners);
+        for (&port, listener) in listeners.iter_mut() {
             let local = listener.local;
+            let Listener { spare, pending, .. } = listener;
             // Handshakes that failed leave nothing to accept.
             pending.retain(|&s| {
                 let socket = self.cards[s.card].sockets.get_mut::<tcp::Socket>(s.handle);
@@ -548,10 +550,6 @@ impl Stack {
                 spare.push(sock);
             }
             let full = pending.len() >= BACKLOG && !pending.iter().any(|&s| self.state(s) == tcp::State::SynReceived);
-            if let Some(listener) = self.listeners.get_mut(&port) {
-                listener.spare = spare;
-                listener.pending = pending;
-            }
             let ports = &mut self.cards[card].frames.full_ports;
             match (full, ports.iter().position(|&p| p == port)) {
                 (true, None) => ports.push(port),
@@ -561,6 +559,7 @@ impl Stack {
                 _ => {}
             }
         }
+        self.listeners = listeners;
     }
 
     /// A connection to `port` that finished its handshake, taken off the
