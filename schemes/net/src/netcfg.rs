@@ -18,7 +18,8 @@
 //! - `netcfg:memory`: netd's heap, `heap_used` (small allocations),
 //!   `heap_reserved` (what the small allocations' chunks hold, kept for
 //!   good), `heap_large` (buffers of 64 KiB and more, each a mapping of
-//!   its own, given back when freed) and `heap_spare` (freed ones kept
+//!   its own, given back when freed; those of the closed TCP sockets kept
+//!   for reuse, `stack::TCP_KEPT` per card, stay) and `heap_spare` (freed ones kept
 //!   for reuse, at most 512 KiB), in bytes: a test reads it before and
 //!   after a load to see netd's memory come back.
 //! - `netcfg:resolve/NAME`: look NAME up (A records): a read gives its
