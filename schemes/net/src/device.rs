@@ -86,6 +86,10 @@ pub struct Frames {
     pub rx_ready: bool,
     /// Listening ports whose backlog is full: SYNs to them are dropped.
     pub full_ports: Vec<u16>,
+    /// The TCP destination port of the last frame handed to smoltcp, if
+    /// it was a TCP segment: after one to a listening port, netd looks at
+    /// its listeners before the next frame (`Stack::poll`).
+    pub last_tcp_port: Option<u16>,
     /// The driver failed a read or write (it died): netd must start over.
     pub failed: Option<rt::Error>,
     /// The driver's ring of received frames, when mapped.
@@ -124,6 +128,7 @@ impl Frames {
             probe: false,
             rx_ready: true,
             full_ports: Vec::new(),
+            last_tcp_port: None,
             failed: None,
             rx: vec![0; BATCH],
             rx_at: 0,
@@ -332,9 +337,12 @@ impl phy::Device for Frames {
                 self.counters.rx_bad_checksum += 1;
                 continue;
             }
-            match syn_port(frame) {
-                Some(port) if self.full_ports.contains(&port) => self.counters.syn_dropped += 1,
-                _ => break (start, len),
+            match tcp_destination(frame) {
+                Some((port, true)) if self.full_ports.contains(&port) => self.counters.syn_dropped += 1,
+                tcp => {
+                    self.last_tcp_port = tcp.map(|(port, _)| port);
+                    break (start, len);
+                }
             }
         };
         let Frames { file, send_ring, pushed, rx, tx, tx_len, frame, counters, failed, .. } = self;
@@ -359,9 +367,10 @@ impl phy::Device for Frames {
     }
 }
 
-/// The destination port of an IPv4 TCP segment with SYN set and ACK
-/// clear (a connection request), if `frame` is one.
-fn syn_port(frame: &[u8]) -> Option<u16> {
+/// The destination port of an IPv4 TCP segment (not a later fragment), if
+/// `frame` is one, and whether it asks for a connection (SYN set, ACK
+/// clear).
+fn tcp_destination(frame: &[u8]) -> Option<(u16, bool)> {
     const ETHERNET: usize = 14;
     if frame.get(12..14)? != [0x08, 0x00] {
         return None;
@@ -374,7 +383,7 @@ fn syn_port(frame: &[u8]) -> Option<u16> {
     }
     let tcp = ip.get(header..)?;
     let flags = *tcp.get(13)?;
-    (flags & 0x12 == 0x02).then(|| u16::from_be_bytes([tcp[2], tcp[3]]))
+    Some((u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]), flags & 0x12 == 0x02))
 }
 
 impl phy::RxToken for Rx<'_> {

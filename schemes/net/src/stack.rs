@@ -26,6 +26,9 @@ use crate::device::{Counters, Frames};
 
 /// Frames taken from one card in one poll before the others get a turn.
 const INGRESS_BURST: usize = 256;
+/// How often a card's listeners are looked at when no frame to one of
+/// their ports asked for it (their handshakes time out after seconds).
+const LISTENERS_EVERY: Duration = Duration::from_millis(100);
 /// DNS queries in flight per card.
 const DNS_QUERIES: usize = 8;
 /// TCP buffers of a connection: over 64 KiB received, so the window is
@@ -108,6 +111,9 @@ pub struct Card {
     pub tcp_count: usize,
     /// Closed TCP sockets kept for reuse ([`TCP_KEPT`]).
     kept_tcp: Vec<tcp::Socket<'static>>,
+    /// When `Stack::poll` last looked at the listeners without a frame
+    /// that asked for it.
+    listeners_looked: Instant,
 }
 
 impl Card {
@@ -153,6 +159,7 @@ impl Card {
             dns_servers: Vec::new(),
             tcp_count: 0,
             kept_tcp: Vec::new(),
+            listeners_looked: now,
         }
     }
 
@@ -292,6 +299,8 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) -> bool {
         let mut changed = false;
         for index in 0..self.cards.len() {
+            // The listeners were looked at after the last frame taken in.
+            let mut looked = false;
             for _ in 0..INGRESS_BURST {
                 let card = &mut self.cards[index];
                 match card.iface.poll_ingress_single(now, &mut card.frames, &mut card.sockets) {
@@ -299,14 +308,32 @@ impl Stack {
                     PollIngressSingleResult::PacketProcessed => {}
                     PollIngressSingleResult::SocketStateChanged => changed = true,
                 }
-                // A SYN took a listening socket: have another ready for the
-                // next frame (so a burst of connections is not reset).
-                self.refill(index);
+                looked = false;
+                // A frame to a listening port (a SYN that took a listening
+                // socket, the ACK that finished a handshake, a reset): the
+                // listeners are looked at before the next frame, so a burst
+                // of connections is neither reset nor let past a full
+                // backlog. Other frames leave them as they were.
+                let card = &mut self.cards[index];
+                if card.frames.last_tcp_port.take().is_some_and(|port| self.listeners.contains_key(&port)) {
+                    self.refill(index);
+                    looked = true;
+                }
             }
             let card = &mut self.cards[index];
             if card.iface.poll(now, &mut card.frames, &mut card.sockets) == PollResult::SocketStateChanged {
                 changed = true;
             }
+            // And after a TCP segment smoltcp's own `poll` took in, or
+            // every [`LISTENERS_EVERY`] whatever came (a handshake or a
+            // connection waiting to be accepted may have timed out).
+            let card = &mut self.cards[index];
+            let late = card.frames.last_tcp_port.take().is_some();
+            if late || (!looked && now >= card.listeners_looked + LISTENERS_EVERY) {
+                card.listeners_looked = now;
+                self.refill(index);
+            }
+            let card = &mut self.cards[index];
             card.dhcp_event();
             // Everything this poll made goes to the driver in one batch.
             card.frames.flush();
@@ -492,9 +519,10 @@ impl Stack {
     /// Keep [`LISTEN_SPARE`] sockets listening on `card` for each port:
     /// one that got a SYN moves to the port's pending connections.
     ///
-    /// Runs after every frame received (a SYN may have taken a listening
-    /// socket, an ACK finished a handshake), so it allocates nothing: the
-    /// listeners leave `self` while their sockets are worked on.
+    /// Runs after every frame to a listening port (a SYN may have taken a
+    /// listening socket, an ACK finished a handshake), so it allocates
+    /// nothing: the listeners leave `self` while their sockets are worked
+    /// on.
     fn refill(&mut self, card: usize) {
         let mut listeners = core::mem::take(&mut self.listeners);
         for (&port, listener) in listeners.iter_mut() {
