@@ -93,11 +93,6 @@ pub fn fold(acc: u64) -> u16 {
     acc as u16
 }
 
-/// The checksum field's bytes for `data`: the complement of its sum.
-pub fn checksum(data: &[u8]) -> [u8; 2] {
-    (!fold(sum(0, data))).to_ne_bytes()
-}
-
 /// A whole, unfragmented IPv4 datagram of TCP or UDP in `packet`: its
 /// protocol and where its TCP segment or UDP datagram lies.
 fn transport(packet: &[u8]) -> Option<(u8, core::ops::Range<usize>)> {

@@ -24,6 +24,11 @@ fn reference_sum(data: &[u8]) -> u16 {
     acc as u16
 }
 
+/// The checksum field's bytes for `data` (the IPv4 header's, here).
+fn checksum(data: &[u8]) -> [u8; 2] {
+    (!fold(sum(0, data))).to_ne_bytes()
+}
+
 fn random_bytes(rng: &mut xorshift::Rng, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.next_u64() as u8).collect()
 }
