@@ -756,6 +756,16 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
     if bad_received != 0 {
         return Err(format!("the guest sent {bad_received} TCP or UDP frames with wrong checksums on the second card"));
     }
+    // `ifconfig` shows both cards and the same counters.
+    let shown = run(guest, "ifconfig", within)?;
+    let wanted = [
+        String::from("inet 10.0.2.15/24 (dhcp)  gateway 10.0.2.2"),
+        String::from("inet 10.0.3.15/24 (static)"),
+        format!("bad checksums {}", counter(&after, "rx_bad_checksum").unwrap_or(0)),
+    ];
+    if let Some(missing) = wanted.iter().find(|w| !shown.iter().any(|l| l.contains(w.as_str()))) {
+        return Err(format!("`ifconfig` does not show `{missing}`: {shown:?}"));
+    }
     run(guest, "echo 10.0.2.3 > netcfg:dns", within)?;
     let kinds: Vec<String> = sent.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
     Ok(format!(
@@ -765,7 +775,8 @@ fn wire_checks(guest: &mut Guest, peer: &mut Peer, port: u16) -> Result<String, 
          half-open connections \
          dropped for new ones), \
          then netd (the same pid) served a page in {:.1} s, a ping, and DNS again after {:.1} s ({failed} lookups \
-         failed first); mk's end answered {} ARP requests and {} DNS queries",
+         failed first), `ifconfig` showing both cards and that count; mk's end answered {} ARP requests and {} \
+         DNS queries",
         hostile::NAME,
         kinds.join(", "),
         delta("half_open_dropped"),

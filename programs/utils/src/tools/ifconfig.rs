@@ -28,12 +28,13 @@ fn show(card: &str) -> bool {
         field(&text, "dns")
     );
     println!(
-        "    rx {} frames, {} bytes  tx {} frames, {} bytes  dropped {}  errors {}  tcp sockets {}",
+        "    rx {} frames, {} bytes  tx {} frames, {} bytes  dropped {}  bad checksums {}  errors {}  tcp sockets {}",
         field(&text, "rx_frames"),
         field(&text, "rx_bytes"),
         field(&text, "tx_frames"),
         field(&text, "tx_bytes"),
         field(&text, "tx_dropped"),
+        field(&text, "rx_bad_checksum"),
         field(&text, "errors"),
         field(&text, "tcp_sockets")
     );
