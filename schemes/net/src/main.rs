@@ -255,7 +255,17 @@ fn main() -> Result<()> {
             }
         }
         stack.borrow_mut().turns += 1;
-        stack.borrow_mut().poll(tcp::now());
+        // Frames first, so the requests below see what they brought. Each
+        // poll walks every socket (most of an idle poll's cost), so a turn
+        // polls once when only requests woke it (nothing from a card, no
+        // timer: the poll after the requests is enough) or only frames
+        // (no request since this poll: the one after would find nothing
+        // new), and twice when both did.
+        let frames = stack.borrow().rx_backlog();
+        if frames {
+            stack.borrow_mut().poll(tcp::now());
+        }
+        let mut settled = frames && !requests.iter().any(|&r| r);
         if core::mem::take(&mut requests[TCP]) {
             tcp.handle_pending()?;
         }
@@ -272,7 +282,7 @@ fn main() -> Result<()> {
             ip.handle_pending()?;
         }
         for _ in 0..SETTLE {
-            let changed = stack.borrow_mut().poll(tcp::now());
+            let changed = !core::mem::take(&mut settled) && stack.borrow_mut().poll(tcp::now());
             retry_all(&mut tcp, &mut udp, &mut icmp, &mut netcfg, &mut ip)?;
             if !changed {
                 break;
