@@ -11,6 +11,9 @@ use alloc::vec::Vec;
 use rt::abi::syscall::{self as sc, CLOCK_MONOTONIC, MAP_FIXED_NOREPLACE, MAP_PRIVATE, O_RDONLY, PROT_READ, TimeSpec};
 use rt::abi::{UserStr, WNOHANG};
 
+use rt::abi::syscall::{Event, EventFlags};
+use rt::event::EventQueue;
+
 use crate::support::{Outcome, SELF, WAIT, ensure, expect_errno, expect_exit, fork_child, ok, show, syscall, wait_for};
 
 /// The end of user space (exclusive): the first non-canonical address.
@@ -155,6 +158,39 @@ fn read_off_the_end(fd: usize, valid: usize) -> Result<(), String> {
         Some(_) => return Err(format!("{what}: {}", show(ret))),
     }
     Ok(())
+}
+
+/// An `event:` read into a bad buffer is `EFAULT` and loses no event; one
+/// whose buffer runs off its mapping after 8 whole events (the most the
+/// kernel copies out at a time) gets those 8, and the rest stay queued.
+pub fn efault_event_read() -> Outcome {
+    const FDS: usize = 10;
+    const EVENT: usize = size_of::<Event>();
+    let queue = ok("event:", EventQueue::new())?;
+    ok("O_NONBLOCK", queue.file().set_nonblocking(true))?;
+    let mut pipes = Vec::new();
+    for data in 0..FDS {
+        let (reader, mut writer) = ok("pipe", rt::fs::pipe())?;
+        ok("pipe write", writer.write_all(b"x"))?;
+        ok("watch", queue.watch(reader.fd(), EventFlags::EVENT_READ, data))?;
+        pipes.push((reader, writer));
+    }
+    let qfd = queue.file().fd();
+    let n = each_bad("event read", FDS * EVENT, |addr| syscall(sc::SYS_READ, &[qfd, addr, FDS * EVENT]))?;
+    // 8 events' room at the end of a mapping, the rest of the buffer
+    // unmapped.
+    let rw = (sc::PROT_READ | sc::PROT_WRITE | MAP_PRIVATE).bits();
+    let base = crate::support::expect_ok("mmap", syscall(rt::abi::SYS_MMAP, &[0, 8192, rw]))?;
+    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base + 4096, 4096]))?;
+    let ret = syscall(sc::SYS_READ, &[qfd, base + 4096 - 8 * EVENT, FDS * EVENT]);
+    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base, 4096]))?;
+    ensure!(ret == (8 * EVENT) as isize, "a read with room for 8 of {FDS} events gave {}", show(ret));
+    let mut events = [Event::default(); FDS];
+    let got = ok("event read", queue.wait(&mut events))?;
+    let mut rest: Vec<usize> = events[..got].iter().map(|e| e.data).collect();
+    rest.sort_unstable();
+    ensure!(rest == [8, 9], "after the short read, the queue held events for {rest:?}, not [8, 9]");
+    Ok(format!("{n} pointers refused, no event lost; a short read delivered 8 of {FDS}, kept 2"))
 }
 
 pub fn efault_write() -> Outcome {

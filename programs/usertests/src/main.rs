@@ -106,6 +106,7 @@ static TESTS: &[Test] = tests![
     files::unknown_syscall_is_enosys,
     badptr::efault_open,
     badptr::efault_read,
+    badptr::efault_event_read,
     badptr::efault_write,
     badptr::efault_fstat,
     badptr::efault_fpath,
