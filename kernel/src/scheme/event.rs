@@ -47,8 +47,8 @@ pub struct EventQueue {
     charge: Arc<AtomicUsize>,
 }
 
-/// Events a read takes without an allocation, and copies out at a time.
-const TAKEN_INLINE: usize = 8;
+/// Events a read takes without an allocation.
+const TAKEN_INLINE: usize = 4;
 
 type Taken = SmallVec<[Event; TAKEN_INLINE]>;
 
@@ -301,27 +301,25 @@ impl KernelScheme for EventScheme {
         Ok(taken.len() * EVENT_SIZE)
     }
 
-    /// Straight into the caller's memory, [`TAKEN_INLINE`] events at a
-    /// time through the stack. (The default bounces through a zeroed heap
-    /// buffer for any read over 128 bytes, and `netd` and `httpd` read 16
-    /// and 32 events at a time, once a turn; and it lost the events it took
-    /// when the caller's buffer turned out bad.) What cannot be delivered
-    /// goes back to the queue: `EFAULT` if nothing was, else the events
-    /// that were.
+    /// Through the kernel's bounce buffer as any read, but all or nothing:
+    /// events the caller's buffer could not take go back to the queue
+    /// (the default read lost the events it took when the buffer turned
+    /// out bad). Copying them straight out from the stack instead was
+    /// measured slower under TCG for host -> guest transfers (README
+    /// "Network").
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        let (queue, taken) = self.take(handle, buf.len() / EVENT_SIZE, flags)?;
-        let mut bytes = [0u8; TAKEN_INLINE * EVENT_SIZE];
-        for (i, chunk) in taken.chunks(TAKEN_INLINE).enumerate() {
-            for (event, out) in chunk.iter().zip(bytes.chunks_exact_mut(EVENT_SIZE)) {
+        super::with_bounce(buf.len(), |bounce| {
+            let (queue, taken) = self.take(handle, bounce.len() / EVENT_SIZE, flags)?;
+            for (event, out) in taken.iter().zip(bounce.chunks_exact_mut(EVENT_SIZE)) {
                 event_to_bytes(event, out);
             }
-            let (done, len) = (i * TAKEN_INLINE, chunk.len() * EVENT_SIZE);
-            if let Err(err) = buf.skip(done * EVENT_SIZE).prefix(len).copy_from_kernel(&bytes[..len]) {
-                queue.put_back(&taken[done..]);
-                return if done == 0 { Err(err) } else { Ok(done * EVENT_SIZE) };
+            let n = taken.len() * EVENT_SIZE;
+            if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
+                queue.put_back(&taken);
+                return Err(err);
             }
-        }
-        Ok(taken.len() * EVENT_SIZE)
+            Ok(n)
+        })
     }
 
     /// Watch requests, whole `Event`s; stops at the first that fails.
