@@ -3,6 +3,9 @@
 //! turn, and what was not ready when last told is reported. A read (or
 //! write, or accept) forgets that it told about reading (writing), so a
 //! handle still readable after a partial read is reported again.
+//! `udp:`, `icmp:` and `ip:` go through [`drain`]; `tcp:` walks its own
+//! connections (one pass, no look-ups) and applies the same rule with
+//! [`tell`].
 //!
 //! May touch: nothing but what the scheme hands it.
 
@@ -25,11 +28,17 @@ pub fn drain<R: Readiness>(scheme: &mut R, events: &mut Vec<(usize, EventFlags)>
     for handle in scheme.ids() {
         let ready = scheme.ready_now(handle);
         if let Some(told) = scheme.told(handle) {
-            let new = ready - *told;
-            *told = ready;
-            if !new.is_empty() {
-                events.push((handle, new));
-            }
+            tell(told, ready, handle, events);
         }
+    }
+}
+
+/// Note that `handle` is `ready` now, and queue what of it the watchers
+/// were not told yet.
+pub fn tell(told: &mut EventFlags, ready: EventFlags, handle: usize, events: &mut Vec<(usize, EventFlags)>) {
+    let new = ready - *told;
+    *told = ready;
+    if !new.is_empty() {
+        events.push((handle, new));
     }
 }

@@ -368,11 +368,7 @@ impl Scheme for Tcp {
         for (handle, h) in self.handles.iter_mut() {
             advance(&mut stack, &mut h.conn);
             let ready = readiness(&stack, &h.conn);
-            let new = ready - h.told;
-            h.told = ready;
-            if !new.is_empty() {
-                events.push((handle, new));
-            }
+            crate::ready::tell(&mut h.told, ready, handle, events);
         }
     }
 }
