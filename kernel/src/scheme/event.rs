@@ -20,13 +20,13 @@
 //! calling a scheme), the current process's file table, and the reader's
 //! buffer (through `usercopy`).
 
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use abi::syscall::error::{EINVAL, ENOSPC, Error};
 use abi::syscall::{Event, EventFlags, MODE_CHR, Stat};
+use hashbrown::HashMap;
 use smallvec::SmallVec;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
@@ -97,23 +97,64 @@ impl Drop for Watch {
     }
 }
 
-type Watches = BTreeMap<(usize, usize), Vec<Watch>>;
+/// Watches by (scheme key, handle); lists are never left empty. A hash
+/// map: every read, write and readiness change of a watched fd looks its
+/// handle up here, and a B-tree's walk (tuple comparisons down the nodes)
+/// cost several times a hash and a probe.
+type Watches = HashMap<(usize, usize), Vec<Watch>, Seeded>;
 
-/// Watches by (scheme key, handle); lists are never left empty.
-static WATCHES: Mutex<Watches> = Mutex::new(BTreeMap::new());
+static WATCHES: Mutex<Watches> = Mutex::new(HashMap::with_hasher(Seeded));
+
+/// The registry's hash seed, drawn on the registry's first use (before
+/// any watch exists). Daemons choose their handle numbers, so a seed they
+/// cannot know keeps them from piling their keys into one probe chain.
+static SEED: spin::Once<u64> = spin::Once::new();
+
+/// `foldhash` keyed with [`SEED`].
+#[derive(Clone, Copy, Default)]
+struct Seeded;
+
+impl core::hash::BuildHasher for Seeded {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        foldhash::fast::FixedState::with_seed(*SEED.call_once(seed)).build_hasher()
+    }
+}
+
+/// Time-stamp counter bits, and the CPU's random number generator's where
+/// it has one.
+fn seed() -> u64 {
+    let tsc = crate::arch::x86_64::tsc::read();
+    let mut random = 0u64;
+    if crate::arch::x86_64::features().rdrand {
+        // SAFETY: RDRAND is present (CPUID said so); it only writes `random`
+        // and the carry flag, which says whether it did.
+        unsafe { core::arch::x86_64::_rdrand64_step(&mut random) };
+    }
+    tsc.rotate_left(17) ^ random
+}
 
 /// Whether any fd is watched at all: lets every read, write and close
 /// skip the registry while no `event:` queue is in use. Updated with the
-/// registry locked; sequentially consistent so that a watch added while a
-/// scheme changes state is either seen by its trigger or sees the new
-/// state in its `fevent`.
+/// registry locked when it changes; sequentially consistent so that the
+/// first watch, added while a scheme changes state, is either seen by its
+/// trigger or sees the new state in its `fevent` (while the flag stays set,
+/// the registry's lock gives that order: a trigger that took it first
+/// happened before the `fevent` that follows the watch).
 static WATCHING: AtomicBool = AtomicBool::new(false);
 
 fn with_watches<R>(f: impl FnOnce(&mut Watches) -> R) -> R {
     without_interrupts(|| {
         let mut watches = WATCHES.lock();
         let result = f(&mut watches);
-        WATCHING.store(!watches.is_empty(), Ordering::SeqCst);
+        // Only a change needs the store (and its fence): while the flag
+        // stays set, the registry's lock orders watches and triggers.
+        let any = !watches.is_empty();
+        if WATCHING.load(Ordering::Relaxed) != any {
+            WATCHING.store(any, Ordering::SeqCst);
+        }
         result
     })
 }
@@ -224,13 +265,22 @@ impl EventScheme {
         // at worst, never lost. A new watch (not a change of one) must fit
         // under the opener's limit.
         with_watches(|watches| {
-            let replaces = watches.get(&key).is_some_and(|list| list.iter().any(mine));
-            if !replaces && queue.charge.load(Ordering::Acquire) >= WATCHES_MAX {
+            // One look-up: a change of a watch (a server that starts or
+            // stops waiting for room to write) is made in place.
+            let list = watches.entry(key).or_default();
+            if let Some(watch) = list.iter_mut().find(|w| mine(w)) {
+                watch.data = event.data;
+                watch.interest = event.flags;
+                return Ok(());
+            }
+            if queue.charge.load(Ordering::Acquire) >= WATCHES_MAX {
+                if list.is_empty() {
+                    watches.remove(&key);
+                }
                 return Err(Error::new(ENOSPC));
             }
-            unwatch(watches);
             queue.charge.fetch_add(1, Ordering::AcqRel);
-            watches.entry(key).or_default().push(Watch {
+            list.push(Watch {
                 queue: Arc::downgrade(queue),
                 id: event.id,
                 data: event.data,
