@@ -327,6 +327,15 @@ fn event_to_bytes(event: &Event, out: &mut [u8]) {
     out[16..24].copy_from_slice(&event.data.to_ne_bytes());
 }
 
+/// Write `events` as whole `Event`s at the start of `out` (room for all of
+/// them); the bytes written.
+fn events_to_bytes(events: &[Event], out: &mut [u8]) -> usize {
+    for (event, slot) in events.iter().zip(out.chunks_exact_mut(EVENT_SIZE)) {
+        event_to_bytes(event, slot);
+    }
+    events.len() * EVENT_SIZE
+}
+
 impl KernelScheme for EventScheme {
     fn open(&self, path: &str, _flags: usize, caller: &Caller) -> Result<Opened, Error> {
         if !path.is_empty() {
@@ -345,10 +354,7 @@ impl KernelScheme for EventScheme {
     /// Ready events, as many whole `Event`s as fit.
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         let (_, taken) = self.take(handle, buf.len() / EVENT_SIZE, flags)?;
-        for (event, out) in taken.iter().zip(buf.chunks_exact_mut(EVENT_SIZE)) {
-            event_to_bytes(event, out);
-        }
-        Ok(taken.len() * EVENT_SIZE)
+        Ok(events_to_bytes(&taken, buf))
     }
 
     /// Through the kernel's bounce buffer as any read, but all or nothing:
@@ -360,10 +366,7 @@ impl KernelScheme for EventScheme {
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         super::with_bounce(buf.len(), |bounce| {
             let (queue, taken) = self.take(handle, bounce.len() / EVENT_SIZE, flags)?;
-            for (event, out) in taken.iter().zip(bounce.chunks_exact_mut(EVENT_SIZE)) {
-                event_to_bytes(event, out);
-            }
-            let n = taken.len() * EVENT_SIZE;
+            let n = events_to_bytes(&taken, bounce);
             if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
                 queue.put_back(&taken);
                 return Err(err);

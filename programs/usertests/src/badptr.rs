@@ -8,13 +8,15 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rt::abi::syscall::{self as sc, CLOCK_MONOTONIC, MAP_FIXED_NOREPLACE, MAP_PRIVATE, O_RDONLY, PROT_READ, TimeSpec};
+use rt::abi::syscall::{
+    self as sc, CLOCK_MONOTONIC, Event, EventFlags, MAP_FIXED_NOREPLACE, MAP_PRIVATE, O_RDONLY, PROT_READ, TimeSpec,
+};
 use rt::abi::{UserStr, WNOHANG};
-
-use rt::abi::syscall::{Event, EventFlags};
 use rt::event::EventQueue;
 
-use crate::support::{Outcome, SELF, WAIT, ensure, expect_errno, expect_exit, fork_child, ok, show, syscall, wait_for};
+use crate::support::{
+    Outcome, SELF, WAIT, ensure, expect_errno, expect_exit, expect_ok, fork_child, ok, show, syscall, wait_for,
+};
 
 /// The end of user space (exclusive): the first non-canonical address.
 const USER_END: usize = rt::abi::USER_END;
@@ -141,13 +143,13 @@ pub fn efault_read() -> Outcome {
 fn read_off_the_end(fd: usize, valid: usize) -> Result<(), String> {
     let rw = (sc::PROT_READ | sc::PROT_WRITE | MAP_PRIVATE).bits();
     let len = (valid + 4096).next_multiple_of(4096);
-    let base = crate::support::expect_ok("mmap", syscall(rt::abi::SYS_MMAP, &[0, len, rw]))?;
+    let base = expect_ok("mmap", syscall(rt::abi::SYS_MMAP, &[0, len, rw]))?;
     let hole = base + len - 4096;
-    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[hole, 4096]))?;
+    expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[hole, 4096]))?;
     ok("lseek", rt::sys::lseek(fd, 0, sc::SEEK_SET))?;
     let ret = syscall(sc::SYS_READ, &[fd, hole - valid, valid + 64]);
     let offset = ok("lseek CUR", rt::sys::lseek(fd, 0, sc::SEEK_CUR))?;
-    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base, len]))?;
+    expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base, len]))?;
     let what = format!("a {}-byte read into a buffer with {valid} good bytes", valid + 64);
     match crate::support::errno(ret) {
         None => ensure!(
@@ -180,10 +182,10 @@ pub fn efault_event_read() -> Outcome {
     // 8 events' room at the end of a mapping, the rest of the buffer
     // unmapped.
     let rw = (sc::PROT_READ | sc::PROT_WRITE | MAP_PRIVATE).bits();
-    let base = crate::support::expect_ok("mmap", syscall(rt::abi::SYS_MMAP, &[0, 8192, rw]))?;
-    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base + 4096, 4096]))?;
+    let base = expect_ok("mmap", syscall(rt::abi::SYS_MMAP, &[0, 8192, rw]))?;
+    expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base + 4096, 4096]))?;
     let ret = syscall(sc::SYS_READ, &[qfd, base + 4096 - 8 * EVENT, FDS * EVENT]);
-    crate::support::expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base, 4096]))?;
+    expect_ok("munmap", syscall(sc::SYS_FUNMAP, &[base, 4096]))?;
     expect_errno("an event read with room for 8 of 10 events", ret, sc::EFAULT)?;
     let mut events = [Event::default(); FDS];
     let got = ok("event read", queue.wait(&mut events))?;
