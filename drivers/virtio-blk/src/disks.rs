@@ -9,10 +9,13 @@
 //!   offset and length (a read at or past the end gives 0 bytes, one
 //!   across it stops there); `write` of whole 512-byte sectors at a
 //!   sector-aligned offset (else `EINVAL`; at or past the end `ENOSPC`,
-//!   across it a short write); `seek`; `fsync` (the device's flush: what
-//!   was written before is durable after); `fstat` (size, 512-byte
-//!   blocks). A request moves at most 1 MiB; longer ones are short.
-//!   A device error fails that request only (`EIO`).
+//!   across it a short write); `seek`; `fsync` (what was kept back, then
+//!   the device's flush: what was written before is durable after);
+//!   `fstat` (size, 512-byte blocks). A request moves at most 1 MiB;
+//!   longer ones are short. A device error fails that request only
+//!   (`EIO`; for writes kept back, the file's next write or `fsync`).
+//! - `fsync` of `disk:` itself: every disk's writes kept back, then every
+//!   disk's flush (init's before it stops the driver).
 //!
 //! Each open file has at most one request on the device at a time; the
 //! call waits (parked) until it completes, so many callers on many files
@@ -28,10 +31,26 @@
 //! reading (at most one such request per file), so a sequential reader
 //! finds them there instead of waiting for the device.
 //!
+//! Write-behind, as a block device's page cache writes back on Linux: a
+//! write of less than [`BEHIND_MAX`] bytes is answered at once and kept
+//! back, and the writes that go on where it ends join it, so a sequential
+//! writer in small requests costs the device one request per
+//! [`BEHIND_MAX`] bytes instead of one each. What is kept back goes to the
+//! device, and every other call that would reach the disk waits until it
+//! is there, before anything else reaches that disk: a read (of any file),
+//! a write that does not join it, an `fsync`. So the device sees the writes
+//! in the order they were made, and a read sees every write answered
+//! before it. It also goes when it has waited [`BEHIND_FOR`] (the timer in
+//! `main`), when its file closes, and on an `fsync` of `disk:` itself
+//! (init's before it stops the driver). When the device fails it, the
+//! error is the answer to that file's next write or `fsync` (once), as
+//! `file:`'s writes kept back; after a close it is only logged.
+//!
 //! May touch: the disks (through `virtio_glue::blk`), its handle table.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use rt::prelude::*;
 use scheme::sc::{
@@ -43,6 +62,10 @@ use virtio_glue::blk::{BlkError, BlockDevice, MAX_REQUEST, SECTOR, Tag};
 
 /// The bytes a small sequential read fetches.
 pub const AHEAD: usize = 128 * 1024;
+/// The most bytes of consecutive small writes kept back per disk.
+pub const BEHIND_MAX: usize = 128 * 1024;
+/// How long writes may be kept back before they go to the device.
+pub const BEHIND_FOR: Duration = Duration::from_secs(1);
 
 /// One disk.
 pub struct Disk {
@@ -51,12 +74,32 @@ pub struct Disk {
     device: BlockDevice,
     /// Writes submitted to it so far (stamps what was read ahead).
     writes: u64,
+    /// Writes kept back, not yet on the device.
+    behind: Option<Behind>,
+    /// Writes kept back, on their way to the device.
+    sending: Option<Sending>,
 }
 
 impl Disk {
     pub fn new(address: String, device: BlockDevice) -> Disk {
-        Disk { address, device, writes: 0 }
+        Disk { address, device, writes: 0, behind: None, sending: None }
     }
+}
+
+/// Consecutive writes kept back: `data` from byte `at` of the disk,
+/// written through `owner` (`None` once it closed), the first at `since`.
+struct Behind {
+    owner: Option<usize>,
+    at: u64,
+    data: Vec<u8>,
+    since: Duration,
+}
+
+/// Writes kept back, as request `tag` of `len` bytes for `owner`.
+struct Sending {
+    tag: Tag,
+    owner: Option<usize>,
+    len: usize,
 }
 
 /// Bytes read ahead: from `offset` in the entry, read after `stamp`
@@ -116,6 +159,8 @@ enum Handle {
     Listing {
         text: Vec<u8>,
         offset: usize,
+        /// An `fsync` of `disk:`: each disk's flush, once nothing is kept back.
+        flushes: Vec<(usize, Tag)>,
     },
     /// `entry` indexes [`Disks::entries`]; `offset` is within the entry.
     Disk {
@@ -128,6 +173,9 @@ enum Handle {
         next: u64,
         ahead: Option<Ahead>,
         prefetch: Option<Prefetch>,
+        /// Sending writes kept back for this file failed: the answer to
+        /// its next write or `fsync`.
+        deferred: Option<Error>,
     },
 }
 
@@ -186,7 +234,135 @@ impl Disks {
     /// Disk `index` interrupted: collect its completed requests. Returns
     /// how many completed.
     pub fn interrupt(&mut self, index: usize) -> usize {
-        self.disks.get_mut(index).map_or(0, |d| d.device.poll())
+        let Some(disk) = self.disks.get_mut(index) else { return 0 };
+        let done = disk.device.poll();
+        self.sent(index);
+        done
+    }
+
+    /// The disk a disk or partition file is on.
+    fn disk_of(&self, handle: usize) -> Result<usize> {
+        match self.handles.get(handle)? {
+            Handle::Disk { entry, .. } => Ok(self.entries[*entry].disk),
+            Handle::Listing { .. } => Err(Error::new(EISDIR)),
+        }
+    }
+
+    /// Sends disk `d`'s writes kept back, unless some are on their way
+    /// already (a full queue leaves them kept back, for the next try). A
+    /// request the device refuses fails like one it failed.
+    fn send_behind(&mut self, d: usize) {
+        let disk = &mut self.disks[d];
+        if disk.sending.is_some() {
+            return;
+        }
+        let Some(behind) = disk.behind.take() else { return };
+        let len = behind.data.len();
+        match disk.device.submit_write(behind.at / SECTOR as u64, &behind.data) {
+            Ok(tag) => disk.sending = Some(Sending { tag, owner: behind.owner, len }),
+            Err(BlkError::Busy) => disk.behind = Some(behind),
+            Err(err) => self.behind_failed(d, behind.owner, len, errno(err)),
+        }
+    }
+
+    /// Collects disk `d`'s writes kept back once the device is done with them.
+    fn sent(&mut self, d: usize) {
+        let disk = &mut self.disks[d];
+        let Some(sending) = &disk.sending else { return };
+        let Some(result) = disk.device.finish(sending.tag, 0, &mut []) else { return };
+        let Some(Sending { owner, len, .. }) = disk.sending.take() else { return };
+        // Counted again when done, as a write of its own is: a read ahead
+        // that went out meanwhile may hold the bytes from before.
+        disk.writes += 1;
+        match result {
+            Ok(n) if n == len => {}
+            Ok(_) => self.behind_failed(d, owner, len, Error::new(EIO)),
+            Err(err) => self.behind_failed(d, owner, len, errno(err)),
+        }
+    }
+
+    /// Writes kept back for `owner` could not be written: say so, and keep
+    /// the error for that file's next write or `fsync`.
+    fn behind_failed(&mut self, d: usize, owner: Option<usize>, len: usize, error: Error) {
+        log::error!("{}: writing {len} bytes kept back failed: {error}", self.disks[d].address);
+        if let Some(owner) = owner
+            && let Ok(Handle::Disk { deferred, .. }) = self.handles.get_mut(owner)
+        {
+            *deferred = Some(error);
+        }
+    }
+
+    /// Whether nothing is kept back for disk `d` any more, sending what is
+    /// (the caller then waits: `EAGAIN`, tried again after the interrupt).
+    fn settled(&mut self, d: usize) -> bool {
+        self.send_behind(d);
+        self.sent(d);
+        let disk = &self.disks[d];
+        disk.behind.is_none() && disk.sending.is_none()
+    }
+
+    /// Sends the writes that were kept back [`BEHIND_FOR`] by `now`; when
+    /// the next ones will have been, if any are kept back.
+    pub fn send_due(&mut self, now: Duration) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for d in 0..self.disks.len() {
+            let Some(behind) = &self.disks[d].behind else { continue };
+            let due = behind.since + BEHIND_FOR;
+            if due <= now {
+                self.send_behind(d);
+            } else {
+                next = Some(next.map_or(due, |at| at.min(due)));
+            }
+        }
+        next
+    }
+
+    /// `fsync` of `disk:` itself: every disk's writes kept back sent, then
+    /// each disk flushed. `EAGAIN` until all of that is done.
+    fn sync_all(&mut self, handle: usize) -> Result<()> {
+        let Handle::Listing { flushes, .. } = self.handles.get_mut(handle)? else { return Err(Error::new(EISDIR)) };
+        if flushes.is_empty() {
+            let mut settled = true;
+            for d in 0..self.disks.len() {
+                settled &= self.settled(d);
+            }
+            if !settled {
+                return Err(Error::new(EAGAIN));
+            }
+            let mut tags = Vec::new();
+            for d in 0..self.disks.len() {
+                if self.disks[d].device.read_only() {
+                    continue;
+                }
+                match self.disks[d].device.submit_flush() {
+                    Ok(tag) => tags.push((d, tag)),
+                    Err(err) => {
+                        for (d, tag) in tags {
+                            self.disks[d].device.abandon(tag);
+                        }
+                        return Err(errno(err));
+                    }
+                }
+            }
+            if tags.is_empty() {
+                return Ok(());
+            }
+            if let Handle::Listing { flushes, .. } = self.handles.get_mut(handle)? {
+                *flushes = tags;
+            }
+            return Err(Error::new(EAGAIN));
+        }
+        if flushes.iter().any(|&(d, tag)| self.disks[d].device.status(tag).is_none()) {
+            return Err(Error::new(EAGAIN));
+        }
+        let mut result = Ok(());
+        for (d, tag) in core::mem::take(flushes) {
+            if let Some(Err(err)) = self.disks[d].device.finish(tag, 0, &mut []) {
+                log::error!("{}: flush failed: {}", self.disks[d].address, errno(err));
+                result = Err(errno(err));
+            }
+        }
+        result
     }
 
     /// The result of the open file's request if it is the one described,
@@ -240,7 +416,11 @@ impl Scheme for Disks {
         let name = path.trim_matches('/');
         if name.is_empty() {
             let text: String = self.entries.iter().map(|e| format!("{}\n", e.name)).collect();
-            return Ok(Opened::Handle(self.handles.insert(Handle::Listing { text: text.into_bytes(), offset: 0 })));
+            return Ok(Opened::Handle(self.handles.insert(Handle::Listing {
+                text: text.into_bytes(),
+                offset: 0,
+                flushes: Vec::new(),
+            })));
         }
         let handle = {
             let entry = self.entries.iter().position(|e| e.name == name).ok_or(Error::new(ENOENT))?;
@@ -251,7 +431,16 @@ impl Scheme for Disks {
             if writable && self.disks[self.entries[entry].disk].device.read_only() {
                 return Err(Error::new(EROFS));
             }
-            Handle::Disk { entry, offset: 0, writable, pending: None, next: 0, ahead: None, prefetch: None }
+            Handle::Disk {
+                entry,
+                offset: 0,
+                writable,
+                pending: None,
+                next: 0,
+                ahead: None,
+                prefetch: None,
+                deferred: None,
+            }
         };
         // A disk's bytes change only through writes on this scheme: the
         // kernel may read ahead for a sequential reader.
@@ -259,7 +448,7 @@ impl Scheme for Disks {
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        if let Handle::Listing { text, offset } = self.handles.get_mut(handle)? {
+        if let Handle::Listing { text, offset, .. } = self.handles.get_mut(handle)? {
             // The offset may be anywhere a seek put it, past the end too.
             let start = (*offset).min(text.len());
             let n = buf.len().min(text.len() - start);
@@ -274,6 +463,11 @@ impl Scheme for Disks {
                 *next = *offset;
             }
             return Ok(n);
+        }
+        // Writes kept back reach the disk before any read does.
+        let d = self.disk_of(handle)?;
+        if !self.settled(d) {
+            return Err(Error::new(EAGAIN));
         }
         let Handle::Disk { entry, offset, pending, next, ahead, prefetch, .. } = self.handles.get_mut(handle)? else {
             unreachable!()
@@ -367,39 +561,80 @@ impl Scheme for Disks {
             }
             return Ok(n);
         }
-        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        let Handle::Disk { entry, offset, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        if let Some(error) = deferred.take() {
+            return Err(error);
+        }
         let entry = &self.entries[*entry];
-        let disk = &mut self.disks[entry.disk];
+        let (d, size, at) = (entry.disk, entry.size, entry.start + *offset);
         if buf.is_empty() {
             return Ok(0);
         }
-        let size = entry.size;
         if *offset >= size {
             return Err(Error::new(ENOSPC));
         }
         let len = (buf.len() as u64).min(size - *offset).min(MAX_REQUEST as u64) as usize;
-        let tag = disk.device.submit_write((entry.start + *offset) / SECTOR as u64, &buf[..len]).map_err(errno)?;
+        let disk = &mut self.disks[d];
+        // Going on where the writes kept back for this file end.
+        if let Some(behind) = &mut disk.behind
+            && behind.owner == Some(handle)
+            && behind.at + behind.data.len() as u64 == at
+            && behind.data.len() + len <= BEHIND_MAX
+        {
+            behind.data.extend_from_slice(&buf[..len]);
+            disk.writes += 1;
+            *offset += len as u64;
+            return Ok(len);
+        }
+        // Anything else reaches the disk after what is kept back; the
+        // answer to this file's next call after a failure is the failure.
+        if !self.settled(d) {
+            return Err(Error::new(EAGAIN));
+        }
+        let Handle::Disk { offset, pending, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        if let Some(error) = deferred.take() {
+            return Err(error);
+        }
+        let disk = &mut self.disks[d];
         disk.writes += 1;
+        if len < BEHIND_MAX {
+            let since = rt::time::now();
+            // Room for all it may hold: joining writes never reallocate.
+            let mut data = Vec::with_capacity(BEHIND_MAX);
+            data.extend_from_slice(&buf[..len]);
+            disk.behind = Some(Behind { owner: Some(handle), at, data, since });
+            *offset += len as u64;
+            return Ok(len);
+        }
+        let tag = disk.device.submit_write(at / SECTOR as u64, &buf[..len]).map_err(errno)?;
         *pending =
             Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0, ahead: None });
         Err(Error::new(EAGAIN))
     }
 
     fn fsync(&mut self, handle: usize) -> Result<()> {
+        if let Handle::Listing { .. } = self.handles.get(handle)? {
+            return self.sync_all(handle);
+        }
         if let Some(result) = self.collect(handle, Kind::Flush, 0, &mut [])? {
             return result.map(drop).inspect_err(|err| log::error!("flush failed: {err}"));
         }
-        let Handle::Disk { entry, offset, pending, .. } = self.handles.get_mut(handle)? else {
-            return Err(Error::new(EISDIR));
-        };
-        let tag = self.disks[self.entries[*entry].disk].device.submit_flush().map_err(errno)?;
+        let d = self.disk_of(handle)?;
+        if !self.settled(d) {
+            return Err(Error::new(EAGAIN));
+        }
+        let Handle::Disk { offset, pending, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        if let Some(error) = deferred.take() {
+            return Err(error);
+        }
+        let tag = self.disks[d].device.submit_flush().map_err(errno)?;
         *pending = Some(Pending { tag, kind: Kind::Flush, offset: *offset, asked: 0, len: 0, skip: 0, ahead: None });
         Err(Error::new(EAGAIN))
     }
 
     fn seek(&mut self, handle: usize, to: isize, whence: usize) -> Result<usize> {
         let (offset, size) = match self.handles.get_mut(handle)? {
-            Handle::Listing { text, offset } => {
+            Handle::Listing { text, offset, .. } => {
                 let size = text.len() as i64;
                 let base = match whence {
                     SEEK_SET => 0,
@@ -458,11 +693,33 @@ impl Scheme for Disks {
     }
 
     fn close(&mut self, handle: usize) {
-        if let Some(Handle::Disk { entry, pending, prefetch, .. }) = self.handles.remove(handle) {
-            let device = &mut self.disks[self.entries[entry].disk].device;
-            for tag in pending.map(|p| p.tag).into_iter().chain(prefetch.map(|f| f.tag)) {
-                device.abandon(tag);
+        match self.handles.remove(handle) {
+            Some(Handle::Disk { entry, pending, prefetch, .. }) => {
+                let d = self.entries[entry].disk;
+                let disk = &mut self.disks[d];
+                for tag in pending.map(|p| p.tag).into_iter().chain(prefetch.map(|f| f.tag)) {
+                    disk.device.abandon(tag);
+                }
+                // What it kept back goes to the disk now; a failure can
+                // only be logged.
+                if let Some(behind) = &mut disk.behind
+                    && behind.owner == Some(handle)
+                {
+                    behind.owner = None;
+                }
+                if let Some(sending) = &mut disk.sending
+                    && sending.owner == Some(handle)
+                {
+                    sending.owner = None;
+                }
+                self.send_behind(d);
             }
+            Some(Handle::Listing { flushes, .. }) => {
+                for (d, tag) in flushes {
+                    self.disks[d].device.abandon(tag);
+                }
+            }
+            None => {}
         }
     }
 }

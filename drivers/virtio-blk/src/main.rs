@@ -14,9 +14,12 @@
 //! device's queue and the call is parked; the device's interrupt wakes
 //! the loop, which collects what completed and answers those callers.
 //! Up to `virtio_glue::blk::MAX_IN_FLIGHT` requests are in flight per disk.
+//! Small writes are kept back and sent together ([`disks`]); a `time:`
+//! timeout, armed for when the oldest of them has waited long enough,
+//! sends them when no other call does.
 //!
 //! May touch: its devices (through the glue), its scheme socket, its
-//! `irq:` handles and `event:` queue.
+//! `irq:` handles, its timer and `event:` queue.
 
 #![no_std]
 #![no_main]
@@ -29,6 +32,7 @@ mod disks;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use rt::event::EventQueue;
 use rt::fs::File;
@@ -45,9 +49,11 @@ rt::main!(main);
 const DISK_UID: u32 = 61;
 /// DMA memory for request buffers and queues, per disk.
 const DMA_PER_DISK: usize = 2 << 20;
-/// Event data: the scheme socket; disk `n`'s interrupt is `IRQ_BASE + n`.
+/// Event data: the scheme socket, the timer; disk `n`'s interrupt is
+/// `IRQ_BASE + n`.
 const SOCKET: usize = 0;
-const IRQ_BASE: usize = 1;
+const TIMER: usize = 1;
+const IRQ_BASE: usize = 2;
 
 /// The virtio block functions `pci:` lists, as `BB:DD.F`.
 fn find_disks() -> Result<Vec<String>> {
@@ -155,6 +161,8 @@ fn main() -> Result<()> {
     let mut server = Server::new("disk", Disks::new(disks, tables))?;
     let queue = EventQueue::new()?;
     server.watch_on(&queue, SOCKET)?;
+    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK)?;
+    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
     for (n, irq) in irqs.iter().enumerate() {
         queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ_BASE + n)?;
     }
@@ -166,12 +174,18 @@ fn main() -> Result<()> {
     server.ready();
 
     let mut events = [Event::default(); 8];
+    let mut armed: Option<Duration> = None;
     loop {
         let n = queue.wait(&mut events)?;
         let mut completed = false;
         for event in &events[..n] {
             match event.data {
                 SOCKET => server.handle_pending()?,
+                TIMER => {
+                    // Disarms the timer once its time passed (EAGAIN before).
+                    let _ = timer.read(&mut [0u8; 16]);
+                    armed = None;
+                }
                 data => {
                     let index = data - IRQ_BASE;
                     if let Some(irq) = irqs.get_mut(index) {
@@ -183,6 +197,12 @@ fn main() -> Result<()> {
         }
         if completed {
             server.retry_parked()?;
+        }
+        if let Some(at) = server.scheme().send_due(rt::time::now())
+            && armed != Some(at)
+        {
+            timer.write_all(&rt::time::timespec(at))?;
+            armed = Some(at);
         }
     }
 }

@@ -12,7 +12,8 @@
 //!    (which may use it); before a daemon that serves a file system (a
 //!    scheme whose root is a directory: `file:`, `tmp:`) is stopped, init
 //!    `fsync`s that root, which `redoxfsd` answers by making every commit
-//!    durable ([`sync`]);
+//!    durable and `virtio-blkd` (`disk:`) by writing what it kept back and
+//!    flushing each disk ([`sync`]);
 //! 3. writes the request back to `power:`, where, coming from init, it
 //!    turns the machine off (ACPI S5) or resets it.
 //!
@@ -25,15 +26,18 @@
 
 use core::time::Duration;
 
-use rt::abi::syscall::{EIO, MODE_DIR, MODE_TYPE, O_DIRECTORY, O_NONBLOCK, O_RDONLY};
+use rt::abi::syscall::{EAGAIN, EIO, MODE_DIR, MODE_TYPE, O_DIRECTORY, O_NONBLOCK, O_RDONLY};
 use rt::abi::{SIGKILL, SIGTERM};
 use rt::fs::File;
 use rt::prelude::*;
 
 use crate::supervise::Services;
 
-/// How long a process has to end after `SIGTERM`.
+/// How long a process has to end after `SIGTERM`, and a file system or
+/// disk to make what it holds durable.
 const GRACE: Duration = Duration::from_secs(2);
+/// How often init asks again while a sync is under way.
+const SYNC_POLL: Duration = Duration::from_millis(5);
 
 /// What a power request asks for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -88,7 +92,15 @@ fn sync(pid: usize) {
         if dir.stat().map_or(true, |stat| stat.st_mode & MODE_TYPE != MODE_DIR) {
             continue;
         }
-        match rt::sys::fsync(dir.fd()) {
+        // Opened without blocking: a daemon that has to wait for its
+        // device says EAGAIN, and is asked again for up to `GRACE`.
+        let deadline = rt::time::now() + GRACE;
+        let mut result = rt::sys::fsync(dir.fd());
+        while matches!(&result, Err(err) if err.errno == EAGAIN) && rt::time::now() < deadline {
+            rt::time::sleep(SYNC_POLL);
+            result = rt::sys::fsync(dir.fd());
+        }
+        match result {
             Ok(()) => log::info!("synced {root}"),
             // What keeps nothing answers ENOSYS, EISDIR or EINVAL; only a
             // failure to store is worth a line.

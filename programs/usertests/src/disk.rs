@@ -130,6 +130,74 @@ pub fn disk_read_ahead_never_hides_a_write() -> Outcome {
     ))
 }
 
+/// Reads `len` bytes at `at` of `disk:1` through a file of its own.
+fn read_fresh(at: u64, len: usize) -> Result<Vec<u8>, String> {
+    let mut disk = ok("open disk:1 read-only", File::open_with("disk:1", O_RDONLY))?;
+    ok("seek", disk.seek(SeekFrom::Start(at)))?;
+    let mut back = vec![0u8; len];
+    ok("read", disk.read_exact(&mut back))?;
+    Ok(back)
+}
+
+pub fn disk_small_writes_kept_back_are_seen_and_kept() -> Outcome {
+    let (_pci, disk) = driver()?;
+    // 256 KiB in 4 KiB writes, kept back 128 KiB at a time: another file
+    // reads every few of them back at once, without an fsync.
+    let at = 8 << 20;
+    let data = pattern(6, at, 256 << 10);
+    let mut writer = open_disk()?;
+    ok("seek", writer.seek(SeekFrom::Start(at)))?;
+    for (i, piece) in data.chunks(4096).enumerate() {
+        ok("a 4 KiB write", writer.write_all(piece))?;
+        if i % 5 == 0 {
+            let back = read_fresh(at + (i * 4096) as u64, 4096)?;
+            ensure!(back == piece, "write {i} (4 KiB at {}) did not show in another file", at + (i * 4096) as u64);
+        }
+    }
+    ensure!(read_fresh(at, data.len())? == data, "256 KiB of 4 KiB writes read back differ");
+    // Its own file reads what it wrote, after a write kept back there too.
+    let tail = pattern(7, at + (1 << 20), 1024);
+    ok("seek", writer.seek(SeekFrom::Start(at + (1 << 20))))?;
+    ok("write", writer.write_all(&tail))?;
+    ok("seek back", writer.seek(SeekFrom::Start(at + (1 << 20))))?;
+    let mut back = vec![0u8; tail.len()];
+    ok("read through the writer", writer.read_exact(&mut back))?;
+    ensure!(back == tail, "the writer read back other bytes");
+    // Kept back, then the file closed: the bytes go to the disk anyway.
+    let closed = pattern(8, at + (2 << 20), 8192);
+    ok("seek", writer.seek(SeekFrom::Start(at + (2 << 20))))?;
+    ok("write", writer.write_all(&closed))?;
+    drop(writer);
+    // Kept back by a file left open and never synced, and no call on the
+    // disk after it: on the disk once `BEHIND_FOR` (1 s) passed. Killing
+    // the driver then loses nothing.
+    let waited = pattern(9, at + (3 << 20), 4096);
+    let mut idle = open_disk()?;
+    ok("seek", idle.seek(SeekFrom::Start(at + (3 << 20))))?;
+    ok("write", idle.write_all(&waited))?;
+    rt::time::sleep(core::time::Duration::from_millis(1500));
+    drop(disk);
+    let disk = start("virtio-blkd", "disk")?;
+    ensure!(read_fresh(at, data.len())? == data, "the 4 KiB writes are not on the disk after a restart");
+    ensure!(read_fresh(at + (2 << 20), closed.len())? == closed, "what a closed file kept back was lost");
+    ensure!(read_fresh(at + (3 << 20), waited.len())? == waited, "what waited 1 s was lost when the driver died");
+    // Kept back, then `disk:` itself synced (init's sync before it stops
+    // the driver): on the disk when the fsync returns.
+    let synced = pattern(10, at + (4 << 20), 4096);
+    let mut other = open_disk()?;
+    ok("seek", other.seek(SeekFrom::Start(at + (4 << 20))))?;
+    ok("write", other.write_all(&synced))?;
+    let listing = ok("open disk:", File::open_with("disk:", O_RDONLY | sc::O_DIRECTORY))?;
+    ok("fsync disk:", listing.sync())?;
+    drop(disk);
+    let _disk = start("virtio-blkd", "disk")?;
+    ensure!(read_fresh(at + (4 << 20), synced.len())? == synced, "an fsync of disk: did not write what was kept back");
+    drop((idle, other, listing));
+    Ok(String::from(
+        "4 KiB writes seen at once by other files and the writer; kept across a close, 1 s and an fsync of disk:, then a kill",
+    ))
+}
+
 pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
     let _driver = driver()?;
     let mut disk = open_disk()?;
@@ -273,10 +341,25 @@ pub fn disk_device_error_fails_that_request_only() -> Outcome {
         expect_err("a read of the bad sector", rt::sys::read(disk.fd(), &mut buf), sc::EIO)?;
         ok("seek before it", disk.seek(SeekFrom::Start((BAD_READ - 16) * SECTOR)))?;
         ensure!(ok("a read before it", disk.read(&mut buf))? == buf.len(), "round {round}: a short read next to it");
+        // A small write is kept back (answered at once): its failure is
+        // the answer to the file's next write or fsync, once.
         ok("seek to the bad write sector", disk.seek(SeekFrom::Start(BAD_WRITE * SECTOR)))?;
-        expect_err("a write of the bad sector", rt::sys::write(disk.fd(), &buf[..512]), sc::EIO)?;
+        ensure!(ok("a write of the bad sector", disk.write(&buf[..512]))? == 512, "round {round}: not kept back");
         ok("seek past it", disk.seek(SeekFrom::Start((BAD_WRITE + 8) * SECTOR)))?;
+        if round == 1 {
+            expect_err("the fsync after it", rt::sys::fsync(disk.fd()), sc::EIO)?;
+        } else {
+            expect_err("the write after it", rt::sys::write(disk.fd(), &buf), sc::EIO)?;
+        }
         ensure!(ok("a write past it", disk.write(&buf))? == buf.len(), "round {round}: a short write next to it");
+        ok("fsync", disk.sync())?;
+        // 64 KiB or more go to the device at once, and fail at once.
+        let mut big = vec![0u8; 128 << 10];
+        ok("seek", disk.seek(SeekFrom::Start((BAD_WRITE - 8) * SECTOR)))?;
+        expect_err("a 128 KiB write over the bad sector", rt::sys::write(disk.fd(), &big), sc::EIO)?;
+        ok("seek", disk.seek(SeekFrom::Start(BAD_READ * SECTOR + (1 << 20))))?;
+        ensure!(ok("a 128 KiB write elsewhere", disk.write(&big))? == big.len(), "round {round}: short");
+        big.clear();
     }
     // Another file on the same disk, with requests in flight meanwhile,
     // never sees the errors.
@@ -297,6 +380,6 @@ pub fn disk_device_error_fails_that_request_only() -> Outcome {
     expect_exit("the other reader", wait_for(reader, WAIT)?, 0)?;
     ok("fsync after the errors", disk.sync())?;
     Ok(String::from(
-        "reads of sector 30000 and writes of 30008 get EIO, each time; next to them, and from another file, all works",
+        "reads of sector 30000 and writes of 30008 get EIO, each time (a small write's at the next write or fsync); next to them, and from another file, all works",
     ))
 }

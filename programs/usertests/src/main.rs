@@ -272,6 +272,7 @@ static TESTS: &[Test] = tests![
     disk::disk_reads_back_what_was_written,
     disk::disk_ends_and_bad_requests_get_errors,
     disk::disk_read_ahead_never_hides_a_write,
+    disk::disk_small_writes_kept_back_are_seen_and_kept,
     netstack::netd_leases_an_address_and_pings_the_host,
     netstack::netd_reports_a_refused_connection,
     netstack::netd_sends_and_takes_raw_ip_packets,
