@@ -418,7 +418,11 @@ impl Scheme for Files {
         }
         if !append && buf.len() < BEHIND_MAX && self.room_to_spare() {
             let since = rt::time::now();
-            self.behind = Some(Behind { handle, node, offset, data: buf.to_vec(), since });
+            // Room for all it may hold: the writes that join it never
+            // reallocate (and the runtime keeps the freed room for the next).
+            let mut data = Vec::with_capacity(BEHIND_MAX);
+            data.extend_from_slice(buf);
+            self.behind = Some(Behind { handle, node, offset, data, since });
             self.handles.get_mut(handle)?.offset = offset + buf.len() as u64;
             return Ok(buf.len());
         }
