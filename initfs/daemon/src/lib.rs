@@ -7,6 +7,14 @@
 //!
 //! Bootstrap forks it (the image is mapped in bootstrap, so the daemon
 //! holds it too) and waits for `ready` before exec'ing init.
+//!
+//! Every path of the image is looked up once at start ([`Index`]): an open
+//! of a path written the plain way (`etc/init.rc`, `/etc/init.rc`) is one
+//! hash look-up instead of a walk that decodes and checks each directory
+//! entry on its way (it is on the path of every `exec` and of every page
+//! `httpd` serves from `initfs:`). Other spellings (`etc//init.rc`, a `/`
+//! at the end, `.`) go through the image's own [`Image::lookup`], so both
+//! give the same answer. An open handle keeps what it reads and its mode.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -16,6 +24,7 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use hashbrown::HashMap;
 use initfs::{Image, InodeNum, Kind};
 use rt::abi::syscall::{
     self as sc, EventFlags, MODE_DIR, MODE_FILE, MapFlags, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, Stat,
@@ -24,33 +33,80 @@ use scheme::{Caller, Error, Handles, Opened, Result, Scheme, Server};
 
 struct Handle {
     inode: InodeNum,
+    /// Its `st_mode`: kind and permissions.
+    mode: u16,
     offset: usize,
     path: String,
-    /// A directory's listing, made at open.
-    listing: Option<Vec<u8>>,
+    /// What it reads: a file's data in the image, or a directory's listing
+    /// (made at open).
+    contents: Contents,
+}
+
+enum Contents {
+    File(&'static [u8]),
+    Listing(Vec<u8>),
+}
+
+impl Handle {
+    fn contents(&self) -> &[u8] {
+        match &self.contents {
+            Contents::File(data) => data,
+            Contents::Listing(listing) => listing,
+        }
+    }
+}
+
+/// Every path of the image (`etc/init.rc`; the root is `""`), and the
+/// inode it names: built once, the image never changes. The hasher's seed
+/// is fixed: the keys are the image's, so no caller can choose them.
+struct Index(HashMap<String, InodeNum, foldhash::fast::FixedState>);
+
+impl Index {
+    /// Walks the whole image. Its directories were checked by
+    /// [`Image::parse`], so this fails only on an image that did not parse.
+    fn new(image: &Image<'static>) -> core::result::Result<Index, initfs::Error> {
+        let mut paths = HashMap::with_capacity_and_hasher(image.inode_count() as usize, Default::default());
+        let mut dirs = alloc::vec![(String::new(), image.root())];
+        while let Some((dir, inode)) = dirs.pop() {
+            for entry in image.read_dir(inode)? {
+                let path =
+                    if dir.is_empty() { String::from(entry.name) } else { alloc::format!("{dir}/{}", entry.name) };
+                if image.inode(entry.inode)?.kind == Kind::Dir {
+                    dirs.push((path.clone(), entry.inode));
+                }
+                paths.insert(path, entry.inode);
+            }
+            paths.insert(dir, inode);
+        }
+        Ok(Index(paths))
+    }
+
+    /// The inode of `path` when it is written the plain way: components
+    /// joined by single slashes, at most one `/` before them and none after,
+    /// no `.` or `..`. `None` for any other spelling, and for a path the
+    /// image does not hold.
+    fn plain(&self, path: &str) -> Option<InodeNum> {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        self.0.get(path).copied()
+    }
 }
 
 /// The scheme over one image.
 pub struct InitFs {
     image: Image<'static>,
+    index: Index,
     handles: Handles<Handle>,
 }
 
 impl InitFs {
     pub fn new(bytes: &'static [u8]) -> core::result::Result<InitFs, initfs::Error> {
-        Ok(InitFs { image: Image::parse(bytes)?, handles: Handles::new() })
+        let image = Image::parse(bytes)?;
+        let index = Index::new(&image)?;
+        Ok(InitFs { image, index, handles: Handles::new() })
     }
 
     fn handle(&mut self, handle: usize) -> Result<&mut Handle> {
         self.handles.get_mut(handle)
-    }
-
-    /// What a handle reads: a file's data or a directory's names.
-    fn contents<'a>(&'a self, handle: &'a Handle) -> Result<&'a [u8]> {
-        match &handle.listing {
-            Some(listing) => Ok(listing),
-            None => self.image.file_data(handle.inode).map_err(|_| Error::new(sc::EIO)),
-        }
     }
 }
 
@@ -60,31 +116,35 @@ impl Scheme for InitFs {
         if (access != O_RDONLY && access != 0) || flags & (O_CREAT | O_TRUNC) != 0 {
             return Err(Error::new(sc::EROFS));
         }
-        let inode = self.image.lookup(path).map_err(|_| Error::new(sc::ENOENT))?;
+        let inode = match self.index.plain(path) {
+            Some(inode) => inode,
+            None => self.image.lookup(path).map_err(|_| Error::new(sc::ENOENT))?,
+        };
         let meta = self.image.inode(inode).map_err(|_| Error::new(sc::ENOENT))?;
-        let listing = match meta.kind {
+        let contents = match meta.kind {
             Kind::Dir => {
                 let mut names = Vec::new();
                 for entry in self.image.read_dir(inode).map_err(|_| Error::new(sc::EIO))? {
                     names.extend_from_slice(entry.name.as_bytes());
                     names.push(b'\n');
                 }
-                Some(names)
+                Contents::Listing(names)
             }
             Kind::File if flags & O_DIRECTORY != 0 => return Err(Error::new(sc::ENOTDIR)),
-            Kind::File => None,
+            Kind::File => Contents::File(self.image.file_data(inode).map_err(|_| Error::new(sc::EIO))?),
         };
+        let mode = if meta.kind == Kind::Dir { MODE_DIR } else { MODE_FILE } | meta.mode;
         let path = String::from(path.trim_start_matches('/'));
-        Ok(Opened::Handle(self.handles.insert(Handle { inode, offset: 0, path, listing })))
+        Ok(Opened::Handle(self.handles.insert(Handle { inode, mode, offset: 0, path, contents })))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
-        let h = self.handles.get(handle)?;
-        let bytes = self.contents(h)?;
+        let h = self.handle(handle)?;
+        let bytes = h.contents();
         let start = h.offset.min(bytes.len());
         let n = buf.len().min(bytes.len() - start);
         buf[..n].copy_from_slice(&bytes[start..start + n]);
-        self.handle(handle)?.offset = start + n;
+        h.offset = start + n;
         Ok(n)
     }
 
@@ -94,7 +154,7 @@ impl Scheme for InitFs {
 
     fn seek(&mut self, handle: usize, offset: isize, whence: usize) -> Result<usize> {
         let h = self.handles.get(handle)?;
-        let len = self.contents(h)?.len();
+        let len = h.contents().len();
         let target = rt::abi::seek_target(h.offset, len, offset, whence).ok_or(Error::new(sc::EINVAL))?;
         self.handle(handle)?.offset = target;
         Ok(target)
@@ -102,10 +162,8 @@ impl Scheme for InitFs {
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> Result<()> {
         let h = self.handles.get(handle)?;
-        let meta = self.image.inode(h.inode).map_err(|_| Error::new(sc::EIO))?;
-        let kind = if meta.kind == Kind::Dir { MODE_DIR } else { MODE_FILE };
-        stat.st_mode = kind | meta.mode;
-        stat.st_size = self.contents(h)?.len() as u64;
+        stat.st_mode = h.mode;
+        stat.st_size = h.contents().len() as u64;
         stat.st_ino = u64::from(h.inode);
         stat.st_nlink = 1;
         stat.st_blksize = 4096;
@@ -131,11 +189,9 @@ impl Scheme for InitFs {
         if flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED) {
             return Err(Error::new(sc::EROFS));
         }
-        let h = self.handles.get(handle)?;
-        if h.listing.is_some() {
+        let Contents::File(data) = self.handles.get(handle)?.contents else {
             return Err(Error::new(sc::ENODEV));
-        }
-        let data = self.image.file_data(h.inode).map_err(|_| Error::new(sc::EIO))?;
+        };
         let end = offset.checked_add(len).ok_or(Error::new(sc::EINVAL))?;
         if end > data.len().next_multiple_of(4096) {
             return Err(Error::new(sc::EINVAL));

@@ -193,6 +193,42 @@ pub fn initfs_is_read_only() -> Outcome {
     Ok(String::from("EROFS"))
 }
 
+pub fn initfs_spellings_of_a_path_agree() -> Outcome {
+    // The daemon looks plain paths up in its index and any other spelling
+    // up through the image: both must name the same file, or none.
+    let want = ok("read initfs:etc/init.rc", rt::fs::read("initfs:etc/init.rc"))?;
+    for path in ["initfs:/etc/init.rc", "initfs:etc//init.rc", "initfs://etc/init.rc", "initfs:etc/init.rc/"] {
+        ensure!(ok(path, rt::fs::read(path))? == want, "{path} reads other bytes than initfs:etc/init.rc");
+        let file = ok(path, rt::fs::File::open(path))?;
+        let mode = ok("fstat", file.stat())?.st_mode;
+        ensure!(mode & MODE_TYPE == MODE_FILE && mode & 0o777 != 0, "{path}: mode {mode:#o}");
+    }
+    for path in [
+        "initfs:etc/./init.rc",
+        "initfs:etc/../etc/init.rc",
+        "initfs:etc/init.rc/x",
+        "initfs:etc/init",
+        "initfs:Etc/init.rc",
+        "initfs:etc/init.rc2",
+        "initfs:/etc/init.rc/.",
+    ] {
+        expect_err(path, rt::sys::open(path, O_RDONLY), sc::ENOENT)?;
+    }
+    let root = ok("read initfs:", rt::fs::read_to_string("initfs:"))?;
+    ensure!(root.lines().any(|name| name == "etc"), "initfs: lists {root:?}");
+    for path in ["initfs:/", "initfs://"] {
+        ensure!(ok(path, rt::fs::read_to_string(path))? == root, "{path} lists other names than initfs:");
+    }
+    let etc = ok("read initfs:etc", rt::fs::read_to_string("initfs:etc"))?;
+    ensure!(etc.lines().any(|name| name == "init.rc"), "initfs:etc lists {etc:?}");
+    for path in ["initfs:/etc", "initfs:etc/", "initfs:/etc//"] {
+        ensure!(ok(path, rt::fs::read_to_string(path))? == etc, "{path} lists other names than initfs:etc");
+        let dir = ok(path, rt::fs::File::open(path))?;
+        ensure!(ok("fstat", dir.stat())?.st_mode & MODE_TYPE == MODE_DIR, "{path} is not a directory");
+    }
+    Ok(String::from("5 spellings of a file, 3 of the root and 4 of a directory agree; 7 others ENOENT"))
+}
+
 pub fn open_bad_paths() -> Outcome {
     let cases: [(&str, usize, i32); 6] = [
         ("initfs:no/such/file", O_RDONLY, sc::ENOENT),

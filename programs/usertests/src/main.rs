@@ -99,6 +99,7 @@ static TESTS: &[Test] = tests![
     files::dup_shares_the_offset,
     files::closed_fd_is_ebadf,
     files::initfs_is_read_only,
+    files::initfs_spellings_of_a_path_agree,
     files::open_bad_paths,
     files::debug_scheme_and_stdio,
     files::debug_level_sets_what_the_console_prints,
