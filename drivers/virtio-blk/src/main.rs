@@ -32,9 +32,8 @@ mod disks;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::time::Duration;
 
-use rt::event::EventQueue;
+use rt::event::{EventQueue, Timer};
 use rt::fs::File;
 use scheme::sc::{self, EAGAIN, EIO, Event};
 use scheme::{Error, EventFlags, Result, Server};
@@ -161,8 +160,7 @@ fn main() -> Result<()> {
     let mut server = Server::new("disk", Disks::new(disks, tables))?;
     let queue = EventQueue::new()?;
     server.watch_on(&queue, SOCKET)?;
-    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK)?;
-    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
+    let mut timer = Timer::new(&queue, TIMER)?;
     for (n, irq) in irqs.iter().enumerate() {
         queue.watch(irq.fd(), EventFlags::EVENT_READ, IRQ_BASE + n)?;
     }
@@ -174,18 +172,13 @@ fn main() -> Result<()> {
     server.ready();
 
     let mut events = [Event::default(); 8];
-    let mut armed: Option<Duration> = None;
     loop {
         let n = queue.wait(&mut events)?;
         let mut completed = false;
         for event in &events[..n] {
             match event.data {
                 SOCKET => server.handle_pending()?,
-                TIMER => {
-                    // Disarms the timer once its time passed (EAGAIN before).
-                    let _ = timer.read(&mut [0u8; 16]);
-                    armed = None;
-                }
+                TIMER => timer.fired(),
                 data => {
                     let index = data - IRQ_BASE;
                     if let Some(irq) = irqs.get_mut(index) {
@@ -198,11 +191,8 @@ fn main() -> Result<()> {
         if completed {
             server.retry_parked()?;
         }
-        if let Some(at) = server.scheme().send_due(rt::time::now())
-            && armed != Some(at)
-        {
-            timer.write_all(&rt::time::timespec(at))?;
-            armed = Some(at);
+        if let Some(at) = server.scheme().send_due(rt::time::now()) {
+            timer.arm(at)?;
         }
     }
 }

@@ -82,9 +82,50 @@ impl EventQueue {
 #[derive(Debug)]
 pub struct Readable {
     queue: EventQueue,
-    timer: File,
-    /// The deadline the timer is set to.
+    timer: Timer,
+}
+
+/// A `time:4` timeout an event queue reports: set to a deadline on the
+/// monotonic clock ([`crate::time::now`]), written to the kernel only when
+/// the deadline changes. The loops that wait for requests and a deadline
+/// at once (`redoxfsd`'s commits, `netd`'s polls, `virtio-blkd`'s writes
+/// kept back, [`Readable`]) share it.
+#[derive(Debug)]
+pub struct Timer {
+    file: File,
+    /// The deadline it is set to.
     armed: Option<core::time::Duration>,
+}
+
+impl Timer {
+    /// A new timer, unset, that `queue` reports with `data`.
+    pub fn new(queue: &EventQueue, data: usize) -> Result<Timer> {
+        let file = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)?;
+        queue.watch(file.fd(), EventFlags::EVENT_READ, data)?;
+        Ok(Timer { file, armed: None })
+    }
+
+    /// The deadline it is set to, if any.
+    pub fn armed(&self) -> Option<core::time::Duration> {
+        self.armed
+    }
+
+    /// Sets it to fire at `at`, unless it is set there already.
+    pub fn arm(&mut self, at: core::time::Duration) -> Result<()> {
+        if self.armed != Some(at) {
+            self.file.write_all(&crate::time::timespec(at))?;
+            self.armed = Some(at);
+        }
+        Ok(())
+    }
+
+    /// Its event came (it fired, or an earlier deadline's report): disarms
+    /// it (a read, once its time passed; `EAGAIN` before, which is fine), so
+    /// the next [`Timer::arm`] sets it again.
+    pub fn fired(&mut self) {
+        let _ = self.file.read(&mut [0u8; 16]);
+        self.armed = None;
+    }
 }
 
 /// Event data of the watched fd and of the timer.
@@ -95,9 +136,8 @@ impl Readable {
     pub fn new(fd: usize) -> Result<Readable> {
         let queue = EventQueue::new()?;
         queue.watch(fd, EventFlags::EVENT_READ, FD)?;
-        let timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK | sc::O_CLOEXEC)?;
-        queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
-        Ok(Readable { queue, timer, armed: None })
+        let timer = Timer::new(&queue, TIMER)?;
+        Ok(Readable { queue, timer })
     }
 
     /// Whether the fd was reported readable before `deadline` (on the
@@ -110,20 +150,15 @@ impl Readable {
             if crate::time::now() >= deadline {
                 return Ok(false);
             }
-            if self.armed != Some(deadline) {
-                self.timer.write_all(&crate::time::timespec(deadline))?;
-                self.armed = Some(deadline);
-            }
+            self.timer.arm(deadline)?;
             let n = match self.queue.wait(&mut events) {
                 Ok(n) => n,
                 Err(err) if err.errno == sc::EINTR => continue,
                 Err(err) => return Err(err),
             };
             if events[..n].iter().any(|e| e.data == TIMER) {
-                // Fired (or an earlier deadline's report): disarm it and
-                // look at the clock again.
-                let _ = self.timer.read(&mut [0u8; 16]);
-                self.armed = None;
+                // Look at the clock again.
+                self.timer.fired();
             }
             if events[..n].iter().any(|e| e.data == FD) {
                 return Ok(true);

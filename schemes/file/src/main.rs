@@ -27,10 +27,8 @@ extern crate alloc;
 
 mod files;
 
-use core::time::Duration;
-
-use rt::abi::syscall::{Event, EventFlags, O_NONBLOCK};
-use rt::event::EventQueue;
+use rt::abi::syscall::Event;
+use rt::event::{EventQueue, Timer};
 use rt::fs::{File, SeekFrom};
 use rt::prelude::*;
 use scheme::sc::{EINTR, EIO, O_RDWR};
@@ -113,13 +111,11 @@ fn main() -> Result<()> {
     let files = files::Files::new(fs).inspect_err(|err| log::error!("cannot commit on {disk_url}: {err}"))?;
     let mut server = Server::new(scheme_name, files)?;
     let queue = EventQueue::new()?;
-    let mut timer = File::open_with("time:4", O_RDWR | O_NONBLOCK)?;
     server.watch_on(&queue, SOCKET)?;
-    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
+    let mut timer = Timer::new(&queue, TIMER)?;
     server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
     log::info!("RedoxFS on {disk_url}: {} MiB, {} MiB free; serving {scheme_name}:", size >> 20, free >> 20);
     server.ready();
-    let mut armed: Option<Duration> = None;
     let mut events = [Event::default(); 4];
     loop {
         let n = match queue.wait(&mut events) {
@@ -128,9 +124,7 @@ fn main() -> Result<()> {
             Err(err) => return Err(err),
         };
         if events[..n].iter().any(|e| e.data == TIMER) {
-            // Disarms the timer once its time passed (EAGAIN before).
-            let _ = timer.read(&mut [0u8; 16]);
-            armed = None;
+            timer.fired();
         }
         server.handle_pending()?;
         let files = server.scheme();
@@ -138,10 +132,7 @@ fn main() -> Result<()> {
         match files.durable_due(now) {
             // A failure is the disk's, and reported below.
             (true, _) => drop(files.make_durable()),
-            (false, Some(at)) if armed != Some(at) => {
-                timer.write_all(&rt::time::timespec(at))?;
-                armed = Some(at);
-            }
+            (false, Some(at)) => timer.arm(at)?,
             _ => {}
         }
         if let Some(err) = files.disk_failed() {

@@ -38,7 +38,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use rt::event::EventQueue;
+use rt::event::{EventQueue, Timer};
 use rt::fs::File;
 use scheme::sc::{self, EINTR, Event};
 use scheme::{Error, EventFlags, Result, Scheme, Server};
@@ -206,8 +206,7 @@ fn main() -> Result<()> {
     let mut icmp = register("icmp", icmp::Icmp::new(stack.clone(), (seed >> 16) as u16), &queue, ICMP)?;
     let mut netcfg = register("netcfg", netcfg::Netcfg::new(stack.clone()), &queue, NETCFG)?;
     let mut ip = register("ip", ip::Ip::new(stack.clone()), &queue, IP)?;
-    let mut timer = File::open_with("time:4", sc::O_RDWR | sc::O_NONBLOCK)?;
-    queue.watch(timer.fd(), EventFlags::EVENT_READ, TIMER)?;
+    let mut timer = Timer::new(&queue, TIMER)?;
     for (n, fd) in card_fds.iter().enumerate() {
         queue.watch(*fd, EventFlags::EVENT_READ, CARD_BASE + n)?;
     }
@@ -218,7 +217,6 @@ fn main() -> Result<()> {
     }
     tcp.ready();
 
-    let mut armed: Option<core::time::Duration> = None;
     let mut events = [Event::default(); 16];
     // Which scheme sockets have requests (all, the first time).
     let mut requests = [true; 5];
@@ -237,9 +235,7 @@ fn main() -> Result<()> {
             match event.data {
                 TCP | UDP | ICMP | NETCFG | IP => requests[event.data] = true,
                 TIMER => {
-                    // Disarms the timer once its time passed (EAGAIN before).
-                    let _ = timer.read(&mut [0u8; 16]);
-                    armed = None;
+                    timer.fired();
                     // A dead driver sends no event: a read now and then
                     // finds out (and takes any frame an event missed).
                     for card in &mut stack.borrow_mut().cards {
@@ -297,9 +293,8 @@ fn main() -> Result<()> {
         let now = rt::time::now();
         let delay = stack.borrow_mut().poll_delay(tcp::now()).map_or(CHECK_CARDS, |d| d.min(CHECK_CARDS));
         let at = now + core::time::Duration::from_micros(delay.total_micros());
-        if armed.is_none_or(|a| at < a || a <= now) {
-            timer.write_all(&rt::time::timespec(at))?;
-            armed = Some(at);
+        if timer.armed().is_none_or(|a| at < a || a <= now) {
+            timer.arm(at)?;
         }
     }
 }
