@@ -66,6 +66,7 @@ impl Index {
     /// [`Image::parse`], so this fails only on an image that did not parse.
     fn new(image: &Image<'static>) -> core::result::Result<Index, initfs::Error> {
         let mut paths = HashMap::with_capacity_and_hasher(image.inode_count() as usize, Default::default());
+        paths.insert(String::new(), image.root());
         let mut dirs = alloc::vec![(String::new(), image.root())];
         while let Some((dir, inode)) = dirs.pop() {
             for entry in image.read_dir(inode)? {
@@ -76,7 +77,6 @@ impl Index {
                 }
                 paths.insert(path, entry.inode);
             }
-            paths.insert(dir, inode);
         }
         Ok(Index(paths))
     }
