@@ -176,6 +176,16 @@ impl File {
         sys::dup(self.fd, name.as_bytes()).map(File::from_fd)
     }
 
+    /// Bounds how long a read that waits may wait before it fails with
+    /// `ETIMEDOUT` (`None`: as long as it takes), where the scheme offers
+    /// it (`icmp:`): writes the limit to `dup(fd, "read_timeout")`, as
+    /// Redox's sockets take `SO_RCVTIMEO`.
+    pub fn set_read_timeout(&self, limit: Option<core::time::Duration>) -> Result<()> {
+        let mut setting = self.derive("read_timeout")?;
+        setting.write_all(&crate::time::timespec(limit.unwrap_or_default()))?;
+        setting.close()
+    }
+
     /// Turns `O_NONBLOCK` on or off: reads and writes that would wait fail
     /// with `EAGAIN` instead.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {

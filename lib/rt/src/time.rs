@@ -51,6 +51,30 @@ pub fn sleep(duration: Duration) {
     }
 }
 
+/// The [`TimeSpec`] in `bytes` (as written to `time:` or to a socket's
+/// `read_timeout`) as a [`Duration`]; `None` unless it is exactly one, with
+/// no negative part and fewer than a billion nanoseconds.
+pub fn timespec_duration(bytes: &[u8]) -> Option<Duration> {
+    let mut time = TimeSpec::default();
+    if bytes.len() != time.len() {
+        return None;
+    }
+    time.copy_from_slice(bytes);
+    let secs = u64::try_from(time.tv_sec).ok()?;
+    let nanos = u32::try_from(time.tv_nsec).ok().filter(|&n| n < 1_000_000_000)?;
+    Some(Duration::new(secs, nanos))
+}
+
+/// [`timespec`] of `duration` as the 16 bytes a scheme gives to a read:
+/// seconds, nanoseconds, then four zero bytes (not the struct's padding).
+pub fn timespec_bytes(duration: Duration) -> [u8; 16] {
+    let time = to_timespec(duration);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&time.tv_sec.to_ne_bytes());
+    bytes[8..12].copy_from_slice(&time.tv_nsec.to_ne_bytes());
+    bytes
+}
+
 /// Converts a [`Duration`] to the kernel's [`TimeSpec`] (saturating).
 pub fn timespec(duration: Duration) -> TimeSpec {
     to_timespec(duration)

@@ -38,7 +38,10 @@
 //! and retried after every later request the daemon handles (or when the
 //! daemon calls [`Server::retry_parked`]), so one daemon serves many
 //! clients and none of them blocks another. A parked caller that is
-//! killed is forgotten.
+//! killed is forgotten. A scheme may bound a read's wait per handle
+//! ([`Scheme::wait_limit`], a socket's read timeout): a read parked for
+//! longer is answered with `ETIMEDOUT` by the retry after its deadline,
+//! which a daemon with its own loop arranges with [`Server::next_deadline`].
 //!
 //! **Events**: a scheme whose handles become ready (data arrived, room
 //! freed) reports it by returning the handles from [`Scheme::drain_events`];
@@ -62,11 +65,12 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use core::time::Duration;
 pub use rt::abi::syscall::{self as sc, EventFlags, Stat, StatVfs};
 use rt::event::EventQueue;
 use rt::scheme::{INLINE_MAX, Incoming, Kind, Op, RESPONSE_SIZE, Request, Response, Socket, TAKES_CHAINS};
 pub use rt::{Error, Result};
-use sc::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE};
+use sc::{EAGAIN, EBADF, EINVAL, EIO, ENOENT, ENOSYS, EOPNOTSUPP, ESPIPE, ETIMEDOUT};
 
 /// Who made a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +180,13 @@ pub trait Scheme {
         let _ = rt::sys::close(fd);
         Err(Error::new(EOPNOTSUPP))
     }
+    /// How long a read on `handle` that would wait (or the read of a
+    /// write-and-read, once written) may stay parked before it is answered
+    /// with `ETIMEDOUT` (`None`: as long as it takes).
+    fn wait_limit(&mut self, handle: usize) -> Option<Duration> {
+        let _ = handle;
+        None
+    }
     /// Handles that became ready since the last call, with what for.
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
         let _ = events;
@@ -188,10 +199,17 @@ pub struct Server<S: Scheme> {
     scheme: S,
     /// The buffer inline reads are served into (grown to the largest).
     scratch: Vec<u8>,
-    parked: VecDeque<Incoming>,
+    parked: VecDeque<Parked>,
     events: Vec<(usize, EventFlags)>,
     /// The room of the last chain's answer, kept for the next one.
     chain_room: Vec<u8>,
+}
+
+/// A request that waits for something to change, and until when it may
+/// ([`Scheme::wait_limit`]).
+struct Parked {
+    incoming: Incoming,
+    until: Option<Duration>,
 }
 
 /// Register `name`, tell init the daemon is ready, and serve forever.
@@ -241,6 +259,13 @@ impl<S: Scheme> Server<S> {
     /// How many requests wait for something to change.
     pub fn parked(&self) -> usize {
         self.parked.len()
+    }
+
+    /// The earliest time a parked request's wait limit runs out: the
+    /// daemon calls [`Server::retry_parked`] then, which answers it with
+    /// `ETIMEDOUT` if it still waits.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.parked.iter().filter_map(|p| p.until).min()
     }
 
     /// For a daemon that waits on more than this socket (several schemes,
@@ -307,10 +332,10 @@ impl<S: Scheme> Server<S> {
     fn handle(&mut self, incoming: Incoming) -> Result<Option<Reply>> {
         if incoming.request.op == Op::Cancel {
             let id = incoming.request.arg;
-            self.parked.retain(|parked| parked.request.id != id);
+            self.parked.retain(|parked| parked.incoming.request.id != id);
             return Ok(None);
         }
-        let mut reply = self.prepare(incoming);
+        let mut reply = self.prepare(incoming, None);
         if self.parked.is_empty() {
             self.flush_events()?;
             return Ok(reply);
@@ -352,12 +377,12 @@ impl<S: Scheme> Server<S> {
     fn retry_parked_but_last(&mut self) -> Result<Option<Reply>> {
         let mut held: Option<Reply> = None;
         for _ in 0..self.parked.len() {
-            let Some(incoming) = self.parked.pop_front() else { break };
+            let Some(Parked { incoming, until }) = self.parked.pop_front() else { break };
             // The next one may use the scratch buffer.
             if let Some(reply) = held.as_mut() {
                 reply.data.own(&self.scratch);
             }
-            if let Some(reply) = self.prepare(incoming)
+            if let Some(reply) = self.prepare(incoming, Some(until))
                 && let Some(previous) = held.replace(reply)
             {
                 self.send(previous)?;
@@ -378,8 +403,9 @@ impl<S: Scheme> Server<S> {
     /// Carry out one request: its answer, or `None` if it needs none
     /// (a close) or was parked: because it would wait, or, for a
     /// write-and-read whose write is done, to have its read tried after
-    /// the requests already waiting.
-    fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
+    /// the requests already waiting. `parked`: the wait limit of a request
+    /// tried again (`None` for a new one).
+    fn prepare(&mut self, mut incoming: Incoming, parked: Option<Option<Duration>>) -> Option<Reply> {
         // A write-and-read: the write first; once it is done, the same
         // request is a read (and parked as one if it waits, so that a
         // retry does not write again). A failed write is its answer.
@@ -393,7 +419,7 @@ impl<S: Scheme> Server<S> {
                         // Requests waiting already go first (the write may
                         // be what they wait for: a peer's read); this read
                         // is tried right after them, in the same pass.
-                        self.parked.push_back(incoming);
+                        self.park(incoming, parked);
                         return None;
                     }
                     None
@@ -501,10 +527,8 @@ impl<S: Scheme> Server<S> {
         };
         let response = match result {
             Ok(response) => response,
-            Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
-                self.parked.push_back(incoming);
-                return None;
-            }
+            // Parked (`None` out of here) unless its wait limit ran out.
+            Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => self.park(incoming, parked)?,
             Err(err) => Response::error(id, err.errno),
         };
         let data = match chained {
@@ -512,8 +536,27 @@ impl<S: Scheme> Server<S> {
             _ if request.op == Op::Read => ReplyData::Scratch(read),
             _ => ReplyData::Owned(data),
         };
-        drop(incoming);
         Some(Reply { response, data })
+    }
+
+    /// Park `incoming` until something changes, or answer it with
+    /// `ETIMEDOUT` (returned) if its wait limit has run out. `parked`: its
+    /// limit from when it was first parked (`None` if it was not).
+    fn park(&mut self, incoming: Incoming, parked: Option<Option<Duration>>) -> Option<Response> {
+        let until = match parked {
+            Some(until) => until,
+            // A read, or a write-and-read whose write is done (a parked
+            // chain's open has no handle yet).
+            None if incoming.request.op == Op::Read => {
+                self.scheme.wait_limit(incoming.request.handle as usize).map(|limit| rt::time::now() + limit)
+            }
+            None => None,
+        };
+        if until.is_some_and(|until| rt::time::now() >= until) {
+            return Some(Response::error(incoming.request.id, ETIMEDOUT));
+        }
+        self.parked.push_back(Parked { incoming, until });
+        None
     }
 }
 
@@ -564,7 +607,7 @@ impl<S: Scheme> Server<S> {
                 handle = None;
                 (value(0, 0), ReplyData::Owned(Vec::new()))
             } else {
-                match self.prepare(Incoming::inline(request, input)) {
+                match self.prepare(Incoming::inline(request, input), None) {
                     Some(reply) => (reply.response, reply.data),
                     None => break,
                 }

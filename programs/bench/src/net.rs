@@ -249,30 +249,24 @@ fn elapsed_ns(start: Duration) -> u64 {
     u64::try_from((rt::time::now() - start).as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Echo round trips to the host: one untimed, then [`ECHOES`] timed.
+/// Echo round trips to the host: one untimed, then [`ECHOES`] timed. Each
+/// is one `write_read` on the session, as `ping` does: netd sends the
+/// request and answers with its reply (the read timeout bounds the wait).
 fn ping() -> Result<Measured, String> {
     let url = format!("icmp:echo/{HOST}");
-    let mut echo = File::open_with(&url, O_RDWR | O_NONBLOCK | O_CLOEXEC).map_err(|e| format!("open {url}: {e}"))?;
-    let mut waiter = readable(echo.fd())?;
+    let mut echo = File::open_with(&url, O_RDWR | O_CLOEXEC).map_err(|e| format!("open {url}: {e}"))?;
+    echo.set_read_timeout(Some(ANSWER_WITHIN)).map_err(|e| format!("read timeout of {url}: {e}"))?;
     let mut total = 0u64;
     let payload = [0x5au8; 56];
     let mut reply = [0u8; 128];
     for seq in 0..=ECHOES {
         let start = rt::time::now();
-        echo.write(&payload).map_err(|e| format!("echo request {seq}: {e}"))?;
-        let deadline = start + ANSWER_WITHIN;
-        // Wait, then read, as `bench.c` polls, then receives: the reply
-        // cannot be there before the wait (a read first is a scheme call
-        // to netd that finds nothing).
-        loop {
-            if !wait(&mut waiter, deadline)? {
+        match echo.write_read(&payload, &mut reply) {
+            Ok(_) => {}
+            Err(err) if err.errno == sc::ETIMEDOUT => {
                 return Err(format!("no echo reply {seq} within {} s", ANSWER_WITHIN.as_secs()));
             }
-            match echo.read(&mut reply) {
-                Ok(_) => break,
-                Err(err) if err.errno == sc::EAGAIN => {}
-                Err(err) => return Err(format!("echo reply {seq}: {err}")),
-            }
+            Err(err) => return Err(format!("echo {seq}: {err}")),
         }
         if seq > 0 {
             total += elapsed_ns(start);

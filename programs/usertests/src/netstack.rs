@@ -82,6 +82,85 @@ pub fn netd_leases_an_address_and_pings_the_host() -> Outcome {
     Ok(format!("10.0.2.15/24 by DHCP, gateway and DNS from it; 3 echoes answered; {frames} frames in"))
 }
 
+/// 16 bytes of a `TimeSpec` of `secs` and `nanos`, unchecked.
+fn timespec_bytes(secs: i64, nanos: i32) -> Vec<u8> {
+    let mut bytes = secs.to_ne_bytes().to_vec();
+    bytes.extend_from_slice(&nanos.to_ne_bytes());
+    bytes.resize(16, 0);
+    bytes
+}
+
+pub fn netd_bounds_an_echo_read_with_its_read_timeout() -> Outcome {
+    let _stack = stack()?;
+    let mut echo = ok("open icmp:echo/10.0.2.2", File::open_with("icmp:echo/10.0.2.2", O_RDWR))?;
+    // The setting: none at first, read back as written, malformed ones refused.
+    let mut setting = ok("dup(icmp fd, read_timeout)", echo.derive("read_timeout"))?;
+    let mut got = [0u8; 32];
+    let n = ok("read the read timeout", setting.read(&mut got))?;
+    ensure!(got[..n] == timespec_bytes(0, 0)[..], "a new session's read timeout reads {:?}", &got[..n]);
+    ok("write a read timeout of 1.5 s", setting.write_all(&timespec_bytes(1, 500_000_000)))?;
+    let n = ok("read the read timeout", setting.read(&mut got))?;
+    ensure!(got[..n] == timespec_bytes(1, 500_000_000)[..], "the read timeout reads {:?} after 1.5 s", &got[..n]);
+    for (what, bytes) in [
+        ("7 bytes", alloc::vec![0u8; 7]),
+        ("a negative time", timespec_bytes(-1, 0)),
+        ("a billion nanoseconds", timespec_bytes(0, 1_000_000_000)),
+        ("negative nanoseconds", timespec_bytes(1, -1)),
+    ] {
+        expect_err(&format!("write of {what} as a read timeout"), setting.write(&bytes), sc::EINVAL)?;
+    }
+    expect_err("dup(icmp fd, write_timeout)", echo.derive("write_timeout"), sc::EINVAL)?;
+    expect_err("dup(read_timeout fd, read_timeout)", setting.derive("read_timeout"), sc::EINVAL)?;
+    // A request and its reply in one call.
+    ok("set a read timeout", echo.set_read_timeout(Some(ANSWER_WITHIN)))?;
+    for seq in 0u16..3 {
+        let payload: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(3) ^ seq as u8).collect();
+        let mut reply = [0u8; 64];
+        let n = ok("write_read of an echo request", echo.write_read(&payload, &mut reply))?;
+        ensure!(n == 42, "echo reply {seq} is {n} bytes");
+        ensure!(u16::from_be_bytes([reply[0], reply[1]]) == seq, "echo reply {seq} is numbered {:?}", &reply[..2]);
+        ensure!(reply[2..42] == payload[..], "echo reply {seq} carries other bytes");
+    }
+    // No reply: nothing answers 10.0.2.99 on QEMU's network (not even ARP).
+    // In a child, so that a wait that never ends fails instead of hanging.
+    let limit = Duration::from_millis(300);
+    let status = run_child(|| {
+        let Ok(mut lost) = File::open_with("icmp:echo/10.0.2.99", O_RDWR) else { return 2 };
+        if lost.set_read_timeout(Some(limit)).is_err() {
+            return 3;
+        }
+        let start = rt::time::now();
+        match lost.write_read(b"anyone?", &mut [0u8; 16]) {
+            Err(err) if err.errno == sc::ETIMEDOUT => {}
+            _ => return 4,
+        }
+        let took = rt::time::now() - start;
+        if took < limit {
+            return 5;
+        }
+        if took > limit + Duration::from_secs(2) {
+            return 6;
+        }
+        0
+    })?;
+    expect_exit(
+        "an echo to 10.0.2.99 with a 300 ms read timeout (2: open, 3: set, 4: not ETIMEDOUT, 5: early, 6: late)",
+        status,
+        0,
+    )?;
+    // With the limit taken off, the session's reads wait again.
+    ok("take the read timeout off", echo.set_read_timeout(None))?;
+    let n = ok("read the read timeout", setting.read(&mut got))?;
+    ensure!(got[..n] == timespec_bytes(0, 0)[..], "the read timeout reads {:?} once taken off", &got[..n]);
+    // The setting outlives its session only to say so.
+    drop(echo);
+    expect_err("read of a closed session's read timeout", setting.read(&mut got), sc::EBADF)?;
+    expect_err("write of a closed session's read timeout", setting.write(&timespec_bytes(1, 0)), sc::EBADF)?;
+    Ok(String::from(
+        "set, read back and refused when malformed; 3 echoes by write_read; ETIMEDOUT after 300 ms with no reply",
+    ))
+}
+
 pub fn netd_reports_a_refused_connection() -> Outcome {
     let _stack = stack()?;
     // QEMU connects to the host's 127.0.0.1:1, where nothing listens, and

@@ -10,7 +10,7 @@
 //!
 //! The loop waits on one `event:` queue for the four scheme sockets, the
 //! cards' frames and a `time:` timer set to when smoltcp next needs to run
-//! (retransmissions, DHCP, ARP), or in a second at most, when it reads
+//! (retransmissions, DHCP, ARP, an `icmp:` read's timeout), or in a second at most, when it reads
 //! the cards anyway (a driver that died sends no event). Each turn: move frames through the stack,
 //! answer requests, move frames again (what the requests queued), then
 //! retry the parked requests of every scheme and tell `event:` watchers
@@ -293,6 +293,8 @@ fn main() -> Result<()> {
         let now = rt::time::now();
         let delay = stack.borrow_mut().poll_delay(tcp::now()).map_or(CHECK_CARDS, |d| d.min(CHECK_CARDS));
         let at = now + core::time::Duration::from_micros(delay.total_micros());
+        // A parked echo read whose read timeout runs out earlier.
+        let at = icmp.next_deadline().map_or(at, |limit| limit.min(at));
         if timer.armed().is_none_or(|a| at < a || a <= now) {
             timer.arm(at)?;
         }

@@ -4,11 +4,16 @@
 //! each reply with its round-trip time, a line for each request that got
 //! none within the wait (`-W`, 2 s), then the totals. Exit status 0 when
 //! a reply came, 1 when none did.
+//!
+//! Each request after the first is sent and its reply waited for in one
+//! call (`write_read`): netd sends it and answers with the reply when it
+//! comes, or with `ETIMEDOUT` once the session's read timeout (the wait)
+//! has passed. The first is written on its own, since its write may wait
+//! for the name to resolve and the PING line comes before its reply.
 
 use core::time::Duration;
 
 use rt::abi::syscall as sc;
-use rt::event::Readable;
 use rt::fs::File;
 use rt::println;
 
@@ -36,7 +41,7 @@ pub fn main(args: &[&str]) -> u8 {
         let ok = match arg {
             "-c" => rest.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0).map(|n| count = n).is_some(),
             "-i" => rest.next().and_then(|v| seconds(v)).map(|d| interval = d).is_some(),
-            "-W" => rest.next().and_then(|v| seconds(v)).map(|d| wait = d).is_some(),
+            "-W" => rest.next().and_then(|v| seconds(v)).filter(|d| !d.is_zero()).map(|d| wait = d).is_some(),
             _ if arg.starts_with('-') => false,
             _ if host.is_none() => {
                 host = Some(arg);
@@ -57,18 +62,14 @@ pub fn main(args: &[&str]) -> u8 {
             return FAILED;
         }
     };
-    // Made once: every reply is waited for with it.
-    let mut replies = match Readable::new(echo.fd()) {
-        Ok(r) => r,
-        Err(err) => {
-            report::error("ping", "event:", err);
-            return FAILED;
-        }
-    };
+    // A read waits for a reply at most `wait`, then fails with `ETIMEDOUT`.
+    if let Err(err) = echo.set_read_timeout(Some(wait)) {
+        report::error("ping", &url, err);
+        return FAILED;
+    }
     let (mut sent, mut received) = (0u32, 0u32);
     // Round-trip times in microseconds: least, sum, most.
     let (mut least, mut sum, mut most) = (u64::MAX, 0u64, 0u64);
-    let mut said_hello = false;
     for seq in 0..count {
         let started = rt::time::now();
         let mut payload = [0u8; DATA];
@@ -76,55 +77,67 @@ pub fn main(args: &[&str]) -> u8 {
         for (i, byte) in payload.iter_mut().enumerate().skip(8) {
             *byte = i as u8;
         }
-        // The request waits (a name being resolved, a full buffer); the
-        // replies are read without waiting, after `replies` said so.
-        if let Err(err) = echo.set_nonblocking(false).and_then(|()| echo.write_all(&payload)) {
-            report::error("ping", host, err);
-            return FAILED;
-        }
-        sent += 1;
-        if !said_hello {
-            let to = echo.path().ok().and_then(|p| p.strip_prefix("echo/").map(alloc::string::String::from));
-            println!("PING {host} ({}): {DATA} data bytes", to.as_deref().unwrap_or(host));
-            said_hello = true;
-        }
-        let _ = echo.set_nonblocking(true);
-        let deadline = started + wait;
-        let mut answered = false;
-        while !answered {
-            if !replies.wait_until(deadline).unwrap_or(false) {
-                break;
+        let mut reply = [0u8; 2 + DATA];
+        let mut got = if seq == 0 {
+            // The first request may wait for the name to be resolved; the
+            // PING line, with the address, comes before its reply.
+            if let Err(err) = echo.write_all(&payload) {
+                report::error("ping", host, err);
+                return FAILED;
             }
-            let mut reply = [0u8; 2 + DATA];
-            match echo.read(&mut reply) {
+            let to = echo.path().ok().and_then(|p| p.strip_prefix("icmp:echo/").map(alloc::string::String::from));
+            println!("PING {host} ({}): {DATA} data bytes", to.as_deref().unwrap_or(host));
+            echo.read(&mut reply)
+        } else {
+            // The request and the wait for its reply in one call to netd.
+            echo.write_read(&payload, &mut reply)
+        };
+        sent += 1;
+        let deadline = started + wait;
+        // Whether the read timeout is shortened for a reply that came late.
+        let mut shortened = false;
+        let answered = loop {
+            match got {
                 Ok(n) if n >= 10 => {
-                    let got = u16::from_be_bytes([reply[0], reply[1]]);
+                    let number = u16::from_be_bytes([reply[0], reply[1]]);
                     let mut at = [0u8; 8];
                     at.copy_from_slice(&reply[2..10]);
                     let took = (rt::time::now().as_nanos() as u64).saturating_sub(u64::from_le_bytes(at));
                     println!(
-                        "{} bytes from {host}: icmp_seq={got} time={}.{:03} ms",
+                        "{} bytes from {host}: icmp_seq={number} time={}.{:03} ms",
                         n - 2 + 8,
                         took / 1_000_000,
                         took / 1000 % 1000
                     );
-                    if u32::from(got) == seq {
-                        answered = true;
+                    if u32::from(number) == seq {
                         received += 1;
                         let micros = took / 1000;
                         least = least.min(micros);
                         most = most.max(micros);
                         sum += micros;
+                        break true;
                     }
                 }
+                // Too short to be one of ours: not counted.
                 Ok(_) => {}
-                // A report of what an earlier read took: wait again.
-                Err(err) if err.errno == sc::EAGAIN => {}
+                Err(err) if err.errno == sc::ETIMEDOUT => break false,
                 Err(err) => {
                     report::error("ping", host, err);
                     return FAILED;
                 }
             }
+            // An earlier request's reply, late: wait for this one's for
+            // what is left of its wait.
+            let now = rt::time::now();
+            if now >= deadline || echo.set_read_timeout(Some(deadline - now)).is_err() {
+                break false;
+            }
+            shortened = true;
+            got = echo.read(&mut reply);
+        };
+        if shortened && let Err(err) = echo.set_read_timeout(Some(wait)) {
+            report::error("ping", &url, err);
+            return FAILED;
         }
         if !answered {
             println!("no reply for icmp_seq={seq}");
