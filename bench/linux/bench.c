@@ -89,7 +89,7 @@
 #define LIMIT_S 300.0
 #define MAX_MODULES 64
 #define NET_BULK (64u << 20)
-#define ECHOES 20
+#define ECHOES 500
 #define CONNECTS 200
 #define CONTROL_PORT 80
 #define HTTP_IDLE_S 15

@@ -57,7 +57,7 @@ const MIB_PER_BULK: u64 = (BULK >> 20) as u64;
 pub const SMALL_PAGE: &str = "small.html";
 pub const SMALL_PAGE_LEN: usize = 1024;
 /// The guest's timed echoes and connections (programs/bench/src/net.rs).
-pub const ECHOES: usize = 20;
+pub const ECHOES: usize = 500;
 pub const CONNECTS: usize = 200;
 /// HTTP requests per row, at most (each row also stops after
 /// [`HTTP_WITHIN`]; its figure is over the requests done).

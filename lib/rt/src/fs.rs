@@ -178,8 +178,9 @@ impl File {
 
     /// Bounds how long a read that waits may wait before it fails with
     /// `ETIMEDOUT` (`None`: as long as it takes), where the scheme offers
-    /// it (`icmp:`): writes the limit to `dup(fd, "read_timeout")`, as
-    /// Redox's sockets take `SO_RCVTIMEO`.
+    /// it (`tcp:`, `udp:`, `icmp:`: `lib/scheme`'s `offer_read_timeouts`):
+    /// writes the limit to `dup(fd, "read_timeout")`, as Redox's sockets
+    /// take `SO_RCVTIMEO`.
     pub fn set_read_timeout(&self, limit: Option<core::time::Duration>) -> Result<()> {
         let mut setting = self.derive("read_timeout")?;
         setting.write_all(&crate::time::timespec(limit.unwrap_or_default()))?;

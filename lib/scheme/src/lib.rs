@@ -38,10 +38,11 @@
 //! and retried after every later request the daemon handles (or when the
 //! daemon calls [`Server::retry_parked`]), so one daemon serves many
 //! clients and none of them blocks another. A parked caller that is
-//! killed is forgotten. A scheme may bound a read's wait per handle
-//! ([`Scheme::wait_limit`], a socket's read timeout): a read parked for
-//! longer is answered with `ETIMEDOUT` by the retry after its deadline,
-//! which a daemon with its own loop arranges with [`Server::next_deadline`].
+//! killed is forgotten. A server may offer read timeouts
+//! ([`Server::offer_read_timeouts`]: `dup(fd, "read_timeout")`, as a
+//! socket's `SO_RCVTIMEO`): a read parked for longer than its fd's is
+//! answered with `ETIMEDOUT` by the retry after its deadline, which a
+//! daemon with its own loop arranges with [`Server::next_deadline`].
 //!
 //! **Events**: a scheme whose handles become ready (data arrived, room
 //! freed) reports it by returning the handles from [`Scheme::drain_events`];
@@ -57,9 +58,11 @@ extern crate alloc;
 
 mod handles;
 mod path;
+mod read_timeout;
 
 pub use handles::Handles;
 pub use path::components;
+use read_timeout::ReadTimeouts;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -180,13 +183,6 @@ pub trait Scheme {
         let _ = rt::sys::close(fd);
         Err(Error::new(EOPNOTSUPP))
     }
-    /// How long a read on `handle` that would wait (or the read of a
-    /// write-and-read, once written) may stay parked before it is answered
-    /// with `ETIMEDOUT` (`None`: as long as it takes).
-    fn wait_limit(&mut self, handle: usize) -> Option<Duration> {
-        let _ = handle;
-        None
-    }
     /// Handles that became ready since the last call, with what for.
     fn drain_events(&mut self, events: &mut Vec<(usize, EventFlags)>) {
         let _ = events;
@@ -203,10 +199,12 @@ pub struct Server<S: Scheme> {
     events: Vec<(usize, EventFlags)>,
     /// The room of the last chain's answer, kept for the next one.
     chain_room: Vec<u8>,
+    /// Read timeouts, if offered.
+    timeouts: Option<ReadTimeouts>,
 }
 
 /// A request that waits for something to change, and until when it may
-/// ([`Scheme::wait_limit`]).
+/// (its fd's read timeout).
 struct Parked {
     incoming: Incoming,
     until: Option<Duration>,
@@ -234,7 +232,16 @@ impl<S: Scheme> Server<S> {
             parked: VecDeque::new(),
             events: Vec::new(),
             chain_room: Vec::new(),
+            timeouts: None,
         })
+    }
+
+    /// Offer read timeouts on this scheme's fds: `dup(fd, "read_timeout")`
+    /// (the server answers it and the setting's calls; the scheme sees
+    /// none of them), and reads parked longer than their fd's limit are
+    /// answered with `ETIMEDOUT` (`read_timeout.rs`).
+    pub fn offer_read_timeouts(&mut self) {
+        self.timeouts.get_or_insert_default();
     }
 
     /// Enter the null namespace: from now on this process can open
@@ -406,6 +413,11 @@ impl<S: Scheme> Server<S> {
     /// the requests already waiting. `parked`: the wait limit of a request
     /// tried again (`None` for a new one).
     fn prepare(&mut self, mut incoming: Incoming, parked: Option<Option<Duration>>) -> Option<Reply> {
+        if self.timeouts.is_some()
+            && let Some(answer) = self.read_timeout_call(&mut incoming)
+        {
+            return answer;
+        }
         // A write-and-read: the write first; once it is done, the same
         // request is a read (and parked as one if it waits, so that a
         // retry does not write again). A failed write is its answer.
@@ -548,7 +560,8 @@ impl<S: Scheme> Server<S> {
             // A read, or a write-and-read whose write is done (a parked
             // chain's open has no handle yet).
             None if incoming.request.op == Op::Read => {
-                self.scheme.wait_limit(incoming.request.handle as usize).map(|limit| rt::time::now() + limit)
+                let limit = self.timeouts.as_ref().and_then(|t| t.limit(incoming.request.handle as usize));
+                limit.map(|limit| rt::time::now() + limit)
             }
             None => None,
         };
@@ -557,6 +570,53 @@ impl<S: Scheme> Server<S> {
         }
         self.parked.push_back(Parked { incoming, until });
         None
+    }
+
+    /// A call the read timeouts answer (`Some`, with its answer): a
+    /// `dup(fd, "read_timeout")`, a call on a setting; a close of the
+    /// scheme's own handle is noted and goes on to the scheme (`None`).
+    fn read_timeout_call(&mut self, incoming: &mut Incoming) -> Option<Option<Reply>> {
+        let timeouts = self.timeouts.as_mut()?;
+        let request = incoming.request;
+        let (id, handle) = (request.id, request.handle as usize);
+        let on_a_handle = !matches!(request.op, Op::Open | Op::Unlink | Op::Rmdir | Op::Chain | Op::Cancel);
+        if !on_a_handle {
+            return None;
+        }
+        if !ReadTimeouts::is_setting(handle) {
+            match request.op {
+                Op::Dup if incoming.input() == read_timeout::NAME => {}
+                Op::Close => {
+                    timeouts.closed(handle);
+                    return None;
+                }
+                _ => return None,
+            }
+        }
+        let mut data = Vec::new();
+        let result = match request.op {
+            Op::Dup if !ReadTimeouts::is_setting(handle) => {
+                timeouts.dup(handle).map(|setting| answer_opened(id, Opened::Handle(setting)))
+            }
+            Op::Read => match incoming.lent_output() {
+                Some(buf) => timeouts.read(handle, buf).map(|n| Response::value(id, n as u64)),
+                None => {
+                    data.resize((request.len as usize).min(INLINE_MAX), 0);
+                    timeouts.read(handle, &mut data).map(|n| {
+                        data.truncate(n);
+                        Response::data(id, n)
+                    })
+                }
+            },
+            Op::Write => timeouts.write(handle, incoming.input()).map(|n| Response::value(id, n as u64)),
+            Op::Close => {
+                timeouts.closed(handle);
+                return Some(None);
+            }
+            _ => Err(Error::new(EINVAL)),
+        };
+        let response = result.unwrap_or_else(|err| Response::error(id, err.errno));
+        Some(Some(Reply { response, data: ReplyData::Owned(data) }))
     }
 }
 

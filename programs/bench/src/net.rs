@@ -51,7 +51,7 @@ pub const CONTROL_PORT: u16 = 80;
 /// Bytes each bulk transfer moves.
 pub const BULK: usize = 64 << 20;
 /// Timed echoes and connections.
-pub const ECHOES: usize = 20;
+pub const ECHOES: usize = 500;
 pub const CONNECTS: usize = 200;
 /// QEMU's host side and the fallback addresses of its user network.
 const HOST: &str = "10.0.2.2";

@@ -275,7 +275,7 @@ static TESTS: &[Test] = tests![
     disk::disk_read_ahead_never_hides_a_write,
     disk::disk_small_writes_kept_back_are_seen_and_kept,
     netstack::netd_leases_an_address_and_pings_the_host,
-    netstack::netd_bounds_an_echo_read_with_its_read_timeout,
+    netstack::netd_bounds_a_socket_read_with_its_read_timeout,
     netstack::netd_reports_a_refused_connection,
     netstack::netd_sends_and_takes_raw_ip_packets,
     netstack::netd_refuses_malformed_addresses_and_settings,

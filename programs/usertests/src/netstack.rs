@@ -90,7 +90,7 @@ fn timespec_bytes(secs: i64, nanos: i32) -> Vec<u8> {
     bytes
 }
 
-pub fn netd_bounds_an_echo_read_with_its_read_timeout() -> Outcome {
+pub fn netd_bounds_a_socket_read_with_its_read_timeout() -> Outcome {
     let _stack = stack()?;
     let mut echo = ok("open icmp:echo/10.0.2.2", File::open_with("icmp:echo/10.0.2.2", O_RDWR))?;
     // The setting: none at first, read back as written, malformed ones refused.
@@ -121,33 +121,40 @@ pub fn netd_bounds_an_echo_read_with_its_read_timeout() -> Outcome {
         ensure!(u16::from_be_bytes([reply[0], reply[1]]) == seq, "echo reply {seq} is numbered {:?}", &reply[..2]);
         ensure!(reply[2..42] == payload[..], "echo reply {seq} carries other bytes");
     }
-    // No reply: nothing answers 10.0.2.99 on QEMU's network (not even ARP).
-    // In a child, so that a wait that never ends fails instead of hanging.
+    // Reads that get nothing: an echo to 10.0.2.99 (nothing answers it on
+    // QEMU's network, not even ARP), a bound UDP port nobody sends to, a
+    // TCP connection to 10.0.2.99 that is never made. Each in a child, so
+    // that a wait that never ends fails instead of hanging.
     let limit = Duration::from_millis(300);
-    let status = run_child(|| {
-        let Ok(mut lost) = File::open_with("icmp:echo/10.0.2.99", O_RDWR) else { return 2 };
-        if lost.set_read_timeout(Some(limit)).is_err() {
-            return 3;
-        }
-        let start = rt::time::now();
-        match lost.write_read(b"anyone?", &mut [0u8; 16]) {
-            Err(err) if err.errno == sc::ETIMEDOUT => {}
-            _ => return 4,
-        }
-        let took = rt::time::now() - start;
-        if took < limit {
-            return 5;
-        }
-        if took > limit + Duration::from_secs(2) {
-            return 6;
-        }
-        0
-    })?;
-    expect_exit(
-        "an echo to 10.0.2.99 with a 300 ms read timeout (2: open, 3: set, 4: not ETIMEDOUT, 5: early, 6: late)",
-        status,
-        0,
-    )?;
+    for (url, flags) in [("icmp:echo/10.0.2.99", O_RDWR), ("udp::5599", O_RDWR | O_CREAT), ("tcp:10.0.2.99:80", O_RDWR)]
+    {
+        let status = run_child(|| {
+            let Ok(mut file) = File::open_with(url, flags) else { return 2 };
+            if file.set_read_timeout(Some(limit)).is_err() {
+                return 3;
+            }
+            let start = rt::time::now();
+            let got = match url.starts_with("icmp:") {
+                true => file.write_read(b"anyone?", &mut [0u8; 16]),
+                false => file.read(&mut [0u8; 16]),
+            };
+            if !matches!(got, Err(err) if err.errno == sc::ETIMEDOUT) {
+                return 4;
+            }
+            let took = rt::time::now() - start;
+            if took < limit {
+                return 5;
+            }
+            if took > limit + Duration::from_secs(2) {
+                return 6;
+            }
+            0
+        })?;
+        let what = format!(
+            "a read of {url} with a 300 ms read timeout (2: open, 3: set, 4: not ETIMEDOUT, 5: early, 6: late)"
+        );
+        expect_exit(&what, status, 0)?;
+    }
     // With the limit taken off, the session's reads wait again.
     ok("take the read timeout off", echo.set_read_timeout(None))?;
     let n = ok("read the read timeout", setting.read(&mut got))?;
@@ -157,7 +164,7 @@ pub fn netd_bounds_an_echo_read_with_its_read_timeout() -> Outcome {
     expect_err("read of a closed session's read timeout", setting.read(&mut got), sc::EBADF)?;
     expect_err("write of a closed session's read timeout", setting.write(&timespec_bytes(1, 0)), sc::EBADF)?;
     Ok(String::from(
-        "set, read back and refused when malformed; 3 echoes by write_read; ETIMEDOUT after 300 ms with no reply",
+        "set, read back and refused when malformed; 3 echoes by write_read; ETIMEDOUT after 300 ms on icmp:, udp: and tcp:",
     ))
 }
 

@@ -8,11 +8,9 @@
 //! other ICMP messages are not given. `event:` readiness for reads.
 //!
 //! A read that waits (a blocking fd) waits as long as it takes, unless the
-//! session's read timeout is set: `dup(fd, "read_timeout")` gives a file
-//! whose write of a `TimeSpec` sets it (zero: none) and whose read gives
-//! it, as Redox's sockets take `SO_RCVTIMEO` (`File::set_read_timeout`).
-//! A read parked that long is answered with `ETIMEDOUT`. With it `ping`
-//! sends a request and waits for its reply in one call (`write_read`).
+//! fd's read timeout is set (`dup(fd, "read_timeout")`, `lib/scheme`'s
+//! `ReadTimeouts`, as for `tcp:` and `udp:`): then `ETIMEDOUT`. With it
+//! `ping` sends a request and waits for its reply in one `write_read`.
 //!
 //! May touch: the shared [`Stack`].
 
@@ -22,7 +20,6 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use core::time::Duration;
 
 use net_addr::Host;
 use scheme::sc::{EAGAIN, EINVAL, EMSGSIZE, ENETUNREACH, ENOENT, MODE_SOCK};
@@ -40,28 +37,14 @@ const PACKETS: usize = 8;
 const BYTES: usize = 16 * 1024;
 
 enum State {
-    Resolving {
-        query: Query,
-    },
-    Open {
-        card: usize,
-        socket: SocketHandle,
-        to: Ipv4Address,
-        ident: u16,
-        seq: u16,
-    },
+    Resolving { query: Query },
+    Open { card: usize, socket: SocketHandle, to: Ipv4Address, ident: u16, seq: u16 },
     Failed(i32),
-    /// `dup(fd, "read_timeout")` of session `of`.
-    ReadTimeout {
-        of: usize,
-    },
 }
 
 struct Handle {
     state: State,
     told: EventFlags,
-    /// How long a read may wait (`Scheme::wait_limit`).
-    wait: Option<Duration>,
 }
 
 pub struct Icmp {
@@ -120,7 +103,7 @@ impl Icmp {
                 ready
             }
             Ok(State::Failed(_)) => EventFlags::EVENT_READ | EventFlags::EVENT_WRITE,
-            Ok(State::Resolving { .. } | State::ReadTimeout { .. }) | Err(_) => EventFlags::empty(),
+            _ => EventFlags::empty(),
         }
     }
 }
@@ -139,19 +122,7 @@ impl Scheme for Icmp {
                 Err(lookup) => return Err(err(lookup.errno())),
             },
         };
-        Ok(Opened::Handle(self.handles.insert(Handle { state, told: EventFlags::empty(), wait: None })))
-    }
-
-    fn dup(&mut self, handle: usize, name: &[u8], _caller: &Caller) -> Result<Opened> {
-        if matches!(self.handles.get(handle)?.state, State::ReadTimeout { .. }) || name != b"read_timeout" {
-            return Err(err(EINVAL));
-        }
-        let state = State::ReadTimeout { of: handle };
-        Ok(Opened::Handle(self.handles.insert(Handle { state, told: EventFlags::empty(), wait: None })))
-    }
-
-    fn wait_limit(&mut self, handle: usize) -> Option<Duration> {
-        self.handles.get(handle).ok()?.wait
+        Ok(Opened::Handle(self.handles.insert(Handle { state, told: EventFlags::empty() })))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -163,12 +134,6 @@ impl Scheme for Icmp {
             State::Open { card, socket, ident, .. } => (card, socket, ident),
             State::Failed(errno) => return Err(err(errno)),
             State::Resolving { .. } => return Err(err(EAGAIN)),
-            State::ReadTimeout { of } => {
-                let time = rt::time::timespec_bytes(self.handles.get(of)?.wait.unwrap_or_default());
-                let n = buf.len().min(time.len());
-                buf[..n].copy_from_slice(&time[..n]);
-                return Ok(n);
-            }
         };
         let s = stack.cards[card].sockets.get_mut::<icmp::Socket>(socket);
         while let Ok((data, _from)) = s.recv() {
@@ -196,11 +161,6 @@ impl Scheme for Icmp {
         let mut stack = self.stack.borrow_mut();
         let h = self.handles.get_mut(handle)?;
         h.told.remove(EventFlags::EVENT_WRITE);
-        if let State::ReadTimeout { of } = h.state {
-            let limit = rt::time::timespec_duration(buf).ok_or(err(EINVAL))?;
-            self.handles.get_mut(of)?.wait = Some(limit).filter(|l| !l.is_zero());
-            return Ok(buf.len());
-        }
         let State::Open { card, socket, to, ident, seq } = &mut h.state else {
             return match h.state {
                 State::Failed(errno) => Err(err(errno)),
@@ -238,7 +198,6 @@ impl Scheme for Icmp {
     fn fpath(&mut self, handle: usize) -> Result<String> {
         Ok(match self.handles.get(handle)?.state {
             State::Open { to, .. } => format!("echo/{to}"),
-            State::ReadTimeout { .. } => String::from("read_timeout"),
             _ => String::from("echo/?"),
         })
     }
@@ -251,7 +210,7 @@ impl Scheme for Icmp {
             State::Open { card, socket, .. } => {
                 stack.cards[card].sockets.remove(socket);
             }
-            State::Failed(_) | State::ReadTimeout { .. } => {}
+            State::Failed(_) => {}
         }
     }
 

@@ -10,7 +10,7 @@
 //!
 //! The loop waits on one `event:` queue for the four scheme sockets, the
 //! cards' frames and a `time:` timer set to when smoltcp next needs to run
-//! (retransmissions, DHCP, ARP, an `icmp:` read's timeout), or in a second at most, when it reads
+//! (retransmissions, DHCP, ARP, a socket's read timeout), or in a second at most, when it reads
 //! the cards anyway (a driver that died sends no event). Each turn: move frames through the stack,
 //! answer requests, move frames again (what the requests queued), then
 //! retry the parked requests of every scheme and tell `event:` watchers
@@ -206,6 +206,10 @@ fn main() -> Result<()> {
     let mut icmp = register("icmp", icmp::Icmp::new(stack.clone(), (seed >> 16) as u16), &queue, ICMP)?;
     let mut netcfg = register("netcfg", netcfg::Netcfg::new(stack.clone()), &queue, NETCFG)?;
     let mut ip = register("ip", ip::Ip::new(stack.clone()), &queue, IP)?;
+    // `dup(fd, "read_timeout")` on the sockets (lib/scheme's `ReadTimeouts`).
+    tcp.offer_read_timeouts();
+    udp.offer_read_timeouts();
+    icmp.offer_read_timeouts();
     let mut timer = Timer::new(&queue, TIMER)?;
     for (n, fd) in card_fds.iter().enumerate() {
         queue.watch(*fd, EventFlags::EVENT_READ, CARD_BASE + n)?;
@@ -293,8 +297,9 @@ fn main() -> Result<()> {
         let now = rt::time::now();
         let delay = stack.borrow_mut().poll_delay(tcp::now()).map_or(CHECK_CARDS, |d| d.min(CHECK_CARDS));
         let at = now + core::time::Duration::from_micros(delay.total_micros());
-        // A parked echo read whose read timeout runs out earlier.
-        let at = icmp.next_deadline().map_or(at, |limit| limit.min(at));
+        // A parked read whose fd's read timeout runs out earlier.
+        let at =
+            [tcp.next_deadline(), udp.next_deadline(), icmp.next_deadline()].into_iter().flatten().fold(at, Ord::min);
         if timer.armed().is_none_or(|a| at < a || a <= now) {
             timer.arm(at)?;
         }

@@ -22,6 +22,8 @@
 //!   with a FIN in the background.
 //! - `fpath` gives `REMOTE/LOCAL` (`10.0.2.2:8000/10.0.2.15:49152`), or
 //!   the listening `ADDR:PORT`; `event:` readiness for reads and writes.
+//! - `dup(fd, "read_timeout")` bounds how long a read waits (then
+//!   `ETIMEDOUT`): `lib/scheme`'s `ReadTimeouts`, for `udp:` and `icmp:` too.
 //!
 //! Buffers are bounded (`stack::TCP_RX`, `stack::TCP_TX` per connection):
 //! a program that stops reading closes the window, and the peer waits.

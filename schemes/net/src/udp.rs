@@ -9,7 +9,8 @@
 //! - A datagram longer than the read's buffer is cut to it; a write of
 //!   more than [`DATAGRAM_MAX`] bytes (what fits one Ethernet frame, as
 //!   `netd` does not fragment) gives `EMSGSIZE`. `fpath` gives
-//!   `PEER/LOCAL`; `event:` readiness for reads and writes.
+//!   `PEER/LOCAL`; `event:` readiness for reads and writes;
+//!   `dup(fd, "read_timeout")` bounds how long a read waits (`tcp.rs`).
 //!
 //! May touch: the shared [`Stack`].
 
