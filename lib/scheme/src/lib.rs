@@ -195,19 +195,13 @@ pub struct Server<S: Scheme> {
     scheme: S,
     /// The buffer inline reads are served into (grown to the largest).
     scratch: Vec<u8>,
-    parked: VecDeque<Parked>,
+    parked: VecDeque<Incoming>,
     events: Vec<(usize, EventFlags)>,
     /// The room of the last chain's answer, kept for the next one.
     chain_room: Vec<u8>,
-    /// Read timeouts, if offered.
-    timeouts: Option<ReadTimeouts>,
-}
-
-/// A request that waits for something to change, and until when it may
-/// (its fd's read timeout).
-struct Parked {
-    incoming: Incoming,
-    until: Option<Duration>,
+    /// Read timeouts, if offered (boxed: a server without them carries
+    /// one word).
+    timeouts: Option<alloc::boxed::Box<ReadTimeouts>>,
 }
 
 /// Register `name`, tell init the daemon is ready, and serve forever.
@@ -272,7 +266,7 @@ impl<S: Scheme> Server<S> {
     /// daemon calls [`Server::retry_parked`] then, which answers it with
     /// `ETIMEDOUT` if it still waits.
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.parked.iter().filter_map(|p| p.until).min()
+        self.timeouts.as_ref()?.next_deadline()
     }
 
     /// For a daemon that waits on more than this socket (several schemes,
@@ -339,10 +333,18 @@ impl<S: Scheme> Server<S> {
     fn handle(&mut self, incoming: Incoming) -> Result<Option<Reply>> {
         if incoming.request.op == Op::Cancel {
             let id = incoming.request.arg;
-            self.parked.retain(|parked| parked.incoming.request.id != id);
+            self.parked.retain(|parked| parked.request.id != id);
+            if self.timeouts.is_some() {
+                self.forget_deadlines();
+            }
             return Ok(None);
         }
-        let mut reply = self.prepare(incoming, None);
+        // A read timeout's own call (never parked, so not in `prepare`,
+        // which retries run).
+        if self.timeouts.is_some() && self.is_read_timeout_call(&incoming) {
+            return Ok(self.read_timeout_call(incoming));
+        }
+        let mut reply = self.prepare(incoming);
         if self.parked.is_empty() {
             self.flush_events()?;
             return Ok(reply);
@@ -384,16 +386,19 @@ impl<S: Scheme> Server<S> {
     fn retry_parked_but_last(&mut self) -> Result<Option<Reply>> {
         let mut held: Option<Reply> = None;
         for _ in 0..self.parked.len() {
-            let Some(Parked { incoming, until }) = self.parked.pop_front() else { break };
+            let Some(incoming) = self.parked.pop_front() else { break };
             // The next one may use the scratch buffer.
             if let Some(reply) = held.as_mut() {
                 reply.data.own(&self.scratch);
             }
-            if let Some(reply) = self.prepare(incoming, Some(until))
+            if let Some(reply) = self.prepare(incoming)
                 && let Some(previous) = held.replace(reply)
             {
                 self.send(previous)?;
             }
+        }
+        if self.timeouts.is_some() {
+            self.forget_deadlines();
         }
         self.flush_events()?;
         Ok(held)
@@ -410,14 +415,8 @@ impl<S: Scheme> Server<S> {
     /// Carry out one request: its answer, or `None` if it needs none
     /// (a close) or was parked: because it would wait, or, for a
     /// write-and-read whose write is done, to have its read tried after
-    /// the requests already waiting. `parked`: the wait limit of a request
-    /// tried again (`None` for a new one).
-    fn prepare(&mut self, mut incoming: Incoming, parked: Option<Option<Duration>>) -> Option<Reply> {
-        if self.timeouts.is_some()
-            && let Some(answer) = self.read_timeout_call(&mut incoming)
-        {
-            return answer;
-        }
+    /// the requests already waiting.
+    fn prepare(&mut self, mut incoming: Incoming) -> Option<Reply> {
         // A write-and-read: the write first; once it is done, the same
         // request is a read (and parked as one if it waits, so that a
         // retry does not write again). A failed write is its answer.
@@ -431,7 +430,7 @@ impl<S: Scheme> Server<S> {
                         // Requests waiting already go first (the write may
                         // be what they wait for: a peer's read); this read
                         // is tried right after them, in the same pass.
-                        self.park(incoming, parked);
+                        self.parked.push_back(incoming);
                         return None;
                     }
                     None
@@ -540,7 +539,16 @@ impl<S: Scheme> Server<S> {
         let response = match result {
             Ok(response) => response,
             // Parked (`None` out of here) unless its wait limit ran out.
-            Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => self.park(incoming, parked)?,
+            Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => {
+                if self.timeouts.is_some()
+                    && let Some(late) = self.past_its_deadline(&incoming)
+                {
+                    late
+                } else {
+                    self.parked.push_back(incoming);
+                    return None;
+                }
+            }
             Err(err) => Response::error(id, err.errno),
         };
         let data = match chained {
@@ -548,51 +556,65 @@ impl<S: Scheme> Server<S> {
             _ if request.op == Op::Read => ReplyData::Scratch(read),
             _ => ReplyData::Owned(data),
         };
+        drop(incoming);
         Some(Reply { response, data })
     }
 
-    /// Park `incoming` until something changes, or answer it with
-    /// `ETIMEDOUT` (returned) if its wait limit has run out. `parked`: its
-    /// limit from when it was first parked (`None` if it was not).
-    fn park(&mut self, incoming: Incoming, parked: Option<Option<Duration>>) -> Option<Response> {
-        let until = match parked {
-            Some(until) => until,
-            // A read, or a write-and-read whose write is done (a parked
-            // chain's open has no handle yet).
-            None if incoming.request.op == Op::Read => {
-                let limit = self.timeouts.as_ref().and_then(|t| t.limit(incoming.request.handle as usize));
-                limit.map(|limit| rt::time::now() + limit)
-            }
-            None => None,
-        };
-        if until.is_some_and(|until| rt::time::now() >= until) {
-            return Some(Response::error(incoming.request.id, ETIMEDOUT));
+    /// With read timeouts offered: the answer (`ETIMEDOUT`) of a read
+    /// about to be parked whose fd's limit has run out since it was first
+    /// parked; a read parked for the first time starts its clock here.
+    #[cold]
+    fn past_its_deadline(&mut self, incoming: &Incoming) -> Option<Response> {
+        let timeouts = self.timeouts.as_mut()?;
+        let request = &incoming.request;
+        // A read, or a write-and-read whose write is done (a parked chain's
+        // open has no handle yet).
+        if request.op != Op::Read {
+            return None;
         }
-        self.parked.push_back(Parked { incoming, until });
-        None
+        timeouts.past_deadline(request.id, request.handle as usize).then(|| Response::error(request.id, ETIMEDOUT))
     }
 
-    /// A call the read timeouts answer (`Some`, with its answer): a
-    /// `dup(fd, "read_timeout")`, a call on a setting; a close of the
-    /// scheme's own handle is noted and goes on to the scheme (`None`).
-    fn read_timeout_call(&mut self, incoming: &mut Incoming) -> Option<Option<Reply>> {
+    /// With read timeouts offered: forget the deadlines of requests no
+    /// longer parked (answered or cancelled).
+    #[cold]
+    fn forget_deadlines(&mut self) {
+        if let Some(timeouts) = self.timeouts.as_mut() {
+            timeouts.keep_deadlines(|id| self.parked.iter().any(|p| p.request.id == id));
+        }
+    }
+
+    /// Whether the read timeouts answer `incoming` ([`Self::read_timeout_call`]):
+    /// a `dup(fd, "read_timeout")` or a call on a setting. A close of the
+    /// scheme's own handle is noted here and goes on to the scheme.
+    #[cold]
+    fn is_read_timeout_call(&mut self, incoming: &Incoming) -> bool {
+        let Some(timeouts) = self.timeouts.as_mut() else { return false };
+        let request = &incoming.request;
+        let handle = request.handle as usize;
+        if matches!(request.op, Op::Open | Op::Unlink | Op::Rmdir | Op::Chain | Op::Cancel) {
+            return false;
+        }
+        if ReadTimeouts::is_setting(handle) {
+            return true;
+        }
+        match request.op {
+            Op::Dup => incoming.input() == read_timeout::NAME,
+            Op::Close => {
+                timeouts.closed(handle);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// The answer to a call [`Self::is_read_timeout_call`] took (`None`
+    /// for a close).
+    #[cold]
+    fn read_timeout_call(&mut self, mut incoming: Incoming) -> Option<Reply> {
         let timeouts = self.timeouts.as_mut()?;
         let request = incoming.request;
         let (id, handle) = (request.id, request.handle as usize);
-        let on_a_handle = !matches!(request.op, Op::Open | Op::Unlink | Op::Rmdir | Op::Chain | Op::Cancel);
-        if !on_a_handle {
-            return None;
-        }
-        if !ReadTimeouts::is_setting(handle) {
-            match request.op {
-                Op::Dup if incoming.input() == read_timeout::NAME => {}
-                Op::Close => {
-                    timeouts.closed(handle);
-                    return None;
-                }
-                _ => return None,
-            }
-        }
         let mut data = Vec::new();
         let result = match request.op {
             Op::Dup if !ReadTimeouts::is_setting(handle) => {
@@ -611,12 +633,12 @@ impl<S: Scheme> Server<S> {
             Op::Write => timeouts.write(handle, incoming.input()).map(|n| Response::value(id, n as u64)),
             Op::Close => {
                 timeouts.closed(handle);
-                return Some(None);
+                return None;
             }
             _ => Err(Error::new(EINVAL)),
         };
         let response = result.unwrap_or_else(|err| Response::error(id, err.errno));
-        Some(Some(Reply { response, data: ReplyData::Owned(data) }))
+        Some(Reply { response, data: ReplyData::Owned(data) })
     }
 }
 
@@ -667,7 +689,7 @@ impl<S: Scheme> Server<S> {
                 handle = None;
                 (value(0, 0), ReplyData::Owned(Vec::new()))
             } else {
-                match self.prepare(Incoming::inline(request, input), None) {
+                match self.prepare(Incoming::inline(request, input)) {
                     Some(reply) => (reply.response, reply.data),
                     None => break,
                 }

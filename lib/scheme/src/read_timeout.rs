@@ -5,7 +5,7 @@
 //! as long as it takes; anything but 16 bytes of a non-negative time with
 //! fewer than a billion nanoseconds: `EINVAL`) and whose read gives it, as
 //! Redox's sockets take `SO_RCVTIMEO`. A read parked that long is answered
-//! with `ETIMEDOUT` (`Server::park`). The limit belongs to the handle, so
+//! with `ETIMEDOUT` by the retry after its deadline (`Server::prepare`). The limit belongs to the handle, so
 //! every fd of it shares it; a setting whose handle closed gives `EBADF`.
 //!
 //! The server keeps the settings itself, so a scheme needs no code for
@@ -15,6 +15,7 @@
 //! May touch: nothing outside its maps.
 
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use rt::Error;
@@ -31,6 +32,9 @@ pub struct ReadTimeouts {
     settings: BTreeMap<usize, Option<usize>>,
     /// Handle → how long its reads may wait.
     limits: BTreeMap<usize, Duration>,
+    /// Parked reads with a limit: request id → when it runs out (from
+    /// when the read was first parked).
+    deadlines: Vec<(u64, Duration)>,
     next: usize,
 }
 
@@ -60,6 +64,34 @@ impl ReadTimeouts {
     /// The handle `setting` sets, while both are open.
     fn target(&self, setting: usize) -> Result<usize, Error> {
         self.settings.get(&setting).copied().flatten().ok_or(Error::new(EBADF))
+    }
+
+    /// Whether read `id` of `handle`, about to be parked, has waited its
+    /// limit out; a read parked for the first time starts its clock.
+    pub fn past_deadline(&mut self, id: u64, handle: usize) -> bool {
+        if let Some(at) = self.deadlines.iter().position(|&(parked, _)| parked == id) {
+            if rt::time::now() < self.deadlines[at].1 {
+                return false;
+            }
+            self.deadlines.swap_remove(at);
+            return true;
+        }
+        if let Some(limit) = self.limit(handle) {
+            self.deadlines.push((id, rt::time::now() + limit));
+        }
+        false
+    }
+
+    /// Forget the deadlines of reads `parked` says are no longer parked.
+    pub fn keep_deadlines(&mut self, parked: impl Fn(u64) -> bool) {
+        if !self.deadlines.is_empty() {
+            self.deadlines.retain(|&(id, _)| parked(id));
+        }
+    }
+
+    /// The earliest deadline of a parked read.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.deadlines.iter().map(|&(_, at)| at).min()
     }
 
     /// A read of `setting`: its handle's limit as a `TimeSpec` (all zero
