@@ -563,7 +563,6 @@ impl<S: Scheme> Server<S> {
     /// With read timeouts offered: the answer (`ETIMEDOUT`) of a read
     /// about to be parked whose fd's limit has run out since it was first
     /// parked; a read parked for the first time starts its clock here.
-    #[cold]
     fn past_its_deadline(&mut self, incoming: &Incoming) -> Option<Response> {
         let timeouts = self.timeouts.as_mut()?;
         let request = &incoming.request;
@@ -577,7 +576,6 @@ impl<S: Scheme> Server<S> {
 
     /// With read timeouts offered: forget the deadlines of requests no
     /// longer parked (answered or cancelled).
-    #[cold]
     fn forget_deadlines(&mut self) {
         if let Some(timeouts) = self.timeouts.as_mut() {
             timeouts.keep_deadlines(|id| self.parked.iter().any(|p| p.request.id == id));
@@ -587,7 +585,6 @@ impl<S: Scheme> Server<S> {
     /// Whether the read timeouts answer `incoming` ([`Self::read_timeout_call`]):
     /// a `dup(fd, "read_timeout")` or a call on a setting. A close of the
     /// scheme's own handle is noted here and goes on to the scheme.
-    #[cold]
     fn is_read_timeout_call(&mut self, incoming: &Incoming) -> bool {
         let Some(timeouts) = self.timeouts.as_mut() else { return false };
         let request = &incoming.request;
