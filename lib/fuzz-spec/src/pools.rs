@@ -252,8 +252,20 @@ fn path(rng: &mut Rng, world: &World<'_>, cursor: &mut Cursor<'_>) -> [usize; 2]
 }
 
 fn dup_name(rng: &mut Rng, world: &World<'_>, cursor: &mut Cursor<'_>) -> [usize; 2] {
-    let names: &[&[u8]] =
-        &[b"", b"", b"listen", b"connect", b"write", b"read", b"mode", b"pgrp", b"raw", b"\xff", b"listen\0"];
+    let names: &[&[u8]] = &[
+        b"",
+        b"",
+        b"listen",
+        b"connect",
+        b"write",
+        b"read",
+        b"mode",
+        b"pgrp",
+        b"raw",
+        b"\xff",
+        b"listen\0",
+        b"read_timeout",
+    ];
     match rng.below(12) {
         0 => [hostile_address(rng, world), rng.below(64)],
         1 => [world.scratch_addr, 4097 + rng.below(4000)],

@@ -76,8 +76,9 @@ impl ReadTimeouts {
             self.deadlines.swap_remove(at);
             return true;
         }
-        if let Some(limit) = self.limit(handle) {
-            self.deadlines.push((id, rt::time::now() + limit));
+        // A limit too far to add to the clock is as good as none.
+        if let Some(until) = self.limit(handle).and_then(|limit| rt::time::now().checked_add(limit)) {
+            self.deadlines.push((id, until));
         }
         false
     }

@@ -155,6 +155,31 @@ pub fn netd_bounds_a_socket_read_with_its_read_timeout() -> Outcome {
         );
         expect_exit(&what, status, 0)?;
     }
+    // A limit too far to add to the clock waits as long as it takes and
+    // breaks nothing: a read with it, in a child killed while it waits,
+    // then an echo on the same session.
+    ok("write a read timeout of i64::MAX s", setting.write_all(&timespec_bytes(i64::MAX, 999_999_999)))?;
+    let n = ok("read the read timeout", setting.read(&mut got))?;
+    ensure!(got[..n] == timespec_bytes(i64::MAX, 999_999_999)[..], "the read timeout reads {:?}", &got[..n]);
+    let waiter = crate::support::fork_child(|| {
+        let Ok(mut lost) = File::open_with("icmp:echo/10.0.2.99", O_RDWR) else { return 2 };
+        if lost.set_read_timeout(Some(Duration::new(u64::MAX, 0))).is_err() {
+            return 3;
+        }
+        let _ = lost.write_read(b"forever?", &mut [0u8; 16]);
+        4
+    })?;
+    crate::support::sleep_ms(300);
+    let status = crate::support::wait_for(waiter, Duration::ZERO);
+    ensure!(status.is_err(), "a read with an endless read timeout ended: {status:?}");
+    ok("set a read timeout", echo.set_read_timeout(Some(ANSWER_WITHIN)))?;
+    let mut reply = [0u8; 64];
+    let n = ok("write_read after an endless wait was given up", echo.write_read(b"still there?", &mut reply))?;
+    ensure!(
+        n == 14 && &reply[2..14] == b"still there?",
+        "the echo after an endless wait came back as {:?}",
+        &reply[..n]
+    );
     // With the limit taken off, the session's reads wait again.
     ok("take the read timeout off", echo.set_read_timeout(None))?;
     let n = ok("read the read timeout", setting.read(&mut got))?;

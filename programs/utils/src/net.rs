@@ -1,21 +1,12 @@
-//! What the network utilities share (README "Network"): waiting for an fd
-//! with a time limit, connecting over `tcp:` and learning at once whether
-//! it worked, and copying between a connection and standard input and
-//! output in both directions at once.
+//! What the network utilities share (README "Network"): connecting over
+//! `tcp:` and learning at once whether it worked, and copying between a
+//! connection and standard input and output in both directions at once.
 
 use core::time::Duration;
 
 use rt::abi::syscall as sc;
-use rt::event::Readable;
 use rt::fs::File;
 use rt::io;
-
-/// Whether `fd` became readable within `limit` (a fresh `event:` queue
-/// reports what is ready already, so a blocking read after `true` does
-/// not wait; a program waiting again and again keeps a [`Readable`]).
-pub fn wait_readable(fd: usize, limit: Duration) -> rt::Result<bool> {
-    Readable::new(fd)?.wait(limit)
-}
 
 /// `tcp:HOST:PORT`, connected (`fsync` waits for the handshake), or why not.
 pub fn connect(host: &str, port: u16) -> rt::Result<File> {
@@ -28,9 +19,13 @@ pub fn connect(host: &str, port: u16) -> rt::Result<File> {
 /// peer ends the stream (a child process does standard input: when it
 /// ends, the connection's sending side is shut and the rest still read).
 /// With `idle`, also ends when nothing arrives for that long (UDP has no
-/// end of stream). Returns the error that ended the receiving side, if
-/// one did.
+/// end of stream): the connection's read timeout, so a read that waits
+/// that long fails with `ETIMEDOUT`. Returns the error that ended the
+/// receiving side, if one did.
 pub fn relay(conn: &mut File, idle: Option<Duration>) -> rt::Result<()> {
+    if idle.is_some() {
+        conn.set_read_timeout(idle)?;
+    }
     let child = match rt::process::fork()? {
         rt::process::Fork::Child => {
             let mut buf = alloc::vec![0u8; 16 * 1024];
@@ -54,15 +49,9 @@ pub fn relay(conn: &mut File, idle: Option<Duration>) -> rt::Result<()> {
     };
     let mut buf = alloc::vec![0u8; 16 * 1024];
     let result = loop {
-        if let Some(idle) = idle {
-            match wait_readable(conn.fd(), idle) {
-                Ok(true) => {}
-                Ok(false) => break Ok(()),
-                Err(err) => break Err(err),
-            }
-        }
         match conn.read(&mut buf) {
             Ok(0) => break Ok(()),
+            Err(err) if idle.is_some() && err.errno == sc::ETIMEDOUT => break Ok(()),
             Ok(n) => {
                 if io::write_stdout(&buf[..n]).is_err() {
                     break Ok(());
