@@ -10,7 +10,7 @@
 //!
 //! The server keeps the settings itself, so a scheme needs no code for
 //! them: their handles are numbered from [`SETTING`] up, above any the
-//! scheme's own [`crate::Handles`] give out.
+//! scheme's own [`crate::Handles`] give out (docs/architecture.md §3.7).
 //!
 //! May touch: nothing outside its maps.
 
