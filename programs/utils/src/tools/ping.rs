@@ -109,7 +109,8 @@ pub fn main(args: &[&str]) -> u8 {
                         took / 1_000_000,
                         took / 1000 % 1000
                     );
-                    if u32::from(number) == seq {
+                    // The session numbers its requests modulo 2^16.
+                    if number == seq as u16 {
                         received += 1;
                         let micros = took / 1000;
                         least = least.min(micros);
