@@ -183,7 +183,7 @@ impl File {
     /// take `SO_RCVTIMEO`.
     pub fn set_read_timeout(&self, limit: Option<core::time::Duration>) -> Result<()> {
         let mut setting = self.derive("read_timeout")?;
-        setting.write_all(&crate::time::timespec(limit.unwrap_or_default()))?;
+        setting.write_all(&crate::time::timespec_bytes(limit.unwrap_or_default()))?;
         setting.close()
     }
 

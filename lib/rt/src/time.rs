@@ -60,9 +60,8 @@ pub fn timespec_duration(bytes: &[u8]) -> Option<Duration> {
         return None;
     }
     time.copy_from_slice(bytes);
-    let secs = u64::try_from(time.tv_sec).ok()?;
-    let nanos = u32::try_from(time.tv_nsec).ok().filter(|&n| n < 1_000_000_000)?;
-    Some(Duration::new(secs, nanos))
+    let valid = time.tv_sec >= 0 && (0..1_000_000_000).contains(&time.tv_nsec);
+    valid.then(|| to_duration(time))
 }
 
 /// [`timespec`] of `duration` as the 16 bytes a scheme gives to a read:
