@@ -53,6 +53,10 @@ const TRANSFER_WITHIN: Duration = Duration::from_secs(240);
 const LEASE_WITHIN: Duration = Duration::from_secs(30);
 /// How long one connection to the guest may stay silent.
 const SILENCE: Duration = Duration::from_secs(60);
+/// How long `/silent.bin` sends nothing after its head, and the read
+/// timeout `get -w` is given for it (the download must end long before).
+const SILENT_FOR: Duration = Duration::from_secs(20);
+const GET_WAIT_SECS: u64 = 2;
 /// How much netd's heap may grow while a client does not read (its
 /// connection's buffers are 104 KiB).
 const STALL_GROWTH: usize = 512 << 10;
@@ -113,7 +117,8 @@ fn request_path(conn: &mut TcpStream) -> Option<String> {
 /// that is sure to be under way seconds later, whatever the speed of the
 /// guest's file system and network), the first [`CUT`] bytes of a
 /// response four times as long at `/cut.bin` (then ends the connection),
-/// and 404 elsewhere, for at most `max` connections and until `until`.
+/// a head and then nothing for [`SILENT_FOR`] at `/silent.bin`, and 404
+/// elsewhere, for at most `max` connections and until `until`.
 fn http_server(listener: TcpListener, body: Arc<Vec<u8>>, max: usize, until: Instant) -> JoinHandle<usize> {
     thread::spawn(move || {
         let _ = listener.set_nonblocking(true);
@@ -149,6 +154,11 @@ fn answer_http(mut conn: TcpStream, body: &[u8]) {
         Some("/big.bin") => {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(body))
+        }
+        // Promises a body, then keeps the connection open without a word.
+        Some("/silent.bin") => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            conn.write_all(head.as_bytes()).map(|()| thread::sleep(SILENT_FOR))
         }
         // Bounded by the body's chunks; a write fails once the client is gone.
         Some("/slow.bin") => {
@@ -475,6 +485,15 @@ fn exercise(
     let want = format!("the connection ended after {CUT} of {} bytes", CUT * 4);
     if !lines.iter().any(|l| l.starts_with(&format!("get: http://10.0.2.2:{http_port}/cut.bin: {want}"))) {
         return Err(format!("`{cut}` (the server hangs up after {CUT} bytes): {lines:?}"));
+    }
+    // A server that goes silent: `get -w` gives up on it.
+    let silent = format!("get -w {GET_WAIT_SECS} http://10.0.2.2:{http_port}/silent.bin > null:");
+    let started = Instant::now();
+    let lines = run(guest, &silent, SILENT_FOR)?;
+    let gave_up = started.elapsed();
+    let want = format!("get: http://10.0.2.2:{http_port}/silent.bin: Connection timed out");
+    if !lines.iter().any(|l| l.contains(&want)) || gave_up >= SILENT_FOR {
+        return Err(format!("`{silent}` (the server goes silent after the head): {lines:?} after {gave_up:?}"));
     }
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let rude_port = listener.local_addr().map_err(|e| e.to_string())?.port();

@@ -34,7 +34,7 @@ pub const UTILITY_TABLE: &[Utility] = &[
     utility("false", "exit with status 1", "false"),
     utility("find", "walk directories, printing the paths that match", "find [PATH...] [-name GLOB] [-type f|d]"),
     utility("free", "physical memory and kernel heap", "free"),
-    utility("get", "fetch an http:// URL to standard output", "get http://HOST[:PORT]/PATH"),
+    utility("get", "fetch an http:// URL to standard output", "get [-w SECONDS] http://HOST[:PORT]/PATH"),
     utility(
         "grep",
         "print the lines that match a regular expression",

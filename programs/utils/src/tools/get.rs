@@ -1,14 +1,20 @@
-//! `get URL`: fetch an `http://HOST[:PORT]/PATH` URL over HTTP/1.1 and
-//! write the body to standard output (`get http://10.0.2.2:8000/f >
-//! file:/f`). The response head is parsed by `httparse`; the body is
-//! taken by `Content-Length`, chunked transfer coding, or to the end of
-//! the connection. A status other than 2xx, a connection that fails or a
-//! body cut short is an error: `get: URL: Connection refused`,
-//! `get: URL: 404 Not Found`, exit status 1.
+//! `get [-w SECONDS] URL`: fetch an `http://HOST[:PORT]/PATH` URL over
+//! HTTP/1.1 and write the body to standard output (`get
+//! http://10.0.2.2:8000/f > file:/f`). The response head is parsed by
+//! `httparse`; the body is taken by `Content-Length`, chunked transfer
+//! coding, or to the end of the connection. A status other than 2xx, a
+//! connection that fails, a body cut short or standard output refusing
+//! what it is given is an error: `get: URL: Connection refused`, `get:
+//! URL: 404 Not Found`, exit status 1. With `-w`, a server that sends
+//! nothing for SECONDS (the connection's read timeout, as `nc -w`) is one
+//! too: `get: URL: Connection timed out`; without it `get` waits as long
+//! as the connection lives (TCP's keep-alive ends a dead peer's).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use core::time::Duration;
 
 use rt::abi::syscall::ECONNRESET;
 use rt::eprintln;
@@ -112,6 +118,13 @@ impl Chunks {
 }
 
 pub fn main(args: &[&str]) -> u8 {
+    let (wait, args) = match args {
+        ["-w", seconds, rest @ ..] => match seconds.parse::<u64>().ok().filter(|&s| s > 0) {
+            Some(s) => (Some(Duration::from_secs(s)), rest),
+            None => return report::usage("get", "bad -w"),
+        },
+        _ => (None, args),
+    };
     let [url] = args else { return report::usage("get", "one URL expected") };
     let Some((host, port, path)) = parse_url(url) else {
         return report::usage("get", &format!("{url}: not an http:// URL"));
@@ -124,6 +137,9 @@ pub fn main(args: &[&str]) -> u8 {
         Ok(conn) => conn,
         Err(err) => return fail(&format!("{err}")),
     };
+    if let Err(err) = conn.set_read_timeout(wait) {
+        return fail(&format!("{err}"));
+    }
     let authority = if port == 80 { String::from(host) } else { format!("{host}:{port}") };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: ferrite-get/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
@@ -171,10 +187,17 @@ pub fn main(args: &[&str]) -> u8 {
     // The body: first what came with the head, then the rest.
     let mut body = body;
     let got = core::cell::Cell::new(0u64);
+    // The first error writing standard output (a full disk): it ends the
+    // download.
+    let refused = core::cell::Cell::new(None);
     let mut first = buf.split_off(head_len);
     let mut out = |data: &[u8]| {
         got.set(got.get() + data.len() as u64);
-        let _ = io::write_stdout(data);
+        if refused.get().is_none()
+            && let Err(err) = io::write_stdout(data)
+        {
+            refused.set(Some(err));
+        }
     };
     loop {
         let done = match &mut body {
@@ -194,6 +217,9 @@ pub fn main(args: &[&str]) -> u8 {
                 false
             }
         };
+        if let Some(err) = refused.get() {
+            return fail(&format!("writing standard output: {err}"));
+        }
         if done {
             return OK;
         }
