@@ -20,6 +20,7 @@ pub mod irq;
 pub mod memory;
 pub mod namespace;
 pub mod pipe;
+pub mod posted_writes;
 pub mod power;
 pub mod read_ahead;
 pub mod registry;

@@ -23,7 +23,8 @@
 //! daemon that has stopped reading cannot pile up without limit. A caller
 //! has at most one call waiting (a process has one thread); the closes it
 //! queues are bounded by its fds, and are never refused, so a daemon never
-//! loses track of a handle.
+//! loses track of a handle; the writes it posts (nobody waits for them:
+//! [`super::posted_writes`]) by that module's bounds.
 //!
 //! Lock order: the scheme's `state`, then a call's `outcome`, then a run
 //! queue (the caller is woken under `outcome`). None is held while
@@ -40,13 +41,15 @@ use smallvec::SmallVec;
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{
-    INLINE_MAX, Kind, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
+    INLINE_MAX, Kind, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response,
+    TAKES_CHAINS,
 };
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
+use super::posted_writes::{Posted, PostedWrites};
 use super::read_ahead::{self, Plan, ReadAhead};
 use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
@@ -180,6 +183,9 @@ struct Call {
     /// The chain this call is a link of: its outcome goes there, and the
     /// chain's next call is queued in its place ([`UserScheme::chain_open`]).
     chain: Option<Arc<ChainRun>>,
+    /// A posted write's handle record: its answer goes there, nobody
+    /// waits for it ([`super::posted_writes`]).
+    posted: Option<Arc<Posted>>,
 }
 
 impl Call {
@@ -212,6 +218,7 @@ impl Call {
             caller: None,
             cancelled: AtomicBool::new(false),
             chain: None,
+            posted: None,
         }
     }
 }
@@ -408,6 +415,8 @@ pub struct UserScheme {
     takes_chains: AtomicBool,
     /// What the kernel read ahead on the daemon's files ([`read_ahead`]).
     ahead: ReadAhead,
+    /// The handles whose small writes are posted ([`super::posted_writes`]).
+    posted: PostedWrites,
 }
 
 /// The most finished calls a scheme keeps for reuse.
@@ -427,6 +436,7 @@ impl UserScheme {
             spare_chain: Mutex::new(None),
             takes_chains: AtomicBool::new(false),
             ahead: ReadAhead::default(),
+            posted: PostedWrites::default(),
         }
     }
 
@@ -545,6 +555,7 @@ impl UserScheme {
     fn keep_alone(&self, mut call: Arc<Call>) {
         let Some(slot) = Arc::get_mut(&mut call) else { return };
         slot.chain = None;
+        slot.posted = None;
         let idle = slot.lend.is_none()
             && slot.target.is_none()
             && !slot.inline.spilled()
@@ -839,8 +850,11 @@ impl UserScheme {
                 if !ok {
                     return Err(Garbage::invalid("value or data does not fit the request"));
                 }
-                if request.op == Op::Open && response.flags & OPEN_READ_AHEAD != 0 {
-                    self.ahead.enable(value);
+                match request.op {
+                    Op::Open => self.opened_with(value, response.flags),
+                    // A dup's handle is plain, whatever the daemon says.
+                    Op::Dup => self.opened_with(value, 0),
+                    _ => {}
                 }
                 Ok(data.to_data().map(|bytes| Ok(Answer::Value(value, bytes))))
             }
@@ -887,7 +901,7 @@ impl UserScheme {
             without_interrupts(|| run.progress.lock().outcomes.push(Ok(Answer::File(file))));
             return Ok(Ok(1));
         }
-        let read_ahead = without_interrupts(|| {
+        let open_flags = without_interrupts(|| {
             let mut progress = run.progress.lock();
             let progress = &mut *progress;
             let before = progress.outcomes.len();
@@ -897,10 +911,56 @@ impl UserScheme {
             }
             recorded
         })?;
-        if read_ahead {
-            self.ahead.enable(open.value as usize);
+        if let Some(flags) = open_flags {
+            self.opened_with(open.value as usize, flags);
         }
         Ok(Ok(count))
+    }
+
+    /// The daemon opened `handle` with these answer flags: what the kernel
+    /// may do on it. (A handle number is new to the caller, but the daemon
+    /// may have given it before: what a closed handle allowed goes.)
+    fn opened_with(&self, handle: usize, flags: u32) {
+        if flags & OPEN_READ_AHEAD != 0 {
+            self.ahead.enable(handle);
+        }
+        if flags & OPEN_POSTED_WRITES != 0 {
+            self.posted.enable(handle);
+        } else {
+            self.posted.forget(handle);
+        }
+    }
+
+    /// Queue a write of `buf` (at most `INLINE_MAX` bytes) on `handle`
+    /// without waiting for its answer, under the reservation `posted`
+    /// ([`super::posted_writes`]): the caller is told all of it was written.
+    fn post_write(&self, handle: usize, buf: UserIn, flags: usize, posted: Arc<Posted>) -> Result<usize, Error> {
+        let input = match Inline::User(buf).to_data() {
+            Ok(input) => input,
+            Err(err) => {
+                self.posted.unpost(&posted);
+                return Err(err);
+            }
+        };
+        let mut request = self.request(Op::Write, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Inline;
+        request.len = input.len() as u64;
+        let len = input.len();
+        let call = self.call_for(request, None, |call| {
+            call.inline = input;
+            call.posted = Some(posted.clone());
+        });
+        if let Err(err) = self.submit(call) {
+            self.posted.unpost(&posted);
+            return Err(err);
+        }
+        // A buffer read ahead before now must not hide the write from a
+        // read that comes after it returned.
+        if self.ahead.used() {
+            self.ahead.changed();
+        }
+        Ok(len)
     }
 
     /// Hand `outcome` to the caller of `call` (or discard it if the caller
@@ -908,6 +968,21 @@ impl UserScheme {
     fn complete(&self, call: &Arc<Call>, outcome: Result<Answer, Error>) {
         if let Some(run) = &call.chain {
             self.chain_advance(run, call.request.op, outcome);
+            return;
+        }
+        if let Some(posted) = &call.posted {
+            let len = call.request.len as usize;
+            if let Some(err) = self.posted.finish(posted, outcome.and_then(Answer::value), len) {
+                crate::caller_log!(
+                    Warn,
+                    "scheme {}: a posted write of {len} bytes to handle {} failed: {err} (reported on its next write or fsync)",
+                    self.name,
+                    call.request.handle
+                );
+            }
+            if self.ahead.used() {
+                self.ahead.changed();
+            }
             return;
         }
         // The `outcome` lock orders this with `give_up`, which marks the
@@ -1510,6 +1585,13 @@ impl KernelScheme for UserScheme {
     }
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
+        if let Some(posted) = self.posted.before_write(handle, !buf.is_empty() && buf.len() <= INLINE_MAX)? {
+            if let Err(err) = self.settle(handle) {
+                self.posted.unpost(&posted);
+                return Err(err);
+            }
+            return self.post_write(handle, buf, flags, posted);
+        }
         self.settle(handle)?;
         if buf.len() <= INLINE_MAX {
             return self.with_owned_input(Op::Write, handle, flags, Inline::User(buf).to_data()?)?.value();
@@ -1564,8 +1646,14 @@ impl KernelScheme for UserScheme {
         Ok(EventFlags::from_bits_truncate(ready))
     }
 
+    /// Its answer comes after those of the writes posted before it, so a
+    /// failure of one of them is reported here if no write reported it.
     fn fsync(&self, handle: usize) -> Result<(), Error> {
-        self.simple(Op::Fsync, handle, 0, 0).map(drop)
+        self.simple(Op::Fsync, handle, 0, 0)?;
+        match self.posted.take_failure(handle) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     fn ftruncate(&self, handle: usize, len: usize) -> Result<(), Error> {
@@ -1606,6 +1694,7 @@ impl KernelScheme for UserScheme {
     /// fd is gone at once. (A dead daemon has nothing left to close.)
     fn close(&self, handle: usize) -> Result<(), Error> {
         self.ahead.forget(handle);
+        self.posted.forget(handle);
         let call = self.call_for(self.request(Op::Close, handle), None, |_| ());
         match self.submit(call) {
             Ok(()) | Err(_) => Ok(()),
@@ -1665,14 +1754,15 @@ fn chain_links(open: &Request, path: &[u8], steps: &VecDeque<Step>, flags: usize
 
 /// Check and record the answers of a chain request (`count` in all: the
 /// open's, `first`, then those in `rest`, one per carried step in order) in
-/// `progress.outcomes`. Returns whether the open lets the kernel read
-/// ahead. On garbage some may be recorded; the caller takes them back.
+/// `progress.outcomes`. Returns the flags of the open's answer if it
+/// opened a handle (`OPEN_READ_AHEAD`, `OPEN_POSTED_WRITES`). On garbage
+/// some may be recorded; the caller takes them back.
 fn record_chain_answers(
     progress: &mut ChainProgress,
     count: usize,
     first: (Response, &[u8]),
     rest: scheme_proto::Answers,
-) -> Result<bool, Garbage> {
+) -> Result<Option<u32>, Garbage> {
     let mut answered = 0;
     let mut ended = false;
     for answer in core::iter::once(Ok(first)).chain(rest) {
@@ -1697,7 +1787,7 @@ fn record_chain_answers(
     if answered != count {
         return Err(Garbage::invalid("a chain's count is not its answers'"));
     }
-    Ok(first.0.kind == Kind::Value && first.0.flags & OPEN_READ_AHEAD != 0)
+    Ok((first.0.kind == Kind::Value).then_some(first.0.flags))
 }
 
 /// The error a daemon's `Kind::Error` answer names (an errno 1..4096).

@@ -45,6 +45,15 @@ pub const READ_BUFFER: usize = REQUEST_SIZE + INLINE_MAX;
 /// and seeks the handle back over bytes it did not hand out).
 pub const OPEN_READ_AHEAD: u32 = 1;
 
+/// [`Response::flags`] of an open's answer: the kernel may post the
+/// handle's small writes (docs/architecture.md §3.13): queue the write for
+/// the daemon and return to the caller at once, reporting a failure on the
+/// handle's next write or `fsync`. The daemon promises that it answers the
+/// handle's calls in the order they came, never parks a write (no
+/// `EAGAIN`), and writes all of a write or fails it (a short count is
+/// reported as `ENOSPC`): a regular file.
+pub const OPEN_POSTED_WRITES: u32 = 2;
+
 /// [`Response::flags`] of a [`Kind::Takes`] message: the daemon takes
 /// [`Op::Chain`] requests.
 pub const TAKES_CHAINS: u32 = 1;
@@ -288,8 +297,8 @@ pub struct Response {
     /// The request answered.
     pub id: u64,
     pub kind: Kind,
-    /// Event bits for [`Kind::Event`]; [`OPEN_READ_AHEAD`] for an open's
-    /// [`Kind::Value`].
+    /// Event bits for [`Kind::Event`]; [`OPEN_READ_AHEAD`] and
+    /// [`OPEN_POSTED_WRITES`] for an open's [`Kind::Value`].
     pub flags: u32,
     pub value: u64,
     /// Bytes of inline data after the header.
@@ -313,6 +322,12 @@ impl Response {
     /// on ([`OPEN_READ_AHEAD`]).
     pub const fn read_ahead(id: u64, handle: u64) -> Response {
         Response { id, kind: Kind::Value, flags: OPEN_READ_AHEAD, value: handle, len: 0 }
+    }
+
+    /// The answer to an open: `handle`, which the kernel may read ahead on
+    /// and whose small writes it may post ([`OPEN_POSTED_WRITES`]).
+    pub const fn buffered(id: u64, handle: u64) -> Response {
+        Response { id, kind: Kind::Value, flags: OPEN_READ_AHEAD | OPEN_POSTED_WRITES, value: handle, len: 0 }
     }
 
     /// A success carrying `len` bytes of data right after the header.

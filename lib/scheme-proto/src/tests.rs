@@ -78,6 +78,7 @@ fn responses_round_trip() {
         Response::fd(5, 9),
         Response::event(6, 1),
         Response::read_ahead(7, 12),
+        Response::buffered(7, 13),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
         Response { id: 0, kind: Kind::Takes, flags: TAKES_CHAINS, value: 0, len: 0 },
     ] {
@@ -89,6 +90,10 @@ fn responses_round_trip() {
     // An open's answer that lets the kernel read ahead: a handle, with the flag.
     let (opened, _) = Response::decode(&Response::read_ahead(7, 12).encode()).unwrap();
     assert_eq!((opened.kind, opened.value, opened.flags & OPEN_READ_AHEAD), (Kind::Value, 12, OPEN_READ_AHEAD));
+    assert_eq!(opened.flags & OPEN_POSTED_WRITES, 0);
+    // One whose small writes the kernel may also post: both flags.
+    let (opened, _) = Response::decode(&Response::buffered(7, 13).encode()).unwrap();
+    assert_eq!((opened.value, opened.flags), (13, OPEN_READ_AHEAD | OPEN_POSTED_WRITES));
 }
 
 #[test]

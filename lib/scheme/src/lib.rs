@@ -98,6 +98,14 @@ pub enum Opened {
     /// them at a time (`scheme_proto::OPEN_READ_AHEAD`). Only an open may
     /// answer it (a dup answers it as a plain handle).
     ReadAhead(usize),
+    /// A regular file's handle: read ahead as [`Opened::ReadAhead`], and
+    /// its small writes posted (`scheme_proto::OPEN_POSTED_WRITES`): the
+    /// kernel queues them and lets the caller go on at once, and reports a
+    /// failure on the handle's next write or `fsync`. The scheme must
+    /// never answer the handle's writes with `EAGAIN` and must write all
+    /// of a write or fail it (`Server` takes requests in the order they
+    /// come, so a write it never parks is answered before any later call).
+    Buffered(usize),
 }
 
 /// A scheme, as a daemon implements it. Handles are yours to choose; the
@@ -763,6 +771,7 @@ fn answer_opened(id: u64, opened: Opened) -> Response {
         Opened::Handle(handle) => value(id, handle),
         Opened::Fd(fd) => Response::fd(id, fd),
         Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
+        Opened::Buffered(handle) => Response::buffered(id, handle as u64),
     }
 }
 

@@ -188,6 +188,7 @@ static TESTS: &[Test] = tests![
     pipes::pipe_nonblocking_and_events,
     pipes::dup2_and_fcntl,
     userschemes::user_scheme_round_trip,
+    userschemes::posted_writes_keep_order_and_report_failures,
     userschemes::two_daemons_at_once,
     userschemes::daemon_killed_under_fifty_callers,
     userschemes::garbage_answers_give_eio,

@@ -31,6 +31,9 @@ use crate::support::{
 ///   daemon dies if the kernel unmapped it, as it must);
 /// - `secret`: a write counts 0xAA bytes in the pages around the lent
 ///   buffer, outside it (0 if the kernel showed nothing but the buffer);
+/// - `posted`: a file whose small writes the kernel posts
+///   (`Opened::Buffered`); a write that starts with `fail!` fails with
+///   `ENOSPC`, one that starts with `short!` writes only its first half;
 /// - anything else: a file whose contents start as the path.
 struct Store {
     /// A page shared with callers that fmap a `shm` handle.
@@ -69,7 +72,7 @@ impl Scheme for Store {
     fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> scheme::Result<Opened> {
         self.next += 1;
         self.handles.insert(self.next, (String::from(path), path.as_bytes().to_vec(), 0));
-        Ok(Opened::Handle(self.next))
+        Ok(if path == "posted" { Opened::Buffered(self.next) } else { Opened::Handle(self.next) })
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> scheme::Result<usize> {
@@ -114,6 +117,17 @@ impl Scheme for Store {
                 Ok(buf.len())
             }
             "probe" => Ok(rt::testing::peek(last_lent) as usize),
+            "posted" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ENOSPC)),
+            "posted" if buf.starts_with(b"short!") => {
+                let half = buf.len() / 2;
+                let end = *offset + half;
+                if data.len() < end {
+                    data.resize(end, 0);
+                }
+                data[*offset..end].copy_from_slice(&buf[..half]);
+                *offset = end;
+                Ok(half)
+            }
             "secret" => {
                 let start = buf.as_ptr() as usize;
                 let end = start + buf.len();
@@ -144,6 +158,10 @@ impl Scheme for Store {
         stat.st_mode = sc::MODE_FILE | 0o644;
         stat.st_size = data.len() as u64;
         Ok(())
+    }
+
+    fn fsync(&mut self, handle: usize) -> scheme::Result<()> {
+        self.get(handle).map(drop)
     }
 
     fn fpath(&mut self, handle: usize) -> scheme::Result<String> {
@@ -597,4 +615,62 @@ pub fn fmap_of_a_daemons_pages() -> Outcome {
         sc::EINVAL,
     )?;
     Ok(String::from("caller, daemon and a second mapping share one page"))
+}
+
+/// Small writes to a file whose daemon lets the kernel post them
+/// (docs/architecture.md §3.13): each returns at once, later calls find
+/// them all done and in order, and a posted write that fails (or writes
+/// less than all) is reported once, by the next `fsync` or write.
+pub fn posted_writes_keep_order_and_report_failures() -> Outcome {
+    let name = unique("ut-posted");
+    let _daemon = Daemon::start(&name)?;
+    let mut file = open(&format!("{name}:posted"), O_RDWR)?;
+    // More writes than the kernel posts at once for a handle: the ones
+    // past that wait for their answers.
+    let mut model = Vec::new();
+    for i in 0..40u32 {
+        let chunk: Vec<u8> = (0..100 + i).map(|j| 0x80 | (i * 7 + j) as u8).collect();
+        let n = ok("write", rt::sys::write(file.fd(), &chunk))?;
+        ensure!(n == chunk.len(), "write {i} took {n} of {}", chunk.len());
+        model.extend_from_slice(&chunk);
+    }
+    let stat = ok("fstat", file.stat())?;
+    ensure!(
+        stat.st_size as usize == model.len(),
+        "fstat after the writes: {} bytes, not {}",
+        stat.st_size,
+        model.len()
+    );
+    ok("seek", file.seek(rt::fs::SeekFrom::Start(0)))?;
+    let mut back = Vec::new();
+    ok("read back", file.read_to_end(&mut back))?;
+    ensure!(back == model, "read back {} bytes, equal: {}", back.len(), back == model);
+    // A failed write was told it went well (it was posted): the next fsync
+    // says it did not, once.
+    let n = ok("a write that fails", rt::sys::write(file.fd(), b"fail! no room"))?;
+    ensure!(n == 13, "the failing write was not posted: it took {n}");
+    expect_err("fsync after a failed posted write", file.sync(), sc::ENOSPC)?;
+    ok("a second fsync", file.sync())?;
+    // Or the next write, once a call answered after it (fstat) is back.
+    ok("a write that fails", rt::sys::write(file.fd(), b"fail! again"))?;
+    ok("fstat", file.stat())?;
+    expect_err("the write after a failed posted write", rt::sys::write(file.fd(), b"lost"), sc::ENOSPC)?;
+    ok("write", rt::sys::write(file.fd(), b"tail"))?;
+    // A write of less than all is a failure too.
+    ok("a short write", rt::sys::write(file.fd(), b"short!write!"))?;
+    expect_err("fsync after a short posted write", file.sync(), sc::ENOSPC)?;
+    model.extend_from_slice(b"tailshort!");
+    ok("seek", file.seek(rt::fs::SeekFrom::Start(0)))?;
+    back.clear();
+    ok("read back", file.read_to_end(&mut back))?;
+    ensure!(
+        back == model,
+        "after the failures: {} bytes, tail {:?}",
+        back.len(),
+        &back[back.len().saturating_sub(12)..]
+    );
+    Ok(String::from(
+        "40 small writes posted (16 at a time) and found in order by fstat and read; a failed and a short one \
+         reported once, by fsync or the next write",
+    ))
 }

@@ -26,7 +26,10 @@
 //! there while no commit happened in between. Every call but a write that
 //! continues the waiting bytes sends them first, so no call sees the file
 //! without them. If sending them fails, the error is given to that handle's
-//! next write or `fsync`.
+//! next write or `fsync`. A regular file opened for writing is opened
+//! `Opened::Buffered`: the kernel also posts its small writes (queues them
+//! and lets the writer go on; docs/architecture.md §3.13), which this
+//! daemon takes in order like any call.
 //!
 //! May touch: the file system (through `redoxfs`), its handle table.
 
@@ -326,8 +329,16 @@ impl Scheme for Files {
             Handle { node: node.ptr(), path: parts.join("/"), offset: 0, flags, listing, ahead: None, deferred: None };
         let handle = self.handles.insert(handle);
         // A file's bytes change only through calls on `file:`: the kernel
-        // may read ahead for a sequential reader.
-        Ok(if is_file { Opened::ReadAhead(handle) } else { Opened::Handle(handle) })
+        // may read ahead for a sequential reader. A write here never waits
+        // (no `EAGAIN`) and writes all or fails, so the kernel may also post
+        // the small writes of a file opened for writing, while there is
+        // room to spare: near full, a write's `ENOSPC` is its own, as
+        // Linux's ext4 reserves room before it says a write went well.
+        Ok(match (is_file, access_write) {
+            (true, true) if self.room_to_spare() => Opened::Buffered(handle),
+            (true, _) => Opened::ReadAhead(handle),
+            (false, _) => Opened::Handle(handle),
+        })
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
