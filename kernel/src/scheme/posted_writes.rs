@@ -106,10 +106,17 @@ impl PostedWrites {
     /// and the bounds allow one more, the room for it, taken: its record,
     /// to go with the call (and back to [`Self::finish`] or
     /// [`Self::unpost`]). One look-up for both.
+    #[inline]
     pub fn before_write(&self, handle: usize, small: bool) -> Result<Option<Arc<Posted>>, Error> {
         if !self.used.load(Ordering::Relaxed) {
             return Ok(None);
         }
+        self.before_posting_write(handle, small)
+    }
+
+    /// [`Self::before_write`] on a scheme some handle of which posts.
+    #[inline(never)]
+    fn before_posting_write(&self, handle: usize, small: bool) -> Result<Option<Arc<Posted>>, Error> {
         let Some(posted) = without_interrupts(|| self.handles.lock().get(&handle).cloned()) else { return Ok(None) };
         if let errno @ 1.. = posted.failed.swap(0, Ordering::AcqRel) {
             return Err(Error::new(errno));
