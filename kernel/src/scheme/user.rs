@@ -923,6 +923,8 @@ impl UserScheme {
     fn opened_with(&self, handle: usize, flags: u32) {
         if flags & OPEN_READ_AHEAD != 0 {
             self.ahead.enable(handle);
+        } else {
+            self.ahead.forget(handle);
         }
         if flags & OPEN_POSTED_WRITES != 0 {
             self.posted.enable(handle);
