@@ -61,6 +61,14 @@ impl Posted {
         let _ = self.failed.compare_exchange(0, failure.errno, Ordering::AcqRel, Ordering::Acquire);
         Some(failure)
     }
+
+    /// The failure not reported yet, taken (so it is reported once).
+    fn take_failure(&self) -> Option<Error> {
+        match self.failed.swap(0, Ordering::AcqRel) {
+            0 => None,
+            errno => Some(Error::new(errno)),
+        }
+    }
 }
 
 /// The handles of one scheme whose writes may be posted.
@@ -94,11 +102,12 @@ impl PostedWrites {
         if !self.used.load(Ordering::Relaxed) {
             return None;
         }
-        let posted = without_interrupts(|| self.handles.lock().get(&handle).cloned())?;
-        match posted.failed.swap(0, Ordering::AcqRel) {
-            0 => None,
-            errno => Some(Error::new(errno)),
-        }
+        self.record(handle)?.take_failure()
+    }
+
+    /// `handle`'s record, if it posts.
+    fn record(&self, handle: usize) -> Option<Arc<Posted>> {
+        without_interrupts(|| self.handles.lock().get(&handle).cloned())
     }
 
     /// Before a write on `handle`: the failure to report first, if one
@@ -117,9 +126,9 @@ impl PostedWrites {
     /// [`Self::before_write`] on a scheme some handle of which posts.
     #[inline(never)]
     fn before_posting_write(&self, handle: usize, small: bool) -> Result<Option<Arc<Posted>>, Error> {
-        let Some(posted) = without_interrupts(|| self.handles.lock().get(&handle).cloned()) else { return Ok(None) };
-        if let errno @ 1.. = posted.failed.swap(0, Ordering::AcqRel) {
-            return Err(Error::new(errno));
+        let Some(posted) = self.record(handle) else { return Ok(None) };
+        if let Some(err) = posted.take_failure() {
+            return Err(err);
         }
         if !small {
             return Ok(None);

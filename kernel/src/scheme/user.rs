@@ -469,6 +469,17 @@ impl UserScheme {
         request
     }
 
+    /// A request for `op` on `handle` whose `len` bytes of input travel
+    /// inline after it.
+    #[inline]
+    fn inline_request(&self, op: Op, handle: usize, flags: usize, len: usize) -> Request {
+        let mut request = self.request(op, handle);
+        request.flags = flags as u32;
+        request.payload = Payload::Inline;
+        request.len = len as u64;
+        request
+    }
+
     /// Queue `call` for the daemon and tell it.
     fn submit(&self, call: Arc<Call>) -> Result<(), Error> {
         without_interrupts(|| {
@@ -944,10 +955,7 @@ impl UserScheme {
                 return Err(err);
             }
         };
-        let mut request = self.request(Op::Write, handle);
-        request.flags = flags as u32;
-        request.payload = Payload::Inline;
-        request.len = input.len() as u64;
+        let request = self.inline_request(Op::Write, handle, flags, input.len());
         let len = input.len();
         let call = self.call_for(request, None, |call| {
             call.inline = input;
@@ -1026,10 +1034,7 @@ impl UserScheme {
         if path.len() > INLINE_MAX {
             return then(Err(Error::new(abi::syscall::error::ENAMETOOLONG)), Chained { steps: &[] });
         }
-        let mut request = self.request(Op::Open, 0);
-        request.flags = flags as u32;
-        request.payload = Payload::Inline;
-        request.len = path.len() as u64;
+        let mut request = self.inline_request(Op::Open, 0, flags, path.len());
         let spare = without_interrupts(|| self.spare_chain.lock().take());
         let mut run = spare.filter(|run| Arc::strong_count(run) == 1).unwrap_or_else(|| Arc::new(ChainRun::new()));
         let as_one = self.takes_chains.load(Ordering::Relaxed) && REQUEST_SIZE + path.len() <= INLINE_MAX;
@@ -1232,10 +1237,7 @@ impl UserScheme {
         if input.len() > INLINE_MAX {
             return Err(Error::new(abi::syscall::error::ENAMETOOLONG));
         }
-        let mut request = self.request(op, handle);
-        request.flags = flags as u32;
-        request.payload = Payload::Inline;
-        request.len = input.len() as u64;
+        let request = self.inline_request(op, handle, flags, input.len());
         self.call(request, |call| call.inline = input)
     }
 
@@ -1577,10 +1579,7 @@ impl KernelScheme for UserScheme {
             );
         }
         let input = Inline::User(out).to_data()?;
-        let mut request = self.request(Op::WriteRead, handle);
-        request.flags = flags as u32;
-        request.payload = Payload::Inline;
-        request.len = input.len() as u64;
+        let mut request = self.inline_request(Op::WriteRead, handle, flags, input.len());
         request.arg = buf.len() as u64;
         let data = self.call(request, |call| call.inline = input)?.data()?;
         self.hand_over(handle, &data, buf)
