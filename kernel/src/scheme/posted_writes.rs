@@ -21,6 +21,15 @@
 //!   before, which holds a writer to the daemon's pace.
 //! - **Death**: the daemon's socket closing fails what is queued with
 //!   `EIO`, recorded as any failure (the handle fails from then on anyway).
+//! - **Streams** (`scheme_proto::OPEN_POSTED_WITHIN_ROOM`, a socket): a
+//!   stream's write may take less than all, or wait, when its buffer is
+//!   full, so its daemon cannot promise to take any write. It reports
+//!   instead, in every answer to a write, how many bytes it would take
+//!   whole now (its room); the kernel posts a write only within the room
+//!   less what it posted since ([`Room`]), and only while no write of the
+//!   handle that was not posted is out (its bytes are not counted in the
+//!   room it left). A handle starts with no room: its first write is an
+//!   ordinary call, whose answer says what follows may be posted.
 //!
 //! May touch: its own counters and table, never while a caller waits.
 
@@ -29,6 +38,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 use abi::syscall::error::{ENOSPC, Error};
+use scheme_proto::INLINE_MAX;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -45,9 +55,72 @@ pub struct Posted {
     out: AtomicUsize,
     /// The errno to report (0: none).
     failed: AtomicI32,
+    /// A stream's handle: what its daemon said it can take. Its lock is
+    /// held while a write within the room is reserved *and* queued, so a
+    /// write that is not posted (which stops posting until answered)
+    /// cannot slip in between the two.
+    room: Option<Mutex<Room>>,
+}
+
+/// What a stream's daemon can take ([`Posted::room`]). The daemon answers
+/// the handle's writes in order, so the writes posted and not answered
+/// are exactly those queued after the write whose answer reported
+/// `reported`: the daemon takes `reported - posted` more bytes whole.
+#[derive(Default, Debug)]
+pub struct Room {
+    /// The room the latest answer to one of the handle's writes reported.
+    reported: usize,
+    /// Bytes of the handle's posted writes not answered yet.
+    posted: usize,
+    /// The handle's writes that were not posted and are not answered yet.
+    /// While one is out nothing is posted (the room reported does not
+    /// count its bytes). One whose caller gave up and whose answer never
+    /// comes stops posting on the handle for good: the safe side.
+    plain: usize,
+}
+
+impl Room {
+    /// Whether a write of `len` bytes may be posted now.
+    fn fits(&self, len: usize) -> bool {
+        self.plain == 0 && len <= self.reported.saturating_sub(self.posted)
+    }
+}
+
+/// How [`PostedWrites::before_write`] says a write goes.
+pub enum Write {
+    /// As an ordinary call.
+    Plain,
+    /// Posted, with room taken for it in the handle's record.
+    Post(Arc<Posted>),
+    /// On a stream's handle, whose record decides under its lock
+    /// ([`PostedWrites::post_within_room`], [`PostedWrites::plain_write`]).
+    Stream(Arc<Posted>),
 }
 
 impl Posted {
+    fn new(stream: bool) -> Posted {
+        Posted { room: stream.then(Default::default), ..Default::default() }
+    }
+
+    /// Whether it is a stream's record.
+    pub fn is_stream(&self) -> bool {
+        self.room.is_some()
+    }
+
+    /// An answer to one of a stream's writes came, reporting `room` (the
+    /// answer's flags): `posted` is the write's length if it was posted.
+    pub fn write_answered(&self, room: u32, posted: Option<usize>) {
+        let Some(lock) = &self.room else { return };
+        without_interrupts(|| {
+            let mut state = lock.lock();
+            match posted {
+                Some(len) => state.posted = state.posted.saturating_sub(len),
+                None => state.plain = state.plain.saturating_sub(1),
+            }
+            state.reported = room as usize;
+        });
+    }
+
     /// The answer to one of its writes came: `Ok(n)` of `len` bytes
     /// written, or an error. Returns the failure to log, if it failed.
     fn finish(&self, outcome: Result<usize, Error>, len: usize) -> Option<Error> {
@@ -83,10 +156,11 @@ pub struct PostedWrites {
 }
 
 impl PostedWrites {
-    /// The daemon opened `handle` with posted writes.
-    pub fn enable(&self, handle: usize) {
+    /// The daemon opened `handle` with posted writes: within the room it
+    /// reports if `stream`.
+    pub fn enable(&self, handle: usize, stream: bool) {
         self.used.store(true, Ordering::Relaxed);
-        without_interrupts(|| self.handles.lock().insert(handle, Arc::new(Posted::default())));
+        without_interrupts(|| self.handles.lock().insert(handle, Arc::new(Posted::new(stream))));
     }
 
     /// `handle` closed: its record goes (posted calls still hold theirs).
@@ -111,37 +185,84 @@ impl PostedWrites {
     }
 
     /// Before a write on `handle`: the failure to report first, if one
-    /// waits (taken); else, if `small` and the handle posts its writes
-    /// and the bounds allow one more, the room for it, taken: its record,
-    /// to go with the call (and back to [`Self::finish`] or
-    /// [`Self::unpost`]). One look-up for both.
+    /// waits (taken); else how the write goes: for a file's handle, if
+    /// `small` and the bounds allow one more, posted, the room for it
+    /// taken (its record goes with the call, and back to [`Self::finish`]
+    /// or [`Self::unpost`]). One look-up for all of it.
     #[inline]
-    pub fn before_write(&self, handle: usize, small: bool) -> Result<Option<Arc<Posted>>, Error> {
+    pub fn before_write(&self, handle: usize, small: bool) -> Result<Write, Error> {
         if !self.used.load(Ordering::Relaxed) {
-            return Ok(None);
+            return Ok(Write::Plain);
         }
         self.before_posting_write(handle, small)
     }
 
     /// [`Self::before_write`] on a scheme some handle of which posts.
     #[inline(never)]
-    fn before_posting_write(&self, handle: usize, small: bool) -> Result<Option<Arc<Posted>>, Error> {
-        let Some(posted) = self.record(handle) else { return Ok(None) };
+    fn before_posting_write(&self, handle: usize, small: bool) -> Result<Write, Error> {
+        let Some(posted) = self.record(handle) else { return Ok(Write::Plain) };
         if let Some(err) = posted.take_failure() {
             return Err(err);
         }
-        if !small {
-            return Ok(None);
+        if posted.is_stream() {
+            return Ok(Write::Stream(posted));
         }
+        if !small || !self.reserve(&posted) {
+            return Ok(Write::Plain);
+        }
+        Ok(Write::Post(posted))
+    }
+
+    /// One more posted write on `posted`'s handle, if the bounds allow.
+    fn reserve(&self, posted: &Posted) -> bool {
         let taken = posted.out.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < PER_HANDLE).then_some(n + 1));
         if taken.is_err() {
-            return Ok(None);
+            return false;
         }
         if self.out.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < PER_SCHEME).then_some(n + 1)).is_err() {
             posted.out.fetch_sub(1, Ordering::AcqRel);
-            return Ok(None);
+            return false;
         }
-        Ok(Some(posted))
+        true
+    }
+
+    /// A write of `len` bytes on a stream's handle (`stream`, a record of
+    /// [`Write::Stream`]): if it fits the room and the bounds, `queue`
+    /// queues it posted, under the record's lock (`Ok(true)`; its error
+    /// otherwise, the room given back); else it is not posted
+    /// (`Ok(false)`), and counted as a write out that was not posted
+    /// ([`Room::plain`]), which the caller then makes as an ordinary call.
+    pub fn post_within_room(
+        &self,
+        stream: &Posted,
+        len: usize,
+        queue: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let Some(lock) = &stream.room else { return Ok(false) };
+        without_interrupts(|| {
+            let mut room = lock.lock();
+            if len == 0 || len > INLINE_MAX || !room.fits(len) || !self.reserve(stream) {
+                room.plain += 1;
+                return Ok(false);
+            }
+            room.posted += len;
+            queue().inspect_err(|_| {
+                room.posted -= len;
+                self.unpost(stream);
+            })?;
+            Ok(true)
+        })
+    }
+
+    /// A write [`Self::post_within_room`] did not post (and counted as
+    /// out) that never reached the daemon.
+    pub fn plain_write_not_sent(&self, stream: &Posted) {
+        if let Some(lock) = &stream.room {
+            without_interrupts(|| {
+                let mut room = lock.lock();
+                room.plain = room.plain.saturating_sub(1);
+            });
+        }
     }
 
     /// A reservation whose call never went out (the daemon is gone, or

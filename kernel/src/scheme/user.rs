@@ -41,15 +41,15 @@ use smallvec::SmallVec;
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{
-    INLINE_MAX, Kind, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response,
-    TAKES_CHAINS,
+    INLINE_MAX, Kind, OPEN_POSTED_WITHIN_ROOM, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE,
+    RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
 };
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
-use super::posted_writes::{Posted, PostedWrites};
+use super::posted_writes::{Posted, PostedWrites, Write};
 use super::read_ahead::{self, Plan, ReadAhead};
 use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
@@ -186,6 +186,9 @@ struct Call {
     /// A posted write's handle record: its answer goes there, nobody
     /// waits for it ([`super::posted_writes`]).
     posted: Option<Arc<Posted>>,
+    /// A write's on a stream's handle, posted or not: its answer reports
+    /// the daemon's room there ([`Posted::write_answered`]).
+    room: Option<Arc<Posted>>,
 }
 
 impl Call {
@@ -219,6 +222,7 @@ impl Call {
             cancelled: AtomicBool::new(false),
             chain: None,
             posted: None,
+            room: None,
         }
     }
 }
@@ -567,6 +571,7 @@ impl UserScheme {
         let Some(slot) = Arc::get_mut(&mut call) else { return };
         slot.chain = None;
         slot.posted = None;
+        slot.room = None;
         let idle = slot.lend.is_none()
             && slot.target.is_none()
             && !slot.inline.spilled()
@@ -593,6 +598,13 @@ impl UserScheme {
     /// answer); its `caller` is the current thread.
     fn call_shared(&self, call: &Arc<Call>) -> Result<Answer, Error> {
         self.submit(call.clone())?;
+        self.await_answer(call)
+    }
+
+    /// The rest of [`Self::call_shared`]: `call` is queued; sleep until it
+    /// is answered.
+    #[inline]
+    fn await_answer(&self, call: &Arc<Call>) -> Result<Answer, Error> {
         let outcome = match wait_queue::wait_alone(|| call.outcome.lock().is_some()) {
             Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO))),
             Err(err) => {
@@ -819,6 +831,12 @@ impl UserScheme {
         data: Inline,
     ) -> Result<Result<Result<Answer, Error>, Error>, Garbage> {
         let request = &call.request;
+        if let Some(stream) = &call.room {
+            // Any answer ends a stream's write; a success or an error
+            // carries the daemon's room.
+            let room = if matches!(response.kind, Kind::Value | Kind::Error) { response.flags } else { 0 };
+            stream.write_answered(room, call.posted.is_some().then_some(request.len as usize));
+        }
         let value = usize::try_from(response.value).map_err(|_| Garbage::invalid("value out of range"))?;
         match response.kind {
             Kind::Error => Ok(Ok(Err(answered_errno(value)?))),
@@ -863,8 +881,9 @@ impl UserScheme {
                 }
                 match request.op {
                     Op::Open => self.opened_with(value, response.flags),
-                    // A dup's handle is plain, whatever the daemon says.
-                    Op::Dup => self.opened_with(value, 0),
+                    // A dup's handle is read and written as it comes,
+                    // unless it is a stream's (an accepted connection).
+                    Op::Dup => self.opened_with(value, response.flags & OPEN_POSTED_WITHIN_ROOM),
                     _ => {}
                 }
                 Ok(data.to_data().map(|bytes| Ok(Answer::Value(value, bytes))))
@@ -938,7 +957,9 @@ impl UserScheme {
             self.ahead.forget(handle);
         }
         if flags & OPEN_POSTED_WRITES != 0 {
-            self.posted.enable(handle);
+            self.posted.enable(handle, false);
+        } else if flags & OPEN_POSTED_WITHIN_ROOM != 0 {
+            self.posted.enable(handle, true);
         } else {
             self.posted.forget(handle);
         }
@@ -971,6 +992,53 @@ impl UserScheme {
             self.ahead.changed();
         }
         Ok(len)
+    }
+
+    /// A write on a stream's handle ([`super::posted_writes`]): posted if
+    /// it fits the room the daemon reported, else an ordinary call whose
+    /// answer reports the room again.
+    fn stream_write(&self, handle: usize, buf: UserIn, flags: usize, stream: Arc<Posted>) -> Result<usize, Error> {
+        self.settle(handle)?;
+        let len = buf.len();
+        let mut input = if len <= INLINE_MAX { Some(Inline::User(buf).to_data()?) } else { None };
+        let posted = self.posted.post_within_room(&stream, len, || {
+            let input = input.take().unwrap_or_else(Data::new);
+            let request = self.inline_request(Op::Write, handle, flags, input.len());
+            self.submit(self.call_for(request, None, |call| {
+                call.inline = input;
+                call.posted = Some(stream.clone());
+                call.room = Some(stream.clone());
+            }))
+        })?;
+        if posted {
+            return Ok(len);
+        }
+        // Counted as a write out that was not posted until its answer.
+        let call = match input {
+            Some(input) => {
+                let request = self.inline_request(Op::Write, handle, flags, input.len());
+                self.new_call(request, |call| {
+                    call.inline = input;
+                    call.room = Some(stream.clone());
+                })
+            }
+            None => {
+                let buf = buf.prefix(len.min(LEND_MAX));
+                let lend = Lend::new(buf.addr(), buf.len(), Some(buf)).inspect_err(|_| {
+                    self.posted.plain_write_not_sent(&stream);
+                })?;
+                let mut call = self.lent_call(Op::Write, handle, lend, flags);
+                call.room = Some(stream.clone());
+                Arc::new(call)
+            }
+        };
+        if let Err(err) = self.submit(call.clone()) {
+            self.posted.plain_write_not_sent(&stream);
+            return Err(err);
+        }
+        let outcome = self.await_answer(&call);
+        self.keep(call);
+        outcome?.value()
     }
 
     /// Hand `outcome` to the caller of `call` (or discard it if the caller
@@ -1570,7 +1638,11 @@ impl KernelScheme for UserScheme {
     /// calls.
     fn write_read_user(&self, handle: usize, out: UserIn, buf: UserOut, flags: usize) -> Result<usize, Error> {
         self.settle(handle)?;
-        if out.is_empty() || buf.is_empty() || out.len() > INLINE_MAX || buf.len() > INLINE_MAX {
+        // A stream whose writes post goes the two-call way: its write's
+        // answer tells the daemon's room (and a posted write's failure is
+        // reported by it, as by any write).
+        let stream = matches!(self.posted.before_write(handle, false)?, Write::Stream(_));
+        if stream || out.is_empty() || buf.is_empty() || out.len() > INLINE_MAX || buf.len() > INLINE_MAX {
             return super::write_then_read(
                 out.len(),
                 buf.len(),
@@ -1586,12 +1658,16 @@ impl KernelScheme for UserScheme {
     }
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
-        if let Some(posted) = self.posted.before_write(handle, !buf.is_empty() && buf.len() <= INLINE_MAX)? {
-            if let Err(err) = self.settle(handle) {
-                self.posted.unpost(&posted);
-                return Err(err);
+        match self.posted.before_write(handle, !buf.is_empty() && buf.len() <= INLINE_MAX)? {
+            Write::Plain => {}
+            Write::Post(posted) => {
+                if let Err(err) = self.settle(handle) {
+                    self.posted.unpost(&posted);
+                    return Err(err);
+                }
+                return self.post_write(handle, buf, flags, posted);
             }
-            return self.post_write(handle, buf, flags, posted);
+            Write::Stream(stream) => return self.stream_write(handle, buf, flags, stream),
         }
         self.settle(handle)?;
         if buf.len() <= INLINE_MAX {

@@ -54,6 +54,17 @@ pub const OPEN_READ_AHEAD: u32 = 1;
 /// reported as `ENOSPC`): a regular file.
 pub const OPEN_POSTED_WRITES: u32 = 2;
 
+/// [`Response::flags`] of an open's or a dup's answer: a stream's handle
+/// (a socket), whose small writes the kernel may post within the room the
+/// daemon reports (docs/architecture.md §3.13). Every answer to a write on
+/// the handle, success or error, carries in its `flags` the daemon's room:
+/// how many bytes more it would take whole, without parking, at that
+/// point ([`Response::written`]). The daemon promises that it answers the
+/// handle's calls in the order they came and takes a write whole when it
+/// fits the room it last reported less the bytes written since; a write
+/// that fails (the connection reset) is reported on the next write.
+pub const OPEN_POSTED_WITHIN_ROOM: u32 = 4;
+
 /// [`Response::flags`] of a [`Kind::Takes`] message: the daemon takes
 /// [`Op::Chain`] requests.
 pub const TAKES_CHAINS: u32 = 1;
@@ -297,8 +308,10 @@ pub struct Response {
     /// The request answered.
     pub id: u64,
     pub kind: Kind,
-    /// Event bits for [`Kind::Event`]; [`OPEN_READ_AHEAD`] and
-    /// [`OPEN_POSTED_WRITES`] for an open's [`Kind::Value`].
+    /// Event bits for [`Kind::Event`]; [`OPEN_READ_AHEAD`],
+    /// [`OPEN_POSTED_WRITES`] and [`OPEN_POSTED_WITHIN_ROOM`] for an
+    /// open's [`Kind::Value`]; the room for a write's answer on a stream
+    /// ([`Response::with_room`]).
     pub flags: u32,
     pub value: u64,
     /// Bytes of inline data after the header.
@@ -328,6 +341,20 @@ impl Response {
     /// and whose small writes it may post ([`OPEN_POSTED_WRITES`]).
     pub const fn buffered(id: u64, handle: u64) -> Response {
         Response { id, kind: Kind::Value, flags: OPEN_READ_AHEAD | OPEN_POSTED_WRITES, value: handle, len: 0 }
+    }
+
+    /// The answer to an open or a dup: `handle`, a stream's, whose small
+    /// writes the kernel may post within the room the daemon reports
+    /// ([`OPEN_POSTED_WITHIN_ROOM`]).
+    pub const fn stream(id: u64, handle: u64) -> Response {
+        Response { id, kind: Kind::Value, flags: OPEN_POSTED_WITHIN_ROOM, value: handle, len: 0 }
+    }
+
+    /// This answer to a write, with the daemon's room after it (how many
+    /// bytes more it would take whole now; [`OPEN_POSTED_WITHIN_ROOM`]),
+    /// saturated at `u32::MAX`.
+    pub fn with_room(self, room: usize) -> Response {
+        Response { flags: u32::try_from(room).unwrap_or(u32::MAX), ..self }
     }
 
     /// A success carrying `len` bytes of data right after the header.

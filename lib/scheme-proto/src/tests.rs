@@ -79,6 +79,8 @@ fn responses_round_trip() {
         Response::event(6, 1),
         Response::read_ahead(7, 12),
         Response::buffered(7, 13),
+        Response::stream(7, 14),
+        Response::value(9, 100).with_room(4096),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
         Response { id: 0, kind: Kind::Takes, flags: TAKES_CHAINS, value: 0, len: 0 },
     ] {
@@ -94,6 +96,15 @@ fn responses_round_trip() {
     // One whose small writes the kernel may also post: both flags.
     let (opened, _) = Response::decode(&Response::buffered(7, 13).encode()).unwrap();
     assert_eq!((opened.value, opened.flags), (13, OPEN_READ_AHEAD | OPEN_POSTED_WRITES));
+    // A stream's: posted within the room its writes' answers report,
+    // never read ahead.
+    let (opened, _) = Response::decode(&Response::stream(7, 14).encode()).unwrap();
+    assert_eq!((opened.value, opened.flags), (14, OPEN_POSTED_WITHIN_ROOM));
+    let (written, _) = Response::decode(&Response::value(9, 100).with_room(70_000).encode()).unwrap();
+    assert_eq!((written.value, written.flags), (100, 70_000));
+    // A room past what the field holds is the most it holds.
+    assert_eq!(Response::value(9, 1).with_room(usize::MAX).flags, u32::MAX);
+    assert_eq!(Response::error(9, 32).with_room(10).flags, 10);
 }
 
 #[test]

@@ -106,6 +106,14 @@ pub enum Opened {
     /// of a write or fail it (`Server` takes requests in the order they
     /// come, so a write it never parks is answered before any later call).
     Buffered(usize),
+    /// A stream's handle (a socket), from an open or a dup: the kernel
+    /// posts its small writes within the room [`Scheme::write_room`]
+    /// reports after each of its writes (`scheme_proto::
+    /// OPEN_POSTED_WITHIN_ROOM`, docs/architecture.md §3.13). The scheme
+    /// must take a write whole when it fits the room last reported less
+    /// what was written since, and may fail it (a reset connection: the
+    /// caller hears of it on its next write).
+    Stream(usize),
 }
 
 /// A scheme, as a daemon implements it. Handles are yours to choose; the
@@ -151,6 +159,14 @@ pub trait Scheme {
     fn dup(&mut self, handle: usize, name: &[u8], caller: &Caller) -> Result<Opened> {
         let _ = (handle, name, caller);
         Err(Error::new(EINVAL))
+    }
+    /// How many bytes more a write on `handle` would take whole now,
+    /// without parking (its send buffer's free space): sent with every
+    /// answer to a write, and what the kernel may post on an
+    /// [`Opened::Stream`] handle. Only such a handle's matters.
+    fn write_room(&mut self, handle: usize) -> usize {
+        let _ = handle;
+        0
     }
     /// Which of `interest` are ready now (later changes: [`Scheme::drain_events`]).
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
@@ -488,7 +504,12 @@ impl<S: Scheme> Server<S> {
             },
             (None, Op::Write) => {
                 let input = incoming.input();
-                self.scheme.write(handle, input, flags).map(|n| Response::value(id, n as u64))
+                match self.scheme.write(handle, input, flags) {
+                    Ok(n) => Ok(Response::value(id, n as u64).with_room(self.scheme.write_room(handle))),
+                    // Parked: its answer comes (with the room) when retried.
+                    Err(err) if err.errno == EAGAIN && !incoming.nonblocking() => Err(err),
+                    Err(err) => Ok(Response::error(id, err.errno).with_room(self.scheme.write_room(handle))),
+                }
             }
             (None, Op::Seek) => self.scheme.seek(handle, request.arg as i64 as isize, flags).map(|at| value(id, at)),
             (None, Op::Fstat) => {
@@ -772,6 +793,7 @@ fn answer_opened(id: u64, opened: Opened) -> Response {
         Opened::Fd(fd) => Response::fd(id, fd),
         Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
         Opened::Buffered(handle) => Response::buffered(id, handle as u64),
+        Opened::Stream(handle) => Response::stream(id, handle as u64),
     }
 }
 

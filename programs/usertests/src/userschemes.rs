@@ -34,6 +34,11 @@ use crate::support::{
 /// - `posted`: a file whose small writes the kernel posts
 ///   (`Opened::Buffered`); a write that starts with `fail!` fails with
 ///   `ENOSPC`, one that starts with `short!` writes only its first half;
+/// - `stream` (or `dup(fd, "stream")`): a socket-like stream whose small
+///   writes the kernel posts within the room reported (`Opened::Stream`):
+///   writes fill a buffer of [`STREAM_ROOM`] bytes (a short write when
+///   less is free, `EAGAIN` when none is), reads drain it; a write that
+///   starts with `fail!` fails with `ECONNRESET`;
 /// - anything else: a file whose contents start as the path.
 struct Store {
     /// A page shared with callers that fmap a `shm` handle.
@@ -46,7 +51,18 @@ struct Store {
     closed: usize,
 }
 
+/// The buffer of a `stream` handle of [`Store`].
+const STREAM_ROOM: usize = 1000;
+
 impl Store {
+    /// A new handle for `path`.
+    fn insert(&mut self, path: &str) -> usize {
+        self.next += 1;
+        let start = if path == "stream" { Vec::new() } else { path.as_bytes().to_vec() };
+        self.handles.insert(self.next, (String::from(path), start, 0));
+        self.next
+    }
+
     fn new() -> Store {
         Store {
             shm: None,
@@ -70,9 +86,12 @@ impl Store {
 
 impl Scheme for Store {
     fn open(&mut self, path: &str, _flags: usize, _caller: &Caller) -> scheme::Result<Opened> {
-        self.next += 1;
-        self.handles.insert(self.next, (String::from(path), path.as_bytes().to_vec(), 0));
-        Ok(if path == "posted" { Opened::Buffered(self.next) } else { Opened::Handle(self.next) })
+        let handle = self.insert(path);
+        Ok(match path {
+            "posted" => Opened::Buffered(handle),
+            "stream" => Opened::Stream(handle),
+            _ => Opened::Handle(handle),
+        })
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> scheme::Result<usize> {
@@ -88,6 +107,12 @@ impl Scheme for Store {
             return Ok(n);
         }
         let (path, data, offset) = self.get(handle)?;
+        if path == "stream" {
+            let n = buf.len().min(data.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            data.drain(..n);
+            return if n == 0 { Err(rt::Error::new(sc::EAGAIN)) } else { Ok(n) };
+        }
         if path == "park" {
             if self.queue.is_empty() {
                 return Err(rt::Error::new(sc::EAGAIN));
@@ -117,6 +142,15 @@ impl Scheme for Store {
                 Ok(buf.len())
             }
             "probe" => Ok(rt::testing::peek(last_lent) as usize),
+            "stream" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ECONNRESET)),
+            "stream" => {
+                let n = buf.len().min(STREAM_ROOM - data.len());
+                if n == 0 && !buf.is_empty() {
+                    return Err(rt::Error::new(sc::EAGAIN));
+                }
+                data.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
             "posted" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ENOSPC)),
             "posted" if buf.starts_with(b"short!") => {
                 let half = buf.len() / 2;
@@ -164,6 +198,13 @@ impl Scheme for Store {
         self.get(handle).map(drop)
     }
 
+    fn write_room(&mut self, handle: usize) -> usize {
+        match self.get(handle) {
+            Ok((path, data, _)) if path == "stream" => STREAM_ROOM - data.len(),
+            _ => 0,
+        }
+    }
+
     fn fpath(&mut self, handle: usize) -> scheme::Result<String> {
         Ok(self.get(handle)?.0.clone())
     }
@@ -177,6 +218,7 @@ impl Scheme for Store {
     fn dup(&mut self, _handle: usize, name: &[u8], _caller: &Caller) -> scheme::Result<Opened> {
         match name {
             b"fd" => Ok(Opened::Fd(rt::sys::open(crate::support::SELF, sc::O_RDONLY)?)),
+            b"stream" => Ok(Opened::Stream(self.insert("stream"))),
             _ => Err(rt::Error::new(sc::EINVAL)),
         }
     }
@@ -672,5 +714,68 @@ pub fn posted_writes_keep_order_and_report_failures() -> Outcome {
     Ok(String::from(
         "40 small writes posted (16 at a time) and found in order by fstat and read; a failed and a short one \
          reported once, by fsync or the next write",
+    ))
+}
+
+/// A stream's small writes (`Opened::Stream`, a socket's) are posted only
+/// within the room its daemon reported, less what was posted since
+/// (docs/architecture.md §3.13): a failing write within it is told it went
+/// well and reported by the next write or `fsync`; one past it is a call
+/// of its own, answered with its own error or short count; the bytes
+/// arrive in order. A handle from a dup (an accepted connection) posts too.
+pub fn stream_writes_post_within_the_room() -> Outcome {
+    let name = unique("ut-stream");
+    let _daemon = Daemon::start(&name)?;
+    let opened = open(&format!("{name}:stream"), O_RDWR | O_NONBLOCK)?;
+    let derived = ok("dup(fd, \"stream\")", opened.derive("stream"))?;
+    ok("O_NONBLOCK on the dup", derived.set_nonblocking(true))?;
+    for (what, file) in [("opened", &opened), ("dup", &derived)] {
+        let fd = file.fd();
+        // No room known yet: the first write is a call, its failure its own.
+        expect_err(&format!("{what}: the first write, failing"), rt::sys::write(fd, b"fail! first"), sc::ECONNRESET)?;
+        // Its answer told the room (1,000): a failing write is posted now,
+        // told it went well, and the next write reports it, once (once a
+        // call answered after it, `fstat`, is back).
+        let n = ok("a failing write within the room", rt::sys::write(fd, b"fail! posted"))?;
+        ensure!(n == 12, "{what}: a failing write within the room was not posted (it took {n})");
+        ok("fstat", file.stat())?;
+        expect_err("the write after it", rt::sys::write(fd, b"lost"), sc::ECONNRESET)?;
+        let mut model = Vec::new();
+        for i in 0..3u8 {
+            let chunk = vec![b'a' + i; 300];
+            let n = ok("a write within the room", rt::sys::write(fd, &chunk))?;
+            ensure!(n == 300, "{what}: write {i} took {n} of 300");
+            model.extend_from_slice(&chunk);
+        }
+        // 900 bytes posted of 1,000: a failing write of 205 is past the
+        // room, so it is a call and fails itself.
+        let mut past = b"fail!".to_vec();
+        past.resize(205, b'x');
+        expect_err(&format!("{what}: a failing write past the room"), rt::sys::write(fd, &past), sc::ECONNRESET)?;
+        // It told the room left (100): a write of 300 is a call too, and
+        // short, as a full socket's is.
+        let n = ok("a write past the room", rt::sys::write(fd, &[b'd'; 300]))?;
+        ensure!(n == 100, "{what}: a write past the room took {n}, not the 100 bytes left");
+        model.extend_from_slice(&[b'd'; 100]);
+        expect_err("a write with no room", rt::sys::write(fd, b"full"), sc::EAGAIN)?;
+        let mut back = vec![0u8; 2 * STREAM_ROOM];
+        let n = ok("read", rt::sys::read(fd, &mut back))?;
+        ensure!(
+            back[..n] == model[..],
+            "{what}: read {n} bytes, not the {} written in order (first {:?})",
+            model.len(),
+            &back[..n.min(8)]
+        );
+        // The room read freed is known from the next write's answer on.
+        ok("a write after the read", rt::sys::write(fd, b"again"))?;
+        let n = ok("a failing write within the room again", rt::sys::write(fd, b"fail! later"))?;
+        ensure!(n == 11, "{what}: the failing write after the read was not posted (it took {n})");
+        expect_err("fsync after it", file.sync(), sc::ECONNRESET)?;
+        ok("a second fsync", file.sync())?;
+    }
+    Ok(String::from(
+        "opened and dup'ed streams: writes posted within the 1,000 bytes of room reported, a failing one \
+         reported by the next write or fsync; past the room a call (its own error, a short count, EAGAIN); \
+         900 + 100 bytes read back in order",
     ))
 }

@@ -213,7 +213,9 @@ impl Scheme for Tcp {
                 },
             }
         };
-        Ok(Opened::Handle(self.handles.insert(Handle { conn, told: EventFlags::empty() })))
+        let stream = matches!(conn, Conn::Resolving { .. } | Conn::Stream { .. });
+        let handle = self.handles.insert(Handle { conn, told: EventFlags::empty() });
+        Ok(if stream { Opened::Stream(handle) } else { Opened::Handle(handle) })
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -275,6 +277,24 @@ impl Scheme for Tcp {
         }
     }
 
+    /// The send buffer's free space while the connection may send: what
+    /// the kernel may post (`Opened::Stream`), all of which [`Self::write`]
+    /// takes whole. None before the handshake, or once sending is shut.
+    fn write_room(&mut self, handle: usize) -> usize {
+        let mut stack = self.stack.borrow_mut();
+        let Ok(h) = self.handles.get(handle) else { return 0 };
+        match h.conn {
+            Conn::Stream { sock, .. } => {
+                let s = stack.tcp(sock);
+                match s.state() {
+                    State::Established | State::CloseWait if s.may_send() => s.send_capacity() - s.send_queue(),
+                    _ => 0,
+                }
+            }
+            _ => 0,
+        }
+    }
+
     fn fsync(&mut self, handle: usize) -> Result<()> {
         self.progress(handle)?;
         let mut stack = self.stack.borrow_mut();
@@ -315,7 +335,7 @@ impl Scheme for Tcp {
         h.told.remove(EventFlags::EVENT_READ);
         let sock = self.stack.borrow_mut().accept(port).ok_or(err(EAGAIN))?;
         let conn = Conn::Stream { sock, since: now(), made: true, peer_done: false };
-        Ok(Opened::Handle(self.handles.insert(Handle { conn, told: EventFlags::empty() })))
+        Ok(Opened::Stream(self.handles.insert(Handle { conn, told: EventFlags::empty() })))
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
