@@ -28,8 +28,9 @@
 //!   whole now (its room); the kernel posts a write only within the room
 //!   less what it posted since ([`Room`]), and only while no write of the
 //!   handle that was not posted is out (its bytes are not counted in the
-//!   room it left). A handle starts with no room: its first write is an
-//!   ordinary call, whose answer says what follows may be posted.
+//!   room it left). A handle starts with the room its open's (or dup's)
+//!   answer gave, and an event that tells it ready for writing tells
+//!   its room too ([`PostedWrites::room_told`]).
 //!
 //! May touch: its own counters and table, never while a caller waits.
 
@@ -98,8 +99,9 @@ pub enum Write {
 }
 
 impl Posted {
-    fn new(stream: bool) -> Posted {
-        Posted { room: stream.then(Default::default), ..Default::default() }
+    fn new(stream: Option<usize>) -> Posted {
+        let room = stream.map(|reported| Mutex::new(Room { reported, ..Room::default() }));
+        Posted { room, ..Default::default() }
     }
 
     /// Whether it is a stream's record.
@@ -157,8 +159,8 @@ pub struct PostedWrites {
 
 impl PostedWrites {
     /// The daemon opened `handle` with posted writes: within the room it
-    /// reports if `stream`.
-    pub fn enable(&self, handle: usize, stream: bool) {
+    /// reports if `stream` is `Some`, starting with that room.
+    pub fn enable(&self, handle: usize, stream: Option<usize>) {
         self.used.store(true, Ordering::Relaxed);
         without_interrupts(|| self.handles.lock().insert(handle, Arc::new(Posted::new(stream))));
     }
@@ -252,6 +254,25 @@ impl PostedWrites {
             })?;
             Ok(true)
         })
+    }
+
+    /// The daemon told that `handle`, ready for writing, has `room`
+    /// (an event's, [`scheme_proto::Response::event_with_room`]). Like a
+    /// write's answer it comes in order with the answers, so the room is
+    /// less what was posted and not answered yet; it counts only while
+    /// no unposted write is out (whose answer will tell the room after it).
+    pub fn room_told(&self, handle: usize, room: u64) {
+        if !self.used.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(posted) = self.record(handle) else { return };
+        let Some(lock) = &posted.room else { return };
+        without_interrupts(|| {
+            let mut state = lock.lock();
+            if state.plain == 0 {
+                state.reported = usize::try_from(room).unwrap_or(usize::MAX);
+            }
+        });
     }
 
     /// A write [`Self::post_within_room`] did not post (and counted as

@@ -784,6 +784,9 @@ impl UserScheme {
             }
             Kind::Event => {
                 let flags = EventFlags::from_bits_truncate(response.flags as usize);
+                if flags.contains(EventFlags::EVENT_WRITE) {
+                    self.posted.room_told(response.value as usize, response.id);
+                }
                 event::trigger(key_of(self), response.value as usize, flags);
                 return Ok(written);
             }
@@ -883,7 +886,10 @@ impl UserScheme {
                     Op::Open => self.opened_with(value, response.flags),
                     // A dup's handle is read and written as it comes,
                     // unless it is a stream's (an accepted connection).
-                    Op::Dup => self.opened_with(value, response.flags & OPEN_POSTED_WITHIN_ROOM),
+                    Op::Dup if response.flags & OPEN_POSTED_WITHIN_ROOM != 0 => {
+                        self.opened_with(value, response.flags & !(OPEN_READ_AHEAD | OPEN_POSTED_WRITES))
+                    }
+                    Op::Dup => self.opened_with(value, 0),
                     _ => {}
                 }
                 Ok(data.to_data().map(|bytes| Ok(Answer::Value(value, bytes))))
@@ -957,9 +963,9 @@ impl UserScheme {
             self.ahead.forget(handle);
         }
         if flags & OPEN_POSTED_WRITES != 0 {
-            self.posted.enable(handle, false);
+            self.posted.enable(handle, None);
         } else if flags & OPEN_POSTED_WITHIN_ROOM != 0 {
-            self.posted.enable(handle, true);
+            self.posted.enable(handle, Some(scheme_proto::open_room(flags)));
         } else {
             self.posted.forget(handle);
         }

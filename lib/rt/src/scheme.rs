@@ -185,9 +185,10 @@ impl Socket {
     }
 
     /// Tell the kernel `handle` became ready for `events` (for callers
-    /// watching it through `event:`).
-    pub fn notify(&self, handle: usize, events: EventFlags) -> Result<()> {
-        let message = Response::event(handle as u64, events.bits() as u32).encode();
+    /// watching it through `event:`); `room` is a stream's room when
+    /// `events` has writing (`Response::event_with_room`), else 0.
+    pub fn notify(&self, handle: usize, events: EventFlags, room: usize) -> Result<()> {
+        let message = Response::event_with_room(handle as u64, events.bits() as u32, room).encode();
         sys::write(self.file.fd(), &message).map(drop)
     }
 

@@ -63,7 +63,18 @@ pub const OPEN_POSTED_WRITES: u32 = 2;
 /// handle's calls in the order they came and takes a write whole when it
 /// fits the room it last reported less the bytes written since; a write
 /// that fails (the connection reset) is reported on the next write.
+/// The answer's flags from bit [`OPEN_ROOM_SHIFT`] up are the handle's
+/// room when it was opened ([`open_room`]).
 pub const OPEN_POSTED_WITHIN_ROOM: u32 = 4;
+
+/// Where a stream's room at its open starts in the flags of the open's
+/// (or dup's) answer: 24 bits of bytes, saturated ([`Response::stream`]).
+pub const OPEN_ROOM_SHIFT: u32 = 8;
+
+/// The room a stream's open (or dup) answer's `flags` carry.
+pub const fn open_room(flags: u32) -> usize {
+    (flags >> OPEN_ROOM_SHIFT) as usize
+}
 
 /// [`Response::flags`] of a [`Kind::Takes`] message: the daemon takes
 /// [`Op::Chain`] requests.
@@ -292,7 +303,10 @@ pub enum Kind {
     /// the result of an open or dup (it leaves the daemon's table).
     Fd = 2,
     /// Not an answer: handle `value` became ready for the event bits in
-    /// `flags` (the `id` is ignored).
+    /// `flags`. The `id` is the handle's room when it is a stream's
+    /// ([`OPEN_POSTED_WITHIN_ROOM`]) told ready for writing, as a write's
+    /// answer carries it ([`Response::event_with_room`]); otherwise it is
+    /// ignored.
     Event = 3,
     /// Not an answer: park nothing, just a no-op the kernel accepts (a
     /// keep-alive for tests of the socket).
@@ -345,9 +359,12 @@ impl Response {
 
     /// The answer to an open or a dup: `handle`, a stream's, whose small
     /// writes the kernel may post within the room the daemon reports
-    /// ([`OPEN_POSTED_WITHIN_ROOM`]).
-    pub const fn stream(id: u64, handle: u64) -> Response {
-        Response { id, kind: Kind::Value, flags: OPEN_POSTED_WITHIN_ROOM, value: handle, len: 0 }
+    /// ([`OPEN_POSTED_WITHIN_ROOM`]), `room` now (saturated at 24 bits).
+    pub const fn stream(id: u64, handle: u64, room: usize) -> Response {
+        let max = (u32::MAX >> OPEN_ROOM_SHIFT) as usize;
+        let room = if room > max { max } else { room };
+        let flags = OPEN_POSTED_WITHIN_ROOM | ((room as u32) << OPEN_ROOM_SHIFT);
+        Response { id, kind: Kind::Value, flags, value: handle, len: 0 }
     }
 
     /// This answer to a write, with the daemon's room after it (how many
@@ -365,6 +382,13 @@ impl Response {
     /// Tell the kernel that `handle` is ready for `events`.
     pub const fn event(handle: u64, events: u32) -> Response {
         Response { id: 0, kind: Kind::Event, flags: events, value: handle, len: 0 }
+    }
+
+    /// [`Response::event`], with the room of a stream's handle that is
+    /// ready for writing ([`OPEN_POSTED_WITHIN_ROOM`]): the kernel may post
+    /// that much more on it, less what it posted and was not answered.
+    pub const fn event_with_room(handle: u64, events: u32, room: usize) -> Response {
+        Response { id: room as u64, kind: Kind::Event, flags: events, value: handle, len: 0 }
     }
 
     pub fn encode(&self) -> [u8; RESPONSE_SIZE] {

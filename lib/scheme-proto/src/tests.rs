@@ -77,9 +77,11 @@ fn responses_round_trip() {
         Response::error(4, 2),
         Response::fd(5, 9),
         Response::event(6, 1),
+        Response::event_with_room(6, 2, 30_000),
         Response::read_ahead(7, 12),
         Response::buffered(7, 13),
-        Response::stream(7, 14),
+        Response::stream(7, 14, 0),
+        Response::stream(7, 15, 32 * 1024),
         Response::value(9, 100).with_room(4096),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
         Response { id: 0, kind: Kind::Takes, flags: TAKES_CHAINS, value: 0, len: 0 },
@@ -98,8 +100,12 @@ fn responses_round_trip() {
     assert_eq!((opened.value, opened.flags), (13, OPEN_READ_AHEAD | OPEN_POSTED_WRITES));
     // A stream's: posted within the room its writes' answers report,
     // never read ahead.
-    let (opened, _) = Response::decode(&Response::stream(7, 14).encode()).unwrap();
+    let (opened, _) = Response::decode(&Response::stream(7, 14, 0).encode()).unwrap();
     assert_eq!((opened.value, opened.flags), (14, OPEN_POSTED_WITHIN_ROOM));
+    // With its room at the open, above the flag bits; saturated.
+    let (opened, _) = Response::decode(&Response::stream(7, 15, 32 * 1024).encode()).unwrap();
+    assert_eq!((opened.flags & 0xff, open_room(opened.flags)), (OPEN_POSTED_WITHIN_ROOM, 32 * 1024));
+    assert_eq!(open_room(Response::stream(7, 15, usize::MAX).flags), (1 << 24) - 1);
     let (written, _) = Response::decode(&Response::value(9, 100).with_room(70_000).encode()).unwrap();
     assert_eq!((written.value, written.flags), (100, 70_000));
     // A room past what the field holds is the most it holds.

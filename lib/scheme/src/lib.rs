@@ -237,6 +237,18 @@ pub fn serve<S: Scheme>(name: &str, scheme: S) -> Result<()> {
 }
 
 impl<S: Scheme> Server<S> {
+    /// The answer to an open or a dup that gave `opened` (a stream's with
+    /// its room now, so that its first writes may be posted).
+    fn answer_opened(&mut self, id: u64, opened: Opened) -> Response {
+        match opened {
+            Opened::Handle(handle) => value(id, handle),
+            Opened::Fd(fd) => Response::fd(id, fd),
+            Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
+            Opened::Buffered(handle) => Response::buffered(id, handle as u64),
+            Opened::Stream(handle) => Response::stream(id, handle as u64, self.scheme.write_room(handle)),
+        }
+    }
+
     /// Register `name:` for `scheme` (root only; `EEXIST` if taken).
     /// The server takes chains (`Op::Chain`): the kernel may send an open
     /// and the calls after it as one request ([`Server::chain`]).
@@ -431,7 +443,10 @@ impl<S: Scheme> Server<S> {
     fn flush_events(&mut self) -> Result<()> {
         self.scheme.drain_events(&mut self.events);
         for (handle, flags) in self.events.drain(..) {
-            self.socket.notify(handle, flags)?;
+            // A stream's room goes with its readiness for writing (what
+            // the kernel may post on it from then on).
+            let room = if flags.contains(EventFlags::EVENT_WRITE) { self.scheme.write_room(handle) } else { 0 };
+            self.socket.notify(handle, flags, room)?;
         }
         Ok(())
     }
@@ -480,10 +495,10 @@ impl<S: Scheme> Server<S> {
             (Some(err), _) => Err(err),
             (None, Op::Open) => text(incoming.input())
                 .and_then(|path| self.scheme.open(&path, flags, &caller))
-                .map(|opened| answer_opened(id, opened)),
+                .map(|opened| self.answer_opened(id, opened)),
             (None, Op::Dup) => {
                 let name = incoming.input().to_vec();
-                self.scheme.dup(handle, &name, &caller).map(|opened| answer_opened(id, opened))
+                self.scheme.dup(handle, &name, &caller).map(|opened| self.answer_opened(id, opened))
             }
             (None, Op::Read) => match incoming.lent_output() {
                 Some(buf) => self.scheme.read(handle, buf, flags).map(|n| Response::value(id, n as u64)),
@@ -643,9 +658,7 @@ impl<S: Scheme> Server<S> {
         let (id, handle) = (request.id, request.handle as usize);
         let mut data = Vec::new();
         let result = match request.op {
-            Op::Dup if !ReadTimeouts::is_setting(handle) => {
-                timeouts.dup(handle).map(|setting| answer_opened(id, Opened::Handle(setting)))
-            }
+            Op::Dup if !ReadTimeouts::is_setting(handle) => timeouts.dup(handle).map(|setting| value(id, setting)),
             Op::Read => match incoming.lent_output() {
                 Some(buf) => timeouts.read(handle, buf).map(|n| Response::value(id, n as u64)),
                 None => {
@@ -689,7 +702,8 @@ impl<S: Scheme> Server<S> {
             _ => return Err(Error::new(EINVAL)),
         };
         let path = core::str::from_utf8(path).map_err(|_| Error::new(EINVAL))?;
-        let opened = answer_opened(0, self.scheme.open(path, open.flags as usize, &caller)?);
+        let opened = self.scheme.open(path, open.flags as usize, &caller)?;
+        let opened = self.answer_opened(0, opened);
         let mut answers = core::mem::take(&mut self.chain_room);
         answers.clear();
         // Room for the head, written last.
@@ -785,16 +799,6 @@ impl ReplyData {
 
 fn value(id: u64, value: usize) -> Response {
     Response::value(id, value as u64)
-}
-
-fn answer_opened(id: u64, opened: Opened) -> Response {
-    match opened {
-        Opened::Handle(handle) => value(id, handle),
-        Opened::Fd(fd) => Response::fd(id, fd),
-        Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
-        Opened::Buffered(handle) => Response::buffered(id, handle as u64),
-        Opened::Stream(handle) => Response::stream(id, handle as u64),
-    }
 }
 
 /// A scheme with a single file, `NAME:` itself, that behaves as a

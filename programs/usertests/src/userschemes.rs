@@ -38,7 +38,8 @@ use crate::support::{
 ///   writes the kernel posts within the room reported (`Opened::Stream`):
 ///   writes fill a buffer of [`STREAM_ROOM`] bytes (a short write when
 ///   less is free, `EAGAIN` when none is), reads drain it; a write that
-///   starts with `fail!` fails with `ECONNRESET`;
+///   starts with `fail!` fails with `ECONNRESET`; a read that frees room
+///   tells the handle ready for writing (with its room);
 /// - anything else: a file whose contents start as the path.
 struct Store {
     /// A page shared with callers that fmap a `shm` handle.
@@ -111,7 +112,11 @@ impl Scheme for Store {
             let n = buf.len().min(data.len());
             buf[..n].copy_from_slice(&data[..n]);
             data.drain(..n);
-            return if n == 0 { Err(rt::Error::new(sc::EAGAIN)) } else { Ok(n) };
+            if n == 0 {
+                return Err(rt::Error::new(sc::EAGAIN));
+            }
+            self.ready.push((handle, EventFlags::EVENT_WRITE));
+            return Ok(n);
         }
         if path == "park" {
             if self.queue.is_empty() {
@@ -731,13 +736,11 @@ pub fn stream_writes_post_within_the_room() -> Outcome {
     ok("O_NONBLOCK on the dup", derived.set_nonblocking(true))?;
     for (what, file) in [("opened", &opened), ("dup", &derived)] {
         let fd = file.fd();
-        // No room known yet: the first write is a call, its failure its own.
-        expect_err(&format!("{what}: the first write, failing"), rt::sys::write(fd, b"fail! first"), sc::ECONNRESET)?;
-        // Its answer told the room (1,000): a failing write is posted now,
-        // told it went well, and the next write reports it, once (once a
-        // call answered after it, `fstat`, is back).
-        let n = ok("a failing write within the room", rt::sys::write(fd, b"fail! posted"))?;
-        ensure!(n == 12, "{what}: a failing write within the room was not posted (it took {n})");
+        // The open's (the dup's) answer told the room (1,000): a failing
+        // write is posted, told it went well, and the next write reports
+        // it, once (once a call answered after it, `fstat`, is back).
+        let n = ok("a failing first write", rt::sys::write(fd, b"fail! first"))?;
+        ensure!(n == 11, "{what}: the room the open told was not used (the first write took {n})");
         ok("fstat", file.stat())?;
         expect_err("the write after it", rt::sys::write(fd, b"lost"), sc::ECONNRESET)?;
         let mut model = Vec::new();
@@ -766,15 +769,16 @@ pub fn stream_writes_post_within_the_room() -> Outcome {
             model.len(),
             &back[..n.min(8)]
         );
-        // The room read freed is known from the next write's answer on.
-        ok("a write after the read", rt::sys::write(fd, b"again"))?;
-        let n = ok("a failing write within the room again", rt::sys::write(fd, b"fail! later"))?;
-        ensure!(n == 11, "{what}: the failing write after the read was not posted (it took {n})");
+        // The read freed room, and the daemon told it (with the handle's
+        // readiness for writing, before the read's answer): posted again.
+        let n = ok("a failing write after the read", rt::sys::write(fd, b"fail! later"))?;
+        ensure!(n == 11, "{what}: the room the event told was not used (the write took {n})");
         expect_err("fsync after it", file.sync(), sc::ECONNRESET)?;
         ok("a second fsync", file.sync())?;
     }
     Ok(String::from(
-        "opened and dup'ed streams: writes posted within the 1,000 bytes of room reported, a failing one \
+        "opened and dup'ed streams: writes posted within the 1,000 bytes of room told (by the open's answer, \
+         a write's, an event), a failing one \
          reported by the next write or fsync; past the room a call (its own error, a short count, EAGAIN); \
          900 + 100 bytes read back in order",
     ))
