@@ -69,7 +69,9 @@ pub struct Posted {
 /// `reported`: the daemon takes `reported - posted` more bytes whole.
 #[derive(Default, Debug)]
 pub struct Room {
-    /// The room the latest answer to one of the handle's writes reported.
+    /// The room told last: by the latest answer to one of the handle's
+    /// writes, by its open's answer, or by an event
+    /// ([`PostedWrites::room_told`]).
     reported: usize,
     /// Bytes of the handle's posted writes not answered yet.
     posted: usize,
@@ -94,7 +96,7 @@ pub enum Write {
     /// Posted, with room taken for it in the handle's record.
     Post(Arc<Posted>),
     /// On a stream's handle, whose record decides under its lock
-    /// ([`PostedWrites::post_within_room`], [`PostedWrites::plain_write`]).
+    /// ([`PostedWrites::post_within_room`]).
     Stream(Arc<Posted>),
 }
 

@@ -1017,6 +1017,11 @@ impl UserScheme {
             }))
         })?;
         if posted {
+            // (A daemon that also lets the kernel read ahead on a stream
+            // sees its read-ahead dropped, as for a file.)
+            if self.ahead.used() {
+                self.ahead.changed();
+            }
             return Ok(len);
         }
         // Counted as a write out that was not posted until its answer.
