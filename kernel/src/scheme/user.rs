@@ -948,6 +948,10 @@ impl UserScheme {
             recorded
         })?;
         if let Some(flags) = open_flags {
+            // A stream's room the open's answer told came before the
+            // chain's writes: it starts with none (its next write's answer
+            // tells it).
+            let flags = flags & !(u32::MAX << scheme_proto::OPEN_ROOM_SHIFT);
             self.opened_with(open.value as usize, flags);
         }
         Ok(Ok(count))
