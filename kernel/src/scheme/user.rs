@@ -954,12 +954,10 @@ impl UserScheme {
             recorded
         })?;
         if let Some(flags) = open_flags {
-            // A stream opened by a chain is read and written as it comes:
-            // the room its open's answer told came before the chain's
-            // writes, and the links the kernel sends on its own (after a
-            // link that would wait) are reads the bytes handed over
-            // (`pushed_reads`) could not be ordered with.
-            let flags = flags & !(OPEN_POSTED_WITHIN_ROOM | u32::MAX << scheme_proto::OPEN_ROOM_SHIFT);
+            // A stream's room the open's answer told came before the
+            // chain's writes: it starts with none (its next write's answer
+            // tells it).
+            let flags = flags & !(u32::MAX << scheme_proto::OPEN_ROOM_SHIFT);
             self.opened_with(open.value as usize, flags);
         }
         Ok(Ok(count))
