@@ -22,7 +22,6 @@ pub mod namespace;
 pub mod pipe;
 pub mod posted_writes;
 pub mod power;
-pub mod pushed_reads;
 pub mod read_ahead;
 pub mod registry;
 pub mod root;
