@@ -167,6 +167,13 @@ impl PostedWrites {
         without_interrupts(|| self.handles.lock().insert(handle, Arc::new(Posted::new(stream))));
     }
 
+    /// Whether any handle of the scheme ever posted (else a write need not
+    /// look).
+    #[inline]
+    pub fn used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+
     /// `handle` closed: its record goes (posted calls still hold theirs).
     pub fn forget(&self, handle: usize) {
         if self.used.load(Ordering::Relaxed) {

@@ -603,7 +603,7 @@ impl UserScheme {
 
     /// The rest of [`Self::call_shared`]: `call` is queued; sleep until it
     /// is answered.
-    #[inline]
+    #[inline(always)]
     fn await_answer(&self, call: &Arc<Call>) -> Result<Answer, Error> {
         let outcome = match wait_queue::wait_alone(|| call.outcome.lock().is_some()) {
             Ok(()) => without_interrupts(|| call.outcome.lock().take()).unwrap_or(Err(Error::new(EIO))),
@@ -1002,6 +1002,25 @@ impl UserScheme {
             self.ahead.changed();
         }
         Ok(len)
+    }
+
+    /// A write on a scheme some handle of which posts: its outcome if
+    /// it was posted (or counted for a stream's room, or a posted write's
+    /// failure was reported), `None` if it is an ordinary write.
+    #[inline(never)]
+    fn write_on_posting_scheme(&self, handle: usize, buf: UserIn, flags: usize) -> Option<Result<usize, Error>> {
+        match self.posted.before_write(handle, !buf.is_empty() && buf.len() <= INLINE_MAX) {
+            Err(err) => Some(Err(err)),
+            Ok(Write::Plain) => None,
+            Ok(Write::Post(posted)) => {
+                if let Err(err) = self.settle(handle) {
+                    self.posted.unpost(&posted);
+                    return Some(Err(err));
+                }
+                Some(self.post_write(handle, buf, flags, posted))
+            }
+            Ok(Write::Stream(stream)) => Some(self.stream_write(handle, buf, flags, stream)),
+        }
     }
 
     /// A write on a stream's handle ([`super::posted_writes`]): posted if
@@ -1656,7 +1675,7 @@ impl KernelScheme for UserScheme {
         // A stream whose writes post goes the two-call way: its write's
         // answer tells the daemon's room (and a posted write's failure is
         // reported by it, as by any write).
-        let stream = matches!(self.posted.before_write(handle, false)?, Write::Stream(_));
+        let stream = self.posted.used() && matches!(self.posted.before_write(handle, false)?, Write::Stream(_));
         if stream || out.is_empty() || buf.is_empty() || out.len() > INLINE_MAX || buf.len() > INLINE_MAX {
             return super::write_then_read(
                 out.len(),
@@ -1673,16 +1692,11 @@ impl KernelScheme for UserScheme {
     }
 
     fn write_user(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
-        match self.posted.before_write(handle, !buf.is_empty() && buf.len() <= INLINE_MAX)? {
-            Write::Plain => {}
-            Write::Post(posted) => {
-                if let Err(err) = self.settle(handle) {
-                    self.posted.unpost(&posted);
-                    return Err(err);
-                }
-                return self.post_write(handle, buf, flags, posted);
-            }
-            Write::Stream(stream) => return self.stream_write(handle, buf, flags, stream),
+        // A scheme none of whose handles posts pays one load.
+        if self.posted.used()
+            && let Some(written) = self.write_on_posting_scheme(handle, buf, flags)
+        {
+            return written;
         }
         self.settle(handle)?;
         if buf.len() <= INLINE_MAX {
