@@ -67,7 +67,7 @@ pub struct Posted {
 /// the handle's writes in order, so the writes posted and not answered
 /// are exactly those queued after the write whose answer reported
 /// `reported`: the daemon takes `reported - posted` more bytes whole.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Room {
     /// The room told last: by the latest answer to one of the handle's
     /// writes, by its open's answer, or by an event
@@ -271,7 +271,7 @@ impl PostedWrites {
     /// less what was posted and not answered yet; it counts only while
     /// no unposted write is out (whose answer will tell the room after it).
     pub fn room_told(&self, handle: usize, room: u64) {
-        if !self.used.load(Ordering::Relaxed) {
+        if !self.used() {
             return;
         }
         let Some(posted) = self.record(handle) else { return };

@@ -1057,11 +1057,9 @@ impl UserScheme {
                 })
             }
             None => {
-                let buf = buf.prefix(len.min(LEND_MAX));
-                let lend = Lend::new(buf.addr(), buf.len(), Some(buf)).inspect_err(|_| {
+                let mut call = self.lent_write_call(handle, buf, flags).inspect_err(|_| {
                     self.posted.plain_write_not_sent(&stream);
                 })?;
-                let mut call = self.lent_call(Op::Write, handle, lend, flags);
                 call.room = Some(stream.clone());
                 Arc::new(call)
             }
@@ -1385,9 +1383,14 @@ impl UserScheme {
     /// Write from a large buffer by lending its pages (the daemon reads
     /// them; stand-ins for partial pages are filled first).
     fn lent_write(&self, handle: usize, buf: UserIn, flags: usize) -> Result<usize, Error> {
-        let buf = buf.prefix(buf.len().min(LEND_MAX));
-        let call = Arc::new(self.lent_call(Op::Write, handle, Lend::new(buf.addr(), buf.len(), Some(buf))?, flags));
+        let call = Arc::new(self.lent_write_call(handle, buf, flags)?);
         self.call_shared(&call)?.value()
+    }
+
+    /// The call of a [`Self::lent_write`] (of its first `LEND_MAX` bytes).
+    fn lent_write_call(&self, handle: usize, buf: UserIn, flags: usize) -> Result<Call, Error> {
+        let buf = buf.prefix(buf.len().min(LEND_MAX));
+        Ok(self.lent_call(Op::Write, handle, Lend::new(buf.addr(), buf.len(), Some(buf))?, flags))
     }
 
     /// A read of a handle that is not read ahead, or not now: inline when
