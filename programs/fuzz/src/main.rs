@@ -51,6 +51,9 @@ const STALL: Duration = Duration::from_millis(500);
 const REAP_LIMIT: Duration = Duration::from_secs(10);
 /// Forks refused in a row (10 ms apart) that fail the run.
 const FORK_RETRIES: u32 = 500;
+/// Longest wait after a run for daemons to finish what the children left
+/// them, before the memory is compared.
+const SETTLE: Duration = Duration::from_secs(5);
 /// Kernel heap growth over the run that counts as a leak.
 const HEAP_SLACK: i64 = 64 * 1024;
 /// Growth of what all processes hold resident that counts as a leak:
@@ -303,6 +306,7 @@ impl Run<'_> {
 }
 
 fn fuzz(options: &Options) -> Result<String, String> {
+    let tmp_before = cleanup::tmp_before();
     let daemon = daemon::start(options.seed).map_err(|e| format!("starting the hostile daemon: {e}"))?;
     let mut run = Run {
         options,
@@ -317,7 +321,7 @@ fn fuzz(options: &Options) -> Result<String, String> {
     };
     // Warm-up: daemons grow their heaps to what a run needs.
     run.round(options.seed ^ 0x5eed, 300, Some(options.parallel as u64 * 2))?;
-    cleanup::files();
+    cleanup::files(&tmp_before);
     let warm_up = core::mem::take(&mut run.tally);
     let before = memory()?;
     let processes_before = rt::fs::read_to_string("sys:context").unwrap_or_default();
@@ -328,10 +332,23 @@ fn fuzz(options: &Options) -> Result<String, String> {
     daemon::stop(daemon);
     let console_starts = run.console.starts;
     run.console.stop();
-    cleanup::files();
-    // Let daemons finish what the children's closes queued.
-    rt::time::sleep(Duration::from_millis(200));
-    let after = memory()?;
+    cleanup::files(&tmp_before);
+    // Let daemons finish what the children left queued (a killed child's
+    // 16 MiB write may still be in a daemon's hands): measure until what
+    // processes hold is within the slack or stops shrinking, for at most
+    // SETTLE.
+    let settle_start = rt::time::now();
+    let mut after = memory()?;
+    loop {
+        rt::time::sleep(Duration::from_millis(200));
+        let now = memory()?;
+        let shrinking = now.process_frames < after.process_frames;
+        after = now;
+        let settled = after.process_frames - before.process_frames <= PROCESS_FRAME_SLACK && !shrinking;
+        if settled || rt::time::now() - settle_start > SETTLE {
+            break;
+        }
+    }
     let t = &run.tally;
     let summary = format!(
         "{} calls in {} children (seed {}, {} per child, {} at a time, {:.1} s): {} ran to the end, {} died of a signal, {} stalled and were killed, {} exited otherwise; the private console started {} times; {} forks refused for want of memory; warm-up {} calls; kernel heap {} -> {} bytes in use, the kernel's own frames {} -> {}, processes' resident frames {} -> {}",
@@ -364,8 +381,9 @@ fn fuzz(options: &Options) -> Result<String, String> {
     }
     if after.process_frames - before.process_frames > PROCESS_FRAME_SLACK {
         return Err(format!(
-            "processes hold {} more frames after the children are gone: {summary}; processes now: {}",
+            "processes hold {} more frames after the children are gone: {summary}; tmp: holds {}; processes now: {}",
             after.process_frames - before.process_frames,
+            cleanup::tmp_report(),
             rt::fs::read_to_string("sys:context").unwrap_or_default().replace('\n', "; ")
         ));
     }

@@ -150,7 +150,8 @@ impl Tmp {
         if let Some(node) = self.nodes.get(&ino)
             && !node.linked
             && node.opens == 0
-            && let Some(Node { body: Body::File(data), .. }) = self.nodes.remove(&ino)
+            && let Some(Node { body, .. }) = self.nodes.remove(&ino)
+            && let Body::File(data) = body
         {
             self.used -= data.len();
         }
@@ -317,6 +318,11 @@ impl Scheme for Tmp {
         }
         grow(data, len)?;
         data.truncate(len);
+        // What a shrunk file no longer uses goes back (CAPACITY counts
+        // lengths, so the memory held must follow them).
+        if data.capacity() - len > 64 * 1024 {
+            data.shrink_to(len);
+        }
         node.modified = now();
         self.used = used - old + len;
         Ok(())
@@ -382,10 +388,8 @@ impl Scheme for Tmp {
         self.dir_mut(dir)?.remove(name);
         if let Some(node) = self.nodes.get_mut(&ino) {
             node.linked = false;
-            if node.opens == 0 {
-                self.nodes.remove(&ino);
-            }
         }
+        self.release(ino);
         Ok(())
     }
 
@@ -393,9 +397,6 @@ impl Scheme for Tmp {
         if let Some(h) = self.handles.remove(handle) {
             if let Some(node) = self.nodes.get_mut(&h.ino) {
                 node.opens -= 1;
-                if !node.linked && node.opens == 0 && matches!(node.body, Body::Dir(_)) {
-                    self.nodes.remove(&h.ino);
-                }
             }
             self.release(h.ino);
         }
