@@ -22,6 +22,7 @@ pub mod namespace;
 pub mod pipe;
 pub mod posted_writes;
 pub mod power;
+pub mod pushed_reads;
 pub mod read_ahead;
 pub mod registry;
 pub mod root;

@@ -50,6 +50,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
 use super::posted_writes::{Posted, PostedWrites, Write};
+use super::pushed_reads::{self, PushedReads};
 use super::read_ahead::{self, Plan, ReadAhead};
 use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
@@ -421,6 +422,9 @@ pub struct UserScheme {
     ahead: ReadAhead,
     /// The handles whose small writes are posted ([`super::posted_writes`]).
     posted: PostedWrites,
+    /// The stream handles whose daemon hands over bytes ahead of the reads
+    /// ([`super::pushed_reads`]).
+    pushed: PushedReads,
 }
 
 /// The most finished calls a scheme keeps for reuse.
@@ -441,6 +445,7 @@ impl UserScheme {
             takes_chains: AtomicBool::new(false),
             ahead: ReadAhead::default(),
             posted: PostedWrites::default(),
+            pushed: PushedReads::default(),
         }
     }
 
@@ -782,6 +787,7 @@ impl UserScheme {
                 self.takes_chains.store(response.flags & TAKES_CHAINS != 0, Ordering::Relaxed);
                 return Ok(written);
             }
+            Kind::Data => return self.received(response.value as usize, &data).map(|()| written),
             Kind::Event => {
                 let flags = EventFlags::from_bits_truncate(response.flags as usize);
                 if flags.contains(EventFlags::EVENT_WRITE) {
@@ -973,6 +979,11 @@ impl UserScheme {
         } else {
             self.posted.forget(handle);
         }
+        if flags & OPEN_POSTED_WITHIN_ROOM != 0 && flags & OPEN_POSTED_WRITES == 0 {
+            self.pushed.enable(handle);
+        } else {
+            self.pushed.forget(handle);
+        }
     }
 
     /// Queue a write of `buf` (at most `INLINE_MAX` bytes) on `handle`
@@ -1071,6 +1082,55 @@ impl UserScheme {
         let outcome = self.await_answer(&call);
         self.keep(call);
         outcome?.value()
+    }
+
+    /// The daemon handed over `data`, bytes that arrived on stream
+    /// `handle` ([`super::pushed_reads`]): taken whole, and the handle
+    /// reported readable; or refused (`EAGAIN`, `EBADF`: the daemon keeps
+    /// them for a read).
+    fn received(&self, handle: usize, data: &Inline) -> Result<(), Error> {
+        let bytes = data.to_data()?;
+        self.pushed.push(handle, &bytes)?;
+        event::trigger(key_of(self), handle, EventFlags::EVENT_READ);
+        Ok(())
+    }
+
+    /// A read of bytes a stream's daemon handed over ([`Self::received`]):
+    /// `bytes` to the caller; if it could not take them, they go back.
+    fn hand_over_received(&self, handle: usize, bytes: &[u8], again: bool, buf: UserOut) -> Result<usize, Error> {
+        if let Err(err) = buf.prefix(bytes.len()).copy_from_kernel(bytes) {
+            self.pushed.give_back(handle, bytes);
+            return Err(err);
+        }
+        if again {
+            // The daemon still has bytes it reported once: report them again.
+            event::trigger(key_of(self), handle, EventFlags::EVENT_READ);
+        }
+        Ok(bytes.len())
+    }
+
+    /// A read on a scheme some handle of which is a stream's: from the
+    /// bytes its daemon handed over, if the handle is one and has some.
+    #[inline(never)]
+    fn read_stream(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        match self.pushed.before_read(handle, buf.len()) {
+            pushed_reads::Read::Daemon => self.read_from_daemon(handle, buf, flags),
+            pushed_reads::Read::Held { bytes, again } => self.hand_over_received(handle, &bytes, again, buf),
+            pushed_reads::Read::Out(record) => {
+                let read = self.read_from_daemon(handle, buf, flags);
+                self.pushed.read_done(&record);
+                read
+            }
+        }
+    }
+
+    /// A read that goes to the daemon: read ahead when the handle allows.
+    #[inline]
+    fn read_from_daemon(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
+        if let Some(plan) = self.ahead.plan(handle, buf.len(), INLINE_MAX) {
+            return self.read_planned(handle, buf, flags, plan);
+        }
+        self.read_plain(handle, buf, flags)
     }
 
     /// Hand `outcome` to the caller of `call` (or discard it if the caller
@@ -1664,10 +1724,10 @@ impl KernelScheme for UserScheme {
     }
 
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        if let Some(plan) = self.ahead.plan(handle, buf.len(), INLINE_MAX) {
-            return self.read_planned(handle, buf, flags, plan);
+        if self.pushed.used() {
+            return self.read_stream(handle, buf, flags);
         }
-        self.read_plain(handle, buf, flags)
+        self.read_from_daemon(handle, buf, flags)
     }
 
     /// Both small: one request ([`Op::WriteRead`]), answered as a read; the
@@ -1752,7 +1812,12 @@ impl KernelScheme for UserScheme {
 
     fn fevent(&self, handle: usize, interest: EventFlags) -> Result<EventFlags, Error> {
         let ready = self.simple(Op::Fevent, handle, interest.bits() as u32, 0)?;
-        Ok(EventFlags::from_bits_truncate(ready))
+        let mut ready = EventFlags::from_bits_truncate(ready);
+        // Bytes handed over ahead of the reads are the handle's too.
+        if interest.contains(EventFlags::EVENT_READ) && self.pushed.holds(handle) {
+            ready |= EventFlags::EVENT_READ;
+        }
+        Ok(ready)
     }
 
     /// Its answer comes after those of the writes posted before it, so a
@@ -1804,6 +1869,7 @@ impl KernelScheme for UserScheme {
     fn close(&self, handle: usize) -> Result<(), Error> {
         self.ahead.forget(handle);
         self.posted.forget(handle);
+        self.pushed.forget(handle);
         let call = self.call_for(self.request(Op::Close, handle), None, |_| ());
         match self.submit(call) {
             Ok(()) | Err(_) => Ok(()),

@@ -192,6 +192,16 @@ impl Socket {
         sys::write(self.file.fd(), &message).map(drop)
     }
 
+    /// Hand the kernel `bytes` that arrived on stream `handle`, ahead of
+    /// its reads (`Kind::Data`, docs/architecture.md §3.14): `Ok` if it
+    /// took them all (they are read: drop them), an error (`EAGAIN`: a read
+    /// of the handle is on its way here, or the kernel holds enough) if it
+    /// took none.
+    pub fn push(&self, handle: usize, bytes: &[u8]) -> Result<()> {
+        let fd = self.file.fd();
+        with_answer(Response::received(handle as u64, bytes.len()), bytes, |message| sys::write(fd, message)).map(drop)
+    }
+
     /// Tell the kernel which kinds of request this daemon takes besides
     /// the plain ones (`flags`: [`TAKES_CHAINS`]).
     pub fn takes(&self, flags: u32) -> Result<()> {
@@ -216,7 +226,7 @@ impl Socket {
 /// Run `send` on the encoded answer: the response's fixed part and its
 /// data (left out unless it is a success), on the stack when small.
 fn with_answer<R>(response: Response, data: &[u8], send: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
-    let data = if response.kind == Kind::Value { data } else { &[] };
+    let data = if matches!(response.kind, Kind::Value | Kind::Data) { data } else { &[] };
     let head = Response { len: data.len() as u64, ..response }.encode();
     let len = head.len() + data.len();
     // Most answers are small: no heap, and no more stack cleared than

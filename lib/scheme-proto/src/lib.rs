@@ -314,6 +314,13 @@ pub enum Kind {
     /// Not an answer: the daemon takes the kinds of request whose bits are
     /// in `flags` ([`TAKES_CHAINS`]); sent once, after registering.
     Takes = 5,
+    /// Not an answer: bytes that arrived on a stream's handle `value`
+    /// ([`OPEN_POSTED_WITHIN_ROOM`]), `len` of them after the header,
+    /// handed to the kernel ahead of its reads (docs/architecture.md
+    /// §3.14; [`Response::received`]). The kernel takes them whole or
+    /// refuses them (the daemon's write fails, `EAGAIN`): the daemon keeps
+    /// them until taken.
+    Data = 6,
 }
 
 /// A daemon's answer (or notification), as it writes it.
@@ -374,6 +381,12 @@ impl Response {
         Response { flags: u32::try_from(room).unwrap_or(u32::MAX), ..self }
     }
 
+    /// Bytes that arrived on stream `handle`, `len` of them right after
+    /// the header ([`Kind::Data`]).
+    pub const fn received(handle: u64, len: usize) -> Response {
+        Response { id: 0, kind: Kind::Data, flags: 0, value: handle, len: len as u64 }
+    }
+
     /// A success carrying `len` bytes of data right after the header.
     pub const fn data(id: u64, len: usize) -> Response {
         Response { id, kind: Kind::Value, flags: 0, value: len as u64, len: len as u64 }
@@ -423,7 +436,7 @@ impl Response {
     }
 
     /// The fields of a response head, its kind known and its data (if any)
-    /// on a success only.
+    /// on a success or on bytes handed over ([`Kind::Data`]) only.
     fn fields(head: &[u8; RESPONSE_SIZE]) -> Result<Response, DecodeError> {
         let kind = match u16::from_le_bytes([head[8], head[9]]) {
             0 => Kind::Value,
@@ -432,6 +445,7 @@ impl Response {
             3 => Kind::Event,
             4 => Kind::Nop,
             5 => Kind::Takes,
+            6 => Kind::Data,
             _ => return Err(DecodeError::Unknown),
         };
         let response = Response {
@@ -441,7 +455,7 @@ impl Response {
             value: fixed_u64(head, 16),
             len: fixed_u64(head, 24),
         };
-        if response.len != 0 && kind != Kind::Value {
+        if response.len != 0 && !matches!(kind, Kind::Value | Kind::Data) {
             return Err(DecodeError::Inconsistent);
         }
         Ok(response)

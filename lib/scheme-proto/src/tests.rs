@@ -88,6 +88,9 @@ fn responses_round_trip() {
     ] {
         assert_eq!(Response::decode(&response.encode()).unwrap(), (response, &[][..]));
     }
+    let mut received = Response::received(8, 2).encode().to_vec();
+    received.extend_from_slice(b"hi");
+    assert_eq!(Response::decode(&received).unwrap(), (Response::received(8, 2), &b"hi"[..]));
     let mut with_data = Response::data(8, 3).encode().to_vec();
     with_data.extend_from_slice(b"abc");
     assert_eq!(Response::decode(&with_data).unwrap(), (Response::data(8, 3), &b"abc"[..]));

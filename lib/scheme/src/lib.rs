@@ -168,6 +168,22 @@ pub trait Scheme {
         let _ = handle;
         0
     }
+    /// Bytes that arrived on a stream's handle ([`Opened::Stream`]), to hand
+    /// to the kernel ahead of its reads: all of them copied into `buf`
+    /// (their count), without taking them; 0 if there are none or more
+    /// than fit (a read takes them then). Asked when the handle is reported
+    /// readable (`drain_events`); if the kernel takes them,
+    /// [`Scheme::take_received`] follows and the readiness report is the
+    /// kernel's.
+    fn peek_received(&mut self, handle: usize, buf: &mut [u8]) -> usize {
+        let _ = (handle, buf);
+        0
+    }
+    /// The kernel took the `n` bytes [`Scheme::peek_received`] gave: they
+    /// are read. Report the handle readable again when more arrive.
+    fn take_received(&mut self, handle: usize, n: usize) {
+        let _ = (handle, n);
+    }
     /// Which of `interest` are ready now (later changes: [`Scheme::drain_events`]).
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> Result<EventFlags> {
         let _ = (handle, interest);
@@ -223,6 +239,9 @@ pub struct Server<S: Scheme> {
     events: Vec<(usize, EventFlags)>,
     /// The room of the last chain's answer, kept for the next one.
     chain_room: Vec<u8>,
+    /// Where a stream's bytes are copied to be handed to the kernel
+    /// ([`Scheme::peek_received`]); made on first use.
+    received: Vec<u8>,
     /// Read timeouts, if offered (boxed: a server without them carries
     /// one word).
     timeouts: Option<alloc::boxed::Box<ReadTimeouts>>,
@@ -262,6 +281,7 @@ impl<S: Scheme> Server<S> {
             parked: VecDeque::new(),
             events: Vec::new(),
             chain_room: Vec::new(),
+            received: Vec::new(),
             timeouts: None,
         })
     }
@@ -442,7 +462,22 @@ impl<S: Scheme> Server<S> {
 
     fn flush_events(&mut self) -> Result<()> {
         self.scheme.drain_events(&mut self.events);
-        for (handle, flags) in self.events.drain(..) {
+        for (handle, mut flags) in self.events.drain(..) {
+            // A stream's bytes go to the kernel ahead of its reads if they
+            // fit one message; the kernel then reports it readable.
+            if flags.contains(EventFlags::EVENT_READ) {
+                if self.received.is_empty() {
+                    self.received.resize(INLINE_MAX, 0);
+                }
+                let n = self.scheme.peek_received(handle, &mut self.received);
+                if n > 0 && self.socket.push(handle, &self.received[..n.min(INLINE_MAX)]).is_ok() {
+                    self.scheme.take_received(handle, n);
+                    flags.remove(EventFlags::EVENT_READ);
+                }
+            }
+            if flags.is_empty() {
+                continue;
+            }
             // A stream's room goes with its readiness for writing (what
             // the kernel may post on it from then on).
             let room = if flags.contains(EventFlags::EVENT_WRITE) { self.scheme.write_room(handle) } else { 0 };

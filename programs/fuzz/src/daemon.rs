@@ -140,7 +140,7 @@ fn message(request: &Request, rng: &mut Rng, garbage: bool, socket_fd: u64) -> V
     };
     // Notifications and no-ops answer nothing: only garbage is one.
     let kinds: &[Kind] = if garbage {
-        &[Kind::Value, Kind::Error, Kind::Fd, Kind::Event, Kind::Nop]
+        &[Kind::Value, Kind::Error, Kind::Fd, Kind::Event, Kind::Nop, Kind::Data]
     } else {
         &[Kind::Value, Kind::Value, Kind::Value, Kind::Error, Kind::Fd]
     };

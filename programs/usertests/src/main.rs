@@ -190,6 +190,7 @@ static TESTS: &[Test] = tests![
     userschemes::user_scheme_round_trip,
     userschemes::posted_writes_keep_order_and_report_failures,
     userschemes::stream_writes_post_within_the_room,
+    userschemes::stream_reads_get_bytes_handed_over,
     userschemes::two_daemons_at_once,
     userschemes::daemon_killed_under_fifty_callers,
     userschemes::garbage_answers_give_eio,

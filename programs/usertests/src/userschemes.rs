@@ -40,6 +40,10 @@ use crate::support::{
 ///   less is free, `EAGAIN` when none is), reads drain it; a write that
 ///   starts with `fail!` fails with `ECONNRESET`; a read that frees room
 ///   tells the handle ready for writing (with its room);
+/// - `echo`: a stream whose reads give back what was written to it; what
+///   was written is handed to the kernel ahead of the reads when it fits
+///   (`Scheme::peek_received`); its `fstat` size counts the reads that
+///   reached the daemon;
 /// - anything else: a file whose contents start as the path.
 struct Store {
     /// A page shared with callers that fmap a `shm` handle.
@@ -90,7 +94,7 @@ impl Scheme for Store {
         let handle = self.insert(path);
         Ok(match path {
             "posted" => Opened::Buffered(handle),
-            "stream" => Opened::Stream(handle),
+            "stream" | "echo" => Opened::Stream(handle),
             _ => Opened::Handle(handle),
         })
     }
@@ -117,6 +121,13 @@ impl Scheme for Store {
             }
             self.ready.push((handle, EventFlags::EVENT_WRITE));
             return Ok(n);
+        }
+        if path == "echo" {
+            *offset += 1;
+            let n = buf.len().min(data.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            data.drain(..n);
+            return if n == 0 { Err(rt::Error::new(sc::EAGAIN)) } else { Ok(n) };
         }
         if path == "park" {
             if self.queue.is_empty() {
@@ -147,6 +158,11 @@ impl Scheme for Store {
                 Ok(buf.len())
             }
             "probe" => Ok(rt::testing::peek(last_lent) as usize),
+            "echo" => {
+                data.extend_from_slice(buf);
+                self.ready.push((handle, EventFlags::EVENT_READ));
+                Ok(buf.len())
+            }
             "stream" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ECONNRESET)),
             "stream" => {
                 let n = buf.len().min(STREAM_ROOM - data.len());
@@ -193,10 +209,26 @@ impl Scheme for Store {
     }
 
     fn fstat(&mut self, handle: usize, stat: &mut Stat) -> scheme::Result<()> {
-        let (_, data, _) = self.get(handle)?;
+        let (path, data, reads) = self.get(handle)?;
         stat.st_mode = sc::MODE_FILE | 0o644;
-        stat.st_size = data.len() as u64;
+        stat.st_size = if path == "echo" { *reads } else { data.len() } as u64;
         Ok(())
+    }
+
+    fn peek_received(&mut self, handle: usize, buf: &mut [u8]) -> usize {
+        match self.get(handle) {
+            Ok((path, data, _)) if path == "echo" && data.len() <= buf.len() => {
+                buf[..data.len()].copy_from_slice(data);
+                data.len()
+            }
+            _ => 0,
+        }
+    }
+
+    fn take_received(&mut self, handle: usize, n: usize) {
+        if let Ok((_, data, _)) = self.get(handle) {
+            data.drain(..n.min(data.len()));
+        }
     }
 
     fn fsync(&mut self, handle: usize) -> scheme::Result<()> {
@@ -241,9 +273,15 @@ impl Scheme for Store {
     }
 
     fn fevent(&mut self, handle: usize, interest: EventFlags) -> scheme::Result<EventFlags> {
-        let (path, _, _) = self.get(handle)?;
-        let ready = if path != "park" || !self.queue.is_empty() { EventFlags::EVENT_READ } else { EventFlags::empty() };
-        Ok(ready & interest)
+        let queue_empty = self.queue.is_empty();
+        let (path, data, _) = self.get(handle)?;
+        let readable = match path.as_str() {
+            "park" => !queue_empty,
+            // What the kernel holds of it is not the daemon's to report.
+            "echo" => !data.is_empty(),
+            _ => true,
+        };
+        Ok(if readable { EventFlags::EVENT_READ & interest } else { EventFlags::empty() })
     }
 
     /// `shm`: one page of shared memory, the same for every caller.
@@ -719,6 +757,68 @@ pub fn posted_writes_keep_order_and_report_failures() -> Outcome {
     Ok(String::from(
         "40 small writes posted (16 at a time) and found in order by fstat and read; a failed and a short one \
          reported once, by fsync or the next write",
+    ))
+}
+
+/// A stream's bytes (`Opened::Stream`, a socket's) are handed to the
+/// kernel ahead of its reads when they fit one message
+/// (docs/architecture.md §3.14): reads get them in order without reaching
+/// the daemon; more than fit, or than the kernel holds, come from the
+/// daemon by a read after those held; a handle with bytes held is
+/// reported readable.
+pub fn stream_reads_get_bytes_handed_over() -> Outcome {
+    let name = unique("ut-echo");
+    let _daemon = Daemon::start(&name)?;
+    let file = open(&format!("{name}:echo"), O_RDWR | O_NONBLOCK)?;
+    let fd = file.fd();
+    let daemon_reads = |what: &str| -> Result<u64, String> { Ok(ok(what, file.stat())?.st_size) };
+    let mut buf = vec![0u8; 8192];
+    ok("write", rt::sys::write(fd, b"hello"))?;
+    // Handed over before the write's answer: readable, and read without
+    // the daemon.
+    let mut readable = ok("event: for the fd", rt::event::Readable::new(fd))?;
+    ensure!(ok("wait for readable", readable.wait(WAIT))?, "bytes held, but the fd is not reported readable");
+    let n = ok("read", rt::sys::read(fd, &mut buf))?;
+    ensure!(&buf[..n] == b"hello", "read {:?}, not hello", &buf[..n]);
+    ok("write", rt::sys::write(fd, b"abc"))?;
+    ok("write", rt::sys::write(fd, b"def"))?;
+    let n = ok("read 4", rt::sys::read(fd, &mut buf[..4]))?;
+    ensure!(&buf[..n] == b"abcd", "read {:?}, not abcd", &buf[..n]);
+    let n = ok("read the rest", rt::sys::read(fd, &mut buf))?;
+    ensure!(&buf[..n] == b"ef", "read {:?}, not ef", &buf[..n]);
+    let reads = daemon_reads("fstat")?;
+    ensure!(reads == 0, "{reads} reads reached the daemon; the bytes handed over should have served them");
+    // Nothing held: the read goes to the daemon.
+    expect_err("a read with nothing there", rt::sys::read(fd, &mut buf), sc::EAGAIN)?;
+    ensure!(daemon_reads("fstat")? == 1, "the read with nothing held did not reach the daemon");
+    // More than a message: the daemon keeps it for the read.
+    let big: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+    ok("a write of 5,000", rt::sys::write(fd, &big))?;
+    let n = ok("read", rt::sys::read(fd, &mut buf))?;
+    ensure!(buf[..n] == big[..], "read {n} bytes, not the 5,000 written");
+    ensure!(daemon_reads("fstat")? == 2, "5,000 bytes were handed over, more than a message");
+    // More than the kernel holds: the rest waits at the daemon, after
+    // those held, and the read that empties the kernel's reports the fd
+    // readable again.
+    let first = vec![b'x'; 3000];
+    let second = vec![b'y'; 2000];
+    ok("write 3,000", rt::sys::write(fd, &first))?;
+    ok("write 2,000", rt::sys::write(fd, &second))?;
+    // (The reports so far, taken.)
+    ok("wait for readable", readable.wait(WAIT))?;
+    let n = ok("read", rt::sys::read(fd, &mut buf))?;
+    ensure!(buf[..n] == first[..], "read {n} bytes first, not the 3,000 held");
+    ensure!(
+        ok("wait for readable", readable.wait(WAIT))?,
+        "the 2,000 left at the daemon are not reported again once the kernel's 3,000 were read"
+    );
+    let n = ok("read", rt::sys::read(fd, &mut buf))?;
+    ensure!(buf[..n] == second[..], "read {n} bytes second, not the 2,000 the daemon kept");
+    let reads = daemon_reads("fstat")?;
+    ensure!(reads == 3, "{reads} reads reached the daemon, not 3");
+    Ok(String::from(
+        "bytes handed over read in order without the daemon (readable by event:); 5,000 at once and the \
+         2,000 past the kernel's 4 KiB read from the daemon, after those held",
     ))
 }
 

@@ -295,6 +295,38 @@ impl Scheme for Tcp {
         }
     }
 
+    /// What arrived, if it all fits `buf`: handed to the kernel ahead of
+    /// the reads (`lib/scheme`), so a reader gets it without a call here.
+    fn peek_received(&mut self, handle: usize, buf: &mut [u8]) -> usize {
+        let mut stack = self.stack.borrow_mut();
+        let Ok(h) = self.handles.get(handle) else { return 0 };
+        let Conn::Stream { sock, .. } = h.conn else { return 0 };
+        let s = stack.tcp(sock);
+        let queued = s.recv_queue();
+        if queued == 0 || queued > buf.len() {
+            return 0;
+        }
+        s.peek_slice(&mut buf[..queued]).unwrap_or(0)
+    }
+
+    /// The kernel took them: read them out of the socket (which opens the
+    /// window), and report the connection readable again when more come.
+    fn take_received(&mut self, handle: usize, n: usize) {
+        let mut stack = self.stack.borrow_mut();
+        let Ok(h) = self.handles.get_mut(handle) else { return };
+        h.told.remove(EventFlags::EVENT_READ);
+        let Conn::Stream { sock, .. } = h.conn else { return };
+        let s = stack.tcp(sock);
+        let mut sink = [0u8; 512];
+        let mut left = n;
+        while left > 0 {
+            match s.recv_slice(&mut sink[..left.min(512)]) {
+                Ok(0) | Err(_) => break,
+                Ok(got) => left -= got,
+            }
+        }
+    }
+
     fn fsync(&mut self, handle: usize) -> Result<()> {
         self.progress(handle)?;
         let mut stack = self.stack.borrow_mut();
