@@ -2,7 +2,8 @@
 //! files and directories, their sizes, owners and modes, permissions
 //! checked against the caller, bad names refused, a file removed while
 //! open, what was written surviving the daemon's restart, 10,000 files in
-//! one directory, several processes writing one file, offsets far past
+//! one directory, a closed file's last writes kept for the next open,
+//! several processes writing one file, offsets far past
 //! the end, the kernel's read-ahead on its files, and a full file system
 //! (`ENOSPC`, on the small RedoxFS in `disk:2p2`, served as `small:`). A self-test boot runs no `init.rc`, so
 //! each test starts `pcid`, `virtio-blkd` and `redoxfsd` on `disk:0`
@@ -150,6 +151,51 @@ pub fn file_scheme_survives_its_restart_and_open_unlinks() -> Outcome {
     ok("unlink", rt::fs::remove_file("file:/home/root/kept"))?;
     drop((pci, disk));
     Ok(String::from("an unlinked open file reads on; fsynced data back after redoxfsd restarted"))
+}
+
+/// A small write `redoxfsd` keeps back waits past its file's close and
+/// goes into the next open's transaction; when that open fails, both are
+/// done apart (the write stays, the open gets its own error); a close
+/// while an unlinked file is still open sends it at once.
+pub fn file_scheme_keeps_a_closed_files_writes_for_the_next_open() -> Outcome {
+    let _fs = file_system()?;
+    let dir = "file:/tmp/behind";
+    ok("mkdir", mkdir(dir))?;
+    let write = |name: &str, text: &str| ok("write", rt::fs::write(&format!("{dir}/{name}"), text.as_bytes()));
+    let read = |name: &str| ok("read back", rt::fs::read_to_string(&format!("{dir}/{name}")));
+    write("a", "first")?;
+    expect_err("an open that fails after it", File::open(&format!("{dir}/missing")), sc::ENOENT)?;
+    ensure!(read("a")? == "first", "a: {:?}", read("a"));
+    write("b", "second")?;
+    expect_err("O_EXCL on it after it", File::open_with(&format!("{dir}/b"), O_CREAT | O_EXCL | O_WRONLY), sc::EEXIST)?;
+    ensure!(read("b")? == "second", "b: {:?}", read("b"));
+    for i in 0..20 {
+        write(&format!("n{i}"), &format!("file {i}"))?;
+    }
+    for i in 0..20 {
+        let text = read(&format!("n{i}"))?;
+        ensure!(text == format!("file {i}"), "n{i}: {text:?}");
+    }
+    // An unlinked file still open: closes send what waits at once.
+    let mut gone = ok("create", File::open_with(&format!("{dir}/gone"), O_CREAT | O_RDWR))?;
+    ok("unlink it while open", rt::fs::remove_file(&format!("{dir}/gone")))?;
+    write("c", "third")?;
+    ok("write the unlinked file", gone.write_all(b"unlinked"))?;
+    ok("seek", gone.seek(SeekFrom::Start(0)))?;
+    let mut back = [0u8; 8];
+    ok("read the unlinked file", gone.read_exact(&mut back))?;
+    ensure!(&back == b"unlinked", "the unlinked file: {back:?}");
+    drop(gone);
+    ensure!(read("c")? == "third", "c: {:?}", read("c"));
+    let listing = ok("list", rt::fs::read_to_string(dir))?;
+    ensure!(!listing.lines().any(|l| l == "gone"), "the unlinked file is listed: {listing:?}");
+    for name in ["a", "b", "c"].into_iter().map(String::from).chain((0..20).map(|i| format!("n{i}"))) {
+        ok("unlink", rt::fs::remove_file(&format!("{dir}/{name}")))?;
+    }
+    ok("rmdir", rt::fs::remove_dir(dir))?;
+    Ok(String::from(
+        "written, closed, then a failed open (ENOENT, EEXIST): the bytes are there; 20 files one after the other; an unlinked open file",
+    ))
 }
 
 /// Files made in one directory: 3 to 7 ms a create and 6 to 11 ms an

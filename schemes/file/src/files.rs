@@ -3,8 +3,8 @@
 //! Paths are `/`-separated below the file system's root (`file:/home/a`
 //! and `file:home/a` are the same; `.` and `..` are resolved, `..` above
 //! the root is `EINVAL`). Directories read as their entry names, one per
-//! line. Every call is one RedoxFS transaction, committed when it
-//! returns; `fsync` also makes the commit durable (the glue's flushes).
+//! line. Every call is one RedoxFS transaction (an open's may carry the
+//! writes kept back before it, below), committed when it returns; `fsync` also makes the commit durable (the glue's flushes).
 //!
 //! Permissions are checked against the caller's uid and gid as Unix does
 //! (`redoxfs::Node::permission`; root passes): search (`x`) on every
@@ -21,7 +21,10 @@
 //! decompressed, compressed, written). So small requests are batched:
 //! consecutive writes through one handle wait in [`Behind`] (up to
 //! [`BEHIND_MAX`] bytes, while the file system has room to spare) and go to
-//! RedoxFS as one write before any other call is handled; a small read
+//! RedoxFS as one write before any other call is handled (an open takes
+//! them into its own transaction, so a file created after another was
+//! written costs one commit, not two; a close leaves them waiting unless
+//! it may remove an unlinked file); a small read
 //! fetches [`AHEAD`] bytes into the handle, and later reads take from
 //! there while no commit happened in between. Every call but a write that
 //! continues the waiting bytes sends them first, so no call sees the file
@@ -83,7 +86,8 @@ struct Handle {
 /// Writes kept back: `data` for `handle`, at `offset` in `node`, since
 /// `since`.
 struct Behind {
-    handle: usize,
+    /// `None` once that handle closed (the bytes still go to `node`).
+    handle: Option<usize>,
     node: TreePtr<Node>,
     offset: u64,
     data: Vec<u8>,
@@ -184,7 +188,9 @@ impl Files {
             Err(e) => e,
         };
         log::error!("writing {} bytes kept back failed: {error}", behind.data.len());
-        if let Ok(h) = self.handles.get_mut(behind.handle) {
+        if let Some(handle) = behind.handle
+            && let Ok(h) = self.handles.get_mut(handle)
+        {
             h.deferred = Some(error);
         }
     }
@@ -237,7 +243,6 @@ impl Files {
 
 impl Scheme for Files {
     fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
-        self.send_behind();
         let parts = components(path)?;
         if parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH || p.contains('\0')) {
             return Err(err(EINVAL));
@@ -249,7 +254,7 @@ impl Scheme for Files {
             _ => (true, true),
         };
         let (mtime, mtime_nsec) = now();
-        let node = self.tx(|tx| {
+        let mut open_in = |tx: &mut Transaction<SchemeDisk>| {
             // The directory is walked once, then the name looked up (and
             // made) in it.
             let node = match parts.is_empty() {
@@ -309,7 +314,32 @@ impl Scheme for Files {
             }
             tx.on_open_node(node.ptr())?;
             Ok(node)
-        })?;
+        };
+        // The bytes kept back go first, in the same transaction: writing
+        // files one after the other (create, write, close) then commits
+        // once per file, not twice.
+        let node = match self.behind.take() {
+            None => self.tx(&mut open_in)?,
+            Some(behind) => {
+                let together = self.tx(|tx| {
+                    let written = tx.write_node(behind.node, behind.offset, &behind.data, mtime, mtime_nsec)?;
+                    if written != behind.data.len() {
+                        return Err(rs::Error::new(rs::EIO));
+                    }
+                    open_in(tx)
+                });
+                match together {
+                    Ok(node) => node,
+                    // Nothing of it was committed: again apart, so that
+                    // each failure goes where it belongs.
+                    Err(_) => {
+                        self.behind = Some(behind);
+                        self.send_behind();
+                        self.tx(&mut open_in)?
+                    }
+                }
+            }
+        };
         let listing = if node.data().is_dir() {
             let mut entries = Vec::new();
             self.tx(|tx| tx.child_nodes(node.ptr(), &mut entries))?;
@@ -414,7 +444,7 @@ impl Scheme for Files {
         let (node, append, offset) = (h.node, h.flags & O_APPEND != 0, h.offset);
         // Continuing the writes kept back for this handle.
         if let Some(behind) = &mut self.behind
-            && behind.handle == handle
+            && behind.handle == Some(handle)
             && behind.offset + behind.data.len() as u64 == offset
             && behind.data.len() + buf.len() <= BEHIND_MAX
             && !append
@@ -433,7 +463,7 @@ impl Scheme for Files {
             // reallocate (and the runtime keeps the freed room for the next).
             let mut data = Vec::with_capacity(BEHIND_MAX);
             data.extend_from_slice(buf);
-            self.behind = Some(Behind { handle, node, offset, data, since });
+            self.behind = Some(Behind { handle: Some(handle), node, offset, data, since });
             self.handles.get_mut(handle)?.offset = offset + buf.len() as u64;
             return Ok(buf.len());
         }
@@ -565,7 +595,19 @@ impl Scheme for Files {
     }
 
     fn close(&mut self, handle: usize) {
-        self.send_behind();
+        // The bytes kept back may wait for the next call (an open takes
+        // them into its transaction), unless this close may remove a file:
+        // an unlinked file's node goes at its last close, and it must not
+        // go before its bytes. With no node waiting for that (RedoxFS's
+        // release list is empty), none can.
+        match &mut self.behind {
+            Some(behind) if self.fs.header.release.is_null() => {
+                if behind.handle == Some(handle) {
+                    behind.handle = None;
+                }
+            }
+            _ => self.send_behind(),
+        }
         if let Some(h) = self.handles.remove(handle) {
             let node = h.node;
             if let Err(e) = self.tx(|tx| tx.on_close_node(node)) {
