@@ -175,10 +175,18 @@ impl PostedWrites {
     }
 
     /// `handle` closed: its record goes (posted calls still hold theirs).
+    #[inline]
     pub fn forget(&self, handle: usize) {
         if self.used.load(Ordering::Relaxed) {
-            without_interrupts(|| self.handles.lock().remove(&handle));
+            self.forget_handle(handle);
         }
+    }
+
+    /// [`Self::forget`] on a scheme some handle of which posted.
+    #[inline(never)]
+    fn forget_handle(&self, handle: usize) {
+        let gone = without_interrupts(|| self.handles.lock().remove(&handle));
+        drop(gone);
     }
 
     /// The failure of one of `handle`'s posted writes not reported yet,

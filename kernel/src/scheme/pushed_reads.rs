@@ -81,11 +81,18 @@ impl PushedReads {
 
     /// `handle` closed (or its number was given to a handle that is not a
     /// stream's): what it held goes.
+    #[inline]
     pub fn forget(&self, handle: usize) {
         if self.used() {
-            let old = without_interrupts(|| self.handles.lock().remove(&handle));
-            drop(old);
+            self.forget_handle(handle);
         }
+    }
+
+    /// [`Self::forget`] on a scheme some handle of which was a stream's.
+    #[inline(never)]
+    fn forget_handle(&self, handle: usize) {
+        let old = without_interrupts(|| self.handles.lock().remove(&handle));
+        drop(old);
     }
 
     #[inline]

@@ -178,11 +178,18 @@ impl ReadAhead {
     }
 
     /// `handle` closed.
+    #[inline]
     pub fn forget(&self, handle: usize) {
         if self.used() {
-            let gone = self.with(|handles| handles.remove(&handle));
-            drop(gone);
+            self.forget_handle(handle);
         }
+    }
+
+    /// [`Self::forget`] on a scheme some handle of which read ahead.
+    #[inline(never)]
+    fn forget_handle(&self, handle: usize) {
+        let gone = self.with(|handles| handles.remove(&handle));
+        drop(gone);
     }
 
     /// The daemon is gone: so is every buffer.

@@ -889,6 +889,7 @@ impl UserScheme {
                     return Err(Garbage::invalid("value or data does not fit the request"));
                 }
                 match request.op {
+                    Op::Open if call.chain.is_some() => self.chain_opened_with(value, response.flags),
                     Op::Open => self.opened_with(value, response.flags),
                     // A dup's handle is read and written as it comes,
                     // unless it is a stream's (an accepted connection).
@@ -958,7 +959,7 @@ impl UserScheme {
             // chain's writes: it starts with none (its next write's answer
             // tells it).
             let flags = flags & !(u32::MAX << scheme_proto::OPEN_ROOM_SHIFT);
-            self.opened_with(open.value as usize, flags);
+            self.chain_opened_with(open.value as usize, flags);
         }
         Ok(Ok(count))
     }
@@ -984,6 +985,17 @@ impl UserScheme {
         } else {
             self.pushed.forget(handle);
         }
+    }
+
+    /// [`Self::opened_with`] for a handle a chain opened. Its daemon is
+    /// not taken at its word that it may hand over the stream's bytes
+    /// ([`super::pushed_reads`]): the chain's reads go to the daemon
+    /// after its open's answer (or after its own answer, for the links
+    /// left over) without the count of reads out that keeps bytes handed
+    /// over from coming before what those reads get.
+    fn chain_opened_with(&self, handle: usize, flags: u32) {
+        self.opened_with(handle, flags);
+        self.pushed.forget(handle);
     }
 
     /// Queue a write of `buf` (at most `INLINE_MAX` bytes) on `handle`
@@ -1125,7 +1137,7 @@ impl UserScheme {
     }
 
     /// A read that goes to the daemon: read ahead when the handle allows.
-    #[inline]
+    #[inline(always)]
     fn read_from_daemon(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
         if let Some(plan) = self.ahead.plan(handle, buf.len(), INLINE_MAX) {
             return self.read_planned(handle, buf, flags, plan);

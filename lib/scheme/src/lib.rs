@@ -168,6 +168,9 @@ pub trait Scheme {
         let _ = handle;
         0
     }
+    /// Whether [`Scheme::peek_received`] may give bytes: a server whose
+    /// scheme never does pays nothing for asking.
+    const HANDS_OVER_RECEIVED: bool = false;
     /// Bytes that arrived on a stream's handle ([`Opened::Stream`]), to hand
     /// to the kernel ahead of its reads: all of them copied into `buf`
     /// (their count), without taking them; 0 if there are none or more
@@ -465,7 +468,7 @@ impl<S: Scheme> Server<S> {
         for (handle, mut flags) in self.events.drain(..) {
             // A stream's bytes go to the kernel ahead of its reads if they
             // fit one message; the kernel then reports it readable.
-            if flags.contains(EventFlags::EVENT_READ) {
+            if S::HANDS_OVER_RECEIVED && flags.contains(EventFlags::EVENT_READ) {
                 if self.received.is_empty() {
                     self.received.resize(INLINE_MAX, 0);
                 }
@@ -474,9 +477,9 @@ impl<S: Scheme> Server<S> {
                     self.scheme.take_received(handle, n);
                     flags.remove(EventFlags::EVENT_READ);
                 }
-            }
-            if flags.is_empty() {
-                continue;
+                if flags.is_empty() {
+                    continue;
+                }
             }
             // A stream's room goes with its readiness for writing (what
             // the kernel may post on it from then on).

@@ -63,7 +63,7 @@ impl Store {
     /// A new handle for `path`.
     fn insert(&mut self, path: &str) -> usize {
         self.next += 1;
-        let start = if path == "stream" { Vec::new() } else { path.as_bytes().to_vec() };
+        let start = if path == "stream" || path == "echo" { Vec::new() } else { path.as_bytes().to_vec() };
         self.handles.insert(self.next, (String::from(path), start, 0));
         self.next
     }
@@ -215,6 +215,7 @@ impl Scheme for Store {
         Ok(())
     }
 
+    const HANDS_OVER_RECEIVED: bool = true;
     fn peek_received(&mut self, handle: usize, buf: &mut [u8]) -> usize {
         match self.get(handle) {
             Ok((path, data, _)) if path == "echo" && data.len() <= buf.len() => {
@@ -816,9 +817,33 @@ pub fn stream_reads_get_bytes_handed_over() -> Outcome {
     ensure!(buf[..n] == second[..], "read {n} bytes second, not the 2,000 the daemon kept");
     let reads = daemon_reads("fstat")?;
     ensure!(reads == 3, "{reads} reads reached the daemon, not 3");
+    // A handle a chain opened: its reads went to the daemon uncounted, so
+    // the kernel takes no bytes for it, and every read reaches the daemon.
+    let path = format!("{name}:echo");
+    let mut nothing = [0u8; 1];
+    let mut batch = rt::batch::Batch::new();
+    batch.open(&path, O_RDWR | O_NONBLOCK);
+    batch.read(rt::batch::On::Opened, &mut nothing);
+    let results = ok("a chain: open, read", batch.submit())?;
+    let chained = match results.first() {
+        Some(Ok(fd)) => File::from_fd(*fd),
+        other => return Err(format!("the chain's open: {other:?}")),
+    };
+    ensure!(
+        matches!(results.get(1), Some(Err(e)) if e.errno == sc::EAGAIN),
+        "the chain's read of nothing: {:?}",
+        results.get(1)
+    );
+    ok("write on the chain's handle", rt::sys::write(chained.fd(), b"zz"))?;
+    let mut chained_readable = ok("event: for it", rt::event::Readable::new(chained.fd()))?;
+    ensure!(ok("wait for readable", chained_readable.wait(WAIT))?, "the chain's handle is not reported readable");
+    let n = ok("read", rt::sys::read(chained.fd(), &mut buf))?;
+    ensure!(&buf[..n] == b"zz", "read {:?}, not zz", &buf[..n]);
+    let reads = ok("fstat", chained.stat())?.st_size;
+    ensure!(reads == 2, "{reads} reads of the chain's handle reached the daemon, not 2 (the kernel took its bytes)");
     Ok(String::from(
         "bytes handed over read in order without the daemon (readable by event:); 5,000 at once and the \
-         2,000 past the kernel's 4 KiB read from the daemon, after those held",
+         2,000 past the kernel's 4 KiB read from the daemon, after those held; none for a handle a chain opened",
     ))
 }
 

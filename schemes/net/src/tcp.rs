@@ -295,6 +295,8 @@ impl Scheme for Tcp {
         }
     }
 
+    const HANDS_OVER_RECEIVED: bool = true;
+
     /// What arrived, if it all fits `buf`: handed to the kernel ahead of
     /// the reads (`lib/scheme`), so a reader gets it without a call here.
     fn peek_received(&mut self, handle: usize, buf: &mut [u8]) -> usize {
