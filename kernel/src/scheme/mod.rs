@@ -15,6 +15,7 @@
 
 pub mod debug;
 pub mod event;
+pub mod handle_records;
 pub mod handles;
 pub mod irq;
 pub mod memory;

@@ -34,14 +34,15 @@
 //!
 //! May touch: its own counters and table, never while a caller waits.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use abi::syscall::error::{ENOSPC, Error};
 use scheme_proto::INLINE_MAX;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
+
+use super::handle_records::HandleRecords;
 
 /// Writes posted and not answered, per handle and per scheme.
 pub const PER_HANDLE: usize = 16;
@@ -151,10 +152,9 @@ impl Posted {
 /// The handles of one scheme whose writes may be posted.
 #[derive(Default)]
 pub struct PostedWrites {
-    /// Whether any handle ever opted in: the common path of a scheme that
-    /// never does is one load.
-    used: AtomicBool,
-    handles: Mutex<BTreeMap<usize, Arc<Posted>>>,
+    /// The common path of a scheme none of whose handles ever opted in is
+    /// one load.
+    handles: HandleRecords<Arc<Posted>>,
     /// Writes posted and not answered, all handles together.
     out: AtomicUsize,
 }
@@ -163,44 +163,29 @@ impl PostedWrites {
     /// The daemon opened `handle` with posted writes: within the room it
     /// reports if `stream` is `Some`, starting with that room.
     pub fn enable(&self, handle: usize, stream: Option<usize>) {
-        self.used.store(true, Ordering::Relaxed);
-        without_interrupts(|| self.handles.lock().insert(handle, Arc::new(Posted::new(stream))));
+        self.handles.insert(handle, Arc::new(Posted::new(stream)));
     }
 
     /// Whether any handle of the scheme ever posted (else a write need not
     /// look).
     #[inline]
     pub fn used(&self) -> bool {
-        self.used.load(Ordering::Relaxed)
+        self.handles.used()
     }
 
     /// `handle` closed: its record goes (posted calls still hold theirs).
     #[inline]
     pub fn forget(&self, handle: usize) {
-        if self.used.load(Ordering::Relaxed) {
-            self.forget_handle(handle);
-        }
-    }
-
-    /// [`Self::forget`] on a scheme some handle of which posted.
-    #[inline(never)]
-    fn forget_handle(&self, handle: usize) {
-        let gone = without_interrupts(|| self.handles.lock().remove(&handle));
-        drop(gone);
+        self.handles.forget(handle);
     }
 
     /// The failure of one of `handle`'s posted writes not reported yet,
     /// taken (so it is reported once).
     pub fn take_failure(&self, handle: usize) -> Option<Error> {
-        if !self.used.load(Ordering::Relaxed) {
+        if !self.used() {
             return None;
         }
-        self.record(handle)?.take_failure()
-    }
-
-    /// `handle`'s record, if it posts.
-    fn record(&self, handle: usize) -> Option<Arc<Posted>> {
-        without_interrupts(|| self.handles.lock().get(&handle).cloned())
+        self.handles.get(handle)?.take_failure()
     }
 
     /// Before a write on `handle`: the failure to report first, if one
@@ -210,7 +195,7 @@ impl PostedWrites {
     /// or [`Self::unpost`]). One look-up for all of it.
     #[inline]
     pub fn before_write(&self, handle: usize, small: bool) -> Result<Write, Error> {
-        if !self.used.load(Ordering::Relaxed) {
+        if !self.used() {
             return Ok(Write::Plain);
         }
         self.before_posting_write(handle, small)
@@ -219,7 +204,7 @@ impl PostedWrites {
     /// [`Self::before_write`] on a scheme some handle of which posts.
     #[inline(never)]
     fn before_posting_write(&self, handle: usize, small: bool) -> Result<Write, Error> {
-        let Some(posted) = self.record(handle) else { return Ok(Write::Plain) };
+        let Some(posted) = self.handles.get(handle) else { return Ok(Write::Plain) };
         if let Some(err) = posted.take_failure() {
             return Err(err);
         }
@@ -282,7 +267,7 @@ impl PostedWrites {
         if !self.used() {
             return;
         }
-        let Some(posted) = self.record(handle) else { return };
+        let Some(posted) = self.handles.get(handle) else { return };
         let Some(lock) = &posted.room else { return };
         without_interrupts(|| {
             let mut state = lock.lock();

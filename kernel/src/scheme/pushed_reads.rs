@@ -26,15 +26,16 @@
 //! May touch: its own table and buffers; the caller's buffer is copied to
 //! outside its locks.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::syscall::error::{EAGAIN, EBADF, Error};
 use scheme_proto::INLINE_MAX;
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
+
+use super::handle_records::HandleRecords;
 
 /// The most bytes held for one handle: one message's worth.
 pub const HELD_MAX: usize = INLINE_MAX;
@@ -64,49 +65,31 @@ pub enum Read {
 /// The stream handles of one scheme.
 #[derive(Default)]
 pub struct PushedReads {
-    /// Whether any handle ever was a stream's: the common path of a scheme
-    /// that serves none is one load.
-    used: AtomicBool,
-    handles: Mutex<BTreeMap<usize, Arc<Mutex<Received>>>>,
+    /// The common path of a scheme that serves no stream is one load.
+    handles: HandleRecords<Arc<Mutex<Received>>>,
 }
 
 impl PushedReads {
     /// `handle` is a stream's (opened or dup'ed as one).
     pub fn enable(&self, handle: usize) {
-        self.used.store(true, Ordering::Relaxed);
-        let fresh = Arc::new(Mutex::new(Received::default()));
-        let old = without_interrupts(|| self.handles.lock().insert(handle, fresh));
-        drop(old);
+        self.handles.insert(handle, Arc::new(Mutex::new(Received::default())));
     }
 
     /// `handle` closed (or its number was given to a handle that is not a
     /// stream's): what it held goes.
     #[inline]
     pub fn forget(&self, handle: usize) {
-        if self.used() {
-            self.forget_handle(handle);
-        }
-    }
-
-    /// [`Self::forget`] on a scheme some handle of which was a stream's.
-    #[inline(never)]
-    fn forget_handle(&self, handle: usize) {
-        let old = without_interrupts(|| self.handles.lock().remove(&handle));
-        drop(old);
+        self.handles.forget(handle);
     }
 
     #[inline]
     pub fn used(&self) -> bool {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    fn record(&self, handle: usize) -> Option<Arc<Mutex<Received>>> {
-        without_interrupts(|| self.handles.lock().get(&handle).cloned())
+        self.handles.used()
     }
 
     /// Before a read of up to `len` bytes of `handle`.
     pub fn before_read(&self, handle: usize, len: usize) -> Read {
-        let Some(record) = self.record(handle) else { return Read::Daemon };
+        let Some(record) = self.handles.get(handle) else { return Read::Daemon };
         let held = without_interrupts(|| {
             let mut received = record.lock();
             if received.bytes.is_empty() || len == 0 {
@@ -135,7 +118,7 @@ impl PushedReads {
     /// Bytes [`Read::Held`] took that could not be delivered (the caller's
     /// buffer was bad): they go back in front.
     pub fn give_back(&self, handle: usize, bytes: &[u8]) {
-        let Some(record) = self.record(handle) else { return };
+        let Some(record) = self.handles.get(handle) else { return };
         without_interrupts(|| {
             let mut received = record.lock();
             for &byte in bytes.iter().rev() {
@@ -149,7 +132,7 @@ impl PushedReads {
     /// daemon, which answers it with them; or no room) or `EBADF` (not a
     /// stream's handle, or not yet known as one).
     pub fn push(&self, handle: usize, bytes: &[u8]) -> Result<(), Error> {
-        let record = self.record(handle).ok_or(Error::new(EBADF))?;
+        let record = self.handles.get(handle).ok_or(Error::new(EBADF))?;
         without_interrupts(|| {
             let mut received = record.lock();
             if received.reads_out > 0 {
@@ -166,6 +149,7 @@ impl PushedReads {
 
     /// Whether bytes are held for `handle` (it is readable).
     pub fn holds(&self, handle: usize) -> bool {
-        self.used() && self.record(handle).is_some_and(|record| without_interrupts(|| !record.lock().bytes.is_empty()))
+        self.used()
+            && self.handles.get(handle).is_some_and(|record| without_interrupts(|| !record.lock().bytes.is_empty()))
     }
 }

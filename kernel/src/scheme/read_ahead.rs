@@ -33,15 +33,15 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use abi::syscall::error::Error;
-use spin::Mutex;
-use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::structures::paging::PhysFrame;
 
 use crate::memory::usercopy::UserOut;
 use crate::memory::{PAGE_SIZE, frame, phys_to_virt};
+
+use super::handle_records::HandleRecords;
 
 /// Bytes asked of the daemon per fill (rounded down to a whole number of
 /// the reader's requests).
@@ -152,50 +152,36 @@ pub struct Plan {
 /// The read-ahead state of one user scheme.
 #[derive(Default)]
 pub struct ReadAhead {
-    /// The daemon opened a read-ahead handle once (until then nothing
-    /// here is looked at).
-    used: AtomicBool,
     /// Moved on by every finished call that may change data.
     generation: AtomicU64,
-    handles: Mutex<BTreeMap<usize, Handle>>,
+    handles: HandleRecords<Handle>,
 }
 
 impl ReadAhead {
     /// Whether any handle of the scheme reads ahead (cheap).
     #[inline]
     pub fn used(&self) -> bool {
-        self.used.load(Ordering::Relaxed)
+        self.handles.used()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<usize, Handle>) -> R) -> R {
-        without_interrupts(|| f(&mut self.handles.lock()))
+        self.handles.with(f)
     }
 
     /// The daemon opened `handle` for read-ahead.
     pub fn enable(&self, handle: usize) {
-        self.used.store(true, Ordering::Relaxed);
-        self.with(|handles| handles.insert(handle, Handle::default()));
+        self.handles.insert(handle, Handle::default());
     }
 
     /// `handle` closed.
     #[inline]
     pub fn forget(&self, handle: usize) {
-        if self.used() {
-            self.forget_handle(handle);
-        }
-    }
-
-    /// [`Self::forget`] on a scheme some handle of which read ahead.
-    #[inline(never)]
-    fn forget_handle(&self, handle: usize) {
-        let gone = self.with(|handles| handles.remove(&handle));
-        drop(gone);
+        self.handles.forget(handle);
     }
 
     /// The daemon is gone: so is every buffer.
     pub fn clear(&self) {
-        let gone = self.with(core::mem::take);
-        drop(gone);
+        self.handles.clear();
     }
 
     /// A call that may have changed data finished.
