@@ -4,7 +4,8 @@
 //! and `file:home/a` are the same; `.` and `..` are resolved, `..` above
 //! the root is `EINVAL`). Directories read as their entry names, one per
 //! line. Every call is one RedoxFS transaction (an open's may carry the
-//! writes kept back before it, below), committed when it returns; `fsync` also makes the commit durable (the glue's flushes).
+//! writes kept back before it, below), committed when it returns; `fsync`
+//! also makes the commit durable (the glue's flushes).
 //!
 //! Permissions are checked against the caller's uid and gid as Unix does
 //! (`redoxfs::Node::permission`; root passes): search (`x`) on every
