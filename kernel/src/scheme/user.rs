@@ -41,8 +41,8 @@ use smallvec::SmallVec;
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{
-    INLINE_MAX, Kind, OPEN_POSTED_WITHIN_ROOM, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload, REQUEST_SIZE,
-    RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
+    INLINE_MAX, Kind, LINK_SIZE, Link, OPEN_POSTED_WITHIN_ROOM, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload,
+    REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
 };
 use spin::Mutex;
 use x86_64::PhysAddr;
@@ -242,33 +242,17 @@ pub enum Step {
 }
 
 impl Step {
-    /// The request for this step on `handle`, with `flags` the file's
-    /// (its id and caller left to fill in), and the most answer data it
-    /// may get.
-    fn request(&self, handle: usize, flags: usize) -> (Request, usize) {
-        let mut request = Request::new(0, Op::Close);
-        request.handle = handle as u64;
-        let most = match self {
-            Step::Read(len) => {
-                (request.op, request.flags, request.len) = (Op::Read, flags as u32, *len as u64);
-                *len
-            }
-            Step::Write(data) => {
-                (request.op, request.flags, request.len) = (Op::Write, flags as u32, data.len() as u64);
-                request.payload = Payload::Inline;
-                0
-            }
-            Step::Seek(offset, whence) => {
-                (request.op, request.flags, request.arg) = (Op::Seek, *whence as u32, *offset as u64);
-                0
-            }
-            Step::Fstat => {
-                (request.op, request.len) = (Op::Fstat, size_of::<Stat>() as u64);
-                size_of::<Stat>()
-            }
-            Step::Close => 0,
-        };
-        (request, most)
+    /// This step as a chain's link, with `flags` the file's, and the most
+    /// answer data it may get.
+    fn link(&self, flags: usize) -> (Link, usize) {
+        let flags = flags as u32;
+        match self {
+            Step::Read(len) => (Link::new(Op::Read, flags, *len as u32, 0), *len),
+            Step::Write(data) => (Link::new(Op::Write, flags, data.len() as u32, 0), 0),
+            Step::Seek(offset, whence) => (Link::new(Op::Seek, *whence as u32, 0, *offset as u64), 0),
+            Step::Fstat => (Link::new(Op::Fstat, 0, size_of::<Stat>() as u32, 0), size_of::<Stat>()),
+            Step::Close => (Link::new(Op::Close, 0, 0, 0), 0),
+        }
     }
 
     /// Whether an answer (`value`, `data`) to this step makes sense.
@@ -1209,7 +1193,7 @@ impl UserScheme {
         let mut request = self.inline_request(Op::Open, 0, flags, path.len());
         let spare = without_interrupts(|| self.spare_chain.lock().take());
         let mut run = spare.filter(|run| Arc::strong_count(run) == 1).unwrap_or_else(|| Arc::new(ChainRun::new()));
-        let as_one = self.takes_chains.load(Ordering::Relaxed) && REQUEST_SIZE + path.len() <= INLINE_MAX;
+        let as_one = self.takes_chains.load(Ordering::Relaxed) && LINK_SIZE + path.len() <= INLINE_MAX;
         let changes = {
             let fresh = Arc::get_mut(&mut run).expect("a chain not shared yet");
             fresh.reset(&request);
@@ -1319,8 +1303,8 @@ impl UserScheme {
             };
             if let Some((handle, step)) = next {
                 queued = true;
-                let (mut link, _) = step.request(handle, run.flags);
-                link.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let mut link = step.link(run.flags).0.request(id, &Request::new(0, Op::Chain), handle as u64);
                 (link.pid, link.uid, link.gid) = (run.pid, run.uid, run.gid);
                 let call = self.call_for(link, None, |call| match step {
                     Step::Write(data) => {
@@ -1913,22 +1897,22 @@ fn changes_data(op: Op, flags: u32) -> bool {
 const CHAIN_ANSWER_ON_STACK: usize = 112;
 
 /// The links of an `Op::Chain` request into `links`: the open (`open`,
-/// `path`), then as many of `steps` as fit inline (their requests and
+/// `path`), then as many of `steps` as fit inline (their links and
 /// their largest answers within `INLINE_MAX` each way). Returns how many
 /// steps it carries.
 fn chain_links(open: &Request, path: &[u8], steps: &VecDeque<Step>, flags: usize, links: &mut Vec<u8>) -> usize {
-    links.reserve(REQUEST_SIZE * (1 + steps.len().min(4)) + path.len());
-    links.extend_from_slice(&open.encode());
+    links.reserve(LINK_SIZE * (1 + steps.len().min(4)) + path.len());
+    links.extend_from_slice(&Link::new(Op::Open, open.flags, path.len() as u32, 0).encode());
     links.extend_from_slice(path);
     let mut answer_room = INLINE_MAX - RESPONSE_SIZE;
     let mut carried = 0;
     for step in steps {
-        let (link, most) = step.request(0, flags);
+        let (link, most) = step.link(flags);
         let input: &[u8] = match step {
             Step::Write(data) => data,
             _ => &[],
         };
-        if links.len() + REQUEST_SIZE + input.len() > INLINE_MAX || RESPONSE_SIZE + most > answer_room {
+        if links.len() + LINK_SIZE + input.len() > INLINE_MAX || RESPONSE_SIZE + most > answer_room {
             break;
         }
         links.extend_from_slice(&link.encode());

@@ -43,7 +43,19 @@ pub(super) fn with_user_path<R>(path: UserIn, then: impl FnOnce(&str) -> Result<
         on_heap = path.to_vec()?;
         &on_heap[..]
     };
-    then(core::str::from_utf8(bytes).map_err(|_| Error::new(EINVAL))?)
+    then(text(bytes)?)
+}
+
+/// A path's bytes as text. URLs are nearly always ASCII, which
+/// `is_ascii` checks a word at a time; `from_utf8`'s general walk cost
+/// 87 instructions on a 10-byte URL (`cargo mk bench --profile`).
+#[inline]
+fn text(bytes: &[u8]) -> Result<&str, Error> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
+    }
+    core::str::from_utf8(bytes).map_err(|_| Error::new(EINVAL))
 }
 
 /// The caller's open file `fd`. Inlined: every file call starts here, and

@@ -14,8 +14,8 @@ use alloc::vec::Vec;
 
 use abi::syscall::{self as sc, EventFlags};
 pub use scheme_proto::{
-    INLINE_MAX, Kind, Op, Payload, READ_BUFFER, REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS, answers,
-    links,
+    INLINE_MAX, Kind, LINK_SIZE, Link, Op, Payload, READ_BUFFER, REQUEST_SIZE, RESPONSE_SIZE, Request, Response,
+    TAKES_CHAINS, answers, links,
 };
 use smallvec::SmallVec;
 

@@ -134,9 +134,9 @@ fn responses_with_wrong_lengths_are_refused() {
     assert_eq!(Response::decode(&bad_kind), Err(DecodeError::Unknown));
 }
 
-/// A link: `request` encoded, then `inline`.
-fn link(out: &mut Vec<u8>, request: Request, inline: &[u8]) {
-    out.extend_from_slice(&request.encode());
+/// A link: `link` encoded, then `inline`.
+fn link(out: &mut Vec<u8>, link: Link, inline: &[u8]) {
+    out.extend_from_slice(&link.encode());
     out.extend_from_slice(inline);
 }
 
@@ -148,41 +148,89 @@ fn answer(out: &mut Vec<u8>, response: Response, data: &[u8]) {
 
 #[test]
 fn chain_links_walk_in_order() {
-    let open = Request { payload: Payload::Inline, len: 5, ..Request::new(0, Op::Open) };
-    let read = Request { len: 16, ..Request::new(0, Op::Read) };
-    let write = Request { payload: Payload::Inline, len: 3, ..Request::new(0, Op::Write) };
+    let open = Link::new(Op::Open, 0o100, 5, 0);
+    let read = Link::new(Op::Read, 0, 16, 0);
+    let write = Link::new(Op::Write, 0, 3, 0);
+    let seek = Link::new(Op::Seek, 2, 0, (-4i64) as u64);
+    let close = Link::new(Op::Close, 0, 0, 0);
     let mut payload = Vec::new();
     link(&mut payload, open, b"notes");
     link(&mut payload, read, b"");
     link(&mut payload, write, b"abc");
-    link(&mut payload, Request::new(0, Op::Close), b"");
+    link(&mut payload, seek, b"");
+    link(&mut payload, close, b"");
+    assert_eq!(payload.len(), 5 * LINK_SIZE + 8);
     let walked: Vec<_> = links(&payload).map(Result::unwrap).collect();
     assert_eq!(
         walked,
-        [(open, &b"notes"[..]), (read, &[][..]), (write, &b"abc"[..]), (Request::new(0, Op::Close), &[][..])]
+        [(open, &b"notes"[..]), (read, &[][..]), (write, &b"abc"[..]), (seek, &[][..]), (close, &[][..])]
     );
     assert_eq!(links(&[]).count(), 0);
 }
 
 #[test]
+fn a_link_stands_for_its_request() {
+    let chain = Request { pid: 9, uid: 1000, gid: 100, ..Request::new(77, Op::Chain) };
+    let open = Link::new(Op::Open, 0o100, 5, 0).request(0, &chain, 0);
+    assert_eq!(
+        open,
+        Request {
+            payload: Payload::Inline,
+            flags: 0o100,
+            pid: 9,
+            uid: 1000,
+            gid: 100,
+            len: 5,
+            ..Request::new(0, Op::Open)
+        }
+    );
+    let read = Link::new(Op::Read, 4, 16, 0).request(3, &chain, 7);
+    assert_eq!(
+        read,
+        Request { flags: 4, pid: 9, uid: 1000, gid: 100, handle: 7, len: 16, ..Request::new(3, Op::Read) }
+    );
+    let write = Link::new(Op::Write, 0, 3, 0).request(0, &chain, 7);
+    assert_eq!((write.payload, write.len), (Payload::Inline, 3));
+    let seek = Link::new(Op::Seek, 1, 0, 42).request(0, &chain, 7);
+    assert_eq!((seek.payload, seek.flags, seek.arg), (Payload::None, 1, 42));
+}
+
+#[test]
 fn bad_chain_links_end_the_walk() {
     let mut payload = Vec::new();
-    link(&mut payload, Request::new(0, Op::Read), b"");
-    // Cut short, then lent data, then a chain in a chain: each ends it.
+    link(&mut payload, Link::new(Op::Read, 0, 1, 0), b"");
+    // Cut short, a chain in a chain, reserved bytes set, inline data
+    // cut short, too long a length, an unknown op: each ends it.
     let mut cut = payload.clone();
-    cut.extend_from_slice(&Request::new(0, Op::Read).encode()[..10]);
-    let lent = Request { payload: Payload::Lent, addr: 0x1000, len: 8, ..Request::new(0, Op::Read) };
-    let mut with_lent = payload.clone();
-    link(&mut with_lent, lent, b"");
-    link(&mut with_lent, Request::new(0, Op::Close), b"");
+    cut.extend_from_slice(&Link::new(Op::Read, 0, 1, 0).encode()[..10]);
     let mut nested = payload.clone();
-    link(&mut nested, Request::new(0, Op::Chain), b"");
+    link(&mut nested, Link::new(Op::Chain, 0, 0, 0), b"");
+    let mut reserved = payload.clone();
+    let mut odd = Link::new(Op::Close, 0, 0, 0).encode();
+    odd[13] = 1;
+    reserved.extend_from_slice(&odd);
+    let mut short_input = payload.clone();
+    link(&mut short_input, Link::new(Op::Write, 0, 8, 0), b"abc");
+    let mut too_long = payload.clone();
+    link(&mut too_long, Link::new(Op::Read, 0, INLINE_MAX as u32 + 1, 0), b"");
+    let mut unknown = payload.clone();
+    let mut bad_op = Link::new(Op::Close, 0, 0, 0).encode();
+    bad_op[0] = 99;
+    unknown.extend_from_slice(&bad_op);
     for (what, bytes, error) in [
         ("cut", &cut, DecodeError::Short),
-        ("lent", &with_lent, DecodeError::Inconsistent),
         ("nested", &nested, DecodeError::Inconsistent),
+        ("reserved", &reserved, DecodeError::Inconsistent),
+        ("short input", &short_input, DecodeError::Inconsistent),
+        ("too long", &too_long, DecodeError::Inconsistent),
+        ("unknown", &unknown, DecodeError::Unknown),
     ] {
-        let walked: Vec<_> = links(bytes).collect();
+        let mut bytes = bytes.clone();
+        if what != "cut" && what != "short input" {
+            // A sound link after the bad one is never reached.
+            link(&mut bytes, Link::new(Op::Close, 0, 0, 0), b"");
+        }
+        let walked: Vec<_> = links(&bytes).collect();
         assert_eq!(walked.len(), 2, "{what}");
         assert!(walked[0].is_ok(), "{what}");
         assert_eq!(walked[1], Err(error), "{what}");

@@ -750,12 +750,11 @@ impl<S: Scheme> Server<S> {
         let mut answered = 1;
         let mut handle = (opened.kind == Kind::Value).then_some(opened.value);
         for link in links {
-            let (Ok((mut request, input)), Some(opened)) = (link, handle) else { break };
-            if !matches!(request.op, Op::Read | Op::Write | Op::Seek | Op::Fstat | Op::Close) {
+            let (Ok((link, input)), Some(opened)) = (link, handle) else { break };
+            if !matches!(link.op, Op::Read | Op::Write | Op::Seek | Op::Fstat | Op::Close) {
                 break;
             }
-            (request.id, request.handle) = (0, opened);
-            (request.pid, request.uid, request.gid) = (chain.pid, chain.uid, chain.gid);
+            let mut request = link.request(0, chain, opened);
             // A read or write is tried without waiting (a seek's flags
             // are its whence).
             let may_wait = matches!(request.op, Op::Read | Op::Write) && request.flags as usize & sc::O_NONBLOCK == 0;

@@ -141,7 +141,7 @@ fn scripted(n: usize, id: u64) -> Option<(Vec<u8>, i32)> {
 /// Whether a chain request is the open of `x`, a 16-byte read and a close.
 fn expected_links(request: &Request, payload: &[u8]) -> bool {
     let links: Vec<_> = rt::scheme::links(payload).collect();
-    let shape: Vec<(Op, u64)> = links.iter().flatten().map(|(link, _)| (link.op, link.len)).collect();
+    let shape: Vec<(Op, u32)> = links.iter().flatten().map(|(link, _)| (link.op, link.len)).collect();
     request.op == Op::Chain
         && links.iter().all(Result::is_ok)
         && shape == [(Op::Open, 1), (Op::Read, 16), (Op::Close, 0)]
