@@ -364,8 +364,11 @@ impl KernelScheme for EventScheme {
     /// measured slower under TCG for host -> guest transfers (README
     /// "Network").
     fn read_user(&self, handle: usize, buf: UserOut, flags: usize) -> Result<usize, Error> {
-        super::with_bounce(buf.len(), |bounce| {
-            let (queue, taken) = self.take(handle, bounce.len() / EVENT_SIZE, flags)?;
+        // Take first, then copy out through a buffer of just what was
+        // taken: a daemon reads with room for 16 events (384 bytes, a heap
+        // buffer, zeroed, for every wake-up) and a wake-up takes one or two.
+        let (queue, taken) = self.take(handle, buf.len().min(super::BOUNCE_MAX) / EVENT_SIZE, flags)?;
+        super::with_bounce(taken.len() * EVENT_SIZE, |bounce| {
             let n = events_to_bytes(&taken, bounce);
             if let Err(err) = buf.prefix(n).copy_from_kernel(&bounce[..n]) {
                 queue.put_back(&taken);
