@@ -85,6 +85,7 @@ pub const BENCHMARKS: &[&str] = &[
     "chan_pingpong_1byte",
     "chan_pingpong_write_read",
     "chan_write_64k",
+    "pipe_write_64k",
     "shm_pass_64k",
     "shm_map_64k",
 ];
@@ -98,8 +99,13 @@ pub const SCALING: &str = "scheme_scaling";
 pub const SCALING_CPUS: &[u32] = &[1, 2, 4];
 
 /// Benchmarks that move bytes: the bytes per operation (for MB/s).
-pub const BYTES_PER_OP: &[(&str, u64)] =
-    &[("scheme_read_4k", 4096), ("scheme_read_64k", 65_536), ("chan_write_64k", 65_536), ("shm_pass_64k", 65_536)];
+pub const BYTES_PER_OP: &[(&str, u64)] = &[
+    ("scheme_read_4k", 4096),
+    ("scheme_read_64k", 65_536),
+    ("chan_write_64k", 65_536),
+    ("pipe_write_64k", 65_536),
+    ("shm_pass_64k", 65_536),
+];
 
 /// The disk benchmarks, in the order of their table (and of
 /// programs/bench/src/disk.rs and bench/linux/bench.c): 64 MiB written and
@@ -270,8 +276,11 @@ pub fn thousands(n: u64) -> String {
 /// read and close is measured against Linux's plain ones, and the
 /// ping-pong by `SYS_WRITE_READ` against the socket ping-pong's write and
 /// read (Linux has no peer that batches them).
-pub const LINUX_PEERS: &[(&str, &str)] =
-    &[("scheme_open_read_close_batch", "scheme_open_read_close"), ("chan_pingpong_write_read", "chan_pingpong_1byte")];
+pub const LINUX_PEERS: &[(&str, &str)] = &[
+    ("scheme_open_read_close_batch", "scheme_open_read_close"),
+    ("chan_pingpong_write_read", "chan_pingpong_1byte"),
+    ("pipe_write_64k", "chan_write_64k"),
+];
 
 /// Ferrite's cost over Linux's (`2.50x`: Ferrite takes 2.5 times as
 /// long), or `-` without both figures.
@@ -857,7 +866,7 @@ fn micro_note(smp: u32, kit: Option<&linux::Kit>, tcg: bool) -> String {
             "Linux {}: bench/linux/bench.c as /init in the same QEMU machine, the same calibration; its peers: \
              scheme_read_1byte: a pipe ping-pong, scheme_open_read_close: open + 16-byte read + close of a tmpfs file, \
              scheme_read_4k/64k: pread of a tmpfs file, chan_pingpong_1byte (and _write_read): a Unix stream socketpair ping-pong, \
-             chan_write_64k: 64 KiB pipe writes, shm_pass_64k: the same hand-over through a shared mapping, \
+             chan_write_64k (and pipe_write_64k): 64 KiB pipe writes, shm_pass_64k: the same hand-over through a shared mapping, \
              shm_map_64k: mmap of a 64 KiB tmpfs file, a write per page, munmap",
             kit.version
         ),
@@ -1012,6 +1021,7 @@ mod tests {
             "bench chan_pingpong_1byte: 30000.0 ns/op (100 iterations)",
             "bench chan_pingpong_write_read: 20000.0 ns/op (100 iterations)",
             "bench chan_write_64k: 90000.0 ns/op (100 iterations)",
+            "bench pipe_write_64k: 70000.0 ns/op (100 iterations)",
             "bench shm_pass_64k: 50000.0 ns/op (100 iterations)",
             "bench shm_map_64k: 40000.0 ns/op (100 iterations)",
         ];

@@ -135,10 +135,14 @@ impl KernelScheme for PipeScheme {
             if b.bytes.is_empty() {
                 return b.writers == 0;
             }
+            // Copied a slice at a time (the ring's two halves), not a byte
+            // at a time through `drain`'s iterator.
             n = buf.len().min(b.bytes.len());
-            for (dst, src) in buf.iter_mut().zip(b.bytes.drain(..n)) {
-                *dst = src;
-            }
+            let (front, back) = b.bytes.as_slices();
+            let first = n.min(front.len());
+            buf[..first].copy_from_slice(&front[..first]);
+            buf[first..n].copy_from_slice(&back[..n - first]);
+            b.bytes.drain(..n);
             true
         };
         pipe.readable.wait_unless_nonblocking(flags, &mut take)?;

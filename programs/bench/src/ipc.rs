@@ -12,6 +12,9 @@
 //!   one trip through the daemon; the peer is the same Linux ping-pong;
 //! - `chan_write_64k`: a 64 KiB write into a channel whose peer reads and
 //!   drops everything, the peer of Linux's `pipe_write_64k`;
+//! - `pipe_write_64k`: the same 64 KiB writes into a kernel `pipe:` (no
+//!   daemon) whose peer reads and drops everything: Linux's pipe, the
+//!   same benchmark as its `chan_write_64k` peer;
 //! - `shm_pass_64k`: 64 KiB handed to the peer through a shared `shm:`
 //!   mapping, no daemon involved: the writer fills the region, passes the
 //!   turn, the peer reads all of it and passes the turn back (hand-overs
@@ -172,6 +175,23 @@ pub fn chan_write() -> Result<Measured, String> {
     let block = vec![0x5au8; BLOCK];
     let result = measure_fallible(|| end.write_all(&block).map_err(|e| format!("write: {e}")));
     finish(end, peer)?;
+    result
+}
+
+/// 64 KiB writes into a kernel pipe a forked peer drains.
+pub fn pipe_write() -> Result<Measured, String> {
+    let (read_end, mut write_end) = rt::fs::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let peer = match rt::process::fork().map_err(|e| format!("fork: {e}"))? {
+        Fork::Child => {
+            drop(write_end);
+            rt::process::exit(sink(read_end))
+        }
+        Fork::Parent(pid) => Process(pid),
+    };
+    drop(read_end);
+    let block = vec![0x5au8; BLOCK];
+    let result = measure_fallible(|| write_end.write_all(&block).map_err(|e| format!("write: {e}")));
+    finish(write_end, peer)?;
     result
 }
 

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
     };
     ok &= scheme_benchmarks();
     ok &= ipc_benchmarks();
+    ok &= report("pipe_write_64k", 1, ipc::pipe_write());
     ok &= disk::benchmarks();
     ok &= net::benchmarks();
     ok &= match scale::cpus() {
