@@ -17,6 +17,7 @@
 
 use alloc::vec::Vec;
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::syscall::error::{EFAULT, ENOMEM, Error};
@@ -220,6 +221,20 @@ pub fn read_into<T: Pod>(addr: usize, values: &mut [T]) -> Result<(), Error> {
     // exactly `values`.
     let raw = unsafe { core::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), bytes) };
     slice.copy_to_kernel(raw)
+}
+
+/// [`read_into`] for room not filled yet (no zeroing first): the values
+/// read, as initialized `T`s.
+pub fn read_into_uninit<T: Pod>(addr: usize, room: &mut [MaybeUninit<T>]) -> Result<&mut [T], Error> {
+    let bytes = core::mem::size_of_val(room);
+    let slice = UserIn::new(addr, bytes)?;
+    // SAFETY: the slice spans exactly `room`'s bytes; they are only
+    // written here, never read before.
+    let raw = unsafe { core::slice::from_raw_parts_mut(room.as_mut_ptr().cast::<u8>(), bytes) };
+    slice.copy_to_kernel(raw)?;
+    // SAFETY: every byte of `room` was just written, and `T: Pod` makes
+    // any bytes a valid `T`.
+    Ok(unsafe { core::slice::from_raw_parts_mut(room.as_mut_ptr().cast::<T>(), room.len()) })
 }
 
 /// An array of `count` `T`s in user memory.

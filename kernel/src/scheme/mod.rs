@@ -27,6 +27,7 @@ pub mod pushed_reads;
 pub mod read_ahead;
 pub mod registry;
 pub mod root;
+pub mod seeded_hash;
 pub mod snapshot;
 pub mod sys;
 pub mod time;
@@ -325,9 +326,7 @@ pub fn register(name: &str, scheme: Arc<dyn KernelScheme>) {
 }
 
 /// Split `scheme:path`; a URL without a colon names no scheme.
-pub fn split_url(url: &str) -> Option<(&str, &str)> {
-    url.split_once(':')
-}
+pub use abi::split_url;
 
 /// The scheme `name` as `caller` sees it (`ENODEV` if absent).
 pub fn lookup(name: &str, caller: &Caller) -> Result<SchemeRef, Error> {

@@ -184,6 +184,36 @@ pub fn seek_target(current: usize, len: usize, offset: isize, whence: usize) -> 
     base.checked_add_signed(offset)
 }
 
+/// Split a URL, `scheme:path`, at its first colon; `None` without one.
+/// The kernel routes every open by it, so it looks for the colon eight
+/// bytes at a time (`str::split_once` went a byte at a time through a
+/// generic searcher: about 130 instructions on a 10-byte URL).
+pub fn split_url(url: &str) -> Option<(&str, &str)> {
+    let at = colon_at(url.as_bytes())?;
+    // `:` is ASCII, so both sides of it are whole UTF-8.
+    Some((url.get(..at)?, url.get(at + 1..)?))
+}
+
+/// Where the first `:` of `bytes` is.
+fn colon_at(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const COLONS: u64 = ONES * b':' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ COLONS;
+        // A zero byte of `x` is a colon. The lowest one sets the lowest
+        // flagged bit: a borrow only runs upwards from a zero byte, so a
+        // byte below the first colon is never flagged.
+        let found = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&b| b == b':').map(|i| at + i)
+}
+
 /// A string passed to the kernel: pointer and length, no terminator.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
@@ -311,6 +341,46 @@ mod result_tests {
                 decode_result(syscall::Error::mux(Err(syscall::Error::new(errno)))),
                 Err(syscall::Error::new(errno))
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    extern crate std;
+
+    use super::*;
+    use std::string::String;
+
+    #[test]
+    fn urls_split_at_their_first_colon() {
+        assert_eq!(split_url("file:/a/b"), Some(("file", "/a/b")));
+        assert_eq!(split_url(":name"), Some(("", "name")));
+        assert_eq!(split_url("tcp:10.0.2.2:80"), Some(("tcp", "10.0.2.2:80")));
+        assert_eq!(split_url("benchzero:"), Some(("benchzero", "")));
+        assert_eq!(split_url("no-colon-in-this-long-name"), None);
+        assert_eq!(split_url(""), None);
+        assert_eq!(split_url("ünïcödé-schéme:päth"), Some(("ünïcödé-schéme", "päth")));
+    }
+
+    #[test]
+    fn every_colon_position_agrees_with_split_once() {
+        // Colons at every place of strings up to 40 bytes, with bytes on
+        // either side of ':' (0x3a) that a word-at-a-time test could
+        // mistake for it: 0x39, 0x3b, 0xba, and multi-byte characters.
+        let fillers = ['9', ';', 'a', 'º', '€'];
+        for len in 0..40 {
+            for filler in fillers {
+                let base: String = core::iter::repeat_n(filler, len).collect();
+                assert_eq!(split_url(&base), base.split_once(':'), "{base:?}");
+                for at in 0..=len {
+                    let mut url: String = core::iter::repeat_n(filler, at).collect();
+                    url.push(':');
+                    url.extend(core::iter::repeat_n(filler, len - at));
+                    url.push(':');
+                    assert_eq!(split_url(&url), url.split_once(':'), "{url:?}");
+                }
+            }
         }
     }
 }

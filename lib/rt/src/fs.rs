@@ -290,7 +290,7 @@ pub fn resolve_in(cwd: &str, path: &str) -> String {
     } else {
         return String::from(path);
     };
-    let (scheme, base_path) = base.split_once(':').unwrap_or((base, ""));
+    let (scheme, base_path) = abi::split_url(base).unwrap_or((base, ""));
     let mut parts: Vec<&str> = Vec::new();
     for part in base_path.split('/').chain(relative.split('/')) {
         match part {
