@@ -242,6 +242,7 @@ static TESTS: &[Test] = tests![
     shell::utilities_on_files,
     shell::utilities_about_the_system,
     shell::utilities_dd,
+    shell::cp_and_dd_open_with_their_first_read_and_write,
     console_shell::interactive_shell_on_a_console,
     display::framebuffer_maps_as_device_memory,
     ipc::chan_listen_connect_accept,

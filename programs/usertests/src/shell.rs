@@ -314,6 +314,66 @@ pub fn utilities_dd() -> Outcome {
     Ok(figures)
 }
 
+/// `cp` and `dd` open their input with its first read, and create their
+/// output with its first write, in one system call each (`rt::batch`):
+/// files of every size around the first read's limit copy whole, the
+/// edge cases (empty files, directories, missing files, an output that
+/// cannot be made) report as before.
+pub fn cp_and_dd_open_with_their_first_read_and_write() -> Outcome {
+    let _tmp = tmp()?;
+    let first = rt::batch::CHAIN_READ;
+    let sizes = [0, 1, 100, first - 1, first, first + 1, 20_000, 70_000];
+    for size in sizes {
+        let bytes: Vec<u8> = (0..size).map(|i| (i * 31 + size) as u8).collect();
+        ok("write source", rt::fs::write(&format!("tmp:src{size}"), &bytes))?;
+        let ran = sh(&format!("cp tmp:src{size} tmp:dst{size}"))?;
+        ensure!(ran.status == 0 && ran.err.is_empty(), "cp of {size} bytes: {} {:?}", ran.status, ran.err);
+        let copied = ok("read copy", rt::fs::read(&format!("tmp:dst{size}")))?;
+        ensure!(copied == bytes, "cp of {size} bytes made {} bytes, or other ones", copied.len());
+        // Over a longer file: truncated first.
+        let ran = sh(&format!("cp tmp:src70000 tmp:over{size}; cp tmp:src{size} tmp:over{size}"))?;
+        ensure!(ran.status == 0, "cp over a longer file: {:?}", ran.err);
+        let copied = ok("read copy", rt::fs::read(&format!("tmp:over{size}")))?;
+        ensure!(copied == bytes, "cp of {size} bytes over 70,000 left {} bytes", copied.len());
+        // dd: one record of 100 bytes (or what there is), into a new file.
+        let ran = sh(&format!("dd if=tmp:src{size} of=tmp:dd{size} bs=100 count=1"))?;
+        let record = &bytes[..size.min(100)];
+        let counts = match record.len() {
+            0 => "0+0 records in\n0+0 records out\n",
+            100 => "1+0 records in\n1+0 records out\n",
+            _ => "0+1 records in\n0+1 records out\n",
+        };
+        ensure!(ran.status == 0 && ran.err.starts_with(counts), "dd of {size} bytes: {} {:?}", ran.status, ran.err);
+        let copied = ok("read dd's output", rt::fs::read(&format!("tmp:dd{size}")))?;
+        ensure!(copied == record, "dd of {size} bytes wrote {} bytes", copied.len());
+    }
+    // The whole file through dd in records of 4 KiB.
+    let ran = sh("dd if=tmp:src70000 of=tmp:dd-all bs=4K")?;
+    ensure!(ran.err.starts_with("17+1 records in\n17+1 records out\n70000 bytes "), "dd: {:?}", ran.err);
+    let whole = ok("read dd's output", rt::fs::read("tmp:dd-all"))?;
+    ensure!(whole == ok("read source", rt::fs::read("tmp:src70000"))?, "dd in 4 KiB records changed the file");
+    // No record at all: the output is made, empty.
+    let ran = sh("dd of=tmp:made count=0 < tmp:src1")?;
+    ensure!(ran.status == 0 && ran.err.starts_with("0+0 records in\n0+0 records out\n"), "dd count=0: {:?}", ran.err);
+    let made = ok("read dd's output", rt::fs::read("tmp:made"))?;
+    ensure!(made.is_empty(), "dd count=0 wrote {} bytes", made.len());
+    let ran = sh("dd if=tmp:src100 of=nosuch:x")?;
+    ensure!(
+        ran.status == 1 && ran.err.starts_with("dd: nosuch:x: No such device\n"),
+        "dd to a scheme that is not there: {} {:?}",
+        ran.status,
+        ran.err
+    );
+    // cp into a directory, of a directory, of a missing file.
+    expect("mkdir tmp:dir; cp tmp:src100 tmp:dir; ls tmp:dir", "src100\n", "", 0)?;
+    let copied = ok("read copy", rt::fs::read("tmp:dir/src100"))?;
+    ensure!(copied.len() == 100, "cp into a directory made {} bytes", copied.len());
+    expect("cp tmp:dir tmp:x", "", "cp: tmp:dir: Is a directory\n", 1)?;
+    expect("cp tmp:nope tmp:x", "", "cp: tmp:nope: No such file or directory\n", 1)?;
+    expect("cp tmp:src1 nosuch:x", "", "cp: nosuch:x: No such device\n", 1)?;
+    Ok(format!("{} sizes from 0 to 70,000 bytes by cp and dd, errors as before", sizes.len()))
+}
+
 pub fn shell_scripts_and_stdin() -> Outcome {
     let _tmp = tmp()?;
     expect(

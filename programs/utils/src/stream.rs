@@ -56,6 +56,40 @@ pub fn is_dir(file: &File) -> bool {
     file.stat().is_ok_and(|stat| stat.st_mode & MODE_TYPE == MODE_DIR)
 }
 
+/// Whether `url` names a directory: open, status and close in one system
+/// call (`rt::batch`: one chain on a daemon's scheme, where an open, an
+/// `fstat` and a close were three calls).
+pub fn names_dir(url: &str) -> bool {
+    let mut stat = sc::Stat::default();
+    let mut batch = Batch::new();
+    batch.open(url, sc::O_RDONLY);
+    batch.fstat(On::Opened, &mut stat);
+    batch.close(On::Opened);
+    let Ok(results) = batch.submit() else { return false };
+    if let (Ok(fd), Err(_)) = (results[0], results[2]) {
+        // The status failed, which ended the batch before its close.
+        drop(File::from_fd(fd));
+        return false;
+    }
+    results[1].is_ok() && stat.st_mode & MODE_TYPE == MODE_DIR
+}
+
+/// Create (or truncate) `url` for writing and write `first` to it, in one
+/// system call (`rt::batch`: open and write as one chain on a daemon's
+/// scheme). What the write left over is written after.
+pub fn create_writing(url: &str, first: &[u8]) -> rt::Result<File> {
+    let mut batch = Batch::new();
+    batch.open(url, sc::O_WRONLY | sc::O_CREAT | sc::O_TRUNC);
+    if !first.is_empty() {
+        batch.write(On::Opened, first);
+    }
+    let results = batch.submit()?;
+    let file = File::from_fd(results[0]?);
+    let written = results.get(1).copied().unwrap_or(Ok(0))?;
+    io::write_all(file.fd(), &first[written.min(first.len())..])?;
+    Ok(file)
+}
+
 /// Copies everything from `from` to the fd `to`; returns the byte count.
 /// A read error is `Err((true, e))`, a write error `Err((false, e))`.
 pub fn copy(from: &mut File, to: usize) -> Result<u64, (bool, rt::Error)> {

@@ -5,8 +5,6 @@
 use alloc::format;
 use alloc::string::String;
 
-use rt::fs::File;
-
 use crate::report::{self, FAILED, OK};
 use crate::stream;
 
@@ -14,8 +12,7 @@ use crate::stream;
 /// `dest/NAME` when `dest` is an existing directory.
 pub fn target(source: &str, dest: &str) -> String {
     let url = rt::fs::resolve(dest);
-    let into_dir = File::open(&url).is_ok_and(|file| stream::is_dir(&file));
-    if !into_dir {
+    if !stream::names_dir(&url) {
         return url;
     }
     let name = source.rsplit(['/', ':']).find(|part| !part.is_empty()).unwrap_or(source);
@@ -23,22 +20,31 @@ pub fn target(source: &str, dest: &str) -> String {
 }
 
 /// Copies the file `source` (as typed) to the URL `to`; errors are
-/// reported under `tool` and make the result `false`.
+/// reported under `tool` and make the result `false`. The source's open
+/// and first read are one system call, and so are the destination's
+/// create and first write (`rt::batch`: each one request to a daemon's
+/// scheme), so a small file costs two calls and the read that finds its
+/// end.
 pub fn copy_file(tool: &str, source: &str, to: &str, dest: &str) -> bool {
-    let mut from = match stream::open_input(source) {
-        Ok(file) => file,
+    let mut first = [0u8; stream::FIRST_READ];
+    let (mut from, n) = match stream::open_input_reading(source, &mut first) {
+        Ok(opened) => opened,
         Err(err) => {
             report::error(tool, source, err);
             return false;
         }
     };
-    let out = match File::create(to) {
+    let out = match stream::create_writing(to, &first[..n]) {
         Ok(file) => file,
         Err(err) => {
             report::error(tool, dest, err);
             return false;
         }
     };
+    if n == 0 && source != "-" {
+        // Empty: the first read found the end already.
+        return true;
+    }
     match stream::copy(&mut from, out.fd()) {
         Ok(_) => true,
         Err((true, err)) => {

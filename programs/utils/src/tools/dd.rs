@@ -14,10 +14,13 @@
 
 use alloc::format;
 
+use rt::abi::syscall as sc;
+use rt::batch::{Batch, On};
 use rt::eprintln;
 use rt::fs::File;
 
 use crate::report::{self, FAILED, OK};
+use crate::stream;
 use crate::tools::free::human;
 
 /// A size with an optional `K`/`M`/`G` suffix (powers of 1024).
@@ -29,6 +32,33 @@ fn size(text: &str) -> Option<u64> {
         _ => (text, 1),
     };
     digits.parse::<u64>().ok()?.checked_mul(scale)
+}
+
+/// The input file at `url`, and (when `read` says so) the result of its
+/// first read into `buf`, made with the open: an open that fails is the
+/// error, a read that fails is the first record's.
+fn open_reading(url: &str, buf: &mut [u8], read: bool) -> rt::Result<(File, Option<rt::Result<usize>>)> {
+    if !read {
+        return Ok((File::open(url)?, None));
+    }
+    let mut batch = Batch::new();
+    batch.open(url, sc::O_RDONLY);
+    batch.read(On::Opened, buf);
+    let results = batch.submit()?;
+    Ok((File::from_fd(results[0]?), Some(results[1])))
+}
+
+/// The output: `path` created with `first` written to it (one system call,
+/// [`stream::create_writing`]), or standard output with `first` written.
+fn open_output(path: Option<&str>, first: &[u8]) -> rt::Result<File> {
+    match path {
+        Some(path) => stream::create_writing(&rt::fs::resolve(path), first),
+        None => {
+            let file = File::from_fd(rt::sys::dup(rt::io::STDOUT, &[]).unwrap_or(rt::io::STDOUT));
+            rt::io::write_all(file.fd(), first)?;
+            Ok(file)
+        }
+    }
 }
 
 pub fn main(args: &[&str]) -> u8 {
@@ -51,34 +81,33 @@ pub fn main(args: &[&str]) -> u8 {
             _ => return report::usage("dd", &format!("unknown operand {arg}")),
         }
     }
-    let mut from = match input {
-        Some(path) => match File::open(&rt::fs::resolve(path)) {
-            Ok(file) => file,
-            Err(err) => {
-                report::error("dd", path, err);
-                return FAILED;
-            }
-        },
-        None => File::from_fd(rt::sys::dup(rt::io::STDIN, &[]).unwrap_or(rt::io::STDIN)),
-    };
-    let to = match output {
-        Some(path) => match File::create(&rt::fs::resolve(path)) {
-            Ok(file) => file,
-            Err(err) => {
-                report::error("dd", path, err);
-                return FAILED;
-            }
-        },
-        None => File::from_fd(rt::sys::dup(rt::io::STDOUT, &[]).unwrap_or(rt::io::STDOUT)),
-    };
     let mut buf = alloc::vec![0u8; bs as usize];
+    let start = rt::time::now();
+    // A named input is opened with its first record read in the same
+    // system call (`rt::batch`: one request to a daemon's scheme).
+    let (mut from, mut first) = match input {
+        Some(path) => match open_reading(&rt::fs::resolve(path), &mut buf, count != Some(0)) {
+            Ok(opened) => opened,
+            Err(err) => {
+                report::error("dd", path, err);
+                return FAILED;
+            }
+        },
+        None => (File::from_fd(rt::sys::dup(rt::io::STDIN, &[]).unwrap_or(rt::io::STDIN)), None),
+    };
     // Records read and written, full and partial.
     let (mut full, mut partial, mut bytes) = (0u64, 0u64, 0u64);
     let (mut full_out, mut partial_out) = (0u64, 0u64);
-    let start = rt::time::now();
     let mut status = OK;
+    // A named output is created with the first record written in the
+    // same system call, as the input was opened.
+    let (mut to, mut output_tried): (Option<File>, bool) = (None, false);
     while count.is_none_or(|count| full + partial < count) {
-        let n = match from.read(&mut buf) {
+        let read = match first.take() {
+            Some(read) => read,
+            None => from.read(&mut buf),
+        };
+        let n = match read {
             Ok(0) => break,
             Ok(n) => n,
             Err(err) => {
@@ -92,7 +121,14 @@ pub fn main(args: &[&str]) -> u8 {
         } else {
             partial += 1;
         }
-        if let Err(err) = rt::io::write_all(to.fd(), &buf[..n]) {
+        let written = match &to {
+            Some(file) => rt::io::write_all(file.fd(), &buf[..n]),
+            None => {
+                output_tried = true;
+                open_output(output, &buf[..n]).map(|file| to = Some(file))
+            }
+        };
+        if let Err(err) = written {
             report::error("dd", output.unwrap_or("standard output"), err);
             status = FAILED;
             break;
@@ -103,6 +139,11 @@ pub fn main(args: &[&str]) -> u8 {
             partial_out += 1;
         }
         bytes += n as u64;
+    }
+    // Nothing read: the output is made all the same, as dd does.
+    if !output_tried && let Err(err) = open_output(output, &[]) {
+        report::error("dd", output.unwrap_or("standard output"), err);
+        status = FAILED;
     }
     let elapsed = rt::time::now() - start;
     let micros = elapsed.as_micros().max(1) as u64;
