@@ -32,7 +32,6 @@ use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
 use super::handles::HandleTable;
-use super::seeded_hash::Seeded;
 use super::{Caller, KernelScheme, Opened};
 use crate::context::wait_queue::WaitQueue;
 use crate::memory::usercopy::UserOut;
@@ -105,6 +104,37 @@ impl Drop for Watch {
 type Watches = HashMap<(usize, usize), Vec<Watch>, Seeded>;
 
 static WATCHES: Mutex<Watches> = Mutex::new(HashMap::with_hasher(Seeded));
+
+/// The registry's hash seed, drawn on the registry's first use (before
+/// any watch exists). Daemons choose their handle numbers, so a seed they
+/// cannot know keeps them from piling their keys into one probe chain.
+static SEED: spin::Once<u64> = spin::Once::new();
+
+/// `foldhash` keyed with [`SEED`].
+#[derive(Clone, Copy, Default)]
+struct Seeded;
+
+impl core::hash::BuildHasher for Seeded {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        foldhash::fast::FixedState::with_seed(*SEED.call_once(seed)).build_hasher()
+    }
+}
+
+/// Time-stamp counter bits, and the CPU's random number generator's where
+/// it has one.
+fn seed() -> u64 {
+    let tsc = crate::arch::x86_64::tsc::read();
+    let mut random = 0u64;
+    if crate::arch::x86_64::features().rdrand {
+        // SAFETY: RDRAND is present (CPUID said so); it only writes `random`
+        // and the carry flag, which says whether it did.
+        unsafe { core::arch::x86_64::_rdrand64_step(&mut random) };
+    }
+    tsc.rotate_left(17) ^ random
+}
 
 /// Whether any fd is watched at all: lets every read, write and close
 /// skip the registry while no `event:` queue is in use. Updated with the

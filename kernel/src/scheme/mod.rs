@@ -27,7 +27,6 @@ pub mod pushed_reads;
 pub mod read_ahead;
 pub mod registry;
 pub mod root;
-pub mod seeded_hash;
 pub mod snapshot;
 pub mod sys;
 pub mod time;

@@ -3,25 +3,20 @@
 //! it register there. A process can only narrow its own namespace to a
 //! subset (`SYS_NS_RESTRICT`); the empty one, the null namespace, opens nothing
 //! new, which is where a daemon goes once it has what it needs.
-//!
-//! Every open looks its scheme's name up here, so the names are a hash
-//! map (seeded: daemons choose their names), not a B-tree, whose walk
-//! compared the name with about five others, a `memcmp` each.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::syscall::error::{EEXIST, Error};
-use hashbrown::HashMap;
 use spin::{Once, RwLock};
 use x86_64::instructions::interrupts::without_interrupts;
 
 use super::SchemeRef;
-use super::seeded_hash::Seeded;
 
 pub struct Namespace {
-    schemes: RwLock<HashMap<String, SchemeRef, Seeded>>,
+    schemes: RwLock<BTreeMap<String, SchemeRef>>,
 }
 
 static ROOT: Once<Arc<Namespace>> = Once::new();
@@ -33,7 +28,7 @@ pub fn root() -> Arc<Namespace> {
 
 impl Namespace {
     pub fn empty() -> Namespace {
-        Namespace { schemes: RwLock::new(HashMap::with_hasher(Seeded)) }
+        Namespace { schemes: RwLock::new(BTreeMap::new()) }
     }
 
     pub fn get(&self, name: &str) -> Option<SchemeRef> {
@@ -64,9 +59,7 @@ impl Namespace {
 
     /// The names, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = without_interrupts(|| self.schemes.read().keys().cloned().collect());
-        names.sort_unstable();
-        names
+        without_interrupts(|| self.schemes.read().keys().cloned().collect())
     }
 
     pub fn is_null(&self) -> bool {
@@ -77,7 +70,7 @@ impl Namespace {
     /// first that is not here.
     pub fn subset(&self, names: &[String]) -> Result<Namespace, String> {
         let schemes = without_interrupts(|| self.schemes.read().clone());
-        let mut kept = HashMap::with_hasher(Seeded);
+        let mut kept = BTreeMap::new();
         for name in names {
             let scheme = schemes.get(name).ok_or_else(|| name.clone())?;
             kept.insert(name.clone(), scheme.clone());

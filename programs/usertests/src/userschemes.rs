@@ -554,8 +554,19 @@ pub fn registration_rules() -> Outcome {
     let list = ok("read :", rt::fs::read_to_string(":"))?;
     ensure!(list.lines().any(|l| l == name), "`:` lists {list:?}");
     ensure!(list.lines().any(|l| l == "initfs"), "`:` lacks initfs: {list:?}");
+    // Names alike in length and first eight bytes (the namespace's key)
+    // are told apart by the rest, and go one by one.
+    let (first, second) = (format!("{name}-a1"), format!("{name}-a2"));
+    let first_socket = ok("register the first twin", rt::scheme::Socket::register(&first))?;
+    let second_socket = ok("register the second twin", rt::scheme::Socket::register(&second))?;
+    drop(first_socket);
+    let list = ok("read :", rt::fs::read_to_string(":"))?;
+    ensure!(!list.lines().any(|l| l == first) && list.lines().any(|l| l == second), "`:` lists {list:?}");
+    expect_err("open of the twin gone", File::open(&format!("{first}:x")), sc::ENODEV)?;
+    drop(second_socket);
     drop(socket);
     expect_err("open after unregistering", File::open(&format!("{name}:x")), sc::ENODEV)?;
+    expect_err("open of the other twin gone", File::open(&format!("{second}:x")), sc::ENODEV)?;
     let status = crate::support::run_child(|| {
         if rt::sys::setuid(1000, 1000).is_err() {
             return 2;
@@ -566,7 +577,9 @@ pub fn registration_rules() -> Outcome {
         }
     })?;
     expect_exit("unprivileged registration", status, 0)?;
-    Ok(String::from("EEXIST, EINVAL names, listing, unregister on close, EACCES for uid 1000"))
+    Ok(String::from(
+        "EEXIST, EINVAL names, listing, names alike in their first 8 bytes, unregister on close, EACCES for uid 1000",
+    ))
 }
 
 pub fn fd_passing() -> Outcome {
