@@ -236,7 +236,9 @@ pub trait Scheme {
 pub struct Server<S: Scheme> {
     socket: Socket,
     scheme: S,
-    /// The buffer inline reads are served into (grown to the largest).
+    /// The buffer inline reads are served into (grown to the largest),
+    /// after `RESPONSE_SIZE` bytes of room for the answer's head, so the
+    /// answer goes out from here ([`Server::framed`]).
     scratch: Vec<u8>,
     parked: VecDeque<Incoming>,
     events: Vec<(usize, EventFlags)>,
@@ -365,10 +367,13 @@ impl<S: Scheme> Server<S> {
                     self.chain_room = message;
                     next?
                 }
-                Some(reply) => {
-                    let data = reply.data.bytes(&self.scratch);
-                    self.socket.reply_and_next(reply.response, data)?
-                }
+                Some(reply) => match self.framed(&reply) {
+                    Some(len) => self.socket.write_raw_and_next(&self.scratch[..len])?,
+                    None => {
+                        let data = reply.data.bytes(&self.scratch);
+                        self.socket.reply_and_next(reply.response, data)?
+                    }
+                },
                 None => self.socket.next_request()?,
             };
         }
@@ -428,8 +433,28 @@ impl<S: Scheme> Server<S> {
             self.chain_room = message;
             return sent;
         }
+        if let Some(len) = self.framed(&reply) {
+            return self.socket.write_raw(&self.scratch[..len]).map(drop);
+        }
         let data = reply.data.bytes(&self.scratch);
         self.socket.reply(reply.response, data)
+    }
+
+    /// An inline read's answer made in place: its data is already in the
+    /// scratch buffer after room for the head, so the head goes in front
+    /// and the whole message is sent as it lies (the message's length),
+    /// where it was copied into a new message first (an allocation and a
+    /// copy of 4 KiB for a 4 KiB read). `None` for any other reply, and
+    /// for a failure, whose answer carries no data, and for an answer
+    /// without data (a lent read's: the head alone goes out as it is).
+    fn framed(&mut self, reply: &Reply) -> Option<usize> {
+        let ReplyData::Scratch(len @ 1..) = reply.data else { return None };
+        if !matches!(reply.response.kind, Kind::Value | Kind::Data) {
+            return None;
+        }
+        let head = Response { len: len as u64, ..reply.response }.encode();
+        self.scratch.get_mut(..RESPONSE_SIZE)?.copy_from_slice(&head);
+        (self.scratch.len() >= RESPONSE_SIZE + len).then_some(RESPONSE_SIZE + len)
     }
 
     /// Try every parked request again (after something changed).
@@ -526,7 +551,7 @@ impl<S: Scheme> Server<S> {
         let mut data: Vec<u8> = Vec::new();
         // A chain's whole answer, head and all.
         let mut chained = None;
-        // An inline read's length: its data is `scratch[..read]`.
+        // An inline read's length: its data is `scratch_data(&self.scratch, read)`.
         let mut read = 0;
         let text = |bytes: &[u8]| core::str::from_utf8(bytes).map(String::from).map_err(|_| Error::new(EINVAL));
         let result: Result<Response> = match (write_failed, request.op) {
@@ -544,10 +569,10 @@ impl<S: Scheme> Server<S> {
                     // Into the server's own buffer (zeroed: nothing of an
                     // earlier answer can leak), not a new one per read.
                     let len = (request.len as usize).min(INLINE_MAX);
-                    if self.scratch.len() < len {
-                        self.scratch.resize(len, 0);
+                    if self.scratch.len() < RESPONSE_SIZE + len {
+                        self.scratch.resize(RESPONSE_SIZE + len, 0);
                     }
-                    let buf = &mut self.scratch[..len];
+                    let buf = &mut self.scratch[RESPONSE_SIZE..RESPONSE_SIZE + len];
                     buf.fill(0);
                     self.scheme.read(handle, buf, flags).map(|n| {
                         read = n.min(len);
@@ -810,10 +835,17 @@ enum ReplyData {
 /// leaves the scratch buffer (a `chan:` message of a byte or a line).
 const SMALL_REPLY: usize = 16;
 
+/// The first `len` bytes of data in the scratch buffer, past the room for
+/// a head (none before the first inline read grew it: a lent read's
+/// answer is `Scratch(0)`).
+fn scratch_data(scratch: &[u8], len: usize) -> &[u8] {
+    scratch.get(RESPONSE_SIZE..RESPONSE_SIZE + len).unwrap_or_default()
+}
+
 impl ReplyData {
     fn bytes<'a>(&'a self, scratch: &'a [u8]) -> &'a [u8] {
         match self {
-            ReplyData::Scratch(len) => &scratch[..*len],
+            ReplyData::Scratch(len) => scratch_data(scratch, *len),
             ReplyData::Small(bytes, len) => &bytes[..*len],
             ReplyData::Owned(bytes) => bytes,
             ReplyData::Message(message) => &message[RESPONSE_SIZE..],
@@ -823,12 +855,13 @@ impl ReplyData {
     /// Copy scratch data out, before the scratch buffer is used again.
     fn own(&mut self, scratch: &[u8]) {
         if let ReplyData::Scratch(len) = *self {
+            let data = scratch_data(scratch, len);
             *self = if len <= SMALL_REPLY {
                 let mut bytes = [0; SMALL_REPLY];
-                bytes[..len].copy_from_slice(&scratch[..len]);
+                bytes[..len].copy_from_slice(data);
                 ReplyData::Small(bytes, len)
             } else {
-                ReplyData::Owned(scratch[..len].to_vec())
+                ReplyData::Owned(data.to_vec())
             };
         }
     }
