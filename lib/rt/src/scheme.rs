@@ -226,7 +226,7 @@ impl Socket {
 /// Run `send` on the encoded answer: the response's fixed part and its
 /// data (left out unless it is a success), on the stack when small.
 fn with_answer<R>(response: Response, data: &[u8], send: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
-    let data = if matches!(response.kind, Kind::Value | Kind::Data) { data } else { &[] };
+    let data = if response.kind.carries_data() { data } else { &[] };
     let head = Response { len: data.len() as u64, ..response }.encode();
     let len = head.len() + data.len();
     // Most answers are small: no heap, and no more stack cleared than

@@ -327,6 +327,15 @@ pub enum Kind {
     Data = 6,
 }
 
+impl Kind {
+    /// Whether a response of this kind may carry data after its head: a
+    /// success's inline answer, or bytes handed over. The decoder holds
+    /// every other kind to `len` 0, and encoders leave their data out.
+    pub fn carries_data(self) -> bool {
+        matches!(self, Kind::Value | Kind::Data)
+    }
+}
+
 /// A daemon's answer (or notification), as it writes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -459,7 +468,7 @@ impl Response {
             value: fixed_u64(head, 16),
             len: fixed_u64(head, 24),
         };
-        if response.len != 0 && !matches!(kind, Kind::Value | Kind::Data) {
+        if response.len != 0 && !kind.carries_data() {
             return Err(DecodeError::Inconsistent);
         }
         Ok(response)

@@ -449,12 +449,12 @@ impl<S: Scheme> Server<S> {
     /// without data (a lent read's: the head alone goes out as it is).
     fn framed(&mut self, reply: &Reply) -> Option<usize> {
         let ReplyData::Scratch(len @ 1..) = reply.data else { return None };
-        if !matches!(reply.response.kind, Kind::Value | Kind::Data) {
+        if !reply.response.kind.carries_data() || self.scratch.len() < RESPONSE_SIZE + len {
             return None;
         }
         let head = Response { len: len as u64, ..reply.response }.encode();
-        self.scratch.get_mut(..RESPONSE_SIZE)?.copy_from_slice(&head);
-        (self.scratch.len() >= RESPONSE_SIZE + len).then_some(RESPONSE_SIZE + len)
+        self.scratch[..RESPONSE_SIZE].copy_from_slice(&head);
+        Some(RESPONSE_SIZE + len)
     }
 
     /// Try every parked request again (after something changed).
