@@ -95,9 +95,10 @@ pub fn file_scheme_checks_permissions_and_names() -> Outcome {
         if !denied(File::open_with("file:/home/mine", O_CREAT | O_WRONLY)) {
             return 4;
         }
-        // /tmp is 1777: anyone may create there, and owns what they make.
+        // /tmp is 1777: anyone may create there, and owns what they make
+        // (user and group).
         match File::open_with("file:/tmp/u1000", O_CREAT | O_WRONLY) {
-            Ok(f) if f.stat().map(|s| s.st_uid == 1000).unwrap_or(false) => 0,
+            Ok(f) if f.stat().map(|s| s.st_uid == 1000 && s.st_gid == 1000).unwrap_or(false) => 0,
             _ => 5,
         }
     })?;

@@ -282,12 +282,17 @@ impl Scheme for Files {
                                 perm => perm,
                             };
                             let kind = if directory { MODE_DIR } else { MODE_FILE };
+                            // The node is made with the directory's owner;
+                            // it is written again only when the caller's
+                            // differs (each write of a node rewrites, and
+                            // each read re-hashes, its four tree blocks).
                             let mut node = tx.create_node(dir.ptr(), name, kind | perm, mtime, mtime_nsec)?;
-                            node.data_mut().set_uid(caller.uid);
-                            node.data_mut().set_gid(caller.gid);
-                            let ptr = node.ptr();
-                            tx.sync_tree(node)?;
-                            tx.read_tree(ptr)?
+                            if node.data().uid() != caller.uid || node.data().gid() != caller.gid {
+                                node.data_mut().set_uid(caller.uid);
+                                node.data_mut().set_gid(caller.gid);
+                                tx.sync_trees(core::slice::from_ref(&node))?;
+                            }
+                            node
                         }
                         Err(e) => return Err(e),
                     }
