@@ -123,6 +123,39 @@ pub fn file_scheme_checks_permissions_and_names() -> Outcome {
     ))
 }
 
+/// `redoxfsd` remembers the directories its walks went through
+/// (`schemes/file/src/dir_names.rs`); a path never leads through a
+/// directory that was renamed or removed since, nor to what took its name.
+pub fn file_scheme_walks_follow_renamed_and_removed_directories() -> Outcome {
+    let _fs = file_system()?;
+    let read = |path: &str| rt::fs::read_to_string(path);
+    ok("mkdir", mkdir("file:/tmp/w"))?;
+    ok("mkdir", mkdir("file:/tmp/w/a"))?;
+    ok("write", rt::fs::write("file:/tmp/w/a/f", b"one"))?;
+    ensure!(ok("read", read("file:/tmp/w/a/f"))? == "one", "w/a/f");
+    let dir = ok("open the directory", File::open("file:/tmp/w/a"))?;
+    ok("rename it", rt::sys::frename(dir.fd(), "file:/tmp/w/b"))?;
+    drop(dir);
+    expect_err("the old path", File::open("file:/tmp/w/a/f"), sc::ENOENT)?;
+    ensure!(ok("read", read("file:/tmp/w/b/f"))? == "one", "w/b/f after the rename");
+    ok("a new directory under the old name", mkdir("file:/tmp/w/a"))?;
+    expect_err("in the new directory", File::open("file:/tmp/w/a/f"), sc::ENOENT)?;
+    ok("write", rt::fs::write("file:/tmp/w/a/f", b"two"))?;
+    ok("unlink", rt::fs::remove_file("file:/tmp/w/b/f"))?;
+    ok("rmdir", rt::fs::remove_dir("file:/tmp/w/b"))?;
+    ok("a file under the removed directory's name", rt::fs::write("file:/tmp/w/b", b"x"))?;
+    expect_err("a walk through that file", File::open("file:/tmp/w/b/f"), sc::ENOTDIR)?;
+    ensure!(ok("read", read("file:/tmp/w/a/f"))? == "two", "w/a/f after the removal");
+    ok("unlink", rt::fs::remove_file("file:/tmp/w/a/f"))?;
+    ok("unlink", rt::fs::remove_file("file:/tmp/w/b"))?;
+    ok("rmdir", rt::fs::remove_dir("file:/tmp/w/a"))?;
+    ok("rmdir", rt::fs::remove_dir("file:/tmp/w"))?;
+    expect_err("gone", File::open("file:/tmp/w/a"), sc::ENOENT)?;
+    Ok(String::from(
+        "a renamed directory's old path ENOENT, a new one under its name empty, a removed one's name a file",
+    ))
+}
+
 pub fn file_scheme_survives_its_restart_and_open_unlinks() -> Outcome {
     let fs = file_system()?;
     let data = vec![0x5au8; 70_000];

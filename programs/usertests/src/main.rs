@@ -298,6 +298,7 @@ static TESTS: &[Test] = tests![
     network::network_ring_sends_frames,
     filesystem::file_scheme_keeps_files_and_directories,
     filesystem::file_scheme_checks_permissions_and_names,
+    filesystem::file_scheme_walks_follow_renamed_and_removed_directories,
     filesystem::file_scheme_survives_its_restart_and_open_unlinks,
     filesystem::file_scheme_keeps_a_closed_files_writes_for_the_next_open,
     filesystem::file_scheme_holds_ten_thousand_files_in_a_directory,

@@ -43,6 +43,8 @@ use alloc::vec::Vec;
 use redox_syscall_06 as rs;
 use redoxfs::{FileSystem, Node, Transaction, TreePtr};
 use redoxfs_glue::{Group, SchemeDisk};
+
+use crate::dir_names::DirNames;
 use rt::prelude::*;
 use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
@@ -100,6 +102,7 @@ pub struct Files {
     group: Group,
     handles: Handles<Handle>,
     behind: Option<Behind>,
+    names: DirNames,
 }
 
 /// Size and free bytes of the file system.
@@ -122,8 +125,14 @@ fn now() -> (u64, u32) {
 }
 
 /// Follow `parts` from the root, checking search permission on each
-/// directory passed through; the node reached.
-fn walk(tx: &mut Transaction<SchemeDisk>, parts: &[&str], caller: &Caller) -> rs::Result<redoxfs::TreeData<Node>> {
+/// directory passed through; the node reached. The directories found on
+/// the way go into `names`, and those it has are read without a look-up.
+fn walk(
+    tx: &mut Transaction<SchemeDisk>,
+    names: &mut DirNames,
+    parts: &[&str],
+    caller: &Caller,
+) -> rs::Result<redoxfs::TreeData<Node>> {
     let mut node: redoxfs::TreeData<Node> = tx.read_tree(TreePtr::root())?;
     for part in parts {
         if !node.data().is_dir() {
@@ -132,7 +141,16 @@ fn walk(tx: &mut Transaction<SchemeDisk>, parts: &[&str], caller: &Caller) -> rs
         if !node.data().permission(caller.uid, caller.gid, MODE_EXEC) {
             return Err(rs::Error::new(rs::EACCES));
         }
-        node = tx.find_node(node.ptr(), part)?;
+        node = match names.get(node.ptr(), part) {
+            Some(known) => tx.read_tree(known)?,
+            None => {
+                let found = tx.find_node(node.ptr(), part)?;
+                if found.data().is_dir() {
+                    names.insert(node.ptr(), part, found.ptr());
+                }
+                found
+            }
+        };
     }
     Ok(node)
 }
@@ -140,11 +158,12 @@ fn walk(tx: &mut Transaction<SchemeDisk>, parts: &[&str], caller: &Caller) -> rs
 /// The directory holding the last of `parts`, and that last name.
 fn parent<'a>(
     tx: &mut Transaction<SchemeDisk>,
+    names: &mut DirNames,
     parts: &[&'a str],
     caller: &Caller,
 ) -> rs::Result<(redoxfs::TreeData<Node>, &'a str)> {
     let (name, dirs) = parts.split_last().ok_or(rs::Error::new(rs::EPERM))?;
-    let dir = walk(tx, dirs, caller)?;
+    let dir = walk(tx, names, dirs, caller)?;
     if !dir.data().is_dir() {
         return Err(rs::Error::new(rs::ENOTDIR));
     }
@@ -155,7 +174,7 @@ impl Files {
     /// Serves `fs`, making what its mount committed durable first.
     pub fn new(mut fs: FileSystem<SchemeDisk>) -> Result<Files> {
         let group = Group::new(&mut fs)?;
-        Ok(Files { fs, group, handles: Handles::new(), behind: None })
+        Ok(Files { fs, group, handles: Handles::new(), behind: None, names: DirNames::default() })
     }
 
     /// Sends the writes kept back and makes every commit so far durable.
@@ -223,27 +242,8 @@ impl Files {
         result.map_err(from_fs)
     }
 
-    fn remove(&mut self, path: &str, caller: &Caller, mode: u16) -> Result<()> {
-        let parts = components(path)?;
-        let caller = *caller;
-        self.tx(|tx| {
-            let (dir, name) = parent(tx, &parts, &caller)?;
-            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
-                return Err(rs::Error::new(rs::EACCES));
-            }
-            let node = tx.find_node(dir.ptr(), name)?;
-            match (mode, node.data().is_dir()) {
-                (MODE_DIR, false) => return Err(rs::Error::new(rs::ENOTDIR)),
-                (MODE_FILE, true) => return Err(rs::Error::new(rs::EISDIR)),
-                _ => {}
-            }
-            tx.remove_node(dir.ptr(), name, mode).map(drop)
-        })
-    }
-}
-
-impl Scheme for Files {
-    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+    /// `open`, with the directory names known (see [`DirNames`]).
+    fn open_at(&mut self, path: &str, flags: usize, caller: &Caller, names: &mut DirNames) -> Result<Opened> {
         let parts = components(path)?;
         if parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH || p.contains('\0')) {
             return Err(err(EINVAL));
@@ -260,9 +260,9 @@ impl Scheme for Files {
             // made) in it.
             let node = match parts.is_empty() {
                 true if flags & O_CREAT != 0 && flags & O_EXCL != 0 => return Err(rs::Error::new(rs::EEXIST)),
-                true => walk(tx, &parts, &caller)?,
+                true => walk(tx, names, &parts, &caller)?,
                 false => {
-                    let (dir, name) = parent(tx, &parts, &caller)?;
+                    let (dir, name) = parent(tx, names, &parts, &caller)?;
                     if !dir.data().permission(caller.uid, caller.gid, MODE_EXEC) {
                         return Err(rs::Error::new(rs::EACCES));
                     }
@@ -375,6 +375,36 @@ impl Scheme for Files {
             (true, _) => Opened::ReadAhead(handle),
             (false, _) => Opened::Handle(handle),
         })
+    }
+
+    fn remove(&mut self, path: &str, caller: &Caller, mode: u16) -> Result<()> {
+        let parts = components(path)?;
+        let caller = *caller;
+        let mut names = self.names.take_for_change();
+        self.tx(|tx| {
+            let (dir, name) = parent(tx, &mut names, &parts, &caller)?;
+            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                return Err(rs::Error::new(rs::EACCES));
+            }
+            let node = tx.find_node(dir.ptr(), name)?;
+            match (mode, node.data().is_dir()) {
+                (MODE_DIR, false) => return Err(rs::Error::new(rs::ENOTDIR)),
+                (MODE_FILE, true) => return Err(rs::Error::new(rs::EISDIR)),
+                _ => {}
+            }
+            tx.remove_node(dir.ptr(), name, mode).map(drop)
+        })
+    }
+}
+
+impl Scheme for Files {
+    fn open(&mut self, path: &str, flags: usize, caller: &Caller) -> Result<Opened> {
+        // The walk's map of directory names is taken out for the call (its
+        // transaction borrows the file system) and put back after it.
+        let mut names = core::mem::take(&mut self.names);
+        let opened = self.open_at(path, flags, caller, &mut names);
+        self.names = names;
+        opened
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -571,9 +601,10 @@ impl Scheme for Files {
             return Err(err(EINVAL));
         }
         let caller = *caller;
+        let mut names = self.names.take_for_change();
         self.tx(|tx| {
-            let (old_dir, old_name) = parent(tx, &from_parts, &caller)?;
-            let (new_dir, new_name) = parent(tx, &to_parts, &caller)?;
+            let (old_dir, old_name) = parent(tx, &mut names, &from_parts, &caller)?;
+            let (new_dir, new_name) = parent(tx, &mut names, &to_parts, &caller)?;
             for dir in [&old_dir, &new_dir] {
                 if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
                     return Err(rs::Error::new(rs::EACCES));

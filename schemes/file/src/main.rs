@@ -25,6 +25,7 @@
 
 extern crate alloc;
 
+mod dir_names;
 mod files;
 
 use rt::abi::syscall::Event;
