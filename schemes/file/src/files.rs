@@ -8,7 +8,7 @@
 //! also makes the commit durable (the glue's flushes).
 //!
 //! Permissions are checked against the caller's uid and gid as Unix does
-//! (`redoxfs::Node::permission`; root passes): search (`x`) on every
+//! (RedoxFS's rule, in [`NodeMeta::permission`]; root passes): search (`x`) on every
 //! directory on the way, read or write on the file for the open's access
 //! mode, write on the directory to create, remove or rename in it. New
 //! files and directories belong to the caller; their mode is the open's
@@ -35,6 +35,10 @@
 //! and lets the writer go on; docs/architecture.md §3.13), which this
 //! daemon takes in order like any call.
 //!
+//! A path's directories are walked through [`DirNames`], which knows the
+//! directories walked before (where they are, and who may search them)
+//! and is emptied before every call that removes or renames a name.
+//!
 //! May touch: the file system (through `redoxfs`), its handle table.
 
 use alloc::string::String;
@@ -44,7 +48,7 @@ use redox_syscall_06 as rs;
 use redoxfs::{FileSystem, Node, Transaction, TreePtr};
 use redoxfs_glue::{Group, SchemeDisk};
 
-use crate::dir_names::DirNames;
+use crate::dir_names::{DirNames, NodeMeta};
 use rt::prelude::*;
 use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
@@ -126,27 +130,34 @@ fn now() -> (u64, u32) {
 
 /// Follow `parts` from the root, checking search permission on each
 /// directory passed through; the node reached. The directories found on
-/// the way go into `names`, and those it has are read without a look-up.
+/// the way go into `names`, and those it has are not read at all.
 fn walk(
     tx: &mut Transaction<SchemeDisk>,
     names: &mut DirNames,
     parts: &[&str],
     caller: &Caller,
-) -> rs::Result<redoxfs::TreeData<Node>> {
-    let mut node: redoxfs::TreeData<Node> = tx.read_tree(TreePtr::root())?;
+) -> rs::Result<NodeMeta> {
+    let mut node = match names.root() {
+        Some(root) => root,
+        None => {
+            let root = NodeMeta::of(&tx.read_tree(TreePtr::root())?);
+            names.set_root(root);
+            root
+        }
+    };
     for part in parts {
-        if !node.data().is_dir() {
+        if !node.is_dir() {
             return Err(rs::Error::new(rs::ENOTDIR));
         }
-        if !node.data().permission(caller.uid, caller.gid, MODE_EXEC) {
+        if !node.permission(caller.uid, caller.gid, MODE_EXEC) {
             return Err(rs::Error::new(rs::EACCES));
         }
-        node = match names.get(node.ptr(), part) {
-            Some(known) => tx.read_tree(known)?,
+        node = match names.get(node.ptr, part) {
+            Some(known) => known,
             None => {
-                let found = tx.find_node(node.ptr(), part)?;
-                if found.data().is_dir() {
-                    names.insert(node.ptr(), part, found.ptr());
+                let found = NodeMeta::of(&tx.find_node(node.ptr, part)?);
+                if found.is_dir() {
+                    names.insert(node.ptr, part, found);
                 }
                 found
             }
@@ -161,10 +172,10 @@ fn parent<'a>(
     names: &mut DirNames,
     parts: &[&'a str],
     caller: &Caller,
-) -> rs::Result<(redoxfs::TreeData<Node>, &'a str)> {
+) -> rs::Result<(NodeMeta, &'a str)> {
     let (name, dirs) = parts.split_last().ok_or(rs::Error::new(rs::EPERM))?;
     let dir = walk(tx, names, dirs, caller)?;
-    if !dir.data().is_dir() {
+    if !dir.is_dir() {
         return Err(rs::Error::new(rs::ENOTDIR));
     }
     Ok((dir, name))
@@ -260,19 +271,19 @@ impl Files {
             // made) in it.
             let node = match parts.is_empty() {
                 true if flags & O_CREAT != 0 && flags & O_EXCL != 0 => return Err(rs::Error::new(rs::EEXIST)),
-                true => walk(tx, names, &parts, &caller)?,
+                true => tx.read_tree(TreePtr::root())?,
                 false => {
                     let (dir, name) = parent(tx, names, &parts, &caller)?;
-                    if !dir.data().permission(caller.uid, caller.gid, MODE_EXEC) {
+                    if !dir.permission(caller.uid, caller.gid, MODE_EXEC) {
                         return Err(rs::Error::new(rs::EACCES));
                     }
-                    match tx.find_node(dir.ptr(), name) {
+                    match tx.find_node(dir.ptr, name) {
                         Ok(_) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => {
                             return Err(rs::Error::new(rs::EEXIST));
                         }
                         Ok(node) => node,
                         Err(e) if e.errno == rs::ENOENT && flags & O_CREAT != 0 => {
-                            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                            if !dir.permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
                                 return Err(rs::Error::new(rs::EACCES));
                             }
                             let directory = flags & O_DIRECTORY != 0;
@@ -286,7 +297,7 @@ impl Files {
                             // it is written again only when the caller's
                             // differs (each write of a node rewrites, and
                             // each read re-hashes, its four tree blocks).
-                            let mut node = tx.create_node(dir.ptr(), name, kind | perm, mtime, mtime_nsec)?;
+                            let mut node = tx.create_node(dir.ptr, name, kind | perm, mtime, mtime_nsec)?;
                             if node.data().uid() != caller.uid || node.data().gid() != caller.gid {
                                 node.data_mut().set_uid(caller.uid);
                                 node.data_mut().set_gid(caller.gid);
@@ -312,7 +323,7 @@ impl Files {
             if access_write {
                 wanted |= MODE_WRITE;
             }
-            if !data.permission(caller.uid, caller.gid, wanted) {
+            if !NodeMeta::of(&node).permission(caller.uid, caller.gid, wanted) {
                 return Err(rs::Error::new(rs::EACCES));
             }
             if flags & O_TRUNC != 0 && access_write && data.is_file() {
@@ -383,16 +394,16 @@ impl Files {
         let mut names = self.names.take_for_change();
         self.tx(|tx| {
             let (dir, name) = parent(tx, &mut names, &parts, &caller)?;
-            if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+            if !dir.permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
                 return Err(rs::Error::new(rs::EACCES));
             }
-            let node = tx.find_node(dir.ptr(), name)?;
+            let node = tx.find_node(dir.ptr, name)?;
             match (mode, node.data().is_dir()) {
                 (MODE_DIR, false) => return Err(rs::Error::new(rs::ENOTDIR)),
                 (MODE_FILE, true) => return Err(rs::Error::new(rs::EISDIR)),
                 _ => {}
             }
-            tx.remove_node(dir.ptr(), name, mode).map(drop)
+            tx.remove_node(dir.ptr, name, mode).map(drop)
         })
     }
 }
@@ -606,11 +617,11 @@ impl Scheme for Files {
             let (old_dir, old_name) = parent(tx, &mut names, &from_parts, &caller)?;
             let (new_dir, new_name) = parent(tx, &mut names, &to_parts, &caller)?;
             for dir in [&old_dir, &new_dir] {
-                if !dir.data().permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                if !dir.permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
                     return Err(rs::Error::new(rs::EACCES));
                 }
             }
-            tx.rename_node(old_dir.ptr(), old_name, new_dir.ptr(), new_name)
+            tx.rename_node(old_dir.ptr, old_name, new_dir.ptr, new_name)
         })?;
         self.handles.get_mut(handle)?.path = to_parts.join("/");
         Ok(())
