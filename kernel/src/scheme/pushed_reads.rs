@@ -36,6 +36,7 @@ use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
 use super::handle_records::HandleRecords;
+use super::pipe;
 
 /// The most bytes held for one handle: one message's worth.
 pub const HELD_MAX: usize = INLINE_MAX;
@@ -97,15 +98,8 @@ impl PushedReads {
                 return None;
             }
             let n = len.min(received.bytes.len());
-            // The ring's two halves copied as slices, not a byte at a time
-            // through `drain`'s iterator (about 140 instructions per
-            // frame of the HTTP rows, `cargo mk bench --profile-net`).
-            let (front, back) = received.bytes.as_slices();
-            let first = n.min(front.len());
             let mut bytes = Vec::with_capacity(n);
-            bytes.extend_from_slice(&front[..first]);
-            bytes.extend_from_slice(&back[..n - first]);
-            received.bytes.drain(..n);
+            pipe::take_front(&mut received.bytes, n, |part| bytes.extend_from_slice(part));
             let again = received.bytes.is_empty() && core::mem::take(&mut received.refused);
             Some((bytes, again))
         });
