@@ -277,8 +277,16 @@ impl Files {
                     if !dir.permission(caller.uid, caller.gid, MODE_EXEC) {
                         return Err(rs::Error::new(rs::EACCES));
                     }
-                    match tx.find_node(dir.ptr, name) {
-                        Ok(_) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => {
+                    // An exclusive create where the caller may create goes
+                    // straight to RedoxFS's create, whose own look-up of
+                    // the name fails it with EEXIST: one look-up, not two.
+                    let exclusive = flags & O_CREAT != 0 && flags & O_EXCL != 0;
+                    let found = match exclusive && dir.permission(caller.uid, caller.gid, MODE_WRITE | MODE_EXEC) {
+                        true => Err(rs::Error::new(rs::ENOENT)),
+                        false => tx.find_node(dir.ptr, name),
+                    };
+                    match found {
+                        Ok(_) if exclusive => {
                             return Err(rs::Error::new(rs::EEXIST));
                         }
                         Ok(node) => node,
