@@ -21,7 +21,6 @@ use super::file::{FileDescription, FileTable};
 use super::process::Process;
 use super::scheduler;
 use super::thread::Thread;
-use crate::arch::x86_64::fpu::FpuState;
 use crate::memory::address_space::{FrameKind, Placement, Prot};
 use crate::memory::usercopy;
 use crate::memory::{PAGE_SIZE, paging};
@@ -71,7 +70,7 @@ pub fn spawn(image: &'static [u8], selftest: bool) -> Result<usize, Error> {
         (0, 0),
         crate::scheme::namespace::root(),
     );
-    let thread = Thread::new_user(Arc::clone(&process), &frame, FpuState::initial())?;
+    let thread = Thread::new_user(Arc::clone(&process), &frame, None)?;
     process.threads.lock().push(thread.clone());
     scheduler::spawn(thread);
     log::info!("started {BOOTSTRAP} as pid {} (image at {base:#x}, {} bytes)", process.pid, image.len());

@@ -35,6 +35,7 @@ use x86_64::instructions::interrupts;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 
 use super::thread::{State, Thread};
+use crate::arch::x86_64::fpu::{self, FpuState};
 use crate::arch::x86_64::{apic, idt, percpu, switch};
 use crate::memory::paging;
 
@@ -362,17 +363,7 @@ pub fn schedule() {
         percpu::set_kernel_stack(next.stack_top());
     }
     load_io_ports(next.process.as_ref());
-    // SAFETY: this CPU owns both threads' FPU areas during the switch
-    // (`on_cpu`); user FPU state is only live in the registers of the CPU
-    // running the thread.
-    unsafe {
-        if !prev.is_idle() {
-            (*prev.fpu_ptr()).save();
-        }
-        if !next.is_idle() {
-            (*next.fpu_ptr()).restore();
-        }
-    }
+    switch_fpu(&prev, &next);
 
     let save = prev.saved_rsp_ptr();
     // SAFETY: reading the next thread's saved RSP, which no one else
@@ -389,6 +380,102 @@ pub fn schedule() {
     if enabled {
         interrupts::enable();
     }
+}
+
+/// The FPU half of a switch from `prev` to `next` (`arch::x86_64::fpu`
+/// says why it is lazy): a thread that has used the registers has them
+/// saved and restored; one that has not runs with them trapping, and
+/// never while they hold another thread's state. The idle thread runs no
+/// user code, so it leaves them as they are.
+fn switch_fpu(prev: &Thread, next: &Thread) {
+    let cpu = percpu::current();
+    // SAFETY: this CPU owns both threads' FPU areas during the switch
+    // (`on_cpu`); a thread's state is only live in the registers of the
+    // CPU running it, and CR0.TS is clear whenever a thread that uses them
+    // ran (so saving does not trap).
+    unsafe {
+        if prev.uses_fpu() {
+            (*prev.fpu_ptr()).save();
+        }
+        if next.is_idle() {
+            return;
+        }
+        if next.uses_fpu() {
+            allow_fpu(cpu);
+            (*next.fpu_ptr()).restore();
+            cpu.fpu_held.set(true);
+            return;
+        }
+        if cpu.fpu_held.get() {
+            allow_fpu(cpu);
+            FpuState::initial().restore();
+            cpu.fpu_held.set(false);
+        }
+    }
+    if !cpu.fpu_trapping.get() {
+        fpu::trap_use();
+        cpu.fpu_trapping.set(true);
+    }
+}
+
+fn allow_fpu(cpu: &percpu::PerCpu) {
+    if cpu.fpu_trapping.get() {
+        fpu::allow_use();
+        cpu.fpu_trapping.set(false);
+    }
+}
+
+/// The running thread's first x87/SSE instruction trapped (#NM from user
+/// mode): from now on it keeps FPU state. Its area (the initial image, or
+/// a fork's copy) is loaded and the instruction runs again.
+pub fn fpu_first_use() {
+    interrupts::without_interrupts(|| {
+        let cpu = percpu::current();
+        with_current(|thread| {
+            thread.set_uses_fpu(true);
+            allow_fpu(cpu);
+            // SAFETY: the running thread's own area; CR0.TS was just cleared.
+            unsafe { (*thread.fpu_ptr()).restore() };
+            cpu.fpu_held.set(true);
+        });
+    });
+}
+
+/// exec: the running thread starts over without FPU state (its next use
+/// traps and loads the initial image). The registers are reset now if
+/// they held its old program's state.
+pub fn fpu_forget() {
+    interrupts::without_interrupts(|| {
+        let cpu = percpu::current();
+        with_current(|thread| {
+            if thread.uses_fpu() {
+                thread.set_uses_fpu(false);
+                // SAFETY: the running thread's own area; it used the
+                // registers, so CR0.TS is clear and the reset cannot trap.
+                unsafe {
+                    *thread.fpu_ptr() = FpuState::initial();
+                    FpuState::initial().restore();
+                }
+                cpu.fpu_held.set(false);
+            }
+            if !cpu.fpu_trapping.get() {
+                fpu::trap_use();
+                cpu.fpu_trapping.set(true);
+            }
+        });
+    });
+}
+
+/// The FPU state a child forked now starts with: a copy of the running
+/// thread's live registers if it has used them, else none.
+pub fn fpu_for_fork() -> Option<FpuState> {
+    with_current(|thread| {
+        thread.uses_fpu().then(|| {
+            let mut state = FpuState::initial();
+            state.save();
+            state
+        })
+    })
 }
 
 /// Count one on a per-CPU counter only this CPU writes.

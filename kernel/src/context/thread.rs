@@ -42,6 +42,9 @@ pub struct Thread {
     /// The saved kernel RSP while not running (see `arch::switch`).
     saved_rsp: UnsafeCell<u64>,
     fpu: UnsafeCell<FpuState>,
+    /// It has run an x87/SSE instruction (or was forked from a thread
+    /// that had): its `fpu` area is saved and restored at each switch.
+    uses_fpu: AtomicBool,
     state: AtomicU8,
     /// True from the moment a CPU picks the thread until that CPU has
     /// switched off its stack; no other CPU may resume it meanwhile.
@@ -65,8 +68,10 @@ unsafe impl Send for Thread {}
 static NEXT_TID: AtomicUsize = AtomicUsize::new(1);
 
 impl Thread {
-    /// A thread of `process` that will enter user mode with `frame`.
-    pub fn new_user(process: Arc<Process>, frame: &TrapFrame, fpu: FpuState) -> Result<Arc<Thread>, Error> {
+    /// A thread of `process` that will enter user mode with `frame`; `fpu`
+    /// is its FPU state when it has one to start with (a fork's copy of a
+    /// parent that used the registers), else it starts without.
+    pub fn new_user(process: Arc<Process>, frame: &TrapFrame, fpu: Option<FpuState>) -> Result<Arc<Thread>, Error> {
         let stack = kstack::allocate(KERNEL_STACK_SIZE).ok_or(Error::new(ENOMEM))?;
         let top = stack.top();
         // SAFETY: the stack is fresh, mapped, and only this thread will use it.
@@ -77,7 +82,8 @@ impl Thread {
             stack: Some(stack),
             stack_top: top,
             saved_rsp: UnsafeCell::new(rsp),
-            fpu: UnsafeCell::new(fpu),
+            uses_fpu: AtomicBool::new(fpu.is_some()),
+            fpu: UnsafeCell::new(fpu.unwrap_or_else(FpuState::initial)),
             state: AtomicU8::new(State::Runnable as u8),
             on_cpu: AtomicBool::new(false),
             in_wait_queue: AtomicBool::new(false),
@@ -96,6 +102,7 @@ impl Thread {
             stack_top: 0,
             saved_rsp: UnsafeCell::new(0),
             fpu: UnsafeCell::new(FpuState::initial()),
+            uses_fpu: AtomicBool::new(false),
             state: AtomicU8::new(State::Running as u8),
             on_cpu: AtomicBool::new(true),
             in_wait_queue: AtomicBool::new(false),
@@ -152,6 +159,15 @@ impl Thread {
 
     pub(super) fn fpu_ptr(&self) -> *mut FpuState {
         self.fpu.get()
+    }
+
+    /// Whether its FPU state is its own to keep (see `arch::x86_64::fpu`).
+    pub fn uses_fpu(&self) -> bool {
+        self.uses_fpu.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_uses_fpu(&self, uses: bool) {
+        self.uses_fpu.store(uses, Ordering::Relaxed);
     }
 }
 

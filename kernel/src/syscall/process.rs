@@ -8,7 +8,6 @@ use alloc::vec::Vec;
 use abi::syscall::error::{E2BIG, EAGAIN, EINVAL, ENODEV, EPERM, ESRCH, Error};
 use abi::{SIGINT, SIGKILL, SIGTERM, UserStr, WNOHANG};
 
-use crate::arch::x86_64::fpu::FpuState;
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::context::exec::{self, MAX_ARG_BYTES, MAX_ARGS};
 use crate::context::file::Fd;
@@ -62,10 +61,9 @@ pub fn fork(frame: &TrapFrame) -> Result<usize, Error> {
     );
     let mut child_frame = *frame;
     child_frame.rax = 0;
-    // The parent's FPU registers are live on this CPU: the child starts
-    // with a copy.
-    let mut fpu = FpuState::initial();
-    fpu.save();
+    // The parent's FPU registers, if it used them, are live on this CPU:
+    // the child starts with a copy.
+    let fpu = scheduler::fpu_for_fork();
     let thread = match Thread::new_user(Arc::clone(&child), &child_frame, fpu) {
         Ok(thread) => thread,
         Err(err) => {
@@ -112,7 +110,7 @@ pub fn exec(fd: Fd, argv: usize, argc: usize, envp: usize, envc: usize, frame: &
     drop(old);
     *process.name.lock() = name;
     process.files.lock().close_on_exec();
-    FpuState::initial().restore();
+    scheduler::fpu_forget();
     Ok(0)
 }
 

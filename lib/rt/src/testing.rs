@@ -227,23 +227,43 @@ pub fn fpu_fill(seed: u64) {
     }
 }
 
-/// Whether the FPU still holds exactly what [`fpu_fill`] loaded for `seed`:
-/// the x87 control word, tag word and registers, MXCSR and XMM0-XMM15.
-pub fn fpu_check(seed: u64) -> bool {
+/// The FPU state now, as `FXSAVE` writes it.
+fn fpu_saved() -> FxArea {
     let mut area = FxArea([0; 512]);
     // SAFETY: FXSAVE writes the 512-byte, 16-byte-aligned area, which is
     // ours; it only reads the FPU state.
     unsafe {
         asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack, preserves_flags));
     }
-    let want = fpu_image(seed);
-    let (have, want) = (&area.0, &want.0);
+    area
+}
+
+/// Whether the registers an `FXSAVE` image holds (the x87 control and
+/// tag words and registers, MXCSR, XMM0-XMM15) are `want`'s.
+fn fpu_same(have: &FxArea, want: &FxArea) -> bool {
+    let (have, want) = (&have.0, &want.0);
     let same = |at: usize, len: usize| have[at..at + len] == want[at..at + len];
     same(FCW, 2)
         && same(FTW, 1)
         && same(MXCSR, 4)
         && (0..8).all(|i| same(ST0 + 16 * i, 10))
         && (0..16).all(|i| same(XMM0 + 16 * i, 16))
+}
+
+/// Whether the FPU still holds exactly what [`fpu_fill`] loaded for `seed`:
+/// the x87 control word, tag word and registers, MXCSR and XMM0-XMM15.
+pub fn fpu_check(seed: u64) -> bool {
+    fpu_same(&fpu_saved(), &fpu_image(seed))
+}
+
+/// Whether the FPU holds the state a program starts with: x87 control
+/// word 0x37f, MXCSR 0x1f80, every x87 and XMM register zero, the x87
+/// stack empty (nothing of another program's).
+pub fn fpu_is_initial() -> bool {
+    let mut initial = FxArea([0; 512]);
+    initial.0[FCW..FCW + 2].copy_from_slice(&0x037f_u16.to_le_bytes());
+    initial.0[MXCSR..MXCSR + 4].copy_from_slice(&0x1f80_u32.to_le_bytes());
+    fpu_same(&fpu_saved(), &initial)
 }
 
 /// The start of `mapping` as a [`Mutex<u64>`] that every process sharing

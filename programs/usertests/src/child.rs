@@ -18,6 +18,8 @@ pub fn run(args: &[&str]) -> ExitCode {
         ["chain", depth, parent] => chain(depth.parse().unwrap_or(0), parent.parse().unwrap_or(0)),
         ["fds", closed, open] => fds(closed.parse().unwrap_or(usize::MAX), open.parse().unwrap_or(usize::MAX)),
         ["fresh", addr] => fresh(addr.parse().unwrap_or(0)),
+        // The FPU as a new program finds it (0: initial).
+        ["fpu-initial"] => u8::from(!rt::testing::fpu_is_initial()),
         _ => {
             rt::eprintln!("usertests: unknown child mode {args:?}");
             2

@@ -170,6 +170,7 @@ static TESTS: &[Test] = tests![
     sched::kill_bad_arguments,
     sched::fpu_state_survives_preemption,
     sched::fpu_state_inherited_by_fork,
+    sched::fpu_state_starts_clean_after_exec,
     pgroups::pgroup_inherited_by_fork,
     pgroups::setpgid_rules,
     pgroups::kill_group_signals_every_member,

@@ -262,3 +262,22 @@ pub fn fpu_state_inherited_by_fork() -> Outcome {
     ensure!(rt::testing::fpu_check(0x5eed), "the child's FPU changes reached the parent");
     Ok(String::new())
 }
+
+/// A program starts with the initial FPU state, whatever the process
+/// that exec'd it left in the registers (the kernel loads a thread's FPU
+/// state only once it uses them, `arch/x86_64/fpu.rs`, and exec forgets
+/// the old program's).
+pub fn fpu_state_starts_clean_after_exec() -> Outcome {
+    rt::testing::fpu_fill(0xfeed);
+    // The child inherits the filled state, then execs: the new program
+    // must not see it.
+    let status = crate::support::run_child(|| {
+        if !rt::testing::fpu_check(0xfeed) {
+            return 3;
+        }
+        crate::exec::exec_self("fpu-initial", &[], &[])
+    })?;
+    expect_exit("the exec'd program (1: it found another's FPU state, 3: the fork lost the parent's)", status, 0)?;
+    ensure!(rt::testing::fpu_check(0xfeed), "this process's FPU state changed");
+    Ok(String::from("a program exec'd by a process with a full FPU finds the initial state"))
+}

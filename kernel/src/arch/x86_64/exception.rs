@@ -17,6 +17,7 @@ pub const DIVIDE_ERROR: u8 = 0;
 pub const NMI: u8 = 2;
 pub const BREAKPOINT: u8 = 3;
 pub const INVALID_OPCODE: u8 = 6;
+pub const DEVICE_NOT_AVAILABLE: u8 = 7;
 pub const DOUBLE_FAULT: u8 = 8;
 pub const STACK_SEGMENT: u8 = 12;
 pub const GENERAL_PROTECTION: u8 = 13;
@@ -126,6 +127,11 @@ const PF_FETCH: u64 = 1 << 4;
 /// (demand-zero, copy-on-write); otherwise end the process, say why in the
 /// log, and let its parent see the signal.
 fn user_exception(vector: u8, frame: &mut TrapFrame) {
+    if vector == DEVICE_NOT_AVAILABLE {
+        // The thread's first x87/SSE instruction (CR0.TS, `fpu`).
+        crate::context::scheduler::fpu_first_use();
+        return;
+    }
     let (signal, address) = match vector {
         PAGE_FAULT => {
             let address = Cr2::read_raw();

@@ -1,7 +1,13 @@
 //! FPU/SSE state. The kernel itself never uses these registers (it is built
-//! soft-float), so a thread's state only has to be saved and restored when
-//! the CPU switches threads: `FXSAVE64`/`FXRSTOR64` into a per-thread
-//! 512-byte area. Enabling touches CR0 and CR4 only.
+//! soft-float), and neither do Ferrite's own programs (the soft-float
+//! `x86_64-unknown-none` target), so a thread's state is saved and
+//! restored only once the thread has used them (docs/architecture.md
+//! §5.4, "FPU state"): a thread starts with CR0.TS set, its first x87 or
+//! SSE instruction traps (#NM, [`first_use`]), and from then on each
+//! switch saves and restores its 512-byte `FXSAVE64` area. A thread that
+//! has not used the registers never runs while they hold another thread's
+//! state: they are reset to the initial image first (no state is left for
+//! a LazyFP-style speculative read). Enabling touches CR0 and CR4 only.
 
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
@@ -48,4 +54,17 @@ pub fn enable() {
         Cr4::update(|cr4| cr4.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
         core::arch::asm!("fninit", options(nomem, nostack));
     }
+}
+
+/// Make this CPU's next x87/SSE instruction trap (#NM): CR0.TS.
+pub fn trap_use() {
+    // SAFETY: setting CR0.TS changes no memory; it only makes FPU/SSE
+    // instructions fault until `allow_use`, and the kernel runs none.
+    unsafe { Cr0::update(|cr0| cr0.insert(Cr0Flags::TASK_SWITCHED)) };
+}
+
+/// Let this CPU run x87/SSE instructions again: `clts`.
+pub fn allow_use() {
+    // SAFETY: clearing CR0.TS changes no memory.
+    unsafe { core::arch::asm!("clts", options(nomem, nostack, preserves_flags)) };
 }

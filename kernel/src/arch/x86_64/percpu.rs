@@ -70,6 +70,12 @@ pub struct PerCpu {
     /// than in the scheduler's per-CPU array so every system call's exit
     /// reaches it straight through GS.
     pub need_resched: AtomicBool,
+    /// CR0.TS is set on this CPU (x87/SSE instructions trap).
+    pub fpu_trapping: Cell<bool>,
+    /// The FPU registers hold a thread's state rather than the initial
+    /// image (so they are reset before a thread that has not used them
+    /// runs). Both only touched by this CPU (`fpu`, the scheduler).
+    pub fpu_held: Cell<bool>,
 }
 
 // SAFETY: the `Cell` fields are only accessed by the owning CPU (through
@@ -104,6 +110,8 @@ pub fn install(index: usize) -> &'static PerCpu {
         current_thread: Cell::new(core::ptr::null()),
         io_loaded: Cell::new(0),
         need_resched: AtomicBool::new(false),
+        fpu_trapping: Cell::new(false),
+        fpu_held: Cell::new(false),
     }));
     block.self_ptr = block;
     let block: &'static PerCpu = block;
