@@ -389,40 +389,49 @@ pub fn schedule() {
 /// user code, so it leaves them as they are.
 fn switch_fpu(prev: &Thread, next: &Thread) {
     let cpu = percpu::current();
-    // SAFETY: this CPU owns both threads' FPU areas during the switch
-    // (`on_cpu`); a thread's state is only live in the registers of the
-    // CPU running it, and CR0.TS is clear whenever a thread that uses them
-    // ran (so saving does not trap).
-    unsafe {
-        if prev.uses_fpu() {
-            (*prev.fpu_ptr()).save();
-        }
-        if next.is_idle() {
-            return;
-        }
-        if next.uses_fpu() {
-            allow_fpu(cpu);
-            (*next.fpu_ptr()).restore();
-            cpu.fpu_held.set(true);
-            return;
-        }
-        if cpu.fpu_held.get() {
-            allow_fpu(cpu);
-            FpuState::initial().restore();
-            cpu.fpu_held.set(false);
-        }
+    if prev.uses_fpu() {
+        // SAFETY: this CPU owns `prev`'s area during the switch (`on_cpu`),
+        // and its state is live here with CR0.TS clear (it ran so).
+        unsafe { (*prev.fpu_ptr()).save() };
     }
+    if next.is_idle() {
+        return;
+    }
+    if next.uses_fpu() {
+        allow_fpu(cpu);
+        // SAFETY: this CPU owns `next`'s area during the switch; TS is clear.
+        unsafe { (*next.fpu_ptr()).restore() };
+        cpu.fpu_held.set(true);
+        return;
+    }
+    if cpu.fpu_held.get() {
+        reset_fpu(cpu);
+    }
+    trap_fpu(cpu);
+}
+
+/// Clear CR0.TS on this CPU, if set.
+fn allow_fpu(cpu: &percpu::PerCpu) {
+    if cpu.fpu_trapping.get() {
+        fpu::allow_use();
+        cpu.fpu_trapping.set(false);
+    }
+}
+
+/// Set CR0.TS on this CPU, if clear.
+fn trap_fpu(cpu: &percpu::PerCpu) {
     if !cpu.fpu_trapping.get() {
         fpu::trap_use();
         cpu.fpu_trapping.set(true);
     }
 }
 
-fn allow_fpu(cpu: &percpu::PerCpu) {
-    if cpu.fpu_trapping.get() {
-        fpu::allow_use();
-        cpu.fpu_trapping.set(false);
-    }
+/// Load the initial image into this CPU's registers: nobody's state is
+/// left in them.
+fn reset_fpu(cpu: &percpu::PerCpu) {
+    allow_fpu(cpu);
+    FpuState::initial().restore();
+    cpu.fpu_held.set(false);
 }
 
 /// The running thread's first x87/SSE instruction trapped (#NM from user
@@ -450,18 +459,12 @@ pub fn fpu_forget() {
         with_current(|thread| {
             if thread.uses_fpu() {
                 thread.set_uses_fpu(false);
-                // SAFETY: the running thread's own area; it used the
-                // registers, so CR0.TS is clear and the reset cannot trap.
-                unsafe {
-                    *thread.fpu_ptr() = FpuState::initial();
-                    FpuState::initial().restore();
-                }
-                cpu.fpu_held.set(false);
+                // SAFETY: the running thread's own area, which only this
+                // CPU touches while it runs.
+                unsafe { *thread.fpu_ptr() = FpuState::initial() };
+                reset_fpu(cpu);
             }
-            if !cpu.fpu_trapping.get() {
-                fpu::trap_use();
-                cpu.fpu_trapping.set(true);
-            }
+            trap_fpu(cpu);
         });
     });
 }

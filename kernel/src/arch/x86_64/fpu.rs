@@ -3,7 +3,7 @@
 //! `x86_64-unknown-none` target), so a thread's state is saved and
 //! restored only once the thread has used them (docs/architecture.md
 //! §5.4, "FPU state"): a thread starts with CR0.TS set, its first x87 or
-//! SSE instruction traps (#NM, [`first_use`]), and from then on each
+//! SSE instruction traps (#NM, `scheduler::fpu_first_use`), and from then on each
 //! switch saves and restores its 512-byte `FXSAVE64` area. A thread that
 //! has not used the registers never runs while they hold another thread's
 //! state: they are reset to the initial image first (no state is left for
