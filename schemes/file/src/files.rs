@@ -47,14 +47,14 @@ use alloc::vec::Vec;
 use redox_syscall_06 as rs;
 use redoxfs::{FileSystem, Node, Transaction, TreePtr};
 use redoxfs_glue::{Group, SchemeDisk};
-
-use crate::dir_names::{DirNames, NodeMeta};
 use rt::prelude::*;
 use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
     O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
 use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, StatVfs, components};
+
+use crate::dir_names::{DirNames, NodeMeta};
 
 /// The most bytes of consecutive writes kept back.
 pub const BEHIND_MAX: usize = 256 * 1024;
