@@ -61,7 +61,7 @@ mod path;
 mod read_timeout;
 
 pub use handles::Handles;
-pub use path::components;
+pub use path::{check_new_name, components};
 use read_timeout::ReadTimeouts;
 
 use alloc::collections::VecDeque;

@@ -1,5 +1,6 @@
 //! Paths inside a scheme: what a file-system daemon (`tmp:`, `file:`)
-//! makes of the path part of a URL. Touches nothing but the string.
+//! makes of the path part of a URL, and which names it may make. Touches
+//! nothing but the string.
 
 use alloc::vec::Vec;
 
@@ -18,4 +19,17 @@ pub fn components(path: &str) -> Result<Vec<&str>> {
         }
     }
     Ok(parts)
+}
+
+/// Whether `name` may be given to a new file or directory (made, or
+/// renamed to): a directory reads as its names one per line, so a name
+/// holding a newline would read as two names that lead nowhere, and the
+/// file behind it could be neither found nor removed by listing it. A
+/// name with a newline or a NUL is `EINVAL`; the length limit is the
+/// file system's own.
+pub fn check_new_name(name: &str) -> Result<()> {
+    match name.bytes().any(|b| b == b'\n' || b == 0) {
+        true => Err(Error::new(EINVAL)),
+        false => Ok(()),
+    }
 }

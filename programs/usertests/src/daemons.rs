@@ -128,7 +128,13 @@ pub fn tmp_file_system() -> Outcome {
     crate::support::expect_err("unlink a directory", rt::fs::remove_file("tmp:dir"), sc::EISDIR)?;
     crate::support::expect_err("missing parent", File::create("tmp:nope/x"), sc::ENOENT)?;
     crate::support::expect_err("file as a directory", File::create("tmp:a.txt/x"), sc::ENOTDIR)?;
+    // A listing is one name per line: a name with a newline could be
+    // neither listed nor removed by its listing.
+    crate::support::expect_err("a name with a newline", File::create("tmp:a\nb"), sc::EINVAL)?;
+    crate::support::expect_err("a name with a NUL", File::create("tmp:a\0b"), sc::EINVAL)?;
+    crate::support::expect_err("a 256-byte name", File::create(&format!("tmp:{}", "n".repeat(256))), sc::ENAMETOOLONG)?;
     // Rename, into the directory and over a file.
+    crate::support::expect_err("rename to a name with a newline", rt::sys::frename(file.fd(), "tmp:x\ny"), sc::EINVAL)?;
     ok("rename", rt::sys::frename(file.fd(), "tmp:dir/b.txt"))?;
     ensure!(ok("fpath after rename", file.path())? == "tmp:dir/b.txt", "fpath after rename");
     crate::support::expect_err("old name", File::open("tmp:a.txt"), sc::ENOENT)?;
@@ -153,7 +159,7 @@ pub fn tmp_file_system() -> Outcome {
     ensure!(ok("read 1 MiB", rt::fs::read("tmp:big"))? == big, "1 MiB came back different");
     drop(ok("O_TRUNC", File::open_with("tmp:big", O_WRONLY | O_TRUNC))?);
     ensure!(ok("read truncated", rt::fs::read("tmp:big"))?.is_empty(), "O_TRUNC kept data");
-    Ok(String::from("files, append, seek, truncate, directories, rename, unlink while open, 1 MiB"))
+    Ok(String::from("files, append, seek, truncate, directories, names, rename, unlink while open, 1 MiB"))
 }
 
 pub fn log_collects_lines() -> Outcome {

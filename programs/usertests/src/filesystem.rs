@@ -107,6 +107,10 @@ pub fn file_scheme_checks_permissions_and_names() -> Outcome {
     expect_err("a 253-byte name", File::open_with(&long, O_CREAT | O_WRONLY), sc::EINVAL)?;
     ok("a 252-byte name", File::open_with(&long[..long.len() - 1], O_CREAT | O_WRONLY))?;
     expect_err("a name with NUL", File::open_with("file:/tmp/a\0b", O_CREAT | O_WRONLY), sc::EINVAL)?;
+    expect_err("a name with a newline", File::open_with("file:/tmp/a\nb", O_CREAT | O_WRONLY), sc::EINVAL)?;
+    let named = ok("a file to rename", File::open_with("file:/tmp/to-rename", O_CREAT | O_WRONLY))?;
+    expect_err("a rename to a name with a newline", rt::sys::frename(named.fd(), "file:/tmp/a\nb"), sc::EINVAL)?;
+    ok("unlink", rt::fs::remove_file("file:/tmp/to-rename"))?;
     expect_err("`..` above the root", File::open("file:/../x"), sc::EINVAL)?;
     // Deep paths (each level is a lookup on the disk per call, so the
     // depth is kept to what the test's deadline allows under TCG).
@@ -119,7 +123,7 @@ pub fn file_scheme_checks_permissions_and_names() -> Outcome {
     ok("unlink", rt::fs::remove_file("file:/tmp/u1000"))?;
     ok("unlink", rt::fs::remove_file("file:/home/root/secret"))?;
     Ok(format!(
-        "0600 and 0700 keep user 1000 out, /tmp lets it in as owner; 253-byte and NUL names EINVAL; {DEPTH} levels"
+        "0600 and 0700 keep user 1000 out, /tmp lets it in as owner; 253-byte, NUL and newline names EINVAL; {DEPTH} levels"
     ))
 }
 

@@ -3,7 +3,8 @@
 //! Paths are `/`-separated below the file system's root (`file:/home/a`
 //! and `file:home/a` are the same; `.` and `..` are resolved, `..` above
 //! the root is `EINVAL`). Directories read as their entry names, one per
-//! line. Every call is one RedoxFS transaction (an open's may carry the
+//! line, so a new name holds no newline (`scheme::check_new_name`; a path
+//! with a NUL is `EINVAL` whole). Every call is one RedoxFS transaction (an open's may carry the
 //! writes kept back before it, below), committed when it returns; `fsync`
 //! also makes the commit durable (the glue's flushes).
 //!
@@ -52,7 +53,7 @@ use scheme::sc::{
     self, EINVAL, EISDIR, MODE_DIR, MODE_FILE, MODE_PERM, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY,
     O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
 };
-use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, StatVfs, components};
+use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Stat, StatVfs, check_new_name, components};
 
 use crate::dir_names::{DirNames, NodeMeta};
 
@@ -258,6 +259,11 @@ impl Files {
         let parts = components(path)?;
         if parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH || p.contains('\0')) {
             return Err(err(EINVAL));
+        }
+        if flags & O_CREAT != 0
+            && let Some(name) = parts.last()
+        {
+            check_new_name(name)?;
         }
         let caller = *caller;
         let (access_read, access_write) = match flags & O_ACCMODE {
@@ -618,6 +624,9 @@ impl Scheme for Files {
         let to_parts = components(path)?;
         if to_parts.iter().any(|p| p.len() > redoxfs::DIR_ENTRY_MAX_LENGTH) {
             return Err(err(EINVAL));
+        }
+        if let Some(name) = to_parts.last() {
+            check_new_name(name)?;
         }
         let caller = *caller;
         let mut names = self.names.take_for_change();

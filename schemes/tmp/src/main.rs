@@ -2,7 +2,8 @@
 //! created with `O_CREAT` (`O_EXCL`, `O_TRUNC`, `O_APPEND` as POSIX says),
 //! directories made with `O_CREAT | O_DIRECTORY`, read, write, seek,
 //! truncate, rename (`frename`), `unlink`, `rmdir`, `fstat`, `fstatvfs`, `fpath`. A
-//! directory reads as its entry names, one per line. An unlinked file that
+//! directory reads as its entry names, one per line (so a new name holds
+//! no newline: `scheme::check_new_name`). An unlinked file that
 //! is still open keeps working until its last handle closes. Everything
 //! lives in this daemon's memory, capped at [`CAPACITY`] bytes of file
 //! data (`ENOSPC` past it). Serves from the null namespace.
@@ -16,7 +17,9 @@ use scheme::sc::{
     EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, MODE_DIR, MODE_FILE, O_ACCMODE, O_APPEND,
     O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY,
 };
-use scheme::{Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat, StatVfs, components};
+use scheme::{
+    Caller, Error, EventFlags, Handles, Opened, Result, Scheme, Server, Stat, StatVfs, check_new_name, components,
+};
 
 rt::main!(main);
 
@@ -181,6 +184,7 @@ impl Scheme for Tmp {
             Ok(ino) => ino,
             Err(e) if e.errno == ENOENT && flags & O_CREAT != 0 => {
                 let (dir, name) = self.parent(path)?;
+                check_new_name(name)?;
                 if name.len() > 255 {
                     return Err(err(scheme::sc::ENAMETOOLONG));
                 }
@@ -341,6 +345,10 @@ impl Scheme for Tmp {
         let (from_dir, from_name) = self.parent(&old)?;
         let from_name = String::from(from_name);
         let (to_dir, to_name) = self.parent(path)?;
+        check_new_name(to_name)?;
+        if to_name.len() > 255 {
+            return Err(err(scheme::sc::ENAMETOOLONG));
+        }
         let to_name = String::from(to_name);
         if self.contains(ino, to_dir) {
             return Err(err(EINVAL));
