@@ -28,7 +28,8 @@
 use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::sync::Arc;
 use core::cmp::Reverse;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::mem::ManuallyDrop;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use spin::{Mutex, Once};
 use x86_64::instructions::interrupts;
@@ -44,10 +45,10 @@ pub const SLICE_TICKS: u32 = 2;
 
 struct CpuScheduler {
     queue: Mutex<VecDeque<Arc<Thread>>>,
-    current: Mutex<Option<Arc<Thread>>>,
-    /// The thread this CPU just switched away from, released by the next
-    /// thread once it runs (see `finish_switch`).
-    switched_from: Mutex<Option<Arc<Thread>>>,
+    /// This CPU runs its idle thread (read by other CPUs placing a new
+    /// thread). The thread itself is `PerCpu::current_thread`, which
+    /// holds its reference: only this CPU touches it, so no lock.
+    running_idle: AtomicBool,
     idle: Once<Arc<Thread>>,
     slice_left: AtomicU32,
     /// Number of queued threads, read without the lock by other CPUs.
@@ -58,8 +59,7 @@ impl CpuScheduler {
     const fn new() -> Self {
         Self {
             queue: Mutex::new(VecDeque::new()),
-            current: Mutex::new(None),
-            switched_from: Mutex::new(None),
+            running_idle: AtomicBool::new(true),
             idle: Once::new(),
             slice_left: AtomicU32::new(SLICE_TICKS),
             queued: AtomicUsize::new(0),
@@ -120,10 +120,11 @@ pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
 fn with_current_on<R>(cpu: &percpu::PerCpu, f: impl FnOnce(&Thread) -> R) -> R {
     let ptr = cpu.current_thread.get().cast::<Thread>();
     assert!(!ptr.is_null(), "no current thread");
-    // SAFETY: the pointer is set from the Arc in `current` whenever that
-    // changes, and that Arc keeps the thread alive while it runs here;
-    // code running on this CPU runs on behalf of that very thread, which
-    // cannot be freed before it has switched away for good.
+    // SAFETY: the pointer holds a strong reference of its own (it came
+    // from `Arc::into_raw` in `set_current` or `schedule`), which keeps
+    // the thread alive while it runs here; code running on this CPU runs
+    // on behalf of that very thread, which cannot be freed before it has
+    // switched away for good.
     f(unsafe { &*ptr })
 }
 
@@ -144,11 +145,11 @@ pub fn try_current() -> Option<Arc<Thread>> {
     if ptr.is_null() {
         return None;
     }
-    // SAFETY: the pointer comes from `Arc::as_ptr` of the Arc in this CPU's
-    // `current` (`set_current`), which keeps the thread alive while it runs
-    // here, and whatever runs on this CPU runs on its behalf; taking one
-    // more strong reference before making an Arc of it keeps the counts
-    // balanced.
+    // SAFETY: the pointer came from `Arc::into_raw` and holds a strong
+    // reference of its own (`set_current`, `schedule`), which keeps the
+    // thread alive while it runs here, and whatever runs on this CPU runs
+    // on its behalf; taking one more strong reference before making an
+    // Arc of it keeps the counts balanced.
     unsafe {
         Arc::increment_strong_count(ptr);
         Some(Arc::from_raw(ptr))
@@ -160,9 +161,12 @@ pub fn current_killed() -> bool {
     with_current(|t| t.process.as_ref().is_some_and(|p| p.pending_signal() != 0))
 }
 
-fn set_current(cpu: &CpuScheduler, thread: Arc<Thread>) {
-    percpu::current().current_thread.set(Arc::as_ptr(&thread).cast());
-    *cpu.current.lock() = Some(thread);
+/// Make `thread` this CPU's current thread, its reference held by the
+/// per-CPU pointer; the reference of the one before is handed back (null
+/// if none). Interrupts are off: nothing else on this CPU may look.
+fn set_current(cpu: &CpuScheduler, thread: Arc<Thread>) -> *const Thread {
+    cpu.running_idle.store(thread.is_idle(), Ordering::Relaxed);
+    percpu::current().current_thread.replace(Arc::into_raw(thread).cast()).cast()
 }
 
 /// Make the code running on this CPU its idle thread, then idle forever:
@@ -171,7 +175,8 @@ pub fn run_idle() -> ! {
     let cpu = this_cpu();
     let index = percpu::current().index;
     let idle = cpu.idle.call_once(|| Thread::new_idle(index)).clone();
-    interrupts::without_interrupts(|| set_current(cpu, idle));
+    let before = interrupts::without_interrupts(|| set_current(cpu, idle));
+    debug_assert!(before.is_null(), "run_idle on a CPU that runs a thread");
     loop {
         interrupts::disable();
         if cpu.queued.load(Ordering::Acquire) > 0 || steal_candidate(index).is_some() {
@@ -227,7 +232,7 @@ pub fn spawn(thread: Arc<Thread>) {
 }
 
 fn is_idle(cpu: usize) -> bool {
-    interrupts::without_interrupts(|| CPUS[cpu].current.lock().as_ref().is_none_or(|t| t.is_idle()))
+    CPUS[cpu].running_idle.load(Ordering::Relaxed)
 }
 
 /// Make a blocked thread runnable again. False if it was not blocked.
@@ -316,11 +321,16 @@ pub fn schedule() {
     let me = percpu::current().index;
     percpu::current().need_resched.store(false, Ordering::Relaxed);
     cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
-    let prev = cpu.current.lock().clone().expect("schedule before run_idle");
+    let prev_ptr = percpu::current().current_thread.get().cast::<Thread>();
+    assert!(!prev_ptr.is_null(), "schedule before run_idle");
+    // SAFETY: the per-CPU pointer holds a strong reference (it came from
+    // `Arc::into_raw`); this view of it is never dropped, so the count
+    // stays as it is until the switch below hands that reference on.
+    let prev = ManuallyDrop::new(unsafe { Arc::from_raw(prev_ptr) });
 
     if prev.state() == State::Running && !prev.is_idle() {
         prev.set_state(State::Runnable);
-        push_back(cpu, me, prev.clone());
+        push_back(cpu, me, Arc::clone(&prev));
     }
     let idle = || cpu.idle.get().expect("idle thread").clone();
     let mut next = pop(cpu).or_else(|| steal_candidate(me).and_then(|victim| pop(&CPUS[victim]))).unwrap_or_else(idle);
@@ -369,11 +379,13 @@ pub fn schedule() {
     // SAFETY: reading the next thread's saved RSP, which no one else
     // touches while `on_cpu` is ours.
     let next_rsp = unsafe { *next.saved_rsp_ptr() };
-    set_current(cpu, next);
-    *cpu.switched_from.lock() = Some(prev);
+    // The per-CPU pointer's reference to `prev` moves to `switched_from`.
+    let replaced = set_current(cpu, next);
+    debug_assert!(core::ptr::eq(replaced, prev_ptr));
+    percpu::current().switched_from.set(prev_ptr.cast());
     // SAFETY: `next_rsp` is a context saved by `switch` or built for a new
-    // thread on its own stack; `save` lives in `prev`, which
-    // `switched_from` keeps alive until the switch is finished.
+    // thread on its own stack; `save` lives in `prev`, whose reference
+    // `switched_from` holds until the switch is finished.
     unsafe { switch::switch(save, next_rsp) };
     // Back on this thread, possibly on another CPU.
     finish_switch();
@@ -490,8 +502,12 @@ fn bump(counter: &core::sync::atomic::AtomicU64) {
 /// Run by the thread that was just switched to: the previous thread may
 /// now run elsewhere (or, if dead, be freed).
 pub fn finish_switch() {
-    let previous = this_cpu().switched_from.lock().take();
-    if let Some(previous) = previous {
+    let previous = percpu::current().switched_from.replace(core::ptr::null()).cast::<Thread>();
+    if !previous.is_null() {
+        // SAFETY: `schedule` put a strong reference there (the one the
+        // per-CPU current pointer held), and it is taken out once: the
+        // slot was swapped for null above, with interrupts off.
+        let previous = unsafe { Arc::from_raw(previous) };
         previous.on_cpu.store(false, Ordering::Release);
     }
 }

@@ -60,8 +60,13 @@ pub struct PerCpu {
     pub last_fault: Cell<FaultRecord>,
     /// Set while the kernel copies to or from user memory.
     pub in_usercopy: AtomicBool,
-    /// The thread running on this CPU (owned by the scheduler; opaque here).
+    /// The thread running on this CPU, holding a strong reference to it
+    /// (owned by the scheduler; opaque here).
     pub current_thread: Cell<*const ()>,
+    /// The thread this CPU just switched away from, with its strong
+    /// reference, released by the next thread once it runs (the
+    /// scheduler's `finish_switch`).
+    pub switched_from: Cell<*const ()>,
     /// Which grants the I/O bitmap holds: a process's grant generation
     /// (unique system-wide, see `Process::grant_ports`; 0 = no ports).
     pub io_loaded: Cell<u64>,
@@ -108,6 +113,7 @@ pub fn install(index: usize) -> &'static PerCpu {
         last_fault: Cell::new(FaultRecord::default()),
         in_usercopy: AtomicBool::new(false),
         current_thread: Cell::new(core::ptr::null()),
+        switched_from: Cell::new(core::ptr::null()),
         io_loaded: Cell::new(0),
         need_resched: AtomicBool::new(false),
         fpu_trapping: Cell::new(false),
