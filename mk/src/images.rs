@@ -112,9 +112,30 @@ fn build_kernel(ws: &Workspace, profile: Profile) -> Result<(), String> {
 
 /// Builds `ferrite-image` on the image nightly (cargo decides whether
 /// anything changed) and returns its path.
+///
+/// Its build (the bootloader's, mostly) takes minutes, so a tree without
+/// one starts from the last build any tree of this user made
+/// ([`image_tool_cache`]), and a build that makes a new binary refreshes
+/// that copy: a fresh
+/// clone on the same machine (CI's) then rebuilds only what differs.
+/// Cargo decides what is stale, so an old copy costs nothing but the
+/// copying.
 fn build_image_tool(ws: &Workspace) -> Result<PathBuf, String> {
     let channel = ws.image_channel()?;
     let binary = ws.image_tool_binary();
+    let target = ws.image_tool_dir().join("target");
+    let cache = image_tool_cache();
+    if let Some(cache) = &cache
+        && !target.exists()
+        && cache.is_dir()
+    {
+        println!("mk: seeding {} from the image tool's last build ({})", ws.show(&target), cache.display());
+        if let Err(err) = copy_tree(cache, &target) {
+            println!("mk: {err}; building the image tool from scratch");
+            let _ = fs::remove_dir_all(&target);
+        }
+    }
+    let built_before = fs::metadata(&binary).and_then(|m| m.modified()).ok();
     let mut cmd = process::clean(ws, "rustup");
     cmd.args(["run", &channel, "cargo", "build", "--release", "--manifest-path"]);
     cmd.arg(ws.image_tool_manifest());
@@ -130,7 +151,52 @@ fn build_image_tool(ws: &Workspace) -> Result<PathBuf, String> {
     if !binary.is_file() {
         return Err(format!("{} was not built", ws.show(&binary)));
     }
+    // Kept again when this build made a new binary, or nothing is kept.
+    let built_now = fs::metadata(&binary).and_then(|m| m.modified()).ok();
+    if let Some(cache) = &cache
+        && (built_now != built_before || !cache.is_dir())
+    {
+        refresh_cache(&target, cache);
+    }
     Ok(binary)
+}
+
+/// Where the image tool's last build is kept for the next tree:
+/// `$XDG_CACHE_HOME/ferrite/image-tool-target`, else under `~/.cache`.
+fn image_tool_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("ferrite").join("image-tool-target"))
+}
+
+/// `cp -r from to` (`to` must not exist).
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    let status =
+        std::process::Command::new("cp").arg("-r").arg(from).arg(to).status().map_err(|e| format!("cp: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("copying {} to {} failed", from.display(), to.display())) }
+}
+
+/// Replace the kept build with `target` (copied aside first, then
+/// renamed into place, so a reader never sees half a copy). A failure
+/// only costs the next fresh tree its head start.
+fn refresh_cache(target: &Path, cache: &Path) {
+    let fresh = cache.with_extension(format!("new-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&fresh);
+    if copy_tree(target, &fresh).is_err() {
+        let _ = fs::remove_dir_all(&fresh);
+        return;
+    }
+    let old = cache.with_extension(format!("old-{}", std::process::id()));
+    let _ = fs::rename(cache, &old);
+    if fs::rename(&fresh, cache).is_err() {
+        let _ = fs::remove_dir_all(&fresh);
+    }
+    let _ = fs::remove_dir_all(&old);
 }
 
 /// The arguments `ferrite-image` needs to write `image` to `bios`/`uefi`.
