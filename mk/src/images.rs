@@ -171,13 +171,14 @@ fn image_tool_cache() -> Option<PathBuf> {
     Some(base.join("ferrite").join("image-tool-target"))
 }
 
-/// `cp -r from to` (`to` must not exist).
+/// `cp -a from to` (`to` must not exist): the times stay, or cargo would
+/// take every copied artifact for stale.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }
     let status =
-        std::process::Command::new("cp").arg("-r").arg(from).arg(to).status().map_err(|e| format!("cp: {e}"))?;
+        std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().map_err(|e| format!("cp: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("copying {} to {} failed", from.display(), to.display())) }
 }
 
