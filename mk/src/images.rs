@@ -173,7 +173,7 @@ fn image_tool_cache() -> Option<PathBuf> {
 
 /// `cp -a from to` (`to` must not exist): the times stay, or cargo would
 /// take every copied artifact for stale.
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }

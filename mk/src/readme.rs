@@ -371,13 +371,8 @@ fn seed_builds(ws: &Workspace, copy: &Path) -> Result<(), String> {
         if to.exists() || !from.exists() {
             continue;
         }
-        fs::create_dir_all(to.parent().unwrap_or(&to)).map_err(|e| format!("creating {}: {e}", to.display()))?;
         println!("mk: tutorial: seeding {} from {}", ws.show(&to), ws.show(&from));
-        let status =
-            std::process::Command::new("cp").arg("-a").arg(&from).arg(&to).status().map_err(|e| format!("cp: {e}"))?;
-        if !status.success() {
-            return Err(format!("copying {} to {} failed", from.display(), to.display()));
-        }
+        crate::images::copy_tree(&from, &to)?;
     }
     Ok(())
 }
