@@ -320,10 +320,20 @@ fn source_files(ws: &Workspace) -> Result<BTreeSet<PathBuf>, String> {
         .collect())
 }
 
-/// Makes `copy` hold exactly the tree's source files (its `target/` and
-/// `mk/image/target/` stay: the copy's builds).
+/// The tree's cargo configuration, which its copy does not get.
+const CARGO_CONFIG: &str = ".cargo/config.toml";
+
+/// Makes `copy` hold exactly the tree's source files but [`CARGO_CONFIG`],
+/// each with its time (its `target/` and `mk/image/target/` stay: the
+/// copy's builds).
 fn sync_tree(ws: &Workspace, copy: &Path) -> Result<(), String> {
-    let files = source_files(ws)?;
+    let mut files = source_files(ws)?;
+    // The copy lies inside the tree, so cargo reads the tree's own
+    // `.cargo/config.toml` for it already. A second copy of it would
+    // double the kernel target's `rustflags` (cargo joins the arrays of
+    // every config file it finds), and with other flags every crate of
+    // the seeded build (`seed_builds`) would compile again.
+    files.remove(Path::new(CARGO_CONFIG));
     let err = |what: &str, path: &Path, e: std::io::Error| format!("{what} {}: {e}", path.display());
     for file in &files {
         let (from, to) = (ws.root.join(file), copy.join(file));
@@ -333,6 +343,15 @@ fn sync_tree(ws: &Workspace, copy: &Path) -> Result<(), String> {
                 fs::create_dir_all(dir).map_err(|e| err("creating", dir, e))?;
             }
             fs::write(&to, &bytes).map_err(|e| err("writing", &to, e))?;
+            // With the original's time: cargo takes a source newer than
+            // the seeded build (`seed_builds`) for a change and compiles
+            // the crate again, which was every crate of the workspace.
+            let modified = fs::metadata(&from).and_then(|m| m.modified()).map_err(|e| err("reading", &from, e))?;
+            fs::File::options()
+                .write(true)
+                .open(&to)
+                .and_then(|f| f.set_modified(modified))
+                .map_err(|e| err("dating", &to, e))?;
         }
     }
     remove_others(copy, Path::new(""), &files).map_err(|e| format!("cleaning {}: {e}", copy.display()))

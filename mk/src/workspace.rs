@@ -33,19 +33,24 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Finds the workspace root: the directory above `mk/` at compile time,
-    /// or else the nearest directory above the current one whose
-    /// `Cargo.toml` has a `[workspace]` table and an `mk/` crate.
+    /// Finds the workspace root: the nearest directory above the current
+    /// one whose `Cargo.toml` has a `[workspace]` table and an `mk/` crate
+    /// (the workspace `cargo mk` was run in), or else the directory above
+    /// `mk/` at compile time. The current directory comes first: a copy
+    /// of the tree whose build was seeded from this one (the README
+    /// tutorial's, `readme.rs`) runs an `mk` compiled here, which must
+    /// build the copy.
     pub fn locate() -> Result<Workspace, String> {
+        let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+        if let Some(dir) = cwd.ancestors().find(|dir| is_root(dir)) {
+            return Ok(Workspace { root: dir.to_path_buf() });
+        }
         let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         if is_root(&compiled) {
             let root = compiled.canonicalize().unwrap_or(compiled);
             return Ok(Workspace { root });
         }
-        let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
-        cwd.ancestors().find(|dir| is_root(dir)).map(|dir| Workspace { root: dir.to_path_buf() }).ok_or_else(|| {
-            "cannot find the Ferrite workspace (a Cargo.toml with [workspace] and an mk/ crate)".to_string()
-        })
+        Err("cannot find the Ferrite workspace (a Cargo.toml with [workspace] and an mk/ crate)".to_string())
     }
 
     /// The stable channel the workspace builds with.
