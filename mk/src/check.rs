@@ -166,9 +166,10 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "chan_program_listen_and_send",
 ];
 
-/// How long a boot may take before QEMU is killed (the user suite takes
-/// four minutes on a busy host, three of them 10,000 files made and
-/// removed on `file:`, which may take up to 400 s: usertests' `SLOW_TESTS`).
+/// How long a boot may take before QEMU is killed (the user suite took
+/// seven minutes on a slow host before debug builds were optimized, five
+/// of them 10,000 files made and removed on `file:`, which may take up to
+/// 400 s: usertests' `SLOW_TESTS`; two minutes there since).
 const BIOS_TIMEOUT: Duration = Duration::from_secs(600);
 const UEFI_TIMEOUT: Duration = Duration::from_secs(660);
 
