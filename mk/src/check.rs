@@ -156,6 +156,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "file_scheme_takes_writers_from_several_processes",
     "file_scheme_offsets_far_past_the_end",
     "file_scheme_reads_ahead_as_if_it_did_not",
+    "file_scheme_batches_leave_nothing_in_the_kernel",
     "file_scheme_fills_up_with_enospc_and_stays_consistent",
     "smp_stress",
     "chan_and_shm_quotas_per_user",

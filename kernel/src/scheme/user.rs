@@ -982,6 +982,14 @@ impl UserScheme {
         self.pushed.forget(handle);
     }
 
+    /// `handle` is closed: its read-ahead, posted writes and bytes handed
+    /// over are let go of.
+    fn forget_records(&self, handle: usize) {
+        self.ahead.forget(handle);
+        self.posted.forget(handle);
+        self.pushed.forget(handle);
+    }
+
     /// Queue a write of `buf` (at most `INLINE_MAX` bytes) on `handle`
     /// without waiting for its answer, under the reservation `posted`
     /// ([`super::posted_writes`]): the caller is told all of it was written.
@@ -1265,9 +1273,10 @@ impl UserScheme {
             (request.pid, request.uid, request.gid) = (run.pid, run.uid, run.gid);
             request
         };
-        let (queued, finished) = without_interrupts(|| {
+        let (queued, finished, closed) = without_interrupts(|| {
             let mut state = self.state.lock();
             let mut progress = run.progress.lock();
+            let was_closed = progress.closed;
             progress.carried = 0;
             let ok = match (op, outcome) {
                 // The daemon answered `count` links of a chain request: their
@@ -1322,7 +1331,8 @@ impl UserScheme {
                 let more = call.chain.is_some();
                 state.queue.push_front(call);
                 if more {
-                    return (true, false);
+                    // (Not a close: the handle is open still.)
+                    return (true, false, None);
                 }
             }
             if !state.alive && ok && progress.handle.is_some() && !progress.steps.is_empty() {
@@ -1339,8 +1349,16 @@ impl UserScheme {
                 state.queue.push_back(self.call_for(request(Op::Close, handle), None, |_| ()));
                 queued = true;
             }
-            (queued, true)
+            let closed = if progress.closed && !was_closed { progress.handle } else { None };
+            (queued, true, closed)
         });
+        // The chain closed its handle (a link of its own, or for a caller
+        // gone): what the kernel kept for it goes, as on a close. Handle
+        // numbers are not given out again, so a record left behind would
+        // stay for the daemon's life: one per `cat` of a file.
+        if let Some(handle) = closed {
+            self.forget_records(handle);
+        }
         if queued {
             self.daemon.wake(1);
             event::trigger(super::root::key(), self.socket, EventFlags::EVENT_READ);
@@ -1863,9 +1881,7 @@ impl KernelScheme for UserScheme {
     /// Closing never waits for the daemon: the request is queued and the
     /// fd is gone at once. (A dead daemon has nothing left to close.)
     fn close(&self, handle: usize) -> Result<(), Error> {
-        self.ahead.forget(handle);
-        self.posted.forget(handle);
-        self.pushed.forget(handle);
+        self.forget_records(handle);
         let call = self.call_for(self.request(Op::Close, handle), None, |_| ());
         match self.submit(call) {
             Ok(()) | Err(_) => Ok(()),

@@ -307,6 +307,7 @@ static TESTS: &[Test] = tests![
     filesystem::file_scheme_takes_writers_from_several_processes,
     filesystem::file_scheme_offsets_far_past_the_end,
     filesystem::file_scheme_reads_ahead_as_if_it_did_not,
+    filesystem::file_scheme_batches_leave_nothing_in_the_kernel,
     filesystem::file_scheme_fills_up_with_enospc_and_stays_consistent,
     robustness::smp_stress,
     robustness::sigint_interrupts_a_call_nobody_answers,

@@ -26,7 +26,7 @@ fn mmap(len: usize, flags: MapFlags) -> isize {
 }
 
 /// A field of `sys:memory`.
-fn memory_field(name: &str) -> Result<i64, String> {
+pub fn memory_field(name: &str) -> Result<i64, String> {
     let text = rt::fs::read_to_string("sys:memory").map_err(|e| format!("sys:memory: {e}"))?;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
