@@ -133,6 +133,7 @@ const REQUIRED_USERTESTS: &[&str] = &[
     "msi_vectors_are_allocated_with_their_message",
     "disk_reads_back_what_was_written",
     "disk_ends_and_bad_requests_get_errors",
+    "disk_writes_of_any_offset_and_length_keep_what_is_around",
     "disk_read_ahead_never_hides_a_write",
     "disk_serves_many_callers_at_once",
     "disk_partitions_are_entries_of_their_own",

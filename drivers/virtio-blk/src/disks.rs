@@ -7,10 +7,12 @@
 //! - `disk:N` (root only, else `EACCES`): the whole disk; `disk:NpM` the
 //!   partition, the same way, its bytes only. `read` at any
 //!   offset and length (a read at or past the end gives 0 bytes, one
-//!   across it stops there); `write` of whole 512-byte sectors at a
-//!   sector-aligned offset (else `EINVAL`; at or past the end `ENOSPC`,
-//!   across it a short write); `seek`; `fsync` (what was kept back, then
-//!   the device's flush: what was written before is durable after);
+//!   across it stops there); `write` at any offset and length too (at or
+//!   past the end `ENOSPC`, across it a short write; the sectors a write
+//!   covers only in part are read first and written whole, as a block
+//!   device's page cache does on Linux); `seek`; `fsync` (what was kept
+//!   back, then the device's flush: what was written before is durable
+//!   after);
 //!   `fstat` (size, 512-byte blocks). A request moves at most 1 MiB;
 //!   longer ones are short. A device error fails that request only
 //!   (`EIO`; for writes kept back, the file's next write or `fsync`).
@@ -32,22 +34,38 @@
 //! finds them there instead of waiting for the device.
 //!
 //! Write-behind, as a block device's page cache writes back on Linux: a
-//! write of less than [`BEHIND_MAX`] bytes is answered at once and kept
-//! back, and the writes that go on where it ends join it, so a sequential
-//! writer in small requests costs the device one request per
-//! [`BEHIND_MAX`] bytes instead of one each. What is kept back goes to the
-//! device, and every other call that would reach the disk waits until it
-//! is there, before anything else reaches that disk: a read (of any file),
-//! a write that does not join it, an `fsync`. So the device sees the writes
-//! in the order they were made, and a read sees every write answered
-//! before it. It also goes when it has waited [`BEHIND_FOR`] (the timer in
-//! `main`), when its file closes, and on an `fsync` of `disk:` itself
-//! (init's before it stops the driver). When the device fails it, the
-//! error is the answer to that file's next write or `fsync` (once), as
-//! `file:`'s writes kept back; after a close it is only logged.
+//! write of less than [`BEHIND_MAX`] bytes (or one not of whole sectors at
+//! a sector's start, of any length) is answered at once and kept back, in
+//! a queue per disk, and the writes that go on where the last one kept
+//! back ends join it, so a sequential writer in small requests costs the
+//! device one request per [`BEHIND_MAX`] bytes instead of one each. The
+//! queue goes to the device in order, one request at a time, a part as
+//! soon as nothing can join it any more; the last part goes when it has
+//! waited [`BEHIND_FOR`] (the timer in `main`), when its file closes, when
+//! a write of [`BEHIND_MAX`] or more goes to the device, and when a read
+//! (of any file) or an `fsync` needs the disk: those wait until the whole
+//! queue is on the device. So the device sees the writes in the order they
+//! were made, and a read sees every write answered before it. A part that
+//! covers a sector only in part reads that sector from the disk as it
+//! goes (the sectors before it are written by then), and writes it whole.
+//! When the device fails a part, the error is the answer to that file's
+//! next write or `fsync` (once), as `file:`'s writes kept back; after a
+//! close it is only logged.
+//!
+//! Posted writes (docs/architecture.md §3.13): a disk's file is opened as
+//! [`Opened::Device`], so the kernel queues its small writes and lets the
+//! writer go on at once, within the room this driver reports after each
+//! write ([`Scheme::write_room`]): bytes it will keep back without making
+//! the writer wait, at most [`ROOM`] kept back per disk and never past the
+//! disk's end. A write within the room it owes is never parked, and never
+//! fails for its offset or length; one past it waits (parked) while
+//! [`ROOM`] bytes are kept back. A read or a seek of the file uses the room
+//! up, here and in the kernel, so a write after one is a call of its own
+//! whose answer tells the room again.
 //!
 //! May touch: the disks (through `virtio_glue::blk`), its handle table.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -62,8 +80,11 @@ use virtio_glue::blk::{BlkError, BlockDevice, MAX_REQUEST, SECTOR, Tag};
 
 /// The bytes a small sequential read fetches.
 pub const AHEAD: usize = 128 * 1024;
-/// The most bytes of consecutive small writes kept back per disk.
+/// The most bytes of consecutive small writes kept back as one request.
 pub const BEHIND_MAX: usize = 128 * 1024;
+/// The most bytes kept back per disk that the driver offers as room for
+/// writes the kernel posts; a write it does not owe waits past it.
+pub const ROOM: usize = 256 * 1024;
 /// How long writes may be kept back before they go to the device.
 pub const BEHIND_FOR: Duration = Duration::from_secs(1);
 
@@ -74,20 +95,30 @@ pub struct Disk {
     device: BlockDevice,
     /// Writes submitted to it so far (stamps what was read ahead).
     writes: u64,
-    /// Writes kept back, not yet on the device.
-    behind: Option<Behind>,
+    /// Writes kept back, not yet on the device, oldest first: only the
+    /// last may still grow.
+    behind: VecDeque<Behind>,
+    /// The bytes in `behind`.
+    behind_bytes: usize,
     /// Writes kept back, on their way to the device.
     sending: Option<Sending>,
 }
 
 impl Disk {
     pub fn new(address: String, device: BlockDevice) -> Disk {
-        Disk { address, device, writes: 0, behind: None, sending: None }
+        Disk { address, device, writes: 0, behind: VecDeque::new(), behind_bytes: 0, sending: None }
+    }
+
+    /// Whether the oldest part kept back can grow no more (another came
+    /// after it, or its file closed): it goes to the device now.
+    fn front_done(&self) -> bool {
+        self.behind.len() > 1 || self.behind.front().is_some_and(|b| b.owner.is_none())
     }
 }
 
-/// Consecutive writes kept back: `data` from byte `at` of the disk,
-/// written through `owner` (`None` once it closed), the first at `since`.
+/// Consecutive writes kept back: `data` from byte `at` of the disk (any
+/// byte), written through `owner` (`None` once it closed), the first at
+/// `since`.
 struct Behind {
     owner: Option<usize>,
     at: u64,
@@ -176,6 +207,9 @@ enum Handle {
         /// Sending writes kept back for this file failed: the answer to
         /// its next write or `fsync`.
         deferred: Option<Error>,
+        /// The bytes of writes this file is owed without waiting: the
+        /// room last reported, less what was written since (`ROOM`).
+        owed: usize,
     },
 }
 
@@ -183,6 +217,9 @@ pub struct Disks {
     disks: Vec<Disk>,
     entries: Vec<Entry>,
     handles: Handles<Handle>,
+    /// Requests completed while the driver polled a disk itself (for a
+    /// sector a write covers in part): parked calls may be done.
+    polled: bool,
 }
 
 fn errno(err: BlkError) -> Error {
@@ -206,7 +243,7 @@ impl Disks {
                 entries.push(Entry { name: format!("{n}p{m}"), disk: n, partition: Some(m), start, size });
             }
         }
-        Disks { disks, entries, handles: Handles::new() }
+        Disks { disks, entries, handles: Handles::new(), polled: false }
     }
 
     /// One line per disk and partition, for the log.
@@ -248,21 +285,66 @@ impl Disks {
         }
     }
 
-    /// Sends disk `d`'s writes kept back, unless some are on their way
-    /// already (a full queue leaves them kept back, for the next try). A
-    /// request the device refuses fails like one it failed.
+    /// Whether requests completed while the driver polled a disk itself
+    /// (asked once: parked calls should be tried again).
+    pub fn completed_meanwhile(&mut self) -> bool {
+        core::mem::take(&mut self.polled)
+    }
+
+    /// Sends the oldest part of disk `d`'s writes kept back, unless a part
+    /// is on its way already (a full queue leaves it kept back, for the
+    /// next try). A request the device refuses fails like one it failed.
     fn send_behind(&mut self, d: usize) {
         let disk = &mut self.disks[d];
         if disk.sending.is_some() {
             return;
         }
-        let Some(behind) = disk.behind.take() else { return };
+        let Some(behind) = disk.behind.pop_front() else { return };
+        disk.behind_bytes -= behind.data.len();
         let len = behind.data.len();
+        let behind = match self.whole_sectors(d, behind) {
+            Ok(behind) => behind,
+            Err((owner, err)) => return self.behind_failed(d, owner, len, err),
+        };
+        let disk = &mut self.disks[d];
         match disk.device.submit_write(behind.at / SECTOR as u64, &behind.data) {
             Ok(tag) => disk.sending = Some(Sending { tag, owner: behind.owner, len }),
-            Err(BlkError::Busy) => disk.behind = Some(behind),
+            Err(BlkError::Busy) => {
+                disk.behind_bytes += behind.data.len();
+                disk.behind.push_front(behind);
+            }
             Err(err) => self.behind_failed(d, behind.owner, len, errno(err)),
         }
+    }
+
+    /// `behind` as whole sectors: a sector it covers in part is read from
+    /// disk `d` (polling the device: the writes before it are there by
+    /// now, as it is the oldest part) and its bytes laid over it.
+    fn whole_sectors(&mut self, d: usize, behind: Behind) -> core::result::Result<Behind, (Option<usize>, Error)> {
+        let end = behind.at + behind.data.len() as u64;
+        if behind.at.is_multiple_of(SECTOR as u64) && end.is_multiple_of(SECTOR as u64) {
+            return Ok(behind);
+        }
+        let first = behind.at / SECTOR as u64;
+        let last = end.div_ceil(SECTOR as u64) - 1;
+        let mut whole = vec![0u8; ((last - first + 1) as usize) * SECTOR];
+        let device = &mut self.disks[d].device;
+        let mut read = |sector: u64, into: &mut [u8]| {
+            let old = crate::read_now(device, sector, 1).ok_or((behind.owner, Error::new(EIO)))?;
+            into.copy_from_slice(&old);
+            Ok(())
+        };
+        if !behind.at.is_multiple_of(SECTOR as u64) {
+            read(first, &mut whole[..SECTOR])?;
+        }
+        if !end.is_multiple_of(SECTOR as u64) && (last != first || behind.at.is_multiple_of(SECTOR as u64)) {
+            let tail = whole.len() - SECTOR;
+            read(last, &mut whole[tail..])?;
+        }
+        self.polled = true;
+        let skip = (behind.at - first * SECTOR as u64) as usize;
+        whole[skip..skip + behind.data.len()].copy_from_slice(&behind.data);
+        Ok(Behind { at: first * SECTOR as u64, data: whole, ..behind })
     }
 
     /// Collects disk `d`'s writes kept back once the device is done with them.
@@ -277,6 +359,10 @@ impl Disks {
         // A write done is done whole (the device has no short writes).
         if let Err(err) = result {
             self.behind_failed(d, owner, len, errno(err));
+        }
+        // The next part, if nothing can join it any more.
+        if self.disks[d].front_done() {
+            self.send_behind(d);
         }
     }
 
@@ -297,7 +383,7 @@ impl Disks {
         self.send_behind(d);
         self.sent(d);
         let disk = &self.disks[d];
-        disk.behind.is_none() && disk.sending.is_none()
+        disk.behind.is_empty() && disk.sending.is_none()
     }
 
     /// Sends the writes that were kept back [`BEHIND_FOR`] by `now`; when
@@ -305,9 +391,10 @@ impl Disks {
     pub fn send_due(&mut self, now: Duration) -> Option<Duration> {
         let mut next: Option<Duration> = None;
         for d in 0..self.disks.len() {
-            let Some(behind) = &self.disks[d].behind else { continue };
+            let disk = &self.disks[d];
+            let Some(behind) = disk.behind.front() else { continue };
             let due = behind.since + BEHIND_FOR;
-            if due <= now {
+            if due <= now || disk.front_done() {
                 self.send_behind(d);
             } else {
                 next = Some(next.map_or(due, |at| at.min(due)));
@@ -408,6 +495,101 @@ impl Disks {
         *pending = None;
         Ok(None)
     }
+
+    /// A write of [`BEHIND_MAX`] or more, of whole sectors: after what is
+    /// kept back, straight to the device (the call is parked until it is
+    /// done).
+    fn write_through(&mut self, handle: usize, buf: &[u8]) -> Result<usize> {
+        if let Some(result) = self.collect(handle, Kind::Write, buf.len(), &mut [])? {
+            if let Handle::Disk { entry, .. } = self.handles.get(handle)? {
+                // Counted again when done: a read ahead that went out while
+                // it was in flight may hold the bytes from before.
+                self.disks[self.entries[*entry].disk].writes += 1;
+            }
+            let n = result.inspect_err(|err| log::error!("write failed: {err}"))?;
+            if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
+                *offset += n as u64;
+            }
+            return Ok(n);
+        }
+        let (d, size, at) = self.placed(handle)?;
+        let len = (buf.len() as u64).min(size.saturating_sub(at.1)).min(MAX_REQUEST as u64) as usize;
+        // Anything else reaches the disk after what is kept back; the
+        // answer to this file's next call after a failure is the failure.
+        if !self.settled(d) {
+            return Err(Error::new(EAGAIN));
+        }
+        let Handle::Disk { offset, pending, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
+        if let Some(error) = deferred.take() {
+            return Err(error);
+        }
+        let disk = &mut self.disks[d];
+        disk.writes += 1;
+        let tag = disk.device.submit_write(at.0 / SECTOR as u64, &buf[..len]).map_err(errno)?;
+        *pending =
+            Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0, ahead: None });
+        Err(Error::new(EAGAIN))
+    }
+
+    /// Where a write on `handle` goes: its disk, its entry's size and the
+    /// byte on the disk and in the entry. `ENOSPC` at or past the end, or
+    /// a failure of writes kept back not reported yet (taken).
+    fn placed(&mut self, handle: usize) -> Result<(usize, u64, (u64, u64))> {
+        let Handle::Disk { entry, offset, deferred, .. } = self.handles.get_mut(handle)? else {
+            return Err(Error::new(EISDIR));
+        };
+        if let Some(error) = deferred.take() {
+            return Err(error);
+        }
+        let entry = &self.entries[*entry];
+        if *offset >= entry.size {
+            return Err(Error::new(ENOSPC));
+        }
+        Ok((entry.disk, entry.size, (entry.start + *offset, *offset)))
+    }
+
+    /// A write kept back: joined to the last part of the queue when it
+    /// goes on from there, else a part of its own. One not owed
+    /// (`is_owed`: within the room told) waits while [`ROOM`] bytes are
+    /// kept back.
+    fn keep_back(&mut self, handle: usize, buf: &[u8], is_owed: bool) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let (d, size, (at, offset)) = self.placed(handle)?;
+        // At most one request's worth (a longer write is short), so that
+        // a part with its sectors made whole is one request.
+        let len = (buf.len() as u64).min(size - offset).min(BEHIND_MAX as u64) as usize;
+        let disk = &mut self.disks[d];
+        let joins = disk.behind.back().is_some_and(|last| {
+            last.owner == Some(handle) && last.at + last.data.len() as u64 == at && last.data.len() + len <= BEHIND_MAX
+        });
+        if joins {
+            if let Some(last) = disk.behind.back_mut() {
+                last.data.extend_from_slice(&buf[..len]);
+            }
+        } else {
+            if !is_owed && disk.behind_bytes >= ROOM {
+                // Past the room: wait until the device has taken some.
+                self.send_behind(d);
+                return Err(Error::new(EAGAIN));
+            }
+            // Room for all it may hold: joining writes never reallocate.
+            let mut data = Vec::with_capacity(BEHIND_MAX);
+            data.extend_from_slice(&buf[..len]);
+            disk.behind.push_back(Behind { owner: Some(handle), at, data, since: rt::time::now() });
+        }
+        disk.behind_bytes += len;
+        disk.writes += 1;
+        if let Ok(Handle::Disk { offset, .. }) = self.handles.get_mut(handle) {
+            *offset += len as u64;
+        }
+        // A part nothing can join any more goes to the device now.
+        if self.disks[d].front_done() {
+            self.send_behind(d);
+        }
+        Ok(len)
+    }
 }
 
 impl Scheme for Disks {
@@ -439,11 +621,13 @@ impl Scheme for Disks {
                 ahead: None,
                 prefetch: None,
                 deferred: None,
+                owed: 0,
             }
         };
         // A disk's bytes change only through writes on this scheme: the
-        // kernel may read ahead for a sequential reader.
-        Ok(Opened::ReadAhead(self.handles.insert(handle)))
+        // kernel may read ahead for a sequential reader, and post small
+        // writes within the room it is told (counted from the offset).
+        Ok(Opened::Device(self.handles.insert(handle)))
     }
 
     fn read(&mut self, handle: usize, buf: &mut [u8], _flags: usize) -> Result<usize> {
@@ -454,6 +638,10 @@ impl Scheme for Disks {
             buf[..n].copy_from_slice(&text[start..start + n]);
             *offset += n;
             return Ok(n);
+        }
+        if let Handle::Disk { owed, .. } = self.handles.get_mut(handle)? {
+            // The offset moves: the room told counts no more.
+            *owed = 0;
         }
         if let Some(result) = self.collect(handle, Kind::Read, buf.len(), buf)? {
             let n = result.inspect_err(|err| log::error!("read failed: {err}"))?;
@@ -539,76 +727,36 @@ impl Scheme for Disks {
     }
 
     fn write(&mut self, handle: usize, buf: &[u8], _flags: usize) -> Result<usize> {
-        let Handle::Disk { writable, offset, .. } = self.handles.get(handle)? else {
+        let Handle::Disk { writable, offset, owed, .. } = self.handles.get_mut(handle)? else {
             return Err(Error::new(EISDIR));
         };
         if !*writable {
             return Err(Error::new(scheme::sc::EBADF));
         }
-        if !offset.is_multiple_of(SECTOR as u64) || !buf.len().is_multiple_of(SECTOR) {
-            return Err(Error::new(EINVAL));
+        // Within the room told less what was written since: the kernel
+        // may have posted it, so it must not wait.
+        let is_owed = buf.len() <= *owed;
+        *owed = owed.saturating_sub(buf.len());
+        let whole = offset.is_multiple_of(SECTOR as u64) && buf.len().is_multiple_of(SECTOR);
+        if whole && buf.len() >= BEHIND_MAX {
+            return self.write_through(handle, buf);
         }
-        if let Some(result) = self.collect(handle, Kind::Write, buf.len(), &mut [])? {
-            if let Handle::Disk { entry, .. } = self.handles.get(handle)? {
-                // Counted again when done: a read ahead that went out while
-                // it was in flight may hold the bytes from before.
-                self.disks[self.entries[*entry].disk].writes += 1;
-            }
-            let n = result.inspect_err(|err| log::error!("write failed: {err}"))?;
-            if let Handle::Disk { offset, .. } = self.handles.get_mut(handle)? {
-                *offset += n as u64;
-            }
-            return Ok(n);
-        }
-        let Handle::Disk { entry, offset, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
-        if let Some(error) = deferred.take() {
-            return Err(error);
-        }
+        self.keep_back(handle, buf, is_owed)
+    }
+
+    /// The room a write on `handle` has now: what the disk's queue takes
+    /// before [`ROOM`] and the disk's end allow, or what it is owed
+    /// already if more (told once, it is owed until written or until a
+    /// read or seek).
+    fn write_room(&mut self, handle: usize) -> usize {
+        let Ok(Handle::Disk { entry, offset, writable: true, owed, .. }) = self.handles.get_mut(handle) else {
+            return 0;
+        };
         let entry = &self.entries[*entry];
-        let (d, size, at) = (entry.disk, entry.size, entry.start + *offset);
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if *offset >= size {
-            return Err(Error::new(ENOSPC));
-        }
-        let len = (buf.len() as u64).min(size - *offset).min(MAX_REQUEST as u64) as usize;
-        let disk = &mut self.disks[d];
-        // Going on where the writes kept back for this file end.
-        if let Some(behind) = &mut disk.behind
-            && behind.owner == Some(handle)
-            && behind.at + behind.data.len() as u64 == at
-            && behind.data.len() + len <= BEHIND_MAX
-        {
-            behind.data.extend_from_slice(&buf[..len]);
-            disk.writes += 1;
-            *offset += len as u64;
-            return Ok(len);
-        }
-        // Anything else reaches the disk after what is kept back; the
-        // answer to this file's next call after a failure is the failure.
-        if !self.settled(d) {
-            return Err(Error::new(EAGAIN));
-        }
-        let Handle::Disk { offset, pending, deferred, .. } = self.handles.get_mut(handle)? else { unreachable!() };
-        if let Some(error) = deferred.take() {
-            return Err(error);
-        }
-        let disk = &mut self.disks[d];
-        disk.writes += 1;
-        if len < BEHIND_MAX {
-            let since = rt::time::now();
-            // Room for all it may hold: joining writes never reallocate.
-            let mut data = Vec::with_capacity(BEHIND_MAX);
-            data.extend_from_slice(&buf[..len]);
-            disk.behind = Some(Behind { owner: Some(handle), at, data, since });
-            *offset += len as u64;
-            return Ok(len);
-        }
-        let tag = disk.device.submit_write(at / SECTOR as u64, &buf[..len]).map_err(errno)?;
-        *pending =
-            Some(Pending { tag, kind: Kind::Write, offset: *offset, asked: buf.len(), len, skip: 0, ahead: None });
-        Err(Error::new(EAGAIN))
+        let queued = self.disks[entry.disk].behind_bytes;
+        let to_end = usize::try_from(entry.size.saturating_sub(*offset)).unwrap_or(usize::MAX);
+        *owed = (*owed).max(ROOM.saturating_sub(queued).min(to_end));
+        *owed
     }
 
     fn fsync(&mut self, handle: usize) -> Result<()> {
@@ -645,7 +793,11 @@ impl Scheme for Disks {
                 *offset = at as usize;
                 return Ok(*offset);
             }
-            Handle::Disk { entry, offset, .. } => (offset, self.entries[*entry].size),
+            Handle::Disk { entry, offset, owed, .. } => {
+                // The offset moves: the room told counts no more.
+                *owed = 0;
+                (offset, self.entries[*entry].size)
+            }
         };
         let base = match whence {
             SEEK_SET => 0,
@@ -701,9 +853,7 @@ impl Scheme for Disks {
                 }
                 // What it kept back goes to the disk now; a failure can
                 // only be logged.
-                if let Some(behind) = &mut disk.behind
-                    && behind.owner == Some(handle)
-                {
+                for behind in disk.behind.iter_mut().filter(|b| b.owner == Some(handle)) {
                     behind.owner = None;
                 }
                 if let Some(sending) = &mut disk.sending

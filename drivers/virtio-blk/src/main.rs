@@ -10,9 +10,11 @@
 //! serve as uid [`DISK_UID`]. The device glue (all of the `unsafe`) is
 //! `lib/virtio-glue`.
 //!
-//! Requests never block the daemon: a read, write or flush is put on the
+//! Requests do not block the daemon: a read, write or flush is put on the
 //! device's queue and the call is parked; the device's interrupt wakes
 //! the loop, which collects what completed and answers those callers.
+//! (The one wait is for a sector a write kept back covers only in part,
+//! read by polling when that write goes to the device: [`read_now`].)
 //! Up to `virtio_glue::blk::MAX_IN_FLIGHT` requests are in flight per disk.
 //! Small writes are kept back and sent together ([`disks`]); a `time:`
 //! timeout, armed for when the oldest of them has waited long enough,
@@ -84,9 +86,10 @@ fn start(address: &str) -> Result<(BlockDevice, File)> {
 /// How long reading a disk's partition table at start may take.
 const TABLE_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(5);
 
-/// `count` sectors from `first`, read before serving (the loop is not
-/// running yet, so this polls the device).
-fn read_now(device: &mut BlockDevice, first: u64, count: usize) -> Option<Vec<u8>> {
+/// `count` sectors from `first`, read by polling the device: before
+/// serving (the loop is not running yet), and for a sector a write covers
+/// in part. `None` if the device failed it or took over [`TABLE_TIMEOUT`].
+pub(crate) fn read_now(device: &mut BlockDevice, first: u64, count: usize) -> Option<Vec<u8>> {
     let len = count.checked_mul(virtio_glue::blk::SECTOR)?;
     let mut out = alloc::vec![0u8; len];
     let mut done = 0;
@@ -188,7 +191,7 @@ fn main() -> Result<()> {
                 }
             }
         }
-        if completed {
+        if completed || server.scheme().completed_meanwhile() {
             server.retry_parked()?;
         }
         if let Some(at) = server.scheme().send_due(rt::time::now()) {

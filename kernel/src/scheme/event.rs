@@ -205,6 +205,33 @@ pub fn trigger(key: usize, handle: usize, flags: EventFlags) {
     }
 }
 
+/// Every handle of the scheme `key` fails from now on (its daemon died):
+/// each watch of one hears of it as readable and writable (what it is
+/// interested in of the two), as a hung-up socket is on Linux, so that a
+/// program that only waits on such a file (a file system on its disk)
+/// calls and learns of the failure (`EIO`) instead of waiting forever.
+/// Runs once per daemon death, so a pass over all watches is fine.
+pub fn trigger_scheme_gone(key: usize) {
+    if !watching() {
+        return;
+    }
+    let flags = EventFlags::EVENT_READ | EventFlags::EVENT_WRITE;
+    let mut targets: Vec<Target> = Vec::new();
+    with_watches(|watches| {
+        for list in watches.iter().filter(|((k, _), _)| *k == key).map(|(_, list)| list) {
+            for watch in list {
+                let hit = watch.interest & flags;
+                if let Some(queue) = watch.queue.upgrade().filter(|_| !hit.is_empty()) {
+                    targets.push((queue, watch.id, hit, watch.data));
+                }
+            }
+        }
+    });
+    for (queue, id, flags, data) in targets {
+        queue.post(id, flags, data);
+    }
+}
+
 /// The handle is gone: drop its watches.
 pub fn forget(key: usize, handle: usize) {
     if watching() {

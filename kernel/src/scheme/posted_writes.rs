@@ -31,11 +31,15 @@
 //!   room it left). A handle starts with the room its open's (or dup's)
 //!   answer gave, and an event that tells it ready for writing tells
 //!   its room too ([`PostedWrites::room_told`]).
+//! - **Disks** (`scheme_proto::OPEN_ROOM_FROM_OFFSET`): posted within the
+//!   room as a stream's, but the room counts bytes from the handle's
+//!   offset (it ends where the disk ends), so a read or a seek uses it up
+//!   ([`PostedWrites::moved`]) until a write's answer tells it again.
 //!
 //! May touch: its own counters and table, never while a caller waits.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 use abi::syscall::error::{ENOSPC, Error};
 use scheme_proto::INLINE_MAX;
@@ -81,6 +85,9 @@ pub struct Room {
     /// count its bytes). One whose caller gave up and whose answer never
     /// comes stops posting on the handle for good: the safe side.
     plain: usize,
+    /// The room counts from the handle's offset (a disk's): a read or a
+    /// seek uses it up ([`PostedWrites::moved`]).
+    from_offset: bool,
 }
 
 impl Room {
@@ -102,8 +109,8 @@ pub enum Write {
 }
 
 impl Posted {
-    fn new(stream: Option<usize>) -> Posted {
-        let room = stream.map(|reported| Mutex::new(Room { reported, ..Room::default() }));
+    fn new(stream: Option<usize>, from_offset: bool) -> Posted {
+        let room = stream.map(|reported| Mutex::new(Room { reported, from_offset, ..Room::default() }));
         Posted { room, ..Default::default() }
     }
 
@@ -157,13 +164,44 @@ pub struct PostedWrites {
     handles: HandleRecords<Arc<Posted>>,
     /// Writes posted and not answered, all handles together.
     out: AtomicUsize,
+    /// Some handle's room counts from its offset: reads and seeks look
+    /// ([`Self::moved`]); a scheme of streams alone pays one load.
+    from_offset: AtomicBool,
 }
 
 impl PostedWrites {
     /// The daemon opened `handle` with posted writes: within the room it
-    /// reports if `stream` is `Some`, starting with that room.
-    pub fn enable(&self, handle: usize, stream: Option<usize>) {
-        self.handles.insert(handle, Arc::new(Posted::new(stream)));
+    /// reports if `stream` is `Some`, starting with that room, which
+    /// counts from the handle's offset if `from_offset` (a disk's).
+    pub fn enable(&self, handle: usize, stream: Option<usize>, from_offset: bool) {
+        if from_offset {
+            self.from_offset.store(true, Ordering::Relaxed);
+        }
+        self.handles.insert(handle, Arc::new(Posted::new(stream, from_offset && stream.is_some())));
+    }
+
+    /// A read or a seek of `handle` is done (answered, so after the
+    /// answers of every write posted before it): if its room counts from
+    /// its offset, the offset has moved and the room is used up; nothing
+    /// is posted on it until a write's answer tells the room again.
+    #[inline]
+    pub fn moved(&self, handle: usize) {
+        if self.from_offset.load(Ordering::Relaxed) {
+            self.room_used_up(handle);
+        }
+    }
+
+    /// [`Self::moved`] on a scheme some handle of which is a disk's.
+    #[inline(never)]
+    fn room_used_up(&self, handle: usize) {
+        let Some(posted) = self.handles.get(handle) else { return };
+        let Some(lock) = &posted.room else { return };
+        without_interrupts(|| {
+            let mut state = lock.lock();
+            if state.from_offset {
+                state.reported = 0;
+            }
+        });
     }
 
     /// Whether any handle of the scheme ever posted (else a write need not

@@ -41,8 +41,8 @@ use smallvec::SmallVec;
 use abi::syscall::error::{EAGAIN, EBADF, EINVAL, EIO, ENODEV, ENOMEM, EPERM, Error};
 use abi::syscall::{EventFlags, MapFlags, Stat, StatVfs};
 use scheme_proto::{
-    INLINE_MAX, Kind, LINK_SIZE, Link, OPEN_POSTED_WITHIN_ROOM, OPEN_POSTED_WRITES, OPEN_READ_AHEAD, Op, Payload,
-    REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
+    INLINE_MAX, Kind, LINK_SIZE, Link, OPEN_POSTED_WITHIN_ROOM, OPEN_POSTED_WRITES, OPEN_READ_AHEAD,
+    OPEN_ROOM_FROM_OFFSET, Op, Payload, REQUEST_SIZE, RESPONSE_SIZE, Request, Response, TAKES_CHAINS,
 };
 use spin::Mutex;
 use x86_64::PhysAddr;
@@ -957,14 +957,15 @@ impl UserScheme {
         } else {
             self.ahead.forget(handle);
         }
+        let from_offset = flags & OPEN_ROOM_FROM_OFFSET != 0;
         if flags & OPEN_POSTED_WRITES != 0 {
-            self.posted.enable(handle, None);
+            self.posted.enable(handle, None, false);
         } else if flags & OPEN_POSTED_WITHIN_ROOM != 0 {
-            self.posted.enable(handle, Some(scheme_proto::open_room(flags)));
+            self.posted.enable(handle, Some(scheme_proto::open_room(flags)), from_offset);
         } else {
             self.posted.forget(handle);
         }
-        if flags & OPEN_POSTED_WITHIN_ROOM != 0 && flags & OPEN_POSTED_WRITES == 0 {
+        if flags & OPEN_POSTED_WITHIN_ROOM != 0 && flags & OPEN_POSTED_WRITES == 0 && !from_offset {
             self.pushed.enable(handle);
         } else {
             self.pushed.forget(handle);
@@ -977,9 +978,12 @@ impl UserScheme {
     /// after its open's answer (or after its own answer, for the links
     /// left over) without the count of reads out that keeps bytes handed
     /// over from coming before what those reads get.
+    /// A disk's room (`OPEN_ROOM_FROM_OFFSET`) is used up by the chain's
+    /// links, which may have moved the handle's offset.
     fn chain_opened_with(&self, handle: usize, flags: u32) {
         self.opened_with(handle, flags);
         self.pushed.forget(handle);
+        self.posted.moved(handle);
     }
 
     /// `handle` is closed: its read-ahead, posted writes and bytes handed
@@ -1387,6 +1391,8 @@ impl UserScheme {
             }
         }
         self.daemon.wake_all();
+        // Those who only watch its files hear of it too.
+        event::trigger_scheme_gone(key_of(self));
         log::info!("scheme {}: unregistered (its socket closed; {failed} pending calls failed)", self.name);
     }
 
@@ -1561,9 +1567,32 @@ impl UserScheme {
         }
     }
 
+    /// A seek, to the daemon: a `SEEK_CUR` seek counts from the caller's
+    /// offset, behind the daemon's by what was read ahead.
+    fn seek_daemon(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
+        let back = self.ahead.give_back(handle);
+        if back == 0 {
+            return self.simple(Op::Seek, handle, whence as u32, offset as u64);
+        }
+        let adjusted = match whence {
+            abi::syscall::SEEK_CUR => offset.checked_sub(back as isize),
+            _ => Some(offset),
+        };
+        adjusted
+            .ok_or(Error::new(EINVAL))
+            .and_then(|adjusted| self.simple(Op::Seek, handle, whence as u32, adjusted as u64))
+            .inspect_err(|_| {
+                // The offset did not move: it is still the caller's.
+                let _ = self.seek_back(handle, back);
+            })
+    }
+
     fn seek_back(&self, handle: usize, back: usize) -> Result<(), Error> {
         let offset = -(back as i64);
-        self.simple(Op::Seek, handle, abi::syscall::SEEK_CUR as u32, offset as u64).map(drop)
+        let sought = self.simple(Op::Seek, handle, abi::syscall::SEEK_CUR as u32, offset as u64).map(drop);
+        // The daemon saw a seek: a disk's room is used up there too.
+        self.posted.moved(handle);
+        sought
     }
 
     fn lent_call(&self, op: Op, handle: usize, lend: Lend, flags: usize) -> Call {
@@ -1727,7 +1756,9 @@ impl KernelScheme for UserScheme {
 
     fn read(&self, handle: usize, buf: &mut [u8], flags: usize) -> Result<usize, Error> {
         self.settle(handle)?;
-        let data = self.output(Op::Read, handle, flags, buf.len().min(INLINE_MAX))?;
+        let data = self.output(Op::Read, handle, flags, buf.len().min(INLINE_MAX));
+        self.posted.moved(handle);
+        let data = data?;
         buf[..data.len()].copy_from_slice(&data);
         Ok(data.len())
     }
@@ -1741,7 +1772,10 @@ impl KernelScheme for UserScheme {
         if self.pushed.used() {
             return self.read_stream(handle, buf, flags);
         }
-        self.read_from_daemon(handle, buf, flags)
+        let read = self.read_from_daemon(handle, buf, flags);
+        // A disk's room for posted writes counts from its offset.
+        self.posted.moved(handle);
+        read
     }
 
     /// Both small: one request ([`Op::WriteRead`]), answered as a read; the
@@ -1782,24 +1816,12 @@ impl KernelScheme for UserScheme {
         self.lent_write(handle, buf, flags)
     }
 
-    /// A `SEEK_CUR` seek counts from the caller's offset: behind the
-    /// daemon's by what was read ahead.
+    /// A seek ([`Self::seek_daemon`]); a disk's room for posted writes
+    /// is used up by it.
     fn seek(&self, handle: usize, offset: isize, whence: usize) -> Result<usize, Error> {
-        let back = self.ahead.give_back(handle);
-        if back == 0 {
-            return self.simple(Op::Seek, handle, whence as u32, offset as u64);
-        }
-        let adjusted = match whence {
-            abi::syscall::SEEK_CUR => offset.checked_sub(back as isize),
-            _ => Some(offset),
-        };
-        adjusted
-            .ok_or(Error::new(EINVAL))
-            .and_then(|adjusted| self.simple(Op::Seek, handle, whence as u32, adjusted as u64))
-            .inspect_err(|_| {
-                // The offset did not move: it is still the caller's.
-                let _ = self.seek_back(handle, back);
-            })
+        let sought = self.seek_daemon(handle, offset, whence);
+        self.posted.moved(handle);
+        sought
     }
 
     fn fstat(&self, handle: usize, stat: &mut Stat) -> Result<(), Error> {

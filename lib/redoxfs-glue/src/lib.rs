@@ -147,6 +147,20 @@ impl SchemeDisk {
         Ok(())
     }
 
+    /// The disk file's fd, to watch with `event:`: its driver's death is
+    /// reported there (then [`SchemeDisk::probe`] finds it out).
+    pub fn fd(&self) -> usize {
+        self.file.fd()
+    }
+
+    /// Asks the disk whether it still answers (an `fstat`); a failure is
+    /// remembered as any other ([`SchemeDisk::failed`]).
+    pub fn probe(&mut self) {
+        if let Err(err) = self.file.stat() {
+            note(&mut self.failed, err);
+        }
+    }
+
     /// Whether a commit waits to be made durable.
     pub fn commit_pending(&self) -> bool {
         self.header.is_some()

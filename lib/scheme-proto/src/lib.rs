@@ -70,6 +70,15 @@ pub const OPEN_POSTED_WRITES: u32 = 2;
 /// room when it was opened ([`open_room`]).
 pub const OPEN_POSTED_WITHIN_ROOM: u32 = 4;
 
+/// With [`OPEN_POSTED_WITHIN_ROOM`], in an open's answer: the room counts
+/// bytes from the handle's offset (a disk's, which ends at the disk's
+/// end), so it holds only while the offset moves by writes. A read or a
+/// seek of the handle uses it up: the kernel posts nothing more on it
+/// until the answer to a write reports the room again, and the daemon,
+/// which sees the read or seek too, owes nothing more before that answer.
+/// Nothing is handed over on such a handle (it is not a stream's).
+pub const OPEN_ROOM_FROM_OFFSET: u32 = 8;
+
 /// Where a stream's room at its open starts in the flags of the open's
 /// (or dup's) answer: 24 bits of bytes, saturated ([`Response::stream`]).
 pub const OPEN_ROOM_SHIFT: u32 = 8;
@@ -385,6 +394,15 @@ impl Response {
         let room = if room > max { max } else { room };
         let flags = OPEN_POSTED_WITHIN_ROOM | ((room as u32) << OPEN_ROOM_SHIFT);
         Response { id, kind: Kind::Value, flags, value: handle, len: 0 }
+    }
+
+    /// The answer to an open: `handle`, a disk's, which the kernel may
+    /// read ahead on and whose small writes it may post within the room
+    /// the daemon reports, counted from the handle's offset
+    /// ([`OPEN_ROOM_FROM_OFFSET`]), `room` now (saturated at 24 bits).
+    pub const fn device(id: u64, handle: u64, room: usize) -> Response {
+        let stream = Response::stream(id, handle, room);
+        Response { flags: stream.flags | OPEN_READ_AHEAD | OPEN_ROOM_FROM_OFFSET, ..stream }
     }
 
     /// This answer to a write, with the daemon's room after it (how many

@@ -82,6 +82,7 @@ fn responses_round_trip() {
         Response::buffered(7, 13),
         Response::stream(7, 14, 0),
         Response::stream(7, 15, 32 * 1024),
+        Response::device(7, 16, 64 * 1024),
         Response::value(9, 100).with_room(4096),
         Response { id: 1, kind: Kind::Nop, flags: 0, value: 0, len: 0 },
         Response { id: 0, kind: Kind::Takes, flags: TAKES_CHAINS, value: 0, len: 0 },
@@ -109,6 +110,12 @@ fn responses_round_trip() {
     let (opened, _) = Response::decode(&Response::stream(7, 15, 32 * 1024).encode()).unwrap();
     assert_eq!((opened.flags & 0xff, open_room(opened.flags)), (OPEN_POSTED_WITHIN_ROOM, 32 * 1024));
     assert_eq!(open_room(Response::stream(7, 15, usize::MAX).flags), (1 << 24) - 1);
+    // A disk's: read ahead, and posted within a room counted from its
+    // offset.
+    let (opened, _) = Response::decode(&Response::device(7, 16, 64 * 1024).encode()).unwrap();
+    let flags = OPEN_READ_AHEAD | OPEN_POSTED_WITHIN_ROOM | OPEN_ROOM_FROM_OFFSET;
+    assert_eq!((opened.value, opened.flags & 0xff, open_room(opened.flags)), (16, flags, 64 * 1024));
+    assert_eq!(open_room(Response::device(7, 16, usize::MAX).flags), (1 << 24) - 1);
     let (written, _) = Response::decode(&Response::value(9, 100).with_room(70_000).encode()).unwrap();
     assert_eq!((written.value, written.flags), (100, 70_000));
     // A room past what the field holds is the most it holds.

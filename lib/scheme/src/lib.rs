@@ -114,6 +114,15 @@ pub enum Opened {
     /// what was written since, and may fail it (a reset connection: the
     /// caller hears of it on its next write).
     Stream(usize),
+    /// A disk's handle: read ahead as [`Opened::ReadAhead`], and its small
+    /// writes posted within the room [`Scheme::write_room`] reports, as a
+    /// stream's, except that the room counts bytes from the handle's
+    /// offset (`scheme_proto::OPEN_ROOM_FROM_OFFSET`): a read or a seek of
+    /// the handle uses it up, on both sides, until the answer to a write
+    /// reports it again. The scheme must take a write whole when it fits
+    /// the room last reported less what was written since, with no read
+    /// or seek in between.
+    Device(usize),
 }
 
 /// A scheme, as a daemon implements it. Handles are yours to choose; the
@@ -270,6 +279,7 @@ impl<S: Scheme> Server<S> {
             Opened::ReadAhead(handle) => Response::read_ahead(id, handle as u64),
             Opened::Buffered(handle) => Response::buffered(id, handle as u64),
             Opened::Stream(handle) => Response::stream(id, handle as u64, self.scheme.write_room(handle)),
+            Opened::Device(handle) => Response::device(id, handle as u64, self.scheme.write_room(handle)),
         }
     }
 

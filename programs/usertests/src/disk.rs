@@ -214,11 +214,6 @@ pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
     ensure!(ok("read across the end", disk.read(&mut buf))? == 1024, "a read across the end was not short");
     ok("seek", disk.seek(SeekFrom::Start(SCRATCH - 1024)))?;
     ensure!(ok("write across the end", disk.write(&buf))? == 1024, "a write across the end was not short");
-    // Writes are whole sectors at sector offsets.
-    ok("seek", disk.seek(SeekFrom::Start(4096)))?;
-    expect_err("a partial sector", rt::sys::write(disk.fd(), &buf[..100]), sc::EINVAL)?;
-    ok("seek", disk.seek(SeekFrom::Start(4097)))?;
-    expect_err("an unaligned offset", rt::sys::write(disk.fd(), &buf[..512]), sc::EINVAL)?;
     expect_err("a negative seek", rt::sys::lseek(disk.fd(), -1, sc::SEEK_SET), sc::EINVAL)?;
     for bad in
         ["disk:3", "disk:2p3", "disk:2p", "disk:p0", "disk:01", "disk:-1", "disk:1/x", "disk:99999999999999999999999"]
@@ -235,7 +230,52 @@ pub fn disk_ends_and_bad_requests_get_errors() -> Outcome {
         }
     })?;
     expect_exit("disk:1 as user 1000", status, 0)?;
-    Ok(String::from("EOF at and past the end, ENOSPC, short across it; EINVAL for partial sectors; users EACCES"))
+    Ok(String::from("EOF at and past the end, ENOSPC, short across it; EINVAL for a negative seek; users EACCES"))
+}
+
+/// Bytes at `at` in `disk` set to `bytes`, in the model too.
+fn write_at(disk: &mut File, model: &mut [u8], base: u64, at: u64, bytes: &[u8]) -> Result<(), String> {
+    ok("seek", disk.seek(SeekFrom::Start(base + at)))?;
+    ok("write", disk.write_all(bytes))?;
+    model[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
+    Ok(())
+}
+
+pub fn disk_writes_of_any_offset_and_length_keep_what_is_around() -> Outcome {
+    let _driver = driver()?;
+    let base = 6 << 20;
+    let mut model = pattern(11, base, 512 << 10);
+    let mut disk = open_disk()?;
+    ok("seek", disk.seek(SeekFrom::Start(base)))?;
+    ok("write", disk.write_all(&model))?;
+    ok("fsync", disk.sync())?;
+    // Inside one sector, across two, from a sector's start, to one's end:
+    // the rest of each sector is read and kept.
+    write_at(&mut disk, &mut model, base, 100, b"hello")?;
+    write_at(&mut disk, &mut model, base, 1000, &[0xEE; 700])?;
+    write_at(&mut disk, &mut model, base, 2048, &[0x11; 100])?;
+    write_at(&mut disk, &mut model, base, 3000 + 72, &[0x22; 1000 - 72])?;
+    // Small writes that go on from an odd offset join; the part they
+    // make covers its first and last sectors in part.
+    for i in 0..40u8 {
+        let at = 8192 + 3 + u64::from(i) * 1001;
+        write_at(&mut disk, &mut model, base, at, &[i; 1001])?;
+    }
+    // 300 KiB from an odd offset (short writes of 128 KiB at most).
+    let big = pattern(12, base, 300 << 10);
+    write_at(&mut disk, &mut model, base, (100 << 10) + 7, &big)?;
+    // Another file reads them all (its read waits for what is kept back).
+    ensure!(read_fresh(base, model.len())? == model, "what was around the odd writes changed");
+    // Still there once flushed and the driver started again.
+    ok("fsync", disk.sync())?;
+    drop(disk);
+    drop(_driver);
+    let _driver = driver()?;
+    ensure!(read_fresh(base, model.len())? == model, "the odd writes differ after the driver started again");
+    Ok(String::from(
+        "writes of 5, 700, 100, 928 and 40 x 1,001 bytes at odd offsets and 300 KiB from one: \
+         the bytes around them kept, also after a restart",
+    ))
 }
 
 /// Writers per run, each with its own region.
@@ -342,13 +382,16 @@ pub fn disk_device_error_fails_that_request_only() -> Outcome {
         ok("seek before it", disk.seek(SeekFrom::Start((BAD_READ - 16) * SECTOR)))?;
         ensure!(ok("a read before it", disk.read(&mut buf))? == buf.len(), "round {round}: a short read next to it");
         // A small write is kept back (answered at once): its failure is
-        // the answer to the file's next write or fsync, once.
+        // the answer to the file's next write or fsync once it reached
+        // the device (a read waits for that), once.
         ok("seek to the bad write sector", disk.seek(SeekFrom::Start(BAD_WRITE * SECTOR)))?;
         ensure!(ok("a write of the bad sector", disk.write(&buf[..512]))? == 512, "round {round}: not kept back");
         ok("seek past it", disk.seek(SeekFrom::Start((BAD_WRITE + 8) * SECTOR)))?;
         if round == 1 {
             expect_err("the fsync after it", rt::sys::fsync(disk.fd()), sc::EIO)?;
         } else {
+            ok("a read after it", disk.read(&mut buf[..512]))?;
+            ok("seek past it", disk.seek(SeekFrom::Start((BAD_WRITE + 8) * SECTOR)))?;
             expect_err("the write after it", rt::sys::write(disk.fd(), &buf), sc::EIO)?;
         }
         ensure!(ok("a write past it", disk.write(&buf))? == buf.len(), "round {round}: a short write next to it");
@@ -361,6 +404,15 @@ pub fn disk_device_error_fails_that_request_only() -> Outcome {
         ensure!(ok("a 128 KiB write elsewhere", disk.write(&big))? == big.len(), "round {round}: short");
         big.clear();
     }
+    // Small writes the kernel posts (the room a write's answer told): the
+    // one over the bad sector is answered at once, and its failure is
+    // the answer to the fsync after them.
+    ok("seek", disk.seek(SeekFrom::Start((BAD_WRITE - 16) * SECTOR)))?;
+    for i in 0..4 {
+        ensure!(ok("a 4 KiB write", disk.write(&buf))? == buf.len(), "write {i} over the bad sector was short");
+    }
+    expect_err("the fsync after the posted writes", rt::sys::fsync(disk.fd()), sc::EIO)?;
+    ok("a second fsync", disk.sync())?;
     // Another file on the same disk, with requests in flight meanwhile,
     // never sees the errors.
     let reader = fork_child(|| {

@@ -40,6 +40,10 @@ use crate::support::{
 ///   less is free, `EAGAIN` when none is), reads drain it; a write that
 ///   starts with `fail!` fails with `ECONNRESET`; a read that frees room
 ///   tells the handle ready for writing (with its room);
+/// - `device`: a disk-like file whose small writes the kernel posts within
+///   the room reported, [`STREAM_ROOM`] bytes, counted from the offset
+///   (`Opened::Device`); a write that starts with `fail!` fails with
+///   `ENOSPC`;
 /// - `echo`: a stream whose reads give back what was written to it; what
 ///   was written is handed to the kernel ahead of the reads when it fits
 ///   (`Scheme::peek_received`); its `fstat` size counts the reads that
@@ -95,6 +99,7 @@ impl Scheme for Store {
         Ok(match path {
             "posted" => Opened::Buffered(handle),
             "stream" | "echo" => Opened::Stream(handle),
+            "device" => Opened::Device(handle),
             _ => Opened::Handle(handle),
         })
     }
@@ -172,7 +177,7 @@ impl Scheme for Store {
                 data.extend_from_slice(&buf[..n]);
                 Ok(n)
             }
-            "posted" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ENOSPC)),
+            "posted" | "device" if buf.starts_with(b"fail!") => Err(rt::Error::new(sc::ENOSPC)),
             "posted" if buf.starts_with(b"short!") => {
                 let half = buf.len() / 2;
                 let end = *offset + half;
@@ -239,6 +244,7 @@ impl Scheme for Store {
     fn write_room(&mut self, handle: usize) -> usize {
         match self.get(handle) {
             Ok((path, data, _)) if path == "stream" => STREAM_ROOM - data.len(),
+            Ok((path, _, _)) if path == "device" => STREAM_ROOM,
             _ => 0,
         }
     }
@@ -857,6 +863,65 @@ pub fn stream_reads_get_bytes_handed_over() -> Outcome {
     Ok(String::from(
         "bytes handed over read in order without the daemon (readable by event:); 5,000 at once and the \
          2,000 past the kernel's 4 KiB read from the daemon, after those held; none for a handle a chain opened",
+    ))
+}
+
+/// A daemon that dies fails every file opened on it (`EIO`), and a
+/// program that only waits on such a file with `event:` hears of it as
+/// readable (docs/architecture.md §3.9), so it calls and finds the failure
+/// instead of waiting forever.
+pub fn watchers_hear_when_a_daemon_dies() -> Outcome {
+    let name = unique("ut-gone");
+    let daemon = Daemon::start(&name)?;
+    let file = open(&format!("{name}:park"), O_RDWR)?;
+    let mut readable = ok("watch it", rt::event::Readable::new(file.fd()))?;
+    let early = ok("wait", readable.wait(Duration::from_millis(200)))?;
+    ensure!(!early, "an idle park handle was reported readable");
+    drop(daemon);
+    ensure!(ok("wait", readable.wait(WAIT))?, "the daemon's death was not reported to the watcher");
+    expect_err("a read after it", rt::sys::read(file.fd(), &mut [0u8; 1]), sc::EIO)?;
+    Ok(String::from("an idle watched file reported readable when its daemon was killed; its read then EIO"))
+}
+
+/// A disk's small writes (`Opened::Device`) are posted within the room its
+/// daemon reported, as a stream's, but that room counts from the handle's
+/// offset (docs/architecture.md §3.13): a read or a seek uses it up, so
+/// the write after one is a call of its own (its failure is its own), and
+/// that call's answer tells the room again.
+pub fn device_writes_post_until_a_read_or_a_seek() -> Outcome {
+    let name = unique("ut-device");
+    let _daemon = Daemon::start(&name)?;
+    let file = open(&format!("{name}:device"), O_RDWR)?;
+    let fd = file.fd();
+    let n = ok("a failing first write", rt::sys::write(fd, b"fail! first"))?;
+    ensure!(n == 11, "the room the open told was not used (the first write took {n})");
+    ok("fstat", file.stat())?;
+    expect_err("the write after it", rt::sys::write(fd, b"x"), sc::ENOSPC)?;
+    for what in ["a seek", "a read", "a relative seek"] {
+        let moved = match what {
+            "a seek" => rt::sys::lseek(fd, 0, sc::SEEK_SET),
+            "a read" => rt::sys::read(fd, &mut [0u8; 1]),
+            _ => rt::sys::lseek(fd, 1, sc::SEEK_CUR),
+        };
+        ok(what, moved)?;
+        expect_err(&format!("a failing write after {what}"), rt::sys::write(fd, b"fail! own"), sc::ENOSPC)?;
+        let n = ok("a failing write after that", rt::sys::write(fd, b"fail! posted"))?;
+        ensure!(n == 12, "after {what}, the room the write's answer told was not used (took {n})");
+        expect_err("the fsync after it", file.sync(), sc::ENOSPC)?;
+    }
+    // The posted writes that went well are there, in order.
+    ok("seek", rt::sys::lseek(fd, 0, sc::SEEK_SET))?;
+    for (i, piece) in [b"a1", b"b2", b"c3"].iter().enumerate() {
+        let n = ok("a write", rt::sys::write(fd, *piece))?;
+        ensure!(n == 2, "write {i} took {n}");
+    }
+    ok("seek", rt::sys::lseek(fd, 0, sc::SEEK_SET))?;
+    let mut back = [0u8; 6];
+    ok("read back", rt::sys::read(fd, &mut back))?;
+    ensure!(&back == b"a1b2c3", "read back {back:?}");
+    Ok(String::from(
+        "writes posted within the room the open and each write's answer told; after a seek, a read or a \
+         relative seek the next write is a call with its own error, and the one after it is posted again",
     ))
 }
 

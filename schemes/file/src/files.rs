@@ -232,6 +232,16 @@ impl Files {
         space(&self.fs).1 > BEHIND_ROOM
     }
 
+    /// The disk file's fd, to watch ([`redoxfs_glue::SchemeDisk::fd`]).
+    pub fn disk_fd(&self) -> usize {
+        self.fs.disk.fd()
+    }
+
+    /// Asks the disk whether it still answers; see [`Self::disk_failed`].
+    pub fn probe_disk(&mut self) {
+        self.fs.disk.probe();
+    }
+
     /// The disk's first error, once it has failed.
     pub fn disk_failed(&self) -> Option<Error> {
         self.fs.disk.failed()

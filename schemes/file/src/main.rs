@@ -13,9 +13,12 @@
 //! does when the disk fails under it (its driver died: the old driver's
 //! files keep failing), after which init starts it again.
 //!
-//! Between requests it waits on an `event:` queue for the scheme socket
-//! and a `time:` timeout, which it arms for when the oldest commit not yet
-//! durable has waited `redoxfs_glue::group::INTERVAL`.
+//! Between requests it waits on an `event:` queue for the scheme socket,
+//! a `time:` timeout, which it arms for when the oldest commit not yet
+//! durable has waited `redoxfs_glue::group::INTERVAL`, and its disk's file,
+//! which the kernel reports when the driver dies: then it asks the disk
+//! (an `fstat`) and exits on the failure, even when no caller was about
+//! to reach the disk.
 //!
 //! May touch: its disk file, its scheme socket, its event queue and timer.
 
@@ -33,11 +36,14 @@ use rt::event::{EventQueue, Timer};
 use rt::fs::{File, SeekFrom};
 use rt::prelude::*;
 use scheme::sc::{EINTR, EIO, O_RDWR};
-use scheme::{Error, Result, Server};
+use scheme::{Error, EventFlags, Result, Server};
 
 /// The event queue's tags.
 const SOCKET: usize = 0;
 const TIMER: usize = 1;
+/// Event data of the disk's file: its driver died (the kernel reports a
+/// dead daemon's files to their watchers).
+const DISK: usize = 2;
 
 rt::main!(main);
 
@@ -114,6 +120,11 @@ fn main() -> Result<()> {
     let queue = EventQueue::new()?;
     server.watch_on(&queue, SOCKET)?;
     let mut timer = Timer::new(&queue, TIMER)?;
+    // An idle file system would find its driver gone only at its next
+    // disk call, a caller's; watching the disk's file finds it at once.
+    if let Err(err) = queue.watch(server.scheme().disk_fd(), EventFlags::EVENT_READ, DISK) {
+        log::warn!("cannot watch {disk_url} ({err}); a driver restart is seen at the next disk call");
+    }
     server.confine().inspect_err(|err| log::error!("cannot enter the null namespace: {err}"))?;
     log::info!("RedoxFS on {disk_url}: {} MiB, {} MiB free; serving {scheme_name}:", size >> 20, free >> 20);
     server.ready();
@@ -126,6 +137,9 @@ fn main() -> Result<()> {
         };
         if events[..n].iter().any(|e| e.data == TIMER) {
             timer.fired();
+        }
+        if events[..n].iter().any(|e| e.data == DISK) {
+            server.scheme().probe_disk();
         }
         server.handle_pending()?;
         let files = server.scheme();
