@@ -40,7 +40,8 @@
  * `echo 3 > /proc/sys/vm/drop_caches`) before it is read back, so reads come from the
  * device (with Linux's readahead); the same on the raw /dev/vdb; 1,000 files created,
  * 1 KiB written to each and closed, then one syncfs (timed, so the files are on the disk
- * as Ferrite's are); 500 times 1 KiB appended and fsync'd. Every loop stops after
+ * as Ferrite's are); 500 times 1 KiB appended and fsync'd (append i is the i-th KiB of
+ * the pattern). Every loop stops after
  * LIMIT_S seconds and the benchmark then reports a failure.
  *
  * The network benchmarks hold the same conversation with mk's peers (mk/src/netbench.rs)
@@ -225,7 +226,8 @@ static void fsync_loop(void)
         { failed(name, "create"); return; }
     double start = now_ns();
     for (int i = 0; i < FSYNCS; i++) {
-        if (write(fd, pattern, SMALL_FILE) != SMALL_FILE) {
+        const char *append = pattern + ((size_t)i * SMALL_FILE) % (sizeof pattern - SMALL_FILE + 1);
+        if (write(fd, append, SMALL_FILE) != SMALL_FILE) {
             close(fd);
             { failed(name, "write"); return; }
         }

@@ -249,8 +249,10 @@ pub const KILLED_DAEMONS: &[&str] = &["redoxfsd", "virtio-blkd"];
 /// How long the file system has to come back after a kill.
 const BACK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The ops of the writer a daemon is killed under (it goes on to the end
-/// if it made no call at the moment of the kill).
-const KILL_RUN_OPS: usize = 300;
+/// if it made no call at the moment of the kill). Enough that the kill,
+/// at most [`KILL_AFTER`] + [`CUT_SPREAD_MS`] after its start, comes
+/// while it still writes: 300 were done before it on a fast host.
+const KILL_RUN_OPS: usize = 2000;
 /// The kill comes this long after the writer starts, plus up to
 /// [`CUT_SPREAD_MS`].
 const KILL_AFTER: Duration = Duration::from_millis(700);
