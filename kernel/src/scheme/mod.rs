@@ -28,6 +28,7 @@ pub mod read_ahead;
 pub mod registry;
 pub mod root;
 pub mod snapshot;
+pub mod spare_slot;
 pub mod sys;
 pub mod time;
 pub mod user;

@@ -52,6 +52,7 @@ use x86_64::structures::paging::PhysFrame;
 use super::posted_writes::{Posted, PostedWrites, Write};
 use super::pushed_reads::{self, PushedReads};
 use super::read_ahead::{self, Plan, ReadAhead};
+use super::spare_slot::SpareSlot;
 use super::{Caller, KernelScheme, Mapping, Namespace, Opened, event, key_of};
 use crate::context::file::{self, FileDescription};
 use crate::context::process::Pid;
@@ -395,7 +396,9 @@ pub struct UserScheme {
     next_id: AtomicU64,
     /// Finished calls kept for the next ones, holding nothing (see
     /// [`UserScheme::keep`]): a call allocated and freed per round trip
-    /// cost about 100 instructions of 3,500.
+    /// cost about 100 instructions of 3,500. One is kept without a lock
+    /// (a round trip's), up to [`SPARE_CALLS`] more in the list.
+    spare_one: SpareSlot<Call>,
     spare: Mutex<Vec<Arc<Call>>>,
     /// A finished chain kept for the next ([`UserScheme::chain_open`]).
     spare_chain: Mutex<Option<Arc<ChainRun>>>,
@@ -424,6 +427,7 @@ impl UserScheme {
             state: Mutex::new(State { alive: true, queue: VecDeque::new(), in_flight: Vec::new() }),
             daemon: WaitQueue::new(),
             next_id: AtomicU64::new(1),
+            spare_one: SpareSlot::new(),
             spare: Mutex::new(Vec::new()),
             spare_chain: Mutex::new(None),
             takes_chains: AtomicBool::new(false),
@@ -520,7 +524,7 @@ impl UserScheme {
     /// [`Self::new_call`] with the thread to wake when it is answered
     /// (none for a call nobody waits on by itself: a close, a chain's link).
     fn call_for(&self, request: Request, caller: Option<Arc<Thread>>, fill: impl FnOnce(&mut Call)) -> Arc<Call> {
-        let spare = without_interrupts(|| self.spare.lock().pop());
+        let spare = self.spare_one.take().or_else(|| without_interrupts(|| self.spare.lock().pop()));
         let mut cell = spare.unwrap_or_else(|| Arc::new(Call::new(request)));
         match Arc::get_mut(&mut cell) {
             Some(call) => {
@@ -571,6 +575,7 @@ impl UserScheme {
             return;
         }
         slot.caller = None;
+        let Some(call) = self.spare_one.put(call) else { return };
         let rejected = without_interrupts(|| {
             let mut spare = self.spare.lock();
             if spare.len() < SPARE_CALLS {
@@ -714,7 +719,20 @@ impl UserScheme {
     /// Put `call` in the daemon's hands: move a sent fd into its table, map
     /// lent pages into it, encode the request (its inline input follows
     /// it: [`Call::input`]).
+    #[inline]
     fn deliver(&self, call: &Arc<Call>) -> Result<[u8; REQUEST_SIZE], Error> {
+        // Most calls move nothing into the daemon (only a `SendFd` has a
+        // file): a look at three fields says so, without the file's lock.
+        if call.target.is_none() && call.lend.is_none() && call.request.op != Op::SendFd {
+            return Ok(call.request.encode());
+        }
+        self.deliver_moving(call)
+    }
+
+    /// [`Self::deliver`] of a call that cancels another, sends an fd or
+    /// lends pages.
+    #[inline(never)]
+    fn deliver_moving(&self, call: &Arc<Call>) -> Result<[u8; REQUEST_SIZE], Error> {
         let mut request = call.request;
         if let Some(target) = &call.target {
             // The cancelled call leaves the daemon now, pages and all.
