@@ -45,9 +45,14 @@ pub fn scheme() -> SchemeRef {
     ROOT.call_once(|| SchemeRef::new("", Arc::new(RootScheme { handles: HandleTable::new() }))).clone()
 }
 
-/// The root scheme's event key (socket readiness).
+/// The root scheme's event key (socket readiness): every call to a daemon
+/// asks, so without cloning the scheme once it exists.
+#[inline]
 pub fn key() -> usize {
-    scheme().key()
+    match ROOT.get() {
+        Some(root) => root.key(),
+        None => scheme().key(),
+    }
 }
 
 /// Whether `name` may name a scheme.
