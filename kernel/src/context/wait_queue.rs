@@ -74,6 +74,14 @@ pub fn wait_alone(mut ready: impl FnMut() -> bool) -> Result<(), Error> {
         });
         let Some((done, woken)) = over else {
             scheduler::schedule();
+            // Woken: most often the condition holds now (the waker set it
+            // and woke this thread under the lock `ready` takes), and a
+            // look says so without blocking again first. This thread is
+            // running, so no waker can queue it meanwhile; one woken for
+            // another reason (a kill, a stale waker) goes round.
+            if without_interrupts(&mut ready) {
+                return Ok(());
+            }
             continue;
         };
         if woken {
